@@ -1,0 +1,220 @@
+#include "agent/config/agent_config.h"
+
+#include <glob.h>
+
+#include <filesystem>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+namespace vigil::agent {
+
+using config::MapReader;
+using config::YamlReader;
+
+namespace {
+
+constexpr uint64_t kMiB = 1ULL << 20;
+constexpr uint64_t kGiB = 1ULL << 30;
+
+void read_agent_section(YamlReader& r, const YAML::Node& n, AgentSection& out) {
+  MapReader m(r, n, "agent");
+  if (auto v = m.get("name")) r.read(v, out.name, m.path("name"));
+  if (auto v = m.get("state_dir")) r.read_path(v, out.state_dir, m.path("state_dir"));
+  if (auto v = m.get("user")) {
+    if (r.read(v, out.user, m.path("user")) && out.user.empty()) r.error(v, "agent.user: must not be empty");
+  }
+  if (auto v = m.get("queue_capacity")) r.read(v, out.queue_capacity, m.path("queue_capacity"), 1024, 16'777'216);
+  if (auto v = m.get("health_interval")) r.read_duration(v, out.health_interval, m.path("health_interval"), 1s, 1h);
+}
+
+void read_collector_section(YamlReader& r, const YAML::Node& n, CollectorSection& out) {
+  MapReader m(r, n, "collector");
+  if (auto v = m.require("addresses")) {
+    if (!v.IsSequence() || v.size() == 0) {
+      r.error(v, "collector.addresses: expected a non-empty list of HOST:PORT");
+    } else {
+      for (const auto& item : v) {
+        Endpoint ep;
+        if (r.read_endpoint(item, ep, m.path("addresses"))) out.addresses.push_back(ep);
+      }
+    }
+  }
+  if (auto v = m.get("connect_timeout")) r.read_duration(v, out.connect_timeout, m.path("connect_timeout"), 100ms, 5min);
+  if (auto v = m.get("batch_max_records")) r.read(v, out.batch_max_records, m.path("batch_max_records"), 1, 100'000);
+  if (auto v = m.get("batch_max_bytes")) r.read_size(v, out.batch_max_bytes, m.path("batch_max_bytes"), 4096, 64 * kMiB);
+  if (auto v = m.get("retry_max_backoff")) {
+    r.read_duration(v, out.retry_max_backoff, m.path("retry_max_backoff"), 1s, 1h);
+  }
+}
+
+void read_capture(YamlReader& r, const YAML::Node& n, std::vector<CaptureInput>& out) {
+  if (!n.IsSequence()) {
+    r.error(n, "capture: expected a list of interfaces ({interface: NAME, bpf: ...})");
+    return;
+  }
+  std::unordered_set<std::string> seen;
+  for (size_t i = 0; i < n.size(); ++i) {
+    MapReader m(r, n[i], fmt::format("capture[{}]", i));
+    CaptureInput c;
+    if (auto v = m.require("interface")) {
+      if (r.read(v, c.interface, m.path("interface"))) {
+        if (c.interface.empty() || c.interface.size() > 15) {
+          r.error(v, fmt::format("{}: an interface name has 1 to 15 characters", m.path("interface")));
+        } else if (!seen.insert(c.interface).second) {
+          r.error(v, fmt::format("{}: interface '{}' is captured twice", m.path("interface"), c.interface));
+        }
+      }
+    }
+    if (auto v = m.get("bpf")) r.read(v, c.bpf, m.path("bpf"));
+    if (auto v = m.get("snaplen")) r.read(v, c.snaplen, m.path("snaplen"), 64, 262144);
+    if (auto v = m.get("buffer_size")) r.read_size(v, c.buffer_size, m.path("buffer_size"), kMiB, 2 * kGiB);
+    if (auto v = m.get("promiscuous")) r.read(v, c.promiscuous, m.path("promiscuous"));
+    out.push_back(std::move(c));
+  }
+}
+
+void read_flows(YamlReader& r, const YAML::Node& n, FlowSection& out) {
+  MapReader m(r, n, "flows");
+  if (auto v = m.get("idle_timeout")) r.read_duration(v, out.idle_timeout, m.path("idle_timeout"), 1s, 24h);
+  if (auto v = m.get("active_timeout")) r.read_duration(v, out.active_timeout, m.path("active_timeout"), 10s, 24h);
+  if (auto v = m.get("memory_cap")) r.read_size(v, out.memory_cap, m.path("memory_cap"), kMiB, 64 * kGiB);
+  if (auto v = m.get("reassembly_per_flow")) {
+    r.read_size(v, out.reassembly_per_flow, m.path("reassembly_per_flow"), 4096, 64 * kMiB);
+  }
+  if (auto v = m.get("reassembly_total")) {
+    r.read_size(v, out.reassembly_total, m.path("reassembly_total"), kMiB, 16 * kGiB);
+  }
+}
+
+bool has_glob_chars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+void read_logs(YamlReader& r, const YAML::Node& n, std::vector<LogInput>& out) {
+  if (!n.IsSequence()) {
+    r.error(n, "logs: expected a list of inputs ({path: FILE, format: FORMAT} or {format: journal})");
+    return;
+  }
+  for (size_t i = 0; i < n.size(); ++i) {
+    MapReader m(r, n[i], fmt::format("logs[{}]", i));
+    LogInput in;
+    auto format_node = m.require("format");
+    if (format_node) {
+      r.read_choice(format_node, in.format, m.path("format"),
+                    {"syslog", "journal", "nginx", "apache", "nginx_error", "apache_error", "auditd", "raw"});
+    }
+    auto path_node = m.get("path");
+    auto match_node = m.get("match");
+    if (in.format == "journal") {
+      if (path_node) r.error(path_node, fmt::format("{}: the journal input takes no path", m.path("path")));
+      if (match_node && r.read_list(match_node, in.match, m.path("match"))) {
+        for (size_t k = 0; k < in.match.size(); ++k) {
+          const std::string& expr = in.match[k];
+          size_t eq = expr.find('=');
+          bool ok = eq != std::string::npos && eq > 0;
+          for (size_t c = 0; ok && c < eq; ++c) {
+            char ch = expr[c];
+            ok = (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+          }
+          if (!ok) {
+            r.error(match_node[k], fmt::format("{}: expected FIELD=value with an upper-case journal field "
+                                               "(e.g. _SYSTEMD_UNIT=ssh.service), got '{}'",
+                                               m.path("match"), expr));
+          }
+        }
+      }
+    } else if (!in.format.empty()) {
+      if (match_node) r.error(match_node, fmt::format("{}: only the journal input takes match", m.path("match")));
+      if (!path_node) {
+        r.error(m.node(), fmt::format("{}: missing required key 'path' for format {}", m.context(), in.format));
+      } else if (r.read_path(path_node, in.path, m.path("path"))) {
+        if (has_glob_chars(in.path)) {
+          glob_t g{};
+          int rc = glob(in.path.c_str(), GLOB_NOSORT, nullptr, &g);
+          globfree(&g);
+          if (rc != 0) r.warning(path_node, fmt::format("{}: '{}' matches no file yet", m.path("path"), in.path));
+        } else if (!std::filesystem::exists(in.path)) {
+          r.warning(path_node, fmt::format("{}: '{}' does not exist yet", m.path("path"), in.path));
+        }
+      }
+    }
+    out.push_back(std::move(in));
+  }
+}
+
+void read_dirs(YamlReader& r, const YAML::Node& v, std::vector<std::string>& out, const std::string& what) {
+  if (!r.read_list(v, out, what)) return;
+  for (size_t k = 0; k < out.size(); ++k) {
+    out[k] = r.resolve(out[k]).string();
+    std::error_code ec;
+    if (!std::filesystem::exists(out[k], ec)) {
+      r.warning(v[k], fmt::format("{}: '{}' does not exist", what, out[k]));
+    }
+  }
+}
+
+void read_rules(YamlReader& r, const YAML::Node& n, RulesSection& out) {
+  MapReader m(r, n, "rules");
+  if (auto v = m.get("paths")) read_dirs(r, v, out.paths, m.path("paths"));
+}
+
+void read_policies(YamlReader& r, const YAML::Node& n, PoliciesSection& out) {
+  MapReader m(r, n, "policies");
+  if (auto v = m.get("paths")) read_dirs(r, v, out.paths, m.path("paths"));
+  if (auto v = m.get("interval")) r.read_duration(v, out.interval, m.path("interval"), 1min, 30 * 24h);
+  if (auto v = m.get("run")) r.read_choice(v, out.run, m.path("run"), {"internal", "external"});
+  if (auto v = m.get("inbox")) r.read_path(v, out.inbox, m.path("inbox"));
+}
+
+void read_spool(YamlReader& r, const YAML::Node& n, SpoolSection& out) {
+  MapReader m(r, n, "spool");
+  if (auto v = m.get("max_size")) r.read_size(v, out.max_size, m.path("max_size"), 16 * kMiB, 1024 * kGiB);
+  if (auto v = m.get("segment_size")) r.read_size(v, out.segment_size, m.path("segment_size"), kMiB, kGiB);
+  if (auto v = m.get("fsync_interval")) r.read_duration(v, out.fsync_interval, m.path("fsync_interval"), 10ms, 1min);
+  if (out.segment_size > out.max_size) {
+    r.error(m.node(), "spool: segment_size must not exceed max_size");
+  }
+}
+
+}  // namespace
+
+AgentConfig read_agent_config(YamlReader& r, const YAML::Node& root) {
+  AgentConfig cfg;
+  MapReader top(r, root, "");
+  if (!top.is_map()) return cfg;
+  read_agent_section(r, top.get("agent"), cfg.agent);
+  read_collector_section(r, top.require("collector"), cfg.collector);
+  if (auto v = top.get("capture")) read_capture(r, v, cfg.capture);
+  read_flows(r, top.get("flows"), cfg.flows);
+  if (auto v = top.get("logs")) read_logs(r, v, cfg.logs);
+  read_rules(r, top.get("rules"), cfg.rules);
+  read_policies(r, top.get("policies"), cfg.policies);
+  read_spool(r, top.get("spool"), cfg.spool);
+  config::read_logging_section(r, top.get("logging"), cfg.logging);
+  top.finish();
+  if (cfg.policies.inbox.empty()) cfg.policies.inbox = cfg.agent.state_dir + "/inbox";
+  return cfg;
+}
+
+namespace {
+Result<LoadedAgentConfig> finish_load(YamlReader& r, const std::optional<YAML::Node>& root) {
+  LoadedAgentConfig out;
+  if (root) out.config = read_agent_config(r, *root);
+  if (r.diagnostics().has_errors()) return make_error(r.diagnostics().to_string());
+  out.diagnostics = r.diagnostics();
+  return out;
+}
+}  // namespace
+
+Result<LoadedAgentConfig> load_agent_config(const std::string& path) {
+  YamlReader r(path);
+  auto root = r.load_file();
+  return finish_load(r, root);
+}
+
+Result<LoadedAgentConfig> load_agent_config_string(const std::string& name, const std::string& text) {
+  YamlReader r(name);
+  auto root = r.load_string(text);
+  return finish_load(r, root);
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,39 @@
+# Per-target build settings: warnings, hardening and sanitizers (no global flag strings).
+
+function(vigil_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -Wshadow=local
+                         -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual
+                         -Wnull-dereference -Wimplicit-fallthrough)
+endfunction()
+
+function(vigil_hardening target)
+  target_compile_options(${target} PRIVATE -fstack-protector-strong)
+  if(NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
+    target_compile_definitions(${target} PRIVATE _FORTIFY_SOURCE=2)
+  endif()
+  target_link_options(${target} PRIVATE -Wl,-z,relro,-z,now -pie)
+endfunction()
+
+function(vigil_sanitizers target)
+  set(flags "")
+  if(VIGIL_ASAN)
+    list(APPEND flags -fsanitize=address -fno-omit-frame-pointer)
+  endif()
+  if(VIGIL_UBSAN)
+    list(APPEND flags -fsanitize=undefined -fno-sanitize-recover=undefined)
+  endif()
+  if(VIGIL_TSAN)
+    list(APPEND flags -fsanitize=thread)
+  endif()
+  if(flags)
+    target_compile_options(${target} PRIVATE ${flags})
+    target_link_options(${target} PUBLIC ${flags})
+  endif()
+endfunction()
+
+# Everything a Vigil target gets: warnings, hardening, sanitizers.
+function(vigil_target target)
+  vigil_warnings(${target})
+  vigil_hardening(${target})
+  vigil_sanitizers(${target})
+endfunction()

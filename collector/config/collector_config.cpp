@@ -1,0 +1,118 @@
+#include "collector/config/collector_config.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace vigil::collector {
+
+using config::MapReader;
+using config::YamlReader;
+
+namespace {
+
+void read_storage(YamlReader& r, const YAML::Node& n, StorageSection& out) {
+  MapReader m(r, n, "collector.storage");
+  if (auto v = m.get("driver")) r.read_choice(v, out.driver, m.path("driver"), {"sqlite", "postgres"});
+  auto path = m.get("path");
+  auto dsn = m.get("dsn");
+  if (path) r.read_path(path, out.path, m.path("path"));
+  if (dsn) r.read(dsn, out.dsn, m.path("dsn"));
+  if (out.driver == "postgres") {
+    if (!dsn) r.error(m.node(), "collector.storage: driver postgres needs 'dsn' (e.g. \"host=db dbname=vigil\")");
+    if (path) r.error(path, "collector.storage.path: only the sqlite driver takes a path");
+  } else if (dsn) {
+    r.error(dsn, "collector.storage.dsn: only the postgres driver takes a dsn");
+  }
+}
+
+void read_retention(YamlReader& r, const YAML::Node& n, RetentionSection& out) {
+  MapReader m(r, n, "collector.retention");
+  constexpr auto kMin = std::chrono::milliseconds(24h);
+  constexpr auto kMax = std::chrono::milliseconds(3650 * 24h);
+  if (auto v = m.get("events")) r.read_duration(v, out.events, m.path("events"), kMin, kMax);
+  if (auto v = m.get("alerts")) r.read_duration(v, out.alerts, m.path("alerts"), kMin, kMax);
+  if (auto v = m.get("health")) r.read_duration(v, out.health, m.path("health"), kMin, kMax);
+  if (auto v = m.get("compliance_history")) {
+    r.read_duration(v, out.compliance_history, m.path("compliance_history"), kMin, kMax);
+  }
+}
+
+void read_collector(YamlReader& r, const YAML::Node& n, CollectorSection& out) {
+  MapReader m(r, n, "collector");
+  if (auto v = m.get("data_dir")) r.read_path(v, out.data_dir, m.path("data_dir"));
+  auto agents = m.get("agents_listen");
+  auto console = m.get("console_listen");
+  if (agents) r.read_endpoint(agents, out.agents_listen, m.path("agents_listen"));
+  if (console) r.read_endpoint(console, out.console_listen, m.path("console_listen"));
+  if (out.agents_listen.port == out.console_listen.port && out.agents_listen.host == out.console_listen.host) {
+    r.error(console ? console : m.node(), "collector.console_listen: must differ from agents_listen");
+  }
+  auto pki = m.get("pki_dir");
+  if (pki) r.read_path(pki, out.pki_dir, m.path("pki_dir"));
+  if (auto v = m.get("threads")) r.read(v, out.threads, m.path("threads"), 0, 256);
+  if (auto v = m.get("default_framework")) {
+    if (r.read(v, out.default_framework, m.path("default_framework")) && out.default_framework.empty()) {
+      r.error(v, "collector.default_framework: must not be empty");
+    }
+  }
+  if (auto v = m.get("silent_after")) r.read_duration(v, out.silent_after, m.path("silent_after"), 30s, 7 * 24h);
+  if (auto v = m.get("max_batch_bytes")) {
+    r.read_size(v, out.max_batch_bytes, m.path("max_batch_bytes"), 64ULL << 10, 256ULL << 20);
+  }
+  read_storage(r, m.get("storage"), out.storage);
+  read_retention(r, m.get("retention"), out.retention);
+  m.finish();
+
+  if (out.pki_dir.empty()) out.pki_dir = (std::filesystem::path(out.data_dir) / "pki").string();
+  if (out.storage.driver == "sqlite" && out.storage.path.empty()) {
+    out.storage.path = (std::filesystem::path(out.data_dir) / "vigil.db").string();
+  }
+  // The collector cannot serve without its PKI: say so now rather than at start.
+  std::error_code ec;
+  const YAML::Node& at = pki ? pki : m.node();
+  if (!std::filesystem::is_directory(out.pki_dir, ec)) {
+    r.error(at, fmt::format("collector.pki_dir: '{}' is not a directory (run 'vigil-collector init')", out.pki_dir));
+  } else {
+    for (const char* f : kPkiFiles) {
+      auto p = std::filesystem::path(out.pki_dir) / f;
+      if (!std::filesystem::exists(p, ec)) {
+        r.error(at, fmt::format("collector.pki_dir: '{}' is missing (run 'vigil-collector init')", p.string()));
+      }
+    }
+  }
+}
+
+Result<LoadedCollectorConfig> finish_load(YamlReader& r, const std::optional<YAML::Node>& root) {
+  LoadedCollectorConfig out;
+  if (root) out.config = read_collector_config(r, *root);
+  if (r.diagnostics().has_errors()) return make_error(r.diagnostics().to_string());
+  out.diagnostics = r.diagnostics();
+  return out;
+}
+
+}  // namespace
+
+CollectorConfig read_collector_config(YamlReader& r, const YAML::Node& root) {
+  CollectorConfig cfg;
+  MapReader top(r, root, "");
+  if (!top.is_map()) return cfg;
+  read_collector(r, top.get("collector"), cfg.collector);
+  config::read_logging_section(r, top.get("logging"), cfg.logging);
+  top.finish();
+  return cfg;
+}
+
+Result<LoadedCollectorConfig> load_collector_config(const std::string& path) {
+  YamlReader r(path);
+  auto root = r.load_file();
+  return finish_load(r, root);
+}
+
+Result<LoadedCollectorConfig> load_collector_config_string(const std::string& name, const std::string& text) {
+  YamlReader r(name);
+  auto root = r.load_string(text);
+  return finish_load(r, root);
+}
+
+}  // namespace vigil::collector

@@ -1,0 +1,61 @@
+// The collector's configuration (collector.yaml): typed, validated, defaults defined here once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/config/logging_section.h"
+#include "common/config/yaml_reader.h"
+#include "common/result.h"
+
+namespace vigil::collector {
+
+using namespace std::chrono_literals;
+using config::Endpoint;
+
+struct StorageSection {
+  std::string driver = "sqlite";  // sqlite | postgres
+  std::string path;               // sqlite file; default <data_dir>/vigil.db
+  std::string dsn;                // postgres connection string (a secret: never logged)
+};
+
+struct RetentionSection {
+  std::chrono::milliseconds events = 30 * 24h;
+  std::chrono::milliseconds alerts = 365 * 24h;
+  std::chrono::milliseconds health = 30 * 24h;
+  std::chrono::milliseconds compliance_history = 400 * 24h;
+};
+
+struct CollectorSection {
+  std::string data_dir = "/var/lib/vigil-collector";
+  Endpoint agents_listen{"0.0.0.0", 8443};
+  Endpoint console_listen{"0.0.0.0", 9443};
+  std::string pki_dir;  // default <data_dir>/pki
+  uint32_t threads = 0;  // 0: one per core
+  std::string default_framework = "tcvn11930";
+  std::chrono::milliseconds silent_after = 90s;  // three missed heartbeats
+  uint64_t max_batch_bytes = 8ULL << 20;
+  StorageSection storage;
+  RetentionSection retention;
+};
+
+struct CollectorConfig {
+  CollectorSection collector;
+  config::LoggingSection logging;
+};
+
+// Files the PKI directory must hold for the collector to serve.
+inline constexpr const char* kPkiFiles[] = {"ca.crt", "server.crt", "server.key"};
+
+CollectorConfig read_collector_config(config::YamlReader& reader, const YAML::Node& root);
+
+struct LoadedCollectorConfig {
+  CollectorConfig config;
+  config::Diagnostics diagnostics;  // warnings only, when loading succeeded
+};
+
+Result<LoadedCollectorConfig> load_collector_config(const std::string& path);
+Result<LoadedCollectorConfig> load_collector_config_string(const std::string& name, const std::string& text);
+
+}  // namespace vigil::collector

@@ -1,0 +1,52 @@
+// An event: a small set of (field id, typed value) pairs. See shared/DESIGN.md "Events".
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/event/fields.h"
+#include "common/event/value.h"
+
+namespace vigil {
+
+class Event {
+ public:
+  using Entry = std::pair<FieldId, Value>;
+
+  Event() = default;
+
+  // Sets a field, replacing any earlier value of it.
+  void set(FieldId id, Value value);
+  const Value* get(FieldId id) const;
+  bool has(FieldId id) const { return get(id) != nullptr; }
+  bool erase(FieldId id);
+  void clear() { fields_.clear(); }
+
+  // Typed accessors; nullptr when absent or of another type.
+  const std::string* get_string(FieldId id) const;
+  const int64_t* get_int(FieldId id) const;
+  const IpAddress* get_ip(FieldId id) const;
+  const Timestamp* get_timestamp(FieldId id) const;
+
+  // Event time (@timestamp), or zero when unset.
+  Timestamp time() const;
+
+  size_t size() const { return fields_.size(); }
+  bool empty() const { return fields_.empty(); }
+  auto begin() const { return fields_.begin(); }
+  auto end() const { return fields_.end(); }
+
+  // Equal when both carry the same fields with equal values, in any order.
+  friend bool operator==(const Event& a, const Event& b);
+
+ private:
+  // Events carry tens of fields: a flat vector with linear search beats any hash table here.
+  std::vector<Entry> fields_;
+};
+
+// A fresh event id: 26 characters of Crockford base32 (48-bit millisecond time then 80 random
+// bits), so ids sort by creation time and never collide in practice.
+std::string new_event_id();
+
+}  // namespace vigil

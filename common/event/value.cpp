@@ -1,0 +1,207 @@
+#include "common/event/value.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "common/event/event.h"
+
+namespace vigil {
+
+IpAddress IpAddress::v4(uint32_t host_order) {
+  uint8_t b[4] = {static_cast<uint8_t>(host_order >> 24), static_cast<uint8_t>(host_order >> 16),
+                  static_cast<uint8_t>(host_order >> 8), static_cast<uint8_t>(host_order)};
+  return v4_bytes(b);
+}
+
+IpAddress IpAddress::v4_bytes(const uint8_t bytes[4]) {
+  IpAddress a;
+  a.bytes_[10] = 0xff;
+  a.bytes_[11] = 0xff;
+  std::memcpy(a.bytes_.data() + 12, bytes, 4);
+  a.v4_ = true;
+  return a;
+}
+
+IpAddress IpAddress::v6_bytes(const uint8_t bytes[16]) {
+  IpAddress a;
+  std::memcpy(a.bytes_.data(), bytes, 16);
+  a.v4_ = false;
+  return a;
+}
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+  char buf[INET6_ADDRSTRLEN + 1];
+  if (text.empty() || text.size() >= sizeof(buf)) return std::nullopt;
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  uint8_t out[16];
+  if (inet_pton(AF_INET, buf, out) == 1) return v4_bytes(out);
+  if (inet_pton(AF_INET6, buf, out) == 1) return v6_bytes(out);
+  return std::nullopt;
+}
+
+std::string IpAddress::to_string() const {
+  char buf[INET6_ADDRSTRLEN];
+  if (v4_) {
+    inet_ntop(AF_INET, bytes_.data() + 12, buf, sizeof(buf));
+  } else {
+    inet_ntop(AF_INET6, bytes_.data(), buf, sizeof(buf));
+  }
+  return buf;
+}
+
+Timestamp Timestamp::now() {
+  auto d = std::chrono::system_clock::now().time_since_epoch();
+  return {std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()};
+}
+
+namespace {
+
+bool parse_digits(std::string_view s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  out = v;
+  return true;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+}  // namespace
+
+std::optional<Timestamp> Timestamp::parse(std::string_view s) {
+  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
+  int year, mon, day, hour, min, sec;
+  if (!parse_digits(s, 0, 4, year) || s.size() < 20 || s[4] != '-' || !parse_digits(s, 5, 2, mon) ||
+      s[7] != '-' || !parse_digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !parse_digits(s, 11, 2, hour) || s[13] != ':' || !parse_digits(s, 14, 2, min) || s[16] != ':' ||
+      !parse_digits(s, 17, 2, sec)) {
+    return std::nullopt;
+  }
+  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return std::nullopt;
+  size_t pos = 19;
+  int64_t frac_ns = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    int digits = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (digits < 9) {
+        frac_ns = frac_ns * 10 + (s[pos] - '0');
+        ++digits;
+      }
+      ++pos;
+    }
+    if (digits == 0) return std::nullopt;
+    for (int i = digits; i < 9; ++i) frac_ns *= 10;
+  }
+  if (pos >= s.size()) return std::nullopt;
+  int64_t offset_s = 0;
+  if (s[pos] == 'Z' || s[pos] == 'z') {
+    ++pos;
+  } else if (s[pos] == '+' || s[pos] == '-') {
+    int oh, om;
+    if (!parse_digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !parse_digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_s = (oh * 3600 + om * 60) * (s[pos] == '-' ? -1 : 1);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != s.size()) return std::nullopt;
+  int64_t days = days_from_civil(year, static_cast<unsigned>(mon), static_cast<unsigned>(day));
+  int64_t secs = days * 86400 + hour * 3600 + min * 60 + sec - offset_s;
+  return Timestamp{secs * 1'000'000'000 + frac_ns};
+}
+
+std::string Timestamp::to_string() const {
+  int64_t secs = ns / 1'000'000'000;
+  int64_t frac = ns % 1'000'000'000;
+  if (frac < 0) {
+    frac += 1'000'000'000;
+    --secs;
+  }
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1,
+                                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  if (frac != 0) {
+    if (frac % 1'000'000 == 0) {
+      out += fmt::format(".{:03}", frac / 1'000'000);
+    } else if (frac % 1'000 == 0) {
+      out += fmt::format(".{:06}", frac / 1'000);
+    } else {
+      out += fmt::format(".{:09}", frac);
+    }
+  }
+  out += 'Z';
+  return out;
+}
+
+std::string Value::to_string() const {
+  switch (type()) {
+    case Type::null: return {};
+    case Type::boolean: return *as_bool() ? "true" : "false";
+    case Type::integer: return std::to_string(*as_int());
+    case Type::real: return fmt::format("{}", *as_real());
+    case Type::string: return *as_string();
+    case Type::ip: return as_ip()->to_string();
+    case Type::timestamp: return as_timestamp()->to_string();
+    case Type::list: {
+      std::string out;
+      for (const auto& item : *as_list()) {
+        if (!out.empty()) out += ',';
+        out += item.to_string();
+      }
+      return out;
+    }
+    case Type::event: return {};
+  }
+  return {};
+}
+
+bool operator==(const Value& a, const Value& b) {
+  if (a.v.index() != b.v.index()) return false;
+  if (const auto* ea = a.as_event()) {
+    const auto* eb = b.as_event();
+    if (!*ea || !*eb) return *ea == *eb;
+    return **ea == **eb;
+  }
+  return a.v == b.v;
+}
+
+std::string_view type_name(Value::Type t) {
+  switch (t) {
+    case Value::Type::null: return "null";
+    case Value::Type::boolean: return "bool";
+    case Value::Type::integer: return "int";
+    case Value::Type::real: return "float";
+    case Value::Type::string: return "string";
+    case Value::Type::ip: return "ip";
+    case Value::Type::timestamp: return "timestamp";
+    case Value::Type::list: return "list";
+    case Value::Type::event: return "event";
+  }
+  return "?";
+}
+
+}  // namespace vigil

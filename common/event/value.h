@@ -1,0 +1,102 @@
+// Typed values carried by events: string, integer, float, IP address, bool, timestamp, lists.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace vigil {
+
+// An IPv4 or IPv6 address; IPv4 is kept in the IPv4-mapped form so both compare alike.
+class IpAddress {
+ public:
+  IpAddress() = default;
+  static IpAddress v4(uint32_t host_order);
+  static IpAddress v4_bytes(const uint8_t bytes[4]);
+  static IpAddress v6_bytes(const uint8_t bytes[16]);
+  static std::optional<IpAddress> parse(std::string_view text);
+
+  bool is_v4() const { return v4_; }
+  const std::array<uint8_t, 16>& bytes() const { return bytes_; }
+  // The 4 address bytes of an IPv4 address (bytes 12..15 of the mapped form).
+  const uint8_t* v4_data() const { return bytes_.data() + 12; }
+  std::string to_string() const;
+
+  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+  friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+
+ private:
+  std::array<uint8_t, 16> bytes_{};
+  bool v4_ = false;
+};
+
+// Event time: nanoseconds since the Unix epoch, UTC.
+struct Timestamp {
+  int64_t ns = 0;
+
+  static Timestamp now();
+  static Timestamp from_seconds(int64_t s, int64_t ns_part = 0) { return {s * 1'000'000'000 + ns_part}; }
+  // RFC 3339 ("2024-05-01T10:00:00.123456Z", offsets such as +07:00 accepted).
+  static std::optional<Timestamp> parse(std::string_view text);
+  // RFC 3339 UTC with the shortest of 0, 3, 6 or 9 fraction digits that keeps the value.
+  std::string to_string() const;
+
+  friend bool operator==(const Timestamp&, const Timestamp&) = default;
+  friend auto operator<=>(const Timestamp&, const Timestamp&) = default;
+};
+
+class Event;
+struct Value;
+using ValueList = std::vector<Value>;
+using EventPtr = std::shared_ptr<const Event>;
+
+// One field value. The index order of the variant is part of the type tag below.
+struct Value {
+  enum class Type : uint8_t { null, boolean, integer, real, string, ip, timestamp, list, event };
+
+  std::variant<std::monostate, bool, int64_t, double, std::string, IpAddress, Timestamp, ValueList,
+               EventPtr>
+      v;
+
+  Value() = default;
+  Value(bool b) : v(b) {}                                   // NOLINT
+  Value(int64_t i) : v(i) {}                                // NOLINT
+  Value(int i) : v(static_cast<int64_t>(i)) {}              // NOLINT
+  Value(uint32_t i) : v(static_cast<int64_t>(i)) {}         // NOLINT
+  Value(uint64_t i) : v(static_cast<int64_t>(i)) {}         // NOLINT
+  Value(double d) : v(d) {}                                 // NOLINT
+  Value(std::string s) : v(std::move(s)) {}                 // NOLINT
+  Value(std::string_view s) : v(std::string(s)) {}          // NOLINT
+  Value(const char* s) : v(std::string(s)) {}               // NOLINT
+  Value(IpAddress ip) : v(ip) {}                            // NOLINT
+  Value(Timestamp t) : v(t) {}                              // NOLINT
+  Value(ValueList l) : v(std::move(l)) {}                   // NOLINT
+  Value(EventPtr e) : v(std::move(e)) {}                    // NOLINT
+
+  Type type() const { return static_cast<Type>(v.index()); }
+  bool is_null() const { return v.index() == 0; }
+
+  const bool* as_bool() const { return std::get_if<bool>(&v); }
+  const int64_t* as_int() const { return std::get_if<int64_t>(&v); }
+  const double* as_real() const { return std::get_if<double>(&v); }
+  const std::string* as_string() const { return std::get_if<std::string>(&v); }
+  const IpAddress* as_ip() const { return std::get_if<IpAddress>(&v); }
+  const Timestamp* as_timestamp() const { return std::get_if<Timestamp>(&v); }
+  const ValueList* as_list() const { return std::get_if<ValueList>(&v); }
+  const EventPtr* as_event() const { return std::get_if<EventPtr>(&v); }
+
+  // The value as text, as a rule compares it (IPs and timestamps in their canonical form).
+  std::string to_string() const;
+
+  friend bool operator==(const Value& a, const Value& b);
+};
+
+std::string_view type_name(Value::Type t);
+
+}  // namespace vigil

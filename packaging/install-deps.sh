@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that building, testing and running the Vigil demo needs.
+# Idempotent: packages already present are left as they are.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  # libraries
+  libpcap-dev libboost-dev libboost-system-dev libssl-dev libyaml-cpp-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libpq-dev
+  libre2-dev libhyperscan-dev libcli11-dev zlib1g-dev libzstd-dev
+  libsystemd-dev libcap-ng-dev
+  # tests, fuzzing and benchmarks
+  libgtest-dev libgmock-dev googletest libbenchmark-dev clang-14 libclang-rt-14-dev
+  tshark tcpdump iproute2 iputils-ping netcat-openbsd openssl
+  postgresql postgresql-client python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+# tshark asks whether non-root users may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
