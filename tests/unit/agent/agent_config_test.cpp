@@ -1,0 +1,149 @@
+#include "agent/config/agent_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/test_support.h"
+
+namespace vigil::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(AgentConfig, MinimalFileTakesDocumentedDefaults) {
+  auto loaded = load_agent_config_string("agent.yaml", "collector:\n  addresses: [127.0.0.1:8443]\n");
+  ASSERT_TRUE(loaded) << loaded.error();
+  const AgentConfig& c = loaded->config;
+  EXPECT_EQ(c.agent.state_dir, "/var/lib/vigil");
+  EXPECT_EQ(c.agent.user, "vigil");
+  EXPECT_EQ(c.flows.memory_cap, 128ULL << 20);
+  EXPECT_EQ(c.policies.run, "internal");
+  EXPECT_EQ(c.policies.inbox, "/var/lib/vigil/inbox");
+  ASSERT_EQ(c.collector.addresses.size(), 1u);
+  EXPECT_EQ(c.collector.addresses[0].port, 8443);
+}
+
+TEST(AgentConfig, FullFileIsRead) {
+  vigil::test::TempDir dir;
+  auto log = dir.write("auth.log", "");
+  auto path = dir.write("agent.yaml", R"(agent:
+  state_dir: state
+  user: nobody
+collector:
+  addresses: ["[::1]:8443", collector.example.gov.vn:8443]
+capture:
+  - interface: lo
+    bpf: "not port 8443"
+    snaplen: 1500
+    promiscuous: false
+flows: {idle_timeout: 30s, memory_cap: 64MiB}
+logs:
+  - {format: journal, match: ["_SYSTEMD_UNIT=ssh.service", "_COMM=sudo"]}
+  - {path: auth.log, format: syslog}
+policies: {interval: 1h, run: external}
+spool: {max_size: 256MiB}
+logging: {level: debug}
+)");
+  auto loaded = load_agent_config(path.string());
+  ASSERT_TRUE(loaded) << loaded.error();
+  const AgentConfig& c = loaded->config;
+  EXPECT_EQ(c.agent.state_dir, (dir.path() / "state").string());
+  EXPECT_EQ(c.collector.addresses[0].host, "::1");
+  EXPECT_EQ(c.collector.addresses[1].host, "collector.example.gov.vn");
+  ASSERT_EQ(c.capture.size(), 1u);
+  EXPECT_EQ(c.capture[0].snaplen, 1500u);
+  EXPECT_FALSE(c.capture[0].promiscuous);
+  EXPECT_EQ(c.flows.idle_timeout, 30s);
+  EXPECT_EQ(c.flows.memory_cap, 64ULL << 20);
+  ASSERT_EQ(c.logs.size(), 2u);
+  EXPECT_EQ(c.logs[0].match.size(), 2u);
+  EXPECT_EQ(c.logs[1].path, log.string());
+  EXPECT_EQ(c.policies.run, "external");
+  EXPECT_EQ(c.policies.interval, 1h);
+  EXPECT_EQ(c.logging.level, "debug");
+}
+
+TEST(AgentConfig, MissingLogFileIsAWarningNotAnError) {
+  auto loaded = load_agent_config_string(
+      "/nonexistent/agent.yaml",
+      "collector: {addresses: [127.0.0.1:8443]}\nlogs:\n  - {path: /nonexistent/*.log, format: nginx}\n");
+  ASSERT_TRUE(loaded) << loaded.error();
+  ASSERT_EQ(loaded->diagnostics.items().size(), 1u);
+  EXPECT_EQ(loaded->diagnostics.items()[0].severity, config::Diagnostic::Severity::warning);
+  EXPECT_EQ(loaded->diagnostics.items()[0].line, 3);
+}
+
+TEST(AgentConfig, ShippedExampleIsValid) {
+  auto path = vigil::test::source_dir() / "config" / "agent.yaml";
+  auto loaded = load_agent_config(path.string());
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_FALSE(loaded->config.collector.addresses.empty());
+}
+
+// Each file in tests/fixtures/config/agent-bad starts with "# expect: LINE:COL: TEXT": loading it
+// must fail with an error at exactly that position whose message contains TEXT.
+struct BadConfig {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string text;
+};
+
+std::vector<BadConfig> bad_configs(const std::string& folder) {
+  std::vector<BadConfig> out;
+  auto dir = vigil::test::source_dir() / "tests" / "fixtures" / "config" / folder;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path());
+    std::string first;
+    std::getline(in, first);
+    BadConfig c;
+    c.file = entry.path().string();
+    int consumed = 0;
+    if (std::sscanf(first.c_str(), "# expect: %d:%d: %n", &c.line, &c.column, &consumed) != 2 || consumed == 0 ||
+        static_cast<size_t>(consumed) >= first.size()) {
+      ADD_FAILURE() << entry.path() << " lacks an '# expect: LINE:COL: TEXT' header";
+      continue;
+    }
+    c.text = first.substr(static_cast<size_t>(consumed));
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.file < b.file; });
+  return out;
+}
+
+TEST(AgentConfig, BrokenConfigsAreRejectedAtTheRightLineAndColumn) {
+  auto cases = bad_configs("agent-bad");
+  ASSERT_GE(cases.size(), 12u);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    auto loaded = load_agent_config(c.file);
+    ASSERT_FALSE(loaded) << "accepted a broken config";
+    std::string want = fmt::format("{}:{}:{}: error: ", c.file, c.line, c.column);
+    bool found = false;
+    std::istringstream lines(loaded.error());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind(want, 0) == 0 && line.find(c.text) != std::string::npos) found = true;
+    }
+    EXPECT_TRUE(found) << "wanted '" << want << "..." << c.text << "', got:\n" << loaded.error();
+  }
+}
+
+TEST(AgentConfig, EveryErrorIsReportedNotOnlyTheFirst) {
+  auto loaded = load_agent_config_string("a.yaml", R"(agent: {stat_dir: /x}
+collector: {addresses: [nohost]}
+spool: {max_size: 1KiB}
+)");
+  ASSERT_FALSE(loaded);
+  std::string e = loaded.error();
+  EXPECT_NE(e.find("a.yaml:1:9:"), std::string::npos) << e;
+  EXPECT_NE(e.find("a.yaml:2:25:"), std::string::npos) << e;
+  EXPECT_NE(e.find("a.yaml:3:19:"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace vigil::agent

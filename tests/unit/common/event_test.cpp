@@ -1,0 +1,101 @@
+#include "common/event/event.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace vigil {
+namespace {
+
+TEST(FieldRegistry, KnownFieldsResolveToTheirConstants) {
+  auto& reg = FieldRegistry::instance();
+  EXPECT_EQ(reg.find("source.ip"), fields::source_ip);
+  EXPECT_EQ(reg.find("@timestamp"), fields::timestamp);
+  EXPECT_EQ(reg.name(fields::destination_port), "destination.port");
+  EXPECT_EQ(reg.declared_type(fields::source_ip), Value::Type::ip);
+  EXPECT_EQ(reg.declared_type(fields::source_port), Value::Type::integer);
+  EXPECT_TRUE(reg.is_known(fields::rule_id));
+}
+
+TEST(FieldRegistry, UnknownNamesAreInternedOnce) {
+  FieldId a = field("auditd.data.syscall_custom");
+  FieldId b = field("auditd.data.syscall_custom");
+  EXPECT_EQ(a, b);
+  EXPECT_FALSE(FieldRegistry::instance().is_known(a));
+  EXPECT_EQ(field_name(a), "auditd.data.syscall_custom");
+  EXPECT_EQ(FieldRegistry::instance().declared_type(a), Value::Type::null);
+}
+
+TEST(Event, SetReplacesAndGetReturnsTypedValues) {
+  Event e;
+  e.set(fields::source_port, 22);
+  e.set(fields::source_port, 2222);
+  e.set(fields::user_name, "root");
+  EXPECT_EQ(e.size(), 2u);
+  ASSERT_NE(e.get_int(fields::source_port), nullptr);
+  EXPECT_EQ(*e.get_int(fields::source_port), 2222);
+  EXPECT_EQ(e.get_string(fields::source_port), nullptr);
+  EXPECT_EQ(*e.get_string(fields::user_name), "root");
+  EXPECT_TRUE(e.erase(fields::user_name));
+  EXPECT_FALSE(e.has(fields::user_name));
+  EXPECT_FALSE(e.erase(fields::user_name));
+}
+
+TEST(Event, EqualityIgnoresFieldOrder) {
+  Event a, b;
+  a.set(fields::source_port, 1);
+  a.set(fields::destination_port, 2);
+  b.set(fields::destination_port, 2);
+  b.set(fields::source_port, 1);
+  EXPECT_EQ(a, b);
+  b.set(fields::source_port, 3);
+  EXPECT_FALSE(a == b);
+}
+
+TEST(IpAddress, ParsesAndFormatsBothFamilies) {
+  auto v4 = IpAddress::parse("192.0.2.7");
+  ASSERT_TRUE(v4);
+  EXPECT_TRUE(v4->is_v4());
+  EXPECT_EQ(v4->to_string(), "192.0.2.7");
+  EXPECT_EQ(*v4, IpAddress::v4(0xC0000207));
+  auto v6 = IpAddress::parse("2001:db8::1");
+  ASSERT_TRUE(v6);
+  EXPECT_FALSE(v6->is_v4());
+  EXPECT_EQ(v6->to_string(), "2001:db8::1");
+  EXPECT_FALSE(IpAddress::parse("300.1.1.1"));
+  EXPECT_FALSE(IpAddress::parse("host.example"));
+  EXPECT_FALSE(IpAddress::parse(""));
+}
+
+TEST(Timestamp, ParsesRfc3339WithZonesAndFractions) {
+  auto t = Timestamp::parse("2024-02-29T23:59:59.123456Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->ns, 1709251199123456000LL);
+  EXPECT_EQ(t->to_string(), "2024-02-29T23:59:59.123456Z");
+  auto hcm = Timestamp::parse("2024-03-01T06:59:59.123456+07:00");
+  ASSERT_TRUE(hcm);
+  EXPECT_EQ(*hcm, *t);
+  EXPECT_EQ(Timestamp::parse("1970-01-01T00:00:00Z")->ns, 0);
+  EXPECT_EQ(Timestamp{1'500'000'000}.to_string(), "1970-01-01T00:00:01.500Z");
+  EXPECT_FALSE(Timestamp::parse("2024-13-01T00:00:00Z"));
+  EXPECT_FALSE(Timestamp::parse("2024-01-01 00:00:00"));
+  EXPECT_FALSE(Timestamp::parse("2024-01-01T00:00:00.Z"));
+}
+
+TEST(EventId, IdsAreUniqueAndSortByTime) {
+  std::set<std::string> seen;
+  std::string prev;
+  for (int i = 0; i < 10000; ++i) {
+    std::string id = new_event_id();
+    ASSERT_EQ(id.size(), 26u);
+    EXPECT_TRUE(seen.insert(id).second) << id;
+    // The first 10 characters are the millisecond time: never decreasing.
+    if (!prev.empty()) {
+      EXPECT_LE(prev.substr(0, 10), id.substr(0, 10));
+    }
+    prev = id;
+  }
+}
+
+}  // namespace
+}  // namespace vigil

@@ -1,0 +1,99 @@
+#include "common/event/json.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace vigil {
+namespace {
+
+Event sample_flow() {
+  Event e;
+  e.set(fields::timestamp, *Timestamp::parse("2026-11-26T10:00:00.250Z"));
+  e.set(fields::event_id, new_event_id());
+  e.set(fields::event_kind, "event");
+  e.set(fields::event_dataset, "network.flow");
+  e.set(fields::source_ip, *IpAddress::parse("10.0.0.1"));
+  e.set(fields::source_port, 51234);
+  e.set(fields::destination_ip, *IpAddress::parse("2001:db8::53"));
+  e.set(fields::destination_port, 53);
+  e.set(fields::network_transport, "udp");
+  e.set(field("vigil.flow.complete"), true);
+  e.set(field("vigil.flow.ratio"), 0.5);
+  e.set(fields::threat_technique_id, ValueList{Value("T1110"), Value("T1046")});
+  return e;
+}
+
+TEST(EventJson, WritesNestedObjectsAsInEcs) {
+  auto j = to_json(sample_flow());
+  EXPECT_EQ(j["source"]["ip"], "10.0.0.1");
+  EXPECT_EQ(j["source"]["port"], 51234);
+  EXPECT_EQ(j["destination"]["ip"], "2001:db8::53");
+  EXPECT_EQ(j["@timestamp"], "2026-11-26T10:00:00.250Z");
+  EXPECT_EQ(j["vigil"]["flow"]["complete"], true);
+  EXPECT_EQ(j["threat"]["technique"]["id"][1], "T1046");
+}
+
+TEST(EventJson, RoundTripKeepsTypesAndValues) {
+  Event original = sample_flow();
+  std::string line = to_json_line(original);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  auto parsed = event_from_json_line(line);
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(*parsed, original);
+  ASSERT_NE(parsed->get_ip(fields::source_ip), nullptr);
+  EXPECT_EQ(parsed->get_ip(fields::source_ip)->to_string(), "10.0.0.1");
+  ASSERT_NE(parsed->get_timestamp(fields::timestamp), nullptr);
+}
+
+TEST(EventJson, EmbeddedEventsRoundTrip) {
+  Event alert;
+  alert.set(fields::event_kind, "alert");
+  auto ev = std::make_shared<Event>(sample_flow());
+  alert.set(fields::evidence_events, ValueList{Value(EventPtr(ev))});
+  alert.set(fields::evidence_ids, ValueList{Value(*ev->get_string(fields::event_id))});
+  auto parsed = event_from_json_line(to_json_line(alert));
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(*parsed, alert);
+  const auto* list = parsed->get(fields::evidence_events)->as_list();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(*(*(*list)[0].as_event())->get_int(fields::source_port), 51234);
+}
+
+TEST(EventJson, DeclaredTypesConvertTextInput) {
+  auto parsed = event_from_json_line(
+      R"({"source":{"ip":"192.0.2.1","port":"22"},"@timestamp":"2026-01-02T03:04:05+07:00","x":{"y":"z"}})");
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_NE(parsed->get_ip(fields::source_ip), nullptr);
+  EXPECT_EQ(*parsed->get_int(fields::source_port), 22);
+  EXPECT_EQ(parsed->time().to_string(), "2026-01-01T20:04:05Z");
+  EXPECT_EQ(*parsed->get_string(field("x.y")), "z");
+}
+
+TEST(EventJson, ValuesThatDoNotFitTheirTypeStayText) {
+  auto parsed = event_from_json_line(R"({"source":{"ip":"not-an-ip","port":"ssh"}})");
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(*parsed->get_string(fields::source_ip), "not-an-ip");
+  EXPECT_EQ(*parsed->get_string(fields::source_port), "ssh");
+}
+
+TEST(EventJson, RejectsMalformedAndHostileInput) {
+  EXPECT_FALSE(event_from_json_line("{\"a\":"));
+  EXPECT_FALSE(event_from_json_line("[1,2,3]"));
+  EXPECT_FALSE(event_from_json_line(""));
+  std::string deep(100, '[');
+  deep = "{\"a\":" + deep + std::string(100, ']') + "}";
+  auto r = event_from_json_line(deep);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("nested too deeply"), std::string::npos);
+}
+
+TEST(EventJson, InvalidUtf8IsReplacedNotThrown) {
+  Event e;
+  e.set(fields::event_original, std::string("user \xff\xfe root"));
+  std::string line = to_json_line(e);
+  EXPECT_TRUE(event_from_json_line(line));
+}
+
+}  // namespace
+}  // namespace vigil
