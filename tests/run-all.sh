@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds Vigil (release, then ASan+UBSan) and runs the whole suite.
+# Usage: tests/run-all.sh            (from any directory; runs as root or with sudo)
+# Environment: VIGIL_SKIP_ASAN=1 skips the sanitizer build; VIGIL_JOBS sets build parallelism.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+packaging/install-deps.sh
+
+# Tests open many sockets and files at once.
+ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+jobs=${VIGIL_JOBS:-$(nproc)}
+
+status=0
+run_preset() {
+  local preset=$1
+  echo "== build ($preset)"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$jobs"
+  echo "== test ($preset)"
+  (cd "build/$preset" && ctest --output-on-failure -j "$jobs" --timeout 600) || status=1
+}
+
+if [ "${VIGIL_SKIP_ASAN:-0}" != "1" ]; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  run_preset asan
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+run_preset release
+cd "$root"
+exit $status
