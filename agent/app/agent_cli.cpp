@@ -1,8 +1,15 @@
 #include "agent/app/agent_cli.h"
 
 #include <cstdio>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
 
 #include "agent/config/agent_config.h"
+#include "agent/rules/engine.h"
+#include "agent/rules/rule_loader.h"
+#include "common/event/json.h"
 #include "common/util/cli.h"
 
 namespace vigil::agent {
@@ -16,7 +23,63 @@ int check_config(const std::string& path) {
     return 1;
   }
   cli::print_warnings(loaded->diagnostics);
-  std::printf("%s: configuration OK\n", path.c_str());
+  auto rules = rules::load_rules(loaded->config.rules.paths);
+  if (!rules) {
+    std::fputs(rules.error().c_str(), stderr);
+    return 1;
+  }
+  cli::print_warnings(rules->diagnostics);
+  std::printf("%s: configuration OK (%zu rules from %zu files)\n", path.c_str(), rules->set->rules.size(),
+              rules->set->files.size());
+  return 0;
+}
+
+// `rules test`: which events each rule matched, and the alerts the rule set raises on them.
+int rules_test(const std::vector<std::string>& rule_paths, const std::string& events_path, bool show_alerts) {
+  auto loaded = rules::load_rules(rule_paths);
+  if (!loaded) {
+    std::fputs(loaded.error().c_str(), stderr);
+    return 1;
+  }
+  cli::print_warnings(loaded->diagnostics);
+  std::ifstream in(events_path);
+  if (!in) {
+    std::fprintf(stderr, "vigil-agent: error: cannot read events file %s\n", events_path.c_str());
+    return 1;
+  }
+  rules::Engine engine(loaded->set);
+  size_t line_no = 0;
+  std::map<std::string, std::vector<size_t>> matched;
+  engine.set_match_callback([&](const rules::Rule& r, const Event&) { matched[r.id].push_back(line_no); });
+  std::vector<Event> alerts;
+  size_t malformed = 0, events = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto ev = event_from_json_line(line);
+    if (!ev) {
+      ++malformed;
+      std::fprintf(stderr, "%s:%zu: skipped: %s\n", events_path.c_str(), line_no, ev.error().c_str());
+      continue;
+    }
+    ++events;
+    engine.process(*ev, alerts);
+  }
+  for (const auto& rule : loaded->set->rules) {
+    auto it = matched.find(rule->id);
+    if (it == matched.end()) {
+      std::printf("%s: no match\n", rule->id.c_str());
+      continue;
+    }
+    std::string lines;
+    for (size_t i = 0; i < it->second.size() && i < 50; ++i) lines += (i ? "," : "") + std::to_string(it->second[i]);
+    if (it->second.size() > 50) lines += ",...";
+    std::printf("%s: %zu matched (lines %s)\n", rule->id.c_str(), it->second.size(), lines.c_str());
+  }
+  std::printf("%zu events, %zu malformed lines skipped, %zu alerts\n", events, malformed, alerts.size());
+  if (show_alerts) {
+    for (const auto& a : alerts) std::printf("%s\n", to_json_line(a).c_str());
+  }
   return 0;
 }
 
@@ -30,11 +93,25 @@ int agent_main(int argc, char** argv) {
   app.require_subcommand(1);
 
   std::string config_path = "/etc/vigil/agent.yaml";
-  auto* check = app.add_subcommand("check-config", "Validate a configuration file and exit (0: valid, 1: errors).");
+  auto* check = app.add_subcommand("check-config",
+                                   "Validate a configuration file and the rules it names; exit 0 when valid, 1 "
+                                   "with every problem as file:line:column.");
   check->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+
+  auto* rules_cmd = app.add_subcommand("rules", "Work with detection rules.");
+  rules_cmd->require_subcommand(1);
+  std::vector<std::string> rule_paths;
+  std::string events_path;
+  bool show_alerts = false;
+  auto* rules_test_cmd = rules_cmd->add_subcommand(
+      "test", "Run rules over events (JSON lines) and print which events each rule matched and the alerts raised.");
+  rules_test_cmd->add_option("rules", rule_paths, "Rule files or directories")->required();
+  rules_test_cmd->add_option("--events", events_path, "Events, one JSON object per line")->required();
+  rules_test_cmd->add_flag("--alerts", show_alerts, "Also print the alerts as JSON lines");
 
   return cli::run(app, argc, argv, [&]() -> int {
     if (check->parsed()) return check_config(config_path);
+    if (rules_test_cmd->parsed()) return rules_test(rule_paths, events_path, show_alerts);
     return 1;
   });
 }

@@ -153,6 +153,20 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
   return ep;
 }
 
+std::string did_you_mean(std::string_view name, const std::vector<std::string_view>& candidates) {
+  std::string best_name;
+  size_t best = 3;
+  std::string l = lower(name);
+  for (auto c : candidates) {
+    size_t d = edit_distance(l, c);
+    if (d < best) {
+      best = d;
+      best_name = std::string(c);
+    }
+  }
+  return best_name.empty() ? std::string() : fmt::format(" (did you mean '{}'?)", best_name);
+}
+
 std::string format_duration(std::chrono::milliseconds d) {
   auto ms = d.count();
   if (ms % 86'400'000 == 0 && ms != 0) return fmt::format("{}d", ms / 86'400'000);
@@ -333,15 +347,7 @@ bool YamlReader::read_choice(const YAML::Node& n, std::string& out, std::string_
       }
     }
   }
-  std::string hint;
-  if (n.IsScalar()) {
-    for (auto c : choices) {
-      if (edit_distance(lower(n.Scalar()), c) <= 2) {
-        hint = fmt::format(" (did you mean '{}'?)", c);
-        break;
-      }
-    }
-  }
+  std::string hint = n.IsScalar() ? did_you_mean(n.Scalar(), std::vector<std::string_view>(choices)) : "";
   error(n, fmt::format("{}: expected one of {}, got {}{}", what, join(choices), describe(n), hint));
   return false;
 }
@@ -400,9 +406,11 @@ YAML::Node MapReader::get(std::string_view key) {
   known_.emplace_back(key);
   if (!ok_) return YAML::Node(YAML::NodeType::Undefined);
   for (auto it = node_.begin(); it != node_.end(); ++it) {
-    if (it->first.IsScalar() && it->first.Scalar() == key) {
-      if (it->second.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
-      return it->second;
+    const YAML::Node k = it->first;  // copies: the iterator yields a temporary pair
+    if (k.IsScalar() && k.Scalar() == key) {
+      YAML::Node v = it->second;
+      if (v.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
+      return v;
     }
   }
   return YAML::Node(YAML::NodeType::Undefined);
@@ -421,7 +429,7 @@ void MapReader::finish() {
   if (!ok_) return;
   std::vector<std::pair<std::string, int>> seen;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
-    const YAML::Node& key = it->first;
+    const YAML::Node key = it->first;  // a copy: the iterator yields a temporary pair
     if (!key.IsScalar()) {
       reader_.error(key, fmt::format("{}: keys must be plain names", context_.empty() ? "top level" : context_));
       continue;
@@ -434,15 +442,7 @@ void MapReader::finish() {
     }
     seen.emplace_back(name, position(key).first);
     if (std::find(known_.begin(), known_.end(), name) != known_.end()) continue;
-    std::string hint;
-    size_t best = 3;
-    for (const auto& k : known_) {
-      size_t d = edit_distance(lower(name), k);
-      if (d < best) {
-        best = d;
-        hint = fmt::format(" (did you mean '{}'?)", k);
-      }
-    }
+    std::string hint = did_you_mean(name, std::vector<std::string_view>(known_.begin(), known_.end()));
     std::string expected;
     for (const auto& k : known_) {
       if (!expected.empty()) expected += ", ";

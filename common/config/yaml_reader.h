@@ -52,6 +52,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text); 
 std::optional<uint64_t> parse_size(std::string_view text);  // 4096, 64KiB, 128MiB, 2GiB, 10MB
 std::optional<Endpoint> parse_endpoint(std::string_view text);  // host:port, [v6]:port
 std::string format_duration(std::chrono::milliseconds d);
+// " (did you mean 'x'?)" for the candidate closest to `name` (edit distance <= 2), else "".
+std::string did_you_mean(std::string_view name, const std::vector<std::string_view>& candidates);
 std::string format_size(uint64_t bytes);
 
 class YamlReader {

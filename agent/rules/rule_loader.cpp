@@ -1,0 +1,478 @@
+#include "agent/rules/rule_loader.h"
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+namespace vigil::agent::rules {
+
+using config::MapReader;
+using config::YamlReader;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Field namespaces whose names are made at run time by parsers (auditd key=value pairs, labels).
+constexpr std::string_view kDynamicPrefixes[] = {"auditd.data.", "labels."};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool field_allowed(const std::string& name) {
+  if (FieldRegistry::instance().find(name) && FieldRegistry::instance().is_known(*FieldRegistry::instance().find(name))) {
+    return true;
+  }
+  return std::any_of(std::begin(kDynamicPrefixes), std::end(kDynamicPrefixes),
+                     [&](std::string_view p) { return name.size() > p.size() && name.rfind(p, 0) == 0; });
+}
+
+std::vector<std::string_view> known_field_names() {
+  std::vector<std::string_view> names;
+  for (uint32_t i = 0; i < fields::known_count; ++i) names.push_back(field_name(FieldId{i}));
+  return names;
+}
+
+std::optional<Cidr> parse_cidr(std::string_view text) {
+  size_t slash = text.find('/');
+  auto ip = IpAddress::parse(text.substr(0, slash));
+  if (!ip) return std::nullopt;
+  int bits = ip->is_v4() ? 32 : 128;
+  if (slash != std::string_view::npos) {
+    auto p = text.substr(slash + 1);
+    auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), bits);
+    if (ec != std::errc() || ptr != p.data() + p.size() || bits < 0 || bits > (ip->is_v4() ? 32 : 128)) {
+      return std::nullopt;
+    }
+  }
+  Cidr c;
+  c.network = *ip;
+  c.prefix = ip->is_v4() ? bits + 96 : bits;
+  return c;
+}
+
+class RuleParser {
+ public:
+  explicit RuleParser(YamlReader& r) : r_(r) {}
+
+  void parse_document(const YAML::Node& root, std::vector<Rule>& out) {
+    if (!root.IsSequence()) {
+      r_.error(root, "a rule file is a list of rules ('- id: ...')");
+      return;
+    }
+    for (size_t i = 0; i < root.size(); ++i) {
+      Rule rule;
+      if (parse_rule(root[i], i, rule)) out.push_back(std::move(rule));
+    }
+  }
+
+ private:
+  bool parse_rule(const YAML::Node& n, size_t index, Rule& rule) {
+    size_t errors_before = r_.diagnostics().error_count();
+    MapReader m(r_, n, fmt::format("rule[{}]", index));
+    if (!m.is_map()) return false;
+    rule.file = r_.file();
+    if (auto v = m.require("id")) {
+      if (r_.read(v, rule.id, "id") && rule.id.empty()) r_.error(v, "id: must not be empty");
+    }
+    if (auto v = m.require("title")) r_.read(v, rule.title, "title");
+    if (auto v = m.get("description")) r_.read(v, rule.description, "description");
+    if (auto v = m.require("severity")) {
+      std::string s;
+      if (r_.read_choice(v, s, "severity", {"info", "low", "medium", "high", "critical"})) {
+        static const std::unordered_map<std::string, Severity> kMap = {{"info", Severity::info},
+                                                                       {"low", Severity::low},
+                                                                       {"medium", Severity::medium},
+                                                                       {"high", Severity::high},
+                                                                       {"critical", Severity::critical}};
+        rule.severity = kMap.at(s);
+      }
+    }
+    if (auto v = m.get("enabled")) {
+      bool enabled = true;
+      r_.read(v, enabled, "enabled");
+      if (!enabled) disabled_ = true;
+    }
+    if (auto v = m.require("when")) {
+      rule.when.kind = Condition::Kind::all;
+      parse_map_conditions(v, rule.when.children);
+      collect_datasets(rule);
+    }
+    auto threshold = m.get("threshold");
+    auto distinct = m.get("distinct");
+    if (threshold && distinct) r_.error(distinct, "a rule takes threshold or distinct, not both");
+    if (threshold) parse_aggregation(threshold, Aggregation::Kind::threshold, rule.aggregation);
+    if (distinct) parse_aggregation(distinct, Aggregation::Kind::distinct, rule.aggregation);
+    if (auto v = m.get("suppress")) r_.read_duration(v, rule.suppress, "suppress", std::chrono::milliseconds(0), std::chrono::hours(24 * 7));
+    if (auto v = m.get("tags")) {
+      if (r_.read_list(v, rule.tags, "tags")) {
+        for (const auto& t : rule.tags) {
+          std::string l = lower(t);
+          // attack.t1110 / attack.t1110.001 -> T1110 / T1110.001
+          if (l.rfind("attack.t", 0) == 0 && l.size() > 9 && std::isdigit(static_cast<unsigned char>(l[8]))) {
+            std::string id = "T" + l.substr(8);
+            for (auto& c : id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            rule.techniques.push_back(id);
+          }
+        }
+      }
+    }
+    if (auto v = m.get("compliance")) {
+      MapReader cm(r_, v, "compliance");
+      if (cm.is_map()) {
+        for (auto it = v.begin(); it != v.end(); ++it) {
+          const YAML::Node k = it->first;
+          const YAML::Node val = it->second;
+          std::string fw = k.as<std::string>("");
+          cm.get(fw);  // every framework name is accepted: catalogues are data
+          std::vector<std::string> controls;
+          if (val.IsScalar()) {
+            controls.push_back(val.Scalar());
+          } else {
+            r_.read_list(val, controls, "compliance." + fw);
+          }
+          rule.compliance.emplace_back(fw, std::move(controls));
+        }
+      }
+    }
+    m.finish();
+    bool ok = r_.diagnostics().error_count() == errors_before;
+    if (disabled_) {
+      disabled_ = false;
+      return false;
+    }
+    return ok;
+  }
+
+  void collect_datasets(Rule& rule) {
+    static const FieldId kDataset = fields::event_dataset;
+    for (const auto& c : rule.when.children) {
+      if (c.kind == Condition::Kind::field && c.field == kDataset && c.op == Condition::Op::equals) {
+        rule.datasets = c.strings;
+        return;
+      }
+    }
+  }
+
+  void parse_aggregation(const YAML::Node& n, Aggregation::Kind kind, Aggregation& agg) {
+    const char* what = kind == Aggregation::Kind::threshold ? "threshold" : "distinct";
+    MapReader m(r_, n, what);
+    if (!m.is_map()) return;
+    agg.kind = kind;
+    if (auto v = m.require("count")) r_.read(v, agg.count, fmt::format("{}.count", what), 1, 1'000'000);
+    if (auto v = m.require("within")) {
+      r_.read_duration(v, agg.within, fmt::format("{}.within", what), std::chrono::milliseconds(1),
+                       std::chrono::hours(24 * 7));
+    }
+    if (auto v = m.get("group_by")) {
+      std::vector<std::string> names;
+      if (r_.read_list(v, names, fmt::format("{}.group_by", what))) {
+        for (size_t i = 0; i < names.size(); ++i) {
+          if (check_field(v[i], names[i])) agg.group_by.push_back(field(names[i]));
+        }
+      }
+    }
+    if (kind == Aggregation::Kind::distinct) {
+      if (auto v = m.require("field")) {
+        std::string name;
+        if (r_.read(v, name, "distinct.field") && check_field(v, name)) agg.distinct_field = field(name);
+      }
+    }
+  }
+
+  bool check_field(const YAML::Node& at, const std::string& name) {
+    if (field_allowed(name)) return true;
+    r_.error(at, fmt::format("unknown field '{}'{}", name, config::did_you_mean(name, known_field_names())));
+    return false;
+  }
+
+  // A mapping of field -> matcher, or all/any/not combinators; each key adds to `out` (ANDed).
+  void parse_map_conditions(const YAML::Node& n, std::vector<Condition>& out) {
+    if (!n.IsMap()) {
+      r_.error(n, "when: expected a mapping of field: matcher (or all/any/not)");
+      return;
+    }
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node key = it->first;  // a copy: the iterator yields a temporary pair
+      const YAML::Node val = it->second;
+      if (!key.IsScalar()) {
+        r_.error(key, "when: keys are field names or all/any/not");
+        continue;
+      }
+      const std::string& k = key.Scalar();
+      if (k == "all" || k == "any") {
+        Condition c;
+        c.kind = k == "all" ? Condition::Kind::all : Condition::Kind::any;
+        if (!val.IsSequence() || val.size() == 0) {
+          r_.error(val, fmt::format("{}: expected a non-empty list of conditions", k));
+          continue;
+        }
+        for (const auto& item : val) {
+          Condition child;
+          child.kind = Condition::Kind::all;
+          parse_map_conditions(item, child.children);
+          c.children.push_back(std::move(child));
+        }
+        out.push_back(std::move(c));
+      } else if (k == "not") {
+        Condition c;
+        c.kind = Condition::Kind::not_;
+        Condition child;
+        child.kind = Condition::Kind::all;
+        parse_map_conditions(val, child.children);
+        c.children.push_back(std::move(child));
+        out.push_back(std::move(c));
+      } else {
+        if (!check_field(key, k)) continue;
+        parse_field_matcher(field(k), k, val, out);
+      }
+    }
+  }
+
+  // A value list file: one value per line; blank lines and # comments skipped.
+  bool read_value_file(const YAML::Node& f, std::vector<std::string>& out, const std::string& what) {
+    std::string path;
+    if (!r_.read_path(f, path, what)) return false;
+    std::ifstream in(path);
+    if (!in) {
+      r_.error(f, fmt::format("{}: cannot read '{}'", what, path));
+      return false;
+    }
+    for (std::string line; std::getline(in, line);) {
+      auto start = line.find_first_not_of(" \t\r");
+      if (start == std::string::npos || line[start] == '#') continue;
+      auto end = line.find_last_not_of(" \t\r");
+      out.push_back(line.substr(start, end - start + 1));
+    }
+    return true;
+  }
+
+  bool read_strings(const YAML::Node& n, std::vector<std::string>& out, const std::string& what) {
+    if (n.IsScalar()) {
+      out.push_back(n.Scalar());
+      return true;
+    }
+    if (n.IsSequence() && n.size() > 0) return r_.read_list(n, out, what);
+    if (n.IsMap()) {
+      MapReader m(r_, n, what);
+      auto f = m.require("in_file");
+      return f && read_value_file(f, out, what + ".in_file");
+    }
+    r_.error(n, fmt::format("{}: expected a value, a list of values or {{in_file: FILE}}", what));
+    return false;
+  }
+
+  void parse_field_matcher(FieldId id, const std::string& name, const YAML::Node& val, std::vector<Condition>& out) {
+    Condition base;
+    base.kind = Condition::Kind::field;
+    base.field = id;
+    if (val.IsScalar() || val.IsSequence()) {
+      base.op = Condition::Op::equals;
+      if (read_strings(val, base.strings, name)) {
+        for (auto& s : base.strings) s = lower(s);
+        out.push_back(std::move(base));
+      }
+      return;
+    }
+    if (!val.IsMap()) {
+      r_.error(val, fmt::format("{}: expected a value, a list, or a matcher such as {{contains: ...}}", name));
+      return;
+    }
+    MapReader m(r_, val, name);
+    if (auto v = m.get("cased")) r_.read(v, base.cased, name + ".cased");
+    struct OpName {
+      const char* key;
+      Condition::Op op;
+    };
+    static constexpr OpName kOps[] = {{"equals", Condition::Op::equals},     {"in_file", Condition::Op::equals},
+                                      {"contains", Condition::Op::contains}, {"startswith", Condition::Op::startswith},
+                                      {"endswith", Condition::Op::endswith}, {"regex", Condition::Op::regex},
+                                      {"cidr", Condition::Op::cidr},         {"gt", Condition::Op::gt},
+                                      {"gte", Condition::Op::gte},           {"lt", Condition::Op::lt},
+                                      {"lte", Condition::Op::lte},           {"exists", Condition::Op::exists}};
+    size_t added = 0;
+    for (const auto& op : kOps) {
+      YAML::Node v = m.get(op.key);
+      if (!v) continue;
+      Condition c = base;
+      c.op = op.op;
+      std::string what = fmt::format("{}.{}", name, op.key);
+      bool ok = true;
+      switch (op.op) {
+        case Condition::Op::equals:
+        case Condition::Op::contains:
+        case Condition::Op::startswith:
+        case Condition::Op::endswith:
+          if (std::string_view(op.key) == "in_file") {
+            ok = read_value_file(v, c.strings, what);
+          } else {
+            ok = read_strings(v, c.strings, what);
+          }
+          if (!c.cased) {
+            for (auto& s : c.strings) s = lower(s);
+          }
+          break;
+        case Condition::Op::regex: {
+          std::vector<std::string> patterns;
+          ok = read_strings(v, patterns, what);
+          for (size_t i = 0; ok && i < patterns.size(); ++i) {
+            RE2::Options opts;
+            opts.set_log_errors(false);
+            auto re = std::make_shared<RE2>(patterns[i], opts);
+            if (!re->ok()) {
+              r_.error(v.IsSequence() ? v[i] : v, fmt::format("{}: invalid regular expression: {}", what, re->error()));
+              ok = false;
+            } else {
+              c.regexes.push_back(std::move(re));
+            }
+          }
+          break;
+        }
+        case Condition::Op::cidr: {
+          std::vector<std::string> nets;
+          ok = read_strings(v, nets, what);
+          for (size_t i = 0; ok && i < nets.size(); ++i) {
+            auto cidr = parse_cidr(nets[i]);
+            if (!cidr) {
+              r_.error(v.IsSequence() ? v[i] : v, fmt::format("{}: '{}' is not an address or ADDRESS/BITS", what, nets[i]));
+              ok = false;
+            } else {
+              c.cidrs.push_back(*cidr);
+            }
+          }
+          break;
+        }
+        case Condition::Op::gt:
+        case Condition::Op::gte:
+        case Condition::Op::lt:
+        case Condition::Op::lte: {
+          ok = false;
+          if (v.IsScalar()) {
+            const std::string& s = v.Scalar();
+            auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), c.number);
+            ok = ec == std::errc() && ptr == s.data() + s.size();
+          }
+          if (!ok) r_.error(v, fmt::format("{}: expected a number", what));
+          break;
+        }
+        case Condition::Op::exists:
+          ok = r_.read(v, c.exists, what);
+          break;
+      }
+      if (ok) out.push_back(std::move(c));
+      ++added;
+    }
+    m.finish();
+    if (added == 0 && m.is_map()) {
+      r_.error(val, fmt::format("{}: no matcher given (equals, contains, startswith, endswith, regex, cidr, gt, gte, "
+                                "lt, lte, exists, in_file)", name));
+    }
+  }
+
+  YamlReader& r_;
+  bool disabled_ = false;
+};
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
+  return out;
+}
+
+enum class FileKind { native, sigma, other_loader, unknown };
+
+FileKind classify(const YAML::Node& root) {
+  if (root.IsSequence()) return FileKind::native;
+  if (root.IsMap()) {
+    if (root["detection"] || root["correlation"]) return FileKind::sigma;
+    if (root["policy"] || root["framework"]) return FileKind::other_loader;
+  }
+  return FileKind::unknown;
+}
+
+}  // namespace
+
+void parse_rule_document(YamlReader& reader, const YAML::Node& root, std::vector<Rule>& out) {
+  RuleParser(reader).parse_document(root, out);
+}
+
+Result<LoadedRules> load_rules(const std::vector<std::string>& paths) {
+  std::vector<fs::path> files;
+  std::set<fs::path> seen;
+  config::Diagnostics diags;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        auto ext = it->path().extension();
+        if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) {
+          if (seen.insert(fs::weakly_canonical(it->path())).second) files.push_back(it->path());
+        }
+      }
+    } else if (fs::is_regular_file(p, ec)) {
+      if (seen.insert(fs::weakly_canonical(p)).second) files.emplace_back(p);
+    } else {
+      diags.add({config::Diagnostic::Severity::warning, p, 0, 0, "rule path does not exist"});
+    }
+  }
+  std::sort(files.begin(), files.end());
+
+  auto set = std::make_shared<RuleSet>();
+  std::string all_content;
+  std::unordered_map<std::string, std::string> ids;  // id -> file:line
+  for (const auto& f : files) {
+    YamlReader r(f.string());
+    auto root = r.load_file();
+    if (root) {
+      switch (classify(*root)) {
+        case FileKind::native: {
+          std::vector<Rule> parsed;
+          parse_rule_document(r, *root, parsed);
+          for (size_t i = 0; i < root->size(); ++i) {
+            // duplicate ids across the whole set
+            const YAML::Node item = (*root)[i];
+            if (!item.IsMap() || !item["id"] || !item["id"].IsScalar()) continue;
+            std::string id = item["id"].Scalar();
+            auto [line, col] = config::position(item["id"]);
+            auto [it, inserted] = ids.emplace(id, fmt::format("{}:{}", f.string(), line));
+            if (!inserted) r.error(item["id"], fmt::format("duplicate rule id '{}' (first defined at {})", id, it->second));
+          }
+          for (auto& rule : parsed) set->rules.push_back(std::make_shared<const Rule>(std::move(rule)));
+          set->files.push_back(f.string());
+          std::ifstream in(f, std::ios::binary);
+          std::stringstream ss;
+          ss << in.rdbuf();
+          all_content += f.string() + '\0' + ss.str();
+          break;
+        }
+        case FileKind::sigma:
+          diags.add({config::Diagnostic::Severity::warning, f.string(), 0, 0,
+                     "rejected: " + f.string() + ": Sigma rules are not supported yet"});
+          break;
+        case FileKind::other_loader: break;
+        case FileKind::unknown:
+          r.error(*root, "not a rule file (expected a list of rules, a Sigma rule, a policy or a framework)");
+          break;
+      }
+    }
+    for (const auto& d : r.diagnostics().items()) diags.add(d);
+  }
+  if (diags.has_errors()) return make_error(diags.to_string());
+  set->version = sha256_hex(all_content).substr(0, 16);
+  return LoadedRules{std::move(set), std::move(diags)};
+}
+
+}  // namespace vigil::agent::rules

@@ -1,0 +1,34 @@
+// Loads native rule files, validating everything with file:line:column (see DESIGN.md "Rules").
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/rules/rule.h"
+#include "common/config/yaml_reader.h"
+#include "common/result.h"
+
+namespace vigil::agent::rules {
+
+struct RuleSet {
+  std::vector<std::shared_ptr<const Rule>> rules;
+  std::vector<std::string> files;  // native rule files read
+  std::string version;             // hash of the files' contents: the rule set version in health
+};
+
+struct LoadedRules {
+  std::shared_ptr<const RuleSet> set;
+  config::Diagnostics diagnostics;  // warnings and "rejected" notes when loading succeeded
+};
+
+// Walks files and directories (recursively, *.yaml and *.yml, each file once) and reads the native
+// rule files among them (a YAML list at the top). Files of other loaders (`policy:`, `framework:`)
+// are left alone; Sigma rules are reported as rejected until the Sigma loader exists. Fails with
+// every problem, one per line, when any rule file is invalid: the caller keeps its old set.
+Result<LoadedRules> load_rules(const std::vector<std::string>& paths);
+
+// Parses the rules of one YAML document (tests and `rules test`).
+void parse_rule_document(config::YamlReader& reader, const YAML::Node& root, std::vector<Rule>& out);
+
+}  // namespace vigil::agent::rules

@@ -1,0 +1,273 @@
+#include <gtest/gtest.h>
+
+#include "agent/rules/engine.h"
+#include "agent/rules/rule_loader.h"
+#include "tests/support/test_support.h"
+
+namespace vigil::agent::rules {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Loads rules from YAML text written to a temp file; returns the set or the error text.
+struct Loaded {
+  std::shared_ptr<const RuleSet> set;
+  std::string error;
+  std::string file;
+};
+
+Loaded load_text(const vigil::test::TempDir& dir, const std::string& yaml, const std::string& name = "r.yaml") {
+  auto path = dir.write(name, yaml);
+  auto r = load_rules({path.string()});
+  if (!r) return {nullptr, r.error(), path.string()};
+  return {r->set, "", path.string()};
+}
+
+Event ev(const std::string& dataset, int64_t t_s, std::initializer_list<std::pair<const char*, Value>> kv) {
+  Event e;
+  e.set(fields::timestamp, Timestamp::from_seconds(1'700'000'000 + t_s));
+  e.set(fields::event_id, new_event_id());
+  e.set(fields::event_kind, "event");
+  e.set(fields::event_dataset, dataset);
+  for (const auto& [k, v] : kv) e.set(field(k), v);
+  return e;
+}
+
+TEST(RuleLoader, ReportsErrorsAtTheirPosition) {
+  vigil::test::TempDir dir;
+  auto l = load_text(dir, R"(- id: A
+  title: t
+  severity: high
+  when:
+    sorce.ip: 10.0.0.1
+- id: B
+  title: t
+  severity: hihg
+  when:
+    url.original: {regex: "(unclosed"}
+- id: C
+  title: t
+  severity: low
+  when:
+    source.ip: {cidr: 10.0.0.0/33}
+    user.name: {beginswith: x}
+- id: A
+  title: dup
+  severity: low
+  when: {user.name: x}
+)");
+  ASSERT_EQ(l.set, nullptr);
+  const std::string& e = l.error;
+  EXPECT_NE(e.find(l.file + ":5:5: error: unknown field 'sorce.ip' (did you mean 'source.ip'?)"), std::string::npos) << e;
+  EXPECT_NE(e.find(l.file + ":8:13: error: severity: expected one of info, low, medium, high, critical"), std::string::npos) << e;
+  EXPECT_NE(e.find(l.file + ":10:27: error: url.original.regex: invalid regular expression"), std::string::npos) << e;
+  EXPECT_NE(e.find(l.file + ":15:23: error: source.ip.cidr: '10.0.0.0/33' is not an address"), std::string::npos) << e;
+  EXPECT_NE(e.find(l.file + ":16:17: error: unknown key 'user.name.beginswith'"), std::string::npos) << e;
+  EXPECT_NE(e.find(l.file + ":17:7: error: duplicate rule id 'A'"), std::string::npos) << e;
+}
+
+TEST(RuleLoader, FileOfNoKnownKindIsAnError) {
+  vigil::test::TempDir dir;
+  auto l = load_text(dir, "hello: world\n");
+  ASSERT_EQ(l.set, nullptr);
+  EXPECT_NE(l.error.find("not a rule file"), std::string::npos);
+}
+
+TEST(RuleLoader, PoliciesAndFrameworksAreLeftToTheirLoaders) {
+  vigil::test::TempDir dir;
+  dir.write("p.yaml", "policy: {id: x}\nchecks: []\n");
+  dir.write("r.yaml", "- {id: A, title: t, severity: low, when: {user.name: x}}\n");
+  auto r = load_rules({dir.path().string()});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->set->rules.size(), 1u);
+  EXPECT_EQ(r->set->files.size(), 1u);
+  EXPECT_EQ(r->set->version.size(), 16u);
+}
+
+TEST(RuleLoader, SameFileReachedTwiceIsReadOnce) {
+  vigil::test::TempDir dir;
+  auto p = dir.write("r.yaml", "- {id: A, title: t, severity: low, when: {user.name: x}}\n");
+  auto r = load_rules({dir.path().string(), p.string()});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->set->rules.size(), 1u);
+}
+
+TEST(RuleLoader, ValueListsComeFromFilesBesideTheRule) {
+  vigil::test::TempDir dir;
+  dir.write("bad-ips.txt", "# known bad\n203.0.113.7\n\n198.51.100.0\n");
+  auto l = load_text(dir, "- {id: A, title: t, severity: low, when: {source.ip: {in_file: bad-ips.txt}}}\n");
+  ASSERT_NE(l.set, nullptr) << l.error;
+  Engine eng(l.set);
+  std::vector<Event> alerts;
+  eng.process(ev("sshd", 0, {{"source.ip", *IpAddress::parse("203.0.113.7")}}), alerts);
+  eng.process(ev("sshd", 0, {{"source.ip", *IpAddress::parse("203.0.113.8")}}), alerts);
+  EXPECT_EQ(alerts.size(), 1u);
+  auto missing = load_text(dir, "- {id: A, title: t, severity: low, when: {source.ip: {in_file: none.txt}}}\n", "m.yaml");
+  EXPECT_NE(missing.error.find("cannot read"), std::string::npos);
+}
+
+struct MatchCase {
+  const char* when;
+  std::vector<std::pair<const char*, Value>> fields;
+  bool expected;
+};
+
+TEST(RuleMatchers, EachMatcherMatchesAndRejects) {
+  auto ip = [](const char* s) { return Value(*IpAddress::parse(s)); };
+  std::vector<MatchCase> cases = {
+      {"user.name: Root", {{"user.name", "root"}}, true},            // case-insensitive equals
+      {"user.name: {equals: Root, cased: true}", {{"user.name", "root"}}, false},
+      {"user.name: [admin, root]", {{"user.name", "ROOT"}}, true},
+      {"user.name: [admin, root]", {{"user.name", "guest"}}, false},
+      {"url.original: {contains: UNION}", {{"url.original", "/q?x=1 union select"}}, true},
+      {"url.original: {startswith: /admin}", {{"url.original", "/ADMIN/login"}}, true},
+      {"url.original: {endswith: [.php, .asp]}", {{"url.original", "/x.aspx"}}, false},
+      {"url.original: {regex: '^/a+b$'}", {{"url.original", "/aaab"}}, true},
+      {"url.original: {regex: '^/A+b$'}", {{"url.original", "/aaab"}}, false},  // regex as written
+      {"source.ip: {cidr: 10.0.0.0/8}", {{"source.ip", ip("10.9.8.7")}}, true},
+      {"source.ip: {cidr: 10.0.0.0/8}", {{"source.ip", ip("11.0.0.1")}}, false},
+      {"source.ip: {cidr: '2001:db8::/32'}", {{"source.ip", ip("2001:db8:1::5")}}, true},
+      {"source.ip: {cidr: '::/0'}", {{"source.ip", ip("10.0.0.1")}}, false},   // families apart
+      {"source.ip: {cidr: 10.0.0.0/8}", {{"source.ip", "10.1.1.1"}}, true},    // IP given as text
+      {"destination.port: {gte: 1024}", {{"destination.port", 1024}}, true},
+      {"destination.port: {lt: 1024}", {{"destination.port", 1024}}, false},
+      {"destination.port: 22", {{"destination.port", 22}}, true},
+      {"user.name: {exists: true}", {}, false},
+      {"user.name: {exists: false}", {}, true},
+      {"threat.technique.id: T1046", {{"threat.technique.id", ValueList{Value("T1110"), Value("T1046")}}}, true},
+      {"any: [{user.name: a}, {user.name: b}]", {{"user.name", "b"}}, true},
+      {"all: [{user.name: b}, {source.port: 1}]", {{"user.name", "b"}, {"source.port", 2}}, false},
+      {"not: {user.name: b}", {{"user.name", "b"}}, false},
+      {"not: {user.name: b}", {{"user.name", "c"}}, true},
+      {"url.original: {contains: a, endswith: z}", {{"url.original", "abc"}}, false},  // several ops: all
+  };
+  vigil::test::TempDir dir;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.when);
+    auto l = load_text(dir, std::string("- id: T\n  title: t\n  severity: low\n  when: {") + c.when + "}\n");
+    ASSERT_NE(l.set, nullptr) << l.error;
+    Event e = ev("x", 0, {});
+    for (const auto& [k, v] : c.fields) e.set(field(k), v);
+    EXPECT_EQ(matches(l.set->rules[0]->when, e), c.expected);
+  }
+}
+
+TEST(RuleEngine, ThresholdCountsWithinTheWindowPerGroup) {
+  vigil::test::TempDir dir;
+  auto l = load_text(dir, R"(- id: BF
+  title: brute force
+  severity: high
+  when: {event.dataset: sshd, event.outcome: failure}
+  threshold: {count: 3, within: 60s, group_by: [source.ip]}
+  tags: [attack.credential_access, attack.t1110]
+)");
+  ASSERT_NE(l.set, nullptr) << l.error;
+  Engine eng(l.set);
+  std::vector<Event> alerts;
+  auto fail = [&](int64_t t, const char* ip) {
+    eng.process(ev("sshd", t, {{"event.outcome", "failure"}, {"source.ip", *IpAddress::parse(ip)}}), alerts);
+  };
+  fail(0, "192.0.2.1");
+  fail(10, "192.0.2.2");
+  fail(20, "192.0.2.1");
+  fail(100, "192.0.2.1");  // the first two fell out of the window
+  EXPECT_TRUE(alerts.empty());
+  fail(110, "192.0.2.1");
+  fail(120, "192.0.2.1");
+  ASSERT_EQ(alerts.size(), 1u);
+  const Event& a = alerts[0];
+  EXPECT_EQ(*a.get_string(fields::event_kind), "alert");
+  EXPECT_EQ(*a.get_string(fields::rule_id), "BF");
+  EXPECT_EQ(*a.get_int(fields::event_severity), 4);
+  EXPECT_EQ(*a.get_string(fields::vigil_severity), "high");
+  EXPECT_EQ(a.get_ip(fields::source_ip)->to_string(), "192.0.2.1");
+  EXPECT_EQ(a.time(), Timestamp::from_seconds(1'700'000'120));
+  EXPECT_EQ(a.get(fields::threat_technique_id)->as_list()->at(0), Value("T1110"));
+  EXPECT_EQ(a.get(fields::evidence_ids)->as_list()->size(), 3u);
+  EXPECT_EQ(a.get(fields::evidence_events)->as_list()->size(), 3u);
+  EXPECT_FALSE(a.has(fields::event_original));
+}
+
+TEST(RuleEngine, SuppressKeepsOneAlertPerGroupPerWindow) {
+  vigil::test::TempDir dir;
+  auto l = load_text(dir, R"(- id: S
+  title: t
+  severity: low
+  when: {event.dataset: sshd}
+  threshold: {count: 2, within: 60s, group_by: [source.ip]}
+  suppress: 10m
+)");
+  ASSERT_NE(l.set, nullptr) << l.error;
+  Engine eng(l.set);
+  std::vector<Event> alerts;
+  for (int i = 0; i < 40; ++i) eng.process(ev("sshd", i * 10, {{"source.ip", "192.0.2.1"}}), alerts);
+  // 400 s of activity: one alert, later ones suppressed until 10 minutes pass.
+  EXPECT_EQ(alerts.size(), 1u);
+  EXPECT_GT(eng.stats().suppressed, 0u);
+  for (int i = 0; i < 2; ++i) eng.process(ev("sshd", 700 + i, {{"source.ip", "192.0.2.1"}}), alerts);
+  EXPECT_EQ(alerts.size(), 2u);
+}
+
+TEST(RuleEngine, DistinctCountsDifferentValues) {
+  vigil::test::TempDir dir;
+  auto l = load_text(dir, R"(- id: SCAN
+  title: scan
+  severity: medium
+  when: {event.dataset: network.flow}
+  distinct: {field: destination.port, count: 20, within: 10s, group_by: [source.ip]}
+)");
+  ASSERT_NE(l.set, nullptr) << l.error;
+  Engine eng(l.set);
+  std::vector<Event> alerts;
+  // The same port many times is not a scan.
+  for (int i = 0; i < 50; ++i) {
+    eng.process(ev("network.flow", 0, {{"source.ip", "198.51.100.1"}, {"destination.port", 443}}), alerts);
+  }
+  EXPECT_TRUE(alerts.empty());
+  for (int p = 1; p <= 20; ++p) {
+    eng.process(ev("network.flow", 1, {{"source.ip", "198.51.100.2"}, {"destination.port", p}}), alerts);
+  }
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(*alerts[0].get_int(field("vigil.alert.count")), 20);
+  // Evidence embeds at most 10 events but lists every id.
+  EXPECT_EQ(alerts[0].get(fields::evidence_events)->as_list()->size(), 10u);
+  EXPECT_EQ(alerts[0].get(fields::evidence_ids)->as_list()->size(), 20u);
+}
+
+TEST(RuleEngine, AggregationStateIsCappedAndEvictionCounted) {
+  vigil::test::TempDir dir;
+  auto l = load_text(dir, R"(- id: G
+  title: t
+  severity: low
+  when: {event.dataset: sshd}
+  threshold: {count: 5, within: 1h, group_by: [source.ip]}
+)");
+  ASSERT_NE(l.set, nullptr) << l.error;
+  EngineLimits limits;
+  limits.max_groups = 100;
+  Engine eng(l.set, limits);
+  std::vector<Event> alerts;
+  for (int i = 0; i < 1000; ++i) {
+    eng.process(ev("sshd", i, {{"source.ip", IpAddress::v4(0x0a000000u + static_cast<uint32_t>(i))}}), alerts);
+  }
+  EXPECT_EQ(eng.group_count(), 100u);
+  EXPECT_EQ(eng.stats().groups_evicted, 900u);
+}
+
+TEST(RuleEngine, RulesMeetOnlyEventsOfTheirDataset) {
+  vigil::test::TempDir dir;
+  auto l = load_text(dir, "- {id: A, title: t, severity: low, when: {event.dataset: sshd, user.name: x}}\n"
+                          "- {id: B, title: t, severity: low, when: {user.name: x}}\n");
+  ASSERT_NE(l.set, nullptr) << l.error;
+  Engine eng(l.set);
+  std::vector<std::string> hit;
+  eng.set_match_callback([&](const Rule& r, const Event&) { hit.push_back(r.id); });
+  std::vector<Event> alerts;
+  eng.process(ev("sudo", 0, {{"user.name", "x"}}), alerts);
+  EXPECT_EQ(hit, std::vector<std::string>{"B"});
+  eng.process(ev("SSHD", 0, {{"user.name", "x"}}), alerts);
+  EXPECT_EQ(hit, (std::vector<std::string>{"B", "A", "B"}));
+}
+
+}  // namespace
+}  // namespace vigil::agent::rules
