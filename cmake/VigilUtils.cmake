@@ -3,7 +3,7 @@
 function(vigil_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -Wshadow=local
                          -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual
-                         -Wnull-dereference -Wimplicit-fallthrough)
+                         -Wimplicit-fallthrough)
 endfunction()
 
 function(vigil_hardening target)
