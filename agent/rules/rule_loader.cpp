@@ -9,7 +9,8 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
+
+#include "common/pki/pki.h"
 
 namespace vigil::agent::rules {
 
@@ -382,15 +383,6 @@ class RuleParser {
   bool disabled_ = false;
 };
 
-std::string sha256_hex(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
-  return out;
-}
-
 enum class FileKind { native, sigma, other_loader, unknown };
 
 FileKind classify(const YAML::Node& root) {
@@ -471,7 +463,7 @@ Result<LoadedRules> load_rules(const std::vector<std::string>& paths) {
     for (const auto& d : r.diagnostics().items()) diags.add(d);
   }
   if (diags.has_errors()) return make_error(diags.to_string());
-  set->version = sha256_hex(all_content).substr(0, 16);
+  set->version = pki::sha256_hex(all_content).substr(0, 16);
   return LoadedRules{std::move(set), std::move(diags)};
 }
 

@@ -1,8 +1,10 @@
 #include "collector/app/collector_cli.h"
 
 #include <cstdio>
+#include <filesystem>
 
 #include "collector/config/collector_config.h"
+#include "collector/pki/init.h"
 #include "common/util/cli.h"
 
 namespace vigil::collector {
@@ -33,8 +35,49 @@ int collector_main(int argc, char** argv) {
   auto* check = app.add_subcommand("check-config", "Validate a configuration file and exit (0: valid, 1: errors).");
   check->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
 
+  InitOptions init_opts;
+  std::string init_dir;
+  auto* init = app.add_subcommand(
+      "init", "Create the PKI (CA, server certificate), collector.yaml and vigilctl.yaml with an admin token; "
+              "prints the CA pin agents enroll with.");
+  init->add_option("--dir", init_dir, "Self-contained directory to write (default: the paths of -c)");
+  init->add_option("-c,--config", config_path, "Configuration whose paths to use when --dir is not given")
+      ->capture_default_str();
+  init->add_option("--host", init_opts.hosts,
+                   "Name or address agents and operators use for this collector (repeat; the first names "
+                   "the console URL)");
+  init->add_option("--agents-listen", init_opts.agents_listen, "HOST:PORT for agents")->capture_default_str();
+  init->add_option("--console-listen", init_opts.console_listen, "HOST:PORT for the console and API")
+      ->capture_default_str();
+  init->add_flag("--force", init_opts.force, "Replace an existing PKI");
+
   return cli::run(app, argc, argv, [&]() -> int {
     if (check->parsed()) return check_config(config_path);
+    if (init->parsed()) {
+      if (!init_dir.empty()) {
+        init_opts.dir = init_dir;
+      } else {
+        auto loaded = load_collector_config(config_path, /*check_pki=*/false);
+        if (!loaded) {
+          std::fputs(loaded.error().c_str(), stderr);
+          return 1;
+        }
+        const auto& c = loaded->config.collector;
+        init_opts.pki_dir = c.pki_dir;
+        init_opts.vigilctl_path = std::filesystem::path(config_path).parent_path() / "vigilctl.yaml";
+        init_opts.agents_listen = c.agents_listen.to_string();
+        init_opts.console_listen = c.console_listen.to_string();
+      }
+      auto r = init_collector(init_opts);
+      if (!r) {
+        std::fprintf(stderr, "vigil-collector: error: %s\n", r.error().c_str());
+        return 1;
+      }
+      if (!r->collector_config.empty()) std::printf("wrote %s\n", r->collector_config.c_str());
+      std::printf("wrote %s\n", r->vigilctl_config.c_str());
+      std::printf("ca-pin: %s\n", r->ca_pin.c_str());
+      return 0;
+    }
     return 1;
   });
 }

@@ -38,7 +38,7 @@ void read_retention(YamlReader& r, const YAML::Node& n, RetentionSection& out) {
   }
 }
 
-void read_collector(YamlReader& r, const YAML::Node& n, CollectorSection& out) {
+void read_collector(YamlReader& r, const YAML::Node& n, CollectorSection& out, bool check_pki) {
   MapReader m(r, n, "collector");
   if (auto v = m.get("data_dir")) r.read_path(v, out.data_dir, m.path("data_dir"));
   auto agents = m.get("agents_listen");
@@ -71,6 +71,7 @@ void read_collector(YamlReader& r, const YAML::Node& n, CollectorSection& out) {
   // The collector cannot serve without its PKI: say so now rather than at start.
   std::error_code ec;
   const YAML::Node& at = pki ? pki : m.node();
+  if (!check_pki) return;
   if (!std::filesystem::is_directory(out.pki_dir, ec)) {
     r.error(at, fmt::format("collector.pki_dir: '{}' is not a directory (run 'vigil-collector init')", out.pki_dir));
   } else {
@@ -83,9 +84,10 @@ void read_collector(YamlReader& r, const YAML::Node& n, CollectorSection& out) {
   }
 }
 
-Result<LoadedCollectorConfig> finish_load(YamlReader& r, const std::optional<YAML::Node>& root) {
+Result<LoadedCollectorConfig> finish_load(YamlReader& r, const std::optional<YAML::Node>& root,
+                                          bool check_pki = true) {
   LoadedCollectorConfig out;
-  if (root) out.config = read_collector_config(r, *root);
+  if (root) out.config = read_collector_config(r, *root, check_pki);
   if (r.diagnostics().has_errors()) return make_error(r.diagnostics().to_string());
   out.diagnostics = r.diagnostics();
   return out;
@@ -93,20 +95,20 @@ Result<LoadedCollectorConfig> finish_load(YamlReader& r, const std::optional<YAM
 
 }  // namespace
 
-CollectorConfig read_collector_config(YamlReader& r, const YAML::Node& root) {
+CollectorConfig read_collector_config(YamlReader& r, const YAML::Node& root, bool check_pki) {
   CollectorConfig cfg;
   MapReader top(r, root, "");
   if (!top.is_map()) return cfg;
-  read_collector(r, top.get("collector"), cfg.collector);
+  read_collector(r, top.get("collector"), cfg.collector, check_pki);
   config::read_logging_section(r, top.get("logging"), cfg.logging);
   top.finish();
   return cfg;
 }
 
-Result<LoadedCollectorConfig> load_collector_config(const std::string& path) {
+Result<LoadedCollectorConfig> load_collector_config(const std::string& path, bool check_pki) {
   YamlReader r(path);
   auto root = r.load_file();
-  return finish_load(r, root);
+  return finish_load(r, root, check_pki);
 }
 
 Result<LoadedCollectorConfig> load_collector_config_string(const std::string& name, const std::string& text) {

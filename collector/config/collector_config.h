@@ -48,14 +48,15 @@ struct CollectorConfig {
 // Files the PKI directory must hold for the collector to serve.
 inline constexpr const char* kPkiFiles[] = {"ca.crt", "server.crt", "server.key"};
 
-CollectorConfig read_collector_config(config::YamlReader& reader, const YAML::Node& root);
+// `check_pki` false skips the check that the PKI files exist (for `init`, which makes them).
+CollectorConfig read_collector_config(config::YamlReader& reader, const YAML::Node& root, bool check_pki = true);
 
 struct LoadedCollectorConfig {
   CollectorConfig config;
   config::Diagnostics diagnostics;  // warnings only, when loading succeeded
 };
 
-Result<LoadedCollectorConfig> load_collector_config(const std::string& path);
+Result<LoadedCollectorConfig> load_collector_config(const std::string& path, bool check_pki = true);
 Result<LoadedCollectorConfig> load_collector_config_string(const std::string& name, const std::string& text);
 
 }  // namespace vigil::collector

@@ -1,0 +1,289 @@
+#include "common/pki/pki.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "common/event/value.h"
+
+namespace vigil::pki {
+
+void KeyDeleter::operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+void CertDeleter::operator()(X509* c) const { X509_free(c); }
+void CsrDeleter::operator()(X509_REQ* r) const { X509_REQ_free(r); }
+
+namespace {
+
+std::string openssl_error(const std::string& what) {
+  unsigned long e = ERR_get_error();
+  char buf[256] = "unknown error";
+  if (e != 0) ERR_error_string_n(e, buf, sizeof(buf));
+  ERR_clear_error();
+  return fmt::format("{}: {}", what, buf);
+}
+
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+using Bio = std::unique_ptr<BIO, BioDeleter>;
+
+std::string bio_text(BIO* b) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(b, &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+bool set_random_serial(X509* cert) {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return false;
+  bytes[0] &= 0x7f;  // positive
+  BIGNUM* bn = BN_bin2bn(bytes, sizeof(bytes), nullptr);
+  if (!bn) return false;
+  ASN1_INTEGER* serial = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
+  BN_free(bn);
+  return serial != nullptr;
+}
+
+bool add_ext(X509* cert, X509* issuer, int nid, const std::string& value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+  if (!ext) return false;
+  int ok = X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+  return ok == 1;
+}
+
+Result<Cert> new_cert(EVP_PKEY* subject_key, const std::string& cn, std::chrono::hours validity) {
+  Cert cert(X509_new());
+  if (!cert) return make_error(openssl_error("X509_new"));
+  X509_set_version(cert.get(), 2);
+  if (!set_random_serial(cert.get())) return make_error(openssl_error("serial"));
+  // Back-date a little for clocks that disagree.
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(validity.count()) * 3600);
+  X509_set_pubkey(cert.get(), subject_key);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("Vigil"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  return cert;
+}
+
+}  // namespace
+
+Result<Key> generate_key() {
+  EVP_PKEY* k = EVP_EC_gen("P-256");
+  if (!k) return make_error(openssl_error("generating a P-256 key"));
+  return Key(k);
+}
+
+Result<Cert> make_ca(const Key& key, const std::string& cn, std::chrono::hours validity) {
+  auto cert = new_cert(key.get(), cn, validity);
+  if (!cert) return cert;
+  X509* c = cert->get();
+  X509_set_issuer_name(c, X509_get_subject_name(c));
+  if (!add_ext(c, c, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
+      !add_ext(c, c, NID_key_usage, "critical,keyCertSign,cRLSign") ||
+      !add_ext(c, c, NID_subject_key_identifier, "hash")) {
+    return make_error(openssl_error("CA extensions"));
+  }
+  if (X509_sign(c, key.get(), EVP_sha256()) == 0) return make_error(openssl_error("signing the CA"));
+  return cert;
+}
+
+Result<Cert> issue(const Cert& ca, const Key& ca_key, EVP_PKEY* subject_key, const std::string& cn,
+                   const std::vector<std::string>& hosts, bool server, std::chrono::hours validity) {
+  auto cert = new_cert(subject_key, cn, validity);
+  if (!cert) return cert;
+  X509* c = cert->get();
+  X509_set_issuer_name(c, X509_get_subject_name(ca.get()));
+  std::string san;
+  for (const auto& h : hosts) {
+    if (!san.empty()) san += ',';
+    san += IpAddress::parse(h) ? "IP:" + h : "DNS:" + h;
+  }
+  bool ok = add_ext(c, ca.get(), NID_basic_constraints, "critical,CA:FALSE") &&
+            add_ext(c, ca.get(), NID_key_usage, "critical,digitalSignature,keyAgreement") &&
+            add_ext(c, ca.get(), NID_ext_key_usage, server ? "serverAuth" : "clientAuth") &&
+            add_ext(c, ca.get(), NID_subject_key_identifier, "hash") &&
+            add_ext(c, ca.get(), NID_authority_key_identifier, "keyid:always");
+  if (ok && !san.empty()) ok = add_ext(c, ca.get(), NID_subject_alt_name, san);
+  if (!ok) return make_error(openssl_error("certificate extensions"));
+  if (X509_sign(c, ca_key.get(), EVP_sha256()) == 0) return make_error(openssl_error("signing a certificate"));
+  return cert;
+}
+
+Result<Csr> make_csr(const Key& key, const std::string& cn) {
+  Csr req(X509_REQ_new());
+  if (!req) return make_error(openssl_error("X509_REQ_new"));
+  X509_REQ_set_version(req.get(), 0);
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_REQ_set_pubkey(req.get(), key.get());
+  if (X509_REQ_sign(req.get(), key.get(), EVP_sha256()) == 0) return make_error(openssl_error("signing the CSR"));
+  return req;
+}
+
+Result<Cert> sign_csr(const Cert& ca, const Key& ca_key, const Csr& csr, const std::string& cn,
+                      std::chrono::hours validity) {
+  EVP_PKEY* pub = X509_REQ_get0_pubkey(csr.get());
+  if (!pub) return make_error("the CSR carries no public key");
+  if (X509_REQ_verify(csr.get(), pub) != 1) return make_error(openssl_error("the CSR's signature does not verify"));
+  if (EVP_PKEY_get_bits(pub) < 256) return make_error("the CSR's key is too weak");
+  return issue(ca, ca_key, pub, cn, {}, false, validity);
+}
+
+Result<std::string> spki_pin(const Cert& cert) {
+  X509_PUBKEY* pk = X509_get_X509_PUBKEY(cert.get());
+  unsigned char* der = nullptr;
+  int len = i2d_X509_PUBKEY(pk, &der);
+  if (len <= 0) return make_error(openssl_error("encoding the public key"));
+  unsigned char md[32];
+  unsigned int md_len = 0;
+  EVP_Digest(der, static_cast<size_t>(len), md, &md_len, EVP_sha256(), nullptr);
+  OPENSSL_free(der);
+  std::string out = "sha256:";
+  for (unsigned i = 0; i < md_len; ++i) out += fmt::format("{:02x}", md[i]);
+  return out;
+}
+
+std::string serial_hex(const Cert& cert) {
+  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr);
+  if (!bn) return {};
+  char* hex = BN_bn2hex(bn);
+  std::string out(hex ? hex : "");
+  OPENSSL_free(hex);
+  BN_free(bn);
+  for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+std::string common_name(const Cert& cert) {
+  char buf[256] = "";
+  X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, buf, sizeof(buf));
+  return buf;
+}
+
+Result<std::string> to_pem(const Key& key) {
+  Bio b(BIO_new(BIO_s_mem()));
+  if (!PEM_write_bio_PrivateKey(b.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr)) {
+    return make_error(openssl_error("writing a key"));
+  }
+  return bio_text(b.get());
+}
+
+Result<std::string> to_pem(const Cert& cert) {
+  Bio b(BIO_new(BIO_s_mem()));
+  if (!PEM_write_bio_X509(b.get(), cert.get())) return make_error(openssl_error("writing a certificate"));
+  return bio_text(b.get());
+}
+
+Result<std::string> to_pem(const Csr& csr) {
+  Bio b(BIO_new(BIO_s_mem()));
+  if (!PEM_write_bio_X509_REQ(b.get(), csr.get())) return make_error(openssl_error("writing a CSR"));
+  return bio_text(b.get());
+}
+
+Result<Key> key_from_pem(const std::string& pem) {
+  Bio b(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  EVP_PKEY* k = PEM_read_bio_PrivateKey(b.get(), nullptr, nullptr, nullptr);
+  if (!k) return make_error(openssl_error("reading a key"));
+  return Key(k);
+}
+
+Result<Cert> cert_from_pem(const std::string& pem) {
+  Bio b(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  X509* c = PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr);
+  if (!c) return make_error(openssl_error("reading a certificate"));
+  return Cert(c);
+}
+
+Result<Csr> csr_from_pem(const std::string& pem) {
+  Bio b(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  X509_REQ* r = PEM_read_bio_X509_REQ(b.get(), nullptr, nullptr, nullptr);
+  if (!r) return make_error(openssl_error("reading a CSR"));
+  return Csr(r);
+}
+
+Result<void> write_file(const std::filesystem::path& path, const std::string& content, bool secret) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, secret ? 0600 : 0644);
+  if (fd < 0) return make_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
+  ::fchmod(fd, secret ? 0600 : 0644);
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::string err = std::strerror(errno);
+      ::close(fd);
+      return make_error(fmt::format("cannot write {}: {}", path.string(), err));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    return make_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return make_error(fmt::format("cannot write {}: {}", path.string(), ec.message()));
+  return {};
+}
+
+Result<std::string> read_file(const std::filesystem::path& path, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)));
+  std::string out;
+  out.resize(max_bytes + 1);
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  out.resize(static_cast<size_t>(in.gcount()));
+  if (out.size() > max_bytes) return make_error(fmt::format("{} is larger than {} bytes", path.string(), max_bytes));
+  return out;
+}
+
+std::string random_token(size_t bytes) {
+  std::string raw(bytes, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : raw) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      out += kAlphabet[(acc >> (bits - 6)) & 63];
+      bits -= 6;
+    }
+  }
+  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
+  return out;
+}
+
+std::string sha256_hex(const std::string& text) {
+  unsigned char md[32];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
+  return out;
+}
+
+}  // namespace vigil::pki

@@ -1,0 +1,75 @@
+// The PKI of a Vigil deployment (OpenSSL 3): the collector's CA, its server certificate, agent
+// certificates signed from CSRs made on the agent (keys never travel), and the CA pin agents check
+// at enrollment: "sha256:" + hex SHA-256 of the CA certificate's SubjectPublicKeyInfo (DER).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+typedef struct evp_pkey_st EVP_PKEY;
+typedef struct x509_st X509;
+typedef struct X509_req_st X509_REQ;
+
+namespace vigil::pki {
+
+struct KeyDeleter {
+  void operator()(EVP_PKEY* k) const;
+};
+struct CertDeleter {
+  void operator()(X509* c) const;
+};
+struct CsrDeleter {
+  void operator()(X509_REQ* r) const;
+};
+using Key = std::unique_ptr<EVP_PKEY, KeyDeleter>;
+using Cert = std::unique_ptr<X509, CertDeleter>;
+using Csr = std::unique_ptr<X509_REQ, CsrDeleter>;
+
+// A new EC P-256 key.
+Result<Key> generate_key();
+
+// A self-signed CA certificate.
+Result<Cert> make_ca(const Key& key, const std::string& common_name, std::chrono::hours validity);
+
+// A certificate for `key` signed by the CA. `hosts` become subjectAltNames (IP addresses as IP
+// entries, names as DNS entries); `server` selects serverAuth, else clientAuth.
+Result<Cert> issue(const Cert& ca, const Key& ca_key, EVP_PKEY* subject_key, const std::string& common_name,
+                   const std::vector<std::string>& hosts, bool server, std::chrono::hours validity);
+
+// A CSR for `key` with the given common name.
+Result<Csr> make_csr(const Key& key, const std::string& common_name);
+// Verifies the CSR's self-signature and signs it as a client certificate for `common_name` (the
+// CN in the CSR is ignored: the collector names the agent).
+Result<Cert> sign_csr(const Cert& ca, const Key& ca_key, const Csr& csr, const std::string& common_name,
+                      std::chrono::hours validity);
+
+// "sha256:<64 lowercase hex>" of the certificate's SubjectPublicKeyInfo.
+Result<std::string> spki_pin(const Cert& cert);
+
+// Serial number as lowercase hex.
+std::string serial_hex(const Cert& cert);
+std::string common_name(const Cert& cert);
+
+// PEM text conversions.
+Result<std::string> to_pem(const Key& key);
+Result<std::string> to_pem(const Cert& cert);
+Result<std::string> to_pem(const Csr& csr);
+Result<Key> key_from_pem(const std::string& pem);
+Result<Cert> cert_from_pem(const std::string& pem);
+Result<Csr> csr_from_pem(const std::string& pem);
+
+// Files: keys are written 0600, other files 0644, each atomically (temp file + rename).
+Result<void> write_file(const std::filesystem::path& path, const std::string& content, bool secret);
+Result<std::string> read_file(const std::filesystem::path& path, size_t max_bytes = 1 << 20);
+
+// A random token of `bytes` random bytes, URL-safe base64 without padding.
+std::string random_token(size_t bytes = 32);
+// Lowercase hex SHA-256 of the text (tokens are stored hashed).
+std::string sha256_hex(const std::string& text);
+
+}  // namespace vigil::pki

@@ -1,0 +1,82 @@
+#include "common/pki/pki.h"
+
+#include <gtest/gtest.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+namespace vigil::pki {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool verifies(const Cert& ca, const Cert& leaf) {
+  X509_STORE* store = X509_STORE_new();
+  X509_STORE_add_cert(store, ca.get());
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  X509_STORE_CTX_init(ctx, store, leaf.get(), nullptr);
+  bool ok = X509_verify_cert(ctx) == 1;
+  X509_STORE_CTX_free(ctx);
+  X509_STORE_free(store);
+  return ok;
+}
+
+TEST(Pki, CsrIsSignedForTheNameTheCollectorChooses) {
+  auto ca_key = generate_key();
+  ASSERT_TRUE(ca_key);
+  auto ca = make_ca(*ca_key, "Test CA", 24h);
+  ASSERT_TRUE(ca) << ca.error();
+  auto agent_key = generate_key();
+  auto csr = make_csr(*agent_key, "whatever-the-agent-says");
+  ASSERT_TRUE(csr) << csr.error();
+  // Through PEM, as it travels.
+  auto pem = to_pem(*csr);
+  ASSERT_TRUE(pem);
+  auto parsed = csr_from_pem(*pem);
+  ASSERT_TRUE(parsed) << parsed.error();
+  auto cert = sign_csr(*ca, *ca_key, *parsed, "agent-0001", 24h);
+  ASSERT_TRUE(cert) << cert.error();
+  EXPECT_EQ(common_name(*cert), "agent-0001");
+  EXPECT_TRUE(verifies(*ca, *cert));
+  EXPECT_FALSE(serial_hex(*cert).empty());
+  // Another CA does not vouch for it.
+  auto other_key = generate_key();
+  auto other = make_ca(*other_key, "Other CA", 24h);
+  EXPECT_FALSE(verifies(*other, *cert));
+}
+
+TEST(Pki, TamperedCsrIsRefused) {
+  auto ca_key = generate_key();
+  auto ca = make_ca(*ca_key, "Test CA", 24h);
+  auto key = generate_key();
+  auto csr = make_csr(*key, "x");
+  // Swap in another public key after signing: the self-signature no longer verifies.
+  auto other = generate_key();
+  X509_REQ_set_pubkey(csr->get(), other->get());
+  auto cert = sign_csr(*ca, *ca_key, *csr, "agent", 24h);
+  ASSERT_FALSE(cert);
+  EXPECT_NE(cert.error().find("does not verify"), std::string::npos) << cert.error();
+}
+
+TEST(Pki, PinIsStableAndDiffersBetweenCas) {
+  auto k1 = generate_key();
+  auto k2 = generate_key();
+  auto a = make_ca(*k1, "A", 24h);
+  auto b = make_ca(*k2, "B", 24h);
+  auto pa = spki_pin(*a);
+  ASSERT_TRUE(pa);
+  EXPECT_EQ(pa->size(), 7u + 64u);
+  EXPECT_EQ(*pa, *spki_pin(*cert_from_pem(*to_pem(*a))));
+  EXPECT_NE(*pa, *spki_pin(*b));
+}
+
+TEST(Pki, TokensAreRandomAndUrlSafe) {
+  auto a = random_token();
+  auto b = random_token();
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.size(), 43u);
+  EXPECT_EQ(a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), std::string::npos);
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace vigil::pki
