@@ -92,7 +92,7 @@ bool fetch(Input& in, ReplayStats& stats) {
 
 }  // namespace
 
-Event flow_event(const flow::FlowRecord& r, const std::string& host_name) {
+Event flow_event(const flow::FlowRecord& r, const std::string& host_name, uint16_t community_id_seed) {
   Event e;
   set_common(e, r.start, "event", "network.flow", host_name);
   e.set(fields::source_ip, r.src_ip);
@@ -116,7 +116,8 @@ Event flow_event(const flow::FlowRecord& r, const std::string& host_name) {
     e.set(fields::network_transport, std::to_string(r.ip_proto));
   }
   e.set(fields::network_community_id,
-        flow::community_id_v1_mapped(r.src_ip, r.dst_ip, r.ip_proto, r.src_port, r.dst_port, r.icmp_one_way));
+        flow::community_id_v1_mapped(r.src_ip, r.dst_ip, r.ip_proto, r.src_port, r.dst_port, r.icmp_one_way,
+                                     community_id_seed));
   if (r.vlan_id != 0) e.set(fields::network_vlan_id, Value(uint32_t{r.vlan_id}));
   e.set(fields::event_start, r.start);
   e.set(fields::event_end, r.end);
@@ -139,7 +140,7 @@ Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& si
   ReplayStats stats;
   flow::FlowTable flows(options.flows, [&](const flow::FlowRecord& record) {
     ++stats.flow_events;
-    sink(flow_event(record, host));
+    sink(flow_event(record, host, options.community_id_seed));
   });
   decode::Decoder decoder(options.decoder);
   std::array<uint32_t, decode::kAnomalyCount> anomaly_events{};

@@ -20,6 +20,7 @@ struct ReplayOptions {
   flow::FlowOptions flows;
   decode::DecoderOptions decoder;
   uint32_t anomaly_events_per_kind = 10;  // network.anomaly events per kind per run; rest counted
+  uint16_t community_id_seed = 0;         // network.community_id seed (the spec's default is 0)
 };
 
 struct ReplayStats {
@@ -39,7 +40,7 @@ struct ReplayStats {
 using EventSink = std::function<void(const Event&)>;
 
 // The network.flow event of an ended flow.
-Event flow_event(const flow::FlowRecord& record, const std::string& host_name);
+Event flow_event(const flow::FlowRecord& record, const std::string& host_name, uint16_t community_id_seed = 0);
 
 // Reads every input to its end, packets merged by timestamp across inputs, and hands each event
 // to `sink`: network.flow and network.anomaly events, then the agent.health event last.
