@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 
@@ -39,7 +40,7 @@ void set_common(Event& e, Timestamp ts, const char* kind, const char* dataset, c
 
 Event health_event(const ReplayStats& s, const std::string& host) {
   Event e;
-  set_common(e, s.last_packet, "metric", "agent.health", host);
+  set_common(e, s.packets_read ? s.last_packet : Timestamp::now(), "metric", "agent.health", host);
   auto put = [&e](std::string_view name, uint64_t v) { e.set(field(name), Value(v)); };
   put("vigil.health.capture.packets_read", s.packets_read);
   put("vigil.health.capture.bytes_read", s.bytes_read);
@@ -146,15 +147,25 @@ Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& si
   std::array<uint32_t, decode::kAnomalyCount> anomaly_events{};
   decode::DecodedPacket decoded;
 
-  for (auto& in : inputs) fetch(in, stats);
+  // Packets are merged by timestamp across inputs: a min-heap of inputs keyed by their next
+  // packet's time (ties by input order).
+  auto later = [&inputs](size_t a, size_t b) {
+    const auto& pa = inputs[a].packet;
+    const auto& pb = inputs[b].packet;
+    return pa.ts != pb.ts ? pa.ts > pb.ts : a > b;
+  };
+  std::vector<size_t> heap;
+  heap.reserve(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (fetch(inputs[i], stats)) heap.push_back(i);
+  }
+  std::make_heap(heap.begin(), heap.end(), later);
   bool first = true;
-  for (;;) {
-    // The input whose next packet is earliest (merge by timestamp; ties keep input order).
-    Input* next = nullptr;
-    for (auto& in : inputs) {
-      if (in.has_packet && (!next || in.packet.ts < next->packet.ts)) next = &in;
-    }
-    if (!next) break;
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    size_t current = heap.back();
+    heap.pop_back();
+    Input* next = &inputs[current];
     const capture::Packet& packet = next->packet;
     ++stats.packets_read;
     stats.bytes_read += packet.wire_len;
@@ -185,7 +196,10 @@ Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& si
         }
       }
     }
-    fetch(*next, stats);
+    if (fetch(*next, stats)) {
+      heap.push_back(current);
+      std::push_heap(heap.begin(), heap.end(), later);
+    }
   }
   flows.flush(flow::EndReason::end_of_input);
   stats.decode = decoder.counters();
