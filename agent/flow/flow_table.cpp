@@ -1,0 +1,297 @@
+#include "agent/flow/flow_table.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "agent/flow/community_id.h"
+
+namespace vigil::agent::flow {
+
+namespace {
+constexpr uint8_t kOpen = 1;
+constexpr uint8_t kClosing = 2;
+
+inline uint32_t mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return static_cast<uint32_t>(h);
+}
+}  // namespace
+
+std::string_view end_reason_name(EndReason r) {
+  switch (r) {
+    case EndReason::fin: return "fin";
+    case EndReason::rst: return "rst";
+    case EndReason::idle_timeout: return "idle_timeout";
+    case EndReason::active_timeout: return "active_timeout";
+    case EndReason::evicted: return "evicted";
+    case EndReason::end_of_input: return "end_of_input";
+  }
+  return "unknown";
+}
+
+std::string tcp_flags_string(uint8_t flags) {
+  using namespace decode::tcp_flag;
+  static constexpr std::pair<uint8_t, std::string_view> kOrder[] = {
+      {syn, "SYN"}, {ack, "ACK"}, {fin, "FIN"}, {rst, "RST"}, {psh, "PSH"}, {urg, "URG"}, {ece, "ECE"}, {cwr, "CWR"}};
+  std::string out;
+  for (const auto& [bit, name] : kOrder) {
+    if (!(flags & bit)) continue;
+    if (!out.empty()) out += ',';
+    out += name;
+  }
+  return out;
+}
+
+FlowTable::FlowTable(FlowOptions options, Sink sink) : options_(options), sink_(std::move(sink)) {
+  // Per flow: the entry, two index slots (load factor <= 1/2) and a free-list slot.
+  uint64_t per_flow = sizeof(Entry) + 3 * sizeof(uint32_t);
+  max_flows_ = static_cast<uint32_t>(std::clamp<uint64_t>(options_.memory_cap / per_flow, 1, 1u << 30));
+  counters_.max_flows = max_flows_;
+  size_t initial = 16;
+  while (initial < 2ULL * std::min<uint32_t>(max_flows_, 512)) initial *= 2;
+  index_.assign(initial, kNone);
+  index_mask_ = static_cast<uint32_t>(initial - 1);
+}
+
+uint32_t FlowTable::hash_key(const Key& key) {
+  uint64_t h = 0x9e3779b97f4a7c15ULL;
+  auto feed = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ULL + (h >> 29); };
+  uint64_t w[4];
+  std::memcpy(w, key.lo_ip.bytes().data(), 16);
+  std::memcpy(w + 2, key.hi_ip.bytes().data(), 16);
+  for (uint64_t v : w) feed(v);
+  feed((uint64_t{key.lo_port} << 32) | (uint64_t{key.hi_port} << 16) | key.vlan);
+  feed(key.proto);
+  return mix(h);
+}
+
+uint32_t FlowTable::find(const Key& key, uint32_t hash) const {
+  for (uint32_t i = hash & index_mask_;; i = (i + 1) & index_mask_) {
+    uint32_t e = index_[i];
+    if (e == kNone) return kNone;
+    if (pool_[e].hash == hash && pool_[e].key == key) return e;
+  }
+}
+
+void FlowTable::index_insert(uint32_t entry) {
+  uint32_t i = pool_[entry].hash & index_mask_;
+  while (index_[i] != kNone) i = (i + 1) & index_mask_;
+  index_[i] = entry;
+}
+
+void FlowTable::index_erase(uint32_t entry) {
+  uint32_t i = pool_[entry].hash & index_mask_;
+  while (index_[i] != entry) i = (i + 1) & index_mask_;
+  // Backward-shift deletion keeps every probe sequence unbroken without tombstones.
+  uint32_t j = i;
+  for (;;) {
+    j = (j + 1) & index_mask_;
+    if (index_[j] == kNone) break;
+    uint32_t home = pool_[index_[j]].hash & index_mask_;
+    bool movable = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
+    if (movable) {
+      index_[i] = index_[j];
+      i = j;
+    }
+  }
+  index_[i] = kNone;
+}
+
+void FlowTable::grow_index() {
+  std::vector<uint32_t> bigger(index_.size() * 2, kNone);
+  index_.swap(bigger);
+  index_mask_ = static_cast<uint32_t>(index_.size() - 1);
+  for (uint32_t e : bigger) {
+    if (e != kNone) index_insert(e);
+  }
+}
+
+void FlowTable::list_push_back(uint8_t list, uint32_t entry) {
+  Entry& e = pool_[entry];
+  List& l = lists_[list];
+  e.list = list;
+  e.prev = l.tail;
+  e.next = kNone;
+  if (l.tail != kNone) pool_[l.tail].next = entry;
+  l.tail = entry;
+  if (l.head == kNone) l.head = entry;
+}
+
+void FlowTable::list_unlink(uint32_t entry) {
+  Entry& e = pool_[entry];
+  List& l = lists_[e.list];
+  if (e.prev != kNone) pool_[e.prev].next = e.next; else l.head = e.next;
+  if (e.next != kNone) pool_[e.next].prev = e.prev; else l.tail = e.prev;
+  e.prev = e.next = kNone;
+}
+
+uint32_t FlowTable::insert(const Key& key, uint32_t hash, Timestamp ts) {
+  if ((counters_.active + 1) * 2 > index_.size()) grow_index();
+  uint32_t idx;
+  if (!free_.empty()) {
+    idx = free_.back();
+    free_.pop_back();
+    pool_[idx] = Entry{};
+  } else {
+    idx = static_cast<uint32_t>(pool_.size());
+    pool_.emplace_back();
+  }
+  Entry& e = pool_[idx];
+  e.key = key;
+  e.hash = hash;
+  e.start_ns = e.last_ns = ts.ns;
+  index_insert(idx);
+  list_push_back(kOpen, idx);
+  ++counters_.active;
+  ++counters_.flows_created;
+  return idx;
+}
+
+void FlowTable::emit(const Entry& e, EndReason reason, int64_t end_ns) {
+  FlowRecord r;
+  int s = e.initiator;
+  int d = 1 - s;
+  r.src_ip = s == 0 ? e.key.lo_ip : e.key.hi_ip;
+  r.dst_ip = s == 0 ? e.key.hi_ip : e.key.lo_ip;
+  r.src_port = s == 0 ? e.key.lo_port : e.key.hi_port;
+  r.dst_port = s == 0 ? e.key.hi_port : e.key.lo_port;
+  r.ip_proto = e.key.proto;
+  r.icmp_one_way = e.icmp_one_way;
+  switch (e.key.proto) {
+    case 6: r.transport = decode::Transport::tcp; break;
+    case 17: r.transport = decode::Transport::udp; break;
+    case 1: r.transport = decode::Transport::icmp; break;
+    case 58: r.transport = decode::Transport::icmpv6; break;
+    default: r.transport = decode::Transport::other; break;
+  }
+  r.vlan_id = e.key.vlan;
+  r.src_bytes = e.bytes[s];
+  r.dst_bytes = e.bytes[d];
+  r.src_packets = e.packets[s];
+  r.dst_packets = e.packets[d];
+  r.start = Timestamp{e.start_ns};
+  r.end = Timestamp{end_ns};
+  r.tcp_flags = static_cast<uint8_t>(e.flags[0] | e.flags[1]);
+  r.reason = reason;
+  if (sink_) sink_(r);
+}
+
+void FlowTable::end_flow(uint32_t entry, EndReason reason) {
+  Entry& e = pool_[entry];
+  emit(e, reason, e.last_ns);
+  list_unlink(entry);
+  index_erase(entry);
+  e.list = 0;
+  free_.push_back(entry);
+  --counters_.active;
+  ++counters_.flows_ended;
+}
+
+void FlowTable::advance(Timestamp now) {
+  while (lists_[kOpen].head != kNone && now.ns - pool_[lists_[kOpen].head].last_ns > options_.idle_timeout_ns) {
+    end_flow(lists_[kOpen].head, EndReason::idle_timeout);
+  }
+  while (lists_[kClosing].head != kNone &&
+         now.ns - pool_[lists_[kClosing].head].last_ns > options_.close_linger_ns) {
+    uint32_t head = lists_[kClosing].head;
+    end_flow(head, pool_[head].close_reason);
+  }
+}
+
+void FlowTable::add(const decode::DecodedPacket& packet, Timestamp ts, uint32_t wire_len) {
+  using namespace decode::tcp_flag;
+  advance(ts);
+
+  uint16_t sport = packet.src_port;
+  uint16_t dport = packet.dst_port;
+  bool one_way = false;
+  if (packet.transport == decode::Transport::icmp || packet.transport == decode::Transport::icmpv6) {
+    auto ports = icmp_ports(packet.transport == decode::Transport::icmpv6, packet.icmp_type, packet.icmp_code);
+    sport = ports.sport;
+    dport = ports.dport;
+    one_way = ports.one_way;
+  }
+  Key key;
+  int cmp = std::memcmp(packet.src.bytes().data(), packet.dst.bytes().data(), 16);
+  uint8_t from = (cmp < 0 || (cmp == 0 && sport <= dport)) ? 0 : 1;
+  key.lo_ip = from == 0 ? packet.src : packet.dst;
+  key.hi_ip = from == 0 ? packet.dst : packet.src;
+  key.lo_port = from == 0 ? sport : dport;
+  key.hi_port = from == 0 ? dport : sport;
+  key.vlan = packet.vlan_id;
+  key.proto = packet.ip_proto;
+  uint32_t hash = hash_key(key);
+
+  const bool is_tcp = packet.transport == decode::Transport::tcp;
+  const uint8_t flags = is_tcp ? packet.tcp_flags : 0;
+  const bool syn_only = is_tcp && (flags & (syn | ack)) == syn;
+
+  uint32_t idx = find(key, hash);
+  if (idx != kNone) {
+    Entry& e = pool_[idx];
+    if (e.list == kClosing && syn_only) {
+      end_flow(idx, e.close_reason);  // a new connection reusing the tuple
+      idx = kNone;
+    } else if (ts.ns - e.start_ns >= options_.active_timeout_ns) {
+      emit(e, EndReason::active_timeout, e.last_ns);
+      e.start_ns = ts.ns;
+      e.bytes[0] = e.bytes[1] = 0;
+      e.packets[0] = e.packets[1] = 0;
+      e.flags[0] = e.flags[1] = 0;
+    }
+  }
+  if (idx == kNone) {
+    if (counters_.active >= max_flows_) {
+      if (lists_[kClosing].head != kNone) {
+        uint32_t head = lists_[kClosing].head;
+        end_flow(head, pool_[head].close_reason);
+      } else {
+        end_flow(lists_[kOpen].head, EndReason::evicted);
+        ++counters_.evicted;
+      }
+    }
+    idx = insert(key, hash, ts);
+    Entry& e = pool_[idx];
+    e.initiator = from;
+    e.icmp_one_way = one_way;
+    // A SYN-ACK first: its receiver started the connection.
+    if (is_tcp && (flags & (syn | ack)) == (syn | ack)) e.initiator = static_cast<uint8_t>(1 - from);
+  }
+
+  Entry& e = pool_[idx];
+  e.bytes[from] += wire_len;
+  ++e.packets[from];
+  e.last_ns = std::max(e.last_ns, ts.ns);
+  e.flags[from] |= flags;
+  if (syn_only && !e.syn_seen) {
+    e.syn_seen = true;
+    e.initiator = from;
+  }
+  uint8_t list = e.list;
+  if (is_tcp && list == kOpen) {
+    if (flags & rst) {
+      e.close_reason = EndReason::rst;
+      list = kClosing;
+    } else if ((e.flags[0] & fin) && (e.flags[1] & fin)) {
+      e.close_reason = EndReason::fin;
+      list = kClosing;
+    }
+  }
+  list_unlink(idx);
+  list_push_back(list, idx);
+  ++counters_.packets;
+}
+
+void FlowTable::flush(EndReason reason) {
+  while (lists_[kOpen].head != kNone) end_flow(lists_[kOpen].head, reason);
+  while (lists_[kClosing].head != kNone) {
+    uint32_t head = lists_[kClosing].head;
+    end_flow(head, pool_[head].close_reason);
+  }
+}
+
+}  // namespace vigil::agent::flow

@@ -1,0 +1,50 @@
+// Offline replay of capture files through decode and the flow table (shared/DESIGN.md, "Offline
+// replay"): what `vigil-agent replay` runs and what tests and benchmarks drive.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "agent/decode/decoder.h"
+#include "agent/flow/flow_table.h"
+#include "common/event/event.h"
+#include "common/result.h"
+
+namespace vigil::agent::replay {
+
+struct ReplayOptions {
+  std::vector<std::string> pcaps;
+  std::string host_name;  // host.name of the events; empty: this machine's hostname
+  flow::FlowOptions flows;
+  decode::DecoderOptions decoder;
+  uint32_t anomaly_events_per_kind = 10;  // network.anomaly events per kind per run; rest counted
+  uint16_t community_id_seed = 0;         // network.community_id seed (the spec's default is 0)
+};
+
+struct ReplayStats {
+  uint64_t packets_read = 0;
+  uint64_t bytes_read = 0;
+  uint64_t flow_events = 0;
+  uint64_t anomaly_events = 0;
+  uint64_t anomaly_events_suppressed = 0;
+  decode::DecodeCounters decode;
+  decode::ReassemblyCounters reassembly;
+  flow::FlowCounters flows;
+  Timestamp first_packet;
+  Timestamp last_packet;
+  std::vector<std::string> read_errors;  // inputs that failed part way (file:reason)
+};
+
+using EventSink = std::function<void(const Event&)>;
+
+// The network.flow event of an ended flow.
+Event flow_event(const flow::FlowRecord& record, const std::string& host_name, uint16_t community_id_seed = 0);
+
+// Reads every input to its end, packets merged by timestamp across inputs, and hands each event
+// to `sink`: network.flow and network.anomaly events, then the agent.health event last.
+// Fails before any event when an input cannot be opened.
+Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& sink);
+
+}  // namespace vigil::agent::replay

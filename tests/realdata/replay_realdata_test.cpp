@@ -1,0 +1,423 @@
+// Replay over the shared real captures (../shared/data/pcap), checked against tshark's own
+// conversation statistics and against the expected outputs shipped with the captures.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "agent/replay/replay.h"
+#include "tests/support/test_support.h"
+
+namespace vigil::agent::replay {
+namespace {
+
+std::filesystem::path pcap_path(const std::string& rel) { return vigil::test::shared_data_dir() / "pcap" / rel; }
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''"; else out += c;
+  }
+  return out + "'";
+}
+
+// Runs a shell command and returns its standard output.
+std::string run_command(const std::string& command) {
+  std::string out;
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  ::pclose(pipe);
+  return out;
+}
+
+bool have_tshark() { return std::system("command -v tshark >/dev/null 2>&1") == 0; }
+
+#define VIGIL_REQUIRE_TSHARK()                                     \
+  do {                                                             \
+    if (!have_tshark()) GTEST_SKIP() << "tshark is not installed"; \
+  } while (0)
+
+struct Endpoint {
+  std::string ip;
+  uint16_t port = 0;
+  friend auto operator<=>(const Endpoint&, const Endpoint&) = default;
+};
+// A conversation as tshark keys it: transport and the two endpoints in a fixed order.
+struct ConvKey {
+  std::string transport;
+  Endpoint a;
+  Endpoint b;
+  friend auto operator<=>(const ConvKey&, const ConvKey&) = default;
+};
+ConvKey make_key(std::string transport, Endpoint x, Endpoint y) {
+  if (y < x) std::swap(x, y);
+  return {std::move(transport), x, y};
+}
+
+// What one endpoint sent: frames exact; bytes with the unit tshark printed (it rounds large
+// counts to kB/MB), `bytes_unit` 1 when exact.
+struct Sent {
+  uint64_t frames = 0;
+  uint64_t bytes = 0;
+  uint64_t bytes_unit = 1;
+};
+using Conversations = std::map<ConvKey, std::map<Endpoint, Sent>>;
+
+Endpoint parse_endpoint(const std::string& token) {
+  auto colon = token.rfind(':');
+  return {token.substr(0, colon), static_cast<uint16_t>(std::stoul(token.substr(colon + 1)))};
+}
+
+uint64_t unit_of(const std::string& unit) {
+  if (unit == "bytes") return 1;
+  if (unit == "kB") return 1000;
+  if (unit == "MB") return 1000 * 1000;
+  if (unit == "GB") return 1000ULL * 1000 * 1000;
+  ADD_FAILURE() << "unknown tshark unit " << unit;
+  return 1;
+}
+
+// Parses `tshark -q -z conv,tcp -z conv,udp`: "A:pa <-> B:pb  F B unit  F B unit  ..." where the
+// first pair is B -> A ("<-") and the second A -> B ("->").
+Conversations tshark_conversations(const std::filesystem::path& file) {
+  std::string text = run_command("tshark -r " + shell_quote(file.string()) + " -q -z conv,tcp -z conv,udp 2>/dev/null");
+  Conversations convs;
+  std::istringstream lines(text);
+  std::string line, transport;
+  while (std::getline(lines, line)) {
+    if (line.find("TCP Conversations") != std::string::npos) transport = "tcp";
+    if (line.find("UDP Conversations") != std::string::npos) transport = "udp";
+    std::istringstream in(line);
+    std::vector<std::string> t;
+    for (std::string tok; in >> tok;) t.push_back(tok);
+    if (t.size() < 9 || t[1] != "<->") continue;
+    Endpoint a = parse_endpoint(t[0]);
+    Endpoint b = parse_endpoint(t[2]);
+    auto& c = convs[make_key(transport, a, b)];
+    c[b] = {std::stoull(t[3]), std::stoull(t[4]), unit_of(t[5])};
+    c[a] = {std::stoull(t[6]), std::stoull(t[7]), unit_of(t[8])};
+  }
+  return convs;
+}
+
+struct Run {
+  ReplayStats stats;
+  std::vector<Event> events;
+};
+
+Run replay_file(const std::filesystem::path& file, uint16_t community_id_seed = 0) {
+  Run run;
+  ReplayOptions options;
+  options.community_id_seed = community_id_seed;
+  options.pcaps = {file.string()};
+  options.host_name = "realdata";
+  auto stats = run_replay(options, [&](const Event& e) { run.events.push_back(e); });
+  EXPECT_TRUE(stats.ok()) << (stats.ok() ? "" : stats.error());
+  if (stats.ok()) run.stats = stats.value();
+  return run;
+}
+
+std::vector<const Event*> flows_of(const Run& run, const std::string& transport = "") {
+  std::vector<const Event*> out;
+  for (const auto& e : run.events) {
+    if (*e.get_string(fields::event_dataset) != "network.flow") continue;
+    if (!transport.empty() && *e.get_string(fields::network_transport) != transport) continue;
+    out.push_back(&e);
+  }
+  return out;
+}
+
+// Our TCP and UDP flows folded into tshark's conversations (tshark does not split a tuple by time).
+Conversations our_conversations(const Run& run) {
+  Conversations convs;
+  for (const auto* e : flows_of(run)) {
+    const auto& transport = *e->get_string(fields::network_transport);
+    if (transport != "tcp" && transport != "udp") continue;
+    Endpoint s{e->get_ip(fields::source_ip)->to_string(), static_cast<uint16_t>(*e->get_int(fields::source_port))};
+    Endpoint d{e->get_ip(fields::destination_ip)->to_string(),
+               static_cast<uint16_t>(*e->get_int(fields::destination_port))};
+    auto& c = convs[make_key(transport, s, d)];
+    c[s].frames += static_cast<uint64_t>(*e->get_int(fields::source_packets));
+    c[s].bytes += static_cast<uint64_t>(*e->get_int(fields::source_bytes));
+    c[d].frames += static_cast<uint64_t>(*e->get_int(fields::destination_packets));
+    c[d].bytes += static_cast<uint64_t>(*e->get_int(fields::destination_bytes));
+  }
+  return convs;
+}
+
+std::string describe(const ConvKey& k) {
+  return k.transport + " " + k.a.ip + ":" + std::to_string(k.a.port) + " <-> " + k.b.ip + ":" + std::to_string(k.b.port);
+}
+
+// A frame tshark leaves out of its conversations but we count, with the reason.
+struct KnownDifference {
+  std::string ip;
+  uint16_t port;
+  uint64_t frames;
+  uint64_t bytes;
+};
+
+struct ConvCase {
+  const char* file;
+  std::vector<KnownDifference> differences;
+};
+
+void PrintTo(const ConvCase& c, std::ostream* os) { *os << c.file; }
+
+class TsharkConversations : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(TsharkConversations, FlowsPacketsAndBytesAgree) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  VIGIL_REQUIRE_TSHARK();
+  auto file = pcap_path(GetParam().file);
+  auto expected = tshark_conversations(file);
+  auto run = replay_file(file);
+  auto ours = our_conversations(run);
+  for (const auto& d : GetParam().differences) {
+    for (auto& [key, sides] : expected) {
+      for (auto& [ep, sent] : sides) {
+        if (ep.ip == d.ip && ep.port == d.port) {
+          sent.frames += d.frames;
+          sent.bytes += d.bytes;  // only used where tshark printed exact bytes
+        }
+      }
+    }
+  }
+  EXPECT_EQ(ours.size(), expected.size()) << "conversations";
+  for (const auto& [key, sides] : expected) {
+    auto it = ours.find(key);
+    if (it == ours.end()) {
+      ADD_FAILURE() << "missing conversation " << describe(key);
+      continue;
+    }
+    for (const auto& [ep, sent] : sides) {
+      const Sent& got = it->second[ep];
+      EXPECT_EQ(got.frames, sent.frames) << describe(key) << " frames from " << ep.ip << ":" << ep.port;
+      if (sent.bytes_unit == 1) {
+        EXPECT_EQ(got.bytes, sent.bytes) << describe(key) << " bytes from " << ep.ip << ":" << ep.port;
+      } else {
+        // tshark printed e.g. "11 kB": our exact count must round to the same figure.
+        EXPECT_LT(got.bytes, (sent.bytes + 1) * sent.bytes_unit) << describe(key);
+        EXPECT_GE(got.bytes + sent.bytes_unit, sent.bytes * sent.bytes_unit) << describe(key);
+      }
+    }
+  }
+  for (const auto& [key, sides] : ours) {
+    if (!expected.count(key)) ADD_FAILURE() << "conversation tshark does not have: " << describe(key);
+  }
+  EXPECT_EQ(run.stats.read_errors.size(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    SharedCaptures, TsharkConversations,
+    ::testing::Values(
+        ConvCase{"esnet-curated-pcaps/masscan/tcp_0_1000_20190821.pcap", {}},
+        ConvCase{"suricata-verify/tests/community-id-ipv4/input.pcap", {}},
+        ConvCase{"suricata-verify/tests/ssh-hassh/input.pcap", {}},
+        ConvCase{"tcpdump/dns_udp.pcap", {}},
+        ConvCase{"zeek/communityid/ipv6.pcap", {}},
+        ConvCase{"zeek/dns/dns-invalid-names.pcap", {}},
+        ConvCase{"zeek/http/cooper-grill-dvwa.pcapng", {}},
+        ConvCase{"zeek/http/get.pcap", {}},
+        ConvCase{"zeek/icmp/5-pings.pcap", {}},
+        ConvCase{"zeek/icmp_dot1q.pcap", {}},
+        // tshark reassembles the datagram and counts it once, with the frame that completed it.
+        ConvCase{"zeek/ipv4/fragmented-1.pcap", {}},
+        ConvCase{"zeek/nmap-vsn.pcap", {}},
+        ConvCase{"zeek/pcapng-multi-interface.pcapng", {}},
+        ConvCase{"zeek/ssh/single-conn.pcap", {}},
+        // Frame 1, the client's SYN (74 bytes on the wire), was captured with 68 bytes: its TCP
+        // options are cut. tshark's TCP dissector stops on the cut option before its conversation
+        // tap; we keep the packet because ports and flags are intact.
+        ConvCase{"zeek/tcp/truncated-header.pcap", {{"201.186.157.67", 60827, 1, 74}}},
+        ConvCase{"zeek/tls/chrome-1250-tls-x25519-kyber.pcap", {}},
+        ConvCase{"zeek/tls/chrome-34-google.pcap", {}},
+        ConvCase{"zeek/trunc/ip4-trunc.pcap", {}}),
+    [](const auto& param_info) {
+      std::string name = param_info.param.file;
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
+
+// Frames and bytes of the packets a tshark display filter selects.
+std::pair<uint64_t, uint64_t> tshark_frames_bytes(const std::filesystem::path& file, const std::string& filter) {
+  std::string text = run_command("tshark -r " + shell_quote(file.string()) + " -Y " + shell_quote(filter) +
+                                 " -T fields -e frame.len 2>/dev/null");
+  std::istringstream in(text);
+  uint64_t frames = 0, bytes = 0;
+  for (uint64_t len; in >> len;) {
+    ++frames;
+    bytes += len;
+  }
+  return {frames, bytes};
+}
+
+std::set<std::string> tshark_values(const std::filesystem::path& file, const std::string& field) {
+  std::string text =
+      run_command("tshark -r " + shell_quote(file.string()) + " -T fields -e " + field + " 2>/dev/null");
+  std::set<std::string> out;
+  std::istringstream in(text);
+  for (std::string v; in >> v;) out.insert(v);
+  return out;
+}
+
+class IcmpCaptures : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(IcmpCaptures, IcmpFlowsCarryEveryIcmpPacketAndTheVlan) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  VIGIL_REQUIRE_TSHARK();
+  auto file = pcap_path(GetParam());
+  auto [frames, bytes] = tshark_frames_bytes(file, "icmp");
+  ASSERT_GT(frames, 0u);
+  auto run = replay_file(file);
+  uint64_t our_frames = 0, our_bytes = 0;
+  auto vlans = tshark_values(file, "vlan.id");
+  for (const auto* e : flows_of(run, "icmp")) {
+    our_frames += static_cast<uint64_t>(*e->get_int(fields::network_packets));
+    our_bytes += static_cast<uint64_t>(*e->get_int(fields::network_bytes));
+    const int64_t* vlan = e->get_int(fields::network_vlan_id);
+    if (vlans.empty()) {
+      EXPECT_EQ(vlan, nullptr);
+    } else {
+      ASSERT_NE(vlan, nullptr);
+      EXPECT_TRUE(vlans.count(std::to_string(*vlan)));
+    }
+    EXPECT_FALSE(e->has(fields::source_port));
+  }
+  EXPECT_EQ(our_frames, frames);
+  EXPECT_EQ(our_bytes, bytes);
+  // Echo requests and replies pair up into one flow per host pair.
+  EXPECT_EQ(flows_of(run, "icmp").size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedCaptures, IcmpCaptures,
+                         ::testing::Values("zeek/icmp/5-pings.pcap", "zeek/icmp_dot1q.pcap"));
+
+TEST(RealData, MasscanFlowsCarryTheCaptureVlan) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  VIGIL_REQUIRE_TSHARK();
+  auto file = pcap_path("esnet-curated-pcaps/masscan/tcp_0_1000_20190821.pcap");
+  auto vlans = tshark_values(file, "vlan.id");
+  ASSERT_EQ(vlans.size(), 1u);
+  auto run = replay_file(file);
+  auto flows = flows_of(run, "tcp");
+  ASSERT_FALSE(flows.empty());
+  for (const auto* e : flows) {
+    ASSERT_TRUE(e->get_int(fields::network_vlan_id));
+    EXPECT_EQ(std::to_string(*e->get_int(fields::network_vlan_id)), *vlans.begin());
+    EXPECT_EQ(e->get_ip(fields::source_ip)->to_string(), "172.31.15.102");  // the scanner started them
+  }
+  EXPECT_EQ(run.stats.decode.malformed, 0u);
+}
+
+TEST(RealData, CommunityIdMatchesSuricataVerify) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  auto dir = vigil::test::shared_data_dir() / "pcap" / "suricata-verify" / "tests" / "community-id-ipv4";
+  std::ifstream yaml(dir / "test.yaml");
+  ASSERT_TRUE(yaml) << "test.yaml missing";
+  std::string expected;
+  for (std::string line; std::getline(yaml, line);) {
+    auto pos = line.find("community_id:");
+    if (pos == std::string::npos) continue;
+    expected = line.substr(pos + 13);
+    expected.erase(0, expected.find_first_not_of(" \"'"));
+    expected.erase(expected.find_last_not_of(" \"'\r") + 1);
+    break;
+  }
+  ASSERT_FALSE(expected.empty()) << "no community_id in test.yaml";
+  // The test's suricata.yaml sets the seed.
+  std::ifstream config(dir / "suricata.yaml");
+  int seed = -1;
+  for (std::string line; std::getline(config, line);) {
+    auto pos = line.find("community-id-seed:");
+    if (pos != std::string::npos) seed = std::stoi(line.substr(pos + 18));
+  }
+  ASSERT_GE(seed, 0) << "no community-id-seed in suricata.yaml";
+  auto run = replay_file(dir / "input.pcap", static_cast<uint16_t>(seed));
+  auto flows = flows_of(run, "tcp");
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(*flows[0]->get_string(fields::network_community_id), expected);
+  EXPECT_EQ(*flows[0]->get_int(fields::destination_port), 443);
+}
+
+TEST(RealData, TruncatedIpv4PacketIsCountedAndReported) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  auto run = replay_file(pcap_path("zeek/trunc/ip4-trunc.pcap"));
+  EXPECT_EQ(run.stats.packets_read, 1u);
+  EXPECT_EQ(run.stats.decode.anomaly(decode::Anomaly::truncated_ipv4), 1u);
+  EXPECT_EQ(run.stats.decode.malformed, 1u);
+  EXPECT_TRUE(flows_of(run).empty());
+  int anomalies = 0;
+  for (const auto& e : run.events) {
+    if (*e.get_string(fields::event_dataset) == "network.anomaly") {
+      ++anomalies;
+      EXPECT_EQ(*e.get_string(fields::anomaly_type), "truncated_ipv4");
+    }
+  }
+  EXPECT_EQ(anomalies, 1);
+  EXPECT_EQ(*run.events.back().get_string(fields::event_dataset), "agent.health");
+}
+
+TEST(RealData, SmallSnaplenCaptureDecodesHeadersAndCountsCutPayloads) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  auto run = replay_file(pcap_path("zeek/tcp/truncated-header.pcap"));
+  EXPECT_EQ(run.stats.packets_read, 24u);
+  EXPECT_EQ(run.stats.decode.decoded, 24u);
+  EXPECT_EQ(run.stats.decode.malformed, 0u);
+  EXPECT_GT(run.stats.decode.truncated_payload, 0u);
+  auto flows = flows_of(run, "tcp");
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(*flows[0]->get_int(fields::destination_port), 25);
+  EXPECT_EQ(*flows[0]->get_string(fields::flow_end_reason), "fin");
+}
+
+TEST(RealData, FragmentsAreReassembled) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  auto run = replay_file(pcap_path("zeek/ipv4/fragmented-1.pcap"));
+  EXPECT_EQ(run.stats.decode.ipv4_fragments, 3u);
+  EXPECT_EQ(run.stats.decode.datagrams_reassembled, 1u);
+  EXPECT_GE(run.stats.reassembly.overlaps, 1u);  // the second offset-0 fragment overlaps
+}
+
+TEST(RealData, PcapngWithTwoInterfacesIsRead) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  auto run = replay_file(pcap_path("zeek/pcapng-multi-interface.pcapng"));
+  EXPECT_EQ(run.stats.packets_read, 6u);
+  EXPECT_EQ(run.stats.decode.decoded, 6u);
+  // Zeek's baseline conn.log for this trace has 3 DNS connections.
+  std::ifstream baseline(pcap_path("zeek/pcapng-multi-interface.pcapng.zeek-baseline.conn.log"));
+  ASSERT_TRUE(baseline);
+  size_t conns = 0;
+  for (std::string line; std::getline(baseline, line);) {
+    if (!line.empty() && line[0] != '#') ++conns;
+  }
+  EXPECT_EQ(flows_of(run, "udp").size(), conns);
+}
+
+TEST(RealData, EveryCaptureReplaysWithoutReadErrors) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(vigil::test::shared_data_dir() / "pcap")) {
+    auto ext = entry.path().extension().string();
+    if (ext != ".pcap" && ext != ".pcapng") continue;
+    ++files;
+    auto run = replay_file(entry.path());
+    EXPECT_TRUE(run.stats.read_errors.empty()) << entry.path();
+    EXPECT_GT(run.stats.packets_read, 0u) << entry.path();
+    EXPECT_EQ(run.stats.decode.packets, run.stats.packets_read) << entry.path();
+  }
+  EXPECT_GE(files, 18u);
+}
+
+}  // namespace
+}  // namespace vigil::agent::replay
