@@ -1,5 +1,9 @@
 #include "agent/logs/log_parser.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "agent/logs/access_log_parser.h"
@@ -43,6 +47,15 @@ ParseContext ParseContext::at(std::string format, Timestamp reference, int64_t u
   int day = 1;
   civil_from_days(days, ctx.reference_year, ctx.reference_month, day);
   return ctx;
+}
+
+Result<ParseContext> ParseContext::for_file(const std::string& path, std::string format, std::string host_name) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return make_error("cannot examine log file " + path + ": " + std::strerror(errno));
+  }
+  Timestamp mtime = Timestamp::from_seconds(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  return at(std::move(format), mtime, local_utc_offset(mtime), std::move(host_name));
 }
 
 int64_t ParseContext::local_utc_offset(Timestamp when) {

@@ -1,9 +1,12 @@
 // Syslog headers (RFC 3164, RFC 5424) and the per-program readers, on hand-written lines.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "agent/logs/log_parser.h"
 #include "agent/logs/program_messages.h"
 #include "agent/logs/syslog_parser.h"
+#include "tests/support/test_support.h"
 
 namespace vigil::logs {
 namespace {
@@ -359,6 +362,23 @@ TEST(ParseContext, ReferenceYearAndMonthComeFromTheLocalDate) {
   EXPECT_EQ(ctx.reference_month, 1);
   EXPECT_EQ(ctx.infer_year(12), 2024);
   EXPECT_EQ(ctx.infer_year(1), 2025);
+}
+
+TEST(ParseContext, ForFileTakesTheYearFromTheModificationTime) {
+  test::TempDir dir;
+  auto path = dir.write("auth.log", "Dec 31 23:59:59 h sshd[1]: x\n").string();
+  // 2025-01-01T12:00:00Z: a December line in that file is from 2024.
+  struct timespec times[2] = {{1735732800, 0}, {1735732800, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  auto ctx = ParseContext::for_file(path, "syslog", "me");
+  ASSERT_TRUE(ctx.ok()) << ctx.error();
+  EXPECT_EQ(ctx->reference_time, at("2025-01-01T12:00:00Z"));
+  EXPECT_EQ(ctx->utc_offset_s, ParseContext::local_utc_offset(at("2025-01-01T12:00:00Z")));
+  EXPECT_EQ(ctx->host_name, "me");
+  EXPECT_EQ(ctx->infer_year(12), 2024);
+  auto missing = ParseContext::for_file((dir.path() / "nope.log").string(), "syslog");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().find("nope.log"), std::string::npos);
 }
 
 }  // namespace
