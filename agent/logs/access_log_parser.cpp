@@ -57,8 +57,16 @@ AccessLogParser::AccessLogParser(Flavor flavor)
 
 bool AccessLogParser::parse_line(std::string_view line, const ParseContext&, Event& out) {
   std::string_view s = line;
+  std::string_view vhost;
   auto ip = IpAddress::parse(next_token(s));
-  if (!ip) return false;
+  if (!ip) {
+    // Apache's vhost_combined: "example.org:443 IP - - [...] ..."
+    vhost = line.substr(0, line.find(' '));
+    ip = IpAddress::parse(next_token(s));
+    if (!ip) return false;
+    size_t colon = vhost.rfind(':');
+    if (colon != std::string_view::npos && parse_uint(vhost.substr(colon + 1))) vhost = vhost.substr(0, colon);
+  }
   next_token(s);  // ident
   // The user may be quoted or contain no spaces; the timestamp follows in brackets.
   size_t open = s.find(" [");
@@ -81,6 +89,7 @@ bool AccessLogParser::parse_line(std::string_view line, const ParseContext&, Eve
   out.set(fields::event_dataset, Value(dataset_));
   out.set(fields::timestamp, *time);
   out.set(fields::source_ip, *ip);
+  if (!vhost.empty()) out.set(fields::url_domain, Value(vhost));
   set_unless_dash(out, fields::user_name, user);
   out.set(fields::http_response_status_code, *status);
   if (auto b = parse_uint(bytes)) out.set(fields::http_response_body_bytes, *b);
