@@ -65,10 +65,13 @@ void civil_from_days(int64_t z, int& year, int& month, int& day) {
 
 std::optional<Timestamp> make_time(int64_t year, int month, int day, int hour, int minute, int second,
                                    int64_t nanos, int64_t utc_offset_s) {
-  if (year < 1970 || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
-      minute < 0 || minute > 59 || second < 0 || second > 60) {
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (year < 1900 || year > 9999 || month < 1 || month > 12 || day < 1 || day > kDays[month - 1] || hour < 0 ||
+      hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) {
     return std::nullopt;
   }
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month == 2 && day == 29 && !leap) return std::nullopt;
   int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - utc_offset_s;
   return Timestamp::from_seconds(secs, nanos);

@@ -124,6 +124,15 @@ TEST_F(SyslogTest, BlankLineMakesNoEventAndTrailingCrIsDropped) {
   EXPECT_EQ(str(e, "event.original"), "Mar 10 06:55:46 h x: y");
 }
 
+TEST_F(SyslogTest, ImpossibleDatesAreUnparsed) {
+  parse("Feb 30 00:00:00 h p: m", false);
+  parse("Feb 29 00:00:00 h p: m", true);  // 2024 is a leap year
+  Event e;
+  EXPECT_FALSE(parser_->parse("Feb 29 00:00:00 h p: m", ParseContext::at("syslog", at("2025-03-01T00:00:00Z"), 0), e));
+  parse("Apr 31 00:00:00 h p: m", false);
+  parse("Mar 10 24:00:00 h p: m", false);
+}
+
 TEST_F(SyslogTest, GarbageNeverCrashes) {
   const char* lines[] = {"<", "<999>", "<1>1", "<1>1 ", "Jan", "Jan 1", "Jan 01 00:00:0", "Dec 32 00:00:00 h p: m",
                          "Mar 10 06:55:46", "Mar 10 06:55:46 ", "Mar 10 06:55:46 h", "Mar 10 06:55:46 h p[",
