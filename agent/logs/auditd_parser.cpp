@@ -92,8 +92,10 @@ void AuditdParser::read_pairs(std::string_view s, Event& out, int depth) {
       out.set(fields::event_outcome, Value(ok ? "success" : "failure"));
     } else if (key == "pid") {
       if (auto p = parse_uint(value)) out.set(fields::process_pid, *p);
-    } else if (key == "exe" && depth == 0) {
+    } else if (key == "comm" && depth == 0) {
       if (const std::string* v = out.get_string(*id)) out.set(fields::process_name, Value(*v));
+    } else if (key == "exe") {
+      if (const std::string* v = out.get_string(*id)) out.set(LogFields::get().process_executable, Value(*v));
     }
   }
 }

@@ -20,6 +20,7 @@ struct LogFields {
   FieldId syslog_msgid;
   FieldId ssh_method;
   FieldId process_working_directory;
+  FieldId process_executable;
   FieldId auditd_message_type;
   FieldId auditd_sequence;
 

@@ -30,6 +30,7 @@ const LogFields& LogFields::get() {
       .syslog_msgid = field("log.syslog.msgid"),
       .ssh_method = field("vigil.ssh.method"),
       .process_working_directory = field("process.working_directory"),
+      .process_executable = field("process.executable"),
       .auditd_message_type = field("auditd.message_type"),
       .auditd_sequence = field("auditd.sequence"),
   };

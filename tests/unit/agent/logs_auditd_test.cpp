@@ -38,6 +38,8 @@ TEST_F(AuditdTest, SyscallRecord) {
   EXPECT_EQ(str(e, "event.outcome"), "failure");
   ASSERT_NE(e.get_int(fields::process_pid), nullptr);
   EXPECT_EQ(*e.get_int(fields::process_pid), 3538);
+  EXPECT_EQ(str(e, "process.name"), "cat");
+  EXPECT_EQ(str(e, "process.executable"), "/bin/cat");
 }
 
 TEST_F(AuditdTest, HexValuesAreDecodedOnlyForHexableUnquotedKeys) {
