@@ -302,6 +302,26 @@ void parse_sshd_message(std::string_view msg, Event& out) {
     out.set(fields::event_action, Value("possible_break_in"));
     return;
   }
+  if (msg.starts_with("PAM: Authentication failure for ")) {  // UsePAM with keyboard-interactive
+    std::string_view rest = msg.substr(32);
+    if (rest.starts_with("illegal user ")) rest.remove_prefix(13);
+    read_user_from(rest, out);
+    set_outcome(out, "authentication_failure", "failure");
+    return;
+  }
+  if (msg.starts_with("User ") && msg.find(" not allowed because ") != std::string_view::npos) {
+    // "User root from 192.0.2.1 not allowed because not listed in AllowUsers"
+    std::string_view rest = msg.substr(5, msg.find(" not allowed because ") - 5);
+    if (!read_user_from(rest, out)) set_str(out, fields::user_name, rest);
+    set_outcome(out, "user_not_allowed", "failure");
+    return;
+  }
+  if (msg.starts_with("Unable to negotiate with ")) {
+    std::string_view rest = msg.substr(25);
+    read_user_ip_port(rest.substr(0, rest.find(": ")), out);
+    out.set(fields::event_action, Value("negotiation_failed"));
+    return;
+  }
   if (msg.starts_with("PAM service(sshd) ignoring max retries")) {
     out.set(fields::event_action, Value("max_retries"));
     return;

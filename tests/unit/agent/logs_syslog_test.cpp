@@ -196,6 +196,12 @@ TEST(SshdMessages, KnownMessagesGiveActionOutcomeUserAndSource) {
        "123.235.32.19", -1},
       {"maximum authentication attempts exceeded for invalid user kim from 192.0.2.4 port 61000 ssh2 [preauth]",
        "too_many_auth_failures", "failure", "kim", "192.0.2.4", 61000},
+      {"error: PAM: Authentication failure for illegal user guest from 192.0.2.5", "authentication_failure",
+       "failure", "guest", "192.0.2.5", -1},
+      {"User root from 192.0.2.6 not allowed because not listed in AllowUsers", "user_not_allowed", "failure", "root",
+       "192.0.2.6", -1},
+      {"Unable to negotiate with 192.0.2.7 port 50000: no matching key exchange method found.", "negotiation_failed",
+       nullptr, nullptr, "192.0.2.7", 50000},
       {"pam_unix(sshd:session): session opened for user fztu by (uid=0)", "session_opened", "success", "fztu",
        nullptr, -1},
   };
