@@ -11,6 +11,8 @@ namespace {
 
 using namespace std::string_view_literals;
 
+constexpr int64_t kMaxSeconds = 9'000'000'000;  // year 2255
+
 // Keys whose values auditd writes as hex when they hold spaces, quotes or control characters.
 bool is_hex_encodable(std::string_view key) {
   static constexpr std::string_view kKeys[] = {"proctitle"sv, "cmd"sv,  "comm"sv, "exe"sv,  "cwd"sv,
@@ -122,6 +124,7 @@ bool AuditdParser::parse_line(std::string_view line, const ParseContext&, Event&
   std::string_view frac = stamp.substr(dot + 1, colon - dot - 1);
   auto seq = parse_uint(stamp.substr(colon + 1));
   if (!secs || !seq || frac.empty() || frac.size() > 9 || !parse_uint(frac)) return false;
+  if (*secs > kMaxSeconds) return false;  // nanoseconds since the epoch must fit in 64 bits
   int64_t nanos = *parse_uint(frac);
   for (size_t i = frac.size(); i < 9; ++i) nanos *= 10;
 

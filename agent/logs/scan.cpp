@@ -66,7 +66,7 @@ void civil_from_days(int64_t z, int& year, int& month, int& day) {
 std::optional<Timestamp> make_time(int64_t year, int month, int day, int hour, int minute, int second,
                                    int64_t nanos, int64_t utc_offset_s) {
   static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (year < 1900 || year > 9999 || month < 1 || month > 12 || day < 1 || day > kDays[month - 1] || hour < 0 ||
+  if (year < 1900 || year > 2261 || month < 1 || month > 12 || day < 1 || day > kDays[month - 1] || hour < 0 ||
       hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) {
     return std::nullopt;
   }
@@ -75,6 +75,12 @@ std::optional<Timestamp> make_time(int64_t year, int month, int day, int hour, i
   int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - utc_offset_s;
   return Timestamp::from_seconds(secs, nanos);
+}
+
+std::optional<Timestamp> parse_rfc3339(std::string_view s) {
+  auto year = parse_uint(s.substr(0, 4));
+  if (!year || *year < 1900 || *year > 2261) return std::nullopt;
+  return Timestamp::parse(s);
 }
 
 bool parse_clock(std::string_view& s, int& hour, int& minute, int& second, int64_t& nanos) {

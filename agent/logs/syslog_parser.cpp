@@ -15,7 +15,7 @@ bool parse_rfc5424(std::string_view s, SyslogHeader& h) {
   // s starts after "<PRI>1 "
   std::string_view ts = next_token(s);
   if (ts != "-") {
-    auto t = Timestamp::parse(ts);
+    auto t = parse_rfc3339(ts);
     if (!t) return false;
     h.time = *t;
   }
@@ -90,7 +90,7 @@ bool parse_syslog_header(std::string_view line, const ParseContext& ctx, SyslogH
   } else if (s.size() >= 20 && is_digit(s[0]) && s[4] == '-' && s[7] == '-' && s[10] == 'T') {
     size_t sp = s.find(' ');
     if (sp == std::string_view::npos) return false;
-    auto t = Timestamp::parse(s.substr(0, sp));
+    auto t = parse_rfc3339(s.substr(0, sp));
     if (!t) return false;
     h.time = *t;
     s.remove_prefix(sp);

@@ -70,12 +70,12 @@ TEST_F(AuditdTest, UserRecordNestedMessageAndNode) {
 
 TEST_F(AuditdTest, MalformedRecordsAreKeptUnparsed) {
   for (const char* line : {"type=SYSCALL", "type=SYSCALL msg=audit(abc:1): x=1", "msg=audit(1.2:3): a=b",
-                           "type=X msg=audit(1.2:3"}) {
+                           "type=X msg=audit(1.2:3", "type=X msg=audit(11171127600.1:3): a=b"}) {
     Event e = parse(line, false);
     EXPECT_EQ(str(e, "event.dataset"), "auditd");
     EXPECT_EQ(str(e, "event.original"), line);
   }
-  EXPECT_EQ(parser_.counters().unparsed, 4u);
+  EXPECT_EQ(parser_.counters().unparsed, 5u);
 }
 
 TEST_F(AuditdTest, DistinctKeysAreCapped) {

@@ -136,7 +136,9 @@ TEST_F(SyslogTest, ImpossibleDatesAreUnparsed) {
 TEST_F(SyslogTest, GarbageNeverCrashes) {
   const char* lines[] = {"<", "<999>", "<1>1", "<1>1 ", "Jan", "Jan 1", "Jan 01 00:00:0", "Dec 32 00:00:00 h p: m",
                          "Mar 10 06:55:46", "Mar 10 06:55:46 ", "Mar 10 06:55:46 h", "Mar 10 06:55:46 h p[",
-                         "Mar 10 06:55:46 h p[1", "<13>1 2024-01-02T03:04:05Z h a p m [unterminated"};
+                         "Mar 10 06:55:46 h p[1", "<13>1 2024-01-02T03:04:05Z h a p m [unterminated",
+                         "<13>1 9999-12-31T23:59:59Z h a p m - overflow", "9999-12-31T23:59:59+00:00 h p: m",
+                         "Dec 31 23:59:59 h p: m"};
   for (const char* l : lines) {
     Event e;
     parser_->parse(l, ctx_, e);
@@ -144,6 +146,9 @@ TEST_F(SyslogTest, GarbageNeverCrashes) {
     EXPECT_TRUE(e.has(fields::timestamp));
     EXPECT_TRUE(e.has(fields::event_dataset));
   }
+  // Years whose nanoseconds overflow 64 bits are not parsed (UBSan would flag the overflow).
+  Event e;
+  EXPECT_FALSE(parser_->parse("<13>1 9999-12-31T23:59:59Z h a p m - x", ctx_, e));
 }
 
 struct SshCase {
