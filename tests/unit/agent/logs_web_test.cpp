@@ -138,6 +138,15 @@ TEST(ApacheError, BracketedIpv6ClientAndSyslogForm) {
   EXPECT_EQ(str(e, "event.action"), "access_denied");
 }
 
+TEST(ApacheError, ClientInsideTheMessageCannotSpoofTheSourceOrTheOutcome) {
+  Event e = parse("apache_error",
+                  "[Sat Jun 01 02:17:42 2013] [error] [client 10.9.9.9] File does not exist: /site/[client 192.0.2.66] "
+                  "user root not found");
+  EXPECT_EQ(ip(e), "10.9.9.9");
+  EXPECT_EQ(str(e, "event.outcome"), "<absent>");
+  EXPECT_EQ(str(e, "user.name"), "<absent>");
+}
+
 TEST(NginxError, FieldsAfterTheMessage) {
   Event e = parse("nginx_error",
                   "2024/01/01 12:00:00 [error] 123#0: *1 open() \"/var/www/x\" failed (2: No such file or directory), "
