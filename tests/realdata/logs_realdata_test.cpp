@@ -312,6 +312,7 @@ TEST(CrowdsecIptables, FirewallEventsWithSourceAndPorts) {
   auto ctx = context("syslog", "2021-12-31T00:00:00Z");
   std::map<std::string, int> lines_per_source;
   std::map<std::string, std::set<int64_t>> ports_per_source;
+  std::map<std::string, std::set<int64_t>> independent_ports_per_source;
   std::set<std::string> all_ports;
   Event e;
   for (const auto& line : read_lines(log_file("crowdsec-hub/iptables-scan-multi-port/iptables-scan-multi-port.log"))) {
@@ -330,6 +331,7 @@ TEST(CrowdsecIptables, FirewallEventsWithSourceAndPorts) {
     ++lines_per_source[ip(e)];
     ports_per_source[ip(e)].insert(num(e, fields::destination_port));
     all_ports.insert(dpt);
+    independent_ports_per_source[src].insert(std::stoll(dpt));
   }
   // The README's figures: 49 lines, 33 distinct ports, 3 sources (17, 16, 16 lines).
   EXPECT_EQ(p->counters().parsed, 49u);
@@ -341,6 +343,7 @@ TEST(CrowdsecIptables, FirewallEventsWithSourceAndPorts) {
   for (const auto& [src, ports] : ports_per_source) {
     std::cout << "[ INFO     ] " << src << ": " << lines_per_source[src] << " lines, " << ports.size()
               << " distinct destination ports\n";
+    EXPECT_EQ(ports, independent_ports_per_source[src]) << src;
     EXPECT_GT(ports.size(), 10u) << src;  // a multi-port scan from each source
   }
 }
