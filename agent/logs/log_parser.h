@@ -74,6 +74,10 @@ class LogParser {
   ParseCounters counters_;
 };
 
+// The formats make_parser knows (the configuration also accepts "journal", read elsewhere).
+inline constexpr std::string_view kLogFormats[] = {"syslog",       "nginx",  "apache", "nginx_error",
+                                                   "apache_error", "auditd", "raw"};
+
 // The parser for a format name: syslog, nginx, apache, nginx_error, apache_error, auditd, raw.
 Result<std::unique_ptr<LogParser>> make_parser(std::string_view format);
 

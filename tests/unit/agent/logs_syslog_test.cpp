@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "agent/config/agent_config.h"
 #include "agent/logs/log_parser.h"
 #include "agent/logs/program_messages.h"
 #include "agent/logs/syslog_parser.h"
@@ -363,16 +364,32 @@ TEST_F(SyslogTest, OldPamProgramSuffixAndGenericPamFailure) {
 }
 
 TEST(LogParserFactory, KnownAndUnknownFormats) {
-  for (const char* f : {"syslog", "nginx", "apache", "nginx_error", "apache_error", "auditd", "raw"}) {
+  for (std::string_view f : kLogFormats) {
     auto p = make_parser(f);
     ASSERT_TRUE(p.ok()) << f;
     Event e;
-    p.value()->parse("x", ParseContext::at(f, Timestamp::from_seconds(100), 0), e);
+    p.value()->parse("x", ParseContext::at(std::string(f), Timestamp::from_seconds(100), 0), e);
     EXPECT_EQ(str(e, "event.original"), "x") << f;
   }
   auto bad = make_parser("json");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().find("json"), std::string::npos);
+}
+
+TEST(LogParserFactory, EveryFormatTheConfigAcceptsHasAParserAndBack) {
+  for (std::string_view f : kLogFormats) {
+    EXPECT_TRUE(make_parser(f).ok()) << f;
+    std::string yaml = "collector: {addresses: [127.0.0.1:8443]}\nlogs:\n  - {path: /nonexistent/x.log, format: " +
+                       std::string(f) + "}\n";
+    auto loaded = agent::load_agent_config_string("/nonexistent/agent.yaml", yaml);
+    EXPECT_TRUE(loaded.ok()) << f << ": " << (loaded.ok() ? "" : loaded.error());
+  }
+  auto bad = agent::load_agent_config_string(
+      "/nonexistent/agent.yaml",
+      "collector: {addresses: [127.0.0.1:8443]}\nlogs:\n  - {path: /nonexistent/x.log, format: csv}\n");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_FALSE(make_parser("csv").ok());
+  EXPECT_FALSE(make_parser("journal").ok());  // the journal is an input of its own, not a line format
 }
 
 TEST(ParseContext, ReferenceYearAndMonthComeFromTheLocalDate) {
