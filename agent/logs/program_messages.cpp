@@ -334,6 +334,12 @@ void parse_sudo_message(std::string_view msg, Event& out) {
   std::string_view body = strip_pam_prefix(msg);
   if (read_pam_failure(body, out, true)) return;
   if (read_pam_session(body, out, false)) return;
+  if (body.starts_with("auth could not identify password for [")) {  // sudo -n / no terminal
+    std::string_view user = body.substr(38);
+    set_str(out, fields::user_name, user.substr(0, user.find(']')));
+    set_outcome(out, "authentication_failure", "failure");
+    return;
+  }
   size_t colon = msg.find(" : ");
   if (colon == std::string_view::npos) return;
   set_str(out, fields::user_name, trim(msg.substr(0, colon)));
@@ -467,7 +473,7 @@ void parse_accounts_message(std::string_view program, std::string_view msg, Even
     set_outcome(out, "user_deleted", "success");
     return;
   }
-  if (msg.starts_with("removed group '") || (msg.starts_with("group '") && msg.ends_with("removed"))) {
+  if (msg.starts_with("removed group '") || (msg.starts_with("group '") && msg.find("' removed") != std::string_view::npos)) {
     set_str(out, lf.group_name, single_quoted(msg));
     set_outcome(out, "group_deleted", "success");
     return;

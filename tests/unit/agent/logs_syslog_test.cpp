@@ -267,6 +267,11 @@ TEST(SudoMessages, CommandAndFailures) {
   EXPECT_EQ(str(e, "user.name"), "bob");
 
   e.clear();
+  parse_sudo_message("pam_unix(sudo:auth): auth could not identify password for [mallory]", e);
+  EXPECT_EQ(str(e, "event.action"), "authentication_failure");
+  EXPECT_EQ(str(e, "user.name"), "mallory");
+
+  e.clear();
   parse_sudo_message("pam_unix(sudo:session): session opened for user root(uid=0) by alice(uid=1000)", e);
   EXPECT_EQ(str(e, "event.action"), "session_opened");
   EXPECT_EQ(str(e, "user.name"), "alice");
@@ -321,6 +326,9 @@ TEST_F(SyslogTest, AccountToolsGiveDatasetAccounts) {
   EXPECT_EQ(str(e, "user.target.name"), "bob");
   e = parse("Mar 10 10:00:03 h userdel[904]: delete user 'bob'");
   EXPECT_EQ(str(e, "event.action"), "user_deleted");
+  e = parse("Mar 10 10:00:03 h groupdel[906]: group 'devs' removed from /etc/group");
+  EXPECT_EQ(str(e, "event.action"), "group_deleted");
+  EXPECT_EQ(str(e, "group.name"), "devs");
   e = parse("Mar 10 10:00:04 h chage[905]: changed password expiry for bob");
   EXPECT_EQ(str(e, "event.action"), "password_expiry_changed");
 }
