@@ -305,9 +305,9 @@ class PolicyParser {
     }
   }
 
-  void read_comparison(MapReader& m, Comparison& c, bool required = true) {
+  void read_comparison(MapReader& m, Comparison& c, bool numeric_order = true) {
     YAML::Node opn = m.get("op");
-    YAML::Node valn = required ? m.require("value") : m.get("value");
+    YAML::Node valn = m.require("value");
     std::string op = "==";
     if (opn) {
       r_.read_choice(opn, op, m.path("op"), {"==", "!=", "<", "<=", ">", ">=", "in", "not_in", "matches", "not_matches"});
@@ -327,7 +327,8 @@ class PolicyParser {
     } else {
       std::string s;
       if (r_.read(valn, s, m.path("value"))) c.values = {s};
-      if ((c.op == Op::lt || c.op == Op::le || c.op == Op::gt || c.op == Op::ge) && !parse_int(s) && !s.empty()) {
+      if (numeric_order && (c.op == Op::lt || c.op == Op::le || c.op == Op::gt || c.op == Op::ge) && !parse_int(s) &&
+          !s.empty()) {
         r_.error(valn, fmt::format("{}: '{}' must be an integer for '{}'", m.path("value"), s, op));
       }
     }
@@ -478,7 +479,7 @@ class PolicyParser {
     if (auto v = m.get("version")) {
       MapReader vm(r_, v, m.path("version"));
       Comparison c;
-      read_comparison(vm, c);
+      read_comparison(vm, c, /*numeric_order=*/false);  // Debian version ordering
       p.version = std::move(c);
     }
     return p;

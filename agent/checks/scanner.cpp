@@ -454,11 +454,22 @@ class Evaluator {
       bool masked = tn > 0 && std::string_view(target, static_cast<size_t>(tn)) == "/dev/null";
       std::string link;
       if (!masked) {
-        for (const auto& dir : {"/etc/systemd/system/*.wants/", "/etc/systemd/system/*.requires/"}) {
-          auto found = host_.glob(std::string(dir) + p.unit);
-          if (!found.empty()) {
-            link = found.front();
-            break;
+        // Links in etc/systemd/system/*.wants and *.requires (lstat: their targets may live outside the root).
+        std::string dir = host_.path("/etc/systemd/system");
+        if (DIR* d = ::opendir(dir.c_str())) {
+          std::vector<std::string> names;
+          while (auto* e = ::readdir(d)) {
+            std::string_view n = e->d_name;
+            if (n.ends_with(".wants") || n.ends_with(".requires")) names.emplace_back(n);
+          }
+          ::closedir(d);
+          std::sort(names.begin(), names.end());
+          for (const auto& n : names) {
+            struct stat st {};
+            if (::lstat((dir + "/" + n + "/" + p.unit).c_str(), &st) == 0) {
+              link = "/etc/systemd/system/" + n + "/" + p.unit;
+              break;
+            }
           }
         }
       }
