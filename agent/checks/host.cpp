@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <deque>
 
 #include <fmt/format.h>
 
@@ -28,16 +29,64 @@ HostRoot::HostRoot(std::string root) : root_(std::move(root)) {
 
 std::string HostRoot::path(std::string_view absolute) const {
   if (live_) return std::string(absolute);
-  std::string out = root_;
-  if (absolute.empty() || absolute.front() != '/') out += '/';
-  out += absolute;
-  return out;
+  return resolve(absolute, true);
+}
+
+std::string HostRoot::path_nofollow(std::string_view absolute) const {
+  if (live_) return std::string(absolute);
+  return resolve(absolute, false);
+}
+
+std::string HostRoot::resolve(std::string_view absolute, bool follow_last) const {
+  std::deque<std::string> todo;
+  for (auto c : split_fields(absolute, '/')) {
+    if (!c.empty()) todo.emplace_back(c);
+  }
+  std::string resolved;  // below root_, "" is the root itself
+  int hops = 0;
+  while (!todo.empty()) {
+    std::string c = std::move(todo.front());
+    todo.pop_front();
+    if (c == ".") continue;
+    if (c == "..") {
+      auto slash = resolved.rfind('/');
+      resolved.erase(slash == std::string::npos ? 0 : slash);  // never above the root
+      continue;
+    }
+    std::string candidate = resolved + "/" + c;
+    bool last = todo.empty();
+    struct stat st {};
+    if ((follow_last || !last) && hops < 40 && ::lstat((root_ + candidate).c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+      char target[4096];
+      ssize_t n = ::readlink((root_ + candidate).c_str(), target, sizeof target - 1);
+      if (n > 0) {
+        ++hops;
+        std::string_view t(target, static_cast<size_t>(n));
+        if (t.front() == '/') resolved.clear();
+        auto parts = split_fields(t, '/');
+        for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+          if (!it->empty()) todo.emplace_front(*it);
+        }
+        continue;
+      }
+    }
+    resolved = std::move(candidate);
+  }
+  return root_ + (resolved.empty() ? "/" : resolved);
 }
 
 FileRead HostRoot::read(std::string_view absolute, size_t max_bytes) const {
   FileRead r;
   std::string p = path(absolute);
   struct stat lst {};
+  if (!live_) {  // the link itself, resolved inside the root: a dangling one is an error, not a missing file
+    std::string link = path_nofollow(absolute);
+    if (::lstat(link.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode) && ::access(p.c_str(), F_OK) != 0) {
+      r.status = FileRead::Status::error;
+      r.reason = fmt::format("cannot read {}: dangling symbolic link", absolute);
+      return r;
+    }
+  }
   if (::lstat(p.c_str(), &lst) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) {
       r.status = FileRead::Status::missing;

@@ -29,14 +29,19 @@ class HostRoot {
   explicit HostRoot(std::string root);
   const std::string& root() const { return root_; }
   bool is_live() const { return live_; }  // the running system ("/")
-  // root + absolute path ("/etc/passwd" under "/img" is "/img/etc/passwd").
+  // root + absolute path ("/etc/passwd" under "/img" is "/img/etc/passwd"). Under a root other
+  // than "/", symbolic links are followed inside the root, as they would be on that host: an
+  // absolute link target never escapes to the scanning machine's files.
   std::string path(std::string_view absolute) const;
+  // Like path(), but a symbolic link in the last component is left as is (for lstat/readlink).
+  std::string path_nofollow(std::string_view absolute) const;
   FileRead read(std::string_view absolute, size_t max_bytes = kMaxFileBytes) const;
   // Absolute paths (as seen inside the root) matching a glob, sorted; a path without wildcards is
   // returned as is.
   std::vector<std::string> glob(std::string_view pattern) const;
 
  private:
+  std::string resolve(std::string_view absolute, bool follow_last) const;
   std::string root_;
   bool live_ = false;
 };

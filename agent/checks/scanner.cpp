@@ -153,7 +153,7 @@ class Evaluator {
   ProbeResult operator()(const FileProbe& p) {
     std::string full = host_.path(p.path);
     struct stat lst {};
-    if (::lstat(full.c_str(), &lst) != 0) {
+    if (::lstat(host_.path_nofollow(p.path).c_str(), &lst) != 0) {
       if (errno != ENOENT && errno != ENOTDIR) return err(fmt::format("cannot stat {}: {}", p.path, std::strerror(errno)));
       if (p.exists == false) return pass(fmt::format("{} does not exist", p.path));
       return missing_result(p.missing, fmt::format("{} does not exist", p.path));
@@ -448,7 +448,7 @@ class Evaluator {
     };
     if (p.enabled) {
       // Masked (a link to /dev/null in etc/systemd/system) counts as not enabled.
-      std::string masked_path = host_.path("/etc/systemd/system/" + p.unit);
+      std::string masked_path = host_.path_nofollow("/etc/systemd/system/" + p.unit);
       char target[256];
       ssize_t tn = ::readlink(masked_path.c_str(), target, sizeof target - 1);
       bool masked = tn > 0 && std::string_view(target, static_cast<size_t>(tn)) == "/dev/null";
@@ -466,7 +466,7 @@ class Evaluator {
           std::sort(names.begin(), names.end());
           for (const auto& n : names) {
             struct stat st {};
-            if (::lstat((dir + "/" + n + "/" + p.unit).c_str(), &st) == 0) {
+            if (::lstat(host_.path_nofollow("/etc/systemd/system/" + n + "/" + p.unit).c_str(), &st) == 0) {
               link = "/etc/systemd/system/" + n + "/" + p.unit;
               break;
             }

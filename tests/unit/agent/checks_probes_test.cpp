@@ -133,6 +133,23 @@ TEST_F(Policies, KeyValueLastValueWinsAndComparesNumbers) {
   EXPECT_EQ(run(p, t).outcome, Outcome::fail);  // missing: fail by default
 }
 
+TEST_F(Policies, SymlinksInAnImageResolveInsideTheRoot) {
+  auto p = one("      setting: {path: /etc/vigil-test.conf, key: max_days, op: '<=', value: 90}\n");
+  RootTree t;
+  // Absolute targets mean the image's own files, not the scanning machine's.
+  t.file("/usr/share/vigil-test/defaults.conf", "max_days 30\n");
+  t.link("/etc/vigil-test.conf", "/usr/share/vigil-test/defaults.conf");
+  auto r = run(p, t);
+  EXPECT_EQ(r.outcome, Outcome::pass) << r.evidence;
+  t.link("/etc/vigil-test.conf", "../../../../../usr/share/vigil-test/defaults.conf");  // ".." stops at the root
+  EXPECT_EQ(run(p, t).outcome, Outcome::pass);
+  auto f = one("      file: {path: /etc/vigil-test.conf, mode: {max: '0644'}}\n");
+  EXPECT_EQ(run(f, t).outcome, Outcome::pass) << run(f, t).evidence;
+  t.remove("/usr/share/vigil-test");
+  EXPECT_EQ(run(p, t).outcome, Outcome::error);
+  EXPECT_EQ(run(f, t).outcome, Outcome::error);
+}
+
 TEST_F(Policies, ConditionTreesCombineOutcomes) {
   auto p = one("      none:\n        - file: {path: /etc/bad}\n        - lines: {path: /etc/conf, match: '^evil'}\n");
   RootTree t;
