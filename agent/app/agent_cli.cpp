@@ -3,12 +3,18 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
+#include "agent/checks/policy_loader.h"
+#include "agent/checks/scanner.h"
 #include "agent/config/agent_config.h"
 #include "agent/replay/replay.h"
 #include "agent/rules/engine.h"
@@ -140,6 +146,60 @@ int run_replay_command(const ReplayArgs& args) {
   return 0;
 }
 
+struct ScanArgs {
+  std::string policy;
+  std::string root = "/";
+  std::vector<std::string> frameworks;
+  int level = 0;  // 0: every check
+  std::string format = "json";
+};
+
+// `scan`: one JSON document (or a text table); exit 0 nothing fails, 2 a check fails, 1 error.
+int scan(const ScanArgs& a) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(a.root, ec)) {
+    std::fprintf(stderr, "vigil-agent: error: --root %s is not a directory\n", a.root.c_str());
+    return 1;
+  }
+  auto fw_paths = a.frameworks;
+  if (fw_paths.empty()) fw_paths.push_back(checks::default_frameworks_dir(a.policy));
+  auto fws = checks::load_frameworks(fw_paths);
+  if (!fws) {
+    std::fputs(fws.error().c_str(), stderr);
+    return 1;
+  }
+  cli::print_warnings(fws->diagnostics);
+  auto loaded = checks::load_policy(a.policy, *fws);
+  if (!loaded) {
+    std::fputs(loaded.error().c_str(), stderr);
+    return 1;
+  }
+  cli::print_warnings(loaded->diagnostics);
+  checks::ScanOptions opts;
+  opts.root = a.root;
+  if (a.level > 0) opts.level = a.level;
+  checks::Scanner scanner(opts);
+  auto results = scanner.scan(loaded->policy);
+  auto summary = checks::summarize(results);
+  std::string host = checks::root_host_name(a.root);
+  if (a.format == "json") {
+    std::printf("%s\n", checks::scan_document(loaded->policy, opts, results, host).dump(2).c_str());
+  } else {
+    std::printf("policy %s %s (%s), root %s, level %s\n", loaded->policy.id.c_str(), loaded->policy.version.c_str(),
+                loaded->policy.title.c_str(), a.root.c_str(), a.level > 0 ? std::to_string(a.level).c_str() : "all");
+    for (const auto& r : results) {
+      std::string word(checks::outcome_name(r.outcome));
+      for (auto& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      std::printf("%-14s %s (level %d) %s\n    %s\n", word.c_str(), r.check->id.c_str(), r.check->level,
+                  r.check->title.c_str(), r.evidence.c_str());
+    }
+    auto score = summary.score();
+    std::printf("pass %zu, fail %zu, error %zu, not_applicable %zu, score %s\n", summary.pass, summary.fail,
+                summary.error, summary.not_applicable, score ? fmt::format("{:.3f}", *score).c_str() : "n/a");
+  }
+  return checks::scan_exit_code(summary);
+}
+
 }  // namespace
 
 int agent_main(int argc, char** argv) {
@@ -175,7 +235,21 @@ int agent_main(int argc, char** argv) {
   replay_cmd->add_option("--out", replay_args.out, "Output file, - for stdout")->capture_default_str();
   replay_cmd->add_option("--host-name", replay_args.host_name, "host.name of the events (default: hostname)");
 
+
+  ScanArgs scan_args;
+  auto* scan_cmd = app.add_subcommand(
+      "scan", "Evaluate a compliance policy against this host (or a host image under --root) and print one JSON "
+              "document; exit 0 when nothing fails, 2 when a check fails, 1 on error.");
+  scan_cmd->add_option("--policy", scan_args.policy, "Policy file (rules/policies/*.yaml)")->required();
+  scan_cmd->add_option("--root", scan_args.root, "Evaluate every path under this directory")->capture_default_str();
+  scan_cmd->add_option("--level", scan_args.level, "Only checks whose level is at most N (1-5)")->check(CLI::Range(1, 5));
+  scan_cmd->add_option("--format", scan_args.format, "json or text")->check(CLI::IsMember({"json", "text"}))
+      ->capture_default_str();
+  scan_cmd->add_option("--frameworks", scan_args.frameworks,
+                       "Control catalogues (files or directories; default: <policy dir>/../frameworks)");
+
   int rc = cli::run(app, argc, argv, [&]() -> int {
+    if (scan_cmd->parsed()) return scan(scan_args);
     if (check->parsed()) return check_config(config_path);
     if (rules_test_cmd->parsed()) return rules_test(rule_paths, events_path, show_alerts);
     if (replay_cmd->parsed()) return run_replay_command(replay_args);

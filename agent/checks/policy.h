@@ -1,0 +1,170 @@
+// Compliance policies and control catalogues (rules/policies/*.yaml, rules/frameworks/*.yaml):
+// see shared/DESIGN.md "Compliance policies". Parsed once into these typed structs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <re2/re2.h>
+
+namespace vigil::agent::checks {
+
+// The result of a check or of one probe.
+enum class Outcome : uint8_t { pass, fail, not_applicable, error };
+std::string_view outcome_name(Outcome o);
+
+// What a probe reports when the thing it looks at is absent (file, mount, directory).
+enum class IfMissing : uint8_t { fail, pass, not_applicable, error };
+
+// A value comparison: `op: "<="` with `value: 90`, `op: in` with `value: [a, b]`.
+struct Comparison {
+  enum class Op : uint8_t { eq, ne, lt, le, gt, ge, in, not_in, matches, not_matches };
+  Op op = Op::eq;
+  std::vector<std::string> values;    // one unless in / not_in
+  std::shared_ptr<const RE2> regex;  // matches / not_matches
+  // True when `actual` satisfies the comparison. Numbers compare as numbers when both sides are
+  // integers; text compares case-insensitively.
+  bool test(std::string_view actual) const;
+  std::string describe() const;  // "<= 90"
+};
+
+struct FileProbe {
+  std::string path;
+  std::optional<bool> exists;
+  std::optional<uint32_t> max_mode;  // mode: {max: "0644"}: no permission bit beyond these
+  std::vector<std::string> owners;   // names (resolved in the root's etc/passwd) or numbers
+  std::vector<std::string> groups;
+  IfMissing missing = IfMissing::fail;
+};
+
+// Lines of a file that match (or must not match) a regular expression.
+struct LinesProbe {
+  std::vector<std::string> paths;  // globs allowed
+  std::shared_ptr<const RE2> regex;
+  bool expect_present = true;
+  IfMissing missing = IfMissing::fail;
+};
+
+// A "Key value" / "key=value" setting compared with a value.
+struct SettingProbe {
+  enum class Format : uint8_t { keyvalue, sshd };
+  std::vector<std::string> paths;  // globs allowed, read in order
+  std::string key;
+  Format format = Format::keyvalue;
+  bool first_wins = false;  // sshd: the first value wins; otherwise the last
+  std::optional<std::string> default_value;  // when the key is not set anywhere
+  Comparison compare;
+  IfMissing missing = IfMissing::fail;  // when none of the files exists
+};
+
+struct DirectoryProbe {
+  std::string path;
+  std::shared_ptr<const RE2> name_regex;  // null: every entry
+  bool expect_none = true;               // expect: none | some
+  IfMissing missing = IfMissing::fail;
+};
+
+struct SysctlProbe {
+  std::string key;
+  Comparison compare;
+};
+
+struct MountProbe {
+  std::string path;
+  std::vector<std::string> options;      // each must be present
+  IfMissing missing = IfMissing::fail;   // not a separate mount
+};
+
+struct ListenProbe {
+  std::vector<uint32_t> ports;
+  std::string protocol = "any";  // tcp | udp | any
+  bool expect_present = false;
+  bool except_loopback = false;  // sockets bound to loopback do not count
+};
+
+struct ServiceProbe {
+  std::string unit;
+  std::optional<bool> enabled;
+  std::optional<bool> active;
+};
+
+struct PackageProbe {
+  std::string name;
+  bool installed = true;
+  std::optional<Comparison> version;  // Debian version ordering
+};
+
+struct AccountsProbe {
+  enum class Kind : uint8_t { empty_passwords, uid0_only_root, shadowed_passwords, password_max_days, inactive_days };
+  Kind kind = Kind::empty_passwords;
+  int64_t max = 0;
+};
+
+struct CommandProbe {
+  std::vector<std::string> argv;
+  std::chrono::milliseconds timeout{10000};
+  std::shared_ptr<const RE2> regex;  // on stdout; null: only the exit code counts
+  bool expect_present = true;
+  std::optional<int> exit_code;
+};
+
+using Probe = std::variant<FileProbe, LinesProbe, SettingProbe, DirectoryProbe, SysctlProbe, MountProbe,
+                           ListenProbe, ServiceProbe, PackageProbe, AccountsProbe, CommandProbe>;
+
+struct Condition {
+  enum class Kind : uint8_t { probe, all, any, none };
+  Kind kind = Kind::all;
+  std::vector<Condition> children;
+  std::shared_ptr<const Probe> probe;  // Kind::probe
+};
+
+struct Check {
+  std::string id;
+  std::string title;
+  std::string rationale;
+  std::string remediation;
+  int level = 1;  // the lowest security level that requires it (1-5)
+  std::map<std::string, std::vector<std::string>> compliance;  // framework id -> control ids
+  std::optional<Condition> applies_if;  // not_applicable unless this passes
+  Condition condition;
+  std::string position;  // file:line, for messages
+};
+
+struct Policy {
+  std::string id;
+  std::string title;
+  std::string version;
+  std::string description;
+  bool allow_commands = false;
+  std::vector<Check> checks;
+  std::string file;
+};
+
+struct Control {
+  std::string id;
+  std::string title;
+  std::string group;
+  std::vector<int> levels;
+  bool verified = false;
+  std::string source_note;
+};
+
+struct Framework {
+  std::string id;
+  std::string title;
+  std::string version;
+  std::string authority;
+  std::string source_note;
+  std::vector<Control> controls;
+  std::string file;
+  const Control* find(std::string_view control_id) const;
+};
+
+}  // namespace vigil::agent::checks

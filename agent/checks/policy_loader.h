@@ -1,0 +1,34 @@
+// Loading policies and control catalogues with every problem reported as file:line:column.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "agent/checks/policy.h"
+#include "common/config/yaml_reader.h"
+#include "common/result.h"
+
+namespace vigil::agent::checks {
+
+struct LoadedFrameworks {
+  std::vector<Framework> frameworks;
+  config::Diagnostics diagnostics;  // warnings
+  const Framework* find(std::string_view id) const;
+};
+
+// Framework files or directories of them (*.yaml with a top-level `framework:`; other YAML files
+// in a directory are skipped).
+Result<LoadedFrameworks> load_frameworks(const std::vector<std::string>& paths);
+
+struct LoadedPolicy {
+  Policy policy;
+  config::Diagnostics diagnostics;  // warnings
+};
+
+// One policy file. Every control id a check names must exist in `frameworks`.
+Result<LoadedPolicy> load_policy(const std::string& path, const LoadedFrameworks& frameworks);
+
+// The catalogues that go with a policy file when none are given: <policy dir>/../frameworks.
+std::string default_frameworks_dir(const std::string& policy_path);
+
+}  // namespace vigil::agent::checks
