@@ -1,0 +1,372 @@
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+#include <mutex>
+
+#include "collector/store/store.h"
+
+namespace vigil::collector {
+
+namespace {
+
+// The schema, one entry per version; applied in order inside a transaction each.
+constexpr const char* kMigrations[] = {
+    // 1: enrollment, agents, revocations, API tokens, stored records with dedup.
+    R"sql(
+CREATE TABLE agencies(
+  name TEXT PRIMARY KEY,
+  framework TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE TABLE enroll_tokens(
+  hash TEXT PRIMARY KEY,
+  agency TEXT NOT NULL REFERENCES agencies(name),
+  level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER);
+CREATE TABLE agents(
+  id TEXT PRIMARY KEY,
+  agency TEXT NOT NULL REFERENCES agencies(name),
+  level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
+  host TEXT NOT NULL,
+  version TEXT NOT NULL,
+  cert_serial TEXT NOT NULL,
+  enrolled_at INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'active');
+CREATE TABLE revocations(
+  serial TEXT PRIMARY KEY,
+  agent_id TEXT NOT NULL,
+  revoked_at INTEGER NOT NULL);
+CREATE TABLE api_tokens(
+  hash TEXT PRIMARY KEY,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'analyst', 'auditor')),
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE TABLE records(
+  agent_id TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  dataset TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (agent_id, epoch, seq)) WITHOUT ROWID;
+CREATE INDEX records_kind_ts ON records(kind, ts);
+)sql",
+};
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) error_ = sqlite3_errmsg(db);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return stmt_ != nullptr; }
+  const std::string& error() const { return error_; }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& bind_null(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  int step() { return sqlite3_step(stmt_); }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  std::string error_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  ~SqliteStore() override { sqlite3_close_v2(db_); }
+
+  Result<void> exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      return make_error("sqlite: " + msg);
+    }
+    return {};
+  }
+
+  Result<int> schema_version() override {
+    std::lock_guard lock(mutex_);
+    return version_locked();
+  }
+
+  Result<int> version_locked() {
+    auto r = exec("CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    if (!r) return make_error(r.error());
+    Stmt s(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!s.ok()) return make_error("sqlite: " + s.error());
+    if (s.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return static_cast<int>(s.integer(0));
+  }
+
+  Result<void> migrate() override {
+    std::lock_guard lock(mutex_);
+    auto v = version_locked();
+    if (!v) return make_error(v.error());
+    const int latest = static_cast<int>(std::size(kMigrations));
+    if (*v > latest) {
+      return make_error(fmt::format("the database has schema version {} but this collector knows only up to {}: "
+                                    "run a newer collector",
+                                    *v, latest));
+    }
+    for (int next = *v + 1; next <= latest; ++next) {
+      auto r = exec("BEGIN IMMEDIATE");
+      if (!r) return r;
+      r = exec(kMigrations[next - 1]);
+      if (r) {
+        Stmt s(db_, "INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)");
+        s.bind(1, static_cast<int64_t>(next)).bind(2, Timestamp::now().ns);
+        if (s.step() != SQLITE_DONE) r = make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+      }
+      if (!r) {
+        (void)exec("ROLLBACK");
+        return make_error(fmt::format("migration {} failed: {}", next, r.error()));
+      }
+      r = exec("COMMIT");
+      if (!r) return r;
+    }
+    return {};
+  }
+
+  Result<void> ensure_agency(const std::string& name, const std::string& framework) override {
+    std::lock_guard lock(mutex_);
+    return ensure_agency_locked(name, framework);
+  }
+
+  Result<void> ensure_agency_locked(const std::string& name, const std::string& framework) {
+    Stmt s(db_, "INSERT OR IGNORE INTO agencies(name, framework, created_at) VALUES (?, ?, ?)");
+    s.bind(1, name).bind(2, framework).bind(3, Timestamp::now().ns);
+    return done(s);
+  }
+
+  Result<void> add_token(const std::string& hash, const TokenInfo& info, Timestamp expires) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "INSERT INTO enroll_tokens(hash, agency, level, expires_at) VALUES (?, ?, ?, ?)");
+    s.bind(1, hash).bind(2, info.agency).bind(3, static_cast<int64_t>(info.level)).bind(4, expires.ns);
+    return done(s);
+  }
+
+  Result<TokenInfo> consume_token(const std::string& hash, Timestamp now) override {
+    std::lock_guard lock(mutex_);
+    // One statement: a token is used once even when two enrollments race for it.
+    Stmt s(db_,
+           "UPDATE enroll_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ? "
+           "RETURNING agency, level");
+    s.bind(1, now.ns).bind(2, hash).bind(3, now.ns);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) {
+      TokenInfo info{s.text(0), static_cast<int>(s.integer(1))};
+      s.step();
+      return info;
+    }
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    Stmt why(db_, "SELECT used_at, expires_at FROM enroll_tokens WHERE hash = ?");
+    why.bind(1, hash);
+    if (why.step() != SQLITE_ROW) return make_error("unknown enrollment token");
+    if (!why.is_null(0)) return make_error("enrollment token already used");
+    return make_error("enrollment token expired");
+  }
+
+  Result<void> add_agent(const AgentRecord& a) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "INSERT INTO agents(id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, a.id).bind(2, a.agency).bind(3, static_cast<int64_t>(a.level)).bind(4, a.host).bind(5, a.version);
+    s.bind(6, a.cert_serial).bind(7, a.enrolled.ns).bind(8, a.last_seen.ns).bind(9, a.status);
+    return done(s);
+  }
+
+  static AgentRecord agent_from(const Stmt& s) {
+    AgentRecord a;
+    a.id = s.text(0);
+    a.agency = s.text(1);
+    a.level = static_cast<int>(s.integer(2));
+    a.host = s.text(3);
+    a.version = s.text(4);
+    a.cert_serial = s.text(5);
+    a.enrolled = Timestamp{s.integer(6)};
+    a.last_seen = Timestamp{s.integer(7)};
+    a.status = s.text(8);
+    return a;
+  }
+
+  Result<std::optional<AgentRecord>> get_agent(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status FROM agents "
+           "WHERE id = ?");
+    s.bind(1, id);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return std::optional<AgentRecord>(agent_from(s));
+    if (rc == SQLITE_DONE) return std::optional<AgentRecord>();
+    return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+
+  Result<std::vector<AgentRecord>> list_agents() override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status FROM agents "
+           "ORDER BY agency, host, id");
+    std::vector<AgentRecord> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(agent_from(s));
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
+  }
+
+  Result<void> touch_agent(const std::string& id, Timestamp now) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "UPDATE agents SET last_seen = ? WHERE id = ? AND last_seen < ?");
+    s.bind(1, now.ns).bind(2, id).bind(3, now.ns);
+    return done(s);
+  }
+
+  Result<bool> revoke_agent(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    auto r = exec("BEGIN IMMEDIATE");
+    if (!r) return make_error(r.error());
+    Stmt up(db_, "UPDATE agents SET status = 'revoked' WHERE id = ? RETURNING cert_serial");
+    up.bind(1, id);
+    int rc = up.step();
+    if (rc != SQLITE_ROW) {
+      (void)exec("ROLLBACK");
+      if (rc == SQLITE_DONE) return false;
+      return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    }
+    std::string serial = up.text(0);
+    up.step();
+    Stmt ins(db_, "INSERT OR IGNORE INTO revocations(serial, agent_id, revoked_at) VALUES (?, ?, ?)");
+    ins.bind(1, serial).bind(2, id).bind(3, Timestamp::now().ns);
+    auto d = done(ins);
+    if (!d) {
+      (void)exec("ROLLBACK");
+      return make_error(d.error());
+    }
+    r = exec("COMMIT");
+    if (!r) return make_error(r.error());
+    return true;
+  }
+
+  Result<bool> is_revoked(const std::string& serial) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT 1 FROM revocations WHERE serial = ?");
+    s.bind(1, serial);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+
+  Result<void> add_api_token(const std::string& hash, const std::string& role, const std::string& name) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "INSERT OR REPLACE INTO api_tokens(hash, role, name, created_at) VALUES (?, ?, ?, ?)");
+    s.bind(1, hash).bind(2, role).bind(3, name).bind(4, Timestamp::now().ns);
+    return done(s);
+  }
+
+  Result<std::optional<std::string>> api_token_role(const std::string& hash) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT role FROM api_tokens WHERE hash = ?");
+    s.bind(1, hash);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return std::optional<std::string>(s.text(0));
+    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+
+  Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
+                               const std::vector<IncomingRecord>& records) override {
+    std::lock_guard lock(mutex_);
+    auto r = exec("BEGIN IMMEDIATE");
+    if (!r) return make_error(r.error());
+    Stmt s(db_,
+           "INSERT OR IGNORE INTO records(agent_id, epoch, seq, kind, dataset, ts, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    uint64_t added = 0;
+    for (const auto& rec : records) {
+      s.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.kind);
+      s.bind(5, rec.dataset).bind(6, rec.time.ns).bind(7, rec.json);
+      if (s.step() != SQLITE_DONE) {
+        std::string err = sqlite3_errmsg(db_);
+        (void)exec("ROLLBACK");
+        return make_error("sqlite: " + err);
+      }
+      added += static_cast<uint64_t>(sqlite3_changes(db_));
+      s.reset();
+    }
+    r = exec("COMMIT");
+    if (!r) {
+      (void)exec("ROLLBACK");
+      return make_error(r.error());
+    }
+    return added;
+  }
+
+  Result<StoredCounts> counts(const std::string& agent_id) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT COUNT(*), COALESCE(SUM(kind = 'alert'), 0) FROM records WHERE agent_id = ?");
+    s.bind(1, agent_id);
+    if (s.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return StoredCounts{static_cast<uint64_t>(s.integer(0)), static_cast<uint64_t>(s.integer(1))};
+  }
+
+ private:
+  Result<void> done(Stmt& s) {
+    if (!s.ok()) return make_error("sqlite: " + s.error());
+    if (s.step() != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return {};
+  }
+
+  sqlite3* db_;
+  std::mutex mutex_;  // one writer; SQLite serialises anyway, this keeps statements tidy
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string err = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close_v2(db);
+    return make_error(fmt::format("cannot open database {}: {}", path, err));
+  }
+  sqlite3_busy_timeout(db, 5000);
+  auto store = std::make_unique<SqliteStore>(db);
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
+    auto r = store->exec(pragma);
+    if (!r) return make_error(r.error());
+  }
+  auto m = store->migrate();
+  if (!m) return make_error(m.error());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace vigil::collector

@@ -1,0 +1,84 @@
+// Storage behind one interface (shared/DESIGN.md "Collector"): SQLite by default, PostgreSQL for
+// several collectors sharing one database. Every statement is parameterised.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/event/value.h"
+#include "common/result.h"
+
+namespace vigil::collector {
+
+struct TokenInfo {
+  std::string agency;
+  int level = 1;  // security level (1-5) of the system the enrolled agent serves
+};
+
+struct AgentRecord {
+  std::string id;
+  std::string agency;
+  int level = 1;
+  std::string host;
+  std::string version;
+  std::string cert_serial;
+  Timestamp enrolled{};
+  Timestamp last_seen{};
+  std::string status = "active";  // active | revoked
+};
+
+// One record of a batch as the agent sent it: its spool position and the event as JSON.
+struct IncomingRecord {
+  uint64_t seq = 0;
+  std::string kind;     // event.kind: event, alert, state, metric
+  std::string dataset;  // event.dataset
+  Timestamp time{};
+  std::string json;     // the whole event
+};
+
+struct StoredCounts {
+  uint64_t records = 0;
+  uint64_t alerts = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Brings the schema to the current version (idempotent; versioned migrations).
+  virtual Result<void> migrate() = 0;
+  virtual Result<int> schema_version() = 0;
+
+  virtual Result<void> ensure_agency(const std::string& name, const std::string& framework) = 0;
+
+  // Tokens are stored by their SHA-256; one-time and expiring.
+  virtual Result<void> add_token(const std::string& token_hash, const TokenInfo& info, Timestamp expires) = 0;
+  // Marks the token used and returns what it grants; fails when unknown, used or expired.
+  virtual Result<TokenInfo> consume_token(const std::string& token_hash, Timestamp now) = 0;
+
+  virtual Result<void> add_agent(const AgentRecord& agent) = 0;
+  virtual Result<std::optional<AgentRecord>> get_agent(const std::string& id) = 0;
+  virtual Result<std::vector<AgentRecord>> list_agents() = 0;
+  virtual Result<void> touch_agent(const std::string& id, Timestamp now) = 0;
+  // Revokes the agent and its certificate serial; false when the agent is unknown.
+  virtual Result<bool> revoke_agent(const std::string& id) = 0;
+  virtual Result<bool> is_revoked(const std::string& cert_serial) = 0;
+
+  // API tokens of operators (hash -> role).
+  virtual Result<void> add_api_token(const std::string& token_hash, const std::string& role, const std::string& name) = 0;
+  virtual Result<std::optional<std::string>> api_token_role(const std::string& token_hash) = 0;
+
+  // Stores a batch in one transaction; records already stored under (agent, epoch, seq) are
+  // skipped, so redelivery is harmless. Returns how many were new.
+  virtual Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
+                                       const std::vector<IncomingRecord>& records) = 0;
+  virtual Result<StoredCounts> counts(const std::string& agent_id) = 0;
+};
+
+// Opens (creating) an SQLite database in WAL mode and migrates it.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+
+}  // namespace vigil::collector
