@@ -409,7 +409,7 @@ TEST(LoghubLinux, EveryLineParsesAndProgramsMatchTheLabels) {
   auto p = parser("syslog");
   auto ctx = context("syslog", "2005-12-31T00:00:00Z");
   std::map<std::string, int> datasets;
-  int su_labels = 0, sshd_labels = 0, failures_from_150 = 0, independent_150 = 0;
+  int su_labels = 0, sshd_labels = 0, failures_from_150 = 0, independent_150 = 0, pam_failures = 0;
   Event e;
   for (size_t i = 0; i < lines.size(); ++i) {
     SCOPED_TRACE(lines[i]);
@@ -435,6 +435,19 @@ TEST(LoghubLinux, EveryLineParsesAndProgramsMatchTheLabels) {
       ++independent_150;
     }
     if (ip(e) == "150.183.249.110" && str(e, fields::event_outcome) == "failure") ++failures_from_150;
+    if (lines[i].find("authentication failure;") != std::string::npos) {
+      ++pam_failures;
+      EXPECT_EQ(str(e, fields::event_action), "authentication_failure");
+      EXPECT_EQ(str(e, fields::event_outcome), "failure");
+      std::string rhost = after_key(lines[i], " rhost=");
+      if (rhost.empty()) {
+        EXPECT_FALSE(e.has(fields::source_ip));
+      } else if (IpAddress::parse(rhost)) {
+        EXPECT_EQ(ip(e), rhost);
+      } else {
+        EXPECT_EQ(str(e, field("source.domain")), rhost);
+      }
+    }
   }
   EXPECT_EQ(p->counters().lines, 2000u);
   EXPECT_EQ(p->counters().parsed + p->counters().unparsed, 2000u);
@@ -443,6 +456,7 @@ TEST(LoghubLinux, EveryLineParsesAndProgramsMatchTheLabels) {
   EXPECT_EQ(datasets["sshd"], sshd_labels);
   EXPECT_EQ(independent_150, 80);  // the README's figure
   EXPECT_EQ(failures_from_150, independent_150);
+  EXPECT_GT(pam_failures, 300);
 }
 
 TEST(LoghubApache, EveryErrorLineParsesWithTheLabelLevel) {
