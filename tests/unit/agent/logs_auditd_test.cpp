@@ -68,6 +68,13 @@ TEST_F(AuditdTest, UserRecordNestedMessageAndNode) {
   EXPECT_EQ(ip->to_string(), "203.0.113.5");
 }
 
+TEST_F(AuditdTest, EnrichedRecordsSplitAtTheGroupSeparator) {
+  Event e = parse("type=SYSCALL msg=audit(1700000000.1:5): syscall=59 auid=1000 ses=3\x1d" "AUID=\"alice\" UID=\"root\"");
+  EXPECT_EQ(str(e, "auditd.data.ses"), "3");
+  EXPECT_EQ(str(e, "auditd.data.AUID"), "alice");
+  EXPECT_EQ(str(e, "auditd.data.UID"), "root");
+}
+
 TEST_F(AuditdTest, MalformedRecordsAreKeptUnparsed) {
   for (const char* line : {"type=SYSCALL", "type=SYSCALL msg=audit(abc:1): x=1", "msg=audit(1.2:3): a=b",
                            "type=X msg=audit(1.2:3", "type=X msg=audit(11171127600.1:3): a=b"}) {
