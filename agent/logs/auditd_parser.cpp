@@ -15,9 +15,9 @@ constexpr int64_t kMaxSeconds = 9'000'000'000;  // year 2255
 
 // Keys whose values auditd writes as hex when they hold spaces, quotes or control characters.
 bool is_hex_encodable(std::string_view key) {
-  static constexpr std::string_view kKeys[] = {"proctitle"sv, "cmd"sv,  "comm"sv, "exe"sv,  "cwd"sv,
-                                               "name"sv,      "path"sv, "acct"sv, "data"sv, "dir"sv,
-                                               "file"sv,      "ocomm"sv, "watch"sv, "new"sv, "old"sv};
+  static constexpr std::string_view kKeys[] = {"proctitle"sv, "cmd"sv,   "comm"sv,  "exe"sv,  "cwd"sv,
+                                               "name"sv,      "path"sv,  "acct"sv,  "data"sv, "dir"sv,
+                                               "file"sv,      "ocomm"sv, "watch"sv, "new"sv,  "old"sv};
   return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
 }
 

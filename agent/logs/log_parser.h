@@ -33,8 +33,7 @@ struct ParseContext {
   Timestamp reference_time{};
 
   // A context whose year, month and fallback time come from `reference` seen at `utc_offset_s`.
-  static ParseContext at(std::string format, Timestamp reference, int64_t utc_offset_s,
-                         std::string host_name = {});
+  static ParseContext at(std::string format, Timestamp reference, int64_t utc_offset_s, std::string host_name = {});
   // The context for reading the file at `path`: reference time = its modification time, zone =
   // the host's local zone at that time. An error names the file when it cannot be examined.
   static Result<ParseContext> for_file(const std::string& path, std::string format, std::string host_name = {});

@@ -385,8 +385,7 @@ TEST(CrowdsecNginxSqli, ProbesAreAccessEventsWithTheirQuery) {
   auto ctx = context("nginx", "2021-12-31T00:00:00Z");
   int n = 0;
   Event e;
-  for (const auto& line :
-       read_lines(log_file("crowdsec-hub/nginx-http-sqli-probing/nginx-http-sqli-probing.log"))) {
+  for (const auto& line : read_lines(log_file("crowdsec-hub/nginx-http-sqli-probing/nginx-http-sqli-probing.log"))) {
     if (line.empty()) continue;
     SCOPED_TRACE(line);
     ASSERT_TRUE(p->parse(line, ctx, e));
@@ -426,8 +425,8 @@ TEST(LoghubLinux, EveryLineParsesAndProgramsMatchTheLabels) {
       ++sshd_labels;
       EXPECT_EQ(str(e, fields::event_dataset), "sshd");
     }
-    if (component.find('(') == std::string::npos && component.find(' ') == std::string::npos &&
-        !component.empty() && component != "syslogd") {
+    if (component.find('(') == std::string::npos && component.find(' ') == std::string::npos && !component.empty() &&
+        component != "syslogd") {
       EXPECT_EQ(str(e, fields::process_name), component);
     }
     if (lines[i].find("authentication failure") != std::string::npos &&
