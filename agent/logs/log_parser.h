@@ -50,6 +50,8 @@ struct ParseCounters {
   uint64_t empty = 0;     // blank lines (no event)
 };
 
+// One parser per input (file or stream): parsers keep counters and caches, so an instance is
+// used by one thread at a time; make one per reader thread.
 class LogParser {
  public:
   virtual ~LogParser() = default;
