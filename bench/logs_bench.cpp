@@ -68,11 +68,12 @@ void BM_SyslogLinux(benchmark::State& state) {
 BENCHMARK(BM_SyslogLinux);
 
 void BM_SyslogFirewall(benchmark::State& state) {
-  static const auto lines = load(
-      "crowdsec-hub/iptables-scan-multi-port/iptables-scan-multi-port.log",
-      {"Sep 30 10:09:23 scw-d95986 kernel: [19955416.516358] IN=ens2 OUT= MAC=de:1c:88:64:10:19:5e:e1:a4:3b:cf:f0:08:00 "
-       "SRC=62.34.17.168 DST=10.73.140.49 LEN=44 TOS=0x00 PREC=0x00 TTL=43 ID=25313 PROTO=TCP SPT=52220 DPT=80 "
-       "WINDOW=1024 RES=0x00 SYN URGP=0"});
+  static const auto lines =
+      load("crowdsec-hub/iptables-scan-multi-port/iptables-scan-multi-port.log",
+           {"Sep 30 10:09:23 scw-d95986 kernel: [19955416.516358] IN=ens2 OUT= "
+            "MAC=de:1c:88:64:10:19:5e:e1:a4:3b:cf:f0:08:00 "
+            "SRC=62.34.17.168 DST=10.73.140.49 LEN=44 TOS=0x00 PREC=0x00 TTL=43 ID=25313 PROTO=TCP SPT=52220 DPT=80 "
+            "WINDOW=1024 RES=0x00 SYN URGP=0"});
   run(state, "syslog", lines);
 }
 BENCHMARK(BM_SyslogFirewall);

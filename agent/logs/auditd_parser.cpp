@@ -15,9 +15,9 @@ constexpr int64_t kMaxSeconds = 9'000'000'000;  // year 2255
 
 // Keys whose values auditd writes as hex when they hold spaces, quotes or control characters.
 bool is_hex_encodable(std::string_view key) {
-  static constexpr std::string_view kKeys[] = {"proctitle"sv, "cmd"sv,  "comm"sv, "exe"sv,  "cwd"sv,
-                                               "name"sv,      "path"sv, "acct"sv, "data"sv, "dir"sv,
-                                               "file"sv,      "ocomm"sv, "watch"sv, "new"sv, "old"sv};
+  static constexpr std::string_view kKeys[] = {"proctitle"sv, "cmd"sv,   "comm"sv,  "exe"sv,  "cwd"sv,
+                                               "name"sv,      "path"sv,  "acct"sv,  "data"sv, "dir"sv,
+                                               "file"sv,      "ocomm"sv, "watch"sv, "new"sv,  "old"sv};
   return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
 }
 
@@ -46,10 +46,11 @@ std::optional<FieldId> AuditdParser::key_field(std::string_view key) {
 
 void AuditdParser::read_pairs(std::string_view s, Event& out, int depth) {
   while (true) {
-    while (s.starts_with(' ')) s.remove_prefix(1);
+    // ENRICHED records put a GS (0x1d) before the resolved names (AUID="root" UID="root").
+    while (s.starts_with(' ') || s.starts_with('\x1d')) s.remove_prefix(1);
     if (s.empty()) return;
     size_t eq = s.find('=');
-    size_t sp = s.find(' ');
+    size_t sp = s.find_first_of(" \x1d");
     if (eq == std::string_view::npos) return;
     if (sp < eq) {  // a word without '=': skip it
       s.remove_prefix(sp + 1);
@@ -71,7 +72,7 @@ void AuditdParser::read_pairs(std::string_view s, Event& out, int depth) {
         continue;
       }
     } else {
-      size_t end = s.find(' ');
+      size_t end = s.find_first_of(" \x1d");
       value = s.substr(0, end);
       s = end == std::string_view::npos ? std::string_view() : s.substr(end);
     }

@@ -64,8 +64,8 @@ void classify_apache_message(std::string_view msg, Event& out) {
     set_failure(out, "access_denied");
     return;
   }
-  for (std::string_view p : {"client used wrong authentication scheme"sv, "realm mismatch"sv,
-                             "unknown algorithm"sv, "invalid qop"sv, "invalid nonce"sv}) {
+  for (std::string_view p : {"client used wrong authentication scheme"sv, "realm mismatch"sv, "unknown algorithm"sv,
+                             "invalid qop"sv, "invalid nonce"sv}) {
     if (msg.starts_with(p)) {
       set_failure(out, "authentication_failure");
       return;
@@ -181,8 +181,8 @@ bool NginxErrorParser::parse_line(std::string_view line, const ParseContext& ctx
   int hour = 0, minute = 0, second = 0;
   int64_t nanos = 0;
   if (!year || !month || !day || !parse_clock(s, hour, minute, second, nanos)) return false;
-  auto time = make_time(*year, static_cast<int>(*month), static_cast<int>(*day), hour, minute, second, nanos,
-                        ctx.utc_offset_s);
+  auto time =
+      make_time(*year, static_cast<int>(*month), static_cast<int>(*day), hour, minute, second, nanos, ctx.utc_offset_s);
   if (!time || !s.starts_with(" [")) return false;
   size_t close = s.find(']');
   if (close == std::string_view::npos) return false;

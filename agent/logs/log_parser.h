@@ -33,8 +33,7 @@ struct ParseContext {
   Timestamp reference_time{};
 
   // A context whose year, month and fallback time come from `reference` seen at `utc_offset_s`.
-  static ParseContext at(std::string format, Timestamp reference, int64_t utc_offset_s,
-                         std::string host_name = {});
+  static ParseContext at(std::string format, Timestamp reference, int64_t utc_offset_s, std::string host_name = {});
   // The context for reading the file at `path`: reference time = its modification time, zone =
   // the host's local zone at that time. An error names the file when it cannot be examined.
   static Result<ParseContext> for_file(const std::string& path, std::string format, std::string host_name = {});
@@ -51,6 +50,8 @@ struct ParseCounters {
   uint64_t empty = 0;     // blank lines (no event)
 };
 
+// One parser per input (file or stream): parsers keep counters and caches, so an instance is
+// used by one thread at a time; make one per reader thread.
 class LogParser {
  public:
   virtual ~LogParser() = default;

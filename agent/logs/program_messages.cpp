@@ -39,7 +39,6 @@ std::string_view strip_suffix(std::string_view s, std::string_view suffix) {
   return trim(s);
 }
 
-
 // "pam_unix(sshd:auth): X" -> "X"; "(pam_unix) X" -> "X"; "pam_unix: X" -> "X".
 std::string_view strip_pam_prefix(std::string_view msg) {
   if (msg.starts_with("pam_unix(")) {
@@ -448,7 +447,7 @@ void parse_accounts_message(std::string_view program, std::string_view msg, Even
     set_outcome(out, "group_created", "success");
     return;
   }
-  if (msg.starts_with("add '") || msg.starts_with("user ") ) {
+  if (msg.starts_with("add '") || msg.starts_with("user ")) {
     // useradd/usermod: "add 'bob' to group 'sudo'"; gpasswd: "user bob added by root to group sudo"
     if (msg.starts_with("add '")) {
       set_str(out, fields::user_target_name, single_quoted(msg));
@@ -473,7 +472,8 @@ void parse_accounts_message(std::string_view program, std::string_view msg, Even
     set_outcome(out, "user_deleted", "success");
     return;
   }
-  if (msg.starts_with("removed group '") || (msg.starts_with("group '") && msg.find("' removed") != std::string_view::npos)) {
+  if (msg.starts_with("removed group '") ||
+      (msg.starts_with("group '") && msg.find("' removed") != std::string_view::npos)) {
     set_str(out, lf.group_name, single_quoted(msg));
     set_outcome(out, "group_deleted", "success");
     return;
@@ -497,8 +497,7 @@ void parse_accounts_message(std::string_view program, std::string_view msg, Even
     return;
   }
   if (read_pam_failure(body, out, true)) return;
-  if (program == "usermod" || program == "groupmod" || program == "chage" || program == "chfn" ||
-      program == "chsh") {
+  if (program == "usermod" || program == "groupmod" || program == "chage" || program == "chfn" || program == "chsh") {
     std::string_view name = single_quoted(msg);
     if (!name.empty()) set_str(out, fields::user_target_name, name);
   }
@@ -517,7 +516,8 @@ bool parse_firewall_message(std::string_view msg, Event& out) {
     if (close != std::string_view::npos) prefix = prefix.substr(close + 1);
   }
   prefix = trim(prefix);
-  if (prefix.size() >= 2 && prefix.front() == '[' && prefix.back() == ']') prefix = trim(prefix.substr(1, prefix.size() - 2));
+  if (prefix.size() >= 2 && prefix.front() == '[' && prefix.back() == ']')
+    prefix = trim(prefix.substr(1, prefix.size() - 2));
   set_str(out, lf.firewall_prefix, prefix);
   std::string_view rest = msg.substr(in);
   while (!rest.empty()) {
@@ -559,9 +559,9 @@ void parse_program_message(std::string_view program, std::string_view message, E
     parse_sudo_message(message, out);
   } else if (base == "su") {
     parse_su_message(message, out);
-  } else if (base == "useradd" || base == "userdel" || base == "usermod" || base == "groupadd" ||
-             base == "groupdel" || base == "groupmod" || base == "passwd" || base == "chpasswd" ||
-             base == "chage" || base == "gpasswd" || base == "chfn" || base == "chsh" || base == "newusers") {
+  } else if (base == "useradd" || base == "userdel" || base == "usermod" || base == "groupadd" || base == "groupdel" ||
+             base == "groupmod" || base == "passwd" || base == "chpasswd" || base == "chage" || base == "gpasswd" ||
+             base == "chfn" || base == "chsh" || base == "newusers") {
     parse_accounts_message(base, message, out);
   } else if (base == "kernel" && parse_firewall_message(message, out)) {
     // done

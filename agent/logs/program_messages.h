@@ -1,5 +1,20 @@
 // Reads the message of a syslog line by program: sshd, sudo, su, account tools, kernel firewall
 // LOG lines, PAM authentication failures of any service, Apache (ErrorLog syslog).
+//
+// event.action values rules can rely on (event.outcome in brackets):
+//   sshd:     ssh_login (success|failure), invalid_user (failure), authentication_failure (failure),
+//             too_many_auth_failures (failure), user_not_allowed (failure), user_unknown,
+//             session_opened / session_closed (success), disconnect, connection_closed,
+//             connection_reset, no_identification, negotiation_failed, possible_break_in, max_retries
+//   sudo:     sudo_command (success), sudo_auth_failure / sudo_not_allowed / sudo_failure (failure),
+//             authentication_failure (failure), session_opened / session_closed (success)
+//   su:       su (success|failure), authentication_failure (failure), session_opened / session_closed
+//   accounts: user_created, user_deleted, user_modified, group_created, group_deleted,
+//             group_member_added, password_changed, password_expiry_changed (success)
+//   other programs (dataset syslog): authentication_failure (failure) for PAM failures
+// user.name is who acted (the sudo/su caller, the ssh login); user.target.name the account acted
+// on (sudo USER=, su target, the account an account tool changed). A PAM rhost that is not an
+// address goes to source.domain.
 #pragma once
 
 #include <string_view>

@@ -63,8 +63,8 @@ void civil_from_days(int64_t z, int& year, int& month, int& day) {
   day = static_cast<int>(d);
 }
 
-std::optional<Timestamp> make_time(int64_t year, int month, int day, int hour, int minute, int second,
-                                   int64_t nanos, int64_t utc_offset_s) {
+std::optional<Timestamp> make_time(int64_t year, int month, int day, int hour, int minute, int second, int64_t nanos,
+                                   int64_t utc_offset_s) {
   static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (year < 1900 || year > 2261 || month < 1 || month > 12 || day < 1 || day > kDays[month - 1] || hour < 0 ||
       hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) {

@@ -32,8 +32,8 @@ void civil_from_days(int64_t days, int& year, int& month, int& day);
 
 // Seconds since the epoch of a wall-clock date and time at the given UTC offset (seconds east).
 // Returns nullopt for an out-of-range field (years 1900..2261: nanoseconds fit in 64 bits).
-std::optional<Timestamp> make_time(int64_t year, int month, int day, int hour, int minute, int second,
-                                   int64_t nanos, int64_t utc_offset_s);
+std::optional<Timestamp> make_time(int64_t year, int month, int day, int hour, int minute, int second, int64_t nanos,
+                                   int64_t utc_offset_s);
 
 // An RFC 3339 timestamp (Timestamp::parse) whose year is within make_time's range, so the
 // nanosecond count cannot overflow.

@@ -104,10 +104,19 @@ int main(int argc, char** argv) {
     for (int k = 0; k < edits && buf.size() > 1; ++k) {
       size_t pos = 1 + rng() % (buf.size() - 1);
       switch (rng() % 5) {
-        case 0: buf[pos] = static_cast<uint8_t>(rng()); break;
-        case 1: buf[pos] = static_cast<uint8_t>(kInteresting[rng() % sizeof(kInteresting)]); break;
-        case 2: buf.resize(pos); break;
-        case 3: buf.insert(buf.begin() + static_cast<long>(pos), static_cast<uint8_t>(kInteresting[rng() % sizeof(kInteresting)])); break;
+        case 0:
+          buf[pos] = static_cast<uint8_t>(rng());
+          break;
+        case 1:
+          buf[pos] = static_cast<uint8_t>(kInteresting[rng() % sizeof(kInteresting)]);
+          break;
+        case 2:
+          buf.resize(pos);
+          break;
+        case 3:
+          buf.insert(buf.begin() + static_cast<long>(pos),
+                     static_cast<uint8_t>(kInteresting[rng() % sizeof(kInteresting)]));
+          break;
         default: {
           const auto& other = inputs[rng() % inputs.size()];
           if (other.size() > 1) {

@@ -385,8 +385,7 @@ TEST(CrowdsecNginxSqli, ProbesAreAccessEventsWithTheirQuery) {
   auto ctx = context("nginx", "2021-12-31T00:00:00Z");
   int n = 0;
   Event e;
-  for (const auto& line :
-       read_lines(log_file("crowdsec-hub/nginx-http-sqli-probing/nginx-http-sqli-probing.log"))) {
+  for (const auto& line : read_lines(log_file("crowdsec-hub/nginx-http-sqli-probing/nginx-http-sqli-probing.log"))) {
     if (line.empty()) continue;
     SCOPED_TRACE(line);
     ASSERT_TRUE(p->parse(line, ctx, e));
@@ -409,7 +408,7 @@ TEST(LoghubLinux, EveryLineParsesAndProgramsMatchTheLabels) {
   auto p = parser("syslog");
   auto ctx = context("syslog", "2005-12-31T00:00:00Z");
   std::map<std::string, int> datasets;
-  int su_labels = 0, sshd_labels = 0, failures_from_150 = 0, independent_150 = 0;
+  int su_labels = 0, sshd_labels = 0, failures_from_150 = 0, independent_150 = 0, pam_failures = 0;
   Event e;
   for (size_t i = 0; i < lines.size(); ++i) {
     SCOPED_TRACE(lines[i]);
@@ -426,8 +425,8 @@ TEST(LoghubLinux, EveryLineParsesAndProgramsMatchTheLabels) {
       ++sshd_labels;
       EXPECT_EQ(str(e, fields::event_dataset), "sshd");
     }
-    if (component.find('(') == std::string::npos && component.find(' ') == std::string::npos &&
-        !component.empty() && component != "syslogd") {
+    if (component.find('(') == std::string::npos && component.find(' ') == std::string::npos && !component.empty() &&
+        component != "syslogd") {
       EXPECT_EQ(str(e, fields::process_name), component);
     }
     if (lines[i].find("authentication failure") != std::string::npos &&
@@ -435,6 +434,19 @@ TEST(LoghubLinux, EveryLineParsesAndProgramsMatchTheLabels) {
       ++independent_150;
     }
     if (ip(e) == "150.183.249.110" && str(e, fields::event_outcome) == "failure") ++failures_from_150;
+    if (lines[i].find("authentication failure;") != std::string::npos) {
+      ++pam_failures;
+      EXPECT_EQ(str(e, fields::event_action), "authentication_failure");
+      EXPECT_EQ(str(e, fields::event_outcome), "failure");
+      std::string rhost = after_key(lines[i], " rhost=");
+      if (rhost.empty()) {
+        EXPECT_FALSE(e.has(fields::source_ip));
+      } else if (IpAddress::parse(rhost)) {
+        EXPECT_EQ(ip(e), rhost);
+      } else {
+        EXPECT_EQ(str(e, field("source.domain")), rhost);
+      }
+    }
   }
   EXPECT_EQ(p->counters().lines, 2000u);
   EXPECT_EQ(p->counters().parsed + p->counters().unparsed, 2000u);
@@ -443,6 +455,7 @@ TEST(LoghubLinux, EveryLineParsesAndProgramsMatchTheLabels) {
   EXPECT_EQ(datasets["sshd"], sshd_labels);
   EXPECT_EQ(independent_150, 80);  // the README's figure
   EXPECT_EQ(failures_from_150, independent_150);
+  EXPECT_GT(pam_failures, 300);
 }
 
 TEST(LoghubApache, EveryErrorLineParsesWithTheLabelLevel) {

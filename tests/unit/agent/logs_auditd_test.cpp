@@ -47,8 +47,8 @@ TEST_F(AuditdTest, HexValuesAreDecodedOnlyForHexableUnquotedKeys) {
       "type=PROCTITLE msg=audit(1364481363.243:24288): proctitle=636174002F6574632F7373682F737368645F636F6E666967");
   EXPECT_EQ(str(e, "auditd.data.proctitle"), "cat /etc/ssh/sshd_config");
   e = parse("type=EXECVE msg=audit(1.5:2): argc=1 a0=6C73 comm=\"abcd\" name=2F746D70");
-  EXPECT_EQ(str(e, "auditd.data.a0"), "6C73");     // not a hex-encoded key
-  EXPECT_EQ(str(e, "auditd.data.comm"), "abcd");   // quoted: as written
+  EXPECT_EQ(str(e, "auditd.data.a0"), "6C73");    // not a hex-encoded key
+  EXPECT_EQ(str(e, "auditd.data.comm"), "abcd");  // quoted: as written
   EXPECT_EQ(str(e, "auditd.data.name"), "/tmp");
 }
 
@@ -66,6 +66,15 @@ TEST_F(AuditdTest, UserRecordNestedMessageAndNode) {
   const IpAddress* ip = e.get_ip(fields::source_ip);
   ASSERT_NE(ip, nullptr);
   EXPECT_EQ(ip->to_string(), "203.0.113.5");
+}
+
+TEST_F(AuditdTest, EnrichedRecordsSplitAtTheGroupSeparator) {
+  Event e = parse(
+      "type=SYSCALL msg=audit(1700000000.1:5): syscall=59 auid=1000 ses=3\x1d"
+      "AUID=\"alice\" UID=\"root\"");
+  EXPECT_EQ(str(e, "auditd.data.ses"), "3");
+  EXPECT_EQ(str(e, "auditd.data.AUID"), "alice");
+  EXPECT_EQ(str(e, "auditd.data.UID"), "root");
 }
 
 TEST_F(AuditdTest, MalformedRecordsAreKeptUnparsed) {

@@ -135,10 +135,22 @@ TEST_F(SyslogTest, ImpossibleDatesAreUnparsed) {
 }
 
 TEST_F(SyslogTest, GarbageNeverCrashes) {
-  const char* lines[] = {"<", "<999>", "<1>1", "<1>1 ", "Jan", "Jan 1", "Jan 01 00:00:0", "Dec 32 00:00:00 h p: m",
-                         "Mar 10 06:55:46", "Mar 10 06:55:46 ", "Mar 10 06:55:46 h", "Mar 10 06:55:46 h p[",
-                         "Mar 10 06:55:46 h p[1", "<13>1 2024-01-02T03:04:05Z h a p m [unterminated",
-                         "<13>1 9999-12-31T23:59:59Z h a p m - overflow", "9999-12-31T23:59:59+00:00 h p: m",
+  const char* lines[] = {"<",
+                         "<999>",
+                         "<1>1",
+                         "<1>1 ",
+                         "Jan",
+                         "Jan 1",
+                         "Jan 01 00:00:0",
+                         "Dec 32 00:00:00 h p: m",
+                         "Mar 10 06:55:46",
+                         "Mar 10 06:55:46 ",
+                         "Mar 10 06:55:46 h",
+                         "Mar 10 06:55:46 h p[",
+                         "Mar 10 06:55:46 h p[1",
+                         "<13>1 2024-01-02T03:04:05Z h a p m [unterminated",
+                         "<13>1 9999-12-31T23:59:59Z h a p m - overflow",
+                         "9999-12-31T23:59:59+00:00 h p: m",
                          "Dec 31 23:59:59 h p: m"};
   for (const char* l : lines) {
     Event e;
@@ -167,8 +179,8 @@ TEST(SshdMessages, KnownMessagesGiveActionOutcomeUserAndSource) {
        "119.137.62.142", 49116},
       {"Accepted publickey for alice from 2001:db8::5 port 22 ssh2: RSA SHA256:abc", "ssh_login", "success", "alice",
        "2001:db8::5", 22},
-      {"Failed password for root from 183.62.140.253 port 49534 ssh2", "ssh_login", "failure", "root",
-       "183.62.140.253", 49534},
+      {"Failed password for root from 183.62.140.253 port 49534 ssh2", "ssh_login", "failure", "root", "183.62.140.253",
+       49534},
       {"Failed password for invalid user admin from 103.99.0.122 port 53036 ssh2", "ssh_login", "failure", "admin",
        "103.99.0.122", 53036},
       {"Failed none for invalid user 0 from 185.190.58.151 port 55114 ssh2", "ssh_login", "failure", "0",
@@ -184,8 +196,8 @@ TEST(SshdMessages, KnownMessagesGiveActionOutcomeUserAndSource) {
        "authentication_failure", "failure", "root", "112.95.230.3", -1},
       {"PAM 5 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=183.62.140.253  user=root",
        "authentication_failure", "failure", "root", "183.62.140.253", -1},
-      {"Received disconnect from 112.95.230.3: 11: Bye Bye [preauth]", "disconnect", nullptr, nullptr,
-       "112.95.230.3", -1},
+      {"Received disconnect from 112.95.230.3: 11: Bye Bye [preauth]", "disconnect", nullptr, nullptr, "112.95.230.3",
+       -1},
       {"Received disconnect from 192.0.2.1 port 4000:11: Bye Bye [preauth]", "disconnect", nullptr, nullptr,
        "192.0.2.1", 4000},
       {"Disconnected from invalid user bob 192.0.2.2 port 4001 [preauth]", "disconnect", nullptr, "bob", "192.0.2.2",
@@ -202,14 +214,14 @@ TEST(SshdMessages, KnownMessagesGiveActionOutcomeUserAndSource) {
        "123.235.32.19", -1},
       {"maximum authentication attempts exceeded for invalid user kim from 192.0.2.4 port 61000 ssh2 [preauth]",
        "too_many_auth_failures", "failure", "kim", "192.0.2.4", 61000},
-      {"error: PAM: Authentication failure for illegal user guest from 192.0.2.5", "authentication_failure",
-       "failure", "guest", "192.0.2.5", -1},
+      {"error: PAM: Authentication failure for illegal user guest from 192.0.2.5", "authentication_failure", "failure",
+       "guest", "192.0.2.5", -1},
       {"User root from 192.0.2.6 not allowed because not listed in AllowUsers", "user_not_allowed", "failure", "root",
        "192.0.2.6", -1},
       {"Unable to negotiate with 192.0.2.7 port 50000: no matching key exchange method found.", "negotiation_failed",
        nullptr, nullptr, "192.0.2.7", 50000},
-      {"pam_unix(sshd:session): session opened for user fztu by (uid=0)", "session_opened", "success", "fztu",
-       nullptr, -1},
+      {"pam_unix(sshd:session): session opened for user fztu by (uid=0)", "session_opened", "success", "fztu", nullptr,
+       -1},
   };
   for (const auto& c : cases) {
     Event e;
@@ -309,8 +321,9 @@ TEST(SuMessages, SuccessAndFailureForms) {
 }
 
 TEST_F(SyslogTest, AccountToolsGiveDatasetAccounts) {
-  Event e = parse("Mar 10 10:00:00 h useradd[900]: new user: name=bob, UID=1001, GID=1001, home=/home/bob, "
-                  "shell=/bin/bash, from=/dev/pts/0");
+  Event e = parse(
+      "Mar 10 10:00:00 h useradd[900]: new user: name=bob, UID=1001, GID=1001, home=/home/bob, "
+      "shell=/bin/bash, from=/dev/pts/0");
   EXPECT_EQ(str(e, "event.dataset"), "accounts");
   EXPECT_EQ(str(e, "event.action"), "user_created");
   EXPECT_EQ(str(e, "user.target.name"), "bob");
@@ -356,15 +369,17 @@ TEST_F(SyslogTest, KernelLineWithoutFirewallFieldsIsPlainSyslog) {
 }
 
 TEST_F(SyslogTest, OldPamProgramSuffixAndGenericPamFailure) {
-  Event e = parse("Jun 15 02:04:59 combo sshd(pam_unix)[20882]: authentication failure; logname= uid=0 euid=0 "
-                  "tty=NODEVssh ruser= rhost=218.188.2.4  user=root");
+  Event e = parse(
+      "Jun 15 02:04:59 combo sshd(pam_unix)[20882]: authentication failure; logname= uid=0 euid=0 "
+      "tty=NODEVssh ruser= rhost=218.188.2.4  user=root");
   EXPECT_EQ(str(e, "process.name"), "sshd");
   EXPECT_EQ(str(e, "event.dataset"), "sshd");
   EXPECT_EQ(str(e, "event.outcome"), "failure");
   EXPECT_EQ(ip(e), "218.188.2.4");
   EXPECT_EQ(str(e, "user.name"), "root");
-  e = parse("Jul 19 18:11:26 srv2 vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 "
-            "tty=ftp ruser=an8767 rhost=www.example.com");
+  e = parse(
+      "Jul 19 18:11:26 srv2 vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 "
+      "tty=ftp ruser=an8767 rhost=www.example.com");
   EXPECT_EQ(str(e, "event.dataset"), "syslog");
   EXPECT_EQ(str(e, "event.action"), "authentication_failure");
   EXPECT_EQ(str(e, "source.domain"), "www.example.com");
@@ -387,8 +402,9 @@ TEST(LogParserFactory, KnownAndUnknownFormats) {
 TEST(LogParserFactory, EveryFormatTheConfigAcceptsHasAParserAndBack) {
   for (std::string_view f : kLogFormats) {
     EXPECT_TRUE(make_parser(f).ok()) << f;
-    std::string yaml = "collector: {addresses: [127.0.0.1:8443]}\nlogs:\n  - {path: /nonexistent/x.log, format: " +
-                       std::string(f) + "}\n";
+    std::string yaml =
+        "collector: {addresses: [127.0.0.1:8443]}\nlogs:\n  - {path: /nonexistent/x.log, format: " + std::string(f) +
+        "}\n";
     auto loaded = agent::load_agent_config_string("/nonexistent/agent.yaml", yaml);
     EXPECT_TRUE(loaded.ok()) << f << ": " << (loaded.ok() ? "" : loaded.error());
   }

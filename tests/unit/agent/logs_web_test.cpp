@@ -67,16 +67,16 @@ TEST(AccessLog, DashesAreAbsentAndCommonFormatWorks) {
 }
 
 TEST(AccessLog, VhostCombinedGivesUrlDomain) {
-  Event e = parse("apache",
-                  "www.example.org:443 192.0.2.10 - - [01/Jan/2024:00:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"x\"");
+  Event e = parse(
+      "apache", "www.example.org:443 192.0.2.10 - - [01/Jan/2024:00:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"x\"");
   EXPECT_EQ(str(e, "url.domain"), "www.example.org");
   EXPECT_EQ(ip(e), "192.0.2.10");
   EXPECT_EQ(num(e, fields::http_response_status_code), 200);
 }
 
 TEST(AccessLog, EscapedQuotesAndGarbageRequests) {
-  Event e = parse("nginx",
-                  "10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] \"\\x16\\x03\\x01\" 400 157 \"-\" \"a \\\"quoted\\\" ua\"");
+  Event e = parse(
+      "nginx", "10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] \"\\x16\\x03\\x01\" 400 157 \"-\" \"a \\\"quoted\\\" ua\"");
   EXPECT_EQ(num(e, fields::http_response_status_code), 400);
   EXPECT_EQ(str(e, "http.request.method"), "<absent>");
   EXPECT_EQ(str(e, "url.original"), "\\x16\\x03\\x01");
