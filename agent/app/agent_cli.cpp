@@ -16,7 +16,9 @@
 #include "agent/checks/policy_loader.h"
 #include "agent/checks/scanner.h"
 #include "agent/config/agent_config.h"
+#include "agent/app/daemon.h"
 #include "agent/replay/replay.h"
+#include "agent/ship/identity.h"
 #include "agent/rules/engine.h"
 #include "agent/rules/rule_loader.h"
 #include "common/event/json.h"
@@ -207,9 +209,23 @@ int agent_main(int argc, char** argv) {
                "to the Vigil collector over mutual TLS.",
                "vigil-agent"};
   cli::setup_app(app, "vigil-agent");
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
 
   std::string config_path = "/etc/vigil/agent.yaml";
+  app.add_option("-c,--config", config_path, "Run the agent in the foreground with this configuration")
+      ->capture_default_str();
+
+  EnrollOptions enroll_opts;
+  std::string enroll_collector;
+  auto* enroll_cmd = app.add_subcommand(
+      "enroll", "Enroll with a collector: check its CA against the pin, then trade the one-time token and a "
+                "CSR made here for this agent's certificate (stored in agent.state_dir).");
+  enroll_cmd->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  enroll_cmd->add_option("--token", enroll_opts.token, "One-time enrollment token (vigilctl tokens create)")
+      ->required();
+  enroll_cmd->add_option("--ca-pin", enroll_opts.ca_pin, "sha256:<hex> printed by 'vigil-collector init'")
+      ->required();
+  enroll_cmd->add_option("--collector", enroll_collector, "HOST:PORT (default: the first of collector.addresses)");
   auto* check = app.add_subcommand("check-config",
                                    "Validate a configuration file and the rules it names; exit 0 when valid, 1 "
                                    "with every problem as file:line:column.");
@@ -249,6 +265,38 @@ int agent_main(int argc, char** argv) {
                        "Control catalogues (files or directories; default: <policy dir>/../frameworks)");
 
   int rc = cli::run(app, argc, argv, [&]() -> int {
+    if (enroll_cmd->parsed()) {
+      auto loaded = load_agent_config(config_path);
+      if (!loaded) {
+        std::fputs(loaded.error().c_str(), stderr);
+        return 1;
+      }
+      if (!enroll_collector.empty()) {
+        auto ep = config::parse_endpoint(enroll_collector);
+        if (!ep) {
+          std::fprintf(stderr, "vigil-agent enroll: error: --collector: expected HOST:PORT\n");
+          return 1;
+        }
+        enroll_opts.collector = *ep;
+      }
+      auto id = enroll(loaded->config, enroll_opts);
+      if (!id) {
+        std::fprintf(stderr, "vigil-agent enroll: error: %s\n", id.error().c_str());
+        return 1;
+      }
+      std::printf("enrolled as %s; identity stored in %s\n", id->agent_id.c_str(),
+                  loaded->config.agent.state_dir.c_str());
+      return 0;
+    }
+    if (app.get_subcommands().empty()) {
+      auto loaded = load_agent_config(config_path);
+      if (!loaded) {
+        std::fputs(loaded.error().c_str(), stderr);
+        return 1;
+      }
+      cli::print_warnings(loaded->diagnostics);
+      return run_agent(loaded->config, config_path);
+    }
     if (scan_cmd->parsed()) return scan(scan_args);
     if (check->parsed()) return check_config(config_path);
     if (rules_test_cmd->parsed()) return rules_test(rule_paths, events_path, show_alerts);

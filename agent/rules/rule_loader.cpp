@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Field namespaces whose names are made at run time by parsers (auditd key=value pairs, labels).
-constexpr std::string_view kDynamicPrefixes[] = {"auditd.data.", "labels."};
+constexpr std::string_view kDynamicPrefixes[] = {"auditd.data.", "labels.", "log.syslog."};
 
 std::string lower(std::string_view s) {
   std::string out(s);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "collector/app/service.h"
 #include "collector/config/collector_config.h"
 #include "collector/pki/init.h"
 #include "common/util/cli.h"
@@ -29,9 +30,11 @@ int collector_main(int argc, char** argv) {
                "and serves the console and reports.",
                "vigil-collector"};
   cli::setup_app(app, "vigil-collector");
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
 
   std::string config_path = "/etc/vigil/collector.yaml";
+  app.add_option("-c,--config", config_path, "Run the collector in the foreground with this configuration")
+      ->capture_default_str();
   auto* check = app.add_subcommand("check-config", "Validate a configuration file and exit (0: valid, 1: errors).");
   check->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
 
@@ -53,7 +56,16 @@ int collector_main(int argc, char** argv) {
 
   return cli::run(app, argc, argv, [&]() -> int {
     if (check->parsed()) return check_config(config_path);
-    if (init->parsed()) {
+    if (!init->parsed()) {
+      auto loaded = load_collector_config(config_path);
+      if (!loaded) {
+        std::fputs(loaded.error().c_str(), stderr);
+        return 1;
+      }
+      cli::print_warnings(loaded->diagnostics);
+      return run_collector(loaded->config);
+    }
+    {
       if (!init_dir.empty()) {
         init_opts.dir = init_dir;
       } else {

@@ -35,6 +35,18 @@ struct FieldId {
   X(agent_id, "agent.id", string)                                   \
   X(agent_version, "agent.version", string)                         \
   X(log_file_path, "log.file.path", string)                         \
+  X(log_level, "log.level", string)                                 \
+  X(error_code, "error.code", string)                               \
+  X(source_domain, "source.domain", string)                         \
+  X(group_name, "group.name", string)                               \
+  X(process_executable, "process.executable", string)               \
+  X(process_working_directory, "process.working_directory", string) \
+  X(observer_egress_interface_name, "observer.egress.interface.name", string) \
+  X(auditd_message_type, "auditd.message_type", string)             \
+  X(auditd_sequence, "auditd.sequence", integer)                    \
+  X(ssh_method, "vigil.ssh.method", string)                         \
+  X(firewall_prefix, "vigil.firewall.prefix", string)               \
+  X(apache_error_module, "apache.error.module", string)             \
   X(source_ip, "source.ip", ip)                                     \
   X(source_port, "source.port", integer)                            \
   X(source_bytes, "source.bytes", integer)                          \

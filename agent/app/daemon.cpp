@@ -1,0 +1,300 @@
+#include "agent/app/daemon.h"
+
+#include <glob.h>
+#include <poll.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "agent/logs/file_tail.h"
+#include "agent/logs/log_parser.h"
+#include "agent/rules/engine.h"
+#include "agent/rules/rule_loader.h"
+#include "agent/ship/identity.h"
+#include "agent/ship/shipper.h"
+#include "agent/spool/spool.h"
+#include "common/event/json.h"
+#include "common/log/logging.h"
+#include "common/pki/pki.h"
+#include "common/util/signals.h"
+#include "common/version.h"
+
+namespace vigil::agent {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct LogSource {
+  std::unique_ptr<logs::FileTail> tail;
+  std::unique_ptr<logs::LogParser> parser;
+  std::string format;
+};
+
+class Pipeline {
+ public:
+  Pipeline(const AgentConfig& cfg, Spool& spool, std::string agent_id, std::string host)
+      : cfg_(cfg), spool_(spool), agent_id_(std::move(agent_id)), host_(std::move(host)), log_(logging::get("agent")) {}
+
+  bool load_rules() {
+    auto loaded = rules::load_rules(cfg_.rules.paths);
+    if (!loaded) {
+      log_->error("rules not loaded, keeping the previous set:\n{}", loaded.error());
+      return false;
+    }
+    for (const auto& d : loaded->diagnostics.items()) log_->warn("{}", d.to_string());
+    engine_ = std::make_unique<rules::Engine>(loaded->set);
+    log_->info("{} rules loaded from {} files (version {})", loaded->set->rules.size(), loaded->set->files.size(),
+               loaded->set->version);
+    return true;
+  }
+
+  void discover_logs() {
+    fs::path tail_state = fs::path(cfg_.agent.state_dir) / "tail";
+    std::error_code ec;
+    fs::create_directories(tail_state, ec);
+    for (const auto& in : cfg_.logs) {
+      if (in.format == "journal") continue;  // read by the journal input (not in this build)
+      glob_t g{};
+      if (glob(in.path.c_str(), 0, nullptr, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; ++i) {
+          std::string path = g.gl_pathv[i];
+          if (path.ends_with(".gz") || path.ends_with(".xz") || path.ends_with(".zst") || path.ends_with(".bz2")) continue;
+          if (sources_.count(path)) continue;
+          auto parser = logs::make_parser(in.format);
+          if (!parser) continue;
+          LogSource src;
+          src.tail = std::make_unique<logs::FileTail>(path, tail_state / pki::sha256_hex(path).substr(0, 24));
+          src.parser = std::move(parser.value());
+          src.format = in.format;
+          log_->info("following {} ({})", path, in.format);
+          sources_.emplace(path, std::move(src));
+        }
+      }
+      globfree(&g);
+    }
+  }
+
+  // One pass over every source; returns the number of events appended.
+  size_t poll_sources() {
+    size_t n = 0;
+    for (auto& [path, src] : sources_) {
+      auto ctx = logs::ParseContext::for_file(path, src.format, host_);
+      if (!ctx) continue;
+      src.tail->poll([&](std::string_view line) {
+        Event e;
+        if (line.empty() || !src.parser->parse(line, *ctx, e)) {
+          if (e.empty()) return;
+        }
+        e.set(fields::log_file_path, path);
+        handle(std::move(e));
+        ++n;
+      });
+    }
+    n += poll_inbox();
+    return n;
+  }
+
+  void commit_sources() {
+    for (auto& [path, src] : sources_) src.tail->commit();
+  }
+
+  // Result files dropped by vigil-scan.service (policies.run: external): JSON lines, one event
+  // each; the file is removed once its events are in the spool.
+  size_t poll_inbox() {
+    size_t n = 0;
+    std::error_code ec;
+    if (!fs::is_directory(cfg_.policies.inbox, ec)) return 0;
+    for (const auto& entry : fs::directory_iterator(cfg_.policies.inbox, ec)) {
+      auto ext = entry.path().extension();
+      if (!entry.is_regular_file() || (ext != ".jsonl" && ext != ".json")) continue;
+      std::ifstream in(entry.path());
+      size_t line_no = 0;
+      for (std::string line; std::getline(in, line);) {
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        auto e = event_from_json_line(line);
+        if (!e) {
+          ++inbox_malformed_;
+          if (inbox_malformed_ <= 10) log_->warn("{}:{}: skipped: {}", entry.path().string(), line_no, e.error());
+          continue;
+        }
+        handle(std::move(e.value()));
+        ++n;
+      }
+      done_inbox_.push_back(entry.path());
+    }
+    return n;
+  }
+
+  void commit_inbox() {
+    std::error_code ec;
+    for (const auto& p : done_inbox_) fs::remove(p, ec);
+    done_inbox_.clear();
+  }
+
+  void handle(Event e) {
+    if (!e.has(fields::event_id)) e.set(fields::event_id, new_event_id());
+    if (!e.has(fields::timestamp)) e.set(fields::timestamp, Timestamp::now());
+    if (!e.has(fields::host_name)) e.set(fields::host_name, host_);
+    e.set(fields::agent_id, agent_id_);
+    alerts_.clear();
+    if (engine_) engine_->process(e, alerts_);
+    append(e);
+    for (auto& a : alerts_) {
+      a.set(fields::agent_id, agent_id_);
+      append(a);
+    }
+  }
+
+  void append(const Event& e) {
+    const std::string* kind = e.get_string(fields::event_kind);
+    SpoolPriority prio = SpoolPriority::event;
+    if (kind && *kind == "alert") prio = SpoolPriority::alert;
+    if (kind && *kind == "state") prio = SpoolPriority::state;
+    auto r = spool_.append(to_json_line(e), prio);
+    if (!r) {
+      ++spool_errors_;
+      if (spool_errors_ <= 10) log_->error("{}", r.error());
+    }
+  }
+
+  Event health(const Shipper& shipper) const {
+    Event h;
+    h.set(fields::timestamp, Timestamp::now());
+    h.set(fields::event_kind, "metric");
+    h.set(fields::event_dataset, "agent.health");
+    auto s = spool_.stats();
+    auto put = [&](const char* name, uint64_t v) { h.set(field(name), static_cast<int64_t>(v)); };
+    put("vigil.spool.bytes", s.bytes_on_disk);
+    put("vigil.spool.pending", s.pending);
+    put("vigil.spool.dropped_events", s.dropped_events);
+    put("vigil.spool.dropped_alerts", s.dropped_alerts);
+    put("vigil.ship.batches", shipper.stats().batches.load());
+    put("vigil.ship.failures", shipper.stats().failures.load());
+    put("vigil.inbox.malformed", inbox_malformed_);
+    uint64_t lines = 0, unparsed = 0;
+    for (const auto& [p, src] : sources_) {
+      lines += src.parser->counters().lines;
+      unparsed += src.parser->counters().unparsed;
+    }
+    put("vigil.logs.lines", lines);
+    put("vigil.logs.unparsed", unparsed);
+    if (engine_) {
+      put("vigil.rules.alerts", engine_->stats().alerts);
+      put("vigil.rules.groups_evicted", engine_->stats().groups_evicted);
+      h.set(field("vigil.rules.version"), engine_->rule_set().version);
+    }
+    h.set(fields::agent_version, std::string(kVersion));
+    return h;
+  }
+
+ private:
+  const AgentConfig& cfg_;
+  Spool& spool_;
+  std::string agent_id_;
+  std::string host_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<rules::Engine> engine_;
+  std::map<std::string, LogSource> sources_;
+  std::vector<Event> alerts_;
+  std::vector<fs::path> done_inbox_;
+  uint64_t inbox_malformed_ = 0;
+  uint64_t spool_errors_ = 0;
+};
+
+}  // namespace
+
+int run_agent(const AgentConfig& cfg, const std::string& config_path) {
+  logging::setup("vigil-agent", logging::parse_level(cfg.logging.level).value_or(spdlog::level::info));
+  auto log = logging::get("agent");
+  signals::install();
+  auto identity = load_identity(cfg.agent.state_dir);
+  if (!identity) {
+    log->error("{}", identity.error());
+    return 1;
+  }
+  SpoolOptions so;
+  so.max_size = cfg.spool.max_size;
+  so.segment_size = cfg.spool.segment_size;
+  auto spool = Spool::open(fs::path(cfg.agent.state_dir) / "spool", so);
+  if (!spool) {
+    log->error("{}", spool.error());
+    return 1;
+  }
+  std::string host = cfg.agent.name;
+  if (host.empty()) {
+    char name[256] = "";
+    gethostname(name, sizeof(name) - 1);
+    host = name;
+  }
+  Pipeline pipeline(cfg, **spool, identity->agent_id, host);
+  if (!pipeline.load_rules()) return 1;
+  std::error_code ec;
+  fs::create_directories(cfg.policies.inbox, ec);
+
+  ShipperOptions sh;
+  sh.addresses = cfg.collector.addresses;
+  sh.batch_max_records = cfg.collector.batch_max_records;
+  sh.batch_max_bytes = cfg.collector.batch_max_bytes;
+  sh.connect_timeout = cfg.collector.connect_timeout;
+  sh.retry_max_backoff = cfg.collector.retry_max_backoff;
+  Shipper shipper(**spool, *identity, sh);
+  shipper.start();
+  log->info("vigil-agent {} running as {} (agent {}), spool epoch {}", kVersion, host, identity->agent_id,
+            (*spool)->epoch());
+  sd_notify(0, "READY=1");
+
+  auto next_health = std::chrono::steady_clock::now();
+  auto next_discover = std::chrono::steady_clock::now();
+  pollfd pfd{signals::wake_fd(), POLLIN, 0};
+  while (true) {
+    bool stopping = signals::stop_requested();
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_discover) {
+      pipeline.discover_logs();
+      next_discover = now + std::chrono::seconds(5);
+    }
+    size_t n = pipeline.poll_sources();
+    if (now >= next_health || stopping) {
+      pipeline.handle(pipeline.health(shipper));
+      next_health = now + cfg.agent.health_interval;
+      ++n;
+    }
+    if (n > 0) {
+      // Durable first, then the positions that produced it are committed.
+      auto synced = (*spool)->sync();
+      if (!synced) log->error("{}", synced.error());
+      pipeline.commit_sources();
+      pipeline.commit_inbox();
+      shipper.wake();
+    }
+    if (stopping) break;
+    if (signals::take_reload_request()) {
+      sd_notify(0, "RELOADING=1");
+      log->info("SIGHUP: reloading rules from {}", config_path);
+      pipeline.load_rules();
+      sd_notify(0, "READY=1");
+    }
+    sd_notify(0, "WATCHDOG=1");
+    if (n == 0) {
+      ::poll(&pfd, 1, 200);
+      uint64_t drain;
+      [[maybe_unused]] auto r = ::read(pfd.fd, &drain, sizeof(drain));
+    }
+  }
+  sd_notify(0, "STOPPING=1");
+  log->info("stopping: delivering what is spooled (up to 5 s)");
+  shipper.stop(std::chrono::seconds(5));
+  auto st = (*spool)->stats();
+  log->info("stopped: {} records delivered this run, {} waiting in the spool", shipper.stats().records.load(),
+            st.pending);
+  return 0;
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,101 @@
+#include "agent/logs/file_tail.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "common/pki/pki.h"
+
+namespace vigil::logs {
+
+FileTail::FileTail(std::filesystem::path path, std::filesystem::path state_file, size_t max_line)
+    : path_(std::move(path)), state_file_(std::move(state_file)), max_line_(max_line) {
+  std::ifstream in(state_file_);
+  in >> dev_ >> ino_ >> offset_;
+  if (!in) dev_ = ino_ = offset_ = 0;
+}
+
+FileTail::~FileTail() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool FileTail::open_current() {
+  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return false;
+  struct stat st {};
+  ::fstat(fd, &st);
+  if (static_cast<uint64_t>(st.st_dev) != dev_ || static_cast<uint64_t>(st.st_ino) != ino_) {
+    // Another file than the one we had: start at its beginning.
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
+    offset_ = 0;
+    partial_.clear();
+  }
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  return true;
+}
+
+size_t FileTail::read_lines(const std::function<void(std::string_view)>& on_line, size_t max_bytes) {
+  char buf[65536];
+  size_t total = 0;
+  while (total < max_bytes) {
+    ssize_t n = ::pread(fd_, buf, sizeof(buf), static_cast<off_t>(offset_));
+    if (n <= 0) break;
+    offset_ += static_cast<uint64_t>(n);
+    total += static_cast<size_t>(n);
+    counters_.bytes += static_cast<uint64_t>(n);
+    size_t start = 0;
+    for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
+      if (buf[i] != '\n') continue;
+      if (partial_.empty()) {
+        on_line(std::string_view(buf + start, i - start));
+      } else {
+        partial_.append(buf + start, i - start);
+        on_line(partial_);
+        partial_.clear();
+      }
+      ++counters_.lines;
+      start = i + 1;
+    }
+    partial_.append(buf + start, static_cast<size_t>(n) - start);
+    if (partial_.size() > max_line_) {
+      // A line without end within the cap: deliver what we have rather than grow without bound.
+      on_line(std::string_view(partial_).substr(0, max_line_));
+      ++counters_.long_lines_cut;
+      ++counters_.lines;
+      partial_.clear();
+    }
+  }
+  return total;
+}
+
+void FileTail::poll(const std::function<void(std::string_view)>& on_line, size_t max_bytes) {
+  if (fd_ < 0 && !open_current()) return;
+  struct stat st {};
+  if (::fstat(fd_, &st) == 0 && static_cast<uint64_t>(st.st_size) < offset_) {
+    // copytruncate or an editor rewrote it: read from the start again.
+    ++counters_.truncations;
+    offset_ = 0;
+    partial_.clear();
+  }
+  read_lines(on_line, max_bytes);
+  // Rotated away (rename + create)? Having read the rest of the old file, move to the new one.
+  struct stat now {};
+  if (::stat(path_.c_str(), &now) == 0 &&
+      (static_cast<uint64_t>(now.st_dev) != dev_ || static_cast<uint64_t>(now.st_ino) != ino_)) {
+    ++counters_.rotations;
+    if (open_current()) read_lines(on_line, max_bytes);
+  }
+}
+
+void FileTail::commit() {
+  // The offset of the last complete line: a partial line is read again after a restart.
+  uint64_t committed = offset_ - partial_.size();
+  std::string text = std::to_string(dev_) + " " + std::to_string(ino_) + " " + std::to_string(committed) + "\n";
+  (void)pki::write_file(state_file_, text, false);
+}
+
+}  // namespace vigil::logs

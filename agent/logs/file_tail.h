@@ -1,0 +1,53 @@
+// Follows one log file: new complete lines since the last read, across truncation and rotation
+// (rename + create: the rest of the old file is read before the new one), with the offset and the
+// file identity (device, inode) persisted so a restart neither re-reads nor skips lines.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace vigil::logs {
+
+struct TailCounters {
+  uint64_t lines = 0;
+  uint64_t bytes = 0;
+  uint64_t truncations = 0;
+  uint64_t rotations = 0;
+  uint64_t long_lines_cut = 0;  // lines longer than the cap, delivered cut
+};
+
+class FileTail {
+ public:
+  // `state_file` keeps "device inode offset". A file seen for the first time is read from its
+  // start.
+  FileTail(std::filesystem::path path, std::filesystem::path state_file, size_t max_line = 64 * 1024);
+  ~FileTail();
+  FileTail(const FileTail&) = delete;
+  FileTail& operator=(const FileTail&) = delete;
+
+  // Reads what is new and calls `on_line` for each complete line (without its newline). At most
+  // `max_bytes` per call, so one busy file cannot starve the others.
+  void poll(const std::function<void(std::string_view)>& on_line, size_t max_bytes = 4 << 20);
+  // Persists the position of the last complete line delivered. Call it once what poll()
+  // delivered is durable (the spool synced), so a crash re-reads rather than loses.
+  void commit();
+  const std::filesystem::path& path() const { return path_; }
+  const TailCounters& counters() const { return counters_; }
+
+ private:
+  bool open_current();
+  size_t read_lines(const std::function<void(std::string_view)>& on_line, size_t max_bytes);
+
+  std::filesystem::path path_;
+  std::filesystem::path state_file_;
+  size_t max_line_;
+  int fd_ = -1;
+  uint64_t dev_ = 0, ino_ = 0, offset_ = 0;
+  std::string partial_;
+  TailCounters counters_;
+};
+
+}  // namespace vigil::logs

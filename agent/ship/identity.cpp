@@ -1,0 +1,133 @@
+#include "agent/ship/identity.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/net/https_client.h"
+#include "common/pki/pki.h"
+#include "common/version.h"
+
+namespace vigil::agent {
+
+namespace fs = std::filesystem;
+
+Result<Identity> load_identity(const std::string& state_dir) {
+  Identity id;
+  fs::path dir(state_dir);
+  auto agent_id = pki::read_file(dir / "agent-id", 256);
+  auto key = pki::read_file(dir / "agent.key");
+  auto cert = pki::read_file(dir / "agent.crt");
+  auto ca = pki::read_file(dir / "ca.crt");
+  if (!agent_id || !key || !cert || !ca) {
+    return make_error(fmt::format("this agent is not enrolled ({} holds no identity): run "
+                                  "'vigil-agent enroll -c CONFIG --token TOKEN --ca-pin PIN'",
+                                  state_dir));
+  }
+  id.agent_id = *agent_id;
+  while (!id.agent_id.empty() && (id.agent_id.back() == '\n' || id.agent_id.back() == '\r')) id.agent_id.pop_back();
+  id.tls = {*ca, *cert, *key};
+  return id;
+}
+
+Result<Identity> enroll(const AgentConfig& config, const EnrollOptions& o) {
+  config::Endpoint ep;
+  if (o.collector) {
+    ep = *o.collector;
+  } else if (!config.collector.addresses.empty()) {
+    ep = config.collector.addresses.front();
+  } else {
+    return make_error("no collector address: set collector.addresses or give --collector");
+  }
+  std::string want_pin = o.ca_pin;
+  std::transform(want_pin.begin(), want_pin.end(), want_pin.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (want_pin.rfind("sha256:", 0) != 0 || want_pin.size() != 71) {
+    return make_error("--ca-pin: expected sha256:<64 hex digits> as printed by 'vigil-collector init'");
+  }
+
+  // 1. The CA, fetched without trusting anything yet, must match the pin.
+  net::HttpsClientOptions insecure;
+  insecure.host = ep.host;
+  insecure.port = ep.port;
+  insecure.verify_server = false;
+  insecure.timeout = config.collector.connect_timeout;
+  std::string ca_pem;
+  {
+    net::HttpsClient client(insecure);
+    auto r = client.request("GET", "/v1/ca", "");
+    if (!r) return make_error(r.error());
+    if (r->status != 200) return make_error(fmt::format("the collector answered {} to GET /v1/ca", r->status));
+    ca_pem = r->body;
+  }
+  auto ca = pki::cert_from_pem(ca_pem);
+  if (!ca) return make_error("the collector's CA is not a certificate: " + ca.error());
+  auto pin = pki::spki_pin(*ca);
+  if (!pin) return make_error(pin.error());
+  if (*pin != want_pin) {
+    return make_error(fmt::format("the collector at {} presents a CA whose pin is {}, not the {} given: refusing "
+                                  "to send the token (wrong collector, or someone in between)",
+                                  ep.to_string(), *pin, want_pin));
+  }
+
+  // 2. Key and CSR here; token and CSR over a connection verified against the pinned CA.
+  auto key = pki::generate_key();
+  if (!key) return make_error(key.error());
+  std::string host = o.host_name;
+  if (host.empty()) {
+    char name[256] = "";
+    gethostname(name, sizeof(name) - 1);
+    host = name;
+  }
+  auto csr = pki::make_csr(*key, host);
+  if (!csr) return make_error(csr.error());
+  auto csr_pem = pki::to_pem(*csr);
+  if (!csr_pem) return make_error(csr_pem.error());
+  net::HttpsClientOptions verified = insecure;
+  verified.verify_server = true;
+  verified.tls.ca_pem = ca_pem;
+  net::HttpsClient client(verified);
+  nlohmann::json body{{"token", o.token}, {"csr", *csr_pem}, {"host", host}, {"version", kVersion}};
+  auto r = client.request("POST", "/v1/enroll", body.dump(), {{"Content-Type", "application/json"}});
+  if (!r) return make_error(r.error());
+  auto answer = nlohmann::json::parse(r->body, nullptr, false);
+  if (r->status != 200) {
+    std::string why = answer.is_object() ? answer.value("error", r->body) : r->body;
+    return make_error(fmt::format("enrollment refused by the collector ({}): {}", r->status, why));
+  }
+  if (!answer.is_object() || !answer.contains("agent_id") || !answer.contains("certificate")) {
+    return make_error("the collector's enrollment answer is malformed");
+  }
+  Identity id;
+  id.agent_id = answer["agent_id"].get<std::string>();
+  auto key_pem = pki::to_pem(*key);
+  if (!key_pem) return make_error(key_pem.error());
+  id.tls = {ca_pem, answer["certificate"].get<std::string>(), *key_pem};
+
+  // 3. Stored in state_dir, owned by the agent's user when we run as root.
+  fs::path dir(config.agent.state_dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return make_error(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  for (auto [name, content, secret] : {std::tuple{"agent.key", id.tls.key_pem, true},
+                                       std::tuple{"agent.crt", id.tls.cert_pem, false},
+                                       std::tuple{"ca.crt", id.tls.ca_pem, false},
+                                       std::tuple{"agent-id", id.agent_id + "\n", false}}) {
+    auto w = pki::write_file(dir / name, content, secret);
+    if (!w) return make_error(w.error());
+    if (geteuid() == 0) {
+      if (const passwd* pw = getpwnam(config.agent.user.c_str())) {
+        if (chown((dir / name).c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+          return make_error(fmt::format("cannot give {} to user {}", (dir / name).string(), config.agent.user));
+        }
+      }
+    }
+  }
+  return id;
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,34 @@
+// The agent's identity after enrollment: id, key, certificate and the collector's CA, kept in
+// state_dir (key 0600, owned by agent.user).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "agent/config/agent_config.h"
+#include "common/net/tls.h"
+#include "common/result.h"
+
+namespace vigil::agent {
+
+struct Identity {
+  std::string agent_id;
+  net::TlsFiles tls;  // ca_pem, cert_pem, key_pem
+};
+
+// Reads state_dir/{agent-id,agent.key,agent.crt,ca.crt}; an error says to enroll first.
+Result<Identity> load_identity(const std::string& state_dir);
+
+struct EnrollOptions {
+  std::string token;
+  std::string ca_pin;                   // sha256:<hex>
+  std::optional<config::Endpoint> collector;  // default: the first of collector.addresses
+  std::string host_name;                // default: the machine's hostname
+};
+
+// Enrollment (shared/DESIGN.md): fetch the collector's CA, compare it with the pin, then — over a
+// connection verified against that CA only — send the token and a CSR made here. The key never
+// leaves this host. Writes the identity into state_dir.
+Result<Identity> enroll(const AgentConfig& config, const EnrollOptions& options);
+
+}  // namespace vigil::agent

@@ -1,0 +1,171 @@
+#include "agent/ship/shipper.h"
+
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/log/logging.h"
+#include "common/net/https_client.h"
+
+namespace vigil::agent {
+
+class ShipperConnection {
+ public:
+  ShipperConnection(const config::Endpoint& ep, const Identity& id, std::chrono::milliseconds timeout)
+      : client_(make_options(ep, id, timeout)), endpoint_(ep) {}
+  net::HttpsClient& client() { return client_; }
+  const config::Endpoint& endpoint() const { return endpoint_; }
+
+ private:
+  static net::HttpsClientOptions make_options(const config::Endpoint& ep, const Identity& id,
+                                              std::chrono::milliseconds timeout) {
+    net::HttpsClientOptions o;
+    o.host = ep.host;
+    o.port = ep.port;
+    o.tls = id.tls;
+    o.timeout = timeout;
+    return o;
+  }
+  net::HttpsClient client_;
+  config::Endpoint endpoint_;
+};
+
+Shipper::Shipper(Spool& spool, Identity identity, ShipperOptions options)
+    : spool_(spool), identity_(std::move(identity)), options_(std::move(options)), log_(logging::get("shipper")) {}
+
+Shipper::~Shipper() { stop(); }
+
+void Shipper::start() {
+  std::lock_guard lock(mutex_);
+  stop_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Shipper::stop(std::chrono::milliseconds drain_for) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!thread_.joinable()) return;
+    woken_ = true;
+    if (drain_for.count() > 0) {
+      draining_ = true;
+      drain_deadline_ = std::chrono::steady_clock::now() + drain_for;
+    } else {
+      stop_ = true;
+    }
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Shipper::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool Shipper::post(const std::string& body, uint64_t& acked) {
+  if (options_.addresses.empty()) return false;
+  if (!conn_) {
+    conn_ = std::make_unique<ShipperConnection>(options_.addresses[address_index_ % options_.addresses.size()],
+                                                identity_, options_.connect_timeout);
+  }
+  auto r = conn_->client().request("POST", "/v1/batches", body, {{"Content-Type", "application/x-ndjson"}});
+  if (!r) {
+    log_->warn("delivery to {} failed: {}", conn_->endpoint().to_string(), r.error());
+    conn_.reset();
+    ++address_index_;  // fail over to the next address
+    return false;
+  }
+  if (r->status != 200) {
+    ++stats_.refused;
+    log_->warn("the collector at {} refused a batch ({}): {}", conn_->endpoint().to_string(), r->status, r->body);
+    conn_.reset();
+    return false;
+  }
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (j.is_discarded() || !j.contains("acked") || !j["acked"].is_number_unsigned()) {
+    log_->warn("the collector's answer is malformed: {}", r->body.substr(0, 200));
+    conn_.reset();
+    return false;
+  }
+  acked = j["acked"].get<uint64_t>();
+  return true;
+}
+
+bool Shipper::ship_once() {
+  auto batch = spool_.read(spool_.acked(), options_.batch_max_records, options_.batch_max_bytes);
+  if (!batch) {
+    log_->error("reading the spool failed: {}", batch.error());
+    return false;
+  }
+  if (batch->empty()) return true;
+  std::string body;
+  body.reserve(options_.batch_max_bytes + batch->size() * 64);
+  const std::string prefix = fmt::format("{{\"epoch\":\"{}\",\"seq\":", spool_.epoch());
+  for (const auto& rec : *batch) {
+    body += prefix;
+    body += std::to_string(rec.seq);
+    body += ",\"event\":";
+    body += rec.payload;
+    body += "}\n";
+  }
+  uint64_t acked = 0;
+  if (!post(body, acked)) {
+    ++stats_.failures;
+    return false;
+  }
+  if (acked < batch->back().seq) {
+    log_->warn("the collector acknowledged {} of a batch ending at {}", acked, batch->back().seq);
+  }
+  auto a = spool_.ack(acked);
+  if (!a) {
+    log_->error("recording the acknowledgement failed: {}", a.error());
+    return false;
+  }
+  ++stats_.batches;
+  stats_.records += batch->size();
+  stats_.acked = acked;
+  return true;
+}
+
+void Shipper::run() {
+  std::mt19937_64 rng(std::random_device{}());
+  auto backoff = std::chrono::milliseconds(250);
+  bool failed_before = false;
+  while (true) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stop_) return;
+      if (draining_ && (std::chrono::steady_clock::now() >= drain_deadline_ || spool_.acked() >= spool_.last_seq())) {
+        return;
+      }
+    }
+    bool pending = spool_.acked() < spool_.last_seq();
+    std::chrono::milliseconds wait = options_.idle_poll;
+    if (pending) {
+      if (ship_once()) {
+        if (failed_before) log_->info("delivering again (acknowledged up to {})", spool_.acked());
+        failed_before = false;
+        backoff = std::chrono::milliseconds(250);
+        continue;
+      }
+      failed_before = true;
+      // Exponential backoff with full jitter, capped.
+      std::uniform_int_distribution<int64_t> jitter(backoff.count() / 2, backoff.count());
+      wait = std::chrono::milliseconds(jitter(rng));
+      backoff = std::min(backoff * 2, options_.retry_max_backoff);
+    }
+    std::unique_lock lock(mutex_);
+    if (draining_) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(drain_deadline_ - std::chrono::steady_clock::now());
+      wait = std::max(std::chrono::milliseconds(0), std::min(wait, left));
+    }
+    cv_.wait_for(lock, wait, [this] { return stop_ || woken_; });
+    woken_ = false;
+  }
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,76 @@
+// The shipper: the only path from the spool to the network. Reads unacknowledged records, posts
+// them as NDJSON batches over mutual TLS, and acknowledges in the spool what the collector
+// acknowledged. Reconnects with exponential backoff and jitter, trying each collector address.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "agent/ship/identity.h"
+#include "agent/spool/spool.h"
+#include "common/config/yaml_reader.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace vigil::agent {
+
+struct ShipperOptions {
+  std::vector<config::Endpoint> addresses;
+  size_t batch_max_records = 1000;
+  size_t batch_max_bytes = 1 << 20;
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds retry_max_backoff{60'000};
+  std::chrono::milliseconds idle_poll{200};  // how often to look for new records when idle
+};
+
+struct ShipperStats {
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> records{0};
+  std::atomic<uint64_t> failures{0};
+  std::atomic<uint64_t> refused{0};  // 4xx answers
+  std::atomic<uint64_t> acked{0};
+};
+
+class Shipper {
+ public:
+  Shipper(Spool& spool, Identity identity, ShipperOptions options);
+  ~Shipper();
+  void start();
+  // Stops after the batch in flight; with `drain_for` > 0, first keeps delivering until the
+  // spool is empty or the time is up.
+  void stop(std::chrono::milliseconds drain_for = std::chrono::milliseconds(0));
+  void wake();
+  const ShipperStats& stats() const { return stats_; }
+
+  // One delivery attempt of up to one batch; true when the collector acknowledged it (or there
+  // was nothing to send). Used by the thread and by tests.
+  bool ship_once();
+
+ private:
+  void run();
+  bool post(const std::string& body, uint64_t& acked);
+
+  Spool& spool_;
+  Identity identity_;
+  ShipperOptions options_;
+  ShipperStats stats_;
+  std::shared_ptr<spdlog::logger> log_;
+  size_t address_index_ = 0;
+  std::unique_ptr<class ShipperConnection> conn_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool woken_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_{};
+  bool draining_ = false;
+};
+
+}  // namespace vigil::agent

@@ -1,0 +1,32 @@
+// The console listener's JSON API (first part): API-token authentication and the endpoints that
+// `vigilctl tokens` and `vigilctl agents` need.
+//   POST /api/v1/tokens               {agency, level, ttl_hours?} -> {token, expires}   (admin)
+//   GET  /api/v1/agents               -> [agents]                                    (any role)
+//   GET  /api/v1/agents/ID            -> agent                                       (any role)
+//   POST /api/v1/agents/ID/revoke     -> {revoked: true}                             (admin)
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "collector/store/store.h"
+#include "common/net/http_types.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace vigil::collector {
+
+class ConsoleApi {
+ public:
+  ConsoleApi(Store& store, std::string default_framework);
+  net::HttpResponse handle(const net::HttpRequest& request);
+
+ private:
+  Store& store_;
+  std::string default_framework_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+}  // namespace vigil::collector

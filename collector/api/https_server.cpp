@@ -1,0 +1,276 @@
+#include "collector/api/https_server.h"
+
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/x509.h>
+#include <zlib.h>
+
+#include "common/log/logging.h"
+#include "common/pki/pki.h"
+
+namespace vigil::collector {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// gzip or zlib-wrapped deflate, bounded by `limit` bytes of output.
+bool inflate_bounded(const std::string& in, size_t limit, std::string& out) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 15 + 32) != Z_OK) return false;  // +32: detect gzip or zlib header
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  out.clear();
+  char buf[65536];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof(buf);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) break;
+    out.append(buf, sizeof(buf) - zs.avail_out);
+    if (out.size() > limit) {
+      rc = Z_BUF_ERROR;
+      break;
+    }
+    if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) break;  // truncated input
+  }
+  inflateEnd(&zs);
+  return rc == Z_STREAM_END;
+}
+
+}  // namespace
+
+struct HttpsServer::Impl {
+  HttpsServerOptions options;
+  Handler handler;
+  HttpsServerStats stats;
+  ssl::context ctx{ssl::context::tls_server};  // outlives io: sessions destroyed with io use it
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::vector<std::thread> threads;
+  std::shared_ptr<spdlog::logger> log;
+  uint16_t bound_port = 0;
+  bool running = false;
+
+  Impl(HttpsServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {
+    log = logging::get(options.name);
+  }
+
+  void do_accept();
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(HttpsServer::Impl& server, tcp::socket socket)
+      : server_(server), stream_(std::move(socket), server.ctx) {}
+
+  void run() {
+    server_.stats.open++;
+    beast::error_code ec;
+    auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    beast::get_lowest_layer(stream_).expires_after(server_.options.handshake_timeout);
+    stream_.async_handshake(ssl::stream_base::server,
+                            beast::bind_front_handler(&Session::on_handshake, shared_from_this()));
+  }
+
+  ~Session() { server_.stats.open--; }
+
+ private:
+  void on_handshake(beast::error_code ec) {
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        server_.stats.timeouts++;
+      }
+      server_.stats.handshake_failures++;
+      server_.log->warn("{}: TLS handshake refused: {}", remote_, ec.message());
+      return;
+    }
+    // A verified client certificate (verification happened in the handshake).
+    if (X509* cert = SSL_get1_peer_certificate(stream_.native_handle())) {
+      pki::Cert holder(cert);
+      if (SSL_get_verify_result(stream_.native_handle()) == X509_V_OK) {
+        peer_ = net::PeerCertificate{pki::common_name(holder), pki::serial_hex(holder)};
+      }
+    }
+    do_read();
+  }
+
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
+    parser_->body_limit(server_.options.max_body_bytes);
+    beast::get_lowest_layer(stream_).expires_after(first_ ? server_.options.request_timeout
+                                                          : server_.options.idle_timeout);
+    first_ = false;
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == asio::ssl::error::stream_truncated) return shutdown();
+    if (ec == beast::error::timeout) {
+      server_.stats.timeouts++;
+      server_.log->warn("{}: closed: request not received in time", remote_);
+      return;
+    }
+    if (ec == http::error::body_limit || ec == http::error::header_limit) {
+      server_.stats.too_large++;
+      server_.log->warn("{}: closed: {}", remote_, ec.message());
+      return reply_and_close(413, R"({"error":"request too large"})");
+    }
+    if (ec) {
+      server_.stats.bad_requests++;
+      server_.log->warn("{}: closed: malformed request: {}", remote_, ec.message());
+      return;
+    }
+    server_.stats.requests++;
+    auto req = parser_->release();
+    net::HttpRequest r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    for (const auto& f : req) r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    r.peer = peer_;
+    r.remote = remote_;
+    std::string encoding(req[http::field::content_encoding]);
+    if (encoding.empty() || encoding == "identity") {
+      r.body = std::move(req.body());
+    } else if (encoding == "gzip" || encoding == "deflate") {
+      if (!inflate_bounded(req.body(), server_.options.max_body_bytes, r.body)) {
+        server_.stats.too_large++;
+        server_.log->warn("{}: closed: body does not inflate within {} bytes", remote_, server_.options.max_body_bytes);
+        return reply_and_close(413, R"({"error":"body does not inflate within the limit"})");
+      }
+    } else {
+      server_.stats.bad_requests++;
+      return reply_and_close(415, R"({"error":"unsupported content encoding"})");
+    }
+    net::HttpResponse resp;
+    try {
+      resp = server_.handler(r);
+    } catch (const std::exception& e) {
+      server_.log->error("{} {}: handler failed: {}", r.method, r.target, e.what());
+      resp = {500, R"({"error":"internal error"})", "application/json", true};
+    }
+    bool keep = req.keep_alive() && !resp.close;
+    send(resp.status, std::move(resp.body), resp.content_type, keep);
+  }
+
+  void reply_and_close(int status, std::string body) { send(status, std::move(body), "application/json", false); }
+
+  void send(int status, std::string body, const std::string& content_type, bool keep_alive) {
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
+    res->set(http::field::server, "vigil");
+    res->set(http::field::content_type, content_type);
+    res->keep_alive(keep_alive);
+    res->body() = std::move(body);
+    res->prepare_payload();
+    beast::get_lowest_layer(stream_).expires_after(server_.options.request_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+      if (ec) return;
+      if (keep_alive) {
+        self->do_read();
+      } else {
+        self->shutdown();
+      }
+    });
+  }
+
+  void shutdown() {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
+  }
+
+  HttpsServer::Impl& server_;
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<net::PeerCertificate> peer_;
+  std::string remote_ = "?";
+  bool first_ = true;
+};
+
+}  // namespace
+
+void HttpsServer::Impl::do_accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    if (!acceptor.is_open()) return;
+    if (!ec) {
+      stats.connections++;
+      if (stats.open.load() >= options.max_connections) {
+        stats.refused_busy++;
+        log->warn("refusing a connection: {} open connections", stats.open.load());
+        socket.close(ec);
+      } else {
+        std::make_shared<Session>(*this, std::move(socket))->run();
+      }
+    }
+    do_accept();
+  });
+}
+
+HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+HttpsServer::~HttpsServer() { stop(); }
+
+Result<void> HttpsServer::start() {
+  auto& i = *impl_;
+  auto tls = net::configure_tls(i.ctx, i.options.tls, /*server=*/true, i.options.request_client_cert);
+  if (!tls) return tls;
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(i.options.host, ec);
+  if (ec) {
+    // A name: resolve it once.
+    tcp::resolver resolver(i.io);
+    auto results = resolver.resolve(i.options.host, std::to_string(i.options.port), ec);
+    if (ec || results.empty()) return make_error("cannot resolve listen address " + i.options.host);
+    addr = results.begin()->endpoint().address();
+  }
+  tcp::endpoint ep(addr, i.options.port);
+  i.acceptor.open(ep.protocol(), ec);
+  if (!ec) i.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) i.acceptor.bind(ep, ec);
+  if (!ec) i.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return make_error(fmt::format("cannot listen on {}:{}: {}", i.options.host, i.options.port, ec.message()));
+  }
+  i.bound_port = i.acceptor.local_endpoint().port();
+  i.do_accept();
+  unsigned n = i.options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : i.options.threads;
+  for (unsigned t = 0; t < n; ++t) i.threads.emplace_back([&i] { i.io.run(); });
+  i.running = true;
+  return {};
+}
+
+void HttpsServer::stop() {
+  auto& i = *impl_;
+  if (!i.running) return;
+  i.running = false;
+  asio::post(i.io, [&i] {
+    beast::error_code ec;
+    i.acceptor.close(ec);
+  });
+  i.io.stop();
+  for (auto& t : i.threads) t.join();
+  i.threads.clear();
+}
+
+uint16_t HttpsServer::port() const { return impl_->bound_port; }
+
+const HttpsServerStats& HttpsServer::stats() const { return impl_->stats; }
+
+}  // namespace vigil::collector

@@ -1,0 +1,123 @@
+#include "collector/app/service.h"
+
+#include <poll.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "collector/api/console_api.h"
+#include "collector/api/https_server.h"
+#include "collector/ingest/agents_api.h"
+#include "collector/store/store.h"
+#include "common/log/logging.h"
+#include "common/pki/pki.h"
+#include "common/util/signals.h"
+#include "common/version.h"
+
+namespace vigil::collector {
+
+namespace fs = std::filesystem;
+
+int run_collector(const CollectorConfig& config) {
+  const auto& c = config.collector;
+  auto level = logging::parse_level(config.logging.level);
+  logging::setup("vigil-collector", level.value_or(spdlog::level::info));
+  auto log = logging::get("collector");
+  signals::install();
+
+  if (c.storage.driver != "sqlite") {
+    log->error("storage driver '{}' is not available in this build", c.storage.driver);
+    return 1;
+  }
+  std::error_code ec;
+  fs::create_directories(fs::path(c.storage.path).parent_path(), ec);
+  auto store = open_sqlite_store(c.storage.path);
+  if (!store) {
+    log->error("{}", store.error());
+    return 1;
+  }
+  // The admin token `init` made is imported once; only its hash is kept anywhere.
+  fs::path bootstrap = fs::path(c.pki_dir) / "admin-token.sha256";
+  if (auto hash = pki::read_file(bootstrap, 256)) {
+    std::string h = *hash;
+    while (!h.empty() && (h.back() == '\n' || h.back() == '\r')) h.pop_back();
+    if (h.size() == 64) {
+      auto r = (*store)->add_api_token(h, "admin", "init");
+      if (!r) log->warn("cannot import the admin token: {}", r.error());
+    }
+  }
+
+  auto read = [&](const char* name) { return pki::read_file(fs::path(c.pki_dir) / name); };
+  auto ca_pem = read("ca.crt");
+  auto ca_key_pem = read("ca.key");
+  auto cert_pem = read("server.crt");
+  auto key_pem = read("server.key");
+  for (const auto* r : {&ca_pem, &ca_key_pem, &cert_pem, &key_pem}) {
+    if (!*r) {
+      log->error("{} (run 'vigil-collector init')", r->error());
+      return 1;
+    }
+  }
+  auto ca = pki::cert_from_pem(*ca_pem);
+  auto ca_key = pki::key_from_pem(*ca_key_pem);
+  if (!ca || !ca_key) {
+    log->error("cannot load the CA from {}", c.pki_dir);
+    return 1;
+  }
+
+  AgentsApiOptions agents_opts;
+  agents_opts.default_framework = c.default_framework;
+  AgentsApi agents_api(**store, std::move(*ca), std::move(*ca_key), *ca_pem, agents_opts);
+  ConsoleApi console_api(**store, c.default_framework);
+
+  net::TlsFiles tls{*ca_pem, *cert_pem, *key_pem};
+  HttpsServerOptions agents_opts_srv;
+  agents_opts_srv.host = c.agents_listen.host;
+  agents_opts_srv.port = c.agents_listen.port;
+  agents_opts_srv.tls = tls;
+  agents_opts_srv.request_client_cert = true;
+  agents_opts_srv.max_body_bytes = c.max_batch_bytes;
+  agents_opts_srv.threads = c.threads;
+  agents_opts_srv.name = "agents";
+  HttpsServer agents(agents_opts_srv, [&](const net::HttpRequest& r) { return agents_api.handle(r); });
+
+  HttpsServerOptions console_opts = agents_opts_srv;
+  console_opts.host = c.console_listen.host;
+  console_opts.port = c.console_listen.port;
+  console_opts.request_client_cert = false;
+  console_opts.max_body_bytes = 1 << 20;
+  console_opts.threads = 1;
+  console_opts.name = "console";
+  HttpsServer console(console_opts, [&](const net::HttpRequest& r) { return console_api.handle(r); });
+
+  if (auto r = agents.start(); !r) {
+    log->error("agents listener: {}", r.error());
+    return 1;
+  }
+  if (auto r = console.start(); !r) {
+    log->error("console listener: {}", r.error());
+    return 1;
+  }
+  log->info("vigil-collector {} listening: agents {}:{}, console {}:{}, store {}", kVersion, c.agents_listen.host,
+            agents.port(), c.console_listen.host, console.port(), c.storage.path);
+  sd_notify(0, "READY=1");
+
+  pollfd pfd{signals::wake_fd(), POLLIN, 0};
+  while (!signals::stop_requested()) {
+    ::poll(&pfd, 1, 1000);
+    uint64_t drain;
+    [[maybe_unused]] auto n = ::read(pfd.fd, &drain, sizeof(drain));
+    if (signals::take_reload_request()) log->info("SIGHUP: nothing to reload yet");
+  }
+  sd_notify(0, "STOPPING=1");
+  log->info("stopping");
+  agents.stop();
+  console.stop();
+  const auto& s = agents_api.stats();
+  log->info("agents: {} enrolled, {} batches, {} records stored, {} duplicates skipped", s.enrolled.load(),
+            s.batches.load(), s.records_new.load(), s.records_duplicate.load());
+  return 0;
+}
+
+}  // namespace vigil::collector

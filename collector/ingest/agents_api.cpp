@@ -1,0 +1,164 @@
+#include "collector/ingest/agents_api.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/log/logging.h"
+#include "common/version.h"
+
+namespace vigil::collector {
+
+namespace {
+
+net::HttpResponse json_error(int status, const std::string& message, bool close = false) {
+  return {status, nlohmann::json{{"error", message}}.dump(), "application/json", close};
+}
+
+std::string new_agent_id() { return "agt-" + pki::sha256_hex(pki::random_token()).substr(0, 20); }
+
+}  // namespace
+
+AgentsApi::AgentsApi(Store& store, pki::Cert ca, pki::Key ca_key, std::string ca_pem, AgentsApiOptions options)
+    : store_(store),
+      ca_(std::move(ca)),
+      ca_key_(std::move(ca_key)),
+      ca_pem_(std::move(ca_pem)),
+      options_(std::move(options)),
+      log_(logging::get("agents")) {}
+
+net::HttpResponse AgentsApi::handle(const net::HttpRequest& r) {
+  if (r.method == "GET" && r.target == "/v1/ca") return {200, ca_pem_, "application/x-pem-file", false};
+  if (r.method == "POST" && r.target == "/v1/enroll") return enroll(r);
+  if (!r.peer) {
+    ++stats_.refused_unauthenticated;
+    log_->warn("{}: {} {} refused: no verified client certificate", r.remote, r.method, r.target);
+    return json_error(401, "a client certificate signed by this collector's CA is required", true);
+  }
+  auto revoked = store_.is_revoked(r.peer->serial_hex);
+  if (!revoked) return json_error(503, "store unavailable", true);
+  auto agent = store_.get_agent(r.peer->common_name);
+  if (!agent) return json_error(503, "store unavailable", true);
+  if (*revoked || !agent->has_value() || (*agent)->status != "active" || (*agent)->cert_serial != r.peer->serial_hex) {
+    ++stats_.refused_revoked;
+    log_->warn("{}: agent {} refused: certificate {} revoked or unknown", r.remote, r.peer->common_name,
+               r.peer->serial_hex);
+    return json_error(403, "certificate revoked", true);
+  }
+  if (r.method == "POST" && r.target == "/v1/batches") return batches(r, r.peer->common_name);
+  return json_error(404, "no such endpoint");
+}
+
+net::HttpResponse AgentsApi::enroll(const net::HttpRequest& r) {
+  auto body = nlohmann::json::parse(r.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("token") || !body["token"].is_string() ||
+      !body.contains("csr") || !body["csr"].is_string()) {
+    ++stats_.malformed;
+    return json_error(400, "expected {\"token\": ..., \"csr\": ..., \"host\": ..., \"version\": ...}", true);
+  }
+  std::string host = body.value("host", "");
+  std::string version = body.value("version", "");
+  if (host.size() > 255 || version.size() > 64) return json_error(400, "host or version too long", true);
+  auto token = store_.consume_token(pki::sha256_hex(body["token"].get<std::string>()), Timestamp::now());
+  if (!token) {
+    ++stats_.enroll_refused;
+    log_->warn("{}: enrollment of '{}' refused: {}", r.remote, host, token.error());
+    return json_error(403, token.error(), true);
+  }
+  auto csr = pki::csr_from_pem(body["csr"].get<std::string>());
+  if (!csr) {
+    ++stats_.enroll_refused;
+    return json_error(400, "the CSR is not valid PEM", true);
+  }
+  std::string id = new_agent_id();
+  auto cert = pki::sign_csr(ca_, ca_key_, *csr, id, options_.agent_cert_validity);
+  if (!cert) {
+    ++stats_.enroll_refused;
+    log_->warn("{}: enrollment of '{}' refused: {}", r.remote, host, cert.error());
+    return json_error(400, cert.error(), true);
+  }
+  AgentRecord a;
+  a.id = id;
+  a.agency = token->agency;
+  a.level = token->level;
+  a.host = host;
+  a.version = version;
+  a.cert_serial = pki::serial_hex(*cert);
+  a.enrolled = Timestamp::now();
+  a.last_seen = a.enrolled;
+  auto added = store_.add_agent(a);
+  if (!added) return json_error(503, "store unavailable", true);
+  auto pem = pki::to_pem(*cert);
+  if (!pem) return json_error(500, "cannot encode the certificate", true);
+  ++stats_.enrolled;
+  log_->info("enrolled agent {} ({}) for agency '{}' at level {}", id, host, a.agency, a.level);
+  return {200, nlohmann::json{{"agent_id", id}, {"certificate", *pem}, {"ca", ca_pem_}}.dump(), "application/json",
+          false};
+}
+
+net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const std::string& agent_id) {
+  std::vector<IncomingRecord> records;
+  std::string epoch;
+  uint64_t last_seq = 0;
+  size_t start = 0;
+  size_t line_no = 0;
+  while (start < r.body.size()) {
+    size_t end = r.body.find('\n', start);
+    if (end == std::string::npos) end = r.body.size();
+    std::string_view line(r.body.data() + start, end - start);
+    start = end + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    if (records.size() >= options_.max_records_per_batch) {
+      ++stats_.malformed;
+      log_->warn("{}: agent {}: batch over {} records refused", r.remote, agent_id, options_.max_records_per_batch);
+      return json_error(413, "too many records in one batch", true);
+    }
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    auto bad = [&](const char* why) {
+      ++stats_.malformed;
+      log_->warn("{}: agent {}: malformed batch line {}: {}", r.remote, agent_id, line_no, why);
+      return json_error(400, fmt::format("line {}: {}", line_no, why), true);
+    };
+    if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+    if (!j.contains("epoch") || !j["epoch"].is_string() || !j.contains("seq") || !j["seq"].is_number_unsigned() ||
+        !j.contains("event") || !j["event"].is_object()) {
+      return bad("expected {\"epoch\": string, \"seq\": integer, \"event\": object}");
+    }
+    const std::string& e = j["epoch"].get_ref<const std::string&>();
+    if (epoch.empty()) {
+      epoch = e;
+    } else if (e != epoch) {
+      return bad("one batch carries one epoch");
+    }
+    IncomingRecord rec;
+    rec.seq = j["seq"].get<uint64_t>();
+    if (rec.seq <= last_seq && !records.empty()) return bad("seq must increase within a batch");
+    last_seq = rec.seq;
+    const auto& ev = j["event"];
+    auto kind = ev.find("event");
+    if (kind != ev.end() && kind->is_object()) {
+      rec.kind = kind->value("kind", "event");
+      rec.dataset = kind->value("dataset", "");
+    } else {
+      rec.kind = "event";
+    }
+    if (auto ts = ev.find("@timestamp"); ts != ev.end() && ts->is_string()) {
+      if (auto t = Timestamp::parse(ts->get<std::string>())) rec.time = *t;
+    }
+    rec.json = ev.dump();
+    records.push_back(std::move(rec));
+  }
+  if (records.empty()) return {200, R"({"acked":0})", "application/json", false};
+  auto stored = store_.store_batch(agent_id, epoch, records);
+  if (!stored) {
+    log_->error("agent {}: storing a batch failed: {}", agent_id, stored.error());
+    return json_error(503, "store unavailable");
+  }
+  (void)store_.touch_agent(agent_id, Timestamp::now());
+  ++stats_.batches;
+  stats_.records_new += *stored;
+  stats_.records_duplicate += records.size() - *stored;
+  return {200, nlohmann::json{{"acked", last_seq}, {"stored", *stored}}.dump(), "application/json", false};
+}
+
+}  // namespace vigil::collector

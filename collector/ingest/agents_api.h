@@ -1,0 +1,59 @@
+// The agents listener's endpoints (shared/DESIGN.md "Agent ⇄ collector"):
+//   GET  /v1/ca       the CA certificate (agents compare it with their pin before sending a token)
+//   POST /v1/enroll   one-time token + CSR -> agent id and certificate (no client certificate yet)
+//   POST /v1/batches  NDJSON records {epoch, seq, event}; one transaction; {"acked": last_seq}
+// Every other request needs a verified, unrevoked client certificate: without one it is refused
+// (401) and the connection closed.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "collector/store/store.h"
+#include "common/net/http_types.h"
+#include "common/pki/pki.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace vigil::collector {
+
+struct AgentsApiOptions {
+  std::string default_framework = "tcvn11930";
+  size_t max_records_per_batch = 10'000;
+  std::chrono::hours agent_cert_validity{24 * 90};
+};
+
+struct AgentsApiStats {
+  std::atomic<uint64_t> enrolled{0};
+  std::atomic<uint64_t> enroll_refused{0};
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> records_new{0};
+  std::atomic<uint64_t> records_duplicate{0};
+  std::atomic<uint64_t> refused_unauthenticated{0};
+  std::atomic<uint64_t> refused_revoked{0};
+  std::atomic<uint64_t> malformed{0};
+};
+
+class AgentsApi {
+ public:
+  AgentsApi(Store& store, pki::Cert ca, pki::Key ca_key, std::string ca_pem, AgentsApiOptions options);
+  net::HttpResponse handle(const net::HttpRequest& request);
+  const AgentsApiStats& stats() const { return stats_; }
+
+ private:
+  net::HttpResponse enroll(const net::HttpRequest& request);
+  net::HttpResponse batches(const net::HttpRequest& request, const std::string& agent_id);
+
+  Store& store_;
+  pki::Cert ca_;
+  pki::Key ca_key_;
+  std::string ca_pem_;
+  AgentsApiOptions options_;
+  AgentsApiStats stats_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+}  // namespace vigil::collector
