@@ -246,8 +246,8 @@ int agent_main(int argc, char** argv) {
   auto* replay_cmd = app.add_subcommand(
       "replay", "Run capture files through decode and flows; write events as JSON lines (0: inputs read to the "
                 "end, 1: bad arguments or unreadable input).");
-  replay_cmd->add_option("--pcap", replay_args.pcaps, "Capture file (pcap or pcapng); repeat for several")
-      ->allow_extra_args(false);
+  replay_cmd->add_option("--pcap", replay_args.pcaps,
+                         "Capture files (pcap or pcapng): --pcap A B or --pcap A --pcap B; packets are merged by time");
   replay_cmd->add_option("--out", replay_args.out, "Output file, - for stdout")->capture_default_str();
   replay_cmd->add_option("--host-name", replay_args.host_name, "host.name of the events (default: hostname)");
 

@@ -1,23 +1,24 @@
 #include "agent/decode/decoder.h"
 
+#include <pcap/dlt.h>
+
 #include <algorithm>
 
 namespace vigil::agent::decode {
 
 namespace {
 
-// libpcap DLT_* values (pcap/dlt.h); DLT_RAW is 12 on Linux and 14 on some BSDs, and files may
-// carry LINKTYPE_RAW (101) itself.
-constexpr int kDltNull = 0;
-constexpr int kDltEthernet = 1;
-constexpr int kDltRawA = 12;
-constexpr int kDltRawB = 14;
+// Link types as pcap_datalink() reports them (libpcap maps a file's LINKTYPE_* to these DLT_*
+// values: LINKTYPE_RAW 101 becomes DLT_RAW, which is 12 on Linux and 14 on OpenBSD).
+constexpr int kDltNull = DLT_NULL;
+constexpr int kDltEthernet = DLT_EN10MB;
+constexpr int kDltRaw = DLT_RAW;
 constexpr int kLinktypeRaw = 101;
-constexpr int kDltLoop = 108;
-constexpr int kDltLinuxSll = 113;
-constexpr int kDltIpv4 = 228;
-constexpr int kDltIpv6 = 229;
-constexpr int kDltLinuxSll2 = 276;
+constexpr int kDltLoop = DLT_LOOP;
+constexpr int kDltLinuxSll = DLT_LINUX_SLL;
+constexpr int kDltIpv4 = DLT_IPV4;
+constexpr int kDltIpv6 = DLT_IPV6;
+constexpr int kDltLinuxSll2 = DLT_LINUX_SLL2;
 
 constexpr uint16_t kEtherIpv4 = 0x0800;
 constexpr uint16_t kEtherIpv6 = 0x86dd;
@@ -111,8 +112,7 @@ DecodeResult Decoder::decode(const capture::Packet& packet, DecodedPacket& out) 
       len -= 4;
       break;
     }
-    case kDltRawA:
-    case kDltRawB:
+    case kDltRaw:
     case kLinktypeRaw:
     case kDltIpv4:
     case kDltIpv6:

@@ -64,6 +64,8 @@ struct FlowCounters {
 
 class FlowTable {
  public:
+  // Receives every ended flow, from add(), advance() and flush(); it must not call back into
+  // the table.
   using Sink = std::function<void(const FlowRecord&)>;
 
   FlowTable(FlowOptions options, Sink sink);

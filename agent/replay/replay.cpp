@@ -186,6 +186,11 @@ Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& si
           Event e;
           set_common(e, packet.ts, "event", "network.anomaly", host);
           e.set(fields::anomaly_type, decode::anomaly_name(result.anomaly));
+          if (decoded.src != IpAddress{}) {  // the IP header was read before the fault
+            e.set(fields::source_ip, decoded.src);
+            e.set(fields::destination_ip, decoded.dst);
+          }
+          if (decoded.vlan_id != 0) e.set(fields::network_vlan_id, Value(uint32_t{decoded.vlan_id}));
           e.set(fields::message, std::string(decode::anomaly_name(result.anomaly)) + " in " + next->source->name() +
                                      " (packet " + std::to_string(next->source->stats().packets) + ", " +
                                      std::to_string(packet.caplen) + " of " + std::to_string(packet.wire_len) +

@@ -37,6 +37,13 @@ if [ -n "$data" ] && [ -d "$data/pcap" ]; then
   head -1 "$tmp/dns.json" | grep -q '"dataset":"network.flow"' || fail "dns_udp: first line not a flow"
   head -1 "$tmp/dns.json" | grep -q '"name":"h1"' || fail "dns_udp: host.name"
   tail -1 "$tmp/dns.json" | grep -q '"dataset":"agent.health"' || fail "dns_udp: health not last"
+  # Several inputs, after one --pcap or repeated: packets merged, one health line at the end.
+  expect_rc 0 "$agent" replay --pcap "$data/pcap/tcpdump/dns_udp.pcap" "$data/pcap/zeek/http/get.pcap" --out -
+  [ "$(grep -c '"dataset":"network.flow"' "$tmp/out")" -eq 2 ] || fail "two inputs after one --pcap: wanted 2 flows"
+  expect_rc 0 "$agent" replay --pcap "$data/pcap/tcpdump/dns_udp.pcap" --pcap "$data/pcap/zeek/http/get.pcap"
+  [ "$(grep -c '"dataset":"network.flow"' "$tmp/out")" -eq 2 ] || fail "repeated --pcap: wanted 2 flows"
+  [ "$(grep -c '"dataset":"agent.health"' "$tmp/out")" -eq 1 ] || fail "repeated --pcap: wanted 1 health line"
+  tail -1 "$tmp/out" | grep -q '"packets_read":16' || fail "repeated --pcap: wanted 2 + 14 packets read"
   # Malformed packets are counted, not fatal.
   expect_rc 0 "$agent" replay --pcap "$data/pcap/zeek/trunc/ip4-trunc.pcap"
   grep -q '"type":"truncated_ipv4"' "$tmp/out" || fail "ip4-trunc: no anomaly event"

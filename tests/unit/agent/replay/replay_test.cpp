@@ -92,6 +92,23 @@ TEST(Replay, RateLimitsAnomalyEventsAndCountsThemAll) {
   EXPECT_EQ(*health.get_int(field("vigil.health.decode.malformed.truncated_ipv4")), 15);
 }
 
+TEST(Replay, AnomalyEventsNameTheHostsWhenTheIpHeaderWasRead) {
+  vigil::test::TempDir dir;
+  auto path = dir.path() / "short-udp.pcap";
+  Bytes short_udp = udp(1, 2);
+  short_udp.resize(6);  // an IP packet whose UDP header is cut short
+  write_pcap(path, {{kSec, eth4(ipv4("192.0.2.7", "198.51.100.9", 17, short_udp), {42})}});
+  auto events = replay_all({path.string()});
+  auto anomalies = of_dataset(events, "network.anomaly");
+  ASSERT_EQ(anomalies.size(), 1u);
+  EXPECT_EQ(*anomalies[0]->get_string(fields::anomaly_type), "truncated_udp");
+  ASSERT_TRUE(anomalies[0]->get_ip(fields::source_ip));
+  EXPECT_EQ(anomalies[0]->get_ip(fields::source_ip)->to_string(), "192.0.2.7");
+  EXPECT_EQ(anomalies[0]->get_ip(fields::destination_ip)->to_string(), "198.51.100.9");
+  EXPECT_EQ(*anomalies[0]->get_int(fields::network_vlan_id), 42);
+  EXPECT_EQ(*anomalies[0]->get_timestamp(fields::timestamp), Timestamp{kSec});
+}
+
 TEST(Replay, MergesInputsByTimestamp) {
   vigil::test::TempDir dir;
   auto q = eth4(ipv4("10.0.0.1", "10.0.0.53", 17, udp(5000, 53, 10)));
