@@ -1,5 +1,9 @@
 #include "collector/api/console_api.h"
 
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/log/logging.h"
@@ -18,6 +22,96 @@ nlohmann::json agent_json(const AgentRecord& a) {
           {"level", a.level},     {"host", a.host},
           {"version", a.version}, {"status", a.status},
           {"enrolled", a.enrolled.to_string()}, {"last_seen", a.last_seen.to_string()}};
+}
+
+nlohmann::json alert_json(const AlertRecord& a) {
+  nlohmann::json j = {{"id", a.id},         {"time", a.time.to_string()}, {"severity", a.severity},
+                      {"rule_id", a.rule_id}, {"rule_name", a.rule_name}, {"agent_id", a.agent_id},
+                      {"agency", a.agency}, {"host", a.host},           {"status", a.status},
+                      {"assignee", a.assignee}};
+  if (!a.evidence.empty()) {
+    auto ev = nlohmann::json::parse(a.evidence, nullptr, false);
+    if (!ev.is_discarded()) j["evidence"] = std::move(ev);
+  }
+  return j;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded decoding; nullopt on a broken escape.
+std::optional<std::string> url_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out += ' ';
+    } else if (in[i] == '%') {
+      if (i + 2 >= in.size()) return std::nullopt;
+      int hi = hex_digit(in[i + 1]), lo = hex_digit(in[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+struct Target {
+  std::string path;
+  std::map<std::string, std::string> query;
+  std::string error;
+};
+
+Target split_target(const std::string& target) {
+  Target t;
+  size_t q = target.find('?');
+  t.path = target.substr(0, q);
+  if (q == std::string::npos) return t;
+  std::string_view rest(target);
+  rest.remove_prefix(q + 1);
+  while (!rest.empty()) {
+    size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto k = url_decode(pair.substr(0, eq));
+    auto v = url_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!k || !v) {
+      t.error = "malformed query string";
+      return t;
+    }
+    t.query[*k] = *v;
+  }
+  return t;
+}
+
+std::optional<int64_t> to_int(const std::string& s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// Severity words of rules, or 1-5.
+std::optional<int> parse_severity(const std::string& s) {
+  static const char* words[] = {"info", "low", "medium", "high", "critical"};
+  for (int i = 0; i < 5; ++i) {
+    if (s == words[i]) return i + 1;
+  }
+  auto n = to_int(s);
+  if (n && *n >= 1 && *n <= 5) return static_cast<int>(*n);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -40,7 +134,27 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
     return std::nullopt;
   };
 
-  if (r.method == "POST" && r.target == "/api/v1/tokens") {
+  Target t = split_target(r.target);
+  if (!t.error.empty()) return error(400, t.error);
+  if (t.path == "/api/v1/alerts" || t.path.rfind("/api/v1/alerts/", 0) == 0) return alerts(r, t.path, t.query, who);
+  if (r.method == "GET" && t.path == "/api/v1/status") {
+    auto agents = store_.list_agents();
+    if (!agents) return error(503, "store unavailable");
+    AlertFilter open;
+    open.status = "new";
+    open.limit = 10000;
+    auto fresh = store_.list_alerts(open);
+    if (!fresh) return error(503, "store unavailable");
+    size_t active = 0;
+    for (const auto& a : *agents) active += a.status == "active";
+    return {200,
+            nlohmann::json{{"agents", agents->size()}, {"agents_active", active}, {"alerts_new", fresh->size()},
+                           {"role", who}}
+                .dump(),
+            "application/json", false};
+  }
+
+  if (r.method == "POST" && t.path == "/api/v1/tokens") {
     if (auto denied = require_admin()) return *denied;
     auto body = nlohmann::json::parse(r.body, nullptr, false);
     if (body.is_discarded() || !body.is_object() || !body.contains("agency") || !body["agency"].is_string() ||
@@ -57,13 +171,13 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
     if (!a) return error(503, "store unavailable");
     std::string token = pki::random_token();
     Timestamp expires{Timestamp::now().ns + ttl_hours * 3600LL * 1'000'000'000LL};
-    auto t = store_.add_token(pki::sha256_hex(token), {agency, level}, expires);
-    if (!t) return error(503, "store unavailable");
+    auto added = store_.add_token(pki::sha256_hex(token), {agency, level}, expires);
+    if (!added) return error(503, "store unavailable");
     log_->info("enrollment token created for agency '{}' at level {} (expires {})", agency, level, expires.to_string());
     return {200, nlohmann::json{{"token", token}, {"agency", agency}, {"level", level}, {"expires", expires.to_string()}}.dump(),
             "application/json", false};
   }
-  if (r.method == "GET" && r.target == "/api/v1/agents") {
+  if (r.method == "GET" && t.path == "/api/v1/agents") {
     auto agents = store_.list_agents();
     if (!agents) return error(503, "store unavailable");
     nlohmann::json out = nlohmann::json::array();
@@ -71,8 +185,8 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
     return {200, out.dump(), "application/json", false};
   }
   const std::string prefix = "/api/v1/agents/";
-  if (r.target.rfind(prefix, 0) == 0) {
-    std::string rest = r.target.substr(prefix.size());
+  if (t.path.rfind(prefix, 0) == 0) {
+    std::string rest = t.path.substr(prefix.size());
     bool revoke = false;
     if (rest.size() > 7 && rest.ends_with("/revoke")) {
       rest.resize(rest.size() - 7);
@@ -93,6 +207,89 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
       if (!a->has_value()) return error(404, "no agent " + rest);
       return {200, agent_json(**a).dump(), "application/json", false};
     }
+  }
+  return error(404, "no such endpoint");
+}
+
+net::HttpResponse ConsoleApi::alerts(const net::HttpRequest& r, const std::string& path,
+                                     const std::map<std::string, std::string>& q, const std::string& who) {
+  if (path == "/api/v1/alerts") {
+    if (r.method != "GET") return error(405, "GET only");
+    AlertFilter f;
+    for (const auto& [k, v] : q) {
+      if (k == "severity") {
+        auto s = parse_severity(v);
+        if (!s) return error(400, "severity: info, low, medium, high, critical or 1-5");
+        f.min_severity = *s;
+      } else if (k == "status") {
+        if (!is_alert_status(v)) return error(400, "status: new, acknowledged, resolved or false_positive");
+        f.status = v;
+      } else if (k == "agency") {
+        f.agency = v;
+      } else if (k == "agent") {
+        f.agent_id = v;
+      } else if (k == "rule") {
+        f.rule_id = v;
+      } else if (k == "from" || k == "to") {
+        auto ts = Timestamp::parse(v);
+        if (!ts) return error(400, k + ": an RFC 3339 time");
+        (k == "from" ? f.from : f.to) = *ts;
+      } else if (k == "before") {
+        auto n = to_int(v);
+        if (!n) return error(400, "before: an alert id");
+        f.before_id = *n;
+      } else if (k == "limit") {
+        auto n = to_int(v);
+        if (!n || *n < 1 || *n > 1000) return error(400, "limit: 1 to 1000");
+        f.limit = static_cast<int>(*n);
+      } else {
+        return error(400, "unknown filter '" + k + "'");
+      }
+    }
+    auto list = store_.list_alerts(f);
+    if (!list) return error(503, "store unavailable");
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& a : *list) out.push_back(alert_json(a));
+    return {200, out.dump(), "application/json", false};
+  }
+  std::string rest = path.substr(std::string_view("/api/v1/alerts/").size());
+  std::string action;
+  if (size_t slash = rest.find('/'); slash != std::string::npos) {
+    action = rest.substr(slash + 1);
+    rest.resize(slash);
+  }
+  auto id = to_int(rest);
+  if (!id) return error(404, "no such alert");
+  if (action.empty() && r.method == "GET") {
+    auto a = store_.get_alert(*id);
+    if (!a) return error(503, "store unavailable");
+    if (!a->has_value()) return error(404, "no alert " + rest);
+    auto j = alert_json(**a);
+    auto history = store_.alert_history(*id);
+    if (!history) return error(503, "store unavailable");
+    j["history"] = nlohmann::json::array();
+    for (const auto& h : *history) {
+      j["history"].push_back({{"time", h.time.to_string()}, {"who", h.who}, {"action", h.action}, {"value", h.value}});
+    }
+    return {200, j.dump(), "application/json", false};
+  }
+  if (r.method == "POST" && (action == "status" || action == "assign" || action == "comment")) {
+    if (who == "auditor") return error(403, "auditors cannot change alerts");
+    auto body = nlohmann::json::parse(r.body, nullptr, false);
+    const char* key = action == "status" ? "status" : action == "assign" ? "assignee" : "text";
+    if (body.is_discarded() || !body.is_object() || !body.contains(key) || !body[key].is_string()) {
+      return error(400, fmt::format("expected {{\"{}\": string}}", key));
+    }
+    std::string value = body[key].get<std::string>();
+    if (action == "status" && !is_alert_status(value)) {
+      return error(400, "status: new, acknowledged, resolved or false_positive");
+    }
+    if (value.size() > 4000) return error(400, "too long");
+    auto done = store_.change_alert(*id, {Timestamp::now(), who, action, value});
+    if (!done) return error(503, "store unavailable");
+    if (!*done) return error(404, "no alert " + rest);
+    log_->info("alert {}: {} set to '{}' by {}", *id, action, action == "comment" ? "(comment)" : value, who);
+    return {200, R"({"changed":true})", "application/json", false};
   }
   return error(404, "no such endpoint");
 }

@@ -4,8 +4,16 @@
 //   GET  /api/v1/agents               -> [agents]                                    (any role)
 //   GET  /api/v1/agents/ID            -> agent                                       (any role)
 //   POST /api/v1/agents/ID/revoke     -> {revoked: true}                             (admin)
+//   GET  /api/v1/status               -> {agents, agents_active, alerts_new, role}   (any role)
+//   GET  /api/v1/alerts?severity=&status=&agency=&agent=&rule=&from=&to=&before=&limit=
+//                                     -> [alerts], newest first                      (any role)
+//   GET  /api/v1/alerts/ID            -> alert with evidence and history             (any role)
+//   POST /api/v1/alerts/ID/status     {status}                                       (not auditor)
+//   POST /api/v1/alerts/ID/assign     {assignee}                                     (not auditor)
+//   POST /api/v1/alerts/ID/comment    {text}                                         (not auditor)
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -24,6 +32,9 @@ class ConsoleApi {
   net::HttpResponse handle(const net::HttpRequest& request);
 
  private:
+  net::HttpResponse alerts(const net::HttpRequest& r, const std::string& path,
+                           const std::map<std::string, std::string>& query, const std::string& who);
+
   Store& store_;
   std::string default_framework_;
   std::shared_ptr<spdlog::logger> log_;

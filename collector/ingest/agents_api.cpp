@@ -1,5 +1,7 @@
 #include "collector/ingest/agents_api.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -144,6 +146,18 @@ net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const std::strin
     }
     if (auto ts = ev.find("@timestamp"); ts != ev.end() && ts->is_string()) {
       if (auto t = Timestamp::parse(ts->get<std::string>())) rec.time = *t;
+    }
+    if (rec.kind == "alert") {
+      if (auto rule = ev.find("rule"); rule != ev.end() && rule->is_object()) {
+        if (auto v = rule->find("id"); v != rule->end() && v->is_string()) rec.rule_id = v->get<std::string>();
+        if (auto v = rule->find("name"); v != rule->end() && v->is_string()) rec.rule_name = v->get<std::string>();
+      }
+      if (kind != ev.end() && kind->is_object()) {
+        if (auto v = kind->find("severity"); v != kind->end() && v->is_number_integer()) {
+          rec.severity = std::clamp(v->get<int>(), 1, 5);
+        }
+      }
+      if (rec.rule_id.empty()) return bad("an alert needs rule.id");
     }
     rec.json = ev.dump();
     records.push_back(std::move(rec));

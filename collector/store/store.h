@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/event/value.h"
@@ -37,6 +38,52 @@ struct IncomingRecord {
   std::string dataset;  // event.dataset
   Timestamp time{};
   std::string json;     // the whole event
+  // Alerts only (kind == "alert"): what triage lists and filters on.
+  std::string rule_id;
+  std::string rule_name;
+  int severity = 0;  // 1 info .. 5 critical
+};
+
+inline constexpr const char* kAlertStatuses[] = {"new", "acknowledged", "resolved", "false_positive"};
+inline bool is_alert_status(std::string_view s) {
+  for (const char* v : kAlertStatuses) {
+    if (s == v) return true;
+  }
+  return false;
+}
+
+struct AlertRecord {
+  int64_t id = 0;
+  std::string agent_id;
+  std::string agency;
+  std::string host;
+  std::string rule_id;
+  std::string rule_name;
+  int severity = 0;
+  Timestamp time{};
+  std::string status = "new";
+  std::string assignee;
+  std::string evidence;  // the alert event as JSON
+};
+
+// Every member narrows the list; empty or zero means "any". Newest first; `before_id` pages.
+struct AlertFilter {
+  int min_severity = 0;
+  std::string status;
+  std::string agency;
+  std::string agent_id;
+  std::string rule_id;
+  Timestamp from{};
+  Timestamp to{};
+  int64_t before_id = 0;
+  int limit = 100;
+};
+
+struct AlertChange {
+  Timestamp time{};
+  std::string who;
+  std::string action;  // status, assign, comment
+  std::string value;
 };
 
 struct StoredCounts {
@@ -76,6 +123,14 @@ class Store {
   virtual Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
                                        const std::vector<IncomingRecord>& records) = 0;
   virtual Result<StoredCounts> counts(const std::string& agent_id) = 0;
+
+  // Alert triage. Changes are kept in the alert's history (who, when, what).
+  virtual Result<std::vector<AlertRecord>> list_alerts(const AlertFilter& filter) = 0;
+  virtual Result<std::optional<AlertRecord>> get_alert(int64_t id) = 0;
+  virtual Result<std::vector<AlertChange>> alert_history(int64_t id) = 0;
+  // `action` is status (value one of kAlertStatuses), assign (value a user) or comment; false
+  // when the alert does not exist.
+  virtual Result<bool> change_alert(int64_t id, const AlertChange& change) = 0;
 };
 
 // Opens (creating) an SQLite database in WAL mode and migrates it.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "collector/store/store.h"
@@ -53,6 +54,32 @@ CREATE TABLE records(
   body TEXT NOT NULL,
   PRIMARY KEY (agent_id, epoch, seq)) WITHOUT ROWID;
 CREATE INDEX records_kind_ts ON records(kind, ts);
+)sql",
+    // 2: alerts for triage (the evidence stays in records), with their history.
+    R"sql(
+CREATE TABLE alerts(
+  id INTEGER PRIMARY KEY,
+  agent_id TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  rule_id TEXT NOT NULL,
+  rule_name TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'new'
+    CHECK (status IN ('new', 'acknowledged', 'resolved', 'false_positive')),
+  assignee TEXT NOT NULL DEFAULT '',
+  UNIQUE (agent_id, epoch, seq));
+CREATE INDEX alerts_sev ON alerts(severity, id);
+CREATE INDEX alerts_agent ON alerts(agent_id, id);
+CREATE INDEX alerts_status ON alerts(status, id);
+CREATE TABLE alert_history(
+  alert_id INTEGER NOT NULL REFERENCES alerts(id),
+  ts INTEGER NOT NULL,
+  who TEXT NOT NULL,
+  action TEXT NOT NULL,
+  value TEXT NOT NULL);
+CREATE INDEX alert_history_alert ON alert_history(alert_id, ts);
 )sql",
 };
 
@@ -308,17 +335,27 @@ class SqliteStore final : public Store {
     if (!r) return make_error(r.error());
     Stmt s(db_,
            "INSERT OR IGNORE INTO records(agent_id, epoch, seq, kind, dataset, ts, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    Stmt a(db_,
+           "INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts) VALUES (?, ?, ?, ?, ?, ?, ?)");
     uint64_t added = 0;
+    auto fail = [&]() {
+      std::string err = sqlite3_errmsg(db_);
+      (void)exec("ROLLBACK");
+      return make_error("sqlite: " + err);
+    };
     for (const auto& rec : records) {
       s.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.kind);
       s.bind(5, rec.dataset).bind(6, rec.time.ns).bind(7, rec.json);
-      if (s.step() != SQLITE_DONE) {
-        std::string err = sqlite3_errmsg(db_);
-        (void)exec("ROLLBACK");
-        return make_error("sqlite: " + err);
-      }
-      added += static_cast<uint64_t>(sqlite3_changes(db_));
+      if (s.step() != SQLITE_DONE) return fail();
+      bool is_new = sqlite3_changes(db_) > 0;
+      added += is_new ? 1 : 0;
       s.reset();
+      if (is_new && rec.kind == "alert") {
+        a.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.rule_id);
+        a.bind(5, rec.rule_name).bind(6, static_cast<int64_t>(rec.severity)).bind(7, rec.time.ns);
+        if (a.step() != SQLITE_DONE) return fail();
+        a.reset();
+      }
     }
     r = exec("COMMIT");
     if (!r) {
@@ -336,7 +373,121 @@ class SqliteStore final : public Store {
     return StoredCounts{static_cast<uint64_t>(s.integer(0)), static_cast<uint64_t>(s.integer(1))};
   }
 
+  Result<std::vector<AlertRecord>> list_alerts(const AlertFilter& f) override {
+    std::lock_guard lock(mutex_);
+    // Every filter is a bound parameter; an unused one is NULL and matches everything.
+    static const std::string sql = std::string(kAlertSelect) +
+           " WHERE (?1 = 0 OR a.severity >= ?1) AND (?2 IS NULL OR a.status = ?2)"
+           " AND (?3 IS NULL OR g.agency = ?3) AND (?4 IS NULL OR a.agent_id = ?4)"
+           " AND (?5 IS NULL OR a.rule_id = ?5) AND (?6 = 0 OR a.ts >= ?6) AND (?7 = 0 OR a.ts < ?7)"
+           " AND (?8 = 0 OR a.id < ?8) ORDER BY a.id DESC LIMIT ?9";
+    Stmt s(db_, sql.c_str());
+    if (!s.ok()) return make_error("sqlite: " + s.error());
+    auto opt = [&](int i, const std::string& v) {
+      if (v.empty()) {
+        s.bind_null(i);
+      } else {
+        s.bind(i, v);
+      }
+    };
+    s.bind(1, static_cast<int64_t>(f.min_severity));
+    opt(2, f.status);
+    opt(3, f.agency);
+    opt(4, f.agent_id);
+    opt(5, f.rule_id);
+    s.bind(6, f.from.ns).bind(7, f.to.ns).bind(8, f.before_id).bind(9, static_cast<int64_t>(std::clamp(f.limit, 1, 10000)));
+    std::vector<AlertRecord> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(alert_row(s, false));
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
+  }
+
+  Result<std::optional<AlertRecord>> get_alert(int64_t id) override {
+    std::lock_guard lock(mutex_);
+    static const std::string sql = std::string(kAlertSelect) + " WHERE a.id = ?";
+    Stmt s(db_, sql.c_str());
+    s.bind(1, id);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return std::optional<AlertRecord>(alert_row(s, true));
+    if (rc == SQLITE_DONE) return std::optional<AlertRecord>();
+    return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+
+  Result<std::vector<AlertChange>> alert_history(int64_t id) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT ts, who, action, value FROM alert_history WHERE alert_id = ? ORDER BY ts, rowid");
+    s.bind(1, id);
+    std::vector<AlertChange> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back({Timestamp{s.integer(0)}, s.text(1), s.text(2), s.text(3)});
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
+  }
+
+  Result<bool> change_alert(int64_t id, const AlertChange& c) override {
+    std::lock_guard lock(mutex_);
+    const char* sql = nullptr;
+    if (c.action == "status") {
+      if (!is_alert_status(c.value)) return make_error("unknown alert status '" + c.value + "'");
+      sql = "UPDATE alerts SET status = ? WHERE id = ?";
+    } else if (c.action == "assign") {
+      sql = "UPDATE alerts SET assignee = ? WHERE id = ?";
+    } else if (c.action == "comment") {
+      sql = "UPDATE alerts SET id = id WHERE ?1 IS NOT NULL AND id = ?2";
+    } else {
+      return make_error("unknown alert change '" + c.action + "'");
+    }
+    auto r = exec("BEGIN IMMEDIATE");
+    if (!r) return make_error(r.error());
+    Stmt u(db_, sql);
+    u.bind(1, c.value).bind(2, id);
+    if (u.step() != SQLITE_DONE) {
+      std::string err = sqlite3_errmsg(db_);
+      (void)exec("ROLLBACK");
+      return make_error("sqlite: " + err);
+    }
+    if (sqlite3_changes(db_) == 0) {
+      (void)exec("ROLLBACK");
+      return false;
+    }
+    Stmt h(db_, "INSERT INTO alert_history(alert_id, ts, who, action, value) VALUES (?, ?, ?, ?, ?)");
+    h.bind(1, id).bind(2, (c.time.ns ? c.time : Timestamp::now()).ns).bind(3, c.who).bind(4, c.action).bind(5, c.value);
+    if (h.step() != SQLITE_DONE) {
+      std::string err = sqlite3_errmsg(db_);
+      (void)exec("ROLLBACK");
+      return make_error("sqlite: " + err);
+    }
+    r = exec("COMMIT");
+    if (!r) {
+      (void)exec("ROLLBACK");
+      return make_error(r.error());
+    }
+    return true;
+  }
+
  private:
+  static constexpr const char* kAlertSelect =
+      "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
+      " a.ts, a.status, a.assignee, r.body FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
+      " LEFT JOIN records r ON r.agent_id = a.agent_id AND r.epoch = a.epoch AND r.seq = a.seq";
+
+  static AlertRecord alert_row(const Stmt& s, bool with_evidence) {
+    AlertRecord a;
+    a.id = s.integer(0);
+    a.agent_id = s.text(1);
+    a.agency = s.text(2);
+    a.host = s.text(3);
+    a.rule_id = s.text(4);
+    a.rule_name = s.text(5);
+    a.severity = static_cast<int>(s.integer(6));
+    a.time = Timestamp{s.integer(7)};
+    a.status = s.text(8);
+    a.assignee = s.text(9);
+    if (with_evidence) a.evidence = s.text(10);
+    return a;
+  }
+
   Result<void> done(Stmt& s) {
     if (!s.ok()) return make_error("sqlite: " + s.error());
     if (s.step() != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "tests/support/test_support.h"
@@ -22,6 +23,21 @@ class StoreTest : public ::testing::Test {
 };
 
 Timestamp at(int64_t s) { return Timestamp::from_seconds(1'780'000'000 + s); }
+
+IncomingRecord record(uint64_t seq, const std::string& kind, Timestamp t) {
+  IncomingRecord r;
+  r.seq = seq;
+  r.kind = kind;
+  r.dataset = "sshd";
+  r.time = t;
+  r.json = "{}";
+  if (kind == "alert") {
+    r.rule_id = "VGL-LOG-000" + std::to_string(seq % 3 + 1);
+    r.rule_name = "rule " + r.rule_id;
+    r.severity = static_cast<int>(seq % 5) + 1;
+  }
+  return r;
+}
 
 TEST_F(StoreTest, MigrationsAreVersionedAndIdempotent) {
   auto v = store_->schema_version();
@@ -103,14 +119,16 @@ TEST_F(StoreTest, AgentsAndRevocation) {
 TEST_F(StoreTest, BatchesAreStoredOnceUnderAgentEpochSeq) {
   std::vector<IncomingRecord> batch;
   for (uint64_t i = 1; i <= 100; ++i) {
-    batch.push_back({i, i % 10 == 0 ? "alert" : "event", "sshd", at(static_cast<int64_t>(i)), "{\"n\":" + std::to_string(i) + "}"});
+    IncomingRecord r = record(i, i % 10 == 0 ? "alert" : "event", at(static_cast<int64_t>(i)));
+    r.json = "{\"n\":" + std::to_string(i) + "}";
+    batch.push_back(r);
   }
   EXPECT_EQ(*store_->store_batch("agt-1", "e1", batch), 100u);
   // Redelivery after a crash: nothing new.
   EXPECT_EQ(*store_->store_batch("agt-1", "e1", batch), 0u);
   // Overlap: 51..150, half new.
   std::vector<IncomingRecord> overlap;
-  for (uint64_t i = 51; i <= 150; ++i) overlap.push_back({i, "event", "sshd", at(0), "{}"});
+  for (uint64_t i = 51; i <= 150; ++i) overlap.push_back(record(i, "event", at(0)));
   EXPECT_EQ(*store_->store_batch("agt-1", "e1", overlap), 50u);
   // A new spool epoch (the agent's spool was recreated) starts its own sequence.
   EXPECT_EQ(*store_->store_batch("agt-1", "e2", batch), 100u);
@@ -127,8 +145,20 @@ TEST_F(StoreTest, SqlMetacharactersAreData) {
   auto t = store_->consume_token(evil, at(1));
   ASSERT_TRUE(t) << t.error();
   EXPECT_EQ(t->agency, evil);
-  EXPECT_EQ(*store_->store_batch(evil, evil, {{1, evil, evil, at(0), evil}}), 1u);
+  IncomingRecord r = record(1, "alert", at(0));
+  r.dataset = r.json = r.rule_id = r.rule_name = evil;
+  EXPECT_EQ(*store_->store_batch(evil, evil, {r}), 1u);
   EXPECT_EQ(store_->counts(evil)->records, 1u);
+  AlertFilter f;
+  f.agent_id = f.rule_id = f.agency = evil;
+  EXPECT_EQ(store_->list_alerts(f)->size(), 0u);  // no agent row, so no agency matches
+  f.agency.clear();
+  auto found = store_->list_alerts(f);
+  ASSERT_TRUE(found) << found.error();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].rule_name, evil);
+  EXPECT_TRUE(*store_->change_alert((*found)[0].id, {at(1), evil, "comment", evil}));
+  EXPECT_EQ(store_->alert_history((*found)[0].id)->at(0).value, evil);
 }
 
 TEST_F(StoreTest, ApiTokensMapToRoles) {
@@ -136,6 +166,90 @@ TEST_F(StoreTest, ApiTokensMapToRoles) {
   EXPECT_EQ(**store_->api_token_role("hash"), "admin");
   EXPECT_FALSE(store_->api_token_role("other")->has_value());
   EXPECT_FALSE(store_->add_api_token("h2", "root", "x"));  // roles are checked
+}
+
+TEST_F(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store_->ensure_agency("B", "tcvn11930"));
+  AgentRecord a;
+  a.id = "agt-a";
+  a.agency = "A";
+  a.host = "web-a";
+  a.version = "1";
+  a.cert_serial = "01";
+  ASSERT_TRUE(store_->add_agent(a));
+  a.id = "agt-b";
+  a.agency = "B";
+  a.host = "web-b";
+  a.cert_serial = "02";
+  ASSERT_TRUE(store_->add_agent(a));
+  std::vector<IncomingRecord> batch;
+  for (uint64_t i = 1; i <= 30; ++i) batch.push_back(record(i, i % 2 ? "alert" : "event", at(static_cast<int64_t>(i))));
+  ASSERT_EQ(*store_->store_batch("agt-a", "e1", batch), 30u);
+  ASSERT_EQ(*store_->store_batch("agt-b", "e1", batch), 30u);
+  ASSERT_EQ(*store_->store_batch("agt-b", "e1", batch), 0u);  // redelivery makes no second alert
+
+  // Independent count of what the filters should return.
+  size_t high = 0, rule1 = 0;
+  for (const auto& r : batch) {
+    if (r.kind != "alert") continue;
+    high += r.severity >= 4;
+    rule1 += r.rule_id == "VGL-LOG-0001";
+  }
+  AlertFilter all;
+  EXPECT_EQ(store_->list_alerts(all)->size(), 30u);
+  AlertFilter f;
+  f.agency = "A";
+  auto in_a = *store_->list_alerts(f);
+  EXPECT_EQ(in_a.size(), 15u);
+  for (const auto& x : in_a) {
+    EXPECT_EQ(x.agency, "A");
+    EXPECT_EQ(x.host, "web-a");
+  }
+  f.min_severity = 4;
+  EXPECT_EQ(store_->list_alerts(f)->size(), high);
+  f = {};
+  f.rule_id = "VGL-LOG-0001";
+  EXPECT_EQ(store_->list_alerts(f)->size(), 2 * rule1);
+  f = {};
+  f.from = at(10);
+  f.to = at(20);  // alerts at odd seconds 11..19
+  EXPECT_EQ(store_->list_alerts(f)->size(), 10u);
+
+  // Pages: newest first, no overlap, nothing missed.
+  std::set<int64_t> seen;
+  AlertFilter page;
+  page.limit = 7;
+  for (;;) {
+    auto got = *store_->list_alerts(page);
+    if (got.empty()) break;
+    for (size_t i = 1; i < got.size(); ++i) EXPECT_GT(got[i - 1].id, got[i].id);
+    for (const auto& x : got) EXPECT_TRUE(seen.insert(x.id).second);
+    page.before_id = got.back().id;
+  }
+  EXPECT_EQ(seen.size(), 30u);
+
+  int64_t id = in_a.front().id;
+  EXPECT_TRUE(*store_->change_alert(id, {at(100), "analyst1", "status", "acknowledged"}));
+  EXPECT_TRUE(*store_->change_alert(id, {at(101), "analyst1", "assign", "analyst2"}));
+  EXPECT_TRUE(*store_->change_alert(id, {at(102), "analyst2", "comment", "scanner from the audit team"}));
+  EXPECT_TRUE(*store_->change_alert(id, {at(103), "analyst2", "status", "false_positive"}));
+  EXPECT_FALSE(store_->change_alert(id, {at(104), "x", "status", "deleted"}));
+  EXPECT_FALSE(*store_->change_alert(999999, {at(104), "x", "status", "resolved"}));
+  auto got = store_->get_alert(id);
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ((*got)->status, "false_positive");
+  EXPECT_EQ((*got)->assignee, "analyst2");
+  EXPECT_EQ((*got)->evidence, "{}");
+  auto h = *store_->alert_history(id);
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_EQ(h[2].action, "comment");
+  EXPECT_EQ(h[2].who, "analyst2");
+  f = {};
+  f.status = "false_positive";
+  EXPECT_EQ(store_->list_alerts(f)->size(), 1u);
+  f.status = "new";
+  EXPECT_EQ(store_->list_alerts(f)->size(), 29u);
 }
 
 }  // namespace
