@@ -279,6 +279,7 @@ int agent_main(int argc, char** argv) {
         }
         enroll_opts.collector = *ep;
       }
+      if (enroll_opts.host_name.empty()) enroll_opts.host_name = loaded->config.agent.name;
       auto id = enroll(loaded->config, enroll_opts);
       if (!id) {
         std::fprintf(stderr, "vigil-agent enroll: error: %s\n", id.error().c_str());

@@ -1,19 +1,296 @@
-#include "collector/app/collector_cli.h"
+// vigilctl: the operator's command line over the console API (HTTPS, API token). Tables for
+// people, --json for scripts. Exit status 0 on success, 1 on any refusal or error (with the
+// collector's message on stderr).
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "collector/app/collector_cli.h"
+#include "common/config/yaml_reader.h"
+#include "common/net/https_client.h"
+#include "common/pki/pki.h"
 #include "common/util/cli.h"
 
 namespace vigil::collector {
 
+namespace {
+
+struct CtlConfig {
+  config::Endpoint console;
+  std::string ca_path;
+  std::string token;
+};
+
+Result<CtlConfig> load_ctl_config(const std::string& path) {
+  config::YamlReader r(path);
+  auto root = r.load_file();
+  CtlConfig c;
+  if (root) {
+    config::MapReader m(r, *root, "vigilctl");
+    std::string url;
+    if (auto v = m.require("console"); v && r.read(v, url, "console")) {
+      std::string_view rest = url;
+      if (rest.rfind("https://", 0) != 0) {
+        r.error(v, "console: expected https://HOST:PORT");
+      } else {
+        rest.remove_prefix(8);
+        while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+        auto ep = config::parse_endpoint(rest);
+        if (!ep) {
+          r.error(v, "console: expected https://HOST:PORT");
+        } else {
+          c.console = *ep;
+        }
+      }
+    }
+    if (auto v = m.require("ca")) r.read_path(v, c.ca_path, "ca");
+    if (auto v = m.require("token")) r.read(v, c.token, "token");
+    m.finish();
+  }
+  if (r.diagnostics().has_errors()) return make_error(r.diagnostics().to_string());
+  return c;
+}
+
+std::string url_encode(std::string_view s) {
+  std::string out;
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == ':') {
+      out += static_cast<char>(ch);
+    } else {
+      out += fmt::format("%{:02X}", ch);
+    }
+  }
+  return out;
+}
+
+class Console {
+ public:
+  explicit Console(const CtlConfig& c) : token_(c.token) {
+    auto ca = pki::read_file(c.ca_path);
+    if (!ca) throw std::runtime_error(ca.error());
+    net::HttpsClientOptions o;
+    o.host = c.console.host;
+    o.port = c.console.port;
+    o.tls.ca_pem = *ca;
+    client_ = std::make_unique<net::HttpsClient>(o);
+  }
+
+  // The parsed JSON body of a 2xx answer; anything else throws with the collector's message.
+  nlohmann::json call(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr) {
+    auto r = client_->request(method, target, body.is_null() ? std::string() : body.dump(),
+                              {{"Authorization", "Bearer " + token_}, {"Content-Type", "application/json"}});
+    if (!r) throw std::runtime_error("cannot reach the collector: " + r.error());
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (r->status < 200 || r->status > 299) {
+      std::string msg = j.is_object() && j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>()
+                                                                                     : r->body;
+      throw std::runtime_error(fmt::format("the collector refused ({}): {}", r->status, msg));
+    }
+    if (j.is_discarded()) throw std::runtime_error("the collector answered with malformed JSON");
+    return j;
+  }
+
+ private:
+  std::string token_;
+  std::unique_ptr<net::HttpsClient> client_;
+};
+
+std::string str(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  return it->dump();
+}
+
+// Left-aligned columns sized to their widest cell.
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size());
+  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      out += i + 1 == cells.size() ? cells[i] : fmt::format("{:<{}}  ", cells[i], width[i]);
+    }
+    std::puts(out.c_str());
+  };
+  line(header);
+  for (const auto& row : rows) line(row);
+}
+
+const char* severity_word(int s) {
+  static const char* words[] = {"-", "info", "low", "medium", "high", "critical"};
+  return s >= 1 && s <= 5 ? words[s] : words[0];
+}
+
+void print_json(const nlohmann::json& j) { std::puts(j.dump(2).c_str()); }
+
+}  // namespace
+
 int vigilctl_main(int argc, char** argv) {
-  CLI::App app{"vigilctl: the operator's command line for a Vigil collector (tokens, agents, alerts, "
-               "compliance reports).",
-               "vigilctl"};
+  CLI::App app{"vigilctl: the operator's command line for a Vigil collector (tokens, agents, alerts).", "vigilctl"};
   cli::setup_app(app, "vigilctl");
   std::string config_path = "/etc/vigil/vigilctl.yaml";
+  bool json = false;
   app.add_option("-c,--config", config_path, "vigilctl configuration (console URL, CA, API token)")
       ->capture_default_str();
+  app.add_flag("--json", json, "Print the collector's JSON instead of tables");
+  app.require_subcommand(1);
+
+  auto* status = app.add_subcommand("status", "Agents and new alerts at a glance");
+
+  auto* tokens = app.add_subcommand("tokens", "Enrollment tokens")->require_subcommand(1);
+  std::string agency;
+  int level = 0;
+  int ttl_hours = 24;
+  auto* tokens_create = tokens->add_subcommand("create", "Create a one-time enrollment token (printed alone)");
+  tokens_create->add_option("--agency", agency, "Agency the agent belongs to (created if new)")->required();
+  tokens_create->add_option("--level", level, "Security level (1-5) of the system the agent serves")
+      ->required()
+      ->check(CLI::Range(1, 5));
+  tokens_create->add_option("--ttl-hours", ttl_hours, "Hours until the token expires")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 720));
+
+  auto* agents = app.add_subcommand("agents", "Enrolled agents")->require_subcommand(1);
+  std::string agent_id;
+  auto* agents_list = agents->add_subcommand("list", "List agents");
+  auto* agents_get = agents->add_subcommand("get", "Show one agent");
+  agents_get->add_option("ID", agent_id, "Agent id")->required();
+  auto* agents_revoke = agents->add_subcommand("revoke", "Revoke an agent's certificate; it can no longer deliver");
+  agents_revoke->add_option("ID", agent_id, "Agent id")->required();
+
+  auto* alerts = app.add_subcommand("alerts", "Alerts and their triage")->require_subcommand(1);
+  std::string severity, alert_status, alert_agency, alert_agent, rule, since_id;
+  int limit = 50;
+  auto* alerts_list = alerts->add_subcommand("list", "List alerts, newest first");
+  alerts_list->add_option("--severity", severity, "At least this severity: info|low|medium|high|critical or 1-5");
+  alerts_list->add_option("--status", alert_status, "new|acknowledged|resolved|false_positive");
+  alerts_list->add_option("--agency", alert_agency, "Only this agency");
+  alerts_list->add_option("--agent", alert_agent, "Only this agent id");
+  alerts_list->add_option("--rule", rule, "Only this rule id");
+  alerts_list->add_option("--before", since_id, "Only alerts older than this alert id (next page)");
+  alerts_list->add_option("--limit", limit, "At most this many")->capture_default_str()->check(CLI::Range(1, 1000));
+  std::string alert_id, value;
+  auto* alerts_get = alerts->add_subcommand("get", "Show one alert with its evidence and history");
+  alerts_get->add_option("ID", alert_id, "Alert id")->required();
+  struct StatusCmd {
+    const char* name;
+    const char* status;
+    const char* help;
+  };
+  const StatusCmd status_cmds[] = {{"ack", "acknowledged", "Acknowledge an alert"},
+                                   {"resolve", "resolved", "Mark an alert resolved"},
+                                   {"false-positive", "false_positive", "Mark an alert a false positive"},
+                                   {"reopen", "new", "Set an alert back to new"}};
+  std::vector<std::pair<CLI::App*, const char*>> status_subs;
+  for (const auto& sc : status_cmds) {
+    auto* sub = alerts->add_subcommand(sc.name, sc.help);
+    sub->add_option("ID", alert_id, "Alert id")->required();
+    status_subs.emplace_back(sub, sc.status);
+  }
+  auto* alerts_assign = alerts->add_subcommand("assign", "Assign an alert to someone");
+  alerts_assign->add_option("ID", alert_id, "Alert id")->required();
+  alerts_assign->add_option("USER", value, "Who takes it")->required();
+  auto* alerts_comment = alerts->add_subcommand("comment", "Add a comment to an alert");
+  alerts_comment->add_option("ID", alert_id, "Alert id")->required();
+  alerts_comment->add_option("TEXT", value, "The comment")->required();
+
   return cli::run(app, argc, argv, [&]() -> int {
-    std::fputs(app.help().c_str(), stdout);
+    auto cfg = load_ctl_config(config_path);
+    if (!cfg) {
+      std::fprintf(stderr, "%s\n", cfg.error().c_str());
+      return 1;
+    }
+    try {
+      Console console(*cfg);
+      if (status->parsed()) {
+        auto j = console.call("GET", "/api/v1/status");
+        if (json) {
+          print_json(j);
+        } else {
+          std::printf("collector %s: %s agents (%s active), %s new alerts; you are %s\n",
+                      cfg->console.to_string().c_str(), str(j, "agents").c_str(), str(j, "agents_active").c_str(),
+                      str(j, "alerts_new").c_str(), str(j, "role").c_str());
+        }
+      } else if (tokens_create->parsed()) {
+        auto j = console.call("POST", "/api/v1/tokens",
+                              {{"agency", agency}, {"level", level}, {"ttl_hours", ttl_hours}});
+        if (json) {
+          print_json(j);
+        } else {
+          std::puts(str(j, "token").c_str());
+        }
+      } else if (agents_list->parsed()) {
+        auto j = console.call("GET", "/api/v1/agents");
+        if (json) {
+          print_json(j);
+        } else {
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& a : j) {
+            rows.push_back({str(a, "id"), str(a, "agency"), str(a, "level"), str(a, "host"), str(a, "version"),
+                            str(a, "status"), str(a, "last_seen")});
+          }
+          print_table({"ID", "AGENCY", "LEVEL", "HOST", "VERSION", "STATUS", "LAST SEEN"}, rows);
+        }
+      } else if (agents_get->parsed()) {
+        print_json(console.call("GET", "/api/v1/agents/" + url_encode(agent_id)));
+      } else if (agents_revoke->parsed()) {
+        auto j = console.call("POST", "/api/v1/agents/" + url_encode(agent_id) + "/revoke");
+        if (json) {
+          print_json(j);
+        } else {
+          std::printf("agent %s revoked\n", agent_id.c_str());
+        }
+      } else if (alerts_list->parsed()) {
+        std::string q = fmt::format("/api/v1/alerts?limit={}", limit);
+        auto add = [&](const char* k, const std::string& v) {
+          if (!v.empty()) q += fmt::format("&{}={}", k, url_encode(v));
+        };
+        add("severity", severity);
+        add("status", alert_status);
+        add("agency", alert_agency);
+        add("agent", alert_agent);
+        add("rule", rule);
+        add("before", since_id);
+        auto j = console.call("GET", q);
+        if (json) {
+          print_json(j);
+        } else {
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& a : j) {
+            int sev = a.value("severity", 0);
+            rows.push_back({str(a, "id"), str(a, "time"), severity_word(sev), str(a, "status"), str(a, "agency"),
+                            str(a, "host"), str(a, "rule_id"), str(a, "rule_name")});
+          }
+          print_table({"ID", "TIME", "SEVERITY", "STATUS", "AGENCY", "HOST", "RULE", "NAME"}, rows);
+          if (rows.empty()) std::puts("(no alerts match)");
+        }
+      } else if (alerts_get->parsed()) {
+        print_json(console.call("GET", "/api/v1/alerts/" + url_encode(alert_id)));
+      } else if (alerts_assign->parsed()) {
+        console.call("POST", "/api/v1/alerts/" + url_encode(alert_id) + "/assign", {{"assignee", value}});
+        std::printf("alert %s assigned to %s\n", alert_id.c_str(), value.c_str());
+      } else if (alerts_comment->parsed()) {
+        console.call("POST", "/api/v1/alerts/" + url_encode(alert_id) + "/comment", {{"text", value}});
+        std::printf("comment added to alert %s\n", alert_id.c_str());
+      } else {
+        for (const auto& [sub, st] : status_subs) {
+          if (!sub->parsed()) continue;
+          console.call("POST", "/api/v1/alerts/" + url_encode(alert_id) + "/status", {{"status", st}});
+          std::printf("alert %s is now %s\n", alert_id.c_str(), st);
+        }
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "vigilctl: %s\n", e.what());
+      return 1;
+    }
     return 0;
   });
 }

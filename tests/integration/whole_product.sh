@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# The product as an operator runs it, real processes on 127.0.0.1: init a collector, create a
+# token, enroll an agent (a wrong CA pin and a reused token are refused), run both, feed
+# password-guessing lines to a log the agent tails, see the alert with vigilctl and triage it.
+# Then delivery without loss: the collector is stopped and the agent SIGKILLed while lines keep
+# coming; after both restart every line is stored exactly once. Last, refusals at the agents
+# listener (no client certificate, TLS 1.1, a revoked agent).
+#
+# Usage: whole_product.sh VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
+set -euo pipefail
+agent_bin=$1
+collector_bin=$2
+ctl_bin=$3
+src=$4
+tmp=$(mktemp -d)
+collector_pid=""
+agent_pid=""
+cleanup() {
+  [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null || true
+  [ -n "$collector_pid" ] && kill "$collector_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$tmp"/collector.log "$tmp"/agent.log; do
+    [ -f "$f" ] && { echo "--- $f (last 30 lines)" >&2; tail -30 "$f" >&2; }
+  done
+  exit 1
+}
+
+free_port() {
+  local p
+  for p in $(shuf -i 20000-60000 -n 50); do
+    if ! (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  fail "no free port"
+}
+agents_port=$(free_port)
+console_port=$(free_port)
+[ "$agents_port" != "$console_port" ] || console_port=$(free_port)
+
+# Polls a command until it prints what `want` matches (extended regex), up to `secs` seconds.
+wait_for() {
+  local secs=$1 want=$2
+  shift 2
+  local out=""
+  for _ in $(seq 1 $((secs * 5))); do
+    out=$("$@" 2>/dev/null || true)
+    if [[ "$out" =~ $want ]]; then return 0; fi
+    sleep 0.2
+  done
+  echo "last output of '$*': $out" >&2
+  return 1
+}
+
+db="$tmp/c/vigil.db"
+stored_sshd() { sqlite3 "$db" "SELECT COUNT(*) FROM records WHERE dataset = 'sshd' AND kind = 'event'"; }
+distinct_sshd() {
+  sqlite3 "$db" "SELECT COUNT(DISTINCT json_extract(body, '\$.event.original')) FROM records WHERE dataset = 'sshd' AND kind = 'event'"
+}
+
+start_collector() {
+  "$collector_bin" -c "$tmp/c/collector.yaml" >>"$tmp/collector.log" 2>&1 &
+  collector_pid=$!
+  wait_for 10 'agents' "$ctl_bin" -c "$tmp/c/vigilctl.yaml" status || fail "collector did not come up"
+}
+stop_collector() {
+  kill "$collector_pid"
+  wait "$collector_pid" || fail "collector exited with an error on SIGTERM"
+  collector_pid=""
+}
+start_agent() {
+  (cd "$tmp/a" && exec "$agent_bin" -c agent.yaml >>"$tmp/agent.log" 2>&1) &
+  agent_pid=$!
+}
+
+line_no=0
+# Writes N sshd lines: failed passwords from one address, each line unique.
+sshd_failures() {
+  local n=$1 addr=$2 i
+  for i in $(seq 1 "$n"); do
+    line_no=$((line_no + 1))
+    echo "$(date '+%b %e %H:%M:%S') web-01 sshd[$((2000 + line_no))]: Failed password for invalid user guess$line_no from $addr port $((30000 + line_no)) ssh2"
+  done >>"$tmp/a/logs/auth.log"
+}
+
+# --- 1. init, token, enroll --------------------------------------------------------------
+out=$("$collector_bin" init --dir "$tmp/c" --host 127.0.0.1 --agents-listen "127.0.0.1:$agents_port" \
+      --console-listen "127.0.0.1:$console_port")
+pin=$(echo "$out" | sed -n 's/^ca-pin: //p')
+[[ "$pin" =~ ^sha256:[0-9a-f]{64}$ ]] || fail "no ca-pin in init output: $out"
+start_collector
+
+token=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" tokens create --agency "So TTTT" --level 3)
+[[ "$token" =~ ^[A-Za-z0-9_-]{40,}$ ]] || fail "tokens create printed '$token'"
+# A console request without the token is refused.
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/c/pki/ca.crt" "https://127.0.0.1:$console_port/api/v1/agents")
+[ "$code" = 401 ] || fail "console without a token answered $code"
+
+mkdir -p "$tmp/a/logs" "$tmp/b"
+: >"$tmp/a/logs/auth.log"
+cat >"$tmp/a/agent.yaml" <<EOF
+agent: {name: web-01, state_dir: state, health_interval: 2s}
+collector: {addresses: ["127.0.0.1:$agents_port"], retry_max_backoff: 1s, connect_timeout: 2s}
+capture: []
+logs:
+  - {path: logs/auth.log, format: syslog}
+rules: {paths: ["$src/rules/detection"]}
+policies: {paths: ["$src/rules/policies"]}
+spool: {fsync_interval: 200ms}
+EOF
+sed 's/name: web-01/name: web-02/' "$tmp/a/agent.yaml" >"$tmp/b/agent.yaml"
+
+wrong_pin="sha256:$(printf '0%.0s' $(seq 1 64))"
+if err=$("$agent_bin" enroll -c "$tmp/a/agent.yaml" --token "$token" --ca-pin "$wrong_pin" 2>&1); then
+  fail "enrollment with a wrong CA pin succeeded"
+fi
+grep -qi "pin" <<<"$err" || fail "wrong pin message does not say so: $err"
+[ ! -e "$tmp/a/state/agent.key" ] || fail "a refused enrollment left a key behind"
+
+"$agent_bin" enroll -c "$tmp/a/agent.yaml" --token "$token" --ca-pin "$pin" || fail "enrollment refused"
+if err=$("$agent_bin" enroll -c "$tmp/b/agent.yaml" --token "$token" --ca-pin "$pin" 2>&1); then
+  fail "a used token enrolled a second agent"
+fi
+grep -qi "used" <<<"$err" || fail "reused token message: $err"
+grep -q "enrollment of 'web-02' refused" "$tmp/collector.log" || fail "collector did not log the refused enrollment"
+agent_id=$(cat "$tmp/a/state/agent-id")
+listed=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" agents list)
+grep -q "$agent_id.*So TTTT.*3.*web-01.*active" <<<"$listed" || fail "agents list: $listed"
+
+# --- 2. password guessing raises an alert that vigilctl shows ---------------------------------
+start_agent
+sshd_failures 12 203.0.113.7
+wait_for 20 'VGL-LOG-0001' "$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts list --severity high \
+  || fail "no VGL-LOG-0001 alert at the collector"
+json=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --json alerts list --rule VGL-LOG-0001)
+[ "$(grep -c '"rule_id": "VGL-LOG-0001"' <<<"$json")" = 1 ] || fail "expected one VGL-LOG-0001 alert: $json"
+alert_id=$(sed -n 's/^ *"id": \([0-9]*\),*$/\1/p' <<<"$json" | head -1)
+[ -n "$alert_id" ] || fail "no alert id in $json"
+got=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts get "$alert_id")
+grep -q '"ip": "203.0.113.7"' <<<"$got" || fail "alert evidence: $got"
+# Below the threshold nothing fires: a second address with 3 failures.
+sshd_failures 3 198.51.100.9
+wait_for 20 "^15$" stored_sshd || fail "stored sshd events: $(stored_sshd), want 15"
+got=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --json alerts list --rule VGL-LOG-0001)
+grep -q 198.51.100.9 <<<"$got" && fail "an alert for 3 failures"
+
+"$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts ack "$alert_id" >/dev/null || fail "ack"
+"$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts comment "$alert_id" "blocked at the firewall" >/dev/null || fail "comment"
+got=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts get "$alert_id")
+grep -q '"status": "acknowledged"' <<<"$got" || fail "status after ack: $got"
+grep -q '"value": "blocked at the firewall"' <<<"$got" || fail "comment in history: $got"
+got=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts list --status acknowledged)
+grep -q "^$alert_id " <<<"$got" || fail "status filter: $got"
+if "$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts list --severity "high' OR 1=1 --" 2>"$tmp/err"; then
+  fail "a malformed severity was accepted"
+fi
+grep -q "severity" "$tmp/err" || fail "severity error message: $(cat "$tmp/err")"
+
+# --- 3. no loss: collector down, agent SIGKILLed, lines keep coming -----------------------
+stop_collector
+sshd_failures 40 192.0.2.10
+sleep 1
+kill -9 "$agent_pid"
+wait "$agent_pid" 2>/dev/null || true
+agent_pid=""
+sshd_failures 25 192.0.2.11
+start_agent
+sleep 1
+sshd_failures 20 192.0.2.12
+start_collector
+want=$((15 + 40 + 25 + 20))
+wait_for 30 "^$want\$" stored_sshd || fail "after restarts: $(stored_sshd) sshd events stored, want $want"
+[ "$(distinct_sshd)" = "$want" ] || fail "duplicates or losses: $(distinct_sshd) distinct of $want"
+# The spool was drained and acknowledged: restarting the agent sends nothing twice.
+kill "$agent_pid"
+wait "$agent_pid" || fail "agent exited with an error on SIGTERM"
+grep -q "0 waiting in the spool" "$tmp/agent.log" || fail "agent stopped with records in its spool"
+start_agent
+sleep 2
+[ "$(stored_sshd)" = "$want" ] || fail "a restart re-sent lines: $(stored_sshd)"
+
+# --- 4. refusals at the agents listener ---------------------------------------------------
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/c/pki/ca.crt" -X POST --data-binary '{}' \
+       "https://127.0.0.1:$agents_port/v1/batches")
+[ "$code" = 401 ] || [ "$code" = 403 ] || fail "/v1/batches without a client certificate answered $code"
+if echo | openssl s_client -connect "127.0.0.1:$agents_port" -tls1_1 -CAfile "$tmp/c/pki/ca.crt" >"$tmp/s" 2>&1; then
+  grep -q "Protocol *: TLSv1.1" "$tmp/s" && fail "TLS 1.1 accepted"
+fi
+"$ctl_bin" -c "$tmp/c/vigilctl.yaml" agents revoke "$agent_id" >/dev/null || fail "revoke"
+sshd_failures 5 192.0.2.13
+wait_for 20 "refused: certificate .* revoked" cat "$tmp/collector.log" || fail "collector did not refuse the revoked agent"
+[ "$(stored_sshd)" = "$want" ] || fail "a revoked agent's records were stored"
+got=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" agents get "$agent_id")
+grep -q '"status": "revoked"' <<<"$got" || fail "agent status: $got"
+grep -qi "revoked" "$tmp/agent.log" || fail "the agent did not log that it was revoked"
+# No secret in any log.
+admin_token=$(sed -n 's/^token: //p' "$tmp/c/vigilctl.yaml")
+grep -q -e "$token" -e "$admin_token" "$tmp/collector.log" "$tmp/agent.log" && fail "a token appears in a log"
+echo "whole product: OK ($want sshd lines stored once, alert $alert_id triaged)"
