@@ -186,6 +186,10 @@ int scan(const ScanArgs& a) {
   std::string host = checks::root_host_name(a.root);
   if (a.format == "json") {
     std::printf("%s\n", checks::scan_document(loaded->policy, opts, results, host).dump(2).c_str());
+  } else if (a.format == "jsonl") {
+    // One compliance.check event per line: what the agent's inbox takes (policies.run: external).
+    auto doc = checks::scan_document(loaded->policy, opts, results, host);
+    for (const auto& r : doc["results"]) std::printf("%s\n", r.dump().c_str());
   } else {
     std::printf("policy %s %s (%s), root %s, level %s\n", loaded->policy.id.c_str(), loaded->policy.version.c_str(),
                 loaded->policy.title.c_str(), a.root.c_str(), a.level > 0 ? std::to_string(a.level).c_str() : "all");
@@ -259,7 +263,8 @@ int agent_main(int argc, char** argv) {
   scan_cmd->add_option("--policy", scan_args.policy, "Policy file (rules/policies/*.yaml)")->required();
   scan_cmd->add_option("--root", scan_args.root, "Evaluate every path under this directory")->capture_default_str();
   scan_cmd->add_option("--level", scan_args.level, "Only checks whose level is at most N (1-5)")->check(CLI::Range(1, 5));
-  scan_cmd->add_option("--format", scan_args.format, "json or text")->check(CLI::IsMember({"json", "text"}))
+  scan_cmd->add_option("--format", scan_args.format, "json (one document), jsonl (one event per line) or text")
+      ->check(CLI::IsMember({"json", "jsonl", "text"}))
       ->capture_default_str();
   scan_cmd->add_option("--frameworks", scan_args.frameworks,
                        "Control catalogues (files or directories; default: <policy dir>/../frameworks)");

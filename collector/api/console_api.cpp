@@ -1,6 +1,7 @@
 #include "collector/api/console_api.h"
 
 #include <map>
+#include <set>
 #include <optional>
 
 #include <fmt/format.h>
@@ -137,6 +138,14 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
   Target t = split_target(r.target);
   if (!t.error.empty()) return error(400, t.error);
   if (t.path == "/api/v1/alerts" || t.path.rfind("/api/v1/alerts/", 0) == 0) return alerts(r, t.path, t.query, who);
+  if (r.method == "GET" && t.path == "/api/v1/compliance") {
+    std::string agency;
+    for (const auto& [k, v] : t.query) {
+      if (k != "agency") return error(400, "unknown filter '" + k + "'");
+      agency = v;
+    }
+    return compliance(agency);
+  }
   if (r.method == "GET" && t.path == "/api/v1/status") {
     auto agents = store_.list_agents();
     if (!agents) return error(503, "store unavailable");
@@ -209,6 +218,79 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
     }
   }
   return error(404, "no such endpoint");
+}
+
+// Per agency: the latest result of each check an agent must meet (check level at most the
+// security level of the system it serves), counted, scored, and rolled up onto the controls of
+// the agency's framework (a control fails when any of its checks fails anywhere).
+net::HttpResponse ConsoleApi::compliance(const std::string& only_agency) {
+  auto agencies = store_.list_agencies();
+  if (!agencies) return error(503, "store unavailable");
+  auto rows = store_.compliance_latest(only_agency);
+  if (!rows) return error(503, "store unavailable");
+  nlohmann::json out = nlohmann::json::array();
+  bool found = only_agency.empty();
+  for (const auto& ag : *agencies) {
+    if (!only_agency.empty() && ag.name != only_agency) continue;
+    found = true;
+    struct Tally {
+      size_t pass = 0, fail = 0, error = 0, not_applicable = 0;
+    };
+    Tally total;
+    std::map<std::string, Tally> controls;
+    std::set<std::string> agents;
+    nlohmann::json failing = nlohmann::json::array();
+    size_t failing_dropped = 0;
+    for (const auto& row : *rows) {
+      if (row.agency != ag.name || row.level > row.agent_level) continue;
+      agents.insert(row.agent_id);
+      auto bump = [&](Tally& t) {
+        if (row.result == "pass") ++t.pass;
+        if (row.result == "fail") ++t.fail;
+        if (row.result == "error") ++t.error;
+        if (row.result == "not_applicable") ++t.not_applicable;
+      };
+      bump(total);
+      auto c = nlohmann::json::parse(row.controls, nullptr, false);
+      if (c.is_object() && c.contains(ag.framework) && c[ag.framework].is_array()) {
+        for (const auto& id : c[ag.framework]) {
+          if (id.is_string()) bump(controls[id.get<std::string>()]);
+        }
+      }
+      if (row.result == "fail" || row.result == "error") {
+        if (failing.size() >= 500) {
+          ++failing_dropped;
+        } else {
+          failing.push_back({{"agent_id", row.agent_id}, {"host", row.host}, {"check", row.check_id},
+                             {"title", row.title}, {"level", row.level}, {"result", row.result},
+                             {"evidence", row.evidence}, {"time", row.time.to_string()}});
+        }
+      }
+    }
+    nlohmann::json ctl = nlohmann::json::array();
+    size_t controls_met = 0;
+    for (const auto& [id, t] : controls) {
+      const char* status = t.fail + t.error > 0 ? "fail" : t.pass > 0 ? "pass" : "not_applicable";
+      controls_met += std::string_view(status) == "pass";
+      ctl.push_back({{"id", id}, {"status", status}, {"pass", t.pass}, {"fail", t.fail + t.error}});
+    }
+    size_t judged = total.pass + total.fail + total.error;
+    nlohmann::json a = {{"agency", ag.name},
+                        {"framework", ag.framework},
+                        {"agents", agents.size()},
+                        {"pass", total.pass},
+                        {"fail", total.fail},
+                        {"error", total.error},
+                        {"not_applicable", total.not_applicable},
+                        {"score", judged ? nlohmann::json(static_cast<double>(total.pass) / judged) : nlohmann::json()},
+                        {"controls_met", controls_met},
+                        {"controls", std::move(ctl)},
+                        {"failing", std::move(failing)},
+                        {"failing_not_listed", failing_dropped}};
+    out.push_back(std::move(a));
+  }
+  if (!found) return error(404, "no agency " + only_agency);
+  return {200, out.dump(), "application/json", false};
 }
 
 net::HttpResponse ConsoleApi::alerts(const net::HttpRequest& r, const std::string& path,

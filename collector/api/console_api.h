@@ -11,6 +11,7 @@
 //   POST /api/v1/alerts/ID/status     {status}                                       (not auditor)
 //   POST /api/v1/alerts/ID/assign     {assignee}                                     (not auditor)
 //   POST /api/v1/alerts/ID/comment    {text}                                         (not auditor)
+//   GET  /api/v1/compliance?agency=   -> [per agency: counts, score, controls, failing checks]
 #pragma once
 
 #include <map>
@@ -34,6 +35,7 @@ class ConsoleApi {
  private:
   net::HttpResponse alerts(const net::HttpRequest& r, const std::string& path,
                            const std::map<std::string, std::string>& query, const std::string& who);
+  net::HttpResponse compliance(const std::string& agency);
 
   Store& store_;
   std::string default_framework_;

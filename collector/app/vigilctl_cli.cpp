@@ -131,6 +131,36 @@ const char* severity_word(int s) {
 
 void print_json(const nlohmann::json& j) { std::puts(j.dump(2).c_str()); }
 
+void print_compliance(const nlohmann::json& agencies) {
+  for (const auto& a : agencies) {
+    std::printf("Agency %s: framework %s, %s agent(s)\n", str(a, "agency").c_str(), str(a, "framework").c_str(),
+                str(a, "agents").c_str());
+    std::string score = a.contains("score") && a["score"].is_number()
+                            ? fmt::format("{:.1f}%", 100.0 * a["score"].get<double>())
+                            : std::string("n/a");
+    std::printf("  checks: %s pass, %s fail, %s error, %s not applicable; score %s\n", str(a, "pass").c_str(),
+                str(a, "fail").c_str(), str(a, "error").c_str(), str(a, "not_applicable").c_str(), score.c_str());
+    const auto& controls = a["controls"];
+    std::printf("  controls of %s: %s of %zu met\n", str(a, "framework").c_str(), str(a, "controls_met").c_str(),
+                controls.size());
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& c : controls) {
+      rows.push_back({"   " + str(c, "id"), str(c, "status"), str(c, "pass"), str(c, "fail")});
+    }
+    if (!rows.empty()) print_table({"   CONTROL", "STATUS", "PASS", "FAIL"}, rows);
+    rows.clear();
+    for (const auto& f : a["failing"]) {
+      rows.push_back({"   " + str(f, "host"), str(f, "check"), str(f, "level"), str(f, "result"), str(f, "title")});
+    }
+    if (!rows.empty()) {
+      std::puts("  failing checks:");
+      print_table({"   HOST", "CHECK", "LEVEL", "RESULT", "TITLE"}, rows);
+    }
+    std::puts("");
+  }
+  if (agencies.empty()) std::puts("(no agencies yet)");
+}
+
 }  // namespace
 
 int vigilctl_main(int argc, char** argv) {
@@ -202,6 +232,14 @@ int vigilctl_main(int argc, char** argv) {
   alerts_comment->add_option("ID", alert_id, "Alert id")->required();
   alerts_comment->add_option("TEXT", value, "The comment")->required();
 
+  auto* report = app.add_subcommand("report", "Reports")->require_subcommand(1);
+  std::string report_agency;
+  bool report_all = false;
+  auto* report_compliance =
+      report->add_subcommand("compliance", "Compliance of each agency against its framework (latest results)");
+  auto* agency_opt = report_compliance->add_option("--agency", report_agency, "One agency");
+  report_compliance->add_flag("--all", report_all, "Every agency")->excludes(agency_opt);
+
   return cli::run(app, argc, argv, [&]() -> int {
     auto cfg = load_ctl_config(config_path);
     if (!cfg) {
@@ -271,6 +309,16 @@ int vigilctl_main(int argc, char** argv) {
           }
           print_table({"ID", "TIME", "SEVERITY", "STATUS", "AGENCY", "HOST", "RULE", "NAME"}, rows);
           if (rows.empty()) std::puts("(no alerts match)");
+        }
+      } else if (report_compliance->parsed()) {
+        if (!report_all && report_agency.empty()) throw std::runtime_error("report compliance: give --agency NAME or --all");
+        std::string target = "/api/v1/compliance";
+        if (!report_agency.empty()) target += "?agency=" + url_encode(report_agency);
+        auto j = console.call("GET", target);
+        if (json) {
+          print_json(j);
+        } else {
+          print_compliance(j);
         }
       } else if (alerts_get->parsed()) {
         print_json(console.call("GET", "/api/v1/alerts/" + url_encode(alert_id)));

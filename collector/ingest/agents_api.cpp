@@ -1,6 +1,8 @@
 #include "collector/ingest/agents_api.h"
 
 #include <algorithm>
+#include <initializer_list>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -14,6 +16,43 @@ namespace {
 
 net::HttpResponse json_error(int status, const std::string& message, bool close = false) {
   return {status, nlohmann::json{{"error", message}}.dump(), "application/json", close};
+}
+
+const nlohmann::json* member(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const nlohmann::json* at = &j;
+  for (const char* key : path) {
+    if (!at->is_object()) return nullptr;
+    auto it = at->find(key);
+    if (it == at->end()) return nullptr;
+    at = &*it;
+  }
+  return at;
+}
+
+std::string string_at(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const auto* v = member(j, path);
+  return v && v->is_string() ? v->get<std::string>() : std::string();
+}
+
+std::optional<IncomingRecord::Check> check_of(const nlohmann::json& ev) {
+  IncomingRecord::Check c;
+  c.check_id = string_at(ev, {"rule", "id"});
+  c.title = string_at(ev, {"rule", "name"});
+  c.policy = string_at(ev, {"vigil", "policy", "id"});
+  c.result = string_at(ev, {"vigil", "check", "result"});
+  c.evidence = string_at(ev, {"vigil", "check", "evidence"});
+  if (const auto* l = member(ev, {"vigil", "check", "level"}); l && l->is_number_integer()) {
+    c.level = std::clamp(l->get<int>(), 1, 5);
+  }
+  const auto* controls = member(ev, {"vigil", "compliance"});
+  c.controls = controls && controls->is_object() ? controls->dump() : "{}";
+  static const char* results[] = {"pass", "fail", "error", "not_applicable"};
+  bool known = std::find_if(std::begin(results), std::end(results), [&](const char* r) { return c.result == r; }) !=
+               std::end(results);
+  if (c.check_id.empty() || c.policy.empty() || !known || c.check_id.size() > 200 || c.policy.size() > 200) {
+    return std::nullopt;
+  }
+  return c;
 }
 
 std::string new_agent_id() { return "agt-" + pki::sha256_hex(pki::random_token()).substr(0, 20); }
@@ -158,6 +197,13 @@ net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const std::strin
         }
       }
       if (rec.rule_id.empty()) return bad("an alert needs rule.id");
+    }
+    if (rec.dataset == "compliance.check") {
+      if (auto c = check_of(ev)) {
+        rec.check = std::move(*c);
+      } else {
+        return bad("a compliance.check event needs rule.id, vigil.policy.id and vigil.check.result");
+      }
     }
     rec.json = ev.dump();
     records.push_back(std::move(rec));

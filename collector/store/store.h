@@ -42,6 +42,37 @@ struct IncomingRecord {
   std::string rule_id;
   std::string rule_name;
   int severity = 0;  // 1 info .. 5 critical
+  // Compliance results only (dataset compliance.check): kept as the latest per agent and check.
+  struct Check {
+    std::string policy;
+    std::string check_id;
+    std::string title;
+    int level = 1;
+    std::string result;    // pass, fail, error, not_applicable
+    std::string controls;  // JSON object: framework id -> [control ids]
+    std::string evidence;
+  };
+  std::optional<Check> check;
+};
+
+struct ComplianceRow {
+  std::string agent_id;
+  std::string agency;
+  std::string host;
+  int agent_level = 1;  // security level of the system the agent serves
+  std::string policy;
+  std::string check_id;
+  std::string title;
+  int level = 1;
+  std::string result;
+  std::string controls;
+  std::string evidence;
+  Timestamp time{};
+};
+
+struct AgencyRecord {
+  std::string name;
+  std::string framework;
 };
 
 inline constexpr const char* kAlertStatuses[] = {"new", "acknowledged", "resolved", "false_positive"};
@@ -131,6 +162,10 @@ class Store {
   // `action` is status (value one of kAlertStatuses), assign (value a user) or comment; false
   // when the alert does not exist.
   virtual Result<bool> change_alert(int64_t id, const AlertChange& change) = 0;
+
+  virtual Result<std::vector<AgencyRecord>> list_agencies() = 0;
+  // Latest compliance result of every (agent, policy, check), of one agency or all (empty).
+  virtual Result<std::vector<ComplianceRow>> compliance_latest(const std::string& agency) = 0;
 };
 
 // Opens (creating) an SQLite database in WAL mode and migrates it.

@@ -89,6 +89,20 @@ grep -q '"result": "error"' "$tmp/out" || fail "unreadable file: no error result
 run "$agent" scan --policy "$tmp/rules/policies/p.yaml" --root "$tmp/root" --format text
 grep -q "^FAIL *forwarding (level 3)" "$tmp/out" || { cat "$tmp/out"; fail "text format"; }
 
+# JSON lines: the same results, one compliance.check event per line (what the inbox takes).
+run "$agent" scan --policy "$tmp/rules/policies/p.yaml" --root "$tmp/root"
+cp "$tmp/out" "$tmp/doc.json"
+run "$agent" scan --policy "$tmp/rules/policies/p.yaml" --root "$tmp/root" --format jsonl
+python3 - "$tmp/doc.json" "$tmp/out" <<'PY' || fail "jsonl format"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+lines = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+assert len(lines) == len(doc["results"]), (len(lines), len(doc["results"]))
+assert all(l["event"]["dataset"] == "compliance.check" for l in lines)
+assert [l["rule"]["id"] for l in lines] == [r["rule"]["id"] for r in doc["results"]]
+assert [l["vigil"]["check"]["result"] for l in lines] == [r["vigil"]["check"]["result"] for r in doc["results"]]
+PY
+
 # An invalid policy: exit 1 with file:line:column.
 sed -i 's/compliance: {fw: ssh}/compliance: {fw: shh}/' "$tmp/rules/policies/p.yaml"
 run "$agent" scan --policy "$tmp/rules/policies/p.yaml" --root "$tmp/root"

@@ -159,7 +159,50 @@ if "$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts list --severity "high' OR 1=1 --"
 fi
 grep -q "severity" "$tmp/err" || fail "severity error message: $(cat "$tmp/err")"
 
-# --- 3. no loss: collector down, agent SIGKILLed, lines keep coming -----------------------
+# --- 3. compliance results from the inbox roll up per agency --------------------------------
+mkdir -p "$tmp/scan/policies" "$tmp/root/etc/ssh"
+cat >"$tmp/scan/policies/p.yaml" <<'YAML'
+policy: {id: demo-policy, title: Demo policy, version: "1"}
+checks:
+  - {id: root-login, title: SSH root login is disabled, rationale: r, remediation: m, level: 1,
+     compliance: {tcvn11930: [server.authentication]},
+     condition: {setting: {path: /etc/ssh/sshd_config, format: sshd, key: PermitRootLogin, value: "no"}}}
+  - {id: password-auth, title: SSH password login is disabled, rationale: r, remediation: m, level: 2,
+     compliance: {tcvn11930: [server.authentication, server.access-control]},
+     condition: {setting: {path: /etc/ssh/sshd_config, format: sshd, key: PasswordAuthentication, value: "no"}}}
+  - {id: x11-forwarding, title: SSH X11 forwarding is disabled, rationale: r, remediation: m, level: 5,
+     compliance: {tcvn11930: [server.access-control]},
+     condition: {setting: {path: /etc/ssh/sshd_config, format: sshd, key: X11Forwarding, value: "no"}}}
+YAML
+printf 'PermitRootLogin no\nPasswordAuthentication yes\nX11Forwarding yes\n' >"$tmp/root/etc/ssh/sshd_config"
+set +e
+"$agent_bin" scan --policy "$tmp/scan/policies/p.yaml" --frameworks "$src/rules/frameworks" --root "$tmp/root" \
+  --format jsonl >"$tmp/a/state/scan.tmp" 2>"$tmp/err"
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "scan exit $rc: $(cat "$tmp/err")"
+mkdir -p "$tmp/a/state/inbox"
+mv "$tmp/a/state/scan.tmp" "$tmp/a/state/inbox/scan.jsonl"
+wait_for 20 '"fail": 1' "$ctl_bin" -c "$tmp/c/vigilctl.yaml" --json report compliance --agency "So TTTT" \
+  || fail "compliance results did not arrive"
+[ ! -e "$tmp/a/state/inbox/scan.jsonl" ] || fail "the inbox file was not consumed"
+report=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --json report compliance --agency "So TTTT")
+# A level-3 system is held to checks of level 1-3: root-login passes, password-auth fails, the
+# level-5 check is not counted; server.authentication fails (one of its checks fails).
+python3 - "$report" <<'PY' || fail "compliance report: $report"
+import json, sys
+(a,) = json.loads(sys.argv[1])
+assert (a["agency"], a["framework"], a["agents"]) == ("So TTTT", "tcvn11930", 1), a
+assert (a["pass"], a["fail"], a["error"]) == (1, 1, 0), a
+assert abs(a["score"] - 0.5) < 1e-9, a
+ctl = {c["id"]: c["status"] for c in a["controls"]}
+assert ctl == {"server.authentication": "fail", "server.access-control": "fail"}, ctl
+assert [f["check"] for f in a["failing"]] == ["password-auth"], a["failing"]
+PY
+text=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" report compliance --all)
+grep -q "score 50.0%" <<<"$text" || fail "text report: $text"
+
+# --- 4. no loss: collector down, agent SIGKILLed, lines keep coming -----------------------
 stop_collector
 sshd_failures 40 192.0.2.10
 sleep 1
@@ -182,7 +225,7 @@ start_agent
 sleep 2
 [ "$(stored_sshd)" = "$want" ] || fail "a restart re-sent lines: $(stored_sshd)"
 
-# --- 4. refusals at the agents listener ---------------------------------------------------
+# --- 5. refusals at the agents listener ---------------------------------------------------
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/c/pki/ca.crt" -X POST --data-binary '{}' \
        "https://127.0.0.1:$agents_port/v1/batches")
 [ "$code" = 401 ] || [ "$code" = 403 ] || fail "/v1/batches without a client certificate answered $code"

@@ -81,6 +81,27 @@ CREATE TABLE alert_history(
   value TEXT NOT NULL);
 CREATE INDEX alert_history_alert ON alert_history(alert_id, ts);
 )sql",
+    // 3: compliance results: the latest per agent and check, and every change of result.
+    R"sql(
+CREATE TABLE compliance_latest(
+  agent_id TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  check_id TEXT NOT NULL,
+  title TEXT NOT NULL,
+  level INTEGER NOT NULL,
+  result TEXT NOT NULL,
+  controls TEXT NOT NULL,
+  evidence TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (agent_id, policy, check_id)) WITHOUT ROWID;
+CREATE TABLE compliance_history(
+  agent_id TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  check_id TEXT NOT NULL,
+  result TEXT NOT NULL,
+  ts INTEGER NOT NULL);
+CREATE INDEX compliance_history_check ON compliance_history(agent_id, policy, check_id, ts);
+)sql",
 };
 
 class Stmt {
@@ -350,6 +371,13 @@ class SqliteStore final : public Store {
       bool is_new = sqlite3_changes(db_) > 0;
       added += is_new ? 1 : 0;
       s.reset();
+      if (is_new && rec.check) {
+        auto c = upsert_check(agent_id, rec);
+        if (!c) {
+          (void)exec("ROLLBACK");
+          return make_error(c.error());
+        }
+      }
       if (is_new && rec.kind == "alert") {
         a.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.rule_id);
         a.bind(5, rec.rule_name).bind(6, static_cast<int64_t>(rec.severity)).bind(7, rec.time.ns);
@@ -466,7 +494,74 @@ class SqliteStore final : public Store {
     return true;
   }
 
+  Result<std::vector<AgencyRecord>> list_agencies() override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT name, framework FROM agencies ORDER BY name");
+    std::vector<AgencyRecord> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.text(0), s.text(1)});
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
+  }
+
+  Result<std::vector<ComplianceRow>> compliance_latest(const std::string& agency) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT c.agent_id, g.agency, g.host, g.level, c.policy, c.check_id, c.title, c.level, c.result,"
+           " c.controls, c.evidence, c.ts FROM compliance_latest c JOIN agents g ON g.id = c.agent_id"
+           " WHERE (?1 IS NULL OR g.agency = ?1) ORDER BY g.agency, g.host, c.policy, c.check_id");
+    if (agency.empty()) {
+      s.bind_null(1);
+    } else {
+      s.bind(1, agency);
+    }
+    std::vector<ComplianceRow> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      ComplianceRow r;
+      r.agent_id = s.text(0);
+      r.agency = s.text(1);
+      r.host = s.text(2);
+      r.agent_level = static_cast<int>(s.integer(3));
+      r.policy = s.text(4);
+      r.check_id = s.text(5);
+      r.title = s.text(6);
+      r.level = static_cast<int>(s.integer(7));
+      r.result = s.text(8);
+      r.controls = s.text(9);
+      r.evidence = s.text(10);
+      r.time = Timestamp{s.integer(11)};
+      out.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
+  }
+
  private:
+  // Inside store_batch's transaction: the newest result wins; a change of result is history.
+  Result<void> upsert_check(const std::string& agent_id, const IncomingRecord& rec) {
+    const auto& c = *rec.check;
+    Stmt prev(db_, "SELECT result, ts FROM compliance_latest WHERE agent_id = ? AND policy = ? AND check_id = ?");
+    prev.bind(1, agent_id).bind(2, c.policy).bind(3, c.check_id);
+    int rc = prev.step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    bool exists = rc == SQLITE_ROW;
+    if (exists && prev.integer(1) > rec.time.ns) return {};  // an older result delivered late
+    bool changed = !exists || prev.text(0) != c.result;
+    Stmt up(db_,
+            "INSERT OR REPLACE INTO compliance_latest(agent_id, policy, check_id, title, level, result, controls,"
+            " evidence, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    up.bind(1, agent_id).bind(2, c.policy).bind(3, c.check_id).bind(4, c.title).bind(5, static_cast<int64_t>(c.level));
+    up.bind(6, c.result).bind(7, c.controls).bind(8, c.evidence).bind(9, rec.time.ns);
+    if (auto d = done(up); !d) return d;
+    if (changed) {
+      Stmt h(db_, "INSERT INTO compliance_history(agent_id, policy, check_id, result, ts) VALUES (?, ?, ?, ?, ?)");
+      h.bind(1, agent_id).bind(2, c.policy).bind(3, c.check_id).bind(4, c.result).bind(5, rec.time.ns);
+      if (auto d = done(h); !d) return d;
+    }
+    return {};
+  }
+
   static constexpr const char* kAlertSelect =
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
       " a.ts, a.status, a.assignee, r.body FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"

@@ -252,5 +252,43 @@ TEST_F(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
   EXPECT_EQ(store_->list_alerts(f)->size(), 29u);
 }
 
+TEST_F(StoreTest, ComplianceKeepsTheNewestResultPerAgentAndCheck) {
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  AgentRecord a;
+  a.id = "agt-a";
+  a.agency = "A";
+  a.level = 3;
+  a.host = "web-a";
+  a.version = "1";
+  a.cert_serial = "01";
+  ASSERT_TRUE(store_->add_agent(a));
+  auto check = [](uint64_t seq, int64_t t, const std::string& id, const std::string& result) {
+    IncomingRecord r = record(seq, "state", at(t));
+    r.dataset = "compliance.check";
+    r.check = IncomingRecord::Check{"pol", id, "title " + id, 2, result, R"({"tcvn11930":["x"]})", "why"};
+    return r;
+  };
+  ASSERT_EQ(*store_->store_batch("agt-a", "e1", {check(1, 10, "c1", "fail"), check(2, 10, "c2", "pass")}), 2u);
+  ASSERT_EQ(*store_->store_batch("agt-a", "e1", {check(3, 20, "c1", "pass"), check(4, 20, "c2", "pass")}), 2u);
+  // A result older than the stored one, delivered late, changes nothing.
+  ASSERT_EQ(*store_->store_batch("agt-a", "e1", {check(5, 5, "c2", "fail")}), 1u);
+  auto rows = store_->compliance_latest("A");
+  ASSERT_TRUE(rows) << rows.error();
+  ASSERT_EQ(rows->size(), 2u);
+  for (const auto& r : *rows) {
+    EXPECT_EQ(r.result, "pass") << r.check_id;
+    EXPECT_EQ(r.time, at(20));
+    EXPECT_EQ(r.agent_level, 3);
+    EXPECT_EQ(r.host, "web-a");
+    EXPECT_EQ(r.controls, R"({"tcvn11930":["x"]})");
+  }
+  EXPECT_EQ(store_->compliance_latest("B")->size(), 0u);
+  EXPECT_EQ(store_->compliance_latest("")->size(), 2u);
+  auto agencies = store_->list_agencies();
+  ASSERT_TRUE(agencies);
+  ASSERT_EQ(agencies->size(), 1u);
+  EXPECT_EQ((*agencies)[0].framework, "tcvn11930");
+}
+
 }  // namespace
 }  // namespace vigil::collector
