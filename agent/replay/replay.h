@@ -9,6 +9,7 @@
 
 #include "agent/decode/decoder.h"
 #include "agent/flow/flow_table.h"
+#include "agent/traffic/packet_pipeline.h"
 #include "common/event/event.h"
 #include "common/result.h"
 
@@ -39,8 +40,7 @@ struct ReplayStats {
 
 using EventSink = std::function<void(const Event&)>;
 
-// The network.flow event of an ended flow.
-Event flow_event(const flow::FlowRecord& record, const std::string& host_name, uint16_t community_id_seed = 0);
+using traffic::flow_event;
 
 // Reads every input to its end, packets merged by timestamp across inputs, and hands each event
 // to `sink`: network.flow and network.anomaly events, then the agent.health event last.

@@ -1,0 +1,140 @@
+#include "agent/traffic/packet_pipeline.h"
+
+#include "agent/flow/community_id.h"
+
+namespace vigil::agent::traffic {
+
+namespace {
+
+std::string_view proto_name(uint8_t proto) {
+  switch (proto) {
+    case 2: return "igmp";
+    case 47: return "gre";
+    case 50: return "esp";
+    case 51: return "ah";
+    case 132: return "sctp";
+    default: return {};
+  }
+}
+
+}  // namespace
+
+void set_common(Event& e, Timestamp ts, const char* kind, const char* dataset, const std::string& host) {
+  e.set(fields::timestamp, ts);
+  e.set(fields::event_id, new_event_id());
+  e.set(fields::event_kind, kind);
+  e.set(fields::event_dataset, dataset);
+  e.set(fields::host_name, host);
+}
+
+Event flow_event(const flow::FlowRecord& r, const std::string& host_name, uint16_t community_id_seed) {
+  Event e;
+  set_common(e, r.start, "event", "network.flow", host_name);
+  e.set(fields::source_ip, r.src_ip);
+  e.set(fields::destination_ip, r.dst_ip);
+  bool has_ports = r.transport == decode::Transport::tcp || r.transport == decode::Transport::udp;
+  if (has_ports) {
+    e.set(fields::source_port, Value(uint32_t{r.src_port}));
+    e.set(fields::destination_port, Value(uint32_t{r.dst_port}));
+  }
+  e.set(fields::source_bytes, Value(r.src_bytes));
+  e.set(fields::source_packets, Value(r.src_packets));
+  e.set(fields::destination_bytes, Value(r.dst_bytes));
+  e.set(fields::destination_packets, Value(r.dst_packets));
+  e.set(fields::network_bytes, Value(r.src_bytes + r.dst_bytes));
+  e.set(fields::network_packets, Value(r.src_packets + r.dst_packets));
+  if (r.transport != decode::Transport::other) {
+    e.set(fields::network_transport, decode::transport_name(r.transport));
+  } else if (auto name = proto_name(r.ip_proto); !name.empty()) {
+    e.set(fields::network_transport, name);
+  } else {
+    e.set(fields::network_transport, std::to_string(r.ip_proto));
+  }
+  e.set(fields::network_community_id,
+        flow::community_id_v1_mapped(r.src_ip, r.dst_ip, r.ip_proto, r.src_port, r.dst_port, r.icmp_one_way,
+                                     community_id_seed));
+  if (r.vlan_id != 0) e.set(fields::network_vlan_id, Value(uint32_t{r.vlan_id}));
+  e.set(fields::event_start, r.start);
+  e.set(fields::event_end, r.end);
+  if (r.transport == decode::Transport::tcp) e.set(fields::flow_tcp_flags, flow::tcp_flags_string(r.tcp_flags));
+  e.set(fields::flow_end_reason, flow::end_reason_name(r.reason));
+  return e;
+}
+
+PacketPipeline::PacketPipeline(PipelineOptions options, EventSink sink)
+    : options_(std::move(options)),
+      sink_(std::move(sink)),
+      decoder_(options_.decoder),
+      flows_(options_.flows, [this](const flow::FlowRecord& record) {
+        ++counters_.flow_events;
+        sink_(flow_event(record, options_.host_name, options_.community_id_seed));
+      }) {}
+
+void PacketPipeline::packet(const capture::Packet& packet, const std::string& source, uint64_t index) {
+  if (counters_.packets == 0) counters_.first_packet = packet.ts;
+  ++counters_.packets;
+  counters_.bytes += packet.wire_len;
+  if (packet.ts > counters_.last_packet) counters_.last_packet = packet.ts;
+
+  auto result = decoder_.decode(packet, decoded_);
+  if (result.status == decode::DecodeStatus::ok) {
+    flows_.add(decoded_, packet.ts, packet.wire_len);
+    return;
+  }
+  flows_.advance(packet.ts);
+  if (result.status != decode::DecodeStatus::malformed) return;
+  auto& n = anomaly_events_[static_cast<size_t>(result.anomaly)];
+  if (n >= options_.anomaly_events_per_kind) {
+    ++counters_.anomaly_events_suppressed;
+    return;
+  }
+  ++n;
+  ++counters_.anomaly_events;
+  Event e;
+  set_common(e, packet.ts, "event", "network.anomaly", options_.host_name);
+  e.set(fields::anomaly_type, decode::anomaly_name(result.anomaly));
+  if (decoded_.src != IpAddress{}) {  // the IP header was read before the fault
+    e.set(fields::source_ip, decoded_.src);
+    e.set(fields::destination_ip, decoded_.dst);
+  }
+  if (decoded_.vlan_id != 0) e.set(fields::network_vlan_id, Value(uint32_t{decoded_.vlan_id}));
+  e.set(fields::message, std::string(decode::anomaly_name(result.anomaly)) + " in " + source + " (packet " +
+                             std::to_string(index) + ", " + std::to_string(packet.caplen) + " of " +
+                             std::to_string(packet.wire_len) + " bytes captured)");
+  sink_(e);
+}
+
+void PacketPipeline::put_health(Event& e) const {
+  auto put = [&e](std::string_view name, uint64_t v) { e.set(field(name), Value(v)); };
+  const auto& d = decoder_.counters();
+  const auto& r = decoder_.reassembly_counters();
+  const auto& f = flows_.counters();
+  put("vigil.health.decode.packets", d.packets);
+  put("vigil.health.decode.decoded", d.decoded);
+  put("vigil.health.decode.not_ip", d.not_ip);
+  put("vigil.health.decode.other_transport", d.other_transport);
+  put("vigil.health.decode.truncated_payload", d.truncated_payload);
+  put("vigil.health.decode.malformed_total", d.malformed);
+  for (size_t i = 0; i < decode::kAnomalyCount; ++i) {
+    auto name = decode::anomaly_name(static_cast<decode::Anomaly>(i));
+    put(std::string("vigil.health.decode.malformed.") + std::string(name), d.anomalies[i]);
+  }
+  put("vigil.health.decode.ipv4_fragments", d.ipv4_fragments);
+  put("vigil.health.decode.ipv6_fragments", d.ipv6_fragments);
+  put("vigil.health.decode.fragments_uncaptured", d.fragments_uncaptured);
+  put("vigil.health.reassembly.reassembled", r.reassembled);
+  put("vigil.health.reassembly.timed_out", r.timed_out);
+  put("vigil.health.reassembly.evicted", r.evicted);
+  put("vigil.health.reassembly.too_large", r.too_large);
+  put("vigil.health.reassembly.overlaps", r.overlaps);
+  put("vigil.health.flow.packets", f.packets);
+  put("vigil.health.flow.created", f.flows_created);
+  put("vigil.health.flow.ended", f.flows_ended);
+  put("vigil.health.flow.evicted", f.evicted);
+  put("vigil.health.flow.max_flows", f.max_flows);
+  put("vigil.health.events.flow", counters_.flow_events);
+  put("vigil.health.events.anomaly", counters_.anomaly_events);
+  put("vigil.health.events.anomaly_suppressed", counters_.anomaly_events_suppressed);
+}
+
+}  // namespace vigil::agent::traffic

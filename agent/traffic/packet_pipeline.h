@@ -1,0 +1,73 @@
+// Packets to events: decode, the flow table, and rate-limited network.anomaly events. One
+// pipeline serves offline replay (packets from files, merged by time) and the daemon's live
+// captures, so both produce the same network.flow events.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "agent/capture/packet_source.h"
+#include "agent/decode/decoder.h"
+#include "agent/flow/flow_table.h"
+#include "common/event/event.h"
+
+namespace vigil::agent::traffic {
+
+using EventSink = std::function<void(const Event&)>;
+
+struct PipelineOptions {
+  std::string host_name;  // host.name of the events
+  flow::FlowOptions flows;
+  decode::DecoderOptions decoder;
+  uint32_t anomaly_events_per_kind = 10;  // network.anomaly events per kind until reset_anomaly_budget()
+  uint16_t community_id_seed = 0;         // network.community_id seed (the spec's default is 0)
+};
+
+struct PipelineCounters {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t flow_events = 0;
+  uint64_t anomaly_events = 0;
+  uint64_t anomaly_events_suppressed = 0;
+  Timestamp first_packet;
+  Timestamp last_packet;
+};
+
+// The network.flow event of an ended flow.
+Event flow_event(const flow::FlowRecord& record, const std::string& host_name, uint16_t community_id_seed = 0);
+
+// Sets @timestamp, event.id, event.kind, event.dataset and host.name.
+void set_common(Event& e, Timestamp ts, const char* kind, const char* dataset, const std::string& host);
+
+class PacketPipeline {
+ public:
+  PacketPipeline(PipelineOptions options, EventSink sink);
+
+  // One captured packet; `source` and `index` (its number in that source) name it in anomalies.
+  void packet(const capture::Packet& packet, const std::string& source, uint64_t index);
+  // Ends flows whose timeouts passed at `now` (live capture calls this with the clock).
+  void advance(Timestamp now) { flows_.advance(now); }
+  void flush(flow::EndReason reason) { flows_.flush(reason); }
+  // Starts a new allowance of network.anomaly events per kind (the daemon: every health interval).
+  void reset_anomaly_budget() { anomaly_events_.fill(0); }
+
+  const PipelineCounters& counters() const { return counters_; }
+  const decode::DecodeCounters& decode_counters() const { return decoder_.counters(); }
+  const decode::ReassemblyCounters& reassembly_counters() const { return decoder_.reassembly_counters(); }
+  const flow::FlowCounters& flow_counters() const { return flows_.counters(); }
+  // vigil.health.decode.*, .reassembly.*, .flow.* and .events.* counters into an agent.health event.
+  void put_health(Event& e) const;
+
+ private:
+  PipelineOptions options_;
+  EventSink sink_;
+  PipelineCounters counters_;
+  decode::Decoder decoder_;
+  flow::FlowTable flows_;
+  decode::DecodedPacket decoded_;
+  std::array<uint32_t, decode::kAnomalyCount> anomaly_events_{};
+};
+
+}  // namespace vigil::agent::traffic
