@@ -8,9 +8,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <utility>
 
 #include <fmt/format.h>
 
+#include "agent/app/privileges.h"
+#include "agent/capture/pcap_live_source.h"
 #include "agent/logs/file_tail.h"
 #include "agent/logs/log_parser.h"
 #include "agent/rules/engine.h"
@@ -18,6 +21,7 @@
 #include "agent/ship/identity.h"
 #include "agent/ship/shipper.h"
 #include "agent/spool/spool.h"
+#include "agent/traffic/packet_pipeline.h"
 #include "common/event/json.h"
 #include "common/log/logging.h"
 #include "common/pki/pki.h"
@@ -36,10 +40,66 @@ struct LogSource {
   std::string format;
 };
 
+struct CaptureSource {
+  std::unique_ptr<capture::PcapLiveSource> source;
+  capture::SourceStats stats;  // as of the last health event
+};
+
+traffic::PipelineOptions packet_options(const AgentConfig& cfg, const std::string& host) {
+  traffic::PipelineOptions o;
+  o.host_name = host;
+  auto ns = [](std::chrono::milliseconds d) { return static_cast<int64_t>(d.count()) * 1'000'000; };
+  o.flows.idle_timeout_ns = ns(cfg.flows.idle_timeout);
+  o.flows.active_timeout_ns = ns(cfg.flows.active_timeout);
+  o.flows.memory_cap = cfg.flows.memory_cap;
+  return o;
+}
+
 class Pipeline {
  public:
-  Pipeline(const AgentConfig& cfg, Spool& spool, std::string agent_id, std::string host)
-      : cfg_(cfg), spool_(spool), agent_id_(std::move(agent_id)), host_(std::move(host)), log_(logging::get("agent")) {}
+  Pipeline(const AgentConfig& cfg, Spool& spool, std::string agent_id, std::string host,
+           std::vector<CaptureSource> captures)
+      : cfg_(cfg),
+        spool_(spool),
+        agent_id_(std::move(agent_id)),
+        host_(std::move(host)),
+        log_(logging::get("agent")),
+        captures_(std::move(captures)),
+        packets_(packet_options(cfg, host_), [this](const Event& e) { handle(Event(e)); }) {}
+
+  // Reads what the captures hold now (bounded per pass so logs are not starved); returns the
+  // number of packets read.
+  size_t poll_captures() {
+    size_t n = 0;
+    for (auto& c : captures_) {
+      capture::Packet packet;
+      for (int i = 0; i < 20000; ++i) {
+        auto st = c.source->next(packet);
+        if (st == capture::NextStatus::packet) {
+          packets_.packet(packet, c.source->name(), c.source->stats().packets);
+          ++n;
+          continue;
+        }
+        if (st == capture::NextStatus::error) {
+          ++capture_errors_;
+          if (capture_errors_ <= 10) log_->error("capture {}: {}", c.source->name(), c.source->error());
+        }
+        break;
+      }
+    }
+    if (!captures_.empty()) packets_.advance(Timestamp::now());
+    return n;
+  }
+
+  void capture_fds(std::vector<pollfd>& fds) const {
+    for (const auto& c : captures_) {
+      if (c.source->fd() >= 0) fds.push_back({c.source->fd(), POLLIN, 0});
+    }
+  }
+
+  void flush_flows() { packets_.flush(flow::EndReason::shutdown); }
+  // Records appended to the spool since the last call.
+  size_t take_appended() { return std::exchange(appended_, 0); }
 
   bool load_rules() {
     auto loaded = rules::load_rules(cfg_.rules.paths);
@@ -157,6 +217,7 @@ class Pipeline {
     SpoolPriority prio = SpoolPriority::event;
     if (kind && *kind == "alert") prio = SpoolPriority::alert;
     if (kind && *kind == "state") prio = SpoolPriority::state;
+    ++appended_;
     auto r = spool_.append(to_json_line(e), prio);
     if (!r) {
       ++spool_errors_;
@@ -164,7 +225,7 @@ class Pipeline {
     }
   }
 
-  Event health(const Shipper& shipper) const {
+  Event health(const Shipper& shipper) {
     Event h;
     h.set(fields::timestamp, Timestamp::now());
     h.set(fields::event_kind, "metric");
@@ -185,6 +246,28 @@ class Pipeline {
     }
     put("vigil.logs.lines", lines);
     put("vigil.logs.unparsed", unparsed);
+    if (!captures_.empty()) {
+      uint64_t received = 0, kernel_dropped = 0, if_dropped = 0;
+      for (auto& c : captures_) {
+        auto st = c.source->stats();
+        received += st.kernel_received;
+        kernel_dropped += st.kernel_dropped;
+        if_dropped += st.interface_dropped;
+        if (st.kernel_dropped > c.stats.kernel_dropped) {
+          log_->warn("capture {}: the kernel dropped {} packets since the last report", c.source->name(),
+                     st.kernel_dropped - c.stats.kernel_dropped);
+        }
+        c.stats = st;
+      }
+      put("vigil.health.capture.packets_read", packets_.counters().packets);
+      put("vigil.health.capture.bytes_read", packets_.counters().bytes);
+      put("vigil.health.capture.kernel_received", received);
+      put("vigil.health.capture.kernel_dropped", kernel_dropped);
+      put("vigil.health.capture.interface_dropped", if_dropped);
+      put("vigil.health.capture.read_errors", capture_errors_);
+      packets_.put_health(h);
+      packets_.reset_anomaly_budget();
+    }
     if (engine_) {
       put("vigil.rules.alerts", engine_->stats().alerts);
       put("vigil.rules.groups_evicted", engine_->stats().groups_evicted);
@@ -206,6 +289,10 @@ class Pipeline {
   std::vector<fs::path> done_inbox_;
   uint64_t inbox_malformed_ = 0;
   uint64_t spool_errors_ = 0;
+  std::vector<CaptureSource> captures_;
+  uint64_t capture_errors_ = 0;
+  size_t appended_ = 0;
+  traffic::PacketPipeline packets_;
 };
 
 }  // namespace
@@ -214,6 +301,35 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
   logging::setup("vigil-agent", logging::parse_level(cfg.logging.level).value_or(spdlog::level::info));
   auto log = logging::get("agent");
   signals::install();
+
+  // Captures need root (or CAP_NET_RAW); they are opened first, then privileges go.
+  std::vector<CaptureSource> captures;
+  for (const auto& c : cfg.capture) {
+    capture::LiveOptions lo;
+    lo.interface = c.interface;
+    lo.bpf = c.bpf;
+    lo.snaplen = c.snaplen;
+    lo.buffer_size = c.buffer_size;
+    lo.promiscuous = c.promiscuous;
+    auto src = capture::PcapLiveSource::open(lo);
+    if (!src) {
+      log->error("capture: {}", src.error());
+      return 1;
+    }
+    if (!(*src)->warning().empty()) log->warn("capture {}: {}", c.interface, (*src)->warning());
+    log->info("capturing on {}{}", c.interface, c.bpf.empty() ? "" : " (filter: " + c.bpf + ")");
+    captures.push_back({std::move(src.value()), {}});
+  }
+  std::error_code mk;
+  fs::create_directories(cfg.agent.state_dir, mk);
+  fs::create_directories(cfg.policies.inbox, mk);
+  if (auto dropped = drop_privileges(cfg.agent.user, {cfg.agent.state_dir, cfg.policies.inbox}); !dropped) {
+    log->error("{}", dropped.error());
+    return 1;
+  } else if (!dropped->empty()) {
+    log->info("{}", *dropped);
+  }
+
   auto identity = load_identity(cfg.agent.state_dir);
   if (!identity) {
     log->error("{}", identity.error());
@@ -233,11 +349,8 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
     gethostname(name, sizeof(name) - 1);
     host = name;
   }
-  Pipeline pipeline(cfg, **spool, identity->agent_id, host);
+  Pipeline pipeline(cfg, **spool, identity->agent_id, host, std::move(captures));
   if (!pipeline.load_rules()) return 1;
-  std::error_code ec;
-  fs::create_directories(cfg.policies.inbox, ec);
-
   ShipperOptions sh;
   sh.addresses = cfg.collector.addresses;
   sh.batch_max_records = cfg.collector.batch_max_records;
@@ -252,7 +365,7 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
 
   auto next_health = std::chrono::steady_clock::now();
   auto next_discover = std::chrono::steady_clock::now();
-  pollfd pfd{signals::wake_fd(), POLLIN, 0};
+  std::vector<pollfd> fds;
   while (true) {
     bool stopping = signals::stop_requested();
     auto now = std::chrono::steady_clock::now();
@@ -260,13 +373,18 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
       pipeline.discover_logs();
       next_discover = now + std::chrono::seconds(5);
     }
+    size_t packets = pipeline.poll_captures();
     size_t n = pipeline.poll_sources();
     if (now >= next_health || stopping) {
       pipeline.handle(pipeline.health(shipper));
       next_health = now + cfg.agent.health_interval;
       ++n;
     }
-    if (n > 0) {
+    if (stopping) {
+      pipeline.flush_flows();
+      ++n;
+    }
+    if (pipeline.take_appended() > 0 || n > 0) {
       // Durable first, then the positions that produced it are committed.
       auto synced = (*spool)->sync();
       if (!synced) log->error("{}", synced.error());
@@ -282,10 +400,15 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
       sd_notify(0, "READY=1");
     }
     sd_notify(0, "WATCHDOG=1");
-    if (n == 0) {
-      ::poll(&pfd, 1, 200);
-      uint64_t drain;
-      [[maybe_unused]] auto r = ::read(pfd.fd, &drain, sizeof(drain));
+    if (n == 0 && packets == 0) {
+      fds.clear();
+      fds.push_back({signals::wake_fd(), POLLIN, 0});
+      pipeline.capture_fds(fds);
+      ::poll(fds.data(), fds.size(), 200);
+      if (fds[0].revents & POLLIN) {
+        uint64_t drain;
+        [[maybe_unused]] auto r = ::read(fds[0].fd, &drain, sizeof(drain));
+      }
     }
   }
   sd_notify(0, "STOPPING=1");

@@ -29,6 +29,7 @@ std::string_view end_reason_name(EndReason r) {
     case EndReason::active_timeout: return "active_timeout";
     case EndReason::evicted: return "evicted";
     case EndReason::end_of_input: return "end_of_input";
+    case EndReason::shutdown: return "shutdown";
   }
   return "unknown";
 }

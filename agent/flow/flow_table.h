@@ -18,7 +18,7 @@
 
 namespace vigil::agent::flow {
 
-enum class EndReason : uint8_t { fin, rst, idle_timeout, active_timeout, evicted, end_of_input };
+enum class EndReason : uint8_t { fin, rst, idle_timeout, active_timeout, evicted, end_of_input, shutdown };
 std::string_view end_reason_name(EndReason r);
 
 // "SYN,ACK,FIN,RST,PSH,URG,ECE,CWR" order, only the flags set; empty for none.

@@ -304,7 +304,9 @@ int vigilctl_main(int argc, char** argv) {
           std::vector<std::vector<std::string>> rows;
           for (const auto& a : j) {
             int sev = a.value("severity", 0);
-            rows.push_back({str(a, "id"), str(a, "time"), severity_word(sev), str(a, "status"), str(a, "agency"),
+            std::string when = str(a, "time");
+            if (when.size() > 19) when = when.substr(0, 19) + "Z";  // to the second in tables
+            rows.push_back({str(a, "id"), when, severity_word(sev), str(a, "status"), str(a, "agency"),
                             str(a, "host"), str(a, "rule_id"), str(a, "rule_name")});
           }
           print_table({"ID", "TIME", "SEVERITY", "STATUS", "AGENCY", "HOST", "RULE", "NAME"}, rows);

@@ -101,17 +101,25 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/c/pki/ca.crt" "http
 
 mkdir -p "$tmp/a/logs" "$tmp/b"
 : >"$tmp/a/logs/auth.log"
+# As root the agent captures loopback (a port range kept for the sweep below) and runs as nobody.
+sweep_base=$(shuf -i 30000-50000 -n 1)
+if [ "$(id -u)" = 0 ]; then
+  capture="[{interface: lo, bpf: \"tcp and portrange $sweep_base-$((sweep_base + 40))\", promiscuous: false}]"
+else
+  capture="[]"
+fi
 cat >"$tmp/a/agent.yaml" <<EOF
-agent: {name: web-01, state_dir: state, health_interval: 2s}
+agent: {name: web-01, state_dir: state, health_interval: 2s, user: nobody}
 collector: {addresses: ["127.0.0.1:$agents_port"], retry_max_backoff: 1s, connect_timeout: 2s}
-capture: []
+capture: $capture
+flows: {idle_timeout: 2s}
 logs:
   - {path: logs/auth.log, format: syslog}
 rules: {paths: ["$src/rules/detection"]}
 policies: {paths: ["$src/rules/policies"]}
 spool: {fsync_interval: 200ms}
 EOF
-sed 's/name: web-01/name: web-02/' "$tmp/a/agent.yaml" >"$tmp/b/agent.yaml"
+sed 's/name: web-01/name: web-02/; s/^capture: .*/capture: []/' "$tmp/a/agent.yaml" >"$tmp/b/agent.yaml"
 
 wrong_pin="sha256:$(printf '0%.0s' $(seq 1 64))"
 if err=$("$agent_bin" enroll -c "$tmp/a/agent.yaml" --token "$token" --ca-pin "$wrong_pin" 2>&1); then
@@ -158,6 +166,25 @@ if "$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts list --severity "high' OR 1=1 --"
   fail "a malformed severity was accepted"
 fi
 grep -q "severity" "$tmp/err" || fail "severity error message: $(cat "$tmp/err")"
+
+# --- 2b. as root: least privilege, and a port sweep seen by the live capture -------------------
+if [ "$(id -u)" = 0 ]; then
+  wait_for 10 "running as nobody" cat "$tmp/agent.log" || fail "the agent did not switch to nobody"
+  status=$(cat "/proc/$agent_pid/status")
+  grep -q "^Uid:[[:space:]]*65534[[:space:]]65534[[:space:]]65534" <<<"$status" || fail "agent uid: $(grep Uid <<<"$status")"
+  # Only CAP_NET_RAW (13) and CAP_DAC_READ_SEARCH (2), nothing in the bounding set beyond them.
+  grep -q "^CapEff:[[:space:]]*0000000000002004$" <<<"$status" || fail "agent capabilities: $(grep Cap <<<"$status")"
+  grep -q "^CapPrm:[[:space:]]*0000000000002004$" <<<"$status" || fail "agent permitted: $(grep Cap <<<"$status")"
+  grep -q "^Groups:[[:space:]]*$" <<<"$status" || fail "supplementary groups kept: $(grep Groups <<<"$status")"
+  for p in $(seq $((sweep_base + 1)) $((sweep_base + 30))); do (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null || true; done
+  wait_for 20 'VGL-NET-0001' "$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts list || fail "no port-scan alert from the live capture"
+  flows=$(sqlite3 "$db" "SELECT COUNT(*) FROM records WHERE dataset = 'network.flow'")
+  [ "$flows" -ge 30 ] || fail "only $flows flows stored for a 30-port sweep"
+  bad=$(sqlite3 "$db" "SELECT COUNT(*) FROM records WHERE dataset = 'network.flow' AND (json_extract(body, '\$.destination.port') NOT BETWEEN $((sweep_base + 1)) AND $((sweep_base + 30)) OR json_extract(body, '\$.network.transport') != 'tcp')")
+  [ "$bad" = 0 ] || fail "$bad flows outside the sweep passed the BPF filter"
+else
+  echo "(not root: least-privilege and live-capture checks not run)"
+fi
 
 # --- 3. compliance results from the inbox roll up per agency --------------------------------
 mkdir -p "$tmp/scan/policies" "$tmp/root/etc/ssh"
