@@ -68,6 +68,7 @@ int run_collector(const CollectorConfig& config) {
 
   AgentsApiOptions agents_opts;
   agents_opts.default_framework = c.default_framework;
+  agents_opts.max_records_per_batch = c.limits.max_records_per_batch;
   AgentsApi agents_api(**store, std::move(*ca), std::move(*ca_key), *ca_pem, agents_opts);
   ConsoleApi console_api(**store, c.default_framework);
 
@@ -78,6 +79,10 @@ int run_collector(const CollectorConfig& config) {
   agents_opts_srv.tls = tls;
   agents_opts_srv.request_client_cert = true;
   agents_opts_srv.max_body_bytes = c.max_batch_bytes;
+  agents_opts_srv.handshake_timeout = c.limits.handshake_timeout;
+  agents_opts_srv.request_timeout = c.limits.request_timeout;
+  agents_opts_srv.idle_timeout = c.limits.idle_timeout;
+  agents_opts_srv.max_connections = c.limits.max_connections;
   agents_opts_srv.threads = c.threads;
   agents_opts_srv.name = "agents";
   HttpsServer agents(agents_opts_srv, [&](const net::HttpRequest& r) { return agents_api.handle(r); });

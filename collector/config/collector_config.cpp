@@ -38,6 +38,17 @@ void read_retention(YamlReader& r, const YAML::Node& n, RetentionSection& out) {
   }
 }
 
+void read_limits(YamlReader& r, const YAML::Node& n, LimitsSection& out) {
+  MapReader m(r, n, "collector.limits");
+  if (auto v = m.get("handshake_timeout")) r.read_duration(v, out.handshake_timeout, m.path("handshake_timeout"), 100ms, 5min);
+  if (auto v = m.get("request_timeout")) r.read_duration(v, out.request_timeout, m.path("request_timeout"), 100ms, 30min);
+  if (auto v = m.get("idle_timeout")) r.read_duration(v, out.idle_timeout, m.path("idle_timeout"), 1s, 24h);
+  if (auto v = m.get("max_connections")) r.read(v, out.max_connections, m.path("max_connections"), 1, 1000000);
+  if (auto v = m.get("max_records_per_batch")) {
+    r.read(v, out.max_records_per_batch, m.path("max_records_per_batch"), 1, 1000000);
+  }
+}
+
 void read_collector(YamlReader& r, const YAML::Node& n, CollectorSection& out, bool check_pki) {
   MapReader m(r, n, "collector");
   if (auto v = m.get("data_dir")) r.read_path(v, out.data_dir, m.path("data_dir"));
@@ -60,6 +71,7 @@ void read_collector(YamlReader& r, const YAML::Node& n, CollectorSection& out, b
   if (auto v = m.get("max_batch_bytes")) {
     r.read_size(v, out.max_batch_bytes, m.path("max_batch_bytes"), 64ULL << 10, 256ULL << 20);
   }
+  read_limits(r, m.get("limits"), out.limits);
   read_storage(r, m.get("storage"), out.storage);
   read_retention(r, m.get("retention"), out.retention);
   m.finish();

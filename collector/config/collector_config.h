@@ -27,6 +27,15 @@ struct RetentionSection {
   std::chrono::milliseconds compliance_history = 400 * 24h;
 };
 
+// Bounds of the agents listener: a client that breaks them is disconnected and counted.
+struct LimitsSection {
+  std::chrono::milliseconds handshake_timeout = 10s;
+  std::chrono::milliseconds request_timeout = 30s;  // to receive one whole request
+  std::chrono::milliseconds idle_timeout = 120s;    // between requests on a kept-alive connection
+  uint32_t max_connections = 10000;
+  uint32_t max_records_per_batch = 10000;
+};
+
 struct CollectorSection {
   std::string data_dir = "/var/lib/vigil-collector";
   Endpoint agents_listen{"0.0.0.0", 8443};
@@ -36,6 +45,7 @@ struct CollectorSection {
   std::string default_framework = "tcvn11930";
   std::chrono::milliseconds silent_after = 90s;  // three missed heartbeats
   uint64_t max_batch_bytes = 8ULL << 20;
+  LimitsSection limits;
   StorageSection storage;
   RetentionSection retention;
 };

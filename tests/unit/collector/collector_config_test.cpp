@@ -32,6 +32,25 @@ TEST(CollectorConfig, RelativePathsAndDefaults) {
   EXPECT_EQ(c.retention.alerts, 365 * 24h);
 }
 
+TEST(CollectorConfig, LimitsAreReadAndBounded) {
+  CollectorDir d;
+  auto loaded = load_collector_config(d.write_config(
+      "collector:\n  data_dir: .\n  limits: {request_timeout: 2s, max_connections: 50, handshake_timeout: 500ms}\n"));
+  ASSERT_TRUE(loaded) << loaded.error();
+  const auto& l = loaded->config.collector.limits;
+  EXPECT_EQ(l.request_timeout, 2s);
+  EXPECT_EQ(l.handshake_timeout, 500ms);
+  EXPECT_EQ(l.max_connections, 50u);
+  EXPECT_EQ(l.idle_timeout, 120s);  // default kept
+  auto bad = load_collector_config(
+      d.write_config("collector:\n  data_dir: .\n  limits:\n    request_timeout: 0s\n    max_conections: 5\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find(":4:22: error: collector.limits.request_timeout"), std::string::npos) << bad.error();
+  EXPECT_NE(bad.error().find(":5:5: error: unknown key 'collector.limits.max_conections' (did you mean"),
+            std::string::npos)
+      << bad.error();
+}
+
 TEST(CollectorConfig, PostgresNeedsADsn) {
   CollectorDir d;
   auto loaded = load_collector_config(d.write_config("collector:\n  data_dir: .\n  storage: {driver: postgres}\n"));

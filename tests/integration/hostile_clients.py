@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""Hostile and broken clients at the agents listener, with a well-behaved agent delivering beside
+them (real processes on 127.0.0.1). Each bad client must lose its connection only: a slow client
+(a byte every half second), a client that never starts TLS, TLS 1.1, garbage instead of HTTP, an
+oversized body, a gzip bomb, malformed batches with a valid certificate, 300 idle connections,
+and a batch without a client certificate. Meanwhile every log line the agent tails is stored
+exactly once.
+
+Usage: hostile_clients.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
+"""
+import gzip
+import os
+import random
+import re
+import shutil
+import socket
+import sqlite3
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)  # TLS 1.1 is named on purpose
+
+agent_bin, collector_bin, ctl_bin, src = sys.argv[1:5]
+tmp = tempfile.mkdtemp(prefix="vigil-hostile.")
+procs = []
+
+
+def fail(msg):
+    print("FAIL:", msg, file=sys.stderr)
+    for name in ("collector.log", "agent.log"):
+        path = os.path.join(tmp, name)
+        if os.path.exists(path):
+            print("---", name, file=sys.stderr)
+            with open(path, errors="replace") as f:
+                print("".join(f.readlines()[-25:]), file=sys.stderr)
+    raise SystemExit(1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(secs, pred, what):
+    end = time.time() + secs
+    while time.time() < end:
+        if pred():
+            return
+        time.sleep(0.2)
+    fail("timed out waiting for " + what)
+
+
+def log_text(name):
+    with open(os.path.join(tmp, name), errors="replace") as f:
+        return f.read()
+
+
+try:
+    agents_port, console_port = free_port(), free_port()
+    out = subprocess.run([collector_bin, "init", "--dir", f"{tmp}/c", "--host", "127.0.0.1",
+                          "--agents-listen", f"127.0.0.1:{agents_port}",
+                          "--console-listen", f"127.0.0.1:{console_port}"],
+                         check=True, capture_output=True, text=True).stdout
+    pin = re.search(r"^ca-pin: (\S+)$", out, re.M).group(1)
+    cfg_path = f"{tmp}/c/collector.yaml"
+    with open(cfg_path) as f:
+        cfg = f.read()
+    cfg = cfg.replace("collector:\n", "collector:\n  limits: {request_timeout: 2s, handshake_timeout: 2s, "
+                      "idle_timeout: 5s, max_records_per_batch: 100}\n  max_batch_bytes: 1MiB\n", 1)
+    with open(cfg_path, "w") as f:
+        f.write(cfg)
+    collector_log = open(f"{tmp}/collector.log", "w")
+    procs.append(subprocess.Popen([collector_bin, "-c", cfg_path], stdout=collector_log, stderr=subprocess.STDOUT))
+    ctl = [ctl_bin, "-c", f"{tmp}/c/vigilctl.yaml"]
+    wait_for(10, lambda: subprocess.run(ctl + ["status"], capture_output=True).returncode == 0, "the collector")
+    token = subprocess.run(ctl + ["tokens", "create", "--agency", "A", "--level", "2"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+
+    os.makedirs(f"{tmp}/a/logs")
+    log_path = f"{tmp}/a/logs/auth.log"
+    open(log_path, "w").close()
+    user = "nobody" if os.geteuid() == 0 else ""
+    with open(f"{tmp}/a/agent.yaml", "w") as f:
+        f.write(f"""agent: {{name: good-agent, state_dir: state, user: "{user}"}}
+collector: {{addresses: ["127.0.0.1:{agents_port}"], retry_max_backoff: 1s, connect_timeout: 2s, batch_max_records: 50}}
+capture: []
+logs: [{{path: logs/auth.log, format: syslog}}]
+rules: {{paths: ["{src}/rules/detection"]}}
+policies: {{paths: ["{src}/rules/policies"]}}
+""")
+    subprocess.run([agent_bin, "enroll", "-c", f"{tmp}/a/agent.yaml", "--token", token, "--ca-pin", pin],
+                   check=True, capture_output=True)
+    # The attacker holds a valid agent certificate too (a compromised server).
+    cert, key, ca = (f"{tmp}/a/state/agent.crt", f"{tmp}/a/state/agent.key", f"{tmp}/c/pki/ca.crt")
+    shutil.copy(cert, f"{tmp}/evil.crt")
+    shutil.copy(key, f"{tmp}/evil.key")
+    agent_log = open(f"{tmp}/agent.log", "w")
+    procs.append(subprocess.Popen([agent_bin, "-c", "agent.yaml"], cwd=f"{tmp}/a", stdout=agent_log,
+                                  stderr=subprocess.STDOUT))
+
+    written = 0
+
+    def write_lines(n):
+        global written
+        with open(log_path, "a") as f:
+            for _ in range(n):
+                written += 1
+                f.write(f"{time.strftime('%b %e %H:%M:%S')} good-agent sshd[{1000 + written}]: Failed password "
+                        f"for user{written} from 192.0.2.{written % 200 + 1} port {20000 + written} ssh2\n")
+
+    db = f"{tmp}/c/vigil.db"
+
+    def stored():
+        try:
+            with sqlite3.connect(db, timeout=5) as conn:
+                return conn.execute("SELECT COUNT(*), COUNT(DISTINCT json_extract(body, '$.event.original')) "
+                                    "FROM records WHERE dataset = 'sshd'").fetchone()
+        except sqlite3.Error:
+            return (0, 0)
+
+    write_lines(20)
+    wait_for(20, lambda: stored()[0] == 20, "the first 20 lines")
+
+    def tls_context(with_cert=True, version=None):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(ca)
+        if with_cert:
+            ctx.load_cert_chain(f"{tmp}/evil.crt", f"{tmp}/evil.key")
+        if version:
+            ctx.minimum_version = ctx.maximum_version = version
+        return ctx
+
+    def connect(with_cert=True, version=None):
+        raw = socket.create_connection(("127.0.0.1", agents_port), timeout=10)
+        return tls_context(with_cert, version).wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def read_until_closed(s, limit=10.0):
+        """Everything the server sends until it closes; fails if it keeps the connection past `limit` s."""
+        s.settimeout(limit)
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return data
+                data += chunk
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+            return data
+        except socket.timeout:
+            fail(f"the server kept a bad connection open for {limit} s (got {data[:200]!r})")
+
+    def request(body, headers=""):
+        return (f"POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n{headers}"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    # 1. Slow client: a byte every half second; cut off at request_timeout (2 s), not after the 15 s it wants.
+    s = connect()
+    start = time.time()
+    closed = False
+    for b in request(b'{"x":1}\n' * 4):
+        try:
+            s.send(bytes([b]))
+        except (ssl.SSLError, OSError):
+            closed = True
+            break
+        time.sleep(0.5)
+        if time.time() - start > 15:
+            break
+    if not closed:
+        read_until_closed(s, 5)
+    if time.time() - start > 8:
+        fail(f"slow client kept for {time.time() - start:.1f} s")
+    s.close()
+    write_lines(10)
+
+    # 2. TCP without TLS: closed at handshake_timeout.
+    raw = socket.create_connection(("127.0.0.1", agents_port), timeout=10)
+    start = time.time()
+    raw.settimeout(8)
+    try:
+        if raw.recv(1) != b"":
+            fail("the server sent data to a client that never started TLS")
+    except (socket.timeout, ConnectionResetError):
+        pass
+    if time.time() - start > 6:
+        fail("a client that never starts TLS was kept")
+    raw.close()
+
+    # 3. TLS 1.1 is refused.
+    try:
+        s = connect(version=ssl.TLSVersion.TLSv1_1)
+        s.close()
+        fail("a TLS 1.1 handshake succeeded")
+    except (ssl.SSLError, ConnectionResetError, OSError):
+        pass
+
+    # 4. Garbage instead of HTTP: closed.
+    s = connect()
+    s.sendall(b"\x16\x03\x01 this is not HTTP at all\r\n\r\n")
+    read_until_closed(s)
+    s.close()
+
+    # 5. A body over max_batch_bytes (1 MiB) is refused with 413 and the connection closed.
+    s = connect()
+    s.sendall(request(b"").replace(b"Content-Length: 0", b"Content-Length: 104857600"))
+    reply = read_until_closed(s)
+    if b" 413 " not in reply.split(b"\r\n")[0]:
+        fail(f"oversized body: {reply[:100]!r}")
+    s.close()
+
+    # 6. A gzip bomb (64 MiB of zeros in a few KiB) is refused.
+    bomb = gzip.compress(b"0" * (64 << 20), compresslevel=9)
+    s = connect()
+    s.sendall(request(bomb, "Content-Encoding: gzip\r\n"))
+    reply = read_until_closed(s)
+    if b" 413 " not in reply.split(b"\r\n")[0]:
+        fail(f"gzip bomb: {reply[:100]!r}")
+    s.close()
+    write_lines(10)
+
+    # 7. Malformed batches with a valid certificate: 400 and closed, nothing stored.
+    bad_batches = [b"not json\n", b'{"epoch":"e","seq":1}\n', b'{"epoch":"e","seq":-1,"event":{}}\n',
+                   b'{"epoch":"e","seq":2,"event":{}}\n{"epoch":"other","seq":3,"event":{}}\n',
+                   b"".join(b'{"epoch":"e","seq":%d,"event":{}}\n' % i for i in range(1, 200)),
+                   b'{"epoch":"e","seq":1,"event":{"event":{"kind":"alert"}}}\n']
+    for body in bad_batches:
+        s = connect()
+        s.sendall(request(body))
+        reply = read_until_closed(s)
+        status = reply.split(b"\r\n")[0]
+        if b" 400 " not in status and b" 413 " not in status:
+            fail(f"malformed batch {body[:60]!r} answered {status!r}")
+        s.close()
+
+    # 8. No client certificate: the batch is refused.
+    s = connect(with_cert=False)
+    s.sendall(request(b'{"epoch":"e","seq":1,"event":{}}\n'))
+    reply = read_until_closed(s)
+    if b" 401 " not in reply.split(b"\r\n")[0] and b" 403 " not in reply.split(b"\r\n")[0]:
+        fail(f"a batch without a client certificate answered {reply[:80]!r}")
+    s.close()
+    with sqlite3.connect(db, timeout=5) as conn:
+        evil = conn.execute("SELECT COUNT(*) FROM records WHERE epoch IN ('e', 'other')").fetchone()[0]
+    if evil != 0:
+        fail(f"malformed batches stored {evil} records")
+
+    # 9. 300 connections held open idle while the good agent keeps delivering.
+    idle = []
+    for _ in range(300):
+        idle.append(socket.create_connection(("127.0.0.1", agents_port), timeout=10))
+    write_lines(30)
+    wait_for(30, lambda: stored()[0] == written, f"{written} lines while 300 idle connections are open")
+    for c in idle:
+        c.close()
+
+    count, distinct = stored()
+    if (count, distinct) != (written, written):
+        fail(f"stored {count} ({distinct} distinct) of {written} lines")
+    text = log_text("collector.log")
+    for expected in ("request not received in time", "TLS handshake refused", "malformed request",
+                     "malformed batch line", "body limit exceeded", "does not inflate"):
+        if expected not in text:
+            fail(f"the collector did not log '{expected}'")
+    if procs[0].poll() is not None:
+        fail("the collector died")
+    print(f"hostile clients: OK ({written} lines stored once beside 9 kinds of bad client)")
+finally:
+    for p in reversed(procs):
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
