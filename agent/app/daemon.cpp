@@ -7,10 +7,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
+#include <cstdio>
 #include <map>
 #include <utility>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "agent/app/privileges.h"
 #include "agent/capture/pcap_live_source.h"
@@ -54,6 +57,8 @@ traffic::PipelineOptions packet_options(const AgentConfig& cfg, const std::strin
   o.flows.memory_cap = cfg.flows.memory_cap;
   return o;
 }
+
+const FieldId kTailPosition = field("vigil.tail.position");
 
 class Pipeline {
  public:
@@ -132,6 +137,7 @@ class Pipeline {
           src.tail = std::make_unique<logs::FileTail>(path, tail_state / pki::sha256_hex(path).substr(0, 24));
           src.parser = std::move(parser.value());
           src.format = in.format;
+          recover_position(path, *src.tail);
           log_->info("following {} ({})", path, in.format);
           sources_.emplace(path, std::move(src));
         }
@@ -146,22 +152,63 @@ class Pipeline {
     for (auto& [path, src] : sources_) {
       auto ctx = logs::ParseContext::for_file(path, src.format, host_);
       if (!ctx) continue;
+      // Bounded per pass, so positions are committed often and one busy file cannot starve the rest.
       src.tail->poll([&](std::string_view line) {
         Event e;
         if (line.empty() || !src.parser->parse(line, *ctx, e)) {
           if (e.empty()) return;
         }
         e.set(fields::log_file_path, path);
+        e.set(kTailPosition, fmt::format("{}:{}:{}", src.tail->device(), src.tail->inode(), src.tail->line_end()));
         handle(std::move(e));
         ++n;
-      });
+      }, 1 << 20);
     }
     n += poll_inbox();
     return n;
   }
 
-  void commit_sources() {
-    for (auto& [path, src] : sources_) src.tail->commit();
+  void commit_sources(uint64_t synced_seq) {
+    for (auto& [path, src] : sources_) src.tail->commit(synced_seq);
+  }
+
+  // A crash between the spool sync and the tail commit leaves lines in the spool that the
+  // committed position does not cover. Every log event carries where its line ends
+  // (vigil.tail.position, "device:inode:end"), so the spool records after the commit tell how far
+  // this file really got, and those lines are not read twice.
+  void recover_position(const std::string& path, logs::FileTail& tail) {
+    // Never committed: only what is still undelivered can be this file's.
+    uint64_t after = tail.committed_seq() > 0 ? tail.committed_seq() : spool_.acked();
+    uint64_t best_end = 0, dev = 0, ino = 0;
+    size_t scanned = 0;
+    const std::string quoted = nlohmann::json(path).dump();
+    for (;;) {
+      auto batch = spool_.read(after, 1000, 8 << 20);
+      if (!batch || batch->empty()) break;
+      for (const auto& rec : *batch) {
+        after = rec.seq;
+        ++scanned;
+        if (rec.payload.find(quoted) == std::string::npos) continue;
+        auto e = event_from_json_line(rec.payload);
+        if (!e) continue;
+        const std::string* p = e->get_string(fields::log_file_path);
+        const std::string* pos = e->get_string(kTailPosition);
+        if (!p || !pos || *p != path) continue;
+        unsigned long long d = 0, i = 0, end = 0;
+        if (std::sscanf(pos->c_str(), "%llu:%llu:%llu", &d, &i, &end) != 3) continue;
+        if (end > best_end) {
+          best_end = end;
+          dev = d;
+          ino = i;
+        }
+      }
+    }
+    if (best_end > 0) {
+      tail.resume_at(dev, ino, best_end);
+      log_->info("{}: lines up to offset {} were already spooled before the last stop; continuing after them "
+                 "({} spool records checked)",
+                 path, best_end, scanned);
+    }
   }
 
   // Result files dropped by vigil-scan.service (policies.run: external): JSON lines, one event
@@ -387,8 +434,12 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
     if (pipeline.take_appended() > 0 || n > 0) {
       // Durable first, then the positions that produced it are committed.
       auto synced = (*spool)->sync();
-      if (!synced) log->error("{}", synced.error());
-      pipeline.commit_sources();
+      if (!synced) {
+        log->error("{}", synced.error());
+      } else {
+        pipeline.commit_sources(*synced);
+        (*spool)->retain_after(*synced);
+      }
       pipeline.commit_inbox();
       shipper.wake();
     }

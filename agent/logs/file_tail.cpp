@@ -14,7 +14,11 @@ FileTail::FileTail(std::filesystem::path path, std::filesystem::path state_file,
     : path_(std::move(path)), state_file_(std::move(state_file)), max_line_(max_line) {
   std::ifstream in(state_file_);
   in >> dev_ >> ino_ >> offset_;
-  if (!in) dev_ = ino_ = offset_ = 0;
+  if (!in) {
+    dev_ = ino_ = offset_ = 0;
+  } else if (!(in >> committed_seq_)) {
+    committed_seq_ = 0;  // a state from before positions carried the spool seq
+  }
 }
 
 FileTail::~FileTail() {
@@ -32,10 +36,20 @@ bool FileTail::open_current() {
     ino_ = st.st_ino;
     offset_ = 0;
     partial_.clear();
+    skipping_ = false;
   }
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
   return true;
+}
+
+void FileTail::deliver(const std::function<void(std::string_view)>& on_line, std::string_view line) {
+  ++counters_.lines;
+  if (line.size() > max_line_) {
+    ++counters_.long_lines_cut;
+    line = line.substr(0, max_line_);
+  }
+  on_line(line);
 }
 
 size_t FileTail::read_lines(const std::function<void(std::string_view)>& on_line, size_t max_bytes) {
@@ -44,29 +58,34 @@ size_t FileTail::read_lines(const std::function<void(std::string_view)>& on_line
   while (total < max_bytes) {
     ssize_t n = ::pread(fd_, buf, sizeof(buf), static_cast<off_t>(offset_));
     if (n <= 0) break;
+    const uint64_t base = offset_;
     offset_ += static_cast<uint64_t>(n);
     total += static_cast<size_t>(n);
     counters_.bytes += static_cast<uint64_t>(n);
     size_t start = 0;
     for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
       if (buf[i] != '\n') continue;
-      if (partial_.empty()) {
-        on_line(std::string_view(buf + start, i - start));
+      line_end_ = base + i + 1;
+      if (skipping_) {
+        // The end of a line already delivered cut: nothing more of it.
+        skipping_ = false;
+      } else if (partial_.empty()) {
+        deliver(on_line, std::string_view(buf + start, i - start));
       } else {
         partial_.append(buf + start, i - start);
-        on_line(partial_);
+        deliver(on_line, partial_);
         partial_.clear();
       }
-      ++counters_.lines;
       start = i + 1;
     }
-    partial_.append(buf + start, static_cast<size_t>(n) - start);
+    if (!skipping_) partial_.append(buf + start, static_cast<size_t>(n) - start);
     if (partial_.size() > max_line_) {
-      // A line without end within the cap: deliver what we have rather than grow without bound.
-      on_line(std::string_view(partial_).substr(0, max_line_));
-      ++counters_.long_lines_cut;
-      ++counters_.lines;
+      // A line without end within the cap: deliver it cut rather than grow without bound, and
+      // drop the rest of it up to its newline.
+      line_end_ = offset_;
+      deliver(on_line, partial_);
       partial_.clear();
+      skipping_ = true;
     }
   }
   return total;
@@ -80,6 +99,7 @@ void FileTail::poll(const std::function<void(std::string_view)>& on_line, size_t
     ++counters_.truncations;
     offset_ = 0;
     partial_.clear();
+    skipping_ = false;
   }
   read_lines(on_line, max_bytes);
   // Rotated away (rename + create)? Having read the rest of the old file, move to the new one.
@@ -91,11 +111,30 @@ void FileTail::poll(const std::function<void(std::string_view)>& on_line, size_t
   }
 }
 
-void FileTail::commit() {
+void FileTail::commit(uint64_t spool_seq) {
   // The offset of the last complete line: a partial line is read again after a restart.
   uint64_t committed = offset_ - partial_.size();
-  std::string text = std::to_string(dev_) + " " + std::to_string(ino_) + " " + std::to_string(committed) + "\n";
-  (void)pki::write_file(state_file_, text, false);
+  std::string text = std::to_string(dev_) + " " + std::to_string(ino_) + " " + std::to_string(committed) + " " +
+                     std::to_string(spool_seq) + "\n";
+  if (pki::write_file(state_file_, text, false)) committed_seq_ = spool_seq;
+}
+
+void FileTail::resume_at(uint64_t device, uint64_t inode, uint64_t end) {
+  if (fd_ >= 0) return;
+  if (dev_ == 0 && ino_ == 0) {
+    // Nothing was ever committed (a crash before the first commit): the position applies when
+    // the file at our path is still the one it was taken from.
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_dev) != device ||
+        static_cast<uint64_t>(st.st_ino) != inode) {
+      return;
+    }
+    dev_ = device;
+    ino_ = inode;
+  }
+  if (device != dev_ || inode != ino_ || end <= offset_) return;
+  offset_ = end;
+  partial_.clear();
 }
 
 }  // namespace vigil::logs

@@ -21,8 +21,8 @@ struct TailCounters {
 
 class FileTail {
  public:
-  // `state_file` keeps "device inode offset". A file seen for the first time is read from its
-  // start.
+  // `state_file` keeps "device inode offset spool_seq". A file seen for the first time is read
+  // from its start.
   FileTail(std::filesystem::path path, std::filesystem::path state_file, size_t max_line = 64 * 1024);
   ~FileTail();
   FileTail(const FileTail&) = delete;
@@ -31,22 +31,36 @@ class FileTail {
   // Reads what is new and calls `on_line` for each complete line (without its newline). At most
   // `max_bytes` per call, so one busy file cannot starve the others.
   void poll(const std::function<void(std::string_view)>& on_line, size_t max_bytes = 4 << 20);
-  // Persists the position of the last complete line delivered. Call it once what poll()
-  // delivered is durable (the spool synced), so a crash re-reads rather than loses.
-  void commit();
+  // Persists the position of the last complete line delivered, with the spool seq that makes it
+  // durable. Call it once what poll() delivered is durable (the spool synced), so a crash
+  // re-reads rather than loses.
+  void commit(uint64_t spool_seq = 0);
+  // During an on_line callback: where the line delivered ends (the offset after its newline).
+  uint64_t line_end() const { return line_end_; }
+  uint64_t device() const { return dev_; }
+  uint64_t inode() const { return ino_; }
+  // The spool seq stored with the committed position (0 when none).
+  uint64_t committed_seq() const { return committed_seq_; }
+  // Lines up to `end` of the file (device, inode) are known to be in the spool already (found
+  // there after a crash between spool sync and commit): continue after them.
+  void resume_at(uint64_t device, uint64_t inode, uint64_t end);
   const std::filesystem::path& path() const { return path_; }
   const TailCounters& counters() const { return counters_; }
 
  private:
   bool open_current();
   size_t read_lines(const std::function<void(std::string_view)>& on_line, size_t max_bytes);
+  void deliver(const std::function<void(std::string_view)>& on_line, std::string_view line);
 
   std::filesystem::path path_;
   std::filesystem::path state_file_;
   size_t max_line_;
   int fd_ = -1;
   uint64_t dev_ = 0, ino_ = 0, offset_ = 0;
+  uint64_t line_end_ = 0;
+  uint64_t committed_seq_ = 0;
   std::string partial_;
+  bool skipping_ = false;  // inside the rest of a line delivered cut
   TailCounters counters_;
 };
 

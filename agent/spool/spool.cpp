@@ -416,11 +416,18 @@ Result<void> Spool::ack(uint64_t seq) {
 
 void Spool::delete_acked_segments() {
   // Every segment but the tail whose records are all acknowledged goes.
-  while (segments_.size() > 1 && segments_.front().last_seq <= acked_) {
+  while (segments_.size() > 1 && segments_.front().last_seq <= acked_ &&
+         segments_.front().last_seq <= retain_after_) {
     fs::remove(segments_.front().path);
     segments_.erase(segments_.begin());
     ++generation_;
   }
+}
+
+void Spool::retain_after(uint64_t seq) {
+  std::lock_guard lock(mutex_);
+  retain_after_ = seq;
+  delete_acked_segments();
 }
 
 uint64_t Spool::acked() const {

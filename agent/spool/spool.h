@@ -66,6 +66,10 @@ class Spool {
   // Records everything <= seq as delivered (persisted), and deletes segments no longer needed.
   Result<void> ack(uint64_t seq);
 
+  // Keeps every segment holding records after `seq` even once acknowledged, so that a reader of
+  // positions (the log tailer after a crash) still finds them; default: no such floor.
+  void retain_after(uint64_t seq);
+
   const std::string& epoch() const { return epoch_; }
   uint64_t acked() const;
   uint64_t last_seq() const;
@@ -107,6 +111,7 @@ class Spool {
   uint64_t acked_ = 0;
   uint64_t synced_seq_ = 0;
   uint64_t generation_ = 0;  // bumped when a segment is rewritten or removed
+  uint64_t retain_after_ = UINT64_MAX;
   ReadCursor cursor_;
   SpoolStats stats_;
 };
