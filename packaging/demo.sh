@@ -41,27 +41,11 @@ die() {
   for f in "$work/collector.log" "$work/agent.log"; do [ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }; done
   exit 1
 }
-free_port() {
-  local p
-  for p in $(shuf -i 20000-60000 -n 50); do
-    if ! (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  die "no free port on 127.0.0.1"
-}
-# Polls "$@" until its output matches the regex $2, for at most $1 seconds.
-wait_for() {
-  local secs=$1 want=$2 out
-  shift 2
-  for _ in $(seq 1 $((secs * 5))); do
-    out=$("$@" 2>/dev/null || true)
-    [[ "$out" =~ $want ]] && return 0
-    sleep 0.2
-  done
-  return 1
-}
+# shellcheck source=packaging/loopback.sh
+source "$root/packaging/loopback.sh"
 
-agents_port=$(free_port)
-console_port=$(free_port)
+agents_port=$(free_port) || die "no free port"
+console_port=$(free_port) || die "no free port"
 ctlc=("$ctl" -c "$work/collector/vigilctl.yaml")
 
 step "Versions"
@@ -145,10 +129,10 @@ echo "$(wc -l <"$work/agent/state/inbox/scan.jsonl") check results handed to the
 
 step "5. Alerts at the collector"
 wait_for 30 "VGL-LOG-0001" "${ctlc[@]}" alerts list || die "no SSH alert arrived"
-wait_for 15 "VGL-WEB-0003" "${ctlc[@]}" alerts list || true
+wait_for 15 "VGL-WEB-0003" "${ctlc[@]}" alerts list 2>/dev/null || true
 if [ "$(id -u)" = 0 ]; then
   echo "(waiting for the swept connections' flows to end: RST plus 5 s linger)"
-  wait_for 30 "VGL-NET-0001" "${ctlc[@]}" alerts list || echo "(no port-scan alert yet)"
+  wait_for 30 "VGL-NET-0001" "${ctlc[@]}" alerts list 2>/dev/null || echo "(no port-scan alert yet)"
 fi
 sleep 2
 show "${ctlc[@]}" alerts list

@@ -9,99 +9,31 @@ exactly once.
 Usage: hostile_clients.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
 import gzip
-import os
-import random
-import re
 import shutil
 import socket
 import sqlite3
 import ssl
-import subprocess
-import sys
-import tempfile
 import time
 import warnings
 
+from vigil_harness import Harness
+
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # TLS 1.1 is named on purpose
 
-agent_bin, collector_bin, ctl_bin, src = sys.argv[1:5]
-tmp = tempfile.mkdtemp(prefix="vigil-hostile.")
-procs = []
-
-
-def fail(msg):
-    print("FAIL:", msg, file=sys.stderr)
-    for name in ("collector.log", "agent.log"):
-        path = os.path.join(tmp, name)
-        if os.path.exists(path):
-            print("---", name, file=sys.stderr)
-            with open(path, errors="replace") as f:
-                print("".join(f.readlines()[-25:]), file=sys.stderr)
-    raise SystemExit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(secs, pred, what):
-    end = time.time() + secs
-    while time.time() < end:
-        if pred():
-            return
-        time.sleep(0.2)
-    fail("timed out waiting for " + what)
-
-
-def log_text(name):
-    with open(os.path.join(tmp, name), errors="replace") as f:
-        return f.read()
-
-
+h = Harness("vigil-hostile.")
+fail = h.fail
+tmp = h.tmp
 try:
-    agents_port, console_port = free_port(), free_port()
-    out = subprocess.run([collector_bin, "init", "--dir", f"{tmp}/c", "--host", "127.0.0.1",
-                          "--agents-listen", f"127.0.0.1:{agents_port}",
-                          "--console-listen", f"127.0.0.1:{console_port}"],
-                         check=True, capture_output=True, text=True).stdout
-    pin = re.search(r"^ca-pin: (\S+)$", out, re.M).group(1)
-    cfg_path = f"{tmp}/c/collector.yaml"
-    with open(cfg_path) as f:
-        cfg = f.read()
-    cfg = cfg.replace("collector:\n", "collector:\n  limits: {request_timeout: 2s, handshake_timeout: 2s, "
-                      "idle_timeout: 5s, max_records_per_batch: 100}\n  max_batch_bytes: 1MiB\n", 1)
-    with open(cfg_path, "w") as f:
-        f.write(cfg)
-    collector_log = open(f"{tmp}/collector.log", "w")
-    procs.append(subprocess.Popen([collector_bin, "-c", cfg_path], stdout=collector_log, stderr=subprocess.STDOUT))
-    ctl = [ctl_bin, "-c", f"{tmp}/c/vigilctl.yaml"]
-    wait_for(10, lambda: subprocess.run(ctl + ["status"], capture_output=True).returncode == 0, "the collector")
-    token = subprocess.run(ctl + ["tokens", "create", "--agency", "A", "--level", "2"],
-                           check=True, capture_output=True, text=True).stdout.strip()
-
-    os.makedirs(f"{tmp}/a/logs")
-    log_path = f"{tmp}/a/logs/auth.log"
-    open(log_path, "w").close()
-    user = "nobody" if os.geteuid() == 0 else ""
-    with open(f"{tmp}/a/agent.yaml", "w") as f:
-        f.write(f"""agent: {{name: good-agent, state_dir: state, user: "{user}"}}
-collector: {{addresses: ["127.0.0.1:{agents_port}"], retry_max_backoff: 1s, connect_timeout: 2s, batch_max_records: 50}}
-capture: []
-logs: [{{path: logs/auth.log, format: syslog}}]
-rules: {{paths: ["{src}/rules/detection"]}}
-policies: {{paths: ["{src}/rules/policies"]}}
-""")
-    subprocess.run([agent_bin, "enroll", "-c", f"{tmp}/a/agent.yaml", "--token", token, "--ca-pin", pin],
-                   check=True, capture_output=True)
+    h.init_collector("  limits: {request_timeout: 2s, handshake_timeout: 2s, idle_timeout: 5s, "
+                     "max_records_per_batch: 100}\n  max_batch_bytes: 1MiB\n")
+    h.start_collector()
+    agents_port = h.agents_port
+    agent, log_path = h.enroll_agent("good", "syslog", collector_extra=", batch_max_records: 50")
     # The attacker holds a valid agent certificate too (a compromised server).
-    cert, key, ca = (f"{tmp}/a/state/agent.crt", f"{tmp}/a/state/agent.key", f"{tmp}/c/pki/ca.crt")
+    cert, key, ca = (f"{agent}/state/agent.crt", f"{agent}/state/agent.key", f"{tmp}/c/pki/ca.crt")
     shutil.copy(cert, f"{tmp}/evil.crt")
     shutil.copy(key, f"{tmp}/evil.key")
-    agent_log = open(f"{tmp}/agent.log", "w")
-    procs.append(subprocess.Popen([agent_bin, "-c", "agent.yaml"], cwd=f"{tmp}/a", stdout=agent_log,
-                                  stderr=subprocess.STDOUT))
+    h.start_agent(agent)
 
     written = 0
 
@@ -110,21 +42,16 @@ policies: {{paths: ["{src}/rules/policies"]}}
         with open(log_path, "a") as f:
             for _ in range(n):
                 written += 1
-                f.write(f"{time.strftime('%b %e %H:%M:%S')} good-agent sshd[{1000 + written}]: Failed password "
+                f.write(f"{time.strftime('%b %e %H:%M:%S')} good sshd[{1000 + written}]: Failed password "
                         f"for user{written} from 192.0.2.{written % 200 + 1} port {20000 + written} ssh2\n")
 
-    db = f"{tmp}/c/vigil.db"
+    db = h.db
 
     def stored():
-        try:
-            with sqlite3.connect(db, timeout=5) as conn:
-                return conn.execute("SELECT COUNT(*), COUNT(DISTINCT json_extract(body, '$.event.original')) "
-                                    "FROM records WHERE dataset = 'sshd'").fetchone()
-        except sqlite3.Error:
-            return (0, 0)
+        return h.stored("dataset = 'sshd'")
 
     write_lines(20)
-    wait_for(20, lambda: stored()[0] == 20, "the first 20 lines")
+    h.wait_for(20, lambda: stored()[0] == 20, "the first 20 lines")
 
     def tls_context(with_cert=True, version=None):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -254,26 +181,20 @@ policies: {{paths: ["{src}/rules/policies"]}}
     for _ in range(300):
         idle.append(socket.create_connection(("127.0.0.1", agents_port), timeout=10))
     write_lines(30)
-    wait_for(30, lambda: stored()[0] == written, f"{written} lines while 300 idle connections are open")
+    h.wait_for(30, lambda: stored()[0] == written, f"{written} lines while 300 idle connections are open")
     for c in idle:
         c.close()
 
     count, distinct = stored()
     if (count, distinct) != (written, written):
         fail(f"stored {count} ({distinct} distinct) of {written} lines")
-    text = log_text("collector.log")
+    text = h.log_text("collector.log")
     for expected in ("request not received in time", "TLS handshake refused", "malformed request",
                      "malformed batch line", "body limit exceeded", "does not inflate"):
         if expected not in text:
             fail(f"the collector did not log '{expected}'")
-    if procs[0].poll() is not None:
+    if h.collector.poll() is not None:
         fail("the collector died")
     print(f"hostile clients: OK ({written} lines stored once beside 9 kinds of bad client)")
 finally:
-    for p in reversed(procs):
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    shutil.rmtree(tmp, ignore_errors=True)
+    h.close()

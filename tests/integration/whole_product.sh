@@ -30,30 +30,11 @@ fail() {
   exit 1
 }
 
-free_port() {
-  local p
-  for p in $(shuf -i 20000-60000 -n 50); do
-    if ! (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  fail "no free port"
-}
-agents_port=$(free_port)
-console_port=$(free_port)
+# shellcheck source=packaging/loopback.sh
+source "$src/packaging/loopback.sh"
+agents_port=$(free_port) || fail "no free port"
+console_port=$(free_port) || fail "no free port"
 [ "$agents_port" != "$console_port" ] || console_port=$(free_port)
-
-# Polls a command until it prints what `want` matches (extended regex), up to `secs` seconds.
-wait_for() {
-  local secs=$1 want=$2
-  shift 2
-  local out=""
-  for _ in $(seq 1 $((secs * 5))); do
-    out=$("$@" 2>/dev/null || true)
-    if [[ "$out" =~ $want ]]; then return 0; fi
-    sleep 0.2
-  done
-  echo "last output of '$*': $out" >&2
-  return 1
-}
 
 db="$tmp/c/vigil.db"
 stored_sshd() { sqlite3 "$db" "SELECT COUNT(*) FROM records WHERE dataset = 'sshd' AND kind = 'event'"; }

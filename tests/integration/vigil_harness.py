@@ -1,0 +1,139 @@
+"""Real Vigil processes on 127.0.0.1 for integration tests: a collector made with `init`, agents
+enrolled with a token, their logs kept for the failure report. Scripts take the same arguments:
+VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR."""
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+
+class Harness:
+    def __init__(self, prefix):
+        self.agent_bin, self.collector_bin, self.ctl_bin, self.src = sys.argv[1:5]
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.collector = None
+        self.agents = {}  # directory -> Popen
+        self.agents_port = self.free_port()
+        self.console_port = self.free_port()
+        self.pin = None
+        self.db = f"{self.tmp}/c/vigil.db"
+        self.ctl = [self.ctl_bin, "-c", f"{self.tmp}/c/vigilctl.yaml"]
+
+    # --- reporting --------------------------------------------------------------------------
+    def fail(self, msg):
+        print("FAIL:", msg, file=sys.stderr)
+        for name in sorted(os.listdir(self.tmp)):
+            if name.endswith(".log"):
+                print("---", name, file=sys.stderr)
+                with open(os.path.join(self.tmp, name), errors="replace") as f:
+                    print("".join(f.readlines()[-25:]), file=sys.stderr)
+        raise SystemExit(1)
+
+    def log_text(self, name):
+        with open(os.path.join(self.tmp, name), errors="replace") as f:
+            return f.read()
+
+    @staticmethod
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def wait_for(self, secs, pred, what):
+        end = time.time() + secs
+        while time.time() < end:
+            if pred():
+                return
+            time.sleep(0.2)
+        self.fail("timed out waiting for " + what)
+
+    # --- collector --------------------------------------------------------------------------
+    def init_collector(self, limits=None):
+        out = subprocess.run([self.collector_bin, "init", "--dir", f"{self.tmp}/c", "--host", "127.0.0.1",
+                              "--agents-listen", f"127.0.0.1:{self.agents_port}",
+                              "--console-listen", f"127.0.0.1:{self.console_port}"],
+                             check=True, capture_output=True, text=True).stdout
+        self.pin = re.search(r"^ca-pin: (\S+)$", out, re.M).group(1)
+        if limits:
+            path = f"{self.tmp}/c/collector.yaml"
+            with open(path) as f:
+                cfg = f.read()
+            with open(path, "w") as f:
+                f.write(cfg.replace("collector:\n", "collector:\n" + limits, 1))
+
+    def start_collector(self):
+        log = open(f"{self.tmp}/collector.log", "a")
+        self.collector = subprocess.Popen([self.collector_bin, "-c", f"{self.tmp}/c/collector.yaml"], stdout=log,
+                                          stderr=subprocess.STDOUT)
+        self.wait_for(15, lambda: subprocess.run(self.ctl + ["status"], capture_output=True).returncode == 0,
+                      "the collector")
+
+    def stop_collector(self):
+        self.collector.terminate()
+        if self.collector.wait(30) != 0:
+            self.fail("the collector exited with an error")
+        self.collector = None
+
+    def token(self, agency, level):
+        return subprocess.run(self.ctl + ["tokens", "create", "--agency", agency, "--level", str(level)],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    def stored(self, where):
+        """(records, distinct event.original) of the records matching the SQL condition `where`."""
+        try:
+            with sqlite3.connect(self.db, timeout=10) as conn:
+                return conn.execute("SELECT COUNT(*), COUNT(DISTINCT json_extract(body, '$.event.original')) "
+                                    f"FROM records WHERE {where}").fetchone()
+        except sqlite3.Error:
+            return (0, 0)
+
+    # --- agents -----------------------------------------------------------------------------
+    def enroll_agent(self, name, log_format, collector_extra="", top_extra=""):
+        """An agent in its own directory tailing logs/<name>.log; returns (directory, log path)."""
+        d = f"{self.tmp}/{name}"
+        os.makedirs(f"{d}/logs")
+        log_path = f"{d}/logs/{name}.log"
+        open(log_path, "w").close()
+        user = "nobody" if os.geteuid() == 0 else ""
+        with open(f"{d}/agent.yaml", "w") as f:
+            f.write(f"""agent: {{name: {name}, state_dir: state, user: "{user}", health_interval: 1h}}
+collector: {{addresses: ["127.0.0.1:{self.agents_port}"], retry_max_backoff: 1s, connect_timeout: 2s{collector_extra}}}
+capture: []
+logs: [{{path: logs/{name}.log, format: {log_format}}}]
+rules: {{paths: ["{self.src}/rules/detection"]}}
+policies: {{paths: ["{self.src}/rules/policies"]}}
+{top_extra}""")
+        enrolled = subprocess.run([self.agent_bin, "enroll", "-c", f"{d}/agent.yaml", "--token",
+                                   self.token("A", 2), "--ca-pin", self.pin], capture_output=True, text=True)
+        if enrolled.returncode != 0:
+            self.fail("enroll: " + enrolled.stderr)
+        return d, log_path
+
+    def start_agent(self, d):
+        log = open(f"{self.tmp}/{os.path.basename(d)}-agent.log", "a")
+        self.agents[d] = subprocess.Popen([self.agent_bin, "-c", "agent.yaml"], cwd=d, stdout=log,
+                                          stderr=subprocess.STDOUT)
+
+    def kill_agent(self, d):
+        self.agents[d].send_signal(signal.SIGKILL)
+        self.agents[d].wait()
+        del self.agents[d]
+
+    def close(self):
+        for p in list(self.agents.values()) + [self.collector]:
+            if p is not None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        if os.environ.get("VIGIL_KEEP_TMP") == "1":
+            print("kept", self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
