@@ -285,6 +285,8 @@ class Pipeline {
     put("vigil.spool.dropped_alerts", s.dropped_alerts);
     put("vigil.ship.batches", shipper.stats().batches.load());
     put("vigil.ship.failures", shipper.stats().failures.load());
+    put("vigil.ship.bytes_raw", shipper.stats().bytes_raw.load());
+    put("vigil.ship.bytes_sent", shipper.stats().bytes_sent.load());
     put("vigil.inbox.malformed", inbox_malformed_);
     uint64_t lines = 0, unparsed = 0;
     for (const auto& [p, src] : sources_) {

@@ -36,6 +36,8 @@ struct ShipperStats {
   std::atomic<uint64_t> failures{0};
   std::atomic<uint64_t> refused{0};  // 4xx answers
   std::atomic<uint64_t> acked{0};
+  std::atomic<uint64_t> bytes_raw{0};   // batch bodies before compression
+  std::atomic<uint64_t> bytes_sent{0};  // as posted
 };
 
 class Shipper {

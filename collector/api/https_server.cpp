@@ -10,10 +10,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <openssl/x509.h>
-#include <zlib.h>
 
 #include "common/log/logging.h"
 #include "common/pki/pki.h"
+#include "common/util/compress.h"
 
 namespace vigil::collector {
 
@@ -22,35 +22,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-
-namespace {
-
-// gzip or zlib-wrapped deflate, bounded by `limit` bytes of output.
-bool inflate_bounded(const std::string& in, size_t limit, std::string& out) {
-  z_stream zs{};
-  if (inflateInit2(&zs, 15 + 32) != Z_OK) return false;  // +32: detect gzip or zlib header
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  out.clear();
-  char buf[65536];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof(buf);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) break;
-    out.append(buf, sizeof(buf) - zs.avail_out);
-    if (out.size() > limit) {
-      rc = Z_BUF_ERROR;
-      break;
-    }
-    if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) break;  // truncated input
-  }
-  inflateEnd(&zs);
-  return rc == Z_STREAM_END;
-}
-
-}  // namespace
 
 struct HttpsServer::Impl {
   HttpsServerOptions options;
@@ -149,7 +120,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (encoding.empty() || encoding == "identity") {
       r.body = std::move(req.body());
     } else if (encoding == "gzip" || encoding == "deflate") {
-      if (!inflate_bounded(req.body(), server_.options.max_body_bytes, r.body)) {
+      if (!compress::inflate_bounded(req.body(), server_.options.max_body_bytes, r.body)) {
         server_.stats.too_large++;
         server_.log->warn("{}: closed: body does not inflate within {} bytes", remote_, server_.options.max_body_bytes);
         return reply_and_close(413, R"({"error":"body does not inflate within the limit"})");
