@@ -287,6 +287,8 @@ class Pipeline {
     put("vigil.ship.failures", shipper.stats().failures.load());
     put("vigil.ship.bytes_raw", shipper.stats().bytes_raw.load());
     put("vigil.ship.bytes_sent", shipper.stats().bytes_sent.load());
+    put("vigil.ship.renewals", shipper.stats().renewals.load());
+    put("vigil.ship.renewal_failures", shipper.stats().renewal_failures.load());
     put("vigil.inbox.malformed", inbox_malformed_);
     uint64_t lines = 0, unparsed = 0;
     for (const auto& [p, src] : sources_) {
@@ -406,6 +408,7 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
   sh.batch_max_bytes = cfg.collector.batch_max_bytes;
   sh.connect_timeout = cfg.collector.connect_timeout;
   sh.retry_max_backoff = cfg.collector.retry_max_backoff;
+  sh.state_dir = cfg.agent.state_dir;
   Shipper shipper(**spool, *identity, sh);
   shipper.start();
   log->info("vigil-agent {} running as {} (agent {}), spool epoch {}", kVersion, host, identity->agent_id,

@@ -17,9 +17,39 @@ namespace vigil::agent {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// agent.crt.new present means the new pair is complete (it is written last); agent.key.new may
+// already have been renamed.
+Result<void> finish_renewal(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir / "agent.crt.new", ec)) {
+    fs::remove(dir / "agent.key.new", ec);  // a renewal cut before its certificate arrived
+    return {};
+  }
+  if (fs::exists(dir / "agent.key.new", ec)) {
+    fs::rename(dir / "agent.key.new", dir / "agent.key", ec);
+    if (ec) return make_error(fmt::format("cannot complete the certificate renewal: {}", ec.message()));
+  }
+  fs::rename(dir / "agent.crt.new", dir / "agent.crt", ec);
+  if (ec) return make_error(fmt::format("cannot complete the certificate renewal: {}", ec.message()));
+  return {};
+}
+
+}  // namespace
+
+Result<void> store_renewed_identity(const std::string& state_dir, const std::string& key_pem,
+                                    const std::string& cert_pem) {
+  fs::path dir(state_dir);
+  if (auto w = pki::write_file(dir / "agent.key.new", key_pem, true); !w) return w;
+  if (auto w = pki::write_file(dir / "agent.crt.new", cert_pem, false); !w) return w;
+  return finish_renewal(dir);
+}
+
 Result<Identity> load_identity(const std::string& state_dir) {
   Identity id;
   fs::path dir(state_dir);
+  if (auto f = finish_renewal(dir); !f) return make_error(f.error());
   auto agent_id = pki::read_file(dir / "agent-id", 256);
   auto key = pki::read_file(dir / "agent.key");
   auto cert = pki::read_file(dir / "agent.crt");

@@ -16,8 +16,14 @@ struct Identity {
   net::TlsFiles tls;  // ca_pem, cert_pem, key_pem
 };
 
-// Reads state_dir/{agent-id,agent.key,agent.crt,ca.crt}; an error says to enroll first.
+// Reads state_dir/{agent-id,agent.key,agent.crt,ca.crt}; an error says to enroll first. A
+// renewal that a crash interrupted is completed first.
 Result<Identity> load_identity(const std::string& state_dir);
+
+// Stores a renewed key and certificate: both are written as *.new first, then renamed, so a
+// crash leaves either the old pair or (completed at the next load) the new one.
+Result<void> store_renewed_identity(const std::string& state_dir, const std::string& key_pem,
+                                    const std::string& cert_pem);
 
 struct EnrollOptions {
   std::string token;

@@ -1,12 +1,15 @@
 #include "agent/ship/shipper.h"
 
+#include <ctime>
 #include <random>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/log/logging.h"
 #include "common/net/https_client.h"
+#include "common/pki/pki.h"
 #include "common/util/compress.h"
 
 namespace vigil::agent {
@@ -33,7 +36,63 @@ class ShipperConnection {
 };
 
 Shipper::Shipper(Spool& spool, Identity identity, ShipperOptions options)
-    : spool_(spool), identity_(std::move(identity)), options_(std::move(options)), log_(logging::get("shipper")) {}
+    : spool_(spool), identity_(std::move(identity)), options_(std::move(options)), log_(logging::get("shipper")) {
+  if (auto cert = pki::cert_from_pem(identity_.tls.cert_pem)) {
+    if (auto v = pki::validity(*cert)) std::tie(cert_not_before_, cert_not_after_) = *v;
+  }
+}
+
+void Shipper::connect_if_needed() {
+  if (!conn_) {
+    conn_ = std::make_unique<ShipperConnection>(options_.addresses[address_index_ % options_.addresses.size()],
+                                                identity_, options_.connect_timeout);
+  }
+}
+
+void Shipper::maybe_renew() {
+  if (options_.state_dir.empty() || options_.addresses.empty() || cert_not_after_ <= cert_not_before_) return;
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  if (now < cert_not_after_ - (cert_not_after_ - cert_not_before_) / 3) return;
+  if (std::chrono::steady_clock::now() < next_renew_try_) return;
+  next_renew_try_ = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  auto fail = [&](const std::string& why) {
+    ++stats_.renewal_failures;
+    log_->warn("certificate renewal failed (expires in {} s; trying again in a minute): {}", cert_not_after_ - now,
+               why);
+  };
+  auto key = pki::generate_key();
+  if (!key) return fail(key.error());
+  auto csr = pki::make_csr(*key, identity_.agent_id);
+  if (!csr) return fail(csr.error());
+  auto csr_pem = pki::to_pem(*csr);
+  auto key_pem = pki::to_pem(*key);
+  if (!csr_pem || !key_pem) return fail("cannot encode the new key or CSR");
+  connect_if_needed();
+  auto r = conn_->client().request("POST", "/v1/renew", nlohmann::json{{"csr", *csr_pem}}.dump(),
+                                   {{"Content-Type", "application/json"}});
+  if (!r) {
+    conn_.reset();
+    return fail(r.error());
+  }
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (r->status != 200 || !j.is_object() || !j.contains("certificate") || !j["certificate"].is_string()) {
+    conn_.reset();
+    return fail(fmt::format("the collector answered {}: {}", r->status, r->body.substr(0, 200)));
+  }
+  std::string cert_pem = j["certificate"].get<std::string>();
+  auto cert = pki::cert_from_pem(cert_pem);
+  if (!cert) return fail("the new certificate is not valid PEM");
+  auto v = pki::validity(*cert);
+  if (!v) return fail(v.error());
+  if (auto stored = store_renewed_identity(options_.state_dir, *key_pem, cert_pem); !stored) return fail(stored.error());
+  identity_.tls.key_pem = *key_pem;
+  identity_.tls.cert_pem = cert_pem;
+  std::tie(cert_not_before_, cert_not_after_) = *v;
+  conn_.reset();  // the next request presents the new certificate
+  next_renew_try_ = {};
+  ++stats_.renewals;
+  log_->info("certificate renewed (serial {}), valid for {} s more", pki::serial_hex(*cert), cert_not_after_ - now);
+}
 
 Shipper::~Shipper() { stop(); }
 
@@ -69,10 +128,7 @@ void Shipper::wake() {
 
 bool Shipper::post(const std::string& body, uint64_t& acked) {
   if (options_.addresses.empty()) return false;
-  if (!conn_) {
-    conn_ = std::make_unique<ShipperConnection>(options_.addresses[address_index_ % options_.addresses.size()],
-                                                identity_, options_.connect_timeout);
-  }
+  connect_if_needed();
   // Batches of JSON lines shrink 5-10x with the fastest gzip level.
   std::string gz = body.size() >= 1024 ? compress::gzip(body, 1) : std::string();
   std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/x-ndjson"}};
@@ -150,6 +206,7 @@ void Shipper::run() {
         return;
       }
     }
+    maybe_renew();
     bool pending = spool_.acked() < spool_.last_seq();
     std::chrono::milliseconds wait = options_.idle_poll;
     if (pending) {

@@ -28,6 +28,9 @@ struct ShipperOptions {
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds retry_max_backoff{60'000};
   std::chrono::milliseconds idle_poll{200};  // how often to look for new records when idle
+  // Where the identity lives; the certificate is renewed there when a third of its life is left
+  // (empty: no renewal).
+  std::string state_dir;
 };
 
 struct ShipperStats {
@@ -38,6 +41,8 @@ struct ShipperStats {
   std::atomic<uint64_t> acked{0};
   std::atomic<uint64_t> bytes_raw{0};   // batch bodies before compression
   std::atomic<uint64_t> bytes_sent{0};  // as posted
+  std::atomic<uint64_t> renewals{0};
+  std::atomic<uint64_t> renewal_failures{0};
 };
 
 class Shipper {
@@ -58,6 +63,9 @@ class Shipper {
  private:
   void run();
   bool post(const std::string& body, uint64_t& acked);
+  void connect_if_needed();
+  // Renews the certificate when its time has come; on failure tries again a minute later.
+  void maybe_renew();
 
   Spool& spool_;
   Identity identity_;
@@ -73,6 +81,9 @@ class Shipper {
   bool woken_ = false;
   std::chrono::steady_clock::time_point drain_deadline_{};
   bool draining_ = false;
+  int64_t cert_not_before_ = 0;
+  int64_t cert_not_after_ = 0;
+  std::chrono::steady_clock::time_point next_renew_try_{};
 };
 
 }  // namespace vigil::agent

@@ -69,6 +69,7 @@ int run_collector(const CollectorConfig& config) {
   AgentsApiOptions agents_opts;
   agents_opts.default_framework = c.default_framework;
   agents_opts.max_records_per_batch = c.limits.max_records_per_batch;
+  agents_opts.agent_cert_validity = std::chrono::duration_cast<std::chrono::seconds>(c.agent_cert_validity);
   AgentsApi agents_api(**store, std::move(*ca), std::move(*ca_key), *ca_pem, agents_opts);
   ConsoleApi console_api(**store, c.default_framework);
 

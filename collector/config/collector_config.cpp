@@ -71,6 +71,9 @@ void read_collector(YamlReader& r, const YAML::Node& n, CollectorSection& out, b
   if (auto v = m.get("max_batch_bytes")) {
     r.read_size(v, out.max_batch_bytes, m.path("max_batch_bytes"), 64ULL << 10, 256ULL << 20);
   }
+  if (auto v = m.get("agent_cert_validity")) {
+    r.read_duration(v, out.agent_cert_validity, m.path("agent_cert_validity"), 10s, 3650 * 24h);
+  }
   read_limits(r, m.get("limits"), out.limits);
   read_storage(r, m.get("storage"), out.storage);
   read_retention(r, m.get("retention"), out.retention);

@@ -45,6 +45,8 @@ struct CollectorSection {
   std::string default_framework = "tcvn11930";
   std::chrono::milliseconds silent_after = 90s;  // three missed heartbeats
   uint64_t max_batch_bytes = 8ULL << 20;
+  // Lifetime of the certificates agents get; they renew when a third of it is left.
+  std::chrono::milliseconds agent_cert_validity = 90 * 24h;
   LimitsSection limits;
   StorageSection storage;
   RetentionSection retention;

@@ -86,7 +86,31 @@ net::HttpResponse AgentsApi::handle(const net::HttpRequest& r) {
     return json_error(403, "certificate revoked", true);
   }
   if (r.method == "POST" && r.target == "/v1/batches") return batches(r, r.peer->common_name);
+  if (r.method == "POST" && r.target == "/v1/renew") return renew(r, r.peer->common_name, r.peer->serial_hex);
   return json_error(404, "no such endpoint");
+}
+
+// Certificate renewal: an agent holding a valid, current certificate trades a new CSR for a new
+// certificate; from then on only the new one is accepted.
+net::HttpResponse AgentsApi::renew(const net::HttpRequest& r, const std::string& agent_id,
+                                   const std::string& serial) {
+  auto body = nlohmann::json::parse(r.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("csr") || !body["csr"].is_string()) {
+    ++stats_.malformed;
+    return json_error(400, "expected {\"csr\": PEM}", true);
+  }
+  auto csr = pki::csr_from_pem(body["csr"].get<std::string>());
+  if (!csr) return json_error(400, "the CSR is not valid PEM", true);
+  auto cert = pki::sign_csr(ca_, ca_key_, *csr, agent_id, options_.agent_cert_validity);
+  if (!cert) return json_error(400, cert.error(), true);
+  auto pem = pki::to_pem(*cert);
+  if (!pem) return json_error(500, "cannot encode the certificate", true);
+  auto replaced = store_.replace_agent_cert(agent_id, serial, pki::serial_hex(*cert));
+  if (!replaced) return json_error(503, "store unavailable");
+  if (!*replaced) return json_error(409, "the certificate changed meanwhile; renew again", true);
+  ++stats_.renewed;
+  log_->info("agent {}: certificate renewed (serial {} replaces {})", agent_id, pki::serial_hex(*cert), serial);
+  return {200, nlohmann::json{{"certificate", *pem}}.dump(), "application/json", false};
 }
 
 net::HttpResponse AgentsApi::enroll(const net::HttpRequest& r) {

@@ -2,6 +2,8 @@
 //   GET  /v1/ca       the CA certificate (agents compare it with their pin before sending a token)
 //   POST /v1/enroll   one-time token + CSR -> agent id and certificate (no client certificate yet)
 //   POST /v1/batches  NDJSON records {epoch, seq, event}; one transaction; {"acked": last_seq}
+//   POST /v1/renew    {csr} -> {certificate}: a new certificate for the agent; the old one is
+//                     refused from then on
 // Every other request needs a verified, unrevoked client certificate: without one it is refused
 // (401) and the connection closed.
 #pragma once
@@ -23,7 +25,7 @@ namespace vigil::collector {
 struct AgentsApiOptions {
   std::string default_framework = "tcvn11930";
   size_t max_records_per_batch = 10'000;
-  std::chrono::hours agent_cert_validity{24 * 90};
+  std::chrono::seconds agent_cert_validity{90LL * 24 * 3600};
 };
 
 struct AgentsApiStats {
@@ -35,6 +37,7 @@ struct AgentsApiStats {
   std::atomic<uint64_t> refused_unauthenticated{0};
   std::atomic<uint64_t> refused_revoked{0};
   std::atomic<uint64_t> malformed{0};
+  std::atomic<uint64_t> renewed{0};
 };
 
 class AgentsApi {
@@ -46,6 +49,7 @@ class AgentsApi {
  private:
   net::HttpResponse enroll(const net::HttpRequest& request);
   net::HttpResponse batches(const net::HttpRequest& request, const std::string& agent_id);
+  net::HttpResponse renew(const net::HttpRequest& request, const std::string& agent_id, const std::string& serial);
 
   Store& store_;
   pki::Cert ca_;

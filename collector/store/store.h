@@ -144,6 +144,10 @@ class Store {
   // Revokes the agent and its certificate serial; false when the agent is unknown.
   virtual Result<bool> revoke_agent(const std::string& id) = 0;
   virtual Result<bool> is_revoked(const std::string& cert_serial) = 0;
+  // Certificate renewal: the agent's serial becomes `new_serial` if it still is `old_serial`
+  // (false otherwise, or when the agent is not active).
+  virtual Result<bool> replace_agent_cert(const std::string& id, const std::string& old_serial,
+                                          const std::string& new_serial) = 0;
 
   // API tokens of operators (hash -> role).
   virtual Result<void> add_api_token(const std::string& token_hash, const std::string& role, const std::string& name) = 0;

@@ -9,6 +9,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <algorithm>
+#include <ctime>
+#include <optional>
+
 #include <fmt/format.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -70,14 +74,15 @@ bool add_ext(X509* cert, X509* issuer, int nid, const std::string& value) {
   return ok == 1;
 }
 
-Result<Cert> new_cert(EVP_PKEY* subject_key, const std::string& cn, std::chrono::hours validity) {
+Result<Cert> new_cert(EVP_PKEY* subject_key, const std::string& cn, std::chrono::seconds validity) {
   Cert cert(X509_new());
   if (!cert) return make_error(openssl_error("X509_new"));
   X509_set_version(cert.get(), 2);
   if (!set_random_serial(cert.get())) return make_error(openssl_error("serial"));
-  // Back-date a little for clocks that disagree.
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(validity.count()) * 3600);
+  // Back-date a little for clocks that disagree (an hour, less for very short certificates).
+  const long back = std::min<long>(3600, static_cast<long>(validity.count()) / 10);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -back);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(validity.count()));
   X509_set_pubkey(cert.get(), subject_key);
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("Vigil"), -1, -1, 0);
@@ -93,7 +98,7 @@ Result<Key> generate_key() {
   return Key(k);
 }
 
-Result<Cert> make_ca(const Key& key, const std::string& cn, std::chrono::hours validity) {
+Result<Cert> make_ca(const Key& key, const std::string& cn, std::chrono::seconds validity) {
   auto cert = new_cert(key.get(), cn, validity);
   if (!cert) return cert;
   X509* c = cert->get();
@@ -108,7 +113,7 @@ Result<Cert> make_ca(const Key& key, const std::string& cn, std::chrono::hours v
 }
 
 Result<Cert> issue(const Cert& ca, const Key& ca_key, EVP_PKEY* subject_key, const std::string& cn,
-                   const std::vector<std::string>& hosts, bool server, std::chrono::hours validity) {
+                   const std::vector<std::string>& hosts, bool server, std::chrono::seconds validity) {
   auto cert = new_cert(subject_key, cn, validity);
   if (!cert) return cert;
   X509* c = cert->get();
@@ -141,7 +146,7 @@ Result<Csr> make_csr(const Key& key, const std::string& cn) {
 }
 
 Result<Cert> sign_csr(const Cert& ca, const Key& ca_key, const Csr& csr, const std::string& cn,
-                      std::chrono::hours validity) {
+                      std::chrono::seconds validity) {
   EVP_PKEY* pub = X509_REQ_get0_pubkey(csr.get());
   if (!pub) return make_error("the CSR carries no public key");
   if (X509_REQ_verify(csr.get(), pub) != 1) return make_error(openssl_error("the CSR's signature does not verify"));
@@ -161,6 +166,18 @@ Result<std::string> spki_pin(const Cert& cert) {
   std::string out = "sha256:";
   for (unsigned i = 0; i < md_len; ++i) out += fmt::format("{:02x}", md[i]);
   return out;
+}
+
+Result<std::pair<int64_t, int64_t>> validity(const Cert& cert) {
+  auto seconds = [](const ASN1_TIME* t) -> std::optional<int64_t> {
+    struct tm tm {};
+    if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
+    return static_cast<int64_t>(timegm(&tm));
+  };
+  auto from = seconds(X509_get0_notBefore(cert.get()));
+  auto to = seconds(X509_get0_notAfter(cert.get()));
+  if (!from || !to) return make_error("the certificate's validity cannot be read");
+  return std::make_pair(*from, *to);
 }
 
 std::string serial_hex(const Cert& cert) {

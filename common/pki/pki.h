@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -34,22 +35,25 @@ using Csr = std::unique_ptr<X509_REQ, CsrDeleter>;
 Result<Key> generate_key();
 
 // A self-signed CA certificate.
-Result<Cert> make_ca(const Key& key, const std::string& common_name, std::chrono::hours validity);
+Result<Cert> make_ca(const Key& key, const std::string& common_name, std::chrono::seconds validity);
 
 // A certificate for `key` signed by the CA. `hosts` become subjectAltNames (IP addresses as IP
 // entries, names as DNS entries); `server` selects serverAuth, else clientAuth.
 Result<Cert> issue(const Cert& ca, const Key& ca_key, EVP_PKEY* subject_key, const std::string& common_name,
-                   const std::vector<std::string>& hosts, bool server, std::chrono::hours validity);
+                   const std::vector<std::string>& hosts, bool server, std::chrono::seconds validity);
 
 // A CSR for `key` with the given common name.
 Result<Csr> make_csr(const Key& key, const std::string& common_name);
 // Verifies the CSR's self-signature and signs it as a client certificate for `common_name` (the
 // CN in the CSR is ignored: the collector names the agent).
 Result<Cert> sign_csr(const Cert& ca, const Key& ca_key, const Csr& csr, const std::string& common_name,
-                      std::chrono::hours validity);
+                      std::chrono::seconds validity);
 
 // "sha256:<64 lowercase hex>" of the certificate's SubjectPublicKeyInfo.
 Result<std::string> spki_pin(const Cert& cert);
+
+// notBefore and notAfter, seconds since the epoch.
+Result<std::pair<int64_t, int64_t>> validity(const Cert& cert);
 
 // Serial number as lowercase hex.
 std::string serial_hex(const Cert& cert);

@@ -494,6 +494,15 @@ class SqliteStore final : public Store {
     return true;
   }
 
+  Result<bool> replace_agent_cert(const std::string& id, const std::string& old_serial,
+                                  const std::string& new_serial) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "UPDATE agents SET cert_serial = ? WHERE id = ? AND cert_serial = ? AND status = 'active'");
+    s.bind(1, new_serial).bind(2, id).bind(3, old_serial);
+    if (auto d = done(s); !d) return make_error(d.error());
+    return sqlite3_changes(db_) > 0;
+  }
+
   Result<std::vector<AgencyRecord>> list_agencies() override {
     std::lock_guard lock(mutex_);
     Stmt s(db_, "SELECT name, framework FROM agencies ORDER BY name");
