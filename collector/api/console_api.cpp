@@ -146,6 +146,31 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
     }
     return compliance(agency);
   }
+  if (r.method == "GET" && t.path == "/api/v1/agencies") {
+    auto agencies = store_.list_agencies();
+    if (!agencies) return error(503, "store unavailable");
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& a : *agencies) out.push_back({{"name", a.name}, {"framework", a.framework}});
+    return {200, out.dump(), "application/json", false};
+  }
+  if (r.method == "POST" && t.path.rfind("/api/v1/agencies/", 0) == 0 && t.path.ends_with("/framework")) {
+    if (auto denied = require_admin()) return *denied;
+    const size_t prefix_len = std::string_view("/api/v1/agencies/").size();
+    const size_t suffix_len = std::string_view("/framework").size();
+    if (t.path.size() <= prefix_len + suffix_len) return error(404, "no such endpoint");
+    auto name = url_decode(t.path.substr(prefix_len, t.path.size() - prefix_len - suffix_len));
+    auto body = nlohmann::json::parse(r.body, nullptr, false);
+    if (!name || body.is_discarded() || !body.is_object() || !body.contains("framework") ||
+        !body["framework"].is_string() || body["framework"].get<std::string>().empty() ||
+        body["framework"].get<std::string>().size() > 100) {
+      return error(400, "expected {\"framework\": catalogue id}");
+    }
+    auto done = store_.set_agency_framework(*name, body["framework"].get<std::string>());
+    if (!done) return error(503, "store unavailable");
+    if (!*done) return error(404, "no agency " + *name);
+    log_->info("agency '{}': framework set to {} by {}", *name, body["framework"].get<std::string>(), who);
+    return {200, R"({"changed":true})", "application/json", false};
+  }
   if (r.method == "GET" && t.path == "/api/v1/status") {
     auto agents = store_.list_agents();
     if (!agents) return error(503, "store unavailable");
@@ -197,9 +222,13 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
   if (t.path.rfind(prefix, 0) == 0) {
     std::string rest = t.path.substr(prefix.size());
     bool revoke = false;
+    bool level = false;
     if (rest.size() > 7 && rest.ends_with("/revoke")) {
       rest.resize(rest.size() - 7);
       revoke = true;
+    } else if (rest.size() > 6 && rest.ends_with("/level")) {
+      rest.resize(rest.size() - 6);
+      level = true;
     }
     if (rest.empty() || rest.find('/') != std::string::npos) return error(404, "no such endpoint");
     if (revoke && r.method == "POST") {
@@ -210,7 +239,20 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
       log_->info("agent {} revoked", rest);
       return {200, R"({"revoked":true})", "application/json", false};
     }
-    if (!revoke && r.method == "GET") {
+    if (level && r.method == "POST") {
+      if (auto denied = require_admin()) return *denied;
+      auto body = nlohmann::json::parse(r.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object() || !body.contains("level") || !body["level"].is_number_integer() ||
+          body["level"].get<int>() < 1 || body["level"].get<int>() > 5) {
+        return error(400, "expected {\"level\": 1-5}");
+      }
+      auto done = store_.set_agent_level(rest, body["level"].get<int>());
+      if (!done) return error(503, "store unavailable");
+      if (!*done) return error(404, "no agent " + rest);
+      log_->info("agent {}: security level set to {} by {}", rest, body["level"].get<int>(), who);
+      return {200, R"({"changed":true})", "application/json", false};
+    }
+    if (!revoke && !level && r.method == "GET") {
       auto a = store_.get_agent(rest);
       if (!a) return error(503, "store unavailable");
       if (!a->has_value()) return error(404, "no agent " + rest);

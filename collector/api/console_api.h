@@ -4,6 +4,9 @@
 //   GET  /api/v1/agents               -> [agents]                                    (any role)
 //   GET  /api/v1/agents/ID            -> agent                                       (any role)
 //   POST /api/v1/agents/ID/revoke     -> {revoked: true}                             (admin)
+//   POST /api/v1/agents/ID/level      {level: 1-5}                                   (admin)
+//   GET  /api/v1/agencies             -> [{name, framework}]                         (any role)
+//   POST /api/v1/agencies/NAME/framework {framework}                                 (admin)
 //   GET  /api/v1/status               -> {agents, agents_active, alerts_new, role}   (any role)
 //   GET  /api/v1/alerts?severity=&status=&agency=&agent=&rule=&from=&to=&before=&limit=
 //                                     -> [alerts], newest first                      (any role)

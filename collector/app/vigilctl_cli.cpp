@@ -196,6 +196,18 @@ int vigilctl_main(int argc, char** argv) {
   auto* agents_revoke = agents->add_subcommand("revoke", "Revoke an agent's certificate; it can no longer deliver");
   agents_revoke->add_option("ID", agent_id, "Agent id")->required();
 
+  int new_level = 0;
+  auto* agents_set = agents->add_subcommand("set", "Change an agent's security level (what its checks are held to)");
+  agents_set->add_option("ID", agent_id, "Agent id")->required();
+  agents_set->add_option("--level", new_level, "Security level 1-5")->required()->check(CLI::Range(1, 5));
+
+  auto* agencies = app.add_subcommand("agencies", "Agencies and their compliance framework")->require_subcommand(1);
+  auto* agencies_list = agencies->add_subcommand("list", "List agencies");
+  std::string agency_name, framework;
+  auto* agencies_set = agencies->add_subcommand("set", "Choose the framework an agency is reported against");
+  agencies_set->add_option("NAME", agency_name, "Agency")->required();
+  agencies_set->add_option("--framework", framework, "Catalogue id (tcvn11930, tcvn14423, cis-debian12)")->required();
+
   auto* alerts = app.add_subcommand("alerts", "Alerts and their triage")->require_subcommand(1);
   std::string severity, alert_status, alert_agency, alert_agent, rule, since_id;
   int limit = 50;
@@ -286,6 +298,21 @@ int vigilctl_main(int argc, char** argv) {
         } else {
           std::printf("agent %s revoked\n", agent_id.c_str());
         }
+      } else if (agents_set->parsed()) {
+        console.call("POST", "/api/v1/agents/" + url_encode(agent_id) + "/level", {{"level", new_level}});
+        std::printf("agent %s: security level %d\n", agent_id.c_str(), new_level);
+      } else if (agencies_list->parsed()) {
+        auto j = console.call("GET", "/api/v1/agencies");
+        if (json) {
+          print_json(j);
+        } else {
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& a : j) rows.push_back({str(a, "name"), str(a, "framework")});
+          print_table({"AGENCY", "FRAMEWORK"}, rows);
+        }
+      } else if (agencies_set->parsed()) {
+        console.call("POST", "/api/v1/agencies/" + url_encode(agency_name) + "/framework", {{"framework", framework}});
+        std::printf("agency %s: reported against %s\n", agency_name.c_str(), framework.c_str());
       } else if (alerts_list->parsed()) {
         std::string q = fmt::format("/api/v1/alerts?limit={}", limit);
         auto add = [&](const char* k, const std::string& v) {

@@ -168,6 +168,9 @@ class Store {
   virtual Result<bool> change_alert(int64_t id, const AlertChange& change) = 0;
 
   virtual Result<std::vector<AgencyRecord>> list_agencies() = 0;
+  // false when the agency or agent does not exist.
+  virtual Result<bool> set_agency_framework(const std::string& name, const std::string& framework) = 0;
+  virtual Result<bool> set_agent_level(const std::string& id, int level) = 0;
   // Latest compliance result of every (agent, policy, check), of one agency or all (empty).
   virtual Result<std::vector<ComplianceRow>> compliance_latest(const std::string& agency) = 0;
 };

@@ -209,6 +209,21 @@ assert [f["check"] for f in a["failing"]] == ["password-auth"], a["failing"]
 PY
 text=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" report compliance --all)
 grep -q "score 50.0%" <<<"$text" || fail "text report: $text"
+# Held to level 5, the X11 check counts too; reported against another framework, the controls
+# are that framework's (none of these checks map to it).
+"$ctl_bin" -c "$tmp/c/vigilctl.yaml" agents set "$agent_id" --level 5 >/dev/null || fail "agents set --level"
+"$ctl_bin" -c "$tmp/c/vigilctl.yaml" agencies set "So TTTT" --framework cis-debian12 >/dev/null || fail "agencies set"
+listed=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" agencies list)
+grep -q "So TTTT *cis-debian12" <<<"$listed" || fail "agencies list: $listed"
+report=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --json report compliance --agency "So TTTT")
+python3 - "$report" <<'PY' || fail "compliance report after changes: $report"
+import json, sys
+(a,) = json.loads(sys.argv[1])
+assert (a["framework"], a["pass"], a["fail"]) == ("cis-debian12", 1, 2), a
+assert sorted(f["check"] for f in a["failing"]) == ["password-auth", "x11-forwarding"], a["failing"]
+assert a["controls"] == [], a["controls"]
+PY
+if "$ctl_bin" -c "$tmp/c/vigilctl.yaml" agents set "$agent_id" --level 9 2>/dev/null; then fail "level 9 accepted"; fi
 
 # --- 4. no loss: collector down, agent SIGKILLed, lines keep coming -----------------------
 stop_collector

@@ -503,6 +503,22 @@ class SqliteStore final : public Store {
     return sqlite3_changes(db_) > 0;
   }
 
+  Result<bool> set_agency_framework(const std::string& name, const std::string& framework) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "UPDATE agencies SET framework = ? WHERE name = ?");
+    s.bind(1, framework).bind(2, name);
+    if (auto d = done(s); !d) return make_error(d.error());
+    return sqlite3_changes(db_) > 0;
+  }
+
+  Result<bool> set_agent_level(const std::string& id, int level) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "UPDATE agents SET level = ? WHERE id = ?");
+    s.bind(1, static_cast<int64_t>(level)).bind(2, id);
+    if (auto d = done(s); !d) return make_error(d.error());
+    return sqlite3_changes(db_) > 0;
+  }
+
   Result<std::vector<AgencyRecord>> list_agencies() override {
     std::lock_guard lock(mutex_);
     Stmt s(db_, "SELECT name, framework FROM agencies ORDER BY name");
