@@ -22,7 +22,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 ip netns add "$ns" || { echo "skipped: cannot create a network namespace"; exit 77; }
-ip link add "$host_if" type veth peer name "$peer_if"
+ip link add "$host_if" type veth peer name "$peer_if" || { echo "skipped: cannot create a veth pair"; exit 77; }
 ip link set "$peer_if" netns "$ns"
 ip addr add 10.199.7.1/24 dev "$host_if"
 ip link set "$host_if" up
