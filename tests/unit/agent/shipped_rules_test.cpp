@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "agent/checks/policy_loader.h"
 #include "agent/rules/engine.h"
 #include "agent/rules/rule_loader.h"
 #include "tests/support/test_support.h"
@@ -182,6 +183,99 @@ TEST_F(ShippedRules, SudoFailures) {
   for (int i = 0; i < 2; ++i) two.push_back(event("sudo", i * 10, {{"event.outcome", "failure"}, {"user.name", "alice"}}));
   EXPECT_EQ(run(three).count("VGL-LOG-0010"), 1u);
   EXPECT_EQ(run(two).count("VGL-LOG-0010"), 0u);
+}
+
+TEST_F(ShippedRules, ComplianceControlsExistInTheirCatalogues) {
+  auto fws = checks::load_frameworks({(vigil::test::source_dir() / "rules" / "frameworks").string()});
+  ASSERT_TRUE(fws) << fws.error();
+  size_t checked = 0;
+  for (const auto& r : set_->rules) {
+    for (const auto& [framework, controls] : r->compliance) {
+      const auto* fw = fws->find(framework);
+      if (fw == nullptr) continue;  // e.g. cis: CIS item numbers, no catalogue of ours
+      for (const auto& c : controls) {
+        EXPECT_NE(fw->find(c), nullptr) << r->id << ": " << framework << " has no control " << c;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GE(checked, 20u);
+}
+
+TEST_F(ShippedRules, AccountsCreatedAndPrivilegedGroups) {
+  auto created = event("accounts", 0, {{"event.action", "user_created"}, {"user.target.name", "bob"}});
+  EXPECT_EQ(run({created}).count("VGL-LOG-0005"), 1u);
+  EXPECT_EQ(run({event("accounts", 0, {{"event.action", "user_deleted"}})}).count("VGL-LOG-0005"), 0u);
+  auto to_sudo = event("accounts", 0, {{"event.action", "group_member_added"}, {"group.name", "sudo"}});
+  auto to_docker = event("accounts", 0, {{"event.action", "group_member_added"}, {"group.name", "Docker"}});
+  auto to_audio = event("accounts", 0, {{"event.action", "group_member_added"}, {"group.name", "audio"}});
+  EXPECT_EQ(run({to_sudo}).count("VGL-LOG-0006"), 1u);
+  EXPECT_EQ(run({to_docker}).count("VGL-LOG-0006"), 1u);
+  EXPECT_EQ(run({to_audio}).count("VGL-LOG-0006"), 0u);
+}
+
+TEST_F(ShippedRules, SystemAccountLogin) {
+  auto accepted = [&](const std::string& user) {
+    return event("sshd", 0, {{"event.outcome", "success"}, {"user.name", user}});
+  };
+  EXPECT_EQ(run({accepted("www-data")}).count("VGL-LOG-0007"), 1u);
+  EXPECT_EQ(run({accepted("postgres")}).count("VGL-LOG-0007"), 1u);
+  EXPECT_EQ(run({accepted("alice")}).count("VGL-LOG-0007"), 0u);
+  EXPECT_EQ(run({event("sshd", 0, {{"event.outcome", "failure"}, {"user.name", "www-data"}})}).count("VGL-LOG-0007"), 0u);
+}
+
+TEST_F(ShippedRules, UdpPortScanAndCleartextAdmin) {
+  std::vector<Event> udp_scan, tcp_only;
+  for (int p = 0; p < 25; ++p) {
+    udp_scan.push_back(event("network.flow", p * 0.1, {{"source.ip", *IpAddress::parse("203.0.113.9")},
+                                                       {"destination.ip", *IpAddress::parse("10.0.0.5")},
+                                                       {"destination.port", int64_t{1000 + p}},
+                                                       {"network.transport", "udp"}}));
+    tcp_only.push_back(event("network.flow", p * 0.1, {{"source.ip", *IpAddress::parse("203.0.113.9")},
+                                                       {"destination.port", int64_t{1000 + p}},
+                                                       {"network.transport", "tcp"}}));
+  }
+  EXPECT_EQ(run(udp_scan).count("VGL-NET-0004"), 1u);
+  EXPECT_EQ(run(tcp_only).count("VGL-NET-0004"), 0u);
+
+  auto flow = [&](int64_t port, int64_t dst_packets) {
+    return event("network.flow", 0, {{"source.ip", *IpAddress::parse("10.0.0.7")},
+                                     {"destination.ip", *IpAddress::parse("10.0.0.1")},
+                                     {"destination.port", port},
+                                     {"destination.packets", dst_packets},
+                                     {"network.transport", "tcp"}});
+  };
+  EXPECT_EQ(run({flow(23, 12)}).count("VGL-NET-0005"), 1u);
+  EXPECT_EQ(run({flow(21, 5), flow(21, 7)}).count("VGL-NET-0005"), 1u);  // once per pair and port
+  EXPECT_EQ(run({flow(23, 1)}).count("VGL-NET-0005"), 0u);                // refused: nothing crossed
+  EXPECT_EQ(run({flow(22, 30)}).count("VGL-NET-0005"), 0u);
+}
+
+TEST_F(ShippedRules, CrossSiteScriptingAndAttackTools) {
+  const char* xss[] = {"/search?q=<script>alert(1)</script>", "/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
+                       "/p?x=%3Cimg%20src=x%20onerror=alert(1)%3E", "/r?url=javascript:alert(document.cookie)",
+                       "/q?name=%3Csvg/onload=alert(1)%3E"};
+  const char* clean[] = {"/scripts/app.js", "/search?q=description", "/blog/onload-performance", "/img/logo.png",
+                         "/javascript-guide.html"};
+  for (const char* url : xss) {
+    SCOPED_TRACE(url);
+    EXPECT_EQ(run({event("nginx.access", 0, {{"url.original", url}})}).count("VGL-WEB-0004"), 1u);
+  }
+  for (const char* url : clean) {
+    SCOPED_TRACE(url);
+    EXPECT_EQ(run({event("nginx.access", 0, {{"url.original", url}})}).count("VGL-WEB-0004"), 0u);
+  }
+  auto ua = [&](const std::string& agent) {
+    return event("apache.access", 0, {{"user_agent.original", agent}, {"source.ip", *IpAddress::parse("198.51.100.3")}});
+  };
+  EXPECT_EQ(run({ua("sqlmap/1.7.2#stable (https://sqlmap.org)")}).count("VGL-WEB-0005"), 1u);
+  EXPECT_EQ(run({ua("Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000001)")}).count("VGL-WEB-0005"), 1u);
+  EXPECT_EQ(run({ua("Nuclei - Open-source project (github.com/projectdiscovery/nuclei)"),
+                 ua("Nuclei - Open-source project (github.com/projectdiscovery/nuclei)")})
+                .count("VGL-WEB-0005"),
+            1u);  // once per address within ten minutes
+  EXPECT_EQ(run({ua("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0")}).count("VGL-WEB-0005"),
+            0u);
 }
 
 }  // namespace
