@@ -100,6 +100,24 @@ int rules_test(const std::vector<std::string>& rule_paths, const std::string& ev
   return 0;
 }
 
+// Standard output for "-", else the named file; an error names the command and the file.
+class OutputFile {
+ public:
+  bool open(const std::string& path, const char* command) {
+    if (path == "-") return true;
+    owned_.reset(std::fopen(path.c_str(), "w"));
+    if (!owned_) {
+      std::fprintf(stderr, "vigil-agent %s: error: cannot write '%s': %s\n", command, path.c_str(), std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+  std::FILE* get() const { return owned_ ? owned_.get() : stdout; }
+
+ private:
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> owned_{nullptr, &std::fclose};
+};
+
 struct CaptureArgs {
   std::string interface;
   std::string bpf;
@@ -120,16 +138,9 @@ int run_capture_command(const CaptureArgs& args) {
     std::fprintf(stderr, "vigil-agent capture: error: %s\n", source.error().c_str());
     return 1;
   }
-  std::FILE* out = stdout;
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> owned(nullptr, &std::fclose);
-  if (args.out != "-") {
-    owned.reset(std::fopen(args.out.c_str(), "w"));
-    if (!owned) {
-      std::fprintf(stderr, "vigil-agent capture: error: cannot write '%s': %s\n", args.out.c_str(), std::strerror(errno));
-      return 1;
-    }
-    out = owned.get();
-  }
+  OutputFile output;
+  if (!output.open(args.out, "capture")) return 1;
+  std::FILE* out = output.get();
   traffic::PipelineOptions po;
   char host[256] = "";
   gethostname(host, sizeof(host) - 1);
@@ -178,16 +189,9 @@ int run_replay_command(const ReplayArgs& args) {
     std::fputs("vigil-agent replay: error: no input; give at least one --pcap FILE\n", stderr);
     return 1;
   }
-  std::FILE* out = stdout;
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> owned(nullptr, &std::fclose);
-  if (args.out != "-") {
-    owned.reset(std::fopen(args.out.c_str(), "w"));
-    if (!owned) {
-      std::fprintf(stderr, "vigil-agent replay: error: cannot write '%s': %s\n", args.out.c_str(), std::strerror(errno));
-      return 1;
-    }
-    out = owned.get();
-  }
+  OutputFile output;
+  if (!output.open(args.out, "replay")) return 1;
+  std::FILE* out = output.get();
   static char buffer[1 << 16];
   std::setvbuf(out, buffer, _IOFBF, sizeof buffer);
 
