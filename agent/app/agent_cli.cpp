@@ -28,6 +28,7 @@
 #include "agent/rules/rule_loader.h"
 #include "common/event/json.h"
 #include "common/util/cli.h"
+#include "common/util/host.h"
 
 namespace vigil::agent {
 
@@ -142,9 +143,8 @@ int run_capture_command(const CaptureArgs& args) {
   if (!output.open(args.out, "capture")) return 1;
   std::FILE* out = output.get();
   traffic::PipelineOptions po;
-  char host[256] = "";
-  gethostname(host, sizeof(host) - 1);
-  po.host_name = host;
+  po.host_name = local_host_name();
+  po.flows = flow_options(FlowSection{});
   uint64_t events = 0;
   traffic::PacketPipeline pipeline(po, [&](const Event& e) {
     std::string line = to_json_line(e);
@@ -198,10 +198,7 @@ int run_replay_command(const ReplayArgs& args) {
   replay::ReplayOptions options;
   options.pcaps = args.pcaps;
   options.host_name = args.host_name;
-  const FlowSection defaults;  // one source of truth for the flow defaults
-  options.flows.idle_timeout_ns = std::chrono::nanoseconds(defaults.idle_timeout).count();
-  options.flows.active_timeout_ns = std::chrono::nanoseconds(defaults.active_timeout).count();
-  options.flows.memory_cap = defaults.memory_cap;
+  options.flows = flow_options(FlowSection{});  // agent.yaml's defaults, one source of truth
 
   std::string line;
   auto stats = replay::run_replay(options, [&](const Event& event) {

@@ -28,6 +28,7 @@
 #include "common/event/json.h"
 #include "common/log/logging.h"
 #include "common/pki/pki.h"
+#include "common/util/host.h"
 #include "common/util/signals.h"
 #include "common/version.h"
 
@@ -51,10 +52,7 @@ struct CaptureSource {
 traffic::PipelineOptions packet_options(const AgentConfig& cfg, const std::string& host) {
   traffic::PipelineOptions o;
   o.host_name = host;
-  auto ns = [](std::chrono::milliseconds d) { return static_cast<int64_t>(d.count()) * 1'000'000; };
-  o.flows.idle_timeout_ns = ns(cfg.flows.idle_timeout);
-  o.flows.active_timeout_ns = ns(cfg.flows.active_timeout);
-  o.flows.memory_cap = cfg.flows.memory_cap;
+  o.flows = flow_options(cfg.flows);
   return o;
 }
 
@@ -394,12 +392,7 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
     log->error("{}", spool.error());
     return 1;
   }
-  std::string host = cfg.agent.name;
-  if (host.empty()) {
-    char name[256] = "";
-    gethostname(name, sizeof(name) - 1);
-    host = name;
-  }
+  std::string host = cfg.agent.name.empty() ? local_host_name() : cfg.agent.name;
   Pipeline pipeline(cfg, **spool, identity->agent_id, host, std::move(captures));
   if (!pipeline.load_rules()) return 1;
   ShipperOptions sh;

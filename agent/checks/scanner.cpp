@@ -15,6 +15,7 @@
 
 #include "agent/checks/host.h"
 #include "common/event/json.h"
+#include "common/util/host.h"
 
 namespace vigil::agent::checks {
 
@@ -808,9 +809,7 @@ Event to_event(const Policy& policy, const CheckResult& r, const std::string& ho
 std::string root_host_name(const std::string& root) {
   HostRoot h(root);
   if (h.is_live()) {
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) == 0) return buf;
-    return {};
+    return local_host_name();
   }
   auto f = h.read("/etc/hostname", 4096);
   if (f.status != FileRead::Status::ok) return {};

@@ -217,4 +217,12 @@ Result<LoadedAgentConfig> load_agent_config_string(const std::string& name, cons
   return finish_load(r, root);
 }
 
+flow::FlowOptions flow_options(const FlowSection& flows) {
+  flow::FlowOptions o;
+  o.idle_timeout_ns = std::chrono::nanoseconds(flows.idle_timeout).count();
+  o.active_timeout_ns = std::chrono::nanoseconds(flows.active_timeout).count();
+  o.memory_cap = flows.memory_cap;
+  return o;
+}
+
 }  // namespace vigil::agent

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/flow/flow_table.h"
 #include "common/config/logging_section.h"
 #include "common/config/yaml_reader.h"
 #include "common/result.h"
@@ -46,6 +47,9 @@ struct FlowSection {
   uint64_t reassembly_per_flow = 256ULL << 10;  // per direction
   uint64_t reassembly_total = 64ULL << 20;
 };
+
+// The flow table's settings from the flows: section.
+flow::FlowOptions flow_options(const FlowSection& flows);
 
 struct LogInput {
   std::string format;              // syslog journal nginx apache nginx_error apache_error auditd raw

@@ -7,16 +7,11 @@
 #include <memory>
 
 #include "agent/capture/pcap_file_source.h"
+#include "common/util/host.h"
 
 namespace vigil::agent::replay {
 
 namespace {
-
-std::string local_host_name() {
-  std::array<char, 256> buf{};
-  if (gethostname(buf.data(), buf.size() - 1) != 0) return "localhost";
-  return buf.data();
-}
 
 Event health_event(const ReplayStats& s, const traffic::PacketPipeline& pipeline, const std::string& host) {
   Event e;
@@ -57,7 +52,8 @@ Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& si
     if (!source) return make_error(source.error());
     inputs.push_back(Input{std::move(source.value()), {}, false});
   }
-  const std::string host = options.host_name.empty() ? local_host_name() : options.host_name;
+  std::string host = options.host_name.empty() ? local_host_name() : options.host_name;
+  if (host.empty()) host = "localhost";
 
   ReplayStats stats;
   traffic::PipelineOptions po;

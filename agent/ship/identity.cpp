@@ -11,6 +11,7 @@
 
 #include "common/net/https_client.h"
 #include "common/pki/pki.h"
+#include "common/util/host.h"
 #include "common/version.h"
 
 namespace vigil::agent {
@@ -107,12 +108,7 @@ Result<Identity> enroll(const AgentConfig& config, const EnrollOptions& o) {
   // 2. Key and CSR here; token and CSR over a connection verified against the pinned CA.
   auto key = pki::generate_key();
   if (!key) return make_error(key.error());
-  std::string host = o.host_name;
-  if (host.empty()) {
-    char name[256] = "";
-    gethostname(name, sizeof(name) - 1);
-    host = name;
-  }
+  std::string host = o.host_name.empty() ? local_host_name() : o.host_name;
   auto csr = pki::make_csr(*key, host);
   if (!csr) return make_error(csr.error());
   auto csr_pem = pki::to_pem(*csr);

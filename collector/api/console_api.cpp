@@ -176,13 +176,12 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
     if (!agents) return error(503, "store unavailable");
     AlertFilter open;
     open.status = "new";
-    open.limit = 10000;
-    auto fresh = store_.list_alerts(open);
+    auto fresh = store_.count_alerts(open);
     if (!fresh) return error(503, "store unavailable");
     size_t active = 0;
     for (const auto& a : *agents) active += a.status == "active";
     return {200,
-            nlohmann::json{{"agents", agents->size()}, {"agents_active", active}, {"alerts_new", fresh->size()},
+            nlohmann::json{{"agents", agents->size()}, {"agents_active", active}, {"alerts_new", *fresh},
                            {"role", who}}
                 .dump(),
             "application/json", false};
@@ -272,9 +271,15 @@ net::HttpResponse ConsoleApi::compliance(const std::string& only_agency) {
   if (!rows) return error(503, "store unavailable");
   nlohmann::json out = nlohmann::json::array();
   bool found = only_agency.empty();
+  // Rows come ordered by agency; one pass splits them.
+  std::map<std::string, std::vector<const ComplianceRow*>> by_agency;
+  for (const auto& row : *rows) by_agency[row.agency].push_back(&row);
+  static const std::vector<const ComplianceRow*> kNone;
   for (const auto& ag : *agencies) {
     if (!only_agency.empty() && ag.name != only_agency) continue;
     found = true;
+    auto mine = by_agency.find(ag.name);
+    const auto& agency_rows = mine == by_agency.end() ? kNone : mine->second;
     struct Tally {
       size_t pass = 0, fail = 0, error = 0, not_applicable = 0;
     };
@@ -283,8 +288,9 @@ net::HttpResponse ConsoleApi::compliance(const std::string& only_agency) {
     std::set<std::string> agents;
     nlohmann::json failing = nlohmann::json::array();
     size_t failing_dropped = 0;
-    for (const auto& row : *rows) {
-      if (row.agency != ag.name || row.level > row.agent_level) continue;
+    for (const ComplianceRow* r : agency_rows) {
+      const ComplianceRow& row = *r;
+      if (row.level > row.agent_level) continue;
       agents.insert(row.agent_id);
       auto bump = [&](Tally& t) {
         if (row.result == "pass") ++t.pass;

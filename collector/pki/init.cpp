@@ -6,6 +6,7 @@
 
 #include "common/config/yaml_reader.h"
 #include "common/pki/pki.h"
+#include "common/util/host.h"
 
 namespace vigil::collector {
 
@@ -25,8 +26,7 @@ Result<InitResult> init_collector(const InitOptions& o) {
 
   std::vector<std::string> hosts = o.hosts;
   if (hosts.empty()) {
-    char name[256] = "";
-    if (gethostname(name, sizeof(name) - 1) == 0 && name[0]) hosts.emplace_back(name);
+    if (auto name = local_host_name(); !name.empty()) hosts.push_back(name);
     hosts.emplace_back("localhost");
     hosts.emplace_back("127.0.0.1");
     hosts.emplace_back("::1");

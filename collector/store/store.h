@@ -161,6 +161,8 @@ class Store {
 
   // Alert triage. Changes are kept in the alert's history (who, when, what).
   virtual Result<std::vector<AlertRecord>> list_alerts(const AlertFilter& filter) = 0;
+  // How many alerts match (before_id and limit are ignored).
+  virtual Result<uint64_t> count_alerts(const AlertFilter& filter) = 0;
   virtual Result<std::optional<AlertRecord>> get_alert(int64_t id) = 0;
   virtual Result<std::vector<AlertChange>> alert_history(int64_t id) = 0;
   // `action` is status (value one of kAlertStatuses), assign (value a user) or comment; false

@@ -141,6 +141,9 @@ grep -q 198.51.100.9 <<<"$got" && fail "an alert for 3 failures"
 got=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts get "$alert_id")
 grep -q '"status": "acknowledged"' <<<"$got" || fail "status after ack: $got"
 grep -q '"value": "blocked at the firewall"' <<<"$got" || fail "comment in history: $got"
+listed=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --json alerts list --status new)
+status=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --json status)
+grep -q "\"alerts_new\": $(grep -c '"status": "new"' <<<"$listed")," <<<"$status" || fail "status new alerts: $status"
 got=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts list --status acknowledged)
 grep -q "^$alert_id " <<<"$got" || fail "status filter: $got"
 if "$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts list --severity "high' OR 1=1 --" 2>"$tmp/err"; then

@@ -403,32 +403,27 @@ class SqliteStore final : public Store {
 
   Result<std::vector<AlertRecord>> list_alerts(const AlertFilter& f) override {
     std::lock_guard lock(mutex_);
-    // Every filter is a bound parameter; an unused one is NULL and matches everything.
-    static const std::string sql = std::string(kAlertSelect) +
-           " WHERE (?1 = 0 OR a.severity >= ?1) AND (?2 IS NULL OR a.status = ?2)"
-           " AND (?3 IS NULL OR g.agency = ?3) AND (?4 IS NULL OR a.agent_id = ?4)"
-           " AND (?5 IS NULL OR a.rule_id = ?5) AND (?6 = 0 OR a.ts >= ?6) AND (?7 = 0 OR a.ts < ?7)"
-           " AND (?8 = 0 OR a.id < ?8) ORDER BY a.id DESC LIMIT ?9";
+    static const std::string sql = std::string(kAlertSelect) + kAlertWhere + " AND (?8 = 0 OR a.id < ?8) ORDER BY a.id DESC LIMIT ?9";
     Stmt s(db_, sql.c_str());
     if (!s.ok()) return make_error("sqlite: " + s.error());
-    auto opt = [&](int i, const std::string& v) {
-      if (v.empty()) {
-        s.bind_null(i);
-      } else {
-        s.bind(i, v);
-      }
-    };
-    s.bind(1, static_cast<int64_t>(f.min_severity));
-    opt(2, f.status);
-    opt(3, f.agency);
-    opt(4, f.agent_id);
-    opt(5, f.rule_id);
-    s.bind(6, f.from.ns).bind(7, f.to.ns).bind(8, f.before_id).bind(9, static_cast<int64_t>(std::clamp(f.limit, 1, 10000)));
+    bind_filter(s, f);
+    s.bind(8, f.before_id).bind(9, static_cast<int64_t>(std::clamp(f.limit, 1, 10000)));
     std::vector<AlertRecord> out;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) out.push_back(alert_row(s, false));
     if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
     return out;
+  }
+
+  Result<uint64_t> count_alerts(const AlertFilter& f) override {
+    std::lock_guard lock(mutex_);
+    static const std::string sql =
+        std::string("SELECT COUNT(*) FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id") + kAlertWhere;
+    Stmt s(db_, sql.c_str());
+    if (!s.ok()) return make_error("sqlite: " + s.error());
+    bind_filter(s, f);
+    if (s.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return static_cast<uint64_t>(s.integer(0));
   }
 
   Result<std::optional<AlertRecord>> get_alert(int64_t id) override {
@@ -585,6 +580,28 @@ class SqliteStore final : public Store {
       if (auto d = done(h); !d) return d;
     }
     return {};
+  }
+
+  // Every filter is a bound parameter; an unused one is NULL (or 0) and matches everything.
+  static constexpr const char* kAlertWhere =
+      " WHERE (?1 = 0 OR a.severity >= ?1) AND (?2 IS NULL OR a.status = ?2)"
+      " AND (?3 IS NULL OR g.agency = ?3) AND (?4 IS NULL OR a.agent_id = ?4)"
+      " AND (?5 IS NULL OR a.rule_id = ?5) AND (?6 = 0 OR a.ts >= ?6) AND (?7 = 0 OR a.ts < ?7)";
+
+  static void bind_filter(Stmt& s, const AlertFilter& f) {
+    auto opt = [&](int i, const std::string& v) {
+      if (v.empty()) {
+        s.bind_null(i);
+      } else {
+        s.bind(i, v);
+      }
+    };
+    s.bind(1, static_cast<int64_t>(f.min_severity));
+    opt(2, f.status);
+    opt(3, f.agency);
+    opt(4, f.agent_id);
+    opt(5, f.rule_id);
+    s.bind(6, f.from.ns).bind(7, f.to.ns);
   }
 
   static constexpr const char* kAlertSelect =

@@ -198,6 +198,7 @@ TEST_F(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
   }
   AlertFilter all;
   EXPECT_EQ(store_->list_alerts(all)->size(), 30u);
+  EXPECT_EQ(*store_->count_alerts(all), 30u);
   AlertFilter f;
   f.agency = "A";
   auto in_a = *store_->list_alerts(f);
@@ -208,6 +209,7 @@ TEST_F(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
   }
   f.min_severity = 4;
   EXPECT_EQ(store_->list_alerts(f)->size(), high);
+  EXPECT_EQ(*store_->count_alerts(f), high);
   f = {};
   f.rule_id = "VGL-LOG-0001";
   EXPECT_EQ(store_->list_alerts(f)->size(), 2 * rule1);
@@ -250,6 +252,7 @@ TEST_F(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
   EXPECT_EQ(store_->list_alerts(f)->size(), 1u);
   f.status = "new";
   EXPECT_EQ(store_->list_alerts(f)->size(), 29u);
+  EXPECT_EQ(*store_->count_alerts(f), 29u);
 }
 
 TEST_F(StoreTest, ComplianceKeepsTheNewestResultPerAgentAndCheck) {
