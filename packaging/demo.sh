@@ -84,7 +84,7 @@ logs:
   - {path: logs/auth.log, format: syslog}
   - {path: logs/access.log, format: nginx}
 rules: {paths: ["$root/rules/detection"]}
-policies: {paths: ["$root/rules/policies"]}
+policies: {paths: ["$root/rules/policies"], run: external}
 EOF
 echo "\$ $agent enroll -c $work/agent/agent.yaml --token ${token:0:6}... --ca-pin $pin"
 "$agent" enroll -c "$work/agent/agent.yaml" --token "$token" --ca-pin "$pin"

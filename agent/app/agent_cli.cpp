@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "agent/checks/policy_loader.h"
+#include "agent/checks/compliance_runner.h"
 #include "agent/checks/scanner.h"
 #include "agent/config/agent_config.h"
 #include "agent/app/daemon.h"
@@ -47,8 +48,20 @@ int check_config(const std::string& path) {
     return 1;
   }
   cli::print_warnings(rules->diagnostics);
-  std::printf("%s: configuration OK (%zu rules from %zu files)\n", path.c_str(), rules->set->rules.size(),
-              rules->set->files.size());
+  std::string policies = "policies run externally";
+  if (loaded->config.policies.run == "internal") {
+    auto set = checks::load_policy_set(loaded->config.policies.paths);
+    if (!set) {
+      std::fputs(set.error().c_str(), stderr);
+      return 1;
+    }
+    cli::print_warnings(set->diagnostics);
+    size_t n = 0;
+    for (const auto& p : set->policies) n += p.checks.size();
+    policies = fmt::format("{} compliance policies with {} checks", set->policies.size(), n);
+  }
+  std::printf("%s: configuration OK (%zu rules from %zu files, %s)\n", path.c_str(), rules->set->rules.size(),
+              rules->set->files.size(), policies.c_str());
   return 0;
 }
 

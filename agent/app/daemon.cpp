@@ -9,6 +9,7 @@
 #include <fstream>
 #include <algorithm>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <utility>
 
@@ -17,6 +18,7 @@
 
 #include "agent/app/privileges.h"
 #include "agent/capture/pcap_live_source.h"
+#include "agent/checks/compliance_runner.h"
 #include "agent/logs/file_tail.h"
 #include "agent/logs/log_parser.h"
 #include "agent/rules/engine.h"
@@ -344,6 +346,120 @@ class Pipeline {
   traffic::PacketPipeline packets_;
 };
 
+
+// policies.run: internal. Scans run on a thread of their own (a command probe may take its whole
+// timeout) at start, every policies.interval and on SIGUSR1; the loop hands their events to the
+// pipeline and saves what was reported once the spool holds it.
+class ComplianceScans {
+ public:
+  ComplianceScans(const AgentConfig& cfg, std::string host)
+      : cfg_(cfg),
+        host_(std::move(host)),
+        log_(logging::get("agent")),
+        tracker_(fs::path(cfg.agent.state_dir) / "compliance-reported.json",
+                 std::chrono::duration_cast<std::chrono::seconds>(cfg.policies.full_report_interval)) {
+    if (!tracker_.load_warning().empty()) log_->warn("{}", tracker_.load_warning());
+  }
+
+  bool enabled() const { return cfg_.policies.run == "internal"; }
+
+  // Loads (or reloads) the policies; on failure keeps the previous ones.
+  bool load() {
+    if (!enabled()) return true;
+    auto loaded = checks::load_policy_set(cfg_.policies.paths);
+    if (!loaded) {
+      log_->error("policies not loaded, keeping the previous set:\n{}", loaded.error());
+      return false;
+    }
+    for (const auto& d : loaded->diagnostics.items()) log_->warn("{}", d.to_string());
+    size_t n = 0;
+    for (const auto& p : loaded->policies) n += p.checks.size();
+    log_->info("{} compliance policies loaded ({} checks), scanning {} every {} s", loaded->policies.size(), n,
+               cfg_.policies.root, std::chrono::duration_cast<std::chrono::seconds>(cfg_.policies.interval).count());
+    set_ = std::make_shared<const checks::PolicySet>(std::move(loaded.value()));
+    return true;
+  }
+
+  void request() { requested_ = true; }
+
+  // Starts a scan when one is due; hands the finished scan's events to `emit`. Returns the number
+  // of events emitted.
+  template <typename Emit>
+  size_t poll(std::chrono::steady_clock::time_point now, Emit&& emit) {
+    if (!enabled() || !set_) return 0;
+    size_t n = 0;
+    if (running_.valid() && running_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      auto done = running_.get();
+      Timestamp at = Timestamp::now();
+      bool full = tracker_.full_due(at);
+      size_t changed = 0, checks = 0;
+      for (const auto& [policy, results] : done.results) {
+        auto report = tracker_.report(*policy, results, host_, at);
+        changed += report.changed;
+        checks += results.size();
+        for (auto& e : report.events) {
+          emit(std::move(e));
+          ++n;
+        }
+      }
+      if (full) tracker_.full_done(at);
+      unsaved_ = true;
+      log_->info("compliance scan: {} checks in {} ms, {} changed, {} reported{}", checks, done.millis, changed, n,
+                 full ? " (full report)" : "");
+    }
+    if (!running_.valid() && (requested_ || now >= next_)) {
+      requested_ = false;
+      next_ = now + cfg_.policies.interval;
+      running_ = std::async(std::launch::async, [set = set_, root = cfg_.policies.root]() {
+        Finished f;
+        auto start = std::chrono::steady_clock::now();
+        checks::ScanOptions o;
+        o.root = root;
+        for (const auto& p : set->policies) {
+          checks::Scanner scanner(o);
+          f.results.emplace_back(&p, scanner.scan(p));
+        }
+        f.set = set;
+        f.millis = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+        return f;
+      });
+    }
+    return n;
+  }
+
+  // The reported events are in the spool: remember them.
+  void commit() {
+    if (!unsaved_) return;
+    if (auto r = tracker_.save(); !r) {
+      log_->error("compliance state: {}", r.error());
+    } else {
+      unsaved_ = false;
+    }
+  }
+
+  // Waits for a running scan (at stop), so its thread never outlives the agent.
+  void wait() {
+    if (running_.valid()) running_.wait();
+  }
+
+ private:
+  struct Finished {
+    std::shared_ptr<const checks::PolicySet> set;  // keeps the policies the results point into
+    std::vector<std::pair<const checks::Policy*, std::vector<checks::CheckResult>>> results;
+    int64_t millis = 0;
+  };
+
+  const AgentConfig& cfg_;
+  std::string host_;
+  std::shared_ptr<spdlog::logger> log_;
+  checks::ComplianceTracker tracker_;
+  std::shared_ptr<const checks::PolicySet> set_;
+  std::future<Finished> running_;
+  std::chrono::steady_clock::time_point next_{};
+  bool requested_ = false;
+  bool unsaved_ = false;
+};
+
 }  // namespace
 
 int run_agent(const AgentConfig& cfg, const std::string& config_path) {
@@ -395,6 +511,8 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
   std::string host = cfg.agent.name.empty() ? local_host_name() : cfg.agent.name;
   Pipeline pipeline(cfg, **spool, identity->agent_id, host, std::move(captures));
   if (!pipeline.load_rules()) return 1;
+  ComplianceScans compliance(cfg, host);
+  if (!compliance.load()) return 1;
   ShipperOptions sh;
   sh.addresses = cfg.collector.addresses;
   sh.batch_max_records = cfg.collector.batch_max_records;
@@ -420,6 +538,15 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
     }
     size_t packets = pipeline.poll_captures();
     size_t n = pipeline.poll_sources();
+    if (signals::take_scan_request()) {
+      if (compliance.enabled()) {
+        log->info("SIGUSR1: compliance scan requested");
+        compliance.request();
+      } else {
+        log->info("SIGUSR1 ignored: policies.run is external (vigil-scan.service scans)");
+      }
+    }
+    if (!stopping) n += compliance.poll(now, [&](Event e) { pipeline.handle(std::move(e)); });
     if (now >= next_health || stopping) {
       pipeline.handle(pipeline.health(shipper));
       next_health = now + cfg.agent.health_interval;
@@ -436,6 +563,7 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
         log->error("{}", synced.error());
       } else {
         pipeline.commit_sources(*synced);
+        compliance.commit();
         (*spool)->retain_after(*synced);
       }
       pipeline.commit_inbox();
@@ -444,8 +572,9 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
     if (stopping) break;
     if (signals::take_reload_request()) {
       sd_notify(0, "RELOADING=1");
-      log->info("SIGHUP: reloading rules from {}", config_path);
+      log->info("SIGHUP: reloading rules and policies from {}", config_path);
       pipeline.load_rules();
+      compliance.load();
       sd_notify(0, "READY=1");
     }
     sd_notify(0, "WATCHDOG=1");
@@ -461,6 +590,7 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
     }
   }
   sd_notify(0, "STOPPING=1");
+  compliance.wait();
   log->info("stopping: delivering what is spooled (up to 5 s)");
   shipper.stop(std::chrono::seconds(5));
   auto st = (*spool)->stats();

@@ -163,6 +163,10 @@ void read_policies(YamlReader& r, const YAML::Node& n, PoliciesSection& out) {
   if (auto v = m.get("interval")) r.read_duration(v, out.interval, m.path("interval"), 1min, 30 * 24h);
   if (auto v = m.get("run")) r.read_choice(v, out.run, m.path("run"), {"internal", "external"});
   if (auto v = m.get("inbox")) r.read_path(v, out.inbox, m.path("inbox"));
+  if (auto v = m.get("full_report_interval")) {
+    r.read_duration(v, out.full_report_interval, m.path("full_report_interval"), 1s, 365 * 24h);
+  }
+  if (auto v = m.get("root")) r.read_path(v, out.root, m.path("root"));
 }
 
 void read_spool(YamlReader& r, const YAML::Node& n, SpoolSection& out) {

@@ -66,6 +66,9 @@ struct PoliciesSection {
   std::chrono::milliseconds interval = 6h;
   std::string run = "internal";  // internal | external
   std::string inbox;             // default: <state_dir>/inbox
+  // internal: every result goes out once per this interval; between, only changed ones.
+  std::chrono::milliseconds full_report_interval = 24h;
+  std::string root = "/";  // the host as the scans see it (a container may mount it elsewhere)
 };
 
 struct SpoolSection {

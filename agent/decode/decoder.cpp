@@ -284,6 +284,9 @@ DecodeResult Decoder::decode_transport(uint8_t proto, const uint8_t* data, size_
       out.src_port = be16(data);
       out.dst_port = be16(data + 2);
       out.tcp_flags = data[13];
+      out.tcp_seq = be32(data + 4);
+      out.tcp_ack = be32(data + 8);
+      out.payload_cut = snap_cut_;
       if (header_len > len) {
         // Options cut by the snapshot length: ports and flags are known, the payload is not.
         if (!snap_cut_) return fail(Anomaly::truncated_tcp);

@@ -79,6 +79,8 @@ struct DecodedPacket {
   uint8_t ip_proto = 0;
   Transport transport = Transport::other;
   uint8_t tcp_flags = 0;
+  uint32_t tcp_seq = 0;
+  uint32_t tcp_ack = 0;
   uint8_t icmp_type = 0;
   uint8_t icmp_code = 0;
   uint16_t vlan_id = 0;    // innermost VLAN id, 0 when untagged
@@ -87,6 +89,7 @@ struct DecodedPacket {
   uint32_t ip_length = 0;  // IP total length (v6: 40 + payload length) of the datagram
   std::span<const uint8_t> payload;  // transport payload, as captured (may be cut by snaplen)
   bool reassembled = false;          // came from IP fragment reassembly
+  bool payload_cut = false;          // the snapshot length cut the packet: payload is incomplete
 };
 
 enum class DecodeStatus : uint8_t {

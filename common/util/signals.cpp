@@ -11,6 +11,7 @@ namespace vigil::signals {
 namespace {
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_reload{false};
+std::atomic<bool> g_scan{false};
 std::atomic<int> g_wake_fd{-1};
 
 void poke() {
@@ -24,6 +25,8 @@ void poke() {
 extern "C" void on_signal(int sig) {
   if (sig == SIGHUP) {
     g_reload.store(true, std::memory_order_relaxed);
+  } else if (sig == SIGUSR1) {
+    g_scan.store(true, std::memory_order_relaxed);
   } else {
     g_stop.store(true, std::memory_order_relaxed);
   }
@@ -38,6 +41,7 @@ void install() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   sigaction(SIGHUP, &sa, nullptr);
+  sigaction(SIGUSR1, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   struct sigaction ign {};
@@ -48,6 +52,8 @@ void install() {
 bool stop_requested() { return g_stop.load(std::memory_order_relaxed); }
 
 bool take_reload_request() { return g_reload.exchange(false, std::memory_order_relaxed); }
+
+bool take_scan_request() { return g_scan.exchange(false, std::memory_order_relaxed); }
 
 void request_stop() {
   g_stop.store(true, std::memory_order_relaxed);

@@ -5,13 +5,16 @@
 
 namespace vigil::signals {
 
-// Installs handlers for SIGHUP (reload), SIGTERM and SIGINT (stop); ignores SIGPIPE.
+// Installs handlers for SIGHUP (reload), SIGUSR1 (scan now), SIGTERM and SIGINT (stop); ignores
+// SIGPIPE.
 void install();
 
 // True once SIGTERM or SIGINT arrived.
 bool stop_requested();
 // Returns true once per SIGHUP received since the last call.
 bool take_reload_request();
+// Returns true once per SIGUSR1 received since the last call.
+bool take_scan_request();
 // Asks for a stop from inside the process (tests, fatal errors).
 void request_stop();
 

@@ -15,6 +15,25 @@ done
 "$agent" check-config -c "$src/config/agent.yaml" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "shipped agent.yaml rejected"; }
 grep -q "configuration OK" "$tmp/out" || fail "no OK line"
 
+# Internal policies are loaded too: the shipped baseline counts, a broken policy is an error.
+mkdir -p "$tmp/pol/policies"
+cat >"$tmp/policies.yaml" <<YAML
+agent: {state_dir: $tmp/state}
+collector: {addresses: [127.0.0.1:8443]}
+rules: {paths: ["$src/rules/detection"]}
+policies: {paths: ["$src/rules"], run: internal}
+YAML
+"$agent" check-config -c "$tmp/policies.yaml" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "baseline policies rejected"; }
+grep -Eq "configuration OK \(.*, 1 compliance policies with [0-9]+ checks\)" "$tmp/out" || { cat "$tmp/out"; fail "policy count"; }
+printf 'policy: {id: p, title: P}\nchecks: [\n' >"$tmp/pol/policies/p.yaml"
+sed -i "s|\"$src/rules\"\], run|\"$tmp/pol\"], run|" "$tmp/policies.yaml"
+set +e
+"$agent" check-config -c "$tmp/policies.yaml" >"$tmp/out" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || { cat "$tmp/out"; fail "broken policy: exit $rc, wanted 1"; }
+grep -q "p.yaml:3:" "$tmp/out" || { cat "$tmp/out"; fail "broken policy position"; }
+
 # A typo'd key: file:line:column, exit 1.
 cat >"$tmp/agent.yaml" <<'YAML'
 agent:

@@ -94,8 +94,13 @@ class Harness:
             return (0, 0)
 
     # --- agents -----------------------------------------------------------------------------
-    def enroll_agent(self, name, log_format, collector_extra="", top_extra=""):
-        """An agent in its own directory tailing logs/<name>.log; returns (directory, log path)."""
+    def enroll_agent(self, name, log_format, collector_extra="", top_extra="", policies=None):
+        """An agent in its own directory tailing logs/<name>.log; returns (directory, log path).
+        Its compliance policies run externally (nothing scans) unless `policies` (YAML flow-map
+        text) says otherwise."""
+        if policies is None:
+            policies = f'{{paths: ["{self.src}/rules/policies"], run: external}}'
+
         d = f"{self.tmp}/{name}"
         os.makedirs(f"{d}/logs")
         log_path = f"{d}/logs/{name}.log"
@@ -107,7 +112,7 @@ collector: {{addresses: ["127.0.0.1:{self.agents_port}"], retry_max_backoff: 1s,
 capture: []
 logs: [{{path: logs/{name}.log, format: {log_format}}}]
 rules: {{paths: ["{self.src}/rules/detection"]}}
-policies: {{paths: ["{self.src}/rules/policies"]}}
+policies: {policies}
 {top_extra}""")
         enrolled = subprocess.run([self.agent_bin, "enroll", "-c", f"{d}/agent.yaml", "--token",
                                    self.token("A", 2), "--ca-pin", self.pin], capture_output=True, text=True)
@@ -119,6 +124,12 @@ policies: {{paths: ["{self.src}/rules/policies"]}}
         log = open(f"{self.tmp}/{os.path.basename(d)}-agent.log", "a")
         self.agents[d] = subprocess.Popen([self.agent_bin, "-c", "agent.yaml"], cwd=d, stdout=log,
                                           stderr=subprocess.STDOUT)
+
+    def stop_agent(self, d):
+        self.agents[d].terminate()
+        if self.agents[d].wait(30) != 0:
+            self.fail(f"agent {d} exited with an error")
+        del self.agents[d]
 
     def kill_agent(self, d):
         self.agents[d].send_signal(signal.SIGKILL)

@@ -97,7 +97,7 @@ flows: {idle_timeout: 2s}
 logs:
   - {path: logs/auth.log, format: syslog}
 rules: {paths: ["$src/rules/detection"]}
-policies: {paths: ["$src/rules/policies"]}
+policies: {paths: ["$src/rules/policies"], run: external}
 spool: {fsync_interval: 200ms}
 EOF
 sed 's/name: web-01/name: web-02/; s/^capture: .*/capture: []/' "$tmp/a/agent.yaml" >"$tmp/b/agent.yaml"

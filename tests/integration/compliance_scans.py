@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Compliance policies run inside the agent (policies.run: internal), against a root tree the
+test prepares: the first scan reports every result, a rescan (SIGUSR1) reports only the check
+that changed with its previous result, an unchanged rescan and a restart report nothing, a due
+full report sends every result again, and the collector's latest results follow. Policies are
+found by shape under a directory that also holds a detection-rule file; a policy that breaks on
+reload (SIGHUP) is reported with file:line:column and the previous policies keep running.
+
+Usage: compliance_scans.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
+"""
+import json
+import os
+import signal
+import sqlite3
+
+from vigil_harness import Harness
+
+h = Harness("vigil-compliance.")
+
+
+def checks_stored():
+    """[(check id, result, report kind, previous result)] of the stored compliance.check records."""
+    try:
+        with sqlite3.connect(h.db, timeout=10) as conn:
+            rows = conn.execute("SELECT body FROM records WHERE dataset = 'compliance.check' "
+                                "ORDER BY seq").fetchall()
+    except sqlite3.Error:
+        return []
+    out = []
+    for (body,) in rows:
+        e = json.loads(body)
+        v = e["vigil"]
+        out.append((e["rule"]["id"], v["check"]["result"], v["scan"]["report"], v["check"].get("previous_result")))
+    return out
+
+
+def scans_logged(agent_log):
+    return h.log_text(agent_log).count("compliance scan:")
+
+
+try:
+    pol = f"{h.tmp}/pol"
+    root = f"{h.tmp}/root"
+    os.makedirs(f"{pol}/policies")
+    os.makedirs(f"{pol}/frameworks")
+    os.makedirs(f"{pol}/detection")
+    os.makedirs(f"{root}/etc/ssh")
+    os.makedirs(f"{root}/proc/sys/net/ipv4")
+    with open(f"{pol}/frameworks/fw.yaml", "w") as f:
+        f.write("framework: {id: fw, title: Test}\ncontrols:\n"
+                "  - {id: ssh, title: SSH, group: server, levels: [1, 2, 3, 4, 5], verified: true}\n")
+    policy_text = """policy: {id: test-policy, title: Test policy, version: "1"}
+checks:
+  - id: root-login
+    title: SSH root login is disabled
+    rationale: r
+    remediation: m
+    level: 1
+    compliance: {fw: [ssh]}
+    condition:
+      setting: {path: /etc/ssh/sshd_config, format: sshd, key: PermitRootLogin, value: "no", default: prohibit-password}
+  - id: forwarding
+    title: IPv4 forwarding is off
+    rationale: r
+    remediation: m
+    level: 3
+    compliance: {fw: ssh}
+    condition:
+      sysctl: {key: net.ipv4.ip_forward, value: 0}
+"""
+    with open(f"{pol}/policies/p.yaml", "w") as f:
+        f.write(policy_text)
+    # Not a policy: skipped by shape.
+    with open(f"{pol}/detection/r.yaml", "w") as f:
+        f.write("- id: X-1\n  title: t\n  severity: low\n  match: {event.dataset: x}\n")
+    with open(f"{root}/etc/ssh/sshd_config", "w") as f:
+        f.write("PermitRootLogin no\n")
+    with open(f"{root}/proc/sys/net/ipv4/ip_forward", "w") as f:
+        f.write("0\n")
+
+    h.init_collector()
+    h.start_collector()
+
+    def policies(full_every):
+        return f'{{paths: ["{pol}"], root: "{root}", interval: 1h, full_report_interval: {full_every}}}'
+
+    agent, _ = h.enroll_agent("scanner", "raw", policies=policies("1h"))
+    agent_log = "scanner-agent.log"
+    h.start_agent(agent)
+
+    # 1. The scan at start reports every result.
+    h.wait_for(30, lambda: len(checks_stored()) >= 2, "the first scan's results")
+    first = checks_stored()
+    if sorted(first) != [("forwarding", "pass", "full", None), ("root-login", "pass", "full", None)]:
+        h.fail(f"first scan stored {first}")
+
+    # 2. One check changes: a rescan on SIGUSR1 reports that check alone, with what it was.
+    with open(f"{root}/etc/ssh/sshd_config", "w") as f:
+        f.write("PermitRootLogin yes\n")
+    h.agents[agent].send_signal(signal.SIGUSR1)
+    h.wait_for(30, lambda: len(checks_stored()) >= 3, "the changed result")
+    h.wait_for(10, lambda: scans_logged(agent_log) >= 2, "the second scan's log line")
+    after_change = checks_stored()
+    if after_change[2:] != [("root-login", "fail", "change", "pass")]:
+        h.fail(f"second scan stored {after_change[2:]}")
+
+    # 3. Nothing changes: a rescan reports nothing.
+    h.agents[agent].send_signal(signal.SIGUSR1)
+    h.wait_for(30, lambda: scans_logged(agent_log) >= 3, "the third scan")
+    if "0 changed, 0 reported" not in h.log_text(agent_log).split("compliance scan:")[3]:
+        h.fail("an unchanged rescan reported results")
+
+    # 4. A restart remembers what was reported: its scan at start reports nothing either.
+    h.stop_agent(agent)
+    h.start_agent(agent)
+    h.wait_for(30, lambda: scans_logged(agent_log) >= 4, "the scan after the restart")
+    if "0 changed, 0 reported" not in h.log_text(agent_log).split("compliance scan:")[4]:
+        h.fail("the scan after a restart reported unchanged results")
+
+    # 5. A policy that does not load on SIGHUP is reported and the previous policies keep running.
+    with open(f"{pol}/policies/p.yaml", "w") as f:
+        f.write(policy_text.replace("level: 3", "level: [3"))
+    h.agents[agent].send_signal(signal.SIGHUP)
+    h.wait_for(30, lambda: "policies not loaded, keeping the previous set" in h.log_text(agent_log),
+               "the reload error")
+    text = h.log_text(agent_log)
+    if "p.yaml:" not in text.split("policies not loaded")[1].split("\n")[1]:
+        h.fail("the reload error does not name the file and position")
+    with open(f"{pol}/policies/p.yaml", "w") as f:
+        f.write(policy_text)
+
+    # 6. A full report is due: every result again, marked full; the restored check passes.
+    h.stop_agent(agent)
+    with open(f"{root}/etc/ssh/sshd_config", "w") as f:
+        f.write("PermitRootLogin no\n")
+    with open(f"{agent}/agent.yaml") as f:
+        cfg = f.read()
+    with open(f"{agent}/agent.yaml", "w") as f:
+        f.write(cfg.replace("full_report_interval: 1h", "full_report_interval: 1s"))
+    h.start_agent(agent)
+    h.wait_for(30, lambda: len(checks_stored()) >= 5, "the full report")
+    last = checks_stored()[3:]
+    if sorted(last) != [("forwarding", "pass", "full", None), ("root-login", "pass", "full", "fail")]:
+        h.fail(f"full report stored {last}")
+
+    # The collector's latest results follow the reports.
+    with sqlite3.connect(h.db, timeout=10) as conn:
+        latest = dict(conn.execute("SELECT check_id, result FROM compliance_latest").fetchall())
+    if latest != {"root-login": "pass", "forwarding": "pass"}:
+        h.fail(f"latest results {latest}")
+    print("compliance scans: first full report, one change with its previous result, quiet rescans and "
+          "restart, reload error kept the old policies, full report again")
+finally:
+    h.close()
