@@ -226,6 +226,9 @@ flow::FlowOptions flow_options(const FlowSection& flows) {
   o.idle_timeout_ns = std::chrono::nanoseconds(flows.idle_timeout).count();
   o.active_timeout_ns = std::chrono::nanoseconds(flows.active_timeout).count();
   o.memory_cap = flows.memory_cap;
+  o.streams.window = static_cast<uint32_t>(flows.reassembly_per_flow);
+  o.streams.memory_cap = flows.reassembly_total;
+  o.streams.idle_timeout_ns = o.idle_timeout_ns;
   return o;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agent/decode/decoder.h"
+#include "agent/flow/tcp_reassembly.h"
 #include "common/event/value.h"
 
 namespace vigil::agent::flow {
@@ -31,6 +32,7 @@ struct FlowOptions {
   // retransmissions) before the flow ends.
   int64_t close_linger_ns = 5LL * 1'000'000'000;
   uint64_t memory_cap = 128ULL << 20;  // bytes of flow state (pool + index)
+  StreamOptions streams;               // TCP stream reassembly beside the table
 };
 
 // An ended flow, oriented: source is the side that started it.

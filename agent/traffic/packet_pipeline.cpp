@@ -68,7 +68,8 @@ PacketPipeline::PacketPipeline(PipelineOptions options, EventSink sink)
       flows_(options_.flows, [this](const flow::FlowRecord& record) {
         ++counters_.flow_events;
         sink_(flow_event(record, options_.host_name, options_.community_id_seed));
-      }) {}
+      }),
+      streams_(options_.flows.streams, options_.streams) {}
 
 void PacketPipeline::packet(const capture::Packet& packet, const std::string& source, uint64_t index) {
   if (counters_.packets == 0) counters_.first_packet = packet.ts;
@@ -79,9 +80,11 @@ void PacketPipeline::packet(const capture::Packet& packet, const std::string& so
   auto result = decoder_.decode(packet, decoded_);
   if (result.status == decode::DecodeStatus::ok) {
     flows_.add(decoded_, packet.ts, packet.wire_len);
+    streams_.add(decoded_, packet.ts);
     return;
   }
   flows_.advance(packet.ts);
+  streams_.advance(packet.ts);
   if (result.status != decode::DecodeStatus::malformed) return;
   auto& n = anomaly_events_[static_cast<size_t>(result.anomaly)];
   if (n >= options_.anomaly_events_per_kind) {
@@ -132,6 +135,19 @@ void PacketPipeline::put_health(Event& e) const {
   put("vigil.health.flow.ended", f.flows_ended);
   put("vigil.health.flow.evicted", f.evicted);
   put("vigil.health.flow.max_flows", f.max_flows);
+  const auto& st = streams_.counters();
+  put("vigil.health.stream.created", st.streams_created);
+  put("vigil.health.stream.evicted", st.streams_evicted);
+  put("vigil.health.stream.active", st.active);
+  put("vigil.health.stream.midstream", st.midstream);
+  put("vigil.health.stream.bytes", st.bytes_delivered);
+  put("vigil.health.stream.retransmitted_bytes", st.bytes_retransmitted);
+  put("vigil.health.stream.gaps", st.gaps);
+  put("vigil.health.stream.gap_bytes", st.gap_bytes);
+  put("vigil.health.stream.window_overflows", st.window_overflows);
+  put("vigil.health.stream.memory_overflows", st.memory_overflows);
+  put("vigil.health.stream.segments_cut", st.segments_cut);
+  put("vigil.health.stream.memory", st.memory);
   put("vigil.health.events.flow", counters_.flow_events);
   put("vigil.health.events.anomaly", counters_.anomaly_events);
   put("vigil.health.events.anomaly_suppressed", counters_.anomaly_events_suppressed);

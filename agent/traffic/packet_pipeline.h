@@ -1,4 +1,5 @@
-// Packets to events: decode, the flow table, and rate-limited network.anomaly events. One
+// Packets to events: decode, the flow table, TCP stream reassembly, and rate-limited
+// network.anomaly events. One
 // pipeline serves offline replay (packets from files, merged by time) and the daemon's live
 // captures, so both produce the same network.flow events.
 #pragma once
@@ -23,6 +24,7 @@ struct PipelineOptions {
   decode::DecoderOptions decoder;
   uint32_t anomaly_events_per_kind = 10;  // network.anomaly events per kind until reset_anomaly_budget()
   uint16_t community_id_seed = 0;         // network.community_id seed (the spec's default is 0)
+  flow::StreamCallbacks streams;          // reassembled TCP payload (protocol parsers)
 };
 
 struct PipelineCounters {
@@ -48,8 +50,14 @@ class PacketPipeline {
   // One captured packet; `source` and `index` (its number in that source) name it in anomalies.
   void packet(const capture::Packet& packet, const std::string& source, uint64_t index);
   // Ends flows whose timeouts passed at `now` (live capture calls this with the clock).
-  void advance(Timestamp now) { flows_.advance(now); }
-  void flush(flow::EndReason reason) { flows_.flush(reason); }
+  void advance(Timestamp now) {
+    flows_.advance(now);
+    streams_.advance(now);
+  }
+  void flush(flow::EndReason reason) {
+    flows_.flush(reason);
+    streams_.flush();
+  }
   // Starts a new allowance of network.anomaly events per kind (the daemon: every health interval).
   void reset_anomaly_budget() { anomaly_events_.fill(0); }
 
@@ -57,6 +65,7 @@ class PacketPipeline {
   const decode::DecodeCounters& decode_counters() const { return decoder_.counters(); }
   const decode::ReassemblyCounters& reassembly_counters() const { return decoder_.reassembly_counters(); }
   const flow::FlowCounters& flow_counters() const { return flows_.counters(); }
+  const flow::StreamCounters& stream_counters() const { return streams_.counters(); }
   // vigil.health.decode.*, .reassembly.*, .flow.* and .events.* counters into an agent.health event.
   void put_health(Event& e) const;
 
@@ -66,6 +75,7 @@ class PacketPipeline {
   PipelineCounters counters_;
   decode::Decoder decoder_;
   flow::FlowTable flows_;
+  flow::TcpReassembler streams_;
   decode::DecodedPacket decoded_;
   std::array<uint32_t, decode::kAnomalyCount> anomaly_events_{};
 };

@@ -2,6 +2,7 @@
 // conversation statistics and against the expected outputs shipped with the captures.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -11,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "agent/capture/pcap_file_source.h"
+#include "agent/decode/decoder.h"
+#include "agent/flow/tcp_reassembly.h"
 #include "agent/replay/replay.h"
 #include "tests/support/test_support.h"
 
@@ -474,6 +478,102 @@ TEST(RealData, EveryCaptureReplaysWithoutReadErrors) {
   }
   EXPECT_GE(files, 18u);
 }
+
+}  // namespace
+}  // namespace vigil::agent::replay
+
+namespace vigil::agent::replay {
+namespace {
+
+// What tshark's "Follow TCP Stream" (-z follow,tcp,raw) shows, per sending endpoint pair
+// ("ip:port>ip:port"), as lowercase hex.
+std::map<std::string, std::string> tshark_follow(const std::filesystem::path& file) {
+  std::string streams = run_command("tshark -r " + shell_quote(file.string()) +
+                                    " -T fields -e tcp.stream -Y tcp 2>/dev/null | sort -un");
+  std::string args;
+  std::istringstream ids(streams);
+  for (std::string id; std::getline(ids, id);) {
+    if (!id.empty()) args += " -z follow,tcp,raw," + id;
+  }
+  std::map<std::string, std::string> out;
+  if (args.empty()) return out;
+  std::istringstream text(run_command("tshark -r " + shell_quote(file.string()) + " -q" + args + " 2>/dev/null"));
+  std::string node[2];
+  auto strip = [](std::string s) {  // "[2001:db8::1]:80" -> "2001:db8::1:80"
+    std::erase(s, '[');
+    std::erase(s, ']');
+    return s;
+  };
+  for (std::string line; std::getline(text, line);) {
+    if (line.starts_with("Node 0: ")) node[0] = strip(line.substr(8));
+    else if (line.starts_with("Node 1: ")) node[1] = strip(line.substr(8));
+    else if (line.starts_with("=") || line.starts_with("Follow:") || line.starts_with("Filter:") || line.empty()) continue;
+    else if (line[0] == '\t') out[node[1] + ">" + node[0]] += line.substr(1);
+    else out[node[0] + ">" + node[1]] += line;
+  }
+  return out;
+}
+
+class FollowTcp : public ::testing::TestWithParam<const char*> {};
+
+// The reassembled streams are byte for byte what tshark's Follow TCP Stream shows.
+TEST_P(FollowTcp, ReassembledStreamsMatchTshark) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  VIGIL_REQUIRE_TSHARK();
+  auto file = pcap_path(GetParam());
+  auto expected = tshark_follow(file);
+  ASSERT_FALSE(expected.empty()) << "tshark shows no TCP payload in " << file;
+
+  std::map<std::string, std::string> got;
+  static const char* kHex = "0123456789abcdef";
+  auto name = [](const IpAddress& ip, uint16_t port) { return ip.to_string() + ":" + std::to_string(port); };
+  flow::TcpReassembler streams({}, {[&](const flow::StreamKey& k, flow::StreamDir d, uint64_t, std::span<const uint8_t> b) {
+                                      std::string key = d == flow::StreamDir::to_server
+                                                            ? name(k.client_ip, k.client_port) + ">" + name(k.server_ip, k.server_port)
+                                                            : name(k.server_ip, k.server_port) + ">" + name(k.client_ip, k.client_port);
+                                      auto& s = got[key];
+                                      for (uint8_t c : b) {
+                                        s += kHex[c >> 4];
+                                        s += kHex[c & 15];
+                                      }
+                                    },
+                                    {}, {}});
+  auto src = capture::PcapFileSource::open(file.string());
+  ASSERT_TRUE(src) << src.error();
+  decode::Decoder decoder;
+  decode::DecodedPacket p;
+  capture::Packet pkt;
+  while ((*src)->next(pkt) == capture::NextStatus::packet) {
+    if (decoder.decode(pkt, p).status == decode::DecodeStatus::ok) streams.add(p, pkt.ts);
+  }
+  streams.flush();
+  EXPECT_EQ(streams.counters().gaps, 0u);
+  for (const auto& [key, hex] : expected) {
+    auto it = got.find(key);
+    ASSERT_NE(it, got.end()) << "no reassembled stream " << key;
+    EXPECT_EQ(it->second.size(), hex.size()) << key;
+    EXPECT_TRUE(it->second == hex) << key << ": content differs";
+  }
+  for (const auto& [key, hex] : got) {
+    if (!hex.empty()) {
+      EXPECT_TRUE(expected.count(key)) << "stream tshark does not show: " << key;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedCaptures, FollowTcp,
+                         ::testing::Values("zeek/http/get.pcap", "zeek/http/cooper-grill-dvwa.pcapng",
+                                           "zeek/ssh/single-conn.pcap", "zeek/tls/chrome-34-google.pcap",
+                                           "zeek/tls/chrome-1250-tls-x25519-kyber.pcap",
+                                           "suricata-verify/tests/ssh-hassh/input.pcap",
+                                           "suricata-verify/tests/community-id-ipv4/input.pcap"),
+                         [](const auto& param_info) {
+                           std::string n = param_info.param;
+                           for (auto& c : n) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace vigil::agent::replay

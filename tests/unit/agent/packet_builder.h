@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/capture/packet_source.h"
@@ -41,6 +42,23 @@ inline Bytes tcp(uint16_t sport, uint16_t dport, uint8_t flags, size_t payload =
   put16(b, 0);      // urgent
   b.insert(b.end(), options, 1);  // NOP options
   b.insert(b.end(), payload, 'x');
+  return b;
+}
+
+// A TCP segment with its sequence and acknowledgement numbers and payload.
+inline Bytes tcp_seg(uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack_no,
+                     std::string_view payload = {}) {
+  Bytes b;
+  put16(b, sport);
+  put16(b, dport);
+  put32(b, seq);
+  put32(b, ack_no);
+  b.push_back(static_cast<uint8_t>(5 << 4));
+  b.push_back(flags);
+  put16(b, 65535);
+  put16(b, 0);
+  put16(b, 0);
+  b.insert(b.end(), payload.begin(), payload.end());
   return b;
 }
 

@@ -1,0 +1,285 @@
+#include "agent/flow/tcp_reassembly.h"
+
+#include <cstring>
+#include <random>
+
+namespace vigil::agent::flow {
+
+namespace {
+
+using decode::tcp_flag::ack;
+using decode::tcp_flag::fin;
+using decode::tcp_flag::rst;
+using decode::tcp_flag::syn;
+
+constexpr int64_t kSweepNs = 1'000'000'000;
+constexpr uint64_t kSegmentOverhead = 96;  // map node and vector header of a held segment
+
+const uint64_t kHashSeed = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+
+}  // namespace
+
+struct TcpReassembler::Stream {
+  StreamKey key;
+  Direction dir[2];
+  int64_t last_ns = 0;
+  std::list<Stream*>::iterator lru;
+};
+
+namespace {
+constexpr uint64_t kStreamOverhead = 320;  // state, table node, LRU node
+}
+
+size_t TcpReassembler::KeyHash::operator()(const StreamKey& k) const {
+  uint64_t h = kHashSeed;
+  auto feed = [&h](uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+  };
+  uint64_t w[4];
+  std::memcpy(w, k.client_ip.bytes().data(), 16);
+  std::memcpy(w + 2, k.server_ip.bytes().data(), 16);
+  for (uint64_t v : w) feed(v);
+  feed((uint64_t{k.client_port} << 32) | (uint64_t{k.server_port} << 16) | k.vlan);
+  return static_cast<size_t>(h);
+}
+
+TcpReassembler::TcpReassembler(StreamOptions options, StreamCallbacks callbacks)
+    : options_(options), cb_(std::move(callbacks)) {}
+
+TcpReassembler::~TcpReassembler() = default;
+
+TcpReassembler::Stream* TcpReassembler::find_or_create(const decode::DecodedPacket& p, Timestamp ts, StreamDir& dir) {
+  StreamKey forward{p.src, p.dst, p.src_port, p.dst_port, p.vlan_id};
+  if (auto it = table_.find(forward); it != table_.end()) {
+    dir = StreamDir::to_server;
+    return it->second.get();
+  }
+  StreamKey reverse{p.dst, p.src, p.dst_port, p.src_port, p.vlan_id};
+  if (auto it = table_.find(reverse); it != table_.end()) {
+    dir = StreamDir::to_client;
+    return it->second.get();
+  }
+  // A stream starts with a SYN, a SYN-ACK, or data (picked up mid-connection); a bare ACK or a
+  // RST of an unknown connection has nothing to reassemble.
+  const bool is_syn = (p.tcp_flags & syn) != 0;
+  if (!is_syn && p.payload.empty()) return nullptr;
+  if (p.tcp_flags & rst) return nullptr;
+  bool sender_is_client;
+  if (is_syn) {
+    sender_is_client = (p.tcp_flags & ack) == 0;
+  } else {
+    sender_is_client = p.src_port >= p.dst_port;
+  }
+  if (!make_room(kStreamOverhead)) return nullptr;
+  auto s = std::make_unique<Stream>();
+  s->key = sender_is_client ? forward : reverse;
+  s->last_ns = ts.ns;
+  lru_.push_back(s.get());
+  s->lru = std::prev(lru_.end());
+  Stream* raw = s.get();
+  table_.emplace(s->key, std::move(s));
+  counters_.memory += kStreamOverhead;
+  ++counters_.streams_created;
+  ++counters_.active;
+  dir = sender_is_client ? StreamDir::to_server : StreamDir::to_client;
+  return raw;
+}
+
+bool TcpReassembler::make_room(uint64_t bytes) {
+  while (counters_.memory + bytes > options_.memory_cap && !lru_.empty()) {
+    auto it = table_.find(lru_.front()->key);
+    ++counters_.streams_evicted;
+    end(it, StreamEnd::evicted);
+  }
+  return counters_.memory + bytes <= options_.memory_cap;
+}
+
+void TcpReassembler::add(const decode::DecodedPacket& p, Timestamp ts) {
+  if (p.transport != decode::Transport::tcp) return;
+  advance(ts);
+  StreamDir which = StreamDir::to_server;
+  Stream* s = find_or_create(p, ts, which);
+  if (!s) return;
+  s->last_ns = ts.ns;
+  lru_.splice(lru_.end(), lru_, s->lru);
+  Direction& d = s->dir[static_cast<int>(which)];
+
+  if (p.tcp_flags & rst) {
+    end(table_.find(s->key), StreamEnd::rst);
+    return;
+  }
+  uint32_t seq = p.tcp_seq;
+  if (p.tcp_flags & syn) {
+    if (!d.synced) {
+      d.synced = true;
+      d.next_seq = seq + 1;
+    }
+    seq += 1;  // data on a SYN (TCP Fast Open) starts after it
+  }
+  if (p.payload_cut) {
+    if (!p.payload.empty() || (p.tcp_flags & fin)) ++counters_.segments_cut;
+    return;  // the payload is incomplete: its bytes become a gap when delivery passes them
+  }
+  if (!p.payload.empty()) {
+    if (!d.synced) {
+      d.synced = true;
+      d.next_seq = seq;
+      ++counters_.midstream;
+    }
+    segment(*s, which, seq, p.payload);
+  }
+  if ((p.tcp_flags & fin) && d.synced && !d.fin) {
+    d.fin = true;
+    int64_t at = static_cast<int64_t>(d.offset) +
+                 static_cast<int32_t>(seq + static_cast<uint32_t>(p.payload.size()) - d.next_seq);
+    d.fin_offset = at > 0 ? static_cast<uint64_t>(at) : 0;
+  }
+  for (auto& x : s->dir) {
+    if (x.fin && x.offset >= x.fin_offset) x.done = true;
+  }
+  if (s->dir[0].done && s->dir[1].done) end(table_.find(s->key), StreamEnd::fin);
+}
+
+void TcpReassembler::segment(Stream& s, StreamDir which, uint32_t seq, std::span<const uint8_t> data) {
+  Direction& d = s.dir[static_cast<int>(which)];
+  int64_t start = static_cast<int64_t>(d.offset) + static_cast<int32_t>(seq - d.next_seq);
+  int64_t stop = start + static_cast<int64_t>(data.size());
+  const auto here = static_cast<int64_t>(d.offset);
+  if (stop <= here) {
+    counters_.bytes_retransmitted += data.size();
+    return;
+  }
+  if (start < here) {
+    counters_.bytes_retransmitted += static_cast<uint64_t>(here - start);
+    data = data.subspan(static_cast<size_t>(here - start));
+    start = here;
+  }
+  if (start == here) {
+    if (cb_.data) cb_.data(s.key, which, d.offset, data);
+    counters_.bytes_delivered += data.size();
+    d.offset += data.size();
+    d.next_seq += static_cast<uint32_t>(data.size());
+    deliver_held(s, which);
+    return;
+  }
+  // Ahead of what was delivered: hold the parts no held segment covers yet.
+  const auto ustart = static_cast<uint64_t>(start), ustop = static_cast<uint64_t>(stop);
+  std::vector<std::pair<uint64_t, uint64_t>> pieces;  // [from, to)
+  uint64_t at = ustart;
+  auto it = d.segments.upper_bound(ustart);
+  if (it != d.segments.begin()) {
+    auto prev = std::prev(it);
+    uint64_t prev_end = prev->first + prev->second.bytes.size();
+    if (prev_end > at) at = std::min(prev_end, ustop);
+  }
+  for (; at < ustop; ++it) {
+    uint64_t next = (it == d.segments.end()) ? ustop : std::min<uint64_t>(it->first, ustop);
+    if (next > at) pieces.emplace_back(at, next);
+    if (it == d.segments.end()) break;
+    at = std::max(at, it->first + it->second.bytes.size());
+  }
+  uint64_t new_bytes = 0;
+  for (const auto& [a, b] : pieces) new_bytes += b - a;
+  counters_.bytes_retransmitted += data.size() - new_bytes;
+  if (new_bytes == 0) return;
+  uint64_t need = new_bytes + pieces.size() * kSegmentOverhead;
+  bool window_full = d.held + new_bytes > options_.window;
+  bool memory_full = counters_.memory + need > options_.memory_cap;
+  if (window_full || memory_full) {
+    // Give up on the oldest hole, then try again with the delivery point moved.
+    if (!d.segments.empty()) {
+      skip_to_held(s, which, window_full ? Skip::window : Skip::memory);
+      segment(s, which, seq, data);
+      return;
+    }
+    // Nothing held, and this segment alone does not fit: skip to it.
+    uint64_t gap = ustart - d.offset;
+    ++(window_full ? counters_.window_overflows : counters_.memory_overflows);
+    ++counters_.gaps;
+    counters_.gap_bytes += gap;
+    if (cb_.gap) cb_.gap(s.key, which, d.offset, gap);
+    d.offset = ustart;
+    d.next_seq += static_cast<uint32_t>(gap);
+    segment(s, which, seq, data);
+    return;
+  }
+  for (const auto& [a, b] : pieces) {
+    auto from = data.begin() + static_cast<std::ptrdiff_t>(a - ustart);
+    Segment seg;
+    seg.bytes.assign(from, from + static_cast<std::ptrdiff_t>(b - a));
+    d.segments.emplace(a, std::move(seg));
+  }
+  d.held += new_bytes;
+  counters_.held_bytes += new_bytes;
+  counters_.memory += need;
+}
+
+void TcpReassembler::deliver_held(Stream& s, StreamDir which) {
+  Direction& d = s.dir[static_cast<int>(which)];
+  while (!d.segments.empty() && d.segments.begin()->first <= d.offset) {
+    auto node = d.segments.extract(d.segments.begin());
+    const uint64_t at = node.key();
+    const auto& bytes = node.mapped().bytes;
+    const uint64_t size = bytes.size();
+    d.held -= size;
+    counters_.held_bytes -= size;
+    counters_.memory -= size + kSegmentOverhead;
+    uint64_t end = at + size;
+    if (end <= d.offset) {
+      counters_.bytes_retransmitted += size;
+      continue;
+    }
+    auto part = std::span<const uint8_t>(bytes).subspan(static_cast<size_t>(d.offset - at));
+    if (cb_.data) cb_.data(s.key, which, d.offset, part);
+    counters_.bytes_delivered += part.size();
+    d.offset += part.size();
+    d.next_seq += static_cast<uint32_t>(part.size());
+  }
+}
+
+bool TcpReassembler::skip_to_held(Stream& s, StreamDir which, Skip why) {
+  Direction& d = s.dir[static_cast<int>(which)];
+  if (d.segments.empty()) return false;
+  uint64_t first = d.segments.begin()->first;
+  uint64_t gap = first - d.offset;
+  if (why == Skip::window) ++counters_.window_overflows;
+  if (why == Skip::memory) ++counters_.memory_overflows;
+  ++counters_.gaps;
+  counters_.gap_bytes += gap;
+  if (cb_.gap) cb_.gap(s.key, which, d.offset, gap);
+  d.offset = first;
+  d.next_seq += static_cast<uint32_t>(gap);
+  deliver_held(s, which);
+  return true;
+}
+
+void TcpReassembler::end(Table::iterator it, StreamEnd why) {
+  if (it == table_.end()) return;
+  Stream& s = *it->second;
+  for (auto which : {StreamDir::to_server, StreamDir::to_client}) {
+    while (skip_to_held(s, which, Skip::end)) {
+    }
+  }
+  if (cb_.end) cb_.end(s.key, why);
+  lru_.erase(s.lru);
+  counters_.memory -= kStreamOverhead;
+  ++counters_.streams_ended;
+  --counters_.active;
+  table_.erase(it);
+}
+
+void TcpReassembler::advance(Timestamp now) {
+  if (now.ns - last_sweep_ns_ < kSweepNs) return;
+  last_sweep_ns_ = now.ns;
+  while (!lru_.empty() && lru_.front()->last_ns + options_.idle_timeout_ns < now.ns) {
+    end(table_.find(lru_.front()->key), StreamEnd::idle_timeout);
+  }
+}
+
+void TcpReassembler::flush() {
+  while (!lru_.empty()) end(table_.find(lru_.front()->key), StreamEnd::flush);
+}
+
+}  // namespace vigil::agent::flow

@@ -1,0 +1,119 @@
+// TCP stream reassembly: per connection and direction, the payload in sequence order for the
+// protocol parsers, whatever order the segments arrived in. Retransmitted bytes are delivered
+// once; out-of-order segments are held within a window
+// per direction and a memory cap over all streams; when either is full, or the connection ends
+// with holes, the missing bytes are reported as a gap and delivery goes on after it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/decode/decoder.h"
+#include "common/event/value.h"
+
+namespace vigil::agent::flow {
+
+struct StreamOptions {
+  uint32_t window = 256 << 10;          // out-of-order bytes held per direction
+  uint64_t memory_cap = 64ULL << 20;    // bytes held over all streams, state included
+  int64_t idle_timeout_ns = 120LL * 1'000'000'000;
+};
+
+// The client is the side that sent the SYN (or, picked up mid-connection, the higher port).
+struct StreamKey {
+  IpAddress client_ip;
+  IpAddress server_ip;
+  uint16_t client_port = 0;
+  uint16_t server_port = 0;
+  uint16_t vlan = 0;
+  friend bool operator==(const StreamKey&, const StreamKey&) = default;
+};
+
+enum class StreamDir : uint8_t { to_server = 0, to_client = 1 };
+enum class StreamEnd : uint8_t { fin, rst, idle_timeout, evicted, flush };
+
+struct StreamCallbacks {
+  // Bytes in order; `offset` is where they start in this direction's stream (0: first byte).
+  std::function<void(const StreamKey&, StreamDir, uint64_t offset, std::span<const uint8_t>)> data;
+  // `bytes` that were never seen (lost, or given up to keep within the caps).
+  std::function<void(const StreamKey&, StreamDir, uint64_t offset, uint64_t bytes)> gap;
+  std::function<void(const StreamKey&, StreamEnd)> end;
+};
+
+struct StreamCounters {
+  uint64_t streams_created = 0;
+  uint64_t streams_ended = 0;
+  uint64_t streams_evicted = 0;      // ended early because the memory cap left no room for state
+  uint64_t midstream = 0;            // directions picked up without their SYN
+  uint64_t bytes_delivered = 0;
+  uint64_t bytes_retransmitted = 0;  // payload already delivered or held, not delivered again
+  uint64_t gaps = 0;
+  uint64_t gap_bytes = 0;
+  uint64_t window_overflows = 0;     // gaps forced by the per-direction window
+  uint64_t memory_overflows = 0;     // gaps forced by the memory cap
+  uint64_t segments_cut = 0;         // segments cut by the snapshot length (payload not used)
+  uint64_t held_bytes = 0;           // now
+  uint64_t memory = 0;               // now: held bytes plus per-stream state
+  uint64_t active = 0;               // now
+};
+
+class TcpReassembler {
+ public:
+  TcpReassembler(StreamOptions options, StreamCallbacks callbacks);
+  ~TcpReassembler();
+  TcpReassembler(const TcpReassembler&) = delete;
+  TcpReassembler& operator=(const TcpReassembler&) = delete;
+
+  // One decoded TCP packet (others are ignored). Calls advance().
+  void add(const decode::DecodedPacket& packet, Timestamp ts);
+  // Ends streams idle past the timeout at packet time `now`.
+  void advance(Timestamp now);
+  // Ends every stream: what is held is delivered, with gaps for the holes.
+  void flush();
+
+  const StreamCounters& counters() const { return counters_; }
+
+ private:
+  struct Segment {
+    std::vector<uint8_t> bytes;
+  };
+  struct Direction {
+    bool synced = false;
+    bool fin = false;           // FIN seen; ends at fin_offset
+    bool done = false;          // every byte up to the FIN delivered
+    uint32_t next_seq = 0;      // sequence number of the next byte to deliver
+    uint64_t offset = 0;        // stream offset of next_seq
+    uint64_t fin_offset = 0;
+    uint64_t held = 0;          // bytes in `segments`
+    std::map<uint64_t, Segment> segments;  // out of order, by stream offset, not overlapping
+  };
+  struct Stream;
+  struct KeyHash {
+    size_t operator()(const StreamKey& k) const;
+  };
+  using Table = std::unordered_map<StreamKey, std::unique_ptr<Stream>, KeyHash>;
+
+  Stream* find_or_create(const decode::DecodedPacket& p, Timestamp ts, StreamDir& dir);
+  void segment(Stream& s, StreamDir dir, uint32_t seq, std::span<const uint8_t> data);
+  void deliver_held(Stream& s, StreamDir dir);
+  // Skips to the first held segment (a gap) and delivers what follows it in order.
+  enum class Skip : uint8_t { window, memory, end };
+  bool skip_to_held(Stream& s, StreamDir dir, Skip why);
+  void end(Table::iterator it, StreamEnd why);
+  bool make_room(uint64_t bytes);
+
+  StreamOptions options_;
+  StreamCallbacks cb_;
+  Table table_;
+  std::list<Stream*> lru_;  // least recently seen first
+  StreamCounters counters_;
+  int64_t last_sweep_ns_ = 0;
+};
+
+}  // namespace vigil::agent::flow

@@ -1,0 +1,218 @@
+#include "agent/flow/tcp_reassembly.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "tests/unit/agent/packet_builder.h"
+
+namespace vigil::agent::flow {
+namespace {
+
+using namespace vigil::test::pkt;
+using decode::tcp_flag::ack;
+using decode::tcp_flag::fin;
+using decode::tcp_flag::psh;
+using decode::tcp_flag::rst;
+using decode::tcp_flag::syn;
+
+constexpr int64_t kSec = 1'000'000'000;
+
+// Collects what the reassembler delivers, per direction, with gaps written as '#' bytes.
+struct Collector {
+  explicit Collector(StreamOptions o = {})
+      : r(o, {[this](const StreamKey& k, StreamDir d, uint64_t off, std::span<const uint8_t> b) {
+                auto& s = text[{k.client_port, d}];
+                EXPECT_EQ(off, s.size()) << "delivery must be contiguous";
+                s.append(reinterpret_cast<const char*>(b.data()), b.size());
+                last_key = k;
+              },
+              [this](const StreamKey& k, StreamDir d, uint64_t off, uint64_t n) {
+                auto& s = text[{k.client_port, d}];
+                EXPECT_EQ(off, s.size());
+                s.append(n, '#');
+                ++gaps;
+              },
+              [this](const StreamKey&, StreamEnd why) { ends.push_back(why); }}) {}
+
+  void feed(const Bytes& frame, int64_t ts_ns = kSec) {
+    decode::DecodedPacket p;
+    auto cap = packet(frame, DLT_EN10MB, ts_ns);
+    ASSERT_EQ(decoder.decode(cap, p).status, decode::DecodeStatus::ok);
+    r.add(p, cap.ts);
+  }
+
+  decode::Decoder decoder;
+  // Per client port and direction.
+  std::map<std::pair<uint16_t, StreamDir>, std::string> text;
+  std::string& to_server(uint16_t port = 40000) { return text[{port, StreamDir::to_server}]; }
+  std::string& to_client(uint16_t port = 40000) { return text[{port, StreamDir::to_client}]; }
+  std::vector<StreamEnd> ends;
+  StreamKey last_key;
+  int gaps = 0;
+  TcpReassembler r;
+};
+
+constexpr uint32_t kC = 1000, kS = 5000;  // initial sequence numbers of client and server
+
+Bytes c(uint8_t flags, uint32_t seq, std::string_view data = {}, uint16_t sport = 40000) {
+  return eth4(ipv4("10.0.0.1", "10.0.0.2", 6, tcp_seg(sport, 80, flags, seq, 0, data)));
+}
+Bytes s(uint8_t flags, uint32_t seq, std::string_view data = {}, uint16_t dport = 40000) {
+  return eth4(ipv4("10.0.0.2", "10.0.0.1", 6, tcp_seg(80, dport, flags, seq, 0, data)));
+}
+
+void handshake(Collector& h, uint32_t client_isn = kC, uint32_t server_isn = kS) {
+  h.feed(c(syn, client_isn));
+  h.feed(s(syn | ack, server_isn));
+  h.feed(c(ack, client_isn + 1));
+}
+
+TEST(TcpReassembly, InOrderBothDirectionsAndFinEndsTheStream) {
+  Collector h;
+  handshake(h);
+  h.feed(c(ack | psh, kC + 1, "GET / HTTP/1.1\r\n"));
+  h.feed(c(ack | psh, kC + 17, "Host: x\r\n\r\n"));
+  h.feed(s(ack | psh, kS + 1, "HTTP/1.1 200 OK\r\n\r\n"));
+  h.feed(c(fin | ack, kC + 28));
+  EXPECT_TRUE(h.ends.empty());
+  h.feed(s(fin | ack, kS + 20));
+  EXPECT_EQ(h.to_server(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(h.to_client(), "HTTP/1.1 200 OK\r\n\r\n");
+  ASSERT_EQ(h.ends.size(), 1u);
+  EXPECT_EQ(h.ends[0], StreamEnd::fin);
+  EXPECT_EQ(h.last_key.client_port, 40000);
+  EXPECT_EQ(h.last_key.server_port, 80);
+  EXPECT_EQ(h.r.counters().active, 0u);
+  EXPECT_EQ(h.r.counters().memory, 0u);
+  EXPECT_EQ(h.r.counters().bytes_delivered, 46u);
+}
+
+TEST(TcpReassembly, OutOfOrderSegmentsAreDeliveredInOrder) {
+  Collector h;
+  handshake(h);
+  h.feed(c(ack, kC + 1 + 6, "world"));
+  h.feed(c(ack, kC + 1 + 11, "!"));
+  EXPECT_EQ(h.to_server(), "");
+  EXPECT_EQ(h.r.counters().held_bytes, 6u);
+  h.feed(c(ack, kC + 1, "hello "));
+  EXPECT_EQ(h.to_server(), "hello world!");
+  EXPECT_EQ(h.r.counters().held_bytes, 0u);
+  EXPECT_EQ(h.gaps, 0);
+}
+
+TEST(TcpReassembly, RetransmissionsAndOverlapsAreDeliveredOnce) {
+  Collector h;
+  handshake(h);
+  h.feed(c(ack, kC + 1, "abcdef"));
+  h.feed(c(ack, kC + 1, "abcdef"));           // whole retransmission
+  h.feed(c(ack, kC + 4, "defghi"));           // overlaps the delivered tail
+  h.feed(c(ack, kC + 13, "mnop"));            // held
+  h.feed(c(ack, kC + 11, "klmnopq"));         // overlaps the held segment on both sides
+  h.feed(c(ack, kC + 10, "j"));
+  EXPECT_EQ(h.to_server(), "abcdefghijklmnopq");
+  EXPECT_EQ(h.r.counters().bytes_retransmitted, 6u + 3u + 4u);
+}
+
+TEST(TcpReassembly, SequenceNumbersWrapAround) {
+  Collector h;
+  const uint32_t isn = 0xfffffffau;
+  handshake(h, isn, kS);
+  h.feed(c(ack, isn + 1, "0123"));
+  h.feed(c(ack, isn + 9, "89"));  // past zero, out of order
+  h.feed(c(ack, isn + 5, "4567"));  // crosses zero
+  EXPECT_EQ(h.to_server(), "0123456789");
+}
+
+TEST(TcpReassembly, AHoleIsGivenUpWhenTheWindowFillsAndReportedAsAGap) {
+  StreamOptions o;
+  o.window = 8;
+  Collector h(o);
+  handshake(h);
+  h.feed(c(ack, kC + 1, "ab"));
+  // "cd" is lost; 10 bytes arrive after it, more than the window holds.
+  h.feed(c(ack, kC + 5, "efgh"));
+  h.feed(c(ack, kC + 9, "ijkl"));
+  EXPECT_EQ(h.to_server(), "ab");
+  h.feed(c(ack, kC + 13, "mn"));
+  EXPECT_EQ(h.to_server(), "ab##efghijklmn");
+  EXPECT_EQ(h.r.counters().window_overflows, 1u);
+  EXPECT_EQ(h.r.counters().gap_bytes, 2u);
+  h.feed(c(ack, kC + 3, "cd"));  // too late: counted, not delivered
+  EXPECT_EQ(h.to_server(), "ab##efghijklmn");
+  EXPECT_EQ(h.r.counters().bytes_retransmitted, 2u);
+}
+
+TEST(TcpReassembly, HolesLeftAtTheEndAreGapsAndWhatFollowsIsDelivered) {
+  Collector h;
+  handshake(h);
+  h.feed(c(ack, kC + 1, "ab"));
+  h.feed(c(ack, kC + 6, "fg"));
+  h.feed(c(rst, kC + 8));
+  EXPECT_EQ(h.to_server(), "ab###fg");
+  ASSERT_EQ(h.ends.size(), 1u);
+  EXPECT_EQ(h.ends[0], StreamEnd::rst);
+  EXPECT_EQ(h.r.counters().memory, 0u);
+}
+
+TEST(TcpReassembly, PickedUpMidConnection) {
+  Collector h;
+  h.feed(s(ack | psh, 777, "response"));  // the server's data first, no handshake seen
+  h.feed(c(ack | psh, 555, "request"));
+  EXPECT_EQ(h.to_client(), "response");
+  EXPECT_EQ(h.to_server(), "request");
+  EXPECT_EQ(h.last_key.server_port, 80);
+  EXPECT_EQ(h.r.counters().midstream, 2u);
+  EXPECT_EQ(h.r.counters().streams_created, 1u);
+}
+
+TEST(TcpReassembly, IdleStreamsEndAndFlushEndsTheRest) {
+  StreamOptions o;
+  o.idle_timeout_ns = 10 * kSec;
+  Collector h(o);
+  h.feed(c(syn, kC, {}, 40001), 1 * kSec);
+  h.feed(c(syn, kC, {}, 40002), 5 * kSec);
+  h.feed(c(ack, kC + 1, "x", 40002), 12 * kSec);  // the first has been idle 11 s, the second 7 s
+  ASSERT_EQ(h.ends.size(), 1u);
+  EXPECT_EQ(h.ends[0], StreamEnd::idle_timeout);
+  h.r.flush();
+  ASSERT_EQ(h.ends.size(), 2u);
+  EXPECT_EQ(h.ends[1], StreamEnd::flush);
+  EXPECT_EQ(h.r.counters().active, 0u);
+}
+
+TEST(TcpReassembly, MemoryCapHoldsAcrossManyStreams) {
+  StreamOptions o;
+  o.memory_cap = 64 << 10;
+  Collector h(o);
+  std::string chunk(1000, 'z');
+  // 200 connections, each with a hole and 1,000 bytes after it: 200 kB would be held uncapped.
+  for (uint16_t i = 0; i < 200; ++i) {
+    h.feed(c(syn, kC, {}, static_cast<uint16_t>(20000 + i)));
+    h.feed(c(ack, kC + 11, chunk, static_cast<uint16_t>(20000 + i)));
+    EXPECT_LE(h.r.counters().memory, o.memory_cap);
+  }
+  EXPECT_GT(h.r.counters().memory_overflows + h.r.counters().streams_evicted, 0u);
+  h.r.flush();
+  EXPECT_EQ(h.r.counters().memory, 0u);
+  EXPECT_EQ(h.r.counters().held_bytes, 0u);
+}
+
+TEST(TcpReassembly, CutSegmentsAreNotDelivered) {
+  Collector h;
+  handshake(h);
+  auto frame = c(ack, kC + 1, "0123456789");
+  decode::DecodedPacket p;
+  auto cap = packet(frame, DLT_EN10MB, kSec);
+  cap.caplen -= 4;  // the snapshot length cut the payload
+  ASSERT_EQ(h.decoder.decode(cap, p).status, decode::DecodeStatus::ok);
+  h.r.add(p, cap.ts);
+  h.feed(c(ack, kC + 11, "tail"));
+  h.r.flush();
+  EXPECT_EQ(h.to_server(), "##########tail");
+  EXPECT_EQ(h.r.counters().segments_cut, 1u);
+}
+
+}  // namespace
+}  // namespace vigil::agent::flow
