@@ -193,14 +193,50 @@ int run_capture_command(const CaptureArgs& args) {
 
 struct ReplayArgs {
   std::vector<std::string> pcaps;
+  std::vector<std::string> logs;  // FORMAT:FILE
+  std::vector<std::string> rules;
+  bool no_rules = false;
   std::string out = "-";
   std::string host_name;
 };
 
+// The rules replay uses without --rules: the installed ones, or the source tree's for a binary
+// run from its build tree.
+std::vector<std::string> default_rule_paths() {
+  std::error_code ec;
+  if (std::filesystem::is_directory("/usr/share/vigil/rules", ec)) return {"/usr/share/vigil/rules"};
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::string build_dir = VIGIL_BUILD_DIR;
+  if (!ec && exe.string().starts_with(build_dir + "/")) return {std::string(VIGIL_SOURCE_DIR) + "/rules"};
+  return {};
+}
+
 int run_replay_command(const ReplayArgs& args) {
-  if (args.pcaps.empty()) {
-    std::fputs("vigil-agent replay: error: no input; give at least one --pcap FILE\n", stderr);
+  if (args.pcaps.empty() && args.logs.empty()) {
+    std::fputs("vigil-agent replay: error: no input; give at least one --pcap FILE or --log FORMAT:FILE\n", stderr);
     return 1;
+  }
+  replay::ReplayOptions options;
+  for (const auto& spec : args.logs) {
+    auto colon = spec.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) {
+      std::fprintf(stderr, "vigil-agent replay: error: --log %s: expected FORMAT:FILE (e.g. syslog:/var/log/auth.log)\n",
+                   spec.c_str());
+      return 1;
+    }
+    options.logs.push_back({spec.substr(0, colon), spec.substr(colon + 1)});
+  }
+  if (!args.no_rules) {
+    auto paths = args.rules.empty() ? default_rule_paths() : args.rules;
+    if (!paths.empty()) {
+      auto loaded = rules::load_rules(paths);
+      if (!loaded) {
+        std::fprintf(stderr, "vigil-agent replay: error: rules not loaded:\n%s", loaded.error().c_str());
+        return 1;
+      }
+      cli::print_warnings(loaded->diagnostics);
+      options.rules = loaded->set;
+    }
   }
   OutputFile output;
   if (!output.open(args.out, "replay")) return 1;
@@ -208,7 +244,6 @@ int run_replay_command(const ReplayArgs& args) {
   static char buffer[1 << 16];
   std::setvbuf(out, buffer, _IOFBF, sizeof buffer);
 
-  replay::ReplayOptions options;
   options.pcaps = args.pcaps;
   options.host_name = args.host_name;
   options.flows = flow_options(FlowSection{});  // agent.yaml's defaults, one source of truth
@@ -338,6 +373,13 @@ int agent_main(int argc, char** argv) {
                 "end, 1: bad arguments or unreadable input).");
   replay_cmd->add_option("--pcap", replay_args.pcaps,
                          "Capture files (pcap or pcapng): --pcap A B or --pcap A --pcap B; packets are merged by time");
+  replay_cmd->add_option("--log", replay_args.logs,
+                         "Log files as FORMAT:FILE (syslog, nginx, apache, nginx_error, apache_error, auditd, raw); "
+                         "repeatable, merged with the packets by time");
+  replay_cmd->add_option("--rules", replay_args.rules,
+                         "Rule files or directories (default: /usr/share/vigil/rules, or the source tree's rules/ "
+                         "for a binary in its build tree)");
+  replay_cmd->add_flag("--no-rules", replay_args.no_rules, "Run no rules (events only)");
   replay_cmd->add_option("--out", replay_args.out, "Output file, - for stdout")->capture_default_str();
   replay_cmd->add_option("--host-name", replay_args.host_name, "host.name of the events (default: hostname)");
 

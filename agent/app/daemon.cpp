@@ -14,12 +14,14 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "agent/app/privileges.h"
 #include "agent/capture/pcap_live_source.h"
 #include "agent/checks/compliance_runner.h"
 #include "agent/logs/file_tail.h"
+#include "agent/logs/journal_input.h"
 #include "agent/logs/log_parser.h"
 #include "agent/rules/engine.h"
 #include "agent/rules/rule_loader.h"
@@ -96,9 +98,13 @@ class Pipeline {
     return n;
   }
 
-  void capture_fds(std::vector<pollfd>& fds) const {
+  // Descriptors that become readable when there is something to read: captures, journals.
+  void wake_fds(std::vector<pollfd>& fds) const {
     for (const auto& c : captures_) {
       if (c.source->fd() >= 0) fds.push_back({c.source->fd(), POLLIN, 0});
+    }
+    for (const auto& j : journals_) {
+      if (j->fd() >= 0) fds.push_back({j->fd(), POLLIN, 0});
     }
   }
 
@@ -117,6 +123,29 @@ class Pipeline {
     log_->info("{} rules loaded from {} files (version {})", loaded->set->rules.size(), loaded->set->files.size(),
                loaded->set->version);
     return true;
+  }
+
+  // The journal inputs; opened once (the journal itself follows its files' rotation).
+  void open_journals() {
+    for (const auto& in : cfg_.logs) {
+      if (in.format != "journal") continue;
+      logs::JournalOptions o;
+      o.match = in.match;
+      o.directory = in.directory;
+      std::string id = in.directory;
+      for (const auto& m : in.match) id += "\n" + m;
+      o.state_file = fs::path(cfg_.agent.state_dir) / "tail" / ("journal-" + pki::sha256_hex(id).substr(0, 24));
+      std::error_code ec;
+      fs::create_directories(o.state_file.parent_path(), ec);
+      auto j = logs::JournalInput::open(o, host_);
+      if (!j) {
+        log_->error("{}", j.error());
+        continue;
+      }
+      log_->info("reading the {}{}", (*j)->name(),
+                 in.match.empty() ? std::string() : fmt::format(" (entries matching any of: {})", fmt::join(in.match, ", ")));
+      journals_.push_back(std::move(j.value()));
+    }
   }
 
   void discover_logs() {
@@ -149,7 +178,9 @@ class Pipeline {
   // One pass over every source; returns the number of events appended.
   size_t poll_sources() {
     size_t n = 0;
-    for (auto& [path, src] : sources_) {
+    for (auto& source : sources_) {
+      const std::string& path = source.first;
+      LogSource& src = source.second;
       auto ctx = logs::ParseContext::for_file(path, src.format, host_);
       if (!ctx) continue;
       // Bounded per pass, so positions are committed often and one busy file cannot starve the rest.
@@ -164,12 +195,16 @@ class Pipeline {
         ++n;
       }, 1 << 20);
     }
+    for (auto& j : journals_) {
+      n += j->poll([&](Event&& e) { handle(std::move(e)); });
+    }
     n += poll_inbox();
     return n;
   }
 
   void commit_sources(uint64_t synced_seq) {
     for (auto& [path, src] : sources_) src.tail->commit(synced_seq);
+    for (auto& j : journals_) j->commit();
   }
 
   // A crash between the spool sync and the tail commit leaves lines in the spool that the
@@ -295,8 +330,21 @@ class Pipeline {
       lines += src.parser->counters().lines;
       unparsed += src.parser->counters().unparsed;
     }
+    for (const auto& j : journals_) {
+      lines += j->counters().entries;
+      unparsed += j->counters().unparsed;
+    }
     put("vigil.logs.lines", lines);
     put("vigil.logs.unparsed", unparsed);
+    if (!journals_.empty()) {
+      uint64_t errors = 0, cut = 0;
+      for (const auto& j : journals_) {
+        errors += j->counters().read_errors;
+        cut += j->counters().cut;
+      }
+      put("vigil.logs.journal.read_errors", errors);
+      put("vigil.logs.journal.cut", cut);
+    }
     if (!captures_.empty()) {
       uint64_t received = 0, kernel_dropped = 0, if_dropped = 0;
       for (auto& c : captures_) {
@@ -336,6 +384,7 @@ class Pipeline {
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<rules::Engine> engine_;
   std::map<std::string, LogSource> sources_;
+  std::vector<std::unique_ptr<logs::JournalInput>> journals_;
   std::vector<Event> alerts_;
   std::vector<fs::path> done_inbox_;
   uint64_t inbox_malformed_ = 0;
@@ -511,6 +560,7 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
   std::string host = cfg.agent.name.empty() ? local_host_name() : cfg.agent.name;
   Pipeline pipeline(cfg, **spool, identity->agent_id, host, std::move(captures));
   if (!pipeline.load_rules()) return 1;
+  pipeline.open_journals();
   ComplianceScans compliance(cfg, host);
   if (!compliance.load()) return 1;
   ShipperOptions sh;
@@ -581,7 +631,7 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
     if (n == 0 && packets == 0) {
       fds.clear();
       fds.push_back({signals::wake_fd(), POLLIN, 0});
-      pipeline.capture_fds(fds);
+      pipeline.wake_fds(fds);
       ::poll(fds.data(), fds.size(), 200);
       if (fds[0].revents & POLLIN) {
         uint64_t drain;

@@ -104,8 +104,10 @@ void read_logs(YamlReader& r, const YAML::Node& n, std::vector<LogInput>& out) {
     }
     auto path_node = m.get("path");
     auto match_node = m.get("match");
+    auto directory_node = m.get("directory");
     if (in.format == "journal") {
       if (path_node) r.error(path_node, fmt::format("{}: the journal input takes no path", m.path("path")));
+      if (directory_node) r.read_path(directory_node, in.directory, m.path("directory"));
       if (match_node && r.read_list(match_node, in.match, m.path("match"))) {
         for (size_t k = 0; k < in.match.size(); ++k) {
           const std::string& expr = in.match[k];
@@ -124,6 +126,9 @@ void read_logs(YamlReader& r, const YAML::Node& n, std::vector<LogInput>& out) {
       }
     } else if (!in.format.empty()) {
       if (match_node) r.error(match_node, fmt::format("{}: only the journal input takes match", m.path("match")));
+      if (directory_node) {
+        r.error(directory_node, fmt::format("{}: only the journal input takes directory", m.path("directory")));
+      }
       if (!path_node) {
         r.error(m.node(), fmt::format("{}: missing required key 'path' for format {}", m.context(), in.format));
       } else if (r.read_path(path_node, in.path, m.path("path"))) {

@@ -55,6 +55,7 @@ struct LogInput {
   std::string format;              // syslog journal nginx apache nginx_error apache_error auditd raw
   std::string path;                // file or glob (not for journal)
   std::vector<std::string> match;  // journal matches, FIELD=value
+  std::string directory;           // journal: a journal directory to read instead of this host's
 };
 
 struct RulesSection {

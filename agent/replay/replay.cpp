@@ -3,10 +3,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <array>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "agent/capture/pcap_file_source.h"
+#include "agent/logs/log_parser.h"
+#include "agent/rules/engine.h"
 #include "common/util/host.h"
 
 namespace vigil::agent::replay {
@@ -41,10 +48,86 @@ bool fetch(Input& in, ReplayStats& stats) {
   }
 }
 
+
+// One log file read line by line; `event()` is its next line's event, in file order.
+class LogInput {
+ public:
+  static Result<LogInput> open(const LogFile& spec, const std::string& host, size_t max_line) {
+    auto parser = logs::make_parser(spec.format);
+    if (!parser) return make_error(fmt::format("--log {}:{}: {}", spec.format, spec.path, parser.error()));
+    auto ctx = logs::ParseContext::for_file(spec.path, spec.format, host);
+    if (!ctx) return make_error(ctx.error());
+    auto in = std::make_unique<std::ifstream>(spec.path, std::ios::binary);
+    if (!*in) return make_error(fmt::format("{}: cannot open: {}", spec.path, std::strerror(errno)));
+    LogInput l;
+    l.path_ = spec.path;
+    l.parser_ = std::move(parser.value());
+    l.ctx_ = std::move(ctx.value());
+    l.in_ = std::move(in);
+    l.max_line_ = max_line;
+    return l;
+  }
+
+  // Reads lines up to the next one that makes an event (blank lines make none).
+  void advance() {
+    has_event_ = false;
+    while (in_ && !has_event_ && read_line()) {
+      event_.clear();
+      parser_->parse(line_, ctx_, event_);
+      if (event_.empty()) continue;
+      event_.set(fields::log_file_path, path_);
+      const Timestamp* ts = event_.get_timestamp(fields::timestamp);
+      time_ = ts ? *ts : ctx_.reference_time;
+      has_event_ = true;
+    }
+  }
+  bool has_event() const { return has_event_; }
+  Timestamp time() const { return time_; }
+  const Event& event() const { return event_; }
+  const logs::ParseCounters& parser_counters() const { return parser_->counters(); }
+  uint64_t lines_cut() const { return cut_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  // One line, cut at max_line (the rest of an overlong line is skipped).
+  bool read_line() {
+    line_.clear();
+    bool any = false;
+    char c;
+    while (in_->get(c)) {
+      any = true;
+      if (c == '\n') return true;
+      if (line_.size() < max_line_) {
+        line_.push_back(c);
+      } else if (line_.size() == max_line_) {
+        ++cut_;
+        line_.push_back('\0');  // marks the line cut; removed below
+      }
+    }
+    if (in_->bad()) error_ = fmt::format("{}: read error: {}", path_, std::strerror(errno));
+    if (line_.size() > max_line_) line_.resize(max_line_);
+    return any;
+  }
+
+  std::string path_;
+  std::unique_ptr<logs::LogParser> parser_;
+  logs::ParseContext ctx_;
+  std::unique_ptr<std::ifstream> in_;
+  size_t max_line_ = 0;
+  std::string line_;
+  Event event_;
+  Timestamp time_{};
+  bool has_event_ = false;
+  uint64_t cut_ = 0;
+  std::string error_;
+};
+
 }  // namespace
 
 Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& sink) {
-  if (options.pcaps.empty()) return make_error("no input: give at least one --pcap FILE");
+  if (options.pcaps.empty() && options.logs.empty()) {
+    return make_error("no input: give at least one --pcap FILE or --log FORMAT:FILE");
+  }
   std::vector<Input> inputs;
   inputs.reserve(options.pcaps.size());
   for (const auto& path : options.pcaps) {
@@ -54,18 +137,37 @@ Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& si
   }
   std::string host = options.host_name.empty() ? local_host_name() : options.host_name;
   if (host.empty()) host = "localhost";
+  std::vector<LogInput> logs;
+  logs.reserve(options.logs.size());
+  for (const auto& spec : options.logs) {
+    auto in = LogInput::open(spec, host, options.max_line);
+    if (!in) return make_error(in.error());
+    logs.push_back(std::move(in.value()));
+  }
 
   ReplayStats stats;
+  std::unique_ptr<rules::Engine> engine;
+  if (options.rules) engine = std::make_unique<rules::Engine>(options.rules);
+  std::vector<Event> alerts;
+  auto emit = [&](const Event& e) {
+    sink(e);
+    if (!engine) return;
+    alerts.clear();
+    engine->process(e, alerts);
+    for (const auto& a : alerts) sink(a);
+    stats.alerts += alerts.size();
+  };
+
   traffic::PipelineOptions po;
   po.host_name = host;
   po.flows = options.flows;
   po.decoder = options.decoder;
   po.anomaly_events_per_kind = options.anomaly_events_per_kind;
   po.community_id_seed = options.community_id_seed;
-  traffic::PacketPipeline pipeline(po, sink);
+  traffic::PacketPipeline pipeline(po, emit);
 
   // Packets are merged by timestamp across inputs: a min-heap of inputs keyed by their next
-  // packet's time (ties by input order).
+  // packet's time (ties by input order). Log lines join by their events' @timestamp.
   auto later = [&inputs](size_t a, size_t b) {
     const auto& pa = inputs[a].packet;
     const auto& pb = inputs[b].packet;
@@ -77,8 +179,19 @@ Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& si
     if (fetch(inputs[i], stats)) heap.push_back(i);
   }
   std::make_heap(heap.begin(), heap.end(), later);
+  for (auto& l : logs) l.advance();
   bool first = true;
-  while (!heap.empty()) {
+  for (;;) {
+    LogInput* log = nullptr;
+    for (auto& l : logs) {
+      if (l.has_event() && (!log || l.time() < log->time())) log = &l;
+    }
+    if (log && (heap.empty() || log->time() <= inputs[heap.front()].packet.ts)) {
+      emit(log->event());
+      log->advance();
+      continue;
+    }
+    if (heap.empty()) break;
     std::pop_heap(heap.begin(), heap.end(), later);
     size_t current = heap.back();
     heap.pop_back();
@@ -97,13 +210,24 @@ Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& si
     }
   }
   pipeline.flush(flow::EndReason::end_of_input);
+  for (const auto& l : logs) {
+    stats.log_lines += l.parser_counters().lines;
+    stats.log_lines_unparsed += l.parser_counters().unparsed;
+    stats.log_lines_cut += l.lines_cut();
+    if (!l.error().empty()) stats.read_errors.push_back(l.error());
+  }
   stats.decode = pipeline.decode_counters();
   stats.reassembly = pipeline.reassembly_counters();
   stats.flows = pipeline.flow_counters();
   stats.flow_events = pipeline.counters().flow_events;
   stats.anomaly_events = pipeline.counters().anomaly_events;
   stats.anomaly_events_suppressed = pipeline.counters().anomaly_events_suppressed;
-  sink(health_event(stats, pipeline, host));
+  auto health = health_event(stats, pipeline, host);
+  if (engine) {
+    health.set(field("vigil.rules.alerts"), Value(stats.alerts));
+    health.set(field("vigil.rules.version"), engine->rule_set().version);
+  }
+  sink(health);
   return stats;
 }
 

@@ -1,5 +1,6 @@
-// Offline replay of capture files through decode and the flow table (shared/DESIGN.md, "Offline
-// replay"): what `vigil-agent replay` runs and what tests and benchmarks drive.
+// Offline replay of capture files and log files through the agent's pipeline (decode, flows,
+// streams, log parsers, rules) without capture or network (shared/DESIGN.md, "Offline replay"):
+// what `vigil-agent replay` runs and what tests and benchmarks drive.
 #pragma once
 
 #include <cstdint>
@@ -9,14 +10,23 @@
 
 #include "agent/decode/decoder.h"
 #include "agent/flow/flow_table.h"
+#include "agent/rules/rule_loader.h"
 #include "agent/traffic/packet_pipeline.h"
 #include "common/event/event.h"
 #include "common/result.h"
 
 namespace vigil::agent::replay {
 
+struct LogFile {
+  std::string format;  // a log parser's format name (syslog, nginx, ...)
+  std::string path;
+};
+
 struct ReplayOptions {
   std::vector<std::string> pcaps;
+  std::vector<LogFile> logs;
+  std::shared_ptr<const rules::RuleSet> rules;  // alerts from these rules; none when null
+  size_t max_line = 64 * 1024;                  // longer log lines are cut (counted)
   std::string host_name;  // host.name of the events; empty: this machine's hostname
   flow::FlowOptions flows;
   decode::DecoderOptions decoder;
@@ -30,6 +40,10 @@ struct ReplayStats {
   uint64_t flow_events = 0;
   uint64_t anomaly_events = 0;
   uint64_t anomaly_events_suppressed = 0;
+  uint64_t log_lines = 0;
+  uint64_t log_lines_unparsed = 0;
+  uint64_t log_lines_cut = 0;
+  uint64_t alerts = 0;
   decode::DecodeCounters decode;
   decode::ReassemblyCounters reassembly;
   flow::FlowCounters flows;
@@ -42,9 +56,10 @@ using EventSink = std::function<void(const Event&)>;
 
 using traffic::flow_event;
 
-// Reads every input to its end, packets merged by timestamp across inputs, and hands each event
-// to `sink`: network.flow and network.anomaly events, then the agent.health event last.
-// Fails before any event when an input cannot be opened.
+// Reads every input to its end, packets and log lines merged by timestamp across inputs, and
+// hands each event to `sink`: log events, network.flow and network.anomaly events, each followed
+// by the alerts it raised, then the agent.health event last. Fails before any event when an
+// input cannot be opened.
 Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& sink);
 
 }  // namespace vigil::agent::replay

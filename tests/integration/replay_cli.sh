@@ -47,6 +47,41 @@ if [ -n "$data" ] && [ -d "$data/pcap" ]; then
   # Malformed packets are counted, not fatal.
   expect_rc 0 "$agent" replay --pcap "$data/pcap/zeek/trunc/ip4-trunc.pcap"
   grep -q '"type":"truncated_ipv4"' "$tmp/out" || fail "ip4-trunc: no anomaly event"
+
+  # Logs with packets: lines and flows merged by time, the shipped rules raise alerts.
+  ssh_log=$data/logs/crowdsec-hub/ssh-bf/ssh-bf.log
+  web_log=$data/logs/crowdsec-hub/nginx-http-sqli-probing/nginx-http-sqli-probing.log
+  expect_rc 0 "$agent" replay --log "syslog:$ssh_log" --log "nginx:$web_log" --pcap "$data/pcap/zeek/http/get.pcap"
+  python3 - "$tmp/out" "$ssh_log" "$web_log" <<'PY' || fail "replay of logs with a pcap"
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1])]
+def count(kind, dataset):
+    return sum(1 for e in out if e["event"]["kind"] == kind and e["event"]["dataset"] == dataset)
+ssh_lines = sum(1 for l in open(sys.argv[2]) if l.strip())
+web_lines = sum(1 for l in open(sys.argv[3]) if l.strip())
+assert count("event", "sshd") == ssh_lines, ("one event per ssh line", count("event", "sshd"), ssh_lines)
+assert count("event", "nginx.access") == web_lines, ("one event per web line", count("event", "nginx.access"), web_lines)
+assert count("event", "network.flow") == 1, "the capture's flow"
+# CrowdSec's own expectation for this log (scenario.assert): 35.188.49.176 brute-forces SSH.
+ssh_alerts = [e for e in out if e["event"]["kind"] == "alert" and e["event"]["dataset"] == "sshd"]
+assert any(e["source"]["ip"] == "35.188.49.176" for e in ssh_alerts), "no SSH alert for 35.188.49.176"
+assert count("alert", "nginx.access") >= 1, "sqli probing: no web alert"
+assert out[-1]["event"]["dataset"] == "agent.health", "health not last"
+assert out[-1]["vigil"]["rules"]["alerts"] == sum(1 for e in out if e["event"]["kind"] == "alert")
+# Each file's events in time order (files are merged by time).
+for path in (sys.argv[2], sys.argv[3]):
+    ts = [e["@timestamp"] for e in out if e["event"]["kind"] == "event" and e.get("log", {}).get("file", {}).get("path") == path]
+    assert ts == sorted(ts), ("out of order", path)
+PY
+  expect_rc 0 "$agent" replay --no-rules --log "syslog:$ssh_log"
+  [ "$(grep -c '"dataset":"sshd"' "$tmp/out")" -eq "$(grep -c . "$ssh_log")" ] || fail "--no-rules: one sshd event per line"
+  ! grep -q '"kind":"alert"' "$tmp/out" || fail "--no-rules still raised alerts"
+  expect_rc 1 "$agent" replay --log "$ssh_log"
+  grep -q "expected FORMAT:FILE" "$tmp/err" || fail "--log without a format: message"
+  expect_rc 1 "$agent" replay --log "syslog:$tmp/missing.log"
+  grep -q "$tmp/missing.log" "$tmp/err" || { cat "$tmp/err"; fail "--log missing file: message"; }
+  expect_rc 1 "$agent" replay --log "bogus:$ssh_log"
+  grep -q "bogus" "$tmp/err" || { cat "$tmp/err"; fail "--log bad format: message"; }
 else
   echo "shared data absent: skipped the real-capture checks"
 fi
