@@ -120,6 +120,49 @@ TEST_F(TailTest, CopytruncateAndTruncationStartOver) {
   EXPECT_EQ(t.counters().truncations, 1u);
 }
 
+// Truncated and rewritten to the old size or beyond between two reads: the size alone shows
+// nothing, the fingerprint of the first bytes does. Also after a restart.
+TEST_F(TailTest, RewrittenPastTheOldOffsetIsSeenByItsFirstBytes) {
+  append("line 01\nline 02\nline 03\n");
+  {
+    FileTail t(log(), state());
+    EXPECT_EQ(poll(t).size(), 3u);
+    fs::resize_file(log(), 0);
+    append("line 04\nline 05\nline 06\nline 07\n");
+    EXPECT_EQ(poll(t), (Lines{"line 04", "line 05", "line 06", "line 07"}));
+    EXPECT_EQ(t.counters().truncations, 1u);
+    EXPECT_EQ(poll(t), Lines{});
+    t.commit();
+  }
+  fs::resize_file(log(), 0);
+  append("line 08\nline 09\nline 10\nline 11\n");  // same size as before the stop
+  FileTail again(log(), state());
+  EXPECT_EQ(poll(again), (Lines{"line 08", "line 09", "line 10", "line 11"}));
+  // Appending alone is not a rewrite.
+  append("line 12\n");
+  EXPECT_EQ(poll(again), Lines{"line 12"});
+  EXPECT_EQ(again.counters().truncations, 1u);
+}
+
+// Rotated (rename + create) while the agent was stopped: the rest of the renamed file first,
+// then the new one, nothing twice.
+TEST_F(TailTest, RotationWhileStoppedReadsTheRenamedFilesRestFirst) {
+  append("a\nb\n");
+  {
+    FileTail t(log(), state());
+    EXPECT_EQ(poll(t).size(), 2u);
+    t.commit();
+  }
+  append("c\n");
+  fs::rename(log(), dir_.path() / "app.log.1");
+  std::ofstream(dir_.path() / "app.log.1", std::ios::app) << "d\n";
+  append("e\n");
+  FileTail again(log(), state());
+  EXPECT_EQ(poll(again), (Lines{"c", "d", "e"}));
+  EXPECT_EQ(again.counters().rotations_while_stopped, 1u);
+  EXPECT_EQ(poll(again), Lines{});
+}
+
 TEST_F(TailTest, OverlongLinesAreCutAndCounted) {
   append(std::string(100, 'x') + "\nshort\n");
   FileTail t(log(), state(), 40);
