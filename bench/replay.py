@@ -132,7 +132,7 @@ def mix(tmp):
                 base += 1  # the next file starts a second later
             k += 1
 
-    path = f"{tmp}/mix.pcap"
+    path = os.environ.get("VIGIL_BENCH_KEEP_MIX") or f"{tmp}/mix.pcap"
     n = write_pcap(path, packets())
     size = os.path.getsize(path)
     print(f"mix: {n} packets ({len(files)} shared captures, {per_round} packets a round, addresses shifted "
@@ -192,6 +192,8 @@ def main():
         sys.exit(f"{loop} not built: cmake --preset bench && cmake --build --preset bench")
     with tempfile.TemporaryDirectory(prefix="vigil-replay-bench.") as tmp:
         mix(tmp)
+        if os.environ.get("VIGIL_BENCH_MIX_ONLY"):
+            return
         rss_small = concurrent_flows(tmp, 100_000)
         rss_big = concurrent_flows(tmp, 1_000_000)
         per_flow = (rss_big - rss_small) * 2**20 / 900_000

@@ -69,7 +69,12 @@ PacketPipeline::PacketPipeline(PipelineOptions options, EventSink sink)
         ++counters_.flow_events;
         sink_(flow_event(record, options_.host_name, options_.community_id_seed));
       }),
-      streams_(options_.flows.streams, options_.streams) {}
+      proto_(options_.proto, options_.host_name,
+             [this](Event&& e) {
+               ++counters_.protocol_events;
+               sink_(e);
+             }),
+      streams_(options_.flows.streams, options_.protocols ? proto_.stream_callbacks() : flow::StreamCallbacks{}) {}
 
 void PacketPipeline::packet(const capture::Packet& packet, const std::string& source, uint64_t index) {
   if (counters_.packets == 0) counters_.first_packet = packet.ts;
@@ -80,7 +85,9 @@ void PacketPipeline::packet(const capture::Packet& packet, const std::string& so
   auto result = decoder_.decode(packet, decoded_);
   if (result.status == decode::DecodeStatus::ok) {
     flows_.add(decoded_, packet.ts, packet.wire_len);
+    proto_.set_time(packet.ts);
     streams_.add(decoded_, packet.ts);
+    if (options_.protocols && decoded_.transport == decode::Transport::udp) proto_.udp(decoded_, packet.ts);
     return;
   }
   flows_.advance(packet.ts);
@@ -148,6 +155,17 @@ void PacketPipeline::put_health(Event& e) const {
   put("vigil.health.stream.memory_overflows", st.memory_overflows);
   put("vigil.health.stream.segments_cut", st.segments_cut);
   put("vigil.health.stream.memory", st.memory);
+  const auto& pc = proto_.counters();
+  put("vigil.health.proto.dns_messages", pc.dns_messages);
+  put("vigil.health.proto.dns_malformed", pc.dns_malformed);
+  put("vigil.health.proto.tls_handshakes", pc.tls_handshakes);
+  put("vigil.health.proto.tls_gave_up", pc.tls_gave_up);
+  put("vigil.health.proto.http_transactions", pc.http_transactions);
+  put("vigil.health.proto.http_gave_up", pc.http_gave_up);
+  put("vigil.health.proto.ssh_sessions", pc.ssh_sessions);
+  put("vigil.health.proto.ssh_gave_up", pc.ssh_gave_up);
+  put("vigil.health.proto.streams_unknown", pc.streams_unknown);
+  put("vigil.health.events.protocol", counters_.protocol_events);
   put("vigil.health.events.flow", counters_.flow_events);
   put("vigil.health.events.anomaly", counters_.anomaly_events);
   put("vigil.health.events.anomaly_suppressed", counters_.anomaly_events_suppressed);

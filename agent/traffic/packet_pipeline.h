@@ -1,5 +1,5 @@
-// Packets to events: decode, the flow table, TCP stream reassembly, and rate-limited
-// network.anomaly events. One
+// Packets to events: decode, the flow table, TCP stream reassembly, protocol metadata (DNS, TLS,
+// HTTP, SSH) and rate-limited network.anomaly events. One
 // pipeline serves offline replay (packets from files, merged by time) and the daemon's live
 // captures, so both produce the same network.flow events.
 #pragma once
@@ -12,6 +12,7 @@
 #include "agent/capture/packet_source.h"
 #include "agent/decode/decoder.h"
 #include "agent/flow/flow_table.h"
+#include "agent/proto/dispatcher.h"
 #include "common/event/event.h"
 
 namespace vigil::agent::traffic {
@@ -24,7 +25,8 @@ struct PipelineOptions {
   decode::DecoderOptions decoder;
   uint32_t anomaly_events_per_kind = 10;  // network.anomaly events per kind until reset_anomaly_budget()
   uint16_t community_id_seed = 0;         // network.community_id seed (the spec's default is 0)
-  flow::StreamCallbacks streams;          // reassembled TCP payload (protocol parsers)
+  bool protocols = true;                  // DNS, TLS, HTTP and SSH metadata events
+  proto::ProtoOptions proto;
 };
 
 struct PipelineCounters {
@@ -33,6 +35,7 @@ struct PipelineCounters {
   uint64_t flow_events = 0;
   uint64_t anomaly_events = 0;
   uint64_t anomaly_events_suppressed = 0;
+  uint64_t protocol_events = 0;
   Timestamp first_packet;
   Timestamp last_packet;
 };
@@ -66,6 +69,7 @@ class PacketPipeline {
   const decode::ReassemblyCounters& reassembly_counters() const { return decoder_.reassembly_counters(); }
   const flow::FlowCounters& flow_counters() const { return flows_.counters(); }
   const flow::StreamCounters& stream_counters() const { return streams_.counters(); }
+  const proto::ProtoCounters& protocol_counters() const { return proto_.counters(); }
   // vigil.health.decode.*, .reassembly.*, .flow.* and .events.* counters into an agent.health event.
   void put_health(Event& e) const;
 
@@ -75,6 +79,7 @@ class PacketPipeline {
   PipelineCounters counters_;
   decode::Decoder decoder_;
   flow::FlowTable flows_;
+  proto::Dispatcher proto_;
   flow::TcpReassembler streams_;
   decode::DecodedPacket decoded_;
   std::array<uint32_t, decode::kAnomalyCount> anomaly_events_{};

@@ -33,8 +33,9 @@ grep -q '"dataset":"agent.health"' "$tmp/out" || fail "empty capture: no health 
 if [ -n "$data" ] && [ -d "$data/pcap" ]; then
   expect_rc 0 "$agent" replay --pcap "$data/pcap/tcpdump/dns_udp.pcap" --out "$tmp/dns.json" --host-name h1
   [ ! -s "$tmp/out" ] || fail "--out FILE also wrote to stdout"
-  [ "$(wc -l <"$tmp/dns.json")" -eq 2 ] || fail "dns_udp: wanted a flow and a health line"
-  head -1 "$tmp/dns.json" | grep -q '"dataset":"network.flow"' || fail "dns_udp: first line not a flow"
+  [ "$(wc -l <"$tmp/dns.json")" -eq 4 ] || fail "dns_udp: wanted a query, an answer, a flow and a health line"
+  [ "$(grep -c '"dataset":"network.flow"' "$tmp/dns.json")" -eq 1 ] || fail "dns_udp: wanted one flow"
+  [ "$(grep -c '"dataset":"network.dns"' "$tmp/dns.json")" -eq 2 ] || fail "dns_udp: wanted a DNS query and answer"
   head -1 "$tmp/dns.json" | grep -q '"name":"h1"' || fail "dns_udp: host.name"
   tail -1 "$tmp/dns.json" | grep -q '"dataset":"agent.health"' || fail "dns_udp: health not last"
   # Several inputs, after one --pcap or repeated: packets merged, one health line at the end.

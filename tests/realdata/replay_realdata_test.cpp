@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -574,6 +575,186 @@ INSTANTIATE_TEST_SUITE_P(SharedCaptures, FollowTcp,
                            }
                            return n;
                          });
+
+}  // namespace
+}  // namespace vigil::agent::replay
+
+namespace vigil::agent::replay {
+namespace {
+
+// The protocol events replay makes of a shared capture, by dataset.
+std::map<std::string, std::vector<Event>> protocol_events(const std::string& rel) {
+  ReplayOptions options;
+  options.pcaps = {pcap_path(rel).string()};
+  options.host_name = "test";
+  std::map<std::string, std::vector<Event>> out;
+  auto stats = run_replay(options, [&](const Event& e) {
+    const std::string* ds = e.get_string(fields::event_dataset);
+    if (ds && (ds->starts_with("network.dns") || *ds == "network.tls" || *ds == "network.http" ||
+               *ds == "network.ssh")) {
+      out[*ds].push_back(e);
+    }
+  });
+  EXPECT_TRUE(stats) << (stats ? "" : stats.error());
+  return out;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) {
+    if (!l.empty()) out.push_back(l);
+  }
+  return out;
+}
+
+std::string str(const Event& e, const char* name) {
+  const std::string* s = e.get_string(field(name));
+  return s ? *s : std::string();
+}
+
+std::string tshark_fields(const std::string& rel, const std::string& filter, const std::string& fields_args) {
+  return run_command("tshark -r " + shell_quote(pcap_path(rel).string()) + " -Y " + shell_quote(filter) +
+                     " -T fields " + fields_args + " 2>/dev/null");
+}
+
+TEST(ProtocolMetadata, TlsSniAndJa3MatchTshark) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  VIGIL_REQUIRE_TSHARK();
+  for (const char* rel : {"zeek/tls/chrome-34-google.pcap", "zeek/tls/chrome-1250-tls-x25519-kyber.pcap"}) {
+    auto ev = protocol_events(rel);
+    std::vector<std::string> ours;
+    for (const auto& e : ev["network.tls"]) ours.push_back(str(e, "tls.client.server_name") + "\t" + str(e, "tls.client.ja3"));
+    auto expected = lines_of(tshark_fields(rel, "tls.handshake.type==1",
+                                           "-e tls.handshake.extensions_server_name -e tls.handshake.ja3"));
+    ASSERT_FALSE(expected.empty()) << rel;
+    EXPECT_EQ(ours, expected) << rel;
+    // The server's choice: TLS 1.3 through supported_versions in the Kyber capture.
+    if (std::string(rel).find("kyber") != std::string::npos) {
+      ASSERT_EQ(ev["network.tls"].size(), 1u);
+      EXPECT_EQ(str(ev["network.tls"][0], "tls.version"), "1.3");
+    }
+  }
+}
+
+TEST(ProtocolMetadata, SshBannersMatchTsharkAndHasshMatchesSuricata) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  VIGIL_REQUIRE_TSHARK();
+  const std::string rel = "suricata-verify/tests/ssh-hassh/input.pcap";
+  auto ev = protocol_events(rel);
+  ASSERT_EQ(ev["network.ssh"].size(), 1u);
+  const Event& e = ev["network.ssh"][0];
+  // tshark's banners with the port they were sent to: to the server's port 22, the client's.
+  auto banners_of = [](const std::string& r, const Event& ssh) {
+    std::string client, server;
+    for (const auto& l : lines_of(tshark_fields(r, "ssh.protocol", "-e tcp.dstport -e ssh.protocol"))) {
+      auto tab = l.find('\t');
+      (l.substr(0, tab) == "22" ? client : server) = l.substr(tab + 1);
+    }
+    EXPECT_FALSE(client.empty() || server.empty()) << r;
+    EXPECT_EQ(str(ssh, "ssh.client.software"), client) << r;
+    EXPECT_EQ(str(ssh, "ssh.server.software"), server) << r;
+  };
+  banners_of(rel, e);
+  // suricata-verify's expected eve.json values, read from its test.yaml.
+  std::ifstream yaml(pcap_path("suricata-verify/tests/ssh-hassh/test.yaml"));
+  std::string text((std::istreambuf_iterator<char>(yaml)), std::istreambuf_iterator<char>());
+  auto value_after = [&](const std::string& key) {
+    auto at = text.find(key);
+    EXPECT_NE(at, std::string::npos) << key;
+    auto q1 = text.find('"', at);
+    auto q2 = text.find('"', q1 + 1);
+    return text.substr(q1 + 1, q2 - q1 - 1);
+  };
+  EXPECT_EQ(str(e, "ssh.client.hassh"), value_after("ssh.client.hassh.hash:"));
+  EXPECT_EQ(str(e, "ssh.server.hassh"), value_after("ssh.server.hassh.hash:"));
+
+  auto zeek = protocol_events("zeek/ssh/single-conn.pcap");
+  ASSERT_EQ(zeek["network.ssh"].size(), 1u);
+  banners_of("zeek/ssh/single-conn.pcap", zeek["network.ssh"][0]);
+}
+
+TEST(ProtocolMetadata, HttpRequestsMatchTsharkAndZeek) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  VIGIL_REQUIRE_TSHARK();
+  for (const char* rel : {"zeek/http/get.pcap", "zeek/http/cooper-grill-dvwa.pcapng"}) {
+    auto ev = protocol_events(rel);
+    std::vector<std::string> ours;
+    for (const auto& e : ev["network.http"]) {
+      ours.push_back(str(e, "http.request.method") + "\t" + str(e, "url.domain") + "\t" + str(e, "url.original"));
+    }
+    auto expected = lines_of(tshark_fields(rel, "http.request", "-e http.request.method -e http.host -e http.request.uri"));
+    ASSERT_FALSE(expected.empty()) << rel;
+    EXPECT_EQ(ours, expected) << rel;
+    for (const auto& e : ev["network.http"]) EXPECT_GT(e.get(fields::http_response_status_code) ? 1 : 0, 0) << rel;
+  }
+  // Zeek's http.log baseline for the DVWA capture (URIs percent-decoded there).
+  auto ev = protocol_events("zeek/http/cooper-grill-dvwa.pcapng");
+  auto decode = [](const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '%' && i + 2 < s.size()) {
+        out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+        i += 2;
+      } else {
+        out += s[i];
+      }
+    }
+    return out;
+  };
+  std::ifstream base(pcap_path("zeek/http/cooper-grill-dvwa.pcapng.zeek-baseline.http.log.cut"));
+  std::vector<std::string> zeek;
+  for (std::string l; std::getline(base, l);) {
+    if (l.empty() || l[0] == '#' || l.starts_with("uid")) continue;
+    std::istringstream cols(l);
+    std::string uid, method, host, uri;
+    std::getline(cols, uid, '\t');
+    std::getline(cols, method, '\t');
+    std::getline(cols, host, '\t');
+    std::getline(cols, uri, '\t');
+    zeek.push_back(method + " " + host + " " + uri);
+  }
+  std::vector<std::string> ours;
+  for (const auto& e : ev["network.http"]) {
+    ours.push_back(str(e, "http.request.method") + " " + str(e, "url.domain") + " " + decode(str(e, "url.original")));
+  }
+  EXPECT_EQ(ours, zeek);
+}
+
+TEST(ProtocolMetadata, DnsQuestionsAndAnswersMatchTsharkAndTcpdump) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  VIGIL_REQUIRE_TSHARK();
+  const std::string rel = "tcpdump/dns_udp.pcap";
+  auto ev = protocol_events(rel);
+  ASSERT_EQ(ev["network.dns"].size(), 2u);
+  auto names = lines_of(tshark_fields(rel, "dns", "-e dns.qry.name -e dns.flags.response"));
+  ASSERT_EQ(names.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& e = ev["network.dns"][i];
+    EXPECT_EQ(str(e, "dns.question.name") + "\t" + (str(e, "dns.type") == "answer" ? "1" : "0"), names[i]);
+  }
+  // tcpdump -vv's expected output beside the capture: the answer section is two A records.
+  std::ifstream out(pcap_path("tcpdump/dns_udp-vv.out"));
+  std::string text((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+  const auto* answers = ev["network.dns"][1].get(fields::dns_answers);
+  ASSERT_NE(answers, nullptr);
+  const auto& list = std::get<ValueList>(answers->v);
+  ASSERT_EQ(list.size(), 2u);
+  for (const auto& a : list) {
+    EXPECT_NE(text.find("www.tcpdump.org. A " + std::get<std::string>(a.v)), std::string::npos);
+  }
+  EXPECT_EQ(str(ev["network.dns"][1], "dns.response_code"), "NOERROR");
+
+  // Malformed names: each query still an event, marked, never a crash; the looping pointer named.
+  auto bad = protocol_events("zeek/dns/dns-invalid-names.pcap");
+  ASSERT_EQ(bad["network.dns"].size(), 3u);
+  auto loops = tshark_fields("zeek/dns/dns-invalid-names.pcap", "dns", "-e dns.qry.name");
+  EXPECT_NE(loops.find("pointer that loops"), std::string::npos);  // tshark agrees on which
+  for (size_t i = 0; i < bad["network.dns"].size(); ++i) {
+    EXPECT_FALSE(str(bad["network.dns"][i], "vigil.dns.error").empty()) << i;
+  }
+  EXPECT_EQ(str(bad["network.dns"][1], "vigil.dns.error"), "pointer_loop");
+}
 
 }  // namespace
 }  // namespace vigil::agent::replay

@@ -1,0 +1,55 @@
+// Chooses each TCP stream's protocol parser by content (the first bytes either side sends), not
+// by port, and feeds it the reassembled payload; DNS over UDP by port 53/5353 with a content
+// check. Streams no parser recognises are counted and ignored from then on.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "agent/decode/decoder.h"
+#include "agent/flow/tcp_reassembly.h"
+#include "agent/proto/proto.h"
+
+namespace vigil::agent::proto {
+
+class Dispatcher {
+ public:
+  Dispatcher(ProtoOptions options, std::string host_name, EventSink sink);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Callbacks for the TCP reassembler; set_time() before each packet gives events their time.
+  flow::StreamCallbacks stream_callbacks();
+  void set_time(Timestamp ts) { now_ = ts; }
+  // A decoded UDP datagram.
+  void udp(const decode::DecodedPacket& p, Timestamp ts);
+
+  const ProtoCounters& counters() const { return counters_; }
+  size_t open_parsers() const { return parsers_.size(); }
+
+ private:
+  struct KeyHash {
+    size_t operator()(const flow::StreamKey& k) const;
+  };
+  struct Entry {
+    std::unique_ptr<StreamParser> parser;  // null: not recognised (ignored)
+    std::string head[2];                   // first bytes while undecided
+    ParserContext ctx;
+  };
+
+  void data(const flow::StreamKey& key, flow::StreamDir dir, std::span<const uint8_t> bytes);
+  void gap(const flow::StreamKey& key, flow::StreamDir dir, uint64_t bytes);
+  void end(const flow::StreamKey& key);
+  bool detect(Entry& e, const flow::StreamKey& key);
+
+  ProtoOptions options_;
+  std::string host_name_;
+  EventSink sink_;
+  ProtoCounters counters_;
+  Timestamp now_{};
+  std::unordered_map<flow::StreamKey, Entry, KeyHash> parsers_;
+};
+
+}  // namespace vigil::agent::proto

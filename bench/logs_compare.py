@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Log throughput beside the tools users compare Vigil with, on the same sshd log.
+
+Writes LINES (default 1,000,000) RFC 3164 sshd lines (failed and accepted passwords, invalid
+users, disconnects from 5,000 addresses) and times, each as its own process:
+  grep -c sshd FILE                                   (a floor: no parsing at all)
+  vigil-agent replay --log syslog:FILE --no-rules     (parse, events as JSON to /dev/null)
+  vigil-agent replay --log syslog:FILE                (parse + the shipped rules, alerts included)
+  fail2ban-regex FILE sshd                            (on the first 200,000 lines: it is slow)
+Prints lines/s and peak RSS of each. CrowdSec (Debian's crowdsec package) ships without its
+parsers, which come from its online hub; where `cscli` finds the sshd parsers installed its
+replay is timed too, otherwise it is reported as not measured.
+
+Usage: bench/logs_compare.py BUILD_DIR [LINES]
+"""
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+build = os.path.abspath(sys.argv[1])
+lines = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+agent = f"{build}/agent/vigil-agent"
+
+
+def write_log(path, n):
+    rnd = random.Random(7)
+    t0 = time.mktime(time.strptime("2026-03-01 00:00:00", "%Y-%m-%d %H:%M:%S"))
+    users = ["root", "admin", "oracle", "test", "ubuntu", "deploy", "alice", "bob"]
+    with open(path, "w") as f:
+        for i in range(n):
+            stamp = time.strftime("%b %e %H:%M:%S", time.localtime(t0 + i // 50))
+            ip = f"198.51.{rnd.randrange(20)}.{rnd.randrange(250)}"
+            port = 1024 + rnd.randrange(60000)
+            user = rnd.choice(users)
+            kind = rnd.randrange(10)
+            if kind < 5:
+                msg = f"Failed password for {user} from {ip} port {port} ssh2"
+            elif kind < 7:
+                msg = f"Failed password for invalid user {user} from {ip} port {port} ssh2"
+            elif kind < 8:
+                msg = f"Invalid user {user} from {ip} port {port}"
+            elif kind < 9:
+                msg = f"Accepted password for {user} from {ip} port {port} ssh2"
+            else:
+                msg = f"Disconnected from authenticating user {user} {ip} port {port} [preauth]"
+            f.write(f"{stamp} gov-web-1 sshd[{1000 + i % 30000}]: {msg}\n")
+
+
+def measured(cmd, stdout=subprocess.DEVNULL):
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    secs = time.perf_counter() - start
+    rc = os.waitstatus_to_exitcode(status)
+    if rc not in (0, 1) or (rc == 1 and cmd[0] != "grep"):
+        sys.exit(f"{' '.join(cmd)} failed ({rc}): {err.decode(errors='replace')[-1500:]}")
+    return secs, usage.ru_maxrss / 1024
+
+
+def report(name, n, secs, rss):
+    print(f"  {name:52s} {n / secs / 1e3:9.1f} k lines/s   peak RSS {rss:7.1f} MiB   ({n:,} lines, {secs:.2f} s)")
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="vigil-logs-bench.") as tmp:
+        log = f"{tmp}/auth.log"
+        write_log(log, lines)
+        print(f"{lines:,} sshd lines, {os.path.getsize(log) / 2**20:.0f} MiB")
+        report("grep -c sshd", lines, *min(measured(["grep", "-c", "sshd", log]) for _ in range(3)))
+        report("vigil-agent replay --no-rules (parse, JSON out)", lines,
+               *min(measured([agent, "replay", "--no-rules", "--log", f"syslog:{log}", "--out", "/dev/null"])
+                    for _ in range(3)))
+        report("vigil-agent replay (parse + shipped rules, JSON out)", lines,
+               *min(measured([agent, "replay", "--log", f"syslog:{log}", "--out", "/dev/null"]) for _ in range(3)))
+        small = f"{tmp}/auth-200k.log"
+        n_small = min(lines, 200_000)
+        with open(log) as src, open(small, "w") as dst:
+            for i, line in enumerate(src):
+                if i >= n_small:
+                    break
+                dst.write(line)
+        if shutil.which("fail2ban-regex"):
+            report("fail2ban-regex FILE sshd", n_small, *measured(["fail2ban-regex", small, "sshd"]))
+        else:
+            print("  fail2ban-regex: not installed (apt-get install fail2ban)")
+        parsers = subprocess.run(["cscli", "parsers", "list"], capture_output=True, text=True) \
+            if shutil.which("cscli") else None
+        if parsers and "sshd-logs" in parsers.stdout:
+            report("crowdsec -dsn file://FILE -type syslog -no-api", n_small,
+                   *measured(["crowdsec", "-dsn", f"file://{small}", "-type", "syslog", "-no-api"]))
+        else:
+            print("  crowdsec: not measured (its sshd parsers come from the online hub, not the Debian package)")
+
+
+main()
