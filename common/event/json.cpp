@@ -1,5 +1,9 @@
 #include "common/event/json.h"
 
+#include <algorithm>
+#include <charconv>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 namespace vigil {
@@ -166,8 +170,207 @@ nlohmann::json to_json(const Event& event) {
   return obj;
 }
 
+namespace {
+
+// The direct writer: the same text nlohmann's dump gives for to_json(event) (keys of each object
+// in byte order, strings escaped alike, invalid UTF-8 replaced), without building the tree.
+
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+    for (size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+void write_string(std::string& out, std::string_view s) {
+  bool ascii = true;
+  for (char ch : s) {
+    if (static_cast<unsigned char>(ch) >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (!ascii && !valid_utf8(s)) {
+    out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return;
+  }
+  static const char* kHex = "0123456789abcdef";
+  out += '"';
+  size_t run = 0;  // start of the pending run of bytes copied as they are
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+void write_line(std::string& out, const Event& event);
+
+void write_value(std::string& out, const Value& value) {
+  switch (value.type()) {
+    case Value::Type::null: out += "null"; return;
+    case Value::Type::boolean: out += *value.as_bool() ? "true" : "false"; return;
+    case Value::Type::integer: {
+      char buf[24];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *value.as_int());
+      out.append(buf, static_cast<size_t>(end - buf));
+      return;
+    }
+    case Value::Type::real: out += nlohmann::json(*value.as_real()).dump(); return;
+    case Value::Type::string: write_string(out, *value.as_string()); return;
+    case Value::Type::ip: write_string(out, value.as_ip()->to_string()); return;
+    case Value::Type::timestamp: write_string(out, value.as_timestamp()->to_string()); return;
+    case Value::Type::list: {
+      out += '[';
+      bool first = true;
+      for (const auto& item : *value.as_list()) {
+        if (!first) out += ',';
+        first = false;
+        write_value(out, item);
+      }
+      out += ']';
+      return;
+    }
+    case Value::Type::event: {
+      const auto& e = *value.as_event();
+      if (e) {
+        write_line(out, *e);
+      } else {
+        out += "null";
+      }
+      return;
+    }
+  }
+  out += "null";
+}
+
+// Dotted names compared segment by segment: the order of the nested objects' keys.
+bool segment_less(std::string_view a, std::string_view b) {
+  for (;;) {
+    size_t da = a.find('.'), db = b.find('.');
+    std::string_view sa = a.substr(0, da), sb = b.substr(0, db);
+    if (sa != sb) return sa < sb;
+    if (da == std::string_view::npos || db == std::string_view::npos) return da == std::string_view::npos && db != std::string_view::npos;
+    a.remove_prefix(da + 1);
+    b.remove_prefix(db + 1);
+  }
+}
+
+// False when one field's name is a prefix path of another's ("a" and "a.b"), which the tree
+// writer handles with its dotted-name rule.
+bool write_fields(std::string& out, const Event& event) {
+  struct Item {
+    std::string_view name;
+    const Value* value;
+  };
+  Item items[64];
+  std::vector<Item> more;
+  size_t n = 0;
+  for (const auto& [id, value] : event) {
+    if (n < std::size(items)) {
+      items[n++] = {field_name(id), &value};
+    } else {
+      if (more.empty()) more.assign(items, items + n);
+      more.push_back({field_name(id), &value});
+    }
+  }
+  Item* begin = more.empty() ? items : more.data();
+  Item* end = more.empty() ? items + n : more.data() + more.size();
+  std::sort(begin, end, [](const Item& a, const Item& b) { return segment_less(a.name, b.name); });
+  // A field named like another's parent object ("a" beside "a.b") sorts just before it.
+  for (Item* it = begin; it + 1 < end; ++it) {
+    std::string_view a = it->name, b = (it + 1)->name;
+    if (b.size() > a.size() && b.starts_with(a) && b[a.size()] == '.') return false;
+  }
+  // Segments of the objects open now.
+  std::string_view open[16];
+  size_t depth = 0;
+  out += '{';
+  bool need_comma = false;
+  for (Item* it = begin; it != end; ++it) {
+    std::string_view name = it->name;
+    // Split into segments.
+    std::string_view segs[16];
+    size_t count = 0;
+    for (size_t start = 0;;) {
+      size_t dot = name.find('.', start);
+      if (count == std::size(segs)) return false;
+      segs[count++] = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+      if (dot == std::string_view::npos) break;
+      start = dot + 1;
+    }
+    size_t common = 0;
+    while (common < depth && common + 1 < count && open[common] == segs[common]) ++common;
+    while (depth > common) {
+      out += '}';
+      --depth;
+    }
+    for (size_t k = common; k + 1 < count; ++k) {
+      if (need_comma) out += ',';
+      write_string(out, segs[k]);
+      out += ":{";
+      open[depth++] = segs[k];
+      need_comma = false;
+    }
+    if (need_comma) out += ',';
+    write_string(out, segs[count - 1]);
+    out += ':';
+    write_value(out, *it->value);
+    need_comma = true;
+  }
+  while (depth > 0) {
+    out += '}';
+    --depth;
+  }
+  out += '}';
+  return true;
+}
+
+void write_line(std::string& out, const Event& event) {
+  const size_t mark = out.size();
+  if (!write_fields(out, event)) {
+    out.resize(mark);
+    out += to_json(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+}
+
+}  // namespace
+
 std::string to_json_line(const Event& event) {
-  return to_json(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out;
+  out.reserve(512);
+  write_line(out, event);
+  return out;
 }
 
 Result<Event> event_from_json(const nlohmann::json& json) { return event_from_json_at(json, 0); }

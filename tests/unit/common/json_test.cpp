@@ -97,3 +97,66 @@ TEST(EventJson, InvalidUtf8IsReplacedNotThrown) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// The direct writer against the tree writer it replaces, byte for byte.
+std::string reference_line(const Event& e) {
+  return to_json(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+TEST(JsonLine, DirectWriterMatchesTheTreeWriter) {
+  std::vector<Event> cases;
+  {
+    Event e;  // key order across separators: "a-b" < "a" < "a.b" objects < "a_b"
+    e.set(field("t.a-b"), "1");
+    e.set(field("t.a.x"), int64_t{-5});
+    e.set(field("t.a.y.z"), true);
+    e.set(field("t.a_b"), 2.5);
+    e.set(field("t.ab"), 3.0);
+    e.set(field("zz"), Value());
+    e.set(field("@timestamp"), Timestamp::from_seconds(1'700'000'000, 123));
+    e.set(fields::source_ip, IpAddress::parse("2001:db8::1").value());
+    cases.push_back(e);
+  }
+  {
+    Event e;  // strings: quotes, backslashes, controls, DEL, Vietnamese, invalid UTF-8, overlong, surrogate
+    e.set(field("s.quote"), std::string("say \"hi\" \\ there"));
+    e.set(field("s.controls"), std::string("a\nb\tc\rd\be\ff\x01g\x1f", 15));
+    e.set(field("s.del"), std::string("x\x7fy"));
+    e.set(field("s.vi"), std::string("Nguyễn Văn Ánh — cổng dịch vụ công"));
+    e.set(field("s.bad"), std::string("ok\xff\xfe then \xc3"));
+    e.set(field("s.overlong"), std::string("\xc0\xaf"));
+    e.set(field("s.surrogate"), std::string("\xed\xa0\x80"));
+    e.set(field("s.empty"), std::string());
+    cases.push_back(e);
+  }
+  {
+    Event e;  // a field named like another's object: the tree writer's dotted-name rule
+    e.set(field("a"), "leaf");
+    e.set(field("a.b"), "child");
+    e.set(field("c.d"), int64_t{1});
+    cases.push_back(e);
+  }
+  {
+    Event inner;
+    inner.set(field("event.kind"), "event");
+    inner.set(field("message"), "nested \"one\"");
+    Event e;  // lists and embedded events
+    ValueList list{Value(int64_t{1}), Value(std::string("two")), Value(std::make_shared<const Event>(inner)),
+                   Value(ValueList{Value(0.1), Value(false)})};
+    e.set(field("vigil.evidence"), std::move(list));
+    e.set(field("vigil.empty_list"), ValueList{});
+    cases.push_back(e);
+  }
+  cases.emplace_back();  // empty
+  for (size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(to_json_line(cases[i]), reference_line(cases[i])) << "case " << i;
+    auto back = event_from_json_line(to_json_line(cases[i]));
+    EXPECT_TRUE(back) << "case " << i;
+  }
+}
+
+}  // namespace
+}  // namespace vigil
