@@ -60,11 +60,11 @@ class SshParser final : public StreamParser {
       }
       std::span<const uint8_t> payload(s.buf.data() + 5, len - padding - 1);
       if (!payload.empty() && payload[0] == 20) {
-        if (parse_kexinit(payload, s.kex)) {
-          s.kex_done = true;
-        } else {
-          give_up(s);
+        if (!parse_kexinit(payload, s.kex)) {
+          give_up(s);  // clears the buffer: nothing more to take from it
+          break;
         }
+        s.kex_done = true;
       }
       s.buf.erase(s.buf.begin(), s.buf.begin() + 4 + len);
       if (++s.packets > 4 && !s.kex_done) give_up(s);  // KEXINIT comes first; stop looking
