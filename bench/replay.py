@@ -2,8 +2,9 @@
 """Offline replay beside a bare libpcap read loop, and memory at many concurrent flows.
 
 1. mix:   a capture of N packets (default 1,500,000) made of the shared real captures
-          (../shared/data/pcap, classic pcap, Ethernet), repeated with each copy's IPv4
-          addresses shifted so copies are distinct flows, time running on. Prints packets/s and
+          (../shared/data/pcap, classic pcap, Ethernet) repeated, time running on: once as a
+          plain concatenation (rounds continue the same conversations), once with each round's
+          IPv4 addresses shifted so every round is new flows (the flow-heavy case). Prints packets/s and
           Mbit/s and peak RSS of `vigil-agent replay --out /dev/null` (decode, flows, TCP stream
           reassembly, anomaly and flow events as JSON) and of the bare libpcap loop, and the ratio.
 2. flows: captures of 100,000 and 1,000,000 concurrent TCP connections (a SYN each, then a data
@@ -108,7 +109,7 @@ def replay_health(pcap):
         return json.loads(last), secs, rss
 
 
-def mix(tmp):
+def mix(tmp, shifted):
     files = []
     for path in sorted(glob.glob(f"{shared}/**/*.pcap", recursive=True)):
         r = read_pcap(path)
@@ -125,18 +126,19 @@ def mix(tmp):
                 t0 = pkts[0][0] + pkts[0][1] / 1e6
                 for sec, usec, wire, data in pkts:
                     t = base + (sec + usec / 1e6 - t0)
-                    yield int(t), int((t % 1) * 1e6), wire, shift_ipv4(data, k)
+                    yield int(t), int((t % 1) * 1e6), wire, shift_ipv4(data, k) if shifted else data
                     n += 1
                     if n >= target:
                         return
                 base += 1  # the next file starts a second later
             k += 1
 
-    path = os.environ.get("VIGIL_BENCH_KEEP_MIX") or f"{tmp}/mix.pcap"
+    path = f"{tmp}/mix.pcap"
     n = write_pcap(path, packets())
     size = os.path.getsize(path)
-    print(f"mix: {n} packets ({len(files)} shared captures, {per_round} packets a round, addresses shifted "
-          f"per round), {size / 2**20:.0f} MiB")
+    how = ("each round's IPv4 addresses shifted, so every round is new flows (flow-heavy: ~1.8 packets a flow)"
+           if shifted else "rounds repeat the same conversations, as a plain concatenation does")
+    print(f"mix: {n} packets ({len(files)} shared captures, {per_round} packets a round; {how}), {size / 2**20:.0f} MiB")
 
     best = {}
     for name, cmd in (("libpcap loop", [loop, path]),
@@ -191,7 +193,8 @@ def main():
     if not os.path.exists(loop):
         sys.exit(f"{loop} not built: cmake --preset bench && cmake --build --preset bench")
     with tempfile.TemporaryDirectory(prefix="vigil-replay-bench.") as tmp:
-        mix(tmp)
+        mix(tmp, shifted=False)
+        mix(tmp, shifted=True)
         if os.environ.get("VIGIL_BENCH_MIX_ONLY"):
             return
         rss_small = concurrent_flows(tmp, 100_000)

@@ -63,15 +63,14 @@ TcpReassembler::Stream* TcpReassembler::find_or_create(const decode::DecodedPack
   }
   // A stream starts with a SYN, a SYN-ACK, or data (picked up mid-connection); a bare ACK or a
   // RST of an unknown connection has nothing to reassemble.
+  // A bare SYN makes no state either: half-open connections (scans, SYN floods) would otherwise
+  // fill the table; the SYN-ACK carries both initial sequence numbers.
   const bool is_syn = (p.tcp_flags & syn) != 0;
-  if (!is_syn && p.payload.empty()) return nullptr;
+  const bool syn_ack = is_syn && (p.tcp_flags & ack) != 0;
+  if (!syn_ack && p.payload.empty()) return nullptr;
   if (p.tcp_flags & rst) return nullptr;
-  bool sender_is_client;
-  if (is_syn) {
-    sender_is_client = (p.tcp_flags & ack) == 0;
-  } else {
-    sender_is_client = p.src_port >= p.dst_port;
-  }
+  if (is_syn && !syn_ack) return nullptr;  // a SYN with data (Fast Open): picked up at the SYN-ACK
+  const bool sender_is_client = syn_ack ? false : p.src_port >= p.dst_port;
   if (!make_room(kStreamOverhead)) return nullptr;
   auto s = std::make_unique<Stream>();
   s->key = sender_is_client ? forward : reverse;
@@ -116,7 +115,13 @@ void TcpReassembler::add(const decode::DecodedPacket& p, Timestamp ts) {
       d.synced = true;
       d.next_seq = seq + 1;
     }
-    seq += 1;  // data on a SYN (TCP Fast Open) starts after it
+    // A SYN-ACK acknowledges the client's SYN: the client's stream starts at its ack number.
+    Direction& other = s->dir[1 - static_cast<int>(which)];
+    if ((p.tcp_flags & ack) && !other.synced) {
+      other.synced = true;
+      other.next_seq = p.tcp_ack;
+    }
+    seq += 1;  // data on a SYN starts after it
   }
   if (p.payload_cut) {
     if (!p.payload.empty() || (p.tcp_flags & fin)) ++counters_.segments_cut;

@@ -25,7 +25,8 @@ struct StreamOptions {
   int64_t idle_timeout_ns = 120LL * 1'000'000'000;
 };
 
-// The client is the side that sent the SYN (or, picked up mid-connection, the higher port).
+// The client is the side the SYN-ACK went to (or, picked up mid-connection, the higher port). A
+// stream starts at the SYN-ACK or at the first payload; a bare SYN makes no state.
 struct StreamKey {
   IpAddress client_ip;
   IpAddress server_ip;

@@ -274,16 +274,16 @@ void write_value(std::string& out, const Value& value) {
   out += "null";
 }
 
-// Dotted names compared segment by segment: the order of the nested objects' keys.
+// Dotted names compared segment by segment (the order of the nested objects' keys): a dot sorts
+// below every other byte, so "a" < "a.b" < "a-b" as "a" < "a-b" among keys.
 bool segment_less(std::string_view a, std::string_view b) {
-  for (;;) {
-    size_t da = a.find('.'), db = b.find('.');
-    std::string_view sa = a.substr(0, da), sb = b.substr(0, db);
-    if (sa != sb) return sa < sb;
-    if (da == std::string_view::npos || db == std::string_view::npos) return da == std::string_view::npos && db != std::string_view::npos;
-    a.remove_prefix(da + 1);
-    b.remove_prefix(db + 1);
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    const auto x = static_cast<unsigned char>(a[i] == '.' ? '\x01' : a[i]);
+    const auto y = static_cast<unsigned char>(b[i] == '.' ? '\x01' : b[i]);
+    if (x != y) return x < y;
   }
+  return a.size() < b.size();
 }
 
 // False when one field's name is a prefix path of another's ("a" and "a.b"), which the tree

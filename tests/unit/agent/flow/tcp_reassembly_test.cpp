@@ -59,13 +59,13 @@ constexpr uint32_t kC = 1000, kS = 5000;  // initial sequence numbers of client 
 Bytes c(uint8_t flags, uint32_t seq, std::string_view data = {}, uint16_t sport = 40000) {
   return eth4(ipv4("10.0.0.1", "10.0.0.2", 6, tcp_seg(sport, 80, flags, seq, 0, data)));
 }
-Bytes s(uint8_t flags, uint32_t seq, std::string_view data = {}, uint16_t dport = 40000) {
-  return eth4(ipv4("10.0.0.2", "10.0.0.1", 6, tcp_seg(80, dport, flags, seq, 0, data)));
+Bytes s(uint8_t flags, uint32_t seq, std::string_view data = {}, uint16_t dport = 40000, uint32_t ack_no = 0) {
+  return eth4(ipv4("10.0.0.2", "10.0.0.1", 6, tcp_seg(80, dport, flags, seq, ack_no, data)));
 }
 
 void handshake(Collector& h, uint32_t client_isn = kC, uint32_t server_isn = kS) {
   h.feed(c(syn, client_isn));
-  h.feed(s(syn | ack, server_isn));
+  h.feed(s(syn | ack, server_isn, {}, 40000, client_isn + 1));
   h.feed(c(ack, client_isn + 1));
 }
 
@@ -171,8 +171,8 @@ TEST(TcpReassembly, IdleStreamsEndAndFlushEndsTheRest) {
   StreamOptions o;
   o.idle_timeout_ns = 10 * kSec;
   Collector h(o);
-  h.feed(c(syn, kC, {}, 40001), 1 * kSec);
-  h.feed(c(syn, kC, {}, 40002), 5 * kSec);
+  h.feed(s(syn | ack, kS, {}, 40001, kC + 1), 1 * kSec);
+  h.feed(s(syn | ack, kS, {}, 40002, kC + 1), 5 * kSec);
   h.feed(c(ack, kC + 1, "x", 40002), 12 * kSec);  // the first has been idle 11 s, the second 7 s
   ASSERT_EQ(h.ends.size(), 1u);
   EXPECT_EQ(h.ends[0], StreamEnd::idle_timeout);
@@ -189,7 +189,7 @@ TEST(TcpReassembly, MemoryCapHoldsAcrossManyStreams) {
   std::string chunk(1000, 'z');
   // 200 connections, each with a hole and 1,000 bytes after it: 200 kB would be held uncapped.
   for (uint16_t i = 0; i < 200; ++i) {
-    h.feed(c(syn, kC, {}, static_cast<uint16_t>(20000 + i)));
+    h.feed(s(syn | ack, kS, {}, static_cast<uint16_t>(20000 + i), kC + 1));
     h.feed(c(ack, kC + 11, chunk, static_cast<uint16_t>(20000 + i)));
     EXPECT_LE(h.r.counters().memory, o.memory_cap);
   }
@@ -197,6 +197,13 @@ TEST(TcpReassembly, MemoryCapHoldsAcrossManyStreams) {
   h.r.flush();
   EXPECT_EQ(h.r.counters().memory, 0u);
   EXPECT_EQ(h.r.counters().held_bytes, 0u);
+}
+
+TEST(TcpReassembly, BareSynsMakeNoState) {
+  Collector h;
+  for (uint16_t i = 0; i < 100; ++i) h.feed(c(syn, kC, {}, static_cast<uint16_t>(30000 + i)));
+  EXPECT_EQ(h.r.counters().streams_created, 0u);
+  EXPECT_EQ(h.r.counters().memory, 0u);
 }
 
 TEST(TcpReassembly, CutSegmentsAreNotDelivered) {
