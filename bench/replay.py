@@ -141,19 +141,20 @@ def mix(tmp, shifted):
     print(f"mix: {n} packets ({len(files)} shared captures, {per_round} packets a round; {how}), {size / 2**20:.0f} MiB")
 
     best = {}
+    replay = [agent, "replay", "--pcap", path, "--out", "/dev/null"]
     for name, cmd in (("libpcap loop", [loop, path]),
-                      ("vigil-agent replay --out /dev/null", [agent, "replay", "--pcap", path, "--out", "/dev/null"])):
+                      ("replay (protocols, shipped rules)", replay),
+                      ("replay --no-rules", replay + ["--no-rules"]),
+                      ("replay --no-rules --no-protocols", replay + ["--no-rules", "--no-protocols"])):
         runs = [run_measured(cmd) for _ in range(3)]
         secs = min(r[1] for r in runs)
         rss = max(r[2] for r in runs)
         if name == "libpcap loop":
-            pk, by, loop_secs = runs[0][0].split()[:3]
-            wire_bytes = int(by)
+            wire_bytes = int(runs[0][0].split()[1])
         best[name] = secs
         print(f"  {name:38s} {n / secs / 1e6:6.2f} M packets/s  {wire_bytes * 8 / secs / 1e6:8.0f} Mbit/s  "
-              f"peak RSS {rss:6.1f} MiB  ({secs:.2f} s, best of 3, process start included)")
-    ratio = best["libpcap loop"] / best["vigil-agent replay --out /dev/null"]
-    print(f"  replay runs at {ratio * 100:.0f} % of the bare libpcap loop's rate")
+              f"peak RSS {rss:6.1f} MiB  ({secs:.2f} s, best of 3, process start included)"
+              + ("" if name == "libpcap loop" else f"  {best['libpcap loop'] / secs * 100:.0f} % of libpcap"))
     return path
 
 

@@ -196,6 +196,7 @@ struct ReplayArgs {
   std::vector<std::string> logs;  // FORMAT:FILE
   std::vector<std::string> rules;
   bool no_rules = false;
+  bool no_protocols = false;
   std::string out = "-";
   std::string host_name;
 };
@@ -245,6 +246,7 @@ int run_replay_command(const ReplayArgs& args) {
   std::setvbuf(out, buffer, _IOFBF, sizeof buffer);
 
   options.pcaps = args.pcaps;
+  options.protocols = !args.no_protocols;
   options.host_name = args.host_name;
   options.flows = flow_options(FlowSection{});  // agent.yaml's defaults, one source of truth
 
@@ -380,6 +382,8 @@ int agent_main(int argc, char** argv) {
                          "Rule files or directories (default: /usr/share/vigil/rules, or the source tree's rules/ "
                          "for a binary in its build tree)");
   replay_cmd->add_flag("--no-rules", replay_args.no_rules, "Run no rules (events only)");
+  replay_cmd->add_flag("--no-protocols", replay_args.no_protocols,
+                       "No DNS/TLS/HTTP/SSH metadata (flows and anomalies only; for comparing throughput)");
   replay_cmd->add_option("--out", replay_args.out, "Output file, - for stdout")->capture_default_str();
   replay_cmd->add_option("--host-name", replay_args.host_name, "host.name of the events (default: hostname)");
 

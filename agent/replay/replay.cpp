@@ -164,6 +164,7 @@ Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& si
   po.decoder = options.decoder;
   po.anomaly_events_per_kind = options.anomaly_events_per_kind;
   po.community_id_seed = options.community_id_seed;
+  po.protocols = options.protocols;
   traffic::PacketPipeline pipeline(po, emit);
 
   // Packets are merged by timestamp across inputs: a min-heap of inputs keyed by their next

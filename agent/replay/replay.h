@@ -32,6 +32,7 @@ struct ReplayOptions {
   decode::DecoderOptions decoder;
   uint32_t anomaly_events_per_kind = 10;  // network.anomaly events per kind per run; rest counted
   uint16_t community_id_seed = 0;         // network.community_id seed (the spec's default is 0)
+  bool protocols = true;                  // DNS, TLS, HTTP and SSH metadata events
 };
 
 struct ReplayStats {

@@ -36,6 +36,8 @@ if [ -n "$data" ] && [ -d "$data/pcap" ]; then
   [ "$(wc -l <"$tmp/dns.json")" -eq 4 ] || fail "dns_udp: wanted a query, an answer, a flow and a health line"
   [ "$(grep -c '"dataset":"network.flow"' "$tmp/dns.json")" -eq 1 ] || fail "dns_udp: wanted one flow"
   [ "$(grep -c '"dataset":"network.dns"' "$tmp/dns.json")" -eq 2 ] || fail "dns_udp: wanted a DNS query and answer"
+  expect_rc 0 "$agent" replay --no-protocols --pcap "$data/pcap/tcpdump/dns_udp.pcap"
+  ! grep -q '"dataset":"network.dns"' "$tmp/out" || fail "--no-protocols still made DNS events"
   head -1 "$tmp/dns.json" | grep -q '"name":"h1"' || fail "dns_udp: host.name"
   tail -1 "$tmp/dns.json" | grep -q '"dataset":"agent.health"' || fail "dns_udp: health not last"
   # Several inputs, after one --pcap or repeated: packets merged, one health line at the end.
