@@ -50,16 +50,17 @@ def write_log(path, n):
             f.write(f"{stamp} gov-web-1 sshd[{1000 + i % 30000}]: {msg}\n")
 
 
-def measured(cmd, stdout=subprocess.DEVNULL):
-    start = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    secs = time.perf_counter() - start
-    rc = os.waitstatus_to_exitcode(status)
-    if rc not in (0, 1) or (rc == 1 and cmd[0] != "grep"):
-        sys.exit(f"{' '.join(cmd)} failed ({rc}): {err.decode(errors='replace')[-1500:]}")
-    return secs, usage.ru_maxrss / 1024
+def measured(cmd):
+    """(seconds, peak RSS MiB) of one child process; peak RSS from /usr/bin/time (a forked
+    child's own ru_maxrss starts at its parent's size)."""
+    with tempfile.NamedTemporaryFile("r") as rss_file:
+        start = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-o", rss_file.name, "-f", "%M"] + cmd, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+        secs = time.perf_counter() - start
+        if p.returncode not in (0, 1) or (p.returncode == 1 and cmd[0] != "grep"):
+            sys.exit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode(errors='replace')[-1500:]}")
+        return secs, int(rss_file.read().split()[-1]) / 1024
 
 
 def report(name, n, secs, rss):

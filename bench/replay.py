@@ -83,17 +83,15 @@ def write_pcap(path, packets_iter):
 
 
 def run_measured(cmd):
-    """(stdout, seconds, peak RSS MiB) of one child process."""
-    start = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    secs = time.perf_counter() - start
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        sys.exit(f"{cmd[0]} failed ({p.returncode}): {err.decode(errors='replace')[-2000:]}")
-    return out, secs, usage.ru_maxrss / 1024
+    """(stdout, seconds, peak RSS MiB) of one child process. Peak RSS comes from /usr/bin/time:
+    a forked child's own ru_maxrss starts at its parent's size."""
+    with tempfile.NamedTemporaryFile("r") as rss_file:
+        start = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-o", rss_file.name, "-f", "%M"] + cmd, capture_output=True)
+        secs = time.perf_counter() - start
+        if p.returncode != 0:
+            sys.exit(f"{cmd[0]} failed ({p.returncode}): {p.stderr.decode(errors='replace')[-2000:]}")
+        return p.stdout, secs, int(rss_file.read().split()[-1]) / 1024
 
 
 def replay_health(pcap):

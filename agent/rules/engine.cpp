@@ -214,6 +214,8 @@ void Engine::aggregate(const Rule& rule, size_t rule_index, const Event& event, 
                  hits.end());
       hits.push_back(std::move(hit));
       if (hits.size() > rule.aggregation.count) hits.erase(hits.begin());
+      // Only the newest hits' events can become evidence: older ones keep their id and time.
+      if (hits.size() > limits_.evidence_events) hits[hits.size() - limits_.evidence_events - 1].event.reset();
       if (hits.size() >= rule.aggregation.count) {
         fire = true;
         total = hits.size();
@@ -233,6 +235,8 @@ void Engine::aggregate(const Rule& rule, size_t rule_index, const Event& event, 
         found->second = std::move(hit);
       } else {
         d.emplace_back(std::move(value), std::move(hit));
+        // Only the newest entries' events can become evidence: older ones keep their id and time.
+        if (d.size() > limits_.evidence_events) d[d.size() - limits_.evidence_events - 1].second.event.reset();
       }
       if (d.size() >= rule.aggregation.count) {
         fire = true;
@@ -291,7 +295,9 @@ Event Engine::make_alert(const Rule& rule, const Event& last, const std::vector<
     if (!h->event_id.empty()) ids.emplace_back(h->event_id);
   }
   size_t start = hits.size() > limits_.evidence_events ? hits.size() - limits_.evidence_events : 0;
-  for (size_t i = start; i < hits.size(); ++i) events.emplace_back(hits[i]->event);
+  for (size_t i = start; i < hits.size(); ++i) {
+    if (hits[i]->event) events.emplace_back(hits[i]->event);
+  }
   a.set(fields::evidence_ids, std::move(ids));
   a.set(fields::evidence_events, std::move(events));
   return a;
