@@ -8,27 +8,9 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
   echo "skipped: needs root and iproute2"
   exit 77
 fi
-ns="vigil-t$$"
-host_if="vgl$$a"
-peer_if="vgl$$b"
-tmp=$(mktemp -d)
-cleanup() {
-  ip netns del "$ns" 2>/dev/null || true
-  ip link del "$host_if" 2>/dev/null || true
-  jobs -p | xargs -r kill 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-
-ip netns add "$ns" || { echo "skipped: cannot create a network namespace"; exit 77; }
-ip link add "$host_if" type veth peer name "$peer_if" || { echo "skipped: cannot create a veth pair"; exit 77; }
-ip link set "$peer_if" netns "$ns"
-ip addr add 10.199.7.1/24 dev "$host_if"
-ip link set "$host_if" up
-ip netns exec "$ns" ip addr add 10.199.7.2/24 dev "$peer_if"
-ip netns exec "$ns" ip link set "$peer_if" up
-ip netns exec "$ns" ip link set lo up
+. "$(dirname "$0")/veth_pair.sh"
+veth_pair t 10.199.7.1 10.199.7.2
 
 # A TCP listener on the host side that answers once.
 (echo "hello from the host" | timeout 8 nc -N -l 10.199.7.1 18080 >/dev/null 2>&1 || true) &

@@ -10,28 +10,9 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v openssl >/d
   echo "skipped: needs root, iproute2, openssl and curl"
   exit 77
 fi
-ns="vigil-p$$"
-host_if="vgp$$a"
-peer_if="vgp$$b"
-tmp=$(mktemp -d)
-cleanup() {
-  ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
-  ip netns del "$ns" 2>/dev/null || true
-  ip link del "$host_if" 2>/dev/null || true
-  jobs -p | xargs -r kill 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-
-ip netns add "$ns" || { echo "skipped: cannot create a network namespace"; exit 77; }
-ip link add "$host_if" type veth peer name "$peer_if" || { echo "skipped: cannot create a veth pair"; exit 77; }
-ip link set "$peer_if" netns "$ns"
-ip addr add 10.199.8.1/24 dev "$host_if"
-ip link set "$host_if" up
-ip netns exec "$ns" ip addr add 10.199.8.2/24 dev "$peer_if"
-ip netns exec "$ns" ip link set "$peer_if" up
-ip netns exec "$ns" ip link set lo up
+. "$(dirname "$0")/veth_pair.sh"
+veth_pair p 10.199.8.1 10.199.8.2
 
 # Servers in the namespace.
 mkdir -p "$tmp/www"
