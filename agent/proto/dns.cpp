@@ -1,5 +1,9 @@
 #include "agent/proto/dns.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
 #include <fmt/format.h>
 
 namespace vigil::agent::proto {
@@ -246,6 +250,80 @@ std::string dns_rcode_name(uint8_t rcode) {
   return rcode < std::size(kNames) ? kNames[rcode] : std::to_string(rcode);
 }
 
+namespace {
+
+// Second-level suffixes under which names are registered one level deeper (a heuristic for the
+// common cases, Vietnam's first: no public-suffix list is shipped).
+bool second_level_suffix(std::string_view two) {
+  static constexpr std::string_view kSuffixes[] = {
+      "com.vn", "net.vn", "org.vn", "edu.vn", "gov.vn", "ac.vn",  "info.vn", "biz.vn", "name.vn", "pro.vn",
+      "health.vn", "int.vn", "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.jp",
+      "ne.jp",  "or.jp",  "com.cn", "net.cn", "gov.cn", "com.br", "co.in", "co.kr", "com.sg", "com.my",
+      "co.th",  "com.tw", "com.hk"};
+  for (auto x : kSuffixes) {
+    if (two.size() == x.size() && std::equal(two.begin(), two.end(), x.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Shannon entropy, bits per character.
+double entropy(std::string_view s) {
+  if (s.empty()) return 0;
+  size_t counts[256] = {};
+  for (char c : s) ++counts[static_cast<unsigned char>(c)];
+  double h = 0;
+  for (size_t n : counts) {
+    if (n == 0) continue;
+    const double p = static_cast<double>(n) / static_cast<double>(s.size());
+    h -= p * std::log2(p);
+  }
+  return std::round(h * 100) / 100;
+}
+
+// dns.question.registered_domain and .subdomain, and the shape of the name (vigil.dns.question.*:
+// length, longest label, entropy of the subdomain) that tunnelling rules look at.
+void name_shape(const std::string& name, Event& e) {
+  if (name.empty() || name == ".") return;
+  std::vector<std::string_view> labels;
+  size_t longest = 0;
+  for (size_t start = 0;;) {
+    size_t dot = name.find('.', start);
+    auto label = std::string_view(name).substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    labels.push_back(label);
+    longest = std::max(longest, label.size());
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  size_t keep = 2;
+  if (labels.size() >= 3) {
+    auto last_two = std::string_view(name).substr(static_cast<size_t>(labels[labels.size() - 2].data() - name.data()));
+    if (second_level_suffix(last_two)) keep = 3;
+  }
+  static const FieldId kRegistered = field("dns.question.registered_domain");
+  static const FieldId kSubdomain = field("dns.question.subdomain");
+  static const FieldId kLength = field("vigil.dns.question.length");
+  static const FieldId kLongest = field("vigil.dns.question.longest_label");
+  static const FieldId kEntropy = field("vigil.dns.question.entropy");
+  if (labels.size() >= keep) {
+    const size_t first = labels.size() - keep;
+    const auto offset = static_cast<size_t>(labels[first].data() - name.data());
+    e.set(kRegistered, name.substr(offset));
+    if (offset > 0) {
+      std::string sub = name.substr(0, offset - 1);
+      e.set(kEntropy, entropy(sub));
+      e.set(kSubdomain, std::move(sub));
+    }
+  }
+  e.set(kLength, static_cast<int64_t>(name.size()));
+  e.set(kLongest, static_cast<int64_t>(longest));
+}
+
+}  // namespace
+
 Event dns_event(const DnsMessage& m, const Endpoints& ends, Timestamp ts, const std::string& host_name) {
   Event e = protocol_event("network.dns", "dns", ends, ts, host_name);
   e.set(fields::dns_type, std::string(m.response ? "answer" : "query"));
@@ -253,6 +331,7 @@ Event dns_event(const DnsMessage& m, const Endpoints& ends, Timestamp ts, const 
   if (m.questions > 0 && !m.qname.empty()) {
     e.set(fields::dns_question_name, m.qname);
     e.set(fields::dns_question_type, dns_type_name(m.qtype));
+    name_shape(m.qname, e);
   }
   if (m.response) {
     e.set(fields::dns_response_code, dns_rcode_name(m.rcode));

@@ -68,6 +68,16 @@ struct FieldId {
   X(dns_answers, "dns.answers", list)                               \
   X(dns_type, "dns.type", string)                                   \
   X(dns_id, "dns.id", integer)                                      \
+  X(dns_question_registered_domain, "dns.question.registered_domain", string) \
+  X(dns_question_subdomain, "dns.question.subdomain", string)       \
+  X(dns_question_length, "vigil.dns.question.length", integer)      \
+  X(dns_question_longest_label, "vigil.dns.question.longest_label", integer) \
+  X(dns_question_entropy, "vigil.dns.question.entropy", real)       \
+  X(dns_error, "vigil.dns.error", string)                           \
+  X(network_protocol, "network.protocol", string)                   \
+  X(tls_client_ja3_string, "tls.client.ja3_string", string)         \
+  X(tls_client_version, "tls.client.version", string)               \
+  X(systemd_unit, "systemd.unit", string)                           \
   X(tls_client_server_name, "tls.client.server_name", string)       \
   X(tls_version, "tls.version", string)                             \
   X(tls_client_ja3, "tls.client.ja3", string)                       \

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "agent/checks/policy_loader.h"
+#include "agent/proto/dns.h"
 #include "agent/rules/engine.h"
 #include "agent/rules/rule_loader.h"
 #include "tests/support/test_support.h"
@@ -276,6 +277,54 @@ TEST_F(ShippedRules, CrossSiteScriptingAndAttackTools) {
             1u);  // once per address within ten minutes
   EXPECT_EQ(run({ua("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0")}).count("VGL-WEB-0005"),
             0u);
+}
+
+}  // namespace
+}  // namespace vigil::agent::rules
+
+namespace vigil::agent::rules {
+namespace {
+
+// A DNS query event as the protocol parser makes it (the name's shape fields included).
+Event dns_query(double t, const std::string& src, const std::string& name) {
+  proto::DnsMessage m;
+  m.id = 1;
+  m.questions = 1;
+  m.qname = name;
+  m.qtype = 16;
+  proto::Endpoints ends{*IpAddress::parse(src), *IpAddress::parse("10.0.0.53"), 53000, 53, 0, 17};
+  return proto::dns_event(m, ends, Timestamp{static_cast<int64_t>((1'780'000'000 + t) * 1e9)}, "h");
+}
+
+TEST_F(ShippedRules, DnsTunnellingShapes) {
+  // dnscat2-style: hex data in long labels under one domain.
+  std::string data = "3c2f6f62736572766174696f6e3e3c7265706f72743e6d6f7265";  // 52 characters
+  auto ids = run({dns_query(0, "10.1.1.5", data + ".t.example-c2.com")});
+  EXPECT_EQ(ids.count("VGL-NET-0006"), 1u);
+  // Ordinary long-ish names do not.
+  ids = run({dns_query(0, "10.1.1.5", "elb-prod-portal-1234567890.ap-southeast-1.elb.amazonaws.com"),
+             dns_query(1, "10.1.1.5", "_dmarc.dichvucong.gov.vn")});
+  EXPECT_EQ(ids.count("VGL-NET-0006"), 0u);
+
+  // Fifty random-looking subdomains of one domain within minutes; fifty ordinary host names
+  // under a .gov.vn domain (registered one level deeper) do not.
+  std::vector<Event> tunnel, portal;
+  const char* alphabet = "abcdefghijklmnopqrstuvwxyz234567";  // base32, as tunnels encode
+  uint32_t x = 12345;
+  for (int i = 0; i < 50; ++i) {
+    std::string label;
+    for (int k = 0; k < 24; ++k) {
+      x = x * 1103515245u + 12345u;
+      label += alphabet[(x >> 16) % 32];
+    }
+    tunnel.push_back(dns_query(i * 2, "10.1.1.6", label + ".exfil.example.net"));
+    portal.push_back(dns_query(i * 2, "10.1.1.7", "host" + std::to_string(i) + ".dichvucong.gov.vn"));
+  }
+  EXPECT_EQ(run(tunnel).count("VGL-NET-0007"), 1u);
+  EXPECT_EQ(run(portal).count("VGL-NET-0007"), 0u);
+  EXPECT_EQ(*tunnel[0].get_string(field("dns.question.registered_domain")), "example.net");
+  EXPECT_EQ(*portal[0].get_string(field("dns.question.registered_domain")), "dichvucong.gov.vn");
+  EXPECT_EQ(*portal[0].get_string(field("dns.question.subdomain")), "host0");
 }
 
 }  // namespace
