@@ -31,6 +31,7 @@ std::string_view trim(std::string_view s) {
 
 struct Request {
   std::string method, uri, version, host, user_agent, referrer;
+  std::string authorization;  // the scheme only ("basic", "bearer"...), never the credential
 };
 
 // One direction's framing: headers, then a body of known length, chunks, or up to the close.
@@ -168,6 +169,11 @@ class HttpParser final : public StreamParser {
       if (iequals(name, "host")) r.host = std::string(value);
       else if (iequals(name, "user-agent")) r.user_agent = std::string(value);
       else if (iequals(name, "referer")) r.referrer = std::string(value);
+      else if (iequals(name, "authorization")) {
+        std::string scheme(value.substr(0, value.find(' ')));
+        for (auto& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        r.authorization = scheme.substr(0, 32);
+      }
       else if (iequals(name, "content-length")) std::from_chars(value.data(), value.data() + value.size(), length);
       else if (iequals(name, "transfer-encoding") && value.find("chunked") != std::string_view::npos) chunked = true;
     });
@@ -268,6 +274,7 @@ class HttpParser final : public StreamParser {
     }
     if (!r.user_agent.empty()) e.set(fields::user_agent_original, r.user_agent);
     if (!r.referrer.empty()) e.set(fields::http_request_referrer, r.referrer);
+    if (!r.authorization.empty()) e.set(fields::http_authorization, r.authorization);
     if (!r.version.empty()) e.set(fields::http_version, r.version.substr(5));
     if (status > 0) {
       e.set(fields::http_response_status_code, int64_t{status});

@@ -78,6 +78,7 @@ struct FieldId {
   X(tls_client_ja3_string, "tls.client.ja3_string", string)         \
   X(tls_client_version, "tls.client.version", string)               \
   X(systemd_unit, "systemd.unit", string)                           \
+  X(http_authorization, "vigil.http.authorization", string)         \
   X(tls_client_server_name, "tls.client.server_name", string)       \
   X(tls_version, "tls.version", string)                             \
   X(tls_client_ja3, "tls.client.ja3", string)                       \

@@ -83,6 +83,18 @@ TEST(HttpParser, ContinueResponsesBodyToCloseAndUnansweredRequests) {
   EXPECT_EQ(h.num(1, "http.response.status_code"), -1);
 }
 
+TEST(HttpParser, AuthorizationSchemeIsKeptNeverTheCredential) {
+  Harness h;
+  auto p = make_http_parser(h.ctx);
+  h.feed(*p, StreamDir::to_server, "GET /admin HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWRtaW46c2VjcmV0\r\n\r\n");
+  h.feed(*p, StreamDir::to_client, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_EQ(h.events.size(), 1u);
+  EXPECT_EQ(h.str(0, "vigil.http.authorization"), "basic");
+  std::string all;
+  for (const auto& [id, v] : h.events[0]) all += v.to_string();
+  EXPECT_EQ(all.find("YWRtaW46c2VjcmV0"), std::string::npos);
+}
+
 TEST(HttpParser, HeadersOverTheCapAreGivenUpAndCounted) {
   Harness h;
   h.options.max_buffer = 256;

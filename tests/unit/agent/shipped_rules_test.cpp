@@ -327,5 +327,16 @@ TEST_F(ShippedRules, DnsTunnellingShapes) {
   EXPECT_EQ(*portal[0].get_string(field("dns.question.subdomain")), "host0");
 }
 
+TEST_F(ShippedRules, CleartextBasicAuthentication) {
+  auto http = [](double t, const char* auth) {
+    return event("network.http", t, {{"source.ip", *IpAddress::parse("10.2.0.9")},
+                                     {"destination.ip", *IpAddress::parse("10.2.0.1")},
+                                     {"destination.port", 8080},
+                                     {"vigil.http.authorization", auth}});
+  };
+  EXPECT_EQ(run({http(0, "basic"), http(5, "basic")}).count("VGL-NET-0008"), 1u);  // once per pair
+  EXPECT_EQ(run({http(0, "bearer")}).count("VGL-NET-0008"), 0u);
+}
+
 }  // namespace
 }  // namespace vigil::agent::rules
