@@ -30,7 +30,7 @@ namespace {
 constexpr uint64_t kStreamOverhead = 320;  // state, table node, LRU node
 }
 
-size_t TcpReassembler::KeyHash::operator()(const StreamKey& k) const {
+size_t StreamKeyHash::operator()(const StreamKey& k) const {
   uint64_t h = kHashSeed;
   auto feed = [&h](uint64_t v) {
     h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);

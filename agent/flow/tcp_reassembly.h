@@ -36,6 +36,11 @@ struct StreamKey {
   friend bool operator==(const StreamKey&, const StreamKey&) = default;
 };
 
+// Seeded per process, so keys an attacker chooses cannot be made to collide.
+struct StreamKeyHash {
+  size_t operator()(const StreamKey& k) const;
+};
+
 enum class StreamDir : uint8_t { to_server = 0, to_client = 1 };
 enum class StreamEnd : uint8_t { fin, rst, idle_timeout, evicted, flush };
 
@@ -95,10 +100,7 @@ class TcpReassembler {
     std::map<uint64_t, Segment> segments;  // out of order, by stream offset, not overlapping
   };
   struct Stream;
-  struct KeyHash {
-    size_t operator()(const StreamKey& k) const;
-  };
-  using Table = std::unordered_map<StreamKey, std::unique_ptr<Stream>, KeyHash>;
+  using Table = std::unordered_map<StreamKey, std::unique_ptr<Stream>, StreamKeyHash>;
 
   Stream* find_or_create(const decode::DecodedPacket& p, Timestamp ts, StreamDir& dir);
   void segment(Stream& s, StreamDir dir, uint32_t seq, std::span<const uint8_t> data);

@@ -34,21 +34,6 @@ Event protocol_event(const char* dataset, const char* protocol, const Endpoints&
   return e;
 }
 
-size_t Dispatcher::KeyHash::operator()(const flow::StreamKey& k) const {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  auto feed = [&h](const uint8_t* p, size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-      h ^= p[i];
-      h *= 0x100000001b3ULL;
-    }
-  };
-  feed(k.client_ip.bytes().data(), 16);
-  feed(k.server_ip.bytes().data(), 16);
-  uint16_t ports[3] = {k.client_port, k.server_port, k.vlan};
-  feed(reinterpret_cast<const uint8_t*>(ports), sizeof ports);
-  return static_cast<size_t>(h);
-}
-
 Dispatcher::Dispatcher(ProtoOptions options, std::string host_name, EventSink sink)
     : options_(options), host_name_(std::move(host_name)), sink_(std::move(sink)) {}
 

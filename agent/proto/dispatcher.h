@@ -30,9 +30,6 @@ class Dispatcher {
   size_t open_parsers() const { return parsers_.size(); }
 
  private:
-  struct KeyHash {
-    size_t operator()(const flow::StreamKey& k) const;
-  };
   struct Entry {
     std::unique_ptr<StreamParser> parser;  // null: not recognised (ignored)
     std::string head[2];                   // first bytes while undecided
@@ -49,7 +46,7 @@ class Dispatcher {
   EventSink sink_;
   ProtoCounters counters_;
   Timestamp now_{};
-  std::unordered_map<flow::StreamKey, Entry, KeyHash> parsers_;
+  std::unordered_map<flow::StreamKey, Entry, flow::StreamKeyHash> parsers_;
 };
 
 }  // namespace vigil::agent::proto

@@ -89,30 +89,47 @@ class LogInput {
   const std::string& error() const { return error_; }
 
  private:
-  // One line, cut at max_line (the rest of an overlong line is skipped).
+  // One line, cut at max_line (the rest of an overlong line is skipped), read from a 64 KiB
+  // buffer refilled by blocks.
   bool read_line() {
     line_.clear();
-    bool any = false;
-    char c;
-    while (in_->get(c)) {
+    bool any = false, cut = false;
+    for (;;) {
+      if (pos_ == end_) {
+        in_->read(buf_, sizeof buf_);
+        end_ = static_cast<size_t>(in_->gcount());
+        pos_ = 0;
+        if (end_ == 0) {
+          if (in_->bad()) error_ = fmt::format("{}: read error: {}", path_, std::strerror(errno));
+          return any;
+        }
+      }
       any = true;
-      if (c == '\n') return true;
-      if (line_.size() < max_line_) {
-        line_.push_back(c);
-      } else if (line_.size() == max_line_) {
-        ++cut_;
-        line_.push_back('\0');  // marks the line cut; removed below
+      const char* start = buf_ + pos_;
+      const auto* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
+      const size_t n = nl ? static_cast<size_t>(nl - start) : end_ - pos_;
+      if (!cut) {
+        const size_t room = max_line_ - line_.size();
+        line_.append(start, std::min(n, room));
+        if (n > room) {
+          cut = true;
+          ++cut_;
+        }
+      }
+      pos_ += n;
+      if (nl) {
+        ++pos_;
+        return true;
       }
     }
-    if (in_->bad()) error_ = fmt::format("{}: read error: {}", path_, std::strerror(errno));
-    if (line_.size() > max_line_) line_.resize(max_line_);
-    return any;
   }
 
   std::string path_;
   std::unique_ptr<logs::LogParser> parser_;
   logs::ParseContext ctx_;
   std::unique_ptr<std::ifstream> in_;
+  char buf_[64 * 1024];
+  size_t pos_ = 0, end_ = 0;
   size_t max_line_ = 0;
   std::string line_;
   Event event_;
