@@ -110,10 +110,7 @@ bool AccessLogParser::parse_line(std::string_view line, const ParseContext&, Eve
   }
   if (method_ok && !target.empty()) {
     out.set(fields::http_request_method, Value(method));
-    out.set(fields::url_original, Value(target));
-    size_t q = target.find('?');
-    out.set(fields::url_path, Value(target.substr(0, q)));
-    if (q != std::string_view::npos) out.set(fields::url_query, Value(target.substr(q + 1)));
+    set_url_target(out, target);
     if (!version.empty()) out.set(fields::http_version, Value(version));
   } else {
     set_unless_dash(out, fields::url_original, request);
@@ -121,8 +118,9 @@ bool AccessLogParser::parse_line(std::string_view line, const ParseContext&, Eve
 
   std::string_view referrer, agent;
   if (read_quoted(s, referrer)) {
-    set_unless_dash(out, fields::http_request_referrer, referrer);
-    if (read_quoted(s, agent)) set_unless_dash(out, fields::user_agent_original, agent);
+    // "-" is the format's "none" (absent); "" is a header sent empty (present, empty).
+    if (referrer != "-") out.set(fields::http_request_referrer, Value(referrer));
+    if (read_quoted(s, agent) && agent != "-") out.set(fields::user_agent_original, Value(agent));
   }
   return true;
 }

@@ -4,6 +4,7 @@
 
 #include "agent/logs/log_fields.h"
 #include "agent/logs/scan.h"
+#include "agent/logs/syscalls_x86_64.h"
 
 namespace vigil::logs {
 
@@ -19,6 +20,11 @@ bool is_hex_encodable(std::string_view key) {
                                                "name"sv,      "path"sv,  "acct"sv,  "data"sv, "dir"sv,
                                                "file"sv,      "ocomm"sv, "watch"sv, "new"sv,  "old"sv};
   return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
+}
+
+// EXECVE's argument keys: a0, a1, ... (not a0_len, and not SYSCALL's a0..a3, which are numbers).
+bool is_argument_key(std::string_view key) {
+  return key.size() >= 2 && key[0] == 'a' && std::all_of(key.begin() + 1, key.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool all_hex(std::string_view s) {
@@ -44,7 +50,7 @@ std::optional<FieldId> AuditdParser::key_field(std::string_view key) {
   return id;
 }
 
-void AuditdParser::read_pairs(std::string_view s, Event& out, int depth) {
+void AuditdParser::read_pairs(std::string_view s, Event& out, int depth, bool execve) {
   while (true) {
     // ENRICHED records put a GS (0x1d) before the resolved names (AUID="root" UID="root").
     while (s.starts_with(' ') || s.starts_with('\x1d')) s.remove_prefix(1);
@@ -68,7 +74,7 @@ void AuditdParser::read_pairs(std::string_view s, Event& out, int depth) {
       s.remove_prefix(std::min(s.size(), end + 1));
       quoted = true;
       if (q == '\'' && key == "msg" && depth == 0) {  // USER_* records nest their fields
-        read_pairs(value, out, depth + 1);
+        read_pairs(value, out, depth + 1, false);
         continue;
       }
     } else {
@@ -78,7 +84,8 @@ void AuditdParser::read_pairs(std::string_view s, Event& out, int depth) {
     }
     auto id = key_field(key);
     if (!id) continue;
-    if (!quoted && is_hex_encodable(key) && all_hex(value) && hex_decode(value, decoded_)) {
+    if (!quoted && (is_hex_encodable(key) || (execve && is_argument_key(key))) && all_hex(value) &&
+        hex_decode(value, decoded_)) {
       std::replace(decoded_.begin(), decoded_.end(), '\0', ' ');  // proctitle: NUL between args
       while (!decoded_.empty() && decoded_.back() == ' ') decoded_.pop_back();
       out.set(*id, Value(std::string_view(decoded_)));
@@ -134,7 +141,21 @@ bool AuditdParser::parse_line(std::string_view line, const ParseContext&, Event&
   out.set(fields::timestamp, Timestamp::from_seconds(*secs, nanos));
   out.set(lf.auditd_message_type, Value(type));
   out.set(lf.auditd_sequence, *seq);
-  read_pairs(s, out, 0);
+  read_pairs(s, out, 0, type == "EXECVE");
+  // Raw records name the system call by number; ENRICHED ones add SYSCALL=name (kept as is).
+  if (type == "SYSCALL") {
+    static const FieldId kSyscallName = field("auditd.data.SYSCALL");
+    static const FieldId kSyscall = field("auditd.data.syscall");
+    static const FieldId kArch = field("auditd.data.arch");
+    const std::string* arch = out.get_string(kArch);
+    const std::string* number = out.get_string(kSyscall);
+    if (!out.has(kSyscallName) && arch && number && *arch == "c000003e") {
+      auto n = parse_uint(*number);
+      if (n && static_cast<size_t>(*n) < std::size(kX86_64Syscalls) && !kX86_64Syscalls[*n].empty()) {
+        out.set(kSyscallName, Value(kX86_64Syscalls[*n]));
+      }
+    }
+  }
   return true;
 }
 

@@ -32,7 +32,8 @@ class AuditdParser final : public LogParser {
   };
   // The field id of auditd.data.<key>, or nullopt over the cap.
   std::optional<FieldId> key_field(std::string_view key);
-  void read_pairs(std::string_view s, Event& out, int depth);
+  // `execve`: the record is an EXECVE, whose a0..aN arguments auditd hex-encodes when needed.
+  void read_pairs(std::string_view s, Event& out, int depth, bool execve);
 
   std::unordered_map<std::string, FieldId, Hash, std::equal_to<>> keys_;
   std::string decoded_;  // reused buffer for hex decoding

@@ -266,7 +266,7 @@ class HttpParser final : public StreamParser {
     ++ctx_.counters->http_transactions;
     Event e = protocol_event("network.http", "http", ctx_.ends, last_ts_, *ctx_.host_name);
     if (!r.method.empty()) e.set(fields::http_request_method, r.method);
-    if (!r.uri.empty()) e.set(fields::url_original, r.uri);
+    if (!r.uri.empty()) set_url_target(e, r.uri);
     if (!r.host.empty()) {
       std::string_view host = r.host;
       if (!host.starts_with('[')) host = host.substr(0, host.rfind(':') == std::string_view::npos ? host.size() : host.rfind(':'));

@@ -133,6 +133,7 @@ Engine::Engine(std::shared_ptr<const RuleSet> set, EngineLimits limits)
     : set_(std::move(set)), limits_(limits), tags_field_(field("tags")), count_field_(field("vigil.alert.count")) {
   for (size_t i = 0; i < set_->rules.size(); ++i) {
     const Rule& r = *set_->rules[i];
+    if (r.is_correlation) continue;  // fed by its rules, never by events
     if (r.datasets.empty()) {
       unindexed_.push_back(i);
     } else {
@@ -148,7 +149,10 @@ void Engine::process(const Event& event, std::vector<Event>& alerts) {
     if (!matches(rule.when, event)) return;
     ++stats_.matches;
     if (on_match_) on_match_(rule, event);
-    aggregate(rule, i, event, alerts);
+    const Value* distinct = rule.aggregation.kind == Aggregation::Kind::distinct
+                                ? event.get(rule.aggregation.distinct_field)
+                                : nullptr;
+    aggregate(rule, event, group_key(i, rule.aggregation.group_by, event), distinct, 0, alerts, 0);
   };
   if (const auto* ds = event.get_string(fields::event_dataset)) {
     std::string lowered(*ds);
@@ -161,28 +165,43 @@ void Engine::process(const Event& event, std::vector<Event>& alerts) {
   for (size_t i : unindexed_) eval(i);
 }
 
-std::string Engine::group_key(const Rule& rule, size_t rule_index, const Event& event) const {
+std::string Engine::group_key(size_t rule_index, const std::vector<FieldId>& group_by, const Event& event) {
   std::string key = std::to_string(rule_index);
-  for (FieldId f : rule.aggregation.group_by) {
+  for (FieldId f : group_by) {
     key += '\x1f';
     if (const Value* v = event.get(f)) key += v->to_string();
   }
   return key;
 }
 
-void Engine::aggregate(const Rule& rule, size_t rule_index, const Event& event, std::vector<Event>& alerts) {
+void Engine::fired(const Rule& rule, const Event& event, std::vector<Event>& alerts, int depth) {
+  // Correlations chain at most as deep as the rule set; the bound guards against a cycle.
+  if (depth > 16) return;
+  for (const Feed& feed : rule.feeds) {
+    const Rule& corr = *set_->rules[feed.correlation];
+    const CorrelationInput& in = corr.inputs[feed.input];
+    const Value* distinct = corr.aggregation.kind == Aggregation::Kind::distinct ? event.get(in.value_field) : nullptr;
+    aggregate(corr, event, group_key(feed.correlation, in.group_by, event), distinct, feed.input,
+              alerts, depth + 1);
+  }
+}
+
+void Engine::aggregate(const Rule& rule, const Event& event, const std::string& key,
+                       const Value* distinct_value, size_t input, std::vector<Event>& alerts, int depth) {
   const Timestamp now = event.time();
   const std::string* id = event.get_string(fields::event_id);
   Hit hit{now, id ? *id : std::string(), std::make_shared<const Event>(event)};
 
   const bool aggregated = rule.aggregation.kind != Aggregation::Kind::none;
   if (!aggregated && rule.suppress.count() == 0) {
-    alerts.push_back(make_alert(rule, event, {&hit}, 1));
-    ++stats_.alerts;
+    if (rule.emits) {
+      alerts.push_back(make_alert(rule, event, {&hit}, 1));
+      ++stats_.alerts;
+    }
+    fired(rule, event, alerts, depth);
     return;
   }
 
-  std::string key = group_key(rule, rule_index, event);
   auto it = groups_.find(key);
   if (it == groups_.end()) {
     if (groups_.size() >= limits_.max_groups && !lru_.empty()) {
@@ -227,9 +246,8 @@ void Engine::aggregate(const Rule& rule, size_t rule_index, const Event& event, 
       auto& d = g.distinct;
       d.erase(std::remove_if(d.begin(), d.end(), [&](const auto& p) { return now.ns - p.second.time.ns > window_ns; }),
               d.end());
-      const Value* v = event.get(rule.aggregation.distinct_field);
-      if (!v) break;
-      std::string value = v->to_string();
+      if (!distinct_value || distinct_value->is_null()) break;
+      std::string value = distinct_value->to_string();
       auto found = std::find_if(d.begin(), d.end(), [&](const auto& p) { return p.first == value; });
       if (found != d.end()) {
         found->second = std::move(hit);
@@ -245,18 +263,54 @@ void Engine::aggregate(const Rule& rule, size_t rule_index, const Event& event, 
       }
       break;
     }
+    case Aggregation::Kind::temporal:
+    case Aggregation::Kind::temporal_ordered: {
+      const size_t n = rule.inputs.size();
+      g.slots.resize(n);
+      g.chain.resize(n, -1);
+      for (size_t k = 0; k < n; ++k) {
+        if (g.slots[k].time.ns != 0 && now.ns - g.slots[k].time.ns > window_ns) g.slots[k] = Hit{};
+        if (g.chain[k] >= 0 && now.ns - g.chain[k] > window_ns) g.chain[k] = -1;
+      }
+      if (rule.aggregation.kind == Aggregation::Kind::temporal) {
+        g.slots[input] = std::move(hit);
+        fire = std::all_of(g.slots.begin(), g.slots.end(), [](const Hit& h) { return h.time.ns != 0; });
+      } else {
+        // In list order: input k extends the latest-starting chain through input k-1.
+        if (input == 0) {
+          g.chain[0] = now.ns;
+          g.slots[0] = std::move(hit);
+        } else if (g.chain[input - 1] >= 0) {
+          g.chain[input] = std::max(g.chain[input], g.chain[input - 1]);
+          g.slots[input] = std::move(hit);
+        }
+        fire = g.chain[n - 1] >= 0;
+      }
+      if (fire) {
+        total = n;
+        for (const auto& h : g.slots) evidence.push_back(&h);
+      }
+      break;
+    }
   }
   if (!fire) return;
-  if (now.ns < g.suppressed_until.ns) {
+  const bool suppressed = now.ns < g.suppressed_until.ns;
+  if (suppressed) {
     ++stats_.suppressed;
   } else {
-    alerts.push_back(make_alert(rule, event, evidence, total));
-    ++stats_.alerts;
+    if (rule.emits) {
+      alerts.push_back(make_alert(rule, event, evidence, total));
+      ++stats_.alerts;
+    }
     if (suppress_ns > 0) g.suppressed_until = Timestamp{now.ns + suppress_ns};
   }
   // Counting starts again after an alert (or a suppressed one).
   g.hits.clear();
   g.distinct.clear();
+  g.slots.clear();
+  g.chain.clear();
+  // Correlations built on this rule see its alerts, not the ones it suppressed.
+  if (!suppressed) fired(rule, event, alerts, depth);
 }
 
 Event Engine::make_alert(const Rule& rule, const Event& last, const std::vector<const Hit*>& hits, size_t total) const {
@@ -267,6 +321,8 @@ Event Engine::make_alert(const Rule& rule, const Event& last, const std::vector<
   if (const Value* ds = last.get(fields::event_dataset)) a.set(fields::event_dataset, *ds);
   a.set(fields::rule_id, rule.id);
   a.set(fields::rule_name, rule.title);
+  if (!rule.author.empty()) a.set(fields::rule_author, rule.author);
+  if (!rule.license.empty()) a.set(fields::rule_license, rule.license);
   a.set(fields::event_severity, static_cast<int64_t>(rule.severity));
   a.set(fields::vigil_severity, std::string(severity_name(rule.severity)));
   if (!rule.techniques.empty()) {

@@ -53,13 +53,19 @@ class Engine {
   struct Group {
     std::vector<Hit> hits;                 // threshold: at most `count`, oldest first
     std::vector<std::pair<std::string, Hit>> distinct;  // distinct: value -> latest hit
+    std::vector<Hit> slots;                // temporal: the latest hit of each input (time 0: none)
+    std::vector<int64_t> chain;            // temporal_ordered: start of the latest chain through input k
     Timestamp suppressed_until{};
     std::list<std::string>::iterator lru;
   };
 
-  void aggregate(const Rule& rule, size_t rule_index, const Event& event, std::vector<Event>& alerts);
+  // Counts one hit of `rule` (a match, or for a correlation the firing of its input `input`);
+  // when the rule fires, emits its alert and feeds the correlations built on it.
+  void aggregate(const Rule& rule, const Event& event, const std::string& key,
+                 const Value* distinct_value, size_t input, std::vector<Event>& alerts, int depth);
+  void fired(const Rule& rule, const Event& event, std::vector<Event>& alerts, int depth);
   Event make_alert(const Rule& rule, const Event& last, const std::vector<const Hit*>& hits, size_t total) const;
-  std::string group_key(const Rule& rule, size_t rule_index, const Event& event) const;
+  static std::string group_key(size_t rule_index, const std::vector<FieldId>& group_by, const Event& event);
 
   std::shared_ptr<const RuleSet> set_;
   EngineLimits limits_;

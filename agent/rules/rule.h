@@ -42,12 +42,27 @@ struct Condition {
 };
 
 struct Aggregation {
-  enum class Kind { none, threshold, distinct };
+  // threshold / distinct: native `threshold` / `distinct`, and Sigma event_count / value_count.
+  // temporal(_ordered): Sigma correlations, every input rule within the window (in list order).
+  enum class Kind { none, threshold, distinct, temporal, temporal_ordered };
   Kind kind = Kind::none;
   uint32_t count = 1;
   std::chrono::milliseconds within{0};
   std::vector<FieldId> group_by;
   FieldId distinct_field{};  // Kind::distinct
+};
+
+// One rule a Sigma correlation is built on. The correlation is fed when that rule fires (every
+// match of a plain rule, every alert of an aggregating one), with the event that completed it.
+struct CorrelationInput {
+  size_t rule = 0;                // index in the rule set
+  std::vector<FieldId> group_by;  // the correlation's group-by fields, as this input names them
+  FieldId value_field{};          // value_count: the counted field, as this input names it
+};
+
+struct Feed {
+  size_t correlation = 0;  // index in the rule set
+  size_t input = 0;        // position in that correlation's inputs
 };
 
 struct Rule {
@@ -63,6 +78,17 @@ struct Rule {
   std::vector<std::string> techniques;                                // T1110, from attack.t1110 tags
   std::vector<std::pair<std::string, std::vector<std::string>>> compliance;  // framework -> controls
   std::vector<std::string> datasets;  // from `event.dataset` at the top of `when`: the rule's index
+
+  // Sigma rules: author and licence travel with every alert (the Detection Rule License asks it).
+  std::string author;
+  std::string license;
+  std::string name;  // Sigma `name`: correlations may refer to a rule by it (or by id)
+
+  // A Sigma correlation is never matched against events; the rules of `inputs` feed it.
+  bool is_correlation = false;
+  std::vector<CorrelationInput> inputs;
+  std::vector<Feed> feeds;  // the correlations this rule feeds when it fires
+  bool emits = true;        // false when a correlation consumes its results (Sigma `generate: false`)
 };
 
 }  // namespace vigil::agent::rules

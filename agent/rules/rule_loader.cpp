@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/rules/sigma.h"
 #include "common/pki/pki.h"
 
 namespace vigil::agent::rules {
@@ -400,6 +401,140 @@ void parse_rule_document(YamlReader& reader, const YAML::Node& root, std::vector
   RuleParser(reader).parse_document(root, out);
 }
 
+namespace {
+
+// Correlations wait until every rule they name is loaded (they may name other correlations).
+struct PendingCorrelation {
+  Rule rule;
+  sigma::Correlation correlation;
+};
+
+class SetBuilder {
+ public:
+  explicit SetBuilder(config::Diagnostics& diags) : diags_(diags) {}
+
+  void add(Rule rule, const sigma::Logsource* logsource) {
+    index_.emplace(rule.id, rules_.size());
+    if (!rule.name.empty()) index_.emplace(rule.name, rules_.size());
+    rules_.push_back(std::move(rule));
+    logsources_.push_back(logsource);
+  }
+
+  void reject(const std::string& file, int line, int column, const std::string& reason) {
+    diags_.add({config::Diagnostic::Severity::warning, file, line, column, "rejected: " + file + ": " + reason});
+    ++rejected_;
+  }
+
+  void add_correlation(PendingCorrelation c) { pending_.push_back(std::move(c)); }
+
+  // Resolves the pending correlations whose rules are all loaded, until none is left that can be.
+  void resolve_correlations() {
+    bool progress = true;
+    while (progress && !pending_.empty()) {
+      progress = false;
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        bool waiting = false;
+        std::string problem;
+        Rule rule = it->rule;
+        for (const auto& ref : it->correlation.refs) {
+          auto found = index_.find(ref);
+          if (found == index_.end()) {
+            bool later = std::any_of(pending_.begin(), pending_.end(), [&](const PendingCorrelation& p) {
+              return &p != &*it && (p.rule.id == ref || p.rule.name == ref);
+            });
+            if (later) {
+              waiting = true;
+            } else {
+              problem = fmt::format("refers to rule '{}', which is not loaded", ref);
+            }
+            break;
+          }
+          CorrelationInput input;
+          input.rule = found->second;
+          for (const auto& g : it->correlation.group_by) {
+            auto f = input_field(it->correlation, g, found->second);
+            if (!f) {
+              problem = fmt::format("group-by field '{}' has no mapping for rule '{}'", g, ref);
+              break;
+            }
+            input.group_by.push_back(*f);
+          }
+          if (problem.empty() && !it->correlation.value_field.empty()) {
+            auto f = input_field(it->correlation, it->correlation.value_field, found->second);
+            if (!f) {
+              problem = fmt::format("field '{}' has no mapping for rule '{}'", it->correlation.value_field, ref);
+            } else {
+              input.value_field = *f;
+            }
+          }
+          if (!problem.empty()) break;
+          rule.inputs.push_back(std::move(input));
+        }
+        if (waiting) {
+          ++it;
+          continue;
+        }
+        if (!problem.empty()) {
+          reject(it->rule.file, 0, 0, fmt::format("correlation '{}' {}", it->rule.id, problem));
+        } else {
+          for (const auto& in : rule.inputs) {
+            (it->correlation.generate ? generating_ : consumed_).insert(in.rule);
+          }
+          const sigma::Logsource* ls = logsources_[rule.inputs.front().rule];
+          add(std::move(rule), ls);
+        }
+        it = pending_.erase(it);
+        progress = true;
+      }
+    }
+    for (const auto& p : pending_) {
+      reject(p.rule.file, 0, 0, fmt::format("correlation '{}' refers to correlations that refer back to it", p.rule.id));
+    }
+    pending_.clear();
+  }
+
+  std::shared_ptr<RuleSet> finish() {
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      for (size_t k = 0; k < rules_[i].inputs.size(); ++k) rules_[rules_[i].inputs[k].rule].feeds.push_back({i, k});
+    }
+    for (size_t i : consumed_) {
+      if (!generating_.count(i)) rules_[i].emits = false;
+    }
+    auto set = std::make_shared<RuleSet>();
+    for (auto& r : rules_) set->rules.push_back(std::make_shared<const Rule>(std::move(r)));
+    set->rejected = rejected_;
+    return set;
+  }
+
+ private:
+  // A correlation's field as one of its rules names it: through `aliases`, then the rule's
+  // logsource table (Sigma rules) or our own field names (native rules).
+  std::optional<FieldId> input_field(const sigma::Correlation& c, const std::string& name, size_t rule_index) const {
+    std::string n = name;
+    auto alias = c.aliases.find(name);
+    if (alias != c.aliases.end()) {
+      const Rule& r = rules_[rule_index];
+      auto by = alias->second.find(r.name);
+      if (by == alias->second.end()) by = alias->second.find(r.id);
+      if (by == alias->second.end()) return std::nullopt;
+      n = by->second;
+    }
+    if (const sigma::Logsource* ls = logsources_[rule_index]) return sigma::Mappings::resolve(*ls, n);
+    if (field_allowed(n)) return field(n);
+    return std::nullopt;
+  }
+
+  config::Diagnostics& diags_;
+  std::vector<Rule> rules_;
+  std::vector<const sigma::Logsource*> logsources_;
+  std::unordered_multimap<std::string, size_t> index_;
+  std::vector<PendingCorrelation> pending_;
+  std::set<size_t> consumed_, generating_;
+  size_t rejected_ = 0;
+};
+
+}  // namespace
+
 Result<LoadedRules> load_rules(const std::vector<std::string>& paths) {
   std::vector<fs::path> files;
   std::set<fs::path> seen;
@@ -422,47 +557,75 @@ Result<LoadedRules> load_rules(const std::vector<std::string>& paths) {
   }
   std::sort(files.begin(), files.end());
 
-  auto set = std::make_shared<RuleSet>();
+  SetBuilder builder(diags);
+  std::vector<std::string> rule_files;
   std::string all_content;
   std::unordered_map<std::string, std::string> ids;  // id -> file:line
+  auto check_duplicate = [&](YamlReader& r, const std::string& id, const YAML::Node& at, const std::string& file) {
+    auto [line, col] = config::position(at);
+    auto [it, inserted] = ids.emplace(id, fmt::format("{}:{}", file, line));
+    if (!inserted) r.error(at, fmt::format("duplicate rule id '{}' (first defined at {})", id, it->second));
+  };
   for (const auto& f : files) {
     YamlReader r(f.string());
-    auto root = r.load_file();
-    if (root) {
-      switch (classify(*root)) {
+    auto docs = r.load_all_file();
+    bool is_rule_file = false;
+    if (!docs.empty() || !r.diagnostics().has_errors()) {
+      YAML::Node first = docs.empty() ? YAML::Node() : docs[0];
+      switch (classify(first)) {
         case FileKind::native: {
+          is_rule_file = true;
+          if (docs.size() > 1) r.error(docs[1], "a native rule file is one YAML document (a list of rules)");
           std::vector<Rule> parsed;
-          parse_rule_document(r, *root, parsed);
-          for (size_t i = 0; i < root->size(); ++i) {
-            // duplicate ids across the whole set
-            const YAML::Node item = (*root)[i];
+          parse_rule_document(r, first, parsed);
+          for (size_t i = 0; i < first.size(); ++i) {
+            const YAML::Node item = first[i];
             if (!item.IsMap() || !item["id"] || !item["id"].IsScalar()) continue;
-            std::string id = item["id"].Scalar();
-            auto [line, col] = config::position(item["id"]);
-            auto [it, inserted] = ids.emplace(id, fmt::format("{}:{}", f.string(), line));
-            if (!inserted) r.error(item["id"], fmt::format("duplicate rule id '{}' (first defined at {})", id, it->second));
+            check_duplicate(r, item["id"].Scalar(), item["id"], f.string());
           }
-          for (auto& rule : parsed) set->rules.push_back(std::make_shared<const Rule>(std::move(rule)));
-          set->files.push_back(f.string());
-          std::ifstream in(f, std::ios::binary);
-          std::stringstream ss;
-          ss << in.rdbuf();
-          all_content += f.string() + '\0' + ss.str();
+          for (auto& rule : parsed) builder.add(std::move(rule), nullptr);
           break;
         }
-        case FileKind::sigma:
-          diags.add({config::Diagnostic::Severity::warning, f.string(), 0, 0,
-                     "rejected: " + f.string() + ": Sigma rules are not supported yet"});
+        case FileKind::sigma: {
+          is_rule_file = true;
+          for (const auto& doc : docs) {
+            if (doc.IsNull()) continue;  // an empty document between separators
+            auto compiled = sigma::compile(r, doc);
+            auto [line, col] = config::position(doc);
+            switch (compiled.kind) {
+              case sigma::Document::Kind::rule:
+                check_duplicate(r, compiled.rule.id, doc["id"] ? doc["id"] : doc, f.string());
+                builder.add(std::move(compiled.rule), compiled.logsource);
+                break;
+              case sigma::Document::Kind::correlation:
+                check_duplicate(r, compiled.rule.id, doc["id"] ? doc["id"] : doc, f.string());
+                builder.add_correlation({std::move(compiled.rule), std::move(compiled.correlation)});
+                break;
+              case sigma::Document::Kind::rejected: builder.reject(f.string(), line, col, compiled.reason); break;
+              case sigma::Document::Kind::invalid: break;
+            }
+          }
           break;
+        }
         case FileKind::other_loader: break;
         case FileKind::unknown:
-          r.error(*root, "not a rule file (expected a list of rules, a Sigma rule, a policy or a framework)");
+          r.error(first, "not a rule file (expected a list of rules, a Sigma rule, a policy or a framework)");
           break;
       }
+    }
+    if (is_rule_file) {
+      rule_files.push_back(f.string());
+      std::ifstream in(f, std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      all_content += f.string() + '\0' + ss.str();
     }
     for (const auto& d : r.diagnostics().items()) diags.add(d);
   }
   if (diags.has_errors()) return make_error(diags.to_string());
+  builder.resolve_correlations();
+  auto set = builder.finish();
+  set->files = std::move(rule_files);
   set->version = pki::sha256_hex(all_content).substr(0, 16);
   return LoadedRules{std::move(set), std::move(diags)};
 }

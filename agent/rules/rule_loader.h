@@ -13,7 +13,8 @@ namespace vigil::agent::rules {
 
 struct RuleSet {
   std::vector<std::shared_ptr<const Rule>> rules;
-  std::vector<std::string> files;  // native rule files read
+  std::vector<std::string> files;  // rule files read (native and Sigma)
+  size_t rejected = 0;             // Sigma rules skipped as unsupported (each reported as "rejected: FILE: reason")
   std::string version;             // hash of the files' contents: the rule set version in health
 };
 
@@ -22,10 +23,12 @@ struct LoadedRules {
   config::Diagnostics diagnostics;  // warnings and "rejected" notes when loading succeeded
 };
 
-// Walks files and directories (recursively, *.yaml and *.yml, each file once) and reads the native
-// rule files among them (a YAML list at the top). Files of other loaders (`policy:`, `framework:`)
-// are left alone; Sigma rules are reported as rejected until the Sigma loader exists. Fails with
-// every problem, one per line, when any rule file is invalid: the caller keeps its old set.
+// Walks files and directories (recursively, *.yaml and *.yml, each file once) and reads the rule
+// files among them: native (a YAML list at the top) and Sigma (one or more documents with
+// `detection` or `correlation`). Files of other loaders (`policy:`, `framework:`) are left alone.
+// A Sigma rule using something we do not support is skipped and reported as a warning
+// "rejected: FILE: reason". Fails with every problem, one per line, when any rule file is
+// invalid: the caller keeps its old set.
 Result<LoadedRules> load_rules(const std::vector<std::string>& paths);
 
 // Parses the rules of one YAML document (tests and `rules test`).

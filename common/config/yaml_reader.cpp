@@ -215,6 +215,26 @@ std::optional<YAML::Node> YamlReader::load_string(const std::string& text) {
   }
 }
 
+std::vector<YAML::Node> YamlReader::load_all_file() {
+  std::ifstream in(file_, std::ios::binary);
+  if (!in) {
+    diags_.add({Diagnostic::Severity::error, file_, 0, 0, "cannot open file: " + std::string(std::strerror(errno))});
+    return {};
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_all_string(ss.str());
+}
+
+std::vector<YAML::Node> YamlReader::load_all_string(const std::string& text) {
+  try {
+    return YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    error_at(e.mark, "YAML syntax: " + e.msg);
+    return {};
+  }
+}
+
 std::filesystem::path YamlReader::resolve(const std::string& path) const {
   std::filesystem::path p(path);
   if (p.is_absolute()) return p;

@@ -63,6 +63,9 @@ class YamlReader {
 
   std::optional<YAML::Node> load_file();
   std::optional<YAML::Node> load_string(const std::string& text);
+  // Every document of a multi-document file (`---` separated); empty on a syntax error.
+  std::vector<YAML::Node> load_all_file();
+  std::vector<YAML::Node> load_all_string(const std::string& text);
 
   const std::string& file() const { return file_; }
   // Relative paths in the file are taken relative to its own directory.

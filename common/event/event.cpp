@@ -116,4 +116,15 @@ std::string new_event_id() {
   return out;
 }
 
+void set_url_target(Event& e, std::string_view target) {
+  e.set(fields::url_original, Value(target));
+  size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  e.set(fields::url_path, Value(path));
+  if (q != std::string_view::npos) e.set(fields::url_query, Value(target.substr(q + 1)));
+  std::string_view last = path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
+  size_t dot = last.rfind('.');
+  if (dot != std::string_view::npos && dot + 1 < last.size()) e.set(fields::url_extension, Value(last.substr(dot + 1)));
+}
+
 }  // namespace vigil

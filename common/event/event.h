@@ -49,4 +49,8 @@ class Event {
 // bits), so ids sort by creation time and never collide in practice.
 std::string new_event_id();
 
+// An HTTP request target as url.original, with url.path, url.query (without '?') and
+// url.extension (the last path segment's extension without the dot, as ECS defines it).
+void set_url_target(Event& e, std::string_view target);
+
 }  // namespace vigil

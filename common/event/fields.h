@@ -92,6 +92,7 @@ struct FieldId {
   X(url_original, "url.original", string)                           \
   X(url_path, "url.path", string)                                   \
   X(url_query, "url.query", string)                                 \
+  X(url_extension, "url.extension", string)                         \
   X(user_agent_original, "user_agent.original", string)             \
   X(ssh_client_software, "ssh.client.software", string)             \
   X(ssh_server_software, "ssh.server.software", string)             \
