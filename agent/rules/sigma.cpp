@@ -282,7 +282,10 @@ class Compiler {
       if (doc["action"]) throw Rejected("rule collections ('action: global/reset/repeat') are not supported");
       read_metadata(doc, out.rule);
       if (doc["correlation"]) {
-        cond_doc_generate_ = doc["generate"];
+        if (doc["generate"]) {
+          cond_doc_generate_ = doc["generate"];
+          has_doc_generate_ = true;
+        }
         read_correlation(doc["correlation"], out);
         out.kind = Document::Kind::correlation;
       } else {
@@ -839,9 +842,10 @@ class Compiler {
         }
       }
     }
-    auto generate = n["generate"];
-    if (!generate) generate = cond_doc_generate_;
-    if (generate) c.generate = lower(scalar(generate, "correlation.generate", false)) == "true";
+    // `generate` inside `correlation:` (or beside it, as some writers put it).
+    const YAML::Node inner = n["generate"];
+    const YAML::Node& generate = inner ? inner : cond_doc_generate_;
+    if (inner || has_doc_generate_) c.generate = lower(scalar(generate, "correlation.generate", false)) == "true";
     std::string span = scalar(n["timespan"], "correlation.timespan", true);
     auto within = parse_timespan(span);
     if (!within) {
@@ -941,6 +945,7 @@ class Compiler {
   size_t pos_ = 0;
   YAML::Node cond_node_;
   YAML::Node cond_doc_generate_;
+  bool has_doc_generate_ = false;
 };
 
 }  // namespace

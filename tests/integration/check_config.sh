@@ -71,3 +71,37 @@ grep -q "run 'vigil-collector init'" "$tmp/out" || { cat "$tmp/out"; fail "colle
 mkdir -p "$tmp/c/pki" && touch "$tmp/c/pki/ca.crt" "$tmp/c/pki/server.crt" "$tmp/c/pki/server.key"
 "$collector" check-config -c "$tmp/c/collector.yaml" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "collector valid config"; }
 echo "check_config: all checks passed"
+
+# Sigma rules beside native ones: one loads, one unsupported is reported as rejected (exit 0),
+# and `rules test` reports the same and shows which event the loaded rule matched.
+mkdir -p "$tmp/sigma"
+cat >"$tmp/sigma/ok.yml" <<'YAML'
+title: Crontab replaced
+id: 11111111-2222-3333-4444-555555555555
+logsource: {product: linux, service: cron}
+detection:
+  keywords: [REPLACE]
+  condition: keywords
+YAML
+cat >"$tmp/sigma/legacy.yml" <<'YAML'
+title: Many failures
+id: 66666666-2222-3333-4444-555555555555
+logsource: {product: linux, service: sshd}
+detection:
+  sel: {event.outcome: failure}
+  condition: sel | count() by source.ip > 5
+YAML
+cat >"$tmp/sigma.yaml" <<YAML
+agent: {state_dir: $tmp/state}
+collector: {addresses: [127.0.0.1:8443]}
+rules: {paths: ["$src/rules/detection", "$tmp/sigma"]}
+YAML
+"$agent" check-config -c "$tmp/sigma.yaml" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "Sigma rules refused"; }
+grep -q "rejected: $tmp/sigma/legacy.yml: legacy aggregation" "$tmp/out" || { cat "$tmp/out"; fail "rejected line"; }
+native=$(find "$src/rules/detection" -name '*.yaml' -exec grep -c '^- id:' {} + | awk -F: '{s+=$NF} END {print s}')
+grep -q "configuration OK ($((native + 1)) rules from" "$tmp/out" || { cat "$tmp/out"; fail "Sigma rule count"; }
+printf '%s\n' '{"@timestamp":"2026-11-27T10:00:00Z","event.dataset":"syslog","process.name":"crontab","event.original":"Nov 27 10:00:00 h crontab[1]: (root) REPLACE (root)"}' \
+  '{"@timestamp":"2026-11-27T10:00:01Z","event.dataset":"syslog","process.name":"sshd","event.original":"Nov 27 10:00:01 h sshd[2]: Invalid user replace"}' >"$tmp/events.jsonl"
+"$agent" rules test "$tmp/sigma" --events "$tmp/events.jsonl" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "rules test"; }
+grep -q "rejected: $tmp/sigma/legacy.yml" "$tmp/out" || { cat "$tmp/out"; fail "rules test: rejected line"; }
+grep -q "^11111111-2222-3333-4444-555555555555: 1 matched (lines 1)$" "$tmp/out" || { cat "$tmp/out"; fail "rules test: match"; }

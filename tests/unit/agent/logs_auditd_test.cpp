@@ -47,9 +47,16 @@ TEST_F(AuditdTest, HexValuesAreDecodedOnlyForHexableUnquotedKeys) {
       "type=PROCTITLE msg=audit(1364481363.243:24288): proctitle=636174002F6574632F7373682F737368645F636F6E666967");
   EXPECT_EQ(str(e, "auditd.data.proctitle"), "cat /etc/ssh/sshd_config");
   e = parse("type=EXECVE msg=audit(1.5:2): argc=1 a0=6C73 comm=\"abcd\" name=2F746D70");
-  EXPECT_EQ(str(e, "auditd.data.a0"), "6C73");    // not a hex-encoded key
+  EXPECT_EQ(str(e, "auditd.data.a0"), "ls");  // EXECVE: an unquoted argument is hex (the kernel quotes safe ones)
   EXPECT_EQ(str(e, "auditd.data.comm"), "abcd");  // quoted: as written
   EXPECT_EQ(str(e, "auditd.data.name"), "/tmp");
+  // SYSCALL's a0..a3 are numbers in hex: kept as written; the raw x86_64 call number gets its name.
+  e = parse("type=SYSCALL msg=audit(1.5:3): arch=c000003e syscall=135 success=yes exit=0 a0=40000 a1=0 items=0");
+  EXPECT_EQ(str(e, "auditd.data.a0"), "40000");
+  EXPECT_EQ(str(e, "auditd.data.SYSCALL"), "personality");
+  e = parse("type=SYSCALL msg=audit(1.5:4): arch=40000003 syscall=11 success=yes exit=0 a0=6C73 items=0");
+  EXPECT_EQ(str(e, "auditd.data.a0"), "6C73");
+  EXPECT_EQ(e.get(field("auditd.data.SYSCALL")), nullptr);  // i386 numbers differ: no name guessed
 }
 
 TEST_F(AuditdTest, UserRecordNestedMessageAndNode) {
