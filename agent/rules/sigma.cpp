@@ -348,6 +348,22 @@ class Compiler {
       r_.error(doc["level"], fmt::format("level: '{}' is not informational, low, medium, high or critical", level));
       throw Invalid{};
     }
+    // Our extension, as on native rules: `compliance: {framework: [control ids]}`.
+    if (auto comp = doc["compliance"]) {
+      if (!comp.IsMap()) {
+        r_.error(comp, "compliance: expected a mapping of framework to control ids");
+        throw Invalid{};
+      }
+      for (auto it = comp.begin(); it != comp.end(); ++it) {
+        std::vector<std::string> controls;
+        if (it->second.IsScalar()) {
+          controls.push_back(it->second.Scalar());
+        } else if (!r_.read_list(it->second, controls, "compliance")) {
+          throw Invalid{};
+        }
+        rule.compliance.emplace_back(it->first.as<std::string>(""), std::move(controls));
+      }
+    }
     if (auto tags = doc["tags"]) {
       if (!tags.IsSequence()) {
         r_.error(tags, "tags: expected a list");

@@ -53,6 +53,7 @@ TEST_F(ShippedRules, EveryRuleHasTitleSeverityAndAttackTag) {
   ASSERT_GE(set_->rules.size(), 10u);
   for (const auto& r : set_->rules) {
     EXPECT_FALSE(r->title.empty()) << r->id;
+    if (!r->emits) continue;  // a step of a correlation, which carries the tags and controls
     EXPECT_FALSE(r->techniques.empty()) << r->id << " has no attack.tNNNN tag";
     EXPECT_FALSE(r->compliance.empty()) << r->id << " maps to no control";
   }
@@ -336,6 +337,106 @@ TEST_F(ShippedRules, CleartextBasicAuthentication) {
   };
   EXPECT_EQ(run({http(0, "basic"), http(5, "basic")}).count("VGL-NET-0008"), 1u);  // once per pair
   EXPECT_EQ(run({http(0, "bearer")}).count("VGL-NET-0008"), 0u);
+}
+
+TEST_F(ShippedRules, SshSuccessAfterManyFailures) {
+  auto success = [](double t, const std::string& ip) {
+    return event("sshd", t, {{"event.outcome", "success"}, {"source.ip", *IpAddress::parse(ip)}, {"user.name", "deploy"}});
+  };
+  std::vector<Event> guessed;
+  for (int i = 0; i < 6; ++i) guessed.push_back(ssh_failure(i * 20, "203.0.113.77", "deploy"));
+  guessed.push_back(success(200, "203.0.113.77"));
+  auto ids = run(guessed);
+  EXPECT_EQ(ids.count("VGL-LOG-0011"), 1u);
+  // Its steps raise nothing of their own.
+  EXPECT_EQ(ids.count("VGL-LOG-0011-failures") + ids.count("VGL-LOG-0011-failure") + ids.count("VGL-LOG-0011-success"), 0u);
+
+  std::vector<Event> typo;  // two typos then the right password: normal
+  typo.push_back(ssh_failure(0, "203.0.113.77", "deploy"));
+  typo.push_back(ssh_failure(5, "203.0.113.77", "deploy"));
+  typo.push_back(success(10, "203.0.113.77"));
+  EXPECT_EQ(run(typo).count("VGL-LOG-0011"), 0u);
+
+  std::vector<Event> other;  // failures from one address, success from another
+  for (int i = 0; i < 6; ++i) other.push_back(ssh_failure(i * 20, "203.0.113.77", "deploy"));
+  other.push_back(success(200, "198.51.100.20"));
+  EXPECT_EQ(run(other).count("VGL-LOG-0011"), 0u);
+
+  std::vector<Event> late;  // the success comes long after the guessing stopped
+  for (int i = 0; i < 6; ++i) late.push_back(ssh_failure(i * 20, "203.0.113.77", "deploy"));
+  late.push_back(success(3600, "203.0.113.77"));
+  EXPECT_EQ(run(late).count("VGL-LOG-0011"), 0u);
+}
+
+TEST_F(ShippedRules, LockedAccountLogin) {
+  auto refused = [](const char* msg) {
+    return event("sshd", 0, {{"event.action", "user_not_allowed"}, {"event.outcome", "failure"}, {"user.name", "olduser"},
+                             {"source.ip", *IpAddress::parse("10.1.1.5")}, {"message", msg}});
+  };
+  EXPECT_EQ(run({refused("User olduser not allowed because account is locked")}).count("VGL-LOG-0012"), 1u);
+  EXPECT_EQ(run({refused("User olduser not allowed because not listed in AllowUsers")}).count("VGL-LOG-0012"), 0u);
+}
+
+TEST_F(ShippedRules, SudoToRootByAnUnlistedUser) {
+  auto sudo = [](const char* user, const char* target) {
+    return event("sudo", 0, {{"event.outcome", "success"}, {"user.name", user}, {"user.target.name", target},
+                             {"process.command_line", "/bin/bash"}});
+  };
+  EXPECT_EQ(run({sudo("intern", "root")}).count("VGL-LOG-0013"), 1u);
+  EXPECT_EQ(run({sudo("root", "root")}).count("VGL-LOG-0013"), 0u);      // on the shipped list
+  EXPECT_EQ(run({sudo("intern", "postgres")}).count("VGL-LOG-0013"), 0u);  // not to root
+}
+
+// The blocklists ship empty: the rules meet the lists an agency writes, here in a copy of the
+// shipped rule file beside lists of our own.
+TEST_F(ShippedRules, BlocklistedAddressesAndDomains) {
+  vigil::test::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "lists");
+  std::filesystem::copy_file(vigil::test::source_dir() / "rules" / "detection" / "network.yaml", dir.path() / "network.yaml");
+  std::filesystem::copy_file(vigil::test::source_dir() / "rules" / "detection" / "lists" / "internal-networks.txt",
+                             dir.path() / "lists" / "internal-networks.txt");
+  dir.write("lists/blocklist-ip.txt", "# feed\n198.51.100.66\n2001:db8:bad::/48\n");
+  dir.write("lists/blocklist-domain.txt", "evil-c2.example\n");
+  auto loaded = load_rules({(dir.path() / "network.yaml").string()});
+  ASSERT_TRUE(loaded) << loaded.error();
+  auto run_with = [&](const std::vector<Event>& events) {
+    Engine engine(loaded->set);
+    std::vector<Event> alerts;
+    for (const auto& e : events) engine.process(e, alerts);
+    std::multiset<std::string> ids;
+    for (const auto& a : alerts) ids.insert(*a.get_string(fields::rule_id));
+    return ids;
+  };
+  auto flow = [](const char* src, const char* dst) {
+    return event("network.flow", 0, {{"network.transport", "tcp"}, {"source.ip", *IpAddress::parse(src)},
+                                     {"destination.ip", *IpAddress::parse(dst)}, {"destination.port", 443},
+                                     {"destination.packets", 3}});
+  };
+  EXPECT_EQ(run_with({flow("10.0.0.5", "198.51.100.66")}).count("VGL-NET-0009"), 1u);
+  EXPECT_EQ(run_with({flow("2001:db8:bad::9", "10.0.0.5")}).count("VGL-NET-0009"), 1u);
+  EXPECT_EQ(run_with({flow("10.0.0.5", "198.51.100.67")}).count("VGL-NET-0009"), 0u);
+  auto dns = [](const char* name, const char* registered) {
+    return event("network.dns", 0, {{"dns.type", "query"}, {"dns.question.name", name},
+                                    {"dns.question.registered_domain", registered},
+                                    {"source.ip", *IpAddress::parse("10.0.0.5")}});
+  };
+  EXPECT_EQ(run_with({dns("a.b.evil-c2.example", "evil-c2.example")}).count("VGL-NET-0010"), 1u);
+  EXPECT_EQ(run_with({dns("evil-c2.example.org", "example.org")}).count("VGL-NET-0010"), 0u);
+  // As shipped (empty lists) nothing is blocklisted.
+  EXPECT_EQ(run({flow("10.0.0.5", "198.51.100.66")}).count("VGL-NET-0009"), 0u);
+}
+
+TEST_F(ShippedRules, OutboundConnectionToAnUnusualPort) {
+  auto flow = [](const char* src, const char* dst, int port, int packets) {
+    return event("network.flow", 0, {{"network.transport", "tcp"}, {"source.ip", *IpAddress::parse(src)},
+                                     {"destination.ip", *IpAddress::parse(dst)}, {"destination.port", port},
+                                     {"destination.packets", packets}});
+  };
+  EXPECT_EQ(run({flow("10.0.0.5", "203.0.113.200", 4444, 5)}).count("VGL-NET-0011"), 1u);
+  EXPECT_EQ(run({flow("10.0.0.5", "203.0.113.200", 443, 5)}).count("VGL-NET-0011"), 0u);     // HTTPS
+  EXPECT_EQ(run({flow("10.0.0.5", "10.9.0.1", 4444, 5)}).count("VGL-NET-0011"), 0u);         // internal
+  EXPECT_EQ(run({flow("203.0.113.200", "10.0.0.5", 4444, 5)}).count("VGL-NET-0011"), 0u);    // inbound
+  EXPECT_EQ(run({flow("10.0.0.5", "203.0.113.200", 4444, 1)}).count("VGL-NET-0011"), 0u);    // no answer
 }
 
 }  // namespace
