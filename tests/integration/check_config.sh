@@ -98,8 +98,14 @@ rules: {paths: ["$src/rules/detection", "$tmp/sigma"]}
 YAML
 "$agent" check-config -c "$tmp/sigma.yaml" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "Sigma rules refused"; }
 grep -q "rejected: $tmp/sigma/legacy.yml: legacy aggregation" "$tmp/out" || { cat "$tmp/out"; fail "rejected line"; }
-native=$(find "$src/rules/detection" -name '*.yaml' -exec grep -c '^- id:' {} + | awk -F: '{s+=$NF} END {print s}')
-grep -q "configuration OK ($((native + 1)) rules from" "$tmp/out" || { cat "$tmp/out"; fail "Sigma rule count"; }
+cat >"$tmp/shipped.yaml" <<YAML
+agent: {state_dir: $tmp/state}
+collector: {addresses: [127.0.0.1:8443]}
+rules: {paths: ["$src/rules/detection"]}
+YAML
+shipped=$("$agent" check-config -c "$tmp/shipped.yaml" 2>&1 | sed -n 's/.*configuration OK (\([0-9]*\) rules.*/\1/p')
+[ -n "$shipped" ] || fail "shipped rule count"
+grep -q "configuration OK ($((shipped + 1)) rules from" "$tmp/out" || { cat "$tmp/out"; fail "Sigma rule count"; }
 printf '%s\n' '{"@timestamp":"2026-11-27T10:00:00Z","event.dataset":"syslog","process.name":"crontab","event.original":"Nov 27 10:00:00 h crontab[1]: (root) REPLACE (root)"}' \
   '{"@timestamp":"2026-11-27T10:00:01Z","event.dataset":"syslog","process.name":"sshd","event.original":"Nov 27 10:00:01 h sshd[2]: Invalid user replace"}' >"$tmp/events.jsonl"
 "$agent" rules test "$tmp/sigma" --events "$tmp/events.jsonl" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "rules test"; }
