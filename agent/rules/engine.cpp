@@ -1,7 +1,9 @@
 #include "agent/rules/engine.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
+
 
 namespace vigil::agent::rules {
 
@@ -129,68 +131,250 @@ bool matches(const Condition& c, const Event& event) {
   return false;
 }
 
+std::string_view Engine::Hit::id() const {
+  if (event) {
+    const std::string* id = event->get_string(fields::event_id);
+    return id ? std::string_view(*id) : std::string_view();
+  }
+  return kept_id;
+}
+
+void Engine::Hit::drop_event() {
+  if (!event) return;
+  kept_id = std::string(id());
+  event.reset();
+}
+
+namespace {
+
+// The condition that gates a rule: a necessary condition (a child of the top-level `all`, or of
+// an `all` inside it) on one field that an index can answer. Equality first, then patterns.
+const Condition* find_gate(const Condition& c, bool want_equals) {
+  if (c.kind != Condition::Kind::all) return nullptr;
+  for (const auto& child : c.children) {
+    if (child.kind == Condition::Kind::field && child.field != fields::event_dataset) {
+      bool equals = child.op == Condition::Op::equals && !child.cased && !child.strings.empty();
+      bool pattern = (child.op == Condition::Op::contains || child.op == Condition::Op::startswith ||
+                      child.op == Condition::Op::endswith) && !child.strings.empty();
+      pattern = pattern || (child.op == Condition::Op::regex && !child.regexes.empty());
+      if (want_equals ? equals : pattern) return &child;
+    }
+  }
+  for (const auto& child : c.children) {
+    if (const Condition* g = find_gate(child, want_equals)) return g;
+  }
+  return nullptr;
+}
+
+// The patterns of a gating condition, as RE2::Set patterns over the field's raw text.
+std::vector<std::string> gate_patterns(const Condition& c) {
+  std::vector<std::string> out;
+  if (c.op == Condition::Op::regex) {
+    for (const auto& re : c.regexes) {
+      std::string flags;
+      if (!re->options().case_sensitive()) flags += 'i';
+      if (re->options().dot_nl()) flags += 's';
+      out.push_back((flags.empty() ? "" : "(?" + flags + ")") + re->pattern());
+    }
+    return out;
+  }
+  for (const auto& s : c.strings) {
+    std::string p = c.cased ? "" : "(?i)";
+    if (c.op == Condition::Op::startswith) p += '^';
+    p += RE2::QuoteMeta(s);
+    if (c.op == Condition::Op::endswith) p += '$';
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// The text of a value as an index sees it (lower-cased for the equality map).
+std::string_view gate_text(const Value& v, bool lower, std::string& buf) {
+  const std::string* s = v.as_string();
+  if (s && !lower) return *s;
+  buf = s ? *s : v.to_string();
+  if (lower) {
+    for (auto& ch : buf) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  return buf;
+}
+
+// Appends a value's identity to an aggregation key without formatting it: strings as they
+// are, integers as digits, addresses as their 16 bytes (a tag byte keeps kinds apart).
+void append_key(std::string& key, const Value& v) {
+  if (const std::string* s = v.as_string()) {
+    key += 's';
+    key += *s;
+  } else if (const IpAddress* ip = v.as_ip()) {
+    key += ip->is_v4() ? '4' : '6';
+    key.append(reinterpret_cast<const char*>(ip->bytes().data()), ip->bytes().size());
+  } else if (const int64_t* i = v.as_int()) {
+    char num[24];
+    auto [end, ec] = std::to_chars(num, num + sizeof num, *i);
+    (void)ec;
+    key += 'i';
+    key.append(num, end);
+  } else {
+    key += 'v';
+    key += v.to_string();
+  }
+}
+
+}  // namespace
+
 Engine::Engine(std::shared_ptr<const RuleSet> set, EngineLimits limits)
     : set_(std::move(set)), limits_(limits), tags_field_(field("tags")), count_field_(field("vigil.alert.count")) {
-  for (size_t i = 0; i < set_->rules.size(); ++i) {
+  for (uint32_t i = 0; i < set_->rules.size(); ++i) {
     const Rule& r = *set_->rules[i];
     if (r.is_correlation) continue;  // fed by its rules, never by events
     if (r.datasets.empty()) {
-      unindexed_.push_back(i);
+      index_rule(unindexed_, i);
     } else {
-      for (const auto& d : r.datasets) by_dataset_[d].push_back(i);
+      for (const auto& d : r.datasets) index_rule(by_dataset_[d], i);
+    }
+  }
+  auto compile = [this](Bucket& b) {
+    for (auto& g : b.gates) {
+      if (!g.set) continue;
+      if (!g.set->Compile()) {  // too large for RE2's budget: those rules are checked one by one
+        g.set.reset();
+        for (uint32_t r : g.pattern_rule) b.always.push_back(r);
+        g.pattern_rule.clear();
+      }
+    }
+    std::sort(b.always.begin(), b.always.end());
+    b.always.erase(std::unique(b.always.begin(), b.always.end()), b.always.end());
+  };
+  for (auto& [ds, b] : by_dataset_) compile(b);
+  compile(unindexed_);
+}
+
+Engine::~Engine() = default;
+
+void Engine::index_rule(Bucket& bucket, uint32_t rule_index) {
+  const Rule& r = *set_->rules[rule_index];
+  const Condition* gate = find_gate(r.when, true);
+  if (!gate) gate = find_gate(r.when, false);
+  if (!gate) {
+    bucket.always.push_back(rule_index);
+    return;
+  }
+  auto it = std::find_if(bucket.gates.begin(), bucket.gates.end(), [&](const Gate& g) { return g.field == gate->field; });
+  if (it == bucket.gates.end()) {
+    bucket.gates.emplace_back();
+    it = std::prev(bucket.gates.end());
+    it->field = gate->field;
+  }
+  Gate& g = *it;
+  g.rules.push_back(rule_index);
+  if (gate->op == Condition::Op::equals) {
+    for (const auto& s : gate->strings) {
+      auto& rules = g.equals[s];
+      if (rules.empty() || rules.back() != rule_index) rules.push_back(rule_index);
+    }
+    return;
+  }
+  if (!g.set) {
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    opts.set_max_mem(64 << 20);
+    g.set = std::make_unique<RE2::Set>(opts, RE2::UNANCHORED);
+  }
+  for (const auto& p : gate_patterns(*gate)) {
+    if (g.set->Add(p, nullptr) < 0) {  // cannot happen for patterns that compiled alone; stay safe
+      bucket.always.push_back(rule_index);
+      return;
+    }
+    g.pattern_rule.push_back(rule_index);
+  }
+}
+
+void Engine::candidates(const Bucket& bucket, const Event& event, std::vector<uint32_t>& out) {
+  out.insert(out.end(), bucket.always.begin(), bucket.always.end());
+  for (const Gate& g : bucket.gates) {
+    const Value* v = event.get(g.field);
+    if (!v || v->is_null()) continue;  // every gated condition needs its field
+    auto visit = [&](const Value& item) {
+      if (!g.equals.empty()) {
+        auto found = g.equals.find(std::string(gate_text(item, true, text_buf_)));
+        if (found != g.equals.end()) out.insert(out.end(), found->second.begin(), found->second.end());
+      }
+      if (g.set) {
+        auto text = gate_text(item, false, text_buf_);
+        set_hits_.clear();
+        RE2::Set::ErrorInfo error{};
+        if (g.set->Match(re2::StringPiece(text.data(), text.size()), &set_hits_, &error)) {
+          for (int h : set_hits_) out.push_back(g.pattern_rule[static_cast<size_t>(h)]);
+        } else if (error.kind != RE2::Set::kNoError) {
+          ++stats_.gate_fallbacks;
+          out.insert(out.end(), g.rules.begin(), g.rules.end());
+        }
+      }
+    };
+    if (const auto* list = v->as_list()) {
+      for (const auto& item : *list) visit(item);
+    } else {
+      visit(*v);
     }
   }
 }
 
 void Engine::process(const Event& event, std::vector<Event>& alerts) {
   ++stats_.events;
-  auto eval = [&](size_t i) {
+  EventPtr shared;  // one copy of the event for every rule that keeps it
+  candidates_.clear();
+  if (const auto* ds = event.get_string(fields::event_dataset)) {
+    text_buf_.assign(*ds);
+    for (auto& c : text_buf_) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto it = by_dataset_.find(text_buf_);
+    if (it != by_dataset_.end()) candidates(it->second, event, candidates_);
+  }
+  candidates(unindexed_, event, candidates_);
+  // Rule order, each rule once (a rule may pass several values of a list field).
+  std::sort(candidates_.begin(), candidates_.end());
+  candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
+  for (uint32_t i : candidates_) {
     const Rule& rule = *set_->rules[i];
-    if (!matches(rule.when, event)) return;
+    if (!matches(rule.when, event)) continue;
     ++stats_.matches;
     if (on_match_) on_match_(rule, event);
     const Value* distinct = rule.aggregation.kind == Aggregation::Kind::distinct
                                 ? event.get(rule.aggregation.distinct_field)
                                 : nullptr;
-    aggregate(rule, event, group_key(i, rule.aggregation.group_by, event), distinct, 0, alerts, 0);
-  };
-  if (const auto* ds = event.get_string(fields::event_dataset)) {
-    std::string lowered(*ds);
-    for (auto& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    auto it = by_dataset_.find(lowered);
-    if (it != by_dataset_.end()) {
-      for (size_t i : it->second) eval(i);
-    }
+    aggregate(rule, event, shared, group_key(i, rule.aggregation.group_by, event), distinct, 0, alerts, 0);
   }
-  for (size_t i : unindexed_) eval(i);
 }
 
-std::string Engine::group_key(size_t rule_index, const std::vector<FieldId>& group_by, const Event& event) {
-  std::string key = std::to_string(rule_index);
+const std::string& Engine::group_key(size_t rule_index, const std::vector<FieldId>& group_by, const Event& event) {
+  key_buf_.clear();
+  char num[24];
+  auto [end, ec] = std::to_chars(num, num + sizeof num, rule_index);
+  (void)ec;
+  key_buf_.append(num, end);
   for (FieldId f : group_by) {
-    key += '\x1f';
-    if (const Value* v = event.get(f)) key += v->to_string();
+    key_buf_ += '\x1f';
+    if (const Value* v = event.get(f)) append_key(key_buf_, *v);
   }
-  return key;
+  return key_buf_;
 }
 
-void Engine::fired(const Rule& rule, const Event& event, std::vector<Event>& alerts, int depth) {
+void Engine::fired(const Rule& rule, const Event& event, EventPtr& shared, std::vector<Event>& alerts, int depth) {
   // Correlations chain at most as deep as the rule set; the bound guards against a cycle.
   if (depth > 16) return;
   for (const Feed& feed : rule.feeds) {
     const Rule& corr = *set_->rules[feed.correlation];
     const CorrelationInput& in = corr.inputs[feed.input];
     const Value* distinct = corr.aggregation.kind == Aggregation::Kind::distinct ? event.get(in.value_field) : nullptr;
-    aggregate(corr, event, group_key(feed.correlation, in.group_by, event), distinct, feed.input,
-              alerts, depth + 1);
+    aggregate(corr, event, shared, group_key(feed.correlation, in.group_by, event), distinct, feed.input, alerts,
+              depth + 1);
   }
 }
 
-void Engine::aggregate(const Rule& rule, const Event& event, const std::string& key,
+void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, const std::string& key,
                        const Value* distinct_value, size_t input, std::vector<Event>& alerts, int depth) {
   const Timestamp now = event.time();
-  const std::string* id = event.get_string(fields::event_id);
-  Hit hit{now, id ? *id : std::string(), std::make_shared<const Event>(event)};
+  if (!shared) shared = std::make_shared<const Event>(event);
+  Hit hit{now, shared, {}};
 
   const bool aggregated = rule.aggregation.kind != Aggregation::Kind::none;
   if (!aggregated && rule.suppress.count() == 0) {
@@ -198,7 +382,7 @@ void Engine::aggregate(const Rule& rule, const Event& event, const std::string& 
       alerts.push_back(make_alert(rule, event, {&hit}, 1));
       ++stats_.alerts;
     }
-    fired(rule, event, alerts, depth);
+    fired(rule, event, shared, alerts, depth);
     return;
   }
 
@@ -234,7 +418,7 @@ void Engine::aggregate(const Rule& rule, const Event& event, const std::string& 
       hits.push_back(std::move(hit));
       if (hits.size() > rule.aggregation.count) hits.erase(hits.begin());
       // Only the newest hits' events can become evidence: older ones keep their id and time.
-      if (hits.size() > limits_.evidence_events) hits[hits.size() - limits_.evidence_events - 1].event.reset();
+      if (hits.size() > limits_.evidence_events) hits[hits.size() - limits_.evidence_events - 1].drop_event();
       if (hits.size() >= rule.aggregation.count) {
         fire = true;
         total = hits.size();
@@ -247,14 +431,15 @@ void Engine::aggregate(const Rule& rule, const Event& event, const std::string& 
       d.erase(std::remove_if(d.begin(), d.end(), [&](const auto& p) { return now.ns - p.second.time.ns > window_ns; }),
               d.end());
       if (!distinct_value || distinct_value->is_null()) break;
-      std::string value = distinct_value->to_string();
+      std::string value;
+      append_key(value, *distinct_value);
       auto found = std::find_if(d.begin(), d.end(), [&](const auto& p) { return p.first == value; });
       if (found != d.end()) {
         found->second = std::move(hit);
       } else {
         d.emplace_back(std::move(value), std::move(hit));
         // Only the newest entries' events can become evidence: older ones keep their id and time.
-        if (d.size() > limits_.evidence_events) d[d.size() - limits_.evidence_events - 1].second.event.reset();
+        if (d.size() > limits_.evidence_events) d[d.size() - limits_.evidence_events - 1].second.drop_event();
       }
       if (d.size() >= rule.aggregation.count) {
         fire = true;
@@ -310,7 +495,7 @@ void Engine::aggregate(const Rule& rule, const Event& event, const std::string& 
   g.slots.clear();
   g.chain.clear();
   // Correlations built on this rule see its alerts, not the ones it suppressed.
-  if (!suppressed) fired(rule, event, alerts, depth);
+  if (!suppressed) fired(rule, event, shared, alerts, depth);
 }
 
 Event Engine::make_alert(const Rule& rule, const Event& last, const std::vector<const Hit*>& hits, size_t total) const {
@@ -348,7 +533,7 @@ Event Engine::make_alert(const Rule& rule, const Event& last, const std::vector<
   a.set(count_field_, static_cast<int64_t>(total));
   ValueList ids, events;
   for (const Hit* h : hits) {
-    if (!h->event_id.empty()) ids.emplace_back(h->event_id);
+    if (!h->id().empty()) ids.emplace_back(std::string(h->id()));
   }
   size_t start = hits.size() > limits_.evidence_events ? hits.size() - limits_.evidence_events : 0;
   for (size_t i = start; i < hits.size(); ++i) {

@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <re2/set.h>
+
 #include "agent/rules/rule.h"
 #include "agent/rules/rule_loader.h"
 
@@ -26,6 +28,7 @@ struct EngineStats {
   uint64_t alerts = 0;
   uint64_t suppressed = 0;
   uint64_t groups_evicted = 0;
+  uint64_t gate_fallbacks = 0;  // a pattern index could not decide (RE2 out of memory): every rule checked
 };
 
 // True when the event satisfies the condition tree (exposed for tests and `rules test`).
@@ -34,6 +37,9 @@ bool matches(const Condition& c, const Event& event);
 class Engine {
  public:
   explicit Engine(std::shared_ptr<const RuleSet> set, EngineLimits limits = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
   // Evaluates one event. Alerts are appended to `alerts`. `on_match`, when set, sees every
   // (rule, event) match before aggregation.
@@ -47,9 +53,26 @@ class Engine {
  private:
   struct Hit {
     Timestamp time;
-    std::string event_id;
-    EventPtr event;
+    EventPtr event;       // shared by every rule the event met
+    std::string kept_id;  // the event's id once `event` is dropped (older than the evidence kept)
+    std::string_view id() const;
+    void drop_event();
   };
+  // Candidate rules by one field: equal values through a hash map, contains / startswith /
+  // endswith / regex conditions through one RE2::Set over the field's text.
+  struct Gate {
+    FieldId field{};
+    std::unordered_map<std::string, std::vector<uint32_t>> equals;
+    std::unique_ptr<RE2::Set> set;
+    std::vector<uint32_t> pattern_rule;
+    std::vector<uint32_t> rules;  // every rule behind this gate (when the set cannot decide)
+  };
+  struct Bucket {
+    std::vector<uint32_t> always;  // rules without a usable gate
+    std::vector<Gate> gates;
+  };
+  void index_rule(Bucket& bucket, uint32_t rule_index);
+  void candidates(const Bucket& bucket, const Event& event, std::vector<uint32_t>& out);
   struct Group {
     std::vector<Hit> hits;                 // threshold: at most `count`, oldest first
     std::vector<std::pair<std::string, Hit>> distinct;  // distinct: value -> latest hit
@@ -61,17 +84,22 @@ class Engine {
 
   // Counts one hit of `rule` (a match, or for a correlation the firing of its input `input`);
   // when the rule fires, emits its alert and feeds the correlations built on it.
-  void aggregate(const Rule& rule, const Event& event, const std::string& key,
+  void aggregate(const Rule& rule, const Event& event, EventPtr& shared, const std::string& key,
                  const Value* distinct_value, size_t input, std::vector<Event>& alerts, int depth);
-  void fired(const Rule& rule, const Event& event, std::vector<Event>& alerts, int depth);
+  void fired(const Rule& rule, const Event& event, EventPtr& shared, std::vector<Event>& alerts, int depth);
   Event make_alert(const Rule& rule, const Event& last, const std::vector<const Hit*>& hits, size_t total) const;
-  static std::string group_key(size_t rule_index, const std::vector<FieldId>& group_by, const Event& event);
+  // The group key of an event for a rule, built in key_buf_ (no allocation per event).
+  const std::string& group_key(size_t rule_index, const std::vector<FieldId>& group_by, const Event& event);
 
   std::shared_ptr<const RuleSet> set_;
   EngineLimits limits_;
   EngineStats stats_;
-  std::unordered_map<std::string, std::vector<size_t>> by_dataset_;
-  std::vector<size_t> unindexed_;
+  std::unordered_map<std::string, Bucket> by_dataset_;
+  Bucket unindexed_;
+  std::vector<uint32_t> candidates_;  // reused per event
+  std::vector<int> set_hits_;         // reused per event
+  std::string key_buf_;
+  std::string text_buf_;
   std::unordered_map<std::string, Group> groups_;
   std::list<std::string> lru_;  // group keys, least recently used first
   std::function<void(const Rule&, const Event&)> on_match_;

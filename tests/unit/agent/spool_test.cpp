@@ -213,9 +213,12 @@ TEST(Spool, KillNineLosesNothingReportedAsWritten) {
       }
     }
     close(fds[1]);
+    uint64_t last = 0, v = 0;
+    // The first sync first (a loaded machine may take longer than the sleep to fork and open),
+    // then a random moment to kill it.
+    if (read(fds[0], &v, sizeof(v)) == sizeof(v)) last = v;
     usleep(20'000 + rng() % 80'000);
     kill(pid, SIGKILL);
-    uint64_t last = 0, v = 0;
     while (read(fds[0], &v, sizeof(v)) == sizeof(v)) last = v;
     close(fds[0]);
     int status = 0;
