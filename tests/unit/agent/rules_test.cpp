@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include <fmt/format.h>
+
 #include "agent/rules/engine.h"
 #include "agent/rules/rule_loader.h"
 #include "tests/support/test_support.h"
@@ -267,6 +271,75 @@ TEST(RuleEngine, RulesMeetOnlyEventsOfTheirDataset) {
   EXPECT_EQ(hit, std::vector<std::string>{"B"});
   eng.process(ev("SSHD", 0, {{"user.name", "x"}}), alerts);
   EXPECT_EQ(hit, (std::vector<std::string>{"B", "A", "B"}));
+}
+
+}  // namespace
+}  // namespace vigil::agent::rules
+
+namespace vigil::agent::rules {
+namespace {
+
+// The engine's index (gates by equal values and by one RE2::Set per field) must pick exactly the
+// rules a check of every rule would: same matches on a mix of events, rule for rule.
+TEST(RuleEngine, IndexMatchesWhatCheckingEveryRuleWould) {
+  vigil::test::TempDir dir;
+  std::string yaml;
+  const char* kMatchers[] = {
+      "user.name: alice",
+      "user.name: [bob, Carol]",
+      "url.original: {contains: /admin}",
+      "url.original: {startswith: /API}",
+      "url.original: {endswith: .php}",
+      "url.original: {regex: '^/x[0-9]+$'}",
+      "url.original: {contains: Secret, cased: true}",
+      "destination.port: [22, 2222]",
+      "source.ip: {cidr: 10.0.0.0/8}",
+      "labels.kind: [a, b]",
+      "any: [{user.name: dave}, {url.original: {contains: /login}}]",
+      "not: {user.name: alice}",
+  };
+  int n = 0;
+  for (const char* m : kMatchers) {
+    for (const char* ds : {"nginx.access", "sshd"}) {
+      yaml += fmt::format("- id: R{}\n  title: t\n  severity: low\n  when:\n    event.dataset: {}\n    {}\n", n++, ds, m);
+    }
+    yaml += fmt::format("- id: R{}\n  title: t\n  severity: low\n  when:\n    {}\n", n++, m);  // no dataset
+  }
+  auto path = dir.write("r.yaml", yaml);
+  auto loaded = load_rules({path.string()});
+  ASSERT_TRUE(loaded) << loaded.error();
+  Engine engine(loaded->set);
+  std::set<std::string> got;
+  engine.set_match_callback([&](const Rule& r, const Event&) { got.insert(r.id); });
+  const char* users[] = {"alice", "BOB", "carol", "dave", "eve"};
+  const char* urls[] = {"/admin/x", "/api/v1", "/index.php", "/x12", "/Secret", "/secret", "/login", "/"};
+  const char* datasets[] = {"nginx.access", "sshd", "syslog"};
+  size_t events = 0, matched = 0;
+  for (const char* ds : datasets) {
+    for (const char* u : users) {
+      for (const char* url : urls) {
+        for (int port : {22, 80}) {
+          Event e = ev(ds, 0, {{"user.name", u}, {"url.original", url}, {"destination.port", int64_t{port}},
+                               {"source.ip", *IpAddress::parse(port == 22 ? "10.1.1.1" : "192.0.2.1")}});
+          if (port == 22) e.set(field("labels.kind"), ValueList{Value("x"), Value("b")});
+          got.clear();
+          std::vector<Event> alerts;
+          engine.process(e, alerts);
+          std::set<std::string> want;
+          for (const auto& r : loaded->set->rules) {
+            bool in_dataset = r->datasets.empty() ||
+                              std::find(r->datasets.begin(), r->datasets.end(), std::string(ds)) != r->datasets.end();
+            if (in_dataset && matches(r->when, e)) want.insert(r->id);
+          }
+          EXPECT_EQ(got, want) << ds << " " << u << " " << url << " " << port;
+          ++events;
+          matched += want.size();
+        }
+      }
+    }
+  }
+  EXPECT_EQ(events, 240u);
+  EXPECT_GT(matched, 300u);  // the mix exercises the rules, not only their misses
 }
 
 }  // namespace
