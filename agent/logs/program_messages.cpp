@@ -513,12 +513,25 @@ bool parse_firewall_message(std::string_view msg, Event& out) {
   std::string_view prefix = msg.substr(0, in);
   if (prefix.starts_with('[')) {
     size_t close = prefix.find(']');
-    if (close != std::string_view::npos) prefix = prefix.substr(close + 1);
+    bool uptime = close != std::string_view::npos && close > 1 &&
+                  prefix.substr(1, close - 1).find_first_not_of(" .0123456789") == std::string_view::npos;
+    if (uptime) prefix = prefix.substr(close + 1);
   }
   prefix = trim(prefix);
   if (prefix.size() >= 2 && prefix.front() == '[' && prefix.back() == ']')
     prefix = trim(prefix.substr(1, prefix.size() - 2));
   set_str(out, lf.firewall_prefix, prefix);
+  // What the rule that logged did, when its prefix says (UFW: [UFW BLOCK], [UFW AUDIT], [UFW ALLOW]).
+  std::string lowered(prefix);
+  for (auto& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view word : {"block", "drop", "deny", "reject"}) {
+    if (lowered.find(word) != std::string::npos) out.set(fields::event_action, Value("blocked"));
+  }
+  for (std::string_view word : {"allow", "accept", "audit"}) {
+    if (!out.has(fields::event_action) && lowered.find(word) != std::string::npos) {
+      out.set(fields::event_action, Value("allowed"));
+    }
+  }
   std::string_view rest = msg.substr(in);
   while (!rest.empty()) {
     std::string_view tok = next_token(rest);

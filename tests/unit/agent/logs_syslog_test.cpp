@@ -360,6 +360,14 @@ TEST_F(SyslogTest, KernelFirewallLine) {
   EXPECT_EQ(num(e, fields::destination_port), 80);
   EXPECT_EQ(str(e, "network.transport"), "tcp");
   EXPECT_EQ(str(e, "vigil.firewall.prefix"), "UFW BLOCK");
+  EXPECT_EQ(str(e, "event.action"), "blocked");
+  // Without the uptime stamp the first bracket is the prefix; AUDIT lines let the packet through.
+  e = parse("Oct 30 10:09:23 vm-1 kernel: [UFW AUDIT] IN=lo OUT= SRC=127.0.0.1 DST=127.0.0.53 PROTO=TCP SPT=1 DPT=53");
+  EXPECT_EQ(str(e, "vigil.firewall.prefix"), "UFW AUDIT");
+  EXPECT_EQ(str(e, "event.action"), "allowed");
+  e = parse("Oct 30 10:09:23 vm-1 kernel: [ 12.5] IPT-IN: IN=lo OUT= SRC=127.0.0.1 DST=127.0.0.53 PROTO=TCP SPT=1 DPT=53");
+  EXPECT_EQ(str(e, "vigil.firewall.prefix"), "IPT-IN:");
+  EXPECT_EQ(str(e, "event.action"), "<absent>");
 }
 
 TEST_F(SyslogTest, KernelLineWithoutFirewallFieldsIsPlainSyslog) {

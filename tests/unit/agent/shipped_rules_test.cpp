@@ -122,6 +122,8 @@ TEST_F(ShippedRules, SlowScanInFirewallLogs) {
   }
   EXPECT_EQ(run(fw).count("VGL-NET-0002"), 1u);
   EXPECT_EQ(run(few).count("VGL-NET-0002"), 0u);
+  for (auto& e : fw) e.set(fields::event_action, "allowed");  // logged but let through (UFW AUDIT)
+  EXPECT_EQ(run(fw).count("VGL-NET-0002"), 0u);
 }
 
 TEST_F(ShippedRules, HostSweep) {
