@@ -19,7 +19,8 @@
 #      and the spool (events spooled while the collector was down arrive after the upgrade);
 #   6. remove keeps state and configuration, purge deletes them.
 # Usage: packages.sh BUILD_DIR SOURCE_DIR CPACK
-# Exit 0 pass, 1 fail, 77 skipped (with the reason): not root, tools missing, sanitizer build.
+# Exit 0 pass, 1 fail, 77 skipped (with the reason): not root, tools missing, no mount namespace
+# or overlayfs, sanitizer build.
 set -euo pipefail
 
 if [ "${1:-}" = --inner ]; then
@@ -55,6 +56,8 @@ if [ "$inner" = 0 ]; then
   for tool in "$cpack" dpkg dpkg-deb dpkg-shlibdeps systemd-analyze setpriv unshare chroot python3 adduser; do
     command -v "$tool" >/dev/null || skip "$tool is not installed (packaging/install-deps.sh installs it)"
   done
+
+  unshare --mount --propagation private true 2>/dev/null || skip "cannot make a mount namespace (unshare --mount)"
 
   work=$(mktemp -d /tmp/vigil-packages.XXXXXX)
   trap 'rm -rf "$work"' EXIT
@@ -170,7 +173,7 @@ overlay() {  # overlay HOST_DIR: R/HOST_DIR shows HOST_DIR, writes go to $work/u
   key=$(echo "$d" | tr / _)
   mkdir -p "$R$d" "$work/upper/$key" "$work/ovl-work/$key"
   mount -t overlay overlay -o "lowerdir=$d,upperdir=$work/upper/$key,workdir=$work/ovl-work/$key" "$R$d" \
-    || fail "cannot mount an overlay on $R$d"
+    || skip "cannot mount an overlay of $d (no overlayfs here?): the fresh root needs one"
 }
 overlay /usr
 overlay /etc
@@ -244,11 +247,12 @@ with open(sys.argv[2], "a", buffering=1) as out:
 EOF
 pids+=($!)
 wait_for 5 . ls "$R/run/notify.sock" || fail "no notify listener"
-run_unit() {  # run_unit UNIT LOG: starts the unit's ExecStart in the background; sets $started
+run_unit() {  # run_unit UNIT LOG [COMMAND]: starts the unit's ExecStart (or COMMAND) in the
+              # background as the unit's user with its capabilities; sets $started
   local unit=$1 log=$2 user caps setcaps="" exec
   user=$(unit_key "$unit" User)
   caps=$(unit_key "$unit" AmbientCapabilities)
-  exec=$(unit_key "$unit" ExecStart)
+  exec=${3:-$(unit_key "$unit" ExecStart)}
   for c in $caps; do
     c=${c#CAP_}
     setcaps+=",+${c,,}"
@@ -346,6 +350,17 @@ grep -q "results handed to the agent" "$logs_dir/scan.log" || fail "vigil-scan h
 wait_for 30 '"agents": 1' ctl --json report compliance --all || fail "the scan's results did not reach the collector"
 [ -z "$(ls "$R/var/lib/vigil/inbox/" | grep -v '^scan.request$')" ] || fail "the agent left scan results in its inbox"
 ok "SIGUSR1 writes the scan request; vigil-scan.service's command (vigil + CAP_DAC_READ_SEARCH) hands results the agent ships"
+
+# The scan service's user and capability see what root sees: the same outcome for every check.
+summary() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(sorted((r["rule"]["id"], r["vigil"]["check"]["result"]) for r in d["results"]))'; }
+scan_cmd="/usr/bin/vigil-agent scan --policy /usr/share/vigil/rules/policies/debian-baseline.yaml"
+{ in_root $scan_cmd 2>/dev/null || true; } | summary >"$work/scan-root" || fail "scan as root failed"
+: >"$work/scan-unit.json"
+run_unit vigil-scan.service "$work/scan-unit.json" "$scan_cmd 2>/dev/null"
+wait "$started" || true
+summary <"$work/scan-unit.json" >"$work/scan-unit" || fail "scan as vigil-scan.service's user failed"
+diff "$work/scan-root" "$work/scan-unit" >"$logs_dir/scan-diff.log" || fail "checks decided differently as vigil than as root"
+ok "vigil-scan.service's user and capability decide every check as root does ($(grep -o "'[a-z_]*')" "$work/scan-unit" | tr -d "')" | sort | uniq -c | awk '{printf "%s%s %s", NR > 1 ? ", " : "", $1, $2}'))"
 
 # Spool across the upgrade: with the collector down, alerts wait in the agent's spool.
 : >"$logs_dir/notify.log"
