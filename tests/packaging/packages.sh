@@ -360,7 +360,7 @@ run_unit vigil-scan.service "$work/scan-unit.json" "$scan_cmd 2>/dev/null"
 wait "$started" || true
 summary <"$work/scan-unit.json" >"$work/scan-unit" || fail "scan as vigil-scan.service's user failed"
 diff "$work/scan-root" "$work/scan-unit" >"$logs_dir/scan-diff.log" || fail "checks decided differently as vigil than as root"
-ok "vigil-scan.service's user and capability decide every check as root does ($(grep -o "'[a-z_]*')" "$work/scan-unit" | tr -d "')" | sort | uniq -c | awk '{printf "%s%s %s", NR > 1 ? ", " : "", $1, $2}'))"
+ok "vigil-scan.service's user and capability decide every check as root does ($(grep -o "'[a-z_]*')" "$work/scan-unit" | tr -d "')" | sort | uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}'))"
 
 # Spool across the upgrade: with the collector down, alerts wait in the agent's spool.
 : >"$logs_dir/notify.log"
