@@ -2,7 +2,7 @@
 # Installed as /usr/lib/vigil/vigil-scan; run by vigil-scan.service (policies.run: external).
 # Scans this host against every shipped compliance policy and hands the results to the agent:
 # each policy's check events are written into the inbox under a name the agent skips
-# (.NAME.partial), then renamed to NAME-TIME.jsonl, so the agent never reads half a scan.
+# (.NAME.partial), then renamed to scan-NAME-TIME.jsonl, so the agent never reads half a scan.
 # Environment (for a drop-in: systemctl edit vigil-scan.service):
 #   VIGIL_POLICIES  policy files or directories (default /usr/share/vigil/rules/policies)
 #   VIGIL_INBOX     the agent's policies.inbox (default /var/lib/vigil/inbox)

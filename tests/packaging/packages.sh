@@ -18,16 +18,24 @@
 #   5. an upgrade to the bumped packages keeps the edited configuration, the enrollment, the PKI
 #      and the spool (events spooled while the collector was down arrive after the upgrade);
 #   6. remove keeps state and configuration, purge deletes them.
-# Usage: packages.sh BUILD_DIR SOURCE_DIR CPACK
+# With --systemd, the same root boots systemd as PID 1 of its own PID and mount namespaces
+# instead: systemctl starts, reloads and stops the units with their whole sandbox, the kernel's
+# view of each service (user, capabilities, no_new_privs, seccomp, read-only /) is checked, and
+# SIGUSR1 goes through vigil-scan.path and vigil-scan.service to the collector.
+# Usage: packages.sh [--systemd] BUILD_DIR SOURCE_DIR CPACK
 # Exit 0 pass, 1 fail, 77 skipped (with the reason): not root, tools missing, no mount namespace
-# or overlayfs, sanitizer build.
+# or overlayfs, sanitizer build; --systemd: systemd cannot boot in a namespace here.
 set -euo pipefail
 
+inner=0
+mode=direct
 if [ "${1:-}" = --inner ]; then
   inner=1
+  mode=$2
+  shift 2
+elif [ "${1:-}" = --systemd ]; then
+  mode=systemd
   shift
-else
-  inner=0
 fi
 build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
@@ -72,6 +80,11 @@ if [ "$inner" = 0 ]; then
   agent_deb=$(ls "$work"/v1/vigil-agent_*.deb 2>/dev/null || true)
   collector_deb=$(ls "$work"/v1/vigil-collector_*.deb 2>/dev/null || true)
   [ -f "$agent_deb" ] && [ -f "$collector_deb" ] || fail "cpack wrote no vigil-agent/vigil-collector .deb: $(ls "$work/v1")"
+  if [ "$mode" = systemd ]; then
+    rc=0
+    unshare --mount --propagation private "$0" --inner systemd "$build" "$src" "$cpack" "$work" || rc=$?
+    exit "$rc"
+  fi
   # The next release for the upgrade: the same packages with a bumped version.
   mkdir -p "$work/v2"
   for deb in "$agent_deb" "$collector_deb"; do
@@ -147,7 +160,7 @@ if [ "$inner" = 0 ]; then
   # The rest runs in a private mount namespace (its mounts vanish with it); $work is removed out
   # here, where nothing is mounted under it.
   rc=0
-  unshare --mount --propagation private "$0" --inner "$build" "$src" "$cpack" "$work" || rc=$?
+  unshare --mount --propagation private "$0" --inner direct "$build" "$src" "$cpack" "$work" || rc=$?
   exit "$rc"
 fi
 
@@ -167,7 +180,9 @@ cleanup() {
 trap cleanup EXIT
 
 # The fresh root: /usr, /etc, the dpkg database copy-on-write over this machine's; the rest new.
+# It is a mount point of its own, so systemd can pivot into it.
 mkdir -p "$R" "$work/upper" "$work/ovl-work"
+mount --bind "$R" "$R"
 overlay() {  # overlay HOST_DIR: R/HOST_DIR shows HOST_DIR, writes go to $work/upper
   local d=$1 key
   key=$(echo "$d" | tr / _)
@@ -232,8 +247,151 @@ units=(vigil-agent.service vigil-collector.service vigil-scan.service vigil-scan
 [ ! -s "$logs_dir/verify.log" ] || fail "systemd-analyze verify warns: $(cat "$logs_dir/verify.log")"
 ok "systemd-analyze verify: ${units[*]}"
 
-# The unit's ExecStart, User and ambient capabilities, run as systemd would (minus systemd's own
-# namespaces and seccomp, which need it as PID 1). NOTIFY_SOCKET reaches a listener in the root.
+# Operator's configuration, as an admin would edit the conffiles: loopback ports, the agent's
+# collector, loopback capture (proves CAP_NET_RAW as vigil), a syslog file it may read only
+# with CAP_DAC_READ_SEARCH.
+agents_port=$(free_port)
+console_port=$(free_port)
+sed -i -e "s/^  agents_listen: .*/  agents_listen: 127.0.0.1:$agents_port/" \
+       -e "s/^  console_listen: .*/  console_listen: 127.0.0.1:$console_port/" "$R/etc/vigil/collector.yaml"
+sed -i -e "s/^  addresses: .*/  addresses: [127.0.0.1:$agents_port]/" \
+       -e 's/^  retry_max_backoff: .*/  retry_max_backoff: 1s/' \
+       -e 's/^  - interface: eth0$/  - interface: lo/' -e 's/^    bpf: "not port 8443"$/    bpf: "tcp port 9"/' \
+       -e 's/^    promiscuous: true$/    promiscuous: false/' -e 's/^  health_interval: .*/  health_interval: 2s/' \
+       "$R/etc/vigil/agent.yaml"
+grep -q "interface: lo" "$R/etc/vigil/agent.yaml" || fail "could not edit the capture section of agent.yaml"
+cp -p "$R/etc/vigil/agent.yaml" "$work/agent.yaml.edited"
+cp -p "$R/etc/vigil/collector.yaml" "$work/collector.yaml.edited"
+install -m 0640 -o root -g adm /dev/null "$R/var/log/auth.log"
+
+init_out=$(in_root vigil-collector init --host 127.0.0.1) || fail "vigil-collector init: $init_out"
+pin=$(sed -n 's/^ca-pin: //p' <<<"$init_out")
+[ "$(in_root stat -c '%U %a' /var/lib/vigil-collector/pki/ca.key)" = "vigil 600" ] || fail "init left the PKI unreadable to vigil"
+[ "$(in_root stat -c '%U %a' /etc/vigil/vigilctl.yaml)" = "root 600" ] || fail "vigilctl.yaml is not root's 0600"
+ctl() { in_root vigilctl -c /etc/vigil/vigilctl.yaml "$@"; }
+
+guess() {  # guess IP: twelve failed SSH logins from IP in auth.log
+  local i
+  for i in $(seq 1 12); do
+    echo "$(date '+%b %e %H:%M:%S') web01 sshd[$((4100 + i))]: Failed password for invalid user admin$i from $1 port $((51000 + i)) ssh2"
+  done >>"$R/var/log/auth.log"
+}
+guessing_alerts() { ctl alerts list --rule VGL-LOG-0001 | grep -c VGL-LOG-0001 || true; }
+
+if [ "$mode" = systemd ]; then
+  # systemd as PID 1 of its own PID and mount namespaces, pivoted into the root: the units run
+  # with their whole sandbox (mount namespaces, seccomp, capabilities), driven by systemctl. Its
+  # cgroups live in a child of each hierarchy, removed at the end.
+  cg=vigil-packages-$$
+  cg_dirs=()
+  while read -r _ mnt type _; do
+    [ "$type" = cgroup ] || [ "$type" = cgroup2 ] || continue
+    mkdir -p "$mnt/$cg" 2>/dev/null && cg_dirs+=("$mnt/$cg")
+  done </proc/self/mounts
+  pid1=""
+  systemd_cleanup() {
+    if [ -n "$pid1" ]; then
+      kill -KILL "$pid1" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid1" 2>/dev/null || break; sleep 0.1; done
+    fi
+    for d in "${cg_dirs[@]}"; do
+      for _ in 1 2 3 4 5; do
+        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null && break
+        sleep 0.2
+      done
+    done
+    cleanup
+  }
+  trap systemd_cleanup EXIT
+  mkdir -p "$R/.oldroot" "$R/sys"
+  printf '[Unit]\nDescription=Vigil packaging test\n' >"$R/etc/systemd/system/vigil-test.target"
+  (
+    for d in "${cg_dirs[@]}"; do echo "$BASHPID" >"$d/cgroup.procs" 2>/dev/null || true; done
+    # shellcheck disable=SC2016
+    exec unshare --pid --fork --mount --propagation private sh -c '
+      cd "$1" && mount -t proc proc proc && mount --rbind /sys sys &&
+      mount -t devtmpfs devtmpfs dev && mkdir -p dev/pts dev/shm &&
+      mount -t devpts devpts dev/pts && mount -t tmpfs tmpfs dev/shm &&
+      pivot_root . .oldroot && umount -l /.oldroot &&
+      exec env container=vigil-test /lib/systemd/systemd --system --unit=vigil-test.target' sh "$R"
+  ) >"$logs_dir/systemd.log" 2>&1 &
+  starter=$!
+  pids+=("$starter")
+  for _ in $(seq 1 50); do
+    pid1=$(cat "/proc/$starter/task/$starter/children" 2>/dev/null | awk '{print $1}')
+    [ -n "$pid1" ] && break
+    sleep 0.1
+  done
+  [ -n "$pid1" ] || skip "cannot start systemd in a PID namespace here: $(tail -3 "$logs_dir/systemd.log")"
+  sd() { nsenter -t "$pid1" -m -p -r -w "$@"; }
+  wait_for 30 'running|degraded' sd systemctl is-system-running \
+    || skip "systemd does not come up as PID 1 in a namespace here: $(tail -3 "$logs_dir/systemd.log")"
+  ok "systemd $(sd systemctl --version | awk 'NR == 1 {print $2}') runs as PID 1 in the root"
+
+  unit_failed() {  # unit_failed UNIT WHAT: fails with the unit's status and journal
+    sd systemctl status --no-pager "$1" >"$logs_dir/unit-status.log" 2>&1 || true
+    sd journalctl --no-pager -u "$1" >"$logs_dir/unit-journal.log" 2>&1 || true
+    fail "$1: $2"
+  }
+  sd systemctl start vigil-collector.service || unit_failed vigil-collector.service "systemctl start failed"
+  wait_for 15 agents ctl status || unit_failed vigil-collector.service "does not answer"
+  token=$(ctl tokens create --agency "So TTTT" --level 3) || fail "tokens create"
+  in_root vigil-agent enroll -c /etc/vigil/agent.yaml --token "$token" --ca-pin "$pin" >"$logs_dir/enroll.log" 2>&1 \
+    || fail "enroll failed"
+  sd systemctl start vigil-agent.service || unit_failed vigil-agent.service "systemctl start failed"
+  for u in vigil-collector.service vigil-agent.service vigil-scan.timer vigil-scan.path; do
+    [ "$(sd systemctl is-active "$u")" = active ] || unit_failed "$u" "not active"
+  done
+  ok "systemctl start: vigil-collector, vigil-agent (Type=notify) and, with it, vigil-scan.timer and .path"
+
+  # Their confinement as the kernel reports it.
+  confined() {  # confined UNIT CAPS: user vigil, exactly CAPS (hex), no new privileges, seccomp
+    local pid st
+    pid=$(sd systemctl show -p MainPID --value "$1")
+    st=$(sd cat "/proc/$pid/status")
+    [ "$(awk '/^Uid:/ {print $2}' <<<"$st")" = "$vigil_uid" ] || fail "$1 does not run as vigil"
+    [ "$(awk '/^CapEff:/ {print $2}' <<<"$st")" = "$2" ] || fail "$1 effective capabilities: $(grep Cap <<<"$st")"
+    [ "$(awk '/^CapBnd:/ {print $2}' <<<"$st")" = "$2" ] || fail "$1 bounding set: $(grep CapBnd <<<"$st")"
+    [ "$(awk '/^NoNewPrivs:/ {print $2}' <<<"$st")" = 1 ] || fail "$1 may gain privileges"
+    [ "$(awk '/^Seccomp:/ {print $2}' <<<"$st")" = 2 ] || fail "$1 has no system call filter"
+    sd cat "/proc/$pid/mountinfo" >"$work/mountinfo"
+    awk '$5 == "/" {o = $6} END {exit !(o ~ /^ro/)}' "$work/mountinfo" || fail "$1 sees / writable"
+    awk '$5 == "/usr" {o = $6} END {exit !(o ~ /^ro/)}' "$work/mountinfo" || fail "$1 sees /usr writable"
+    awk -v d="$3" '$5 == d {o = $6} END {exit !(o ~ /^rw/)}' "$work/mountinfo" || fail "$1 cannot write $3"
+  }
+  # CAP_NET_RAW is bit 13, CAP_DAC_READ_SEARCH bit 2.
+  confined vigil-agent.service 0000000000002004 /var/lib/vigil
+  confined vigil-collector.service 0000000000000000 /var/lib/vigil-collector
+  ok "as the kernel sees them: user vigil, agent CAP_NET_RAW+CAP_DAC_READ_SEARCH, collector none, no new privileges, seccomp, / read-only, state writable"
+
+  guess 203.0.113.45
+  wait_for 30 '^1$' guessing_alerts || unit_failed vigil-agent.service "no SSH guessing alert under systemd"
+  sd systemctl reload vigil-agent.service || unit_failed vigil-agent.service "systemctl reload failed"
+  wait_for 10 "SIGHUP: reloading" sd journalctl --no-pager -u vigil-agent.service \
+    || unit_failed vigil-agent.service "did not reload"
+  sd systemctl kill -s USR1 vigil-agent.service
+  wait_for 60 "results handed to the agent" sd journalctl --no-pager -u vigil-scan.service \
+    || unit_failed vigil-scan.service "vigil-scan.path did not start a scan on the agent's request"
+  wait_for 10 inactive sd systemctl is-active vigil-scan.service || true
+  [ "$(sd systemctl show -p Result --value vigil-scan.service)" = success ] \
+    || unit_failed vigil-scan.service "the scan failed"
+  wait_for 30 '"agents": 1' ctl --json report compliance --all || fail "the scan's results did not reach the collector"
+  ok "under systemd: alert, systemctl reload, systemctl kill -s USR1 -> vigil-scan.path -> vigil-scan.service -> collector"
+
+  sd systemctl stop vigil-agent.service vigil-collector.service
+  for u in vigil-agent.service vigil-collector.service; do
+    [ "$(sd systemctl show -p Result --value "$u")" = success ] || unit_failed "$u" "did not stop cleanly"
+  done
+  for u in vigil-scan.timer vigil-scan.path; do
+    [ "$(sd systemctl is-active "$u")" = inactive ] || fail "$u outlived the agent (PartOf=)"
+  done
+  ok "systemctl stop: both exit cleanly; the scan timer and path unit stop with the agent"
+  echo "PASS"
+  exit 0
+fi
+
+# Without --systemd: the unit's ExecStart, User and ambient capabilities, run as systemd would
+# (minus systemd's own namespaces and seccomp, which --systemd covers). NOTIFY_SOCKET reaches a listener in the root.
 unit_key() { sed -n "s/^$2=//p" "$R/lib/systemd/system/$1" | tail -1; }
 python3 - "$R/run/notify.sock" "$logs_dir/notify.log" >/dev/null 2>&1 <<'EOF' &
 import os, socket, sys
@@ -272,28 +430,6 @@ stop_unit() {  # stop_unit PID: SIGTERM as systemd stops it; the daemon must exi
 }
 alive() { kill -0 "$1" 2>/dev/null; }
 
-# Operator's configuration, as an admin would edit the conffiles: loopback ports, the agent's
-# collector, loopback capture (proves CAP_NET_RAW as vigil), a syslog file it may read only
-# with CAP_DAC_READ_SEARCH.
-agents_port=$(free_port)
-console_port=$(free_port)
-sed -i -e "s/^  agents_listen: .*/  agents_listen: 127.0.0.1:$agents_port/" \
-       -e "s/^  console_listen: .*/  console_listen: 127.0.0.1:$console_port/" "$R/etc/vigil/collector.yaml"
-sed -i -e "s/^  addresses: .*/  addresses: [127.0.0.1:$agents_port]/" \
-       -e 's/^  retry_max_backoff: .*/  retry_max_backoff: 1s/' \
-       -e 's/^  - interface: eth0$/  - interface: lo/' -e 's/^    bpf: "not port 8443"$/    bpf: "tcp port 9"/' \
-       -e 's/^    promiscuous: true$/    promiscuous: false/' -e 's/^  health_interval: .*/  health_interval: 2s/' \
-       "$R/etc/vigil/agent.yaml"
-grep -q "interface: lo" "$R/etc/vigil/agent.yaml" || fail "could not edit the capture section of agent.yaml"
-cp -p "$R/etc/vigil/agent.yaml" "$work/agent.yaml.edited"
-cp -p "$R/etc/vigil/collector.yaml" "$work/collector.yaml.edited"
-install -m 0640 -o root -g adm /dev/null "$R/var/log/auth.log"
-
-init_out=$(in_root vigil-collector init --host 127.0.0.1) || fail "vigil-collector init: $init_out"
-pin=$(sed -n 's/^ca-pin: //p' <<<"$init_out")
-[ "$(in_root stat -c '%U %a' /var/lib/vigil-collector/pki/ca.key)" = "vigil 600" ] || fail "init left the PKI unreadable to vigil"
-[ "$(in_root stat -c '%U %a' /etc/vigil/vigilctl.yaml)" = "root 600" ] || fail "vigilctl.yaml is not root's 0600"
-ctl() { in_root vigilctl -c /etc/vigil/vigilctl.yaml "$@"; }
 
 run_unit vigil-collector.service "$logs_dir/collector.log"
 collector=$started
@@ -314,13 +450,6 @@ wait_for 5 "READY=1" cat "$logs_dir/notify.log" || fail "no READY=1 on NOTIFY_SO
 grep -q "WATCHDOG=1" "$logs_dir/notify.log" || fail "the agent sends no WATCHDOG=1"
 ok "collector and agent run as vigil from their units' ExecStart (agent $agent_id); READY=1 and WATCHDOG=1 sent"
 
-guess() {  # guess IP: twelve failed SSH logins from IP in auth.log
-  local i
-  for i in $(seq 1 12); do
-    echo "$(date '+%b %e %H:%M:%S') web01 sshd[$((4100 + i))]: Failed password for invalid user admin$i from $1 port $((51000 + i)) ssh2"
-  done >>"$R/var/log/auth.log"
-}
-guessing_alerts() { ctl alerts list --rule VGL-LOG-0001 | grep -c VGL-LOG-0001 || true; }
 guess 203.0.113.45
 wait_for 30 '^1$' guessing_alerts || fail "no SSH guessing alert from the packaged agent and rules"
 ok "an SSH guessing alert went from the packaged rules through the collector"
