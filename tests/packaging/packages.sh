@@ -305,20 +305,36 @@ if [ "$mode" = systemd ]; then
   trap systemd_cleanup EXIT
   mkdir -p "$R/.oldroot" "$R/sys"
   printf '[Unit]\nDescription=Vigil packaging test\n' >"$R/etc/systemd/system/vigil-test.target"
+  # What this machine enabled (timers, NTP, databases) stays off in the root: only the units
+  # under test and systemd's own early boot run, and nothing reaches beyond loopback.
+  rm -rf "$R"/etc/systemd/system/*.wants
   (
     for d in "${cg_dirs[@]}"; do echo "$BASHPID" >"$d/cgroup.procs" 2>/dev/null || true; done
     # shellcheck disable=SC2016
-    exec unshare --pid --fork --mount --propagation private sh -c '
-      cd "$1" && mount -t proc proc proc && mount --rbind /sys sys &&
-      mount -t devtmpfs devtmpfs dev && mkdir -p dev/pts dev/shm &&
-      mount -t devpts devpts dev/pts && mount -t tmpfs tmpfs dev/shm &&
-      pivot_root . .oldroot && umount -l /.oldroot &&
-      exec env container=vigil-test /lib/systemd/systemd --system --unit=vigil-test.target' sh "$R"
+    # As systemd-nspawn does: the kernel's settings read-only (/proc/sys, /sys but for the
+    # cgroups) and no capability to load modules, set the clock or reboot, so early-boot units
+    # such as systemd-sysctl and systemd-modules-load skip themselves instead of changing this
+    # machine's kernel.
+    exec unshare --pid --fork --mount --propagation private sh -ec '
+      cd "$1"
+      mount -t proc proc proc
+      mount --bind proc/sys proc/sys
+      mount -o remount,bind,ro proc/sys
+      mount --rbind /sys sys
+      mount -o remount,bind,ro sys
+      mount -t devtmpfs devtmpfs dev
+      mkdir -p dev/pts dev/shm
+      mount -t devpts devpts dev/pts
+      mount -t tmpfs tmpfs dev/shm
+      pivot_root . .oldroot
+      umount -l /.oldroot
+      exec setpriv --bounding-set=-sys_module,-sys_time,-sys_boot,-sys_rawio \
+        env container=vigil-test /lib/systemd/systemd --system --unit=vigil-test.target' sh "$R"
   ) >"$logs_dir/systemd.log" 2>&1 &
   starter=$!
   pids+=("$starter")
   for _ in $(seq 1 50); do
-    pid1=$(cat "/proc/$starter/task/$starter/children" 2>/dev/null | awk '{print $1}')
+    pid1=$(awk '{print $1}' "/proc/$starter/task/$starter/children" 2>/dev/null) || true
     [ -n "$pid1" ] && break
     sleep 0.1
   done
