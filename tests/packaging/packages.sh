@@ -20,8 +20,10 @@
 #   6. remove keeps state and configuration, purge deletes them.
 # With --systemd, the same root boots systemd as PID 1 of its own PID and mount namespaces
 # instead: systemctl starts, reloads and stops the units with their whole sandbox, the kernel's
-# view of each service (user, capabilities, no_new_privs, seccomp, read-only /) is checked, and
-# SIGUSR1 goes through vigil-scan.path and vigil-scan.service to the collector.
+# view of each service (user, capabilities, no_new_privs, seccomp, read-only /) is checked,
+# SIGUSR1 goes through vigil-scan.path and vigil-scan.service to the collector, and dpkg run
+# inside the root upgrades (postinst restarts the running services), removes (prerm stops them)
+# and purges.
 # Usage: packages.sh [--systemd] BUILD_DIR SOURCE_DIR CPACK
 # Exit 0 pass, 1 fail, 77 skipped (with the reason): not root, tools missing, no mount namespace
 # or overlayfs, sanitizer build; --systemd: systemd cannot boot in a namespace here.
@@ -80,11 +82,6 @@ if [ "$inner" = 0 ]; then
   agent_deb=$(ls "$work"/v1/vigil-agent_*.deb 2>/dev/null || true)
   collector_deb=$(ls "$work"/v1/vigil-collector_*.deb 2>/dev/null || true)
   [ -f "$agent_deb" ] && [ -f "$collector_deb" ] || fail "cpack wrote no vigil-agent/vigil-collector .deb: $(ls "$work/v1")"
-  if [ "$mode" = systemd ]; then
-    rc=0
-    unshare --mount --propagation private "$0" --inner systemd "$build" "$src" "$cpack" "$work" || rc=$?
-    exit "$rc"
-  fi
   # The next release for the upgrade: the same packages with a bumped version.
   mkdir -p "$work/v2"
   for deb in "$agent_deb" "$collector_deb"; do
@@ -93,6 +90,11 @@ if [ "$inner" = 0 ]; then
     sed -i "s/^Version: .*/Version: $version+next/" "$work/repack/DEBIAN/control"
     dpkg-deb --root-owner-group -b "$work/repack" "$work/v2/" >/dev/null || fail "cannot repack $deb"
   done
+  if [ "$mode" = systemd ]; then
+    rc=0
+    unshare --mount --propagation private "$0" --inner systemd "$build" "$src" "$cpack" "$work" || rc=$?
+    exit "$rc"
+  fi
 
   field() { dpkg-deb -f "$1" "$2"; }
   [ "$(field "$agent_deb" Package)" = vigil-agent ] || fail "agent package name"
@@ -303,7 +305,9 @@ if [ "$mode" = systemd ]; then
     cleanup
   }
   trap systemd_cleanup EXIT
-  mkdir -p "$R/.oldroot" "$R/sys"
+  # (not under /tmp, which systemd-tmpfiles empties at boot)
+  mkdir -p "$R/.oldroot" "$R/sys" "$R/root/debs"
+  cp -r "$work/v2" "$R/root/debs/"
   printf '[Unit]\nDescription=Vigil packaging test\n' >"$R/etc/systemd/system/vigil-test.target"
   # What this machine enabled (timers, NTP, databases) stays off in the root: only the units
   # under test and systemd's own early boot run, and nothing reaches beyond loopback.
@@ -354,6 +358,7 @@ if [ "$mode" = systemd ]; then
   token=$(ctl tokens create --agency "So TTTT" --level 3) || fail "tokens create"
   in_root vigil-agent enroll -c /etc/vigil/agent.yaml --token "$token" --ca-pin "$pin" >"$logs_dir/enroll.log" 2>&1 \
     || fail "enroll failed"
+  agent_id=$(sed -n 's/^enrolled as \([^;]*\);.*/\1/p' "$logs_dir/enroll.log")
   sd systemctl start vigil-agent.service || unit_failed vigil-agent.service "systemctl start failed"
   for u in vigil-collector.service vigil-agent.service vigil-scan.timer vigil-scan.path; do
     [ "$(sd systemctl is-active "$u")" = active ] || unit_failed "$u" "not active"
@@ -394,14 +399,36 @@ if [ "$mode" = systemd ]; then
   wait_for 30 '"agents": 1' ctl --json report compliance --all || fail "the scan's results did not reach the collector"
   ok "under systemd: alert, systemctl reload, systemctl kill -s USR1 -> vigil-scan.path -> vigil-scan.service -> collector"
 
-  sd systemctl stop vigil-agent.service vigil-collector.service
+  # dpkg inside the root, where the maintainer scripts talk to this systemd: an upgrade restarts
+  # what runs, removal stops it.
+  main_pids() { sd systemctl show -p MainPID --value vigil-agent.service vigil-collector.service | awk NF | tr '\n' ' '; }
+  before=$(main_pids)
+  debs=("$R"/root/debs/v2/vigil-*.deb)
+  sd dpkg --force-confdef --force-confold -i "${debs[@]#"$R"}" >"$logs_dir/dpkg-upgrade.log" 2>&1 \
+    || fail "dpkg -i (upgrade) under systemd failed"
+  for u in vigil-agent.service vigil-collector.service vigil-scan.timer vigil-scan.path; do
+    [ "$(sd systemctl is-active "$u")" = active ] || unit_failed "$u" "not active after the upgrade"
+  done
+  after=$(main_pids)
+  for i in 1 2; do
+    [ "$(cut -d' ' -f$i <<<"$before")" != "$(cut -d' ' -f$i <<<"$after")" ] \
+      || fail "the upgrade did not restart a running service (main pids $before -> $after)"
+  done
+  wait_for 30 "running as .*(agent $agent_id)" sd journalctl --no-pager -u vigil-agent.service \
+    || unit_failed vigil-agent.service "did not come back as $agent_id"
+  ok "dpkg upgrade under systemd: postinst restarted both services on the new version (main pids $before-> $after)"
+
+  sd dpkg -r vigil-agent vigil-collector >"$logs_dir/dpkg-remove.log" 2>&1 || fail "dpkg -r under systemd failed"
+  for u in vigil-agent.service vigil-collector.service vigil-scan.timer vigil-scan.path; do
+    [ "$(sd systemctl is-active "$u")" != active ] || fail "$u still runs after removal (prerm)"
+  done
   for u in vigil-agent.service vigil-collector.service; do
     [ "$(sd systemctl show -p Result --value "$u")" = success ] || unit_failed "$u" "did not stop cleanly"
   done
-  for u in vigil-scan.timer vigil-scan.path; do
-    [ "$(sd systemctl is-active "$u")" = inactive ] || fail "$u outlived the agent (PartOf=)"
-  done
-  ok "systemctl stop: both exit cleanly; the scan timer and path unit stop with the agent"
+  [ -e "$R/var/lib/vigil/agent.key" ] && [ -e "$R/etc/vigil/agent.yaml" ] || fail "removal deleted state or configuration"
+  sd dpkg -P vigil-agent vigil-collector >"$logs_dir/dpkg-purge.log" 2>&1 || fail "dpkg -P under systemd failed"
+  [ ! -e "$R/var/lib/vigil" ] && [ ! -e "$R/etc/vigil" ] || fail "purge left state or configuration"
+  ok "dpkg -r under systemd: prerm stopped both cleanly (and the scan timer and path with the agent); purge cleaned up"
   echo "PASS"
   exit 0
 fi
