@@ -8,8 +8,8 @@
 #   3. both packages are installed with `dpkg --root` into a fresh root: a copy-on-write view
 #      (overlayfs, in a private mount namespace) of this machine's /usr, /etc and dpkg database,
 #      so dpkg runs the maintainer scripts chrooted into it, dependencies resolve against what is
-#      installed here, and nothing on this machine changes. systemd is not PID 1 here, so the
-#      daemons are run the way their units say: ExecStart as User=vigil with exactly the
+#      installed here, and nothing on this machine changes. The daemons are run the way their
+#      units say (systemd itself is not PID 1 on a build machine): ExecStart as User=vigil with exactly the
 #      unit's ambient capabilities (setpriv), NOTIFY_SOCKET pointing at a listener that records
 #      READY/RELOADING/STOPPING/WATCHDOG;
 #   4. collector init, enrollment, an SSH guessing alert through the agent (log read with
@@ -67,6 +67,11 @@ if [ "$inner" = 0 ]; then
     command -v "$tool" >/dev/null || skip "$tool is not installed (packaging/install-deps.sh installs it)"
   done
 
+  if [ "$mode" = systemd ]; then
+    for tool in nsenter pivot_root /lib/systemd/systemd; do
+      command -v "$tool" >/dev/null || skip "$tool is not installed (packaging/install-deps.sh installs it)"
+    done
+  fi
   unshare --mount --propagation private true 2>/dev/null || skip "cannot make a mount namespace (unshare --mount)"
 
   work=$(mktemp -d /tmp/vigil-packages.XXXXXX)
