@@ -389,6 +389,11 @@ if [ "$mode" = systemd ]; then
   confined vigil-agent.service 0000000000002004 /var/lib/vigil
   confined vigil-collector.service 0000000000000000 /var/lib/vigil-collector
   ok "as the kernel sees them: user vigil, agent CAP_NET_RAW+CAP_DAC_READ_SEARCH, collector none, no new privileges, seccomp, / read-only, state writable"
+  # systemd stamps each WATCHDOG=1 it accepts; the agent pings at least every 200 ms.
+  watchdog() { sd systemctl show -p WatchdogTimestampMonotonic --value vigil-agent.service; }
+  stamp=$(watchdog)
+  sleep 1
+  [ "$(watchdog)" -gt "$stamp" ] || unit_failed vigil-agent.service "systemd saw no watchdog ping in a second"
 
   guess 203.0.113.45
   wait_for 30 '^1$' guessing_alerts || unit_failed vigil-agent.service "no SSH guessing alert under systemd"
