@@ -107,6 +107,10 @@ if [ "$inner" = 0 ]; then
   [ "$(field "$agent_deb" Version)" = "$version" ] || fail "agent version $(field "$agent_deb" Version), expected $version"
   [ "$(field "$work"/v2/vigil-agent_*.deb Version)" = "$version+next" ] || fail "bumped version not taken"
   dpkg --compare-versions "$version+next" gt "$version" || fail "bumped version does not sort after $version"
+  [ "$(field "$agent_deb" Description | head -1)" = "Vigil security monitoring agent" ] \
+    || fail "vigil-agent synopsis: $(field "$agent_deb" Description | head -1)"
+  [ "$(field "$collector_deb" Description | head -1)" = "Vigil collector and vigilctl" ] \
+    || fail "vigil-collector synopsis: $(field "$collector_deb" Description | head -1)"
   for dep in libc6 libssl3 adduser libpcap0.8 libcap-ng0 libsystemd0 libre2; do
     field "$agent_deb" Depends | grep -q "$dep" || fail "vigil-agent does not depend on $dep: $(field "$agent_deb" Depends)"
   done
