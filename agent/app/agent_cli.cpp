@@ -336,6 +336,21 @@ int agent_main(int argc, char** argv) {
                "to the Vigil collector over mutual TLS.",
                "vigil-agent"};
   cli::setup_app(app, "vigil-agent");
+  app.footer([] {
+    return std::string(
+        "Without a subcommand the agent runs in the foreground (as vigil-agent.service runs it) and answers:\n"
+        "  SIGHUP   reload rules and policies (a broken file is reported and the previous set stays)\n"
+        "  SIGUSR1  compliance scan now (policies.run: external: writes <inbox>/scan.request, which\n"
+        "           vigil-scan.path watches)\n"
+        "  SIGTERM  stop: flush open flows, sync the spool, deliver what it holds for up to 5 s\n"
+        "\n"
+        "Files:\n"
+        "  /etc/vigil/agent.yaml    configuration (every key: the commented file the package ships)\n"
+        "  /var/lib/vigil           enrollment key and certificate, spool, log offsets, scan inbox\n"
+        "  /usr/share/vigil/rules   shipped detection rules, compliance policies, control catalogues\n"
+        "\n"
+        "Exit status: 0 success, 1 error; scan: 2 when a check fails.");
+  });
   app.require_subcommand(0, 1);
 
   std::string config_path = "/etc/vigil/agent.yaml";

@@ -511,6 +511,21 @@ class ComplianceScans {
   bool unsaved_ = false;
 };
 
+// policies.run: external. vigil-scan.path watches <inbox>/scan.request; writing it asks
+// vigil-scan.service for a scan now (the inbox takes only .json and .jsonl files, so the agent
+// never reads it back).
+void request_external_scan(const std::string& inbox, spdlog::logger& log) {
+  const fs::path request = fs::path(inbox) / "scan.request";
+  std::ofstream out(request, std::ios::trunc);
+  out << Timestamp::now().to_string() << '\n';
+  out.close();
+  if (!out) {
+    log.error("SIGUSR1: cannot write {} to ask vigil-scan.service for a scan", request.string());
+  } else {
+    log.info("SIGUSR1: compliance scan requested from vigil-scan.service ({})", request.string());
+  }
+}
+
 }  // namespace
 
 int run_agent(const AgentConfig& cfg, const std::string& config_path) {
@@ -595,7 +610,7 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
         log->info("SIGUSR1: compliance scan requested");
         compliance.request();
       } else {
-        log->info("SIGUSR1 ignored: policies.run is external (vigil-scan.service scans)");
+        request_external_scan(cfg.policies.inbox, *log);
       }
     }
     if (!stopping) n += compliance.poll(now, [&](Event e) { pipeline.handle(std::move(e)); });

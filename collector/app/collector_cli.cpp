@@ -30,6 +30,18 @@ int collector_main(int argc, char** argv) {
                "and serves the console and reports.",
                "vigil-collector"};
   cli::setup_app(app, "vigil-collector");
+  app.footer([] {
+    return std::string(
+        "Without a subcommand the collector runs in the foreground (as vigil-collector.service runs it);\n"
+        "SIGTERM stops it. Run init once, as root, before the first start.\n"
+        "\n"
+        "Files:\n"
+        "  /etc/vigil/collector.yaml  configuration (every key: the commented file the package ships)\n"
+        "  /etc/vigil/vigilctl.yaml   written by init: console URL, CA and admin API token (root only)\n"
+        "  /var/lib/vigil-collector   store (vigil.db) and PKI (pki/)\n"
+        "\n"
+        "Exit status: 0 success, 1 error.");
+  });
   app.require_subcommand(0, 1);
 
   std::string config_path = "/etc/vigil/collector.yaml";

@@ -166,6 +166,12 @@ void print_compliance(const nlohmann::json& agencies) {
 int vigilctl_main(int argc, char** argv) {
   CLI::App app{"vigilctl: the operator's command line for a Vigil collector (tokens, agents, alerts).", "vigilctl"};
   cli::setup_app(app, "vigilctl");
+  app.footer([] {
+    return std::string(
+        "Every subcommand has its own --help (vigilctl alerts list --help).\n"
+        "File: /etc/vigil/vigilctl.yaml (console URL, CA, API token), written by 'vigil-collector init'.\n"
+        "Exit status: 0 success, 1 on any refusal or error (the collector's message is printed).");
+  });
   std::string config_path = "/etc/vigil/vigilctl.yaml";
   bool json = false;
   app.add_option("-c,--config", config_path, "vigilctl configuration (console URL, CA, API token)")

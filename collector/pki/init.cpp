@@ -1,6 +1,10 @@
 #include "collector/pki/init.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -16,6 +20,25 @@ using namespace std::chrono_literals;
 namespace {
 constexpr auto kCaValidity = std::chrono::hours(24 * 365 * 10);
 constexpr auto kServerValidity = std::chrono::hours(24 * 825);
+// Packaged installs: init runs as root, the collector as the user owning its data directory
+// (vigil, made by the package). The PKI goes to that user, or the collector could not read its
+// keys; systemd's StateDirectory= re-owns only a directory whose top is someone else's.
+template <typename Outs>
+Result<void> hand_to_data_dir_owner(const fs::path& pki_dir, const Outs& outs) {
+  struct stat parent {};
+  if (::geteuid() != 0 || ::stat(pki_dir.parent_path().c_str(), &parent) != 0 || parent.st_uid == 0) return {};
+  std::vector<fs::path> paths{pki_dir};
+  for (const auto& out : outs) {
+    if (out.path.parent_path() == pki_dir) paths.push_back(out.path);
+  }
+  for (const auto& p : paths) {
+    if (::chown(p.c_str(), parent.st_uid, parent.st_gid) != 0) {
+      return make_error(fmt::format("cannot hand {} to uid {}: {}", p.string(), parent.st_uid, std::strerror(errno)));
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<InitResult> init_collector(const InitOptions& o) {
@@ -97,6 +120,9 @@ Result<InitResult> init_collector(const InitOptions& o) {
     if (!out.content) return make_error(out.content.error());
     auto w = pki::write_file(out.path, *out.content, out.secret);
     if (!w) return make_error(w.error());
+  }
+  if (!self_contained) {
+    if (auto r = hand_to_data_dir_owner(pki_dir, outs); !r) return make_error(r.error());
   }
   return InitResult{*pin, collector_path, vigilctl_path};
 }

@@ -28,7 +28,8 @@ struct InitResult {
 };
 
 // Writes DIR/pki/{ca.crt,ca.key,server.crt,server.key,admin-token.sha256}, DIR/collector.yaml and
-// DIR/vigilctl.yaml (console URL, CA, the admin API token). Keys and tokens are 0600.
+// DIR/vigilctl.yaml (console URL, CA, the admin API token). Keys and tokens are 0600. In packaged
+// mode, run as root, the PKI is handed to the owner of its parent directory (the collector's user).
 Result<InitResult> init_collector(const InitOptions& options);
 
 }  // namespace vigil::collector

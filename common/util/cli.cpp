@@ -11,7 +11,8 @@ namespace vigil::cli {
 
 void setup_app(CLI::App& app, const std::string& program) {
   app.set_version_flag("-V,--version", fmt::format("{} {}", program, kVersion));
-  app.footer("Documentation: README.md of the Vigil source tree, or /usr/share/doc/vigil.");
+  app.footer("Documentation: README.md in /usr/share/doc/vigil-agent or /usr/share/doc/vigil-collector, or in the "
+             "Vigil source tree.");
   app.get_formatter()->column_width(34);
 }
 
