@@ -123,6 +123,8 @@ if [ "$inner" = 0 ]; then
   dpkg-deb -c "$collector_deb" | awk '{print $6}' >"$work/collector.list"
   for f in ./usr/bin/vigil-agent ./etc/vigil/agent.yaml ./usr/lib/vigil/vigil-scan \
            ./usr/share/vigil/rules/detection/ssh.yaml ./usr/share/vigil/rules/policies/debian-baseline.yaml \
+           ./usr/share/vigil/rules/detection/ssh-success-after-failures.yml \
+           ./usr/share/vigil/rules/detection/lists/sudo-admins.txt \
            ./usr/share/vigil/rules/frameworks/tcvn11930.yaml ./usr/share/doc/vigil-agent/README.md \
            ./lib/systemd/system/vigil-agent.service ./lib/systemd/system/vigil-scan.service \
            ./lib/systemd/system/vigil-scan.timer ./lib/systemd/system/vigil-scan.path; do
