@@ -20,6 +20,7 @@
 #include "agent/app/privileges.h"
 #include "agent/capture/pcap_live_source.h"
 #include "agent/checks/compliance_runner.h"
+#include "agent/logs/dir_watch.h"
 #include "agent/logs/file_tail.h"
 #include "agent/logs/journal_input.h"
 #include "agent/logs/log_parser.h"
@@ -106,7 +107,11 @@ class Pipeline {
     for (const auto& j : journals_) {
       if (j->fd() >= 0) fds.push_back({j->fd(), POLLIN, 0});
     }
+    if (dir_watch_.fd() >= 0 && dir_watch_.watches() > 0) fds.push_back({dir_watch_.fd(), POLLIN, 0});
   }
+
+  // Reads the directory notifications; true when a file appeared (look for new files now).
+  bool take_new_files() { return dir_watch_.drain(); }
 
   void flush_flows() { packets_.flush(flow::EndReason::shutdown); }
   // Records appended to the spool since the last call.
@@ -154,6 +159,14 @@ class Pipeline {
     fs::create_directories(tail_state, ec);
     for (const auto& in : cfg_.logs) {
       if (in.format == "journal") continue;  // read by the journal input (not in this build)
+      // A change in the file's directory wakes the loop at once (polling remains the fallback).
+      std::string dir = fs::path(in.path).parent_path().string();
+      if (dir.empty()) dir = ".";
+      if (dir.find_first_of("*?[") == std::string::npos && fs::is_directory(dir, ec) && !dir_watch_.watch(dir) &&
+          !watch_warned_) {
+        watch_warned_ = true;
+        log_->warn("cannot watch {} with inotify: following logs by polling every 200 ms", dir);
+      }
       glob_t g{};
       if (glob(in.path.c_str(), 0, nullptr, &g) == 0) {
         for (size_t i = 0; i < g.gl_pathc; ++i) {
@@ -325,6 +338,9 @@ class Pipeline {
     put("vigil.ship.renewals", shipper.stats().renewals.load());
     put("vigil.ship.renewal_failures", shipper.stats().renewal_failures.load());
     put("vigil.inbox.malformed", inbox_malformed_);
+    put("vigil.health.logs.watched_dirs", dir_watch_.watches());
+    put("vigil.health.logs.watch_failures", dir_watch_.failures());
+    put("vigil.health.logs.watch_overflows", dir_watch_.overflows());
     uint64_t lines = 0, unparsed = 0;
     for (const auto& [p, src] : sources_) {
       lines += src.parser->counters().lines;
@@ -387,6 +403,8 @@ class Pipeline {
   std::unique_ptr<rules::Engine> engine_;
   std::map<std::string, LogSource> sources_;
   std::vector<std::unique_ptr<logs::JournalInput>> journals_;
+  logs::DirWatch dir_watch_;
+  bool watch_warned_ = false;
   std::vector<Event> alerts_;
   std::vector<fs::path> done_inbox_;
   uint64_t inbox_malformed_ = 0;
@@ -654,6 +672,7 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
         uint64_t drain;
         [[maybe_unused]] auto r = ::read(fds[0].fd, &drain, sizeof(drain));
       }
+      if (pipeline.take_new_files()) next_discover = std::chrono::steady_clock::now();  // a file appeared
     }
   }
   sd_notify(0, "STOPPING=1");

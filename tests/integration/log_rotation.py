@@ -84,6 +84,11 @@ try:
     count, distinct = stored()
     if count != written or distinct != written:
         h.fail(f"stored {count} records, {distinct} distinct, of {written} lines written")
+    # The agent followed the log's directory with inotify (its health, sent at each stop, says so).
+    h.stop_agent(agent)
+    h.wait_for(30, lambda: h.stored("json_extract(body, '$.event.dataset') = 'agent.health' AND "
+                                    "json_extract(body, '$.vigil.health.logs.watched_dirs') >= 1")[0] >= 1,
+               "a health report with an inotify watch")
     print(f"log rotation: {written} lines through rename+create, copytruncate, truncation, a rotation "
           "while stopped and delaycompress, each stored exactly once")
 finally:
