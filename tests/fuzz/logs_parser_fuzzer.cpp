@@ -4,6 +4,7 @@
 // Input: the first byte picks the format (a digit 0-6, or any byte modulo 7), the rest is lines.
 // Invariants checked on every line: exactly one event for a non-blank line, carrying the line in
 // event.original, @timestamp, event.kind and event.dataset; the counters add up.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -31,11 +32,20 @@ void check(bool ok, const char* what, std::string_view line) {
 
 }  // namespace
 
+// One target per parser: -DVIGIL_FUZZ_FORMAT=N (libFuzzer builds) or --format NAME (standalone)
+// fixes the format; the first byte then stays the format digit of the shared corpus files.
+#ifdef VIGIL_FUZZ_FORMAT
+int g_format = VIGIL_FUZZ_FORMAT;
+#else
+int g_format = -1;
+#endif
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   static std::unique_ptr<vigil::logs::LogParser> parsers[7];
   static const auto ctx = vigil::logs::ParseContext::at("fuzz", vigil::Timestamp::from_seconds(1'700'000'000), 3600);
-  unsigned pick = (data[0] >= '0' && data[0] <= '6') ? data[0] - '0' : data[0] % 7u;
+  unsigned pick = g_format >= 0 ? static_cast<unsigned>(g_format)
+                                : (data[0] >= '0' && data[0] <= '6') ? data[0] - '0' : data[0] % 7u;
   auto& parser = parsers[pick];
   if (!parser) parser = std::move(vigil::logs::make_parser(kFormats[pick]).value());
   std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
@@ -66,13 +76,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 }
 
 #ifndef VIGIL_LIBFUZZER
-// Standalone: logs_parser_fuzzer [--mutations N] FILE|DIR...
+// Standalone: logs_parser_fuzzer [--format NAME] [--mutations N] FILE|DIR...
 int main(int argc, char** argv) {
   long mutations = 0;
   std::vector<std::vector<uint8_t>> inputs;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--mutations") == 0 && i + 1 < argc) {
       mutations = std::strtol(argv[++i], nullptr, 10);
+      continue;
+    }
+    if (std::strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+      std::string_view name = argv[++i];
+      auto it = std::find(std::begin(kFormats), std::end(kFormats), name);
+      if (it == std::end(kFormats)) {
+        std::fprintf(stderr, "unknown format %s\n", argv[i]);
+        return 1;
+      }
+      g_format = static_cast<int>(it - std::begin(kFormats));
       continue;
     }
     std::vector<std::filesystem::path> files;
