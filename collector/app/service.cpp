@@ -8,6 +8,7 @@
 
 #include "collector/api/console_api.h"
 #include "collector/api/https_server.h"
+#include "collector/export/exporter.h"
 #include "collector/ingest/agents_api.h"
 #include "collector/store/store.h"
 #include "common/log/logging.h"
@@ -107,6 +108,8 @@ int run_collector(const CollectorConfig& config) {
   }
   log->info("vigil-collector {} listening: agents {}:{}, console {}:{}, store {}", kVersion, c.agents_listen.host,
             agents.port(), c.console_listen.host, console.port(), c.storage.path);
+  Exporter exporter(**store, config.exports, c.data_dir);
+  exporter.start();
   sd_notify(0, "READY=1");
 
   pollfd pfd{signals::wake_fd(), POLLIN, 0};
@@ -120,6 +123,11 @@ int run_collector(const CollectorConfig& config) {
   log->info("stopping");
   agents.stop();
   console.stop();
+  exporter.stop();
+  for (size_t i = 0; i < exporter.size(); ++i) {
+    log->info("export {}: {} alerts delivered, {} failed attempts, cursor at alert {}", exporter.name(i),
+              exporter.stats(i).delivered.load(), exporter.stats(i).failures.load(), exporter.stats(i).cursor.load());
+  }
   const auto& s = agents_api.stats();
   log->info("agents: {} enrolled, {} batches, {} records stored, {} duplicates skipped", s.enrolled.load(),
             s.batches.load(), s.records_new.load(), s.records_duplicate.load());

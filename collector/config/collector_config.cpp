@@ -1,6 +1,8 @@
 #include "collector/config/collector_config.h"
 
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -108,6 +110,61 @@ Result<LoadedCollectorConfig> finish_load(YamlReader& r, const std::optional<YAM
   return out;
 }
 
+void read_exports(YamlReader& r, const YAML::Node& n, std::vector<ExportSection>& out) {
+  if (!n) return;
+  if (!n.IsSequence()) {
+    r.error(n, "exports: expected a list of exports");
+    return;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < n.size(); ++i) {
+    MapReader m(r, n[i], fmt::format("exports[{}]", i));
+    if (!m.is_map()) continue;
+    ExportSection e;
+    if (auto v = m.require("name")) {
+      if (r.read(v, e.name, m.path("name"))) {
+        bool ok = !e.name.empty() && e.name.size() <= 64 &&
+                  e.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos;
+        if (!ok) r.error(v, m.path("name") + ": 1 to 64 of a-z, 0-9, - and _");
+        if (ok && !names.insert(e.name).second) r.error(v, m.path("name") + ": '" + e.name + "' is used twice");
+      }
+    }
+    auto kind = m.require("kind");
+    if (kind) r.read_choice(kind, e.kind, m.path("kind"), {"syslog", "jsonl", "webhook"});
+    if (e.kind == "syslog") {
+      if (auto v = m.require("address")) r.read_endpoint(v, e.address, m.path("address"));
+      if (auto v = m.get("tls")) r.read(v, e.tls, m.path("tls"));
+    }
+    if (e.kind == "jsonl") {
+      if (auto v = m.require("path")) r.read_path(v, e.path, m.path("path"));
+    }
+    if (e.kind == "webhook") {
+      if (auto v = m.require("url")) {
+        if (r.read(v, e.url, m.path("url")) && !e.url.starts_with("https://")) {
+          r.error(v, m.path("url") + ": an https:// URL (alerts do not travel in clear)");
+        }
+      }
+    }
+    if (e.kind == "webhook" || e.tls) {
+      e.ca = "/etc/ssl/certs/ca-certificates.crt";
+      if (auto v = m.get("ca")) r.read_path(v, e.ca, m.path("ca"));
+    }
+    if (auto v = m.get("min_severity")) {
+      std::string sev;
+      if (r.read_choice(v, sev, m.path("min_severity"), {"info", "low", "medium", "high", "critical"})) {
+        static const std::map<std::string, int> kLevels = {{"info", 1}, {"low", 2}, {"medium", 3}, {"high", 4}, {"critical", 5}};
+        e.min_severity = kLevels.at(sev);
+      }
+    }
+    if (auto v = m.get("start")) {
+      std::string start;
+      if (r.read_choice(v, start, m.path("start"), {"now", "beginning"})) e.from_beginning = start == "beginning";
+    }
+    m.finish();
+    out.push_back(std::move(e));
+  }
+}
+
 }  // namespace
 
 CollectorConfig read_collector_config(YamlReader& r, const YAML::Node& root, bool check_pki) {
@@ -116,6 +173,7 @@ CollectorConfig read_collector_config(YamlReader& r, const YAML::Node& root, boo
   if (!top.is_map()) return cfg;
   read_collector(r, top.get("collector"), cfg.collector, check_pki);
   config::read_logging_section(r, top.get("logging"), cfg.logging);
+  read_exports(r, top.get("exports"), cfg.exports);
   top.finish();
   return cfg;
 }

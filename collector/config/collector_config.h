@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/config/logging_section.h"
 #include "common/config/yaml_reader.h"
@@ -52,8 +53,23 @@ struct CollectorSection {
   RetentionSection retention;
 };
 
+// Alerts forwarded to other systems (a SIEM, an archive, a chat room), each with a durable cursor
+// in <data_dir>/exports: an outage of the receiver delays delivery, it loses nothing.
+struct ExportSection {
+  std::string name;          // names the cursor file and the log lines
+  std::string kind;          // syslog (RFC 5424 over TCP, octet counting) | jsonl | webhook
+  Endpoint address;          // syslog receiver
+  bool tls = false;          // syslog over TLS (RFC 5425)
+  std::string ca;            // syslog with tls, webhook: CA certificates that verify the receiver
+  std::string path;          // jsonl: file the alerts are appended to
+  std::string url;           // webhook: https://host[:port]/path, the alert as a JSON POST
+  int min_severity = 1;      // info 1 .. critical 5
+  bool from_beginning = false;  // a new export starts with the stored alerts (else with new ones)
+};
+
 struct CollectorConfig {
   CollectorSection collector;
+  std::vector<ExportSection> exports;
   config::LoggingSection logging;
 };
 
