@@ -255,7 +255,11 @@ class Conn {
 
 // Connects and sets the session up: UTF-8, and the schema when one is given.
 Result<std::unique_ptr<Conn>> connect(const PostgresOptions& o) {
-  auto conn = std::make_unique<Conn>(PQconnectdb(o.dsn.c_str()));
+  // The DSN is expanded in place of dbname; pg_stat_activity names the collector unless the
+  // DSN sets application_name itself.
+  const char* const keys[] = {"dbname", "fallback_application_name", nullptr};
+  const char* const values[] = {o.dsn.c_str(), "vigil-collector", nullptr};
+  auto conn = std::make_unique<Conn>(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!conn->get()) return make_error("cannot connect: out of memory");
   if (PQstatus(conn->get()) != CONNECTION_OK) {
     return make_error("cannot connect: " + trimmed(PQerrorMessage(conn->get())));
@@ -643,18 +647,26 @@ class PgStore final : public Store {
         ++open_;
       }
     }
-    if (!conn || conn->bad()) {
-      auto fresh = connect(options_);
-      if (!fresh) {
-        release(nullptr);
-        return make_error(fmt::format("postgres: {}: {}", op, fresh.error()));
+    // An idle connection may have died with the server (a restart, a failover) unnoticed: when
+    // the operation failed because its connection is gone, it runs once more on a new one.
+    for (bool reused = conn != nullptr;; reused = false) {
+      if (!conn || conn->bad()) {
+        conn.reset();
+        auto fresh = connect(options_);
+        if (!fresh) {
+          release(nullptr);
+          return make_error(fmt::format("postgres: {}: {}", op, fresh.error()));
+        }
+        conn = std::move(*fresh);
       }
-      conn = std::move(*fresh);
+      Result<T> r = fn(*conn);
+      if (!r && reused && conn->bad()) continue;
+      // Nothing leaves a transaction open on a pooled connection.
+      if (PQtransactionStatus(conn->get()) != PQTRANS_IDLE) rollback(*conn);
+      release(std::move(conn));
+      if (!r) return make_error(fmt::format("postgres: {}: {}", op, r.error()));
+      return r;
     }
-    Result<T> r = fn(*conn);
-    release(std::move(conn));
-    if (!r) return make_error(fmt::format("postgres: {}: {}", op, r.error()));
-    return r;
   }
 
   void release(std::unique_ptr<Conn> conn) {

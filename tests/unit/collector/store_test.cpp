@@ -2,6 +2,7 @@
 #include "collector/store/store.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <unistd.h>
 
@@ -513,6 +514,38 @@ TEST(PostgresStore, ErrorsNameTheOperationAndNeverTheDsn) {
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().find("postgres: add_token: "), std::string::npos) << r.error();
     EXPECT_NE(r.error().find("enroll_tokens"), std::string::npos) << r.error();
+  }
+  ASSERT_TRUE(drop_postgres_schema(pg_dsn(), schema));
+}
+
+TEST(PostgresStore, ReconnectsAfterTheServerDropsItsConnections) {
+  VIGIL_REQUIRE_PG();
+  const std::string schema = fresh_schema();
+  {
+    // The application name marks this store's connections, so only they are cut.
+    auto store = open_postgres_store({pg_dsn() + " application_name=" + schema, schema, 2});
+    ASSERT_TRUE(store) << store.error();
+    ASSERT_TRUE((*store)->ensure_agency("A", "tcvn11930"));
+    std::unique_ptr<PGconn, decltype(&PQfinish)> admin(PQconnectdb(pg_dsn().c_str()), &PQfinish);
+    ASSERT_EQ(PQstatus(admin.get()), CONNECTION_OK) << PQerrorMessage(admin.get());
+    const char* params[] = {schema.c_str()};
+    std::unique_ptr<PGresult, decltype(&PQclear)> cut(
+        PQexecParams(admin.get(),
+                     "SELECT COUNT(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+                     " WHERE application_name = $1",
+                     1, nullptr, params, nullptr, nullptr, 0),
+        &PQclear);
+    ASSERT_EQ(PQresultStatus(cut.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(cut.get());
+    EXPECT_GE(std::atoi(PQgetvalue(cut.get(), 0, 0)), 1);
+    // As after a server restart: the pooled connection is dead, the calls still succeed.
+    for (uint64_t seq = 1; seq <= 3; ++seq) {
+      auto n = (*store)->store_batch("agt-1", "e1", {record(seq, "event", at(0))});
+      ASSERT_TRUE(n) << n.error();
+      EXPECT_EQ(*n, 1u);
+    }
+    auto agencies = (*store)->list_agencies();
+    ASSERT_TRUE(agencies) << agencies.error();
+    EXPECT_EQ(agencies->size(), 1u);
   }
   ASSERT_TRUE(drop_postgres_schema(pg_dsn(), schema));
 }
