@@ -14,7 +14,7 @@ packaging/install-deps.sh
 # PostgreSQL) run against a throwaway server, stopped however this script ends.
 pg_env=$(tests/support/pg_server.sh start)
 eval "$pg_env"
-trap 'tests/support/pg_server.sh stop "$VIGIL_TEST_PG_DIR"' EXIT
+trap '"$root/tests/support/pg_server.sh" stop "$VIGIL_TEST_PG_DIR"' EXIT
 echo "== PostgreSQL for the tests: ${VIGIL_TEST_PG_DSN%% passfile=*}"
 
 # Tests open many sockets and files at once.

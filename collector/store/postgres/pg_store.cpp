@@ -264,6 +264,9 @@ Result<std::unique_ptr<Conn>> connect(const PostgresOptions& o) {
   if (PQstatus(conn->get()) != CONNECTION_OK) {
     return make_error("cannot connect: " + trimmed(PQerrorMessage(conn->get())));
   }
+  // Errors without their DETAIL lines: those repeat key values (token hashes among them), and
+  // the primary message names the table and constraint well enough for a log line.
+  PQsetErrorVerbosity(conn->get(), PQERRORS_TERSE);
   // Notices ("relation already exists, skipping", "drop cascades to ...") are not errors and
   // libpq would print them on stderr.
   PQsetNoticeProcessor(

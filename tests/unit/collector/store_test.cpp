@@ -514,6 +514,13 @@ TEST(PostgresStore, ErrorsNameTheOperationAndNeverTheDsn) {
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().find("postgres: add_token: "), std::string::npos) << r.error();
     EXPECT_NE(r.error().find("enroll_tokens"), std::string::npos) << r.error();
+    // Key values (a token's hash here) stay out of messages that end up in logs.
+    ASSERT_TRUE((*store)->ensure_agency("A", "tcvn11930"));
+    ASSERT_TRUE((*store)->add_token("hash-of-a-token", {"A", 1}, at(100)));
+    auto again = (*store)->add_token("hash-of-a-token", {"A", 1}, at(100));
+    ASSERT_FALSE(again);
+    EXPECT_NE(again.error().find("duplicate key"), std::string::npos) << again.error();
+    EXPECT_EQ(again.error().find("hash-of-a-token"), std::string::npos) << again.error();
   }
   ASSERT_TRUE(drop_postgres_schema(pg_dsn(), schema));
 }
