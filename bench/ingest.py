@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""End-to-end ingest benchmark on loopback: a collector (SQLite) and one agent, real processes.
+"""End-to-end ingest benchmark on loopback: a collector (SQLite, or PostgreSQL when
+VIGIL_BENCH_PG_DSN names a server: each run gets a database of its own there) and one agent,
+real processes.
 
 Two figures, each over LINES log lines (default 200,000) of sshd traffic that also runs through
 the shipped rules:
@@ -12,6 +14,7 @@ Prints peak RSS of agent and collector (VmHWM) and the compression the batches g
 Usage: bench/ingest.py BUILD_DIR [LINES]      (BUILD_DIR e.g. build/release)
 """
 import os
+import secrets
 import sqlite3
 import subprocess
 import sys
@@ -42,18 +45,42 @@ def write_log(path, n):
                     f"10.{i % 250}.{(i // 250) % 250}.{i % 199 + 1} port {1024 + i % 60000} ssh2\n")
 
 
+pg_dsn = os.environ.get("VIGIL_BENCH_PG_DSN", "")
+
+
+def psql(dsn, sql):
+    return subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", dsn, "-c", sql], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
 def run(mode):
     h = Harness(f"vigil-bench-{mode}.")
+    db_name = None
     try:
         h.init_collector("  max_batch_bytes: 16MiB\n")
+
+        def query(sql):
+            if db_name:
+                return int(psql(f"{pg_dsn} dbname={db_name}", sql))
+            with sqlite3.connect(h.db, timeout=30) as conn:
+                return conn.execute(sql).fetchone()[0]
+
+        if pg_dsn:
+            db_name = "vigil_bench_" + secrets.token_hex(4)
+            psql(pg_dsn, f"CREATE DATABASE {db_name}")
+            path = f"{h.tmp}/c/collector.yaml"
+            with open(path) as f:
+                cfg = f.read()
+            with open(path, "w") as f:
+                f.write(cfg.replace("storage: {driver: sqlite}",
+                                    f'storage: {{driver: postgres, dsn: "{pg_dsn} dbname={db_name}"}}'))
         h.start_collector()
         agent, log_path = h.enroll_agent("bench", "syslog", collector_extra=", batch_max_records: 5000, "
                                          "batch_max_bytes: 4MiB")
         write_log(log_path, lines)
 
         def stored():
-            with sqlite3.connect(h.db, timeout=30) as conn:
-                return conn.execute("SELECT COUNT(*) FROM records WHERE dataset = 'sshd'").fetchone()[0]
+            return query("SELECT COUNT(*) FROM records WHERE dataset = 'sshd'")
 
         if mode == "live":
             start = time.time()
@@ -85,12 +112,13 @@ def run(mode):
         elapsed = time.time() - start
         agent_rss = peak_rss_mib(h.agents[agent].pid)
         collector_rss = peak_rss_mib(h.collector.pid)
-        with sqlite3.connect(h.db) as conn:
-            alerts = conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
-        print(f"{mode:9s} {lines} events in {elapsed:6.2f} s = {lines / elapsed:9.0f} events/s; "
+        alerts = query("SELECT COUNT(*) FROM alerts")
+        print(f"{'postgres' if db_name else 'sqlite'} {mode:9s} {lines} events in {elapsed:6.2f} s = {lines / elapsed:9.0f} events/s; "
               f"peak RSS agent {agent_rss:.1f} MiB, collector {collector_rss:.1f} MiB; {alerts} alerts")
     finally:
         h.close()
+        if db_name:
+            psql(pg_dsn, f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
 
 
 for m in ("live", "catch-up"):

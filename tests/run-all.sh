@@ -2,11 +2,20 @@
 # Installs what the tests need, builds Vigil (release, then ASan+UBSan) and runs the whole suite.
 # Usage: tests/run-all.sh            (from any directory; runs as root or with sudo)
 # Environment: VIGIL_SKIP_ASAN=1 skips the sanitizer build; VIGIL_JOBS sets build parallelism.
+# A PostgreSQL server is started for the run (tests/support/pg_server.sh) and VIGIL_TEST_PG_DSN
+# exported, so no store test is skipped for want of one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 packaging/install-deps.sh
+
+# The PostgreSQL store's tests (the store suite's PostgreSQL variants and the collector on
+# PostgreSQL) run against a throwaway server, stopped however this script ends.
+pg_env=$(tests/support/pg_server.sh start)
+eval "$pg_env"
+trap '"$root/tests/support/pg_server.sh" stop "$VIGIL_TEST_PG_DIR"' EXIT
+echo "== PostgreSQL for the tests: ${VIGIL_TEST_PG_DSN%% passfile=*}"
 
 # Tests open many sockets and files at once.
 ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true

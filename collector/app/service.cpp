@@ -27,13 +27,21 @@ int run_collector(const CollectorConfig& config) {
   auto log = logging::get("collector");
   signals::install();
 
-  if (c.storage.driver != "sqlite") {
-    log->error("storage driver '{}' is not available in this build", c.storage.driver);
-    return 1;
+  // What the log may say about the store: the DSN can hold a password, so only its parts.
+  std::string store_name;
+  Result<std::unique_ptr<Store>> store = make_error("no store");
+  if (c.storage.driver == "postgres") {
+    store_name = describe_postgres_dsn(c.storage.dsn);
+    PostgresOptions pg;
+    pg.dsn = c.storage.dsn;
+    pg.connections = static_cast<int>(c.storage.connections);
+    store = open_postgres_store(pg);
+  } else {
+    store_name = "sqlite " + c.storage.path;
+    std::error_code ec;
+    fs::create_directories(fs::path(c.storage.path).parent_path(), ec);
+    store = open_sqlite_store(c.storage.path);
   }
-  std::error_code ec;
-  fs::create_directories(fs::path(c.storage.path).parent_path(), ec);
-  auto store = open_sqlite_store(c.storage.path);
   if (!store) {
     log->error("{}", store.error());
     return 1;
@@ -107,7 +115,7 @@ int run_collector(const CollectorConfig& config) {
     return 1;
   }
   log->info("vigil-collector {} listening: agents {}:{}, console {}:{}, store {}", kVersion, c.agents_listen.host,
-            agents.port(), c.console_listen.host, console.port(), c.storage.path);
+            agents.port(), c.console_listen.host, console.port(), store_name);
   Exporter exporter(**store, config.exports, c.data_dir);
   exporter.start();
   sd_notify(0, "READY=1");

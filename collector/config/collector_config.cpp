@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "collector/store/store.h"
+
 namespace vigil::collector {
 
 using config::MapReader;
@@ -15,16 +17,39 @@ namespace {
 
 void read_storage(YamlReader& r, const YAML::Node& n, StorageSection& out) {
   MapReader m(r, n, "collector.storage");
-  if (auto v = m.get("driver")) r.read_choice(v, out.driver, m.path("driver"), {"sqlite", "postgres"});
+  if (auto v = m.get("driver")) {
+    r.read_choice(v, out.driver, m.path("driver"), {"sqlite", "postgres", "postgresql"});
+    if (out.driver == "postgresql") out.driver = "postgres";
+  }
   auto path = m.get("path");
   auto dsn = m.get("dsn");
+  auto connections = m.get("connections");
   if (path) r.read_path(path, out.path, m.path("path"));
   if (dsn) r.read(dsn, out.dsn, m.path("dsn"));
+  if (connections) r.read(connections, out.connections, m.path("connections"), 1, 256);
   if (out.driver == "postgres") {
     if (!dsn) r.error(m.node(), "collector.storage: driver postgres needs 'dsn' (e.g. \"host=db dbname=vigil\")");
     if (path) r.error(path, "collector.storage.path: only the sqlite driver takes a path");
-  } else if (dsn) {
-    r.error(dsn, "collector.storage.dsn: only the postgres driver takes a dsn");
+    if (dsn) {
+      // The string itself is never repeated: it may hold a password.
+      auto checked = check_postgres_dsn(out.dsn);
+      if (!checked) {
+        r.error(dsn, "collector.storage.dsn: " + checked.error());
+      } else {
+        if (checked->inline_password) {
+          r.warning(dsn,
+                    "collector.storage.dsn: holds a password; passfile=FILE (or PGPASSFILE) keeps it out of "
+                    "this file");
+        }
+        std::error_code ec;
+        if (!checked->passfile.empty() && !std::filesystem::exists(checked->passfile, ec)) {
+          r.warning(dsn, fmt::format("collector.storage.dsn: passfile '{}' does not exist", checked->passfile));
+        }
+      }
+    }
+  } else {
+    if (dsn) r.error(dsn, "collector.storage.dsn: only the postgres driver takes a dsn");
+    if (connections) r.error(connections, "collector.storage.connections: only the postgres driver takes connections");
   }
 }
 

@@ -16,9 +16,12 @@ using namespace std::chrono_literals;
 using config::Endpoint;
 
 struct StorageSection {
-  std::string driver = "sqlite";  // sqlite | postgres
+  std::string driver = "sqlite";  // sqlite | postgres ("postgresql" is read as postgres)
   std::string path;               // sqlite file; default <data_dir>/vigil.db
-  std::string dsn;                // postgres connection string (a secret: never logged)
+  // postgres: a libpq connection string. Never logged; it may hold a password, though
+  // passfile= (or PGPASSFILE in the environment) keeps the secret out of collector.yaml.
+  std::string dsn;
+  uint32_t connections = 4;  // postgres: connections the collector's threads share
 };
 
 struct RetentionSection {

@@ -70,6 +70,24 @@ set -e
 grep -q "run 'vigil-collector init'" "$tmp/out" || { cat "$tmp/out"; fail "collector pki message"; }
 mkdir -p "$tmp/c/pki" && touch "$tmp/c/pki/ca.crt" "$tmp/c/pki/server.crt" "$tmp/c/pki/server.key"
 "$collector" check-config -c "$tmp/c/collector.yaml" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "collector valid config"; }
+
+# Collector on PostgreSQL: the DSN is checked offline and never echoed; an inline password warns.
+printf 'collector:\n  data_dir: .\n  agents_listen: 127.0.0.1:18443\n  storage: {driver: postgresql, dsn: "host=db dbname=vigil passfile=%s/pgpass"}\n' \
+  "$tmp/c" >"$tmp/c/pg.yaml"
+touch "$tmp/c/pgpass"
+"$collector" check-config -c "$tmp/c/pg.yaml" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "collector postgres config"; }
+grep -q "warning" "$tmp/out" && { cat "$tmp/out"; fail "collector postgres config warned"; }
+printf 'collector:\n  data_dir: .\n  storage: {driver: postgres, dsn: "host=db password=hunter2"}\n' >"$tmp/c/pg.yaml"
+"$collector" check-config -c "$tmp/c/pg.yaml" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "inline password refused"; }
+grep -q "pg.yaml:3:.*warning: collector.storage.dsn: holds a password" "$tmp/out" || { cat "$tmp/out"; fail "inline password warning"; }
+printf 'collector:\n  data_dir: .\n  storage: {driver: postgres, dsn: "host=db password=hunter2 junk"}\n' >"$tmp/c/pg.yaml"
+set +e
+"$collector" check-config -c "$tmp/c/pg.yaml" >"$tmp/out" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || { cat "$tmp/out"; fail "bad dsn: exit $rc, wanted 1"; }
+grep -q "collector.storage.dsn: not a valid libpq connection string" "$tmp/out" || { cat "$tmp/out"; fail "bad dsn message"; }
+grep -q "hunter2" "$tmp/out" && { cat "$tmp/out"; fail "the dsn was echoed"; }
 echo "check_config: all checks passed"
 
 # Sigma rules beside native ones: one loads, one unsupported is reported as rejected (exit 0),

@@ -186,6 +186,15 @@ class SqliteStore final : public Store {
     for (int next = *v + 1; next <= latest; ++next) {
       auto r = exec("BEGIN IMMEDIATE");
       if (!r) return r;
+      // Another process may have applied it since the version was read: ask again under the
+      // write lock.
+      Stmt applied(db_, "SELECT 1 FROM schema_migrations WHERE version = ?");
+      applied.bind(1, static_cast<int64_t>(next));
+      if (applied.step() == SQLITE_ROW) {
+        r = exec("COMMIT");
+        if (!r) return r;
+        continue;
+      }
       r = exec(kMigrations[next - 1]);
       if (r) {
         Stmt s(db_, "INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)");

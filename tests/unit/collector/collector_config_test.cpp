@@ -58,6 +58,45 @@ TEST(CollectorConfig, PostgresNeedsADsn) {
   EXPECT_NE(loaded.error().find("needs 'dsn'"), std::string::npos) << loaded.error();
 }
 
+TEST(CollectorConfig, PostgresDsnIsCheckedAndNeverRepeated) {
+  CollectorDir d;
+  auto pgpass = d.dir.write("pgpass", "db:5432:vigil:vigil:pw\n");
+  auto good = load_collector_config(
+      d.write_config("collector:\n  data_dir: .\n  storage:\n    driver: postgresql\n    connections: 8\n"
+                     "    dsn: \"host=db dbname=vigil user=vigil passfile=" +
+                     pgpass.string() + "\"\n"));
+  ASSERT_TRUE(good) << good.error();
+  EXPECT_EQ(good->config.collector.storage.driver, "postgres");
+  EXPECT_EQ(good->config.collector.storage.connections, 8u);
+  EXPECT_TRUE(good->config.collector.storage.path.empty());
+  EXPECT_EQ(good->diagnostics.to_string(), "");
+
+  // A password inline and a passfile that is not there: warnings that say what to do.
+  auto warned =
+      load_collector_config(d.write_config("collector:\n  data_dir: .\n  storage:\n    driver: postgres\n"
+                                           "    dsn: \"host=db password=hunter2 passfile=/nonexistent/pgpass\"\n"));
+  ASSERT_TRUE(warned) << warned.error();
+  std::string w = warned->diagnostics.to_string();
+  EXPECT_NE(w.find(":5:10: warning: collector.storage.dsn: holds a password; passfile="), std::string::npos) << w;
+  EXPECT_NE(w.find("passfile '/nonexistent/pgpass' does not exist"), std::string::npos) << w;
+  EXPECT_EQ(w.find("hunter2"), std::string::npos) << w;
+
+  auto bad = load_collector_config(
+      d.write_config("collector:\n  data_dir: .\n  storage: {driver: postgres, dsn: \"host=db password=hunter2 junk\","
+                     " connections: 0}\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("collector.storage.dsn: not a valid libpq connection string"), std::string::npos)
+      << bad.error();
+  EXPECT_NE(bad.error().find("collector.storage.connections"), std::string::npos) << bad.error();
+  EXPECT_EQ(bad.error().find("hunter2"), std::string::npos) << bad.error();
+
+  auto sqlite_pool =
+      load_collector_config(d.write_config("collector:\n  data_dir: .\n  storage: {driver: sqlite, connections: 2}\n"));
+  ASSERT_FALSE(sqlite_pool);
+  EXPECT_NE(sqlite_pool.error().find("only the postgres driver takes connections"), std::string::npos)
+      << sqlite_pool.error();
+}
+
 TEST(CollectorConfig, MissingPkiIsAnErrorNamingTheFix) {
   vigil::test::TempDir dir;
   auto path = dir.write("collector.yaml", "collector:\n  data_dir: .\n");
@@ -89,7 +128,9 @@ logging: {level: loud}
   const std::string& e = loaded.error();
   EXPECT_NE(e.find(path + ":3:3: error: unknown key 'collector.treads' (did you mean 'threads'?)"), std::string::npos) << e;
   EXPECT_NE(e.find(path + ":4:23: error: collector.retention.alerts: expected a duration"), std::string::npos) << e;
-  EXPECT_NE(e.find(path + ":5:21: error: collector.storage.driver: expected one of sqlite, postgres"), std::string::npos) << e;
+  EXPECT_NE(e.find(path + ":5:21: error: collector.storage.driver: expected one of sqlite, postgres, postgresql"),
+            std::string::npos)
+      << e;
   EXPECT_NE(e.find(path + ":6:18: error: logging.level"), std::string::npos) << e;
 }
 

@@ -2,7 +2,14 @@
 #include "collector/store/store.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -11,16 +18,84 @@
 namespace vigil::collector {
 namespace {
 
-class StoreTest : public ::testing::Test {
+// The suite runs on every backend. PostgreSQL comes from the environment (VIGIL_TEST_PG_DSN,
+// which tests/run-all.sh sets from tests/support/pg_server.sh); each test gets a schema of its
+// own, dropped afterwards, so tests may run in parallel against one database.
+enum class Backend { sqlite, postgres };
+
+std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::sqlite ? "SQLite" : "PostgreSQL";
+}
+
+std::string pg_dsn() {
+  const char* dsn = std::getenv("VIGIL_TEST_PG_DSN");
+  return dsn ? dsn : "";
+}
+
+// A schema name no other test process uses.
+std::string fresh_schema() {
+  static std::atomic<int> n{0};
+  std::random_device rd;
+  return "vigil_t" + std::to_string(::getpid()) + "_" + std::to_string(n++) + "_" + std::to_string(rd() % 100000);
+}
+
+#define VIGIL_REQUIRE_PG()                                                                       \
+  do {                                                                                           \
+    if (pg_dsn().empty()) {                                                                      \
+      GTEST_SKIP() << "VIGIL_TEST_PG_DSN is not set, so there is no PostgreSQL to test against " \
+                      "(tests/support/pg_server.sh starts one; tests/run-all.sh exports it)";    \
+    }                                                                                            \
+  } while (0)
+
+class StoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    auto s = open_sqlite_store((dir_.path() / "vigil.db").string());
+    if (GetParam() == Backend::postgres) {
+      VIGIL_REQUIRE_PG();
+      schema_ = fresh_schema();
+    }
+    auto s = open();
     ASSERT_TRUE(s) << s.error();
     store_ = std::move(s.value());
   }
+  void TearDown() override {
+    store_.reset();
+    for (const auto& schema : schemas_to_drop()) {
+      auto r = drop_postgres_schema(pg_dsn(), schema);
+      EXPECT_TRUE(r) << r.error();
+    }
+  }
+  std::vector<std::string> schemas_to_drop() const {
+    std::vector<std::string> out = extra_schemas_;
+    if (!schema_.empty()) out.push_back(schema_);
+    return out;
+  }
+
+  // Another connection to the same database (a second collector), or to `schema` when given.
+  Result<std::unique_ptr<Store>> open(const std::string& schema = "") {
+    if (GetParam() == Backend::sqlite) return open_sqlite_store((dir_.path() / "vigil.db").string());
+    PostgresOptions o;
+    o.dsn = pg_dsn();
+    o.schema = schema.empty() ? schema_ : schema;
+    return open_postgres_store(o);
+  }
+  // A database nobody has migrated yet: a new file or a new schema.
+  std::string fresh_database() {
+    if (GetParam() == Backend::sqlite) {
+      std::filesystem::remove(dir_.path() / "vigil.db");
+      return "";
+    }
+    extra_schemas_.push_back(fresh_schema());
+    return extra_schemas_.back();
+  }
+
   vigil::test::TempDir dir_;
+  std::string schema_;
+  std::vector<std::string> extra_schemas_;
   std::unique_ptr<Store> store_;
 };
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::sqlite, Backend::postgres), backend_name);
 
 Timestamp at(int64_t s) { return Timestamp::from_seconds(1'780'000'000 + s); }
 
@@ -39,19 +114,19 @@ IncomingRecord record(uint64_t seq, const std::string& kind, Timestamp t) {
   return r;
 }
 
-TEST_F(StoreTest, MigrationsAreVersionedAndIdempotent) {
+TEST_P(StoreTest, MigrationsAreVersionedAndIdempotent) {
   auto v = store_->schema_version();
   ASSERT_TRUE(v);
   EXPECT_GE(*v, 1);
   ASSERT_TRUE(store_->migrate());
   EXPECT_EQ(*store_->schema_version(), *v);
   store_.reset();
-  auto again = open_sqlite_store((dir_.path() / "vigil.db").string());
+  auto again = open();
   ASSERT_TRUE(again) << again.error();
   EXPECT_EQ(*(*again)->schema_version(), *v);
 }
 
-TEST_F(StoreTest, TokensAreOneTimeAndExpire) {
+TEST_P(StoreTest, TokensAreOneTimeAndExpire) {
   ASSERT_TRUE(store_->ensure_agency("So TTTT", "tcvn11930"));
   ASSERT_TRUE(store_->add_token("h1", {"So TTTT", 3}, at(100)));
   ASSERT_TRUE(store_->add_token("h2", {"So TTTT", 2}, at(100)));
@@ -70,11 +145,11 @@ TEST_F(StoreTest, TokensAreOneTimeAndExpire) {
   EXPECT_NE(unknown.error().find("unknown"), std::string::npos);
 }
 
-TEST_F(StoreTest, TokenForUnknownAgencyIsRefused) {
+TEST_P(StoreTest, TokenForUnknownAgencyIsRefused) {
   EXPECT_FALSE(store_->add_token("h", {"no such agency", 1}, at(100)));
 }
 
-TEST_F(StoreTest, RacingEnrollmentsUseATokenOnce) {
+TEST_P(StoreTest, RacingEnrollmentsUseATokenOnce) {
   ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
   ASSERT_TRUE(store_->add_token("race", {"A", 1}, at(100)));
   std::atomic<int> wins{0};
@@ -88,7 +163,7 @@ TEST_F(StoreTest, RacingEnrollmentsUseATokenOnce) {
   EXPECT_EQ(wins.load(), 1);
 }
 
-TEST_F(StoreTest, AgentsAndRevocation) {
+TEST_P(StoreTest, AgentsAndRevocation) {
   ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
   AgentRecord a;
   a.id = "agt-1";
@@ -116,7 +191,7 @@ TEST_F(StoreTest, AgentsAndRevocation) {
   EXPECT_EQ(store_->list_agents()->size(), 1u);
 }
 
-TEST_F(StoreTest, BatchesAreStoredOnceUnderAgentEpochSeq) {
+TEST_P(StoreTest, BatchesAreStoredOnceUnderAgentEpochSeq) {
   std::vector<IncomingRecord> batch;
   for (uint64_t i = 1; i <= 100; ++i) {
     IncomingRecord r = record(i, i % 10 == 0 ? "alert" : "event", at(static_cast<int64_t>(i)));
@@ -138,7 +213,7 @@ TEST_F(StoreTest, BatchesAreStoredOnceUnderAgentEpochSeq) {
   EXPECT_EQ(c->alerts, 20u);
 }
 
-TEST_F(StoreTest, SqlMetacharactersAreData) {
+TEST_P(StoreTest, SqlMetacharactersAreData) {
   std::string evil = "x'); DROP TABLE records; --";
   ASSERT_TRUE(store_->ensure_agency(evil, "tcvn11930"));
   ASSERT_TRUE(store_->add_token(evil, {evil, 1}, at(100)));
@@ -161,14 +236,14 @@ TEST_F(StoreTest, SqlMetacharactersAreData) {
   EXPECT_EQ(store_->alert_history((*found)[0].id)->at(0).value, evil);
 }
 
-TEST_F(StoreTest, ApiTokensMapToRoles) {
+TEST_P(StoreTest, ApiTokensMapToRoles) {
   ASSERT_TRUE(store_->add_api_token("hash", "admin", "bootstrap"));
   EXPECT_EQ(**store_->api_token_role("hash"), "admin");
   EXPECT_FALSE(store_->api_token_role("other")->has_value());
   EXPECT_FALSE(store_->add_api_token("h2", "root", "x"));  // roles are checked
 }
 
-TEST_F(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
+TEST_P(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
   ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
   ASSERT_TRUE(store_->ensure_agency("B", "tcvn11930"));
   AgentRecord a;
@@ -255,7 +330,7 @@ TEST_F(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
   EXPECT_EQ(*store_->count_alerts(f), 29u);
 }
 
-TEST_F(StoreTest, ComplianceKeepsTheNewestResultPerAgentAndCheck) {
+TEST_P(StoreTest, ComplianceKeepsTheNewestResultPerAgentAndCheck) {
   ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
   AgentRecord a;
   a.id = "agt-a";
@@ -291,6 +366,195 @@ TEST_F(StoreTest, ComplianceKeepsTheNewestResultPerAgentAndCheck) {
   ASSERT_TRUE(agencies);
   ASSERT_EQ(agencies->size(), 1u);
   EXPECT_EQ((*agencies)[0].framework, "tcvn11930");
+}
+
+// Several collectors behind a load balancer, each with its own connection(s) to one database,
+// get overlapping redeliveries of the same spool at the same time: every record is stored once,
+// every alert made once, and the "new" counts they report add up to exactly the records sent.
+TEST_P(StoreTest, TwoStoresIngestOverlappingBatchesConcurrently) {
+  auto second = open();
+  ASSERT_TRUE(second) << second.error();
+  Store* stores[] = {store_.get(), second->get()};
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  AgentRecord a;
+  a.id = "agt-1";
+  a.agency = "A";
+  a.host = "web01";
+  a.version = "1";
+  a.cert_serial = "01";
+  ASSERT_TRUE(store_->add_agent(a));
+
+  constexpr uint64_t kRecords = 2000;
+  constexpr uint64_t kBatch = 100;
+  std::vector<IncomingRecord> all;
+  uint64_t alerts = 0;
+  for (uint64_t i = 1; i <= kRecords; ++i) {
+    IncomingRecord r = record(i, i % 7 == 0 ? "alert" : "event", at(static_cast<int64_t>(i)));
+    r.json = "{\"n\":" + std::to_string(i) + "}";
+    if (i % 50 == 0) {  // compliance results too, one check that changes each time
+      r.kind = "state";
+      r.dataset = "compliance.check";
+      r.check = IncomingRecord::Check{"pol", "c1", "t", 1, i % 100 == 0 ? "pass" : "fail", "{}", ""};
+    }
+    alerts += r.kind == "alert";
+    all.push_back(std::move(r));
+  }
+  // Four senders, two per store; each sends the whole spool in batches that start at its own
+  // offset, so batches overlap by half, in its own order.
+  std::atomic<uint64_t> added{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Store* s = stores[t % 2];
+      const uint64_t shift = (t % 2) * kBatch / 2;
+      std::vector<std::vector<IncomingRecord>> batches;
+      for (uint64_t from = 0; from < kRecords + shift; from += kBatch) {
+        uint64_t lo = from < shift ? 0 : from - shift;
+        uint64_t hi = std::min(kRecords, from + kBatch - shift);
+        if (lo >= hi) continue;
+        batches.emplace_back(all.begin() + static_cast<ptrdiff_t>(lo), all.begin() + static_cast<ptrdiff_t>(hi));
+      }
+      if (t >= 2) std::reverse(batches.begin(), batches.end());
+      for (const auto& b : batches) {
+        auto r = s->store_batch("agt-1", "e1", b);
+        if (!r) {
+          ADD_FAILURE() << r.error();
+          ++errors;
+          return;
+        }
+        added += *r;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(errors.load(), 0);
+  EXPECT_EQ(added.load(), kRecords);
+  for (Store* s : stores) {
+    auto c = s->counts("agt-1");
+    ASSERT_TRUE(c) << c.error();
+    EXPECT_EQ(c->records, kRecords);
+    EXPECT_EQ(c->alerts, alerts);
+    EXPECT_EQ(*s->count_alerts({}), alerts);
+  }
+  // The newest compliance result won (seq 2000 is a pass).
+  auto rows = stores[1]->compliance_latest("A");
+  ASSERT_TRUE(rows) << rows.error();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].result, "pass");
+  EXPECT_EQ((*rows)[0].time, at(static_cast<int64_t>(kRecords)));
+}
+
+// Collectors started together against a database nobody has migrated: each migrates or waits
+// for the one that does; all end on the same version.
+TEST_P(StoreTest, StoresOpeningTogetherMigrateOnce) {
+  const int expected = *store_->schema_version();
+  store_.reset();
+  const std::string schema = fresh_database();
+  std::vector<std::unique_ptr<Store>> opened(4);
+  std::vector<std::string> errors(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < opened.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto s = open(schema);
+      if (s) {
+        opened[i] = std::move(s.value());
+      } else {
+        errors[i] = s.error();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < opened.size(); ++i) {
+    ASSERT_TRUE(opened[i]) << errors[i];
+    EXPECT_EQ(*opened[i]->schema_version(), expected);
+  }
+  ASSERT_TRUE(opened[0]->ensure_agency("A", "tcvn11930"));
+  EXPECT_EQ(opened[3]->list_agencies()->size(), 1u);
+}
+
+// Text from agents may hold any character JSON can carry, NUL included; a batch with one is
+// stored, not refused forever (the agent would resend it without end).
+TEST_P(StoreTest, NulInTextDoesNotBlockABatch) {
+  IncomingRecord r = record(1, "alert", at(0));
+  r.rule_name = std::string("bad\0name", 8);
+  auto n = store_->store_batch("agt-1", "e1", {r});
+  ASSERT_TRUE(n) << n.error();
+  EXPECT_EQ(*n, 1u);
+  auto got = store_->list_alerts({});
+  ASSERT_TRUE(got) << got.error();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].rule_name.substr(0, 3), "bad");
+}
+
+TEST(PostgresStore, ErrorsNameTheOperationAndNeverTheDsn) {
+  // Refused before connecting, without repeating the string (it may hold a password).
+  auto bad = open_postgres_store({"host=db password=s3cr3t-value oops", "", 1});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().find("s3cr3t"), std::string::npos) << bad.error();
+  EXPECT_NE(bad.error().find("not a valid libpq connection string"), std::string::npos) << bad.error();
+  EXPECT_EQ(describe_postgres_dsn("host=db.example port=5433 user=vigil password=s3cr3t dbname=vigil"),
+            "postgres vigil@db.example:5433/vigil");
+  auto secrets = check_postgres_dsn("postgresql://vigil:s3cr3t@db/vigil");
+  ASSERT_TRUE(secrets);
+  EXPECT_TRUE(secrets->inline_password);
+
+  VIGIL_REQUIRE_PG();
+  // A wrong password (the test server checks passwords over TCP).
+  auto refused = open_postgres_store({pg_dsn() + " password=s3cr3t-wrong", "", 1});
+  if (!refused) {
+    EXPECT_EQ(refused.error().find("s3cr3t"), std::string::npos) << refused.error();
+    EXPECT_NE(refused.error().find("postgres: cannot connect"), std::string::npos) << refused.error();
+  }
+  const std::string schema = fresh_schema();
+  {
+    auto store = open_postgres_store({pg_dsn(), schema, 2});
+    ASSERT_TRUE(store) << store.error();
+    auto r = (*store)->add_token("h", {"no such agency", 1}, at(100));
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().find("postgres: add_token: "), std::string::npos) << r.error();
+    EXPECT_NE(r.error().find("enroll_tokens"), std::string::npos) << r.error();
+    // Key values (a token's hash here) stay out of messages that end up in logs.
+    ASSERT_TRUE((*store)->ensure_agency("A", "tcvn11930"));
+    ASSERT_TRUE((*store)->add_token("hash-of-a-token", {"A", 1}, at(100)));
+    auto again = (*store)->add_token("hash-of-a-token", {"A", 1}, at(100));
+    ASSERT_FALSE(again);
+    EXPECT_NE(again.error().find("duplicate key"), std::string::npos) << again.error();
+    EXPECT_EQ(again.error().find("hash-of-a-token"), std::string::npos) << again.error();
+  }
+  ASSERT_TRUE(drop_postgres_schema(pg_dsn(), schema));
+}
+
+TEST(PostgresStore, ReconnectsAfterTheServerDropsItsConnections) {
+  VIGIL_REQUIRE_PG();
+  const std::string schema = fresh_schema();
+  {
+    // The application name marks this store's connections, so only they are cut.
+    auto store = open_postgres_store({pg_dsn() + " application_name=" + schema, schema, 2});
+    ASSERT_TRUE(store) << store.error();
+    ASSERT_TRUE((*store)->ensure_agency("A", "tcvn11930"));
+    std::unique_ptr<PGconn, decltype(&PQfinish)> admin(PQconnectdb(pg_dsn().c_str()), &PQfinish);
+    ASSERT_EQ(PQstatus(admin.get()), CONNECTION_OK) << PQerrorMessage(admin.get());
+    const char* params[] = {schema.c_str()};
+    std::unique_ptr<PGresult, decltype(&PQclear)> cut(
+        PQexecParams(admin.get(),
+                     "SELECT COUNT(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+                     " WHERE application_name = $1",
+                     1, nullptr, params, nullptr, nullptr, 0),
+        &PQclear);
+    ASSERT_EQ(PQresultStatus(cut.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(cut.get());
+    EXPECT_GE(std::atoi(PQgetvalue(cut.get(), 0, 0)), 1);
+    // As after a server restart: the pooled connection is dead, the calls still succeed.
+    for (uint64_t seq = 1; seq <= 3; ++seq) {
+      auto n = (*store)->store_batch("agt-1", "e1", {record(seq, "event", at(0))});
+      ASSERT_TRUE(n) << n.error();
+      EXPECT_EQ(*n, 1u);
+    }
+    auto agencies = (*store)->list_agencies();
+    ASSERT_TRUE(agencies) << agencies.error();
+    EXPECT_EQ(agencies->size(), 1u);
+  }
+  ASSERT_TRUE(drop_postgres_schema(pg_dsn(), schema));
 }
 
 }  // namespace
