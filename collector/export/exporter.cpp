@@ -409,6 +409,11 @@ void Exporter::run_export(Export& e) {
     f.before_id = page->back().id;
   }
   for (auto it = pending.rbegin(); it != pending.rend() && !stop_; ++it) {
+    // Lists leave the evidence out; the alert as exported carries it.
+    if (it->evidence.empty()) {
+      auto full = store_.get_alert(it->id);
+      if (full && *full) *it = std::move(**full);
+    }
     auto r = e.sink->deliver(*it);
     if (!r) {
       ++e.stats->failures;

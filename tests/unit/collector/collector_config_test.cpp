@@ -51,6 +51,37 @@ TEST(CollectorConfig, LimitsAreReadAndBounded) {
       << bad.error();
 }
 
+TEST(CollectorConfig, ExportsAreReadAndChecked) {
+  CollectorDir d;
+  auto loaded = load_collector_config(d.write_config(
+      "collector:\n  data_dir: .\n"
+      "exports:\n"
+      "  - {name: siem, kind: syslog, address: '127.0.0.1:6514', tls: true, ca: ca.pem, min_severity: medium}\n"
+      "  - {name: archive, kind: jsonl, path: alerts.jsonl, start: beginning}\n"
+      "  - {name: chat, kind: webhook, url: 'https://chat.example/hook'}\n"));
+  ASSERT_TRUE(loaded) << loaded.error();
+  const auto& e = loaded->config.exports;
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(e[0].address.port, 6514);
+  EXPECT_TRUE(e[0].tls);
+  EXPECT_EQ(e[0].ca, (d.dir.path() / "ca.pem").string());
+  EXPECT_EQ(e[0].min_severity, 3);
+  EXPECT_EQ(e[1].path, (d.dir.path() / "alerts.jsonl").string());
+  EXPECT_TRUE(e[1].from_beginning);
+  EXPECT_FALSE(e[2].from_beginning);
+  EXPECT_EQ(e[2].ca, "/etc/ssl/certs/ca-certificates.crt");
+  auto bad = load_collector_config(d.write_config(
+      "collector:\n  data_dir: .\n"
+      "exports:\n"
+      "  - {name: chat, kind: webhook, url: 'http://chat.example/hook'}\n"
+      "  - {name: chat, kind: jsonl, path: a}\n"
+      "  - {name: x, kind: email}\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find(":4:38: error: exports[0].url: an https:// URL"), std::string::npos) << bad.error();
+  EXPECT_NE(bad.error().find(":5:12: error: exports[1].name: 'chat' is used twice"), std::string::npos) << bad.error();
+  EXPECT_NE(bad.error().find(":6:21: error: exports[2].kind"), std::string::npos) << bad.error();
+}
+
 TEST(CollectorConfig, PostgresNeedsADsn) {
   CollectorDir d;
   auto loaded = load_collector_config(d.write_config("collector:\n  data_dir: .\n  storage: {driver: postgres}\n"));
