@@ -137,6 +137,7 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
 
   Target t = split_target(r.target);
   if (!t.error.empty()) return error(400, t.error);
+  if (t.path == "/metrics" && r.method == "GET") return metrics();
   if (t.path == "/api/v1/alerts" || t.path.rfind("/api/v1/alerts/", 0) == 0) return alerts(r, t.path, t.query, who);
   if (r.method == "GET" && t.path == "/api/v1/compliance") {
     std::string agency;
@@ -422,6 +423,53 @@ net::HttpResponse ConsoleApi::alerts(const net::HttpRequest& r, const std::strin
     return {200, R"({"changed":true})", "application/json", false};
   }
   return error(404, "no such endpoint");
+}
+
+// Prometheus text exposition: agents by state, open alerts by severity, the store's latency on
+// the queries behind them, and what the service adds (ingest counters, exports).
+net::HttpResponse ConsoleApi::metrics() {
+  auto started = std::chrono::steady_clock::now();
+  auto agents = store_.list_agents();
+  if (!agents) return error(503, "store unavailable");
+  const Timestamp now = Timestamp::now();
+  const int64_t silent_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(silent_after_).count();
+  uint64_t active = 0, revoked = 0, silent = 0;
+  for (const auto& a : *agents) {
+    if (a.status == "revoked") {
+      ++revoked;
+      continue;
+    }
+    ++active;
+    if (now.ns - a.last_seen.ns > silent_ns) ++silent;
+  }
+  std::string out;
+  out += "# HELP vigil_agents Enrolled agents by state (silent: active, no contact within silent_after).\n";
+  out += "# TYPE vigil_agents gauge\n";
+  out += fmt::format("vigil_agents{{state=\"active\"}} {}\nvigil_agents{{state=\"revoked\"}} {}\n", active, revoked);
+  out += fmt::format("vigil_agents{{state=\"silent\"}} {}\n", silent);
+  out += "# HELP vigil_alerts_open Alerts not yet resolved or marked false positive, by severity.\n";
+  out += "# TYPE vigil_alerts_open gauge\n";
+  static const char* kSeverities[] = {"info", "low", "medium", "high", "critical"};
+  for (int sev = 1; sev <= 5; ++sev) {
+    uint64_t open = 0;
+    for (const char* status : {"new", "acknowledged"}) {
+      AlertFilter f;
+      f.min_severity = sev;
+      f.status = status;
+      auto at_least = store_.count_alerts(f);
+      f.min_severity = sev + 1;
+      auto above = sev < 5 ? store_.count_alerts(f) : Result<uint64_t>(uint64_t{0});
+      if (!at_least || !above) return error(503, "store unavailable");
+      open += *at_least - *above;
+    }
+    out += fmt::format("vigil_alerts_open{{severity=\"{}\"}} {}\n", kSeverities[sev - 1], open);
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  out += "# HELP vigil_store_query_seconds Time the store took to answer this scrape's queries.\n";
+  out += "# TYPE vigil_store_query_seconds gauge\n";
+  out += fmt::format("vigil_store_query_seconds {:.6f}\n", seconds);
+  if (metrics_source_) out += metrics_source_();
+  return {200, std::move(out), "text/plain; version=0.0.4"};
 }
 
 }  // namespace vigil::collector

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "collector/api/console_api.h"
 #include "collector/api/https_server.h"
 #include "collector/export/exporter.h"
@@ -81,6 +83,36 @@ int run_collector(const CollectorConfig& config) {
   agents_opts.agent_cert_validity = std::chrono::duration_cast<std::chrono::seconds>(c.agent_cert_validity);
   AgentsApi agents_api(**store, std::move(*ca), std::move(*ca_key), *ca_pem, agents_opts);
   ConsoleApi console_api(**store, c.default_framework);
+  Exporter exporter(**store, config.exports, c.data_dir);
+  console_api.set_silent_after(c.silent_after);
+  console_api.set_metrics_source([&] {
+    const auto& s = agents_api.stats();
+    std::string m;
+    auto counter = [&](const char* name, const char* help, uint64_t v) {
+      m += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
+    };
+    counter("vigil_ingest_batches_total", "Batches received from agents.", s.batches.load());
+    counter("vigil_ingest_records_total", "Records stored (new).", s.records_new.load());
+    counter("vigil_ingest_duplicates_total", "Records received again and skipped.", s.records_duplicate.load());
+    counter("vigil_ingest_malformed_total", "Malformed batches refused.", s.malformed.load());
+    counter("vigil_enrolled_total", "Agents enrolled by this collector.", s.enrolled.load());
+    m += "# HELP vigil_export_delivered_total Alerts an export delivered.\n# TYPE vigil_export_delivered_total counter\n";
+    for (size_t i = 0; i < exporter.size(); ++i) {
+      m += fmt::format("vigil_export_delivered_total{{export=\"{}\"}} {}\n", exporter.name(i),
+                       exporter.stats(i).delivered.load());
+    }
+    m += "# HELP vigil_export_failures_total Failed delivery attempts.\n# TYPE vigil_export_failures_total counter\n";
+    for (size_t i = 0; i < exporter.size(); ++i) {
+      m += fmt::format("vigil_export_failures_total{{export=\"{}\"}} {}\n", exporter.name(i),
+                       exporter.stats(i).failures.load());
+    }
+    m += "# HELP vigil_export_cursor Id of the last alert an export delivered (lag: newest id minus this).\n"
+         "# TYPE vigil_export_cursor gauge\n";
+    for (size_t i = 0; i < exporter.size(); ++i) {
+      m += fmt::format("vigil_export_cursor{{export=\"{}\"}} {}\n", exporter.name(i), exporter.stats(i).cursor.load());
+    }
+    return m;
+  });
 
   net::TlsFiles tls{*ca_pem, *cert_pem, *key_pem};
   HttpsServerOptions agents_opts_srv;
@@ -116,7 +148,6 @@ int run_collector(const CollectorConfig& config) {
   }
   log->info("vigil-collector {} listening: agents {}:{}, console {}:{}, store {}", kVersion, c.agents_listen.host,
             agents.port(), c.console_listen.host, console.port(), store_name);
-  Exporter exporter(**store, config.exports, c.data_dir);
   exporter.start();
   sd_notify(0, "READY=1");
 

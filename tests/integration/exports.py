@@ -190,6 +190,25 @@ exports:
     body = json.loads(msg[msg.index("] ") + 2:])
     if body["rule"]["id"] != "VGL-LOG-0001" or body["alert"]["source"]["ip"] is None:
         h.fail("syslog message body: " + msg[:300])
+    # Prometheus metrics on the console listener (an API token is needed).
+    token = re.search(r"^token: (\S+)$", open(f"{h.tmp}/c/vigilctl.yaml").read(), re.M).group(1)
+    ctx = ssl.create_default_context(cafile=f"{h.tmp}/c/pki/ca.crt")
+    import urllib.request
+    req = urllib.request.Request(f"https://127.0.0.1:{h.console_port}/metrics", headers={"Authorization": "Bearer " + token})
+    metrics = urllib.request.urlopen(req, context=ctx, timeout=10).read().decode()
+    values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#"))
+    if int(values['vigil_export_cursor{export="siem"}']) != max(stored()):
+        h.fail("metrics: the siem cursor is not the newest alert:\n" + metrics)
+    if int(values['vigil_agents{state="active"}']) != 1 or float(values["vigil_store_query_seconds"]) <= 0:
+        h.fail("metrics: agents or store latency:\n" + metrics)
+    if int(values['vigil_alerts_open{severity="high"}']) != len(stored(4)) - len(stored(5)):
+        h.fail("metrics: open high alerts:\n" + metrics)
+    try:
+        urllib.request.urlopen(f"https://127.0.0.1:{h.console_port}/metrics", context=ctx, timeout=10)
+        h.fail("metrics answered without a token")
+    except urllib.error.HTTPError as e:
+        if e.code != 401:
+            h.fail(f"metrics without a token: {e.code}")
     print(f"exports: {len(stored())} alerts to syslog, jsonl and webhook ({len(hook.ids)} high and up) "
           "through a receiver outage and a collector restart, each once")
 finally:
