@@ -16,6 +16,8 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev clang-14 libclang-rt-14-dev
   tshark tcpdump iproute2 iputils-ping netcat-openbsd openssl curl sqlite3 systemd-journal-remote time
   postgresql postgresql-client python3
+  # reports rendered to PDF/PNG (and the web console driven) by headless Chromium
+  chromium fonts-dejavu-core
   # packages and units: cpack's dpkg-shlibdeps, systemd-analyze, adduser for the postinst
   dpkg-dev systemd adduser util-linux
 )

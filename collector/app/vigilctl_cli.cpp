@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "collector/app/collector_cli.h"
+#include "collector/report/compliance_report.h"
 #include "common/config/yaml_reader.h"
 #include "common/net/https_client.h"
 #include "common/pki/pki.h"
@@ -257,6 +259,12 @@ int vigilctl_main(int argc, char** argv) {
       report->add_subcommand("compliance", "Compliance of each agency against its framework (latest results)");
   auto* agency_opt = report_compliance->add_option("--agency", report_agency, "One agency");
   report_compliance->add_flag("--all", report_all, "Every agency")->excludes(agency_opt);
+  std::string report_format = "text", report_lang = "vi", report_out;
+  report_compliance->add_option("--format", report_format, "text (default), json, csv, or html (one printable A4 file)")
+      ->check(CLI::IsMember({"text", "json", "csv", "html"}));
+  report_compliance->add_option("--lang", report_lang, "Language of the html report: vi (default) or en")
+      ->check(CLI::IsMember({"vi", "en"}));
+  report_compliance->add_option("--out", report_out, "Write the report to this file instead of standard output");
 
   return cli::run(app, argc, argv, [&]() -> int {
     auto cfg = load_ctl_config(config_path);
@@ -350,10 +358,24 @@ int vigilctl_main(int argc, char** argv) {
         std::string target = "/api/v1/compliance";
         if (!report_agency.empty()) target += "?agency=" + url_encode(report_agency);
         auto j = console.call("GET", target);
-        if (json) {
-          print_json(j);
-        } else {
+        if (json) report_format = "json";
+        std::string text;
+        if (report_format == "csv") {
+          text = compliance_csv(j);
+        } else if (report_format == "html") {
+          text = compliance_html(j, report_lang == "en" ? ReportLang::en : ReportLang::vi, Timestamp::now());
+        } else if (report_format == "json") {
+          text = j.dump(2) + "\n";
+        }
+        if (report_format == "text" && report_out.empty()) {
           print_compliance(j);
+        } else if (report_out.empty()) {
+          std::fwrite(text.data(), 1, text.size(), stdout);
+        } else {
+          std::ofstream out(report_out, std::ios::binary | std::ios::trunc);
+          out << text;
+          if (!out.flush()) throw std::runtime_error("cannot write " + report_out);
+          std::printf("report written to %s\n", report_out.c_str());
         }
       } else if (alerts_get->parsed()) {
         print_json(console.call("GET", "/api/v1/alerts/" + url_encode(alert_id)));
