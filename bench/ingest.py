@@ -7,10 +7,14 @@ the shipped rules:
             the last record stored (parse + rules + spool + TLS delivery + SQLite insert);
   catch-up: the same lines spooled while the collector was down, then delivered when it
             starts; events/s of delivery and storage alone.
-Prints peak RSS of agent and collector (VmHWM) and the compression the batches got.
+Prints peak RSS of agent and collector (VmHWM) and the compression the batches got
+(bytes_raw/bytes_sent from the agent.health record the agent sends as it stops). Each figure is
+taken once per batch compression named in CODECS (default zstd,gzip: `collector.compression`).
 
-Usage: bench/ingest.py BUILD_DIR [LINES]      (BUILD_DIR e.g. build/release)
+Usage: bench/ingest.py BUILD_DIR [LINES] [CODECS] [MODES]   (BUILD_DIR e.g. build/release;
+       CODECS e.g. zstd,gzip,none; MODES e.g. live,catch-up)
 """
+import json
 import os
 import sqlite3
 import subprocess
@@ -21,6 +25,8 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(root, "tests", "integration"))
 build = os.path.abspath(sys.argv[1])
 lines = int(sys.argv[2]) if len(sys.argv) > 2 else 200_000
+codecs = sys.argv[3].split(",") if len(sys.argv) > 3 else ["zstd", "gzip"]
+modes = sys.argv[4].split(",") if len(sys.argv) > 4 else ["live", "catch-up"]
 sys.argv = [sys.argv[0], f"{build}/agent/vigil-agent", f"{build}/collector/vigil-collector",
             f"{build}/collector/vigilctl", root]
 from vigil_harness import Harness  # noqa: E402
@@ -42,13 +48,13 @@ def write_log(path, n):
                     f"10.{i % 250}.{(i // 250) % 250}.{i % 199 + 1} port {1024 + i % 60000} ssh2\n")
 
 
-def run(mode):
-    h = Harness(f"vigil-bench-{mode}.")
+def run(mode, codec):
+    h = Harness(f"vigil-bench-{mode}-{codec}.")
     try:
         h.init_collector("  max_batch_bytes: 16MiB\n")
         h.start_collector()
         agent, log_path = h.enroll_agent("bench", "syslog", collector_extra=", batch_max_records: 5000, "
-                                         "batch_max_bytes: 4MiB")
+                                         f"batch_max_bytes: 4MiB, compression: {codec}")
         write_log(log_path, lines)
 
         def stored():
@@ -85,13 +91,26 @@ def run(mode):
         elapsed = time.time() - start
         agent_rss = peak_rss_mib(h.agents[agent].pid)
         collector_rss = peak_rss_mib(h.collector.pid)
+        h.stop_agent(agent)  # its last agent.health record, with the byte counters, goes out as it stops
+
+        def last_health():
+            with sqlite3.connect(h.db, timeout=30) as conn:
+                row = conn.execute("SELECT body FROM records WHERE dataset = 'agent.health' "
+                                   "ORDER BY seq DESC LIMIT 1").fetchone()
+            return json.loads(row[0])["vigil"]["ship"] if row else {}
+
+        h.wait_for(30, lambda: last_health().get("bytes_raw", 0) > 0, "the agent's last health record")
+        ship = last_health()
         with sqlite3.connect(h.db) as conn:
             alerts = conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
-        print(f"{mode:9s} {lines} events in {elapsed:6.2f} s = {lines / elapsed:9.0f} events/s; "
-              f"peak RSS agent {agent_rss:.1f} MiB, collector {collector_rss:.1f} MiB; {alerts} alerts")
+        print(f"{mode:9s} {codec:5s} {lines} events in {elapsed:6.2f} s = {lines / elapsed:9.0f} events/s; "
+              f"bytes_raw/bytes_sent {ship['bytes_raw'] / ship['bytes_sent']:5.2f} "
+              f"({ship['bytes_raw'] / 1e6:.1f} MB -> {ship['bytes_sent'] / 1e6:.1f} MB); "
+              f"peak RSS agent {agent_rss:.1f} MiB, collector {collector_rss:.1f} MiB; {alerts} alerts", flush=True)
     finally:
         h.close()
 
 
-for m in ("live", "catch-up"):
-    run(m)
+for m in modes:
+    for c in codecs:
+        run(m, c)

@@ -604,6 +604,7 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
   sh.batch_max_bytes = cfg.collector.batch_max_bytes;
   sh.connect_timeout = cfg.collector.connect_timeout;
   sh.retry_max_backoff = cfg.collector.retry_max_backoff;
+  sh.compression = cfg.collector.compression;
   sh.state_dir = cfg.agent.state_dir;
   Shipper shipper(**spool, *identity, sh);
   shipper.start();

@@ -46,6 +46,12 @@ void read_collector_section(YamlReader& r, const YAML::Node& n, CollectorSection
   if (auto v = m.get("retry_max_backoff")) {
     r.read_duration(v, out.retry_max_backoff, m.path("retry_max_backoff"), 1s, 1h);
   }
+  if (auto v = m.get("compression")) {
+    std::string name;
+    if (r.read_choice(v, name, m.path("compression"), {"zstd", "gzip", "none"})) {
+      out.compression = name == "none" ? compress::Codec::none : *compress::codec_of_encoding(name);
+    }
+  }
 }
 
 void read_capture(YamlReader& r, const YAML::Node& n, std::vector<CaptureInput>& out) {

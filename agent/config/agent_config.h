@@ -10,6 +10,7 @@
 #include "common/config/logging_section.h"
 #include "common/config/yaml_reader.h"
 #include "common/result.h"
+#include "common/util/compress.h"
 
 namespace vigil::agent {
 
@@ -30,6 +31,8 @@ struct CollectorSection {
   uint32_t batch_max_records = 1000;
   uint64_t batch_max_bytes = 1ULL << 20;
   std::chrono::milliseconds retry_max_backoff = 60s;
+  // Batch bodies: zstd (smallest and fastest), gzip (collectors before zstd), none.
+  compress::Codec compression = compress::Codec::zstd;
 };
 
 struct CaptureInput {

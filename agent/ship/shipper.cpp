@@ -129,13 +129,17 @@ void Shipper::wake() {
 bool Shipper::post(const std::string& body, uint64_t& acked) {
   if (options_.addresses.empty()) return false;
   connect_if_needed();
-  // Batches of JSON lines shrink 5-10x with the fastest gzip level.
-  std::string gz = body.size() >= 1024 ? compress::gzip(body, 1) : std::string();
+  // Batches of JSON lines shrink 5-10x with the fastest levels of gzip and zstd; below 1 KiB the
+  // headers cost more than compression saves.
+  std::string packed;
+  if (options_.compression != compress::Codec::none && body.size() >= 1024) {
+    packed = compress::encode(options_.compression, body);
+  }
   std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/x-ndjson"}};
-  if (!gz.empty()) headers.emplace_back("Content-Encoding", "gzip");
+  if (!packed.empty()) headers.emplace_back("Content-Encoding", std::string(compress::content_encoding(options_.compression)));
   stats_.bytes_raw += body.size();
-  stats_.bytes_sent += gz.empty() ? body.size() : gz.size();
-  auto r = conn_->client().request("POST", "/v1/batches", gz.empty() ? body : gz, headers);
+  stats_.bytes_sent += packed.empty() ? body.size() : packed.size();
+  auto r = conn_->client().request("POST", "/v1/batches", packed.empty() ? body : packed, headers);
   if (!r) {
     log_->warn("delivery to {} failed: {}", conn_->endpoint().to_string(), r.error());
     conn_.reset();

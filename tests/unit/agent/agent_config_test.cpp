@@ -28,6 +28,23 @@ TEST(AgentConfig, MinimalFileTakesDocumentedDefaults) {
   EXPECT_EQ(c.collector.addresses[0].port, 8443);
 }
 
+TEST(AgentConfig, CollectorCompressionDefaultsToZstdAndTakesGzipOrNone) {
+  auto base = "collector:\n  addresses: [127.0.0.1:8443]\n";
+  auto loaded = load_agent_config_string("agent.yaml", base);
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_EQ(loaded->config.collector.compression, compress::Codec::zstd);
+  for (auto [name, codec] : {std::pair{"gzip", compress::Codec::gzip}, std::pair{"none", compress::Codec::none},
+                             std::pair{"zstd", compress::Codec::zstd}}) {
+    loaded = load_agent_config_string("agent.yaml", fmt::format("{}  compression: {}\n", base, name));
+    ASSERT_TRUE(loaded) << loaded.error();
+    EXPECT_EQ(loaded->config.collector.compression, codec) << name;
+  }
+  loaded = load_agent_config_string("agent.yaml", fmt::format("{}  compression: brotli\n", base));
+  ASSERT_FALSE(loaded);
+  EXPECT_NE(loaded.error().find("agent.yaml:3:16"), std::string::npos) << loaded.error();
+  EXPECT_NE(loaded.error().find("collector.compression"), std::string::npos) << loaded.error();
+}
+
 TEST(AgentConfig, FullFileIsRead) {
   vigil::test::TempDir dir;
   auto log = dir.write("auth.log", "");
