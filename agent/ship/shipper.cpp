@@ -84,6 +84,16 @@ void Shipper::maybe_renew() {
   if (!cert) return fail("the new certificate is not valid PEM");
   auto v = pki::validity(*cert);
   if (!v) return fail(v.error());
+  // The CAs the collector trusts now (during a CA rotation: the new one first, then the old one),
+  // so this agent follows when the old CA retires.
+  if (j.contains("ca") && j["ca"].is_string() && pki::split_certs(j["ca"].get<std::string>())) {
+    std::string ca_pem = j["ca"].get<std::string>();
+    if (ca_pem != identity_.tls.ca_pem) {
+      if (auto stored = store_ca_bundle(options_.state_dir, ca_pem); !stored) return fail(stored.error());
+      identity_.tls.ca_pem = ca_pem;
+      log_->info("the collector's CA bundle changed: {} CA(s) trusted now", pki::split_certs(ca_pem)->size());
+    }
+  }
   if (auto stored = store_renewed_identity(options_.state_dir, *key_pem, cert_pem); !stored) return fail(stored.error());
   identity_.tls.key_pem = *key_pem;
   identity_.tls.cert_pem = cert_pem;
