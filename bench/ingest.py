@@ -55,6 +55,11 @@ def run(mode, codec):
         h.start_collector()
         agent, log_path = h.enroll_agent("bench", "syslog", collector_extra=", batch_max_records: 5000, "
                                          f"batch_max_bytes: 4MiB, compression: {codec}")
+        # A whole 5000-record batch must fit in one request time, also on a debug build.
+        with open(f"{agent}/agent.yaml") as f:
+            cfg = f.read()
+        with open(f"{agent}/agent.yaml", "w") as f:
+            f.write(cfg.replace("connect_timeout: 2s", "connect_timeout: 60s"))
         write_log(log_path, lines)
 
         def stored():
