@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end ingest benchmark on loopback: a collector (SQLite, or PostgreSQL when
-VIGIL_BENCH_PG_DSN names a server: each run gets a database of its own there) and one agent,
-real processes.
+VIGIL_BENCH_PG_DSN names a server: a database is made and dropped per run) and one agent, real
+processes.
 
 Two figures, each over LINES log lines (default 200,000) of sshd traffic that also runs through
 the shipped rules:
@@ -9,10 +9,14 @@ the shipped rules:
             the last record stored (parse + rules + spool + TLS delivery + SQLite insert);
   catch-up: the same lines spooled while the collector was down, then delivered when it
             starts; events/s of delivery and storage alone.
-Prints peak RSS of agent and collector (VmHWM) and the compression the batches got.
+Prints peak RSS of agent and collector (VmHWM) and the compression the batches got
+(bytes_raw/bytes_sent from the agent.health record the agent sends as it stops). Each figure is
+taken once per batch compression named in CODECS (default zstd,gzip: `collector.compression`).
 
-Usage: bench/ingest.py BUILD_DIR [LINES]      (BUILD_DIR e.g. build/release)
+Usage: bench/ingest.py BUILD_DIR [LINES] [CODECS] [MODES]   (BUILD_DIR e.g. build/release;
+       CODECS e.g. zstd,gzip,none; MODES e.g. live,catch-up)
 """
+import json
 import os
 import secrets
 import sqlite3
@@ -24,6 +28,8 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(root, "tests", "integration"))
 build = os.path.abspath(sys.argv[1])
 lines = int(sys.argv[2]) if len(sys.argv) > 2 else 200_000
+codecs = sys.argv[3].split(",") if len(sys.argv) > 3 else ["zstd", "gzip"]
+modes = sys.argv[4].split(",") if len(sys.argv) > 4 else ["live", "catch-up"]
 sys.argv = [sys.argv[0], f"{build}/agent/vigil-agent", f"{build}/collector/vigil-collector",
             f"{build}/collector/vigilctl", root]
 from vigil_harness import Harness  # noqa: E402
@@ -53,17 +59,18 @@ def psql(dsn, sql):
                           capture_output=True, text=True).stdout.strip()
 
 
-def run(mode):
-    h = Harness(f"vigil-bench-{mode}.")
+def run(mode, codec):
+    h = Harness(f"vigil-bench-{mode}-{codec}.")
     db_name = None
     try:
         h.init_collector("  max_batch_bytes: 16MiB\n")
 
         def query(sql):
             if db_name:
-                return int(psql(f"{pg_dsn} dbname={db_name}", sql))
+                return psql(f"{pg_dsn} dbname={db_name}", sql)
             with sqlite3.connect(h.db, timeout=30) as conn:
-                return conn.execute(sql).fetchone()[0]
+                row = conn.execute(sql).fetchone()
+            return row[0] if row else None
 
         if pg_dsn:
             db_name = "vigil_bench_" + secrets.token_hex(4)
@@ -76,11 +83,16 @@ def run(mode):
                                     f'storage: {{driver: postgres, dsn: "{pg_dsn} dbname={db_name}"}}'))
         h.start_collector()
         agent, log_path = h.enroll_agent("bench", "syslog", collector_extra=", batch_max_records: 5000, "
-                                         "batch_max_bytes: 4MiB")
+                                         f"batch_max_bytes: 4MiB, compression: {codec}")
+        # A whole 5000-record batch must fit in one request time, also on a debug build.
+        with open(f"{agent}/agent.yaml") as f:
+            cfg = f.read()
+        with open(f"{agent}/agent.yaml", "w") as f:
+            f.write(cfg.replace("connect_timeout: 2s", "connect_timeout: 60s"))
         write_log(log_path, lines)
 
         def stored():
-            return query("SELECT COUNT(*) FROM records WHERE dataset = 'sshd'")
+            return int(query("SELECT COUNT(*) FROM records WHERE dataset = 'sshd'"))
 
         if mode == "live":
             start = time.time()
@@ -112,14 +124,25 @@ def run(mode):
         elapsed = time.time() - start
         agent_rss = peak_rss_mib(h.agents[agent].pid)
         collector_rss = peak_rss_mib(h.collector.pid)
-        alerts = query("SELECT COUNT(*) FROM alerts")
-        print(f"{'postgres' if db_name else 'sqlite'} {mode:9s} {lines} events in {elapsed:6.2f} s = {lines / elapsed:9.0f} events/s; "
-              f"peak RSS agent {agent_rss:.1f} MiB, collector {collector_rss:.1f} MiB; {alerts} alerts")
+        h.stop_agent(agent)  # its last agent.health record, with the byte counters, goes out as it stops
+
+        def last_health():
+            body = query("SELECT body FROM records WHERE dataset = 'agent.health' ORDER BY seq DESC LIMIT 1")
+            return json.loads(body)["vigil"]["ship"] if body else {}
+
+        h.wait_for(30, lambda: last_health().get("bytes_raw", 0) > 0, "the agent's last health record")
+        ship = last_health()
+        alerts = int(query("SELECT COUNT(*) FROM alerts"))
+        print(f"{'postgres' if db_name else 'sqlite'} {mode:9s} {codec:5s} {lines} events in {elapsed:6.2f} s = {lines / elapsed:9.0f} events/s; "
+              f"bytes_raw/bytes_sent {ship['bytes_raw'] / ship['bytes_sent']:5.2f} "
+              f"({ship['bytes_raw'] / 1e6:.1f} MB -> {ship['bytes_sent'] / 1e6:.1f} MB); "
+              f"peak RSS agent {agent_rss:.1f} MiB, collector {collector_rss:.1f} MiB; {alerts} alerts", flush=True)
     finally:
         h.close()
         if db_name:
             psql(pg_dsn, f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
 
 
-for m in ("live", "catch-up"):
-    run(m)
+for m in modes:
+    for c in codecs:
+        run(m, c)

@@ -47,7 +47,15 @@ struct LogSource {
   std::unique_ptr<logs::FileTail> tail;
   std::unique_ptr<logs::LogParser> parser;
   std::string format;
+  std::string input;  // the path or glob of the logs: input that named this file
 };
+
+// A journal input's identity: its directory and matches (also names its cursor file).
+std::string journal_id(const LogInput& in) {
+  std::string id = in.directory;
+  for (const auto& m : in.match) id += "\n" + m;
+  return id;
+}
 
 struct CaptureSource {
   std::unique_ptr<capture::PcapLiveSource> source;
@@ -130,15 +138,15 @@ class Pipeline {
     return true;
   }
 
-  // The journal inputs; opened once (the journal itself follows its files' rotation).
+  // The journal inputs not open yet (the journal itself follows its files' rotation).
   void open_journals() {
     for (const auto& in : cfg_.logs) {
       if (in.format != "journal") continue;
+      std::string id = journal_id(in);
+      if (std::find(journal_ids_.begin(), journal_ids_.end(), id) != journal_ids_.end()) continue;
       logs::JournalOptions o;
       o.match = in.match;
       o.directory = in.directory;
-      std::string id = in.directory;
-      for (const auto& m : in.match) id += "\n" + m;
       o.state_file = fs::path(cfg_.agent.state_dir) / "tail" / ("journal-" + pki::sha256_hex(id).substr(0, 24));
       std::error_code ec;
       fs::create_directories(o.state_file.parent_path(), ec);
@@ -150,7 +158,40 @@ class Pipeline {
       log_->info("reading the {}{}", (*j)->name(),
                  in.match.empty() ? std::string() : fmt::format(" (entries matching any of: {})", fmt::join(in.match, ", ")));
       journals_.push_back(std::move(j.value()));
+      journal_ids_.push_back(std::move(id));
     }
+  }
+
+  // After a reload changed logs: stops following the files and journals no input names any more
+  // (their positions were committed with the last spool sync and stay in state_dir, so an input
+  // added back continues where it stopped), then opens the new ones.
+  void apply_logs() {
+    for (auto it = sources_.begin(); it != sources_.end();) {
+      const LogSource& src = it->second;
+      bool named = std::any_of(cfg_.logs.begin(), cfg_.logs.end(), [&](const LogInput& in) {
+        return in.format == src.format && in.path == src.input;
+      });
+      if (named) {
+        ++it;
+        continue;
+      }
+      log_->info("no longer following {} ({}): its input left the configuration", it->first, src.format);
+      it = sources_.erase(it);
+    }
+    for (size_t i = 0; i < journals_.size();) {
+      bool named = std::any_of(cfg_.logs.begin(), cfg_.logs.end(), [&](const LogInput& in) {
+        return in.format == "journal" && journal_id(in) == journal_ids_[i];
+      });
+      if (named) {
+        ++i;
+        continue;
+      }
+      log_->info("no longer reading the {}: its input left the configuration", journals_[i]->name());
+      journals_.erase(journals_.begin() + static_cast<std::ptrdiff_t>(i));
+      journal_ids_.erase(journal_ids_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    open_journals();
+    discover_logs();
   }
 
   void discover_logs() {
@@ -179,6 +220,7 @@ class Pipeline {
           src.tail = std::make_unique<logs::FileTail>(path, tail_state / pki::sha256_hex(path).substr(0, 24));
           src.parser = std::move(parser.value());
           src.format = in.format;
+          src.input = in.path;
           recover_position(path, *src.tail);
           log_->info("following {} ({})", path, in.format);
           sources_.emplace(path, std::move(src));
@@ -403,6 +445,7 @@ class Pipeline {
   std::unique_ptr<rules::Engine> engine_;
   std::map<std::string, LogSource> sources_;
   std::vector<std::unique_ptr<logs::JournalInput>> journals_;
+  std::vector<std::string> journal_ids_;  // journal_id() of each of journals_
   logs::DirWatch dir_watch_;
   bool watch_warned_ = false;
   std::vector<Event> alerts_;
@@ -546,7 +589,10 @@ void request_external_scan(const std::string& inbox, spdlog::logger& log) {
 
 }  // namespace
 
-int run_agent(const AgentConfig& cfg, const std::string& config_path) {
+int run_agent(const AgentConfig& initial, const std::string& config_path) {
+  // The running configuration; a reload replaces what can change in flight (plan_reload), and the
+  // pipeline and the scans read it from here.
+  AgentConfig cfg = initial;
   logging::setup("vigil-agent", logging::parse_level(cfg.logging.level).value_or(spdlog::level::info));
   auto log = logging::get("agent");
   signals::install();
@@ -604,12 +650,46 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
   sh.batch_max_bytes = cfg.collector.batch_max_bytes;
   sh.connect_timeout = cfg.collector.connect_timeout;
   sh.retry_max_backoff = cfg.collector.retry_max_backoff;
+  sh.compression = cfg.collector.compression;
   sh.state_dir = cfg.agent.state_dir;
   Shipper shipper(**spool, *identity, sh);
   shipper.start();
   log->info("vigil-agent {} running as {} (agent {}), spool epoch {}", kVersion, host, identity->agent_id,
             (*spool)->epoch());
   sd_notify(0, "READY=1");
+
+  // SIGHUP: agent.yaml again. An invalid file changes nothing (its problems are logged with
+  // file:line:column); otherwise what can change in flight changes, and what cannot is named.
+  auto reload = [&] {
+    log->info("SIGHUP: reloading {}", config_path);
+    auto loaded = load_agent_config(config_path);
+    if (!loaded) {
+      std::string why = loaded.error();
+      while (!why.empty() && why.back() == '\n') why.pop_back();
+      log->error("SIGHUP: {} is not valid; the agent keeps running on its current configuration:\n{}", config_path,
+                 why);
+      log->info("SIGHUP: reloading the rules and policies of the current configuration");
+      pipeline.load_rules();
+      compliance.load();
+      return;
+    }
+    for (const auto& d : loaded->diagnostics.items()) log->warn("{}", d.to_string());
+    auto plan = plan_reload(cfg, loaded->config);
+    for (const auto& setting : plan.needs_restart) {
+      log->warn("SIGHUP: {} changed in {} but needs a restart; it keeps its running value until then", setting,
+                config_path);
+    }
+    cfg = std::move(plan.applied);
+    if (plan.logging_changed) {
+      logging::setup("vigil-agent", logging::parse_level(cfg.logging.level).value_or(spdlog::level::info));
+      log->info("log level {}", cfg.logging.level);
+    }
+    if (plan.logs_changed) pipeline.apply_logs();
+    pipeline.load_rules();  // the rule files may have changed even where their paths did not
+    compliance.load();
+    log->info("SIGHUP: configuration reloaded ({} log inputs; {} setting(s) waiting for a restart)", cfg.logs.size(),
+              plan.needs_restart.size());
+  };
 
   auto next_health = std::chrono::steady_clock::now();
   auto next_discover = std::chrono::steady_clock::now();
@@ -657,9 +737,7 @@ int run_agent(const AgentConfig& cfg, const std::string& config_path) {
     if (stopping) break;
     if (signals::take_reload_request()) {
       sd_notify(0, "RELOADING=1");
-      log->info("SIGHUP: reloading rules and policies from {}", config_path);
-      pipeline.load_rules();
-      compliance.load();
+      reload();
       sd_notify(0, "READY=1");
     }
     sd_notify(0, "WATCHDOG=1");

@@ -2,6 +2,7 @@
 
 #include <glob.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <unordered_set>
 
@@ -45,6 +46,12 @@ void read_collector_section(YamlReader& r, const YAML::Node& n, CollectorSection
   if (auto v = m.get("batch_max_bytes")) r.read_size(v, out.batch_max_bytes, m.path("batch_max_bytes"), 4096, 64 * kMiB);
   if (auto v = m.get("retry_max_backoff")) {
     r.read_duration(v, out.retry_max_backoff, m.path("retry_max_backoff"), 1s, 1h);
+  }
+  if (auto v = m.get("compression")) {
+    std::string name;
+    if (r.read_choice(v, name, m.path("compression"), {"zstd", "gzip", "none"})) {
+      out.compression = name == "none" ? compress::Codec::none : *compress::codec_of_encoding(name);
+    }
   }
 }
 
@@ -224,6 +231,52 @@ Result<LoadedAgentConfig> load_agent_config_string(const std::string& name, cons
   YamlReader r(name);
   auto root = r.load_string(text);
   return finish_load(r, root);
+}
+
+namespace {
+bool same_collector(const CollectorSection& a, const CollectorSection& b) {
+  auto same_endpoints = std::equal(a.addresses.begin(), a.addresses.end(), b.addresses.begin(), b.addresses.end(),
+                                   [](const Endpoint& x, const Endpoint& y) { return x.host == y.host && x.port == y.port; });
+  return same_endpoints && a.connect_timeout == b.connect_timeout && a.batch_max_records == b.batch_max_records &&
+         a.batch_max_bytes == b.batch_max_bytes && a.retry_max_backoff == b.retry_max_backoff &&
+         a.compression == b.compression;
+}
+}  // namespace
+
+ConfigReload plan_reload(const AgentConfig& running, const AgentConfig& loaded) {
+  ConfigReload r;
+  r.applied = running;
+  AgentConfig& a = r.applied;
+  auto restart_if = [&](bool changed, const char* setting) {
+    if (changed) r.needs_restart.emplace_back(setting);
+  };
+  restart_if(loaded.agent.name != running.agent.name, "agent.name");
+  restart_if(loaded.agent.state_dir != running.agent.state_dir, "agent.state_dir");
+  restart_if(loaded.agent.user != running.agent.user, "agent.user");
+  restart_if(loaded.agent.queue_capacity != running.agent.queue_capacity, "agent.queue_capacity");
+  a.agent.health_interval = loaded.agent.health_interval;
+  restart_if(!same_collector(loaded.collector, running.collector), "collector");
+  restart_if(loaded.capture != running.capture, "capture");
+  restart_if(loaded.flows != running.flows, "flows");
+  restart_if(loaded.spool != running.spool, "spool");
+  restart_if(loaded.policies.run != running.policies.run, "policies.run");
+  restart_if(loaded.policies.full_report_interval != running.policies.full_report_interval,
+             "policies.full_report_interval");
+
+  r.logs_changed = loaded.logs != running.logs;
+  a.logs = loaded.logs;
+  r.rules_changed = loaded.rules != running.rules;
+  a.rules = loaded.rules;
+  PoliciesSection p = loaded.policies;
+  p.run = running.policies.run;
+  p.full_report_interval = running.policies.full_report_interval;
+  // The inbox defaults to one under state_dir: follow the running state_dir, not the new one.
+  if (loaded.policies.inbox == loaded.agent.state_dir + "/inbox") p.inbox = running.policies.inbox;
+  r.policies_changed = p != running.policies;
+  a.policies = p;
+  r.logging_changed = loaded.logging.level != running.logging.level;
+  a.logging = loaded.logging;
+  return r;
 }
 
 flow::FlowOptions flow_options(const FlowSection& flows) {

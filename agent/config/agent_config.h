@@ -10,6 +10,7 @@
 #include "common/config/logging_section.h"
 #include "common/config/yaml_reader.h"
 #include "common/result.h"
+#include "common/util/compress.h"
 
 namespace vigil::agent {
 
@@ -22,6 +23,8 @@ struct AgentSection {
   std::string user = "vigil";
   uint32_t queue_capacity = 65536;  // events between pipeline stages
   std::chrono::milliseconds health_interval = 30s;
+
+  bool operator==(const AgentSection&) const = default;
 };
 
 struct CollectorSection {
@@ -30,6 +33,8 @@ struct CollectorSection {
   uint32_t batch_max_records = 1000;
   uint64_t batch_max_bytes = 1ULL << 20;
   std::chrono::milliseconds retry_max_backoff = 60s;
+  // Batch bodies: zstd (smallest and fastest), gzip (collectors before zstd), none.
+  compress::Codec compression = compress::Codec::zstd;
 };
 
 struct CaptureInput {
@@ -38,6 +43,8 @@ struct CaptureInput {
   uint32_t snaplen = 65535;
   uint64_t buffer_size = 16ULL << 20;
   bool promiscuous = true;
+
+  bool operator==(const CaptureInput&) const = default;
 };
 
 struct FlowSection {
@@ -46,6 +53,8 @@ struct FlowSection {
   uint64_t memory_cap = 128ULL << 20;
   uint64_t reassembly_per_flow = 256ULL << 10;  // per direction
   uint64_t reassembly_total = 64ULL << 20;
+
+  bool operator==(const FlowSection&) const = default;
 };
 
 // The flow table's settings from the flows: section.
@@ -56,10 +65,14 @@ struct LogInput {
   std::string path;                // file or glob (not for journal)
   std::vector<std::string> match;  // journal matches, FIELD=value
   std::string directory;           // journal: a journal directory to read instead of this host's
+
+  bool operator==(const LogInput&) const = default;
 };
 
 struct RulesSection {
   std::vector<std::string> paths = {"/usr/share/vigil/rules", "/etc/vigil/rules.d"};
+
+  bool operator==(const RulesSection&) const = default;
 };
 
 struct PoliciesSection {
@@ -70,12 +83,16 @@ struct PoliciesSection {
   // internal: every result goes out once per this interval; between, only changed ones.
   std::chrono::milliseconds full_report_interval = 24h;
   std::string root = "/";  // the host as the scans see it (a container may mount it elsewhere)
+
+  bool operator==(const PoliciesSection&) const = default;
 };
 
 struct SpoolSection {
   uint64_t max_size = 1ULL << 30;
   uint64_t segment_size = 16ULL << 20;
   std::chrono::milliseconds fsync_interval = 1s;
+
+  bool operator==(const SpoolSection&) const = default;
 };
 
 struct AgentConfig {
@@ -89,6 +106,22 @@ struct AgentConfig {
   SpoolSection spool;
   config::LoggingSection logging;
 };
+
+// What a reload (SIGHUP) of agent.yaml does to a running agent: `applied` is the running
+// configuration with every setting that can change in flight taken from the new file (logs,
+// rules, policies except run and full_report_interval, logging.level, agent.health_interval);
+// the other settings keep their running values and, where the file changed them, are named in
+// `needs_restart` (state_dir, the identity and spool under it, the user, captures whose
+// privileges are gone, the collector connection, flows, spool, queues).
+struct ConfigReload {
+  AgentConfig applied;
+  std::vector<std::string> needs_restart;
+  bool logs_changed = false;
+  bool rules_changed = false;
+  bool policies_changed = false;
+  bool logging_changed = false;
+};
+ConfigReload plan_reload(const AgentConfig& running, const AgentConfig& loaded);
 
 // Reads and validates; all problems end up in reader.diagnostics(). The config is usable only
 // when diagnostics have no errors.

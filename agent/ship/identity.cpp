@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "common/net/https_client.h"
@@ -45,6 +46,15 @@ Result<void> store_renewed_identity(const std::string& state_dir, const std::str
   if (auto w = pki::write_file(dir / "agent.key.new", key_pem, true); !w) return w;
   if (auto w = pki::write_file(dir / "agent.crt.new", cert_pem, false); !w) return w;
   return finish_renewal(dir);
+}
+
+Result<void> store_ca_bundle(const std::string& state_dir, const std::string& ca_pem) {
+  fs::path dir(state_dir);
+  if (auto w = pki::write_file(dir / "ca.crt.new", ca_pem, false); !w) return w;
+  std::error_code ec;
+  fs::rename(dir / "ca.crt.new", dir / "ca.crt", ec);
+  if (ec) return make_error(fmt::format("cannot replace {}: {}", (dir / "ca.crt").string(), ec.message()));
+  return {};
 }
 
 Result<Identity> load_identity(const std::string& state_dir) {
@@ -95,14 +105,27 @@ Result<Identity> enroll(const AgentConfig& config, const EnrollOptions& o) {
     if (r->status != 200) return make_error(fmt::format("the collector answered {} to GET /v1/ca", r->status));
     ca_pem = r->body;
   }
-  auto ca = pki::cert_from_pem(ca_pem);
-  if (!ca) return make_error("the collector's CA is not a certificate: " + ca.error());
-  auto pin = pki::spki_pin(*ca);
-  if (!pin) return make_error(pin.error());
-  if (*pin != want_pin) {
+  // During a CA rotation the collector presents two CAs: the pin names the one to trust (the one
+  // that signed the server certificate until the old CA retires). Only that one is trusted here.
+  auto bundle = pki::split_certs(ca_pem);
+  if (!bundle) return make_error("the collector's CA is not a certificate: " + bundle.error());
+  std::string pinned_pem;
+  std::vector<std::string> pins;
+  for (const auto& pem : *bundle) {
+    auto ca = pki::cert_from_pem(pem);
+    if (!ca) return make_error("the collector's CA is not a certificate: " + ca.error());
+    auto pin = pki::spki_pin(*ca);
+    if (!pin) return make_error(pin.error());
+    if (*pin == want_pin) {
+      pinned_pem = pem;
+      break;
+    }
+    pins.push_back(*pin);
+  }
+  if (pinned_pem.empty()) {
     return make_error(fmt::format("the collector at {} presents a CA whose pin is {}, not the {} given: refusing "
                                   "to send the token (wrong collector, or someone in between)",
-                                  ep.to_string(), *pin, want_pin));
+                                  ep.to_string(), fmt::join(pins, " or "), want_pin));
   }
 
   // 2. Key and CSR here; token and CSR over a connection verified against the pinned CA.
@@ -115,7 +138,7 @@ Result<Identity> enroll(const AgentConfig& config, const EnrollOptions& o) {
   if (!csr_pem) return make_error(csr_pem.error());
   net::HttpsClientOptions verified = insecure;
   verified.verify_server = true;
-  verified.tls.ca_pem = ca_pem;
+  verified.tls.ca_pem = pinned_pem;
   net::HttpsClient client(verified);
   nlohmann::json body{{"token", o.token}, {"csr", *csr_pem}, {"host", host}, {"version", kVersion}};
   auto r = client.request("POST", "/v1/enroll", body.dump(), {{"Content-Type", "application/json"}});
@@ -132,7 +155,12 @@ Result<Identity> enroll(const AgentConfig& config, const EnrollOptions& o) {
   id.agent_id = answer["agent_id"].get<std::string>();
   auto key_pem = pki::to_pem(*key);
   if (!key_pem) return make_error(key_pem.error());
-  id.tls = {ca_pem, answer["certificate"].get<std::string>(), *key_pem};
+  // The CAs to trust from now on, as the collector names them over the pinned connection.
+  std::string trusted = pinned_pem;
+  if (answer.contains("ca") && answer["ca"].is_string() && pki::split_certs(answer["ca"].get<std::string>())) {
+    trusted = answer["ca"].get<std::string>();
+  }
+  id.tls = {trusted, answer["certificate"].get<std::string>(), *key_pem};
 
   // 3. Stored in state_dir, owned by the agent's user when we run as root.
   fs::path dir(config.agent.state_dir);

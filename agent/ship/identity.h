@@ -25,6 +25,10 @@ Result<Identity> load_identity(const std::string& state_dir);
 Result<void> store_renewed_identity(const std::string& state_dir, const std::string& key_pem,
                                     const std::string& cert_pem);
 
+// Stores the CA bundle the collector handed over at renewal (during a CA rotation: the new CA
+// and the old one), written beside and renamed over ca.crt.
+Result<void> store_ca_bundle(const std::string& state_dir, const std::string& ca_pem);
+
 struct EnrollOptions {
   std::string token;
   std::string ca_pin;                   // sha256:<hex>

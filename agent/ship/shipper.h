@@ -14,6 +14,7 @@
 #include "agent/ship/identity.h"
 #include "agent/spool/spool.h"
 #include "common/config/yaml_reader.h"
+#include "common/util/compress.h"
 
 namespace spdlog {
 class logger;
@@ -27,7 +28,8 @@ struct ShipperOptions {
   size_t batch_max_bytes = 1 << 20;
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds retry_max_backoff{60'000};
-  std::chrono::milliseconds idle_poll{200};  // how often to look for new records when idle
+  std::chrono::milliseconds idle_poll{200};
+  compress::Codec compression = compress::Codec::zstd;  // batch bodies of 1 KiB and more  // how often to look for new records when idle
   // Where the identity lives; the certificate is renewed there when a third of its life is left
   // (empty: no renewal).
   std::string state_dir;

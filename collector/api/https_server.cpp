@@ -117,17 +117,20 @@ class Session : public std::enable_shared_from_this<Session> {
     r.peer = peer_;
     r.remote = remote_;
     std::string encoding(req[http::field::content_encoding]);
-    if (encoding.empty() || encoding == "identity") {
-      r.body = std::move(req.body());
-    } else if (encoding == "gzip" || encoding == "deflate") {
-      if (!compress::inflate_bounded(req.body(), server_.options.max_body_bytes, r.body)) {
-        server_.stats.too_large++;
-        server_.log->warn("{}: closed: body does not inflate within {} bytes", remote_, server_.options.max_body_bytes);
-        return reply_and_close(413, R"({"error":"body does not inflate within the limit"})");
-      }
-    } else {
+    auto codec = compress::codec_of_encoding(encoding);
+    if (!codec) {
       server_.stats.bad_requests++;
-      return reply_and_close(415, R"({"error":"unsupported content encoding"})");
+      server_.log->warn("{}: closed: unsupported content encoding '{}'", remote_, encoding.substr(0, 40));
+      return reply_and_close(415, R"({"error":"unsupported content encoding: gzip, zstd or identity"})");
+    }
+    if (*codec == compress::Codec::none) {
+      r.body = std::move(req.body());
+    } else if (!compress::decode_bounded(*codec, req.body(), server_.options.max_body_bytes, r.body)) {
+      // Malformed, truncated or too large once decompressed: all the same to a hostile client.
+      server_.stats.too_large++;
+      server_.log->warn("{}: closed: {} body does not inflate within {} bytes", remote_,
+                        compress::content_encoding(*codec), server_.options.max_body_bytes);
+      return reply_and_close(413, R"({"error":"body does not inflate within the limit"})");
     }
     net::HttpResponse resp;
     try {

@@ -6,6 +6,7 @@
 #include "collector/app/service.h"
 #include "collector/config/collector_config.h"
 #include "collector/pki/init.h"
+#include "collector/pki/rotate.h"
 #include "common/util/cli.h"
 
 namespace vigil::collector {
@@ -66,8 +67,56 @@ int collector_main(int argc, char** argv) {
       ->capture_default_str();
   init->add_flag("--force", init_opts.force, "Replace an existing PKI");
 
+  std::string ca_dir;
+  auto* ca_cmd = app.add_subcommand("ca", "Rotate the CA with an overlap: 'ca rotate', then, once every agent has "
+                                          "renewed its certificate, 'ca retire-old'. Restart the collector after each.");
+  ca_cmd->require_subcommand(1);
+  auto* rotate = ca_cmd->add_subcommand(
+      "rotate", "Make a new CA that signs agent certificates from now on; the old CA stays trusted and keeps "
+                "signing the server certificate, agents fetch the new one when they renew.");
+  auto* retire = ca_cmd->add_subcommand(
+      "retire-old", "End the overlap: the server certificate is re-issued by the new CA and certificates of the "
+                    "old CA are refused from the next start.");
+  for (auto* sub : {rotate, retire}) {
+    sub->add_option("--dir", ca_dir, "Directory written by 'init --dir' (default: the pki_dir of -c)");
+    sub->add_option("-c,--config", config_path, "Configuration whose pki_dir to use when --dir is not given")
+        ->capture_default_str();
+  }
+
   return cli::run(app, argc, argv, [&]() -> int {
     if (check->parsed()) return check_config(config_path);
+    if (ca_cmd->parsed()) {
+      std::filesystem::path pki_dir;
+      if (!ca_dir.empty()) {
+        pki_dir = std::filesystem::path(ca_dir) / "pki";
+      } else {
+        auto loaded = load_collector_config(config_path, /*check_pki=*/false);
+        if (!loaded) {
+          std::fputs(loaded.error().c_str(), stderr);
+          return 1;
+        }
+        pki_dir = loaded->config.collector.pki_dir;
+      }
+      const bool rotating = rotate->parsed();
+      auto r = rotating ? rotate_ca(pki_dir) : retire_old_ca(pki_dir);
+      if (!r) {
+        std::fprintf(stderr, "vigil-collector ca: error: %s\n", r.error().c_str());
+        return 1;
+      }
+      if (rotating) {
+        std::printf("new CA in %s; restart the collector. Agents move to it as they renew their certificates;\n"
+                    "until 'vigil-collector ca retire-old', new agents enroll with the old pin.\n",
+                    pki_dir.c_str());
+        std::printf("ca-pin: %s\n", r->old_ca_pin.c_str());
+        std::printf("next-ca-pin: %s\n", r->new_ca_pin.c_str());
+      } else {
+        std::printf("old CA retired in %s; restart the collector. Agents that did not renew since the rotation\n"
+                    "must enroll again.\n",
+                    pki_dir.c_str());
+        std::printf("ca-pin: %s\n", r->new_ca_pin.c_str());
+      }
+      return 0;
+    }
     if (!init->parsed()) {
       auto loaded = load_collector_config(config_path);
       if (!loaded) {

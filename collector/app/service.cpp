@@ -76,6 +76,11 @@ int run_collector(const CollectorConfig& config) {
     log->error("cannot load the CA from {}", c.pki_dir);
     return 1;
   }
+  if (auto certs = pki::split_certs(*ca_pem); certs && certs->size() > 1) {
+    log->info("CA rotation in its overlap: agent certificates of {} CAs are accepted, new ones are signed by '{}' "
+              "('vigil-collector ca retire-old' ends the overlap)",
+              certs->size(), pki::common_name(*ca));
+  }
 
   AgentsApiOptions agents_opts;
   agents_opts.default_framework = c.default_framework;

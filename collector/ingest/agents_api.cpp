@@ -110,7 +110,7 @@ net::HttpResponse AgentsApi::renew(const net::HttpRequest& r, const std::string&
   if (!*replaced) return json_error(409, "the certificate changed meanwhile; renew again", true);
   ++stats_.renewed;
   log_->info("agent {}: certificate renewed (serial {} replaces {})", agent_id, pki::serial_hex(*cert), serial);
-  return {200, nlohmann::json{{"certificate", *pem}}.dump(), "application/json", false};
+  return {200, nlohmann::json{{"certificate", *pem}, {"ca", ca_pem_}}.dump(), "application/json", false};
 }
 
 net::HttpResponse AgentsApi::enroll(const net::HttpRequest& r) {

@@ -134,6 +134,41 @@ Result<Cert> issue(const Cert& ca, const Key& ca_key, EVP_PKEY* subject_key, con
   return cert;
 }
 
+Result<Cert> reissue(const Cert& cert, const Cert& issuer, const Key& issuer_key, std::chrono::seconds validity) {
+  Cert copy(X509_dup(cert.get()));
+  if (!copy) return make_error(openssl_error("X509_dup"));
+  X509* c = copy.get();
+  if (!set_random_serial(c)) return make_error(openssl_error("serial"));
+  const long back = std::min<long>(3600, static_cast<long>(validity.count()) / 10);
+  X509_gmtime_adj(X509_getm_notBefore(c), -back);
+  X509_gmtime_adj(X509_getm_notAfter(c), static_cast<long>(validity.count()));
+  X509_set_issuer_name(c, X509_get_subject_name(issuer.get()));
+  for (int i = X509_get_ext_by_NID(c, NID_authority_key_identifier, -1); i >= 0;
+       i = X509_get_ext_by_NID(c, NID_authority_key_identifier, -1)) {
+    X509_EXTENSION_free(X509_delete_ext(c, i));
+  }
+  if (!add_ext(c, issuer.get(), NID_authority_key_identifier, "keyid:always")) {
+    return make_error(openssl_error("authority key identifier"));
+  }
+  if (X509_sign(c, issuer_key.get(), EVP_sha256()) == 0) return make_error(openssl_error("signing a certificate"));
+  return copy;
+}
+
+Result<std::vector<std::string>> split_certs(const std::string& pem) {
+  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return make_error(openssl_error("BIO_new_mem_buf"));
+  std::vector<std::string> out;
+  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    Cert cert(x);
+    auto text = to_pem(cert);
+    if (!text) return make_error(text.error());
+    out.push_back(std::move(*text));
+  }
+  ERR_clear_error();  // the end of the text reads as an error
+  if (out.empty()) return make_error("no certificate in the PEM text");
+  return out;
+}
+
 Result<Csr> make_csr(const Key& key, const std::string& cn) {
   Csr req(X509_REQ_new());
   if (!req) return make_error(openssl_error("X509_REQ_new"));

@@ -42,6 +42,13 @@ Result<Cert> make_ca(const Key& key, const std::string& common_name, std::chrono
 Result<Cert> issue(const Cert& ca, const Key& ca_key, EVP_PKEY* subject_key, const std::string& common_name,
                    const std::vector<std::string>& hosts, bool server, std::chrono::seconds validity);
 
+// A copy of `cert` (subject, public key, extensions) issued by `issuer` for `validity` from now,
+// with a new serial and the issuer's key id: the server certificate moved to a rotated CA.
+Result<Cert> reissue(const Cert& cert, const Cert& issuer, const Key& issuer_key, std::chrono::seconds validity);
+
+// The certificates of a PEM bundle, in order, each as PEM text; an error when there is none.
+Result<std::vector<std::string>> split_certs(const std::string& pem);
+
 // A CSR for `key` with the given common name.
 Result<Csr> make_csr(const Key& key, const std::string& common_name);
 // Verifies the CSR's self-signature and signs it as a client certificate for `common_name` (the

@@ -1,8 +1,27 @@
 #include "common/util/compress.h"
 
 #include <zlib.h>
+#include <zstd.h>
+
+#include <memory>
 
 namespace vigil::compress {
+
+std::string_view content_encoding(Codec codec) {
+  switch (codec) {
+    case Codec::gzip: return "gzip";
+    case Codec::zstd: return "zstd";
+    case Codec::none: break;
+  }
+  return "identity";
+}
+
+std::optional<Codec> codec_of_encoding(std::string_view encoding) {
+  if (encoding.empty() || encoding == "identity") return Codec::none;
+  if (encoding == "gzip" || encoding == "deflate") return Codec::gzip;
+  if (encoding == "zstd") return Codec::zstd;
+  return std::nullopt;
+}
 
 std::string gzip(const std::string& in, int level) {
   z_stream zs{};
@@ -17,6 +36,27 @@ std::string gzip(const std::string& in, int level) {
   out.resize(zs.total_out);
   deflateEnd(&zs);
   return rc == Z_STREAM_END ? out : std::string();
+}
+
+std::string zstd(const std::string& in, int level) {
+  // One context per thread: the shipper compresses a batch at a time on its own thread.
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  if (!cctx) return {};
+  std::string out;
+  out.resize(ZSTD_compressBound(in.size()));
+  size_t n = ZSTD_compressCCtx(cctx.get(), out.data(), out.size(), in.data(), in.size(), level);
+  if (ZSTD_isError(n)) return {};
+  out.resize(n);
+  return out;
+}
+
+std::string encode(Codec codec, const std::string& in) {
+  switch (codec) {
+    case Codec::gzip: return gzip(in, 1);
+    case Codec::zstd: return zstd(in, 1);
+    case Codec::none: break;
+  }
+  return in;
 }
 
 bool inflate_bounded(const std::string& in, size_t limit, std::string& out) {
@@ -41,6 +81,40 @@ bool inflate_bounded(const std::string& in, size_t limit, std::string& out) {
   }
   inflateEnd(&zs);
   return rc == Z_STREAM_END;
+}
+
+bool zstd_decompress_bounded(const std::string& in, size_t limit, std::string& out) {
+  out.clear();
+  if (in.empty()) return false;
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (!dctx) return false;
+  // 2^23 = 8 MiB: the largest window of the levels up to 19; a frame asking for more is refused
+  // before the decoder allocates it.
+  if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, 23))) return false;
+  ZSTD_inBuffer input{in.data(), in.size(), 0};
+  char buf[65536];
+  while (true) {
+    ZSTD_outBuffer output{buf, sizeof(buf), 0};
+    size_t rc = ZSTD_decompressStream(dctx.get(), &output, &input);  // 0: a frame ended, all flushed
+    if (ZSTD_isError(rc)) return false;
+    if (out.size() + output.pos > limit) return false;
+    out.append(buf, output.pos);
+    if (input.pos == input.size) {
+      if (rc == 0) return true;
+      if (output.pos < output.size) return false;  // the last frame wants input that is not there
+    }
+  }
+}
+
+bool decode_bounded(Codec codec, const std::string& in, size_t limit, std::string& out) {
+  switch (codec) {
+    case Codec::gzip: return inflate_bounded(in, limit, out);
+    case Codec::zstd: return zstd_decompress_bounded(in, limit, out);
+    case Codec::none: break;
+  }
+  if (in.size() > limit) return false;
+  out = in;
+  return true;
 }
 
 }  // namespace vigil::compress

@@ -2,7 +2,7 @@
 """Hostile and broken clients at the agents listener, with a well-behaved agent delivering beside
 them (real processes on 127.0.0.1). Each bad client must lose its connection only: a slow client
 (a byte every half second), a client that never starts TLS, TLS 1.1, garbage instead of HTTP, an
-oversized body, a gzip bomb, malformed batches with a valid certificate, 300 idle connections,
+oversized body, a gzip bomb, a zstd bomb, an unknown content encoding, malformed batches with a valid certificate, 300 idle connections,
 and a batch without a client certificate. Meanwhile every log line the agent tails is stored
 exactly once.
 
@@ -10,6 +10,7 @@ Usage: hostile_clients.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
 import gzip
 import shutil
+import subprocess
 import socket
 import sqlite3
 import ssl
@@ -148,6 +149,25 @@ try:
     if b" 413 " not in reply.split(b"\r\n")[0]:
         fail(f"gzip bomb: {reply[:100]!r}")
     s.close()
+
+    # 6b. The same bomb as zstd (64 MiB of zeros in a few KiB, made by the zstd tool) is refused too.
+    bomb = subprocess.run(["zstd", "-19", "-c"], input=b"0" * (64 << 20), capture_output=True, check=True).stdout
+    if len(bomb) > 64 << 10:
+        fail(f"the zstd bomb is {len(bomb)} bytes")
+    s = connect()
+    s.sendall(request(bomb, "Content-Encoding: zstd\r\n"))
+    reply = read_until_closed(s)
+    if b" 413 " not in reply.split(b"\r\n")[0]:
+        fail(f"zstd bomb: {reply[:100]!r}")
+    s.close()
+
+    # 6c. An encoding the collector does not know: 415 and closed.
+    s = connect()
+    s.sendall(request(b'{"epoch":"e","seq":1,"event":{}}\n', "Content-Encoding: br\r\n"))
+    reply = read_until_closed(s)
+    if b" 415 " not in reply.split(b"\r\n")[0]:
+        fail(f"unknown content encoding: {reply[:100]!r}")
+    s.close()
     write_lines(10)
 
     # 7. Malformed batches with a valid certificate: 400 and closed, nothing stored.
@@ -190,11 +210,12 @@ try:
         fail(f"stored {count} ({distinct} distinct) of {written} lines")
     text = h.log_text("collector.log")
     for expected in ("request not received in time", "TLS handshake refused", "malformed request",
-                     "malformed batch line", "body limit exceeded", "does not inflate"):
+                     "malformed batch line", "body limit exceeded", "gzip body does not inflate",
+                     "zstd body does not inflate", "unsupported content encoding"):
         if expected not in text:
             fail(f"the collector did not log '{expected}'")
     if h.collector.poll() is not None:
         fail("the collector died")
-    print(f"hostile clients: OK ({written} lines stored once beside 9 kinds of bad client)")
+    print(f"hostile clients: OK ({written} lines stored once beside 11 kinds of bad client)")
 finally:
     h.close()

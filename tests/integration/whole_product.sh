@@ -292,7 +292,7 @@ start_agent
 sleep 2
 [ "$(stored_sshd)" = "$want" ] || fail "a restart re-sent lines: $(stored_sshd)"
 
-# Batches travel gzip-compressed: the agent's own counters say how much it saved.
+# Batches travel compressed (zstd by default): the agent's own counters say how much it saved.
 ratio=$(sqlite3 "$db" "SELECT json_extract(body, '\$.vigil.ship.bytes_raw') * 1.0 / json_extract(body, '\$.vigil.ship.bytes_sent') FROM records WHERE dataset = 'agent.health' AND json_extract(body, '\$.vigil.ship.bytes_sent') > 0 ORDER BY ts DESC LIMIT 1")
 python3 -c "import sys; r = float(sys.argv[1] or 0); sys.exit(0 if r > 2 else 1)" "$ratio" || fail "batches not compressed (raw/sent = '$ratio')"
 

@@ -28,6 +28,76 @@ TEST(AgentConfig, MinimalFileTakesDocumentedDefaults) {
   EXPECT_EQ(c.collector.addresses[0].port, 8443);
 }
 
+TEST(AgentConfig, CollectorCompressionDefaultsToZstdAndTakesGzipOrNone) {
+  auto base = "collector:\n  addresses: [127.0.0.1:8443]\n";
+  auto loaded = load_agent_config_string("agent.yaml", base);
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_EQ(loaded->config.collector.compression, compress::Codec::zstd);
+  for (auto [name, codec] : {std::pair{"gzip", compress::Codec::gzip}, std::pair{"none", compress::Codec::none},
+                             std::pair{"zstd", compress::Codec::zstd}}) {
+    loaded = load_agent_config_string("agent.yaml", fmt::format("{}  compression: {}\n", base, name));
+    ASSERT_TRUE(loaded) << loaded.error();
+    EXPECT_EQ(loaded->config.collector.compression, codec) << name;
+  }
+  loaded = load_agent_config_string("agent.yaml", fmt::format("{}  compression: brotli\n", base));
+  ASSERT_FALSE(loaded);
+  EXPECT_NE(loaded.error().find("agent.yaml:3:16"), std::string::npos) << loaded.error();
+  EXPECT_NE(loaded.error().find("collector.compression"), std::string::npos) << loaded.error();
+}
+
+TEST(AgentConfig, ReloadAppliesLogsRulesPoliciesAndLevelAndNamesWhatNeedsARestart) {
+  auto before = load_agent_config_string("agent.yaml", R"(agent: {state_dir: /var/lib/vigil}
+collector: {addresses: [127.0.0.1:8443]}
+logs: [{path: /var/log/auth.log, format: syslog}]
+rules: {paths: [/r1]}
+policies: {paths: [/p1], run: internal}
+)");
+  auto after = load_agent_config_string("agent.yaml", R"(agent: {state_dir: /srv/vigil, health_interval: 10s}
+collector: {addresses: [127.0.0.1:9443], compression: gzip}
+capture: [{interface: eth1}]
+logs: [{path: /var/log/auth.log, format: syslog}, {path: /var/log/nginx/access.log, format: nginx}]
+rules: {paths: [/r1, /r2]}
+policies: {paths: [/p2], run: external, interval: 1h}
+spool: {max_size: 64MiB}
+logging: {level: debug}
+)");
+  ASSERT_TRUE(before) << before.error();
+  ASSERT_TRUE(after) << after.error();
+  auto plan = plan_reload(before->config, after->config);
+  const AgentConfig& a = plan.applied;
+  EXPECT_TRUE(plan.logs_changed);
+  EXPECT_TRUE(plan.rules_changed);
+  EXPECT_TRUE(plan.policies_changed);
+  EXPECT_TRUE(plan.logging_changed);
+  ASSERT_EQ(a.logs.size(), 2u);
+  EXPECT_EQ(a.logs[1].format, "nginx");
+  EXPECT_EQ(a.rules.paths, (std::vector<std::string>{"/r1", "/r2"}));
+  EXPECT_EQ(a.policies.paths, std::vector<std::string>{"/p2"});
+  EXPECT_EQ(a.policies.interval, 1h);
+  EXPECT_EQ(a.logging.level, "debug");
+  EXPECT_EQ(a.agent.health_interval, 10s);
+  // Kept as they run until a restart.
+  EXPECT_EQ(a.agent.state_dir, "/var/lib/vigil");
+  EXPECT_EQ(a.policies.inbox, "/var/lib/vigil/inbox");
+  EXPECT_EQ(a.policies.run, "internal");
+  EXPECT_EQ(a.collector.addresses[0].port, 8443);
+  EXPECT_EQ(a.collector.compression, compress::Codec::zstd);
+  EXPECT_TRUE(a.capture.empty());
+  EXPECT_EQ(a.spool.max_size, 1ULL << 30);
+  EXPECT_EQ(plan.needs_restart,
+            (std::vector<std::string>{"agent.state_dir", "collector", "capture", "spool", "policies.run"}));
+}
+
+TEST(AgentConfig, ReloadOfTheSameFileChangesNothing) {
+  auto text = "collector: {addresses: [127.0.0.1:8443]}\nlogs: [{path: /var/log/auth.log, format: syslog}]\n";
+  auto a = load_agent_config_string("agent.yaml", text);
+  auto b = load_agent_config_string("agent.yaml", text);
+  ASSERT_TRUE(a && b);
+  auto plan = plan_reload(a->config, b->config);
+  EXPECT_TRUE(plan.needs_restart.empty());
+  EXPECT_FALSE(plan.logs_changed || plan.rules_changed || plan.policies_changed || plan.logging_changed);
+}
+
 TEST(AgentConfig, FullFileIsRead) {
   vigil::test::TempDir dir;
   auto log = dir.write("auth.log", "");

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 
 namespace vigil::pki {
@@ -55,6 +56,44 @@ TEST(Pki, TamperedCsrIsRefused) {
   auto cert = sign_csr(*ca, *ca_key, *csr, "agent", 24h);
   ASSERT_FALSE(cert);
   EXPECT_NE(cert.error().find("does not verify"), std::string::npos) << cert.error();
+}
+
+TEST(Pki, ReissuedServerCertificateChainsToTheNewCaWithItsKeyAndNames) {
+  auto old_key = generate_key();
+  auto old_ca = make_ca(*old_key, "Old CA", 24h);
+  auto new_key = generate_key();
+  auto new_ca = make_ca(*new_key, "New CA", 24h);
+  auto server_key = generate_key();
+  auto server = issue(*old_ca, *old_key, server_key->get(), "collector", {"collector", "127.0.0.1"}, true, 24h);
+  ASSERT_TRUE(server) << server.error();
+  auto moved = reissue(*server, *new_ca, *new_key, 48h);
+  ASSERT_TRUE(moved) << moved.error();
+  EXPECT_TRUE(verifies(*new_ca, *moved));
+  EXPECT_FALSE(verifies(*old_ca, *moved));
+  EXPECT_TRUE(verifies(*old_ca, *server));  // the original is untouched
+  EXPECT_EQ(common_name(*moved), "collector");
+  EXPECT_NE(serial_hex(*moved), serial_hex(*server));
+  EXPECT_EQ(X509_check_host(moved->get(), "collector", 0, 0, nullptr), 1);
+  EXPECT_EQ(X509_check_ip_asc(moved->get(), "127.0.0.1", 0), 1);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(moved->get()), server_key->get()), 1);
+  auto v = validity(*moved);
+  ASSERT_TRUE(v);
+  EXPECT_GT(v->second - v->first, 47 * 3600);
+}
+
+TEST(Pki, BundleSplitsIntoItsCertificatesInOrder) {
+  auto k1 = generate_key();
+  auto k2 = generate_key();
+  auto first = to_pem(*make_ca(*k1, "First", 24h));
+  auto second = to_pem(*make_ca(*k2, "Second", 24h));
+  ASSERT_TRUE(first && second);
+  auto certs = split_certs(*first + *second);
+  ASSERT_TRUE(certs) << certs.error();
+  ASSERT_EQ(certs->size(), 2u);
+  EXPECT_EQ(common_name(*cert_from_pem((*certs)[0])), "First");
+  EXPECT_EQ(common_name(*cert_from_pem((*certs)[1])), "Second");
+  EXPECT_FALSE(split_certs(""));
+  EXPECT_FALSE(split_certs("not a certificate"));
 }
 
 TEST(Pki, PinIsStableAndDiffersBetweenCas) {
