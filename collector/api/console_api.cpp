@@ -222,12 +222,12 @@ std::optional<Principal> ConsoleApi::authenticate(const net::HttpRequest& r, std
   }
   const std::string hash = pki::sha256_hex(secret);
   if (bearer) {
-    auto role = store_.api_token_role(hash);
-    if (!role) {
+    auto token = store_.api_token(hash);
+    if (!token) {
       why = "store unavailable";
       return std::nullopt;
     }
-    if (role->has_value()) return Principal{**role, **role, {}, ""};
+    if (token->has_value()) return Principal{"token:" + (*token)->name, (*token)->role, (*token)->agencies, ""};
   }
   auto session = store_.get_session(hash);
   if (!session) {
@@ -456,6 +456,39 @@ net::HttpResponse ConsoleApi::users(const net::HttpRequest& r, const std::string
   return {200, R"({"changed":true})", "application/json", false};
 }
 
+// API tokens for scripts and other programs, each with a role and optionally limited to agencies.
+net::HttpResponse ConsoleApi::create_api_token(const net::HttpRequest& r, const Principal& p) {
+  if (p.role != "admin" || !p.agencies.empty()) {
+    return error(403, "creating API tokens needs the admin role without agency limits");
+  }
+  auto body = nlohmann::json::parse(r.body, nullptr, false);
+  const char* usage =
+      "expected {\"name\": [A-Za-z0-9._@-]{1,64}, \"role\": admin|analyst|auditor, \"agencies\": [names]}";
+  if (body.is_discarded() || !body.is_object() || !body.contains("name") || !body["name"].is_string() ||
+      !body.contains("role") || !body["role"].is_string()) {
+    return error(400, usage);
+  }
+  ApiTokenRecord t{body["name"].get<std::string>(), body["role"].get<std::string>(), {}};
+  if (!valid_user_name(t.name) || !valid_role(t.role)) return error(400, usage);
+  if (body.contains("agencies")) {
+    if (!body["agencies"].is_array()) return error(400, usage);
+    for (const auto& a : body["agencies"]) {
+      if (!a.is_string() || !clean_name(a.get<std::string>(), 200)) {
+        return error(400, "agencies: names of 1 to 200 characters");
+      }
+      t.agencies.push_back(a.get<std::string>());
+    }
+  }
+  std::string token = pki::random_token(32);
+  auto added = store_.add_api_token(pki::sha256_hex(token), t);
+  if (!added) return error(503, "store unavailable");
+  log_->info("API token '{}' created with role {} by {}", t.name, t.role, p.name);
+  audit(p.name, "apitoken.create", t.name,
+        t.agencies.empty() ? "role " + t.role : "role " + t.role + ", agencies " + nlohmann::json(t.agencies).dump());
+  return {200, nlohmann::json{{"token", token}, {"name", t.name}, {"role", t.role}, {"agencies", t.agencies}}.dump(),
+          "application/json", false};
+}
+
 net::HttpResponse ConsoleApi::audit_list(const std::map<std::string, std::string>& q) {
   AuditFilter f;
   for (const auto& [k, v] : q) {
@@ -511,6 +544,7 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
   };
 
   if (t.path == "/api/v1/logout" && r.method == "POST") return logout(r, p);
+  if (t.path == "/api/v1/api-tokens" && r.method == "POST") return create_api_token(r, p);
   if (t.path == "/api/v1/users" || t.path.rfind("/api/v1/users/", 0) == 0) return users(r, t.path, p);
   if (t.path == "/api/v1/audit" && r.method == "GET") {
     if ((p.role != "admin" && p.role != "auditor") || !p.agencies.empty()) {

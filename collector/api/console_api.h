@@ -8,8 +8,9 @@
 //   POST /api/v1/users                {name, password, role, agencies?}              (admin)
 //   POST /api/v1/users/NAME/disable|enable                                           (admin)
 //   POST /api/v1/users/NAME/password  {password}                                     (admin)
+//   POST /api/v1/api-tokens           {name, role, agencies?} -> {token}             (admin)
 //   GET  /api/v1/audit?who=&action=&before=&limit= -> [entries], newest first        (admin, auditor)
-//   (user management and the audit log need a caller not limited to agencies)
+//   (users, API tokens and the audit log need a caller not limited to agencies)
 //   POST /api/v1/tokens               {agency, level, ttl_hours?} -> {token, expires}   (admin)
 //   GET  /api/v1/agents               -> [agents]                                    (any role)
 //   GET  /api/v1/agents/ID            -> agent                                       (any role)
@@ -46,7 +47,7 @@ class logger;
 
 namespace vigil::collector {
 
-// Who is calling: an API token (named by its role) or a logged-in user.
+// Who is calling: an API token ("token:NAME") or a logged-in user.
 struct Principal {
   std::string name;
   std::string role;
@@ -85,6 +86,7 @@ class ConsoleApi {
   net::HttpResponse login(const net::HttpRequest& r);
   net::HttpResponse logout(const net::HttpRequest& r, const Principal& p);
   net::HttpResponse users(const net::HttpRequest& r, const std::string& path, const Principal& p);
+  net::HttpResponse create_api_token(const net::HttpRequest& r, const Principal& p);
   net::HttpResponse audit_list(const std::map<std::string, std::string>& query);
   net::HttpResponse alerts(const net::HttpRequest& r, const std::string& path,
                            const std::map<std::string, std::string>& query, const Principal& p);

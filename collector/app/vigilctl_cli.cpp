@@ -305,6 +305,17 @@ int vigilctl_main(int argc, char** argv) {
   auto* users_passwd = users->add_subcommand("passwd", "Set a user's password (ends the user's sessions)");
   users_passwd->add_option("NAME", user_name, "User name")->required();
 
+  auto* api_tokens = app.add_subcommand("api-tokens", "API tokens for scripts (admin)")->require_subcommand(1);
+  std::string api_token_name, api_token_role;
+  std::vector<std::string> api_token_agencies;
+  auto* api_tokens_create = api_tokens->add_subcommand("create", "Create an API token (printed alone, once)");
+  api_tokens_create->add_option("NAME", api_token_name, "Name in the audit log ([A-Za-z0-9._@-], at most 64)")
+      ->required();
+  api_tokens_create->add_option("--role", api_token_role, "admin, analyst or auditor")
+      ->required()
+      ->check(CLI::IsMember({"admin", "analyst", "auditor"}));
+  api_tokens_create->add_option("--agency", api_token_agencies, "Limit the token to this agency (repeat for several)");
+
   auto* audit = app.add_subcommand("audit", "The audit log of changes and logins (admin, auditor)")->require_subcommand(1);
   std::string audit_who, audit_action, audit_before;
   int audit_limit = 50;
@@ -428,6 +439,14 @@ int vigilctl_main(int argc, char** argv) {
           scope = (i ? scope + ", " : std::string(", agencies: ")) + user_agencies[i];
         }
         std::printf("user %s added (%s%s)\n", user_name.c_str(), user_role.c_str(), scope.c_str());
+      } else if (api_tokens_create->parsed()) {
+        auto j = console.call("POST", "/api/v1/api-tokens",
+                              {{"name", api_token_name}, {"role", api_token_role}, {"agencies", api_token_agencies}});
+        if (json) {
+          print_json(j);
+        } else {
+          std::puts(str(j, "token").c_str());
+        }
       } else if (users_list->parsed()) {
         auto j = console.call("GET", "/api/v1/users");
         if (json) {

@@ -19,6 +19,14 @@ struct TokenInfo {
   int level = 1;  // security level (1-5) of the system the enrolled agent serves
 };
 
+// An operator's API token (stored by its SHA-256): a name for the audit log, a role, and the
+// agencies it is limited to (empty: every agency).
+struct ApiTokenRecord {
+  std::string name;
+  std::string role;
+  std::vector<std::string> agencies;
+};
+
 struct AgentRecord {
   std::string id;
   std::string agency;
@@ -208,9 +216,9 @@ class Store {
   virtual Result<bool> replace_agent_cert(const std::string& id, const std::string& old_serial,
                                           const std::string& new_serial) = 0;
 
-  // API tokens of operators (hash -> role).
-  virtual Result<void> add_api_token(const std::string& token_hash, const std::string& role, const std::string& name) = 0;
-  virtual Result<std::optional<std::string>> api_token_role(const std::string& token_hash) = 0;
+  // API tokens of operators, by hash.
+  virtual Result<void> add_api_token(const std::string& token_hash, const ApiTokenRecord& token) = 0;
+  virtual Result<std::optional<ApiTokenRecord>> api_token(const std::string& token_hash) = 0;
 
   // Local users. add_user is false when the name is taken; the others when it is unknown.
   virtual Result<bool> add_user(const UserRecord& user) = 0;

@@ -5,8 +5,9 @@ Users are made with `vigilctl users add` (password on standard input), log in ov
 API, and are held to their role and agencies: an analyst limited to agency A neither sees nor
 changes anything of agency B, an auditor reads but never changes, an admin does all. Sessions work
 as a Bearer token and as the vigil_session cookie, end at logout, when the user is disabled and
-when the password changes. Failed logins lock the user name out. Every change and login lands in
-the audit log (`vigilctl audit list`), and no password or session token is written anywhere.
+when the password changes. Failed logins lock the user name out. An API token limited to agency B
+is held to it like a user. Every change and login lands in the audit log (`vigilctl audit list`),
+and no password or token is written anywhere.
 
 The two agencies' agents and alerts are written into the collector's database as ingest writes
 them (agents enrolling and raising alerts are covered by the transport and whole-product tests).
@@ -209,15 +210,27 @@ def main():
             h.fail("a locked login gives no Retry-After")
         api.login("carol")  # another user from the same address still logs in
 
+        # --- an API token limited to B ---------------------------------------------------------
+        soc_b = ctl(h, "api-tokens", "create", "soc-b", "--role", "analyst", "--agency", "B").stdout.strip()
+        listed, _ = api.expect(200, "GET", "/api/v1/alerts", token=soc_b)
+        if sorted(a["id"] for a in listed) != sorted(alerts["B"]):
+            h.fail(f"the token limited to B sees alerts {[a['id'] for a in listed]}")
+        api.expect(404, "GET", f"/api/v1/alerts/{a_id}", token=soc_b)
+        api.expect(404, "POST", f"/api/v1/alerts/{a_id}/assign", {"assignee": "x"}, token=soc_b)
+        api.expect(200, "POST", f"/api/v1/alerts/{alerts['B'][1]}/assign", {"assignee": "dave"}, token=soc_b)
+        api.expect(403, "POST", "/api/v1/api-tokens", {"name": "more", "role": "admin"}, token=soc_b)
+        api.expect(403, "POST", "/api/v1/api-tokens", {"name": "more", "role": "admin"}, token=alice)
+
         # --- the audit log ----------------------------------------------------------------------
         entries = json.loads(ctl(h, "--json", "audit", "list", "--limit", "1000").stdout)
         actions = {(e["who"], e["action"]) for e in entries}
-        for want in (("admin", "token.create"), ("admin", "user.add"), ("alice", "login.success"),
+        for want in (("token:init", "token.create"), ("token:init", "user.add"), ("alice", "login.success"),
                      ("alice", "login.failure"), ("alice", "alert.status"), ("carol", "alert.assign"),
                      ("carol", "alert.comment"), ("carol", "agent.level"), ("carol", "agent.revoke"),
-                     ("carol", "agency.framework"), ("alice", "logout"), ("admin", "user.disable"),
-                     ("admin", "user.enable"), ("admin", "user.password"), ("dave", "login.failure"),
-                     ("dave", "login.locked")):
+                     ("carol", "agency.framework"), ("alice", "logout"), ("token:init", "user.disable"),
+                     ("token:init", "user.enable"), ("token:init", "user.password"),
+                     ("token:init", "apitoken.create"), ("token:soc-b", "alert.assign"),
+                     ("dave", "login.failure"), ("dave", "login.locked")):
             if want not in actions:
                 h.fail(f"audit log lacks {want}: {sorted(actions)}")
         failures = json.loads(ctl(h, "--json", "audit", "list", "--action", "login.failure").stdout)
@@ -229,7 +242,7 @@ def main():
 
         # --- no secret is written anywhere ------------------------------------------------------
         h.stop_collector()
-        secrets = list(PASSWORDS.values()) + [new_password, "guess-guess-guess", alice, carol, bob]
+        secrets = list(PASSWORDS.values()) + [new_password, "guess-guess-guess", alice, carol, bob, soc_b]
         for path in [f"{h.tmp}/collector.log"] + [os.path.join(f"{h.tmp}/c", n) for n in os.listdir(f"{h.tmp}/c")
                                                    if n.startswith("vigil.db")]:
             with open(path, "rb") as f:

@@ -136,6 +136,7 @@ CREATE TABLE audit(
   target TEXT NOT NULL,
   detail TEXT NOT NULL);
 CREATE INDEX audit_action ON audit(action, id);
+ALTER TABLE api_tokens ADD COLUMN agencies TEXT NOT NULL DEFAULT '';
 )sql",
 };
 
@@ -474,26 +475,26 @@ class PgStore final : public Store {
     });
   }
 
-  Result<void> add_api_token(const std::string& hash, const std::string& role, const std::string& name) override {
+  Result<void> add_api_token(const std::string& hash, const ApiTokenRecord& t) override {
     return with_conn<void>("add_api_token", [&](Conn& c) {
       Params p;
-      p.text(hash).text(role).text(name).integer(Timestamp::now().ns);
+      p.text(hash).text(t.role).text(t.name).text(join_lines(t.agencies)).integer(Timestamp::now().ns);
       return command(c,
-                     "INSERT INTO api_tokens(hash, role, name, created_at) VALUES ($1, $2, $3, $4)"
+                     "INSERT INTO api_tokens(hash, role, name, agencies, created_at) VALUES ($1, $2, $3, $4, $5)"
                      " ON CONFLICT (hash) DO UPDATE SET role = EXCLUDED.role, name = EXCLUDED.name,"
-                     " created_at = EXCLUDED.created_at",
+                     " agencies = EXCLUDED.agencies, created_at = EXCLUDED.created_at",
                      p);
     });
   }
 
-  Result<std::optional<std::string>> api_token_role(const std::string& hash) override {
-    return with_conn<std::optional<std::string>>("api_token_role", [&](Conn& c) -> Result<std::optional<std::string>> {
+  Result<std::optional<ApiTokenRecord>> api_token(const std::string& hash) override {
+    return with_conn<std::optional<ApiTokenRecord>>("api_token", [&](Conn& c) -> Result<std::optional<ApiTokenRecord>> {
       Params p;
       p.text(hash);
-      Res r = c.exec("SELECT role FROM api_tokens WHERE hash = $1", p);
+      Res r = c.exec("SELECT name, role, agencies FROM api_tokens WHERE hash = $1", p);
       if (!r.ok()) return failed(c, r);
-      if (r.rows() == 0) return std::optional<std::string>();
-      return std::optional<std::string>(r.text(0, 0));
+      if (r.rows() == 0) return std::optional<ApiTokenRecord>();
+      return std::optional<ApiTokenRecord>(ApiTokenRecord{r.text(0, 0), r.text(0, 1), split_lines(r.text(0, 2))});
     });
   }
 

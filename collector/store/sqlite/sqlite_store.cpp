@@ -125,6 +125,7 @@ CREATE TABLE audit(
   target TEXT NOT NULL,
   detail TEXT NOT NULL);
 CREATE INDEX audit_action ON audit(action, id);
+ALTER TABLE api_tokens ADD COLUMN agencies TEXT NOT NULL DEFAULT '';
 )sql",
 };
 
@@ -365,20 +366,20 @@ class SqliteStore final : public Store {
     return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
   }
 
-  Result<void> add_api_token(const std::string& hash, const std::string& role, const std::string& name) override {
+  Result<void> add_api_token(const std::string& hash, const ApiTokenRecord& t) override {
     std::lock_guard lock(mutex_);
-    Stmt s(db_, "INSERT OR REPLACE INTO api_tokens(hash, role, name, created_at) VALUES (?, ?, ?, ?)");
-    s.bind(1, hash).bind(2, role).bind(3, name).bind(4, Timestamp::now().ns);
+    Stmt s(db_, "INSERT OR REPLACE INTO api_tokens(hash, role, name, agencies, created_at) VALUES (?, ?, ?, ?, ?)");
+    s.bind(1, hash).bind(2, t.role).bind(3, t.name).bind(4, join_lines(t.agencies)).bind(5, Timestamp::now().ns);
     return done(s);
   }
 
-  Result<std::optional<std::string>> api_token_role(const std::string& hash) override {
+  Result<std::optional<ApiTokenRecord>> api_token(const std::string& hash) override {
     std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT role FROM api_tokens WHERE hash = ?");
+    Stmt s(db_, "SELECT name, role, agencies FROM api_tokens WHERE hash = ?");
     s.bind(1, hash);
     int rc = s.step();
-    if (rc == SQLITE_ROW) return std::optional<std::string>(s.text(0));
-    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    if (rc == SQLITE_ROW) return std::optional<ApiTokenRecord>(ApiTokenRecord{s.text(0), s.text(1), split_lines(s.text(2))});
+    if (rc == SQLITE_DONE) return std::optional<ApiTokenRecord>();
     return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
   }
 

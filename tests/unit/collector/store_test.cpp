@@ -237,10 +237,16 @@ TEST_P(StoreTest, SqlMetacharactersAreData) {
 }
 
 TEST_P(StoreTest, ApiTokensMapToRoles) {
-  ASSERT_TRUE(store_->add_api_token("hash", "admin", "bootstrap"));
-  EXPECT_EQ(**store_->api_token_role("hash"), "admin");
-  EXPECT_FALSE(store_->api_token_role("other")->has_value());
-  EXPECT_FALSE(store_->add_api_token("h2", "root", "x"));  // roles are checked
+  ASSERT_TRUE(store_->add_api_token("hash", {"bootstrap", "admin", {}}));
+  auto t = store_->api_token("hash");
+  ASSERT_TRUE(t && t->has_value()) << (t ? "" : t.error());
+  EXPECT_EQ((*t)->role, "admin");
+  EXPECT_EQ((*t)->name, "bootstrap");
+  EXPECT_TRUE((*t)->agencies.empty());
+  EXPECT_FALSE(store_->api_token("other")->has_value());
+  EXPECT_FALSE(store_->add_api_token("h2", {"x", "root", {}}));  // roles are checked
+  ASSERT_TRUE(store_->add_api_token("h3", {"soc-a", "analyst", {"A", "B C"}}));
+  EXPECT_EQ((*store_->api_token("h3"))->agencies, (std::vector<std::string>{"A", "B C"}));
 }
 
 TEST_P(StoreTest, UsersAreAddedListedDisabledAndRepassworded) {
