@@ -1,12 +1,15 @@
 #include "collector/api/console_api.h"
 
+#include <algorithm>
+#include <cctype>
 #include <map>
-#include <set>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "collector/api/password.h"
 #include "common/log/logging.h"
 #include "common/pki/pki.h"
 
@@ -117,41 +120,458 @@ std::optional<int> parse_severity(const std::string& s) {
 
 }  // namespace
 
+bool Principal::sees(const std::string& agency) const {
+  if (agencies.empty()) return true;
+  for (const auto& a : agencies) {
+    if (a == agency) return true;
+  }
+  return false;
+}
+
+namespace {
+
+// Names of users and agencies: printable, no control characters (they travel one per line).
+bool clean_name(const std::string& s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+bool valid_user_name(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-' && c != '@') return false;
+  }
+  return true;
+}
+
+bool valid_role(const std::string& r) { return r == "admin" || r == "analyst" || r == "auditor"; }
+
+constexpr size_t kMinPassword = 12;
+constexpr size_t kMaxPassword = 1024;
+
+// The value of one cookie from the Cookie header, or empty.
+std::string cookie(const net::HttpRequest& r, std::string_view name) {
+  std::string header = r.header("Cookie");
+  std::string_view rest = header;
+  while (!rest.empty()) {
+    size_t semi = rest.find(';');
+    std::string_view pair = rest.substr(0, semi);
+    rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) return std::string(pair.substr(eq + 1));
+  }
+  return "";
+}
+
+// The client's address without its port (IPv6 addresses keep their brackets).
+std::string client_address(const std::string& remote) {
+  size_t colon = remote.rfind(':');
+  if (colon == std::string::npos) return remote;
+  size_t bracket = remote.rfind(']');
+  if (bracket != std::string::npos) return bracket < colon ? remote.substr(0, colon) : remote;
+  if (remote.find(':') != colon) return remote;  // a bare IPv6 address, no port
+  return remote.substr(0, colon);
+}
+
+// A user name as it may appear in a log line: bounded and printable.
+std::string loggable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s.substr(0, 64)) out += c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c);
+  return out;
+}
+
+int64_t to_ns(std::chrono::nanoseconds d) { return d.count(); }
+
+nlohmann::json user_json(const UserRecord& u) {
+  return {{"name", u.name},
+          {"role", u.role},
+          {"agencies", u.agencies},
+          {"disabled", u.disabled},
+          {"created", u.created.to_string()}};
+}
+
+}  // namespace
+
 ConsoleApi::ConsoleApi(Store& store, std::string default_framework)
     : store_(store), default_framework_(std::move(default_framework)), log_(logging::get("console")) {}
 
-net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
+void ConsoleApi::audit(const std::string& who, const std::string& action, const std::string& target,
+                       const std::string& detail) {
+  auto r = store_.add_audit({0, Timestamp::now(), who, action, target, detail});
+  if (!r) log_->error("cannot write the audit log ({} {} by {}): {}", action, target, who, r.error());
+}
+
+// API tokens first, then sessions; the cookie carries sessions only.
+std::optional<Principal> ConsoleApi::authenticate(const net::HttpRequest& r, std::string& why) {
   std::string auth = r.header("Authorization");
-  if (auth.rfind("Bearer ", 0) != 0) return error(401, "missing API token (Authorization: Bearer ...)");
-  auto role = store_.api_token_role(pki::sha256_hex(auth.substr(7)));
-  if (!role) return error(503, "store unavailable");
-  if (!role->has_value()) {
-    log_->warn("{}: {} {} refused: unknown API token", r.remote, r.method, r.target);
-    return error(401, "unknown API token");
+  std::string secret;
+  bool bearer = false;
+  if (auth.rfind("Bearer ", 0) == 0) {
+    secret = auth.substr(7);
+    bearer = true;
+  } else {
+    secret = cookie(r, "vigil_session");
   }
-  const std::string& who = **role;
+  if (secret.empty()) {
+    why = "missing credentials (Authorization: Bearer API token or session, or the vigil_session cookie)";
+    return std::nullopt;
+  }
+  const std::string hash = pki::sha256_hex(secret);
+  if (bearer) {
+    auto token = store_.api_token(hash);
+    if (!token) {
+      why = "store unavailable";
+      return std::nullopt;
+    }
+    if (token->has_value()) return Principal{"token:" + (*token)->name, (*token)->role, (*token)->agencies, ""};
+  }
+  auto session = store_.get_session(hash);
+  if (!session) {
+    why = "store unavailable";
+    return std::nullopt;
+  }
+  why = bearer ? "unknown API token or session" : "unknown or expired session";
+  if (!session->has_value()) return std::nullopt;
+  const Timestamp now = Timestamp::now();
+  const SessionRecord& s = **session;
+  if (now.ns - s.created.ns > to_ns(kSessionAbsolute) || now.ns - s.last_used.ns > to_ns(kSessionIdle)) {
+    (void)store_.delete_session(hash);
+    why = "session expired: log in again";
+    return std::nullopt;
+  }
+  auto user = store_.get_user(s.user);
+  if (!user) {
+    why = "store unavailable";
+    return std::nullopt;
+  }
+  if (!user->has_value() || (*user)->disabled) {
+    why = "user disabled";
+    return std::nullopt;
+  }
+  // Written at most once a minute per session: reads stay reads.
+  if (now.ns - s.last_used.ns > to_ns(std::chrono::minutes(1))) (void)store_.touch_session(hash, now);
+  return Principal{(*user)->name, (*user)->role, (*user)->agencies, hash};
+}
+
+int64_t ConsoleApi::locked_for(const std::string& key, std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(attempts_mutex_);
+  auto it = attempts_.find(key);
+  if (it == attempts_.end()) return 0;
+  if (now - it->second.last_failure > kLoginForgetAfter) {
+    attempts_.erase(it);
+    return 0;
+  }
+  if (it->second.locked_until <= now) return 0;
+  return std::chrono::ceil<std::chrono::seconds>(it->second.locked_until - now).count();
+}
+
+void ConsoleApi::count_failure(const std::string& key, int free_failures, std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(attempts_mutex_);
+  if (attempts_.size() > 100'000) {
+    // Bounded: forget what no longer locks anything.
+    std::erase_if(attempts_, [&](const auto& kv) {
+      return kv.second.locked_until <= now && now - kv.second.last_failure > std::chrono::minutes(1);
+    });
+  }
+  Attempts& a = attempts_[key];
+  if (a.failures > 0 && now - a.last_failure > kLoginForgetAfter) a.failures = 0;
+  ++a.failures;
+  a.last_failure = now;
+  if (a.failures >= free_failures) {
+    int doublings = std::min(a.failures - free_failures, 20);
+    auto wait = std::min<std::chrono::seconds>(kLoginLockBase * (int64_t{1} << doublings), kLoginLockMax);
+    a.locked_until = now + wait;
+  }
+}
+
+net::HttpResponse ConsoleApi::login(const net::HttpRequest& r) {
+  auto body = nlohmann::json::parse(r.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("user") || !body["user"].is_string() ||
+      !body.contains("password") || !body["password"].is_string()) {
+    return error(400, "expected {\"user\": string, \"password\": string}");
+  }
+  const std::string name = body["user"].get<std::string>();
+  const std::string password = body["password"].get<std::string>();
+  const std::string address = client_address(r.remote);
+  if (name.empty() || name.size() > 200 || password.size() > kMaxPassword) {
+    return error(400, "user: 1 to 200 characters; password: at most 1024");
+  }
+  const std::string user_key = "user:" + name;
+  const std::string addr_key = "addr:" + address;
+  auto now = std::chrono::steady_clock::now();
+  int64_t wait = std::max(locked_for(user_key, now), locked_for(addr_key, now));
+  if (wait > 0) {
+    log_->warn("login refused for user '{}' from {}: locked for {} s after repeated failures", loggable(name),
+               address, wait);
+    audit(name, "login.locked", address, fmt::format("locked for {} s", wait));
+    auto resp = error(429, fmt::format("too many failed logins: try again in {} s", wait));
+    resp.headers.emplace_back("Retry-After", std::to_string(wait));
+    return resp;
+  }
+  auto user = store_.get_user(name);
+  if (!user) return error(503, "store unavailable");
+  bool ok = false;
+  std::string reason = "wrong password";
+  if (user->has_value()) {
+    ok = verify_password(password, (*user)->password);
+    if (ok && (*user)->disabled) {
+      ok = false;
+      reason = "user disabled";
+    }
+  } else {
+    // The same work as for a real user, so timing does not tell which names exist.
+    static const std::string dummy = hash_password("not a password");
+    (void)verify_password(password, dummy);
+    reason = "unknown user";
+  }
+  if (!ok) {
+    count_failure(user_key, kLoginFreeFailures, now);
+    count_failure(addr_key, kLoginFreeFailuresPerAddress, now);
+    log_->warn("login failed for user '{}' from {}: {}", loggable(name), address, reason);
+    audit(name, "login.failure", address, reason);
+    return error(401, "wrong user name or password");
+  }
+  {
+    std::lock_guard lock(attempts_mutex_);
+    attempts_.erase(user_key);
+  }
+  std::string token = pki::random_token(32);
+  const Timestamp issued = Timestamp::now();
+  auto added = store_.add_session(pki::sha256_hex(token), {name, issued, issued});
+  if (!added) return error(503, "store unavailable");
+  // Sessions past their time go when someone logs in; nothing else needs a timer.
+  (void)store_.expire_sessions(Timestamp{issued.ns - to_ns(kSessionAbsolute)}, Timestamp{issued.ns - to_ns(kSessionIdle)});
+  log_->info("user '{}' logged in from {}", name, address);
+  audit(name, "login.success", address, "");
+  const Timestamp expires{issued.ns + to_ns(kSessionAbsolute)};
+  net::HttpResponse resp{200,
+                         nlohmann::json{{"token", token},
+                                        {"user", name},
+                                        {"role", (*user)->role},
+                                        {"agencies", (*user)->agencies},
+                                        {"expires", expires.to_string()},
+                                        {"idle_timeout_s", std::chrono::seconds(kSessionIdle).count()}}
+                             .dump(),
+                         "application/json", false};
+  resp.headers.emplace_back("Set-Cookie",
+                            fmt::format("vigil_session={}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
+                                        token, std::chrono::seconds(kSessionAbsolute).count()));
+  resp.headers.emplace_back("Cache-Control", "no-store");
+  return resp;
+}
+
+net::HttpResponse ConsoleApi::logout(const net::HttpRequest& r, const Principal& p) {
+  if (p.session_hash.empty()) return error(400, "an API token is not a session");
+  auto done = store_.delete_session(p.session_hash);
+  if (!done) return error(503, "store unavailable");
+  audit(p.name, "logout", client_address(r.remote), "");
+  net::HttpResponse resp{200, R"({"logged_out":true})", "application/json", false};
+  resp.headers.emplace_back("Set-Cookie", "vigil_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
+  return resp;
+}
+
+net::HttpResponse ConsoleApi::users(const net::HttpRequest& r, const std::string& path, const Principal& p) {
+  if (p.role != "admin" || !p.agencies.empty()) {
+    return error(403, "managing users needs the admin role without agency limits");
+  }
+  auto read_password = [](const nlohmann::json& body, std::string& out) {
+    if (!body.is_object() || !body.contains("password") || !body["password"].is_string()) return false;
+    out = body["password"].get<std::string>();
+    return out.size() >= kMinPassword && out.size() <= kMaxPassword;
+  };
+  if (path == "/api/v1/users") {
+    if (r.method == "GET") {
+      auto list = store_.list_users();
+      if (!list) return error(503, "store unavailable");
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& u : *list) out.push_back(user_json(u));
+      return {200, out.dump(), "application/json", false};
+    }
+    if (r.method != "POST") return error(405, "GET or POST");
+    auto body = nlohmann::json::parse(r.body, nullptr, false);
+    const char* usage =
+        "expected {\"name\": [A-Za-z0-9._@-]{1,64}, \"password\": 12 to 1024 characters, \"role\": "
+        "admin|analyst|auditor, \"agencies\": [names]}";
+    if (body.is_discarded() || !body.is_object() || !body.contains("name") || !body["name"].is_string() ||
+        !body.contains("role") || !body["role"].is_string()) {
+      return error(400, usage);
+    }
+    UserRecord u;
+    u.name = body["name"].get<std::string>();
+    u.role = body["role"].get<std::string>();
+    std::string password;
+    if (!valid_user_name(u.name) || !valid_role(u.role) || !read_password(body, password)) return error(400, usage);
+    if (body.contains("agencies")) {
+      if (!body["agencies"].is_array()) return error(400, usage);
+      for (const auto& a : body["agencies"]) {
+        if (!a.is_string() || !clean_name(a.get<std::string>(), 200)) return error(400, "agencies: names of 1 to 200 characters");
+        u.agencies.push_back(a.get<std::string>());
+      }
+    }
+    for (const auto& a : body.items()) {
+      if (a.key() != "name" && a.key() != "role" && a.key() != "password" && a.key() != "agencies") {
+        return error(400, "unknown field '" + a.key() + "'");
+      }
+    }
+    u.password = hash_password(password);
+    u.created = Timestamp::now();
+    auto added = store_.add_user(u);
+    if (!added) return error(503, "store unavailable");
+    if (!*added) return error(409, "user " + u.name + " exists");
+    log_->info("user '{}' added with role {} by {}", u.name, u.role, p.name);
+    audit(p.name, "user.add", u.name,
+          u.agencies.empty() ? "role " + u.role : "role " + u.role + ", agencies " + nlohmann::json(u.agencies).dump());
+    return {201, user_json(u).dump(), "application/json", false};
+  }
+  std::string rest = path.substr(std::string_view("/api/v1/users/").size());
+  size_t slash = rest.find('/');
+  if (slash == std::string::npos || r.method != "POST") return error(404, "no such endpoint");
+  auto name = url_decode(rest.substr(0, slash));
+  std::string action = rest.substr(slash + 1);
+  if (!name || name->empty()) return error(404, "no such user");
+  Result<bool> done = false;
+  std::string audit_action;
+  if (action == "disable" || action == "enable") {
+    done = store_.set_user_disabled(*name, action == "disable");
+    audit_action = "user." + action;
+  } else if (action == "password") {
+    auto body = nlohmann::json::parse(r.body, nullptr, false);
+    std::string password;
+    if (body.is_discarded() || !read_password(body, password)) {
+      return error(400, "expected {\"password\": 12 to 1024 characters}");
+    }
+    done = store_.set_user_password(*name, hash_password(password));
+    audit_action = "user.password";
+  } else {
+    return error(404, "no such endpoint");
+  }
+  if (!done) return error(503, "store unavailable");
+  if (!*done) return error(404, "no user " + *name);
+  log_->info("user '{}': {} by {}", *name, audit_action, p.name);
+  audit(p.name, audit_action, *name, "");
+  return {200, R"({"changed":true})", "application/json", false};
+}
+
+// API tokens for scripts and other programs, each with a role and optionally limited to agencies.
+net::HttpResponse ConsoleApi::create_api_token(const net::HttpRequest& r, const Principal& p) {
+  if (p.role != "admin" || !p.agencies.empty()) {
+    return error(403, "creating API tokens needs the admin role without agency limits");
+  }
+  auto body = nlohmann::json::parse(r.body, nullptr, false);
+  const char* usage =
+      "expected {\"name\": [A-Za-z0-9._@-]{1,64}, \"role\": admin|analyst|auditor, \"agencies\": [names]}";
+  if (body.is_discarded() || !body.is_object() || !body.contains("name") || !body["name"].is_string() ||
+      !body.contains("role") || !body["role"].is_string()) {
+    return error(400, usage);
+  }
+  ApiTokenRecord t{body["name"].get<std::string>(), body["role"].get<std::string>(), {}};
+  if (!valid_user_name(t.name) || !valid_role(t.role)) return error(400, usage);
+  if (body.contains("agencies")) {
+    if (!body["agencies"].is_array()) return error(400, usage);
+    for (const auto& a : body["agencies"]) {
+      if (!a.is_string() || !clean_name(a.get<std::string>(), 200)) {
+        return error(400, "agencies: names of 1 to 200 characters");
+      }
+      t.agencies.push_back(a.get<std::string>());
+    }
+  }
+  std::string token = pki::random_token(32);
+  auto added = store_.add_api_token(pki::sha256_hex(token), t);
+  if (!added) return error(503, "store unavailable");
+  log_->info("API token '{}' created with role {} by {}", t.name, t.role, p.name);
+  audit(p.name, "apitoken.create", t.name,
+        t.agencies.empty() ? "role " + t.role : "role " + t.role + ", agencies " + nlohmann::json(t.agencies).dump());
+  return {200, nlohmann::json{{"token", token}, {"name", t.name}, {"role", t.role}, {"agencies", t.agencies}}.dump(),
+          "application/json", false};
+}
+
+net::HttpResponse ConsoleApi::audit_list(const std::map<std::string, std::string>& q) {
+  AuditFilter f;
+  for (const auto& [k, v] : q) {
+    if (k == "who") {
+      f.who = v;
+    } else if (k == "action") {
+      f.action = v;
+    } else if (k == "before") {
+      auto n = to_int(v);
+      if (!n) return error(400, "before: an audit entry id");
+      f.before_id = *n;
+    } else if (k == "limit") {
+      auto n = to_int(v);
+      if (!n || *n < 1 || *n > 1000) return error(400, "limit: 1 to 1000");
+      f.limit = static_cast<int>(*n);
+    } else {
+      return error(400, "unknown filter '" + k + "'");
+    }
+  }
+  auto list = store_.list_audit(f);
+  if (!list) return error(503, "store unavailable");
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& e : *list) {
+    out.push_back({{"id", e.id},
+                   {"time", e.time.to_string()},
+                   {"who", e.who},
+                   {"action", e.action},
+                   {"target", e.target},
+                   {"detail", e.detail}});
+  }
+  return {200, out.dump(), "application/json", false};
+}
+
+net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
+  Target t = split_target(r.target);
+  if (!t.error.empty()) return error(400, t.error);
+  if (t.path == "/api/v1/login") {
+    if (r.method != "POST") return error(405, "POST only");
+    return login(r);
+  }
+  std::string why;
+  auto principal = authenticate(r, why);
+  if (!principal) {
+    if (why == "store unavailable") return error(503, why);
+    log_->warn("{}: {} {} refused: {}", r.remote, r.method, t.path, why);
+    return error(401, why);
+  }
+  const Principal& p = *principal;
+  const std::string& who = p.name;
   auto require_admin = [&]() -> std::optional<net::HttpResponse> {
-    if (who != "admin") return error(403, "this needs the admin role");
+    if (p.role != "admin") return error(403, "this needs the admin role");
     return std::nullopt;
   };
 
-  Target t = split_target(r.target);
-  if (!t.error.empty()) return error(400, t.error);
-  if (t.path == "/metrics" && r.method == "GET") return metrics();
-  if (t.path == "/api/v1/alerts" || t.path.rfind("/api/v1/alerts/", 0) == 0) return alerts(r, t.path, t.query, who);
+  if (t.path == "/api/v1/logout" && r.method == "POST") return logout(r, p);
+  if (t.path == "/api/v1/api-tokens" && r.method == "POST") return create_api_token(r, p);
+  if (t.path == "/api/v1/users" || t.path.rfind("/api/v1/users/", 0) == 0) return users(r, t.path, p);
+  if (t.path == "/api/v1/audit" && r.method == "GET") {
+    if ((p.role != "admin" && p.role != "auditor") || !p.agencies.empty()) {
+      return error(403, "the audit log needs the admin or auditor role without agency limits");
+    }
+    return audit_list(t.query);
+  }
+  if (t.path == "/metrics" && r.method == "GET") {
+    if (!p.agencies.empty()) return error(403, "metrics cover every agency: not for a caller limited to some");
+    return metrics();
+  }
+  if (t.path == "/api/v1/alerts" || t.path.rfind("/api/v1/alerts/", 0) == 0) return alerts(r, t.path, t.query, p);
   if (r.method == "GET" && t.path == "/api/v1/compliance") {
     std::string agency;
     for (const auto& [k, v] : t.query) {
       if (k != "agency") return error(400, "unknown filter '" + k + "'");
       agency = v;
     }
-    return compliance(agency);
+    return compliance(agency, p);
   }
   if (r.method == "GET" && t.path == "/api/v1/agencies") {
     auto agencies = store_.list_agencies();
     if (!agencies) return error(503, "store unavailable");
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& a : *agencies) out.push_back({{"name", a.name}, {"framework", a.framework}});
+    for (const auto& a : *agencies) {
+      if (p.sees(a.name)) out.push_back({{"name", a.name}, {"framework", a.framework}});
+    }
     return {200, out.dump(), "application/json", false};
   }
   if (r.method == "POST" && t.path.rfind("/api/v1/agencies/", 0) == 0 && t.path.ends_with("/framework")) {
@@ -166,10 +586,12 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
         body["framework"].get<std::string>().size() > 100) {
       return error(400, "expected {\"framework\": catalogue id}");
     }
+    if (!p.sees(*name)) return error(404, "no agency " + *name);
     auto done = store_.set_agency_framework(*name, body["framework"].get<std::string>());
     if (!done) return error(503, "store unavailable");
     if (!*done) return error(404, "no agency " + *name);
     log_->info("agency '{}': framework set to {} by {}", *name, body["framework"].get<std::string>(), who);
+    audit(who, "agency.framework", *name, body["framework"].get<std::string>());
     return {200, R"({"changed":true})", "application/json", false};
   }
   if (r.method == "GET" && t.path == "/api/v1/status") {
@@ -177,13 +599,18 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
     if (!agents) return error(503, "store unavailable");
     AlertFilter open;
     open.status = "new";
+    open.agencies_in = p.agencies;
     auto fresh = store_.count_alerts(open);
     if (!fresh) return error(503, "store unavailable");
-    size_t active = 0;
-    for (const auto& a : *agents) active += a.status == "active";
+    size_t total = 0, active = 0;
+    for (const auto& a : *agents) {
+      if (!p.sees(a.agency)) continue;
+      ++total;
+      active += a.status == "active";
+    }
     return {200,
-            nlohmann::json{{"agents", agents->size()}, {"agents_active", active}, {"alerts_new", *fresh},
-                           {"role", who}}
+            nlohmann::json{{"agents", total}, {"agents_active", active}, {"alerts_new", *fresh}, {"role", p.role},
+                           {"user", p.name}, {"agencies", p.agencies}}
                 .dump(),
             "application/json", false};
   }
@@ -198,9 +625,10 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
     std::string agency = body["agency"].get<std::string>();
     int level = body["level"].get<int>();
     int64_t ttl_hours = body.value("ttl_hours", int64_t{24});
-    if (agency.empty() || agency.size() > 200) return error(400, "agency: 1 to 200 characters");
+    if (!clean_name(agency, 200)) return error(400, "agency: 1 to 200 characters, no control characters");
     if (level < 1 || level > 5) return error(400, "level: 1 to 5");
     if (ttl_hours < 1 || ttl_hours > 24 * 30) return error(400, "ttl_hours: 1 to 720");
+    if (!p.sees(agency)) return error(403, "you are limited to other agencies");
     auto a = store_.ensure_agency(agency, default_framework_);
     if (!a) return error(503, "store unavailable");
     std::string token = pki::random_token();
@@ -208,6 +636,7 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
     auto added = store_.add_token(pki::sha256_hex(token), {agency, level}, expires);
     if (!added) return error(503, "store unavailable");
     log_->info("enrollment token created for agency '{}' at level {} (expires {})", agency, level, expires.to_string());
+    audit(who, "token.create", agency, fmt::format("level {}, expires {}", level, expires.to_string()));
     return {200, nlohmann::json{{"token", token}, {"agency", agency}, {"level", level}, {"expires", expires.to_string()}}.dump(),
             "application/json", false};
   }
@@ -215,7 +644,9 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
     auto agents = store_.list_agents();
     if (!agents) return error(503, "store unavailable");
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& a : *agents) out.push_back(agent_json(a));
+    for (const auto& a : *agents) {
+      if (p.sees(a.agency)) out.push_back(agent_json(a));
+    }
     return {200, out.dump(), "application/json", false};
   }
   const std::string prefix = "/api/v1/agents/";
@@ -231,16 +662,24 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
       level = true;
     }
     if (rest.empty() || rest.find('/') != std::string::npos) return error(404, "no such endpoint");
-    if (revoke && r.method == "POST") {
+    if ((revoke || level) && r.method != "POST") return error(404, "no such endpoint");
+    if (!revoke && !level && r.method != "GET") return error(404, "no such endpoint");
+    if (revoke || level) {
       if (auto denied = require_admin()) return *denied;
+    }
+    // What lies outside the caller's agencies does not exist for the caller.
+    auto agent = store_.get_agent(rest);
+    if (!agent) return error(503, "store unavailable");
+    if (!agent->has_value() || !p.sees((*agent)->agency)) return error(404, "no agent " + rest);
+    if (revoke) {
       auto done = store_.revoke_agent(rest);
       if (!done) return error(503, "store unavailable");
       if (!*done) return error(404, "no agent " + rest);
-      log_->info("agent {} revoked", rest);
+      log_->info("agent {} revoked by {}", rest, who);
+      audit(who, "agent.revoke", rest, (*agent)->agency);
       return {200, R"({"revoked":true})", "application/json", false};
     }
-    if (level && r.method == "POST") {
-      if (auto denied = require_admin()) return *denied;
+    if (level) {
       auto body = nlohmann::json::parse(r.body, nullptr, false);
       if (body.is_discarded() || !body.is_object() || !body.contains("level") || !body["level"].is_number_integer() ||
           body["level"].get<int>() < 1 || body["level"].get<int>() > 5) {
@@ -250,14 +689,10 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
       if (!done) return error(503, "store unavailable");
       if (!*done) return error(404, "no agent " + rest);
       log_->info("agent {}: security level set to {} by {}", rest, body["level"].get<int>(), who);
+      audit(who, "agent.level", rest, fmt::format("{} -> {}", (*agent)->level, body["level"].get<int>()));
       return {200, R"({"changed":true})", "application/json", false};
     }
-    if (!revoke && !level && r.method == "GET") {
-      auto a = store_.get_agent(rest);
-      if (!a) return error(503, "store unavailable");
-      if (!a->has_value()) return error(404, "no agent " + rest);
-      return {200, agent_json(**a).dump(), "application/json", false};
-    }
+    return {200, agent_json(**agent).dump(), "application/json", false};
   }
   return error(404, "no such endpoint");
 }
@@ -265,7 +700,8 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
 // Per agency: the latest result of each check an agent must meet (check level at most the
 // security level of the system it serves), counted, scored, and rolled up onto the controls of
 // the agency's framework (a control fails when any of its checks fails anywhere).
-net::HttpResponse ConsoleApi::compliance(const std::string& only_agency) {
+net::HttpResponse ConsoleApi::compliance(const std::string& only_agency, const Principal& p) {
+  if (!only_agency.empty() && !p.sees(only_agency)) return error(404, "no agency " + only_agency);
   auto agencies = store_.list_agencies();
   if (!agencies) return error(503, "store unavailable");
   auto rows = store_.compliance_latest(only_agency);
@@ -278,6 +714,7 @@ net::HttpResponse ConsoleApi::compliance(const std::string& only_agency) {
   static const std::vector<const ComplianceRow*> kNone;
   for (const auto& ag : *agencies) {
     if (!only_agency.empty() && ag.name != only_agency) continue;
+    if (!p.sees(ag.name)) continue;
     found = true;
     auto mine = by_agency.find(ag.name);
     const auto& agency_rows = mine == by_agency.end() ? kNone : mine->second;
@@ -343,7 +780,8 @@ net::HttpResponse ConsoleApi::compliance(const std::string& only_agency) {
 }
 
 net::HttpResponse ConsoleApi::alerts(const net::HttpRequest& r, const std::string& path,
-                                     const std::map<std::string, std::string>& q, const std::string& who) {
+                                     const std::map<std::string, std::string>& q, const Principal& p) {
+  const std::string& who = p.name;
   if (path == "/api/v1/alerts") {
     if (r.method != "GET") return error(405, "GET only");
     AlertFilter f;
@@ -377,6 +815,7 @@ net::HttpResponse ConsoleApi::alerts(const net::HttpRequest& r, const std::strin
         return error(400, "unknown filter '" + k + "'");
       }
     }
+    f.agencies_in = p.agencies;
     auto list = store_.list_alerts(f);
     if (!list) return error(503, "store unavailable");
     nlohmann::json out = nlohmann::json::array();
@@ -394,7 +833,7 @@ net::HttpResponse ConsoleApi::alerts(const net::HttpRequest& r, const std::strin
   if (action.empty() && r.method == "GET") {
     auto a = store_.get_alert(*id);
     if (!a) return error(503, "store unavailable");
-    if (!a->has_value()) return error(404, "no alert " + rest);
+    if (!a->has_value() || !p.sees((*a)->agency)) return error(404, "no alert " + rest);
     auto j = alert_json(**a);
     auto history = store_.alert_history(*id);
     if (!history) return error(503, "store unavailable");
@@ -405,7 +844,7 @@ net::HttpResponse ConsoleApi::alerts(const net::HttpRequest& r, const std::strin
     return {200, j.dump(), "application/json", false};
   }
   if (r.method == "POST" && (action == "status" || action == "assign" || action == "comment")) {
-    if (who == "auditor") return error(403, "auditors cannot change alerts");
+    if (p.role == "auditor") return error(403, "auditors cannot change alerts");
     auto body = nlohmann::json::parse(r.body, nullptr, false);
     const char* key = action == "status" ? "status" : action == "assign" ? "assignee" : "text";
     if (body.is_discarded() || !body.is_object() || !body.contains(key) || !body[key].is_string()) {
@@ -416,10 +855,14 @@ net::HttpResponse ConsoleApi::alerts(const net::HttpRequest& r, const std::strin
       return error(400, "status: new, acknowledged, resolved or false_positive");
     }
     if (value.size() > 4000) return error(400, "too long");
+    auto current = store_.get_alert(*id);
+    if (!current) return error(503, "store unavailable");
+    if (!current->has_value() || !p.sees((*current)->agency)) return error(404, "no alert " + rest);
     auto done = store_.change_alert(*id, {Timestamp::now(), who, action, value});
     if (!done) return error(503, "store unavailable");
     if (!*done) return error(404, "no alert " + rest);
     log_->info("alert {}: {} set to '{}' by {}", *id, action, action == "comment" ? "(comment)" : value, who);
+    audit(who, "alert." + action, "alert/" + rest, value);
     return {200, R"({"changed":true})", "application/json", false};
   }
   return error(404, "no such endpoint");

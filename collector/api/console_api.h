@@ -1,5 +1,16 @@
-// The console listener's JSON API (first part): API-token authentication and the endpoints that
-// `vigilctl tokens` and `vigilctl agents` need.
+// The console listener's JSON API. Callers authenticate with an API token or a login session,
+// either as "Authorization: Bearer ..." or (sessions, for the web console) the vigil_session
+// cookie. A caller limited to some agencies sees and changes only their agents, alerts and
+// compliance; what lies outside reads as not found. Every change is written to the audit log.
+//   POST /api/v1/login                {user, password} -> {token, expires} + cookie   (anyone)
+//   POST /api/v1/logout               ends the calling session                       (session)
+//   GET  /api/v1/users                -> [users]                                     (admin)
+//   POST /api/v1/users                {name, password, role, agencies?}              (admin)
+//   POST /api/v1/users/NAME/disable|enable                                           (admin)
+//   POST /api/v1/users/NAME/password  {password}                                     (admin)
+//   POST /api/v1/api-tokens           {name, role, agencies?} -> {token}             (admin)
+//   GET  /api/v1/audit?who=&action=&before=&limit= -> [entries], newest first        (admin, auditor)
+//   (users, API tokens and the audit log need a caller not limited to agencies)
 //   POST /api/v1/tokens               {agency, level, ttl_hours?} -> {token, expires}   (admin)
 //   GET  /api/v1/agents               -> [agents]                                    (any role)
 //   GET  /api/v1/agents/ID            -> agent                                       (any role)
@@ -22,7 +33,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "collector/store/store.h"
 #include "common/net/http_types.h"
@@ -33,6 +47,27 @@ class logger;
 
 namespace vigil::collector {
 
+// Who is calling: an API token ("token:NAME") or a logged-in user.
+struct Principal {
+  std::string name;
+  std::string role;
+  std::vector<std::string> agencies;  // empty: every agency
+  std::string session_hash;           // set when authenticated by a session
+  bool sees(const std::string& agency) const;
+};
+
+// Login limits: after kLoginFreeFailures failures of one user name (kLoginFreeFailuresPerAddress
+// from one client address) each further attempt waits kLoginLockBase, doubling per failure up to
+// kLoginLockMax. Failures older than kLoginForgetAfter are forgotten.
+inline constexpr int kLoginFreeFailures = 5;
+inline constexpr int kLoginFreeFailuresPerAddress = 20;
+inline constexpr std::chrono::seconds kLoginLockBase{30};
+inline constexpr std::chrono::seconds kLoginLockMax{3600};
+inline constexpr std::chrono::seconds kLoginForgetAfter{3600};
+// Sessions end after this long unused, and this long after login whatever happens.
+inline constexpr std::chrono::hours kSessionIdle{12};
+inline constexpr std::chrono::hours kSessionAbsolute{24 * 7};
+
 class ConsoleApi {
  public:
   ConsoleApi(Store& store, std::string default_framework);
@@ -41,16 +76,35 @@ class ConsoleApi {
   void set_metrics_source(std::function<std::string()> source) { metrics_source_ = std::move(source); }
 
  private:
+  struct Attempts {
+    int failures = 0;
+    std::chrono::steady_clock::time_point last_failure{};
+    std::chrono::steady_clock::time_point locked_until{};
+  };
+
+  std::optional<Principal> authenticate(const net::HttpRequest& r, std::string& why);
+  net::HttpResponse login(const net::HttpRequest& r);
+  net::HttpResponse logout(const net::HttpRequest& r, const Principal& p);
+  net::HttpResponse users(const net::HttpRequest& r, const std::string& path, const Principal& p);
+  net::HttpResponse create_api_token(const net::HttpRequest& r, const Principal& p);
+  net::HttpResponse audit_list(const std::map<std::string, std::string>& query);
   net::HttpResponse alerts(const net::HttpRequest& r, const std::string& path,
-                           const std::map<std::string, std::string>& query, const std::string& who);
-  net::HttpResponse compliance(const std::string& agency);
+                           const std::map<std::string, std::string>& query, const Principal& p);
+  net::HttpResponse compliance(const std::string& agency, const Principal& p);
   net::HttpResponse metrics();
+  void audit(const std::string& who, const std::string& action, const std::string& target,
+             const std::string& detail);
+  // Seconds the key must still wait (0: may try now); forgets old failures.
+  int64_t locked_for(const std::string& key, std::chrono::steady_clock::time_point now);
+  void count_failure(const std::string& key, int free_failures, std::chrono::steady_clock::time_point now);
 
   Store& store_;
   std::string default_framework_;
   std::shared_ptr<spdlog::logger> log_;
   std::function<std::string()> metrics_source_;
   std::chrono::milliseconds silent_after_{90'000};
+  std::mutex attempts_mutex_;
+  std::map<std::string, Attempts> attempts_;  // "user:NAME" and "addr:IP"
 
  public:
   void set_silent_after(std::chrono::milliseconds d) { silent_after_ = d; }

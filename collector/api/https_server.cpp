@@ -140,15 +140,17 @@ class Session : public std::enable_shared_from_this<Session> {
       resp = {500, R"({"error":"internal error"})", "application/json", true};
     }
     bool keep = req.keep_alive() && !resp.close;
-    send(resp.status, std::move(resp.body), resp.content_type, keep);
+    send(resp.status, std::move(resp.body), resp.content_type, keep, resp.headers);
   }
 
   void reply_and_close(int status, std::string body) { send(status, std::move(body), "application/json", false); }
 
-  void send(int status, std::string body, const std::string& content_type, bool keep_alive) {
+  void send(int status, std::string body, const std::string& content_type, bool keep_alive,
+            const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     res->set(http::field::server, "vigil");
     res->set(http::field::content_type, content_type);
+    for (const auto& [name, value] : headers) res->insert(name, value);
     res->keep_alive(keep_alive);
     res->body() = std::move(body);
     res->prepare_payload();

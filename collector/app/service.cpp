@@ -54,7 +54,7 @@ int run_collector(const CollectorConfig& config) {
     std::string h = *hash;
     while (!h.empty() && (h.back() == '\n' || h.back() == '\r')) h.pop_back();
     if (h.size() == 64) {
-      auto r = (*store)->add_api_token(h, "admin", "init");
+      auto r = (*store)->add_api_token(h, {"init", "admin", {}});
       if (!r) log->warn("cannot import the admin token: {}", r.error());
     }
   }

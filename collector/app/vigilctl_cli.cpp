@@ -1,10 +1,14 @@
 // vigilctl: the operator's command line over the console API (HTTPS, API token). Tables for
 // people, --json for scripts. Exit status 0 on success, 1 on any refusal or error (with the
 // collector's message on stderr).
+#include <termios.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <optional>
 
 #include <fmt/format.h>
@@ -133,6 +137,38 @@ const char* severity_word(int s) {
 
 void print_json(const nlohmann::json& j) { std::puts(j.dump(2).c_str()); }
 
+// One line from stdin, echo off when it is a terminal.
+std::string read_secret_line(const char* prompt) {
+  const bool tty = ::isatty(STDIN_FILENO) == 1;
+  termios saved{};
+  if (tty) {
+    std::fprintf(stderr, "%s", prompt);
+    std::fflush(stderr);
+    ::tcgetattr(STDIN_FILENO, &saved);
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  bool got = static_cast<bool>(std::getline(std::cin, line));
+  if (tty) {
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::fputs("\n", stderr);
+  }
+  if (!got) throw std::runtime_error("no password given (on standard input or at the prompt)");
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+// A new password: from standard input when it is not a terminal (scripts), else asked twice.
+std::string read_new_password(const std::string& user) {
+  std::string first = read_secret_line(fmt::format("New password for {}: ", user).c_str());
+  if (::isatty(STDIN_FILENO) == 1 && read_secret_line("Again: ") != first) {
+    throw std::runtime_error("the passwords differ");
+  }
+  return first;
+}
+
 void print_compliance(const nlohmann::json& agencies) {
   for (const auto& a : agencies) {
     std::printf("Agency %s: framework %s, %s agent(s)\n", str(a, "agency").c_str(), str(a, "framework").c_str(),
@@ -166,7 +202,8 @@ void print_compliance(const nlohmann::json& agencies) {
 }  // namespace
 
 int vigilctl_main(int argc, char** argv) {
-  CLI::App app{"vigilctl: the operator's command line for a Vigil collector (tokens, agents, alerts).", "vigilctl"};
+  CLI::App app{"vigilctl: the operator's command line for a Vigil collector (tokens, agents, alerts, users, audit).",
+               "vigilctl"};
   cli::setup_app(app, "vigilctl");
   app.footer([] {
     return std::string(
@@ -251,6 +288,44 @@ int vigilctl_main(int argc, char** argv) {
   auto* alerts_comment = alerts->add_subcommand("comment", "Add a comment to an alert");
   alerts_comment->add_option("ID", alert_id, "Alert id")->required();
   alerts_comment->add_option("TEXT", value, "The comment")->required();
+
+  auto* users = app.add_subcommand("users", "Local users of the console (admin)")->require_subcommand(1);
+  std::string user_name, user_role;
+  std::vector<std::string> user_agencies;
+  auto* users_add = users->add_subcommand(
+      "add", "Add a user; the password is read from standard input, or asked for at a terminal");
+  users_add->add_option("NAME", user_name, "User name ([A-Za-z0-9._@-], at most 64)")->required();
+  users_add->add_option("--role", user_role, "admin, analyst or auditor")
+      ->required()
+      ->check(CLI::IsMember({"admin", "analyst", "auditor"}));
+  users_add->add_option("--agency", user_agencies, "Limit the user to this agency (repeat for several)");
+  auto* users_list = users->add_subcommand("list", "List users");
+  auto* users_disable = users->add_subcommand("disable", "Disable a user and end the user's sessions");
+  users_disable->add_option("NAME", user_name, "User name")->required();
+  auto* users_enable = users->add_subcommand("enable", "Enable a disabled user");
+  users_enable->add_option("NAME", user_name, "User name")->required();
+  auto* users_passwd = users->add_subcommand("passwd", "Set a user's password (ends the user's sessions)");
+  users_passwd->add_option("NAME", user_name, "User name")->required();
+
+  auto* api_tokens = app.add_subcommand("api-tokens", "API tokens for scripts (admin)")->require_subcommand(1);
+  std::string api_token_name, api_token_role;
+  std::vector<std::string> api_token_agencies;
+  auto* api_tokens_create = api_tokens->add_subcommand("create", "Create an API token (printed alone, once)");
+  api_tokens_create->add_option("NAME", api_token_name, "Name in the audit log ([A-Za-z0-9._@-], at most 64)")
+      ->required();
+  api_tokens_create->add_option("--role", api_token_role, "admin, analyst or auditor")
+      ->required()
+      ->check(CLI::IsMember({"admin", "analyst", "auditor"}));
+  api_tokens_create->add_option("--agency", api_token_agencies, "Limit the token to this agency (repeat for several)");
+
+  auto* audit = app.add_subcommand("audit", "The audit log of changes and logins (admin, auditor)")->require_subcommand(1);
+  std::string audit_who, audit_action, audit_before;
+  int audit_limit = 50;
+  auto* audit_list = audit->add_subcommand("list", "List audit entries, newest first");
+  audit_list->add_option("--who", audit_who, "Only entries by this user or token");
+  audit_list->add_option("--action", audit_action, "Only this action (e.g. alert.status, login.failure)");
+  audit_list->add_option("--before", audit_before, "Only entries older than this id (next page)");
+  audit_list->add_option("--limit", audit_limit, "At most this many")->capture_default_str()->check(CLI::Range(1, 1000));
 
   auto* report = app.add_subcommand("report", "Reports")->require_subcommand(1);
   std::string report_agency;
@@ -376,6 +451,64 @@ int vigilctl_main(int argc, char** argv) {
           out << text;
           if (!out.flush()) throw std::runtime_error("cannot write " + report_out);
           std::printf("report written to %s\n", report_out.c_str());
+        }
+      } else if (users_add->parsed()) {
+        std::string password = read_new_password(user_name);
+        console.call("POST", "/api/v1/users",
+                     {{"name", user_name}, {"password", password}, {"role", user_role}, {"agencies", user_agencies}});
+        std::string scope = ", every agency";
+        for (size_t i = 0; i < user_agencies.size(); ++i) {
+          scope = (i ? scope + ", " : std::string(", agencies: ")) + user_agencies[i];
+        }
+        std::printf("user %s added (%s%s)\n", user_name.c_str(), user_role.c_str(), scope.c_str());
+      } else if (api_tokens_create->parsed()) {
+        auto j = console.call("POST", "/api/v1/api-tokens",
+                              {{"name", api_token_name}, {"role", api_token_role}, {"agencies", api_token_agencies}});
+        if (json) {
+          print_json(j);
+        } else {
+          std::puts(str(j, "token").c_str());
+        }
+      } else if (users_list->parsed()) {
+        auto j = console.call("GET", "/api/v1/users");
+        if (json) {
+          print_json(j);
+        } else {
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& u : j) {
+            std::string scope;
+            for (const auto& a : u["agencies"]) scope += (scope.empty() ? "" : ", ") + a.get<std::string>();
+            rows.push_back({str(u, "name"), str(u, "role"), scope.empty() ? "(all)" : scope,
+                            u.value("disabled", false) ? "disabled" : "active", str(u, "created")});
+          }
+          print_table({"USER", "ROLE", "AGENCIES", "STATUS", "CREATED"}, rows);
+          if (rows.empty()) std::puts("(no users yet)");
+        }
+      } else if (users_disable->parsed() || users_enable->parsed()) {
+        const char* verb = users_disable->parsed() ? "disable" : "enable";
+        console.call("POST", "/api/v1/users/" + url_encode(user_name) + "/" + verb);
+        std::printf("user %s %sd\n", user_name.c_str(), verb);
+      } else if (users_passwd->parsed()) {
+        std::string password = read_new_password(user_name);
+        console.call("POST", "/api/v1/users/" + url_encode(user_name) + "/password", {{"password", password}});
+        std::printf("password of %s changed; the user's sessions have ended\n", user_name.c_str());
+      } else if (audit_list->parsed()) {
+        std::string q = fmt::format("/api/v1/audit?limit={}", audit_limit);
+        if (!audit_who.empty()) q += "&who=" + url_encode(audit_who);
+        if (!audit_action.empty()) q += "&action=" + url_encode(audit_action);
+        if (!audit_before.empty()) q += "&before=" + url_encode(audit_before);
+        auto j = console.call("GET", q);
+        if (json) {
+          print_json(j);
+        } else {
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& e : j) {
+            std::string when = str(e, "time");
+            if (when.size() > 19) when = when.substr(0, 19) + "Z";
+            rows.push_back({str(e, "id"), when, str(e, "who"), str(e, "action"), str(e, "target"), str(e, "detail")});
+          }
+          print_table({"ID", "TIME", "WHO", "ACTION", "TARGET", "DETAIL"}, rows);
+          if (rows.empty()) std::puts("(no entries match)");
         }
       } else if (alerts_get->parsed()) {
         print_json(console.call("GET", "/api/v1/alerts/" + url_encode(alert_id)));

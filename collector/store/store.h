@@ -19,6 +19,14 @@ struct TokenInfo {
   int level = 1;  // security level (1-5) of the system the enrolled agent serves
 };
 
+// An operator's API token (stored by its SHA-256): a name for the audit log, a role, and the
+// agencies it is limited to (empty: every agency).
+struct ApiTokenRecord {
+  std::string name;
+  std::string role;
+  std::vector<std::string> agencies;
+};
+
 struct AgentRecord {
   std::string id;
   std::string agency;
@@ -83,6 +91,27 @@ inline bool is_alert_status(std::string_view s) {
   return false;
 }
 
+// Lists of agency names travel in one text column or parameter, one name per line (names are
+// checked to hold no control characters where they enter).
+inline std::string join_lines(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) {
+    if (!out.empty()) out += '\n';
+    out += i;
+  }
+  return out;
+}
+inline std::vector<std::string> split_lines(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    out.emplace_back(text.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
 struct AlertRecord {
   int64_t id = 0;
   std::string agent_id;
@@ -108,6 +137,8 @@ struct AlertFilter {
   Timestamp to{};
   int64_t before_id = 0;
   int limit = 100;
+  // Agency scoping of the caller: when not empty, only alerts of agents of these agencies.
+  std::vector<std::string> agencies_in;
 };
 
 struct AlertChange {
@@ -115,6 +146,42 @@ struct AlertChange {
   std::string who;
   std::string action;  // status, assign, comment
   std::string value;
+};
+
+// A local user of the console. `password` is the encoded PBKDF2 hash (collector/api/password.h),
+// never the password itself. `agencies` empty: every agency.
+struct UserRecord {
+  std::string name;
+  std::string password;
+  std::string role;  // admin | analyst | auditor
+  std::vector<std::string> agencies;
+  bool disabled = false;
+  Timestamp created{};
+};
+
+// A login session, stored by the SHA-256 of its token.
+struct SessionRecord {
+  std::string user;
+  Timestamp created{};
+  Timestamp last_used{};
+};
+
+// One line of the audit log: who did what to which target, and how.
+struct AuditEntry {
+  int64_t id = 0;
+  Timestamp time{};
+  std::string who;
+  std::string action;  // e.g. alert.status, agent.revoke, user.add, login.failure
+  std::string target;
+  std::string detail;
+};
+
+// Newest first; `before_id` pages; empty means "any".
+struct AuditFilter {
+  std::string who;
+  std::string action;
+  int64_t before_id = 0;
+  int limit = 100;
 };
 
 struct StoredCounts {
@@ -149,9 +216,28 @@ class Store {
   virtual Result<bool> replace_agent_cert(const std::string& id, const std::string& old_serial,
                                           const std::string& new_serial) = 0;
 
-  // API tokens of operators (hash -> role).
-  virtual Result<void> add_api_token(const std::string& token_hash, const std::string& role, const std::string& name) = 0;
-  virtual Result<std::optional<std::string>> api_token_role(const std::string& token_hash) = 0;
+  // API tokens of operators, by hash.
+  virtual Result<void> add_api_token(const std::string& token_hash, const ApiTokenRecord& token) = 0;
+  virtual Result<std::optional<ApiTokenRecord>> api_token(const std::string& token_hash) = 0;
+
+  // Local users. add_user is false when the name is taken; the others when it is unknown.
+  virtual Result<bool> add_user(const UserRecord& user) = 0;
+  virtual Result<std::optional<UserRecord>> get_user(const std::string& name) = 0;
+  virtual Result<std::vector<UserRecord>> list_users() = 0;
+  // Disabling a user or changing the password also ends every session of the user.
+  virtual Result<bool> set_user_disabled(const std::string& name, bool disabled) = 0;
+  virtual Result<bool> set_user_password(const std::string& name, const std::string& encoded) = 0;
+
+  // Sessions by token hash. get_session does not check expiry; the caller decides with the times.
+  virtual Result<void> add_session(const std::string& token_hash, const SessionRecord& session) = 0;
+  virtual Result<std::optional<SessionRecord>> get_session(const std::string& token_hash) = 0;
+  virtual Result<void> touch_session(const std::string& token_hash, Timestamp now) = 0;
+  virtual Result<bool> delete_session(const std::string& token_hash) = 0;
+  // Drops sessions created before `created_before` or unused since `used_before`; returns how many.
+  virtual Result<uint64_t> expire_sessions(Timestamp created_before, Timestamp used_before) = 0;
+
+  virtual Result<void> add_audit(const AuditEntry& entry) = 0;
+  virtual Result<std::vector<AuditEntry>> list_audit(const AuditFilter& filter) = 0;
 
   // Stores a batch in one transaction; records already stored under (agent, epoch, seq) are
   // skipped, so redelivery is harmless. Returns how many were new.

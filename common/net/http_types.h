@@ -32,6 +32,7 @@ struct HttpResponse {
   std::string body;
   std::string content_type = "application/json";
   bool close = false;  // close the connection after this response
+  std::vector<std::pair<std::string, std::string>> headers = {};  // extra ones, e.g. Set-Cookie
 };
 
 }  // namespace vigil::net

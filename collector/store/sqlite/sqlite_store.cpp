@@ -102,6 +102,31 @@ CREATE TABLE compliance_history(
   ts INTEGER NOT NULL);
 CREATE INDEX compliance_history_check ON compliance_history(agent_id, policy, check_id, ts);
 )sql",
+    // 4: local users, their sessions, and the audit log of every change.
+    R"sql(
+CREATE TABLE users(
+  name TEXT PRIMARY KEY,
+  password TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'analyst', 'auditor')),
+  agencies TEXT NOT NULL DEFAULT '',
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL);
+CREATE TABLE sessions(
+  hash TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL REFERENCES users(name),
+  created_at INTEGER NOT NULL,
+  last_used INTEGER NOT NULL);
+CREATE INDEX sessions_user ON sessions(user_name);
+CREATE TABLE audit(
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  who TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT NOT NULL);
+CREATE INDEX audit_action ON audit(action, id);
+ALTER TABLE api_tokens ADD COLUMN agencies TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 class Stmt {
@@ -341,21 +366,178 @@ class SqliteStore final : public Store {
     return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
   }
 
-  Result<void> add_api_token(const std::string& hash, const std::string& role, const std::string& name) override {
+  Result<void> add_api_token(const std::string& hash, const ApiTokenRecord& t) override {
     std::lock_guard lock(mutex_);
-    Stmt s(db_, "INSERT OR REPLACE INTO api_tokens(hash, role, name, created_at) VALUES (?, ?, ?, ?)");
-    s.bind(1, hash).bind(2, role).bind(3, name).bind(4, Timestamp::now().ns);
+    Stmt s(db_, "INSERT OR REPLACE INTO api_tokens(hash, role, name, agencies, created_at) VALUES (?, ?, ?, ?, ?)");
+    s.bind(1, hash).bind(2, t.role).bind(3, t.name).bind(4, join_lines(t.agencies)).bind(5, Timestamp::now().ns);
     return done(s);
   }
 
-  Result<std::optional<std::string>> api_token_role(const std::string& hash) override {
+  Result<std::optional<ApiTokenRecord>> api_token(const std::string& hash) override {
     std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT role FROM api_tokens WHERE hash = ?");
+    Stmt s(db_, "SELECT name, role, agencies FROM api_tokens WHERE hash = ?");
     s.bind(1, hash);
     int rc = s.step();
-    if (rc == SQLITE_ROW) return std::optional<std::string>(s.text(0));
-    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    if (rc == SQLITE_ROW) return std::optional<ApiTokenRecord>(ApiTokenRecord{s.text(0), s.text(1), split_lines(s.text(2))});
+    if (rc == SQLITE_DONE) return std::optional<ApiTokenRecord>();
     return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+
+  static UserRecord user_from(const Stmt& s) {
+    UserRecord u;
+    u.name = s.text(0);
+    u.password = s.text(1);
+    u.role = s.text(2);
+    u.agencies = split_lines(s.text(3));
+    u.disabled = s.integer(4) != 0;
+    u.created = Timestamp{s.integer(5)};
+    return u;
+  }
+
+  Result<bool> add_user(const UserRecord& u) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "INSERT INTO users(name, password, role, agencies, disabled, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+           " ON CONFLICT (name) DO NOTHING");
+    s.bind(1, u.name).bind(2, u.password).bind(3, u.role).bind(4, join_lines(u.agencies));
+    s.bind(5, static_cast<int64_t>(u.disabled)).bind(6, (u.created.ns ? u.created : Timestamp::now()).ns);
+    if (auto d = done(s); !d) return make_error(d.error());
+    return sqlite3_changes(db_) > 0;
+  }
+
+  Result<std::optional<UserRecord>> get_user(const std::string& name) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT name, password, role, agencies, disabled, created_at FROM users WHERE name = ?");
+    s.bind(1, name);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return std::optional<UserRecord>(user_from(s));
+    if (rc == SQLITE_DONE) return std::optional<UserRecord>();
+    return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+
+  Result<std::vector<UserRecord>> list_users() override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT name, password, role, agencies, disabled, created_at FROM users ORDER BY name");
+    std::vector<UserRecord> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(user_from(s));
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
+  }
+
+  // One transaction: the user's row changes and every session of the user ends.
+  Result<bool> update_user_ending_sessions(const std::string& name, Stmt& update) {
+    if (!update.ok()) return make_error("sqlite: " + update.error());
+    auto r = exec("BEGIN IMMEDIATE");
+    if (!r) return make_error(r.error());
+    if (update.step() != SQLITE_DONE) {
+      std::string err = sqlite3_errmsg(db_);
+      (void)exec("ROLLBACK");
+      return make_error("sqlite: " + err);
+    }
+    bool changed = sqlite3_changes(db_) > 0;
+    Stmt d(db_, "DELETE FROM sessions WHERE user_name = ?");
+    d.bind(1, name);
+    if (d.step() != SQLITE_DONE) {
+      std::string err = sqlite3_errmsg(db_);
+      (void)exec("ROLLBACK");
+      return make_error("sqlite: " + err);
+    }
+    r = exec("COMMIT");
+    if (!r) {
+      (void)exec("ROLLBACK");
+      return make_error(r.error());
+    }
+    return changed;
+  }
+
+  Result<bool> set_user_disabled(const std::string& name, bool disabled) override {
+    std::lock_guard lock(mutex_);
+    Stmt u(db_, "UPDATE users SET disabled = ? WHERE name = ?");
+    u.bind(1, static_cast<int64_t>(disabled)).bind(2, name);
+    return update_user_ending_sessions(name, u);
+  }
+
+  Result<bool> set_user_password(const std::string& name, const std::string& encoded) override {
+    std::lock_guard lock(mutex_);
+    Stmt u(db_, "UPDATE users SET password = ? WHERE name = ?");
+    u.bind(1, encoded).bind(2, name);
+    return update_user_ending_sessions(name, u);
+  }
+
+  Result<void> add_session(const std::string& hash, const SessionRecord& session) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "INSERT INTO sessions(hash, user_name, created_at, last_used) VALUES (?, ?, ?, ?)");
+    s.bind(1, hash).bind(2, session.user).bind(3, session.created.ns).bind(4, session.last_used.ns);
+    return done(s);
+  }
+
+  Result<std::optional<SessionRecord>> get_session(const std::string& hash) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT user_name, created_at, last_used FROM sessions WHERE hash = ?");
+    s.bind(1, hash);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) {
+      return std::optional<SessionRecord>(SessionRecord{s.text(0), Timestamp{s.integer(1)}, Timestamp{s.integer(2)}});
+    }
+    if (rc == SQLITE_DONE) return std::optional<SessionRecord>();
+    return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+
+  Result<void> touch_session(const std::string& hash, Timestamp now) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "UPDATE sessions SET last_used = ? WHERE hash = ? AND last_used < ?");
+    s.bind(1, now.ns).bind(2, hash).bind(3, now.ns);
+    return done(s);
+  }
+
+  Result<bool> delete_session(const std::string& hash) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "DELETE FROM sessions WHERE hash = ?");
+    s.bind(1, hash);
+    if (auto d = done(s); !d) return make_error(d.error());
+    return sqlite3_changes(db_) > 0;
+  }
+
+  Result<uint64_t> expire_sessions(Timestamp created_before, Timestamp used_before) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "DELETE FROM sessions WHERE created_at < ? OR last_used < ?");
+    s.bind(1, created_before.ns).bind(2, used_before.ns);
+    if (auto d = done(s); !d) return make_error(d.error());
+    return static_cast<uint64_t>(sqlite3_changes(db_));
+  }
+
+  Result<void> add_audit(const AuditEntry& e) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "INSERT INTO audit(ts, who, action, target, detail) VALUES (?, ?, ?, ?, ?)");
+    s.bind(1, (e.time.ns ? e.time : Timestamp::now()).ns).bind(2, e.who).bind(3, e.action).bind(4, e.target);
+    s.bind(5, e.detail);
+    return done(s);
+  }
+
+  Result<std::vector<AuditEntry>> list_audit(const AuditFilter& f) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT id, ts, who, action, target, detail FROM audit WHERE (?1 IS NULL OR who = ?1)"
+           " AND (?2 IS NULL OR action = ?2) AND (?3 = 0 OR id < ?3) ORDER BY id DESC LIMIT ?4");
+    if (f.who.empty()) {
+      s.bind_null(1);
+    } else {
+      s.bind(1, f.who);
+    }
+    if (f.action.empty()) {
+      s.bind_null(2);
+    } else {
+      s.bind(2, f.action);
+    }
+    s.bind(3, f.before_id).bind(4, static_cast<int64_t>(std::clamp(f.limit, 1, 10000)));
+    std::vector<AuditEntry> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      out.push_back({s.integer(0), Timestamp{s.integer(1)}, s.text(2), s.text(3), s.text(4), s.text(5)});
+    }
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
   }
 
   Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
@@ -412,11 +594,12 @@ class SqliteStore final : public Store {
 
   Result<std::vector<AlertRecord>> list_alerts(const AlertFilter& f) override {
     std::lock_guard lock(mutex_);
-    static const std::string sql = std::string(kAlertSelect) + kAlertWhere + " AND (?8 = 0 OR a.id < ?8) ORDER BY a.id DESC LIMIT ?9";
+    static const std::string sql =
+        std::string(kAlertSelect) + kAlertWhere + " AND (?9 = 0 OR a.id < ?9) ORDER BY a.id DESC LIMIT ?10";
     Stmt s(db_, sql.c_str());
     if (!s.ok()) return make_error("sqlite: " + s.error());
     bind_filter(s, f);
-    s.bind(8, f.before_id).bind(9, static_cast<int64_t>(std::clamp(f.limit, 1, 10000)));
+    s.bind(9, f.before_id).bind(10, static_cast<int64_t>(std::clamp(f.limit, 1, 10000)));
     std::vector<AlertRecord> out;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) out.push_back(alert_row(s, false));
@@ -595,7 +778,9 @@ class SqliteStore final : public Store {
   static constexpr const char* kAlertWhere =
       " WHERE (?1 = 0 OR a.severity >= ?1) AND (?2 IS NULL OR a.status = ?2)"
       " AND (?3 IS NULL OR g.agency = ?3) AND (?4 IS NULL OR a.agent_id = ?4)"
-      " AND (?5 IS NULL OR a.rule_id = ?5) AND (?6 = 0 OR a.ts >= ?6) AND (?7 = 0 OR a.ts < ?7)";
+      " AND (?5 IS NULL OR a.rule_id = ?5) AND (?6 = 0 OR a.ts >= ?6) AND (?7 = 0 OR a.ts < ?7)"
+      // ?8: the agencies the caller is limited to, one per line.
+      " AND (?8 IS NULL OR instr(char(10) || ?8 || char(10), char(10) || g.agency || char(10)) > 0)";
 
   static void bind_filter(Stmt& s, const AlertFilter& f) {
     auto opt = [&](int i, const std::string& v) {
@@ -611,6 +796,7 @@ class SqliteStore final : public Store {
     opt(4, f.agent_id);
     opt(5, f.rule_id);
     s.bind(6, f.from.ns).bind(7, f.to.ns);
+    opt(8, join_lines(f.agencies_in));
   }
 
   static constexpr const char* kAlertSelect =

@@ -237,10 +237,141 @@ TEST_P(StoreTest, SqlMetacharactersAreData) {
 }
 
 TEST_P(StoreTest, ApiTokensMapToRoles) {
-  ASSERT_TRUE(store_->add_api_token("hash", "admin", "bootstrap"));
-  EXPECT_EQ(**store_->api_token_role("hash"), "admin");
-  EXPECT_FALSE(store_->api_token_role("other")->has_value());
-  EXPECT_FALSE(store_->add_api_token("h2", "root", "x"));  // roles are checked
+  ASSERT_TRUE(store_->add_api_token("hash", {"bootstrap", "admin", {}}));
+  auto t = store_->api_token("hash");
+  ASSERT_TRUE(t && t->has_value()) << (t ? "" : t.error());
+  EXPECT_EQ((*t)->role, "admin");
+  EXPECT_EQ((*t)->name, "bootstrap");
+  EXPECT_TRUE((*t)->agencies.empty());
+  EXPECT_FALSE(store_->api_token("other")->has_value());
+  EXPECT_FALSE(store_->add_api_token("h2", {"x", "root", {}}));  // roles are checked
+  ASSERT_TRUE(store_->add_api_token("h3", {"soc-a", "analyst", {"A", "B C"}}));
+  EXPECT_EQ((*store_->api_token("h3"))->agencies, (std::vector<std::string>{"A", "B C"}));
+}
+
+TEST_P(StoreTest, UsersAreAddedListedDisabledAndRepassworded) {
+  UserRecord u;
+  u.name = "lan";
+  u.password = "pbkdf2-sha256$210000$00$11";
+  u.role = "analyst";
+  u.agencies = {"So TTTT", "Ha Noi; DROP TABLE users"};
+  ASSERT_TRUE(*store_->add_user(u));
+  EXPECT_FALSE(*store_->add_user(u));  // the name is taken
+  u.name = "root";
+  u.role = "superuser";
+  EXPECT_FALSE(store_->add_user(u));  // roles are checked
+  u.name = "an";
+  u.role = "auditor";
+  u.agencies.clear();
+  ASSERT_TRUE(*store_->add_user(u));
+
+  auto got = store_->get_user("lan");
+  ASSERT_TRUE(got && got->has_value()) << (got ? "" : got.error());
+  EXPECT_EQ((*got)->role, "analyst");
+  EXPECT_EQ((*got)->agencies, (std::vector<std::string>{"So TTTT", "Ha Noi; DROP TABLE users"}));
+  EXPECT_FALSE((*got)->disabled);
+  EXPECT_FALSE(store_->get_user("nobody")->has_value());
+  auto all = store_->list_users();
+  ASSERT_TRUE(all) << all.error();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name, "an");
+  EXPECT_TRUE((*all)[0].agencies.empty());
+
+  ASSERT_TRUE(store_->add_session("s1", {"lan", at(0), at(0)}));
+  ASSERT_TRUE(*store_->set_user_disabled("lan", true));
+  EXPECT_TRUE((*store_->get_user("lan"))->disabled);
+  EXPECT_FALSE(store_->get_session("s1")->has_value());  // disabling ends the sessions
+  EXPECT_FALSE(*store_->set_user_disabled("nobody", true));
+  ASSERT_TRUE(*store_->set_user_disabled("lan", false));
+
+  ASSERT_TRUE(store_->add_session("s2", {"lan", at(0), at(0)}));
+  ASSERT_TRUE(*store_->set_user_password("lan", "pbkdf2-sha256$210000$22$33"));
+  EXPECT_EQ((*store_->get_user("lan"))->password, "pbkdf2-sha256$210000$22$33");
+  EXPECT_FALSE(store_->get_session("s2")->has_value());  // so does a new password
+  EXPECT_FALSE(*store_->set_user_password("nobody", "x"));
+}
+
+TEST_P(StoreTest, SessionsAreTouchedDeletedAndExpired) {
+  UserRecord u{"lan", "pbkdf2-sha256$210000$00$11", "admin", {}, false, {}};
+  ASSERT_TRUE(*store_->add_user(u));
+  ASSERT_TRUE(store_->add_session("old", {"lan", at(0), at(0)}));
+  ASSERT_TRUE(store_->add_session("idle", {"lan", at(100), at(100)}));
+  ASSERT_TRUE(store_->add_session("busy", {"lan", at(100), at(100)}));
+  EXPECT_FALSE(store_->add_session("ghost", {"nobody", at(0), at(0)}));  // users must exist
+  ASSERT_TRUE(store_->touch_session("busy", at(500)));
+  ASSERT_TRUE(store_->touch_session("busy", at(400)));  // never moves back
+  auto busy = store_->get_session("busy");
+  ASSERT_TRUE(busy && busy->has_value());
+  EXPECT_EQ((*busy)->user, "lan");
+  EXPECT_EQ((*busy)->created.ns, at(100).ns);
+  EXPECT_EQ((*busy)->last_used.ns, at(500).ns);
+  // Created before 50 or unused since 300: "old" and "idle" go.
+  EXPECT_EQ(*store_->expire_sessions(at(50), at(300)), 2u);
+  EXPECT_FALSE(store_->get_session("old")->has_value());
+  EXPECT_FALSE(store_->get_session("idle")->has_value());
+  EXPECT_TRUE(*store_->delete_session("busy"));
+  EXPECT_FALSE(*store_->delete_session("busy"));
+}
+
+TEST_P(StoreTest, AuditLogListsNewestFirstWithFiltersAndPages) {
+  const std::string evil = "x'); DROP TABLE audit; --";
+  for (int i = 1; i <= 25; ++i) {
+    AuditEntry e{0, at(i), i % 2 ? "admin" : evil, i % 5 ? "alert.status" : "login.failure",
+                 "alert/" + std::to_string(i), "acknowledged"};
+    ASSERT_TRUE(store_->add_audit(e));
+  }
+  auto all = store_->list_audit({});
+  ASSERT_TRUE(all) << all.error();
+  ASSERT_EQ(all->size(), 25u);
+  EXPECT_EQ((*all)[0].target, "alert/25");
+  EXPECT_EQ((*all)[0].time.ns, at(25).ns);
+  EXPECT_EQ((*all)[24].target, "alert/1");
+  AuditFilter f;
+  f.who = evil;
+  EXPECT_EQ(store_->list_audit(f)->size(), 12u);
+  f = {};
+  f.action = "login.failure";
+  EXPECT_EQ(store_->list_audit(f)->size(), 5u);
+  std::set<int64_t> seen;
+  AuditFilter page;
+  page.limit = 10;
+  for (;;) {
+    auto got = *store_->list_audit(page);
+    if (got.empty()) break;
+    for (const auto& e : got) EXPECT_TRUE(seen.insert(e.id).second);
+    page.before_id = got.back().id;
+  }
+  EXPECT_EQ(seen.size(), 25u);
+}
+
+TEST_P(StoreTest, AlertsAreScopedToTheCallersAgencies) {
+  for (const char* agency : {"A", "B", "C"}) {
+    ASSERT_TRUE(store_->ensure_agency(agency, "tcvn11930"));
+    AgentRecord a;
+    a.id = std::string("agt-") + agency;
+    a.agency = agency;
+    a.host = "web";
+    a.version = "1";
+    a.cert_serial = a.id;
+    ASSERT_TRUE(store_->add_agent(a));
+    ASSERT_EQ(*store_->store_batch(a.id, "e1", {record(1, "alert", at(1)), record(2, "alert", at(2))}), 2u);
+  }
+  AlertFilter f;
+  f.agencies_in = {"A", "C"};
+  auto got = store_->list_alerts(f);
+  ASSERT_TRUE(got) << got.error();
+  ASSERT_EQ(got->size(), 4u);
+  for (const auto& a : *got) EXPECT_NE(a.agency, "B");
+  EXPECT_EQ(*store_->count_alerts(f), 4u);
+  f.agency = "B";  // asking for another agency finds nothing
+  EXPECT_EQ(store_->list_alerts(f)->size(), 0u);
+  EXPECT_EQ(*store_->count_alerts(f), 0u);
+  f = {};
+  f.agencies_in = {"B' OR '1'='1"};
+  EXPECT_EQ(store_->list_alerts(f)->size(), 0u);
+  f.agencies_in = {"B"};
+  f.limit = 1;
+  EXPECT_EQ(store_->list_alerts(f)->size(), 1u);
 }
 
 TEST_P(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
