@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +23,9 @@ struct Cidr {
   int prefix = 0;  // bits, counted on the 128-bit mapped form
   bool contains(const IpAddress& ip) const;
 };
+
+// "ADDRESS" or "ADDRESS/BITS" (IPv4 or IPv6); nullopt when it is neither.
+std::optional<Cidr> parse_cidr(std::string_view text);
 
 // One node of a `when` tree.
 struct Condition {

@@ -667,24 +667,6 @@ class Compiler {
     return combine(Condition::Kind::all, std::move(parts));
   }
 
-  static std::optional<Cidr> parse_cidr(std::string_view text) {
-    size_t slash = text.find('/');
-    auto ip = IpAddress::parse(text.substr(0, slash));
-    if (!ip) return std::nullopt;
-    int bits = ip->is_v4() ? 32 : 128;
-    if (slash != std::string_view::npos) {
-      auto p = text.substr(slash + 1);
-      auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), bits);
-      if (ec != std::errc() || ptr != p.data() + p.size() || bits < 0 || bits > (ip->is_v4() ? 32 : 128)) {
-        return std::nullopt;
-      }
-    }
-    Cidr c;
-    c.network = *ip;
-    c.prefix = ip->is_v4() ? bits + 96 : bits;
-    return c;
-  }
-
   // ---- conditions: `not` binds tighter than `and`, `and` tighter than `or` ----
 
   struct Token {
