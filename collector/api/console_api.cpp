@@ -893,19 +893,21 @@ net::HttpResponse ConsoleApi::metrics() {
   out += "# HELP vigil_alerts_open Alerts not yet resolved or marked false positive, by severity.\n";
   out += "# TYPE vigil_alerts_open gauge\n";
   static const char* kSeverities[] = {"info", "low", "medium", "high", "critical"};
+  // Open alerts at or above each severity (one count per severity and status), then the
+  // differences between neighbours give each severity's own count.
+  uint64_t at_least[7] = {};
   for (int sev = 1; sev <= 5; ++sev) {
-    uint64_t open = 0;
     for (const char* status : {"new", "acknowledged"}) {
       AlertFilter f;
       f.min_severity = sev;
       f.status = status;
-      auto at_least = store_.count_alerts(f);
-      f.min_severity = sev + 1;
-      auto above = sev < 5 ? store_.count_alerts(f) : Result<uint64_t>(uint64_t{0});
-      if (!at_least || !above) return error(503, "store unavailable");
-      open += *at_least - *above;
+      auto n = store_.count_alerts(f);
+      if (!n) return error(503, "store unavailable");
+      at_least[sev] += *n;
     }
-    out += fmt::format("vigil_alerts_open{{severity=\"{}\"}} {}\n", kSeverities[sev - 1], open);
+  }
+  for (int sev = 1; sev <= 5; ++sev) {
+    out += fmt::format("vigil_alerts_open{{severity=\"{}\"}} {}\n", kSeverities[sev - 1], at_least[sev] - at_least[sev + 1]);
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   out += "# HELP vigil_store_query_seconds Time the store took to answer this scrape's queries.\n";

@@ -70,7 +70,7 @@ class Exporter {
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};  // read by the export thread between deliveries
   bool woken_ = false;
 };
 
