@@ -138,6 +138,12 @@ CREATE TABLE audit(
 CREATE INDEX audit_action ON audit(action, id);
 ALTER TABLE api_tokens ADD COLUMN agencies TEXT NOT NULL DEFAULT '';
 )sql",
+    // 6: retention finds what to purge by time.
+    R"sql(
+CREATE INDEX alerts_ts ON alerts(ts);
+CREATE INDEX compliance_history_ts ON compliance_history(ts);
+CREATE INDEX audit_ts ON audit(ts);
+)sql",
 };
 
 // SQLSTATEs after which a whole transaction may simply be run again.
@@ -662,6 +668,102 @@ class PgStore final : public Store {
       if (!r.ok()) return failed(c, r);
       return StoredCounts{static_cast<uint64_t>(r.integer(0, 0)), static_cast<uint64_t>(r.integer(0, 1))};
     });
+  }
+
+  Result<PurgeCounts> purge(const PurgeRequest& req) override {
+    PurgeCounts out;
+    const int64_t chunk = std::clamp(req.chunk_rows, 1, 1'000'000);
+    // One statement per chunk (its own transaction), on a pooled connection taken for that
+    // chunk only; runs until a chunk comes back short or the caller cancels. Several
+    // collectors purging together delete disjoint or already deleted rows: harmless.
+    auto drain = [&](uint64_t& counter, const char* sql, auto&& params, uint64_t* second = nullptr) -> Result<void> {
+      while (!(req.cancelled && req.cancelled())) {
+        auto n = with_conn<int64_t>("purge", [&](Conn& c) -> Result<int64_t> {
+          Params p = params();
+          Res r = c.exec(sql, p);
+          if (!r.ok()) return failed(c, r);
+          if (r.status() == PGRES_TUPLES_OK) {
+            if (second) *second += static_cast<uint64_t>(r.integer(0, 1));
+            return r.integer(0, 0);
+          }
+          return static_cast<int64_t>(r.affected());
+        });
+        if (!n) return make_error(n.error());
+        counter += static_cast<uint64_t>(*n);
+        if (*n < chunk) break;
+      }
+      return {};
+    };
+    auto before = [&](Timestamp t) {
+      return [t, chunk] {
+        Params p;
+        p.integer(t.ns).integer(chunk);
+        return p;
+      };
+    };
+
+    if (req.alerts_before.ns > 0) {
+      // One statement: the chunk's alerts (locked, so a triage change waits and then finds them
+      // gone), their history, their own records, then the alerts.
+      auto r = drain(out.alerts,
+                     "WITH doomed AS (SELECT id, agent_id, epoch, seq FROM alerts WHERE ts < $1 ORDER BY ts, id"
+                     " LIMIT $2 FOR UPDATE SKIP LOCKED),"
+                     " h AS (DELETE FROM alert_history WHERE alert_id IN (SELECT id FROM doomed) RETURNING 1),"
+                     " r AS (DELETE FROM records r USING doomed d WHERE r.agent_id = d.agent_id AND r.epoch = d.epoch"
+                     " AND r.seq = d.seq RETURNING 1),"
+                     " a AS (DELETE FROM alerts WHERE id IN (SELECT id FROM doomed) RETURNING 1)"
+                     " SELECT (SELECT COUNT(*) FROM a), (SELECT COUNT(*) FROM h), (SELECT COUNT(*) FROM r)",
+                     before(req.alerts_before), &out.alert_history);
+      if (!r) return make_error(r.error());
+    }
+
+    if (req.events_before.ns > 0 || req.health_before.ns > 0) {
+      auto kinds = with_conn<std::vector<std::string>>("purge", [&](Conn& c) -> Result<std::vector<std::string>> {
+        // The distinct kinds of stored records, one index seek each (a loose scan).
+        Res r = c.exec(
+            "WITH RECURSIVE k(kind) AS (SELECT (SELECT MIN(kind) FROM records) UNION ALL"
+            " SELECT (SELECT MIN(kind) FROM records WHERE kind > k.kind) FROM k WHERE k.kind IS NOT NULL)"
+            " SELECT kind FROM k WHERE kind IS NOT NULL");
+        if (!r.ok()) return failed(c, r);
+        std::vector<std::string> found;
+        for (int i = 0; i < r.rows(); ++i) found.push_back(r.text(i, 0));
+        return found;
+      });
+      if (!kinds) return make_error(kinds.error());
+      for (const auto& kind : *kinds) {
+        if (kind == "alert") continue;  // an alert's record goes with the alert
+        const bool health = kind == "metric";
+        Timestamp t = health ? req.health_before : req.events_before;
+        if (t.ns <= 0) continue;
+        auto r = drain(health ? out.health : out.events,
+                       "DELETE FROM records WHERE ctid = ANY(ARRAY(SELECT ctid FROM records WHERE kind = $1 AND ts < $2"
+                       " LIMIT $3))",
+                       [&] {
+                         Params p;
+                         p.text(kind).integer(t.ns).integer(chunk);
+                         return p;
+                       });
+        if (!r) return make_error(r.error());
+      }
+    }
+
+    if (req.compliance_history_before.ns > 0) {
+      // A change goes once a later change of the same check is older than the cutoff too: the
+      // result each check had when the retained period begins stays.
+      auto r = drain(out.compliance_history,
+                     "DELETE FROM compliance_history WHERE ctid = ANY(ARRAY(SELECT h.ctid FROM compliance_history h"
+                     " WHERE h.ts < $1 AND EXISTS (SELECT 1 FROM compliance_history n WHERE n.agent_id = h.agent_id"
+                     " AND n.policy = h.policy AND n.check_id = h.check_id AND n.ts > h.ts AND n.ts < $1) LIMIT $2))",
+                     before(req.compliance_history_before));
+      if (!r) return make_error(r.error());
+    }
+
+    if (req.audit_before.ns > 0) {
+      auto r = drain(out.audit, "DELETE FROM audit WHERE id = ANY(ARRAY(SELECT id FROM audit WHERE ts < $1 LIMIT $2))",
+                     before(req.audit_before));
+      if (!r) return make_error(r.error());
+    }
+    return out;
   }
 
   Result<std::vector<AlertRecord>> list_alerts(const AlertFilter& f) override {

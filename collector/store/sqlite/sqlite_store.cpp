@@ -127,6 +127,12 @@ CREATE TABLE audit(
 CREATE INDEX audit_action ON audit(action, id);
 ALTER TABLE api_tokens ADD COLUMN agencies TEXT NOT NULL DEFAULT '';
 )sql",
+    // 6: retention finds what to purge by time.
+    R"sql(
+CREATE INDEX alerts_ts ON alerts(ts);
+CREATE INDEX compliance_history_ts ON compliance_history(ts);
+CREATE INDEX audit_ts ON audit(ts);
+)sql",
 };
 
 class Stmt {
@@ -592,6 +598,100 @@ class SqliteStore final : public Store {
     return StoredCounts{static_cast<uint64_t>(s.integer(0)), static_cast<uint64_t>(s.integer(1))};
   }
 
+  Result<PurgeCounts> purge(const PurgeRequest& req) override {
+    PurgeCounts out;
+    const int64_t chunk = std::clamp(req.chunk_rows, 1, 1'000'000);
+    // Runs `step` (one chunk, in its own transaction, under the lock) until a chunk comes back
+    // short or the caller cancels; the lock is let go between chunks so ingest gets its turn.
+    auto drain = [&](uint64_t& counter, auto&& step) -> Result<void> {
+      while (!(req.cancelled && req.cancelled())) {
+        std::lock_guard lock(mutex_);
+        auto r = exec("BEGIN IMMEDIATE");
+        if (!r) return r;
+        auto n = step();
+        if (!n) {
+          (void)exec("ROLLBACK");
+          return make_error(n.error());
+        }
+        r = exec("COMMIT");
+        if (!r) {
+          (void)exec("ROLLBACK");
+          return r;
+        }
+        counter += static_cast<uint64_t>(*n);
+        if (*n < chunk) break;
+      }
+      return {};
+    };
+    // A statement that deletes at most `chunk` rows older than `before`; returns how many.
+    auto deleter = [&](const char* sql, Timestamp before) {
+      return [this, sql, before, chunk]() -> Result<int64_t> {
+        Stmt s(db_, sql);
+        s.bind(1, before.ns).bind(2, chunk);
+        if (auto d = done(s); !d) return make_error(d.error());
+        return static_cast<int64_t>(sqlite3_changes(db_));
+      };
+    };
+
+    if (req.alerts_before.ns > 0) {
+      // The same chunk (oldest first, ties by id) three times within one write transaction:
+      // history first (it refers to the alert), then the alert's own record, then the alert.
+      auto step = [&]() -> Result<int64_t> {
+        constexpr const char* kDoomed = "SELECT id FROM alerts WHERE ts < ?1 ORDER BY ts, id LIMIT ?2";
+        static const std::string history = std::string("DELETE FROM alert_history WHERE alert_id IN (") + kDoomed + ")";
+        static const std::string records =
+            "DELETE FROM records WHERE (agent_id, epoch, seq) IN (SELECT agent_id, epoch, seq FROM alerts WHERE id IN (" +
+            std::string(kDoomed) + "))";
+        static const std::string alerts = std::string("DELETE FROM alerts WHERE id IN (") + kDoomed + ")";
+        auto h = deleter(history.c_str(), req.alerts_before)();
+        if (!h) return h;
+        out.alert_history += static_cast<uint64_t>(*h);
+        if (auto r = deleter(records.c_str(), req.alerts_before)(); !r) return r;
+        return deleter(alerts.c_str(), req.alerts_before)();
+      };
+      if (auto r = drain(out.alerts, step); !r) return make_error(r.error());
+    }
+
+    if (req.events_before.ns > 0 || req.health_before.ns > 0) {
+      auto kinds = record_kinds();
+      if (!kinds) return make_error(kinds.error());
+      for (const auto& kind : *kinds) {
+        if (kind == "alert") continue;  // an alert's record goes with the alert
+        const bool health = kind == "metric";
+        Timestamp before = health ? req.health_before : req.events_before;
+        if (before.ns <= 0) continue;
+        auto step = [&]() -> Result<int64_t> {
+          Stmt s(db_,
+                 "DELETE FROM records WHERE (agent_id, epoch, seq) IN (SELECT agent_id, epoch, seq FROM records"
+                 " WHERE kind = ?1 AND ts < ?2 LIMIT ?3)");
+          s.bind(1, kind).bind(2, before.ns).bind(3, chunk);
+          if (auto d = done(s); !d) return make_error(d.error());
+          return static_cast<int64_t>(sqlite3_changes(db_));
+        };
+        if (auto r = drain(health ? out.health : out.events, step); !r) return make_error(r.error());
+      }
+    }
+
+    if (req.compliance_history_before.ns > 0) {
+      // A change goes once a later change of the same check is older than the cutoff too: the
+      // result each check had when the retained period begins stays, so the history still
+      // answers "what was the result at any time since".
+      auto step = deleter(
+          "DELETE FROM compliance_history WHERE rowid IN (SELECT h.rowid FROM compliance_history h WHERE h.ts < ?1"
+          " AND EXISTS (SELECT 1 FROM compliance_history n WHERE n.agent_id = h.agent_id AND n.policy = h.policy"
+          " AND n.check_id = h.check_id AND n.ts > h.ts AND n.ts < ?1) LIMIT ?2)",
+          req.compliance_history_before);
+      if (auto r = drain(out.compliance_history, step); !r) return make_error(r.error());
+    }
+
+    if (req.audit_before.ns > 0) {
+      auto step = deleter("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ?1 LIMIT ?2)",
+                          req.audit_before);
+      if (auto r = drain(out.audit, step); !r) return make_error(r.error());
+    }
+    return out;
+  }
+
   Result<std::vector<AlertRecord>> list_alerts(const AlertFilter& f) override {
     std::lock_guard lock(mutex_);
     static const std::string sql =
@@ -772,6 +872,21 @@ class SqliteStore final : public Store {
       if (auto d = done(h); !d) return d;
     }
     return {};
+  }
+
+  // The distinct kinds of stored records, one index seek each (a loose scan of records_kind_ts).
+  Result<std::vector<std::string>> record_kinds() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "WITH RECURSIVE k(kind) AS (SELECT (SELECT MIN(kind) FROM records) UNION ALL"
+           " SELECT (SELECT MIN(kind) FROM records WHERE kind > k.kind) FROM k WHERE k.kind IS NOT NULL)"
+           " SELECT kind FROM k WHERE kind IS NOT NULL");
+    if (!s.ok()) return make_error("sqlite: " + s.error());
+    std::vector<std::string> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(s.text(0));
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
   }
 
   // Every filter is a bound parameter; an unused one is NULL (or 0) and matches everything.
