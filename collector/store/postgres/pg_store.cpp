@@ -144,6 +144,10 @@ CREATE INDEX alerts_ts ON alerts(ts);
 CREATE INDEX compliance_history_ts ON compliance_history(ts);
 CREATE INDEX audit_ts ON audit(ts);
 )sql",
+    // 7: the alert list by rule, newest first, as it is by agent and by status.
+    R"sql(
+CREATE INDEX alerts_rule ON alerts(rule_id, id);
+)sql",
 };
 
 // SQLSTATEs after which a whole transaction may simply be run again.
@@ -244,16 +248,47 @@ struct Prepared {
   const char* sql;
 };
 
-constexpr Prepared kInsertRecord{
-    "vigil_insert_record",
-    "INSERT INTO records(agent_id, epoch, seq, kind, dataset, ts, body) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    " ON CONFLICT DO NOTHING"};
-// An alert row only when its record is new; the statement's row count says which.
-constexpr Prepared kInsertAlertRecord{"vigil_insert_alert_record",
-                                      "WITH r AS (INSERT INTO records(agent_id, epoch, seq, kind, dataset, ts, body)"
-                                      " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING 1)"
-                                      " INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts)"
-                                      " SELECT $1, $2, $3, $8, $9, $10, $6 FROM r"};
+// A whole batch in one statement: the records travel as arrays (one per column), are inserted
+// in the batch's order with the duplicates skipped, and the new alert records get their alert
+// rows; the statement returns the seq of every record that was new. A seq repeated within the
+// batch counts once (its first record), as when each record was a statement of its own.
+constexpr Prepared kInsertBatch{
+    "vigil_insert_batch",
+    "WITH input AS (SELECT DISTINCT ON (t.seq) t.* FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[],"
+    " $7::text[], $8::text[], $9::text[], $10::int[]) WITH ORDINALITY"
+    " AS t(seq, kind, dataset, ts, body, rule_id, rule_name, severity, n) ORDER BY t.seq, t.n),"
+    " ins AS (INSERT INTO records(agent_id, epoch, seq, kind, dataset, ts, body)"
+    " SELECT $1, $2, seq, kind, dataset, ts, body FROM input ORDER BY n ON CONFLICT DO NOTHING RETURNING seq),"
+    " al AS (INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts)"
+    " SELECT $1, $2, i.seq, i.rule_id, i.rule_name, i.severity, i.ts FROM input i JOIN ins USING (seq)"
+    " WHERE i.kind = 'alert' ORDER BY i.n)"
+    " SELECT seq FROM ins"};
+
+// One array parameter in PostgreSQL's text form, built element by element: text elements are
+// double-quoted with " and \ escaped (a NUL, which PostgreSQL text cannot hold, becomes U+FFFD).
+class ArrayParam {
+ public:
+  void text(std::string_view v) {
+    out_ += out_.empty() ? "{\"" : ",\"";
+    for (char c : v) {
+      if (c == '"' || c == '\\') out_ += '\\';
+      if (c == '\0') {
+        out_ += "\xEF\xBF\xBD";
+        continue;
+      }
+      out_ += c;
+    }
+    out_ += '"';
+  }
+  void integer(int64_t v) {
+    out_ += out_.empty() ? '{' : ',';
+    out_ += std::to_string(v);
+  }
+  std::string done() { return out_.empty() ? "{}" : out_ + '}'; }
+
+ private:
+  std::string out_;
+};
 
 class Conn {
  public:
@@ -1023,33 +1058,43 @@ class PgStore final : public Store {
     if (!r.ok()) c.set_broken();
   }
 
-  // Records go to the server in pipelines of this many statements: one round trip each, and
-  // few enough small replies that neither side's socket buffer fills while the other writes.
-  static constexpr size_t kPipelineDepth = 256;
-
   Result<uint64_t> store_batch_once(Conn& c, const std::string& agent_id, const std::string& epoch,
                                     const std::vector<IncomingRecord>& records, std::string& sqlstate) {
-    for (const Prepared* s : {&kInsertRecord, &kInsertAlertRecord}) {
-      if (auto r = c.prepare(*s); !r) {
-        if (PQstatus(c.get()) != CONNECTION_OK) c.set_broken();
-        return make_error(r.error());
-      }
+    if (auto r = c.prepare(kInsertBatch); !r) {
+      if (PQstatus(c.get()) != CONNECTION_OK) c.set_broken();
+      return make_error(r.error());
     }
+    ArrayParam seq, kind, dataset, ts, body, rule_id, rule_name, severity;
+    for (const auto& rec : records) {
+      seq.integer(static_cast<int64_t>(rec.seq));
+      kind.text(rec.kind);
+      dataset.text(rec.dataset);
+      ts.integer(rec.time.ns);
+      body.text(rec.json);
+      rule_id.text(rec.rule_id);
+      rule_name.text(rec.rule_name);
+      severity.integer(rec.severity);
+    }
+    Params p;
+    p.text(agent_id).text(epoch).text(seq.done()).text(kind.done()).text(dataset.done()).text(ts.done());
+    p.text(body.done()).text(rule_id.done()).text(rule_name.done()).text(severity.done());
     Res begin = c.exec("BEGIN");
     if (!begin.ok()) return failed(c, begin);
-    uint64_t added = 0;
-    std::vector<const IncomingRecord*> new_checks;
-    for (size_t from = 0; from < records.size(); from += kPipelineDepth) {
-      size_t to = std::min(records.size(), from + kPipelineDepth);
-      auto r = pipeline(c, agent_id, epoch, records, from, to, added, new_checks, sqlstate);
-      if (!r) {
-        rollback(c);
-        return make_error(r.error());
-      }
+    Res ins(PQexecPrepared(c.get(), kInsertBatch.name, p.size(), p.values(), nullptr, nullptr, 0));
+    if (!ins.ok()) {
+      sqlstate = ins.sqlstate();
+      rollback(c);
+      return failed(c, ins);
     }
+    uint64_t added = static_cast<uint64_t>(ins.rows());
     // Compliance results after their records, in the batch's order (the newest one wins).
-    for (const IncomingRecord* rec : new_checks) {
-      auto r = upsert_check(c, agent_id, *rec, sqlstate);
+    std::unordered_set<int64_t> fresh;
+    for (int i = 0; i < ins.rows(); ++i) fresh.insert(ins.integer(i, 0));
+    for (const auto& rec : records) {
+      // A seq's first record is the one stored; a later one under the same seq is not new.
+      bool is_new = fresh.erase(static_cast<int64_t>(rec.seq)) > 0;
+      if (!is_new || !rec.check) continue;
+      auto r = upsert_check(c, agent_id, rec, sqlstate);
       if (!r) {
         rollback(c);
         return make_error(r.error());
@@ -1062,68 +1107,6 @@ class PgStore final : public Store {
       return failed(c, commit);
     }
     return added;
-  }
-
-  // Sends records[from, to) in one pipeline and reads every reply; counts the new ones.
-  Result<void> pipeline(Conn& c, const std::string& agent_id, const std::string& epoch,
-                        const std::vector<IncomingRecord>& records, size_t from, size_t to, uint64_t& added,
-                        std::vector<const IncomingRecord*>& new_checks, std::string& sqlstate) {
-    PGconn* pg = c.get();
-    if (PQenterPipelineMode(pg) != 1) {
-      c.set_broken();
-      return make_error("cannot enter pipeline mode: " + trimmed(PQerrorMessage(pg)));
-    }
-    size_t sent = 0;
-    std::string error;
-    for (size_t i = from; i < to; ++i) {
-      const auto& rec = records[i];
-      Params p;
-      p.text(agent_id).text(epoch).integer(static_cast<int64_t>(rec.seq)).text(rec.kind).text(rec.dataset);
-      p.integer(rec.time.ns).text(rec.json);
-      const Prepared* s = &kInsertRecord;
-      if (rec.kind == "alert") {
-        p.text(rec.rule_id).text(rec.rule_name).integer(rec.severity);
-        s = &kInsertAlertRecord;
-      }
-      if (PQsendQueryPrepared(pg, s->name, p.size(), p.values(), nullptr, nullptr, 0) != 1) {
-        error = trimmed(PQerrorMessage(pg));
-        break;
-      }
-      ++sent;
-    }
-    if (PQpipelineSync(pg) != 1) {
-      c.set_broken();
-      return make_error("cannot send a batch: " + trimmed(PQerrorMessage(pg)));
-    }
-    // One result and a NULL per statement sent, then the sync point. After a failed statement
-    // the rest of the pipeline comes back aborted.
-    for (size_t i = 0; i < sent; ++i) {
-      PGresult* raw = PQgetResult(pg);
-      if (!raw) {
-        c.set_broken();
-        return make_error("connection lost while storing a batch: " + trimmed(PQerrorMessage(pg)));
-      }
-      Res r(raw);
-      if (r.ok()) {
-        if (r.affected() > 0) {
-          ++added;
-          if (records[from + i].check) new_checks.push_back(&records[from + i]);
-        }
-      } else if (r.status() != PGRES_PIPELINE_ABORTED && error.empty()) {
-        error = r.error();
-        sqlstate = r.sqlstate();
-      }
-      while (PGresult* extra = PQgetResult(pg)) PQclear(extra);
-    }
-    PGresult* sync = PQgetResult(pg);
-    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-    PQclear(sync);
-    if (!synced || PQexitPipelineMode(pg) != 1) {
-      c.set_broken();
-      return make_error("batch pipeline out of step: " + trimmed(PQerrorMessage(pg)));
-    }
-    if (!error.empty()) return make_error(error);
-    return {};
   }
 
   // Inside store_batch's transaction: the newest result wins; a change of result is history.
