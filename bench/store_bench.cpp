@@ -361,10 +361,13 @@ void run(const std::string& name, Store& store, const Options& o, const std::fun
   } else {
     fmt::print("  reusing {} stored alerts (ingest and fill skipped)\n", have);
   }
-  // What the collector's retention run does besides purging (SQLite refreshes the planner's
-  // statistics); nothing here is old enough to go.
+  // A retention run with every cutoff at the oldest record: what a run that finds nothing to
+  // purge costs at this size (the data stays for the list timings).
   auto t = Clock::now();
-  if (auto p = store.purge({}); !p) fmt::print(stderr, "purge: {}\n", p.error());
+  PurgeRequest nothing;
+  nothing.events_before = nothing.alerts_before = nothing.health_before = Timestamp{kStart};
+  nothing.compliance_history_before = nothing.audit_before = Timestamp{kStart};
+  if (auto p = store.purge(nothing); !p) fmt::print(stderr, "purge: {}\n", p.error());
   fmt::print("  retention run (nothing to purge) in {:.2f} s\n", seconds_since(t));
   fmt::print("  alerts stored: {}\n", count_or_zero(store, all));
   std::fflush(stdout);
