@@ -13,6 +13,7 @@
 #include "collector/export/exporter.h"
 #include "collector/report/builtin_frameworks.h"
 #include "collector/ingest/agents_api.h"
+#include "collector/store/retention.h"
 #include "collector/store/store.h"
 #include "common/log/logging.h"
 #include "common/pki/pki.h"
@@ -113,6 +114,7 @@ int run_collector(const CollectorConfig& config) {
   ConsoleApi console_api(**store, c.default_framework);
   console_api.set_frameworks(std::make_shared<const compliance::LoadedFrameworks>(std::move(*frameworks)));
   Exporter exporter(**store, config.exports, c.data_dir);
+  Retention retention(**store, c.retention);
   console_api.set_silent_after(c.silent_after);
   console_api.set_metrics_source([&] {
     const auto& s = agents_api.stats();
@@ -140,6 +142,15 @@ int run_collector(const CollectorConfig& config) {
     for (size_t i = 0; i < exporter.size(); ++i) {
       m += fmt::format("vigil_export_cursor{{export=\"{}\"}} {}\n", exporter.name(i), exporter.stats(i).cursor.load());
     }
+    const auto& t = retention.totals();
+    m += "# HELP vigil_retention_purged_total Rows retention removed, by kind.\n"
+         "# TYPE vigil_retention_purged_total counter\n";
+    for (auto [kind, n] : {std::pair{"events", &t.events}, {"alerts", &t.alerts}, {"alert_history", &t.alert_history},
+                           {"health", &t.health}, {"compliance_history", &t.compliance_history}, {"audit", &t.audit}}) {
+      m += fmt::format("vigil_retention_purged_total{{kind=\"{}\"}} {}\n", kind, n->load());
+    }
+    counter("vigil_retention_runs_total", "Retention purges run.", t.runs.load());
+    counter("vigil_retention_failures_total", "Retention purges that failed.", t.failures.load());
     return m;
   });
 
@@ -178,6 +189,7 @@ int run_collector(const CollectorConfig& config) {
   log->info("vigil-collector {} listening: agents {}:{}, console {}:{}, store {}", kVersion, c.agents_listen.host,
             agents.port(), c.console_listen.host, console.port(), store_name);
   exporter.start();
+  retention.start();
   sd_notify(0, "READY=1");
 
   pollfd pfd{signals::wake_fd(), POLLIN, 0};
@@ -192,6 +204,7 @@ int run_collector(const CollectorConfig& config) {
   agents.stop();
   console.stop();
   exporter.stop();
+  retention.stop();
   for (size_t i = 0; i < exporter.size(); ++i) {
     log->info("export {}: {} alerts delivered, {} failed attempts, cursor at alert {}", exporter.name(i),
               exporter.stats(i).delivered.load(), exporter.stats(i).failures.load(), exporter.stats(i).cursor.load());

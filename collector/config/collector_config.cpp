@@ -63,6 +63,8 @@ void read_retention(YamlReader& r, const YAML::Node& n, RetentionSection& out) {
   if (auto v = m.get("compliance_history")) {
     r.read_duration(v, out.compliance_history, m.path("compliance_history"), kMin, kMax);
   }
+  if (auto v = m.get("audit")) r.read_duration(v, out.audit, m.path("audit"), kMin, kMax);
+  if (auto v = m.get("interval")) r.read_duration(v, out.interval, m.path("interval"), 1s, 7 * 24h);
 }
 
 void read_limits(YamlReader& r, const YAML::Node& n, LimitsSection& out) {

@@ -29,6 +29,9 @@ struct RetentionSection {
   std::chrono::milliseconds alerts = 365 * 24h;
   std::chrono::milliseconds health = 30 * 24h;
   std::chrono::milliseconds compliance_history = 400 * 24h;
+  std::chrono::milliseconds audit = 730 * 24h;
+  // How often the purge runs (it also runs at start).
+  std::chrono::milliseconds interval = 1h;
 };
 
 // Bounds of the agents listener: a client that breaks them is disconnected and counted.

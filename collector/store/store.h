@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -235,6 +236,30 @@ struct StoredCounts {
   uint64_t alerts = 0;
 };
 
+// What retention removes: everything stored before each cutoff (a zero cutoff keeps all of its
+// kind). Rows go in transactions of `chunk_rows` at most, so ingest waits for one chunk at a
+// time, never for a whole purge; `cancelled`, when set, is asked between chunks.
+struct PurgeRequest {
+  Timestamp events_before{};              // records other than alerts and agent health
+  Timestamp alerts_before{};              // alerts with their history and their own record
+  Timestamp health_before{};              // agent health records (event.kind metric)
+  Timestamp compliance_history_before{};  // changes of result; the latest result always stays
+  Timestamp audit_before{};               // audit log entries
+  int chunk_rows = 5000;
+  std::function<bool()> cancelled;
+};
+
+// Rows a purge removed, per kind.
+struct PurgeCounts {
+  uint64_t events = 0;
+  uint64_t alerts = 0;         // alerts, each with its own record
+  uint64_t alert_history = 0;  // triage changes of those alerts
+  uint64_t health = 0;
+  uint64_t compliance_history = 0;
+  uint64_t audit = 0;
+  uint64_t total() const { return events + alerts + alert_history + health + compliance_history + audit; }
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -290,6 +315,11 @@ class Store {
   virtual Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
                                        const std::vector<IncomingRecord>& records) = 0;
   virtual Result<StoredCounts> counts(const std::string& agent_id) = 0;
+  // Retention: deletes what is older than the request's cutoffs, chunk by chunk. An alert keeps
+  // its own record (its evidence) for as long as it stays, whatever the events cutoff; the
+  // latest compliance result of every check stays however old. Stops early, with what it
+  // removed so far, when `cancelled` says so.
+  virtual Result<PurgeCounts> purge(const PurgeRequest& request) = 0;
 
   // Alert triage. Changes are kept in the alert's history (who, when, what).
   virtual Result<std::vector<AlertRecord>> list_alerts(const AlertFilter& filter) = 0;

@@ -158,6 +158,16 @@ CREATE INDEX waivers_agency ON waivers(agency, id);
 ALTER TABLE compliance_latest ADD COLUMN remediation TEXT NOT NULL DEFAULT '';
 ALTER TABLE compliance_latest ADD COLUMN policy_version TEXT NOT NULL DEFAULT '';
 )sql",
+    // 6: retention finds what to purge by time.
+    R"sql(
+CREATE INDEX alerts_ts ON alerts(ts);
+CREATE INDEX compliance_history_ts ON compliance_history(ts);
+CREATE INDEX audit_ts ON audit(ts);
+)sql",
+    // 7: the alert list by rule, newest first, as it is by agent and by status.
+    R"sql(
+CREATE INDEX alerts_rule ON alerts(rule_id, id);
+)sql",
 };
 
 // SQLSTATEs after which a whole transaction may simply be run again.
@@ -258,16 +268,47 @@ struct Prepared {
   const char* sql;
 };
 
-constexpr Prepared kInsertRecord{
-    "vigil_insert_record",
-    "INSERT INTO records(agent_id, epoch, seq, kind, dataset, ts, body) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    " ON CONFLICT DO NOTHING"};
-// An alert row only when its record is new; the statement's row count says which.
-constexpr Prepared kInsertAlertRecord{"vigil_insert_alert_record",
-                                      "WITH r AS (INSERT INTO records(agent_id, epoch, seq, kind, dataset, ts, body)"
-                                      " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING 1)"
-                                      " INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts)"
-                                      " SELECT $1, $2, $3, $8, $9, $10, $6 FROM r"};
+// A whole batch in one statement: the records travel as arrays (one per column), are inserted
+// in the batch's order with the duplicates skipped, and the new alert records get their alert
+// rows; the statement returns the seq of every record that was new. A seq repeated within the
+// batch counts once (its first record), as when each record was a statement of its own.
+constexpr Prepared kInsertBatch{
+    "vigil_insert_batch",
+    "WITH input AS (SELECT DISTINCT ON (t.seq) t.* FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[],"
+    " $7::text[], $8::text[], $9::text[], $10::int[]) WITH ORDINALITY"
+    " AS t(seq, kind, dataset, ts, body, rule_id, rule_name, severity, n) ORDER BY t.seq, t.n),"
+    " ins AS (INSERT INTO records(agent_id, epoch, seq, kind, dataset, ts, body)"
+    " SELECT $1, $2, seq, kind, dataset, ts, body FROM input ORDER BY n ON CONFLICT DO NOTHING RETURNING seq),"
+    " al AS (INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts)"
+    " SELECT $1, $2, i.seq, i.rule_id, i.rule_name, i.severity, i.ts FROM input i JOIN ins USING (seq)"
+    " WHERE i.kind = 'alert' ORDER BY i.n)"
+    " SELECT seq FROM ins"};
+
+// One array parameter in PostgreSQL's text form, built element by element: text elements are
+// double-quoted with " and \ escaped (a NUL, which PostgreSQL text cannot hold, becomes U+FFFD).
+class ArrayParam {
+ public:
+  void text(std::string_view v) {
+    out_ += out_.empty() ? "{\"" : ",\"";
+    for (char c : v) {
+      if (c == '"' || c == '\\') out_ += '\\';
+      if (c == '\0') {
+        out_ += "\xEF\xBF\xBD";
+        continue;
+      }
+      out_ += c;
+    }
+    out_ += '"';
+  }
+  void integer(int64_t v) {
+    out_ += out_.empty() ? '{' : ',';
+    out_ += std::to_string(v);
+  }
+  std::string done() { return out_.empty() ? "{}" : out_ + '}'; }
+
+ private:
+  std::string out_;
+};
 
 class Conn {
  public:
@@ -684,6 +725,102 @@ class PgStore final : public Store {
     });
   }
 
+  Result<PurgeCounts> purge(const PurgeRequest& req) override {
+    PurgeCounts out;
+    const int64_t chunk = std::clamp(req.chunk_rows, 1, 1'000'000);
+    // One statement per chunk (its own transaction), on a pooled connection taken for that
+    // chunk only; runs until a chunk comes back short or the caller cancels. Several
+    // collectors purging together delete disjoint or already deleted rows: harmless.
+    auto drain = [&](uint64_t& counter, const char* sql, auto&& params, uint64_t* second = nullptr) -> Result<void> {
+      while (!(req.cancelled && req.cancelled())) {
+        auto n = with_conn<int64_t>("purge", [&](Conn& c) -> Result<int64_t> {
+          Params p = params();
+          Res r = c.exec(sql, p);
+          if (!r.ok()) return failed(c, r);
+          if (r.status() == PGRES_TUPLES_OK) {
+            if (second) *second += static_cast<uint64_t>(r.integer(0, 1));
+            return r.integer(0, 0);
+          }
+          return static_cast<int64_t>(r.affected());
+        });
+        if (!n) return make_error(n.error());
+        counter += static_cast<uint64_t>(*n);
+        if (*n < chunk) break;
+      }
+      return {};
+    };
+    auto before = [&](Timestamp t) {
+      return [t, chunk] {
+        Params p;
+        p.integer(t.ns).integer(chunk);
+        return p;
+      };
+    };
+
+    if (req.alerts_before.ns > 0) {
+      // One statement: the chunk's alerts (locked, so a triage change waits and then finds them
+      // gone), their history, their own records, then the alerts.
+      auto r = drain(out.alerts,
+                     "WITH doomed AS (SELECT id, agent_id, epoch, seq FROM alerts WHERE ts < $1 ORDER BY ts, id"
+                     " LIMIT $2 FOR UPDATE SKIP LOCKED),"
+                     " h AS (DELETE FROM alert_history WHERE alert_id IN (SELECT id FROM doomed) RETURNING 1),"
+                     " r AS (DELETE FROM records r USING doomed d WHERE r.agent_id = d.agent_id AND r.epoch = d.epoch"
+                     " AND r.seq = d.seq RETURNING 1),"
+                     " a AS (DELETE FROM alerts WHERE id IN (SELECT id FROM doomed) RETURNING 1)"
+                     " SELECT (SELECT COUNT(*) FROM a), (SELECT COUNT(*) FROM h), (SELECT COUNT(*) FROM r)",
+                     before(req.alerts_before), &out.alert_history);
+      if (!r) return make_error(r.error());
+    }
+
+    if (req.events_before.ns > 0 || req.health_before.ns > 0) {
+      auto kinds = with_conn<std::vector<std::string>>("purge", [&](Conn& c) -> Result<std::vector<std::string>> {
+        // The distinct kinds of stored records, one index seek each (a loose scan).
+        Res r = c.exec(
+            "WITH RECURSIVE k(kind) AS (SELECT (SELECT MIN(kind) FROM records) UNION ALL"
+            " SELECT (SELECT MIN(kind) FROM records WHERE kind > k.kind) FROM k WHERE k.kind IS NOT NULL)"
+            " SELECT kind FROM k WHERE kind IS NOT NULL");
+        if (!r.ok()) return failed(c, r);
+        std::vector<std::string> found;
+        for (int i = 0; i < r.rows(); ++i) found.push_back(r.text(i, 0));
+        return found;
+      });
+      if (!kinds) return make_error(kinds.error());
+      for (const auto& kind : *kinds) {
+        if (kind == "alert") continue;  // an alert's record goes with the alert
+        const bool health = kind == "metric";
+        Timestamp t = health ? req.health_before : req.events_before;
+        if (t.ns <= 0) continue;
+        auto r = drain(health ? out.health : out.events,
+                       "DELETE FROM records WHERE ctid = ANY(ARRAY(SELECT ctid FROM records WHERE kind = $1 AND ts < $2"
+                       " LIMIT $3))",
+                       [&] {
+                         Params p;
+                         p.text(kind).integer(t.ns).integer(chunk);
+                         return p;
+                       });
+        if (!r) return make_error(r.error());
+      }
+    }
+
+    if (req.compliance_history_before.ns > 0) {
+      // A change goes once a later change of the same check is older than the cutoff too: the
+      // result each check had when the retained period begins stays.
+      auto r = drain(out.compliance_history,
+                     "DELETE FROM compliance_history WHERE ctid = ANY(ARRAY(SELECT h.ctid FROM compliance_history h"
+                     " WHERE h.ts < $1 AND EXISTS (SELECT 1 FROM compliance_history n WHERE n.agent_id = h.agent_id"
+                     " AND n.policy = h.policy AND n.check_id = h.check_id AND n.ts > h.ts AND n.ts < $1) LIMIT $2))",
+                     before(req.compliance_history_before));
+      if (!r) return make_error(r.error());
+    }
+
+    if (req.audit_before.ns > 0) {
+      auto r = drain(out.audit, "DELETE FROM audit WHERE id = ANY(ARRAY(SELECT id FROM audit WHERE ts < $1 LIMIT $2))",
+                     before(req.audit_before));
+      if (!r) return make_error(r.error());
+    }
+    return out;
+  }
+
   Result<std::vector<AlertRecord>> list_alerts(const AlertFilter& f) override {
     return with_conn<std::vector<AlertRecord>>("list_alerts", [&](Conn& c) -> Result<std::vector<AlertRecord>> {
       static const std::string sql =
@@ -1065,33 +1202,43 @@ class PgStore final : public Store {
     if (!r.ok()) c.set_broken();
   }
 
-  // Records go to the server in pipelines of this many statements: one round trip each, and
-  // few enough small replies that neither side's socket buffer fills while the other writes.
-  static constexpr size_t kPipelineDepth = 256;
-
   Result<uint64_t> store_batch_once(Conn& c, const std::string& agent_id, const std::string& epoch,
                                     const std::vector<IncomingRecord>& records, std::string& sqlstate) {
-    for (const Prepared* s : {&kInsertRecord, &kInsertAlertRecord}) {
-      if (auto r = c.prepare(*s); !r) {
-        if (PQstatus(c.get()) != CONNECTION_OK) c.set_broken();
-        return make_error(r.error());
-      }
+    if (auto r = c.prepare(kInsertBatch); !r) {
+      if (PQstatus(c.get()) != CONNECTION_OK) c.set_broken();
+      return make_error(r.error());
     }
+    ArrayParam seq, kind, dataset, ts, body, rule_id, rule_name, severity;
+    for (const auto& rec : records) {
+      seq.integer(static_cast<int64_t>(rec.seq));
+      kind.text(rec.kind);
+      dataset.text(rec.dataset);
+      ts.integer(rec.time.ns);
+      body.text(rec.json);
+      rule_id.text(rec.rule_id);
+      rule_name.text(rec.rule_name);
+      severity.integer(rec.severity);
+    }
+    Params p;
+    p.text(agent_id).text(epoch).text(seq.done()).text(kind.done()).text(dataset.done()).text(ts.done());
+    p.text(body.done()).text(rule_id.done()).text(rule_name.done()).text(severity.done());
     Res begin = c.exec("BEGIN");
     if (!begin.ok()) return failed(c, begin);
-    uint64_t added = 0;
-    std::vector<const IncomingRecord*> new_checks;
-    for (size_t from = 0; from < records.size(); from += kPipelineDepth) {
-      size_t to = std::min(records.size(), from + kPipelineDepth);
-      auto r = pipeline(c, agent_id, epoch, records, from, to, added, new_checks, sqlstate);
-      if (!r) {
-        rollback(c);
-        return make_error(r.error());
-      }
+    Res ins(PQexecPrepared(c.get(), kInsertBatch.name, p.size(), p.values(), nullptr, nullptr, 0));
+    if (!ins.ok()) {
+      sqlstate = ins.sqlstate();
+      rollback(c);
+      return failed(c, ins);
     }
+    uint64_t added = static_cast<uint64_t>(ins.rows());
     // Compliance results after their records, in the batch's order (the newest one wins).
-    for (const IncomingRecord* rec : new_checks) {
-      auto r = upsert_check(c, agent_id, *rec, sqlstate);
+    std::unordered_set<int64_t> fresh;
+    for (int i = 0; i < ins.rows(); ++i) fresh.insert(ins.integer(i, 0));
+    for (const auto& rec : records) {
+      // A seq's first record is the one stored; a later one under the same seq is not new.
+      bool is_new = fresh.erase(static_cast<int64_t>(rec.seq)) > 0;
+      if (!is_new || !rec.check) continue;
+      auto r = upsert_check(c, agent_id, rec, sqlstate);
       if (!r) {
         rollback(c);
         return make_error(r.error());
@@ -1104,68 +1251,6 @@ class PgStore final : public Store {
       return failed(c, commit);
     }
     return added;
-  }
-
-  // Sends records[from, to) in one pipeline and reads every reply; counts the new ones.
-  Result<void> pipeline(Conn& c, const std::string& agent_id, const std::string& epoch,
-                        const std::vector<IncomingRecord>& records, size_t from, size_t to, uint64_t& added,
-                        std::vector<const IncomingRecord*>& new_checks, std::string& sqlstate) {
-    PGconn* pg = c.get();
-    if (PQenterPipelineMode(pg) != 1) {
-      c.set_broken();
-      return make_error("cannot enter pipeline mode: " + trimmed(PQerrorMessage(pg)));
-    }
-    size_t sent = 0;
-    std::string error;
-    for (size_t i = from; i < to; ++i) {
-      const auto& rec = records[i];
-      Params p;
-      p.text(agent_id).text(epoch).integer(static_cast<int64_t>(rec.seq)).text(rec.kind).text(rec.dataset);
-      p.integer(rec.time.ns).text(rec.json);
-      const Prepared* s = &kInsertRecord;
-      if (rec.kind == "alert") {
-        p.text(rec.rule_id).text(rec.rule_name).integer(rec.severity);
-        s = &kInsertAlertRecord;
-      }
-      if (PQsendQueryPrepared(pg, s->name, p.size(), p.values(), nullptr, nullptr, 0) != 1) {
-        error = trimmed(PQerrorMessage(pg));
-        break;
-      }
-      ++sent;
-    }
-    if (PQpipelineSync(pg) != 1) {
-      c.set_broken();
-      return make_error("cannot send a batch: " + trimmed(PQerrorMessage(pg)));
-    }
-    // One result and a NULL per statement sent, then the sync point. After a failed statement
-    // the rest of the pipeline comes back aborted.
-    for (size_t i = 0; i < sent; ++i) {
-      PGresult* raw = PQgetResult(pg);
-      if (!raw) {
-        c.set_broken();
-        return make_error("connection lost while storing a batch: " + trimmed(PQerrorMessage(pg)));
-      }
-      Res r(raw);
-      if (r.ok()) {
-        if (r.affected() > 0) {
-          ++added;
-          if (records[from + i].check) new_checks.push_back(&records[from + i]);
-        }
-      } else if (r.status() != PGRES_PIPELINE_ABORTED && error.empty()) {
-        error = r.error();
-        sqlstate = r.sqlstate();
-      }
-      while (PGresult* extra = PQgetResult(pg)) PQclear(extra);
-    }
-    PGresult* sync = PQgetResult(pg);
-    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-    PQclear(sync);
-    if (!synced || PQexitPipelineMode(pg) != 1) {
-      c.set_broken();
-      return make_error("batch pipeline out of step: " + trimmed(PQerrorMessage(pg)));
-    }
-    if (!error.empty()) return make_error(error);
-    return {};
   }
 
   // Inside store_batch's transaction: the newest result wins; a change of result is history.

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <mutex>
 
 #include "collector/store/store.h"
@@ -145,6 +147,16 @@ CREATE TABLE waivers(
 CREATE INDEX waivers_agency ON waivers(agency, id);
 ALTER TABLE compliance_latest ADD COLUMN remediation TEXT NOT NULL DEFAULT '';
 ALTER TABLE compliance_latest ADD COLUMN policy_version TEXT NOT NULL DEFAULT '';
+)sql",
+    // 6: retention finds what to purge by time.
+    R"sql(
+CREATE INDEX alerts_ts ON alerts(ts);
+CREATE INDEX compliance_history_ts ON compliance_history(ts);
+CREATE INDEX audit_ts ON audit(ts);
+)sql",
+    // 7: the alert list by rule, newest first, as it is by agent and by status.
+    R"sql(
+CREATE INDEX alerts_rule ON alerts(rule_id, id);
 )sql",
 };
 
@@ -611,30 +623,124 @@ class SqliteStore final : public Store {
     return StoredCounts{static_cast<uint64_t>(s.integer(0)), static_cast<uint64_t>(s.integer(1))};
   }
 
+  Result<PurgeCounts> purge(const PurgeRequest& req) override {
+    PurgeCounts out;
+    const int64_t chunk = std::clamp(req.chunk_rows, 1, 1'000'000);
+    // Runs `step` (one chunk, in its own transaction, under the lock) until a chunk comes back
+    // short or the caller cancels; the lock is let go between chunks so ingest gets its turn.
+    auto drain = [&](uint64_t& counter, auto&& step) -> Result<void> {
+      while (!(req.cancelled && req.cancelled())) {
+        std::lock_guard lock(mutex_);
+        auto r = exec("BEGIN IMMEDIATE");
+        if (!r) return r;
+        auto n = step();
+        if (!n) {
+          (void)exec("ROLLBACK");
+          return make_error(n.error());
+        }
+        r = exec("COMMIT");
+        if (!r) {
+          (void)exec("ROLLBACK");
+          return r;
+        }
+        counter += static_cast<uint64_t>(*n);
+        if (*n < chunk) break;
+      }
+      return {};
+    };
+    // A statement that deletes at most `chunk` rows older than `before`; returns how many.
+    auto deleter = [&](const char* sql, Timestamp before) {
+      return [this, sql, before, chunk]() -> Result<int64_t> {
+        Stmt s(db_, sql);
+        s.bind(1, before.ns).bind(2, chunk);
+        if (auto d = done(s); !d) return make_error(d.error());
+        return static_cast<int64_t>(sqlite3_changes(db_));
+      };
+    };
+
+    if (req.alerts_before.ns > 0) {
+      // The same chunk (oldest first, ties by id) three times within one write transaction:
+      // history first (it refers to the alert), then the alert's own record, then the alert.
+      auto step = [&]() -> Result<int64_t> {
+        constexpr const char* kDoomed = "SELECT id FROM alerts WHERE ts < ?1 ORDER BY ts, id LIMIT ?2";
+        static const std::string history = std::string("DELETE FROM alert_history WHERE alert_id IN (") + kDoomed + ")";
+        static const std::string records =
+            "DELETE FROM records WHERE (agent_id, epoch, seq) IN (SELECT agent_id, epoch, seq FROM alerts WHERE id IN (" +
+            std::string(kDoomed) + "))";
+        static const std::string alerts = std::string("DELETE FROM alerts WHERE id IN (") + kDoomed + ")";
+        auto h = deleter(history.c_str(), req.alerts_before)();
+        if (!h) return h;
+        out.alert_history += static_cast<uint64_t>(*h);
+        if (auto r = deleter(records.c_str(), req.alerts_before)(); !r) return r;
+        return deleter(alerts.c_str(), req.alerts_before)();
+      };
+      if (auto r = drain(out.alerts, step); !r) return make_error(r.error());
+    }
+
+    if (req.events_before.ns > 0 || req.health_before.ns > 0) {
+      auto kinds = record_kinds();
+      if (!kinds) return make_error(kinds.error());
+      for (const auto& kind : *kinds) {
+        if (kind == "alert") continue;  // an alert's record goes with the alert
+        const bool health = kind == "metric";
+        Timestamp before = health ? req.health_before : req.events_before;
+        if (before.ns <= 0) continue;
+        auto step = [&]() -> Result<int64_t> {
+          Stmt s(db_,
+                 "DELETE FROM records WHERE (agent_id, epoch, seq) IN (SELECT agent_id, epoch, seq FROM records"
+                 " WHERE kind = ?1 AND ts < ?2 LIMIT ?3)");
+          s.bind(1, kind).bind(2, before.ns).bind(3, chunk);
+          if (auto d = done(s); !d) return make_error(d.error());
+          return static_cast<int64_t>(sqlite3_changes(db_));
+        };
+        if (auto r = drain(health ? out.health : out.events, step); !r) return make_error(r.error());
+      }
+    }
+
+    if (req.compliance_history_before.ns > 0) {
+      // A change goes once a later change of the same check is older than the cutoff too: the
+      // result each check had when the retained period begins stays, so the history still
+      // answers "what was the result at any time since".
+      auto step = deleter(
+          "DELETE FROM compliance_history WHERE rowid IN (SELECT h.rowid FROM compliance_history h WHERE h.ts < ?1"
+          " AND EXISTS (SELECT 1 FROM compliance_history n WHERE n.agent_id = h.agent_id AND n.policy = h.policy"
+          " AND n.check_id = h.check_id AND n.ts > h.ts AND n.ts < ?1) LIMIT ?2)",
+          req.compliance_history_before);
+      if (auto r = drain(out.compliance_history, step); !r) return make_error(r.error());
+    }
+
+    if (req.audit_before.ns > 0) {
+      auto step = deleter("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ?1 LIMIT ?2)",
+                          req.audit_before);
+      if (auto r = drain(out.audit, step); !r) return make_error(r.error());
+    }
+    return out;
+  }
+
   Result<std::vector<AlertRecord>> list_alerts(const AlertFilter& f) override {
     std::lock_guard lock(mutex_);
-    static const std::string sql =
-        std::string(kAlertSelect) + kAlertWhere + " AND (?9 = 0 OR a.id < ?9) ORDER BY a.id DESC LIMIT ?10";
-    Stmt s(db_, sql.c_str());
-    if (!s.ok()) return make_error("sqlite: " + s.error());
-    bind_filter(s, f);
-    s.bind(9, f.before_id).bind(10, static_cast<int64_t>(std::clamp(f.limit, 1, 10000)));
+    Stmt* s = alert_query(f, true);
+    if (!s->ok()) return make_error("sqlite: " + s->error());
+    bind_filter(*s, f);
+    s->bind(9, f.before_id).bind(10, static_cast<int64_t>(std::clamp(f.limit, 1, 10000)));
     std::vector<AlertRecord> out;
     int rc;
-    while ((rc = s.step()) == SQLITE_ROW) out.push_back(alert_row(s, false));
+    while ((rc = s->step()) == SQLITE_ROW) out.push_back(alert_row(*s, false));
+    s->reset();
     if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
     return out;
   }
 
   Result<uint64_t> count_alerts(const AlertFilter& f) override {
     std::lock_guard lock(mutex_);
-    static const std::string sql =
-        std::string("SELECT COUNT(*) FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id") + kAlertWhere;
-    Stmt s(db_, sql.c_str());
-    if (!s.ok()) return make_error("sqlite: " + s.error());
-    bind_filter(s, f);
-    if (s.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return static_cast<uint64_t>(s.integer(0));
+    Stmt* s = alert_query(f, false);
+    if (!s->ok()) return make_error("sqlite: " + s->error());
+    bind_filter(*s, f);
+    int rc = s->step();
+    uint64_t n = rc == SQLITE_ROW ? static_cast<uint64_t>(s->integer(0)) : 0;
+    s->reset();
+    if (rc != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return n;
   }
 
   Result<std::optional<AlertRecord>> get_alert(int64_t id) override {
@@ -928,14 +1034,62 @@ class SqliteStore final : public Store {
     return {};
   }
 
-  // Every filter is a bound parameter; an unused one is NULL (or 0) and matches everything.
-  static constexpr const char* kAlertWhere =
-      " WHERE (?1 = 0 OR a.severity >= ?1) AND (?2 IS NULL OR a.status = ?2)"
-      " AND (?3 IS NULL OR g.agency = ?3) AND (?4 IS NULL OR a.agent_id = ?4)"
-      " AND (?5 IS NULL OR a.rule_id = ?5) AND (?6 = 0 OR a.ts >= ?6) AND (?7 = 0 OR a.ts < ?7)"
-      // ?8: the agencies the caller is limited to, one per line.
-      " AND (?8 IS NULL OR instr(char(10) || ?8 || char(10), char(10) || g.agency || char(10)) > 0)";
+  // The distinct kinds of stored records, one index seek each (a loose scan of records_kind_ts).
+  Result<std::vector<std::string>> record_kinds() {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "WITH RECURSIVE k(kind) AS (SELECT (SELECT MIN(kind) FROM records) UNION ALL"
+           " SELECT (SELECT MIN(kind) FROM records WHERE kind > k.kind) FROM k WHERE k.kind IS NOT NULL)"
+           " SELECT kind FROM k WHERE kind IS NOT NULL");
+    if (!s.ok()) return make_error("sqlite: " + s.error());
+    std::vector<std::string> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(s.text(0));
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
+  }
 
+  // The list (or count) query for the filters `f` uses, prepared once per combination: a
+  // filter not in use is not in the SQL, so the planner can take the index that serves the
+  // ones that are. Parameters keep their numbers (?1..?10) whichever are present; binding one
+  // the statement does not use is harmless.
+  Stmt* alert_query(const AlertFilter& f, bool list) {
+    unsigned mask = (f.min_severity > 0 ? 1u : 0u) | (f.status.empty() ? 0u : 2u) | (f.agency.empty() ? 0u : 4u) |
+                    (f.agent_id.empty() ? 0u : 8u) | (f.rule_id.empty() ? 0u : 16u) | (f.from.ns ? 32u : 0u) |
+                    (f.to.ns ? 64u : 0u) | (f.agencies_in.empty() ? 0u : 128u) |
+                    (list && f.before_id ? 256u : 0u) | (list ? 512u : 0u);
+    auto& slot = alert_queries_[mask];
+    if (slot) return slot.get();
+    std::string sql = list ? kAlertList : "SELECT COUNT(*) FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
+    sql += " WHERE 1";
+    // One index drives the query, chosen here rather than left to the planner (it has no
+    // statistics, and sampled ones misled it): the most selective filter given, in the order
+    // one agent, one rule, a closed time range (read through alerts_ts and sorted), a status;
+    // without any of them alerts are read newest first by id. The others are checked row by
+    // row (a leading + keeps a column's index out). Severity never drives: a range of
+    // severities is not in id order.
+    const bool by_agent = mask & 8u;
+    const bool by_rule = !by_agent && (mask & 16u);
+    const bool by_time = !by_agent && !by_rule && (mask & 96u) == 96u;
+    const bool by_status = !by_agent && !by_rule && !by_time && (mask & 2u);
+    if (mask & 1u) sql += " AND +a.severity >= ?1";
+    if (mask & 2u) sql += by_status ? " AND a.status = ?2" : " AND +a.status = ?2";
+    // The agency's agents, as a set each alert is checked against while alerts are read newest
+    // first (not as a join that would read every alert of the agency and sort them).
+    if (mask & 4u) sql += " AND +a.agent_id IN (SELECT id FROM agents WHERE agency = ?3)";
+    if (mask & 8u) sql += " AND a.agent_id = ?4";
+    if (mask & 16u) sql += by_rule ? " AND a.rule_id = ?5" : " AND +a.rule_id = ?5";
+    if (mask & 32u) sql += by_time ? " AND a.ts >= ?6" : " AND +a.ts >= ?6";
+    if (mask & 64u) sql += by_time ? " AND a.ts < ?7" : " AND +a.ts < ?7";
+    // ?8: the agencies the caller is limited to, one per line.
+    if (mask & 128u) sql += " AND instr(char(10) || ?8 || char(10), char(10) || g.agency || char(10)) > 0";
+    if (mask & 256u) sql += " AND a.id < ?9";
+    if (list) sql += " ORDER BY a.id DESC LIMIT ?10";
+    slot = std::make_unique<Stmt>(db_, sql.c_str());
+    return slot.get();
+  }
+
+  // Binds every filter, used by the statement or not (a number beyond its parameters is ignored).
   static void bind_filter(Stmt& s, const AlertFilter& f) {
     auto opt = [&](int i, const std::string& v) {
       if (v.empty()) {
@@ -952,6 +1106,10 @@ class SqliteStore final : public Store {
     s.bind(6, f.from.ns).bind(7, f.to.ns);
     opt(8, join_lines(f.agencies_in));
   }
+
+  static constexpr const char* kAlertList =
+      "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
+      " a.ts, a.status, a.assignee FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
 
   static constexpr const char* kAlertSelect =
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
@@ -981,6 +1139,9 @@ class SqliteStore final : public Store {
   }
 
   sqlite3* db_;
+  // Prepared list and count queries by the filters they serve (sqlite3_close_v2 lets the
+  // database go once these are finalised).
+  std::map<unsigned, std::unique_ptr<Stmt>> alert_queries_;
   std::mutex mutex_;  // one writer; SQLite serialises anyway, this keeps statements tidy
 };
 

@@ -145,6 +145,32 @@ TEST(CollectorConfig, ListenersMustDiffer) {
       << loaded.error();
 }
 
+TEST(CollectorConfig, RetentionIsReadWithAuditAndIntervalAndBounded) {
+  CollectorDir d;
+  auto loaded = load_collector_config(d.write_config("collector:\n  data_dir: .\n  retention: {events: 7d, audit: 3650d}\n"));
+  ASSERT_TRUE(loaded) << loaded.error();
+  const auto& r = loaded->config.collector.retention;
+  EXPECT_EQ(r.events, 7 * 24h);
+  EXPECT_EQ(r.audit, 3650 * 24h);
+  EXPECT_EQ(r.health, 30 * 24h);  // defaults kept
+  EXPECT_EQ(r.compliance_history, 400 * 24h);
+  EXPECT_EQ(r.interval, 1h);
+
+  auto path = d.write_config(R"(collector:
+  data_dir: .
+  retention:
+    audit: 1h
+    interval: soon
+    purge: true
+)");
+  auto bad = load_collector_config(path);
+  ASSERT_FALSE(bad);
+  const std::string& e = bad.error();
+  EXPECT_NE(e.find(path + ":4:12: error: collector.retention.audit"), std::string::npos) << e;
+  EXPECT_NE(e.find(path + ":5:15: error: collector.retention.interval: expected a duration"), std::string::npos) << e;
+  EXPECT_NE(e.find(path + ":6:5: error: unknown key 'collector.retention.purge'"), std::string::npos) << e;
+}
+
 TEST(CollectorConfig, TyposAndWrongTypesAreReportedTogether) {
   CollectorDir d;
   auto path = d.write_config(R"(collector:

@@ -654,6 +654,126 @@ TEST_P(StoreTest, WaiversAreAddedListedAndExpiredOnce) {
   EXPECT_EQ(store_->list_waivers(f)->size(), 0u);
 }
 
+// Retention: rows on both sides of every cutoff (a row exactly at a cutoff stays), chunks
+// smaller than what goes, an alert older than the events cutoff that keeps its evidence, and
+// one older than the alerts cutoff that goes with its record and history.
+TEST_P(StoreTest, PurgeRemovesWhatIsOlderThanEachCutoffAndKeepsAlertsEvidence) {
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  AgentRecord a;
+  a.id = "agt-a";
+  a.agency = "A";
+  a.host = "web-a";
+  a.version = "1";
+  a.cert_serial = "01";
+  ASSERT_TRUE(store_->add_agent(a));
+  uint64_t seq = 0;
+  std::vector<IncomingRecord> batch;
+  auto add = [&](const std::string& kind, int64_t t) -> IncomingRecord& {
+    batch.push_back(record(++seq, kind, at(t)));
+    batch.back().json = "{\"seq\":" + std::to_string(seq) + "}";
+    return batch.back();
+  };
+  for (int64_t t = 45; t < 55; ++t) add("event", t);  // 45..49 go, 50..54 stay
+  add("custom", 1);                                   // any other kind is an event too
+  add("metric", 35);                                  // health: goes
+  add("metric", 40);                                  // health: at the cutoff, stays
+  add("alert", 10);                                   // older than the alerts cutoff: goes
+  add("alert", 30);                                   // older than events, not alerts: stays
+  add("alert", 60);
+  auto check = [&](int64_t t, const std::string& id, const std::string& result) {
+    auto& r = add("state", t);
+    r.dataset = "compliance.check";
+    r.check = IncomingRecord::Check{"pol", id, "title " + id, 2, result, "{}", "why", "", ""};
+  };
+  check(10, "c1", "fail");  // superseded before the cutoff: goes
+  check(20, "c1", "pass");  // the result c1 had when the kept period begins: stays
+  check(70, "c1", "fail");
+  check(5, "c2", "pass");  // c2's only change, however old: stays
+  ASSERT_EQ(*store_->store_batch("agt-a", "e1", batch), batch.size());
+  ASSERT_EQ(store_->counts("agt-a")->records, 20u);
+
+  auto alerts = store_->list_alerts({});
+  ASSERT_TRUE(alerts) << alerts.error();
+  ASSERT_EQ(alerts->size(), 3u);
+  int64_t old_alert = 0, kept_alert = 0;
+  for (const auto& al : *alerts) {
+    if (al.time == at(10)) old_alert = al.id;
+    if (al.time == at(30)) kept_alert = al.id;
+  }
+  ASSERT_TRUE(old_alert && kept_alert);
+  ASSERT_TRUE(*store_->change_alert(old_alert, {at(11), "ana", "status", "acknowledged"}));
+  ASSERT_TRUE(*store_->change_alert(old_alert, {at(12), "ana", "comment", "seen"}));
+  ASSERT_TRUE(*store_->change_alert(kept_alert, {at(31), "ana", "assign", "bob"}));
+  for (int64_t t : {10, 20, 30, 40}) ASSERT_TRUE(store_->add_audit({0, at(t), "ana", "login.success", "", ""}));
+
+  PurgeRequest req;
+  req.events_before = at(50);
+  req.alerts_before = at(20);
+  req.health_before = at(40);
+  req.compliance_history_before = at(60);
+  req.audit_before = at(30);
+  req.chunk_rows = 2;
+  auto purged = store_->purge(req);
+  ASSERT_TRUE(purged) << purged.error();
+  EXPECT_EQ(purged->events, 9u);  // 5 events, the custom one, 3 compliance check events
+  EXPECT_EQ(purged->health, 1u);
+  EXPECT_EQ(purged->alerts, 1u);
+  EXPECT_EQ(purged->alert_history, 2u);
+  EXPECT_EQ(purged->compliance_history, 1u);
+  EXPECT_EQ(purged->audit, 2u);
+
+  auto left = store_->counts("agt-a");
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->records, 9u);  // 5 events, 1 health, 2 alerts, 1 compliance check event
+  EXPECT_EQ(left->alerts, 2u);
+  EXPECT_FALSE(store_->get_alert(old_alert)->has_value());
+  EXPECT_TRUE(store_->alert_history(old_alert)->empty());
+  auto kept = store_->get_alert(kept_alert);
+  ASSERT_TRUE(kept && kept->has_value());
+  EXPECT_EQ((*kept)->evidence, "{\"seq\":15}");  // its own record, older than the events cutoff
+  EXPECT_EQ(store_->alert_history(kept_alert)->size(), 1u);
+  EXPECT_EQ(store_->list_alerts({})->size(), 2u);
+  auto audit = store_->list_audit({});
+  ASSERT_TRUE(audit);
+  ASSERT_EQ(audit->size(), 2u);
+  EXPECT_EQ(audit->back().time, at(30));
+  auto latest = store_->compliance_latest("A");
+  ASSERT_TRUE(latest);
+  ASSERT_EQ(latest->size(), 2u);  // the latest result stays however old
+  EXPECT_EQ((*latest)[1].check_id, "c2");
+  EXPECT_EQ((*latest)[1].time, at(5));
+
+  // Nothing is left to purge at the same cutoffs.
+  auto again = store_->purge(req);
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_EQ(again->total(), 0u);
+  // The history kept for c1 (the change at 20) goes once a later change is past the cutoff.
+  PurgeRequest later;
+  later.compliance_history_before = at(71);
+  EXPECT_EQ(store_->purge(later)->compliance_history, 1u);
+  EXPECT_EQ(store_->purge(later)->compliance_history, 0u);
+}
+
+TEST_P(StoreTest, PurgeKeepsEverythingWithoutCutoffsAndStopsWhenCancelled) {
+  std::vector<IncomingRecord> batch;
+  for (uint64_t i = 1; i <= 10; ++i) batch.push_back(record(i, i % 2 ? "alert" : "event", at(static_cast<int64_t>(i))));
+  ASSERT_EQ(*store_->store_batch("agt-1", "e1", batch), 10u);
+  auto none = store_->purge({});
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_EQ(none->total(), 0u);
+  PurgeRequest req;
+  req.events_before = at(100);
+  req.alerts_before = at(100);
+  req.chunk_rows = 1;
+  int asked = 0;
+  req.cancelled = [&] { return ++asked > 2; };  // two chunks, then stop
+  auto some = store_->purge(req);
+  ASSERT_TRUE(some) << some.error();
+  EXPECT_EQ(some->alerts, 2u);
+  EXPECT_EQ(some->events, 0u);
+  EXPECT_EQ(store_->counts("agt-1")->records, 8u);
+}
+
 // Several collectors behind a load balancer, each with its own connection(s) to one database,
 // get overlapping redeliveries of the same spool at the same time: every record is stored once,
 // every alert made once, and the "new" counts they report add up to exactly the records sent.

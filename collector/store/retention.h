@@ -1,0 +1,49 @@
+// Retention (collector.retention): what is older than its kind's period is purged from the store
+// at start and every `interval`, a chunk per transaction, on a thread of its own.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+#include "collector/config/collector_config.h"
+#include "collector/store/store.h"
+
+namespace vigil::collector {
+
+// The cutoffs of a purge at `now`: each kind's period measured back from it.
+PurgeRequest retention_request(const RetentionSection& config, Timestamp now);
+
+class Retention {
+ public:
+  // Rows removed since start, per kind, and the purges run and failed (for /metrics).
+  struct Totals {
+    std::atomic<uint64_t> events{0}, alerts{0}, alert_history{0}, health{0}, compliance_history{0}, audit{0};
+    std::atomic<uint64_t> runs{0}, failures{0};
+  };
+
+  Retention(Store& store, RetentionSection config);
+  ~Retention();
+  Retention(const Retention&) = delete;
+  Retention& operator=(const Retention&) = delete;
+
+  // One purge now, logged and added to the totals; stops early when stop() is called.
+  Result<PurgeCounts> run_once(Timestamp now);
+  // A purge now, then one every interval, until stop().
+  void start();
+  void stop();
+  const Totals& totals() const { return totals_; }
+
+ private:
+  Store& store_;
+  RetentionSection config_;
+  Totals totals_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::thread thread_;
+};
+
+}  // namespace vigil::collector
