@@ -30,7 +30,7 @@ build = os.path.abspath(sys.argv[1])
 lines = int(sys.argv[2]) if len(sys.argv) > 2 else 200_000
 codecs = sys.argv[3].split(",") if len(sys.argv) > 3 else ["zstd", "gzip"]
 modes = sys.argv[4].split(",") if len(sys.argv) > 4 else ["live", "catch-up"]
-sys.argv = [sys.argv[0], f"{build}/agent/vigil-agent", f"{build}/collector/vigil-collector",
+sys.argv = [sys.argv[0], os.environ.get("VIGIL_BENCH_AGENT", f"{build}/agent/vigil-agent"), f"{build}/collector/vigil-collector",
             f"{build}/collector/vigilctl", root]
 from vigil_harness import Harness  # noqa: E402
 
@@ -88,7 +88,10 @@ def run(mode, codec):
         with open(f"{agent}/agent.yaml") as f:
             cfg = f.read()
         with open(f"{agent}/agent.yaml", "w") as f:
-            f.write(cfg.replace("connect_timeout: 2s", "connect_timeout: 60s"))
+            cfg = cfg.replace("connect_timeout: 2s", "connect_timeout: 60s")
+            if os.environ.get("VIGIL_BENCH_QUEUE"):  # agent.queue_capacity, to see what it costs
+                cfg = cfg.replace("agent: {", f"agent: {{queue_capacity: {os.environ['VIGIL_BENCH_QUEUE']}, ", 1)
+            f.write(cfg)
         write_log(log_path, lines)
 
         def stored():

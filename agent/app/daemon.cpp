@@ -428,6 +428,7 @@ class Pipeline {
     if (engine_) {
       put("vigil.rules.alerts", engine_->stats().alerts);
       put("vigil.rules.groups_evicted", engine_->stats().groups_evicted);
+      put("vigil.rules.evidence_shed", engine_->stats().evidence_shed);
       put("vigil.rules.loaded", engine_->rule_set().rules.size());
       put("vigil.rules.rejected", engine_->rule_set().rejected);  // Sigma rules skipped as unsupported
       h.set(field("vigil.rules.version"), engine_->rule_set().version);

@@ -163,6 +163,25 @@ void Engine::Hit::drop_event() {
   event.reset();
 }
 
+void Engine::Group::drop_events() {
+  for (auto& h : hits) h.drop_event();
+  for (auto& d : distinct) d.second.drop_event();
+  for (auto& h : slots) h.drop_event();
+}
+
+void Engine::shed_evidence(const Group* keep) {
+  while (held_events_ > limits_.max_held_events && shed_from_ != lru_.end()) {
+    auto it = groups_.find(*shed_from_);
+    if (it != groups_.end()) {
+      if (&it->second == keep) break;  // the newest group: nothing older holds an event
+      size_t before = held_events_;
+      it->second.drop_events();
+      stats_.evidence_shed += before - held_events_;
+    }
+    ++shed_from_;
+  }
+}
+
 namespace {
 
 // The condition that gates a rule: a necessary condition (a child of the top-level `all`, or of
@@ -392,7 +411,7 @@ void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, c
                        const Value* distinct_value, size_t input, std::vector<Event>& alerts, int depth) {
   const Timestamp now = event.time();
   if (!shared) shared = std::make_shared<const Event>(event);
-  Hit hit{now, shared, {}};
+  Hit hit{now, Held(shared, &held_events_), {}};
 
   const bool aggregated = rule.aggregation.kind != Aggregation::Kind::none;
   if (!aggregated && rule.suppress.count() == 0) {
@@ -407,6 +426,7 @@ void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, c
   auto it = groups_.find(key);
   if (it == groups_.end()) {
     if (groups_.size() >= limits_.max_groups && !lru_.empty()) {
+      if (shed_from_ == lru_.begin()) ++shed_from_;
       groups_.erase(lru_.front());
       lru_.pop_front();
       ++stats_.groups_evicted;
@@ -414,8 +434,14 @@ void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, c
     it = groups_.emplace(key, Group{}).first;
     lru_.push_back(key);
     it->second.lru = std::prev(lru_.end());
+    if (shed_from_ == lru_.end()) shed_from_ = it->second.lru;
   } else {
-    lru_.splice(lru_.end(), lru_, it->second.lru);
+    if (std::next(it->second.lru) != lru_.end()) {
+      // To the back, behind where shedding resumes.
+      if (shed_from_ == it->second.lru) ++shed_from_;
+      lru_.splice(lru_.end(), lru_, it->second.lru);
+    }
+    if (shed_from_ == lru_.end()) shed_from_ = it->second.lru;
   }
   Group& g = it->second;
   const int64_t window_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(rule.aggregation.within).count();
@@ -496,6 +522,7 @@ void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, c
       break;
     }
   }
+  if (held_events_ > limits_.max_held_events) shed_evidence(&g);
   if (!fire) return;
   const bool suppressed = now.ns < g.suppressed_until.ns;
   if (suppressed) {
@@ -555,7 +582,7 @@ Event Engine::make_alert(const Rule& rule, const Event& last, const std::vector<
   }
   size_t start = hits.size() > limits_.evidence_events ? hits.size() - limits_.evidence_events : 0;
   for (size_t i = start; i < hits.size(); ++i) {
-    if (hits[i]->event) events.emplace_back(hits[i]->event);
+    if (hits[i]->event) events.emplace_back(hits[i]->event.ptr());
   }
   a.set(fields::evidence_ids, std::move(ids));
   a.set(fields::evidence_events, std::move(events));

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <re2/set.h>
@@ -20,6 +21,10 @@ namespace vigil::agent::rules {
 struct EngineLimits {
   size_t max_groups = 100'000;  // aggregation groups across all rules; oldest evicted beyond it
   size_t evidence_events = 10;  // events embedded in an alert
+  // Events that aggregation groups hold as future evidence, across all groups (about 1 KiB
+  // each). Beyond it the least recently used groups keep only the ids and times of their hits,
+  // so a flood of distinct sources bounds memory, not only the number of groups.
+  size_t max_held_events = 8'192;
 };
 
 struct EngineStats {
@@ -28,6 +33,7 @@ struct EngineStats {
   uint64_t alerts = 0;
   uint64_t suppressed = 0;
   uint64_t groups_evicted = 0;
+  uint64_t evidence_shed = 0;  // held events dropped (ids kept) to stay within max_held_events
   uint64_t gate_fallbacks = 0;  // a pattern index could not decide (RE2 out of memory): every rule checked
 };
 
@@ -48,12 +54,46 @@ class Engine {
 
   const EngineStats& stats() const { return stats_; }
   size_t group_count() const { return groups_.size(); }
+  size_t held_events() const { return held_events_; }
   const RuleSet& rule_set() const { return *set_; }
 
  private:
+  // An event held by a hit, counted in the engine's held_events_ while held.
+  class Held {
+   public:
+    Held() = default;
+    Held(EventPtr p, size_t* counter) : p_(std::move(p)), counter_(p_ ? counter : nullptr) {
+      if (counter_) ++*counter_;
+    }
+    Held(Held&& o) noexcept : p_(std::move(o.p_)), counter_(std::exchange(o.counter_, nullptr)) {}
+    Held& operator=(Held&& o) noexcept {
+      if (this != &o) {
+        reset();
+        p_ = std::move(o.p_);
+        counter_ = std::exchange(o.counter_, nullptr);
+      }
+      return *this;
+    }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    ~Held() { reset(); }
+    void reset() {
+      if (counter_) --*counter_;
+      counter_ = nullptr;
+      p_.reset();
+    }
+    const EventPtr& ptr() const { return p_; }
+    const Event* operator->() const { return p_.get(); }
+    explicit operator bool() const { return static_cast<bool>(p_); }
+
+   private:
+    EventPtr p_;
+    size_t* counter_ = nullptr;
+  };
+
   struct Hit {
     Timestamp time;
-    EventPtr event;       // shared by every rule the event met
+    Held event;           // shared by every rule the event met
     std::string kept_id;  // the event's id once `event` is dropped (older than the evidence kept)
     std::string_view id() const;
     void drop_event();
@@ -80,6 +120,7 @@ class Engine {
     std::vector<int64_t> chain;            // temporal_ordered: start of the latest chain through input k
     Timestamp suppressed_until{};
     std::list<std::string>::iterator lru;
+    void drop_events();
   };
 
   // Counts one hit of `rule` (a match, or for a correlation the firing of its input `input`);
@@ -90,6 +131,9 @@ class Engine {
   Event make_alert(const Rule& rule, const Event& last, const std::vector<const Hit*>& hits, size_t total) const;
   // The group key of an event for a rule, built in key_buf_ (no allocation per event).
   const std::string& group_key(size_t rule_index, const std::vector<FieldId>& group_by, const Event& event);
+  // Drops the held events of the least recently used groups (not `keep`) until within
+  // max_held_events.
+  void shed_evidence(const Group* keep);
 
   std::shared_ptr<const RuleSet> set_;
   EngineLimits limits_;
@@ -102,6 +146,9 @@ class Engine {
   std::string text_buf_;
   std::unordered_map<std::string, Group> groups_;
   std::list<std::string> lru_;  // group keys, least recently used first
+  // Where shedding resumes: no group before it in lru_ holds an event (end(): none may).
+  std::list<std::string>::iterator shed_from_ = lru_.end();
+  size_t held_events_ = 0;
   std::function<void(const Rule&, const Event&)> on_match_;
   FieldId tags_field_;
   FieldId count_field_;

@@ -258,6 +258,47 @@ TEST(RuleEngine, AggregationStateIsCappedAndEvictionCounted) {
   EXPECT_EQ(eng.stats().groups_evicted, 900u);
 }
 
+TEST(RuleEngine, HeldEvidenceIsCappedLeastRecentlyUsedGroupsFirst) {
+  vigil::test::TempDir dir;
+  auto l = load_text(dir, R"(- id: G
+  title: t
+  severity: low
+  when: {event.dataset: sshd}
+  threshold: {count: 3, within: 1h, group_by: [source.ip]}
+)");
+  ASSERT_NE(l.set, nullptr) << l.error;
+  EngineLimits limits;
+  limits.max_held_events = 50;
+  Engine eng(l.set, limits);
+  std::vector<Event> alerts;
+  auto hit = [&](int64_t t, uint32_t host) {
+    eng.process(ev("sshd", t, {{"source.ip", IpAddress::v4(0x0a000000u + host)}}), alerts);
+  };
+  // 1,000 sources, two failures each: 2,000 events would be held; at most 50 are.
+  for (uint32_t i = 0; i < 1000; ++i) {
+    hit(i, i);
+    hit(i, i);
+    EXPECT_LE(eng.held_events(), 50u);
+  }
+  EXPECT_EQ(eng.group_count(), 1000u);
+  EXPECT_EQ(eng.stats().evidence_shed, 2000u - eng.held_events());
+  EXPECT_TRUE(alerts.empty());
+  // An old group whose events were shed still counts and fires, its evidence as ids.
+  hit(2000, 0);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].get(fields::evidence_ids)->as_list()->size(), 3u);
+  EXPECT_EQ(alerts[0].get(fields::evidence_events)->as_list()->size(), 1u);  // only the newest was held
+  // A recent group kept its events: all three are embedded.
+  hit(2001, 999);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].get(fields::evidence_events)->as_list()->size(), 3u);
+  // Firing clears the group's hits, and the count follows.
+  EXPECT_LE(eng.held_events(), 50u);
+  size_t before = eng.held_events();
+  hit(2002, 998);  // the third of source 998: fires, its three held events go
+  EXPECT_EQ(eng.held_events(), before - 2);
+}
+
 TEST(RuleEngine, RulesMeetOnlyEventsOfTheirDataset) {
   vigil::test::TempDir dir;
   auto l = load_text(dir, "- {id: A, title: t, severity: low, when: {event.dataset: sshd, user.name: x}}\n"
