@@ -255,6 +255,7 @@ def main():
         # --- the browser -----------------------------------------------------------------------
         from selenium.webdriver.common.by import By
         from selenium.webdriver.common.keys import Keys
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.action_chains import ActionChains
         from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -262,8 +263,13 @@ def main():
         base = f"https://127.0.0.1:{h.console_port}"
 
         def wait(pred, what, secs=20):
+            def attempt(_):
+                try:
+                    return pred()
+                except (WebDriverException, AttributeError):  # replaced or not drawn yet: try again
+                    return False
             try:
-                return WebDriverWait(driver, secs, poll_frequency=0.2).until(lambda d: pred())
+                return WebDriverWait(driver, secs, poll_frequency=0.2).until(attempt)
             except Exception:
                 shot("failure")
                 h.fail(f"browser: timed out waiting for {what}; page text: {body_text()[:800]}")

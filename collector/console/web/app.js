@@ -931,15 +931,27 @@
           [h('span', { class: 'mono' }, asText(x.id)), h('span', { class: 'st st-' + asText(x.status).replace(/[^a-z_]/g, '') }, t('co.' + x.status)), asText(x.pass), asText(x.fail)]),
         { class: 'controls-table' }));
       }
-      parts.push(h('h3', {}, t('co.failing') + ' (' + failing.length + ')'));
+      const failingTitle = t('co.failing') + ' (' + failing.length + ')';
       if (failing.length) {
-        parts.push(table([t('co.agent'), t('co.check'), t('co.title_col'), t('co.level'), t('co.result'), t('co.evidence'), t('co.remediation'), t('al.time')],
-          failing.map((f) => [h('div', {}, f.host || '', h('div', { class: 'muted mono' }, f.agent_id)), h('span', { class: 'mono' }, asText(f.check)),
-            asText(f.title), asText(f.level), h('span', { class: 'st st-' + asText(f.result).replace(/[^a-z_]/g, '') }, t('co.' + f.result)),
-            h('span', { class: 'mono' }, asText(f.evidence)), asText(f.remediation), fmtTime(f.time)]), { class: 'failing-table' }));
-        if (c.failing_not_listed) parts.push(h('p', { class: 'muted' }, t('co.not_listed', { n: c.failing_not_listed })));
+        // Remediation shows when the collector gives it.
+        const withFix = failing.some((f) => f.remediation);
+        const headers = [t('co.agent'), t('co.check'), t('co.title_col'), t('co.level'), t('co.result'), t('co.evidence')];
+        if (withFix) headers.push(t('co.remediation'));
+        headers.push(t('al.time'));
+        const box = h('details', { class: 'failing' }, h('summary', {}, h('h3', { class: 'inline' }, failingTitle)),
+          table(headers, failing.map((f) => {
+            const row = [h('span', { title: asText(f.agent_id) }, asText(f.host || f.agent_id)), h('span', { class: 'mono nowrap' }, asText(f.check)),
+              asText(f.title), asText(f.level), h('span', { class: 'st st-' + asText(f.result).replace(/[^a-z_]/g, '') }, t('co.' + f.result)),
+              h('span', { class: 'mono' }, asText(f.evidence))];
+            if (withFix) row.push(asText(f.remediation));
+            row.push(fmtTime(f.time));
+            return row;
+          }), { class: 'failing-table' }),
+          c.failing_not_listed ? h('p', { class: 'muted' }, t('co.not_listed', { n: c.failing_not_listed })) : null);
+        box.open = failing.length <= 15 || Boolean(onlyAgent || onlyAgency);
+        parts.push(box);
       } else {
-        parts.push(h('p', { class: 'muted' }, t('none')));
+        parts.push(h('h3', {}, failingTitle), h('p', { class: 'muted' }, t('none')));
       }
       if (Array.isArray(c.self_assessment) && c.self_assessment.length) {
         parts.push(h('h3', {}, t('co.self_assessment')), genericTable(c.self_assessment, 'self-assessment-' + c.agency.replace(/[^A-Za-z0-9_-]/g, '_')));
