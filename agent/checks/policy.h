@@ -14,6 +14,8 @@
 
 #include <re2/re2.h>
 
+#include "common/compliance/framework.h"
+
 namespace vigil::agent::checks {
 
 // The result of a check or of one probe.
@@ -147,24 +149,7 @@ struct Policy {
   std::string file;
 };
 
-struct Control {
-  std::string id;
-  std::string title;
-  std::string group;
-  std::vector<int> levels;
-  bool verified = false;
-  std::string source_note;
-};
-
-struct Framework {
-  std::string id;
-  std::string title;
-  std::string version;
-  std::string authority;
-  std::string source_note;
-  std::vector<Control> controls;
-  std::string file;
-  const Control* find(std::string_view control_id) const;
-};
+using compliance::Control;
+using compliance::Framework;
 
 }  // namespace vigil::agent::checks

@@ -13,6 +13,8 @@ namespace vigil::agent::checks {
 using config::MapReader;
 using config::YamlReader;
 namespace fs = std::filesystem;
+using compliance::read_id;
+using compliance::read_levels;
 
 std::string_view outcome_name(Outcome o) {
   switch (o) {
@@ -22,20 +24,6 @@ std::string_view outcome_name(Outcome o) {
     case Outcome::error: return "error";
   }
   return "error";
-}
-
-const Control* Framework::find(std::string_view control_id) const {
-  for (const auto& c : controls) {
-    if (c.id == control_id) return &c;
-  }
-  return nullptr;
-}
-
-const Framework* LoadedFrameworks::find(std::string_view id) const {
-  for (const auto& f : frameworks) {
-    if (f.id == id) return &f;
-  }
-  return nullptr;
 }
 
 namespace {
@@ -48,72 +36,6 @@ bool read_string_or_list(YamlReader& r, const YAML::Node& n, std::vector<std::st
     return true;
   }
   return r.read_list(n, out, what);
-}
-
-bool read_id(YamlReader& r, const YAML::Node& n, std::string& out, std::string_view what) {
-  if (!r.read(n, out, what)) return false;
-  static const RE2 kId("[A-Za-z0-9][A-Za-z0-9._:-]*");
-  if (!RE2::FullMatch(out, kId)) {
-    r.error(n, fmt::format("{}: '{}' is not a valid id (letters, digits, '.', '_', ':', '-')", what, out));
-    return false;
-  }
-  return true;
-}
-
-void read_levels(YamlReader& r, const YAML::Node& n, std::vector<int>& out, std::string_view what) {
-  if (!n.IsSequence()) {
-    r.error(n, fmt::format("{}: expected a list of levels 1-5", what));
-    return;
-  }
-  for (const auto& item : n) {
-    int64_t v = 0;
-    if (r.read(item, v, what, 1, 5)) out.push_back(static_cast<int>(v));
-  }
-}
-
-// ---- frameworks --------------------------------------------------------------------------------
-
-void parse_framework(YamlReader& r, const YAML::Node& root, Framework& fw) {
-  MapReader top(r, root, "");
-  {
-    MapReader m(r, top.require("framework"), "framework");
-    if (auto v = m.require("id")) read_id(r, v, fw.id, "framework.id");
-    if (auto v = m.require("title")) r.read(v, fw.title, "framework.title");
-    if (auto v = m.get("version")) r.read(v, fw.version, "framework.version");
-    if (auto v = m.get("authority")) r.read(v, fw.authority, "framework.authority");
-    if (auto v = m.get("source_note")) r.read(v, fw.source_note, "framework.source_note");
-    if (auto v = m.get("levels_meaning")) {
-      std::string s;
-      r.read(v, s, "framework.levels_meaning");
-    }
-  }
-  auto controls = top.require("controls");
-  if (!controls) return;
-  if (!controls.IsSequence()) {
-    r.error(controls, "controls: expected a list of controls");
-    return;
-  }
-  std::set<std::string> ids;
-  for (size_t i = 0; i < controls.size(); ++i) {
-    const YAML::Node item = controls[i];
-    std::string ctx = fmt::format("controls[{}]", i);
-    MapReader m(r, item, ctx);
-    Control c;
-    if (auto v = m.require("id")) {
-      if (read_id(r, v, c.id, m.path("id")) && !ids.insert(c.id).second) {
-        r.error(v, fmt::format("duplicate control id '{}'", c.id));
-      }
-    }
-    if (auto v = m.require("title")) r.read(v, c.title, m.path("title"));
-    if (auto v = m.require("group")) r.read(v, c.group, m.path("group"));
-    if (auto v = m.require("levels")) read_levels(r, v, c.levels, m.path("levels"));
-    if (auto v = m.require("verified")) r.read(v, c.verified, m.path("verified"));
-    if (auto v = m.get("source_note")) r.read(v, c.source_note, m.path("source_note"));
-    if (!c.verified && c.source_note.empty() && m.is_map()) {
-      r.error(item, fmt::format("{}: an unverified control needs a source_note saying why", ctx));
-    }
-    fw.controls.push_back(std::move(c));
-  }
 }
 
 // ---- policies ----------------------------------------------------------------------------------
@@ -530,62 +452,10 @@ class PolicyParser {
   bool allow_commands_ = false;
 };
 
-std::vector<fs::path> yaml_files(const std::string& p, config::Diagnostics& diags, bool& ok) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  if (fs::is_directory(p, ec)) {
-    for (const auto& e : fs::directory_iterator(p, ec)) {
-      auto ext = e.path().extension();
-      if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(e.path());
-    }
-    std::sort(files.begin(), files.end());
-  } else if (fs::exists(p, ec)) {
-    files.emplace_back(p);
-  } else {
-    diags.add({config::Diagnostic::Severity::error, p, 0, 0, "framework path does not exist"});
-    ok = false;
-  }
-  return files;
-}
-
 }  // namespace
 
 std::string default_frameworks_dir(const std::string& policy_path) {
   return (fs::path(policy_path).parent_path() / ".." / "frameworks").lexically_normal().string();
-}
-
-Result<LoadedFrameworks> load_frameworks(const std::vector<std::string>& paths) {
-  LoadedFrameworks out;
-  config::Diagnostics diags;
-  std::map<std::string, std::string> seen;
-  for (const auto& p : paths) {
-    bool ok = true;
-    bool explicit_file = !fs::is_directory(p);
-    for (const auto& f : yaml_files(p, diags, ok)) {
-      YamlReader r(f.string());
-      auto root = r.load_file();
-      if (root) {
-        if (!root->IsMap() || !(*root)["framework"]) {
-          if (explicit_file) r.error(*root, "not a framework file (expected a top-level 'framework:')");
-        } else {
-          Framework fw;
-          fw.file = f.string();
-          parse_framework(r, *root, fw);
-          if (!fw.id.empty()) {
-            auto [it, inserted] = seen.emplace(fw.id, fw.file);
-            if (!inserted) {
-              r.error((*root)["framework"]["id"], fmt::format("duplicate framework id '{}' (also in {})", fw.id, it->second));
-            }
-          }
-          out.frameworks.push_back(std::move(fw));
-        }
-      }
-      for (const auto& d : r.diagnostics().items()) diags.add(d);
-    }
-  }
-  if (diags.has_errors()) return make_error(diags.to_string());
-  out.diagnostics = std::move(diags);
-  return out;
 }
 
 Result<LoadedPolicy> load_policy(const std::string& path, const LoadedFrameworks& frameworks) {

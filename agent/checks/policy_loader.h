@@ -10,15 +10,8 @@
 
 namespace vigil::agent::checks {
 
-struct LoadedFrameworks {
-  std::vector<Framework> frameworks;
-  config::Diagnostics diagnostics;  // warnings
-  const Framework* find(std::string_view id) const;
-};
-
-// Framework files or directories of them (*.yaml with a top-level `framework:`; other YAML files
-// in a directory are skipped).
-Result<LoadedFrameworks> load_frameworks(const std::vector<std::string>& paths);
+using compliance::LoadedFrameworks;
+using compliance::load_frameworks;
 
 struct LoadedPolicy {
   Policy policy;

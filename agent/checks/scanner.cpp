@@ -797,6 +797,10 @@ Event to_event(const Policy& policy, const CheckResult& r, const std::string& ho
   e.set(fields::check_evidence, r.evidence);
   e.set(fields::policy_id, policy.id);
   e.set(fields::check_level, r.check->level);
+  // What to do about it, where there is something to do (the collector's reports show it).
+  if ((r.outcome == Outcome::fail || r.outcome == Outcome::error) && !r.check->remediation.empty()) {
+    e.set(fields::check_remediation, r.check->remediation);
+  }
   e.set(field("vigil.policy.version"), policy.version);
   for (const auto& [fw, controls] : r.check->compliance) {
     ValueList l;

@@ -11,6 +11,8 @@
 
 #include "collector/api/password.h"
 #include "collector/console/web_console.h"
+#include "collector/report/compliance_report.h"
+#include "collector/report/compliance_summary.h"
 #include "common/log/logging.h"
 #include "common/pki/pki.h"
 
@@ -584,14 +586,9 @@ net::HttpResponse ConsoleApi::route(const net::HttpRequest& r) {
     return metrics();
   }
   if (t.path == "/api/v1/alerts" || t.path.rfind("/api/v1/alerts/", 0) == 0) return alerts(r, t.path, t.query, p);
-  if (r.method == "GET" && t.path == "/api/v1/compliance") {
-    std::string agency;
-    for (const auto& [k, v] : t.query) {
-      if (k != "agency") return error(400, "unknown filter '" + k + "'");
-      agency = v;
-    }
-    return compliance(agency, p);
-  }
+  if (r.method == "GET" && t.path == "/api/v1/compliance") return compliance(t.query, p);
+  if (r.method == "GET" && t.path == "/api/v1/reports/compliance") return compliance_report(t.query, p);
+  if (t.path == "/api/v1/waivers" || t.path.rfind("/api/v1/waivers/", 0) == 0) return waivers(r, t.path, t.query, p);
   if (r.method == "GET" && t.path == "/api/v1/agencies") {
     auto agencies = store_.list_agencies();
     if (!agencies) return error(503, "store unavailable");
@@ -724,86 +721,226 @@ net::HttpResponse ConsoleApi::route(const net::HttpRequest& r) {
   return error(404, "no such endpoint");
 }
 
-// Per agency: the latest result of each check an agent must meet (check level at most the
-// security level of the system it serves), counted, scored, and rolled up onto the controls of
-// the agency's framework (a control fails when any of its checks fails anywhere).
-net::HttpResponse ConsoleApi::compliance(const std::string& only_agency, const Principal& p) {
-  if (!only_agency.empty() && !p.sees(only_agency)) return error(404, "no agency " + only_agency);
-  auto agencies = store_.list_agencies();
-  if (!agencies) return error(503, "store unavailable");
-  auto rows = store_.compliance_latest(only_agency);
-  if (!rows) return error(503, "store unavailable");
-  nlohmann::json out = nlohmann::json::array();
-  bool found = only_agency.empty();
-  // Rows come ordered by agency; one pass splits them.
-  std::map<std::string, std::vector<const ComplianceRow*>> by_agency;
-  for (const auto& row : *rows) by_agency[row.agency].push_back(&row);
-  static const std::vector<const ComplianceRow*> kNone;
-  for (const auto& ag : *agencies) {
-    if (!only_agency.empty() && ag.name != only_agency) continue;
-    if (!p.sees(ag.name)) continue;
-    found = true;
-    auto mine = by_agency.find(ag.name);
-    const auto& agency_rows = mine == by_agency.end() ? kNone : mine->second;
-    struct Tally {
-      size_t pass = 0, fail = 0, error = 0, not_applicable = 0;
-    };
-    Tally total;
-    std::map<std::string, Tally> controls;
-    std::set<std::string> agents;
-    nlohmann::json failing = nlohmann::json::array();
-    size_t failing_dropped = 0;
-    for (const ComplianceRow* r : agency_rows) {
-      const ComplianceRow& row = *r;
-      if (row.level > row.agent_level) continue;
-      agents.insert(row.agent_id);
-      auto bump = [&](Tally& t) {
-        if (row.result == "pass") ++t.pass;
-        if (row.result == "fail") ++t.fail;
-        if (row.result == "error") ++t.error;
-        if (row.result == "not_applicable") ++t.not_applicable;
-      };
-      bump(total);
-      auto c = nlohmann::json::parse(row.controls, nullptr, false);
-      if (c.is_object() && c.contains(ag.framework) && c[ag.framework].is_array()) {
-        for (const auto& id : c[ag.framework]) {
-          if (id.is_string()) bump(controls[id.get<std::string>()]);
-        }
-      }
-      if (row.result == "fail" || row.result == "error") {
-        if (failing.size() >= 500) {
-          ++failing_dropped;
-        } else {
-          failing.push_back({{"agent_id", row.agent_id}, {"host", row.host}, {"check", row.check_id},
-                             {"title", row.title}, {"level", row.level}, {"result", row.result},
-                             {"evidence", row.evidence}, {"time", row.time.to_string()}});
-        }
-      }
-    }
-    nlohmann::json ctl = nlohmann::json::array();
-    size_t controls_met = 0;
-    for (const auto& [id, t] : controls) {
-      const char* status = t.fail + t.error > 0 ? "fail" : t.pass > 0 ? "pass" : "not_applicable";
-      controls_met += std::string_view(status) == "pass";
-      ctl.push_back({{"id", id}, {"status", status}, {"pass", t.pass}, {"fail", t.fail + t.error}});
-    }
-    size_t judged = total.pass + total.fail + total.error;
-    nlohmann::json a = {{"agency", ag.name},
-                        {"framework", ag.framework},
-                        {"agents", agents.size()},
-                        {"pass", total.pass},
-                        {"fail", total.fail},
-                        {"error", total.error},
-                        {"not_applicable", total.not_applicable},
-                        {"score", judged ? nlohmann::json(static_cast<double>(total.pass) / judged) : nlohmann::json()},
-                        {"controls_met", controls_met},
-                        {"controls", std::move(ctl)},
-                        {"failing", std::move(failing)},
-                        {"failing_not_listed", failing_dropped}};
-    out.push_back(std::move(a));
+namespace {
+
+// RFC 3339, or a date (YYYY-MM-DD, taken as midnight UTC).
+std::optional<Timestamp> parse_when(const std::string& s) {
+  if (s.size() == 10 && s[4] == '-' && s[7] == '-') return Timestamp::parse(s + "T00:00:00Z");
+  return Timestamp::parse(s);
+}
+
+}  // namespace
+
+std::optional<nlohmann::json> ConsoleApi::summary(const std::string& only_agency, std::optional<Timestamp> since,
+                                                  const Principal& p, net::HttpResponse& status) {
+  if (!only_agency.empty() && !p.sees(only_agency)) {
+    status = error(404, "no agency " + only_agency);
+    return std::nullopt;
   }
-  if (!found) return error(404, "no agency " + only_agency);
-  return {200, out.dump(), "application/json", false};
+  SummaryInput in;
+  in.now = Timestamp::now();
+  in.since = since;
+  in.silent_after = silent_after_;
+  in.frameworks = frameworks_.get();
+  auto agencies = store_.list_agencies();
+  auto agents = store_.list_agents();
+  auto latest = store_.compliance_latest(only_agency);
+  auto alerts = store_.alert_tally(only_agency, Timestamp{});
+  WaiverFilter wf;
+  wf.agency = only_agency;
+  wf.agencies_in = p.agencies;
+  auto waivers = store_.list_waivers(wf);
+  if (!agencies || !agents || !latest || !alerts || !waivers) {
+    status = error(503, "store unavailable");
+    return std::nullopt;
+  }
+  bool found = only_agency.empty();
+  for (auto& ag : *agencies) {
+    if ((!only_agency.empty() && ag.name != only_agency) || !p.sees(ag.name)) continue;
+    found = true;
+    in.agencies.push_back(std::move(ag));
+  }
+  if (!found) {
+    status = error(404, "no agency " + only_agency);
+    return std::nullopt;
+  }
+  if (since) {
+    auto previous = store_.compliance_as_of(only_agency, *since);
+    auto raised = store_.alert_tally(only_agency, *since);
+    if (!previous || !raised) {
+      status = error(503, "store unavailable");
+      return std::nullopt;
+    }
+    in.previous = std::move(*previous);
+    in.alerts_since = std::move(*raised);
+  }
+  in.agents = std::move(*agents);
+  in.latest = std::move(*latest);
+  in.alerts = std::move(*alerts);
+  in.waivers = std::move(*waivers);
+  return compliance_summary(in);
+}
+
+// Per agency: scores, controls, failing checks, waivers, the self-assessment, agents and alerts
+// (collector/report/compliance_summary.h says how each is counted).
+net::HttpResponse ConsoleApi::compliance(const std::map<std::string, std::string>& q, const Principal& p) {
+  std::string agency;
+  std::optional<Timestamp> since;
+  for (const auto& [k, v] : q) {
+    if (k == "agency") {
+      agency = v;
+    } else if (k == "since") {
+      since = parse_when(v);
+      if (!since) return error(400, "since: a date (YYYY-MM-DD) or an RFC 3339 time");
+    } else {
+      return error(400, "unknown filter '" + k + "'");
+    }
+  }
+  net::HttpResponse status;
+  auto doc = summary(agency, since, p, status);
+  if (!doc) return status;
+  return {200, (*doc)["agencies"].dump(), "application/json", false};
+}
+
+net::HttpResponse ConsoleApi::compliance_report(const std::map<std::string, std::string>& q, const Principal& p) {
+  std::string agency, format = "json", lang = "vi";
+  std::optional<Timestamp> since;
+  for (const auto& [k, v] : q) {
+    if (k == "agency") {
+      agency = v;
+    } else if (k == "since") {
+      since = parse_when(v);
+      if (!since) return error(400, "since: a date (YYYY-MM-DD) or an RFC 3339 time");
+    } else if (k == "format") {
+      if (v != "json" && v != "csv" && v != "html") return error(400, "format: json, csv or html");
+      format = v;
+    } else if (k == "lang") {
+      if (v != "vi" && v != "en") return error(400, "lang: vi or en");
+      lang = v;
+    } else {
+      return error(400, "unknown parameter '" + k + "'");
+    }
+  }
+  net::HttpResponse status;
+  auto doc = summary(agency, since, p, status);
+  if (!doc) return status;
+  const std::string stem = "vigil-compliance-" + (agency.empty() ? std::string("all") : std::string("agency"));
+  if (format == "csv") {
+    net::HttpResponse out{200, compliance_csv(*doc), "text/csv; charset=utf-8", false};
+    out.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + stem + ".csv\"");
+    return out;
+  }
+  if (format == "html") {
+    net::HttpResponse out{200, compliance_html(*doc, lang == "en" ? ReportLang::en : ReportLang::vi),
+                          "text/html; charset=utf-8", false};
+    // The report is one self-contained file: its own styles, nothing loaded, no script.
+    out.headers.emplace_back("Content-Security-Policy", std::string(kReportCsp));
+    return out;
+  }
+  return {200, doc->dump(), "application/json", false};
+}
+
+net::HttpResponse ConsoleApi::waivers(const net::HttpRequest& r, const std::string& path,
+                                      const std::map<std::string, std::string>& q, const Principal& p) {
+  const Timestamp now = Timestamp::now();
+  if (path == "/api/v1/waivers" && r.method == "GET") {
+    WaiverFilter f;
+    f.now = now;
+    f.agencies_in = p.agencies;
+    for (const auto& [k, v] : q) {
+      if (k == "agency") {
+        f.agency = v;
+      } else if (k == "active") {
+        if (v != "1" && v != "0" && v != "true" && v != "false") return error(400, "active: 1 or 0");
+        f.active_only = v == "1" || v == "true";
+      } else {
+        return error(400, "unknown filter '" + k + "'");
+      }
+    }
+    if (!f.agency.empty() && !p.sees(f.agency)) return {200, "[]", "application/json", false};
+    auto list = store_.list_waivers(f);
+    if (!list) return error(503, "store unavailable");
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& w : *list) out.push_back(waiver_json(w, now));
+    return {200, out.dump(), "application/json", false};
+  }
+  if (r.method != "POST") return error(405, "GET /api/v1/waivers, POST to add or expire");
+  if (p.role != "admin") return error(403, "waivers need the admin role");
+  if (path == "/api/v1/waivers") {
+    auto body = nlohmann::json::parse(r.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) return error(400, "expected a JSON object");
+    auto text = [&](const char* key, bool required, size_t max, std::string& out) -> std::optional<std::string> {
+      if (!body.contains(key) || body[key].is_null()) {
+        if (required) return fmt::format("{}: required", key);
+        return std::nullopt;
+      }
+      if (!body[key].is_string()) return fmt::format("{}: a string", key);
+      out = body[key].get<std::string>();
+      if ((required && out.empty()) || out.size() > max) return fmt::format("{}: 1 to {} characters", key, max);
+      for (unsigned char c : out) {
+        if (c < 0x20 && c != '\t') return fmt::format("{}: no control characters", key);
+      }
+      return std::nullopt;
+    };
+    WaiverRecord w;
+    std::string expires;
+    for (auto err : {text("agency", true, 200, w.agency), text("agent", false, 100, w.agent_id),
+                     text("policy", false, 200, w.policy), text("check", true, 200, w.check_id),
+                     text("reason", true, 2000, w.reason), text("accepted_by", true, 200, w.accepted_by),
+                     text("expires", true, 40, expires)}) {
+      if (err) return error(400, *err);
+    }
+    for (const auto& k : body.items()) {
+      static const std::set<std::string> known = {"agency", "agent", "policy", "check", "reason", "accepted_by", "expires"};
+      if (!known.count(k.key())) return error(400, "unknown field '" + k.key() + "'");
+    }
+    if (!compliance::valid_id(w.check_id)) return error(400, "check: a check id (letters, digits, '.', '_', ':', '-')");
+    if (!w.policy.empty() && !compliance::valid_id(w.policy)) return error(400, "policy: a policy id");
+    auto until = parse_when(expires);
+    if (!until) return error(400, "expires: a date (YYYY-MM-DD) or an RFC 3339 time");
+    if (*until <= now) return error(400, "expires: must be in the future");
+    if (until->ns - now.ns > int64_t{5} * 366 * 24 * 3600 * 1'000'000'000) {
+      return error(400, "expires: at most five years ahead (review waivers at least that often)");
+    }
+    if (!p.sees(w.agency)) return error(404, "no agency " + w.agency);
+    auto agencies = store_.list_agencies();
+    if (!agencies) return error(503, "store unavailable");
+    if (std::none_of(agencies->begin(), agencies->end(), [&](const AgencyRecord& a) { return a.name == w.agency; })) {
+      return error(404, "no agency " + w.agency);
+    }
+    if (!w.agent_id.empty()) {
+      auto agent = store_.get_agent(w.agent_id);
+      if (!agent) return error(503, "store unavailable");
+      if (!*agent || (*agent)->agency != w.agency) return error(404, "no agent " + w.agent_id + " in " + w.agency);
+    }
+    w.expires = *until;
+    w.created = now;
+    w.created_by = p.name;
+    auto id = store_.add_waiver(w);
+    if (!id) return error(503, "store unavailable");
+    std::string scope = w.agent_id.empty() ? "agency " + w.agency : "agent " + w.agent_id;
+    log_->info("waiver {}: check {}{} waived for {} until {} by {} (accepted by {})", *id,
+               w.policy.empty() ? "" : w.policy + "/", w.check_id, scope, w.expires.to_string(), p.name, w.accepted_by);
+    audit(p.name, "waiver.add", std::to_string(*id),
+          fmt::format("{}{} for {} until {}; accepted by {}; reason: {}", w.policy.empty() ? "" : w.policy + "/",
+                      w.check_id, scope, w.expires.to_string(), w.accepted_by, w.reason));
+    return {201, nlohmann::json{{"id", *id}}.dump(), "application/json", false};
+  }
+  const std::string prefix = "/api/v1/waivers/";
+  if (path.rfind(prefix, 0) == 0 && path.ends_with("/expire")) {
+    auto id = to_int(path.substr(prefix.size(), path.size() - prefix.size() - std::string_view("/expire").size()));
+    if (!id) return error(404, "no such waiver");
+    auto w = store_.get_waiver(*id);
+    if (!w) return error(503, "store unavailable");
+    if (!*w || !p.sees((*w)->agency)) return error(404, "no waiver " + std::to_string(*id));
+    auto done = store_.expire_waiver(*id, now, p.name);
+    if (!done) return error(503, "store unavailable");
+    if (!*done) return error(409, "waiver " + std::to_string(*id) + " is no longer active");
+    log_->info("waiver {}: expired by {}", *id, p.name);
+    audit(p.name, "waiver.expire", std::to_string(*id), "");
+    return {200, R"({"expired":true})", "application/json", false};
+  }
+  return error(404, "no such endpoint");
 }
 
 net::HttpResponse ConsoleApi::alerts(const net::HttpRequest& r, const std::string& path,

@@ -29,7 +29,16 @@
 //   POST /api/v1/alerts/ID/status     {status}                                       (not auditor)
 //   POST /api/v1/alerts/ID/assign     {assignee}                                     (not auditor)
 //   POST /api/v1/alerts/ID/comment    {text}                                         (not auditor)
-//   GET  /api/v1/compliance?agency=   -> [per agency: counts, score, controls, failing checks]
+//   GET  /api/v1/compliance?agency=&since=
+//                                     -> [per agency: counts, scores per policy and control group,
+//                                        controls, failing checks, waivers, self-assessment,
+//                                        agents, open alerts, trend since DATE]     (any role)
+//   GET  /api/v1/reports/compliance?agency=&format=json|csv|html&lang=vi|en&since=
+//                                     -> the report document or file (no agency: all) (any role)
+//   GET  /api/v1/waivers?agency=&active=1 -> [waivers], newest first                 (any role)
+//   POST /api/v1/waivers              {agency, agent?, policy?, check, reason, accepted_by,
+//                                      expires (RFC 3339 or YYYY-MM-DD)} -> {id}       (admin)
+//   POST /api/v1/waivers/ID/expire    ends the waiver now                            (admin)
 //   GET  /metrics                     -> Prometheus text exposition                  (any role)
 #pragma once
 
@@ -38,11 +47,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "collector/store/store.h"
+#include "common/compliance/framework.h"
 #include "common/net/http_types.h"
 
 namespace spdlog {
@@ -96,7 +108,14 @@ class ConsoleApi {
   net::HttpResponse audit_list(const std::map<std::string, std::string>& query);
   net::HttpResponse alerts(const net::HttpRequest& r, const std::string& path,
                            const std::map<std::string, std::string>& query, const Principal& p);
-  net::HttpResponse compliance(const std::string& agency, const Principal& p);
+  net::HttpResponse compliance(const std::map<std::string, std::string>& query, const Principal& p);
+  net::HttpResponse compliance_report(const std::map<std::string, std::string>& query, const Principal& p);
+  net::HttpResponse waivers(const net::HttpRequest& r, const std::string& path,
+                            const std::map<std::string, std::string>& query, const Principal& p);
+  // The summary document of compliance_summary() for one agency (or every one the caller sees);
+  // `status` is set to an error response when it cannot be built.
+  std::optional<nlohmann::json> summary(const std::string& agency, std::optional<Timestamp> since,
+                                        const Principal& p, net::HttpResponse& status);
   net::HttpResponse metrics();
   void audit(const std::string& who, const std::string& action, const std::string& target,
              const std::string& detail);
@@ -109,11 +128,14 @@ class ConsoleApi {
   std::shared_ptr<spdlog::logger> log_;
   std::function<std::string()> metrics_source_;
   std::chrono::milliseconds silent_after_{90'000};
+  std::shared_ptr<const compliance::LoadedFrameworks> frameworks_;
   std::mutex attempts_mutex_;
   std::map<std::string, Attempts> attempts_;  // "user:NAME" and "addr:IP"
 
  public:
   void set_silent_after(std::chrono::milliseconds d) { silent_after_ = d; }
+  // The control catalogues summaries and self-assessments are judged against.
+  void set_frameworks(std::shared_ptr<const compliance::LoadedFrameworks> f) { frameworks_ = std::move(f); }
 };
 
 }  // namespace vigil::collector

@@ -11,6 +11,7 @@
 #include "collector/api/console_api.h"
 #include "collector/api/https_server.h"
 #include "collector/export/exporter.h"
+#include "collector/report/builtin_frameworks.h"
 #include "collector/ingest/agents_api.h"
 #include "collector/store/store.h"
 #include "common/log/logging.h"
@@ -87,7 +88,30 @@ int run_collector(const CollectorConfig& config) {
   agents_opts.max_records_per_batch = c.limits.max_records_per_batch;
   agents_opts.agent_cert_validity = std::chrono::duration_cast<std::chrono::seconds>(c.agent_cert_validity);
   AgentsApi agents_api(**store, std::move(*ca), std::move(*ca_key), *ca_pem, agents_opts);
+  // Control catalogues: the shipped ones, then collector.frameworks over them.
+  auto frameworks = compliance::load_frameworks_text(builtin_framework_texts());
+  if (!frameworks) {
+    log->error("shipped control catalogues: {}", frameworks.error());
+    return 1;
+  }
+  if (!c.frameworks.empty()) {
+    auto extra = compliance::load_frameworks(c.frameworks);
+    if (!extra) {
+      log->error("collector.frameworks: {}", extra.error());
+      return 1;
+    }
+    for (const auto& d : extra->diagnostics.items()) log->warn("{}", d.to_string());
+    for (const auto& id : compliance::overlay_frameworks(*frameworks, std::move(*extra))) {
+      log->info("control catalogue '{}' replaced by the one in collector.frameworks", id);
+    }
+  }
+  {
+    std::string ids;
+    for (const auto& f : frameworks->frameworks) ids += (ids.empty() ? "" : ", ") + f.id;
+    log->info("control catalogues: {}", ids);
+  }
   ConsoleApi console_api(**store, c.default_framework);
+  console_api.set_frameworks(std::make_shared<const compliance::LoadedFrameworks>(std::move(*frameworks)));
   Exporter exporter(**store, config.exports, c.data_dir);
   console_api.set_silent_after(c.silent_after);
   console_api.set_metrics_source([&] {

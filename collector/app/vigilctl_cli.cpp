@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <optional>
 
@@ -169,23 +170,52 @@ std::string read_new_password(const std::string& user) {
   return first;
 }
 
-void print_compliance(const nlohmann::json& agencies) {
+std::string score_text(const nlohmann::json& j) {
+  return j.contains("score") && j["score"].is_number() ? fmt::format("{:.1f}%", 100.0 * j["score"].get<double>())
+                                                       : std::string("n/a");
+}
+
+void print_compliance(const nlohmann::json& doc) {
+  const auto& agencies = doc["agencies"];
   for (const auto& a : agencies) {
-    std::printf("Agency %s: framework %s, %s agent(s)\n", str(a, "agency").c_str(), str(a, "framework").c_str(),
-                str(a, "agents").c_str());
-    std::string score = a.contains("score") && a["score"].is_number()
-                            ? fmt::format("{:.1f}%", 100.0 * a["score"].get<double>())
-                            : std::string("n/a");
-    std::printf("  checks: %s pass, %s fail, %s error, %s not applicable; score %s\n", str(a, "pass").c_str(),
-                str(a, "fail").c_str(), str(a, "error").c_str(), str(a, "not_applicable").c_str(), score.c_str());
-    const auto& controls = a["controls"];
-    std::printf("  controls of %s: %s of %zu met\n", str(a, "framework").c_str(), str(a, "controls_met").c_str(),
-                controls.size());
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& c : controls) {
-      rows.push_back({"   " + str(c, "id"), str(c, "status"), str(c, "pass"), str(c, "fail")});
+    std::printf("Agency %s: framework %s, %s agent(s) (%s silent, %s never scanned)\n", str(a, "agency").c_str(),
+                str(a, "framework").c_str(), str(a, "agents").c_str(), str(a, "agents_silent").c_str(),
+                str(a, "agents_never_scanned").c_str());
+    std::printf("  checks: %s pass, %s fail, %s error, %s not applicable, %s waived, %s not checked; score %s\n",
+                str(a, "pass").c_str(), str(a, "fail").c_str(), str(a, "error").c_str(),
+                str(a, "not_applicable").c_str(), str(a, "waived").c_str(), str(a, "not_checked").c_str(),
+                score_text(a).c_str());
+    if (a.contains("trend")) {
+      const auto& t = a["trend"];
+      std::string change = t["score_change"].is_number()
+                               ? fmt::format("{:+.1f} points", 100.0 * t["score_change"].get<double>())
+                               : std::string("n/a");
+      std::printf("  trend since %s: score was %s (%s), %zu check(s) changed result\n", str(t, "since").c_str(),
+                  score_text(t["previous"]).c_str(), change.c_str(), t["changes"].size());
     }
-    if (!rows.empty()) print_table({"   CONTROL", "STATUS", "PASS", "FAIL"}, rows);
+    const auto& al = a["alerts_open"];
+    std::printf("  open alerts: %s critical, %s high, %s medium, %s low, %s info\n", str(al, "critical").c_str(),
+                str(al, "high").c_str(), str(al, "medium").c_str(), str(al, "low").c_str(), str(al, "info").c_str());
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& g : a["groups"]) {
+      rows.push_back({"   " + str(g, "group"), score_text(g), str(g, "pass"), str(g, "fail"), str(g, "error"),
+                      str(g, "waived")});
+    }
+    if (!rows.empty()) print_table({"   GROUP", "SCORE", "PASS", "FAIL", "ERROR", "WAIVED"}, rows);
+    std::map<std::string, int> verdicts;
+    rows.clear();
+    for (const auto& c : a["self_assessment"]) {
+      ++verdicts[str(c, "verdict")];
+      rows.push_back({"   " + str(c, "id") + (c.value("verified", true) ? "" : "*"), str(c, "verdict"),
+                      str(c, "pass"), str(c, "fail"), str(c, "error"), str(c, "waived")});
+    }
+    if (!rows.empty()) {
+      std::printf("  self-assessment (Circular 12/2022): %d fully, %d partly, %d not implemented, %d not assessed, "
+                  "%d not required\n",
+                  verdicts["fully"], verdicts["partly"], verdicts["not"], verdicts["not_assessed"],
+                  verdicts["not_required"]);
+      print_table({"   REQUIREMENT", "VERDICT", "PASS", "FAIL", "ERROR", "WAIVED"}, rows);
+    }
     rows.clear();
     for (const auto& f : a["failing"]) {
       rows.push_back({"   " + str(f, "host"), str(f, "check"), str(f, "level"), str(f, "result"), str(f, "title")});
@@ -193,6 +223,16 @@ void print_compliance(const nlohmann::json& agencies) {
     if (!rows.empty()) {
       std::puts("  failing checks:");
       print_table({"   HOST", "CHECK", "LEVEL", "RESULT", "TITLE"}, rows);
+    }
+    rows.clear();
+    for (const auto& w : a["waived_results"]) {
+      const auto& wv = w["waiver"];
+      rows.push_back({"   " + str(w, "host"), str(w, "check"), str(w, "result"), str(wv, "id"),
+                      str(wv, "expires").substr(0, 10), str(wv, "reason")});
+    }
+    if (!rows.empty()) {
+      std::puts("  waived results:");
+      print_table({"   HOST", "CHECK", "RESULT", "WAIVER", "EXPIRES", "REASON"}, rows);
     }
     std::puts("");
   }
@@ -340,6 +380,30 @@ int vigilctl_main(int argc, char** argv) {
   report_compliance->add_option("--lang", report_lang, "Language of the html report: vi (default) or en")
       ->check(CLI::IsMember({"vi", "en"}));
   report_compliance->add_option("--out", report_out, "Write the report to this file instead of standard output");
+  std::string report_since;
+  report_compliance->add_option("--since", report_since,
+                                "Trend against this date (YYYY-MM-DD or RFC 3339): the score then, the checks "
+                                "whose result changed, the alerts raised since");
+
+  auto* waivers = app.add_subcommand("waivers", "Waivers of compliance checks (accepted exceptions)")->require_subcommand(1);
+  std::string waiver_agency, waiver_agent, waiver_policy, waiver_check, waiver_reason, waiver_accepted_by,
+      waiver_expires;
+  int64_t waiver_id = 0;
+  bool waivers_active = false;
+  auto* waivers_add = waivers->add_subcommand("add", "Waive a check for one agent or a whole agency until a date (admin)");
+  waivers_add->add_option("--agency", waiver_agency, "Agency")->required();
+  waivers_add->add_option("--agent", waiver_agent, "Only this agent (default: every agent of the agency)");
+  waivers_add->add_option("--policy", waiver_policy, "Only the check of this policy (default: any policy)");
+  waivers_add->add_option("--check", waiver_check, "Check id")->required();
+  waivers_add->add_option("--reason", waiver_reason, "Why the exception is accepted")->required();
+  waivers_add->add_option("--accepted-by", waiver_accepted_by, "Who accepted the risk")->required();
+  waivers_add->add_option("--expires", waiver_expires, "Expiry (YYYY-MM-DD or RFC 3339), at most five years ahead")
+      ->required();
+  auto* waivers_list = waivers->add_subcommand("list", "List waivers, newest first");
+  waivers_list->add_option("--agency", waiver_agency, "Only this agency");
+  waivers_list->add_flag("--active", waivers_active, "Only waivers in force now");
+  auto* waivers_expire = waivers->add_subcommand("expire", "End a waiver now: its checks count as they are again (admin)");
+  waivers_expire->add_option("ID", waiver_id, "Waiver id")->required();
 
   return cli::run(app, argc, argv, [&]() -> int {
     auto cfg = load_ctl_config(config_path);
@@ -430,15 +494,16 @@ int vigilctl_main(int argc, char** argv) {
         }
       } else if (report_compliance->parsed()) {
         if (!report_all && report_agency.empty()) throw std::runtime_error("report compliance: give --agency NAME or --all");
-        std::string target = "/api/v1/compliance";
-        if (!report_agency.empty()) target += "?agency=" + url_encode(report_agency);
+        std::string target = "/api/v1/reports/compliance?format=json";
+        if (!report_agency.empty()) target += "&agency=" + url_encode(report_agency);
+        if (!report_since.empty()) target += "&since=" + url_encode(report_since);
         auto j = console.call("GET", target);
         if (json) report_format = "json";
         std::string text;
         if (report_format == "csv") {
           text = compliance_csv(j);
         } else if (report_format == "html") {
-          text = compliance_html(j, report_lang == "en" ? ReportLang::en : ReportLang::vi, Timestamp::now());
+          text = compliance_html(j, report_lang == "en" ? ReportLang::en : ReportLang::vi);
         } else if (report_format == "json") {
           text = j.dump(2) + "\n";
         }
@@ -452,6 +517,45 @@ int vigilctl_main(int argc, char** argv) {
           if (!out.flush()) throw std::runtime_error("cannot write " + report_out);
           std::printf("report written to %s\n", report_out.c_str());
         }
+      } else if (waivers_add->parsed()) {
+        nlohmann::json body = {{"agency", waiver_agency},  {"check", waiver_check},
+                               {"reason", waiver_reason},  {"accepted_by", waiver_accepted_by},
+                               {"expires", waiver_expires}};
+        if (!waiver_agent.empty()) body["agent"] = waiver_agent;
+        if (!waiver_policy.empty()) body["policy"] = waiver_policy;
+        auto j = console.call("POST", "/api/v1/waivers", body);
+        if (json) {
+          print_json(j);
+        } else {
+          std::printf("waiver %s: %s waived for %s until %s\n", str(j, "id").c_str(), waiver_check.c_str(),
+                      waiver_agent.empty() ? ("agency " + waiver_agency).c_str() : waiver_agent.c_str(),
+                      waiver_expires.c_str());
+        }
+      } else if (waivers_list->parsed()) {
+        std::string q = "/api/v1/waivers";
+        std::string sep = "?";
+        if (!waiver_agency.empty()) {
+          q += sep + "agency=" + url_encode(waiver_agency);
+          sep = "&";
+        }
+        if (waivers_active) q += sep + "active=1";
+        auto j = console.call("GET", q);
+        if (json) {
+          print_json(j);
+        } else {
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& w : j) {
+            std::string check = str(w, "policy").empty() ? str(w, "check") : str(w, "policy") + "/" + str(w, "check");
+            rows.push_back({str(w, "id"), str(w, "agency"), str(w, "agent_id").empty() ? "(all)" : str(w, "agent_id"),
+                            check, str(w, "state"), str(w, "expires").substr(0, 10), str(w, "accepted_by"),
+                            str(w, "reason")});
+          }
+          print_table({"ID", "AGENCY", "AGENT", "CHECK", "STATE", "EXPIRES", "ACCEPTED BY", "REASON"}, rows);
+          if (rows.empty()) std::puts("(no waivers)");
+        }
+      } else if (waivers_expire->parsed()) {
+        console.call("POST", fmt::format("/api/v1/waivers/{}/expire", waiver_id));
+        std::printf("waiver %lld expired\n", static_cast<long long>(waiver_id));
       } else if (users_add->parsed()) {
         std::string password = read_new_password(user_name);
         console.call("POST", "/api/v1/users",

@@ -94,6 +94,11 @@ void read_collector(YamlReader& r, const YAML::Node& n, CollectorSection& out, b
       r.error(v, "collector.default_framework: must not be empty");
     }
   }
+  if (auto v = m.get("frameworks")) {
+    if (r.read_list(v, out.frameworks, m.path("frameworks"))) {
+      for (auto& f : out.frameworks) f = r.resolve(f).string();
+    }
+  }
   if (auto v = m.get("silent_after")) r.read_duration(v, out.silent_after, m.path("silent_after"), 30s, 7 * 24h);
   if (auto v = m.get("max_batch_bytes")) {
     r.read_size(v, out.max_batch_bytes, m.path("max_batch_bytes"), 64ULL << 10, 256ULL << 20);

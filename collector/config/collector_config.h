@@ -47,6 +47,9 @@ struct CollectorSection {
   std::string pki_dir;  // default <data_dir>/pki
   uint32_t threads = 0;  // 0: one per core
   std::string default_framework = "tcvn11930";
+  // Control catalogues (files or directories of *.yaml) read at start, beside the shipped ones
+  // compiled in; a catalogue with the id of a shipped one replaces it.
+  std::vector<std::string> frameworks;
   std::chrono::milliseconds silent_after = 90s;  // three missed heartbeats
   uint64_t max_batch_bytes = 8ULL << 20;
   // Lifetime of the certificates agents get; they renew when a third of it is left.

@@ -41,6 +41,10 @@ std::optional<IncomingRecord::Check> check_of(const nlohmann::json& ev) {
   c.policy = string_at(ev, {"vigil", "policy", "id"});
   c.result = string_at(ev, {"vigil", "check", "result"});
   c.evidence = string_at(ev, {"vigil", "check", "evidence"});
+  c.remediation = string_at(ev, {"vigil", "check", "remediation"});
+  c.policy_version = string_at(ev, {"vigil", "policy", "version"});
+  if (c.remediation.size() > 4096) c.remediation.resize(4096);
+  if (c.policy_version.size() > 64) c.policy_version.clear();
   if (const auto* l = member(ev, {"vigil", "check", "level"}); l && l->is_number_integer()) {
     c.level = std::clamp(l->get<int>(), 1, 5);
   }

@@ -1,6 +1,10 @@
 #include "collector/report/compliance_report.h"
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
+#include <map>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -9,15 +13,33 @@ namespace vigil::collector {
 
 namespace {
 
-std::string str(const nlohmann::json& j, const char* key) {
+using nlohmann::json;
+
+std::string str(const json& j, const char* key) {
   if (!j.is_object() || !j.contains(key) || j[key].is_null()) return {};
   const auto& v = j[key];
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-uint64_t num(const nlohmann::json& j, const char* key) {
+uint64_t num(const json& j, const char* key) {
   if (!j.is_object() || !j.contains(key) || !j[key].is_number_unsigned()) return 0;
   return j[key].get<uint64_t>();
+}
+
+const json& list(const json& j, const char* key) {
+  static const json kEmpty = json::array();
+  if (!j.is_object() || !j.contains(key) || !j[key].is_array()) return kEmpty;
+  return j[key];
+}
+
+std::optional<double> score_of(const json& j) {
+  if (!j.is_object() || !j.contains("score") || !j["score"].is_number()) return std::nullopt;
+  return j["score"].get<double>();
+}
+
+std::string percent(const json& j, const char* none) {
+  auto s = score_of(j);
+  return s ? fmt::format("{:.0f}%", 100.0 * *s) : std::string(none);
 }
 
 std::string csv_cell(std::string v) {
@@ -33,109 +55,123 @@ std::string csv_cell(std::string v) {
   return out + "\"";
 }
 
-struct Words {
-  const char* title;
-  const char* generated;
-  const char* agency;
-  const char* framework;
-  const char* agents;
-  const char* score;
-  const char* no_score;
-  const char* pass;
-  const char* fail;
-  const char* error;
-  const char* not_applicable;
-  const char* controls;
-  const char* controls_met;
-  const char* control;
-  const char* status;
-  const char* failing;
-  const char* none_failing;
-  const char* host;
-  const char* check;
-  const char* level;
-  const char* result;
-  const char* check_title;
-  const char* evidence;
-  const char* more_failing;
-  const char* no_agencies;
-  const char* results;
-  const char* note;
+// The report's words: {key, Vietnamese, English}.
+struct Word {
+  const char* key;
+  const char* vi;
+  const char* en;
+};
+constexpr Word kWords[] = {
+    {"title", "Báo cáo tuân thủ an toàn thông tin", "Information security compliance report"},
+    {"generated", "Thời điểm lập báo cáo", "Generated"},
+    {"since", "So sánh với thời điểm", "Compared with"},
+    {"all", "Tổng hợp các cơ quan", "All agencies"},
+    {"agency", "Cơ quan", "Agency"},
+    {"framework", "Khung tiêu chuẩn", "Framework"},
+    {"agents", "Số máy được giám sát", "Monitored systems"},
+    {"silent", "Mất liên lạc", "Silent"},
+    {"never_scanned", "Chưa từng quét", "Never scanned"},
+    {"score", "Điểm tuân thủ", "Compliance score"},
+    {"no_score", "chưa có kết quả", "no results yet"},
+    {"pass", "Đạt", "Pass"},
+    {"fail", "Không đạt", "Fail"},
+    {"error", "Lỗi", "Error"},
+    {"not_applicable", "Không áp dụng", "Not applicable"},
+    {"waived", "Được miễn trừ", "Waived"},
+    {"not_checked", "Chưa kiểm tra", "Not checked"},
+    {"controls", "Biện pháp kiểm soát", "Controls"},
+    {"controls_met", "Biện pháp đạt yêu cầu", "Controls met"},
+    {"control", "Biện pháp", "Control"},
+    {"status", "Trạng thái", "Status"},
+    {"failing", "Kiểm tra không đạt", "Failing checks"},
+    {"none_failing", "Không có kiểm tra nào không đạt.", "No failing checks."},
+    {"host", "Máy chủ", "Host"},
+    {"check", "Mã kiểm tra", "Check"},
+    {"level", "Cấp độ", "Level"},
+    {"result", "Kết quả", "Result"},
+    {"check_title", "Nội dung", "Title"},
+    {"evidence", "Bằng chứng", "Evidence"},
+    {"remediation", "Biện pháp khắc phục", "Remediation"},
+    {"more", "mục khác không được liệt kê", "more not listed"},
+    {"no_agencies", "Chưa có cơ quan nào.", "No agencies yet."},
+    {"results", "Kết quả kiểm tra", "Check results"},
+    {"alerts_open", "Cảnh báo chưa xử lý", "Open alerts"},
+    {"alerts_since", "Cảnh báo phát sinh từ thời điểm so sánh", "Alerts raised since the comparison date"},
+    {"info", "Thông tin", "Info"},
+    {"low", "Thấp", "Low"},
+    {"medium", "Trung bình", "Medium"},
+    {"high", "Cao", "High"},
+    {"critical", "Nghiêm trọng", "Critical"},
+    {"by_group", "Điểm theo nhóm yêu cầu", "Score by requirement group"},
+    {"by_policy", "Điểm theo chính sách kiểm tra", "Score by check policy"},
+    {"group", "Nhóm", "Group"},
+    {"policy", "Chính sách", "Policy"},
+    {"network", "Mạng", "Network"},
+    {"server", "Máy chủ", "Server"},
+    {"application", "Ứng dụng", "Application"},
+    {"data", "Dữ liệu", "Data"},
+    {"self_assessment", "Tự đánh giá mức độ đáp ứng yêu cầu (Thông tư 12/2022/TT-BTTTT, Điều 13-14)",
+     "Self-assessment of requirements (Circular 12/2022/TT-BTTTT, articles 13-14)"},
+    {"requirement", "Yêu cầu", "Requirement"},
+    {"verdict", "Mức độ đáp ứng", "Verdict"},
+    {"basis", "Căn cứ", "Basis"},
+    {"fully", "Đáp ứng đầy đủ", "Fully implemented"},
+    {"partly", "Đáp ứng một phần", "Partly implemented"},
+    {"not", "Chưa đáp ứng", "Not implemented"},
+    {"not_assessed", "Chưa đánh giá tự động (cần đánh giá thủ công)", "Not assessed automatically (needs a manual verdict)"},
+    {"not_required", "Không yêu cầu ở cấp độ của các hệ thống", "Not required at the systems' levels"},
+    {"unverified", "* Cấp độ áp dụng và giá trị của yêu cầu chưa được xác minh từ văn bản gốc; xem ghi chú trong danh mục.",
+     "* The levels and values of this requirement are not verified in the primary text; see the catalogue's note."},
+    {"no_catalogue", "Không có danh mục yêu cầu cho khung tiêu chuẩn này; không lập được bảng tự đánh giá.",
+     "No control catalogue for this framework: the self-assessment cannot be derived."},
+    {"waivers", "Miễn trừ", "Waivers"},
+    {"waived_results", "Kết quả được miễn trừ", "Waived results"},
+    {"reason", "Lý do", "Reason"},
+    {"accepted_by", "Người chấp thuận", "Accepted by"},
+    {"expires", "Hết hạn", "Expires"},
+    {"active", "đang hiệu lực", "active"},
+    {"expired", "đã hết hạn", "expired"},
+    {"ended", "đã chấm dứt", "ended"},
+    {"scope", "Phạm vi", "Scope"},
+    {"whole_agency", "toàn cơ quan", "whole agency"},
+    {"trend", "Xu hướng", "Trend"},
+    {"previous", "Điểm tại thời điểm so sánh", "Score at the comparison date"},
+    {"change", "Thay đổi", "Change"},
+    {"changes", "Kiểm tra thay đổi kết quả", "Checks whose result changed"},
+    {"from", "Trước", "Before"},
+    {"to", "Nay", "Now"},
+    {"agent_list", "Hệ thống được giám sát", "Monitored systems"},
+    {"last_seen", "Liên lạc lần cuối", "Last seen"},
+    {"last_scan", "Lần quét cuối", "Last scan"},
+    {"yes", "có", "yes"},
+    {"note", "Điểm = số kiểm tra đạt / (đạt + không đạt). Lỗi, không áp dụng, chưa kiểm tra và được miễn trừ được tính riêng. "
+             "Một kiểm tra chỉ được tính cho hệ thống có cấp độ từ cấp độ của kiểm tra trở lên.",
+     "Score = passed checks / (pass + fail). Error, not applicable, not checked and waived are counted apart. "
+     "A check counts for a system whose security level is at least the check's level."},
 };
 
-const Words kVi = {
-    "Báo cáo tuân thủ an toàn thông tin",
-    "Thời điểm lập báo cáo",
-    "Cơ quan",
-    "Khung tiêu chuẩn",
-    "Số máy được giám sát",
-    "Điểm tuân thủ",
-    "chưa có kết quả",
-    "Đạt",
-    "Không đạt",
-    "Lỗi",
-    "Không áp dụng",
-    "Biện pháp kiểm soát",
-    "Biện pháp đạt yêu cầu",
-    "Biện pháp",
-    "Trạng thái",
-    "Kiểm tra không đạt",
-    "Không có kiểm tra nào không đạt.",
-    "Máy chủ",
-    "Mã kiểm tra",
-    "Cấp độ",
-    "Kết quả",
-    "Nội dung",
-    "Bằng chứng",
-    "kiểm tra không đạt khác không được liệt kê",
-    "Chưa có cơ quan nào.",
-    "Kết quả kiểm tra",
-    "Điểm = số kiểm tra đạt / (đạt + không đạt + lỗi); kiểm tra không áp dụng được tính riêng.",
+class Tr {
+ public:
+  explicit Tr(ReportLang lang) : vi_(lang == ReportLang::vi) {}
+  std::string operator()(std::string_view key) const {
+    for (const auto& w : kWords) {
+      if (key == w.key) return html_escape(vi_ ? w.vi : w.en);
+    }
+    return html_escape(key);  // a value the report has no word for (a control group, say)
+  }
+  bool vi() const { return vi_; }
+
+ private:
+  bool vi_;
 };
 
-const Words kEn = {
-    "Information security compliance report",
-    "Generated",
-    "Agency",
-    "Framework",
-    "Monitored systems",
-    "Compliance score",
-    "no results yet",
-    "Pass",
-    "Fail",
-    "Error",
-    "Not applicable",
-    "Controls",
-    "Controls met",
-    "Control",
-    "Status",
-    "Failing checks",
-    "No failing checks.",
-    "Host",
-    "Check",
-    "Level",
-    "Result",
-    "Title",
-    "Evidence",
-    "more failing checks not listed",
-    "No agencies yet.",
-    "Check results",
-    "Score = passed checks / (pass + fail + error); not-applicable checks are counted apart.",
-};
+const char* const kSeverities[] = {"critical", "high", "medium", "low", "info"};
 
-const char* result_word(const Words& w, const std::string& r) {
-  if (r == "pass") return w.pass;
-  if (r == "fail") return w.fail;
-  if (r == "error") return w.error;
-  if (r == "not_applicable") return w.not_applicable;
-  return "";
-}
-
-// A ring of the score (pass share of judged checks), its percentage in the middle.
-std::string score_ring(const nlohmann::json& a, const Words& w) {
-  const auto& s = a.contains("score") ? a["score"] : nlohmann::json();
-  std::string label = s.is_number() ? fmt::format("{:.0f}%", 100.0 * s.get<double>()) : std::string(w.no_score);
-  double frac = s.is_number() ? std::clamp(s.get<double>(), 0.0, 1.0) : 0.0;
+// A ring of the score (pass share of pass + fail), its percentage in the middle.
+std::string score_ring(const json& a, const Tr& tr) {
+  auto s = score_of(a);
+  std::string label = s ? fmt::format("{:.0f}%", 100.0 * *s) : tr("no_score");
+  double frac = s ? std::clamp(*s, 0.0, 1.0) : 0.0;
   constexpr double kR = 40, kC = 2 * M_PI * kR;
   return fmt::format(
       "<svg class=\"ring\" viewBox=\"0 0 100 100\" width=\"110\" height=\"110\" role=\"img\" aria-label=\"{} {}\">"
@@ -143,39 +179,270 @@ std::string score_ring(const nlohmann::json& a, const Words& w) {
       "<circle cx=\"50\" cy=\"50\" r=\"{}\" fill=\"none\" stroke=\"#2e7d32\" stroke-width=\"12\" "
       "stroke-dasharray=\"{:.2f} {:.2f}\" transform=\"rotate(-90 50 50)\"/>"
       "<text x=\"50\" y=\"55\" text-anchor=\"middle\" font-size=\"{}\">{}</text></svg>",
-      html_escape(w.score), html_escape(label), kR, kR, frac * kC, kC, s.is_number() ? 18 : 9, html_escape(label));
+      tr("score"), html_escape(label), kR, kR, frac * kC, kC, s ? 18 : 9, html_escape(label));
 }
 
 // One stacked bar of the check results, with its legend.
-std::string results_bar(const nlohmann::json& a, const Words& w) {
+std::string results_bar(const json& a, const Tr& tr) {
   struct Part {
     const char* key;
-    const char* word;
     const char* color;
   };
-  const Part parts[] = {{"pass", w.pass, "#2e7d32"},
-                        {"fail", w.fail, "#c62828"},
-                        {"error", w.error, "#ef6c00"},
-                        {"not_applicable", w.not_applicable, "#9e9e9e"}};
+  const Part parts[] = {{"pass", "#2e7d32"},          {"fail", "#c62828"},   {"error", "#ef6c00"},
+                        {"waived", "#6a1b9a"},        {"not_checked", "#90a4ae"}, {"not_applicable", "#bdbdbd"}};
   uint64_t total = 0;
   for (const auto& p : parts) total += num(a, p.key);
-  std::string svg = fmt::format("<svg class=\"bar\" viewBox=\"0 0 520 56\" width=\"520\" height=\"56\" role=\"img\" "
-                                "aria-label=\"{}\">",
-                                html_escape(w.results));
+  std::string svg = fmt::format(
+      "<svg class=\"bar\" viewBox=\"0 0 620 62\" width=\"620\" height=\"62\" role=\"img\" aria-label=\"{}\">",
+      tr("results"));
   double x = 0;
   int lx = 0;
   for (const auto& p : parts) {
     uint64_t n = num(a, p.key);
-    double width = total ? 400.0 * static_cast<double>(n) / static_cast<double>(total) : 0;
-    if (width > 0) svg += fmt::format("<rect x=\"{:.2f}\" y=\"0\" width=\"{:.2f}\" height=\"22\" fill=\"{}\"/>", x, width, p.color);
+    double width = total ? 600.0 * static_cast<double>(n) / static_cast<double>(total) : 0;
+    if (width > 0) {
+      svg += fmt::format("<rect x=\"{:.2f}\" y=\"0\" width=\"{:.2f}\" height=\"22\" fill=\"{}\"/>", x, width, p.color);
+    }
     x += width;
     svg += fmt::format("<rect x=\"{}\" y=\"34\" width=\"10\" height=\"10\" fill=\"{}\"/>"
-                       "<text x=\"{}\" y=\"43\" font-size=\"11\">{} {}</text>",
-                       lx, p.color, lx + 14, html_escape(p.word), n);
-    lx += 130;
+                       "<text x=\"{}\" y=\"43\" font-size=\"10\">{} {}</text>",
+                       lx, p.color, lx + 13, tr(p.key), n);
+    lx += 103;
   }
-  if (total == 0) svg += "<rect x=\"0\" y=\"0\" width=\"400\" height=\"22\" fill=\"#e6e6e6\"/>";
+  if (total == 0) svg += "<rect x=\"0\" y=\"0\" width=\"600\" height=\"22\" fill=\"#e6e6e6\"/>";
   return svg + "</svg>";
+}
+
+// A small horizontal score bar for a table cell.
+std::string score_bar(const json& j, const Tr& tr) {
+  auto s = score_of(j);
+  if (!s) return tr("no_score");
+  double w = 100.0 * std::clamp(*s, 0.0, 1.0);
+  return fmt::format("<svg viewBox=\"0 0 100 10\" width=\"80\" height=\"9\" role=\"img\" aria-label=\"{:.0f}%\">"
+                     "<rect x=\"0\" y=\"0\" width=\"100\" height=\"10\" fill=\"#e6e6e6\"/>"
+                     "<rect x=\"0\" y=\"0\" width=\"{:.1f}\" height=\"10\" fill=\"#2e7d32\"/></svg> {:.0f}%",
+                     w, w, w);
+}
+
+std::string cells(std::initializer_list<std::string> values, const char* tag = "td") {
+  std::string out = "<tr>";
+  for (const auto& v : values) out += fmt::format("<{}>{}</{}>", tag, v, tag);
+  return out + "</tr>";
+}
+
+std::string counts_cells(const json& j) {
+  return fmt::format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>", num(j, "pass"), num(j, "fail"),
+                     num(j, "error"), num(j, "waived"), num(j, "not_checked"));
+}
+
+std::string counts_head(const Tr& tr) {
+  return fmt::format("<th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>", tr("pass"), tr("fail"), tr("error"),
+                     tr("waived"), tr("not_checked"));
+}
+
+std::string day(const std::string& rfc3339) { return html_escape(rfc3339.substr(0, std::min<size_t>(rfc3339.size(), 10))); }
+std::string minute(const std::string& rfc3339) {
+  if (rfc3339.size() < 16) return html_escape(rfc3339);
+  return html_escape(rfc3339.substr(0, 10) + " " + rfc3339.substr(11, 5)) + " UTC";
+}
+
+std::string alerts_line(const json& alerts, const Tr& tr) {
+  std::string out;
+  for (const char* s : kSeverities) {
+    if (!out.empty()) out += " · ";
+    out += fmt::format("{} {}", tr(s), num(alerts, s));
+  }
+  return out;
+}
+
+std::string more(uint64_t n, const Tr& tr) {
+  return n ? fmt::format("<p class=\"note\">+{} {}</p>", n, tr("more")) : std::string();
+}
+
+std::string waiver_scope(const json& w, const Tr& tr) {
+  std::string agent = str(w, "agent_id");
+  return agent.empty() ? tr("whole_agency") : html_escape(agent);
+}
+
+void agency_section(std::string& h, const json& a, const Tr& tr, bool has_trend) {
+  const auto& controls = list(a, "controls");
+  h += fmt::format("<section><h2>{}: {}</h2><div class=\"head\">{}<div><table class=\"facts\">", tr("agency"),
+                   html_escape(str(a, "agency")), score_ring(a, tr));
+  std::string fw = str(a, "framework_title").empty() ? str(a, "framework")
+                                                     : str(a, "framework_title") + " (" + str(a, "framework") + ")";
+  h += fmt::format("<tr><td>{}</td><td><b>{}</b></td></tr>", tr("framework"), html_escape(fw));
+  h += fmt::format("<tr><td>{}</td><td>{} ({} {}, {} {})</td></tr>", tr("agents"), num(a, "agents"), tr("silent"),
+                   num(a, "agents_silent"), tr("never_scanned"), num(a, "agents_never_scanned"));
+  h += fmt::format("<tr><td>{}</td><td>{} / {}</td></tr>", tr("controls_met"), num(a, "controls_met"), controls.size());
+  h += fmt::format("<tr><td>{}</td><td>{}</td></tr>", tr("alerts_open"), alerts_line(a.value("alerts_open", json::object()), tr));
+  if (a.contains("alerts_since")) {
+    h += fmt::format("<tr><td>{}</td><td>{}</td></tr>", tr("alerts_since"), alerts_line(a["alerts_since"], tr));
+  }
+  h += "</table>" + results_bar(a, tr) + "</div></div>";
+
+  if (has_trend && a.contains("trend")) {
+    const auto& t = a["trend"];
+    const auto& prev = t.value("previous", json::object());
+    std::string change = t.contains("score_change") && t["score_change"].is_number()
+                             ? fmt::format("{:+.0f}", 100.0 * t["score_change"].get<double>())
+                             : std::string("—");
+    h += fmt::format("<h3>{}</h3><p>{} ({}): <b>{}</b> → {}: <b>{}</b> ({} {} %)</p>", tr("trend"), tr("previous"),
+                     day(str(t, "since")), html_escape(percent(prev, "—")), tr("to"), html_escape(percent(a, "—")),
+                     tr("change"), html_escape(change));
+    const auto& ch = list(t, "changes");
+    if (!ch.empty()) {
+      h += fmt::format("<table class=\"t\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+                       tr("host"), tr("check"), tr("check_title"), tr("from"), tr("to"));
+      for (const auto& c : ch) {
+        h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"{}\">{}</td></tr>",
+                         html_escape(str(c, "host")), html_escape(str(c, "check")), html_escape(str(c, "title")),
+                         html_escape(str(c, "from")), tr(str(c, "from")), html_escape(str(c, "to")), tr(str(c, "to")));
+      }
+      h += "</table>" + more(num(t, "changes_not_listed"), tr);
+    }
+  }
+
+  // Scores per requirement group and per policy.
+  const auto& groups = list(a, "groups");
+  if (!groups.empty()) {
+    h += fmt::format("<h3>{}</h3><table class=\"t\"><tr><th>{}</th><th>{}</th>{}</tr>", tr("by_group"), tr("group"),
+                     tr("score"), counts_head(tr));
+    for (const auto& g : groups) {
+      h += fmt::format("<tr><td>{}</td><td>{}</td>{}</tr>", tr(str(g, "group")), score_bar(g, tr), counts_cells(g));
+    }
+    h += "</table>";
+  }
+  const auto& policies = list(a, "policies");
+  if (!policies.empty()) {
+    h += fmt::format("<h3>{}</h3><table class=\"t\"><tr><th>{}</th><th>{}</th>{}</tr>", tr("by_policy"), tr("policy"),
+                     tr("score"), counts_head(tr));
+    for (const auto& p : policies) {
+      std::string name = str(p, "policy");
+      if (!str(p, "version").empty()) name += " v" + str(p, "version");
+      h += fmt::format("<tr><td>{}</td><td>{}</td>{}</tr>", html_escape(name), score_bar(p, tr), counts_cells(p));
+    }
+    h += "</table>";
+  }
+
+  // The self-assessment table of Circular 12.
+  h += fmt::format("<h3>{}</h3>", tr("self_assessment"));
+  const auto& sa = list(a, "self_assessment");
+  if (!a.value("framework_known", false)) {
+    h += fmt::format("<p>{}</p>", tr("no_catalogue"));
+  } else {
+    bool unverified = false;
+    h += fmt::format("<table class=\"t sa\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>", tr("requirement"),
+                     tr("verdict"), tr("basis"), tr("waivers"));
+    for (const auto& c : sa) {
+      std::string verdict = str(c, "verdict");
+      bool verified = c.value("verified", true);
+      unverified |= !verified;
+      std::string basis;
+      if (verdict != "not_required" && verdict != "not_assessed") {
+        basis = fmt::format("{} {} · {} {} · {} {} · {} {}", tr("pass"), num(c, "pass"), tr("fail"), num(c, "fail"),
+                            tr("error"), num(c, "error"), tr("waived"), num(c, "waived"));
+        size_t shown = 0;
+        for (const auto& e : list(c, "evidence")) {
+          if (shown++ == 5) break;
+          basis += fmt::format("<br><span class=\"ev\">{} {}: <span class=\"{}\">{}</span></span>",
+                               html_escape(str(e, "host")), html_escape(str(e, "check")), html_escape(str(e, "state")),
+                               tr(str(e, "state")));
+        }
+        uint64_t rest = list(c, "evidence").size() > 5 ? list(c, "evidence").size() - 5 : 0;
+        rest += num(c, "evidence_not_listed");
+        if (rest) basis += fmt::format("<br><span class=\"note\">+{} {}</span>", rest, tr("more"));
+      }
+      std::string ws;
+      for (const auto& w : list(c, "waivers")) {
+        if (!ws.empty()) ws += "<br>";
+        ws += fmt::format("#{} {} ({}: {}; {}: {})", num(w, "id"), html_escape(str(w, "reason")), tr("accepted_by"),
+                          html_escape(str(w, "accepted_by")), tr("expires"), day(str(w, "expires")));
+      }
+      h += fmt::format("<tr><td><b>{}</b>{}<br>{} <span class=\"note\">({})</span></td><td class=\"v-{}\">{}</td>"
+                       "<td>{}</td><td>{}</td></tr>",
+                       html_escape(str(c, "id")), verified ? "" : "*", html_escape(str(c, "title")), tr(str(c, "group")),
+                       html_escape(verdict), tr(verdict), basis, ws);
+    }
+    h += "</table>";
+    if (unverified) h += fmt::format("<p class=\"note\">{}</p>", tr("unverified"));
+  }
+
+  if (!controls.empty()) {
+    h += fmt::format("<h3>{}</h3><table class=\"t\"><tr><th>{}</th><th>{}</th>{}</tr>", tr("controls"), tr("control"),
+                     tr("status"), counts_head(tr));
+    for (const auto& c : controls) {
+      std::string status = str(c, "status");
+      std::string name = str(c, "id");
+      if (!str(c, "title").empty()) name += " — " + str(c, "title");
+      h += fmt::format("<tr><td>{}</td><td class=\"{}\">{}</td>{}</tr>", html_escape(name), html_escape(status),
+                       tr(status), counts_cells(c));
+    }
+    h += "</table>";
+  }
+
+  const auto& failing = list(a, "failing");
+  h += fmt::format("<h3>{}</h3>", tr("failing"));
+  if (failing.empty()) {
+    h += fmt::format("<p>{}</p>", tr("none_failing"));
+  } else {
+    h += fmt::format("<table class=\"t\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+                     tr("host"), tr("check"), tr("level"), tr("result"), tr("check_title"), tr("evidence"));
+    for (const auto& f : failing) {
+      std::string result = str(f, "result");
+      std::string ev = html_escape(str(f, "evidence"));
+      if (!str(f, "remediation").empty()) {
+        ev += fmt::format("<div class=\"fix\"><b>{}:</b> {}</div>", tr("remediation"), html_escape(str(f, "remediation")));
+      }
+      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td class=\"ev\">{}</td></tr>",
+                       html_escape(str(f, "host")), html_escape(str(f, "check")), num(f, "level"), html_escape(result),
+                       tr(result), html_escape(str(f, "title")), ev);
+    }
+    h += "</table>" + more(num(a, "failing_not_listed"), tr);
+  }
+
+  const auto& waived = list(a, "waived_results");
+  if (!waived.empty()) {
+    h += fmt::format("<h3>{}</h3><table class=\"t\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+                     tr("waived_results"), tr("host"), tr("check"), tr("result"), tr("reason"), tr("expires"));
+    for (const auto& w : waived) {
+      const auto& wv = w.value("waiver", json::object());
+      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ({}: {})</td><td>{}</td></tr>",
+                       html_escape(str(w, "host")), html_escape(str(w, "check")), tr(str(w, "result")),
+                       html_escape(str(wv, "reason")), tr("accepted_by"), html_escape(str(wv, "accepted_by")),
+                       day(str(wv, "expires")));
+    }
+    h += "</table>" + more(num(a, "waived_results_not_listed"), tr);
+  }
+  const auto& waivers = list(a, "waivers");
+  if (!waivers.empty()) {
+    h += fmt::format("<h3>{}</h3><table class=\"t\"><tr><th>#</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>"
+                     "<th>{}</th></tr>",
+                     tr("waivers"), tr("check"), tr("scope"), tr("reason"), tr("accepted_by"), tr("expires"), tr("status"));
+    for (const auto& w : waivers) {
+      std::string check = str(w, "policy").empty() ? str(w, "check") : str(w, "policy") + "/" + str(w, "check");
+      h += cells({std::to_string(num(w, "id")), html_escape(check), waiver_scope(w, tr), html_escape(str(w, "reason")),
+                  html_escape(str(w, "accepted_by")), day(str(w, "expires")), tr(str(w, "state"))});
+    }
+    h += "</table>";
+  }
+
+  const auto& agents = list(a, "agent_list");
+  if (!agents.empty()) {
+    h += fmt::format("<h3>{}</h3><table class=\"t\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>"
+                     "<th>{}</th></tr>",
+                     tr("agent_list"), tr("host"), tr("level"), tr("last_seen"), tr("last_scan"), tr("score"),
+                     tr("not_checked"));
+    for (const auto& g : agents) {
+      std::string seen = minute(str(g, "last_seen"));
+      if (g.value("silent", false)) seen += fmt::format(" <span class=\"fail\">({})</span>", tr("silent"));
+      std::string scan = g.value("never_scanned", false) ? fmt::format("<span class=\"fail\">{}</span>", tr("never_scanned"))
+                                                         : minute(str(g, "last_scan"));
+      h += cells({html_escape(str(g, "host")), std::to_string(num(g, "level")), seen, scan, score_bar(g, tr),
+                  std::to_string(num(g, "not_checked"))});
+    }
+    h += "</table>";
+  }
+  h += "</section>\n";
 }
 
 }  // namespace
@@ -196,8 +463,10 @@ std::string html_escape(std::string_view s) {
   return out;
 }
 
-std::string compliance_csv(const nlohmann::json& agencies) {
-  std::string out = "agency,framework,record,id,status,pass,fail,error,not_applicable,score,host,level,title,evidence\r\n";
+std::string compliance_csv(const json& summary) {
+  std::string out =
+      "agency,framework,record,id,status,pass,fail,error,not_applicable,waived,not_checked,score,host,level,title,"
+      "evidence,remediation,detail\r\n";
   auto row = [&](std::initializer_list<std::string> cells) {
     bool first = true;
     for (const auto& c : cells) {
@@ -207,89 +476,101 @@ std::string compliance_csv(const nlohmann::json& agencies) {
     }
     out += "\r\n";
   };
-  for (const auto& a : agencies) {
+  auto score = [](const json& j) {
+    auto s = score_of(j);
+    return s ? fmt::format("{:.4f}", *s) : std::string();
+  };
+  for (const auto& a : list(summary, "agencies")) {
     std::string agency = str(a, "agency"), fw = str(a, "framework");
-    std::string score = a.contains("score") && a["score"].is_number() ? fmt::format("{:.4f}", a["score"].get<double>()) : "";
-    row({agency, fw, "summary", "", "", str(a, "pass"), str(a, "fail"), str(a, "error"), str(a, "not_applicable"), score,
-         "", "", "", ""});
-    for (const auto& c : a.value("controls", nlohmann::json::array())) {
-      row({agency, fw, "control", str(c, "id"), str(c, "status"), str(c, "pass"), str(c, "fail"), "", "", "", "", "", "", ""});
+    auto counted = [&](const char* record, const std::string& id, const std::string& status, const json& j,
+                       const std::string& host, const std::string& level, const std::string& title,
+                       const std::string& detail) {
+      row({agency, fw, record, id, status, str(j, "pass"), str(j, "fail"), str(j, "error"), str(j, "not_applicable"),
+           str(j, "waived"), str(j, "not_checked"), score(j), host, level, title, "", "", detail});
+    };
+    counted("summary", "", "", a, "", "", str(a, "framework_title"), "");
+    for (const auto& p : list(a, "policies")) counted("policy", str(p, "policy"), "", p, "", "", str(p, "version"), "");
+    for (const auto& g : list(a, "groups")) counted("group", str(g, "group"), "", g, "", "", "", "");
+    for (const auto& c : list(a, "controls")) {
+      counted("control", str(c, "id"), str(c, "status"), c, "", "", str(c, "title"), "");
     }
-    for (const auto& f : a.value("failing", nlohmann::json::array())) {
-      row({agency, fw, "failing_check", str(f, "check"), str(f, "result"), "", "", "", "", "", str(f, "host"),
-           str(f, "level"), str(f, "title"), str(f, "evidence")});
+    for (const auto& c : list(a, "self_assessment")) {
+      std::string waivers;
+      for (const auto& w : list(c, "waivers")) waivers += (waivers.empty() ? "waivers " : " ") + str(w, "id");
+      counted("self_assessment", str(c, "id"), str(c, "verdict"), c, "", "", str(c, "title"),
+              std::string(c.value("verified", true) ? "" : "unverified ") + waivers);
+    }
+    for (const auto& f : list(a, "failing")) {
+      row({agency, fw, "failing_check", str(f, "check"), str(f, "result"), "", "", "", "", "", "", "", str(f, "host"),
+           str(f, "level"), str(f, "title"), str(f, "evidence"), str(f, "remediation"), str(f, "policy")});
+    }
+    for (const auto& w : list(a, "waived_results")) {
+      const auto& wv = w.value("waiver", json::object());
+      row({agency, fw, "waived_result", str(w, "check"), str(w, "result"), "", "", "", "", "", "", "", str(w, "host"),
+           str(w, "level"), str(w, "title"), str(w, "evidence"), "",
+           fmt::format("waiver {} until {}: {} (accepted by {})", str(wv, "id"), str(wv, "expires"), str(wv, "reason"),
+                       str(wv, "accepted_by"))});
+    }
+    for (const auto& g : list(a, "agent_list")) {
+      std::string detail = std::string(g.value("silent", false) ? "silent " : "") +
+                           (g.value("never_scanned", false) ? "never_scanned" : "last_scan " + str(g, "last_scan"));
+      counted("agent", str(g, "id"), "", g, str(g, "host"), str(g, "level"), "", detail);
+    }
+    if (a.contains("trend")) {
+      const auto& t = a["trend"];
+      counted("trend", "", "", t.value("previous", json::object()), "", "", "", "since " + str(t, "since"));
+      for (const auto& c : list(t, "changes")) {
+        row({agency, fw, "change", str(c, "check"), str(c, "to"), "", "", "", "", "", "", "", str(c, "host"), "",
+             str(c, "title"), "", "", "from " + str(c, "from")});
+      }
     }
   }
   return out;
 }
 
-std::string compliance_html(const nlohmann::json& agencies, ReportLang lang, Timestamp generated) {
-  const Words& w = lang == ReportLang::vi ? kVi : kEn;
+std::string compliance_html(const json& summary, ReportLang lang) {
+  const Tr tr(lang);
+  const auto& agencies = list(summary, "agencies");
   std::string h = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">"
-      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">"
       "<title>{}</title><style>"
-      "@page{{size:A4;margin:15mm}}"
-      "body{{font-family:'DejaVu Sans','Liberation Sans',Arial,sans-serif;font-size:10.5pt;color:#111;margin:0}}"
-      "h1{{font-size:17pt;margin:0 0 2mm}}h2{{font-size:13pt;margin:0 0 2mm;border-bottom:1px solid #999}}"
-      "h3{{font-size:11pt;margin:4mm 0 1mm}}.meta{{color:#555;margin-bottom:6mm}}"
-      "section{{break-inside:avoid-page;margin-bottom:8mm}}"
-      ".head{{display:flex;gap:8mm;align-items:center}}.facts td{{padding:0.5mm 3mm 0.5mm 0}}"
+      "@page{{size:A4;margin:14mm}}"
+      "body{{font-family:'DejaVu Sans','Liberation Sans',Arial,sans-serif;font-size:9.5pt;color:#111;margin:0}}"
+      "h1{{font-size:16pt;margin:0 0 2mm}}h2{{font-size:13pt;margin:0 0 2mm;border-bottom:1px solid #999}}"
+      "h3{{font-size:10.5pt;margin:4mm 0 1mm}}.meta{{color:#555;margin-bottom:5mm}}"
+      "section{{margin-bottom:8mm}}section+section{{break-before:page}}"
+      ".head{{display:flex;gap:8mm;align-items:center;break-inside:avoid}}.facts td{{padding:0.4mm 3mm 0.4mm 0}}"
       "table.t{{border-collapse:collapse;width:100%;margin-top:1mm}}"
-      "table.t th,table.t td{{border:1px solid #bbb;padding:1mm 1.5mm;text-align:left;vertical-align:top}}"
+      "table.t th,table.t td{{border:1px solid #bbb;padding:0.8mm 1.3mm;text-align:left;vertical-align:top}}"
       "table.t th{{background:#f0f0f0}}tr{{break-inside:avoid}}"
-      ".pass{{color:#2e7d32;font-weight:bold}}.fail{{color:#c62828;font-weight:bold}}"
-      ".error{{color:#ef6c00;font-weight:bold}}.not_applicable{{color:#757575}}"
-      ".ev{{font-family:'DejaVu Sans Mono',monospace;font-size:8.5pt;word-break:break-all}}"
-      ".note{{color:#555;font-size:9pt}}@media screen{{body{{margin:12px}}}}"
-      "</style></head><body>\n<h1>{}</h1><div class=\"meta\">{}: {}</div>\n",
-      lang == ReportLang::vi ? "vi" : "en", html_escape(w.title), html_escape(w.title), html_escape(w.generated),
-      html_escape(generated.to_string().substr(0, 19) + "Z"));
-  if (agencies.empty()) h += fmt::format("<p>{}</p>", html_escape(w.no_agencies));
-  for (const auto& a : agencies) {
-    const auto controls = a.value("controls", nlohmann::json::array());
-    const auto failing = a.value("failing", nlohmann::json::array());
-    h += fmt::format("<section><h2>{}: {}</h2><div class=\"head\">{}<div><table class=\"facts\">", html_escape(w.agency),
-                     html_escape(str(a, "agency")), score_ring(a, w));
-    h += fmt::format("<tr><td>{}</td><td><b>{}</b></td></tr>", html_escape(w.framework), html_escape(str(a, "framework")));
-    h += fmt::format("<tr><td>{}</td><td>{}</td></tr>", html_escape(w.agents), html_escape(str(a, "agents")));
-    h += fmt::format("<tr><td>{}</td><td>{} / {}</td></tr>", html_escape(w.controls_met), html_escape(str(a, "controls_met")),
-                     controls.size());
-    h += "</table>" + results_bar(a, w) + "</div></div>";
-    if (!controls.empty()) {
-      h += fmt::format("<h3>{}</h3><table class=\"t\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-                       html_escape(w.controls), html_escape(w.control), html_escape(w.status), html_escape(w.pass),
-                       html_escape(w.fail));
-      for (const auto& c : controls) {
-        std::string status = str(c, "status");
-        h += fmt::format("<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>", html_escape(str(c, "id")),
-                         html_escape(status), html_escape(result_word(w, status)), html_escape(str(c, "pass")),
-                         html_escape(str(c, "fail")));
-      }
-      h += "</table>";
+      ".pass,.v-fully{{color:#2e7d32;font-weight:bold}}.fail,.v-not{{color:#c62828;font-weight:bold}}"
+      ".error,.v-partly{{color:#ef6c00;font-weight:bold}}.waived{{color:#6a1b9a;font-weight:bold}}"
+      ".not_applicable,.not_checked,.v-not_required,.v-not_assessed{{color:#757575}}"
+      ".ev{{font-family:'DejaVu Sans Mono',monospace;font-size:8pt;word-break:break-all}}"
+      ".fix{{font-family:'DejaVu Sans',sans-serif;margin-top:1mm}}"
+      ".note{{color:#555;font-size:8.5pt}}@media screen{{body{{margin:12px}}}}"
+      "</style></head><body>\n<h1>{}</h1><div class=\"meta\">{}: {}",
+      tr.vi() ? "vi" : "en", kReportCsp, tr("title"), tr("title"), tr("generated"), minute(str(summary, "generated")));
+  const bool has_trend = summary.contains("since");
+  if (has_trend) h += fmt::format(" · {}: {}", tr("since"), minute(str(summary, "since")));
+  h += "</div>\n";
+  if (agencies.empty()) h += fmt::format("<p>{}</p>", tr("no_agencies"));
+  if (agencies.size() > 1) {
+    const auto& all = summary.value("all", json::object());
+    h += fmt::format("<section><h2>{}</h2><div class=\"head\">{}<div>{}</div></div>", tr("all"), score_ring(all, tr),
+                     results_bar(all, tr));
+    h += fmt::format("<table class=\"t\"><tr><th>{}</th><th>{}</th><th>{}</th>{}<th>{}</th></tr>", tr("agency"),
+                     tr("agents"), tr("score"), counts_head(tr), tr("alerts_open"));
+    for (const auto& a : agencies) {
+      const auto& al = a.value("alerts_open", json::object());
+      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td>{}<td>{}</td></tr>", html_escape(str(a, "agency")),
+                       num(a, "agents"), score_bar(a, tr), counts_cells(a), num(al, "total"));
     }
-    h += fmt::format("<h3>{}</h3>", html_escape(w.failing));
-    if (failing.empty()) {
-      h += fmt::format("<p>{}</p>", html_escape(w.none_failing));
-    } else {
-      h += fmt::format("<table class=\"t\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-                       html_escape(w.host), html_escape(w.check), html_escape(w.level), html_escape(w.result),
-                       html_escape(w.check_title), html_escape(w.evidence));
-      for (const auto& f : failing) {
-        std::string result = str(f, "result");
-        h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td class=\"ev\">{}</td></tr>",
-                         html_escape(str(f, "host")), html_escape(str(f, "check")), html_escape(str(f, "level")),
-                         html_escape(result), html_escape(result_word(w, result)), html_escape(str(f, "title")),
-                         html_escape(str(f, "evidence")));
-      }
-      h += "</table>";
-      if (num(a, "failing_not_listed") > 0) {
-        h += fmt::format("<p class=\"note\">+{} {}</p>", num(a, "failing_not_listed"), html_escape(w.more_failing));
-      }
-    }
-    h += "</section>\n";
+    h += "</table></section>\n";
   }
-  h += fmt::format("<p class=\"note\">{}</p></body></html>\n", html_escape(w.note));
+  for (const auto& a : agencies) agency_section(h, a, tr, has_trend);
+  h += fmt::format("<p class=\"note\">{}</p></body></html>\n", tr("note"));
   return h;
 }
 

@@ -1,23 +1,27 @@
-// Compliance reports from the collector's compliance summary (GET /api/v1/compliance): CSV for
-// spreadsheets and one self-contained, printable (A4) HTML file in Vietnamese or English, with
-// its charts drawn in SVG. No script, no external resource; every value is escaped.
+// Compliance reports from the summary document (collector/report/compliance_summary.h, also
+// GET /api/v1/reports/compliance?format=json): CSV for spreadsheets and one self-contained,
+// printable (A4) HTML file in Vietnamese or English, with its charts drawn in SVG. No script, no
+// external resource; every value is escaped.
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json_fwd.hpp>
-
-#include "common/event/value.h"
 
 namespace vigil::collector {
 
 enum class ReportLang { vi, en };
 
-// RFC 4180 CSV, one row per agency summary, control and failing check. Cells that a
-// spreadsheet would take for a formula (starting with = + - @) are prefixed with '.
-std::string compliance_csv(const nlohmann::json& agencies);
+// The report's own policy (HTTP header and meta tag): its inline styles, nothing else.
+inline constexpr std::string_view kReportCsp = "default-src 'none'; style-src 'unsafe-inline'";
 
-std::string compliance_html(const nlohmann::json& agencies, ReportLang lang, Timestamp generated);
+// RFC 4180 CSV, one row per agency summary, policy, control group, control, self-assessment
+// verdict, failing check, waived result, agent and change since the trend date. Cells that a
+// spreadsheet would take for a formula (starting with = + - @) are prefixed with '.
+std::string compliance_csv(const nlohmann::json& summary);
+
+std::string compliance_html(const nlohmann::json& summary, ReportLang lang);
 
 // Text for HTML element content and attribute values.
 std::string html_escape(std::string_view s);

@@ -59,6 +59,8 @@ struct IncomingRecord {
     std::string result;    // pass, fail, error, not_applicable
     std::string controls;  // JSON object: framework id -> [control ids]
     std::string evidence;
+    std::string remediation;
+    std::string policy_version;
   };
   std::optional<Check> check;
 };
@@ -75,6 +77,8 @@ struct ComplianceRow {
   std::string result;
   std::string controls;
   std::string evidence;
+  std::string remediation;
+  std::string policy_version;
   Timestamp time{};
 };
 
@@ -184,6 +188,48 @@ struct AuditFilter {
   int limit = 100;
 };
 
+// An accepted exception to a compliance check: the check (of one policy, or of any policy when
+// `policy` is empty) waived for one agent or for every agent of an agency (`agent_id` empty), with
+// the reason, who accepted the risk and an expiry. Past its expiry, or once expired by hand, the
+// check's results count as what they are again; the record stays for the audit.
+struct WaiverRecord {
+  int64_t id = 0;
+  std::string agency;
+  std::string agent_id;
+  std::string policy;
+  std::string check_id;
+  std::string reason;
+  std::string accepted_by;  // who accepted the risk, as the operator names them
+  std::string created_by;   // the console user or API token that recorded it
+  Timestamp created{};
+  Timestamp expires{};
+  Timestamp ended{};  // when expired by hand (0: not)
+  std::string ended_by;
+  bool active(Timestamp now) const { return ended.ns == 0 && now < expires; }
+  // Whether the waiver covers this result of this agent.
+  bool covers(const std::string& agency_name, const std::string& agent, const std::string& policy_id,
+              const std::string& check) const {
+    return agency == agency_name && (agent_id.empty() || agent_id == agent) &&
+           (policy.empty() || policy == policy_id) && check_id == check;
+  }
+};
+
+// Empty or false means "any"; `agencies_in` scopes the caller as for alerts.
+struct WaiverFilter {
+  std::string agency;
+  bool active_only = false;
+  Timestamp now{};  // what "active" is judged against
+  std::vector<std::string> agencies_in;
+};
+
+// Alerts counted by agency, severity and status.
+struct AlertTally {
+  std::string agency;
+  int severity = 0;
+  std::string status;
+  uint64_t count = 0;
+};
+
 struct StoredCounts {
   uint64_t records = 0;
   uint64_t alerts = 0;
@@ -261,6 +307,19 @@ class Store {
   virtual Result<bool> set_agent_level(const std::string& id, int level) = 0;
   // Latest compliance result of every (agent, policy, check), of one agency or all (empty).
   virtual Result<std::vector<ComplianceRow>> compliance_latest(const std::string& agency) = 0;
+  // The result each (agent, policy, check) had at `at` (the last change at or before it), with the
+  // check's current title, level and controls; no evidence. Checks first seen later are absent.
+  virtual Result<std::vector<ComplianceRow>> compliance_as_of(const std::string& agency, Timestamp at) = 0;
+  // Alerts of one agency or all (empty) raised at or after `since` (0: ever), counted by agency,
+  // severity and status.
+  virtual Result<std::vector<AlertTally>> alert_tally(const std::string& agency, Timestamp since) = 0;
+
+  // Waivers. add_waiver returns the new id; expire_waiver is false when the waiver is unknown or
+  // no longer active. Newest first, at most 10,000.
+  virtual Result<int64_t> add_waiver(const WaiverRecord& waiver) = 0;
+  virtual Result<std::vector<WaiverRecord>> list_waivers(const WaiverFilter& filter) = 0;
+  virtual Result<std::optional<WaiverRecord>> get_waiver(int64_t id) = 0;
+  virtual Result<bool> expire_waiver(int64_t id, Timestamp when, const std::string& who) = 0;
 };
 
 // Opens (creating) an SQLite database in WAL mode and migrates it.

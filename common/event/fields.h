@@ -116,6 +116,7 @@ struct FieldId {
   X(check_result, "vigil.check.result", string)                     \
   X(check_evidence, "vigil.check.evidence", string)                 \
   X(check_level, "vigil.check.level", integer)                      \
+  X(check_remediation, "vigil.check.remediation", string)           \
   X(policy_id, "vigil.policy.id", string)
 
 namespace fields {

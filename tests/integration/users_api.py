@@ -186,6 +186,57 @@ def main():
         if got["status"] != "acknowledged" or got["history"][0]["who"] != "alice":
             h.fail(f"alert {a_id} after alice acknowledged it: {got}")
 
+        # --- waivers: admins add and expire them; scoping and validation hold ------------------
+        waiver = {"agency": "B", "check": "ssh-root-login", "reason": "vendor appliance", "accepted_by": "CISO",
+                  "expires": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 365 * 86400))}
+        api.expect(403, "POST", "/api/v1/waivers", waiver, token=bob)  # auditor
+        api.expect(403, "POST", "/api/v1/waivers", waiver, token=alice)  # analyst
+        made, _ = api.expect(201, "POST", "/api/v1/waivers", waiver, token=carol)
+        wid = made["id"]
+        made_a, _ = api.expect(201, "POST", "/api/v1/waivers", dict(waiver, agency="A", agent="agt-A",
+                                                                   policy="debian-baseline"), token=carol)
+        for bad in ({**waiver, "expires": "2001-01-01"}, {**waiver, "expires": "tomorrow"},
+                    {**waiver, "check": "x' OR '1'='1"}, {**waiver, "reason": ""}, {**waiver, "extra": 1},
+                    {**waiver, "expires": "2999-01-01"}, {k: v for k, v in waiver.items() if k != "accepted_by"},
+                    {**waiver, "agent": "agt-B", "agency": "A"}):
+            st, got, _ = api.call("POST", "/api/v1/waivers", bad, token=carol)
+            if st not in (400, 404):
+                h.fail(f"waiver {bad} accepted: {st} {got}")
+        conn = http.client.HTTPSConnection("127.0.0.1", h.console_port, context=api.ctx, timeout=30)
+        conn.request("POST", "/api/v1/waivers", body="{not json", headers={"Authorization": "Bearer " + carol})
+        if conn.getresponse().status != 400:
+            h.fail("a waiver of broken JSON was not refused with 400")
+        conn.close()
+        api.expect(404, "POST", "/api/v1/waivers", {**waiver, "agency": "nowhere"}, token=carol)
+        listed, _ = api.expect(200, "GET", "/api/v1/waivers", token=alice)
+        if [w["id"] for w in listed] != [made_a["id"]]:
+            h.fail(f"alice (limited to A) sees waivers {listed}")
+        listed, _ = api.expect(200, "GET", "/api/v1/waivers?agency=B", token=alice)
+        if listed:
+            h.fail("alice sees agency B's waivers by asking for them")
+        listed, _ = api.expect(200, "GET", "/api/v1/waivers?agency=B'%20OR%20'1'='1", token=carol)
+        if listed:
+            h.fail(f"SQL metacharacters in the agency filter matched waivers: {listed}")
+        listed, _ = api.expect(200, "GET", "/api/v1/waivers?active=1", token=bob)
+        if sorted(w["id"] for w in listed) != sorted([wid, made_a["id"]]) or listed[0]["created_by"] != "carol":
+            h.fail(f"the auditor's waiver list: {listed}")
+        api.expect(403, "POST", f"/api/v1/waivers/{wid}/expire", token=bob)
+        api.expect(404, "POST", "/api/v1/waivers/999999/expire", token=carol)
+        api.expect(404, "POST", "/api/v1/waivers/x'1/expire", token=carol)
+        api.expect(200, "POST", f"/api/v1/waivers/{wid}/expire", token=carol)
+        api.expect(409, "POST", f"/api/v1/waivers/{wid}/expire", token=carol)
+        listed, _ = api.expect(200, "GET", "/api/v1/waivers?agency=B", token=carol)
+        if listed[0]["state"] != "ended" or listed[0]["ended_by"] != "carol":
+            h.fail(f"the expired waiver: {listed}")
+        api.expect(400, "GET", "/api/v1/waivers?active=maybe", token=carol)
+        # Reports: scoped like the rest; an unknown format or date is refused.
+        report, _ = api.expect(200, "GET", "/api/v1/reports/compliance?format=json", token=alice)
+        if [a["agency"] for a in report["agencies"]] != ["A"]:
+            h.fail(f"alice's report covers {[a['agency'] for a in report['agencies']]}")
+        api.expect(404, "GET", "/api/v1/reports/compliance?agency=B", token=alice)
+        api.expect(400, "GET", "/api/v1/reports/compliance?format=docx", token=carol)
+        api.expect(400, "GET", "/api/v1/compliance?since=yesterday", token=carol)
+
         # --- sessions end -----------------------------------------------------------------------
         api.expect(200, "POST", "/api/v1/logout", token=alice)
         api.expect(401, "GET", "/api/v1/alerts", token=alice)
@@ -230,7 +281,8 @@ def main():
                      ("carol", "agency.framework"), ("alice", "logout"), ("token:init", "user.disable"),
                      ("token:init", "user.enable"), ("token:init", "user.password"),
                      ("token:init", "apitoken.create"), ("token:soc-b", "alert.assign"),
-                     ("dave", "login.failure"), ("dave", "login.locked")):
+                     ("dave", "login.failure"), ("dave", "login.locked"), ("carol", "waiver.add"),
+                     ("carol", "waiver.expire")):
             if want not in actions:
                 h.fail(f"audit log lacks {want}: {sorted(actions)}")
         failures = json.loads(ctl(h, "--json", "audit", "list", "--action", "login.failure").stdout)

@@ -209,16 +209,80 @@ report=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --json report compliance --agency 
 # level-5 check is not counted; server.authentication fails (one of its checks fails).
 python3 - "$report" <<'PY' || fail "compliance report: $report"
 import json, sys
-(a,) = json.loads(sys.argv[1])
+(a,) = json.loads(sys.argv[1])["agencies"]
 assert (a["agency"], a["framework"], a["agents"]) == ("So TTTT", "tcvn11930", 1), a
-assert (a["pass"], a["fail"], a["error"]) == (1, 1, 0), a
+assert (a["pass"], a["fail"], a["error"], a["waived"]) == (1, 1, 0, 0), a
 assert abs(a["score"] - 0.5) < 1e-9, a
 ctl = {c["id"]: c["status"] for c in a["controls"]}
 assert ctl == {"server.authentication": "fail", "server.access-control": "fail"}, ctl
 assert [f["check"] for f in a["failing"]] == ["password-auth"], a["failing"]
+assert a["failing"][0]["remediation"] == "m", a["failing"]
+sa = {c["id"]: c["verdict"] for c in a["self_assessment"]}
+assert sa["server.authentication"] == "partly" and sa["server.access-control"] == "not", sa
+assert sa["network.logging"] == "not_assessed", sa
 PY
 text=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" report compliance --all)
 grep -q "score 50.0%" <<<"$text" || fail "text report: $text"
+grep -q "self-assessment (Circular 12/2022): 0 fully, 1 partly, 1 not implemented" <<<"$text" || fail "text report: $text"
+# A waiver (operator's way: vigilctl) moves the failing check apart; its expiry brings it back.
+"$ctl_bin" -c "$tmp/c/vigilctl.yaml" waivers add --agency "So TTTT" --check password-auth \
+  --reason "kiosk vendor needs passwords until the 2027 upgrade" --accepted-by "CISO" --expires "$(date -u -d "+1 year" +%F)" \
+  >"$tmp/waiver.out" || fail "waivers add: $(cat "$tmp/waiver.out")"
+waiver_id=$(sed -n 's/^waiver \([0-9]*\):.*/\1/p' "$tmp/waiver.out")
+[ -n "$waiver_id" ] || fail "waivers add printed: $(cat "$tmp/waiver.out")"
+report=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --json report compliance --agency "So TTTT" --since 2000-01-01)
+python3 - "$report" <<'PY' || fail "compliance report with a waiver: $report"
+import json, sys
+(a,) = json.loads(sys.argv[1])["agencies"]
+assert (a["pass"], a["fail"], a["waived"]) == (1, 0, 1), a
+assert a["score"] == 1.0, a
+assert a["failing"] == [], a["failing"]
+(w,) = a["waived_results"]
+assert (w["check"], w["result"], w["waiver"]["accepted_by"]) == ("password-auth", "fail", "CISO"), w
+sa = {c["id"]: c for c in a["self_assessment"]}
+assert sa["server.access-control"]["verdict"] == "partly", sa["server.access-control"]
+assert [x["check"] for x in sa["server.access-control"]["waivers"]] == ["password-auth"], sa
+# Against 2000-01-01 nothing was checked yet: both results are changes, the old score unknown.
+t = a["trend"]
+assert t["previous"]["pass"] == 0 and t["score_change"] is None, t
+assert sorted(c["check"] for c in t["changes"]) == ["password-auth", "root-login"], t
+PY
+listed=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" waivers list --active)
+grep -q "password-auth *active" <<<"$listed" || fail "waivers list: $listed"
+"$ctl_bin" -c "$tmp/c/vigilctl.yaml" waivers expire "$waiver_id" >/dev/null || fail "waivers expire"
+if "$ctl_bin" -c "$tmp/c/vigilctl.yaml" waivers expire "$waiver_id" 2>/dev/null; then fail "expired twice"; fi
+report=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --json report compliance --agency "So TTTT")
+python3 - "$report" <<'PY' || fail "compliance report after the waiver ended: $report"
+import json, sys
+(a,) = json.loads(sys.argv[1])["agencies"]
+assert (a["pass"], a["fail"], a["waived"]) == (1, 1, 0), a
+assert [w["state"] for w in a["waivers"]] == ["ended"], a["waivers"]
+PY
+# The same reports straight from the API (what the console links to): each format, the HTML with
+# a policy that loads nothing.
+python3 - "$tmp/c/vigilctl.yaml" <<'PY' || fail "reports from the API"
+import http.client, re, ssl, sys, os
+cfg = open(sys.argv[1]).read()
+url = re.search(r"^console: https://([^:]+):(\d+)", cfg, re.M)
+token = re.search(r"^token: (\S+)", cfg, re.M).group(1)
+ca = re.search(r"^ca: (\S+)", cfg, re.M).group(1)
+ctx = ssl.create_default_context(cafile=os.path.join(os.path.dirname(sys.argv[1]), ca))
+def get(path):
+    c = http.client.HTTPSConnection(url.group(1), int(url.group(2)), context=ctx, timeout=10)
+    c.request("GET", path, headers={"Authorization": "Bearer " + token})
+    r = c.getresponse()
+    return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read().decode()
+st, h, body = get("/api/v1/reports/compliance?agency=So%20TTTT&format=html&lang=en")
+assert st == 200 and h["content-type"].startswith("text/html"), (st, h)
+assert "default-src 'none'" in h["content-security-policy"], h
+assert "Self-assessment of requirements" in body and "<script" not in body.lower()
+st, h, body = get("/api/v1/reports/compliance?format=csv")
+assert st == 200 and h["content-type"].startswith("text/csv") and "self_assessment,server.authentication" in body, body
+st, h, body = get("/api/v1/reports/compliance?agency=So%20TTTT&format=pdf")
+assert st == 400, st
+st, h, body = get("/api/v1/reports/compliance?agency=Nobody")
+assert st == 404, st
+PY
 # The same report as CSV and as one printable HTML file in each language, rendered to PDF and
 # PNG by headless Chromium (kept as test artifacts).
 art=${VIGIL_TEST_ARTIFACTS:-$tmp/artifacts}
@@ -262,7 +326,7 @@ grep -q "So TTTT *cis-debian12" <<<"$listed" || fail "agencies list: $listed"
 report=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --json report compliance --agency "So TTTT")
 python3 - "$report" <<'PY' || fail "compliance report after changes: $report"
 import json, sys
-(a,) = json.loads(sys.argv[1])
+(a,) = json.loads(sys.argv[1])["agencies"]
 assert (a["framework"], a["pass"], a["fail"]) == ("cis-debian12", 1, 2), a
 assert sorted(f["check"] for f in a["failing"]) == ["password-auth", "x11-forwarding"], a["failing"]
 assert a["controls"] == [], a["controls"]

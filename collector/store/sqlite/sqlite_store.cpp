@@ -127,6 +127,25 @@ CREATE TABLE audit(
 CREATE INDEX audit_action ON audit(action, id);
 ALTER TABLE api_tokens ADD COLUMN agencies TEXT NOT NULL DEFAULT '';
 )sql",
+    // 5: waivers of compliance checks; remediation and policy version of the latest results.
+    R"sql(
+CREATE TABLE waivers(
+  id INTEGER PRIMARY KEY,
+  agency TEXT NOT NULL REFERENCES agencies(name),
+  agent_id TEXT NOT NULL DEFAULT '',
+  policy TEXT NOT NULL DEFAULT '',
+  check_id TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  accepted_by TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  ended_at INTEGER NOT NULL DEFAULT 0,
+  ended_by TEXT NOT NULL DEFAULT '');
+CREATE INDEX waivers_agency ON waivers(agency, id);
+ALTER TABLE compliance_latest ADD COLUMN remediation TEXT NOT NULL DEFAULT '';
+ALTER TABLE compliance_latest ADD COLUMN policy_version TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 class Stmt {
@@ -720,7 +739,8 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mutex_);
     Stmt s(db_,
            "SELECT c.agent_id, g.agency, g.host, g.level, c.policy, c.check_id, c.title, c.level, c.result,"
-           " c.controls, c.evidence, c.ts FROM compliance_latest c JOIN agents g ON g.id = c.agent_id"
+           " c.controls, c.evidence, c.ts, c.remediation, c.policy_version FROM compliance_latest c"
+           " JOIN agents g ON g.id = c.agent_id"
            " WHERE (?1 IS NULL OR g.agency = ?1) ORDER BY g.agency, g.host, c.policy, c.check_id");
     if (agency.empty()) {
       s.bind_null(1);
@@ -743,13 +763,154 @@ class SqliteStore final : public Store {
       r.controls = s.text(9);
       r.evidence = s.text(10);
       r.time = Timestamp{s.integer(11)};
+      r.remediation = s.text(12);
+      r.policy_version = s.text(13);
       out.push_back(std::move(r));
     }
     if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
     return out;
   }
 
+  Result<std::vector<ComplianceRow>> compliance_as_of(const std::string& agency, Timestamp at) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT c.agent_id, g.agency, g.host, g.level, c.policy, c.check_id, c.title, c.level, h.result,"
+           " c.controls, h.ts FROM compliance_history h"
+           " JOIN (SELECT agent_id, policy, check_id, MAX(ts) AS ts FROM compliance_history WHERE ts <= ?2"
+           "       GROUP BY agent_id, policy, check_id) m"
+           "   ON m.agent_id = h.agent_id AND m.policy = h.policy AND m.check_id = h.check_id AND m.ts = h.ts"
+           " JOIN compliance_latest c ON c.agent_id = h.agent_id AND c.policy = h.policy AND c.check_id = h.check_id"
+           " JOIN agents g ON g.id = h.agent_id"
+           " WHERE (?1 IS NULL OR g.agency = ?1) ORDER BY g.agency, g.host, c.policy, c.check_id");
+    if (agency.empty()) {
+      s.bind_null(1);
+    } else {
+      s.bind(1, agency);
+    }
+    s.bind(2, at.ns);
+    std::vector<ComplianceRow> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      ComplianceRow r;
+      r.agent_id = s.text(0);
+      r.agency = s.text(1);
+      r.host = s.text(2);
+      r.agent_level = static_cast<int>(s.integer(3));
+      r.policy = s.text(4);
+      r.check_id = s.text(5);
+      r.title = s.text(6);
+      r.level = static_cast<int>(s.integer(7));
+      r.result = s.text(8);
+      r.controls = s.text(9);
+      r.time = Timestamp{s.integer(10)};
+      // Two changes in the same nanosecond would both be the latest; keep one.
+      if (!out.empty() && out.back().agent_id == r.agent_id && out.back().policy == r.policy &&
+          out.back().check_id == r.check_id) {
+        continue;
+      }
+      out.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
+  }
+
+  Result<std::vector<AlertTally>> alert_tally(const std::string& agency, Timestamp since) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT COALESCE(g.agency, ''), a.severity, a.status, COUNT(*) FROM alerts a"
+           " LEFT JOIN agents g ON g.id = a.agent_id WHERE (?1 IS NULL OR g.agency = ?1) AND a.ts >= ?2"
+           " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+    if (agency.empty()) {
+      s.bind_null(1);
+    } else {
+      s.bind(1, agency);
+    }
+    s.bind(2, since.ns);
+    std::vector<AlertTally> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      out.push_back({s.text(0), static_cast<int>(s.integer(1)), s.text(2), static_cast<uint64_t>(s.integer(3))});
+    }
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
+  }
+
+  Result<int64_t> add_waiver(const WaiverRecord& w) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "INSERT INTO waivers(agency, agent_id, policy, check_id, reason, accepted_by, created_by, created_at,"
+           " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, w.agency).bind(2, w.agent_id).bind(3, w.policy).bind(4, w.check_id).bind(5, w.reason);
+    s.bind(6, w.accepted_by).bind(7, w.created_by).bind(8, (w.created.ns ? w.created : Timestamp::now()).ns);
+    s.bind(9, w.expires.ns);
+    if (auto d = done(s); !d) return make_error(d.error());
+    return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+  }
+
+  Result<std::vector<WaiverRecord>> list_waivers(const WaiverFilter& f) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT id, agency, agent_id, policy, check_id, reason, accepted_by, created_by, created_at, expires_at,"
+           " ended_at, ended_by FROM waivers WHERE (?1 IS NULL OR agency = ?1)"
+           " AND (?2 = 0 OR (ended_at = 0 AND expires_at > ?3))"
+           " AND (?4 IS NULL OR instr(char(10) || ?4 || char(10), char(10) || agency || char(10)) > 0)"
+           " ORDER BY id DESC LIMIT 10000");
+    if (f.agency.empty()) {
+      s.bind_null(1);
+    } else {
+      s.bind(1, f.agency);
+    }
+    s.bind(2, static_cast<int64_t>(f.active_only)).bind(3, f.now.ns);
+    if (f.agencies_in.empty()) {
+      s.bind_null(4);
+    } else {
+      s.bind(4, join_lines(f.agencies_in));
+    }
+    std::vector<WaiverRecord> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(waiver_row(s));
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
+  }
+
+  Result<std::optional<WaiverRecord>> get_waiver(int64_t id) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT id, agency, agent_id, policy, check_id, reason, accepted_by, created_by, created_at, expires_at,"
+           " ended_at, ended_by FROM waivers WHERE id = ?");
+    s.bind(1, id);
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return std::optional<WaiverRecord>(waiver_row(s));
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return std::optional<WaiverRecord>();
+  }
+
+  Result<bool> expire_waiver(int64_t id, Timestamp when, const std::string& who) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "UPDATE waivers SET ended_at = ?1, ended_by = ?2 WHERE id = ?3 AND ended_at = 0 AND expires_at > ?1");
+    s.bind(1, when.ns).bind(2, who).bind(3, id);
+    if (auto d = done(s); !d) return make_error(d.error());
+    return sqlite3_changes(db_) > 0;
+  }
+
  private:
+  static WaiverRecord waiver_row(Stmt& s) {
+    WaiverRecord w;
+    w.id = s.integer(0);
+    w.agency = s.text(1);
+    w.agent_id = s.text(2);
+    w.policy = s.text(3);
+    w.check_id = s.text(4);
+    w.reason = s.text(5);
+    w.accepted_by = s.text(6);
+    w.created_by = s.text(7);
+    w.created = Timestamp{s.integer(8)};
+    w.expires = Timestamp{s.integer(9)};
+    w.ended = Timestamp{s.integer(10)};
+    w.ended_by = s.text(11);
+    return w;
+  }
+
   // Inside store_batch's transaction: the newest result wins; a change of result is history.
   Result<void> upsert_check(const std::string& agent_id, const IncomingRecord& rec) {
     const auto& c = *rec.check;
@@ -762,9 +923,10 @@ class SqliteStore final : public Store {
     bool changed = !exists || prev.text(0) != c.result;
     Stmt up(db_,
             "INSERT OR REPLACE INTO compliance_latest(agent_id, policy, check_id, title, level, result, controls,"
-            " evidence, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            " evidence, ts, remediation, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     up.bind(1, agent_id).bind(2, c.policy).bind(3, c.check_id).bind(4, c.title).bind(5, static_cast<int64_t>(c.level));
     up.bind(6, c.result).bind(7, c.controls).bind(8, c.evidence).bind(9, rec.time.ns);
+    up.bind(10, c.remediation).bind(11, c.policy_version);
     if (auto d = done(up); !d) return d;
     if (changed) {
       Stmt h(db_, "INSERT INTO compliance_history(agent_id, policy, check_id, result, ts) VALUES (?, ?, ?, ?, ?)");

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -474,7 +475,7 @@ TEST_P(StoreTest, ComplianceKeepsTheNewestResultPerAgentAndCheck) {
   auto check = [](uint64_t seq, int64_t t, const std::string& id, const std::string& result) {
     IncomingRecord r = record(seq, "state", at(t));
     r.dataset = "compliance.check";
-    r.check = IncomingRecord::Check{"pol", id, "title " + id, 2, result, R"({"tcvn11930":["x"]})", "why"};
+    r.check = IncomingRecord::Check{"pol", id, "title " + id, 2, result, R"({"tcvn11930":["x"]})", "why", "", ""};
     return r;
   };
   ASSERT_EQ(*store_->store_batch("agt-a", "e1", {check(1, 10, "c1", "fail"), check(2, 10, "c2", "pass")}), 2u);
@@ -497,6 +498,160 @@ TEST_P(StoreTest, ComplianceKeepsTheNewestResultPerAgentAndCheck) {
   ASSERT_TRUE(agencies);
   ASSERT_EQ(agencies->size(), 1u);
   EXPECT_EQ((*agencies)[0].framework, "tcvn11930");
+}
+
+TEST_P(StoreTest, ComplianceAsOfGivesTheResultEachCheckHadThenWithRemediation) {
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store_->ensure_agency("B", "tcvn14423"));
+  for (auto [id, agency] : {std::pair{"agt-a", "A"}, std::pair{"agt-b", "B"}}) {
+    AgentRecord a;
+    a.id = id;
+    a.agency = agency;
+    a.level = 3;
+    a.host = std::string("host-") + id;
+    a.version = "1";
+    a.cert_serial = id;
+    ASSERT_TRUE(store_->add_agent(a));
+  }
+  auto check = [](uint64_t seq, int64_t t, const std::string& id, const std::string& result) {
+    IncomingRecord r = record(seq, "state", at(t));
+    r.dataset = "compliance.check";
+    r.check = IncomingRecord::Check{"pol", id, "title " + id, 1, result, "{}", "ev " + result, "fix " + id, "1.2"};
+    return r;
+  };
+  // c1: fail at 10, pass at 20, fail at 30. c2: pass at 25 (first seen after 20). c3: pass at 10 and again.
+  ASSERT_TRUE(store_->store_batch("agt-a", "e", {check(1, 10, "c1", "fail"), check(2, 10, "c3", "pass")}));
+  ASSERT_TRUE(store_->store_batch("agt-a", "e", {check(3, 20, "c1", "pass"), check(4, 20, "c3", "pass")}));
+  ASSERT_TRUE(store_->store_batch("agt-a", "e", {check(5, 25, "c2", "pass")}));
+  ASSERT_TRUE(store_->store_batch("agt-a", "e", {check(6, 30, "c1", "fail")}));
+  ASSERT_TRUE(store_->store_batch("agt-b", "e", {check(1, 10, "c1", "fail")}));
+  auto result_at = [&](const std::string& agency, int64_t t) {
+    std::map<std::string, std::string> out;
+    auto rows = store_->compliance_as_of(agency, at(t));
+    EXPECT_TRUE(rows) << rows.error();
+    for (const auto& r : *rows) out[r.agent_id + "/" + r.check_id] = r.result;
+    return out;
+  };
+  using M = std::map<std::string, std::string>;
+  EXPECT_EQ(result_at("A", 5), M{});
+  EXPECT_EQ(result_at("A", 10), (M{{"agt-a/c1", "fail"}, {"agt-a/c3", "pass"}}));
+  EXPECT_EQ(result_at("A", 22), (M{{"agt-a/c1", "pass"}, {"agt-a/c3", "pass"}}));
+  EXPECT_EQ(result_at("A", 29), (M{{"agt-a/c1", "pass"}, {"agt-a/c2", "pass"}, {"agt-a/c3", "pass"}}));
+  EXPECT_EQ(result_at("A", 99), (M{{"agt-a/c1", "fail"}, {"agt-a/c2", "pass"}, {"agt-a/c3", "pass"}}));
+  EXPECT_EQ(result_at("", 22), (M{{"agt-a/c1", "pass"}, {"agt-a/c3", "pass"}, {"agt-b/c1", "fail"}}));
+  // The latest result carries the remediation and the policy version the agent sent.
+  auto latest = store_->compliance_latest("A");
+  ASSERT_TRUE(latest);
+  ASSERT_EQ(latest->size(), 3u);
+  EXPECT_EQ((*latest)[0].check_id, "c1");
+  EXPECT_EQ((*latest)[0].remediation, "fix c1");
+  EXPECT_EQ((*latest)[0].policy_version, "1.2");
+  EXPECT_EQ((*latest)[0].evidence, "ev fail");
+}
+
+TEST_P(StoreTest, AlertTallyCountsBySeverityStatusAndAgency) {
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store_->ensure_agency("B", "tcvn11930"));
+  for (auto [id, agency] : {std::pair{"agt-a", "A"}, std::pair{"agt-b", "B"}}) {
+    AgentRecord a;
+    a.id = id;
+    a.agency = agency;
+    a.host = id;
+    a.version = "1";
+    a.cert_serial = id;
+    ASSERT_TRUE(store_->add_agent(a));
+  }
+  auto alert = [](uint64_t seq, int64_t t, int severity) {
+    IncomingRecord r = record(seq, "alert", at(t));
+    r.rule_id = "R";
+    r.rule_name = "r";
+    r.severity = severity;
+    return r;
+  };
+  ASSERT_TRUE(store_->store_batch("agt-a", "e", {alert(1, 10, 4), alert(2, 20, 4), alert(3, 30, 2)}));
+  ASSERT_TRUE(store_->store_batch("agt-b", "e", {alert(1, 10, 5)}));
+  AlertFilter f;
+  f.agency = "A";
+  f.min_severity = 4;
+  auto list = store_->list_alerts(f);
+  ASSERT_TRUE(list && list->size() == 2u);
+  ASSERT_TRUE(*store_->change_alert((*list)[0].id, {at(40), "x", "status", "resolved"}));
+  auto tally = store_->alert_tally("", Timestamp{});
+  ASSERT_TRUE(tally) << tally.error();
+  std::map<std::string, uint64_t> got;
+  for (const auto& t : *tally) got[t.agency + "/" + std::to_string(t.severity) + "/" + t.status] = t.count;
+  EXPECT_EQ(got, (std::map<std::string, uint64_t>{{"A/2/new", 1}, {"A/4/new", 1}, {"A/4/resolved", 1}, {"B/5/new", 1}}));
+  got.clear();
+  for (const auto& t : *store_->alert_tally("A", at(20))) got[std::to_string(t.severity) + "/" + t.status] = t.count;
+  EXPECT_EQ(got.size(), 2u);  // the alert at 10 is before `since`
+  EXPECT_EQ(got["2/new"], 1u);
+  EXPECT_EQ(got["4/new"] + got["4/resolved"], 1u);
+}
+
+TEST_P(StoreTest, WaiversAreAddedListedAndExpiredOnce) {
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store_->ensure_agency("B", "tcvn11930"));
+  WaiverRecord w;
+  w.agency = "A";
+  w.check_id = "ssh-root-login";
+  w.reason = "vendor appliance; root login needed until the 2027 upgrade; it's \"quoted\"";
+  w.accepted_by = "CISO Nguyễn";
+  w.created_by = "admin";
+  w.created = at(100);
+  w.expires = at(1000);
+  auto id1 = store_->add_waiver(w);
+  ASSERT_TRUE(id1) << id1.error();
+  w.agency = "B";
+  w.agent_id = "agt-b";
+  w.policy = "debian-baseline";
+  w.expires = at(200);
+  auto id2 = store_->add_waiver(w);
+  ASSERT_TRUE(id2);
+  EXPECT_GT(*id2, *id1);
+  // A waiver for an agency that does not exist is refused by the schema.
+  w.agency = "nowhere";
+  EXPECT_FALSE(store_->add_waiver(w));
+
+  WaiverFilter f;
+  auto all = store_->list_waivers(f);
+  ASSERT_TRUE(all) << all.error();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id, *id2);  // newest first
+  EXPECT_EQ((*all)[1].reason, "vendor appliance; root login needed until the 2027 upgrade; it's \"quoted\"");
+  EXPECT_EQ((*all)[1].accepted_by, "CISO Nguyễn");
+  EXPECT_EQ((*all)[1].created, at(100));
+  EXPECT_EQ((*all)[0].agent_id, "agt-b");
+  EXPECT_EQ((*all)[0].policy, "debian-baseline");
+  f.active_only = true;
+  f.now = at(500);  // the second has expired by then
+  all = store_->list_waivers(f);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].id, *id1);
+  f = {};
+  f.agencies_in = {"B"};
+  all = store_->list_waivers(f);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].agency, "B");
+  f = {};
+  f.agency = "A";
+  EXPECT_EQ(store_->list_waivers(f)->size(), 1u);
+
+  EXPECT_TRUE(*store_->expire_waiver(*id1, at(600), "admin2"));
+  EXPECT_FALSE(*store_->expire_waiver(*id1, at(601), "admin2"));  // once
+  EXPECT_FALSE(*store_->expire_waiver(*id2, at(601), "admin2"));  // already past its expiry
+  EXPECT_FALSE(*store_->expire_waiver(999999, at(601), "admin2"));
+  auto got = store_->get_waiver(*id1);
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ((*got)->ended, at(600));
+  EXPECT_EQ((*got)->ended_by, "admin2");
+  EXPECT_FALSE((*got)->active(at(601)));
+  EXPECT_TRUE((*got)->covers("A", "any-agent", "any-policy", "ssh-root-login"));
+  EXPECT_FALSE((*got)->covers("A", "any-agent", "any-policy", "ssh-root-login-2"));
+  EXPECT_FALSE(store_->get_waiver(999999)->has_value());
+  f = {};
+  f.active_only = true;
+  f.now = at(601);
+  EXPECT_EQ(store_->list_waivers(f)->size(), 0u);
 }
 
 // Several collectors behind a load balancer, each with its own connection(s) to one database,
@@ -525,7 +680,7 @@ TEST_P(StoreTest, TwoStoresIngestOverlappingBatchesConcurrently) {
     if (i % 50 == 0) {  // compliance results too, one check that changes each time
       r.kind = "state";
       r.dataset = "compliance.check";
-      r.check = IncomingRecord::Check{"pol", "c1", "t", 1, i % 100 == 0 ? "pass" : "fail", "{}", ""};
+      r.check = IncomingRecord::Check{"pol", "c1", "t", 1, i % 100 == 0 ? "pass" : "fail", "{}", "", "", ""};
     }
     alerts += r.kind == "alert";
     all.push_back(std::move(r));

@@ -1,0 +1,59 @@
+// Control catalogues (rules/frameworks/*.yaml, shared/DESIGN.md "Compliance policies"): what a
+// framework requires, of systems at which security levels. The agent maps its checks onto these
+// controls; the collector derives the per-requirement self-assessment from them.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/config/yaml_reader.h"
+#include "common/result.h"
+
+namespace vigil::compliance {
+
+struct Control {
+  std::string id;
+  std::string title;
+  std::string group;
+  std::vector<int> levels;  // security levels (1-5) of the systems that must meet it
+  bool verified = false;
+  std::string source_note;
+  bool applies_to(int level) const;
+};
+
+struct Framework {
+  std::string id;
+  std::string title;
+  std::string version;
+  std::string authority;
+  std::string source_note;
+  std::vector<Control> controls;
+  std::string file;
+  const Control* find(std::string_view control_id) const;
+};
+
+struct LoadedFrameworks {
+  std::vector<Framework> frameworks;
+  config::Diagnostics diagnostics;  // warnings
+  const Framework* find(std::string_view id) const;
+};
+
+// Framework files or directories of them (*.yaml with a top-level `framework:`; other YAML files
+// in a directory are skipped). Every problem is reported as file:line:column.
+Result<LoadedFrameworks> load_frameworks(const std::vector<std::string>& paths);
+// Catalogues given as text: (name diagnostics call it, YAML).
+Result<LoadedFrameworks> load_frameworks_text(const std::vector<std::pair<std::string, std::string>>& texts);
+// Catalogues of `over` replace those of `base` with the same id; the others are added. Returns the
+// ids replaced.
+std::vector<std::string> overlay_frameworks(LoadedFrameworks& base, LoadedFrameworks over);
+
+// An identifier of a framework, control, policy or check: letters, digits, '.', '_', ':', '-',
+// starting with a letter or digit. Reports an error at `n` otherwise.
+bool read_id(config::YamlReader& r, const YAML::Node& n, std::string& out, std::string_view what);
+bool valid_id(std::string_view id);
+// A list of security levels 1-5.
+void read_levels(config::YamlReader& r, const YAML::Node& n, std::vector<int>& out, std::string_view what);
+
+}  // namespace vigil::compliance
