@@ -8,8 +8,8 @@ user agent) and a compliance scan of this host.
 In the browser: sign in through the form, see the overview's charts and the seeded alerts, page
 through them, filter by severity, acknowledge one with the keyboard (checked through the API
 with a Bearer token), open the hostile alert's detail (its markup shows as text, nothing runs,
-no element is added), comment and assign, revoke an agent, open the compliance page with its
-report links, switch to Vietnamese (kept across a reload), sign out. No console message reports
+no element is added), comment and assign, revoke an agent, open the compliance page and its
+printable report in a new tab (the session cookie goes with it), switch to Vietnamese (kept across a reload), sign out. No console message reports
 a Content-Security-Policy violation. Outside the browser, with Python's HTTPS client: the
 security headers, content types and ETags of the console's files, and CSRF: a cookie-authenticated
 change without the session's X-CSRF-Token, with a wrong one, or from another origin is refused
@@ -406,6 +406,15 @@ def main():
         if not find(".failing-table") or not find(".controls-table"):
             h.fail("compliance page lacks failing checks or controls")
         shot("compliance")
+        # The printable report opens in a new tab with the session cookie (a plain GET).
+        console_tab = driver.current_window_handle
+        find("a.report-link").click()
+        wait(lambda: len(driver.window_handles) == 2, "the report's tab")
+        driver.switch_to.window([w for w in driver.window_handles if w != console_tab][0])
+        wait(lambda: AGENCY_A in body_text() or AGENCY_B in body_text(), "the printable report")
+        shot("compliance-report")
+        driver.close()
+        driver.switch_to.window(console_tab)
 
         # Vietnamese, remembered across a reload.
         driver.find_element(By.ID, "lang-toggle").click()

@@ -48,7 +48,7 @@
       'co.controls_met': 'controls met', 'co.control': 'Control', 'co.status': 'Status',
       'co.failing': 'Failing checks', 'co.check': 'Check', 'co.title_col': 'Title', 'co.result': 'Result',
       'co.evidence': 'Evidence', 'co.remediation': 'Remediation', 'co.level': 'Level', 'co.agent': 'Agent',
-      'co.report': 'Printable report', 'co.trend': 'Trend', 'co.policies': 'Policies',
+      'co.report': 'Printable report', 'co.trend': 'Trend', 'co.policies': 'Policies', 'co.groups': 'Control groups', 'co.more': 'More',
       'co.self_assessment': 'Self-assessment', 'co.by_agent': 'Per agent', 'co.not_listed': '{n} more not listed',
       'co.all_agents': 'all agents', 'co.failing_count': 'failing or in error', 'co.no_score': 'no results yet',
       'help.title': 'Keyboard', 'help.move': 'next / previous alert', 'help.open': 'open the alert',
@@ -95,7 +95,7 @@
       'co.controls_met': 'yêu cầu đáp ứng', 'co.control': 'Yêu cầu', 'co.status': 'Trạng thái',
       'co.failing': 'Kiểm tra không đạt', 'co.check': 'Kiểm tra', 'co.title_col': 'Nội dung', 'co.result': 'Kết quả',
       'co.evidence': 'Bằng chứng', 'co.remediation': 'Khắc phục', 'co.level': 'Cấp độ', 'co.agent': 'Tác tử',
-      'co.report': 'Báo cáo để in', 'co.trend': 'Xu hướng', 'co.policies': 'Chính sách',
+      'co.report': 'Báo cáo để in', 'co.trend': 'Xu hướng', 'co.policies': 'Chính sách', 'co.groups': 'Nhóm yêu cầu', 'co.more': 'Thông tin khác',
       'co.self_assessment': 'Tự đánh giá', 'co.by_agent': 'Theo tác tử', 'co.not_listed': 'còn {n} mục không liệt kê',
       'co.all_agents': 'tất cả tác tử', 'co.failing_count': 'không đạt hoặc lỗi', 'co.no_score': 'chưa có kết quả',
       'help.title': 'Phím tắt', 'help.move': 'cảnh báo sau / trước', 'help.open': 'mở cảnh báo',
@@ -843,19 +843,33 @@
   // Compliance
   const KNOWN_AGENCY_FIELDS = new Set(['agency', 'framework', 'agents', 'pass', 'fail', 'error', 'not_applicable', 'waived',
     'not_checked', 'score', 'controls_met', 'controls', 'failing', 'failing_not_listed', 'trend', 'self_assessment',
-    'policies', 'per_policy', 'by_agent', 'per_agent']);
+    'policies', 'per_policy', 'by_agent', 'per_agent', 'agent_list', 'groups', 'framework_known']);
 
-  // An array of objects as a table of their keys (fields added later show without new code).
+  // An array of objects as a table of their keys (fields added later show without new code):
+  // the usual keys first, nested lists as their length, nested objects as "key: value" pairs.
+  const KEY_ORDER = ['id', 'policy', 'group', 'host', 'agent_id', 'check', 'title', 'verdict', 'status', 'state', 'result',
+    'score', 'pass', 'fail', 'error', 'not_applicable', 'waived', 'not_checked'];
+  function cellText(v) {
+    if (Array.isArray(v) && v.some((x) => x && typeof x === 'object')) return String(v.length);
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return flatten(v).map(([k, x]) => k + ': ' + asText(x)).join('; ');
+    }
+    return asText(v);
+  }
   function genericTable(items, id) {
     const rows = items.filter((x) => x && typeof x === 'object');
     if (!rows.length) return h('p', { class: 'muted' }, items.map(asText).join(', ') || t('none'));
     const keys = [];
     for (const r of rows) for (const k of Object.keys(r)) if (!keys.includes(k)) keys.push(k);
+    const rank = (k) => { const i = KEY_ORDER.indexOf(k); return i < 0 ? KEY_ORDER.length : i; };
+    keys.sort((a, b) => rank(a) - rank(b));
     return table(keys, rows.map((r) => keys.map((k) => {
       const v = r[k];
       if (k === 'score' && typeof v === 'number') return pct(v);
       if ((k === 'status' || k === 'result') && typeof v === 'string') return h('span', { class: 'st st-' + v.replace(/[^a-z_]/g, '') }, t('co.' + v) !== 'co.' + v ? t('co.' + v) : v);
-      return asText(v);
+      const text = cellText(v);
+      // Long values (notes, sources) stay whole in the tooltip; the table stays readable.
+      return text.length > 80 ? h('span', { title: text }, text.slice(0, 79) + '…') : text;
     })), { id });
   }
 
@@ -891,7 +905,7 @@
       const head = h('div', { class: 'agency-head' },
         h('h2', {}, c.agency),
         h('span', { class: 'score ' + scoreClass(c.score), title: t('co.score') }, typeof c.score === 'number' ? pct(c.score) : t('co.no_score')),
-        h('span', { class: 'muted' }, t('co.framework') + ': ' + asText(c.framework)),
+        h('span', { class: 'muted', title: asText(c.framework_title || '') }, t('co.framework') + ': ' + asText(c.framework)),
         h('a', { href: reportHref, target: '_blank', rel: 'noopener noreferrer', class: 'btn report-link' }, t('co.report')));
 
       const failing = (Array.isArray(c.failing) ? c.failing : []).filter((f) => !onlyAgent || f.agent_id === onlyAgent);
@@ -904,16 +918,24 @@
       const parts = [head, counts];
       const trend = trendPoints(c.trend);
       if (trend.length) parts.push(h('h3', {}, t('co.trend')), lineChart(trend, 'trend-' + c.agency.replace(/[^A-Za-z0-9_-]/g, '_')));
-      const policies = Array.isArray(c.policies) ? c.policies : Array.isArray(c.per_policy) ? c.per_policy : null;
-      if (policies && policies.length) {
-        parts.push(h('h3', {}, t('co.policies')));
-        const scored = policies.filter((p) => p && typeof p.score === 'number');
-        if (scored.length === policies.length) {
-          parts.push(scoreBars(policies.map((p) => ({ label: asText(p.title || p.policy || p.id), score: p.score }))));
-        }
-        parts.push(genericTable(policies));
+      if (c.trend && !Array.isArray(c.trend) && typeof c.trend === 'object') {
+        // Since a date: the score then and the results that changed.
+        const before = c.trend.previous && c.trend.previous.score;
+        parts.push(h('h3', {}, t('co.trend')), h('p', { class: 'trend-since' },
+          fmtTime(c.trend.since) + ': ' + pct(before) + ' → ' + pct(c.score) +
+          (typeof c.trend.score_change === 'number' ? ' (' + (c.trend.score_change >= 0 ? '+' : '') + pct(c.trend.score_change) + ')' : '')));
+        if (Array.isArray(c.trend.changes) && c.trend.changes.length) parts.push(genericTable(c.trend.changes));
       }
-      const byAgent = Array.isArray(c.by_agent) ? c.by_agent : Array.isArray(c.per_agent) ? c.per_agent : null;
+      for (const [key, title] of [['policies', 'co.policies'], ['per_policy', 'co.policies'], ['groups', 'co.groups']]) {
+        const list = c[key];
+        if (!Array.isArray(list) || !list.length) continue;
+        parts.push(h('h3', {}, t(title)));
+        if (list.every((p) => p && typeof p.score === 'number')) {
+          parts.push(scoreBars(list.map((p) => ({ label: asText(p.title || p.group || p.policy || p.id), score: p.score }))));
+        }
+        parts.push(genericTable(list));
+      }
+      const byAgent = [c.agent_list, c.by_agent, c.per_agent].find((x) => Array.isArray(x)) || null;
       parts.push(h('h3', {}, t('co.by_agent')));
       if (byAgent && byAgent.length) {
         parts.push(genericTable(byAgent));
@@ -954,13 +976,22 @@
         parts.push(h('h3', {}, failingTitle), h('p', { class: 'muted' }, t('none')));
       }
       if (Array.isArray(c.self_assessment) && c.self_assessment.length) {
-        parts.push(h('h3', {}, t('co.self_assessment')), genericTable(c.self_assessment, 'self-assessment-' + c.agency.replace(/[^A-Za-z0-9_-]/g, '_')));
+        const box = h('details', { class: 'failing' }, h('summary', {}, h('h3', { class: 'inline' }, t('co.self_assessment') + ' (' + c.self_assessment.length + ')')),
+          genericTable(c.self_assessment, 'self-assessment-' + c.agency.replace(/[^A-Za-z0-9_-]/g, '_')));
+        box.open = c.self_assessment.length <= 15 || Boolean(onlyAgency);
+        parts.push(box);
       }
-      // Fields this page does not know yet: shown plainly rather than dropped.
+      // Fields this page does not know yet: shown plainly rather than dropped (empty lists left out).
+      const facts = [];
       for (const [k, v] of Object.entries(c)) {
-        if (KNOWN_AGENCY_FIELDS.has(k)) continue;
-        parts.push(h('h3', {}, k), Array.isArray(v) ? genericTable(v) : h('p', { class: 'mono' }, asText(v)));
+        if (KNOWN_AGENCY_FIELDS.has(k) || v === null || v === undefined) continue;
+        if (Array.isArray(v)) {
+          if (v.length) parts.push(h('h3', {}, k), genericTable(v));
+        } else {
+          facts.push(h('dt', {}, k), h('dd', { class: 'mono' }, cellText(v)));
+        }
       }
+      if (facts.length) parts.push(h('h3', {}, t('co.more')), h('dl', { class: 'facts' }, facts));
       return h('section', { class: 'panel agency', 'data-agency': c.agency }, parts);
     });
     show(alive, h('h1', {}, t('co.title')),
