@@ -143,7 +143,7 @@ show "${ctlc[@]}" alerts comment "$first" "Address blocked at the provincial fir
 show "${ctlc[@]}" alerts list --status acknowledged
 
 step "6. Compliance summary of the agency"
-wait_for 30 '"agents": 1' "${ctlc[@]}" --json report compliance --all || die "no compliance results arrived"
+wait_for 30 '"agents_never_scanned": 0' "${ctlc[@]}" --json report compliance --all || die "no compliance results arrived"
 report=$("${ctlc[@]}" report compliance --all)
 head -60 <<<"$report"
 [ "$(wc -l <<<"$report")" -le 60 ] || echo "   ... ($(wc -l <<<"$report") lines in all: vigilctl report compliance --all)"

@@ -731,12 +731,20 @@ std::optional<Timestamp> parse_when(const std::string& s) {
 
 }  // namespace
 
-std::optional<nlohmann::json> ConsoleApi::summary(const std::string& only_agency, std::optional<Timestamp> since,
-                                                  const Principal& p, net::HttpResponse& status) {
-  if (!only_agency.empty() && !p.sees(only_agency)) {
-    status = error(404, "no agency " + only_agency);
-    return std::nullopt;
+ConsoleApi::Summary ConsoleApi::summary(const std::map<std::string, std::string>& query, const Principal& p) {
+  Summary out;
+  auto refuse = [&](int status, const std::string& message) {
+    out.refusal = error(status, message);
+    return std::move(out);
+  };
+  std::string only_agency;
+  std::optional<Timestamp> since;
+  if (auto it = query.find("agency"); it != query.end()) only_agency = it->second;
+  if (auto it = query.find("since"); it != query.end()) {
+    since = parse_when(it->second);
+    if (!since) return refuse(400, "since: a date (YYYY-MM-DD) or an RFC 3339 time");
   }
+  if (!only_agency.empty() && !p.sees(only_agency)) return refuse(404, "no agency " + only_agency);
   SummaryInput in;
   in.now = Timestamp::now();
   in.since = since;
@@ -750,27 +758,18 @@ std::optional<nlohmann::json> ConsoleApi::summary(const std::string& only_agency
   wf.agency = only_agency;
   wf.agencies_in = p.agencies;
   auto waivers = store_.list_waivers(wf);
-  if (!agencies || !agents || !latest || !alerts || !waivers) {
-    status = error(503, "store unavailable");
-    return std::nullopt;
-  }
+  if (!agencies || !agents || !latest || !alerts || !waivers) return refuse(503, "store unavailable");
   bool found = only_agency.empty();
   for (auto& ag : *agencies) {
     if ((!only_agency.empty() && ag.name != only_agency) || !p.sees(ag.name)) continue;
     found = true;
     in.agencies.push_back(std::move(ag));
   }
-  if (!found) {
-    status = error(404, "no agency " + only_agency);
-    return std::nullopt;
-  }
+  if (!found) return refuse(404, "no agency " + only_agency);
   if (since) {
     auto previous = store_.compliance_as_of(only_agency, *since);
     auto raised = store_.alert_tally(only_agency, *since);
-    if (!previous || !raised) {
-      status = error(503, "store unavailable");
-      return std::nullopt;
-    }
+    if (!previous || !raised) return refuse(503, "store unavailable");
     in.previous = std::move(*previous);
     in.alerts_since = std::move(*raised);
   }
@@ -778,39 +777,26 @@ std::optional<nlohmann::json> ConsoleApi::summary(const std::string& only_agency
   in.latest = std::move(*latest);
   in.alerts = std::move(*alerts);
   in.waivers = std::move(*waivers);
-  return compliance_summary(in);
+  out.json = compliance_summary(in);
+  return out;
 }
 
 // Per agency: scores, controls, failing checks, waivers, the self-assessment, agents and alerts
 // (collector/report/compliance_summary.h says how each is counted).
 net::HttpResponse ConsoleApi::compliance(const std::map<std::string, std::string>& q, const Principal& p) {
-  std::string agency;
-  std::optional<Timestamp> since;
   for (const auto& [k, v] : q) {
-    if (k == "agency") {
-      agency = v;
-    } else if (k == "since") {
-      since = parse_when(v);
-      if (!since) return error(400, "since: a date (YYYY-MM-DD) or an RFC 3339 time");
-    } else {
-      return error(400, "unknown filter '" + k + "'");
-    }
+    if (k != "agency" && k != "since") return error(400, "unknown filter '" + k + "'");
   }
-  net::HttpResponse status;
-  auto doc = summary(agency, since, p, status);
-  if (!doc) return status;
-  return {200, (*doc)["agencies"].dump(), "application/json", false};
+  auto doc = summary(q, p);
+  if (!doc.json) return doc.refusal;
+  return {200, (*doc.json)["agencies"].dump(), "application/json", false};
 }
 
 net::HttpResponse ConsoleApi::compliance_report(const std::map<std::string, std::string>& q, const Principal& p) {
-  std::string agency, format = "json", lang = "vi";
-  std::optional<Timestamp> since;
+  std::string format = "json", lang = "vi";
   for (const auto& [k, v] : q) {
-    if (k == "agency") {
-      agency = v;
-    } else if (k == "since") {
-      since = parse_when(v);
-      if (!since) return error(400, "since: a date (YYYY-MM-DD) or an RFC 3339 time");
+    if (k == "agency" || k == "since") {
+      continue;
     } else if (k == "format") {
       if (v != "json" && v != "csv" && v != "html") return error(400, "format: json, csv or html");
       format = v;
@@ -821,23 +807,22 @@ net::HttpResponse ConsoleApi::compliance_report(const std::map<std::string, std:
       return error(400, "unknown parameter '" + k + "'");
     }
   }
-  net::HttpResponse status;
-  auto doc = summary(agency, since, p, status);
-  if (!doc) return status;
-  const std::string stem = "vigil-compliance-" + (agency.empty() ? std::string("all") : std::string("agency"));
+  auto doc = summary(q, p);
+  if (!doc.json) return doc.refusal;
+  const std::string stem = std::string("vigil-compliance-") + (q.count("agency") ? "agency" : "all");
   if (format == "csv") {
-    net::HttpResponse out{200, compliance_csv(*doc), "text/csv; charset=utf-8", false};
+    net::HttpResponse out{200, compliance_csv(*doc.json), "text/csv; charset=utf-8", false};
     out.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + stem + ".csv\"");
     return out;
   }
   if (format == "html") {
-    net::HttpResponse out{200, compliance_html(*doc, lang == "en" ? ReportLang::en : ReportLang::vi),
+    net::HttpResponse out{200, compliance_html(*doc.json, lang == "en" ? ReportLang::en : ReportLang::vi),
                           "text/html; charset=utf-8", false};
     // The report is one self-contained file: its own styles, nothing loaded, no script.
     out.headers.emplace_back("Content-Security-Policy", std::string(kReportCsp));
     return out;
   }
-  return {200, doc->dump(), "application/json", false};
+  return {200, doc.json->dump(), "application/json", false};
 }
 
 net::HttpResponse ConsoleApi::waivers(const net::HttpRequest& r, const std::string& path,

@@ -112,10 +112,13 @@ class ConsoleApi {
   net::HttpResponse compliance_report(const std::map<std::string, std::string>& query, const Principal& p);
   net::HttpResponse waivers(const net::HttpRequest& r, const std::string& path,
                             const std::map<std::string, std::string>& query, const Principal& p);
-  // The summary document of compliance_summary() for one agency (or every one the caller sees);
-  // `status` is set to an error response when it cannot be built.
-  std::optional<nlohmann::json> summary(const std::string& agency, std::optional<Timestamp> since,
-                                        const Principal& p, net::HttpResponse& status);
+  // The summary document of compliance_summary() for the `agency` (or every one the caller sees)
+  // and `since` of the query; the refusal when it cannot be built.
+  struct Summary {
+    std::optional<nlohmann::json> json;
+    net::HttpResponse refusal;
+  };
+  Summary summary(const std::map<std::string, std::string>& query, const Principal& p);
   net::HttpResponse metrics();
   void audit(const std::string& who, const std::string& action, const std::string& target,
              const std::string& detail);

@@ -69,7 +69,7 @@ try:
     h.start_collector()
     h.wait_for(15, lambda: subprocess.run(ctl2 + ["status"], capture_output=True).returncode == 0,
                "the second collector")
-    if psql(dsn, "SELECT COUNT(*), MAX(version) FROM schema_migrations") != "4|4":
+    if psql(dsn, "SELECT COUNT(*), MAX(version) FROM schema_migrations") != "5|5":
         h.fail("migrations not applied exactly once: " + psql(dsn, "SELECT version FROM schema_migrations"))
     if "passfile" in h.log_text("collector.log") or "dbname=" in h.log_text("collector.log"):
         h.fail("the collector logged its connection string")

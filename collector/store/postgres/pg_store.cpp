@@ -802,24 +802,7 @@ class PgStore final : public Store {
               p);
           if (!r.ok()) return failed(c, r);
           std::vector<ComplianceRow> out;
-          for (int i = 0; i < r.rows(); ++i) {
-            ComplianceRow row;
-            row.agent_id = r.text(i, 0);
-            row.agency = r.text(i, 1);
-            row.host = r.text(i, 2);
-            row.agent_level = static_cast<int>(r.integer(i, 3));
-            row.policy = r.text(i, 4);
-            row.check_id = r.text(i, 5);
-            row.title = r.text(i, 6);
-            row.level = static_cast<int>(r.integer(i, 7));
-            row.result = r.text(i, 8);
-            row.controls = r.text(i, 9);
-            row.evidence = r.text(i, 10);
-            row.time = Timestamp{r.integer(i, 11)};
-            row.remediation = r.text(i, 12);
-            row.policy_version = r.text(i, 13);
-            out.push_back(std::move(row));
-          }
+          for (int i = 0; i < r.rows(); ++i) out.push_back(compliance_row(r, i));
           return out;
         });
   }
@@ -831,7 +814,8 @@ class PgStore final : public Store {
           p.text_or_null(agency).integer(at.ns);
           Res r = c.exec(
               "SELECT DISTINCT ON (h.agent_id, h.policy, h.check_id) c.agent_id, g.agency, g.host, g.level, c.policy,"
-              " c.check_id, c.title, c.level, h.result, c.controls, h.ts FROM compliance_history h"
+              " c.check_id, c.title, c.level, h.result, c.controls, '', h.ts, '', c.policy_version"
+              " FROM compliance_history h"
               " JOIN compliance_latest c ON c.agent_id = h.agent_id AND c.policy = h.policy AND c.check_id = h.check_id"
               " JOIN agents g ON g.id = h.agent_id"
               " WHERE ($1::text IS NULL OR g.agency = $1) AND h.ts <= $2"
@@ -839,21 +823,7 @@ class PgStore final : public Store {
               p);
           if (!r.ok()) return failed(c, r);
           std::vector<ComplianceRow> out;
-          for (int i = 0; i < r.rows(); ++i) {
-            ComplianceRow row;
-            row.agent_id = r.text(i, 0);
-            row.agency = r.text(i, 1);
-            row.host = r.text(i, 2);
-            row.agent_level = static_cast<int>(r.integer(i, 3));
-            row.policy = r.text(i, 4);
-            row.check_id = r.text(i, 5);
-            row.title = r.text(i, 6);
-            row.level = static_cast<int>(r.integer(i, 7));
-            row.result = r.text(i, 8);
-            row.controls = r.text(i, 9);
-            row.time = Timestamp{r.integer(i, 10)};
-            out.push_back(std::move(row));
-          }
+          for (int i = 0; i < r.rows(); ++i) out.push_back(compliance_row(r, i));
           // The same order as compliance_latest: agency, host, policy, check.
           std::sort(out.begin(), out.end(), [](const ComplianceRow& a, const ComplianceRow& b) {
             return std::tie(a.agency, a.host, a.policy, a.check_id) < std::tie(b.agency, b.host, b.policy, b.check_id);
@@ -893,6 +863,26 @@ class PgStore final : public Store {
       if (!r.ok()) return failed(c, r);
       return r.integer(0, 0);
     });
+  }
+
+  // The columns of compliance_latest and compliance_as_of, in their order.
+  static ComplianceRow compliance_row(Res& r, int i) {
+    ComplianceRow row;
+    row.agent_id = r.text(i, 0);
+    row.agency = r.text(i, 1);
+    row.host = r.text(i, 2);
+    row.agent_level = static_cast<int>(r.integer(i, 3));
+    row.policy = r.text(i, 4);
+    row.check_id = r.text(i, 5);
+    row.title = r.text(i, 6);
+    row.level = static_cast<int>(r.integer(i, 7));
+    row.result = r.text(i, 8);
+    row.controls = r.text(i, 9);
+    row.evidence = r.text(i, 10);
+    row.time = Timestamp{r.integer(i, 11)};
+    row.remediation = r.text(i, 12);
+    row.policy_version = r.text(i, 13);
+    return row;
   }
 
   static constexpr const char* kWaiverSelect =

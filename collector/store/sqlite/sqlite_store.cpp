@@ -749,24 +749,7 @@ class SqliteStore final : public Store {
     }
     std::vector<ComplianceRow> out;
     int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-      ComplianceRow r;
-      r.agent_id = s.text(0);
-      r.agency = s.text(1);
-      r.host = s.text(2);
-      r.agent_level = static_cast<int>(s.integer(3));
-      r.policy = s.text(4);
-      r.check_id = s.text(5);
-      r.title = s.text(6);
-      r.level = static_cast<int>(s.integer(7));
-      r.result = s.text(8);
-      r.controls = s.text(9);
-      r.evidence = s.text(10);
-      r.time = Timestamp{s.integer(11)};
-      r.remediation = s.text(12);
-      r.policy_version = s.text(13);
-      out.push_back(std::move(r));
-    }
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(compliance_row(s));
     if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
     return out;
   }
@@ -775,7 +758,7 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mutex_);
     Stmt s(db_,
            "SELECT c.agent_id, g.agency, g.host, g.level, c.policy, c.check_id, c.title, c.level, h.result,"
-           " c.controls, h.ts FROM compliance_history h"
+           " c.controls, '', h.ts, '', c.policy_version FROM compliance_history h"
            " JOIN (SELECT agent_id, policy, check_id, MAX(ts) AS ts FROM compliance_history WHERE ts <= ?2"
            "       GROUP BY agent_id, policy, check_id) m"
            "   ON m.agent_id = h.agent_id AND m.policy = h.policy AND m.check_id = h.check_id AND m.ts = h.ts"
@@ -791,18 +774,7 @@ class SqliteStore final : public Store {
     std::vector<ComplianceRow> out;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
-      ComplianceRow r;
-      r.agent_id = s.text(0);
-      r.agency = s.text(1);
-      r.host = s.text(2);
-      r.agent_level = static_cast<int>(s.integer(3));
-      r.policy = s.text(4);
-      r.check_id = s.text(5);
-      r.title = s.text(6);
-      r.level = static_cast<int>(s.integer(7));
-      r.result = s.text(8);
-      r.controls = s.text(9);
-      r.time = Timestamp{s.integer(10)};
+      ComplianceRow r = compliance_row(s);
       // Two changes in the same nanosecond would both be the latest; keep one.
       if (!out.empty() && out.back().agent_id == r.agent_id && out.back().policy == r.policy &&
           out.back().check_id == r.check_id) {
@@ -894,6 +866,26 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // The columns of compliance_latest and compliance_as_of, in their order.
+  static ComplianceRow compliance_row(Stmt& s) {
+    ComplianceRow r;
+    r.agent_id = s.text(0);
+    r.agency = s.text(1);
+    r.host = s.text(2);
+    r.agent_level = static_cast<int>(s.integer(3));
+    r.policy = s.text(4);
+    r.check_id = s.text(5);
+    r.title = s.text(6);
+    r.level = static_cast<int>(s.integer(7));
+    r.result = s.text(8);
+    r.controls = s.text(9);
+    r.evidence = s.text(10);
+    r.time = Timestamp{s.integer(11)};
+    r.remediation = s.text(12);
+    r.policy_version = s.text(13);
+    return r;
+  }
+
   static WaiverRecord waiver_row(Stmt& s) {
     WaiverRecord w;
     w.id = s.integer(0);
