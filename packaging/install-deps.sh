@@ -18,6 +18,8 @@ packages=(
   postgresql postgresql-client python3
   # reports rendered to PDF/PNG (and the web console driven) by headless Chromium
   chromium fonts-dejavu-core
+  # the web console's end-to-end test drives Chromium through WebDriver
+  chromium-driver python3-selenium
   # packages and units: cpack's dpkg-shlibdeps, systemd-analyze, adduser for the postinst
   dpkg-dev systemd adduser util-linux
 )

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collector/api/password.h"
+#include "collector/console/web_console.h"
 #include "collector/report/compliance_report.h"
 #include "collector/report/compliance_summary.h"
 #include "common/log/logging.h"
@@ -356,6 +357,7 @@ net::HttpResponse ConsoleApi::login(const net::HttpRequest& r) {
                                         {"role", (*user)->role},
                                         {"agencies", (*user)->agencies},
                                         {"expires", expires.to_string()},
+                                        {"csrf_token", console::csrf_token(token)},
                                         {"idle_timeout_s", std::chrono::seconds(kSessionIdle).count()}}
                              .dump(),
                          "application/json", false};
@@ -525,10 +527,18 @@ net::HttpResponse ConsoleApi::audit_list(const std::map<std::string, std::string
 }
 
 net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
+  net::HttpResponse resp = route(r);
+  console::add_security_headers(resp, r.target.substr(0, r.target.find('?')));
+  return resp;
+}
+
+net::HttpResponse ConsoleApi::route(const net::HttpRequest& r) {
   Target t = split_target(r.target);
   if (!t.error.empty()) return error(400, t.error);
+  if (auto file = console::serve_file(r, t.path)) return *file;
   if (t.path == "/api/v1/login") {
     if (r.method != "POST") return error(405, "POST only");
+    if (console::cross_site(r)) return error(403, "cross-site login refused");
     return login(r);
   }
   std::string why;
@@ -538,6 +548,12 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
     log_->warn("{}: {} {} refused: {}", r.remote, r.method, t.path, why);
     return error(401, why);
   }
+  // A browser's cookie rides along on requests other sites make it send: changes need the
+  // session's CSRF token too.
+  if (std::string refused = console::csrf_refusal(r); !refused.empty()) {
+    log_->warn("{}: {} {} refused: {}", r.remote, r.method, t.path, refused);
+    return error(403, refused);
+  }
   const Principal& p = *principal;
   const std::string& who = p.name;
   auto require_admin = [&]() -> std::optional<net::HttpResponse> {
@@ -546,6 +562,17 @@ net::HttpResponse ConsoleApi::handle(const net::HttpRequest& r) {
   };
 
   if (t.path == "/api/v1/logout" && r.method == "POST") return logout(r, p);
+  if (t.path == "/api/v1/session" && r.method == "GET") {
+    // The web console's start: who is logged in, and the CSRF token of the cookie's session.
+    std::string secret = console::authenticated_by_cookie(r) ? console::session_cookie(r) : "";
+    return {200,
+            nlohmann::json{{"user", p.name},
+                           {"role", p.role},
+                           {"agencies", p.agencies},
+                           {"csrf_token", secret.empty() ? "" : console::csrf_token(secret)}}
+                .dump(),
+            "application/json", false};
+  }
   if (t.path == "/api/v1/api-tokens" && r.method == "POST") return create_api_token(r, p);
   if (t.path == "/api/v1/users" || t.path.rfind("/api/v1/users/", 0) == 0) return users(r, t.path, p);
   if (t.path == "/api/v1/audit" && r.method == "GET") {

@@ -4,6 +4,10 @@
 // compliance; what lies outside reads as not found. Every change is written to the audit log.
 //   POST /api/v1/login                {user, password} -> {token, expires} + cookie   (anyone)
 //   POST /api/v1/logout               ends the calling session                       (session)
+//   GET  /api/v1/session              -> {user, role, agencies, csrf_token}            (any role)
+//   GET  /, /ui/NAME                  the web console's files (collector/console/web)  (anyone)
+// Requests riding the session cookie that change something need X-CSRF-Token (from login or
+// GET /api/v1/session) and no cross-site Origin/Sec-Fetch-Site; Bearer callers do not.
 //   GET  /api/v1/users                -> [users]                                     (admin)
 //   POST /api/v1/users                {name, password, role, agencies?}              (admin)
 //   POST /api/v1/users/NAME/disable|enable                                           (admin)
@@ -83,6 +87,7 @@ inline constexpr std::chrono::hours kSessionAbsolute{24 * 7};
 class ConsoleApi {
  public:
   ConsoleApi(Store& store, std::string default_framework);
+  // Routes the request (API, or the web console's files) and adds the security headers.
   net::HttpResponse handle(const net::HttpRequest& request);
   // Lines the service adds to /metrics (ingest counters, exports), in the text exposition format.
   void set_metrics_source(std::function<std::string()> source) { metrics_source_ = std::move(source); }
@@ -94,6 +99,7 @@ class ConsoleApi {
     std::chrono::steady_clock::time_point locked_until{};
   };
 
+  net::HttpResponse route(const net::HttpRequest& request);
   std::optional<Principal> authenticate(const net::HttpRequest& r, std::string& why);
   net::HttpResponse login(const net::HttpRequest& r);
   net::HttpResponse logout(const net::HttpRequest& r, const Principal& p);

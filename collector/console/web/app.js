@@ -1,0 +1,1040 @@
+// Vigil web console: a page of plain DOM code over the collector's JSON API (/api/v1/...).
+// Every piece of data reaches the page through textContent or a text node: alert evidence holds
+// attacker-controlled strings (URLs, user agents, log lines), and none of it is ever parsed as
+// HTML. Charts are SVG elements made with createElementNS. No inline script or style: the
+// Content-Security-Policy allows this file and app.css only.
+'use strict';
+
+(function () {
+  // ---------------------------------------------------------------------------------------
+  // Words
+  const I18N = {
+    en: {
+      'app.title': 'Vigil console',
+      'nav.overview': 'Overview', 'nav.alerts': 'Alerts', 'nav.agents': 'Agents', 'nav.compliance': 'Compliance',
+      'login.title': 'Sign in to Vigil', 'login.user': 'User name', 'login.password': 'Password',
+      'login.submit': 'Sign in', 'login.failed': 'Sign-in failed', 'logout': 'Sign out',
+      'lang.switch': 'Tiếng Việt', 'lang.label': 'Language',
+      'loading': 'Loading…', 'error.load': 'Could not load', 'none': 'Nothing to show.',
+      'sev.1': 'info', 'sev.2': 'low', 'sev.3': 'medium', 'sev.4': 'high', 'sev.5': 'critical',
+      'status.new': 'new', 'status.acknowledged': 'acknowledged', 'status.resolved': 'resolved',
+      'status.false_positive': 'false positive',
+      'agent.online': 'online', 'agent.silent': 'silent', 'agent.revoked': 'revoked',
+      'ov.title': 'Overview', 'ov.agents': 'Agents', 'ov.online': 'Online', 'ov.silent': 'Silent',
+      'ov.revoked': 'Revoked', 'ov.new_alerts': 'New alerts', 'ov.alerts_14d': 'Alerts (14 days)',
+      'ov.by_severity': 'Alerts by severity, per day', 'ov.by_agency': 'Alerts by agency, per day',
+      'ov.compliance': 'Compliance score per agency', 'ov.silent_list': 'Silent agents',
+      'ov.truncated': 'Charts cover the newest {n} alerts of the period.',
+      'al.title': 'Alerts', 'al.severity': 'Severity (at least)', 'al.status': 'Status', 'al.agency': 'Agency',
+      'al.sev_col': 'Severity', 'al.agent': 'Agent', 'al.rule': 'Rule', 'al.from': 'From', 'al.to': 'To', 'al.any': 'any',
+      'al.apply': 'Apply', 'al.reset': 'Reset', 'al.time': 'Time', 'al.host': 'Host', 'al.source': 'Source',
+      'al.assignee': 'Assignee', 'al.id': 'ID', 'al.newer': '← Newer', 'al.older': 'Older →',
+      'al.page': 'Page {n}', 'al.keys': 'Keys: j/k move, Enter opens, a acknowledge, r resolve, f false positive, ? help',
+      'act.ack': 'Acknowledge', 'act.resolve': 'Resolve', 'act.fp': 'False positive', 'act.reopen': 'Reopen',
+      'act.assign': 'Assign', 'act.comment': 'Add comment', 'act.assign_to': 'Assign to (user name)',
+      'act.comment_text': 'Comment', 'act.done': 'Saved', 'act.select': 'Select an alert first',
+      'det.back': '← Alerts', 'det.facts': 'Alert', 'det.rule': 'Rule that fired', 'det.evidence': 'Evidence',
+      'det.events': 'Events that caused it', 'det.raw': 'Alert event (JSON)', 'det.history': 'History',
+      'det.triage': 'Triage', 'det.who': 'Who', 'det.action': 'Action', 'det.value': 'Value',
+      'det.technique': 'ATT&CK technique', 'det.tags': 'Tags', 'det.author': 'Author', 'det.license': 'License',
+      'det.description': 'Description', 'det.destination': 'Destination', 'det.user': 'User', 'det.url': 'URL',
+      'det.no_history': 'No changes yet.', 'det.field': 'Field',
+      'ag.title': 'Agents', 'ag.id': 'Agent', 'ag.host': 'Host', 'ag.agency': 'Agency', 'ag.level': 'Level',
+      'ag.version': 'Version', 'ag.status': 'Status', 'ag.last_seen': 'Last seen', 'ag.enrolled': 'Enrolled',
+      'ag.revoke': 'Revoke', 'ag.confirm': 'Confirm revoke', 'ag.revoked_ok': 'Agent revoked',
+      'co.title': 'Compliance', 'co.score': 'Score', 'co.framework': 'Framework', 'co.agents': 'agents',
+      'co.pass': 'pass', 'co.fail': 'fail', 'co.error': 'error', 'co.not_applicable': 'not applicable',
+      'co.waived': 'waived', 'co.not_checked': 'not checked', 'co.controls': 'Controls',
+      'co.controls_met': 'controls met', 'co.control': 'Control', 'co.status': 'Status',
+      'co.failing': 'Failing checks', 'co.check': 'Check', 'co.title_col': 'Title', 'co.result': 'Result',
+      'co.evidence': 'Evidence', 'co.remediation': 'Remediation', 'co.level': 'Level', 'co.agent': 'Agent',
+      'co.report': 'Printable report', 'co.trend': 'Trend', 'co.policies': 'Policies', 'co.groups': 'Control groups', 'co.more': 'More',
+      'co.self_assessment': 'Self-assessment', 'co.by_agent': 'Per agent', 'co.not_listed': '{n} more not listed',
+      'co.all_agents': 'all agents', 'co.failing_count': 'failing or in error', 'co.no_score': 'no results yet',
+      'help.title': 'Keyboard', 'help.move': 'next / previous alert', 'help.open': 'open the alert',
+      'help.ack': 'acknowledge', 'help.resolve': 'resolve', 'help.fp': 'false positive', 'help.reopen': 'reopen',
+      'help.assign': 'assign (detail view)', 'help.comment': 'comment (detail view)', 'help.back': 'back to the list',
+      'help.pages': 'older / newer page', 'help.close': 'Close',
+    },
+    vi: {
+      'app.title': 'Bảng điều khiển Vigil',
+      'nav.overview': 'Tổng quan', 'nav.alerts': 'Cảnh báo', 'nav.agents': 'Tác tử', 'nav.compliance': 'Tuân thủ',
+      'login.title': 'Đăng nhập Vigil', 'login.user': 'Tên người dùng', 'login.password': 'Mật khẩu',
+      'login.submit': 'Đăng nhập', 'login.failed': 'Đăng nhập không thành công', 'logout': 'Đăng xuất',
+      'lang.switch': 'English', 'lang.label': 'Ngôn ngữ',
+      'loading': 'Đang tải…', 'error.load': 'Không tải được', 'none': 'Không có dữ liệu.',
+      'sev.1': 'thông tin', 'sev.2': 'thấp', 'sev.3': 'trung bình', 'sev.4': 'cao', 'sev.5': 'nghiêm trọng',
+      'status.new': 'mới', 'status.acknowledged': 'đã tiếp nhận', 'status.resolved': 'đã xử lý',
+      'status.false_positive': 'cảnh báo nhầm',
+      'agent.online': 'trực tuyến', 'agent.silent': 'mất liên lạc', 'agent.revoked': 'đã thu hồi',
+      'ov.title': 'Tổng quan', 'ov.agents': 'Tác tử', 'ov.online': 'Trực tuyến', 'ov.silent': 'Mất liên lạc',
+      'ov.revoked': 'Đã thu hồi', 'ov.new_alerts': 'Cảnh báo mới', 'ov.alerts_14d': 'Cảnh báo (14 ngày)',
+      'ov.by_severity': 'Cảnh báo theo mức độ, từng ngày', 'ov.by_agency': 'Cảnh báo theo cơ quan, từng ngày',
+      'ov.compliance': 'Điểm tuân thủ theo cơ quan', 'ov.silent_list': 'Tác tử mất liên lạc',
+      'ov.truncated': 'Biểu đồ tính trên {n} cảnh báo mới nhất của giai đoạn.',
+      'al.title': 'Cảnh báo', 'al.severity': 'Mức độ (tối thiểu)', 'al.status': 'Trạng thái', 'al.agency': 'Cơ quan',
+      'al.sev_col': 'Mức độ', 'al.agent': 'Tác tử', 'al.rule': 'Luật', 'al.from': 'Từ', 'al.to': 'Đến', 'al.any': 'tất cả',
+      'al.apply': 'Lọc', 'al.reset': 'Xoá bộ lọc', 'al.time': 'Thời gian', 'al.host': 'Máy chủ', 'al.source': 'Nguồn',
+      'al.assignee': 'Người xử lý', 'al.id': 'Mã', 'al.newer': '← Mới hơn', 'al.older': 'Cũ hơn →',
+      'al.page': 'Trang {n}', 'al.keys': 'Phím: j/k di chuyển, Enter mở, a tiếp nhận, r xử lý xong, f cảnh báo nhầm, ? trợ giúp',
+      'act.ack': 'Tiếp nhận', 'act.resolve': 'Đã xử lý', 'act.fp': 'Cảnh báo nhầm', 'act.reopen': 'Mở lại',
+      'act.assign': 'Giao việc', 'act.comment': 'Thêm ghi chú', 'act.assign_to': 'Giao cho (tên người dùng)',
+      'act.comment_text': 'Ghi chú', 'act.done': 'Đã lưu', 'act.select': 'Hãy chọn một cảnh báo trước',
+      'det.back': '← Cảnh báo', 'det.facts': 'Cảnh báo', 'det.rule': 'Luật phát hiện', 'det.evidence': 'Bằng chứng',
+      'det.events': 'Các sự kiện gây ra cảnh báo', 'det.raw': 'Sự kiện cảnh báo (JSON)', 'det.history': 'Lịch sử',
+      'det.triage': 'Xử lý', 'det.who': 'Người thực hiện', 'det.action': 'Thao tác', 'det.value': 'Giá trị',
+      'det.technique': 'Kỹ thuật ATT&CK', 'det.tags': 'Nhãn', 'det.author': 'Tác giả', 'det.license': 'Giấy phép',
+      'det.description': 'Mô tả', 'det.destination': 'Đích', 'det.user': 'Người dùng', 'det.url': 'URL',
+      'det.no_history': 'Chưa có thay đổi.', 'det.field': 'Trường',
+      'ag.title': 'Tác tử', 'ag.id': 'Tác tử', 'ag.host': 'Máy chủ', 'ag.agency': 'Cơ quan', 'ag.level': 'Cấp độ',
+      'ag.version': 'Phiên bản', 'ag.status': 'Trạng thái', 'ag.last_seen': 'Liên lạc gần nhất', 'ag.enrolled': 'Ngày đăng ký',
+      'ag.revoke': 'Thu hồi', 'ag.confirm': 'Xác nhận thu hồi', 'ag.revoked_ok': 'Đã thu hồi tác tử',
+      'co.title': 'Tuân thủ', 'co.score': 'Điểm', 'co.framework': 'Khung tiêu chuẩn', 'co.agents': 'tác tử',
+      'co.pass': 'đạt', 'co.fail': 'không đạt', 'co.error': 'lỗi', 'co.not_applicable': 'không áp dụng',
+      'co.waived': 'được miễn trừ', 'co.not_checked': 'chưa kiểm tra', 'co.controls': 'Yêu cầu',
+      'co.controls_met': 'yêu cầu đáp ứng', 'co.control': 'Yêu cầu', 'co.status': 'Trạng thái',
+      'co.failing': 'Kiểm tra không đạt', 'co.check': 'Kiểm tra', 'co.title_col': 'Nội dung', 'co.result': 'Kết quả',
+      'co.evidence': 'Bằng chứng', 'co.remediation': 'Khắc phục', 'co.level': 'Cấp độ', 'co.agent': 'Tác tử',
+      'co.report': 'Báo cáo để in', 'co.trend': 'Xu hướng', 'co.policies': 'Chính sách', 'co.groups': 'Nhóm yêu cầu', 'co.more': 'Thông tin khác',
+      'co.self_assessment': 'Tự đánh giá', 'co.by_agent': 'Theo tác tử', 'co.not_listed': 'còn {n} mục không liệt kê',
+      'co.all_agents': 'tất cả tác tử', 'co.failing_count': 'không đạt hoặc lỗi', 'co.no_score': 'chưa có kết quả',
+      'help.title': 'Phím tắt', 'help.move': 'cảnh báo sau / trước', 'help.open': 'mở cảnh báo',
+      'help.ack': 'tiếp nhận', 'help.resolve': 'đã xử lý', 'help.fp': 'cảnh báo nhầm', 'help.reopen': 'mở lại',
+      'help.assign': 'giao việc (trang chi tiết)', 'help.comment': 'ghi chú (trang chi tiết)',
+      'help.back': 'về danh sách', 'help.pages': 'trang cũ hơn / mới hơn', 'help.close': 'Đóng',
+    },
+  };
+
+  function storedLang() {
+    try {
+      const v = window.localStorage.getItem('vigil.lang');
+      if (v === 'vi' || v === 'en') return v;
+    } catch (e) { /* storage refused: fall through */ }
+    return (navigator.language || '').toLowerCase().startsWith('vi') ? 'vi' : 'en';
+  }
+  let lang = storedLang();
+
+  function t(key, vars) {
+    let s = (I18N[lang] && I18N[lang][key]) || I18N.en[key] || key;
+    if (vars) for (const [k, v] of Object.entries(vars)) s = s.split('{' + k + '}').join(String(v));
+    return s;
+  }
+
+  function setLang(l) {
+    lang = l;
+    try { window.localStorage.setItem('vigil.lang', l); } catch (e) { /* not remembered */ }
+    document.documentElement.lang = l;
+    render();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // DOM helpers: text only, never HTML
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+
+  function addChildren(el, children) {
+    for (const c of children.flat(Infinity)) {
+      if (c === null || c === undefined || c === false) continue;
+      el.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+  }
+
+  function setAttrs(el, attrs) {
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') el.setAttribute('class', v);
+      else if (k === 'text') el.textContent = String(v);
+      else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+      else if (k === 'value') el.value = v;
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    setAttrs(el, attrs);
+    addChildren(el, children);
+    return el;
+  }
+
+  function s(tag, attrs, ...children) {
+    const el = document.createElementNS(SVG_NS, tag);
+    setAttrs(el, attrs);
+    addChildren(el, children);
+    return el;
+  }
+
+  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
+
+  // Links inside the console only: the hash routes.
+  function link(route, ...children) { return h('a', { href: '#' + route }, ...children); }
+
+  // ---------------------------------------------------------------------------------------
+  // Time and values
+  function parseTime(text) {
+    if (!text) return null;
+    // Browsers differ on more than three fraction digits: keep milliseconds.
+    const d = new Date(String(text).replace(/(\.\d{3})\d+/, '$1'));
+    return isNaN(d.getTime()) ? null : d;
+  }
+  function locale() { return lang === 'vi' ? 'vi-VN' : 'en-GB'; }
+  function fmtTime(text) {
+    const d = parseTime(text);
+    if (!d || d.getTime() <= 0) return '—';
+    return d.toLocaleString(locale(), { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  }
+  function fmtAgo(text) {
+    const d = parseTime(text);
+    if (!d || d.getTime() <= 0) return '—';
+    const secs = Math.round((Date.now() - d.getTime()) / 1000);
+    const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: 'auto' });
+    if (Math.abs(secs) < 60) return rtf.format(-secs, 'second');
+    if (Math.abs(secs) < 3600) return rtf.format(-Math.round(secs / 60), 'minute');
+    if (Math.abs(secs) < 86400) return rtf.format(-Math.round(secs / 3600), 'hour');
+    return rtf.format(-Math.round(secs / 86400), 'day');
+  }
+  function rfc3339(date) { return date.toISOString().replace(/\.\d{3}Z$/, 'Z'); }
+  function pct(score) { return typeof score === 'number' ? Math.round(score * 1000) / 10 + ' %' : '—'; }
+  function scoreClass(score) { return typeof score !== 'number' ? '' : score >= 0.8 ? 'good' : score >= 0.5 ? 'mid' : 'bad'; }
+  function get(obj, path) {
+    let cur = obj;
+    for (const part of path.split('.')) {
+      if (cur === null || typeof cur !== 'object') return undefined;
+      cur = cur[part];
+    }
+    return cur;
+  }
+  function asText(v) {
+    if (v === null || v === undefined) return '';
+    if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) return v.join(', ');
+    if (typeof v === 'object') return JSON.stringify(v);
+    return String(v);
+  }
+  // [["a.b", value]] of the leaves of an object; arrays of scalars stay one value.
+  function flatten(obj, prefix, out) {
+    out = out || [];
+    for (const [k, v] of Object.entries(obj || {})) {
+      const key = prefix ? prefix + '.' + k : k;
+      if (v && typeof v === 'object' && !Array.isArray(v)) flatten(v, key, out);
+      else out.push([key, v]);
+    }
+    return out;
+  }
+
+  function sevBadge(n) {
+    const sev = Math.min(5, Math.max(1, Number(n) || 1));
+    return h('span', { class: 'badge sev-' + sev }, t('sev.' + sev));
+  }
+  function statusBadge(st) { return h('span', { class: 'st st-' + String(st).replace(/[^a-z_]/g, '') }, t('status.' + st)); }
+
+  // ---------------------------------------------------------------------------------------
+  // The API
+  let session = null; // {user, role, agencies, csrf}
+
+  class ApiError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
+  }
+
+  async function api(method, path, body) {
+    const opts = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' };
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    if (method !== 'GET' && session && session.csrf) opts.headers['X-CSRF-Token'] = session.csrf;
+    const resp = await fetch(path, opts);
+    let data = null;
+    try { data = await resp.json(); } catch (e) { data = null; }
+    if (resp.status === 401 && path !== '/api/v1/login') {
+      session = null;
+      render();
+      throw new ApiError(401, (data && data.error) || 'not signed in');
+    }
+    if (!resp.ok) throw new ApiError(resp.status, (data && data.error) || resp.statusText || String(resp.status));
+    return data;
+  }
+
+  function qs(params) {
+    const parts = [];
+    for (const [k, v] of Object.entries(params)) {
+      if (v === undefined || v === null || v === '') continue;
+      parts.push(encodeURIComponent(k) + '=' + encodeURIComponent(v));
+    }
+    return parts.length ? '?' + parts.join('&') : '';
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Page frame
+  const top = () => document.getElementById('top');
+  const main = () => document.getElementById('main');
+  let renderToken = 0; // a newer render makes an older one's late answers moot
+  let keyHandler = null;
+
+  function toast(text, isError) {
+    const old = document.querySelector('.toast');
+    if (old) old.remove();
+    const el = h('div', { class: 'toast' + (isError ? ' error' : ''), role: 'status', id: 'toast' }, text);
+    document.body.appendChild(el);
+    setTimeout(() => el.remove(), 2500);
+  }
+
+  function langButton() {
+    return h('button', { type: 'button', id: 'lang-toggle', class: 'btn', title: t('lang.label'),
+      onclick: () => setLang(lang === 'vi' ? 'en' : 'vi') }, t('lang.switch'));
+  }
+
+  function route() {
+    const raw = (location.hash || '').replace(/^#/, '') || '/overview';
+    const q = raw.indexOf('?');
+    const path = q < 0 ? raw : raw.slice(0, q);
+    const params = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+    return { path, params };
+  }
+
+  function drawTop(current) {
+    const el = top();
+    clear(el);
+    if (!session) return;
+    const nav = h('nav', { 'aria-label': 'main' });
+    for (const [path, key] of [['/overview', 'nav.overview'], ['/alerts', 'nav.alerts'], ['/agents', 'nav.agents'],
+      ['/compliance', 'nav.compliance']]) {
+      const a = link(path, t(key));
+      a.id = 'nav-' + path.slice(1);
+      if (current.startsWith(path)) a.classList.add('current');
+      nav.appendChild(a);
+    }
+    el.appendChild(h('div', { class: 'bar' },
+      h('a', { class: 'brand', href: '#/overview' }, 'Vigil'),
+      nav,
+      h('span', { class: 'who', id: 'who' }, session.user + ' · ' + session.role),
+      langButton(),
+      h('button', { type: 'button', id: 'logout', class: 'btn', onclick: logout }, t('logout'))));
+  }
+
+  async function logout() {
+    try { await api('POST', '/api/v1/logout'); } catch (e) { /* the session is gone either way */ }
+    session = null;
+    location.hash = '#/overview';
+    render();
+  }
+
+  function render() {
+    const token = ++renderToken;
+    keyHandler = null;
+    document.title = t('app.title');
+    const { path, params } = route();
+    if (!session) {
+      drawTop('');
+      return drawLogin();
+    }
+    drawTop(path);
+    const m = main();
+    clear(m);
+    m.appendChild(h('p', { class: 'loading' }, t('loading')));
+    const alive = () => token === renderToken;
+    let page;
+    const detail = path.match(/^\/alerts\/(\d+)$/);
+    if (detail) page = pageAlert(detail[1], alive);
+    else if (path === '/alerts') page = pageAlerts(params, alive);
+    else if (path === '/agents') page = pageAgents(alive);
+    else if (path === '/compliance') page = pageCompliance(params, alive);
+    else page = pageOverview(alive);
+    Promise.resolve(page).catch((e) => {
+      if (!alive() || (e && e.status === 401)) return;
+      clear(m);
+      m.appendChild(h('p', { class: 'notice error', id: 'page-error' }, t('error.load') + ': ' + (e && e.message)));
+    });
+  }
+
+  function show(alive, ...children) {
+    if (!alive()) return false;
+    const m = main();
+    clear(m);
+    addChildren(m, children);
+    // Keys go to the page, not to a control left focused by the previous one.
+    if (!m.contains(document.activeElement)) m.focus({ preventScroll: true });
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Login
+  function drawLogin() {
+    const m = main();
+    clear(m);
+    const msg = h('p', { class: 'error', id: 'login-error', role: 'alert' });
+    const user = h('input', { id: 'login-user', name: 'user', autocomplete: 'username', required: true, autofocus: true });
+    const pass = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+    const form = h('form', { id: 'login-form', class: 'panel login', method: 'post', action: '/' },
+      h('h1', {}, t('login.title')),
+      h('label', { for: 'login-user' }, t('login.user')), user,
+      h('label', { for: 'login-password' }, t('login.password')), pass,
+      msg,
+      h('button', { type: 'submit', id: 'login-submit', class: 'btn primary' }, t('login.submit')),
+      h('div', { class: 'langs' }, langButton()));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      msg.textContent = '';
+      try {
+        const r = await api('POST', '/api/v1/login', { user: user.value, password: pass.value });
+        session = { user: r.user, role: r.role, agencies: r.agencies || [], csrf: r.csrf_token };
+        if (!location.hash || location.hash === '#' || location.hash === '#/login') location.hash = '#/overview';
+        render();
+      } catch (e) {
+        msg.textContent = t('login.failed') + ': ' + e.message;
+        pass.value = '';
+        pass.focus();
+      }
+    });
+    m.appendChild(form);
+    user.focus();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Charts (SVG, drawn here)
+  const DAY_MS = 86400000;
+
+  function dayKeys(days) {
+    const out = [];
+    const today = new Date();
+    today.setHours(0, 0, 0, 0);
+    for (let i = days - 1; i >= 0; --i) out.push(new Date(today.getTime() - i * DAY_MS));
+    return out;
+  }
+  function dayIndex(days, date) {
+    const d = new Date(date.getTime());
+    d.setHours(0, 0, 0, 0);
+    for (let i = 0; i < days.length; ++i) if (days[i].getTime() === d.getTime()) return i;
+    return -1;
+  }
+
+  // series: [{label, cls, values: [per day]}], stacked.
+  function stackedBars(days, series, id) {
+    const W = 640, H = 240, L = 36, R = 10, T = 12, B = 28;
+    const totals = days.map((_, i) => series.reduce((a, sr) => a + sr.values[i], 0));
+    const max = Math.max(1, ...totals);
+    const step = niceStep(max);
+    const top = Math.ceil(max / step) * step;
+    const y = (v) => T + (H - T - B) * (1 - v / top);
+    const bw = (W - L - R) / days.length;
+    const g = s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', id });
+    for (let v = 0; v <= top; v += step) {
+      g.appendChild(s('line', { class: 'grid-line', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
+      g.appendChild(s('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, String(v)));
+    }
+    days.forEach((d, i) => {
+      let acc = 0;
+      for (const sr of series) {
+        const v = sr.values[i];
+        if (!v) continue;
+        const rect = s('rect', { class: sr.cls, x: L + i * bw + 2, width: Math.max(1, bw - 4), y: y(acc + v), height: y(acc) - y(acc + v) });
+        rect.appendChild(s('title', {}, `${sr.label}: ${v}`));
+        g.appendChild(rect);
+        acc += v;
+      }
+      if (i % Math.ceil(days.length / 7) === 0 || i === days.length - 1) {
+        g.appendChild(s('text', { x: L + i * bw + bw / 2, y: H - 8, 'text-anchor': 'middle' },
+          d.toLocaleDateString(locale(), { day: '2-digit', month: '2-digit' })));
+      }
+    });
+    g.appendChild(s('line', { class: 'axis', x1: L, x2: W - R, y1: y(0), y2: y(0) }));
+    const legend = h('div', { class: 'legend' }, series.map((sr) =>
+      h('span', {}, h('span', { class: 'swatch ' + sr.cls }), sr.label)));
+    return h('div', {}, g, legend);
+  }
+
+  function niceStep(max) {
+    const rough = max / 4;
+    const pow = Math.pow(10, Math.floor(Math.log10(Math.max(rough, 1))));
+    for (const m of [1, 2, 5, 10]) if (pow * m >= rough) return Math.max(1, pow * m);
+    return Math.max(1, pow * 10);
+  }
+
+  // rows: [{label, score (0..1 or null)}]: horizontal bars.
+  function scoreBars(rows, id) {
+    const W = 640, rowH = 26, L = 160, R = 60;
+    const H = Math.max(1, rows.length) * rowH + 8;
+    const g = s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', id });
+    rows.forEach((r, i) => {
+      const yy = 4 + i * rowH;
+      const label = r.label.length > 24 ? r.label.slice(0, 23) + '…' : r.label;
+      g.appendChild(s('text', { x: L - 8, y: yy + 16, 'text-anchor': 'end', class: 'bar-label' }, label));
+      g.appendChild(s('rect', { class: 'score-track', x: L, y: yy + 4, width: W - L - R, height: rowH - 10, rx: 3 }));
+      if (typeof r.score === 'number') {
+        const bar = s('rect', { class: 'score-' + scoreClass(r.score), x: L, y: yy + 4, width: Math.max(1, (W - L - R) * r.score), height: rowH - 10, rx: 3 });
+        bar.appendChild(s('title', {}, `${r.label}: ${pct(r.score)}`));
+        g.appendChild(bar);
+      }
+      g.appendChild(s('text', { x: W - R + 6, y: yy + 16, class: 'bar-label' }, typeof r.score === 'number' ? pct(r.score) : '—'));
+    });
+    return g;
+  }
+
+  // points: [{label, value (0..1)}]: a line, for compliance trends.
+  function lineChart(points, id) {
+    const W = 640, H = 180, L = 40, R = 12, T = 12, B = 28;
+    const g = s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', id });
+    const y = (v) => T + (H - T - B) * (1 - v);
+    const x = (i) => L + (points.length < 2 ? (W - L - R) / 2 : i * (W - L - R) / (points.length - 1));
+    for (const v of [0, 0.5, 1]) {
+      g.appendChild(s('line', { class: 'grid-line', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
+      g.appendChild(s('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, Math.round(v * 100) + '%'));
+    }
+    const d = points.map((p, i) => (i ? 'L' : 'M') + x(i).toFixed(1) + ' ' + y(p.value).toFixed(1)).join(' ');
+    if (points.length) g.appendChild(s('path', { class: 'line', d }));
+    points.forEach((p, i) => {
+      const c = s('circle', { cx: x(i), cy: y(p.value), r: 3.5, class: 'c0' });
+      c.appendChild(s('title', {}, `${p.label}: ${pct(p.value)}`));
+      g.appendChild(c);
+      const anchor = points.length > 1 && i === 0 ? 'start' : points.length > 1 && i === points.length - 1 ? 'end' : 'middle';
+      g.appendChild(s('text', { x: x(i), y: H - 8, 'text-anchor': anchor }, p.label));
+    });
+    return g;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Overview
+  const SILENT_MS = 90 * 1000; // three missed heartbeats, as the collector counts them
+
+  function agentState(a) {
+    if (a.status === 'revoked') return 'revoked';
+    const seen = parseTime(a.last_seen);
+    return seen && Date.now() - seen.getTime() <= SILENT_MS ? 'online' : 'silent';
+  }
+
+  async function fetchAlertsSince(from, maxPages) {
+    const out = [];
+    let before = '';
+    for (let i = 0; i < maxPages; ++i) {
+      const page = await api('GET', '/api/v1/alerts' + qs({ from: rfc3339(from), limit: 1000, before }));
+      out.push(...page);
+      if (page.length < 1000) return { alerts: out, truncated: false };
+      before = page[page.length - 1].id;
+    }
+    return { alerts: out, truncated: true };
+  }
+
+  async function pageOverview(alive) {
+    const days = dayKeys(14);
+    const [status, agents, comp, recent] = await Promise.all([
+      api('GET', '/api/v1/status'), api('GET', '/api/v1/agents'), api('GET', '/api/v1/compliance'),
+      fetchAlertsSince(days[0], 5)]);
+    const states = { online: 0, silent: 0, revoked: 0 };
+    for (const a of agents) states[agentState(a)]++;
+    const bySev = [1, 2, 3, 4, 5].map((sev) => ({ label: t('sev.' + sev), cls: 'sev-' + sev, values: days.map(() => 0) }));
+    const agencies = [...new Set(recent.alerts.map((a) => a.agency || '?'))].sort();
+    const byAgency = agencies.map((name, i) => ({ label: name, cls: 'c' + (i % 8), values: days.map(() => 0) }));
+    for (const a of recent.alerts) {
+      const d = parseTime(a.time);
+      if (!d) continue;
+      const i = dayIndex(days, d);
+      if (i < 0) continue;
+      const sev = Math.min(5, Math.max(1, a.severity || 1));
+      bySev[sev - 1].values[i]++;
+      byAgency[agencies.indexOf(a.agency || '?')].values[i]++;
+    }
+    const silent = agents.filter((a) => agentState(a) === 'silent');
+    const card = (label, value, cls, id) => h('div', { class: 'card ' + (cls || ''), id }, h('div', { class: 'value' }, String(value)), h('div', { class: 'label' }, label));
+    show(alive,
+      h('h1', {}, t('ov.title')),
+      h('div', { class: 'cards' },
+        card(t('ov.agents'), agents.length, '', 'card-agents'),
+        card(t('ov.online'), states.online, 'ok', 'card-online'),
+        card(t('ov.silent'), states.silent, states.silent ? 'bad' : '', 'card-silent'),
+        card(t('ov.revoked'), states.revoked, '', 'card-revoked'),
+        h('a', { href: '#/alerts?status=new', class: 'card ' + (status.alerts_new ? 'bad' : ''), id: 'card-new' },
+          h('div', { class: 'value' }, String(status.alerts_new)), h('div', { class: 'label' }, t('ov.new_alerts'))),
+        card(t('ov.alerts_14d'), recent.alerts.length, '', 'card-14d')),
+      recent.truncated ? h('p', { class: 'notice' }, t('ov.truncated', { n: recent.alerts.length })) : null,
+      h('div', { class: 'grid' },
+        h('section', { class: 'panel' }, h('h2', {}, t('ov.by_severity')), stackedBars(days, bySev.slice().reverse(), 'chart-severity')),
+        h('section', { class: 'panel' }, h('h2', {}, t('ov.by_agency')), stackedBars(days, byAgency, 'chart-agency')),
+        h('section', { class: 'panel' }, h('h2', {}, t('ov.compliance')),
+          comp.length ? scoreBars(comp.map((c) => ({ label: c.agency, score: c.score })), 'chart-compliance') : h('p', { class: 'muted' }, t('none'))),
+        h('section', { class: 'panel' }, h('h2', {}, t('ov.silent_list')),
+          silent.length ? table([t('ag.id'), t('ag.host'), t('ag.agency'), t('ag.last_seen')],
+            silent.map((a) => [a.id, a.host, a.agency, fmtAgo(a.last_seen)])) : h('p', { class: 'muted' }, t('none')))));
+  }
+
+  function table(headers, rows, attrs) {
+    return h('div', { class: 'wrap' }, h('table', attrs || {},
+      h('thead', {}, h('tr', {}, headers.map((x) => h('th', {}, x)))),
+      h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c)))))));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Alerts list
+  const FILTERS = ['severity', 'status', 'agency', 'agent', 'rule', 'from', 'to'];
+  let cursorStack = []; // `before` ids of the pages above the current one
+  let lastFilterKey = '';
+
+  async function setStatus(id, status) {
+    await api('POST', `/api/v1/alerts/${encodeURIComponent(id)}/status`, { status });
+  }
+
+  function localInput(value) {
+    // RFC 3339 → the value of a datetime-local input, in local time.
+    const d = parseTime(value);
+    if (!d) return '';
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  }
+
+  async function pageAlerts(params, alive) {
+    const filter = {};
+    for (const k of FILTERS) if (params.get(k)) filter[k] = params.get(k);
+    const key = JSON.stringify(filter);
+    if (key !== lastFilterKey) { cursorStack = []; lastFilterKey = key; }
+    const before = params.get('before') || '';
+    const limit = 50;
+    const [agencies, list] = await Promise.all([
+      api('GET', '/api/v1/agencies'),
+      api('GET', '/api/v1/alerts' + qs(Object.assign({}, filter, { before, limit })))]);
+
+    const sel = (id, name, options, value) => h('select', { id, name },
+      options.map(([v, label]) => { const o = h('option', { value: v }, label); if (v === (value || '')) o.selected = true; return o; }));
+    const inp = (id, name, value, type) => h('input', { id, name, type: type || 'text', value: value || '' });
+    const form = h('form', { class: 'filters panel', id: 'alert-filters' },
+      h('label', {}, t('al.severity'), sel('f-severity', 'severity', [['', t('al.any')], ...[1, 2, 3, 4, 5].map((n) => [String(n), t('sev.' + n)])], filter.severity)),
+      h('label', {}, t('al.status'), sel('f-status', 'status', [['', t('al.any')], ...['new', 'acknowledged', 'resolved', 'false_positive'].map((x) => [x, t('status.' + x)])], filter.status)),
+      h('label', {}, t('al.agency'), sel('f-agency', 'agency', [['', t('al.any')], ...agencies.map((a) => [a.name, a.name])], filter.agency)),
+      h('label', {}, t('al.agent'), inp('f-agent', 'agent', filter.agent)),
+      h('label', {}, t('al.rule'), inp('f-rule', 'rule', filter.rule)),
+      h('label', {}, t('al.from'), inp('f-from', 'from', localInput(filter.from), 'datetime-local')),
+      h('label', {}, t('al.to'), inp('f-to', 'to', localInput(filter.to), 'datetime-local')),
+      h('button', { type: 'submit', class: 'btn primary', id: 'f-apply' }, t('al.apply')),
+      h('button', { type: 'button', class: 'btn', id: 'f-reset', onclick: () => { location.hash = '#/alerts'; } }, t('al.reset')));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const f = {};
+      for (const k of FILTERS) {
+        let v = form.elements[k].value.trim();
+        if ((k === 'from' || k === 'to') && v) {
+          const d = new Date(v);
+          v = isNaN(d.getTime()) ? '' : rfc3339(d);
+        }
+        if (v) f[k] = v;
+      }
+      location.hash = '#/alerts' + qs(f);
+    });
+
+    let selected = Math.min(Number(sessionStorage.getItem('vigil.alerts.selected') || 0), Math.max(0, list.length - 1));
+    const rows = list.map((a, i) => {
+      const tr = h('tr', { class: 'row', 'data-id': a.id, id: 'alert-row-' + a.id, tabindex: '-1' },
+        h('td', { class: 'num' }, String(a.id)),
+        h('td', {}, fmtTime(a.time)),
+        h('td', {}, sevBadge(a.severity)),
+        h('td', {}, h('div', {}, a.rule_name), h('div', { class: 'muted mono' }, a.rule_id)),
+        h('td', {}, a.agency),
+        h('td', {}, h('div', {}, a.host), h('div', { class: 'muted mono' }, a.agent_id)),
+        h('td', { class: 'mono' }, asText(get(a.evidence, 'source.ip'))),
+        h('td', { class: 'status-cell' }, statusBadge(a.status)),
+        h('td', {}, a.assignee || ''));
+      tr.addEventListener('click', () => { select(i); });
+      tr.addEventListener('dblclick', () => { location.hash = '#/alerts/' + a.id; });
+      return tr;
+    });
+    function select(i) {
+      if (!rows.length) return;
+      selected = Math.max(0, Math.min(rows.length - 1, i));
+      sessionStorage.setItem('vigil.alerts.selected', String(selected));
+      rows.forEach((r, j) => r.classList.toggle('selected', j === selected));
+      rows[selected].focus({ preventScroll: false });
+    }
+    async function triage(status) {
+      if (!rows.length) return toast(t('act.select'), true);
+      const a = list[selected];
+      try {
+        await setStatus(a.id, status);
+        a.status = status;
+        const cell = rows[selected].querySelector('.status-cell');
+        clear(cell);
+        cell.appendChild(statusBadge(status));
+        toast(t('act.done') + ': #' + a.id + ' → ' + t('status.' + status));
+      } catch (e) {
+        toast(e.message, true);
+      }
+    }
+    const pageNo = cursorStack.length + 1;
+    function older() {
+      if (list.length < limit) return;
+      cursorStack.push(before);
+      sessionStorage.setItem('vigil.alerts.selected', '0');
+      location.hash = '#/alerts' + qs(Object.assign({}, filter, { before: list[list.length - 1].id }));
+    }
+    function newer() {
+      if (!cursorStack.length) return;
+      const prev = cursorStack.pop();
+      sessionStorage.setItem('vigil.alerts.selected', '0');
+      location.hash = '#/alerts' + qs(Object.assign({}, filter, { before: prev }));
+    }
+    const toolbar = h('div', { class: 'toolbar' },
+      h('button', { type: 'button', class: 'btn', id: 'btn-ack', onclick: () => triage('acknowledged') }, t('act.ack')),
+      h('button', { type: 'button', class: 'btn', id: 'btn-resolve', onclick: () => triage('resolved') }, t('act.resolve')),
+      h('button', { type: 'button', class: 'btn', id: 'btn-fp', onclick: () => triage('false_positive') }, t('act.fp')),
+      h('span', { class: 'muted' }, t('al.keys')),
+      h('span', { class: 'spacer' }),
+      h('button', { type: 'button', class: 'btn', id: 'page-newer', disabled: !cursorStack.length, onclick: newer }, t('al.newer')),
+      h('span', { id: 'page-no' }, t('al.page', { n: pageNo })),
+      h('button', { type: 'button', class: 'btn', id: 'page-older', disabled: list.length < limit, onclick: older }, t('al.older')));
+    const tbl = h('div', { class: 'wrap panel' }, h('table', { id: 'alerts-table' },
+      h('thead', {}, h('tr', {}, [t('al.id'), t('al.time'), t('al.sev_col'), t('al.rule'), t('al.agency'), t('al.host'),
+        t('al.source'), t('al.status'), t('al.assignee')].map((x) => h('th', {}, x)))),
+      h('tbody', {}, rows)));
+    if (!show(alive, h('h1', {}, t('al.title')), form, toolbar, tbl, list.length ? null : h('p', { class: 'muted', id: 'alerts-empty' }, t('none')))) return;
+    if (rows.length) {
+      rows.forEach((r, j) => r.classList.toggle('selected', j === selected));
+    }
+    keyHandler = (ev) => {
+      switch (ev.key) {
+        case 'j': case 'ArrowDown': select(selected + 1); return true;
+        case 'k': case 'ArrowUp': select(selected - 1); return true;
+        case 'Enter': case 'o': if (rows.length) location.hash = '#/alerts/' + list[selected].id; return true;
+        case 'a': triage('acknowledged'); return true;
+        case 'r': triage('resolved'); return true;
+        case 'f': triage('false_positive'); return true;
+        case 'n': triage('new'); return true;
+        case ']': older(); return true;
+        case '[': newer(); return true;
+        default: return false;
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Alert detail
+  async function pageAlert(id, alive) {
+    const a = await api('GET', '/api/v1/alerts/' + encodeURIComponent(id));
+    const ev = a.evidence || {};
+    const rule = ev.rule || {};
+    async function change(kind, body, okText) {
+      try {
+        await api('POST', `/api/v1/alerts/${encodeURIComponent(id)}/${kind}`, body);
+        toast(okText || t('act.done'));
+        render();
+      } catch (e) {
+        toast(e.message, true);
+      }
+    }
+    const canChange = session.role !== 'auditor';
+    const assignInput = h('input', { id: 'assign-input', placeholder: t('act.assign_to'), value: a.assignee || '', 'aria-label': t('act.assign_to') });
+    const commentInput = h('textarea', { id: 'comment-input', placeholder: t('act.comment_text'), 'aria-label': t('act.comment_text') });
+    const triage = h('section', { class: 'panel' }, h('h2', {}, t('det.triage')),
+      h('div', { class: 'triage' },
+        h('button', { type: 'button', class: 'btn', id: 'btn-ack', disabled: !canChange, onclick: () => change('status', { status: 'acknowledged' }) }, t('act.ack')),
+        h('button', { type: 'button', class: 'btn', id: 'btn-resolve', disabled: !canChange, onclick: () => change('status', { status: 'resolved' }) }, t('act.resolve')),
+        h('button', { type: 'button', class: 'btn', id: 'btn-fp', disabled: !canChange, onclick: () => change('status', { status: 'false_positive' }) }, t('act.fp')),
+        h('button', { type: 'button', class: 'btn', id: 'btn-reopen', disabled: !canChange, onclick: () => change('status', { status: 'new' }) }, t('act.reopen')),
+        assignInput,
+        h('button', { type: 'button', class: 'btn', id: 'btn-assign', disabled: !canChange, onclick: () => change('assign', { assignee: assignInput.value.trim() }) }, t('act.assign'))),
+      h('div', { class: 'comment-box' }, commentInput,
+        h('button', { type: 'button', class: 'btn', id: 'btn-comment', disabled: !canChange,
+          onclick: () => { if (commentInput.value.trim()) change('comment', { text: commentInput.value.trim() }); } }, t('act.comment'))));
+
+    const fact = (label, value) => (value === undefined || value === null || value === '') ? null : [h('dt', {}, label), h('dd', {}, value)];
+    const endpoint = (side) => {
+      const ip = get(ev, side + '.ip');
+      if (ip === undefined) return null;
+      const port = get(ev, side + '.port');
+      return asText(ip) + (port !== undefined ? ':' + asText(port) : '');
+    };
+    const facts = h('section', { class: 'panel' }, h('h2', {}, t('det.facts')),
+      h('dl', { class: 'facts', id: 'alert-facts' },
+        fact(t('al.time'), fmtTime(a.time)),
+        fact(t('al.agency'), a.agency),
+        fact(t('al.agent'), a.agent_id),
+        fact(t('al.host'), a.host),
+        fact(t('al.source'), endpoint('source')),
+        fact(t('det.destination'), endpoint('destination')),
+        fact(t('det.user'), asText(get(ev, 'user.name'))),
+        fact(t('det.url'), asText(get(ev, 'url.domain'))),
+        fact(t('al.assignee'), a.assignee)));
+    const technique = get(ev, 'threat.technique.id');
+    const ruleBox = h('section', { class: 'panel', id: 'alert-rule' }, h('h2', {}, t('det.rule')),
+      h('dl', { class: 'facts' },
+        fact('ID', a.rule_id),
+        fact(t('al.rule'), a.rule_name),
+        fact(t('det.description'), asText(rule.description)),
+        fact(t('det.technique'), technique === undefined ? null : asText(technique)),
+        fact(t('det.tags'), Array.isArray(get(ev, 'tags')) ? ev.tags.join(', ') : (Array.isArray(rule.tags) ? rule.tags.join(', ') : null)),
+        fact(t('det.author'), asText(rule.author)),
+        fact(t('det.license'), asText(rule.license))),
+      h('p', {}, link('/alerts?rule=' + encodeURIComponent(a.rule_id), t('nav.alerts') + ': ' + a.rule_id)));
+
+    const events = get(ev, 'vigil.evidence.events');
+    const eventsBox = Array.isArray(events) && events.length ? h('section', { class: 'panel', id: 'evidence-events' },
+      h('h2', {}, t('det.events') + ' (' + events.length + ')'),
+      events.map((e, i) => h('div', {},
+        h('h3', {}, '#' + (i + 1) + ' ' + asText(get(e, 'event.dataset')) + ' · ' + fmtTime(get(e, '@timestamp'))),
+        table([t('det.field'), t('det.value')], flatten(e).map(([k, v]) => [h('span', { class: 'mono' }, k), h('span', { class: 'mono' }, asText(v))]))))) : null;
+
+    const history = Array.isArray(a.history) ? a.history : [];
+    const historyBox = h('section', { class: 'panel' }, h('h2', {}, t('det.history')),
+      history.length ? table([t('al.time'), t('det.who'), t('det.action'), t('det.value')],
+        history.map((x) => [fmtTime(x.time), x.who, x.action, x.action === 'status' ? t('status.' + x.value) : x.value]), { id: 'alert-history' })
+        : h('p', { class: 'muted', id: 'alert-history-empty' }, t('det.no_history')));
+
+    const raw = h('section', { class: 'panel' }, h('h2', {}, t('det.raw')),
+      h('pre', { class: 'json', id: 'evidence-json' }, JSON.stringify(ev, null, 2)));
+
+    if (!show(alive,
+      h('p', {}, link('/alerts', t('det.back'))),
+      h('div', { class: 'detail-head' }, h('h1', { id: 'alert-title' }, '#' + a.id + ' ' + a.rule_name), sevBadge(a.severity), h('span', { id: 'alert-status' }, statusBadge(a.status))),
+      h('div', { class: 'grid' }, facts, ruleBox),
+      h('div', { class: 'grid' }, triage, historyBox),
+      eventsBox, raw)) return;
+    keyHandler = (e) => {
+      if (!canChange && 'arfn'.includes(e.key)) return false;
+      switch (e.key) {
+        case 'a': change('status', { status: 'acknowledged' }); return true;
+        case 'r': change('status', { status: 'resolved' }); return true;
+        case 'f': change('status', { status: 'false_positive' }); return true;
+        case 'n': change('status', { status: 'new' }); return true;
+        case 's': assignInput.focus(); assignInput.select(); return true;
+        case 'c': commentInput.focus(); return true;
+        case 'Escape': case 'Backspace': case 'u': location.hash = '#/alerts'; return true;
+        default: return false;
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Agents
+  async function pageAgents(alive) {
+    const agents = await api('GET', '/api/v1/agents');
+    const admin = session.role === 'admin';
+    const headers = [t('ag.id'), t('ag.host'), t('ag.agency'), t('ag.level'), t('ag.version'), t('ag.status'), t('ag.last_seen'), t('ag.enrolled')];
+    if (admin) headers.push('');
+    const rows = agents.map((a) => {
+      const state = agentState(a);
+      const cells = [h('span', { class: 'mono' }, a.id), a.host, a.agency, String(a.level), a.version,
+        h('span', { class: 'st st-' + state }, t('agent.' + state)),
+        h('span', { title: fmtTime(a.last_seen) }, fmtAgo(a.last_seen)), fmtTime(a.enrolled)];
+      if (admin) {
+        if (a.status === 'revoked') {
+          cells.push('');
+        } else {
+          const btn = h('button', { type: 'button', class: 'btn danger', 'data-agent': a.id }, t('ag.revoke'));
+          let armed = null;
+          btn.addEventListener('click', async () => {
+            if (!armed) {
+              btn.textContent = t('ag.confirm');
+              btn.classList.add('armed');
+              armed = setTimeout(() => { armed = null; btn.textContent = t('ag.revoke'); btn.classList.remove('armed'); }, 5000);
+              return;
+            }
+            clearTimeout(armed);
+            try {
+              await api('POST', `/api/v1/agents/${encodeURIComponent(a.id)}/revoke`);
+              toast(t('ag.revoked_ok'));
+              render();
+            } catch (e) {
+              toast(e.message, true);
+            }
+          });
+          cells.push(btn);
+        }
+      }
+      return cells;
+    });
+    show(alive, h('h1', {}, t('ag.title')),
+      h('div', { class: 'panel' }, agents.length ? table(headers, rows, { id: 'agents-table' }) : h('p', { class: 'muted' }, t('none'))));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Compliance
+  const KNOWN_AGENCY_FIELDS = new Set(['agency', 'framework', 'agents', 'pass', 'fail', 'error', 'not_applicable', 'waived',
+    'not_checked', 'score', 'controls_met', 'controls', 'failing', 'failing_not_listed', 'trend', 'self_assessment',
+    'policies', 'per_policy', 'by_agent', 'per_agent', 'agent_list', 'groups', 'framework_known']);
+
+  // An array of objects as a table of their keys (fields added later show without new code):
+  // the usual keys first, nested lists as their length, nested objects as "key: value" pairs.
+  const KEY_ORDER = ['id', 'policy', 'group', 'host', 'agent_id', 'check', 'title', 'verdict', 'status', 'state', 'result',
+    'score', 'pass', 'fail', 'error', 'not_applicable', 'waived', 'not_checked'];
+  function cellText(v) {
+    if (Array.isArray(v) && v.some((x) => x && typeof x === 'object')) return String(v.length);
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return flatten(v).map(([k, x]) => k + ': ' + asText(x)).join('; ');
+    }
+    return asText(v);
+  }
+  function genericTable(items, id) {
+    const rows = items.filter((x) => x && typeof x === 'object');
+    if (!rows.length) return h('p', { class: 'muted' }, items.map(asText).join(', ') || t('none'));
+    const keys = [];
+    for (const r of rows) for (const k of Object.keys(r)) if (!keys.includes(k)) keys.push(k);
+    const rank = (k) => { const i = KEY_ORDER.indexOf(k); return i < 0 ? KEY_ORDER.length : i; };
+    keys.sort((a, b) => rank(a) - rank(b));
+    return table(keys, rows.map((r) => keys.map((k) => {
+      const v = r[k];
+      if (k === 'score' && typeof v === 'number') return pct(v);
+      if ((k === 'status' || k === 'result') && typeof v === 'string') return h('span', { class: 'st st-' + v.replace(/[^a-z_]/g, '') }, t('co.' + v) !== 'co.' + v ? t('co.' + v) : v);
+      const text = cellText(v);
+      // Long values (notes, sources) stay whole in the tooltip; the table stays readable.
+      return text.length > 80 ? h('span', { title: text }, text.slice(0, 79) + '…') : text;
+    })), { id });
+  }
+
+  function trendPoints(trend) {
+    if (!Array.isArray(trend)) return [];
+    return trend.filter((p) => p && typeof p.score === 'number').map((p) => ({
+      label: asText(p.month || p.period || p.date || p.time || '').slice(0, 10), value: p.score }));
+  }
+
+  async function pageCompliance(params, alive) {
+    const all = await api('GET', '/api/v1/compliance');
+    const onlyAgency = params.get('agency') || '';
+    const onlyAgent = params.get('agent') || '';
+    const list = onlyAgency ? all.filter((c) => c.agency === onlyAgency) : all;
+    const agencySel = h('select', { id: 'co-agency' }, [['', t('al.any')], ...all.map((c) => [c.agency, c.agency])].map(([v, l]) => {
+      const o = h('option', { value: v }, l); if (v === onlyAgency) o.selected = true; return o;
+    }));
+    const agentIds = [...new Set(list.flatMap((c) => (c.failing || []).map((f) => f.agent_id)))].sort();
+    const agentSel = h('select', { id: 'co-agent' }, [['', t('co.all_agents')], ...agentIds.map((x) => [x, x])].map(([v, l]) => {
+      const o = h('option', { value: v }, l); if (v === onlyAgent) o.selected = true; return o;
+    }));
+    const go = () => { location.hash = '#/compliance' + qs({ agency: agencySel.value, agent: agentSel.value }); };
+    agencySel.addEventListener('change', () => { agentSel.value = ''; go(); });
+    agentSel.addEventListener('change', go);
+
+    const sections = list.map((c) => {
+      const counts = h('div', { class: 'counts' },
+        ['pass', 'fail', 'error', 'not_applicable', 'waived', 'not_checked'].filter((k) => typeof c[k] === 'number').map((k) =>
+          h('span', { class: 'count-' + k }, h('b', {}, String(c[k])), ' ' + t('co.' + k))),
+        typeof c.agents === 'number' ? h('span', {}, h('b', {}, String(c.agents)), ' ' + t('co.agents')) : null,
+        Array.isArray(c.controls) ? h('span', {}, h('b', {}, String(c.controls_met ?? 0) + '/' + c.controls.length), ' ' + t('co.controls_met')) : null);
+      const reportHref = '/api/v1/reports/compliance' + qs({ agency: c.agency, format: 'html', lang });
+      const head = h('div', { class: 'agency-head' },
+        h('h2', {}, c.agency),
+        h('span', { class: 'score ' + scoreClass(c.score), title: t('co.score') }, typeof c.score === 'number' ? pct(c.score) : t('co.no_score')),
+        h('span', { class: 'muted', title: asText(c.framework_title || '') }, t('co.framework') + ': ' + asText(c.framework)),
+        h('a', { href: reportHref, target: '_blank', rel: 'noopener noreferrer', class: 'btn report-link' }, t('co.report')));
+
+      const failing = (Array.isArray(c.failing) ? c.failing : []).filter((f) => !onlyAgent || f.agent_id === onlyAgent);
+      // Per agent: failing checks counted.
+      const perAgent = {};
+      for (const f of (c.failing || [])) {
+        const k = f.agent_id + '\u0000' + (f.host || '');
+        perAgent[k] = (perAgent[k] || 0) + 1;
+      }
+      const parts = [head, counts];
+      const trend = trendPoints(c.trend);
+      if (trend.length) parts.push(h('h3', {}, t('co.trend')), lineChart(trend, 'trend-' + c.agency.replace(/[^A-Za-z0-9_-]/g, '_')));
+      if (c.trend && !Array.isArray(c.trend) && typeof c.trend === 'object') {
+        // Since a date: the score then and the results that changed.
+        const before = c.trend.previous && c.trend.previous.score;
+        parts.push(h('h3', {}, t('co.trend')), h('p', { class: 'trend-since' },
+          fmtTime(c.trend.since) + ': ' + pct(before) + ' → ' + pct(c.score) +
+          (typeof c.trend.score_change === 'number' ? ' (' + (c.trend.score_change >= 0 ? '+' : '') + pct(c.trend.score_change) + ')' : '')));
+        if (Array.isArray(c.trend.changes) && c.trend.changes.length) parts.push(genericTable(c.trend.changes));
+      }
+      for (const [key, title] of [['policies', 'co.policies'], ['per_policy', 'co.policies'], ['groups', 'co.groups']]) {
+        const list = c[key];
+        if (!Array.isArray(list) || !list.length) continue;
+        parts.push(h('h3', {}, t(title)));
+        if (list.every((p) => p && typeof p.score === 'number')) {
+          parts.push(scoreBars(list.map((p) => ({ label: asText(p.title || p.group || p.policy || p.id), score: p.score }))));
+        }
+        parts.push(genericTable(list));
+      }
+      const byAgent = [c.agent_list, c.by_agent, c.per_agent].find((x) => Array.isArray(x)) || null;
+      parts.push(h('h3', {}, t('co.by_agent')));
+      if (byAgent && byAgent.length) {
+        parts.push(genericTable(byAgent));
+      } else if (Object.keys(perAgent).length) {
+        parts.push(table([t('co.agent'), t('al.host'), t('co.failing_count')], Object.entries(perAgent).map(([k, n]) => {
+          const [agent, host] = k.split('\u0000');
+          return [link('/compliance' + qs({ agency: c.agency, agent }), agent), host, String(n)];
+        })));
+      } else {
+        parts.push(h('p', { class: 'muted' }, t('none')));
+      }
+      if (Array.isArray(c.controls) && c.controls.length) {
+        parts.push(h('h3', {}, t('co.controls')));
+        parts.push(table([t('co.control'), t('co.status'), t('co.pass'), t('co.fail')], c.controls.map((x) =>
+          [h('span', { class: 'mono' }, asText(x.id)), h('span', { class: 'st st-' + asText(x.status).replace(/[^a-z_]/g, '') }, t('co.' + x.status)), asText(x.pass), asText(x.fail)]),
+        { class: 'controls-table' }));
+      }
+      const failingTitle = t('co.failing') + ' (' + failing.length + ')';
+      if (failing.length) {
+        // Remediation shows when the collector gives it.
+        const withFix = failing.some((f) => f.remediation);
+        const headers = [t('co.agent'), t('co.check'), t('co.title_col'), t('co.level'), t('co.result'), t('co.evidence')];
+        if (withFix) headers.push(t('co.remediation'));
+        headers.push(t('al.time'));
+        const box = h('details', { class: 'failing' }, h('summary', {}, h('h3', { class: 'inline' }, failingTitle)),
+          table(headers, failing.map((f) => {
+            const row = [h('span', { title: asText(f.agent_id) }, asText(f.host || f.agent_id)), h('span', { class: 'mono nowrap' }, asText(f.check)),
+              asText(f.title), asText(f.level), h('span', { class: 'st st-' + asText(f.result).replace(/[^a-z_]/g, '') }, t('co.' + f.result)),
+              h('span', { class: 'mono' }, asText(f.evidence))];
+            if (withFix) row.push(asText(f.remediation));
+            row.push(fmtTime(f.time));
+            return row;
+          }), { class: 'failing-table' }),
+          c.failing_not_listed ? h('p', { class: 'muted' }, t('co.not_listed', { n: c.failing_not_listed })) : null);
+        box.open = failing.length <= 15 || Boolean(onlyAgent || onlyAgency);
+        parts.push(box);
+      } else {
+        parts.push(h('h3', {}, failingTitle), h('p', { class: 'muted' }, t('none')));
+      }
+      if (Array.isArray(c.self_assessment) && c.self_assessment.length) {
+        const box = h('details', { class: 'failing' }, h('summary', {}, h('h3', { class: 'inline' }, t('co.self_assessment') + ' (' + c.self_assessment.length + ')')),
+          genericTable(c.self_assessment, 'self-assessment-' + c.agency.replace(/[^A-Za-z0-9_-]/g, '_')));
+        box.open = c.self_assessment.length <= 15 || Boolean(onlyAgency);
+        parts.push(box);
+      }
+      // Fields this page does not know yet: shown plainly rather than dropped (empty lists left out).
+      const facts = [];
+      for (const [k, v] of Object.entries(c)) {
+        if (KNOWN_AGENCY_FIELDS.has(k) || v === null || v === undefined) continue;
+        if (Array.isArray(v)) {
+          if (v.length) parts.push(h('h3', {}, k), genericTable(v));
+        } else {
+          facts.push(h('dt', {}, k), h('dd', { class: 'mono' }, cellText(v)));
+        }
+      }
+      if (facts.length) parts.push(h('h3', {}, t('co.more')), h('dl', { class: 'facts' }, facts));
+      return h('section', { class: 'panel agency', 'data-agency': c.agency }, parts);
+    });
+    show(alive, h('h1', {}, t('co.title')),
+      h('div', { class: 'filters panel' }, h('label', {}, t('al.agency'), agencySel), h('label', {}, t('co.agent'), agentSel)),
+      all.length ? h('section', { class: 'panel' }, h('h2', {}, t('ov.compliance')), scoreBars(all.map((c) => ({ label: c.agency, score: c.score })), 'chart-compliance')) : null,
+      sections.length ? sections : h('p', { class: 'muted' }, t('none')));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Keyboard
+  function toggleHelp() {
+    const old = document.getElementById('help');
+    if (old) { old.remove(); return; }
+    const k = (x) => h('span', { class: 'kbd' }, x);
+    document.body.appendChild(h('div', { class: 'help', id: 'help', role: 'dialog', 'aria-label': t('help.title') },
+      h('h2', {}, t('help.title')),
+      h('table', {}, h('tbody', {},
+        [[[k('j'), ' ', k('k')], t('help.move')], [[k('Enter')], t('help.open')], [[k('a')], t('help.ack')],
+          [[k('r')], t('help.resolve')], [[k('f')], t('help.fp')], [[k('n')], t('help.reopen')], [[k('s')], t('help.assign')],
+          [[k('c')], t('help.comment')], [[k('Esc')], t('help.back')], [[k(']'), ' ', k('[')], t('help.pages')]]
+          .map(([keys, what]) => h('tr', {}, h('td', {}, keys), h('td', {}, what))))),
+      h('button', { type: 'button', class: 'btn', onclick: toggleHelp }, t('help.close'))));
+  }
+
+  document.addEventListener('keydown', (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const tag = (ev.target && ev.target.tagName) || '';
+    if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT') {
+      if (ev.key === 'Escape') ev.target.blur();
+      return;
+    }
+    if (!session) return;
+    if (ev.key === '?') { toggleHelp(); ev.preventDefault(); return; }
+    if (ev.key === 'Escape' && document.getElementById('help')) { toggleHelp(); ev.preventDefault(); return; }
+    if (keyHandler && keyHandler(ev)) ev.preventDefault();
+  });
+
+  // ---------------------------------------------------------------------------------------
+  // Start: a session cookie may already be there.
+  window.addEventListener('hashchange', render);
+  document.documentElement.lang = lang;
+  api('GET', '/api/v1/session').then((r) => {
+    session = { user: r.user, role: r.role, agencies: r.agencies || [], csrf: r.csrf_token };
+    render();
+  }).catch(() => { session = null; render(); });
+})();

@@ -1,0 +1,456 @@
+#!/usr/bin/env python3
+"""The web console end to end, in headless Chromium driven by Selenium, against a real collector
+on 127.0.0.1 with two enrolled agents in two agencies. The agents tail nginx access logs (SQL
+injection, path traversal and attack-tool lines from many addresses: more alerts than one page
+holds), take one hostile request through their inbox (script and img markup in the URL and the
+user agent) and a compliance scan of this host.
+
+In the browser: sign in through the form, see the overview's charts and the seeded alerts, page
+through them, filter by severity, acknowledge one with the keyboard (checked through the API
+with a Bearer token), open the hostile alert's detail (its markup shows as text, nothing runs,
+no element is added), comment and assign, revoke an agent, open the compliance page and its
+printable report in a new tab (the session cookie goes with it), switch to Vietnamese (kept across a reload), sign out. No console message reports
+a Content-Security-Policy violation. Outside the browser, with Python's HTTPS client: the
+security headers, content types and ETags of the console's files, and CSRF: a cookie-authenticated
+change without the session's X-CSRF-Token, with a wrong one, or from another origin is refused
+(403); a Bearer caller needs no token. Screenshots of each page are kept in
+$VIGIL_TEST_ARTIFACTS/console.
+
+Usage: console_e2e.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
+"""
+import http.client
+import json
+import os
+import re
+import ssl
+import subprocess
+import sys
+import time
+
+# Debian's python3-selenium lives in the system interpreter's dist-packages: run under it when
+# the python3 first on PATH (a virtualenv, pyenv) cannot import selenium.
+try:
+    import selenium  # noqa: F401
+except ImportError:
+    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") and os.access("/usr/bin/python3", os.X_OK):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+
+from vigil_harness import Harness  # noqa: E402
+
+USER, PASSWORD = "lan", "lan-Console-Secret-01"
+AGENCY_A, AGENCY_B = "Sở TTTT Hà Nội", "UBND Quận 1"
+XSS_URL = "/search?q=<script>window.__xss=1</script>"
+XSS_UA = '<img src=x onerror="window.__xss=2">'
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+class Api:
+    def __init__(self, h):
+        self.h = h
+        self.ctx = ssl.create_default_context(cafile=f"{h.tmp}/c/pki/ca.crt")
+
+    def call(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPSConnection("127.0.0.1", self.h.console_port, context=self.ctx, timeout=30)
+        hdrs = {"Content-Type": "application/json"} if body is not None else {}
+        hdrs.update(headers or {})
+        conn.request(method, path, body=None if body is None else json.dumps(body), headers=hdrs)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, data, resp
+
+    def expect(self, status, method, path, body=None, headers=None):
+        got, data, resp = self.call(method, path, body, headers)
+        if got != status:
+            self.h.fail(f"{method} {path} {headers or ''}: expected {status}, got {got}: {data[:300]!r}")
+        return data, resp
+
+    def json(self, method, path, token, body=None):
+        data, _ = self.expect(200, method, path, body, {"Authorization": "Bearer " + token})
+        return json.loads(data)
+
+
+def clf(t):
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))
+
+
+def nginx_lines(prefix, count, now):
+    """`count` attack lines from distinct addresses, spread over the last ten days (oldest first):
+    each raises one alert (SQL injection and path traversal: high; sqlmap's user agent: low)."""
+    out = []
+    for i in range(count):
+        t = now - (count - i) * (10 * 86400 // count)
+        ip = f"{prefix}.{i // 200}.{i % 200 + 1}"
+        kind = i % 3
+        if kind == 0:
+            req, ua = "GET /item?id=1%27%20OR%201=1 HTTP/1.1", "Mozilla/5.0"
+        elif kind == 1:
+            req, ua = "GET /static/../../etc/passwd HTTP/1.1", "curl/7.88.1"
+        else:
+            req, ua = "GET /index.php HTTP/1.1", "sqlmap/1.7.2#stable (https://sqlmap.org)"
+        out.append(f'{ip} - - [{clf(t)}] "{req}" 200 512 "-" "{ua}"\n')
+    return out
+
+
+def drop_inbox(agent_dir, name, lines):
+    inbox = f"{agent_dir}/state/inbox"
+    os.makedirs(inbox, exist_ok=True)
+    with open(f"{inbox}/{name}.tmp", "w") as f:
+        f.writelines(lines)
+    os.rename(f"{inbox}/{name}.tmp", f"{inbox}/{name}.jsonl")
+
+
+def make_driver(h):
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        h.fail("python3-selenium is missing (packaging/install-deps.sh installs it)")
+    for path in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        if not os.access(path, os.X_OK):
+            h.fail(f"{path} is missing (packaging/install-deps.sh installs chromium and chromium-driver)")
+    opts = Options()
+    opts.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000",
+                "--lang=en-US", f"--user-data-dir={h.tmp}/chromium", "--hide-scrollbars"):
+        opts.add_argument(arg)
+    # The collector's certificate comes from its own CA, which this throwaway profile does not trust.
+    opts.set_capability("acceptInsecureCerts", True)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service("/usr/bin/chromedriver", log_path=f"{h.tmp}/chromedriver.log")
+    return webdriver.Chrome(service=service, options=opts)
+
+
+def main():
+    h = Harness("vigil-console-")
+    driver = None
+    art = os.path.join(os.environ.get("VIGIL_TEST_ARTIFACTS", f"{h.tmp}/artifacts"), "console")
+    try:
+        os.makedirs(art, exist_ok=True)
+        h.init_collector()
+        h.start_collector()
+        with open(f"{h.tmp}/c/vigilctl.yaml") as f:
+            admin = re.search(r"^token: (\S+)$", f.read(), re.M).group(1)
+        api = Api(h)
+        r = subprocess.run(h.ctl + ["users", "add", USER, "--role", "admin"], input=PASSWORD + "\n",
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            h.fail("users add: " + r.stderr)
+
+        # --- two agents in two agencies, alerts and compliance results through them -----------
+        agents = {}
+        token = h.token
+        for name, agency in (("web1", AGENCY_A), ("web2", AGENCY_B)):
+            h.token = lambda _agency, level, agency=agency: token(agency, level)
+            agents[name] = h.enroll_agent(name, "nginx")
+        h.token = token
+        now = time.time()
+        for (name, (d, log)), prefix, count in zip(agents.items(), ("10.1", "10.2"), (40, 24)):
+            with open(log, "a") as f:
+                f.writelines(nginx_lines(prefix, count, now))
+            scan = [h.agent_bin, "scan", "--policy", f"{h.src}/rules/policies/debian-baseline.yaml", "--level", "2",
+                    "--format", "jsonl"]
+            if name == "web2":
+                os.makedirs(f"{h.tmp}/bare-root", exist_ok=True)
+                scan += ["--root", f"{h.tmp}/bare-root"]
+            out = subprocess.run(scan, capture_output=True, text=True)
+            if out.returncode not in (0, 2) or not out.stdout:
+                h.fail("scan: " + out.stderr)
+            drop_inbox(d, "scan", out.stdout.splitlines(keepends=True))
+        hostile = {"@timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "event": {"kind": "event", "dataset": "nginx.access",
+                             "original": f'203.0.113.66 - - [{clf(now)}] "GET {XSS_URL} HTTP/1.1" 200 10 "-" "{XSS_UA}"'},
+                   "source": {"ip": "203.0.113.66"}, "http": {"request": {"method": "GET"}, "response": {"status_code": 200}},
+                   "url": {"original": XSS_URL}, "user_agent": {"original": XSS_UA}}
+        drop_inbox(agents["web1"][0], "hostile", [json.dumps(hostile) + "\n"])
+        for d, _ in agents.values():
+            h.start_agent(d)
+        expected = 40 + 24 + 1
+
+        def all_alerts():
+            return api.json("GET", "/api/v1/alerts?limit=1000", admin)
+
+        h.wait_for(60, lambda: len(all_alerts()) >= expected, f"{expected} alerts")
+        time.sleep(2)  # nothing more is coming
+        alerts = all_alerts()
+        total = len(alerts)
+        if not expected <= total < 100:
+            h.fail(f"{total} alerts stored, expected {expected}")
+        xss = [a for a in alerts if a["rule_id"] == "VGL-WEB-0004"]
+        if len(xss) != 1:
+            h.fail(f"the hostile request raised {len(xss)} XSS alerts")
+        xss_id = xss[0]["id"]
+        evidence = json.dumps(api.json("GET", f"/api/v1/alerts/{xss_id}", admin).get("evidence"))
+        if json.dumps(XSS_UA)[1:-1] not in evidence or "<script>window.__xss=1</script>" not in evidence:
+            h.fail(f"the XSS alert's evidence lacks the hostile URL or user agent: {evidence}")
+
+        def compliance_in():
+            c = api.json("GET", "/api/v1/compliance", admin)
+            return len(c) == 2 and all(x["pass"] + x["fail"] + x["error"] > 0 for x in c)
+
+        h.wait_for(60, compliance_in, "compliance results of both agencies")
+
+        # --- the console's files and headers, outside the browser ------------------------------
+        page, resp = api.expect(200, "GET", "/")
+        for name, want in (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
+                           ("Referrer-Policy", "no-referrer"), ("X-Frame-Options", "DENY")):
+            if resp.getheader(name) != want:
+                h.fail(f"GET / header {name}: {resp.getheader(name)!r}")
+        if not resp.getheader("Content-Type", "").startswith("text/html"):
+            h.fail("index content type " + resp.getheader("Content-Type", ""))
+        text = page.decode()
+        if re.search(r"<script(?![^>]*\bsrc=)", text) or re.search(r"\sstyle=|<style", text):
+            h.fail("index.html holds an inline script or style")
+        for path, ctype in (("/ui/app.js", "text/javascript"), ("/ui/app.css", "text/css")):
+            body, resp = api.expect(200, "GET", path)
+            etag = resp.getheader("ETag")
+            if not resp.getheader("Content-Type", "").startswith(ctype) or not etag or not body:
+                h.fail(f"{path}: content type {resp.getheader('Content-Type')}, ETag {etag}")
+            api.expect(304, "GET", path, headers={"If-None-Match": etag})
+        js, _ = api.expect(200, "GET", "/ui/app.js")
+        if b"innerHTML" in js or b"insertAdjacentHTML" in js or b"document.write" in js:
+            h.fail("app.js writes HTML from strings")
+        api.expect(404, "GET", "/ui/nothing.js")
+        api.expect(405, "POST", "/ui/app.js", body={})
+        _, resp = api.expect(401, "GET", "/api/v1/alerts")
+        if resp.getheader("Content-Security-Policy") != CSP or resp.getheader("Cache-Control") != "no-store":
+            h.fail("API answers lack the CSP or no-store")
+
+        # --- CSRF: cookie-authenticated changes need the session's token, from this origin -------
+        data, resp = api.expect(200, "POST", "/api/v1/login", {"user": USER, "password": PASSWORD})
+        login = json.loads(data)
+        cookie = f"vigil_session={login['token']}"
+        csrf = login.get("csrf_token", "")
+        set_cookie = resp.getheader("Set-Cookie", "")
+        for part in ("HttpOnly", "Secure", "SameSite=Strict"):
+            if part not in set_cookie:
+                h.fail(f"session cookie lacks {part}: {set_cookie}")
+        if len(csrf) < 32:
+            h.fail(f"login gives no CSRF token: {login}")
+        got = json.loads(api.expect(200, "GET", "/api/v1/session", headers={"Cookie": cookie})[0])
+        if got.get("csrf_token") != csrf or got.get("user") != USER:
+            h.fail(f"GET /api/v1/session: {got}")
+        target = f"/api/v1/alerts/{alerts[-1]['id']}/comment"
+        origin = f"https://127.0.0.1:{h.console_port}"
+        api.expect(403, "POST", target, {"text": "no token"}, {"Cookie": cookie})
+        api.expect(403, "POST", target, {"text": "wrong token"}, {"Cookie": cookie, "X-CSRF-Token": "0" * len(csrf)})
+        api.expect(403, "POST", target, {"text": "other site"},
+                   {"Cookie": cookie, "X-CSRF-Token": csrf, "Origin": "https://evil.example"})
+        api.expect(403, "POST", target, {"text": "other site"},
+                   {"Cookie": cookie, "X-CSRF-Token": csrf, "Sec-Fetch-Site": "cross-site"})
+        api.expect(403, "POST", "/api/v1/logout", None, {"Cookie": cookie})
+        api.expect(403, "POST", "/api/v1/login", {"user": USER, "password": PASSWORD}, {"Origin": "https://evil.example"})
+        api.expect(200, "POST", target, {"text": "same origin with the token"},
+                   {"Cookie": cookie, "X-CSRF-Token": csrf, "Origin": origin, "Sec-Fetch-Site": "same-origin"})
+        api.expect(200, "POST", target, {"text": "bearer callers need no token"}, {"Authorization": "Bearer " + admin})
+        api.expect(200, "POST", target, {"text": "session as bearer"}, {"Authorization": "Bearer " + login["token"]})
+        history = api.json("GET", target.rsplit("/", 1)[0], admin)["history"]
+        if [x["value"] for x in history] != ["same origin with the token", "bearer callers need no token",
+                                             "session as bearer"]:
+            h.fail(f"a refused request changed the alert: {history}")
+        api.expect(200, "POST", "/api/v1/logout", None, {"Cookie": cookie, "X-CSRF-Token": csrf})
+
+        # --- the browser -----------------------------------------------------------------------
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.support.ui import Select, WebDriverWait
+
+        driver = make_driver(h)
+        base = f"https://127.0.0.1:{h.console_port}"
+
+        def wait(pred, what, secs=20):
+            def attempt(_):
+                try:
+                    return pred()
+                except (WebDriverException, AttributeError):  # replaced or not drawn yet: try again
+                    return False
+            try:
+                return WebDriverWait(driver, secs, poll_frequency=0.2).until(attempt)
+            except Exception:
+                shot("failure")
+                h.fail(f"browser: timed out waiting for {what}; page text: {body_text()[:800]}")
+
+        def body_text():
+            try:
+                return driver.find_element(By.TAG_NAME, "body").text
+            except Exception as e:  # noqa: BLE001
+                return f"(no body: {e})"
+
+        def find(css):
+            found = driver.find_elements(By.CSS_SELECTOR, css)
+            return found[0] if found else None
+
+        def shot(name):
+            height = driver.execute_script("return Math.max(document.body.scrollHeight, 700)")
+            driver.set_window_size(1400, min(int(height) + 40, 4000))
+            driver.save_screenshot(f"{art}/{name}.png")
+            driver.set_window_size(1400, 1000)
+
+        def keys(*ks):
+            ActionChains(driver).send_keys(*ks).perform()
+
+        driver.get(base + "/")
+        wait(lambda: find("#login-form"), "the login form")
+        shot("login")
+        driver.find_element(By.ID, "login-user").send_keys(USER)
+        driver.find_element(By.ID, "login-password").send_keys("wrong-password-000" + Keys.ENTER)
+        wait(lambda: find("#login-error") and find("#login-error").text, "the failed login's message")
+        driver.find_element(By.ID, "login-password").send_keys(PASSWORD + Keys.ENTER)
+        wait(lambda: find("#chart-severity") and find("#chart-compliance"), "the overview's charts")
+        cookies = {c["name"]: c for c in driver.get_cookies()}
+        sc = cookies.get("vigil_session")
+        if not sc or not sc.get("httpOnly") or not sc.get("secure") or sc.get("sameSite") != "Strict":
+            h.fail(f"the browser's session cookie: {sc}")
+        if driver.execute_script("return document.cookie").find("vigil_session") >= 0:
+            h.fail("the session cookie is readable by scripts")
+        if find("#card-agents .value").text != "2":
+            h.fail("overview: agents card shows " + find("#card-agents .value").text)
+        bars = driver.execute_script("return document.querySelectorAll('#chart-severity rect').length")
+        if bars < 3:
+            h.fail(f"overview: the severity chart has {bars} bars")
+        shot("overview")
+
+        # Alerts: the first page, then the next.
+        driver.find_element(By.ID, "nav-alerts").click()
+        rows_css = "#alerts-table tbody tr"
+        wait(lambda: len(driver.find_elements(By.CSS_SELECTOR, rows_css)) == 50, "a first page of 50 alerts")
+        text = body_text()
+        for want in ("SQL injection attempt in a request", "Path traversal attempt in a request", AGENCY_A, AGENCY_B):
+            if want not in text:
+                h.fail(f"alerts page lacks {want!r}")
+        shot("alerts")
+        first_ids = [r.get_attribute("data-id") for r in driver.find_elements(By.CSS_SELECTOR, rows_css)]
+        driver.find_element(By.ID, "page-older").click()
+        wait(lambda: find("#page-no") and find("#page-no").text == "Page 2", "page 2")
+        rest = [r.get_attribute("data-id") for r in driver.find_elements(By.CSS_SELECTOR, rows_css)]
+        if len(rest) != total - 50 or set(rest) & set(first_ids):
+            h.fail(f"page 2 holds {len(rest)} alerts (expected {total - 50}), or repeats page 1")
+        keys("[")
+        wait(lambda: find("#page-no") and find("#page-no").text == "Page 1", "back to page 1")
+
+        # Filter: high and above.
+        Select(driver.find_element(By.ID, "f-severity")).select_by_value("4")
+        driver.find_element(By.ID, "f-apply").click()
+        wait(lambda: "severity=4" in driver.current_url and find(rows_css), "the severity filter")
+        sevs = {e.text for e in driver.find_elements(By.CSS_SELECTOR, rows_css + " .badge")}
+        if sevs != {"high"}:
+            h.fail(f"severity filter shows {sevs}")
+        driver.find_element(By.ID, "f-reset").click()
+        wait(lambda: "severity" not in driver.current_url and len(driver.find_elements(By.CSS_SELECTOR, rows_css)) == 50,
+             "the reset filter")
+
+        # Triage with the keyboard: move down one row and acknowledge it.
+        wait(lambda: find("tr.selected"), "a selected row")
+        keys("j")
+        wait(lambda: find("tr.selected") and find("tr.selected").get_attribute("data-id") == first_ids[1],
+             "j to select the second alert")
+        keys("a")
+        acked = first_ids[1]
+        wait(lambda: "acknowledged" in find(f"#alert-row-{acked} .status-cell").text, "the row's new status")
+        got = api.json("GET", f"/api/v1/alerts/{acked}", admin)
+        if got["status"] != "acknowledged" or got["history"][-1]["who"] != USER:
+            h.fail(f"alert {acked} after the keyboard acknowledgement: {got['status']}, {got['history']}")
+
+        # The hostile alert's detail: its markup is text.
+        driver.get(f"{base}/#/alerts?rule=VGL-WEB-0004")
+        wait(lambda: len(driver.find_elements(By.CSS_SELECTOR, rows_css)) == 1, "the XSS alert alone")
+        keys(Keys.ENTER)
+        wait(lambda: find("#evidence-json") and find("#alert-history-empty, #alert-history"), "the alert's detail")
+        raw = find("#evidence-json").text  # JSON text: the quotes escaped
+        events = find("#evidence-events").text
+        for s in ("<script>window.__xss=1</script>", XSS_UA):
+            if s not in events or json.dumps(s)[1:-1] not in raw:
+                h.fail(f"the evidence does not show {s!r} as text")
+        if "VGL-WEB-0004" not in find("#alert-rule").text or "T1190" not in find("#alert-rule").text:
+            h.fail("the detail does not show the rule that fired: " + find("#alert-rule").text)
+        find("#comment-input").send_keys("<b>checked</b> by the SOC")
+        find("#btn-comment").click()
+        wait(lambda: find("#alert-history") and "<b>checked</b> by the SOC" in find("#alert-history").text,
+             "the comment in the history")
+        find("#assign-input").clear()
+        find("#assign-input").send_keys("minh")
+        find("#btn-assign").click()
+        wait(lambda: find("#alert-history") and "minh" in find("#alert-history").text, "the assignment in the history")
+        keys("r")
+        wait(lambda: "resolved" in find("#alert-status").text, "r to resolve")
+        if api.json("GET", f"/api/v1/alerts/{xss_id}", admin)["status"] != "resolved":
+            h.fail("r on the detail page did not resolve the alert")
+        injected = driver.execute_script(
+            "return [typeof window.__xss, document.scripts.length, document.images.length,"
+            " document.querySelectorAll('#main script, #main img, #main iframe, #main svg image').length]")
+        if injected != ["undefined", 1, 0, 0]:
+            h.fail(f"hostile evidence changed the page: [typeof __xss, scripts, images, injected] = {injected}")
+        shot("alert-detail")
+
+        # Agents: revoke one (two clicks).
+        driver.find_element(By.ID, "nav-agents").click()
+        wait(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#agents-table tbody tr")) == 2, "two agents")
+        shot("agents")
+        web2 = [a for a in api.json("GET", "/api/v1/agents", admin) if a["agency"] == AGENCY_B][0]["id"]
+        btn = find(f'button[data-agent="{web2}"]')
+        btn.click()
+        wait(lambda: "armed" in btn.get_attribute("class"), "the revoke confirmation")
+        btn.click()
+        wait(lambda: api.json("GET", f"/api/v1/agents/{web2}", admin)["status"] == "revoked", "the revocation")
+
+        # Compliance.
+        driver.find_element(By.ID, "nav-compliance").click()
+        wait(lambda: len(driver.find_elements(By.CSS_SELECTOR, "section.agency")) == 2, "both agencies' compliance")
+        links = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "a.report-link")]
+        if len(links) != 2 or not all("/api/v1/reports/compliance?agency=" in x and "format=html" in x for x in links):
+            h.fail(f"report links: {links}")
+        if not find(".failing-table") or not find(".controls-table"):
+            h.fail("compliance page lacks failing checks or controls")
+        shot("compliance")
+        # The printable report opens in a new tab with the session cookie (a plain GET).
+        console_tab = driver.current_window_handle
+        find("a.report-link").click()
+        wait(lambda: len(driver.window_handles) == 2, "the report's tab")
+        driver.switch_to.window([w for w in driver.window_handles if w != console_tab][0])
+        wait(lambda: AGENCY_A in body_text() or AGENCY_B in body_text(), "the printable report")
+        shot("compliance-report")
+        driver.close()
+        driver.switch_to.window(console_tab)
+
+        # Vietnamese, remembered across a reload.
+        driver.find_element(By.ID, "lang-toggle").click()
+        wait(lambda: find("#nav-alerts") and find("#nav-alerts").text == "Cảnh báo", "Vietnamese labels")
+        shot("compliance-vi")
+        driver.refresh()
+        wait(lambda: find("#nav-compliance") and find("#nav-compliance").text == "Tuân thủ", "Vietnamese after reload")
+        if driver.execute_script("return localStorage.getItem('vigil.lang')") != "vi":
+            h.fail("the language is not kept in localStorage")
+        driver.find_element(By.ID, "nav-overview").click()
+        wait(lambda: find("#chart-severity") and "Tổng quan" in body_text(), "the overview in Vietnamese")
+        shot("overview-vi")
+        driver.find_element(By.ID, "nav-alerts").click()
+        wait(lambda: find(rows_css) and "Mức độ" in body_text(), "the alerts in Vietnamese")
+        shot("alerts-vi")
+
+        # Sign out: the cookie no longer opens anything.
+        driver.find_element(By.ID, "logout").click()
+        wait(lambda: find("#login-form"), "the login form after signing out")
+        status = driver.execute_script(
+            "return fetch('/api/v1/session', {credentials: 'same-origin'}).then(r => r.status)")
+        if status != 401:
+            h.fail(f"after signing out GET /api/v1/session answers {status}")
+
+        problems = [e["message"] for e in driver.get_log("browser")
+                    if "Content Security Policy" in e["message"] or "Refused to" in e["message"]
+                    or (e["level"] == "SEVERE" and "401" not in e["message"] and "Unauthorized" not in e["message"])]
+        if problems:
+            h.fail("browser console: " + " | ".join(problems[:5]))
+        print(f"console e2e: login, overview, {total} alerts paged and filtered, keyboard triage, hostile evidence "
+              f"as text, agents, compliance, Vietnamese, CSRF and headers checked; screenshots in {art}")
+    finally:
+        if driver is not None:
+            driver.quit()
+        h.close()
+
+
+if __name__ == "__main__":
+    main()
