@@ -147,9 +147,17 @@ wait_for 30 '"agents_never_scanned": 0' "${ctlc[@]}" --json report compliance --
 report=$("${ctlc[@]}" report compliance --all)
 head -60 <<<"$report"
 [ "$(wc -l <<<"$report")" -le 60 ] || echo "   ... ($(wc -l <<<"$report") lines in all: vigilctl report compliance --all)"
+show "${ctlc[@]}" report compliance --all --format html --lang vi --out "$work/compliance-vi.html"
+
+step "7. A console user for the security team"
+console_password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+"${ctlc[@]}" users add soc --role analyst <<<"$console_password" >/dev/null || die "users add"
 
 step "Where things are (removed when the demo ends unless VIGIL_DEMO_KEEP=1)"
 echo "collector config and PKI: $work/collector   (store: $work/collector/vigil.db)"
+echo "web console:              https://127.0.0.1:$console_port/  user soc, password $console_password"
+echo "                          (CA: $work/collector/pki/ca.crt)"
 echo "console API:              https://127.0.0.1:$console_port/api/v1/  (token in $work/collector/vigilctl.yaml)"
+echo "compliance report (A4):   $work/compliance-vi.html"
 echo "vigilctl:                 $ctl -c $work/collector/vigilctl.yaml --help"
 echo "agent state and spool:    $work/agent/state"

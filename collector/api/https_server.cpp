@@ -1,5 +1,6 @@
 #include "collector/api/https_server.h"
 
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -29,7 +30,8 @@ struct HttpsServer::Impl {
   HttpsServerStats stats;
   ssl::context ctx{ssl::context::tls_server};  // outlives io: sessions destroyed with io use it
   asio::io_context io;
-  tcp::acceptor acceptor{io};
+  // On a strand of its own: accepting and closing at stop never run at once.
+  tcp::acceptor acceptor{asio::make_strand(io)};
   std::vector<std::thread> threads;
   std::shared_ptr<spdlog::logger> log;
   uint16_t bound_port = 0;
@@ -236,10 +238,15 @@ void HttpsServer::stop() {
   auto& i = *impl_;
   if (!i.running) return;
   i.running = false;
-  asio::post(i.io, [&i] {
+  // Close the acceptor on its strand and wait for it, so no accept is pending or re-armed when
+  // the threads stop.
+  std::promise<void> closed;
+  asio::post(i.acceptor.get_executor(), [&i, &closed] {
     beast::error_code ec;
     i.acceptor.close(ec);
+    closed.set_value();
   });
+  closed.get_future().wait();
   i.io.stop();
   for (auto& t : i.threads) t.join();
   i.threads.clear();

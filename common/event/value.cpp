@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <limits>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -129,6 +130,9 @@ std::optional<Timestamp> Timestamp::parse(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   int64_t days = days_from_civil(year, static_cast<unsigned>(mon), static_cast<unsigned>(day));
   int64_t secs = days * 86400 + hour * 3600 + min * 60 + sec - offset_s;
+  // Nanoseconds in 64 bits reach from 1677 to 2262: a time outside is not one we can hold.
+  constexpr int64_t kMaxSecs = std::numeric_limits<int64_t>::max() / 1'000'000'000 - 1;
+  if (secs > kMaxSecs || secs < -kMaxSecs) return std::nullopt;
   return Timestamp{secs * 1'000'000'000 + frac_ns};
 }
 

@@ -388,7 +388,11 @@ class PgStore final : public Store {
       std::string sql = std::string("CREATE SCHEMA IF NOT EXISTS ") + ident;
       PQfreemem(ident);
       Res r = (*c)->exec(sql.c_str());
-      if (!r.ok()) return make_error("postgres: cannot create schema: " + r.error());
+      // Two collectors creating it at once: IF NOT EXISTS is not atomic in PostgreSQL, and the
+      // loser sees a unique violation on the catalogue; the schema exists, which is what we want.
+      if (!r.ok() && r.sqlstate() != "23505" && r.sqlstate() != "42P06") {
+        return make_error("postgres: cannot create schema: " + r.error());
+      }
     }
     auto c = connect(options_);
     if (!c) return make_error("postgres: " + c.error());

@@ -582,7 +582,9 @@ TEST_P(StoreTest, AlertTallyCountsBySeverityStatusAndAgency) {
   for (const auto& t : *tally) got[t.agency + "/" + std::to_string(t.severity) + "/" + t.status] = t.count;
   EXPECT_EQ(got, (std::map<std::string, uint64_t>{{"A/2/new", 1}, {"A/4/new", 1}, {"A/4/resolved", 1}, {"B/5/new", 1}}));
   got.clear();
-  for (const auto& t : *store_->alert_tally("A", at(20))) got[std::to_string(t.severity) + "/" + t.status] = t.count;
+  auto since20 = store_->alert_tally("A", at(20));
+  ASSERT_TRUE(since20) << since20.error();
+  for (const auto& t : *since20) got[std::to_string(t.severity) + "/" + t.status] = t.count;
   EXPECT_EQ(got.size(), 2u);  // the alert at 10 is before `since`
   EXPECT_EQ(got["2/new"], 1u);
   EXPECT_EQ(got["4/new"] + got["4/resolved"], 1u);

@@ -79,6 +79,10 @@ TEST(Timestamp, ParsesRfc3339WithZonesAndFractions) {
   EXPECT_EQ(Timestamp{1'500'000'000}.to_string(), "1970-01-01T00:00:01.500Z");
   EXPECT_FALSE(Timestamp::parse("2024-13-01T00:00:00Z"));
   EXPECT_FALSE(Timestamp::parse("2024-01-01 00:00:00"));
+  // Beyond what 64-bit nanoseconds hold (1677-2262): refused, not overflowed.
+  EXPECT_FALSE(Timestamp::parse("2999-01-01T00:00:00Z"));
+  EXPECT_FALSE(Timestamp::parse("1000-01-01T00:00:00Z"));
+  EXPECT_TRUE(Timestamp::parse("2262-01-01T00:00:00Z"));
   EXPECT_FALSE(Timestamp::parse("2024-01-01T00:00:00.Z"));
 }
 
