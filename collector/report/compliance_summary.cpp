@@ -186,9 +186,10 @@ class AgencySummary {
       policies[r->policy].add(state);
       per_agent[r->agent_id].add(state);
       if (!r->policy_version.empty()) policy_versions[r->policy] = r->policy_version;
+      std::set<std::string> row_groups;  // a check counts once per group, however many of its controls
       for (const auto& id : controls_of(*r, ag_.framework)) {
         controls[id].add(state);
-        groups[group_of(fw_, id)].add(state);
+        if (row_groups.insert(group_of(fw_, id)).second) groups[group_of(fw_, id)].add(state);
         const compliance::Control* c = fw_ ? fw_->find(id) : nullptr;
         if (c && c->applies_to(a->level)) {
           auto& e = assessed[id];

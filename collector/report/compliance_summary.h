@@ -13,7 +13,8 @@
 //    the agent must meet) that the agent has not reported. Agents that never reported a result are
 //    listed as never scanned and counted apart.
 //  - Per control of the agency's framework (the mapping each check carries): its counts and status;
-//    per control group (network, server, application, data...) and per policy: counts and score.
+//    per control group (network, server, application, data...; a check counts once in a group
+//    however many of its controls it meets) and per policy: counts and score.
 //  - The self-assessment of Circular 12/2022 art. 13-14: per requirement of the framework, for the
 //    systems whose level it applies to: fully implemented when checks mapped to it pass and none
 //    fails, errs or is waived; not implemented when none passes and none is waived; partly

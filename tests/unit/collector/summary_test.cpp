@@ -181,6 +181,7 @@ TEST_F(SummaryTest, CountsScoresAndListsPerAgency) {
   EXPECT_EQ(server["waived"], 1);
   EXPECT_EQ(server["not_applicable"], 1);
   EXPECT_DOUBLE_EQ(server["score"].get<double>(), 0.5);
+  // c-fw maps to net.log only in fwA; a check on two controls of one group counts once there.
   json network = find(a["groups"], "group", "network");  // net.log: c-log p (a1), c-fw p (a1), c-log e (a2)
   EXPECT_EQ(network["pass"], 2);
   EXPECT_EQ(network["error"], 1);
@@ -316,6 +317,18 @@ TEST_F(SummaryTest, TrendAgainstAnEarlierDate) {
   json b = agency(doc, "B");
   EXPECT_TRUE(b["trend"]["score_change"].is_null());
   EXPECT_EQ(b["trend"]["changes"].size(), 2u);
+}
+
+TEST_F(SummaryTest, ACheckCountsOnceInAGroupButInEachOfItsControls) {
+  const AgentRecord& a1 = in_.agents[0];
+  in_.agencies = {{"A", "fwA"}};
+  in_.latest = {row(a1, "c-both", 1, "fail", R"({"fwA":["srv.auth","srv.time","net.log"]})", at(9'000))};
+  json a = agency(compliance_summary(in_), "A");
+  EXPECT_EQ(find(a["groups"], "group", "server")["fail"], 1);
+  EXPECT_EQ(find(a["groups"], "group", "network")["fail"], 1);
+  EXPECT_EQ(find(a["controls"], "id", "srv.auth")["fail"], 1);
+  EXPECT_EQ(find(a["controls"], "id", "srv.time")["fail"], 1);
+  EXPECT_EQ(a["fail"], 1);
 }
 
 TEST_F(SummaryTest, UnknownFrameworkHasNoSelfAssessment) {
