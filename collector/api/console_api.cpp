@@ -155,21 +155,6 @@ bool valid_role(const std::string& r) { return r == "admin" || r == "analyst" ||
 constexpr size_t kMinPassword = 12;
 constexpr size_t kMaxPassword = 1024;
 
-// The value of one cookie from the Cookie header, or empty.
-std::string cookie(const net::HttpRequest& r, std::string_view name) {
-  std::string header = r.header("Cookie");
-  std::string_view rest = header;
-  while (!rest.empty()) {
-    size_t semi = rest.find(';');
-    std::string_view pair = rest.substr(0, semi);
-    rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-    size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && pair.substr(0, eq) == name) return std::string(pair.substr(eq + 1));
-  }
-  return "";
-}
-
 // The client's address without its port (IPv6 addresses keep their brackets).
 std::string client_address(const std::string& remote) {
   size_t colon = remote.rfind(':');
@@ -217,7 +202,7 @@ std::optional<Principal> ConsoleApi::authenticate(const net::HttpRequest& r, std
     secret = auth.substr(7);
     bearer = true;
   } else {
-    secret = cookie(r, "vigil_session");
+    secret = console::session_cookie(r);
   }
   if (secret.empty()) {
     why = "missing credentials (Authorization: Bearer API token or session, or the vigil_session cookie)";
