@@ -110,6 +110,25 @@ std::optional<int64_t> to_int(const std::string& s) {
   return v;
 }
 
+// The paging of every list: `before` (an id) and `limit` (1-1000). nullopt when `k` is neither;
+// else the complaint about its value, empty when it is good.
+std::optional<std::string> paging(const std::string& k, const std::string& v, int64_t& before_id, int& limit,
+                                  const char* id_kind) {
+  if (k == "before") {
+    auto n = to_int(v);
+    if (!n) return std::string("before: ") + id_kind;
+    before_id = *n;
+    return std::string();
+  }
+  if (k == "limit") {
+    auto n = to_int(v);
+    if (!n || *n < 1 || *n > 1000) return std::string("limit: 1 to 1000");
+    limit = static_cast<int>(*n);
+    return std::string();
+  }
+  return std::nullopt;
+}
+
 // Severity words of rules, or 1-5.
 std::optional<int> parse_severity(const std::string& s) {
   static const char* words[] = {"info", "low", "medium", "high", "critical"};
@@ -485,16 +504,10 @@ net::HttpResponse ConsoleApi::audit_list(const std::map<std::string, std::string
       f.who = v;
     } else if (k == "action") {
       f.action = v;
-    } else if (k == "before") {
-      auto n = to_int(v);
-      if (!n) return error(400, "before: an audit entry id");
-      f.before_id = *n;
-    } else if (k == "limit") {
-      auto n = to_int(v);
-      if (!n || *n < 1 || *n > 1000) return error(400, "limit: 1 to 1000");
-      f.limit = static_cast<int>(*n);
-    } else {
+    } else if (auto err = paging(k, v, f.before_id, f.limit, "an audit entry id"); !err) {
       return error(400, "unknown filter '" + k + "'");
+    } else if (!err->empty()) {
+      return error(400, *err);
     }
   }
   auto list = store_.list_audit(f);
@@ -937,16 +950,10 @@ net::HttpResponse ConsoleApi::alerts(const net::HttpRequest& r, const std::strin
         auto ts = Timestamp::parse(v);
         if (!ts) return error(400, k + ": an RFC 3339 time");
         (k == "from" ? f.from : f.to) = *ts;
-      } else if (k == "before") {
-        auto n = to_int(v);
-        if (!n) return error(400, "before: an alert id");
-        f.before_id = *n;
-      } else if (k == "limit") {
-        auto n = to_int(v);
-        if (!n || *n < 1 || *n > 1000) return error(400, "limit: 1 to 1000");
-        f.limit = static_cast<int>(*n);
-      } else {
+      } else if (auto err = paging(k, v, f.before_id, f.limit, "an alert id"); !err) {
         return error(400, "unknown filter '" + k + "'");
+      } else if (!err->empty()) {
+        return error(400, *err);
       }
     }
     f.agencies_in = p.agencies;

@@ -189,7 +189,7 @@ class AgencySummary {
       std::set<std::string> row_groups;  // a check counts once per group, however many of its controls
       for (const auto& id : controls_of(*r, ag_.framework)) {
         controls[id].add(state);
-        if (row_groups.insert(group_of(fw_, id)).second) groups[group_of(fw_, id)].add(state);
+        if (std::string group = group_of(fw_, id); row_groups.insert(group).second) groups[group].add(state);
         const compliance::Control* c = fw_ ? fw_->find(id) : nullptr;
         if (c && c->applies_to(a->level)) {
           auto& e = assessed[id];

@@ -178,6 +178,8 @@ class Stmt {
     sqlite3_bind_int64(stmt_, i, v);
     return *this;
   }
+  // Empty means "any" in filters: SQL NULL.
+  Stmt& bind_or_null(int i, const std::string& v) { return v.empty() ? bind_null(i) : bind(i, v); }
   Stmt& bind_null(int i) {
     sqlite3_bind_null(stmt_, i);
     return *this;
@@ -551,16 +553,8 @@ class SqliteStore final : public Store {
     Stmt s(db_,
            "SELECT id, ts, who, action, target, detail FROM audit WHERE (?1 IS NULL OR who = ?1)"
            " AND (?2 IS NULL OR action = ?2) AND (?3 = 0 OR id < ?3) ORDER BY id DESC LIMIT ?4");
-    if (f.who.empty()) {
-      s.bind_null(1);
-    } else {
-      s.bind(1, f.who);
-    }
-    if (f.action.empty()) {
-      s.bind_null(2);
-    } else {
-      s.bind(2, f.action);
-    }
+    s.bind_or_null(1, f.who);
+    s.bind_or_null(2, f.action);
     s.bind(3, f.before_id).bind(4, static_cast<int64_t>(std::clamp(f.limit, 1, 10000)));
     std::vector<AuditEntry> out;
     int rc;
@@ -848,11 +842,7 @@ class SqliteStore final : public Store {
            " c.controls, c.evidence, c.ts, c.remediation, c.policy_version FROM compliance_latest c"
            " JOIN agents g ON g.id = c.agent_id"
            " WHERE (?1 IS NULL OR g.agency = ?1) ORDER BY g.agency, g.host, c.policy, c.check_id");
-    if (agency.empty()) {
-      s.bind_null(1);
-    } else {
-      s.bind(1, agency);
-    }
+    s.bind_or_null(1, agency);
     std::vector<ComplianceRow> out;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) out.push_back(compliance_row(s));
@@ -871,11 +861,7 @@ class SqliteStore final : public Store {
            " JOIN compliance_latest c ON c.agent_id = h.agent_id AND c.policy = h.policy AND c.check_id = h.check_id"
            " JOIN agents g ON g.id = h.agent_id"
            " WHERE (?1 IS NULL OR g.agency = ?1) ORDER BY g.agency, g.host, c.policy, c.check_id");
-    if (agency.empty()) {
-      s.bind_null(1);
-    } else {
-      s.bind(1, agency);
-    }
+    s.bind_or_null(1, agency);
     s.bind(2, at.ns);
     std::vector<ComplianceRow> out;
     int rc;
@@ -898,11 +884,7 @@ class SqliteStore final : public Store {
            "SELECT COALESCE(g.agency, ''), a.severity, a.status, COUNT(*) FROM alerts a"
            " LEFT JOIN agents g ON g.id = a.agent_id WHERE (?1 IS NULL OR g.agency = ?1) AND a.ts >= ?2"
            " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
-    if (agency.empty()) {
-      s.bind_null(1);
-    } else {
-      s.bind(1, agency);
-    }
+    s.bind_or_null(1, agency);
     s.bind(2, since.ns);
     std::vector<AlertTally> out;
     int rc;
@@ -927,23 +909,15 @@ class SqliteStore final : public Store {
 
   Result<std::vector<WaiverRecord>> list_waivers(const WaiverFilter& f) override {
     std::lock_guard lock(mutex_);
-    Stmt s(db_,
-           "SELECT id, agency, agent_id, policy, check_id, reason, accepted_by, created_by, created_at, expires_at,"
-           " ended_at, ended_by FROM waivers WHERE (?1 IS NULL OR agency = ?1)"
-           " AND (?2 = 0 OR (ended_at = 0 AND expires_at > ?3))"
-           " AND (?4 IS NULL OR instr(char(10) || ?4 || char(10), char(10) || agency || char(10)) > 0)"
-           " ORDER BY id DESC LIMIT 10000");
-    if (f.agency.empty()) {
-      s.bind_null(1);
-    } else {
-      s.bind(1, f.agency);
-    }
+    static const std::string sql =
+        std::string(kWaiverSelect) +
+        " WHERE (?1 IS NULL OR agency = ?1) AND (?2 = 0 OR (ended_at = 0 AND expires_at > ?3))"
+        " AND (?4 IS NULL OR instr(char(10) || ?4 || char(10), char(10) || agency || char(10)) > 0)"
+        " ORDER BY id DESC LIMIT 10000";
+    Stmt s(db_, sql.c_str());
+    s.bind_or_null(1, f.agency);
     s.bind(2, static_cast<int64_t>(f.active_only)).bind(3, f.now.ns);
-    if (f.agencies_in.empty()) {
-      s.bind_null(4);
-    } else {
-      s.bind(4, join_lines(f.agencies_in));
-    }
+    s.bind_or_null(4, join_lines(f.agencies_in));
     std::vector<WaiverRecord> out;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) out.push_back(waiver_row(s));
@@ -953,9 +927,8 @@ class SqliteStore final : public Store {
 
   Result<std::optional<WaiverRecord>> get_waiver(int64_t id) override {
     std::lock_guard lock(mutex_);
-    Stmt s(db_,
-           "SELECT id, agency, agent_id, policy, check_id, reason, accepted_by, created_by, created_at, expires_at,"
-           " ended_at, ended_by FROM waivers WHERE id = ?");
+    static const std::string sql = std::string(kWaiverSelect) + " WHERE id = ?";
+    Stmt s(db_, sql.c_str());
     s.bind(1, id);
     int rc = s.step();
     if (rc == SQLITE_ROW) return std::optional<WaiverRecord>(waiver_row(s));
@@ -991,6 +964,10 @@ class SqliteStore final : public Store {
     r.policy_version = s.text(13);
     return r;
   }
+
+  static constexpr const char* kWaiverSelect =
+      "SELECT id, agency, agent_id, policy, check_id, reason, accepted_by, created_by, created_at, expires_at,"
+      " ended_at, ended_by FROM waivers";
 
   static WaiverRecord waiver_row(Stmt& s) {
     WaiverRecord w;
@@ -1091,13 +1068,7 @@ class SqliteStore final : public Store {
 
   // Binds every filter, used by the statement or not (a number beyond its parameters is ignored).
   static void bind_filter(Stmt& s, const AlertFilter& f) {
-    auto opt = [&](int i, const std::string& v) {
-      if (v.empty()) {
-        s.bind_null(i);
-      } else {
-        s.bind(i, v);
-      }
-    };
+    auto opt = [&](int i, const std::string& v) { s.bind_or_null(i, v); };
     s.bind(1, static_cast<int64_t>(f.min_severity));
     opt(2, f.status);
     opt(3, f.agency);
