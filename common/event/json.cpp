@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/ingest/bounded_json.h"
+
 namespace vigil {
 
 namespace {
@@ -376,9 +378,9 @@ std::string to_json_line(const Event& event) {
 Result<Event> event_from_json(const nlohmann::json& json) { return event_from_json_at(json, 0); }
 
 Result<Event> event_from_json_line(std::string_view line) {
-  auto json = nlohmann::json::parse(line, nullptr, false);
-  if (json.is_discarded()) return make_error("not valid JSON");
-  return event_from_json(json);
+  auto json = ingest::parse_bounded_json(line);
+  if (!json) return make_error(json.error());
+  return event_from_json(*json);
 }
 
 }  // namespace vigil

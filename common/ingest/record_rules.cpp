@@ -1,0 +1,67 @@
+#include "common/ingest/record_rules.h"
+
+#include <fmt/format.h>
+
+namespace vigil::ingest {
+
+bool is_check_result(std::string_view result) {
+  return result == "pass" || result == "fail" || result == "error" || result == "not_applicable";
+}
+
+std::optional<std::string> refuse_reason(const RecordFacts& f) {
+  if (f.kind == "alert") {
+    if (f.rule_id.empty()) return "an alert needs rule.id";
+    if (f.rule_id.size() > kMaxIdBytes) return fmt::format("rule.id longer than {} bytes", kMaxIdBytes);
+  }
+  if (f.dataset == "compliance.check") {
+    if (f.rule_id.empty() || f.policy_id.empty() || !is_check_result(f.check_result)) {
+      return "a compliance.check event needs rule.id, vigil.policy.id and vigil.check.result "
+             "(pass, fail, error or not_applicable)";
+    }
+    if (f.rule_id.size() > kMaxIdBytes || f.policy_id.size() > kMaxIdBytes) {
+      return fmt::format("rule.id or vigil.policy.id longer than {} bytes", kMaxIdBytes);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<size_t> json_depth_exceeded(std::string_view text, size_t max_depth) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) return i;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return std::nullopt;
+}
+
+bool printable(std::string_view text) {
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace vigil::ingest
