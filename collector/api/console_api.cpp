@@ -11,8 +11,10 @@
 
 #include "collector/api/password.h"
 #include "collector/console/web_console.h"
+#include "collector/ingest/agent_identity.h"
 #include "collector/report/compliance_report.h"
 #include "collector/report/compliance_summary.h"
+#include "common/ingest/bounded_json.h"
 #include "common/log/logging.h"
 #include "common/pki/pki.h"
 
@@ -31,14 +33,23 @@ nlohmann::json agent_json(const AgentRecord& a) {
           {"enrolled", a.enrolled.to_string()}, {"last_seen", a.last_seen.to_string()}};
 }
 
+// A request's JSON body, nesting bounded (common/ingest/bounded_json.h); discarded when it is not
+// JSON or nests too deep, as nlohmann's parse without exceptions answers.
+nlohmann::json request_json(const std::string& body) {
+  auto parsed = ingest::parse_bounded_json(body);
+  return parsed ? std::move(*parsed) : nlohmann::json(nlohmann::json::value_t::discarded);
+}
+
 nlohmann::json alert_json(const AlertRecord& a) {
   nlohmann::json j = {{"id", a.id},         {"time", a.time.to_string()}, {"severity", a.severity},
                       {"rule_id", a.rule_id}, {"rule_name", a.rule_name}, {"agent_id", a.agent_id},
                       {"agency", a.agency}, {"host", a.host},           {"status", a.status},
                       {"assignee", a.assignee}};
   if (!a.evidence.empty()) {
-    auto ev = nlohmann::json::parse(a.evidence, nullptr, false);
-    if (!ev.is_discarded()) j["evidence"] = std::move(ev);
+    if (auto ev = ingest::parse_bounded_json(a.evidence)) {
+      impose_agent_identity(*ev, a.agent_id, a.host);
+      j["evidence"] = std::move(*ev);
+    }
   }
   return j;
 }
@@ -108,6 +119,12 @@ std::optional<int64_t> to_int(const std::string& s) {
     v = v * 10 + (c - '0');
   }
   return v;
+}
+
+// RFC 3339, or a date (YYYY-MM-DD, taken as midnight UTC).
+std::optional<Timestamp> parse_when(const std::string& s) {
+  if (s.size() == 10 && s[4] == '-' && s[7] == '-') return Timestamp::parse(s + "T00:00:00Z");
+  return Timestamp::parse(s);
 }
 
 // The paging of every list: `before` (an id) and `limit` (1-1000). nullopt when `k` is neither;
@@ -234,7 +251,14 @@ std::optional<Principal> ConsoleApi::authenticate(const net::HttpRequest& r, std
       why = "store unavailable";
       return std::nullopt;
     }
-    if (token->has_value()) return Principal{"token:" + (*token)->name, (*token)->role, (*token)->agencies, ""};
+    if (token->has_value()) {
+      const ApiTokenRecord& t = **token;
+      if (!t.active(Timestamp::now())) {
+        why = t.revoked.ns != 0 ? "API token revoked" : "API token expired";
+        return std::nullopt;
+      }
+      return Principal{"token:" + t.name, t.role, t.agencies, ""};
+    }
   }
   auto session = store_.get_session(hash);
   if (!session) {
@@ -296,7 +320,7 @@ void ConsoleApi::count_failure(const std::string& key, int free_failures, std::c
 }
 
 net::HttpResponse ConsoleApi::login(const net::HttpRequest& r) {
-  auto body = nlohmann::json::parse(r.body, nullptr, false);
+  auto body = request_json(r.body);
   if (body.is_discarded() || !body.is_object() || !body.contains("user") || !body["user"].is_string() ||
       !body.contains("password") || !body["password"].is_string()) {
     return error(400, "expected {\"user\": string, \"password\": string}");
@@ -400,7 +424,7 @@ net::HttpResponse ConsoleApi::users(const net::HttpRequest& r, const std::string
       return {200, out.dump(), "application/json", false};
     }
     if (r.method != "POST") return error(405, "GET or POST");
-    auto body = nlohmann::json::parse(r.body, nullptr, false);
+    auto body = request_json(r.body);
     const char* usage =
         "expected {\"name\": [A-Za-z0-9._@-]{1,64}, \"password\": 12 to 1024 characters, \"role\": "
         "admin|analyst|auditor, \"agencies\": [names]}";
@@ -447,7 +471,7 @@ net::HttpResponse ConsoleApi::users(const net::HttpRequest& r, const std::string
     done = store_.set_user_disabled(*name, action == "disable");
     audit_action = "user." + action;
   } else if (action == "password") {
-    auto body = nlohmann::json::parse(r.body, nullptr, false);
+    auto body = request_json(r.body);
     std::string password;
     if (body.is_discarded() || !read_password(body, password)) {
       return error(400, "expected {\"password\": 12 to 1024 characters}");
@@ -469,7 +493,7 @@ net::HttpResponse ConsoleApi::create_api_token(const net::HttpRequest& r, const 
   if (p.role != "admin" || !p.agencies.empty()) {
     return error(403, "creating API tokens needs the admin role without agency limits");
   }
-  auto body = nlohmann::json::parse(r.body, nullptr, false);
+  auto body = request_json(r.body);
   const char* usage =
       "expected {\"name\": [A-Za-z0-9._@-]{1,64}, \"role\": admin|analyst|auditor, \"agencies\": [names]}";
   if (body.is_discarded() || !body.is_object() || !body.contains("name") || !body["name"].is_string() ||
@@ -487,14 +511,99 @@ net::HttpResponse ConsoleApi::create_api_token(const net::HttpRequest& r, const 
       t.agencies.push_back(a.get<std::string>());
     }
   }
+  const Timestamp now = Timestamp::now();
+  if (auto e = body.find("expires"); e != body.end() && !e->is_null()) {
+    auto until = e->is_string() ? parse_when(e->get<std::string>()) : std::nullopt;
+    if (!until) return error(400, "expires: a date (YYYY-MM-DD) or an RFC 3339 time");
+    if (*until <= now) return error(400, "expires: must be in the future");
+    t.expires = *until;
+  }
+  t.created = now;
+  t.created_by = p.name;
   std::string token = pki::random_token(32);
   auto added = store_.add_api_token(pki::sha256_hex(token), t);
   if (!added) return error(503, "store unavailable");
-  log_->info("API token '{}' created with role {} by {}", t.name, t.role, p.name);
-  audit(p.name, "apitoken.create", t.name,
-        t.agencies.empty() ? "role " + t.role : "role " + t.role + ", agencies " + nlohmann::json(t.agencies).dump());
-  return {200, nlohmann::json{{"token", token}, {"name", t.name}, {"role", t.role}, {"agencies", t.agencies}}.dump(),
-          "application/json", false};
+  t.id = *added;
+  log_->info("API token '{}' (id {}) created with role {} by {}", t.name, t.id, t.role, p.name);
+  std::string detail = "role " + t.role;
+  if (!t.agencies.empty()) detail += ", agencies " + nlohmann::json(t.agencies).dump();
+  if (t.expires.ns != 0) detail += ", expires " + t.expires.to_string();
+  audit(p.name, "apitoken.create", fmt::format("{} (id {})", t.name, t.id), detail);
+  auto out = api_token_json(t);
+  out["token"] = token;
+  return {200, out.dump(), "application/json", false};
+}
+
+nlohmann::json ConsoleApi::api_token_json(const ApiTokenRecord& t) const {
+  const Timestamp now = Timestamp::now();
+  return {{"id", t.id},
+          {"name", t.name},
+          {"role", t.role},
+          {"agencies", t.agencies},
+          {"created", t.created.to_string()},
+          {"created_by", t.created_by},
+          {"expires", t.expires.ns != 0 ? nlohmann::json(t.expires.to_string()) : nlohmann::json(nullptr)},
+          {"revoked", t.revoked.ns != 0 ? nlohmann::json(t.revoked.to_string()) : nlohmann::json(nullptr)},
+          {"bootstrap", t.bootstrap},
+          {"state", t.revoked.ns != 0 ? "revoked" : t.active(now) ? "active" : "expired"}};
+}
+
+// GET /api/v1/api-tokens lists every token (never a secret or its hash); POST
+// /api/v1/api-tokens/ID/revoke ends one now. Admins without agency limits only.
+net::HttpResponse ConsoleApi::api_tokens(const net::HttpRequest& r, const std::string& path, const Principal& p) {
+  if (p.role != "admin" || !p.agencies.empty()) {
+    return error(403, "API tokens need the admin role without agency limits");
+  }
+  if (path == "/api/v1/api-tokens") {
+    if (r.method == "POST") return create_api_token(r, p);
+    if (r.method != "GET") return error(405, "GET or POST");
+    auto list = store_.list_api_tokens();
+    if (!list) return error(503, "store unavailable");
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& t : *list) out.push_back(api_token_json(t));
+    return {200, out.dump(), "application/json", false};
+  }
+  const std::string prefix = "/api/v1/api-tokens/";
+  const std::string rest = path.substr(prefix.size());
+  const size_t slash = rest.find('/');
+  auto id = to_int(rest.substr(0, slash));
+  if (!id || slash == std::string::npos || rest.substr(slash) != "/revoke") return error(404, "no such endpoint");
+  if (r.method != "POST") return error(405, "POST");
+  auto revoked = store_.revoke_api_token(*id, Timestamp::now());
+  if (!revoked) return error(503, "store unavailable");
+  if (!*revoked) return error(404, fmt::format("no active API token {}", *id));
+  log_->info("API token {} revoked by {}", *id, p.name);
+  audit(p.name, "apitoken.revoke", std::to_string(*id), "");
+  return {200, nlohmann::json{{"id", *id}, {"state", "revoked"}}.dump(), "application/json", false};
+}
+
+net::HttpResponse ConsoleApi::quarantine_list(const std::map<std::string, std::string>& q) {
+  std::string agent;
+  int64_t before_id = 0;
+  int limit = 100;
+  for (const auto& [k, v] : q) {
+    if (k == "agent") {
+      agent = v;
+    } else if (auto err = paging(k, v, before_id, limit, "a quarantined record id"); !err) {
+      return error(400, "unknown filter '" + k + "'");
+    } else if (!err->empty()) {
+      return error(400, *err);
+    }
+  }
+  auto list = store_.list_quarantined(agent, before_id, limit);
+  if (!list) return error(503, "store unavailable");
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& e : *list) {
+    out.push_back({{"id", e.id},
+                   {"received", e.received.to_string()},
+                   {"agent_id", e.agent_id},
+                   {"epoch", e.epoch},
+                   {"seq", e.seq ? nlohmann::json(*e.seq) : nlohmann::json(nullptr)},
+                   {"line", e.line},
+                   {"reason", e.reason},
+                   {"body", e.body}});
+  }
+  return {200, out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json", false};
 }
 
 net::HttpResponse ConsoleApi::audit_list(const std::map<std::string, std::string>& q) {
@@ -571,13 +680,19 @@ net::HttpResponse ConsoleApi::route(const net::HttpRequest& r) {
                 .dump(),
             "application/json", false};
   }
-  if (t.path == "/api/v1/api-tokens" && r.method == "POST") return create_api_token(r, p);
+  if (t.path == "/api/v1/api-tokens" || t.path.rfind("/api/v1/api-tokens/", 0) == 0) return api_tokens(r, t.path, p);
   if (t.path == "/api/v1/users" || t.path.rfind("/api/v1/users/", 0) == 0) return users(r, t.path, p);
   if (t.path == "/api/v1/audit" && r.method == "GET") {
     if ((p.role != "admin" && p.role != "auditor") || !p.agencies.empty()) {
       return error(403, "the audit log needs the admin or auditor role without agency limits");
     }
     return audit_list(t.query);
+  }
+  if (t.path == "/api/v1/quarantine" && r.method == "GET") {
+    if ((p.role != "admin" && p.role != "auditor") || !p.agencies.empty()) {
+      return error(403, "quarantined records need the admin or auditor role without agency limits");
+    }
+    return quarantine_list(t.query);
   }
   if (t.path == "/metrics" && r.method == "GET") {
     if (!p.agencies.empty()) return error(403, "metrics cover every agency: not for a caller limited to some");
@@ -602,7 +717,7 @@ net::HttpResponse ConsoleApi::route(const net::HttpRequest& r) {
     const size_t suffix_len = std::string_view("/framework").size();
     if (t.path.size() <= prefix_len + suffix_len) return error(404, "no such endpoint");
     auto name = url_decode(t.path.substr(prefix_len, t.path.size() - prefix_len - suffix_len));
-    auto body = nlohmann::json::parse(r.body, nullptr, false);
+    auto body = request_json(r.body);
     if (!name || body.is_discarded() || !body.is_object() || !body.contains("framework") ||
         !body["framework"].is_string() || body["framework"].get<std::string>().empty() ||
         body["framework"].get<std::string>().size() > 100) {
@@ -624,6 +739,8 @@ net::HttpResponse ConsoleApi::route(const net::HttpRequest& r) {
     open.agencies_in = p.agencies;
     auto fresh = store_.count_alerts(open);
     if (!fresh) return error(503, "store unavailable");
+    auto quarantined = store_.count_quarantined();
+    if (!quarantined) return error(503, "store unavailable");
     size_t total = 0, active = 0;
     for (const auto& a : *agents) {
       if (!p.sees(a.agency)) continue;
@@ -631,7 +748,8 @@ net::HttpResponse ConsoleApi::route(const net::HttpRequest& r) {
       active += a.status == "active";
     }
     return {200,
-            nlohmann::json{{"agents", total}, {"agents_active", active}, {"alerts_new", *fresh}, {"role", p.role},
+            nlohmann::json{{"agents", total}, {"agents_active", active}, {"alerts_new", *fresh},
+                           {"records_quarantined", *quarantined}, {"role", p.role},
                            {"user", p.name}, {"agencies", p.agencies}}
                 .dump(),
             "application/json", false};
@@ -639,7 +757,7 @@ net::HttpResponse ConsoleApi::route(const net::HttpRequest& r) {
 
   if (r.method == "POST" && t.path == "/api/v1/tokens") {
     if (auto denied = require_admin()) return *denied;
-    auto body = nlohmann::json::parse(r.body, nullptr, false);
+    auto body = request_json(r.body);
     if (body.is_discarded() || !body.is_object() || !body.contains("agency") || !body["agency"].is_string() ||
         !body.contains("level") || !body["level"].is_number_integer()) {
       return error(400, "expected {\"agency\": string, \"level\": 1-5, \"ttl_hours\": integer}");
@@ -702,7 +820,7 @@ net::HttpResponse ConsoleApi::route(const net::HttpRequest& r) {
       return {200, R"({"revoked":true})", "application/json", false};
     }
     if (level) {
-      auto body = nlohmann::json::parse(r.body, nullptr, false);
+      auto body = request_json(r.body);
       if (body.is_discarded() || !body.is_object() || !body.contains("level") || !body["level"].is_number_integer() ||
           body["level"].get<int>() < 1 || body["level"].get<int>() > 5) {
         return error(400, "expected {\"level\": 1-5}");
@@ -720,12 +838,6 @@ net::HttpResponse ConsoleApi::route(const net::HttpRequest& r) {
 }
 
 namespace {
-
-// RFC 3339, or a date (YYYY-MM-DD, taken as midnight UTC).
-std::optional<Timestamp> parse_when(const std::string& s) {
-  if (s.size() == 10 && s[4] == '-' && s[7] == '-') return Timestamp::parse(s + "T00:00:00Z");
-  return Timestamp::parse(s);
-}
 
 }  // namespace
 
@@ -850,7 +962,7 @@ net::HttpResponse ConsoleApi::waivers(const net::HttpRequest& r, const std::stri
   if (r.method != "POST") return error(405, "GET /api/v1/waivers, POST to add or expire");
   if (p.role != "admin") return error(403, "waivers need the admin role");
   if (path == "/api/v1/waivers") {
-    auto body = nlohmann::json::parse(r.body, nullptr, false);
+    auto body = request_json(r.body);
     if (body.is_discarded() || !body.is_object()) return error(400, "expected a JSON object");
     auto text = [&](const char* key, bool required, size_t max, std::string& out) -> std::optional<std::string> {
       if (!body.contains(key) || body[key].is_null()) {
@@ -986,7 +1098,7 @@ net::HttpResponse ConsoleApi::alerts(const net::HttpRequest& r, const std::strin
   }
   if (r.method == "POST" && (action == "status" || action == "assign" || action == "comment")) {
     if (p.role == "auditor") return error(403, "auditors cannot change alerts");
-    auto body = nlohmann::json::parse(r.body, nullptr, false);
+    auto body = request_json(r.body);
     const char* key = action == "status" ? "status" : action == "assign" ? "assignee" : "text";
     if (body.is_discarded() || !body.is_object() || !body.contains(key) || !body[key].is_string()) {
       return error(400, fmt::format("expected {{\"{}\": string}}", key));

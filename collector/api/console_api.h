@@ -106,6 +106,9 @@ class ConsoleApi {
   net::HttpResponse users(const net::HttpRequest& r, const std::string& path, const Principal& p);
   net::HttpResponse create_api_token(const net::HttpRequest& r, const Principal& p);
   net::HttpResponse audit_list(const std::map<std::string, std::string>& query);
+  net::HttpResponse quarantine_list(const std::map<std::string, std::string>& query);
+  net::HttpResponse api_tokens(const net::HttpRequest& request, const std::string& path, const Principal& p);
+  nlohmann::json api_token_json(const ApiTokenRecord& token) const;
   net::HttpResponse alerts(const net::HttpRequest& r, const std::string& path,
                            const std::map<std::string, std::string>& query, const Principal& p);
   net::HttpResponse compliance(const std::map<std::string, std::string>& query, const Principal& p);

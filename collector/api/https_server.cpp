@@ -1,11 +1,14 @@
 #include "collector/api/https_server.h"
 
 #include <future>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -33,26 +36,53 @@ struct HttpsServer::Impl {
   // On a strand of its own: accepting and closing at stop never run at once.
   tcp::acceptor acceptor{asio::make_strand(io)};
   std::vector<std::thread> threads;
+  // Re-arms accept after a failure (EMFILE, ENFILE...), on the acceptor's strand.
+  asio::steady_timer accept_backoff{acceptor.get_executor()};
+  std::chrono::milliseconds backoff{0};
   std::shared_ptr<spdlog::logger> log;
   uint16_t bound_port = 0;
   bool running = false;
+  // Open connections per remote address (max_connections_per_source).
+  std::mutex sources_mutex;
+  std::unordered_map<std::string, size_t> sources;
 
   Impl(HttpsServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {
     log = logging::get(options.name);
   }
 
   void do_accept();
+  void on_accept_error(const beast::error_code& ec);
+  // Counts a connection from `address`; false (and nothing counted) when it has its share.
+  bool admit_source(const std::string& address) {
+    if (options.max_connections_per_source == 0) return true;
+    std::lock_guard lock(sources_mutex);
+    auto& n = sources[address];
+    if (n >= options.max_connections_per_source) {
+      if (n == 0) sources.erase(address);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+  void release_source(const std::string& address) {
+    if (options.max_connections_per_source == 0) return;
+    std::lock_guard lock(sources_mutex);
+    auto it = sources.find(address);
+    if (it != sources.end() && --it->second == 0) sources.erase(it);
+  }
 };
 
 namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(HttpsServer::Impl& server, tcp::socket socket)
-      : server_(server), stream_(std::move(socket), server.ctx) {}
+  // `source` is the remote address, already counted by admit_source (empty: not counted).
+  Session(HttpsServer::Impl& server, tcp::socket socket, std::string source)
+      : server_(server), stream_(std::move(socket), server.ctx), source_(std::move(source)) {
+    server_.stats.open++;
+  }
 
   void run() {
-    server_.stats.open++;
     beast::error_code ec;
     auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -61,7 +91,10 @@ class Session : public std::enable_shared_from_this<Session> {
                             beast::bind_front_handler(&Session::on_handshake, shared_from_this()));
   }
 
-  ~Session() { server_.stats.open--; }
+  ~Session() {
+    if (!source_.empty()) server_.release_source(source_);
+    server_.stats.open--;
+  }
 
  private:
   void on_handshake(beast::error_code ec) {
@@ -83,18 +116,44 @@ class Session : public std::enable_shared_from_this<Session> {
     do_read();
   }
 
+  // The body bound of this connection: smaller without a verified client certificate.
+  size_t body_limit() const {
+    const auto& o = server_.options;
+    if (o.request_client_cert && !peer_ && o.max_anonymous_body_bytes > 0) {
+      return std::min(o.max_anonymous_body_bytes, o.max_body_bytes);
+    }
+    return o.max_body_bytes;
+  }
+
   void do_read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
-    parser_->body_limit(server_.options.max_body_bytes);
-    beast::get_lowest_layer(stream_).expires_after(first_ ? server_.options.request_timeout
-                                                          : server_.options.idle_timeout);
-    first_ = false;
+    // Beast checks a Content-Length against this before reading the body, and a chunked body
+    // as it arrives.
+    parser_->body_limit(body_limit());
+    if (first_ || buffer_.size() > 0) {
+      first_ = false;
+      return read_request();
+    }
+    // Kept alive: the idle timeout until the next request starts, then the request timeout for
+    // the whole of it.
+    beast::get_lowest_layer(stream_).expires_after(server_.options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->buffer_.commit(n);
+      if (ec) return self->on_read(ec, 0);
+      self->read_request();
+    });
+  }
+
+  void read_request() {
+    beast::get_lowest_layer(stream_).expires_after(server_.options.request_timeout);
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
-    if (ec == http::error::end_of_stream || ec == asio::ssl::error::stream_truncated) return shutdown();
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+      return shutdown();
+    }
     if (ec == beast::error::timeout) {
       server_.stats.timeouts++;
       server_.log->warn("{}: closed: request not received in time", remote_);
@@ -127,11 +186,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (*codec == compress::Codec::none) {
       r.body = std::move(req.body());
-    } else if (!compress::decode_bounded(*codec, req.body(), server_.options.max_body_bytes, r.body)) {
+    } else if (!compress::decode_bounded(*codec, req.body(), body_limit(), r.body)) {
       // Malformed, truncated or too large once decompressed: all the same to a hostile client.
       server_.stats.too_large++;
       server_.log->warn("{}: closed: {} body does not inflate within {} bytes", remote_,
-                        compress::content_encoding(*codec), server_.options.max_body_bytes);
+                        compress::content_encoding(*codec), body_limit());
       return reply_and_close(413, R"({"error":"body does not inflate within the limit"})");
     }
     net::HttpResponse resp;
@@ -177,6 +236,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<net::PeerCertificate> peer_;
+  std::string source_;
   std::string remote_ = "?";
   bool first_ = true;
 };
@@ -186,16 +246,45 @@ class Session : public std::enable_shared_from_this<Session> {
 void HttpsServer::Impl::do_accept() {
   acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
     if (!acceptor.is_open()) return;
-    if (!ec) {
-      stats.connections++;
-      if (stats.open.load() >= options.max_connections) {
-        stats.refused_busy++;
-        log->warn("refusing a connection: {} open connections", stats.open.load());
+    if (ec) return on_accept_error(ec);
+    backoff = std::chrono::milliseconds(0);
+    stats.connections++;
+    if (stats.open.load() >= options.max_connections) {
+      stats.refused_busy++;
+      log->warn("refusing a connection: {} open connections", stats.open.load());
+      socket.close(ec);
+      return do_accept();
+    }
+    std::string source;
+    if (options.max_connections_per_source > 0) {
+      auto ep = socket.remote_endpoint(ec);
+      if (!ec) source = ep.address().to_string();
+      if (!source.empty() && !admit_source(source)) {
+        stats.refused_per_source++;
+        log->warn("refusing a connection from {}: {} open from that address", source,
+                  options.max_connections_per_source);
         socket.close(ec);
-      } else {
-        std::make_shared<Session>(*this, std::move(socket))->run();
+        return do_accept();
       }
     }
+    std::make_shared<Session>(*this, std::move(socket), std::move(source))->run();
+    do_accept();
+  });
+}
+
+// Out of descriptors (EMFILE, ENFILE) or memory, accept fails at once for as long as it lasts:
+// re-arming at once would spin. Wait 50 ms, doubling to 1 s while it keeps failing; sessions
+// that end meanwhile give descriptors back.
+void HttpsServer::Impl::on_accept_error(const beast::error_code& ec) {
+  stats.accept_errors++;
+  backoff = std::min(std::chrono::milliseconds(1000), std::max(std::chrono::milliseconds(50), backoff * 2));
+  if (stats.accept_errors.load() % 100 == 1) {
+    log->warn("accept failed: {} ({} open connections); trying again in {} ms", ec.message(), stats.open.load(),
+              backoff.count());
+  }
+  accept_backoff.expires_after(backoff);
+  accept_backoff.async_wait([this](beast::error_code wait_ec) {
+    if (wait_ec || !acceptor.is_open()) return;
     do_accept();
   });
 }
@@ -244,6 +333,7 @@ void HttpsServer::stop() {
   asio::post(i.acceptor.get_executor(), [&i, &closed] {
     beast::error_code ec;
     i.acceptor.close(ec);
+    i.accept_backoff.cancel();
     closed.set_value();
   });
   closed.get_future().wait();

@@ -23,10 +23,14 @@ struct HttpsServerOptions {
   bool request_client_cert = false;  // ask for one; a certificate that does not verify fails the handshake
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 8 << 20;      // after decompression too
+  // Body bound of a request without a verified client certificate (enrollment), checked before
+  // the body is read; 0: max_body_bytes. Only where client certificates are asked for.
+  size_t max_anonymous_body_bytes = 0;
   std::chrono::milliseconds handshake_timeout{10'000};
   std::chrono::milliseconds request_timeout{30'000};  // to receive one whole request
   std::chrono::milliseconds idle_timeout{120'000};    // between requests on a kept-alive connection
   size_t max_connections = 10'000;
+  size_t max_connections_per_source = 0;  // open connections from one address; 0: no bound
   unsigned threads = 2;
   std::string name = "https";  // for log lines
 };
@@ -37,7 +41,9 @@ struct HttpsServerStats {
   std::atomic<uint64_t> timeouts{0};
   std::atomic<uint64_t> too_large{0};
   std::atomic<uint64_t> bad_requests{0};
-  std::atomic<uint64_t> refused_busy{0};
+  std::atomic<uint64_t> refused_busy{0};         // over max_connections
+  std::atomic<uint64_t> refused_per_source{0};   // over max_connections_per_source
+  std::atomic<uint64_t> accept_errors{0};        // accept failed (EMFILE, ENFILE, ...): backed off
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> open{0};
 };

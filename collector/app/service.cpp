@@ -1,6 +1,7 @@
 #include "collector/app/service.h"
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -24,7 +25,35 @@ namespace vigil::collector {
 
 namespace fs = std::filesystem;
 
-int run_collector(const CollectorConfig& config) {
+// Descriptors the collector holds besides connections: store, logs, exports, the console's.
+constexpr rlim_t kReservedDescriptors = 256;
+
+// Every connection takes a descriptor. Raises the soft limit to the hard one where allowed, then
+// lowers max_connections (agents) and console_max_connections with a warning when the limit
+// leaves no room for them: an unreachable bound would otherwise end in EMFILE.
+void fit_connections_to_descriptors(LimitsSection& limits, spdlog::logger& log) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  const rlim_t wanted = rlim_t{limits.max_connections} + limits.console_max_connections + kReservedDescriptors;
+  if (rl.rlim_cur == RLIM_INFINITY || wanted <= rl.rlim_cur) return;
+  const rlim_t room = rl.rlim_cur > kReservedDescriptors + 2 ? rl.rlim_cur - kReservedDescriptors : 2;
+  const auto console = static_cast<uint32_t>(std::min<rlim_t>(limits.console_max_connections, std::max<rlim_t>(1, room / 8)));
+  const auto agents = static_cast<uint32_t>(std::max<rlim_t>(1, room - console));
+  log.warn("the descriptor limit ({}) leaves room for {} connections, not {} + {}: serving at most {} agents' and {} "
+           "console connections (raise LimitNOFILE or lower collector.limits.max_connections)",
+           static_cast<uint64_t>(rl.rlim_cur), static_cast<uint64_t>(room), limits.max_connections,
+           limits.console_max_connections, std::min(agents, limits.max_connections), console);
+  limits.max_connections = std::min(agents, limits.max_connections);
+  limits.console_max_connections = console;
+}
+
+int run_collector(const CollectorConfig& config_in) {
+  CollectorConfig config = config_in;
   const auto& c = config.collector;
   auto level = logging::parse_level(config.logging.level);
   logging::setup("vigil-collector", level.value_or(spdlog::level::info));
@@ -43,7 +72,11 @@ int run_collector(const CollectorConfig& config) {
   } else {
     store_name = "sqlite " + c.storage.path;
     std::error_code ec;
-    fs::create_directories(fs::path(c.storage.path).parent_path(), ec);
+    // A directory made here is the owner's alone (the database and its WAL are 0600 within).
+    const auto dir = fs::path(c.storage.path).parent_path();
+    if (!dir.empty() && !fs::exists(dir, ec) && fs::create_directories(dir, ec)) {
+      fs::permissions(dir, fs::perms::owner_all, ec);
+    }
     store = open_sqlite_store(c.storage.path);
   }
   if (!store) {
@@ -56,8 +89,13 @@ int run_collector(const CollectorConfig& config) {
     std::string h = *hash;
     while (!h.empty() && (h.back() == '\n' || h.back() == '\r')) h.pop_back();
     if (h.size() == 64) {
-      auto r = (*store)->add_api_token(h, {"init", "admin", {}});
-      if (!r) log->warn("cannot import the admin token: {}", r.error());
+      // A new one (`init --force`) retires the one before it.
+      auto r = (*store)->import_bootstrap_token(h, Timestamp::now());
+      if (!r) {
+        log->warn("cannot import the admin token: {}", r.error());
+      } else if (*r > 0) {
+        log->info("the admin token of an earlier 'vigil-collector init' was revoked: a newer one replaces it");
+      }
     }
   }
 
@@ -126,6 +164,8 @@ int run_collector(const CollectorConfig& config) {
     counter("vigil_ingest_records_total", "Records stored (new).", s.records_new.load());
     counter("vigil_ingest_duplicates_total", "Records received again and skipped.", s.records_duplicate.load());
     counter("vigil_ingest_malformed_total", "Malformed batches refused.", s.malformed.load());
+    counter("vigil_ingest_quarantined_total", "Records quarantined with their reason instead of stored.",
+            s.quarantined.load());
     counter("vigil_enrolled_total", "Agents enrolled by this collector.", s.enrolled.load());
     m += "# HELP vigil_export_delivered_total Alerts an export delivered.\n# TYPE vigil_export_delivered_total counter\n";
     for (size_t i = 0; i < exporter.size(); ++i) {
@@ -154,6 +194,7 @@ int run_collector(const CollectorConfig& config) {
     return m;
   });
 
+  fit_connections_to_descriptors(config.collector.limits, *log);
   net::TlsFiles tls{*ca_pem, *cert_pem, *key_pem};
   HttpsServerOptions agents_opts_srv;
   agents_opts_srv.host = c.agents_listen.host;
@@ -165,6 +206,10 @@ int run_collector(const CollectorConfig& config) {
   agents_opts_srv.request_timeout = c.limits.request_timeout;
   agents_opts_srv.idle_timeout = c.limits.idle_timeout;
   agents_opts_srv.max_connections = c.limits.max_connections;
+  agents_opts_srv.max_connections_per_source = c.limits.max_connections_per_source;
+  // Enrollment is the only request served without a client certificate: a token, a CSR, host and
+  // version fit in a few KiB.
+  agents_opts_srv.max_anonymous_body_bytes = 16 * 1024;
   agents_opts_srv.threads = c.threads;
   agents_opts_srv.name = "agents";
   HttpsServer agents(agents_opts_srv, [&](const net::HttpRequest& r) { return agents_api.handle(r); });
@@ -174,6 +219,8 @@ int run_collector(const CollectorConfig& config) {
   console_opts.port = c.console_listen.port;
   console_opts.request_client_cert = false;
   console_opts.max_body_bytes = 1 << 20;
+  console_opts.max_connections = c.limits.console_max_connections;
+  console_opts.max_connections_per_source = 0;
   console_opts.threads = 1;
   console_opts.name = "console";
   HttpsServer console(console_opts, [&](const net::HttpRequest& r) { return console_api.handle(r); });

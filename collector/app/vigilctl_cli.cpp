@@ -357,6 +357,23 @@ int vigilctl_main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"admin", "analyst", "auditor"}));
   api_tokens_create->add_option("--agency", api_token_agencies, "Limit the token to this agency (repeat for several)");
+  std::string api_token_expires, api_token_id;
+  api_tokens_create->add_option("--expires", api_token_expires, "When the token stops working (YYYY-MM-DD or RFC 3339)");
+  auto* api_tokens_list = api_tokens->add_subcommand("list", "List API tokens (ids, roles, expiry; never the secrets)");
+  auto* api_tokens_revoke = api_tokens->add_subcommand("revoke", "Revoke an API token now");
+  api_tokens_revoke->add_option("ID", api_token_id, "Token id (from api-tokens list)")->required();
+
+  auto* quarantine =
+      app.add_subcommand("quarantine", "Records the collector refused to store, with why (admin, auditor)")
+          ->require_subcommand(1);
+  std::string quarantine_agent, quarantine_before;
+  int quarantine_limit = 50;
+  auto* quarantine_list = quarantine->add_subcommand("list", "List quarantined records, newest first");
+  quarantine_list->add_option("--agent", quarantine_agent, "Only records of this agent");
+  quarantine_list->add_option("--before", quarantine_before, "Only records older than this id (next page)");
+  quarantine_list->add_option("--limit", quarantine_limit, "At most this many")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
 
   auto* audit = app.add_subcommand("audit", "The audit log of changes and logins (admin, auditor)")->require_subcommand(1);
   std::string audit_who, audit_action, audit_before;
@@ -418,9 +435,9 @@ int vigilctl_main(int argc, char** argv) {
         if (json) {
           print_json(j);
         } else {
-          std::printf("collector %s: %s agents (%s active), %s new alerts; you are %s\n",
+          std::printf("collector %s: %s agents (%s active), %s new alerts, %s records quarantined; you are %s\n",
                       cfg->console.to_string().c_str(), str(j, "agents").c_str(), str(j, "agents_active").c_str(),
-                      str(j, "alerts_new").c_str(), str(j, "role").c_str());
+                      str(j, "alerts_new").c_str(), str(j, "records_quarantined").c_str(), str(j, "role").c_str());
         }
       } else if (tokens_create->parsed()) {
         auto j = console.call("POST", "/api/v1/tokens",
@@ -565,9 +582,33 @@ int vigilctl_main(int argc, char** argv) {
           scope = (i ? scope + ", " : std::string(", agencies: ")) + user_agencies[i];
         }
         std::printf("user %s added (%s%s)\n", user_name.c_str(), user_role.c_str(), scope.c_str());
+      } else if (api_tokens_list->parsed()) {
+        auto j = console.call("GET", "/api/v1/api-tokens");
+        if (json) {
+          print_json(j);
+        } else {
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& t : j) {
+            std::string scope;
+            for (const auto& a : t.value("agencies", nlohmann::json::array())) {
+              scope += (scope.empty() ? "" : ",") + a.get<std::string>();
+            }
+            rows.push_back({str(t, "id"), str(t, "name"), str(t, "role"), scope.empty() ? "*" : scope, str(t, "state"),
+                            t["expires"].is_string() ? str(t, "expires") : "never", str(t, "created_by")});
+          }
+          print_table({"ID", "NAME", "ROLE", "AGENCIES", "STATE", "EXPIRES", "CREATED BY"}, rows);
+        }
+      } else if (api_tokens_revoke->parsed()) {
+        auto j = console.call("POST", "/api/v1/api-tokens/" + url_encode(api_token_id) + "/revoke");
+        if (json) {
+          print_json(j);
+        } else {
+          std::printf("API token %s revoked\n", api_token_id.c_str());
+        }
       } else if (api_tokens_create->parsed()) {
-        auto j = console.call("POST", "/api/v1/api-tokens",
-                              {{"name", api_token_name}, {"role", api_token_role}, {"agencies", api_token_agencies}});
+        nlohmann::json body{{"name", api_token_name}, {"role", api_token_role}, {"agencies", api_token_agencies}};
+        if (!api_token_expires.empty()) body["expires"] = api_token_expires;
+        auto j = console.call("POST", "/api/v1/api-tokens", body);
         if (json) {
           print_json(j);
         } else {
@@ -596,6 +637,23 @@ int vigilctl_main(int argc, char** argv) {
         std::string password = read_new_password(user_name);
         console.call("POST", "/api/v1/users/" + url_encode(user_name) + "/password", {{"password", password}});
         std::printf("password of %s changed; the user's sessions have ended\n", user_name.c_str());
+      } else if (quarantine_list->parsed()) {
+        std::string q = fmt::format("/api/v1/quarantine?limit={}", quarantine_limit);
+        if (!quarantine_agent.empty()) q += "&agent=" + url_encode(quarantine_agent);
+        if (!quarantine_before.empty()) q += "&before=" + url_encode(quarantine_before);
+        auto j = console.call("GET", q);
+        if (json) {
+          print_json(j);
+        } else {
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& e : j) {
+            std::string when = str(e, "received");
+            if (when.size() > 19) when = when.substr(0, 19) + "Z";
+            rows.push_back({str(e, "id"), when, str(e, "agent_id"), str(e, "seq"), str(e, "reason")});
+          }
+          print_table({"ID", "RECEIVED", "AGENT", "SEQ", "REASON"}, rows);
+          if (rows.empty()) std::puts("(no quarantined records)");
+        }
       } else if (audit_list->parsed()) {
         std::string q = fmt::format("/api/v1/audit?limit={}", audit_limit);
         if (!audit_who.empty()) q += "&who=" + url_encode(audit_who);

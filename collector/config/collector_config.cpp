@@ -73,6 +73,12 @@ void read_limits(YamlReader& r, const YAML::Node& n, LimitsSection& out) {
   if (auto v = m.get("request_timeout")) r.read_duration(v, out.request_timeout, m.path("request_timeout"), 100ms, 30min);
   if (auto v = m.get("idle_timeout")) r.read_duration(v, out.idle_timeout, m.path("idle_timeout"), 1s, 24h);
   if (auto v = m.get("max_connections")) r.read(v, out.max_connections, m.path("max_connections"), 1, 1000000);
+  if (auto v = m.get("max_connections_per_source")) {
+    r.read(v, out.max_connections_per_source, m.path("max_connections_per_source"), 0, 1000000);
+  }
+  if (auto v = m.get("console_max_connections")) {
+    r.read(v, out.console_max_connections, m.path("console_max_connections"), 1, 100000);
+  }
   if (auto v = m.get("max_records_per_batch")) {
     r.read(v, out.max_records_per_batch, m.path("max_records_per_batch"), 1, 1000000);
   }

@@ -40,6 +40,10 @@ struct LimitsSection {
   std::chrono::milliseconds request_timeout = 30s;  // to receive one whole request
   std::chrono::milliseconds idle_timeout = 120s;    // between requests on a kept-alive connection
   uint32_t max_connections = 10000;
+  // Open connections from one address; 0: no bound (behind HAProxy every agent comes from one).
+  uint32_t max_connections_per_source = 0;
+  // The console listener's own budget, so a saturated agents listener leaves it served.
+  uint32_t console_max_connections = 512;
   uint32_t max_records_per_batch = 10000;
 };
 

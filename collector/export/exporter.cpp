@@ -17,6 +17,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "collector/ingest/agent_identity.h"
+#include "common/ingest/bounded_json.h"
 #include "common/log/logging.h"
 #include "common/net/https_client.h"
 #include "common/pki/pki.h"
@@ -276,8 +278,9 @@ class WebhookSink : public ExportSink {
 }  // namespace
 
 std::string alert_json(const AlertRecord& a) {
-  nlohmann::json alert = nlohmann::json::parse(a.evidence, nullptr, false);
-  if (alert.is_discarded()) alert = a.evidence;
+  auto parsed = ingest::parse_bounded_json(a.evidence);
+  nlohmann::json alert = parsed ? std::move(*parsed) : nlohmann::json(a.evidence);
+  impose_agent_identity(alert, a.agent_id, a.host);
   nlohmann::json j = {{"id", a.id},
                       {"@timestamp", a.time.to_string()},
                       {"agent", {{"id", a.agent_id}, {"host", a.host}}},

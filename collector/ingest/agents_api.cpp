@@ -1,12 +1,12 @@
 #include "collector/ingest/agents_api.h"
 
-#include <algorithm>
-#include <initializer_list>
-#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "collector/ingest/batch_parser.h"
+#include "common/ingest/bounded_json.h"
+#include "common/ingest/record_rules.h"
 #include "common/log/logging.h"
 #include "common/version.h"
 
@@ -16,47 +16,6 @@ namespace {
 
 net::HttpResponse json_error(int status, const std::string& message, bool close = false) {
   return {status, nlohmann::json{{"error", message}}.dump(), "application/json", close};
-}
-
-const nlohmann::json* member(const nlohmann::json& j, std::initializer_list<const char*> path) {
-  const nlohmann::json* at = &j;
-  for (const char* key : path) {
-    if (!at->is_object()) return nullptr;
-    auto it = at->find(key);
-    if (it == at->end()) return nullptr;
-    at = &*it;
-  }
-  return at;
-}
-
-std::string string_at(const nlohmann::json& j, std::initializer_list<const char*> path) {
-  const auto* v = member(j, path);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
-}
-
-std::optional<IncomingRecord::Check> check_of(const nlohmann::json& ev) {
-  IncomingRecord::Check c;
-  c.check_id = string_at(ev, {"rule", "id"});
-  c.title = string_at(ev, {"rule", "name"});
-  c.policy = string_at(ev, {"vigil", "policy", "id"});
-  c.result = string_at(ev, {"vigil", "check", "result"});
-  c.evidence = string_at(ev, {"vigil", "check", "evidence"});
-  c.remediation = string_at(ev, {"vigil", "check", "remediation"});
-  c.policy_version = string_at(ev, {"vigil", "policy", "version"});
-  if (c.remediation.size() > 4096) c.remediation.resize(4096);
-  if (c.policy_version.size() > 64) c.policy_version.clear();
-  if (const auto* l = member(ev, {"vigil", "check", "level"}); l && l->is_number_integer()) {
-    c.level = std::clamp(l->get<int>(), 1, 5);
-  }
-  const auto* controls = member(ev, {"vigil", "compliance"});
-  c.controls = controls && controls->is_object() ? controls->dump() : "{}";
-  static const char* results[] = {"pass", "fail", "error", "not_applicable"};
-  bool known = std::find_if(std::begin(results), std::end(results), [&](const char* r) { return c.result == r; }) !=
-               std::end(results);
-  if (c.check_id.empty() || c.policy.empty() || !known || c.check_id.size() > 200 || c.policy.size() > 200) {
-    return std::nullopt;
-  }
-  return c;
 }
 
 std::string new_agent_id() { return "agt-" + pki::sha256_hex(pki::random_token()).substr(0, 20); }
@@ -89,7 +48,7 @@ net::HttpResponse AgentsApi::handle(const net::HttpRequest& r) {
                r.peer->serial_hex);
     return json_error(403, "certificate revoked", true);
   }
-  if (r.method == "POST" && r.target == "/v1/batches") return batches(r, r.peer->common_name);
+  if (r.method == "POST" && r.target == "/v1/batches") return batches(r, **agent);
   if (r.method == "POST" && r.target == "/v1/renew") return renew(r, r.peer->common_name, r.peer->serial_hex);
   return json_error(404, "no such endpoint");
 }
@@ -98,8 +57,9 @@ net::HttpResponse AgentsApi::handle(const net::HttpRequest& r) {
 // certificate; from then on only the new one is accepted.
 net::HttpResponse AgentsApi::renew(const net::HttpRequest& r, const std::string& agent_id,
                                    const std::string& serial) {
-  auto body = nlohmann::json::parse(r.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("csr") || !body["csr"].is_string()) {
+  auto parsed = ingest::parse_bounded_json(r.body);
+  nlohmann::json body = parsed ? std::move(*parsed) : nlohmann::json();
+  if (!body.is_object() || !body.contains("csr") || !body["csr"].is_string()) {
     ++stats_.malformed;
     return json_error(400, "expected {\"csr\": PEM}", true);
   }
@@ -118,25 +78,42 @@ net::HttpResponse AgentsApi::renew(const net::HttpRequest& r, const std::string&
 }
 
 net::HttpResponse AgentsApi::enroll(const net::HttpRequest& r) {
-  auto body = nlohmann::json::parse(r.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("token") || !body["token"].is_string() ||
+  auto parsed = ingest::parse_bounded_json(r.body);
+  nlohmann::json body = parsed ? std::move(*parsed) : nlohmann::json();
+  if (!body.is_object() || !body.contains("token") || !body["token"].is_string() ||
       !body.contains("csr") || !body["csr"].is_string()) {
     ++stats_.malformed;
     return json_error(400, "expected {\"token\": ..., \"csr\": ..., \"host\": ..., \"version\": ...}", true);
   }
-  std::string host = body.value("host", "");
-  std::string version = body.value("version", "");
+  auto text_member = [&](const char* key) {
+    auto it = body.find(key);
+    return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::string host = text_member("host");
+  std::string version = text_member("version");
   if (host.size() > 255 || version.size() > 64) return json_error(400, "host or version too long", true);
+  // Both reach log lines and the console: no control characters (log injection).
+  if (!ingest::printable(host) || !ingest::printable(version)) {
+    ++stats_.enroll_refused;
+    log_->warn("{}: enrollment refused: host or version holds control characters", r.remote);
+    return json_error(400, "host and version may not hold control characters", true);
+  }
+  // The CSR is checked before the token is spent on it: a weak key costs the agent nothing.
+  auto csr = pki::csr_from_pem(body["csr"].get<std::string>());
+  if (!csr) {
+    ++stats_.enroll_refused;
+    return json_error(400, "the CSR is not valid PEM", true);
+  }
+  if (auto checked = pki::check_csr(*csr); !checked) {
+    ++stats_.enroll_refused;
+    log_->warn("{}: enrollment of '{}' refused: {}", r.remote, host, checked.error());
+    return json_error(400, checked.error(), true);
+  }
   auto token = store_.consume_token(pki::sha256_hex(body["token"].get<std::string>()), Timestamp::now());
   if (!token) {
     ++stats_.enroll_refused;
     log_->warn("{}: enrollment of '{}' refused: {}", r.remote, host, token.error());
     return json_error(403, token.error(), true);
-  }
-  auto csr = pki::csr_from_pem(body["csr"].get<std::string>());
-  if (!csr) {
-    ++stats_.enroll_refused;
-    return json_error(400, "the CSR is not valid PEM", true);
   }
   std::string id = new_agent_id();
   auto cert = pki::sign_csr(ca_, ca_key_, *csr, id, options_.agent_cert_validity);
@@ -164,89 +141,43 @@ net::HttpResponse AgentsApi::enroll(const net::HttpRequest& r) {
           false};
 }
 
-net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const std::string& agent_id) {
-  std::vector<IncomingRecord> records;
-  std::string epoch;
-  uint64_t last_seq = 0;
-  size_t start = 0;
-  size_t line_no = 0;
-  while (start < r.body.size()) {
-    size_t end = r.body.find('\n', start);
-    if (end == std::string::npos) end = r.body.size();
-    std::string_view line(r.body.data() + start, end - start);
-    start = end + 1;
-    ++line_no;
-    if (line.empty()) continue;
-    if (records.size() >= options_.max_records_per_batch) {
-      ++stats_.malformed;
-      log_->warn("{}: agent {}: batch over {} records refused", r.remote, agent_id, options_.max_records_per_batch);
-      return json_error(413, "too many records in one batch", true);
-    }
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    auto bad = [&](const char* why) {
-      ++stats_.malformed;
-      log_->warn("{}: agent {}: malformed batch line {}: {}", r.remote, agent_id, line_no, why);
-      return json_error(400, fmt::format("line {}: {}", line_no, why), true);
-    };
-    if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
-    if (!j.contains("epoch") || !j["epoch"].is_string() || !j.contains("seq") || !j["seq"].is_number_unsigned() ||
-        !j.contains("event") || !j["event"].is_object()) {
-      return bad("expected {\"epoch\": string, \"seq\": integer, \"event\": object}");
-    }
-    const std::string& e = j["epoch"].get_ref<const std::string&>();
-    if (epoch.empty()) {
-      epoch = e;
-    } else if (e != epoch) {
-      return bad("one batch carries one epoch");
-    }
-    IncomingRecord rec;
-    rec.seq = j["seq"].get<uint64_t>();
-    if (rec.seq <= last_seq && !records.empty()) return bad("seq must increase within a batch");
-    last_seq = rec.seq;
-    const auto& ev = j["event"];
-    auto kind = ev.find("event");
-    if (kind != ev.end() && kind->is_object()) {
-      rec.kind = kind->value("kind", "event");
-      rec.dataset = kind->value("dataset", "");
-    } else {
-      rec.kind = "event";
-    }
-    if (auto ts = ev.find("@timestamp"); ts != ev.end() && ts->is_string()) {
-      if (auto t = Timestamp::parse(ts->get<std::string>())) rec.time = *t;
-    }
-    if (rec.kind == "alert") {
-      if (auto rule = ev.find("rule"); rule != ev.end() && rule->is_object()) {
-        if (auto v = rule->find("id"); v != rule->end() && v->is_string()) rec.rule_id = v->get<std::string>();
-        if (auto v = rule->find("name"); v != rule->end() && v->is_string()) rec.rule_name = v->get<std::string>();
-      }
-      if (kind != ev.end() && kind->is_object()) {
-        if (auto v = kind->find("severity"); v != kind->end() && v->is_number_integer()) {
-          rec.severity = std::clamp(v->get<int>(), 1, 5);
-        }
-      }
-      if (rec.rule_id.empty()) return bad("an alert needs rule.id");
-    }
-    if (rec.dataset == "compliance.check") {
-      if (auto c = check_of(ev)) {
-        rec.check = std::move(*c);
-      } else {
-        return bad("a compliance.check event needs rule.id, vigil.policy.id and vigil.check.result");
-      }
-    }
-    rec.json = ev.dump();
-    records.push_back(std::move(rec));
+net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const AgentRecord& agent) {
+  const std::string& agent_id = agent.id;
+  auto batch = parse_batch(r.body, options_.max_records_per_batch, agent.id, agent.host);
+  if (batch.refused) {
+    ++stats_.malformed;
+    log_->warn("{}: agent {}: batch refused: {}", r.remote, agent_id, *batch.refused);
+    return json_error(413, *batch.refused, true);
   }
-  if (records.empty()) return {200, R"({"acked":0})", "application/json", false};
-  auto stored = store_.store_batch(agent_id, epoch, records);
-  if (!stored) {
-    log_->error("agent {}: storing a batch failed: {}", agent_id, stored.error());
-    return json_error(503, "store unavailable");
+  if (!batch.quarantined.empty()) {
+    const auto& first = batch.quarantined.front();
+    log_->warn("{}: agent {}: {} record(s) quarantined; first, line {}: {}", r.remote, agent_id,
+               batch.quarantined.size(), first.line, first.reason);
+    // Stored before the batch: a failure here is answered 503 and the agent sends it all again.
+    auto q = store_.quarantine(agent_id, batch.quarantined, Timestamp::now());
+    if (!q) {
+      log_->error("agent {}: storing quarantined records failed: {}", agent_id, q.error());
+      return json_error(503, "store unavailable");
+    }
+    stats_.quarantined += *q;
   }
+  uint64_t stored = 0;
+  if (!batch.records.empty()) {
+    auto s = store_.store_batch(agent_id, batch.epoch, batch.records);
+    if (!s) {
+      log_->error("agent {}: storing a batch failed: {}", agent_id, s.error());
+      return json_error(503, "store unavailable");
+    }
+    stored = *s;
+  }
+  if (batch.records.empty() && batch.quarantined.empty()) return {200, R"({"acked":0})", "application/json", false};
   (void)store_.touch_agent(agent_id, Timestamp::now());
   ++stats_.batches;
-  stats_.records_new += *stored;
-  stats_.records_duplicate += records.size() - *stored;
-  return {200, nlohmann::json{{"acked", last_seq}, {"stored", *stored}}.dump(), "application/json", false};
+  stats_.records_new += stored;
+  stats_.records_duplicate += batch.records.size() - stored;
+  return {200,
+          nlohmann::json{{"acked", batch.last_seq}, {"stored", stored}, {"quarantined", batch.quarantined.size()}}.dump(),
+          "application/json", false};
 }
 
 }  // namespace vigil::collector

@@ -1,7 +1,8 @@
 // The agents listener's endpoints (shared/DESIGN.md "Agent ⇄ collector"):
 //   GET  /v1/ca       the CA certificate (agents compare it with their pin before sending a token)
 //   POST /v1/enroll   one-time token + CSR -> agent id and certificate (no client certificate yet)
-//   POST /v1/batches  NDJSON records {epoch, seq, event}; one transaction; {"acked": last_seq}
+//   POST /v1/batches  NDJSON records {epoch, seq, event}; one transaction; {"acked": last_seq}; a
+//                     record that fails is quarantined with its reason, never refusing the rest
 //   POST /v1/renew    {csr} -> {certificate}: a new certificate for the agent; the old one is
 //                     refused from then on
 // Every other request needs a verified, unrevoked client certificate: without one it is refused
@@ -36,7 +37,8 @@ struct AgentsApiStats {
   std::atomic<uint64_t> records_duplicate{0};
   std::atomic<uint64_t> refused_unauthenticated{0};
   std::atomic<uint64_t> refused_revoked{0};
-  std::atomic<uint64_t> malformed{0};
+  std::atomic<uint64_t> malformed{0};     // batches refused whole (over the record bound), bad bodies
+  std::atomic<uint64_t> quarantined{0};   // records set aside with their reason (new rows)
   std::atomic<uint64_t> renewed{0};
 };
 
@@ -48,7 +50,7 @@ class AgentsApi {
 
  private:
   net::HttpResponse enroll(const net::HttpRequest& request);
-  net::HttpResponse batches(const net::HttpRequest& request, const std::string& agent_id);
+  net::HttpResponse batches(const net::HttpRequest& request, const AgentRecord& agent);
   net::HttpResponse renew(const net::HttpRequest& request, const std::string& agent_id, const std::string& serial);
 
   Store& store_;

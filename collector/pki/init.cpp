@@ -68,6 +68,8 @@ Result<InitResult> init_collector(const InitOptions& o) {
   fs::create_directories(pki_dir, ec);
   if (ec) return make_error(fmt::format("cannot create {}: {}", pki_dir.string(), ec.message()));
   fs::permissions(pki_dir, fs::perms::owner_all, ec);
+  // A self-contained directory also holds the database: the owner's alone.
+  if (self_contained) fs::permissions(o.dir, fs::perms::owner_all, ec);
 
   auto ca_key = pki::generate_key();
   if (!ca_key) return make_error(ca_key.error());

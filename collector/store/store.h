@@ -21,11 +21,18 @@ struct TokenInfo {
 };
 
 // An operator's API token (stored by its SHA-256): a name for the audit log, a role, and the
-// agencies it is limited to (empty: every agency).
+// agencies it is limited to (empty: every agency); an optional expiry; revoked by id.
 struct ApiTokenRecord {
   std::string name;
   std::string role;
   std::vector<std::string> agencies;
+  int64_t id = 0;
+  Timestamp created{};
+  Timestamp expires{};  // 0: never
+  Timestamp revoked{};  // 0: not revoked
+  std::string created_by{};
+  bool bootstrap = false;  // the admin token `vigil-collector init` made
+  bool active(Timestamp now) const { return revoked.ns == 0 && (expires.ns == 0 || now < expires); }
 };
 
 struct AgentRecord {
@@ -64,6 +71,19 @@ struct IncomingRecord {
     std::string policy_version;
   };
   std::optional<Check> check;
+};
+
+// A record the collector did not store, kept with why (shared/DESIGN.md "Hostile input"): the
+// records behind it are stored and acknowledged all the same.
+struct QuarantinedRecord {
+  int64_t id = 0;
+  std::string agent_id;
+  std::string epoch;            // empty when the line had none
+  std::optional<uint64_t> seq;  // absent when the line had none
+  size_t line = 0;              // line within its batch
+  std::string reason;
+  std::string body;  // the line as received, cut at 4 KiB
+  Timestamp received{};
 };
 
 struct ComplianceRow {
@@ -287,9 +307,18 @@ class Store {
   virtual Result<bool> replace_agent_cert(const std::string& id, const std::string& old_serial,
                                           const std::string& new_serial) = 0;
 
-  // API tokens of operators, by hash.
-  virtual Result<void> add_api_token(const std::string& token_hash, const ApiTokenRecord& token) = 0;
+  // API tokens of operators, by hash. add_api_token returns the new token's id (`created` 0: now).
+  // api_token finds revoked and expired tokens too: the caller judges with active().
+  virtual Result<int64_t> add_api_token(const std::string& token_hash, const ApiTokenRecord& token) = 0;
   virtual Result<std::optional<ApiTokenRecord>> api_token(const std::string& token_hash) = 0;
+  // Every token, newest first (no hashes).
+  virtual Result<std::vector<ApiTokenRecord>> list_api_tokens() = 0;
+  // false when the token is unknown or already revoked.
+  virtual Result<bool> revoke_api_token(int64_t id, Timestamp when) = 0;
+  // The admin token `init` made (its hash): added once (a token revoked stays revoked), and every
+  // other bootstrap token still active is revoked, so `init --force` retires the old one.
+  // Returns how many were retired.
+  virtual Result<uint64_t> import_bootstrap_token(const std::string& token_hash, Timestamp now) = 0;
 
   // Local users. add_user is false when the name is taken; the others when it is unknown.
   virtual Result<bool> add_user(const UserRecord& user) = 0;
@@ -315,6 +344,14 @@ class Store {
   virtual Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
                                        const std::vector<IncomingRecord>& records) = 0;
   virtual Result<StoredCounts> counts(const std::string& agent_id) = 0;
+  // Records refused at ingest, with their reason. One row per (agent, epoch, seq) where the seq
+  // is known, so redelivery adds none; returns how many were new.
+  virtual Result<uint64_t> quarantine(const std::string& agent_id, const std::vector<QuarantinedRecord>& records,
+                                      Timestamp received) = 0;
+  virtual Result<uint64_t> count_quarantined() = 0;
+  // Newest first; of one agent or all (empty); `before_id` pages (0: from the newest).
+  virtual Result<std::vector<QuarantinedRecord>> list_quarantined(const std::string& agent_id, int64_t before_id,
+                                                                  int limit) = 0;
   // Retention: deletes what is older than the request's cutoffs, chunk by chunk. An alert keeps
   // its own record (its evidence) for as long as it stays, whatever the events cutoff; the
   // latest compliance result of every check stays however old. Stops early, with what it
@@ -352,8 +389,13 @@ class Store {
   virtual Result<bool> expire_waiver(int64_t id, Timestamp when, const std::string& who) = 0;
 };
 
-// Opens (creating) an SQLite database in WAL mode and migrates it.
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+// How SQLite syncs: `full` (the collector's) puts every commit on disk before it returns, so a
+// batch acknowledged to an agent survives power loss; `normal` may lose the last commits then and
+// exists for the store benchmark to show what `full` costs.
+enum class SqliteSync { full, normal };
+
+// Opens (creating, 0600) an SQLite database in WAL mode and migrates it.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, SqliteSync sync = SqliteSync::full);
 
 struct PostgresOptions {
   std::string dsn;  // libpq connection string; may hold a password, so it is never logged

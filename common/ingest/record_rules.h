@@ -38,4 +38,8 @@ std::optional<size_t> json_depth_exceeded(std::string_view text, size_t max_dept
 // Text holds no control characters (bytes below 0x20 or 0x7f): safe to log and to show.
 bool printable(std::string_view text);
 
+// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD: what a text
+// column (PostgreSQL's above all) or a JSON string can hold.
+std::string valid_utf8(std::string_view text);
+
 }  // namespace vigil::ingest

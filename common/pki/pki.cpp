@@ -180,13 +180,40 @@ Result<Csr> make_csr(const Key& key, const std::string& cn) {
   return req;
 }
 
-Result<Cert> sign_csr(const Cert& ca, const Key& ca_key, const Csr& csr, const std::string& cn,
-                      std::chrono::seconds validity) {
+Result<void> check_csr(const Csr& csr) {
   EVP_PKEY* pub = X509_REQ_get0_pubkey(csr.get());
   if (!pub) return make_error("the CSR carries no public key");
+  switch (EVP_PKEY_get_base_id(pub)) {
+    case EVP_PKEY_RSA:
+      if (EVP_PKEY_get_bits(pub) < 2048) {
+        return make_error(fmt::format("the CSR's RSA key has {} bits: 2048 or more are required", EVP_PKEY_get_bits(pub)));
+      }
+      break;
+    case EVP_PKEY_EC: {
+      char group[64] = {};
+      size_t len = 0;
+      if (EVP_PKEY_get_group_name(pub, group, sizeof group, &len) != 1) {
+        return make_error("the CSR's EC key names no curve");
+      }
+      std::string_view g(group, len);
+      if (g != "prime256v1" && g != "P-256" && g != "secp384r1" && g != "P-384") {
+        return make_error(fmt::format("the CSR's EC key is on curve {}: P-256 or P-384 are accepted", g.substr(0, 40)));
+      }
+      break;
+    }
+    case EVP_PKEY_ED25519:
+      break;
+    default:
+      return make_error("the CSR's key type is not accepted: RSA (2048 bits or more), EC P-256/P-384 or Ed25519");
+  }
   if (X509_REQ_verify(csr.get(), pub) != 1) return make_error(openssl_error("the CSR's signature does not verify"));
-  if (EVP_PKEY_get_bits(pub) < 256) return make_error("the CSR's key is too weak");
-  return issue(ca, ca_key, pub, cn, {}, false, validity);
+  return {};
+}
+
+Result<Cert> sign_csr(const Cert& ca, const Key& ca_key, const Csr& csr, const std::string& cn,
+                      std::chrono::seconds validity) {
+  if (auto checked = check_csr(csr); !checked) return make_error(checked.error());
+  return issue(ca, ca_key, X509_REQ_get0_pubkey(csr.get()), cn, {}, false, validity);
 }
 
 Result<std::string> spki_pin(const Cert& cert) {

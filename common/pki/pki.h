@@ -51,7 +51,10 @@ Result<std::vector<std::string>> split_certs(const std::string& pem);
 
 // A CSR for `key` with the given common name.
 Result<Csr> make_csr(const Key& key, const std::string& common_name);
-// Verifies the CSR's self-signature and signs it as a client certificate for `common_name` (the
+// A CSR this collector signs: its signature verifies and its key is RSA of 2048 bits or more,
+// EC on P-256 or P-384, or Ed25519. Checked before anything is spent on it (an enrollment token).
+Result<void> check_csr(const Csr& csr);
+// Checks the CSR (check_csr) and signs it as a client certificate for `common_name` (the
 // CN in the CSR is ignored: the collector names the agent).
 Result<Cert> sign_csr(const Cert& ca, const Key& ca_key, const Csr& csr, const std::string& common_name,
                       std::chrono::seconds validity);

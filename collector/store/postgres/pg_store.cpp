@@ -168,6 +168,30 @@ CREATE INDEX audit_ts ON audit(ts);
     R"sql(
 CREATE INDEX alerts_rule ON alerts(rule_id, id);
 )sql",
+    // 8: records refused at ingest, with their reason (one per agent, epoch and seq when known).
+    R"sql(
+CREATE TABLE quarantined(
+  id BIGSERIAL PRIMARY KEY,
+  agent_id TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  seq BIGINT,
+  line INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  body TEXT NOT NULL,
+  received_at BIGINT NOT NULL,
+  UNIQUE (agent_id, epoch, seq));
+CREATE INDEX quarantined_ts ON quarantined(received_at);
+)sql",
+    // 9: API tokens get ids, an expiry, revocation and who made them; `init`'s is marked.
+    R"sql(
+ALTER TABLE api_tokens ADD COLUMN id BIGSERIAL;
+CREATE UNIQUE INDEX api_tokens_id ON api_tokens(id);
+ALTER TABLE api_tokens ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE api_tokens ADD COLUMN revoked_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE api_tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_tokens ADD COLUMN bootstrap BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE api_tokens SET bootstrap = TRUE WHERE name = 'init';
+)sql",
 };
 
 // SQLSTATEs after which a whole transaction may simply be run again.
@@ -540,26 +564,98 @@ class PgStore final : public Store {
     });
   }
 
-  Result<void> add_api_token(const std::string& hash, const ApiTokenRecord& t) override {
-    return with_conn<void>("add_api_token", [&](Conn& c) {
-      Params p;
-      p.text(hash).text(t.role).text(t.name).text(join_lines(t.agencies)).integer(Timestamp::now().ns);
-      return command(c,
-                     "INSERT INTO api_tokens(hash, role, name, agencies, created_at) VALUES ($1, $2, $3, $4, $5)"
-                     " ON CONFLICT (hash) DO UPDATE SET role = EXCLUDED.role, name = EXCLUDED.name,"
-                     " agencies = EXCLUDED.agencies, created_at = EXCLUDED.created_at",
-                     p);
-    });
+  static constexpr const char* kApiTokenColumns =
+      "name, role, agencies, id, created_at, expires_at, revoked_at, created_by, bootstrap";
+  static ApiTokenRecord api_token_from(const Res& r, int i) {
+    ApiTokenRecord t{r.text(i, 0), r.text(i, 1), split_lines(r.text(i, 2))};
+    t.id = r.integer(i, 3);
+    t.created = Timestamp{r.integer(i, 4)};
+    t.expires = Timestamp{r.integer(i, 5)};
+    t.revoked = Timestamp{r.integer(i, 6)};
+    t.created_by = r.text(i, 7);
+    t.bootstrap = r.text(i, 8) == "t";
+    return t;
+  }
+
+  // ON CONFLICT DO NOTHING when `keep_existing` (the bootstrap token); the id, 0 when kept.
+  static Result<int64_t> insert_api_token(Conn& c, const std::string& hash, const ApiTokenRecord& t, bool keep_existing) {
+    Params p;
+    p.text(hash).text(t.role).text(t.name).text(join_lines(t.agencies));
+    p.integer(t.created.ns != 0 ? t.created.ns : Timestamp::now().ns).integer(t.expires.ns).text(t.created_by);
+    p.text(t.bootstrap ? "true" : "false");
+    Res r = c.exec(keep_existing
+                       ? "INSERT INTO api_tokens(hash, role, name, agencies, created_at, expires_at, created_by, bootstrap)"
+                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hash) DO NOTHING RETURNING id"
+                       : "INSERT INTO api_tokens(hash, role, name, agencies, created_at, expires_at, created_by, bootstrap)"
+                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                   p);
+    if (!r.ok()) return failed(c, r);
+    return r.rows() > 0 ? r.integer(0, 0) : int64_t{0};
+  }
+
+  Result<int64_t> add_api_token(const std::string& hash, const ApiTokenRecord& t) override {
+    return with_conn<int64_t>("add_api_token", [&](Conn& c) { return insert_api_token(c, hash, t, false); });
   }
 
   Result<std::optional<ApiTokenRecord>> api_token(const std::string& hash) override {
     return with_conn<std::optional<ApiTokenRecord>>("api_token", [&](Conn& c) -> Result<std::optional<ApiTokenRecord>> {
       Params p;
       p.text(hash);
-      Res r = c.exec("SELECT name, role, agencies FROM api_tokens WHERE hash = $1", p);
+      static const std::string sql = fmt::format("SELECT {} FROM api_tokens WHERE hash = $1", kApiTokenColumns);
+      Res r = c.exec(sql.c_str(), p);
       if (!r.ok()) return failed(c, r);
       if (r.rows() == 0) return std::optional<ApiTokenRecord>();
-      return std::optional<ApiTokenRecord>(ApiTokenRecord{r.text(0, 0), r.text(0, 1), split_lines(r.text(0, 2))});
+      return std::optional<ApiTokenRecord>(api_token_from(r, 0));
+    });
+  }
+
+  Result<std::vector<ApiTokenRecord>> list_api_tokens() override {
+    return with_conn<std::vector<ApiTokenRecord>>("list_api_tokens", [&](Conn& c) -> Result<std::vector<ApiTokenRecord>> {
+      static const std::string sql =
+          fmt::format("SELECT {} FROM api_tokens ORDER BY id DESC LIMIT 10000", kApiTokenColumns);
+      Res r = c.exec(sql.c_str());
+      if (!r.ok()) return failed(c, r);
+      std::vector<ApiTokenRecord> out;
+      for (int i = 0; i < r.rows(); ++i) out.push_back(api_token_from(r, i));
+      return out;
+    });
+  }
+
+  Result<bool> revoke_api_token(int64_t id, Timestamp when) override {
+    return with_conn<bool>("revoke_api_token", [&](Conn& c) {
+      Params p;
+      p.integer(when.ns).integer(id);
+      return changed(c, "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0", p);
+    });
+  }
+
+  Result<uint64_t> import_bootstrap_token(const std::string& hash, Timestamp now) override {
+    return with_conn<uint64_t>("import_bootstrap_token", [&](Conn& c) -> Result<uint64_t> {
+      Res begin = c.exec("BEGIN");
+      if (!begin.ok()) return failed(c, begin);
+      ApiTokenRecord t{"init", "admin", {}};
+      t.created = now;
+      t.created_by = "vigil-collector init";
+      t.bootstrap = true;
+      auto added = insert_api_token(c, hash, t, true);
+      if (!added) {
+        rollback(c);
+        return make_error(added.error());
+      }
+      Params p;
+      p.integer(now.ns).text(hash);
+      Res r = c.exec("UPDATE api_tokens SET revoked_at = $1 WHERE bootstrap AND revoked_at = 0 AND hash <> $2", p);
+      if (!r.ok()) {
+        rollback(c);
+        return failed(c, r);
+      }
+      uint64_t retired = r.affected();
+      Res commit = c.exec("COMMIT");
+      if (!commit.ok()) {
+        rollback(c);
+        return failed(c, commit);
+      }
+      return retired;
     });
   }
 
@@ -727,6 +823,76 @@ class PgStore final : public Store {
       if (!r.ok()) return failed(c, r);
       return StoredCounts{static_cast<uint64_t>(r.integer(0, 0)), static_cast<uint64_t>(r.integer(0, 1))};
     });
+  }
+
+  Result<uint64_t> quarantine(const std::string& agent_id, const std::vector<QuarantinedRecord>& records,
+                              Timestamp received) override {
+    return with_conn<uint64_t>("quarantine", [&](Conn& c) -> Result<uint64_t> {
+      Res begin = c.exec("BEGIN");
+      if (!begin.ok()) return failed(c, begin);
+      uint64_t added = 0;
+      for (const auto& q : records) {
+        Params p;
+        p.text(agent_id).text(q.epoch);
+        if (q.seq) {
+          p.integer(static_cast<int64_t>(*q.seq));
+        } else {
+          p.null();
+        }
+        p.integer(static_cast<int64_t>(q.line)).text(q.reason).text(q.body).integer(received.ns);
+        Res r = c.exec(
+            "INSERT INTO quarantined(agent_id, epoch, seq, line, reason, body, received_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            p);
+        if (!r.ok()) {
+          rollback(c);
+          return failed(c, r);
+        }
+        added += r.affected();
+      }
+      Res commit = c.exec("COMMIT");
+      if (!commit.ok()) {
+        rollback(c);
+        return failed(c, commit);
+      }
+      return added;
+    });
+  }
+
+  Result<uint64_t> count_quarantined() override {
+    return with_conn<uint64_t>("count_quarantined", [&](Conn& c) -> Result<uint64_t> {
+      Res r = c.exec("SELECT COUNT(*) FROM quarantined");
+      if (!r.ok()) return failed(c, r);
+      return static_cast<uint64_t>(r.integer(0, 0));
+    });
+  }
+
+  Result<std::vector<QuarantinedRecord>> list_quarantined(const std::string& agent_id, int64_t before_id,
+                                                          int limit) override {
+    return with_conn<std::vector<QuarantinedRecord>>(
+        "list_quarantined", [&](Conn& c) -> Result<std::vector<QuarantinedRecord>> {
+          Params p;
+          p.text_or_null(agent_id).integer(before_id).integer(std::clamp(limit, 1, 1000));
+          Res r = c.exec(
+              "SELECT id, agent_id, epoch, seq, line, reason, body, received_at FROM quarantined"
+              " WHERE ($1::text IS NULL OR agent_id = $1) AND ($2::bigint = 0 OR id < $2) ORDER BY id DESC LIMIT $3",
+              p);
+          if (!r.ok()) return failed(c, r);
+          std::vector<QuarantinedRecord> out;
+          for (int i = 0; i < r.rows(); ++i) {
+            QuarantinedRecord q;
+            q.id = r.integer(i, 0);
+            q.agent_id = r.text(i, 1);
+            q.epoch = r.text(i, 2);
+            if (!r.is_null(i, 3)) q.seq = static_cast<uint64_t>(r.integer(i, 3));
+            q.line = static_cast<size_t>(r.integer(i, 4));
+            q.reason = r.text(i, 5);
+            q.body = r.text(i, 6);
+            q.received = Timestamp{r.integer(i, 7)};
+            out.push_back(std::move(q));
+          }
+          return out;
+        });
   }
 
   Result<PurgeCounts> purge(const PurgeRequest& req) override {

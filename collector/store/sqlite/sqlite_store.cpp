@@ -1,4 +1,10 @@
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -157,6 +163,31 @@ CREATE INDEX audit_ts ON audit(ts);
     // 7: the alert list by rule, newest first, as it is by agent and by status.
     R"sql(
 CREATE INDEX alerts_rule ON alerts(rule_id, id);
+)sql",
+    // 8: records refused at ingest, with their reason (one per agent, epoch and seq when known).
+    R"sql(
+CREATE TABLE quarantined(
+  id INTEGER PRIMARY KEY,
+  agent_id TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  seq INTEGER,
+  line INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  body TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  UNIQUE (agent_id, epoch, seq));
+CREATE INDEX quarantined_ts ON quarantined(received_at);
+)sql",
+    // 9: API tokens get ids, an expiry, revocation and who made them; `init`'s is marked.
+    R"sql(
+ALTER TABLE api_tokens ADD COLUMN id INTEGER NOT NULL DEFAULT 0;
+UPDATE api_tokens SET id = rowid;
+CREATE UNIQUE INDEX api_tokens_id ON api_tokens(id);
+ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_tokens ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_tokens ADD COLUMN bootstrap INTEGER NOT NULL DEFAULT 0;
+UPDATE api_tokens SET bootstrap = 1 WHERE name = 'init';
 )sql",
 };
 
@@ -399,21 +430,99 @@ class SqliteStore final : public Store {
     return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
   }
 
-  Result<void> add_api_token(const std::string& hash, const ApiTokenRecord& t) override {
+  static constexpr const char* kApiTokenColumns =
+      "name, role, agencies, id, created_at, expires_at, revoked_at, created_by, bootstrap";
+  static ApiTokenRecord api_token_from(const Stmt& s) {
+    ApiTokenRecord t{s.text(0), s.text(1), split_lines(s.text(2))};
+    t.id = s.integer(3);
+    t.created = Timestamp{s.integer(4)};
+    t.expires = Timestamp{s.integer(5)};
+    t.revoked = Timestamp{s.integer(6)};
+    t.created_by = s.text(7);
+    t.bootstrap = s.integer(8) != 0;
+    return t;
+  }
+
+  Result<int64_t> add_api_token(const std::string& hash, const ApiTokenRecord& t) override {
     std::lock_guard lock(mutex_);
-    Stmt s(db_, "INSERT OR REPLACE INTO api_tokens(hash, role, name, agencies, created_at) VALUES (?, ?, ?, ?, ?)");
-    s.bind(1, hash).bind(2, t.role).bind(3, t.name).bind(4, join_lines(t.agencies)).bind(5, Timestamp::now().ns);
-    return done(s);
+    return add_api_token_locked(hash, t, false);
+  }
+
+  // INSERT OR IGNORE when `keep_existing` (the bootstrap token), INSERT otherwise; the id is the
+  // highest so far plus one (the store's one writer holds the lock). 0 when a row was kept.
+  Result<int64_t> add_api_token_locked(const std::string& hash, const ApiTokenRecord& t, bool keep_existing) {
+    Stmt s(db_, keep_existing
+                    ? "INSERT OR IGNORE INTO api_tokens(hash, role, name, agencies, created_at, expires_at, created_by,"
+                      " bootstrap, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) + 1 FROM api_tokens))"
+                    : "INSERT INTO api_tokens(hash, role, name, agencies, created_at, expires_at, created_by,"
+                      " bootstrap, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) + 1 FROM api_tokens))");
+    s.bind(1, hash).bind(2, t.role).bind(3, t.name).bind(4, join_lines(t.agencies));
+    s.bind(5, t.created.ns != 0 ? t.created.ns : Timestamp::now().ns).bind(6, t.expires.ns).bind(7, t.created_by);
+    s.bind(8, int64_t{t.bootstrap ? 1 : 0});
+    if (auto d = done(s); !d) return make_error(d.error());
+    if (sqlite3_changes(db_) == 0) return int64_t{0};
+    Stmt id(db_, "SELECT id FROM api_tokens WHERE hash = ?");
+    id.bind(1, hash);
+    if (id.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return id.integer(0);
   }
 
   Result<std::optional<ApiTokenRecord>> api_token(const std::string& hash) override {
     std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT name, role, agencies FROM api_tokens WHERE hash = ?");
+    static const std::string sql = fmt::format("SELECT {} FROM api_tokens WHERE hash = ?", kApiTokenColumns);
+    Stmt s(db_, sql.c_str());
     s.bind(1, hash);
     int rc = s.step();
-    if (rc == SQLITE_ROW) return std::optional<ApiTokenRecord>(ApiTokenRecord{s.text(0), s.text(1), split_lines(s.text(2))});
+    if (rc == SQLITE_ROW) return std::optional<ApiTokenRecord>(api_token_from(s));
     if (rc == SQLITE_DONE) return std::optional<ApiTokenRecord>();
     return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+
+  Result<std::vector<ApiTokenRecord>> list_api_tokens() override {
+    std::lock_guard lock(mutex_);
+    static const std::string sql = fmt::format("SELECT {} FROM api_tokens ORDER BY id DESC LIMIT 10000", kApiTokenColumns);
+    Stmt s(db_, sql.c_str());
+    std::vector<ApiTokenRecord> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(api_token_from(s));
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
+  }
+
+  Result<bool> revoke_api_token(int64_t id, Timestamp when) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0");
+    s.bind(1, when.ns).bind(2, id);
+    if (auto d = done(s); !d) return make_error(d.error());
+    return sqlite3_changes(db_) > 0;
+  }
+
+  Result<uint64_t> import_bootstrap_token(const std::string& hash, Timestamp now) override {
+    std::lock_guard lock(mutex_);
+    auto r = exec("BEGIN IMMEDIATE");
+    if (!r) return make_error(r.error());
+    ApiTokenRecord t{"init", "admin", {}};
+    t.created = now;
+    t.created_by = "vigil-collector init";
+    t.bootstrap = true;
+    auto added = add_api_token_locked(hash, t, true);
+    if (!added) {
+      (void)exec("ROLLBACK");
+      return make_error(added.error());
+    }
+    Stmt s(db_, "UPDATE api_tokens SET revoked_at = ? WHERE bootstrap = 1 AND revoked_at = 0 AND hash <> ?");
+    s.bind(1, now.ns).bind(2, hash);
+    if (auto d = done(s); !d) {
+      (void)exec("ROLLBACK");
+      return make_error(d.error());
+    }
+    auto retired = static_cast<uint64_t>(sqlite3_changes(db_));
+    r = exec("COMMIT");
+    if (!r) {
+      (void)exec("ROLLBACK");
+      return make_error(r.error());
+    }
+    return retired;
   }
 
   static UserRecord user_from(const Stmt& s) {
@@ -615,6 +724,71 @@ class SqliteStore final : public Store {
     s.bind(1, agent_id);
     if (s.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
     return StoredCounts{static_cast<uint64_t>(s.integer(0)), static_cast<uint64_t>(s.integer(1))};
+  }
+
+  Result<uint64_t> quarantine(const std::string& agent_id, const std::vector<QuarantinedRecord>& records,
+                              Timestamp received) override {
+    std::lock_guard lock(mutex_);
+    auto r = exec("BEGIN IMMEDIATE");
+    if (!r) return make_error(r.error());
+    Stmt s(db_,
+           "INSERT OR IGNORE INTO quarantined(agent_id, epoch, seq, line, reason, body, received_at)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?)");
+    uint64_t added = 0;
+    for (const auto& q : records) {
+      s.bind(1, agent_id).bind(2, q.epoch);
+      if (q.seq) {
+        s.bind(3, static_cast<int64_t>(*q.seq));
+      } else {
+        s.bind_null(3);
+      }
+      s.bind(4, static_cast<int64_t>(q.line)).bind(5, q.reason).bind(6, q.body).bind(7, received.ns);
+      if (s.step() != SQLITE_DONE) {
+        std::string err = sqlite3_errmsg(db_);
+        (void)exec("ROLLBACK");
+        return make_error("sqlite: " + err);
+      }
+      added += sqlite3_changes(db_) > 0 ? 1 : 0;
+      s.reset();
+    }
+    r = exec("COMMIT");
+    if (!r) {
+      (void)exec("ROLLBACK");
+      return make_error(r.error());
+    }
+    return added;
+  }
+
+  Result<uint64_t> count_quarantined() override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT COUNT(*) FROM quarantined");
+    if (s.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return static_cast<uint64_t>(s.integer(0));
+  }
+
+  Result<std::vector<QuarantinedRecord>> list_quarantined(const std::string& agent_id, int64_t before_id,
+                                                          int limit) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_,
+           "SELECT id, agent_id, epoch, seq, line, reason, body, received_at FROM quarantined"
+           " WHERE (?1 IS NULL OR agent_id = ?1) AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3");
+    s.bind_or_null(1, agent_id).bind(2, before_id).bind(3, static_cast<int64_t>(std::clamp(limit, 1, 1000)));
+    std::vector<QuarantinedRecord> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      QuarantinedRecord q;
+      q.id = s.integer(0);
+      q.agent_id = s.text(1);
+      q.epoch = s.text(2);
+      if (!s.is_null(3)) q.seq = static_cast<uint64_t>(s.integer(3));
+      q.line = static_cast<size_t>(s.integer(4));
+      q.reason = s.text(5);
+      q.body = s.text(6);
+      q.received = Timestamp{s.integer(7)};
+      out.push_back(std::move(q));
+    }
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return out;
   }
 
   Result<PurgeCounts> purge(const PurgeRequest& req) override {
@@ -1118,7 +1292,17 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, SqliteSync sync) {
+  // The database holds token hashes, sessions and every agency's records: owner only. SQLite
+  // creates it (and its -wal and -shm, which take the database's mode) 0644 less the umask, so
+  // the file is made first, and one found wider is narrowed.
+  if (path != ":memory:" && path.rfind("file:", 0) != 0) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return make_error(fmt::format("cannot open database {}: {}", path, std::strerror(errno)));
+    ::fchmod(fd, 0600);
+    ::close(fd);
+    for (const char* suffix : {"-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                            nullptr);
@@ -1129,7 +1313,11 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
   }
   sqlite3_busy_timeout(db, 5000);
   auto store = std::make_unique<SqliteStore>(db);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
+  // synchronous=FULL: WAL is synced at every commit, so a batch acknowledged to an agent (which
+  // then drops it) survives power loss, not only a crash of the process.
+  for (const char* pragma : {"PRAGMA journal_mode=WAL",
+                             sync == SqliteSync::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                             "PRAGMA foreign_keys=ON"}) {
     auto r = store->exec(pragma);
     if (!r) return make_error(r.error());
   }

@@ -250,6 +250,87 @@ TEST_P(StoreTest, ApiTokensMapToRoles) {
   EXPECT_EQ((*store_->api_token("h3"))->agencies, (std::vector<std::string>{"A", "B C"}));
 }
 
+TEST_P(StoreTest, ApiTokensHaveIdsExpireAndAreRevoked) {
+  ApiTokenRecord t{"ci", "analyst", {}};
+  t.expires = at(100);
+  t.created_by = "admin";
+  auto id = store_->add_api_token("h1", t);
+  ASSERT_TRUE(id) << id.error();
+  auto second = store_->add_api_token("h2", {"ops", "auditor", {"A"}});
+  ASSERT_TRUE(second) << second.error();
+  EXPECT_GT(*second, *id);
+  auto got = store_->api_token("h1");
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ((*got)->id, *id);
+  EXPECT_EQ((*got)->expires.ns, at(100).ns);
+  EXPECT_EQ((*got)->created_by, "admin");
+  EXPECT_TRUE((*got)->active(at(99)));
+  EXPECT_FALSE((*got)->active(at(100)));  // expired
+  auto list = store_->list_api_tokens();
+  ASSERT_TRUE(list) << list.error();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "ops");  // newest first
+  EXPECT_TRUE(*store_->revoke_api_token(*second, at(5)));
+  EXPECT_FALSE(*store_->revoke_api_token(*second, at(6)));  // already revoked
+  EXPECT_FALSE(*store_->revoke_api_token(9999, at(6)));     // unknown
+  auto revoked = store_->api_token("h2");
+  EXPECT_EQ((*revoked)->revoked.ns, at(5).ns);
+  EXPECT_FALSE((*revoked)->active(at(1)));
+}
+
+TEST_P(StoreTest, ANewBootstrapTokenRetiresTheOldOne) {
+  ASSERT_TRUE(store_->add_api_token("ops", {"ops", "admin", {}}));
+  auto first = store_->import_bootstrap_token("boot1", at(1));
+  ASSERT_TRUE(first) << first.error();
+  EXPECT_EQ(*first, 0u);
+  EXPECT_EQ(*store_->import_bootstrap_token("boot1", at(2)), 0u);  // every start imports it again: one row
+  EXPECT_EQ(store_->list_api_tokens()->size(), 2u);
+  EXPECT_TRUE((*store_->api_token("boot1"))->bootstrap);
+  // `init --force` wrote a new one: the old stops working, other tokens stay.
+  EXPECT_EQ(*store_->import_bootstrap_token("boot2", at(3)), 1u);
+  EXPECT_FALSE((*store_->api_token("boot1"))->active(at(4)));
+  EXPECT_TRUE((*store_->api_token("boot2"))->active(at(4)));
+  EXPECT_TRUE((*store_->api_token("ops"))->active(at(4)));
+  // A bootstrap token revoked by hand stays revoked across restarts.
+  ASSERT_TRUE(*store_->revoke_api_token((*store_->api_token("boot2"))->id, at(5)));
+  EXPECT_EQ(*store_->import_bootstrap_token("boot2", at(6)), 0u);
+  EXPECT_FALSE((*store_->api_token("boot2"))->active(at(7)));
+}
+
+TEST_P(StoreTest, QuarantinedRecordsAreKeptOnceWithTheirReason) {
+  std::vector<QuarantinedRecord> q(3);
+  q[0].epoch = "e1";
+  q[0].seq = 7;
+  q[0].line = 2;
+  q[0].reason = "an alert needs rule.id";
+  q[0].body = R"({"epoch":"e1","seq":7,"event":{"event":{"kind":"alert"}}})";
+  q[1].line = 3;  // not JSON: no epoch, no seq
+  q[1].reason = "not valid JSON";
+  q[1].body = "garbage \xEF\xBF\xBD";
+  q[2] = q[1];
+  auto added = store_->quarantine("agt-1", q, at(10));
+  ASSERT_TRUE(added) << added.error();
+  EXPECT_EQ(*added, 3u);
+  // Redelivered: the record with a seq is not kept twice.
+  EXPECT_EQ(*store_->quarantine("agt-1", {q[0]}, at(11)), 0u);
+  EXPECT_EQ(*store_->count_quarantined(), 3u);
+  auto list = store_->list_quarantined("agt-1", 0, 10);
+  ASSERT_TRUE(list) << list.error();
+  ASSERT_EQ(list->size(), 3u);
+  const auto& oldest = list->back();
+  EXPECT_EQ(oldest.agent_id, "agt-1");
+  EXPECT_EQ(oldest.epoch, "e1");
+  ASSERT_TRUE(oldest.seq.has_value());
+  EXPECT_EQ(*oldest.seq, 7u);
+  EXPECT_EQ(oldest.line, 2u);
+  EXPECT_EQ(oldest.reason, q[0].reason);
+  EXPECT_EQ(oldest.body, q[0].body);
+  EXPECT_EQ(oldest.received.ns, at(10).ns);
+  EXPECT_FALSE(list->front().seq.has_value());
+  EXPECT_EQ(store_->list_quarantined("agt-2", 0, 10)->size(), 0u);
+  EXPECT_EQ(store_->list_quarantined("", list->front().id, 10)->size(), 2u);  // paging
+}
+
 TEST_P(StoreTest, UsersAreAddedListedDisabledAndRepassworded) {
   UserRecord u;
   u.name = "lan";

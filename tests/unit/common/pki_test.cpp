@@ -1,6 +1,7 @@
 #include "common/pki/pki.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
@@ -43,6 +44,36 @@ TEST(Pki, CsrIsSignedForTheNameTheCollectorChooses) {
   auto other_key = generate_key();
   auto other = make_ca(*other_key, "Other CA", 24h);
   EXPECT_FALSE(verifies(*other, *cert));
+}
+
+Key keygen(const char* type, const char* param = nullptr) {
+  if (std::string(type) == "RSA") return Key(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(std::stoul(param))));
+  if (std::string(type) == "EC") return Key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", param));
+  return Key(EVP_PKEY_Q_keygen(nullptr, nullptr, type));
+}
+
+TEST(Pki, WeakOrUnusualCsrKeysAreRefusedBeforeSigning) {
+  struct Case {
+    const char* type;
+    const char* param;
+    bool accepted;
+  } cases[] = {{"RSA", "1024", false}, {"RSA", "2048", true}, {"EC", "P-256", true},
+               {"EC", "P-384", true},  {"EC", "P-521", false}, {"EC", "secp256k1", false}};
+  for (const auto& c : cases) {
+    auto key = keygen(c.type, c.param);
+    ASSERT_TRUE(key) << c.type << " " << c.param;
+    auto csr = make_csr(key, "x");
+    ASSERT_TRUE(csr) << csr.error();
+    auto checked = check_csr(*csr);
+    EXPECT_EQ(static_cast<bool>(checked), c.accepted) << c.type << " " << c.param;
+    if (!c.accepted) {
+      auto ca_key = generate_key();
+      auto ca = make_ca(*ca_key, "Test CA", 24h);
+      EXPECT_FALSE(sign_csr(*ca, *ca_key, *csr, "agent", 24h)) << c.type << " " << c.param;
+    }
+  }
+  auto rsa = check_csr(*make_csr(keygen("RSA", "1024"), "x"));
+  EXPECT_NE(rsa.error().find("2048"), std::string::npos) << rsa.error();
 }
 
 TEST(Pki, TamperedCsrIsRefused) {

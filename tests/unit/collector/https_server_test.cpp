@@ -1,0 +1,158 @@
+// The HTTPS server's bounds, on real sockets on 127.0.0.1: out of descriptors it backs off
+// instead of spinning, connections per address are capped when asked, and a request without a
+// client certificate gets a small body bound.
+#include "collector/api/https_server.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "common/net/https_client.h"
+#include "common/pki/pki.h"
+
+namespace vigil::collector {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct TestPki {
+  net::TlsFiles server;
+  std::string ca_pem;
+  TestPki() {
+    auto ca_key = pki::generate_key();
+    auto ca = pki::make_ca(*ca_key, "test CA", std::chrono::hours(24));
+    auto key = pki::generate_key();
+    auto cert = pki::issue(*ca, *ca_key, key->get(), "127.0.0.1", {"127.0.0.1"}, true, std::chrono::hours(24));
+    ca_pem = *pki::to_pem(*ca);
+    server = {ca_pem, *pki::to_pem(*cert), *pki::to_pem(*key)};
+  }
+};
+
+int connect_to(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+double cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+size_t open_descriptors() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+net::HttpResponse ok(const net::HttpRequest&) { return {200, "{}", "application/json", false}; }
+
+TEST(HttpsServer, OutOfDescriptorsItBacksOffInsteadOfSpinning) {
+  TestPki p;
+  HttpsServerOptions o;
+  o.tls = p.server;
+  o.threads = 1;
+  HttpsServer server(o, ok);
+  ASSERT_TRUE(server.start());
+  // Thirty connections wait in the listen backlog (the kernel completes them without accept).
+  std::vector<int> clients;
+  for (int i = 0; i < 30; ++i) clients.push_back(connect_to(server.port()));
+  ASSERT_EQ(std::count(clients.begin(), clients.end(), -1), 0);
+  // Leave the process two spare descriptors: accept fails with EMFILE for the rest.
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = open_descriptors() + 2;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  const double cpu_before = cpu_seconds();
+  std::this_thread::sleep_for(1500ms);
+  const double cpu_used = cpu_seconds() - cpu_before;
+  const uint64_t errors = server.stats().accept_errors.load();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_GT(errors, 0u);
+  EXPECT_LT(errors, 60u) << "accept was re-armed without waiting";
+  EXPECT_LT(cpu_used, 0.5) << "the acceptor spun while out of descriptors";
+  // Descriptors back: the waiting connections are taken.
+  for (int i = 0; i < 50 && server.stats().connections.load() < 30; ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(server.stats().connections.load(), 30u);
+  for (int fd : clients) ::close(fd);
+  server.stop();
+}
+
+TEST(HttpsServer, ConnectionsPerAddressAreCappedWhenAsked) {
+  TestPki p;
+  HttpsServerOptions o;
+  o.tls = p.server;
+  o.threads = 1;
+  o.max_connections_per_source = 2;
+  HttpsServer server(o, ok);
+  ASSERT_TRUE(server.start());
+  int a = connect_to(server.port());
+  int b = connect_to(server.port());
+  for (int i = 0; i < 50 && server.stats().open.load() < 2; ++i) std::this_thread::sleep_for(20ms);
+  int c = connect_to(server.port());
+  // The third is closed by the server at once: recv sees the end of the stream.
+  timeval tv{3, 0};
+  ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char byte;
+  EXPECT_EQ(::recv(c, &byte, 1, 0), 0);
+  EXPECT_EQ(server.stats().refused_per_source.load(), 1u);
+  ::close(c);
+  ::close(a);
+  // A place freed is taken again.
+  for (int i = 0; i < 50 && server.stats().open.load() > 1; ++i) std::this_thread::sleep_for(20ms);
+  int d = connect_to(server.port());
+  timeval short_tv{0, 300'000};
+  ::setsockopt(d, SOL_SOCKET, SO_RCVTIMEO, &short_tv, sizeof short_tv);
+  EXPECT_EQ(::recv(d, &byte, 1, 0), -1);  // kept (waiting for a TLS ClientHello), not closed
+  EXPECT_EQ(server.stats().refused_per_source.load(), 1u);
+  ::close(b);
+  ::close(d);
+  server.stop();
+}
+
+TEST(HttpsServer, RequestsWithoutClientCertificateGetASmallBodyBound) {
+  TestPki p;
+  HttpsServerOptions o;
+  o.tls = p.server;
+  o.threads = 1;
+  o.request_client_cert = true;
+  o.max_anonymous_body_bytes = 16 * 1024;
+  bool reached = false;
+  HttpsServer server(o, [&](const net::HttpRequest& r) {
+    reached = true;
+    return ok(r);
+  });
+  ASSERT_TRUE(server.start());
+  net::HttpsClient client({"127.0.0.1", server.port(), {p.ca_pem, "", ""}, true, 10'000ms});
+  auto small = client.request("POST", "/v1/enroll", std::string(8 * 1024, 'x'));
+  ASSERT_TRUE(small) << small.error();
+  EXPECT_EQ(small->status, 200);
+  reached = false;
+  // Refused from its header: the answer is 413, or the connection closes while the client is
+  // still sending; either way the handler never sees it.
+  auto big = client.request("POST", "/v1/enroll", std::string(100 * 1024, 'x'));
+  if (big) EXPECT_EQ(big->status, 413);
+  EXPECT_FALSE(reached);
+  EXPECT_EQ(server.stats().too_large.load(), 1u);
+  server.stop();
+}
+
+}  // namespace
+}  // namespace vigil::collector
