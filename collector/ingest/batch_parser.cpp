@@ -49,6 +49,21 @@ IncomingRecord::Check check_of(const nlohmann::json& ev) {
   return c;
 }
 
+// The epoch and seq of a line that did not parse, from its prefix before "event".
+void envelope_of(std::string_view line, std::string& epoch, std::optional<uint64_t>& seq) {
+  const size_t at = line.find(",\"event\":");
+  if (at == std::string_view::npos || at > 512) return;
+  std::string head(line.substr(0, at));
+  head += '}';
+  auto j = nlohmann::json::parse(head, nullptr, false);
+  if (!j.is_object()) return;
+  auto e = j.find("epoch");
+  auto s = j.find("seq");
+  if (e == j.end() || !e->is_string() || s == j.end() || !s->is_number_unsigned()) return;
+  epoch = e->get<std::string>();
+  seq = s->get<uint64_t>();
+}
+
 }  // namespace
 
 ParsedBatch parse_batch(std::string_view body, size_t max_records, const std::string& agent_id,
@@ -82,6 +97,16 @@ ParsedBatch parse_batch(std::string_view body, size_t max_records, const std::st
     };
     auto parsed = ingest::parse_bounded_json(line);
     if (!parsed) {
+      // Where the line begins as agents write it ({"epoch":..,"seq":..,"event":...), its epoch and
+      // seq still identify it, so a redelivery is not quarantined twice.
+      envelope_of(line, line_epoch, seq);
+      if (seq && !line_epoch.empty()) {
+        if (out.epoch.empty()) out.epoch = line_epoch;
+        if (line_epoch == out.epoch && (!any_seq || *seq > out.last_seq)) {
+          any_seq = true;
+          out.last_seq = *seq;
+        }
+      }
       set_aside(parsed.error());
       continue;
     }

@@ -26,6 +26,10 @@ TEST(BatchParser, DeepNestingIsQuarantinedAndTheRestStored) {
   EXPECT_EQ(b.quarantined[0].line, 2u);
   EXPECT_NE(b.quarantined[0].reason.find("deeper than 64"), std::string::npos) << b.quarantined[0].reason;
   EXPECT_EQ(b.quarantined[0].body.size(), kQuarantineKeepBytes);
+  // Its epoch and seq are read from the line's start, so a redelivery is recognised.
+  ASSERT_TRUE(b.quarantined[0].seq.has_value());
+  EXPECT_EQ(*b.quarantined[0].seq, 2u);
+  EXPECT_EQ(b.quarantined[0].epoch, "ep1");
   EXPECT_EQ(b.last_seq, 3u);
 }
 

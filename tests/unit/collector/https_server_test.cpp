@@ -148,7 +148,9 @@ TEST(HttpsServer, RequestsWithoutClientCertificateGetASmallBodyBound) {
   // Refused from its header: the answer is 413, or the connection closes while the client is
   // still sending; either way the handler never sees it.
   auto big = client.request("POST", "/v1/enroll", std::string(100 * 1024, 'x'));
-  if (big) EXPECT_EQ(big->status, 413);
+  if (big) {
+    EXPECT_EQ(big->status, 413);
+  }
   EXPECT_FALSE(reached);
   EXPECT_EQ(server.stats().too_large.load(), 1u);
   server.stop();
