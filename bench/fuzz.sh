@@ -26,7 +26,8 @@ build=${VIGIL_FUZZ_BUILD:-build/fuzz}
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (packaging/install-deps.sh installs it)" >&2; exit 1; }
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DVIGIL_FUZZ=ON >/dev/null
 # Every *_fuzzer target CMake defined, and nothing else: the rest of the tree is not needed.
-mapfile -t fuzzers < <(ninja -C "$build" -t targets all | sed -n 's/^\([A-Za-z0-9_]*_fuzzer\): phony$/\1/p' | sort -u)
+mapfile -t fuzzers < <(ninja -C "$build" -t targets all | sed -n 's/^\([A-Za-z0-9_]*_fuzzer\): phony$/\1/p' |
+  grep -v '^cmake_' | sort -u)
 [ ${#fuzzers[@]} -gt 0 ] || { echo "fuzz: no *_fuzzer targets in $build" >&2; exit 1; }
 echo "== build (libFuzzer, clang): ${fuzzers[*]}"
 cmake --build "$build" -j "$jobs" --target "${fuzzers[@]}"
@@ -41,6 +42,11 @@ for f in "${fuzzers[@]}"; do
   seeds=tests/fuzz/corpus/$name
   [ -d "$seeds" ] || seeds=tests/fuzz/corpus/${name%%_*}  # logs_syslog -> logs
   bin=$(find "$build" -type f -name "$f" -perm -u+x | head -n 1)
+  if [ -z "$bin" ]; then
+    printf '%-26s %14s %9s %6s\n' "$f" - - missing
+    found=1
+    continue
+  fi
   [[ $bin = /* ]] || bin=$root/$bin
   dir=$work/$f
   mkdir -p "$dir/corpus" "$dir/findings"
