@@ -13,7 +13,7 @@ packages=(
   libre2-dev libhyperscan-dev libcli11-dev zlib1g-dev libzstd-dev
   libsystemd-dev libcap-ng-dev
   # tests, fuzzing and benchmarks
-  libgtest-dev libgmock-dev googletest libbenchmark-dev clang-14 libclang-rt-14-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev clang clang-14 libclang-rt-14-dev
   tshark tcpdump iproute2 iputils-ping netcat-openbsd openssl curl sqlite3 zstd systemd-journal-remote time
   postgresql postgresql-client python3
   # reports rendered to PDF/PNG (and the web console driven) by headless Chromium

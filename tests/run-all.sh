@@ -2,6 +2,7 @@
 # Installs what the tests need, builds Vigil (release, then ASan+UBSan) and runs the whole suite.
 # Usage: tests/run-all.sh            (from any directory; runs as root or with sudo)
 # Environment: VIGIL_SKIP_ASAN=1 skips the sanitizer build; VIGIL_JOBS sets build parallelism.
+# The libFuzzer targets are built with clang too (build/fuzz), not run: bench/fuzz.sh runs them.
 # A PostgreSQL server is started for the run (tests/support/pg_server.sh) and VIGIL_TEST_PG_DSN
 # exported, so no store test is skipped for want of one.
 set -euo pipefail
@@ -38,5 +39,8 @@ if [ "${VIGIL_SKIP_ASAN:-0}" != "1" ]; then
   unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 run_preset release
+cd "$root"
+# Only the *_fuzzer targets, so that clang keeps compiling what the fuzzers reach.
+VIGIL_JOBS=$jobs bench/fuzz.sh --build-only || status=1
 cd "$root"
 exit $status

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +26,7 @@
 #include "agent/replay/replay.h"
 #include "agent/traffic/packet_pipeline.h"
 #include "agent/ship/identity.h"
+#include "agent/logs/scan.h"
 #include "agent/rules/engine.h"
 #include "agent/rules/rule_loader.h"
 #include "common/event/json.h"
@@ -331,6 +333,41 @@ int scan(const ScanArgs& a) {
 
 }  // namespace
 
+Result<std::string> enroll_token(const EnrollTokenSources& sources) {
+  bool from_env = sources.env && !sources.env->empty();
+  int given = int{sources.option.has_value()} + int{sources.file.has_value()} + int{from_env};
+  if (given == 0) {
+    return make_error("no enrollment token: give --token-file FILE (or set VIGIL_ENROLL_TOKEN, or --token, which "
+                      "other users can see in the process list)");
+  }
+  if (given > 1) {
+    std::string which;
+    if (sources.option) which += " --token";
+    if (sources.file) which += " --token-file";
+    if (from_env) which += " VIGIL_ENROLL_TOKEN";
+    return make_error("the enrollment token was given more than once (" + which.substr(1) +
+                      "): give exactly one of --token, --token-file and VIGIL_ENROLL_TOKEN");
+  }
+  if (sources.option) {
+    std::string token(logs::trim(*sources.option));
+    if (token.empty()) return make_error("--token: the token is empty");
+    return token;
+  }
+  if (from_env) {
+    std::string token(logs::trim(*sources.env));
+    if (token.empty()) return make_error("VIGIL_ENROLL_TOKEN: the token is blank");
+    return token;
+  }
+  std::ifstream in(*sources.file);
+  if (!in) return make_error(fmt::format("--token-file {}: cannot read: {}", *sources.file, std::strerror(errno)));
+  std::string line;
+  std::getline(in, line);
+  if (in.bad()) return make_error(fmt::format("--token-file {}: cannot read: {}", *sources.file, std::strerror(errno)));
+  std::string token(logs::trim(line));
+  if (token.empty()) return make_error(fmt::format("--token-file {}: no token on its first line", *sources.file));
+  return token;
+}
+
 int agent_main(int argc, char** argv) {
   CLI::App app{"vigil-agent: captures traffic, tails logs, checks the host, evaluates rules and reports "
                "to the Vigil collector over mutual TLS.",
@@ -358,13 +395,17 @@ int agent_main(int argc, char** argv) {
       ->capture_default_str();
 
   EnrollOptions enroll_opts;
+  EnrollTokenSources token_sources;
   std::string enroll_collector;
   auto* enroll_cmd = app.add_subcommand(
       "enroll", "Enroll with a collector: check its CA against the pin, then trade the one-time token and a "
                 "CSR made here for this agent's certificate (stored in agent.state_dir).");
   enroll_cmd->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
-  enroll_cmd->add_option("--token", enroll_opts.token, "One-time enrollment token (vigilctl tokens create)")
-      ->required();
+  enroll_cmd->add_option("--token", token_sources.option,
+                         "One-time enrollment token (vigilctl tokens create); visible to other users in the "
+                         "process list: prefer --token-file or VIGIL_ENROLL_TOKEN");
+  enroll_cmd->add_option("--token-file", token_sources.file,
+                         "File whose first line is the enrollment token (give exactly one token source)");
   enroll_cmd->add_option("--ca-pin", enroll_opts.ca_pin, "sha256:<hex> printed by 'vigil-collector init'")
       ->required();
   enroll_cmd->add_option("--collector", enroll_collector, "HOST:PORT (default: the first of collector.addresses)");
@@ -444,6 +485,13 @@ int agent_main(int argc, char** argv) {
         }
         enroll_opts.collector = *ep;
       }
+      if (const char* env = std::getenv("VIGIL_ENROLL_TOKEN")) token_sources.env = env;
+      auto token = enroll_token(token_sources);
+      if (!token) {
+        std::fprintf(stderr, "vigil-agent enroll: error: %s\n", token.error().c_str());
+        return 1;
+      }
+      enroll_opts.token = std::move(token.value());
       if (enroll_opts.host_name.empty()) enroll_opts.host_name = loaded->config.agent.name;
       auto id = enroll(loaded->config, enroll_opts);
       if (!id) {

@@ -28,6 +28,7 @@
 #include "agent/rules/rule_loader.h"
 #include "agent/ship/identity.h"
 #include "agent/ship/shipper.h"
+#include "agent/spool/admission.h"
 #include "agent/spool/spool.h"
 #include "agent/traffic/packet_pipeline.h"
 #include "common/event/json.h"
@@ -302,7 +303,8 @@ class Pipeline {
   }
 
   // Result files dropped by vigil-scan.service (policies.run: external): JSON lines, one event
-  // each; the file is removed once its events are in the spool.
+  // each; the file is removed once its events are durably in the spool (commit_inbox after a
+  // successful sync), and read again otherwise (keep_inbox): at least once.
   size_t poll_inbox() {
     size_t n = 0;
     std::error_code ec;
@@ -321,7 +323,7 @@ class Pipeline {
           if (inbox_malformed_ <= 10) log_->warn("{}:{}: skipped: {}", entry.path().string(), line_no, e.error());
           continue;
         }
-        handle(std::move(e.value()));
+        handle(std::move(e.value()), fmt::format("{}:{}", entry.path().string(), line_no));
         ++n;
       }
       done_inbox_.push_back(entry.path());
@@ -329,27 +331,42 @@ class Pipeline {
     return n;
   }
 
+  // The spool holds the events of the inbox files read: remove the files.
   void commit_inbox() {
     std::error_code ec;
     for (const auto& p : done_inbox_) fs::remove(p, ec);
     done_inbox_.clear();
   }
+  // The spool could not be synced: keep the files, to be read again on the next pass.
+  void keep_inbox() { done_inbox_.clear(); }
 
-  void handle(Event e) {
+  // `origin` (file:line) names the event's source in a refusal's log line, when there is one.
+  void handle(Event e, std::string_view origin = {}) {
     if (!e.has(fields::event_id)) e.set(fields::event_id, new_event_id());
     if (!e.has(fields::timestamp)) e.set(fields::timestamp, Timestamp::now());
     if (!e.has(fields::host_name)) e.set(fields::host_name, host_);
     e.set(fields::agent_id, agent_id_);
     alerts_.clear();
     if (engine_) engine_->process(e, alerts_);
-    append(e);
+    append(e, origin);
     for (auto& a : alerts_) {
       a.set(fields::agent_id, agent_id_);
-      append(a);
+      append(a, origin);
     }
   }
 
-  void append(const Event& e) {
+  // The one place events enter the spool: what the collector would refuse is counted and logged
+  // (the first few) instead, so it is never shipped.
+  void append(const Event& e, std::string_view origin) {
+    if (auto why = spool_refuse_reason(e)) {
+      ++spool_refused_;
+      if (spool_refused_ <= 10) {
+        const std::string* dataset = e.get_string(fields::event_dataset);
+        log_->warn("{}{}not spooled (the collector would refuse it): {} (event.dataset: {})", origin,
+                   origin.empty() ? "" : ": ", *why, dataset ? *dataset : "none");
+      }
+      return;
+    }
     const std::string* kind = e.get_string(fields::event_kind);
     SpoolPriority prio = SpoolPriority::event;
     if (kind && *kind == "alert") prio = SpoolPriority::alert;
@@ -373,6 +390,7 @@ class Pipeline {
     put("vigil.spool.pending", s.pending);
     put("vigil.spool.dropped_events", s.dropped_events);
     put("vigil.spool.dropped_alerts", s.dropped_alerts);
+    put("vigil.spool.refused", spool_refused_);
     put("vigil.ship.batches", shipper.stats().batches.load());
     put("vigil.ship.failures", shipper.stats().failures.load());
     put("vigil.ship.bytes_raw", shipper.stats().bytes_raw.load());
@@ -453,6 +471,7 @@ class Pipeline {
   std::vector<fs::path> done_inbox_;
   uint64_t inbox_malformed_ = 0;
   uint64_t spool_errors_ = 0;
+  uint64_t spool_refused_ = 0;  // events the collector would refuse (spool_refuse_reason)
   std::vector<CaptureSource> captures_;
   uint64_t capture_errors_ = 0;
   size_t appended_ = 0;
@@ -727,12 +746,13 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
       auto synced = (*spool)->sync();
       if (!synced) {
         log->error("{}", synced.error());
+        pipeline.keep_inbox();  // read again next pass: at least once, never lost
       } else {
         pipeline.commit_sources(*synced);
         compliance.commit();
         (*spool)->retain_after(*synced);
+        pipeline.commit_inbox();
       }
-      pipeline.commit_inbox();
       shipper.wake();
     }
     if (stopping) break;

@@ -244,6 +244,9 @@ DecodeResult Decoder::decode_ipv6(const uint8_t* data, size_t len, const capture
         left -= 8;
         next = frag_next;
         if (offset == 0 && !more) continue;  // atomic fragment (RFC 6946)
+        // A fragment inside a reassembled datagram is never legitimate (RFC 8200 4.5), and its
+        // bytes live in the reassembler's slot, which add() may reuse: refuse it.
+        if (out.reassembled) return fail(Anomaly::bad_fragment);
         ++counters_.ipv6_fragments;
         if (available < total) {
           ++counters_.fragments_uncaptured;

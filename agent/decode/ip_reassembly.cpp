@@ -78,21 +78,34 @@ std::optional<std::span<const uint8_t>> IpReassembler::add(const FragmentKey& ke
     return std::nullopt;
   }
   Slot* slot = find_or_claim(key, ts);
-  if (!more_fragments) {
-    slot->have_last = true;
+  if (!more_fragments && !slot->have_last) {
+    slot->have_last = true;  // the first final fragment fixes the length ("first" policy)
     slot->total = static_cast<uint32_t>(end);
   }
-  // Mark the 8-byte blocks this fragment fills; the final fragment's last block may be partial.
+  // Copy the 8-byte blocks not yet held, in runs; blocks already held keep their first data. The
+  // final fragment's last block may be partial; a non-final fragment's partial tail is ignored.
   size_t first_block = offset / 8;
   size_t end_block = more_fragments ? end / 8 : (end + 7) / 8;
   bool overlap = false;
+  size_t run_start = first_block;
+  auto copy_run = [&](size_t run_end) {
+    if (run_end <= run_start) return;
+    size_t from = std::max<size_t>(run_start * 8, offset);
+    size_t to = std::min<size_t>(run_end * 8, end);
+    std::memcpy(slot->buffer.data() + from, data.data() + (from - offset), to - from);
+  };
   for (size_t b = first_block; b < end_block; ++b) {
     uint64_t bit = 1ULL << (b % 64);
-    if (slot->blocks[b / 64] & bit) overlap = true;
+    if (slot->blocks[b / 64] & bit) {
+      overlap = true;
+      copy_run(b);
+      run_start = b + 1;
+      continue;
+    }
     slot->blocks[b / 64] |= bit;
   }
+  copy_run(end_block);
   if (overlap) ++counters_.overlaps;
-  if (!data.empty()) std::memcpy(slot->buffer.data() + offset, data.data(), data.size());
   if (!complete(*slot)) return std::nullopt;
   slot->used = false;
   ++counters_.reassembled;

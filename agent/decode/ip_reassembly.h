@@ -1,6 +1,13 @@
 // IPv4 and IPv6 fragment reassembly within a memory cap, with a timeout on packet time.
 // Slots (one datagram each, up to 64 KiB) are allocated once and reused; when all are busy the
 // oldest datagram is dropped and counted.
+//
+// Overlap policy: "first" (Suricata's `defrag.policy: first`, the BSD-right/first-wins family):
+// where a fragment covers 8-byte blocks already held, the data received first is kept and the
+// later bytes are ignored; the fragment is counted in `overlaps`. The first "last fragment" fixes
+// the datagram's length. Data is tracked in 8-byte blocks (fragment offsets are multiples of 8);
+// the tail of a non-final fragment that does not fill a whole block is ignored (RFC 8200 requires
+// non-final fragments to be multiples of 8 bytes long).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +30,7 @@ struct ReassemblyCounters {
   uint64_t timed_out = 0;       // datagrams dropped incomplete after the timeout
   uint64_t evicted = 0;         // datagrams dropped incomplete because every slot was busy
   uint64_t too_large = 0;       // fragments reaching past 65535 bytes (dropped)
-  uint64_t overlaps = 0;        // fragments overlapping data already held (later data wins)
+  uint64_t overlaps = 0;        // fragments overlapping data already held (first data wins)
 };
 
 struct FragmentKey {
@@ -41,7 +48,8 @@ class IpReassembler {
   explicit IpReassembler(ReassemblyOptions options = {});
 
   // Adds the fragment payload at byte `offset` (of the fragmentable part). When it completes a
-  // datagram, returns the datagram's fragmentable part, valid until the next call.
+  // datagram, returns the datagram's fragmentable part, valid until the next call. `data` must
+  // not point into a datagram this reassembler returned: its slot may be reused by this call.
   std::optional<std::span<const uint8_t>> add(const FragmentKey& key, uint32_t offset, bool more_fragments,
                                               std::span<const uint8_t> data, Timestamp ts);
   const ReassemblyCounters& counters() const { return counters_; }

@@ -270,7 +270,7 @@ Engine::Engine(std::shared_ptr<const RuleSet> set, EngineLimits limits)
       for (const auto& d : r.datasets) index_rule(by_dataset_[d], i);
     }
   }
-  auto compile = [this](Bucket& b) {
+  auto compile = [](Bucket& b) {
     for (auto& g : b.gates) {
       if (!g.set) continue;
       if (!g.set->Compile()) {  // too large for RE2's budget: those rules are checked one by one

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -56,12 +57,37 @@ bool read_exact(int fd, uint64_t offset, char* out, size_t n) {
   return true;
 }
 
-void fsync_dir(const fs::path& dir) {
+// fsyncs a directory, so that the entries created, renamed or removed in it survive a crash.
+Result<void> fsync_dir(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
+  if (fd < 0) return make_error(fmt::format("spool: cannot open directory {}: {}", dir.string(), errno_text()));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return make_error(fmt::format("spool: cannot fsync directory {}: {}", dir.string(), std::strerror(err)));
+  return {};
+}
+
+// Replaces dir/name with `text` durably: a temporary file is written and fsynced, renamed over
+// the name, and the directory fsynced. A crash leaves the old content or the new, never a part.
+Result<void> replace_file(const fs::path& dir, const std::string& name, std::string_view text) {
+  fs::path tmp = dir / (name + ".tmp");
+  fs::path target = dir / name;
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(fmt::format("spool: cannot create {}: {}", tmp.string(), errno_text()));
+  bool ok = write_all(fd, text.data(), text.size()) && ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return make_error(fmt::format("spool: cannot write {}: {}", tmp.string(), std::strerror(err)));
   }
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    err = errno;
+    ::unlink(tmp.c_str());
+    return make_error(fmt::format("spool: cannot rename {} to {}: {}", tmp.string(), target.string(), std::strerror(err)));
+  }
+  return fsync_dir(dir);
 }
 
 struct RawRecord {
@@ -114,7 +140,10 @@ Spool::~Spool() {
 
 Result<std::unique_ptr<Spool>> Spool::open(const fs::path& dir, SpoolOptions options) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  if (fs::create_directories(dir, ec)) {
+    // The spool directory's own entry must survive a crash too.
+    if (auto d = fsync_dir(dir.has_parent_path() ? dir.parent_path() : fs::path(".")); !d) return make_error(d.error());
+  }
   if (ec) return make_error(fmt::format("spool: cannot create {}: {}", dir.string(), ec.message()));
   std::unique_ptr<Spool> s(new Spool(dir, options));
   auto r = s->recover();
@@ -135,14 +164,7 @@ Result<void> Spool::recover() {
     uint64_t r = 0;
     if (getrandom(&r, sizeof(r), 0) != static_cast<ssize_t>(sizeof(r))) return make_error("spool: getrandom failed");
     epoch_ = fmt::format("{:016x}", r);
-    fs::path tmp = dir_ / "epoch.tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << epoch_ << '\n';
-      if (!out) return make_error("spool: cannot write " + tmp.string());
-    }
-    fs::rename(tmp, epoch_path);
-    fsync_dir(dir_);
+    if (auto w = replace_file(dir_, "epoch", epoch_ + '\n'); !w) return w;
   }
   {
     std::ifstream in(dir_ / "acked");
@@ -212,7 +234,7 @@ Result<void> Spool::open_tail_for_append() {
 
 Result<void> Spool::roll_segment() {
   if (tail_fd_ >= 0) {
-    ::fsync(tail_fd_);
+    if (::fsync(tail_fd_) != 0) roll_sync_error_ = "spool: fsync of a full segment failed: " + errno_text();
     ::close(tail_fd_);
     tail_fd_ = -1;
   }
@@ -221,8 +243,8 @@ Result<void> Spool::roll_segment() {
   seg.path = dir_ / segment_name(next_seq_);
   tail_fd_ = ::open(seg.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (tail_fd_ < 0) return make_error(fmt::format("spool: cannot create {}: {}", seg.path.string(), errno_text()));
-  fsync_dir(dir_);
   segments_.push_back(seg);
+  dir_dirty_ = true;  // the new segment's name is made durable by the next sync()
   return {};
 }
 
@@ -271,6 +293,11 @@ Result<uint64_t> Spool::append(std::string_view payload, SpoolPriority priority)
 Result<uint64_t> Spool::sync() {
   std::lock_guard lock(mutex_);
   if (tail_fd_ >= 0 && ::fsync(tail_fd_) != 0) return make_error("spool: fsync failed: " + errno_text());
+  if (!roll_sync_error_.empty()) return make_error(std::exchange(roll_sync_error_, {}));
+  if (dir_dirty_) {
+    if (auto d = fsync_dir(dir_); !d) return make_error(d.error());
+    dir_dirty_ = false;
+  }
   synced_seq_ = next_seq_ - 1;
   return synced_seq_;
 }
@@ -350,8 +377,14 @@ Result<bool> Spool::drop_priority(Segment& seg, SpoolPriority priority) {
     return make_error("spool: rewriting a segment failed: " + errno_text());
   }
   ::close(out);
-  fs::rename(tmp, seg.path);
-  fsync_dir(dir_);
+  if (::rename(tmp.c_str(), seg.path.c_str()) != 0) {
+    auto err = make_error(fmt::format("spool: cannot rename {}: {}", tmp.string(), errno_text()));
+    fs::remove(tmp);
+    return err;
+  }
+  // Best effort: were the rename lost in a crash, the records dropped here would come back,
+  // which does no harm.
+  (void)fsync_dir(dir_);
   switch (priority) {
     case SpoolPriority::event: stats_.dropped_events += dropped; break;
     case SpoolPriority::state: stats_.dropped_states += dropped; break;
@@ -391,16 +424,7 @@ Result<std::vector<SpoolRecord>> Spool::read(uint64_t after, size_t max_records,
 }
 
 Result<void> Spool::persist_acked(uint64_t seq) {
-  fs::path tmp = dir_ / "acked.tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error("spool: cannot write acked offset: " + errno_text());
-  std::string text = fmt::format("{}\n", seq);
-  bool ok = write_all(fd, text.data(), text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) return make_error("spool: cannot write acked offset: " + errno_text());
-  fs::rename(tmp, dir_ / "acked");
-  fsync_dir(dir_);
-  return {};
+  return replace_file(dir_, "acked", fmt::format("{}\n", seq));
 }
 
 Result<void> Spool::ack(uint64_t seq) {

@@ -2,7 +2,8 @@
 //
 // Append-only segment files of records [u32 length][u32 crc32][u64 seq][u8 priority][payload];
 // the crc covers seq, priority and payload. Every record gets a monotonically increasing seq
-// under the spool's random epoch. The acknowledged seq is persisted (write, fsync, rename), and
+// under the spool's random epoch. The epoch and the acknowledged seq are persisted (write, fsync,
+// rename, fsync of the directory); sync() also makes new segments' names durable, and
 // segments wholly acknowledged are deleted. On open, a torn or corrupt tail is truncated and
 // everything before it kept. Over the size cap, the oldest unacknowledged segment is rewritten
 // without its low-priority records (events first, then check results, alerts last); every record
@@ -110,6 +111,8 @@ class Spool {
   uint64_t next_seq_ = 1;
   uint64_t acked_ = 0;
   uint64_t synced_seq_ = 0;
+  bool dir_dirty_ = false;  // a segment was created since the directory was last fsynced
+  std::string roll_sync_error_;  // fsync of a segment closed by a roll failed: the next sync() reports it
   uint64_t generation_ = 0;  // bumped when a segment is rewritten or removed
   uint64_t retain_after_ = UINT64_MAX;
   ReadCursor cursor_;

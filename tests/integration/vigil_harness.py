@@ -94,10 +94,11 @@ class Harness:
             return (0, 0)
 
     # --- agents -----------------------------------------------------------------------------
-    def enroll_agent(self, name, log_format, collector_extra="", top_extra="", policies=None):
+    def enroll_agent(self, name, log_format, collector_extra="", top_extra="", policies=None, token_via="option"):
         """An agent in its own directory tailing logs/<name>.log; returns (directory, log path).
         Its compliance policies run externally (nothing scans) unless `policies` (YAML flow-map
-        text) says otherwise."""
+        text) says otherwise. The token goes to `enroll` by `token_via`: "option" (--token),
+        "file" (--token-file) or "env" (VIGIL_ENROLL_TOKEN)."""
         if policies is None:
             policies = f'{{paths: ["{self.src}/rules/policies"], run: external}}'
 
@@ -114,8 +115,19 @@ logs: [{{path: logs/{name}.log, format: {log_format}}}]
 rules: {{paths: ["{self.src}/rules/detection"]}}
 policies: {policies}
 {top_extra}""")
-        enrolled = subprocess.run([self.agent_bin, "enroll", "-c", f"{d}/agent.yaml", "--token",
-                                   self.token("A", 2), "--ca-pin", self.pin], capture_output=True, text=True)
+        token = self.token("A", 2)
+        args, env = [], dict(os.environ)
+        env.pop("VIGIL_ENROLL_TOKEN", None)
+        if token_via == "file":
+            with open(f"{d}/token", "w") as f:
+                f.write(token + "\n")
+            args = ["--token-file", f"{d}/token"]
+        elif token_via == "env":
+            env["VIGIL_ENROLL_TOKEN"] = token
+        else:
+            args = ["--token", token]
+        enrolled = subprocess.run([self.agent_bin, "enroll", "-c", f"{d}/agent.yaml", "--ca-pin", self.pin] + args,
+                                  capture_output=True, text=True, env=env)
         if enrolled.returncode != 0:
             self.fail("enroll: " + enrolled.stderr)
         return d, log_path

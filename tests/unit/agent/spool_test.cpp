@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
+#include <optional>
 #include <random>
 
 #include "tests/support/test_support.h"
@@ -83,6 +85,50 @@ TEST(Spool, ReopenKeepsEpochUnackedRecordsAndAckedOffset) {
   EXPECT_EQ(rest->front().payload, "x20");
   auto seq = s->append("after", SpoolPriority::event);
   EXPECT_EQ(*seq, 51u);
+}
+
+TEST(Spool, EpochAndAckedFilesAreReplacedWhole) {
+  vigil::test::TempDir dir;
+  auto s = open_spool(dir.path() / "spool");
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->append("a", SpoolPriority::event));
+  ASSERT_TRUE(s->ack(1));
+  std::ifstream epoch(dir.path() / "spool" / "epoch");
+  std::string text((std::istreambuf_iterator<char>(epoch)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, s->epoch() + "\n");
+  std::ifstream acked(dir.path() / "spool" / "acked");
+  std::string acked_text((std::istreambuf_iterator<char>(acked)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(acked_text, "1\n");
+  EXPECT_FALSE(fs::exists(dir.path() / "spool" / "epoch.tmp"));
+  EXPECT_FALSE(fs::exists(dir.path() / "spool" / "acked.tmp"));
+}
+
+TEST(Spool, AnEpochThatCannotBeWrittenIsAnErrorNotAnException) {
+  vigil::test::TempDir dir;
+  fs::create_directories(dir.path() / "epoch" / "in-the-way");  // rename over it fails
+  std::optional<Result<std::unique_ptr<Spool>>> s;
+  EXPECT_NO_THROW(s.emplace(Spool::open(dir.path())));
+  ASSERT_TRUE(s.has_value());
+  ASSERT_FALSE(*s);
+  EXPECT_NE(s->error().find("epoch"), std::string::npos) << s->error();
+}
+
+TEST(Spool, SyncFailsWhenANewSegmentsNameCannotBeMadeDurable) {
+  // A new segment's directory entry is fsynced by sync(); were that impossible, sync() must not
+  // report the records durable (the daemon would then commit inputs whose events could be lost).
+  vigil::test::TempDir dir;
+  SpoolOptions o;
+  o.segment_size = 256;
+  auto s = open_spool(dir.path() / "spool", o);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->append("first", SpoolPriority::event));
+  ASSERT_TRUE(s->sync());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(s->append(std::string(100, 'e'), SpoolPriority::event));  // rolls
+  ASSERT_GT(segment_files(dir.path() / "spool").size(), 1u);
+  fs::remove_all(dir.path() / "spool");  // the directory can no longer be opened to fsync
+  auto synced = s->sync();
+  ASSERT_FALSE(synced);
+  EXPECT_NE(synced.error().find("directory"), std::string::npos) << synced.error();
 }
 
 TEST(Spool, TornTailIsTruncatedAndEverythingBeforeKept) {

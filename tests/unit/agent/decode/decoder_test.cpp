@@ -304,6 +304,57 @@ TEST(Decoder, ReassemblesIpv6Fragments) {
   EXPECT_EQ(d.counters().ipv6_fragments, 2u);
 }
 
+// An IPv6 fragment carrying `bytes` at `offset` of the datagram with id 7.
+Bytes frag6_frame(uint16_t offset, bool more, const Bytes& bytes, uint8_t next = 17) {
+  Bytes rest = frag6(next, offset, more, 7);
+  append(rest, bytes);
+  return eth6(ipv6("2001:db8::1", "2001:db8::2", 44, rest));
+}
+
+TEST(Decoder, OverlappingIpv6FragmentsKeepTheFirstData) {
+  // "first" policy: bytes already held win over any later fragment covering them.
+  auto datagram = udp(4000, 53, 24);  // 32 bytes: blocks 0..3
+  Bytes head(datagram.begin(), datagram.begin() + 24);
+  Bytes tail(datagram.begin() + 16, datagram.end());
+  Decoder d;
+  EXPECT_EQ(run(d, frag6_frame(0, true, head)).result.status, DecodeStatus::fragment);
+  // Rewrites blocks 1 and 2, both held already.
+  EXPECT_EQ(run(d, frag6_frame(8, true, Bytes(16, 0xee))).result.status, DecodeStatus::fragment);
+  auto r = run(d, frag6_frame(16, false, tail));  // block 2 held, block 3 new
+  ASSERT_EQ(r.result.status, DecodeStatus::ok);
+  EXPECT_EQ(r.packet.src_port, 4000);
+  ASSERT_EQ(r.packet.payload.size(), 24u);
+  EXPECT_EQ(Bytes(r.packet.payload.begin(), r.packet.payload.end()), Bytes(24, 'u'));
+  EXPECT_EQ(d.reassembly_counters().overlaps, 2u);
+  EXPECT_EQ(d.reassembly_counters().reassembled, 1u);
+}
+
+TEST(Decoder, FirstFinalFragmentFixesTheIpv6DatagramLength) {
+  auto datagram = udp(4000, 53, 8);  // 16 bytes
+  Decoder d;
+  run(d, frag6_frame(8, false, Bytes(datagram.begin() + 8, datagram.end())));
+  run(d, frag6_frame(8, false, Bytes(24, 0xee)));  // a second, longer "last" fragment
+  auto r = run(d, frag6_frame(0, true, Bytes(datagram.begin(), datagram.begin() + 8)));
+  ASSERT_EQ(r.result.status, DecodeStatus::ok);
+  EXPECT_EQ(Bytes(r.packet.payload.begin(), r.packet.payload.end()), Bytes(8, 'u'));
+  EXPECT_EQ(d.reassembly_counters().overlaps, 1u);
+}
+
+TEST(Decoder, RefusesAFragmentInsideAReassembledIpv6Datagram) {
+  // Found by the decoder fuzzer (corpus/decoder/regression_ipv6_nested_fragment): the nested
+  // fragment's bytes lie in the reassembly slot that adding them would reuse (memcpy overlap).
+  Bytes inner = frag6(17, 16, false, 8);  // a fragment header as the reassembled payload
+  Decoder d;
+  EXPECT_EQ(run(d, frag6_frame(0, true, inner, 44)).result.status, DecodeStatus::fragment);
+  Bytes rest(16, 0x5a);
+  auto r = run(d, frag6_frame(8, false, rest, 44));
+  EXPECT_EQ(r.result.status, DecodeStatus::malformed);
+  EXPECT_EQ(r.result.anomaly, Anomaly::bad_fragment);
+  EXPECT_EQ(d.counters().datagrams_reassembled, 1u);
+  EXPECT_EQ(d.counters().ipv6_fragments, 2u);
+  EXPECT_EQ(d.reassembly_counters().fragments, 2u);
+}
+
 TEST(Decoder, DropsFragmentsAfterTheTimeout) {
   auto frags = fragment4(udp(1, 2, 40), 24, 17, 7);
   ASSERT_EQ(frags.size(), 2u);
