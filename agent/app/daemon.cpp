@@ -304,7 +304,8 @@ class Pipeline {
 
   // Result files dropped by vigil-scan.service (policies.run: external): JSON lines, one event
   // each; the file is removed once its events are durably in the spool (commit_inbox after a
-  // successful sync), and read again otherwise (keep_inbox): at least once.
+  // successful sync). A file read whose sync failed stays listed and is not read again (its
+  // events are in the spool already, waiting for a sync that succeeds): no duplicates.
   size_t poll_inbox() {
     size_t n = 0;
     std::error_code ec;
@@ -312,6 +313,7 @@ class Pipeline {
     for (const auto& entry : fs::directory_iterator(cfg_.policies.inbox, ec)) {
       auto ext = entry.path().extension();
       if (!entry.is_regular_file() || (ext != ".jsonl" && ext != ".json")) continue;
+      if (std::find(done_inbox_.begin(), done_inbox_.end(), entry.path()) != done_inbox_.end()) continue;
       std::ifstream in(entry.path());
       size_t line_no = 0;
       for (std::string line; std::getline(in, line);) {
@@ -337,8 +339,8 @@ class Pipeline {
     for (const auto& p : done_inbox_) fs::remove(p, ec);
     done_inbox_.clear();
   }
-  // The spool could not be synced: keep the files, to be read again on the next pass.
-  void keep_inbox() { done_inbox_.clear(); }
+  // The spool could not be synced: keep the files until a sync succeeds (they are not read again).
+  void keep_inbox() {}
 
   // `origin` (file:line) names the event's source in a refusal's log line, when there is one.
   void handle(Event e, std::string_view origin = {}) {
@@ -746,7 +748,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
       auto synced = (*spool)->sync();
       if (!synced) {
         log->error("{}", synced.error());
-        pipeline.keep_inbox();  // read again next pass: at least once, never lost
+        pipeline.keep_inbox();  // removed once a later sync succeeds: never lost
       } else {
         pipeline.commit_sources(*synced);
         compliance.commit();

@@ -293,7 +293,10 @@ Result<uint64_t> Spool::append(std::string_view payload, SpoolPriority priority)
 Result<uint64_t> Spool::sync() {
   std::lock_guard lock(mutex_);
   if (tail_fd_ >= 0 && ::fsync(tail_fd_) != 0) return make_error("spool: fsync failed: " + errno_text());
-  if (!roll_sync_error_.empty()) return make_error(std::exchange(roll_sync_error_, {}));
+  // Sticky: after a failed fsync the kernel may have dropped that segment's pages, so nothing
+  // written since is reported durable (positions and inbox files are not committed past it)
+  // until a restart recovers the spool from what is on disk.
+  if (!roll_sync_error_.empty()) return make_error(roll_sync_error_ + " (restart the agent to recover the spool)");
   if (dir_dirty_) {
     if (auto d = fsync_dir(dir_); !d) return make_error(d.error());
     dir_dirty_ = false;

@@ -112,7 +112,7 @@ class Spool {
   uint64_t acked_ = 0;
   uint64_t synced_seq_ = 0;
   bool dir_dirty_ = false;  // a segment was created since the directory was last fsynced
-  std::string roll_sync_error_;  // fsync of a segment closed by a roll failed: the next sync() reports it
+  std::string roll_sync_error_;  // fsync of a segment closed by a roll failed: every sync() reports it
   uint64_t generation_ = 0;  // bumped when a segment is rewritten or removed
   uint64_t retain_after_ = UINT64_MAX;
   ReadCursor cursor_;

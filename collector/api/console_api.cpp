@@ -764,6 +764,7 @@ net::HttpResponse ConsoleApi::route(const net::HttpRequest& r) {
     }
     std::string agency = body["agency"].get<std::string>();
     int level = body["level"].get<int>();
+    if (body.contains("ttl_hours") && !body["ttl_hours"].is_number_integer()) return error(400, "ttl_hours: 1 to 720");
     int64_t ttl_hours = body.value("ttl_hours", int64_t{24});
     if (!clean_name(agency, 200)) return error(400, "agency: 1 to 200 characters, no control characters");
     if (level < 1 || level > 5) return error(400, "level: 1 to 5");

@@ -32,6 +32,11 @@ struct HttpsServer::Impl {
   Handler handler;
   HttpsServerStats stats;
   ssl::context ctx{ssl::context::tls_server};  // outlives io: sessions destroyed with io use it
+  std::shared_ptr<spdlog::logger> log;
+  // Open connections per remote address (max_connections_per_source); before io, so sessions
+  // destroyed with io still find them.
+  std::mutex sources_mutex;
+  std::unordered_map<std::string, size_t> sources;
   asio::io_context io;
   // On a strand of its own: accepting and closing at stop never run at once.
   tcp::acceptor acceptor{asio::make_strand(io)};
@@ -39,12 +44,8 @@ struct HttpsServer::Impl {
   // Re-arms accept after a failure (EMFILE, ENFILE...), on the acceptor's strand.
   asio::steady_timer accept_backoff{acceptor.get_executor()};
   std::chrono::milliseconds backoff{0};
-  std::shared_ptr<spdlog::logger> log;
   uint16_t bound_port = 0;
   bool running = false;
-  // Open connections per remote address (max_connections_per_source).
-  std::mutex sources_mutex;
-  std::unordered_map<std::string, size_t> sources;
 
   Impl(HttpsServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {
     log = logging::get(options.name);
@@ -73,6 +74,17 @@ struct HttpsServer::Impl {
 };
 
 namespace {
+
+// What max_connections_per_source counts by: an IPv4 address, or an IPv6 address's /64 (one
+// host commonly holds a whole /64).
+std::string source_key(const asio::ip::address& a) {
+  if (a.is_v6() && !a.to_v6().is_v4_mapped()) {
+    auto bytes = a.to_v6().to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+  }
+  return a.is_v6() ? asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string() : a.to_string();
+}
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -258,7 +270,7 @@ void HttpsServer::Impl::do_accept() {
     std::string source;
     if (options.max_connections_per_source > 0) {
       auto ep = socket.remote_endpoint(ec);
-      if (!ec) source = ep.address().to_string();
+      if (!ec) source = source_key(ep.address());
       if (!source.empty() && !admit_source(source)) {
         stats.refused_per_source++;
         log->warn("refusing a connection from {}: {} open from that address", source,

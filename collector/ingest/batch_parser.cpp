@@ -9,6 +9,7 @@
 #include "collector/ingest/agent_identity.h"
 #include "common/ingest/bounded_json.h"
 #include "common/ingest/record_rules.h"
+#include "common/pki/pki.h"
 
 namespace vigil::collector {
 
@@ -89,7 +90,8 @@ ParsedBatch parse_batch(std::string_view body, size_t max_records, const std::st
       QuarantinedRecord q;
       q.line = line_no;
       q.seq = seq;
-      q.epoch = ingest::valid_utf8(std::string_view(line_epoch).substr(0, 200));
+      q.epoch = seq ? ingest::valid_utf8(std::string_view(line_epoch).substr(0, 200))
+                    : "line:" + pki::sha256_hex(std::string(line)).substr(0, 32);
       q.reason = std::move(reason);
       q.body = ingest::valid_utf8(line.substr(0, kQuarantineKeepBytes));
       if (line.size() > kQuarantineKeepBytes) q.reason += fmt::format(" (line of {} bytes, cut)", line.size());

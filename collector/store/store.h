@@ -78,7 +78,9 @@ struct IncomingRecord {
 struct QuarantinedRecord {
   int64_t id = 0;
   std::string agent_id;
-  std::string epoch;            // empty when the line had none
+  // Where the line names no seq, `epoch` is "line:" and a hash of the line, so a redelivery is
+  // still kept once.
+  std::string epoch;
   std::optional<uint64_t> seq;  // absent when the line had none
   size_t line = 0;              // line within its batch
   std::string reason;
@@ -277,7 +279,10 @@ struct PurgeCounts {
   uint64_t health = 0;
   uint64_t compliance_history = 0;
   uint64_t audit = 0;
-  uint64_t total() const { return events + alerts + alert_history + health + compliance_history + audit; }
+  uint64_t quarantined = 0;  // records quarantined at ingest (they go with the events' cutoff)
+  uint64_t total() const {
+    return events + alerts + alert_history + health + compliance_history + audit + quarantined;
+  }
 };
 
 class Store {
@@ -344,8 +349,8 @@ class Store {
   virtual Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
                                        const std::vector<IncomingRecord>& records) = 0;
   virtual Result<StoredCounts> counts(const std::string& agent_id) = 0;
-  // Records refused at ingest, with their reason. One row per (agent, epoch, seq) where the seq
-  // is known, so redelivery adds none; returns how many were new.
+  // Records refused at ingest, with their reason. One row per (agent, epoch, seq), so redelivery
+  // adds none; returns how many were new. Retention drops them with the events.
   virtual Result<uint64_t> quarantine(const std::string& agent_id, const std::vector<QuarantinedRecord>& records,
                                       Timestamp received) = 0;
   virtual Result<uint64_t> count_quarantined() = 0;

@@ -58,8 +58,15 @@ std::optional<size_t> json_depth_exceeded(std::string_view text, size_t max_dept
 }
 
 bool printable(std::string_view text) {
-  for (unsigned char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x20 || c == 0x7f) return false;
+    auto next = [&](size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0; };
+    // C1 controls (U+0080-U+009F, e.g. CSI) and bidirectional overrides and isolates
+    // (U+202A-U+202E, U+2066-U+2069), which reorder what a terminal or page shows.
+    if (c == 0xc2 && next(1) >= 0x80 && next(1) <= 0x9f) return false;
+    if (c == 0xe2 && next(1) == 0x80 && next(2) >= 0xaa && next(2) <= 0xae) return false;
+    if (c == 0xe2 && next(1) == 0x81 && next(2) >= 0xa6 && next(2) <= 0xa9) return false;
   }
   return true;
 }

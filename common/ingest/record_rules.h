@@ -35,7 +35,8 @@ bool is_check_result(std::string_view result);
 // recursion: safe on any input, run before a parser whose later use (dump, conversion) recurses.
 std::optional<size_t> json_depth_exceeded(std::string_view text, size_t max_depth = kMaxJsonDepth);
 
-// Text holds no control characters (bytes below 0x20 or 0x7f): safe to log and to show.
+// Text holds no control characters (C0, DEL, C1) nor bidirectional overrides: safe to log and to
+// show.
 bool printable(std::string_view text);
 
 // `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD: what a text

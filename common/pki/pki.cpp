@@ -185,8 +185,9 @@ Result<void> check_csr(const Csr& csr) {
   if (!pub) return make_error("the CSR carries no public key");
   switch (EVP_PKEY_get_base_id(pub)) {
     case EVP_PKEY_RSA:
-      if (EVP_PKEY_get_bits(pub) < 2048) {
-        return make_error(fmt::format("the CSR's RSA key has {} bits: 2048 or more are required", EVP_PKEY_get_bits(pub)));
+      // A bound above too: verifying a 16k-bit signature is the collector's time, asked for free.
+      if (EVP_PKEY_get_bits(pub) < 2048 || EVP_PKEY_get_bits(pub) > 8192) {
+        return make_error(fmt::format("the CSR's RSA key has {} bits: 2048 to 8192 are accepted", EVP_PKEY_get_bits(pub)));
       }
       break;
     case EVP_PKEY_EC: {

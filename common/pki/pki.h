@@ -51,7 +51,7 @@ Result<std::vector<std::string>> split_certs(const std::string& pem);
 
 // A CSR for `key` with the given common name.
 Result<Csr> make_csr(const Key& key, const std::string& common_name);
-// A CSR this collector signs: its signature verifies and its key is RSA of 2048 bits or more,
+// A CSR this collector signs: its signature verifies and its key is RSA of 2048 to 8192 bits,
 // EC on P-256 or P-384, or Ed25519. Checked before anything is spent on it (an enrollment token).
 Result<void> check_csr(const Csr& csr);
 // Checks the CSR (check_csr) and signs it as a client certificate for `common_name` (the

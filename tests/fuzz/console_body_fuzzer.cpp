@@ -3,6 +3,7 @@
 // Whatever the body, the answer is a response (no crash, no exception out of the API).
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -17,7 +18,9 @@ struct Fixture {
   std::unique_ptr<vigil::collector::ConsoleApi> api;
   std::string token = "fuzz-admin-token-0123456789";
   Fixture() {
-    store = std::move(*vigil::collector::open_sqlite_store(":memory:"));
+    auto opened = vigil::collector::open_sqlite_store(":memory:");
+    if (!opened) std::abort();
+    store = std::move(opened.value());
     (void)store->add_api_token(vigil::pki::sha256_hex(token), {"fuzz", "admin", {}});
     (void)store->ensure_agency("A", "tcvn11930");
     api = std::make_unique<vigil::collector::ConsoleApi>(*store, "tcvn11930");

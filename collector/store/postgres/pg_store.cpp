@@ -168,13 +168,14 @@ CREATE INDEX audit_ts ON audit(ts);
     R"sql(
 CREATE INDEX alerts_rule ON alerts(rule_id, id);
 )sql",
-    // 8: records refused at ingest, with their reason (one per agent, epoch and seq when known).
+    // 8: records refused at ingest, with their reason; one per agent, epoch and seq (-1 and a hash
+    // of the line as epoch when the line names none).
     R"sql(
 CREATE TABLE quarantined(
   id BIGSERIAL PRIMARY KEY,
   agent_id TEXT NOT NULL,
   epoch TEXT NOT NULL,
-  seq BIGINT,
+  seq BIGINT NOT NULL,
   line INTEGER NOT NULL,
   reason TEXT NOT NULL,
   body TEXT NOT NULL,
@@ -834,11 +835,7 @@ class PgStore final : public Store {
       for (const auto& q : records) {
         Params p;
         p.text(agent_id).text(q.epoch);
-        if (q.seq) {
-          p.integer(static_cast<int64_t>(*q.seq));
-        } else {
-          p.null();
-        }
+        p.integer(q.seq ? static_cast<int64_t>(*q.seq) : int64_t{-1});
         p.integer(static_cast<int64_t>(q.line)).text(q.reason).text(q.body).integer(received.ns);
         Res r = c.exec(
             "INSERT INTO quarantined(agent_id, epoch, seq, line, reason, body, received_at)"
@@ -884,7 +881,7 @@ class PgStore final : public Store {
             q.id = r.integer(i, 0);
             q.agent_id = r.text(i, 1);
             q.epoch = r.text(i, 2);
-            if (!r.is_null(i, 3)) q.seq = static_cast<uint64_t>(r.integer(i, 3));
+            if (r.integer(i, 3) >= 0) q.seq = static_cast<uint64_t>(r.integer(i, 3));
             q.line = static_cast<size_t>(r.integer(i, 4));
             q.reason = r.text(i, 5);
             q.body = r.text(i, 6);
@@ -986,6 +983,13 @@ class PgStore final : public Store {
     if (req.audit_before.ns > 0) {
       auto r = drain(out.audit, "DELETE FROM audit WHERE id = ANY(ARRAY(SELECT id FROM audit WHERE ts < $1 LIMIT $2))",
                      before(req.audit_before));
+      if (!r) return make_error(r.error());
+    }
+    if (req.events_before.ns > 0) {
+      auto r = drain(out.quarantined,
+                     "DELETE FROM quarantined WHERE id = ANY(ARRAY(SELECT id FROM quarantined WHERE received_at < $1"
+                     " LIMIT $2))",
+                     before(req.events_before));
       if (!r) return make_error(r.error());
     }
     return out;

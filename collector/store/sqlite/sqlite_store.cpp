@@ -164,13 +164,14 @@ CREATE INDEX audit_ts ON audit(ts);
     R"sql(
 CREATE INDEX alerts_rule ON alerts(rule_id, id);
 )sql",
-    // 8: records refused at ingest, with their reason (one per agent, epoch and seq when known).
+    // 8: records refused at ingest, with their reason; one per agent, epoch and seq (-1 and a hash
+    // of the line as epoch when the line names none).
     R"sql(
 CREATE TABLE quarantined(
   id INTEGER PRIMARY KEY,
   agent_id TEXT NOT NULL,
   epoch TEXT NOT NULL,
-  seq INTEGER,
+  seq INTEGER NOT NULL,
   line INTEGER NOT NULL,
   reason TEXT NOT NULL,
   body TEXT NOT NULL,
@@ -737,11 +738,7 @@ class SqliteStore final : public Store {
     uint64_t added = 0;
     for (const auto& q : records) {
       s.bind(1, agent_id).bind(2, q.epoch);
-      if (q.seq) {
-        s.bind(3, static_cast<int64_t>(*q.seq));
-      } else {
-        s.bind_null(3);
-      }
+      s.bind(3, q.seq ? static_cast<int64_t>(*q.seq) : int64_t{-1});
       s.bind(4, static_cast<int64_t>(q.line)).bind(5, q.reason).bind(6, q.body).bind(7, received.ns);
       if (s.step() != SQLITE_DONE) {
         std::string err = sqlite3_errmsg(db_);
@@ -780,7 +777,7 @@ class SqliteStore final : public Store {
       q.id = s.integer(0);
       q.agent_id = s.text(1);
       q.epoch = s.text(2);
-      if (!s.is_null(3)) q.seq = static_cast<uint64_t>(s.integer(3));
+      if (s.integer(3) >= 0) q.seq = static_cast<uint64_t>(s.integer(3));
       q.line = static_cast<size_t>(s.integer(4));
       q.reason = s.text(5);
       q.body = s.text(6);
@@ -881,6 +878,12 @@ class SqliteStore final : public Store {
       auto step = deleter("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ?1 LIMIT ?2)",
                           req.audit_before);
       if (auto r = drain(out.audit, step); !r) return make_error(r.error());
+    }
+    if (req.events_before.ns > 0) {
+      auto step = deleter(
+          "DELETE FROM quarantined WHERE id IN (SELECT id FROM quarantined WHERE received_at < ?1 LIMIT ?2)",
+          req.events_before);
+      if (auto r = drain(out.quarantined, step); !r) return make_error(r.error());
     }
     return out;
   }
@@ -1297,7 +1300,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
   // creates it (and its -wal and -shm, which take the database's mode) 0644 less the umask, so
   // the file is made first, and one found wider is narrowed.
   if (path != ":memory:" && path.rfind("file:", 0) != 0) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return make_error(fmt::format("cannot open database {}: {}", path, std::strerror(errno)));
     ::fchmod(fd, 0600);
     ::close(fd);

@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -134,7 +135,7 @@ TEST(HttpsServer, RequestsWithoutClientCertificateGetASmallBodyBound) {
   o.threads = 1;
   o.request_client_cert = true;
   o.max_anonymous_body_bytes = 16 * 1024;
-  bool reached = false;
+  std::atomic<bool> reached{false};
   HttpsServer server(o, [&](const net::HttpRequest& r) {
     reached = true;
     return ok(r);
@@ -152,7 +153,7 @@ TEST(HttpsServer, RequestsWithoutClientCertificateGetASmallBodyBound) {
     EXPECT_EQ(big->status, 413);
   }
   EXPECT_FALSE(reached);
-  EXPECT_EQ(server.stats().too_large.load(), 1u);
+  EXPECT_GE(server.stats().too_large.load(), 1u);  // the client may try a second connection
   server.stop();
 }
 

@@ -304,15 +304,17 @@ TEST_P(StoreTest, QuarantinedRecordsAreKeptOnceWithTheirReason) {
   q[0].line = 2;
   q[0].reason = "an alert needs rule.id";
   q[0].body = R"({"epoch":"e1","seq":7,"event":{"event":{"kind":"alert"}}})";
-  q[1].line = 3;  // not JSON: no epoch, no seq
+  q[1].line = 3;  // not JSON: no seq, the line's hash as epoch
+  q[1].epoch = "line:0123abcd";
   q[1].reason = "not valid JSON";
   q[1].body = "garbage \xEF\xBF\xBD";
   q[2] = q[1];
+  q[2].epoch = "line:4567ef01";
   auto added = store_->quarantine("agt-1", q, at(10));
   ASSERT_TRUE(added) << added.error();
   EXPECT_EQ(*added, 3u);
-  // Redelivered: the record with a seq is not kept twice.
-  EXPECT_EQ(*store_->quarantine("agt-1", {q[0]}, at(11)), 0u);
+  // Redelivered: nothing is kept twice, with a seq or without.
+  EXPECT_EQ(*store_->quarantine("agt-1", {q[0], q[2]}, at(11)), 0u);
   EXPECT_EQ(*store_->count_quarantined(), 3u);
   auto list = store_->list_quarantined("agt-1", 0, 10);
   ASSERT_TRUE(list) << list.error();
@@ -329,6 +331,13 @@ TEST_P(StoreTest, QuarantinedRecordsAreKeptOnceWithTheirReason) {
   EXPECT_FALSE(list->front().seq.has_value());
   EXPECT_EQ(store_->list_quarantined("agt-2", 0, 10)->size(), 0u);
   EXPECT_EQ(store_->list_quarantined("", list->front().id, 10)->size(), 2u);  // paging
+  // Retention takes them with the events.
+  PurgeRequest purge;
+  purge.events_before = at(10);
+  EXPECT_EQ(store_->purge(purge)->quarantined, 0u);
+  purge.events_before = at(11);
+  EXPECT_EQ(store_->purge(purge)->quarantined, 3u);
+  EXPECT_EQ(*store_->count_quarantined(), 0u);
 }
 
 TEST_P(StoreTest, UsersAreAddedListedDisabledAndRepassworded) {

@@ -49,6 +49,9 @@ TEST(RecordRules, InvalidUtf8IsReplacedAndControlCharactersFound) {
   EXPECT_TRUE(printable("web-01.so-tttt.gov.vn"));
   EXPECT_FALSE(printable("web\n2024-01-01 INFO enrolled agent admin"));
   EXPECT_FALSE(printable(std::string("a\0b", 3)));
+  EXPECT_FALSE(printable("web\xc2\x9b" "31m"));         // C1 CSI
+  EXPECT_FALSE(printable("web\xe2\x80\xae" "10-bew"));   // right-to-left override
+  EXPECT_TRUE(printable("m\xc3\xa1y-ch\xe1\xbb\xa7"));  // Vietnamese letters are fine
 }
 
 }  // namespace
