@@ -131,12 +131,37 @@ void print_table(const std::vector<std::string>& header, const std::vector<std::
   for (const auto& row : rows) line(row);
 }
 
+// An RFC 3339 time of `key`, to the second, as tables show it.
+std::string time_str(const nlohmann::json& j, const char* key) {
+  std::string when = str(j, key);
+  if (when.size() > 19) when = when.substr(0, 19) + "Z";
+  return when;
+}
+
 const char* severity_word(int s) {
   static const char* words[] = {"-", "info", "low", "medium", "high", "critical"};
   return s >= 1 && s <= 5 ? words[s] : words[0];
 }
 
 void print_json(const nlohmann::json& j) { std::puts(j.dump(2).c_str()); }
+
+// One page of a list endpoint: GET path?limit=N plus the filters given (empty ones left out); a
+// table of `row(entry)` for people, the JSON for scripts.
+template <typename Row>
+void print_list(Console& console, bool json, const std::string& path, int limit,
+                const std::vector<std::pair<const char*, std::string>>& filters,
+                const std::vector<std::string>& header, Row&& row, const char* none) {
+  std::string q = fmt::format("{}?limit={}", path, limit);
+  for (const auto& [key, value] : filters) {
+    if (!value.empty()) q += fmt::format("&{}={}", key, url_encode(value));
+  }
+  auto j = console.call("GET", q);
+  if (json) return print_json(j);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : j) rows.push_back(row(e));
+  print_table(header, rows);
+  if (rows.empty()) std::puts(none);
+}
 
 // One line from stdin, echo off when it is a terminal.
 std::string read_secret_line(const char* prompt) {
@@ -501,9 +526,7 @@ int vigilctl_main(int argc, char** argv) {
           std::vector<std::vector<std::string>> rows;
           for (const auto& a : j) {
             int sev = a.value("severity", 0);
-            std::string when = str(a, "time");
-            if (when.size() > 19) when = when.substr(0, 19) + "Z";  // to the second in tables
-            rows.push_back({str(a, "id"), when, severity_word(sev), str(a, "status"), str(a, "agency"),
+            rows.push_back({str(a, "id"), time_str(a, "time"), severity_word(sev), str(a, "status"), str(a, "agency"),
                             str(a, "host"), str(a, "rule_id"), str(a, "rule_name")});
           }
           print_table({"ID", "TIME", "SEVERITY", "STATUS", "AGENCY", "HOST", "RULE", "NAME"}, rows);
@@ -638,40 +661,23 @@ int vigilctl_main(int argc, char** argv) {
         console.call("POST", "/api/v1/users/" + url_encode(user_name) + "/password", {{"password", password}});
         std::printf("password of %s changed; the user's sessions have ended\n", user_name.c_str());
       } else if (quarantine_list->parsed()) {
-        std::string q = fmt::format("/api/v1/quarantine?limit={}", quarantine_limit);
-        if (!quarantine_agent.empty()) q += "&agent=" + url_encode(quarantine_agent);
-        if (!quarantine_before.empty()) q += "&before=" + url_encode(quarantine_before);
-        auto j = console.call("GET", q);
-        if (json) {
-          print_json(j);
-        } else {
-          std::vector<std::vector<std::string>> rows;
-          for (const auto& e : j) {
-            std::string when = str(e, "received");
-            if (when.size() > 19) when = when.substr(0, 19) + "Z";
-            rows.push_back({str(e, "id"), when, str(e, "agent_id"), str(e, "seq"), str(e, "reason")});
-          }
-          print_table({"ID", "RECEIVED", "AGENT", "SEQ", "REASON"}, rows);
-          if (rows.empty()) std::puts("(no quarantined records)");
-        }
+        print_list(
+            console, json, "/api/v1/quarantine", quarantine_limit,
+            {{"agent", quarantine_agent}, {"before", quarantine_before}}, {"ID", "RECEIVED", "AGENT", "SEQ", "REASON"},
+            [](const nlohmann::json& e) -> std::vector<std::string> {
+              return {str(e, "id"), time_str(e, "received"), str(e, "agent_id"), str(e, "seq"), str(e, "reason")};
+            },
+            "(no quarantined records)");
       } else if (audit_list->parsed()) {
-        std::string q = fmt::format("/api/v1/audit?limit={}", audit_limit);
-        if (!audit_who.empty()) q += "&who=" + url_encode(audit_who);
-        if (!audit_action.empty()) q += "&action=" + url_encode(audit_action);
-        if (!audit_before.empty()) q += "&before=" + url_encode(audit_before);
-        auto j = console.call("GET", q);
-        if (json) {
-          print_json(j);
-        } else {
-          std::vector<std::vector<std::string>> rows;
-          for (const auto& e : j) {
-            std::string when = str(e, "time");
-            if (when.size() > 19) when = when.substr(0, 19) + "Z";
-            rows.push_back({str(e, "id"), when, str(e, "who"), str(e, "action"), str(e, "target"), str(e, "detail")});
-          }
-          print_table({"ID", "TIME", "WHO", "ACTION", "TARGET", "DETAIL"}, rows);
-          if (rows.empty()) std::puts("(no entries match)");
-        }
+        print_list(
+            console, json, "/api/v1/audit", audit_limit,
+            {{"who", audit_who}, {"action", audit_action}, {"before", audit_before}},
+            {"ID", "TIME", "WHO", "ACTION", "TARGET", "DETAIL"},
+            [](const nlohmann::json& e) -> std::vector<std::string> {
+              return {str(e, "id"), time_str(e, "time"), str(e, "who"), str(e, "action"), str(e, "target"),
+                      str(e, "detail")};
+            },
+            "(no entries match)");
       } else if (alerts_get->parsed()) {
         print_json(console.call("GET", "/api/v1/alerts/" + url_encode(alert_id)));
       } else if (alerts_assign->parsed()) {

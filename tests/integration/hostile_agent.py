@@ -81,11 +81,7 @@ try:
 
     def write_lines(n):
         global written
-        with open(log_path, "a") as f:
-            for _ in range(n):
-                written += 1
-                f.write(f"{time.strftime('%b %e %H:%M:%S')} good sshd[{1000 + written}]: Failed password "
-                        f"for user{written} from 192.0.2.{written % 200 + 1} port {20000 + written} ssh2\n")
+        written = h.append_sshd_failures(log_path, written + 1, n) - 1
 
     def stored():
         return h.stored("dataset = 'sshd'")

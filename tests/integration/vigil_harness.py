@@ -132,6 +132,16 @@ policies: {policies}
             self.fail("enroll: " + enrolled.stderr)
         return d, log_path
 
+    @staticmethod
+    def append_sshd_failures(log_path, first, n, host="good"):
+        """Appends n distinct sshd 'Failed password' syslog lines (numbered from `first`) to log_path;
+        returns the number after the last."""
+        with open(log_path, "a") as f:
+            for i in range(first, first + n):
+                f.write(f"{time.strftime('%b %e %H:%M:%S')} {host} sshd[{1000 + i}]: Failed password for user{i} "
+                        f"from 192.0.2.{i % 200 + 1} port {20000 + i} ssh2\n")
+        return first + n
+
     def start_agent(self, d):
         log = open(f"{self.tmp}/{os.path.basename(d)}-agent.log", "a")
         self.agents[d] = subprocess.Popen([self.agent_bin, "-c", "agent.yaml"], cwd=d, stdout=log,
