@@ -282,6 +282,10 @@ int vigilctl_main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--json", json, "Print the collector's JSON instead of tables");
   app.require_subcommand(1);
+  // Global options anywhere on the line (`vigilctl alerts list --json -c FILE`, as DESIGN.md
+  // writes them): a subcommand passes what it does not know up to its parent. Set before any
+  // subcommand is added, which inherits it.
+  app.fallthrough();
 
   auto* status = app.add_subcommand("status", "Agents and new alerts at a glance");
 

@@ -110,6 +110,13 @@ def main():
             h.fail("a short password was refused without saying why: " + short.stderr)
         ctl(h, "users", "add", "alice", "--role", "admin", stdin="another-password-1\n", ok=False)  # taken
         listed = json.loads(ctl(h, "--json", "users", "list").stdout)
+        # Global options anywhere on the command line, as DESIGN.md writes them.
+        if json.loads(ctl(h, "users", "list", "--json").stdout) != listed:
+            h.fail("vigilctl users list --json differs from vigilctl --json users list")
+        moved = subprocess.run([h.ctl_bin, "users", "list", "--json", "-c", f"{h.tmp}/c/vigilctl.yaml"],
+                               capture_output=True, text=True)
+        if moved.returncode != 0 or json.loads(moved.stdout) != listed:
+            h.fail(f"vigilctl with -c after the subcommand: {moved.stderr}")
         by_name = {u["name"]: u for u in listed}
         if sorted(by_name) != ["alice", "bob", "carol", "dave"] or by_name["alice"]["agencies"] != ["A"]:
             h.fail(f"users list: {listed}")
