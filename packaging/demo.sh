@@ -153,7 +153,7 @@ step "7. A console user for the security team"
 console_password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
 "${ctlc[@]}" users add soc --role analyst <<<"$console_password" >/dev/null || die "users add"
 
-step "Where things are (removed when the demo ends unless VIGIL_DEMO_KEEP=1)"
+step "Where things are (removed when the demo ends unless VIGIL_DEMO_KEEP=1; from a terminal it waits for Enter)"
 echo "collector config and PKI: $work/collector   (store: $work/collector/vigil.db)"
 echo "web console:              https://127.0.0.1:$console_port/  user soc, password $console_password"
 echo "                          (CA: $work/collector/pki/ca.crt)"
@@ -161,3 +161,10 @@ echo "console API:              https://127.0.0.1:$console_port/api/v1/  (token 
 echo "compliance report (A4):   $work/compliance-vi.html"
 echo "vigilctl:                 $ctl -c $work/collector/vigilctl.yaml --help"
 echo "agent state and spool:    $work/agent/state"
+
+# From a terminal, the collector and agent stay up so the console can be opened; without one
+# (scripts, CI) the demo ends here.
+if [ -t 0 ] && [ -t 1 ] && [ "${VIGIL_DEMO_KEEP:-0}" != 1 ]; then
+  printf '\nThe collector and agent keep running: open the console above. Press Enter (or Ctrl-C) to stop and clean up. '
+  read -r _ || true
+fi
