@@ -38,9 +38,10 @@ if [ "${VIGIL_SKIP_ASAN:-0}" != "1" ]; then
   run_preset asan
   unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
-run_preset release
-cd "$root"
-# Only the *_fuzzer targets, so that clang keeps compiling what the fuzzers reach.
+# Only the *_fuzzer targets, so that clang keeps compiling what the fuzzers reach (before the
+# release run, so that the output still ends with ctest's summary).
 VIGIL_JOBS=$jobs bench/fuzz.sh --build-only || status=1
+cd "$root"
+run_preset release
 cd "$root"
 exit $status
