@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/log/logging.h"
 #include "common/net/https_client.h"
 #include "common/pki/pki.h"
 
@@ -71,6 +72,14 @@ TEST(HttpsServer, OutOfDescriptorsItBacksOffInsteadOfSpinning) {
   o.threads = 1;
   HttpsServer server(o, ok);
   ASSERT_TRUE(server.start());
+  // Out of descriptors the sanitizers' own checks fail too (UBSan's vptr check opens a pipe to
+  // probe memory): so one connection is served first, warming every check on the accept path,
+  // and the listener's log lines, which format nothing else under test, are kept quiet.
+  logging::get("https")->set_level(spdlog::level::err);
+  int warm = connect_to(server.port());
+  for (int i = 0; i < 100 && server.stats().open.load() < 1; ++i) std::this_thread::sleep_for(10ms);
+  ::close(warm);
+  for (int i = 0; i < 100 && server.stats().open.load() > 0; ++i) std::this_thread::sleep_for(10ms);
   // Thirty connections wait in the listen backlog (the kernel completes them without accept).
   std::vector<int> clients;
   for (int i = 0; i < 30; ++i) clients.push_back(connect_to(server.port()));
@@ -90,8 +99,8 @@ TEST(HttpsServer, OutOfDescriptorsItBacksOffInsteadOfSpinning) {
   EXPECT_LT(errors, 60u) << "accept was re-armed without waiting";
   EXPECT_LT(cpu_used, 0.5) << "the acceptor spun while out of descriptors";
   // Descriptors back: the waiting connections are taken.
-  for (int i = 0; i < 50 && server.stats().connections.load() < 30; ++i) std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(server.stats().connections.load(), 30u);
+  for (int i = 0; i < 50 && server.stats().connections.load() < 31; ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(server.stats().connections.load(), 31u);
   for (int fd : clients) ::close(fd);
   server.stop();
 }
