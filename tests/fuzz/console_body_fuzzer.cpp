@@ -22,6 +22,9 @@ struct Fixture {
     if (!opened) std::abort();
     store = std::move(opened.value());
     (void)store->add_api_token(vigil::pki::sha256_hex(token), {"fuzz", "admin", {}});
+    // What the revoke endpoint ends: another token (revoking the fuzzer's own would refuse every
+    // later input at authentication).
+    (void)store->add_api_token(vigil::pki::sha256_hex(token + "-other"), {"other", "analyst", {}});
     (void)store->ensure_agency("A", "tcvn11930");
     api = std::make_unique<vigil::collector::ConsoleApi>(*store, "tcvn11930");
   }
@@ -35,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Login and passwords are left out: each would spend a PBKDF2 hash (210,000 iterations).
   static const char* const kTargets[] = {"/api/v1/api-tokens",      "/api/v1/tokens",          "/api/v1/waivers",
                                          "/api/v1/agencies/A",      "/api/v1/alerts/1/status", "/api/v1/alerts/1/comment",
-                                         "/api/v1/agents/x/level", "/api/v1/api-tokens/1/revoke"};
+                                         "/api/v1/agents/x/level", "/api/v1/api-tokens/2/revoke"};
   vigil::net::HttpRequest r;
   r.method = "POST";
   r.target = kTargets[data[0] % (sizeof kTargets / sizeof kTargets[0])];
