@@ -1,6 +1,5 @@
 #include "collector/ingest/agents_api.h"
 
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 

@@ -288,7 +288,11 @@ try:
     subprocess.run([h.collector_bin, "init", "--force", "--dir", f"{tmp}/c", "--host", "127.0.0.1",
                     "--agents-listen", f"127.0.0.1:{h.agents_port}", "--console-listen",
                     f"127.0.0.1:{h.console_port}"], check=True, capture_output=True)
-    h.start_collector()
+    # Started under a descriptor limit of 1,024 (systemd's default without LimitNOFILE): the
+    # connection bounds are lowered to fit, with a warning, instead of ending in EMFILE.
+    h.start_collector(nofile=1024)
+    if not re.search(r"descriptor limit \(1024\) leaves room for 768 connections", h.log_text("collector.log")):
+        fail("a collector under a 1,024-descriptor limit did not lower its connection bounds")
     if admin_token() == old_token:
         fail("init --force kept the admin token")
     if console("GET", "/api/v1/status", token=old_token)[0] != 401:

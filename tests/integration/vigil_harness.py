@@ -3,6 +3,7 @@ enrolled with a token, their logs kept for the failure report. Scripts take the 
 VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR."""
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -67,10 +68,12 @@ class Harness:
             with open(path, "w") as f:
                 f.write(cfg.replace("collector:\n", "collector:\n" + limits, 1))
 
-    def start_collector(self):
+    def start_collector(self, nofile=None):
+        """Starts the collector; `nofile` sets its descriptor limit (soft and hard)."""
         log = open(f"{self.tmp}/collector.log", "a")
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None
         self.collector = subprocess.Popen([self.collector_bin, "-c", f"{self.tmp}/c/collector.yaml"], stdout=log,
-                                          stderr=subprocess.STDOUT)
+                                          stderr=subprocess.STDOUT, preexec_fn=limit)
         self.wait_for(15, lambda: subprocess.run(self.ctl + ["status"], capture_output=True).returncode == 0,
                       "the collector")
 
