@@ -37,13 +37,18 @@ struct TestPki {
   }
 };
 
-int connect_to(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// Connects `fd` (a TCP socket already made) to 127.0.0.1:port.
+bool connect_socket(int fd, uint16_t port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+  return ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+}
+
+int connect_to(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (!connect_socket(fd, port)) {
     ::close(fd);
     return -1;
   }
@@ -65,11 +70,23 @@ size_t open_descriptors() {
 
 net::HttpResponse ok(const net::HttpRequest&) { return {200, "{}", "application/json", false}; }
 
-TEST(HttpsServer, OutOfDescriptorsItBacksOffInsteadOfSpinning) {
-  TestPki p;
+// One worker thread, the test's certificates; each test adds the bound it checks.
+HttpsServerOptions one_thread(const TestPki& p) {
   HttpsServerOptions o;
   o.tls = p.server;
   o.threads = 1;
+  return o;
+}
+
+// Polls `done` every 10 ms for up to `limit`.
+template <typename Pred>
+void wait_until(Pred done, std::chrono::milliseconds limit = 5000ms) {
+  for (auto waited = 0ms; waited < limit && !done(); waited += 10ms) std::this_thread::sleep_for(10ms);
+}
+
+TEST(HttpsServer, OutOfDescriptorsItBacksOffInsteadOfSpinning) {
+  TestPki p;
+  HttpsServerOptions o = one_thread(p);
   HttpsServer server(o, ok);
   ASSERT_TRUE(server.start());
   // Out of descriptors the sanitizers' own checks fail too (UBSan's vptr check opens a pipe to
@@ -77,19 +94,21 @@ TEST(HttpsServer, OutOfDescriptorsItBacksOffInsteadOfSpinning) {
   // and the listener's log lines, which format nothing else under test, are kept quiet.
   logging::get("https")->set_level(spdlog::level::err);
   int warm = connect_to(server.port());
-  for (int i = 0; i < 100 && server.stats().open.load() < 1; ++i) std::this_thread::sleep_for(10ms);
+  wait_until([&] { return server.stats().open.load() >= 1; });
   ::close(warm);
-  for (int i = 0; i < 100 && server.stats().open.load() > 0; ++i) std::this_thread::sleep_for(10ms);
-  // Thirty connections wait in the listen backlog (the kernel completes them without accept).
+  wait_until([&] { return server.stats().open.load() == 0; });
+  // Thirty client sockets made first, then the process left two spare descriptors, then the
+  // thirty connected: the server accepts two and meets EMFILE for the rest (connecting them
+  // earlier would let it accept them all before the limit fell).
   std::vector<int> clients;
-  for (int i = 0; i < 30; ++i) clients.push_back(connect_to(server.port()));
+  for (int i = 0; i < 30; ++i) clients.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   ASSERT_EQ(std::count(clients.begin(), clients.end(), -1), 0);
-  // Leave the process two spare descriptors: accept fails with EMFILE for the rest.
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
   rlimit low = saved;
   low.rlim_cur = open_descriptors() + 2;
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  for (int fd : clients) ASSERT_TRUE(connect_socket(fd, server.port()));
   const double cpu_before = cpu_seconds();
   std::this_thread::sleep_for(1500ms);
   const double cpu_used = cpu_seconds() - cpu_before;
@@ -99,7 +118,7 @@ TEST(HttpsServer, OutOfDescriptorsItBacksOffInsteadOfSpinning) {
   EXPECT_LT(errors, 60u) << "accept was re-armed without waiting";
   EXPECT_LT(cpu_used, 0.5) << "the acceptor spun while out of descriptors";
   // Descriptors back: the waiting connections are taken.
-  for (int i = 0; i < 50 && server.stats().connections.load() < 31; ++i) std::this_thread::sleep_for(100ms);
+  wait_until([&] { return server.stats().connections.load() >= 31; });
   EXPECT_EQ(server.stats().connections.load(), 31u);
   for (int fd : clients) ::close(fd);
   server.stop();
@@ -107,15 +126,13 @@ TEST(HttpsServer, OutOfDescriptorsItBacksOffInsteadOfSpinning) {
 
 TEST(HttpsServer, ConnectionsPerAddressAreCappedWhenAsked) {
   TestPki p;
-  HttpsServerOptions o;
-  o.tls = p.server;
-  o.threads = 1;
+  HttpsServerOptions o = one_thread(p);
   o.max_connections_per_source = 2;
   HttpsServer server(o, ok);
   ASSERT_TRUE(server.start());
   int a = connect_to(server.port());
   int b = connect_to(server.port());
-  for (int i = 0; i < 50 && server.stats().open.load() < 2; ++i) std::this_thread::sleep_for(20ms);
+  wait_until([&] { return server.stats().open.load() >= 2; });
   int c = connect_to(server.port());
   // The third is closed by the server at once: recv sees the end of the stream.
   timeval tv{3, 0};
@@ -126,7 +143,7 @@ TEST(HttpsServer, ConnectionsPerAddressAreCappedWhenAsked) {
   ::close(c);
   ::close(a);
   // A place freed is taken again.
-  for (int i = 0; i < 50 && server.stats().open.load() > 1; ++i) std::this_thread::sleep_for(20ms);
+  wait_until([&] { return server.stats().open.load() <= 1; });
   int d = connect_to(server.port());
   timeval short_tv{0, 300'000};
   ::setsockopt(d, SOL_SOCKET, SO_RCVTIMEO, &short_tv, sizeof short_tv);
@@ -139,9 +156,7 @@ TEST(HttpsServer, ConnectionsPerAddressAreCappedWhenAsked) {
 
 TEST(HttpsServer, RequestsWithoutClientCertificateGetASmallBodyBound) {
   TestPki p;
-  HttpsServerOptions o;
-  o.tls = p.server;
-  o.threads = 1;
+  HttpsServerOptions o = one_thread(p);
   o.request_client_cert = true;
   o.max_anonymous_body_bytes = 16 * 1024;
   std::atomic<bool> reached{false};
