@@ -31,6 +31,29 @@ std::string_view string_at(const nlohmann::json& j, std::initializer_list<const 
   return v && v->is_string() ? std::string_view(v->get_ref<const std::string&>()) : std::string_view();
 }
 
+int64_t integer_at(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const auto* v = member(j, path);
+  return v && v->is_number_integer() ? v->get<int64_t>() : 0;
+}
+
+// Who the event is about and what search indexes of it (shared/DESIGN.md "Events").
+SearchFields search_fields_of(const nlohmann::json& ev) {
+  SearchFields f;
+  f.entity.source_ip = string_at(ev, {"source", "ip"});
+  f.entity.source_port = integer_at(ev, {"source", "port"});
+  f.entity.destination_ip = string_at(ev, {"destination", "ip"});
+  f.entity.destination_port = integer_at(ev, {"destination", "port"});
+  f.entity.user_name = string_at(ev, {"user", "name"});
+  f.host_name = string_at(ev, {"host", "name"});
+  f.event_action = string_at(ev, {"event", "action"});
+  f.event_outcome = string_at(ev, {"event", "outcome"});
+  f.rule_id = string_at(ev, {"rule", "id"});
+  f.severity = integer_at(ev, {"event", "severity"});
+  f.text = string_at(ev, {"event", "original"});
+  if (f.text.empty()) f.text = string_at(ev, {"message"});
+  return f;
+}
+
 IncomingRecord::Check check_of(const nlohmann::json& ev) {
   IncomingRecord::Check c;
   c.check_id = string_at(ev, {"rule", "id"});
@@ -168,6 +191,7 @@ ParsedBatch parse_batch(std::string_view body, size_t max_records, const std::st
     }
     if (rec.dataset == "compliance.check") rec.check = check_of(ev);
     impose_agent_identity(ev, agent_id, host);
+    rec.search = search_fields_of(ev);
     // Nesting is bounded, so serialising back recurses at most kMaxJsonDepth levels.
     rec.json = ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     out.records.push_back(std::move(rec));

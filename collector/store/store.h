@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/search/query.h"
 #include "common/event/value.h"
 #include "common/result.h"
 
@@ -47,6 +48,27 @@ struct AgentRecord {
   std::string status = "active";  // active | revoked
 };
 
+// Who an event or alert is about (shared/DESIGN.md "Events"), as the event writes it: empty or 0
+// when absent. Triage lists alerts by it; search indexes it.
+struct Entity {
+  std::string source_ip;
+  int64_t source_port = 0;
+  std::string destination_ip;
+  int64_t destination_port = 0;
+  std::string user_name;
+};
+
+// What the search index keeps of a record besides its time, kind and dataset (collector/search).
+struct SearchFields {
+  Entity entity;
+  std::string host_name;
+  std::string event_action;
+  std::string event_outcome;
+  std::string rule_id;   // of any event that names one (alerts, compliance results)
+  int64_t severity = 0;  // event.severity
+  std::string text;  // event.original, or message when the event has none: full text
+};
+
 // One record of a batch as the agent sent it: its spool position and the event as JSON.
 struct IncomingRecord {
   uint64_t seq = 0;
@@ -54,6 +76,7 @@ struct IncomingRecord {
   std::string dataset;  // event.dataset
   Timestamp time{};
   std::string json;     // the whole event
+  SearchFields search;
   // Alerts only (kind == "alert"): what triage lists and filters on.
   std::string rule_id;
   std::string rule_name;
@@ -151,6 +174,7 @@ struct AlertRecord {
   std::string status = "new";
   std::string assignee;
   std::string evidence;  // the alert event as JSON
+  Entity entity;
 };
 
 // Every member narrows the list; empty or zero means "any". Newest first; `before_id` pages.
@@ -166,7 +190,44 @@ struct AlertFilter {
   int limit = 100;
   // Agency scoping of the caller: when not empty, only alerts of agents of these agencies.
   std::vector<std::string> agencies_in;
+  // Alerts whose source.ip lies in this range (search::ip_range of an address or CIDR).
+  std::optional<search::IpRange> source;
 };
+
+// An event search (collector/search/query.h): the hits of `query` with event time in
+// [since, until), newest first, at most `limit`; `before` pages past the last hit shown.
+struct EventQuery {
+  const search::Node* query = nullptr;
+  Timestamp since{};
+  Timestamp until{};
+  int limit = 100;
+  // The last hit of the previous page (time and id): hits older than it. 0: from the newest.
+  int64_t before_ts = 0;
+  int64_t before_id = 0;
+  std::vector<std::string> agencies_in;  // the caller's agency scoping (empty: every agency)
+  int buckets = 0;  // histogram of the hits over [since, until) in this many buckets (0: none)
+};
+
+struct EventHit {
+  int64_t id = 0;
+  Timestamp time{};
+  std::string agent_id;
+  std::string agency;
+  std::string host;
+  std::string json;  // the stored event
+};
+
+struct EventPage {
+  std::vector<EventHit> hits;
+  bool more = false;               // further hits past the last one
+  std::vector<uint64_t> histogram; // hits per bucket, oldest first
+  // Set when the search was stopped at its cost cap: what to narrow.
+  std::string refused;
+};
+// The work one search may do before it is stopped and refused (SQLite: virtual machine steps;
+// PostgreSQL: statement time).
+inline constexpr int64_t kSearchMaxSqliteSteps = 400'000'000;
+inline constexpr int kSearchTimeoutMs = 5000;
 
 struct AlertChange {
   Timestamp time{};
@@ -368,6 +429,9 @@ class Store {
   // How many alerts match (before_id and limit are ignored).
   virtual Result<uint64_t> count_alerts(const AlertFilter& filter) = 0;
   virtual Result<std::optional<AlertRecord>> get_alert(int64_t id) = 0;
+  // Event search, on a connection of its own (it never holds up ingest); bounded by the window,
+  // the row limit and the cost cap (a search over it comes back with `refused` set).
+  virtual Result<EventPage> search_events(const EventQuery& query) = 0;
   virtual Result<std::vector<AlertChange>> alert_history(int64_t id) = 0;
   // `action` is status (value one of kAlertStatuses), assign (value a user) or comment; false
   // when the alert does not exist.

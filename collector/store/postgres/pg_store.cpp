@@ -14,7 +14,9 @@
 #include <mutex>
 #include <unordered_set>
 #include <utility>
+#include <variant>
 
+#include "collector/search/search_sql.h"
 #include "collector/store/store.h"
 
 namespace vigil::collector {
@@ -193,6 +195,44 @@ ALTER TABLE api_tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE api_tokens ADD COLUMN bootstrap BOOLEAN NOT NULL DEFAULT FALSE;
 UPDATE api_tokens SET bootstrap = TRUE WHERE name = 'init';
 )sql",
+    // 10: event search (collector/search): an index row per stored record, its event.original as
+    // a tsvector under GIN; text columns compare byte by byte (prefixes are ranges); alerts name
+    // their entity.
+    R"sql(
+CREATE TABLE event_search(
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  agent_id TEXT COLLATE "C" NOT NULL,
+  epoch TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  ts BIGINT NOT NULL,
+  kind TEXT COLLATE "C" NOT NULL,
+  dataset TEXT COLLATE "C" NOT NULL,
+  host_name TEXT COLLATE "C",
+  source_ip TEXT COLLATE "C",
+  source_port BIGINT,
+  destination_ip TEXT COLLATE "C",
+  destination_port BIGINT,
+  user_name TEXT COLLATE "C",
+  event_action TEXT COLLATE "C",
+  event_outcome TEXT COLLATE "C",
+  rule_id TEXT COLLATE "C",
+  severity BIGINT,
+  text_index TSVECTOR);
+CREATE INDEX event_search_ts ON event_search(ts);
+CREATE INDEX event_search_source ON event_search(source_ip, ts) WHERE source_ip IS NOT NULL;
+CREATE INDEX event_search_destination ON event_search(destination_ip, ts) WHERE destination_ip IS NOT NULL;
+CREATE INDEX event_search_user ON event_search(user_name, ts) WHERE user_name IS NOT NULL;
+CREATE INDEX event_search_dataset ON event_search(dataset, ts);
+CREATE INDEX event_search_text ON event_search USING GIN (text_index);
+CREATE INDEX event_search_record ON event_search(agent_id, epoch, seq);
+ALTER TABLE alerts ADD COLUMN source_ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN source_key TEXT COLLATE "C";
+ALTER TABLE alerts ADD COLUMN source_port BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN destination_ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN destination_port BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
+CREATE INDEX alerts_source ON alerts(source_key, id) WHERE source_key IS NOT NULL;
+)sql",
 };
 
 // SQLSTATEs after which a whole transaction may simply be run again.
@@ -300,13 +340,27 @@ struct Prepared {
 constexpr Prepared kInsertBatch{
     "vigil_insert_batch",
     "WITH input AS (SELECT DISTINCT ON (t.seq) t.* FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[],"
-    " $7::text[], $8::text[], $9::text[], $10::int[]) WITH ORDINALITY"
-    " AS t(seq, kind, dataset, ts, body, rule_id, rule_name, severity, n) ORDER BY t.seq, t.n),"
+    " $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[], $13::bigint[], $14::text[],"
+    " $15::text[], $16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bigint[],"
+    " $23::text[]) WITH ORDINALITY"
+    " AS t(seq, kind, dataset, ts, body, rule_id, rule_name, severity, host_name, source_ip, source_port,"
+    " source_key, destination_ip, destination_port, destination_key, user_name, event_action, event_outcome,"
+    " any_rule_id, any_severity, text, n) ORDER BY t.seq, t.n),"
     " ins AS (INSERT INTO records(agent_id, epoch, seq, kind, dataset, ts, body)"
     " SELECT $1, $2, seq, kind, dataset, ts, body FROM input ORDER BY n ON CONFLICT DO NOTHING RETURNING seq),"
-    " al AS (INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts)"
-    " SELECT $1, $2, i.seq, i.rule_id, i.rule_name, i.severity, i.ts FROM input i JOIN ins USING (seq)"
-    " WHERE i.kind = 'alert' ORDER BY i.n)"
+    " al AS (INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts, source_ip, source_key,"
+    " source_port, destination_ip, destination_port, user_name)"
+    " SELECT $1, $2, i.seq, i.rule_id, i.rule_name, i.severity, i.ts, CASE WHEN i.source_key = '' THEN '' ELSE"
+    " i.source_ip END, NULLIF(i.source_key, ''), i.source_port, CASE WHEN i.destination_key = '' THEN '' ELSE"
+    " i.destination_ip END, i.destination_port, i.user_name FROM input i JOIN ins USING (seq)"
+    " WHERE i.kind = 'alert' ORDER BY i.n),"
+    " ix AS (INSERT INTO event_search(agent_id, epoch, seq, ts, kind, dataset, host_name, source_ip, source_port,"
+    " destination_ip, destination_port, user_name, event_action, event_outcome, rule_id, severity, text_index)"
+    " SELECT $1, $2, i.seq, i.ts, i.kind, i.dataset, NULLIF(i.host_name, ''), NULLIF(i.source_key, ''),"
+    " NULLIF(i.source_port, 0), NULLIF(i.destination_key, ''), NULLIF(i.destination_port, 0),"
+    " NULLIF(i.user_name, ''), NULLIF(i.event_action, ''), NULLIF(i.event_outcome, ''), NULLIF(i.any_rule_id, ''),"
+    " NULLIF(i.any_severity, 0), CASE WHEN i.text = '' THEN NULL ELSE to_tsvector('simple', i.text) END"
+    " FROM input i JOIN ins USING (seq) ORDER BY i.n)"
     " SELECT seq FROM ins"};
 
 // One array parameter in PostgreSQL's text form, built element by element: text elements are
@@ -933,6 +987,8 @@ class PgStore final : public Store {
                      " h AS (DELETE FROM alert_history WHERE alert_id IN (SELECT id FROM doomed) RETURNING 1),"
                      " r AS (DELETE FROM records r USING doomed d WHERE r.agent_id = d.agent_id AND r.epoch = d.epoch"
                      " AND r.seq = d.seq RETURNING 1),"
+                     " x AS (DELETE FROM event_search s USING doomed d WHERE s.agent_id = d.agent_id"
+                     " AND s.epoch = d.epoch AND s.seq = d.seq),"
                      " a AS (DELETE FROM alerts WHERE id IN (SELECT id FROM doomed) RETURNING 1)"
                      " SELECT (SELECT COUNT(*) FROM a), (SELECT COUNT(*) FROM h), (SELECT COUNT(*) FROM r)",
                      before(req.alerts_before), &out.alert_history);
@@ -958,8 +1014,12 @@ class PgStore final : public Store {
         Timestamp t = health ? req.health_before : req.events_before;
         if (t.ns <= 0) continue;
         auto r = drain(health ? out.health : out.events,
-                       "DELETE FROM records WHERE ctid = ANY(ARRAY(SELECT ctid FROM records WHERE kind = $1 AND ts < $2"
-                       " LIMIT $3))",
+                       // The records with their rows of the search index.
+                       "WITH d AS (DELETE FROM records WHERE ctid = ANY(ARRAY(SELECT ctid FROM records WHERE kind = $1"
+                       " AND ts < $2 LIMIT $3)) RETURNING agent_id, epoch, seq),"
+                       " x AS (DELETE FROM event_search s USING d WHERE s.agent_id = d.agent_id AND s.epoch = d.epoch"
+                       " AND s.seq = d.seq)"
+                       " SELECT COUNT(*) FROM d",
                        [&] {
                          Params p;
                          p.text(kind).integer(t.ns).integer(chunk);
@@ -995,12 +1055,86 @@ class PgStore final : public Store {
     return out;
   }
 
+  Result<EventPage> search_events(const EventQuery& q) override {
+    // Searches run on a connection of their own (one at a time), read-only, under a statement
+    // timeout: a search never takes a connection ingest is waiting for.
+    std::lock_guard lock(search_mutex_);
+    for (int attempt = 0;; ++attempt) {
+      if (!search_conn_ || search_conn_->bad()) {
+        search_conn_.reset();
+        auto fresh = connect(options_);
+        if (!fresh) return make_error(fmt::format("postgres: search: {}", fresh.error()));
+        search_conn_ = std::move(*fresh);
+      }
+      Conn& c = *search_conn_;
+      auto r = search_once(c, q);
+      if (PQtransactionStatus(c.get()) != PQTRANS_IDLE) rollback(c);
+      if (!r && c.bad() && attempt == 0) continue;
+      if (!r) return make_error(fmt::format("postgres: search: {}", r.error()));
+      return r;
+    }
+  }
+
+  Result<EventPage> search_once(Conn& c, const EventQuery& q) {
+    auto statements = search::search_statements(q, search::Dialect::postgres);
+    Res begin = c.exec(fmt::format("BEGIN READ ONLY; SET LOCAL statement_timeout = {}", kSearchTimeoutMs).c_str());
+    if (!begin.ok()) return failed(c, begin);
+    EventPage page;
+    auto params_of = [](const std::vector<search::SqlParam>& in) {
+      Params p;
+      for (const auto& v : in) {
+        if (const auto* i = std::get_if<int64_t>(&v)) {
+          p.integer(*i);
+        } else {
+          p.text(std::get<std::string>(v));
+        }
+      }
+      return p;
+    };
+    auto refused = [&](const Res& r) {
+      if (r.sqlstate() != "57014") return false;  // query_canceled: the statement timeout
+      page = EventPage{};
+      page.refused = "the search needs more work than one search may do: narrow the time window or add a field";
+      return true;
+    };
+    Params hp = params_of(statements.hits.params);
+    Res hits = c.exec(statements.hits.sql.c_str(), hp);
+    if (!hits.ok()) {
+      if (refused(hits)) return page;
+      return failed(c, hits);
+    }
+    const int limit = std::clamp(q.limit, 1, 1000);
+    for (int i = 0; i < hits.rows(); ++i) {
+      if (i == limit) {
+        page.more = true;
+        break;
+      }
+      page.hits.push_back({hits.integer(i, 0), Timestamp{hits.integer(i, 1)}, hits.text(i, 2), hits.text(i, 3),
+                           hits.text(i, 4), hits.text(i, 5)});
+    }
+    if (!statements.histogram.sql.empty()) {
+      Params gp = params_of(statements.histogram.params);
+      Res g = c.exec(statements.histogram.sql.c_str(), gp);
+      if (!g.ok()) {
+        if (refused(g)) return page;
+        return failed(c, g);
+      }
+      page.histogram.assign(static_cast<size_t>(q.buckets), 0);
+      for (int i = 0; i < g.rows(); ++i) {
+        int64_t b = g.integer(i, 0);
+        if (b >= 0 && b < q.buckets) page.histogram[static_cast<size_t>(b)] += static_cast<uint64_t>(g.integer(i, 1));
+      }
+    }
+    Res commit = c.exec("COMMIT");
+    if (!commit.ok()) return failed(c, commit);
+    return page;
+  }
+
   Result<std::vector<AlertRecord>> list_alerts(const AlertFilter& f) override {
     return with_conn<std::vector<AlertRecord>>("list_alerts", [&](Conn& c) -> Result<std::vector<AlertRecord>> {
       static const std::string sql =
           std::string(kAlertList) + kAlertWhere + " AND ($9::bigint = 0 OR a.id < $9) ORDER BY a.id DESC LIMIT $10";
-      Params p = filter_params(f);
-      p.integer(f.before_id).integer(std::clamp(f.limit, 1, 10000));
+      Params p = filter_params(f, true);
       Res r = c.exec(sql.c_str(), p);
       if (!r.ok()) return failed(c, r);
       std::vector<AlertRecord> out;
@@ -1012,8 +1146,9 @@ class PgStore final : public Store {
   Result<uint64_t> count_alerts(const AlertFilter& f) override {
     return with_conn<uint64_t>("count_alerts", [&](Conn& c) -> Result<uint64_t> {
       static const std::string sql =
-          std::string("SELECT COUNT(*) FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id") + kAlertWhere;
-      Params p = filter_params(f);
+          std::string("SELECT COUNT(*) FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id") + kAlertWhere +
+          " AND $9::bigint = $9 AND $10::bigint = $10";
+      Params p = filter_params(f, false);
       Res r = c.exec(sql.c_str(), p);
       if (!r.ok()) return failed(c, r);
       return static_cast<uint64_t>(r.integer(0, 0));
@@ -1383,6 +1518,8 @@ class PgStore final : public Store {
       return make_error(r.error());
     }
     ArrayParam seq, kind, dataset, ts, body, rule_id, rule_name, severity;
+    ArrayParam host_name, source_ip, source_port, source_key, destination_ip, destination_port, destination_key,
+        user_name, event_action, event_outcome, any_rule_id, any_severity, text;
     for (const auto& rec : records) {
       seq.integer(static_cast<int64_t>(rec.seq));
       kind.text(rec.kind);
@@ -1392,10 +1529,29 @@ class PgStore final : public Store {
       rule_id.text(rec.rule_id);
       rule_name.text(rec.rule_name);
       severity.integer(rec.severity);
+      const auto row = search::index_row(rec.search);
+      const Entity& e = rec.search.entity;
+      host_name.text(row.host_name);
+      source_ip.text(e.source_ip);
+      source_port.integer(e.source_port);
+      source_key.text(row.source_ip);
+      destination_ip.text(e.destination_ip);
+      destination_port.integer(e.destination_port);
+      destination_key.text(row.destination_ip);
+      user_name.text(row.user_name);
+      event_action.text(row.event_action);
+      event_outcome.text(row.event_outcome);
+      any_rule_id.text(row.rule_id);
+      any_severity.integer(row.severity);
+      text.text(row.text);
     }
     Params p;
     p.text(agent_id).text(epoch).text(seq.done()).text(kind.done()).text(dataset.done()).text(ts.done());
     p.text(body.done()).text(rule_id.done()).text(rule_name.done()).text(severity.done());
+    for (auto* a : {&host_name, &source_ip, &source_port, &source_key, &destination_ip, &destination_port,
+                    &destination_key, &user_name, &event_action, &event_outcome, &any_rule_id, &any_severity, &text}) {
+      p.text(a->done());
+    }
     Res begin = c.exec("BEGIN");
     if (!begin.ok()) return failed(c, begin);
     Res ins(PQexecPrepared(c.get(), kInsertBatch.name, p.size(), p.values(), nullptr, nullptr, 0));
@@ -1493,23 +1649,33 @@ class PgStore final : public Store {
       " AND ($5::text IS NULL OR a.rule_id = $5) AND ($6::bigint = 0 OR a.ts >= $6)"
       " AND ($7::bigint = 0 OR a.ts < $7)"
       // $8: the agencies the caller is limited to, one per line.
-      " AND ($8::text IS NULL OR g.agency = ANY(string_to_array($8, E'\\n')))";
+      " AND ($8::text IS NULL OR g.agency = ANY(string_to_array($8, E'\\n')))"
+      // $11, $12: the source address range (keys in address order); the list's paging is $9, $10.
+      " AND ($11::text IS NULL OR a.source_key BETWEEN $11 AND $12::text)";
 
-  static Params filter_params(const AlertFilter& f) {
+  static Params filter_params(const AlertFilter& f, bool list) {
     Params p;
     p.integer(f.min_severity).text_or_null(f.status).text_or_null(f.agency).text_or_null(f.agent_id);
     p.text_or_null(f.rule_id).integer(f.from.ns).integer(f.to.ns).text_or_null(join_lines(f.agencies_in));
+    p.integer(list ? f.before_id : 0).integer(list ? std::clamp(f.limit, 1, 10000) : 0);
+    if (f.source) {
+      p.text(f.source->lo).text(f.source->hi);
+    } else {
+      p.null().null();
+    }
     return p;
   }
 
   // The list leaves the evidence (the record's body) out.
   static constexpr const char* kAlertList =
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
-      " a.ts, a.status, a.assignee FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
+      " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name"
+      " FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
 
   static constexpr const char* kAlertSelect =
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
-      " a.ts, a.status, a.assignee, r.body FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
+      " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name,"
+      " r.body FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
       " LEFT JOIN records r ON r.agent_id = a.agent_id AND r.epoch = a.epoch AND r.seq = a.seq";
 
   static AlertRecord alert_row(const Res& r, int i, bool with_evidence) {
@@ -1524,11 +1690,18 @@ class PgStore final : public Store {
     a.time = Timestamp{r.integer(i, 7)};
     a.status = r.text(i, 8);
     a.assignee = r.text(i, 9);
-    if (with_evidence) a.evidence = r.text(i, 10);
+    a.entity.source_ip = r.text(i, 10);
+    a.entity.source_port = r.integer(i, 11);
+    a.entity.destination_ip = r.text(i, 12);
+    a.entity.destination_port = r.integer(i, 13);
+    a.entity.user_name = r.text(i, 14);
+    if (with_evidence) a.evidence = r.text(i, 15);
     return a;
   }
 
   PostgresOptions options_;
+  std::mutex search_mutex_;
+  std::unique_ptr<Conn> search_conn_;  // searches' own connection
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Conn>> idle_;

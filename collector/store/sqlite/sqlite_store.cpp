@@ -12,7 +12,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <variant>
 
+#include "collector/search/search_sql.h"
 #include "collector/store/store.h"
 
 namespace vigil::collector {
@@ -190,6 +192,43 @@ ALTER TABLE api_tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE api_tokens ADD COLUMN bootstrap INTEGER NOT NULL DEFAULT 0;
 UPDATE api_tokens SET bootstrap = 1 WHERE name = 'init';
 )sql",
+    // 10: event search (collector/search): an index row per stored record, its event.original in
+    // a full-text index (contentless: the text stays in the record); alerts name their entity.
+    R"sql(
+CREATE TABLE event_search(
+  id INTEGER PRIMARY KEY,
+  agent_id TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  dataset TEXT NOT NULL,
+  host_name TEXT,
+  source_ip TEXT,
+  source_port INTEGER,
+  destination_ip TEXT,
+  destination_port INTEGER,
+  user_name TEXT,
+  event_action TEXT,
+  event_outcome TEXT,
+  rule_id TEXT,
+  severity INTEGER,
+  has_text INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX event_search_ts ON event_search(ts);
+CREATE INDEX event_search_record ON event_search(agent_id, epoch, seq);
+CREATE INDEX event_search_source ON event_search(source_ip, ts) WHERE source_ip IS NOT NULL;
+CREATE INDEX event_search_destination ON event_search(destination_ip, ts) WHERE destination_ip IS NOT NULL;
+CREATE INDEX event_search_user ON event_search(user_name, ts) WHERE user_name IS NOT NULL;
+CREATE INDEX event_search_dataset ON event_search(dataset, ts);
+CREATE VIRTUAL TABLE event_text USING fts5(original, content='', tokenize='unicode61 remove_diacritics 2');
+ALTER TABLE alerts ADD COLUMN source_ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN source_key TEXT;
+ALTER TABLE alerts ADD COLUMN source_port INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN destination_ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN destination_port INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
+CREATE INDEX alerts_source ON alerts(source_key, id) WHERE source_key IS NOT NULL;
+)sql",
 };
 
 class Stmt {
@@ -212,6 +251,8 @@ class Stmt {
   }
   // Empty means "any" in filters: SQL NULL.
   Stmt& bind_or_null(int i, const std::string& v) { return v.empty() ? bind_null(i) : bind(i, v); }
+  // 0 means "absent" for ports and severities: SQL NULL.
+  Stmt& bind_nonzero(int i, int64_t v) { return v == 0 ? bind_null(i) : bind(i, v); }
   Stmt& bind_null(int i) {
     sqlite3_bind_null(stmt_, i);
     return *this;
@@ -237,7 +278,10 @@ class Stmt {
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
-  ~SqliteStore() override { sqlite3_close_v2(db_); }
+  ~SqliteStore() override {
+    sqlite3_close_v2(reader_);
+    sqlite3_close_v2(db_);
+  }
 
   Result<void> exec(const char* sql) {
     char* err = nullptr;
@@ -683,7 +727,13 @@ class SqliteStore final : public Store {
     Stmt s(db_,
            "INSERT OR IGNORE INTO records(agent_id, epoch, seq, kind, dataset, ts, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
     Stmt a(db_,
-           "INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts) VALUES (?, ?, ?, ?, ?, ?, ?)");
+           "INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts, source_ip, source_key, source_port,"
+           " destination_ip, destination_port, user_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Stmt x(db_,
+           "INSERT INTO event_search(agent_id, epoch, seq, ts, kind, dataset, host_name, source_ip, source_port,"
+           " destination_ip, destination_port, user_name, event_action, event_outcome, rule_id, severity, has_text)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Stmt t(db_, "INSERT INTO event_text(rowid, original) VALUES (?, ?)");
     uint64_t added = 0;
     auto fail = [&]() {
       std::string err = sqlite3_errmsg(db_);
@@ -704,11 +754,30 @@ class SqliteStore final : public Store {
           return make_error(c.error());
         }
       }
-      if (is_new && rec.kind == "alert") {
+      if (!is_new) continue;
+      const auto row = search::index_row(rec.search);
+      if (rec.kind == "alert") {
+        const Entity& e = rec.search.entity;
         a.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.rule_id);
         a.bind(5, rec.rule_name).bind(6, static_cast<int64_t>(rec.severity)).bind(7, rec.time.ns);
+        a.bind(8, row.source_ip.empty() ? std::string() : e.source_ip).bind_or_null(9, row.source_ip);
+        a.bind(10, e.source_port).bind(11, row.destination_ip.empty() ? std::string() : e.destination_ip);
+        a.bind(12, e.destination_port).bind(13, e.user_name);
         if (a.step() != SQLITE_DONE) return fail();
         a.reset();
+      }
+      x.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.time.ns);
+      x.bind(5, rec.kind).bind(6, rec.dataset).bind_or_null(7, row.host_name).bind_or_null(8, row.source_ip);
+      x.bind_nonzero(9, row.source_port).bind_or_null(10, row.destination_ip);
+      x.bind_nonzero(11, row.destination_port).bind_or_null(12, row.user_name).bind_or_null(13, row.event_action);
+      x.bind_or_null(14, row.event_outcome).bind_or_null(15, row.rule_id);
+      x.bind_nonzero(16, row.severity).bind(17, int64_t{row.text.empty() ? 0 : 1});
+      if (x.step() != SQLITE_DONE) return fail();
+      x.reset();
+      if (!row.text.empty()) {
+        t.bind(1, static_cast<int64_t>(sqlite3_last_insert_rowid(db_))).bind(2, row.text);
+        if (t.step() != SQLITE_DONE) return fail();
+        t.reset();
       }
     }
     r = exec("COMMIT");
@@ -823,6 +892,25 @@ class SqliteStore final : public Store {
       };
     };
 
+    // The search index's rows of the records `doomed` selects (agent_id, epoch, seq), with their
+    // full text: the text of a contentless index is taken out by giving it back, read from the
+    // record it came from. Run before the records go.
+    auto purge_index = [&](const std::string& doomed, auto&& bind) -> Result<void> {
+      const std::string text =
+          "INSERT INTO event_text(event_text, rowid, original) SELECT 'delete', s.id, CASE WHEN"
+          " json_type(r.body, '$.event.original') = 'text' AND json_extract(r.body, '$.event.original') != ''"
+          " THEN json_extract(r.body, '$.event.original') ELSE json_extract(r.body, '$.message') END"
+          " FROM event_search s JOIN records r ON r.agent_id = s.agent_id AND r.epoch = s.epoch AND r.seq = s.seq"
+          " WHERE s.has_text = 1 AND (s.agent_id, s.epoch, s.seq) IN (" + doomed + ")";
+      const std::string rows = "DELETE FROM event_search WHERE (agent_id, epoch, seq) IN (" + doomed + ")";
+      for (const std::string* sql : {&text, &rows}) {
+        Stmt st(db_, sql->c_str());
+        bind(st);
+        if (auto d = done(st); !d) return d;
+      }
+      return {};
+    };
+
     if (req.alerts_before.ns > 0) {
       // The same chunk (oldest first, ties by id) three times within one write transaction:
       // history first (it refers to the alert), then the alert's own record, then the alert.
@@ -835,6 +923,9 @@ class SqliteStore final : public Store {
         static const std::string alerts = std::string("DELETE FROM alerts WHERE id IN (") + kDoomed + ")";
         auto h = deleter(history.c_str(), req.alerts_before)();
         if (!h) return h;
+        auto x = purge_index("SELECT agent_id, epoch, seq FROM alerts WHERE id IN (" + std::string(kDoomed) + ")",
+                             [&](Stmt& st) { st.bind(1, req.alerts_before.ns).bind(2, chunk); });
+        if (!x) return make_error(x.error());
         out.alert_history += static_cast<uint64_t>(*h);
         if (auto r = deleter(records.c_str(), req.alerts_before)(); !r) return r;
         return deleter(alerts.c_str(), req.alerts_before)();
@@ -851,6 +942,9 @@ class SqliteStore final : public Store {
         Timestamp before = health ? req.health_before : req.events_before;
         if (before.ns <= 0) continue;
         auto step = [&]() -> Result<int64_t> {
+          auto x = purge_index("SELECT agent_id, epoch, seq FROM records WHERE kind = ?1 AND ts < ?2 LIMIT ?3",
+                               [&](Stmt& st) { st.bind(1, kind).bind(2, before.ns).bind(3, chunk); });
+          if (!x) return make_error(x.error());
           Stmt s(db_,
                  "DELETE FROM records WHERE (agent_id, epoch, seq) IN (SELECT agent_id, epoch, seq FROM records"
                  " WHERE kind = ?1 AND ts < ?2 LIMIT ?3)");
@@ -901,6 +995,88 @@ class SqliteStore final : public Store {
     if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
     return out;
   }
+
+  Result<EventPage> search_events(const EventQuery& q) override {
+    // Searches read on their own connection (WAL: readers never wait for the writer, nor it for
+    // them), one at a time; an in-memory database has only the one.
+    sqlite3* db = reader_ ? reader_ : db_;
+    std::unique_lock lock(reader_ ? reader_mutex_ : mutex_);
+    auto fail = [&](const char* what) {
+      return make_error(fmt::format("sqlite: {}: {}", what, sqlite3_errmsg(db)));
+    };
+    // The cost cap: virtual machine steps, counted by the progress handler, across the statements.
+    struct Budget {
+      int64_t left;
+    } budget{kSearchMaxSqliteSteps / 1000};
+    sqlite3_progress_handler(
+        db, 1000, [](void* b) { return --static_cast<Budget*>(b)->left < 0 ? 1 : 0; }, &budget);
+    struct Reset {
+      sqlite3* db;
+      ~Reset() {
+        sqlite3_progress_handler(db, 0, nullptr, nullptr);
+        sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      }
+    } reset{db};
+    if (sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("begin");
+    EventPage page;
+    auto statements = search::search_statements(q, search::Dialect::sqlite);
+    auto refused = [&](int rc) {
+      if (rc != SQLITE_INTERRUPT) return false;
+      page = EventPage{};
+      page.refused = "the search needs more work than one search may do: narrow the time window or add a field";
+      return true;
+    };
+    if (statements.hits.uses_text || statements.histogram.uses_text) {
+      Stmt w(db, "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM event_search WHERE ts >= ?1 AND ts < ?2");
+      w.bind(1, q.since.ns).bind(2, q.until.ns);
+      int rc = w.step();
+      if (refused(rc)) return page;
+      if (rc != SQLITE_ROW) return fail("search window");
+      for (auto* c : {&statements.hits, &statements.histogram}) {
+        if (c->params.size() < 4) continue;
+        c->params[search::kSqliteFirstIdParam - 1] = w.integer(0);
+        c->params[search::kSqliteLastIdParam - 1] = w.integer(1);
+      }
+    }
+    auto bind_all = [](Stmt& st, const std::vector<search::SqlParam>& params) {
+      for (size_t i = 0; i < params.size(); ++i) {
+        std::visit([&](const auto& v) { st.bind(static_cast<int>(i + 1), v); }, params[i]);
+      }
+    };
+    {
+      Stmt st(db, statements.hits.sql.c_str());
+      if (!st.ok()) return make_error("sqlite: search: " + st.error());
+      bind_all(st, statements.hits.params);
+      const size_t limit = static_cast<size_t>(std::clamp(q.limit, 1, 1000));
+      int rc;
+      while ((rc = st.step()) == SQLITE_ROW) {
+        if (page.hits.size() == limit) {
+          page.more = true;
+          break;
+        }
+        page.hits.push_back({st.integer(0), Timestamp{st.integer(1)}, st.text(2), st.text(3), st.text(4), st.text(5)});
+      }
+      if (refused(rc)) return page;
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail("search");
+    }
+    if (!statements.histogram.sql.empty()) {
+      Stmt st(db, statements.histogram.sql.c_str());
+      if (!st.ok()) return make_error("sqlite: histogram: " + st.error());
+      bind_all(st, statements.histogram.params);
+      page.histogram.assign(static_cast<size_t>(q.buckets), 0);
+      int rc;
+      while ((rc = st.step()) == SQLITE_ROW) {
+        int64_t b = st.integer(0);
+        if (b >= 0 && b < q.buckets) page.histogram[static_cast<size_t>(b)] += static_cast<uint64_t>(st.integer(1));
+      }
+      if (refused(rc)) return page;
+      if (rc != SQLITE_DONE) return fail("histogram");
+    }
+    return page;
+  }
+
+  // The connection searches read on (the store owns it from here).
+  void set_reader(sqlite3* reader) { reader_ = reader; }
 
   Result<uint64_t> count_alerts(const AlertFilter& f) override {
     std::lock_guard lock(mutex_);
@@ -1211,7 +1387,7 @@ class SqliteStore final : public Store {
     unsigned mask = (f.min_severity > 0 ? 1u : 0u) | (f.status.empty() ? 0u : 2u) | (f.agency.empty() ? 0u : 4u) |
                     (f.agent_id.empty() ? 0u : 8u) | (f.rule_id.empty() ? 0u : 16u) | (f.from.ns ? 32u : 0u) |
                     (f.to.ns ? 64u : 0u) | (f.agencies_in.empty() ? 0u : 128u) |
-                    (list && f.before_id ? 256u : 0u) | (list ? 512u : 0u);
+                    (list && f.before_id ? 256u : 0u) | (list ? 512u : 0u) | (f.source ? 1024u : 0u);
     auto& slot = alert_queries_[mask];
     if (slot) return slot.get();
     std::string sql = list ? kAlertList : "SELECT COUNT(*) FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
@@ -1238,6 +1414,8 @@ class SqliteStore final : public Store {
     // ?8: the agencies the caller is limited to, one per line.
     if (mask & 128u) sql += " AND instr(char(10) || ?8 || char(10), char(10) || g.agency || char(10)) > 0";
     if (mask & 256u) sql += " AND a.id < ?9";
+    // ?11, ?12: the source address range (keys in address order).
+    if (mask & 1024u) sql += " AND a.source_key BETWEEN ?11 AND ?12";
     if (list) sql += " ORDER BY a.id DESC LIMIT ?10";
     slot = std::make_unique<Stmt>(db_, sql.c_str());
     return slot.get();
@@ -1253,15 +1431,18 @@ class SqliteStore final : public Store {
     opt(5, f.rule_id);
     s.bind(6, f.from.ns).bind(7, f.to.ns);
     opt(8, join_lines(f.agencies_in));
+    if (f.source) s.bind(11, f.source->lo).bind(12, f.source->hi);
   }
 
   static constexpr const char* kAlertList =
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
-      " a.ts, a.status, a.assignee FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
+      " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name"
+      " FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
 
   static constexpr const char* kAlertSelect =
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
-      " a.ts, a.status, a.assignee, r.body FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
+      " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name,"
+      " r.body FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
       " LEFT JOIN records r ON r.agent_id = a.agent_id AND r.epoch = a.epoch AND r.seq = a.seq";
 
   static AlertRecord alert_row(const Stmt& s, bool with_evidence) {
@@ -1276,7 +1457,12 @@ class SqliteStore final : public Store {
     a.time = Timestamp{s.integer(7)};
     a.status = s.text(8);
     a.assignee = s.text(9);
-    if (with_evidence) a.evidence = s.text(10);
+    a.entity.source_ip = s.text(10);
+    a.entity.source_port = s.integer(11);
+    a.entity.destination_ip = s.text(12);
+    a.entity.destination_port = s.integer(13);
+    a.entity.user_name = s.text(14);
+    if (with_evidence) a.evidence = s.text(15);
     return a;
   }
 
@@ -1291,6 +1477,8 @@ class SqliteStore final : public Store {
   // database go once these are finalised).
   std::map<unsigned, std::unique_ptr<Stmt>> alert_queries_;
   std::mutex mutex_;  // one writer; SQLite serialises anyway, this keeps statements tidy
+  sqlite3* reader_ = nullptr;  // searches' connection (none for an in-memory database)
+  std::mutex reader_mutex_;
 };
 
 }  // namespace
@@ -1326,6 +1514,17 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
   }
   auto m = store->migrate();
   if (!m) return make_error(m.error());
+  if (path != ":memory:" && path.find("mode=memory") == std::string::npos) {
+    sqlite3* reader = nullptr;
+    rc = sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string err = reader ? sqlite3_errmsg(reader) : "out of memory";
+      sqlite3_close_v2(reader);
+      return make_error(fmt::format("cannot open database {} for searches: {}", path, err));
+    }
+    sqlite3_busy_timeout(reader, 5000);
+    store->set_reader(reader);
+  }
   return std::unique_ptr<Store>(std::move(store));
 }
 

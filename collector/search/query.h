@@ -1,0 +1,89 @@
+// The event search language (README "Searching events") and its translation to SQL for both
+// stores. A query is read into a tree once, checked against the catalogue of searchable fields,
+// and written as one SQL condition with parameters; nothing the caller typed reaches SQL text.
+//   field:value        exact              user.name:root     event.dataset:sshd
+//   field:val*         prefix             url.domain:www.*
+//   ip.field:CIDR      address range      source.ip:10.0.0.0/8   destination.ip:2001:db8::/32
+//   field>N field<N field>=N field<=N     destination.port<1024
+//   word  "a phrase"   full text over event.original (word* for a prefix)
+//   AND  OR  NOT  ( )  adjacent terms are ANDed; NOT binds tightest, then AND, then OR
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace vigil::collector::search {
+
+enum class FieldType { keyword, number, ip, text };
+
+// A field the language knows: where its value lives (a column of the search index, or a path
+// into the stored event) and how it compares.
+struct Field {
+  std::string_view name;    // as ECS names it: source.ip
+  FieldType type;
+  std::string_view column;  // a column of event_search, empty when read from the event itself
+};
+
+// Every field a query may name (README lists them); nullptr when unknown.
+const Field* find_field(std::string_view name);
+const std::vector<Field>& fields();
+
+// The 16-byte key of an address (IPv4 as IPv4-mapped IPv6), written as 32 lowercase hex digits
+// so that text order is address order; nullopt when `text` is not an address.
+std::optional<std::string> ip_key(std::string_view text);
+// The first and last keys of a CIDR block (or of one address when there is no /len).
+struct IpRange {
+  std::string lo, hi;
+};
+std::optional<IpRange> ip_range(std::string_view text);
+
+struct Node {
+  enum class Kind { all_of, any_of, negate, term } kind = Kind::term;
+  std::vector<Node> children;  // all_of, any_of: two or more; negate: one
+  // A term: a field (nullptr: full text) compared with a value.
+  enum class Op { eq, prefix, gt, ge, lt, le, range, phrase } op = Op::eq;
+  const Field* field = nullptr;
+  std::string value;  // eq, prefix, phrase (full text); ip range: lo
+  std::string value2; // ip range: hi
+  int64_t number = 0; // comparisons and numeric equality
+  size_t position = 0;
+};
+
+struct ParseError {
+  size_t position = 0;  // byte offset in the query
+  std::string message;
+};
+
+// Bounds of a query: longer, deeper or with more terms is refused as an error.
+inline constexpr size_t kMaxQueryBytes = 4096;
+inline constexpr size_t kMaxTerms = 64;
+inline constexpr size_t kMaxDepth = 32;
+
+// An empty query (only spaces) matches every event: an all_of with no children.
+std::variant<Node, ParseError> parse(std::string_view query);
+
+enum class Dialect { sqlite, postgres };
+
+// One SQL parameter: text or an integer.
+using SqlParam = std::variant<std::string, int64_t>;
+
+// The condition a tree makes, over `s` (the event_search row) and `r` (its stored record).
+// Placeholders continue from `params.size() + 1` ($N for PostgreSQL, ?N for SQLite).
+struct SqlCondition {
+  std::string sql;
+  std::vector<SqlParam> params;
+  bool uses_record = false;  // reads the stored event (a field that has no column)
+  bool uses_text = false;    // full text
+};
+void to_sql(const Node& node, Dialect dialect, SqlCondition& out);
+
+// The words a full-text term is made of, as the index stores them (FTS5 query text).
+std::string fts5_query(const Node& term);
+// tsquery text for a prefix term (PostgreSQL); phrases go through phraseto_tsquery as they are.
+std::string tsquery_prefix(std::string_view value);
+
+}  // namespace vigil::collector::search
