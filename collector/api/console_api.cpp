@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "collector/api/event_search_api.h"
 #include "collector/api/password.h"
 #include "collector/console/web_console.h"
 #include "collector/ingest/agent_identity.h"
@@ -44,7 +45,9 @@ nlohmann::json alert_json(const AlertRecord& a) {
   nlohmann::json j = {{"id", a.id},         {"time", a.time.to_string()}, {"severity", a.severity},
                       {"rule_id", a.rule_id}, {"rule_name", a.rule_name}, {"agent_id", a.agent_id},
                       {"agency", a.agency}, {"host", a.host},           {"status", a.status},
-                      {"assignee", a.assignee}};
+                      {"assignee", a.assignee}, {"source_ip", a.entity.source_ip},
+                      {"source_port", a.entity.source_port}, {"destination_ip", a.entity.destination_ip},
+                      {"destination_port", a.entity.destination_port}, {"user_name", a.entity.user_name}};
   if (!a.evidence.empty()) {
     if (auto ev = ingest::parse_bounded_json(a.evidence)) {
       impose_agent_identity(*ev, a.agent_id, a.host);
@@ -698,6 +701,10 @@ net::HttpResponse ConsoleApi::route(const net::HttpRequest& r) {
     if (!p.agencies.empty()) return error(403, "metrics cover every agency: not for a caller limited to some");
     return metrics();
   }
+  if (t.path == "/api/v1/events") {
+    if (r.method != "GET") return error(405, "GET only");
+    return event_search_response(store_, t.query, p.agencies, Timestamp::now());
+  }
   if (t.path == "/api/v1/alerts" || t.path.rfind("/api/v1/alerts/", 0) == 0) return alerts(r, t.path, t.query, p);
   if (r.method == "GET" && t.path == "/api/v1/compliance") return compliance(t.query, p);
   if (r.method == "GET" && t.path == "/api/v1/reports/compliance") return compliance_report(t.query, p);
@@ -1059,6 +1066,9 @@ net::HttpResponse ConsoleApi::alerts(const net::HttpRequest& r, const std::strin
         f.agent_id = v;
       } else if (k == "rule") {
         f.rule_id = v;
+      } else if (k == "source") {
+        f.source = search::ip_range(v);
+        if (!f.source) return error(400, "source: an IPv4 or IPv6 address, or a CIDR block (10.0.0.0/8)");
       } else if (k == "from" || k == "to") {
         auto ts = Timestamp::parse(v);
         if (!ts) return error(400, k + ": an RFC 3339 time");

@@ -26,6 +26,11 @@
 //   GET  /api/v1/alerts?severity=&status=&agency=&agent=&rule=&from=&to=&before=&limit=
 //                                     -> [alerts], newest first                      (any role)
 //   GET  /api/v1/alerts/ID            -> alert with evidence and history             (any role)
+//   (alerts carry source_ip, source_port, destination_ip, destination_port, user_name;
+//    ?source=IP|CIDR lists those from an address or block)
+//   GET  /api/v1/events?q=&since=&until=&limit=&before=&histogram=
+//                                     -> {hits, next, histogram} (collector/api/event_search_api.h)
+//                                                                                    (any role)
 //   POST /api/v1/alerts/ID/status     {status}                                       (not auditor)
 //   POST /api/v1/alerts/ID/assign     {assignee}                                     (not auditor)
 //   POST /api/v1/alerts/ID/comment    {text}                                         (not auditor)
