@@ -97,11 +97,12 @@ class Harness:
             return (0, 0)
 
     # --- agents -----------------------------------------------------------------------------
-    def enroll_agent(self, name, log_format, collector_extra="", top_extra="", policies=None, token_via="option"):
+    def enroll_agent(self, name, log_format, collector_extra="", top_extra="", policies=None, token_via="option",
+                     agency="A"):
         """An agent in its own directory tailing logs/<name>.log; returns (directory, log path).
         Its compliance policies run externally (nothing scans) unless `policies` (YAML flow-map
         text) says otherwise. The token goes to `enroll` by `token_via`: "option" (--token),
-        "file" (--token-file) or "env" (VIGIL_ENROLL_TOKEN)."""
+        "file" (--token-file) or "env" (VIGIL_ENROLL_TOKEN). The agent joins `agency`."""
         if policies is None:
             policies = f'{{paths: ["{self.src}/rules/policies"], run: external}}'
 
@@ -118,7 +119,7 @@ logs: [{{path: logs/{name}.log, format: {log_format}}}]
 rules: {{paths: ["{self.src}/rules/detection"]}}
 policies: {policies}
 {top_extra}""")
-        token = self.token("A", 2)
+        token = self.token(agency, 2)
         args, env = [], dict(os.environ)
         env.pop("VIGIL_ENROLL_TOKEN", None)
         if token_via == "file":
