@@ -159,14 +159,6 @@ std::optional<int> parse_severity(const std::string& s) {
 
 }  // namespace
 
-bool Principal::sees(const std::string& agency) const {
-  if (agencies.empty()) return true;
-  for (const auto& a : agencies) {
-    if (a == agency) return true;
-  }
-  return false;
-}
-
 namespace {
 
 // Names of users and agencies: printable, no control characters (they travel one per line).

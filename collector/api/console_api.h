@@ -53,6 +53,7 @@
 #include <string>
 #include <vector>
 
+#include "collector/api/routes/route_table.h"
 #include "collector/store/store.h"
 #include "common/compliance/framework.h"
 #include "common/net/http_types.h"
@@ -62,15 +63,6 @@ class logger;
 }
 
 namespace vigil::collector {
-
-// Who is calling: an API token ("token:NAME") or a logged-in user.
-struct Principal {
-  std::string name;
-  std::string role;
-  std::vector<std::string> agencies;  // empty: every agency
-  std::string session_hash;           // set when authenticated by a session
-  bool sees(const std::string& agency) const;
-};
 
 // Login limits: after kLoginFreeFailures failures of one user name (kLoginFreeFailuresPerAddress
 // from one client address) each further attempt waits kLoginLockBase, doubling per failure up to
