@@ -4,8 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "collector/api/console_api.h"
 #include "collector/api/routes/common.h"
-#include "collector/store/store.h"
+#include "collector/api/routes/endpoints.h"
+#include "common/pki/pki.h"
 
 namespace vigil::collector::routes {
 namespace {
@@ -191,6 +193,93 @@ TEST_F(Dispatch, RefusesACallerLimitedToAgenciesWhatCoversThemAll) {
   EXPECT_EQ(totals.status, 403);
   EXPECT_EQ(message(totals), "this covers every agency: not for a caller limited to some");
   EXPECT_EQ(call("GET", "/totals", caller("analyst")).status, 200);
+}
+
+TEST(ConsoleEndpoints, FormOneUnambiguousTable) {
+  const std::vector<Route> all = endpoints();
+  EXPECT_NO_THROW(RouteTable{all});
+  for (const Route& r : all) EXPECT_TRUE(r.pattern.starts_with("/api/v1/") || r.pattern == "/metrics") << r.pattern;
+}
+
+// The console API end to end over an in-memory store: its refusals keep their words.
+class ConsoleRoutes : public ::testing::Test {
+ protected:
+
+  // An API token with the role and agencies; returns its secret.
+  std::string token(const std::string& role, std::vector<std::string> agencies = {}) {
+    std::string secret = "secret-" + role + "-" + std::to_string(++tokens_);
+    EXPECT_TRUE(store_->add_api_token(pki::sha256_hex(secret), {"t" + std::to_string(tokens_), role, agencies}));
+    return secret;
+  }
+
+  net::HttpResponse call(const std::string& method, const std::string& target, const std::string& secret,
+                         std::string body = "") {
+    net::HttpRequest r;
+    r.method = method;
+    r.target = target;
+    r.body = std::move(body);
+    r.headers.emplace_back("Authorization", "Bearer " + secret);
+    r.remote = "127.0.0.1:1";
+    return api_->handle(r);
+  }
+
+  std::unique_ptr<Store> store_ = memory_store();
+  std::unique_ptr<ConsoleApi> api_ = std::make_unique<ConsoleApi>(*store_, "tcvn11930");
+  int tokens_ = 0;
+};
+
+TEST_F(ConsoleRoutes, RefusesRolesInTheWordsOfEachEndpoint) {
+  const std::string analyst = token("analyst");
+  const std::string auditor = token("auditor");
+  struct Case {
+    const char* method;
+    const char* target;
+    const std::string& who;
+    const char* refused;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"POST", "/api/v1/agents/agt-1/revoke", analyst, "this needs the admin role"},
+           {"POST", "/api/v1/tokens", analyst, "this needs the admin role"},
+           {"POST", "/api/v1/agencies/A/framework", auditor, "this needs the admin role"},
+           {"POST", "/api/v1/alerts/1/status", auditor, "auditors cannot change alerts"},
+           {"POST", "/api/v1/waivers/1/expire", analyst, "waivers need the admin role"},
+           {"GET", "/api/v1/users", auditor, "managing users needs the admin role without agency limits"},
+           {"POST", "/api/v1/api-tokens", analyst, "API tokens need the admin role without agency limits"},
+           {"GET", "/api/v1/audit", analyst, "the audit log needs the admin or auditor role without agency limits"},
+           {"GET", "/api/v1/quarantine", analyst,
+            "quarantined records need the admin or auditor role without agency limits"},
+       }) {
+    auto r = call(c.method, c.target, c.who);
+    EXPECT_EQ(r.status, 403) << c.method << " " << c.target;
+    EXPECT_EQ(message(r), c.refused) << c.method << " " << c.target;
+  }
+}
+
+TEST_F(ConsoleRoutes, RefusesACallerLimitedToAgenciesWhatCoversEveryAgency) {
+  const std::string admin_of_a = token("admin", {"A"});
+  EXPECT_EQ(message(call("GET", "/metrics", admin_of_a)), "metrics cover every agency: not for a caller limited to some");
+  EXPECT_EQ(message(call("GET", "/api/v1/users", admin_of_a)), "managing users needs the admin role without agency limits");
+  EXPECT_EQ(message(call("POST", "/api/v1/api-tokens/1/revoke", admin_of_a)),
+            "API tokens need the admin role without agency limits");
+  EXPECT_EQ(call("GET", "/api/v1/audit", admin_of_a).status, 403);
+  EXPECT_EQ(call("GET", "/api/v1/agents", admin_of_a).status, 200);
+}
+
+TEST_F(ConsoleRoutes, Answers404And405AfterAuthentication) {
+  const std::string admin = token("admin");
+  EXPECT_EQ(call("GET", "/api/v1/nothing", "not a token").status, 401);
+  auto unknown = call("GET", "/api/v1/nothing", admin);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(message(unknown), "no such endpoint");
+  auto wrong = call("DELETE", "/api/v1/users", admin);
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(header(wrong, "Allow"), "GET, POST");
+  EXPECT_EQ(header(call("GET", "/api/v1/agents/agt-1/revoke", admin), "Allow"), "POST");
+  // Captures arrive decoded.
+  EXPECT_EQ(message(call("GET", "/api/v1/agents/no%20agent", admin)), "no agent no agent");
+  EXPECT_EQ(message(call("GET", "/api/v1/alerts/x", admin)), "no such alert");
+  // Login stays before authentication.
+  EXPECT_EQ(call("GET", "/api/v1/login", admin).status, 405);
 }
 
 }  // namespace
