@@ -1,4 +1,5 @@
-#include "collector/api/event_search_api.h"
+#include "collector/api/routes/common.h"
+#include "collector/api/routes/endpoints.h"
 
 #include <algorithm>
 #include <charconv>
@@ -10,7 +11,7 @@
 #include "collector/search/query.h"
 #include "common/ingest/bounded_json.h"
 
-namespace vigil::collector {
+namespace vigil::collector::routes {
 
 namespace {
 
@@ -33,7 +34,9 @@ std::optional<int64_t> whole(std::string_view s, int64_t max) {
 
 }  // namespace
 
-std::optional<Timestamp> parse_search_time(const std::string& text, Timestamp now) {
+// A time of the search window: RFC 3339, a date (midnight UTC), or a span before `now`
+// ("30m", "24h", "7d", "2w"); nullopt when it is none of these.
+static std::optional<Timestamp> parse_search_time(const std::string& text, Timestamp now) {
   if (text.size() >= 2 && text.size() <= 8) {
     static const std::pair<char, int64_t> units[] = {{'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
     for (auto [unit, seconds] : units) {
@@ -47,10 +50,14 @@ std::optional<Timestamp> parse_search_time(const std::string& text, Timestamp no
   return Timestamp::parse(text);
 }
 
-net::HttpResponse event_search_response(Store& store, const std::map<std::string, std::string>& q,
-                                        const std::vector<std::string>& agencies, Timestamp now) {
+// GET /api/v1/events (README "Searching events"): the query, its window and paging read from the
+// request, the search run on the store (a connection of its own, bounded), the answer as JSON.
+net::HttpResponse search_events(const Call& c) {
+  const auto& q = c.query;
+  Store& store = c.env.store;
+  const Timestamp now = Timestamp::now();
   EventQuery query;
-  query.agencies_in = agencies;
+  query.agencies_in = c.caller.agencies;
   query.until = now;
   std::string text;
   std::optional<Timestamp> since;
@@ -126,4 +133,4 @@ net::HttpResponse event_search_response(Store& store, const std::map<std::string
   return {200, out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json", false};
 }
 
-}  // namespace vigil::collector
+}  // namespace vigil::collector::routes

@@ -1,0 +1,81 @@
+// Agents: list, one, revoke, security level (routes in endpoints.cpp).
+#include <fmt/format.h>
+
+#include "collector/api/routes/common.h"
+#include "collector/api/routes/endpoints.h"
+#include "common/log/logging.h"
+
+namespace vigil::collector::routes {
+
+namespace {
+
+nlohmann::json agent_json(const AgentRecord& a) {
+  return {{"id", a.id},           {"agency", a.agency},
+          {"level", a.level},     {"host", a.host},
+          {"version", a.version}, {"status", a.status},
+          {"enrolled", a.enrolled.to_string()}, {"last_seen", a.last_seen.to_string()}};
+}
+
+// The agent of the path's {id} when the caller sees its agency: what lies outside the caller's
+// agencies does not exist for the caller. Else the refusal.
+struct Found {
+  std::optional<AgentRecord> agent;
+  net::HttpResponse refusal;
+};
+Found find_agent(const Call& c) {
+  const std::string& id = c.capture("id");
+  auto agent = c.env.store.get_agent(id);
+  if (!agent) return {std::nullopt, error(503, "store unavailable")};
+  if (!agent->has_value() || !c.caller.sees((*agent)->agency)) return {std::nullopt, error(404, "no agent " + id)};
+  return {std::move(*agent), {}};
+}
+
+}  // namespace
+
+net::HttpResponse list_agents(const Call& c) {
+  auto agents = c.env.store.list_agents();
+  if (!agents) return error(503, "store unavailable");
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& a : *agents) {
+    if (c.caller.sees(a.agency)) out.push_back(agent_json(a));
+  }
+  return {200, out.dump(), "application/json", false};
+}
+
+net::HttpResponse get_agent(const Call& c) {
+  Found found = find_agent(c);
+  if (!found.agent) return found.refusal;
+  return {200, agent_json(*found.agent).dump(), "application/json", false};
+}
+
+net::HttpResponse revoke_agent(const Call& c) {
+  Found found = find_agent(c);
+  if (!found.agent) return found.refusal;
+  const std::string& id = c.capture("id");
+  auto done = c.env.store.revoke_agent(id);
+  if (!done) return error(503, "store unavailable");
+  if (!*done) return error(404, "no agent " + id);
+  c.env.log->info("agent {} revoked by {}", id, c.caller.name);
+  c.env.audit(c.caller.name, "agent.revoke", id, found.agent->agency);
+  return {200, R"({"revoked":true})", "application/json", false};
+}
+
+net::HttpResponse set_agent_level(const Call& c) {
+  Found found = find_agent(c);
+  if (!found.agent) return found.refusal;
+  const std::string& id = c.capture("id");
+  auto body = request_json(c.request.body);
+  if (body.is_discarded() || !body.is_object() || !body.contains("level") || !body["level"].is_number_integer() ||
+      body["level"].get<int>() < 1 || body["level"].get<int>() > 5) {
+    return error(400, "expected {\"level\": 1-5}");
+  }
+  const int level = body["level"].get<int>();
+  auto done = c.env.store.set_agent_level(id, level);
+  if (!done) return error(503, "store unavailable");
+  if (!*done) return error(404, "no agent " + id);
+  c.env.log->info("agent {}: security level set to {} by {}", id, level, c.caller.name);
+  c.env.audit(c.caller.name, "agent.level", id, fmt::format("{} -> {}", found.agent->level, level));
+  return {200, R"({"changed":true})", "application/json", false};
+}
+
+}  // namespace vigil::collector::routes

@@ -1,0 +1,28 @@
+// The console API's handlers, one line per file of collector/api/routes/; the table routing to
+// them, with every endpoint, roles and scope, is endpoints.cpp.
+#pragma once
+
+#include <vector>
+
+#include "collector/api/routes/route_table.h"
+
+namespace vigil::collector::routes {
+
+Handler logout;                                                                   // ../console_api.cpp
+Handler session, status, metrics;                                                 // status.cpp
+Handler list_users, add_user, disable_user, enable_user, set_user_password;       // users.cpp
+Handler list_api_tokens, create_api_token, revoke_api_token;                      // api_tokens.cpp
+Handler list_audit, list_quarantined;                                             // audit.cpp
+Handler create_enrollment_token;                                                  // tokens.cpp
+Handler list_agents, get_agent, revoke_agent, set_agent_level;                    // agents.cpp
+Handler list_agencies, set_agency_framework;                                      // agencies.cpp
+Handler list_alerts, get_alert, set_alert_status, assign_alert, comment_alert;    // alerts.cpp
+Handler compliance, compliance_report;                                            // compliance.cpp
+Handler list_waivers, add_waiver, expire_waiver;                                  // waivers.cpp
+Handler search_events;                                                            // events.cpp
+
+// The console API's routes after login (login and the web console's files come before
+// authentication, in ConsoleApi).
+std::vector<Route> endpoints();
+
+}  // namespace vigil::collector::routes
