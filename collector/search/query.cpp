@@ -466,7 +466,64 @@ std::string successor(std::string prefix) {
   return prefix;
 }
 
+// The base letter of a code point with a diacritic, or 0.
+char base_letter(uint32_t cp) {
+  static const char* latin1 = "AAAAAAACEEEEIIIIDNOOOOO\0OUUUUY\0saaaaaaaceeeeiiiidnooooo\0ouuuuy\0y";
+  if (cp >= 0xC0 && cp <= 0xFF) return latin1[cp - 0xC0] == '\0' ? 0 : latin1[cp - 0xC0];
+  switch (cp) {
+    case 0x102: return 'A';
+    case 0x103: return 'a';
+    case 0x110: return 'D';
+    case 0x111: return 'd';
+    case 0x128: return 'I';
+    case 0x129: return 'i';
+    case 0x168: return 'U';
+    case 0x169: return 'u';
+    case 0x1A0: return 'O';
+    case 0x1A1: return 'o';
+    case 0x1AF: return 'U';
+    case 0x1B0: return 'u';
+    default: break;
+  }
+  // Latin Extended Additional, the Vietnamese letters: pairs (capital, small) by base letter.
+  if (cp >= 0x1EA0 && cp <= 0x1EF9) {
+    static const std::pair<uint32_t, char> runs[] = {{0x1EB8, 'a'}, {0x1EC8, 'e'}, {0x1ECC, 'i'},
+                                                     {0x1EE4, 'o'}, {0x1EF2, 'u'}, {0x1EFA, 'y'}};
+    for (auto [end, letter] : runs) {
+      if (cp < end) return (cp % 2 == 0) ? static_cast<char>(letter - 'a' + 'A') : letter;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
+
+std::string fold_diacritics(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size();) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : 0;
+    if (len == 0 || i + len > in.size()) {  // ASCII handled above; anything longer is kept
+      out += in[i++];
+      continue;
+    }
+    if (len == 1) {
+      out += in[i++];
+      continue;
+    }
+    uint32_t cp = len == 2 ? ((c & 0x1Fu) << 6) | (static_cast<unsigned char>(in[i + 1]) & 0x3Fu)
+                           : ((c & 0x0Fu) << 12) | ((static_cast<unsigned char>(in[i + 1]) & 0x3Fu) << 6) |
+                                 (static_cast<unsigned char>(in[i + 2]) & 0x3Fu);
+    if (char b = base_letter(cp)) {
+      out += b;
+    } else {
+      out.append(in.substr(i, len));
+    }
+    i += len;
+  }
+  return out;
+}
 
 const std::vector<Field>& fields() { return kFields; }
 
@@ -513,7 +570,7 @@ std::variant<Node, ParseError> parse(std::string_view query) { return Parser(que
 
 std::string fts5_query(const Node& term) {
   std::string out = "\"";
-  for (char c : term.value) {
+  for (char c : fold_diacritics(term.value)) {
     if (c == '"') out += '"';
     out += c;
   }
@@ -524,7 +581,7 @@ std::string fts5_query(const Node& term) {
 
 std::string tsquery_prefix(std::string_view value) {
   std::string out = "'";
-  for (char c : value) {
+  for (char c : fold_diacritics(value)) {
     if (c == '\'' || c == '\\') out += c == '\'' ? '\'' : '\\';
     out += c;
   }
@@ -565,7 +622,7 @@ void to_sql(const Node& node, Dialect d, SqlCondition& out) {
     } else if (node.op == Node::Op::prefix) {
       out.sql += "s.text_index @@ to_tsquery('simple', " + add(out, d, tsquery_prefix(node.value)) + ")";
     } else {
-      out.sql += "s.text_index @@ phraseto_tsquery('simple', " + add(out, d, node.value) + ")";
+      out.sql += "s.text_index @@ phraseto_tsquery('simple', " + add(out, d, fold_diacritics(node.value)) + ")";
     }
     return;
   }

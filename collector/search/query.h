@@ -81,6 +81,10 @@ struct SqlCondition {
 };
 void to_sql(const Node& node, Dialect dialect, SqlCondition& out);
 
+// Full text is indexed and searched without Vietnamese (and Latin-1) diacritics, so that
+// "dang nhap" finds "Đăng nhập" on both stores; other text is left as it is.
+std::string fold_diacritics(std::string_view text);
+
 // The words a full-text term is made of, as the index stores them (FTS5 query text).
 std::string fts5_query(const Node& term);
 // tsquery text for a prefix term (PostgreSQL); phrases go through phraseto_tsquery as they are.

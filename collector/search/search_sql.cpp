@@ -93,7 +93,7 @@ IndexRow index_row(const SearchFields& f) {
   r.event_outcome = f.event_outcome;
   r.rule_id = f.rule_id;
   r.severity = f.severity;
-  r.text = f.text;
+  r.text = fold_diacritics(f.text);
   return r;
 }
 

@@ -206,6 +206,9 @@ struct EventQuery {
   int64_t before_id = 0;
   std::vector<std::string> agencies_in;  // the caller's agency scoping (empty: every agency)
   int buckets = 0;  // histogram of the hits over [since, until) in this many buckets (0: none)
+  // The cost cap (kSearchMaxSqliteSteps, kSearchTimeoutMs below unless lowered).
+  int64_t max_sqlite_steps = 0;
+  int timeout_ms = 0;
 };
 
 struct EventHit {

@@ -1077,7 +1077,9 @@ class PgStore final : public Store {
 
   Result<EventPage> search_once(Conn& c, const EventQuery& q) {
     auto statements = search::search_statements(q, search::Dialect::postgres);
-    Res begin = c.exec(fmt::format("BEGIN READ ONLY; SET LOCAL statement_timeout = {}", kSearchTimeoutMs).c_str());
+    Res begin = c.exec(fmt::format("BEGIN READ ONLY; SET LOCAL statement_timeout = {}",
+                                   q.timeout_ms > 0 ? q.timeout_ms : kSearchTimeoutMs)
+                           .c_str());
     if (!begin.ok()) return failed(c, begin);
     EventPage page;
     auto params_of = [](const std::vector<search::SqlParam>& in) {

@@ -897,9 +897,9 @@ class SqliteStore final : public Store {
     // record it came from. Run before the records go.
     auto purge_index = [&](const std::string& doomed, auto&& bind) -> Result<void> {
       const std::string text =
-          "INSERT INTO event_text(event_text, rowid, original) SELECT 'delete', s.id, CASE WHEN"
+          "INSERT INTO event_text(event_text, rowid, original) SELECT 'delete', s.id, vigil_fold(CASE WHEN"
           " json_type(r.body, '$.event.original') = 'text' AND json_extract(r.body, '$.event.original') != ''"
-          " THEN json_extract(r.body, '$.event.original') ELSE json_extract(r.body, '$.message') END"
+          " THEN json_extract(r.body, '$.event.original') ELSE json_extract(r.body, '$.message') END)"
           " FROM event_search s JOIN records r ON r.agent_id = s.agent_id AND r.epoch = s.epoch AND r.seq = s.seq"
           " WHERE s.has_text = 1 AND (s.agent_id, s.epoch, s.seq) IN (" + doomed + ")";
       const std::string rows = "DELETE FROM event_search WHERE (agent_id, epoch, seq) IN (" + doomed + ")";
@@ -1007,7 +1007,7 @@ class SqliteStore final : public Store {
     // The cost cap: virtual machine steps, counted by the progress handler, across the statements.
     struct Budget {
       int64_t left;
-    } budget{kSearchMaxSqliteSteps / 1000};
+    } budget{(q.max_sqlite_steps > 0 ? q.max_sqlite_steps : kSearchMaxSqliteSteps) / 1000};
     sqlite3_progress_handler(
         db, 1000, [](void* b) { return --static_cast<Budget*>(b)->left < 0 ? 1 : 0; }, &budget);
     struct Reset {
@@ -1503,6 +1503,20 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
     return make_error(fmt::format("cannot open database {}: {}", path, err));
   }
   sqlite3_busy_timeout(db, 5000);
+  // The full text as the index was given it (search::fold_diacritics), for taking it out again.
+  sqlite3_create_function_v2(
+      db, "vigil_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+      [](sqlite3_context* ctx, int, sqlite3_value** argv) {
+        const auto* text = sqlite3_value_text(argv[0]);
+        if (!text) {
+          sqlite3_result_null(ctx);
+          return;
+        }
+        std::string folded = search::fold_diacritics(
+            std::string_view(reinterpret_cast<const char*>(text), static_cast<size_t>(sqlite3_value_bytes(argv[0]))));
+        sqlite3_result_text(ctx, folded.data(), static_cast<int>(folded.size()), SQLITE_TRANSIENT);
+      },
+      nullptr, nullptr, nullptr);
   auto store = std::make_unique<SqliteStore>(db);
   // synchronous=FULL: WAL is synced at every commit, so a batch acknowledged to an agent (which
   // then drops it) survives power loss, not only a crash of the process.

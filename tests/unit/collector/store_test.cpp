@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
@@ -1053,6 +1055,216 @@ TEST(PostgresStore, ReconnectsAfterTheServerDropsItsConnections) {
     EXPECT_EQ(agencies->size(), 1u);
   }
   ASSERT_TRUE(drop_postgres_schema(pg_dsn(), schema));
+}
+
+
+// ---- event search (collector/search) ----
+
+namespace search_test {
+
+// A log event as ingest stores it: its JSON and the fields the search index keeps.
+IncomingRecord log_event(uint64_t seq, Timestamp t, const std::string& src, const std::string& user,
+                         const std::string& original, const std::string& domain = "") {
+  IncomingRecord r = record(seq, "event", t);
+  r.dataset = "sshd";
+  nlohmann::json ev = {{"event", {{"kind", "event"}, {"dataset", "sshd"}, {"original", original}}},
+                       {"source", {{"ip", src}, {"port", 40000 + seq}}},
+                       {"user", {{"name", user}}}};
+  if (!domain.empty()) ev["url"] = {{"domain", domain}};
+  r.json = ev.dump();
+  r.search.entity.source_ip = src;
+  r.search.entity.source_port = static_cast<int64_t>(40000 + seq);
+  r.search.entity.user_name = user;
+  r.search.host_name = "web1";
+  r.search.text = original;
+  return r;
+}
+
+}  // namespace search_test
+
+TEST_P(StoreTest, SearchFindsByFieldTextAndAgency) {
+  using search_test::log_event;
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store_->ensure_agency("B", "tcvn11930"));
+  AgentRecord a1{"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)};
+  AgentRecord a2{"agt-2", "B", 2, "web2", "0.1", "s2", at(0), at(0)};
+  ASSERT_TRUE(store_->add_agent(a1));
+  ASSERT_TRUE(store_->add_agent(a2));
+  std::vector<IncomingRecord> one, two;
+  for (uint64_t i = 1; i <= 20; ++i) {
+    one.push_back(log_event(i, at(static_cast<int64_t>(i)), "10.1.0." + std::to_string(i), "user" + std::to_string(i),
+                            "Failed password for user" + std::to_string(i) + " from 10.1.0." + std::to_string(i)));
+  }
+  one.push_back(log_event(21, at(21), "2001:db8::7", "root", "Accepted publickey for root (Đăng nhập)", "www.example.vn"));
+  two.push_back(log_event(1, at(5), "10.1.0.3", "user3", "Failed password for user3 from 10.1.0.3"));
+  ASSERT_TRUE(store_->store_batch("agt-1", "e1", one));
+  ASSERT_TRUE(store_->store_batch("agt-2", "e1", two));
+  // Redelivery adds no second index row.
+  ASSERT_TRUE(store_->store_batch("agt-1", "e1", one));
+
+  auto hits = [&](const std::string& q, std::vector<std::string> agencies = {}, int limit = 100) {
+    auto parsed = search::parse(q);
+    EXPECT_TRUE(std::holds_alternative<search::Node>(parsed)) << q;
+    EventQuery query;
+    query.query = &std::get<search::Node>(parsed);
+    query.since = at(0);
+    query.until = at(100);
+    query.limit = limit;
+    query.agencies_in = std::move(agencies);
+    auto page = store_->search_events(query);
+    EXPECT_TRUE(page) << q << ": " << page.error();
+    return page ? *page : EventPage{};
+  };
+  EXPECT_EQ(hits("source.ip:10.1.0.3").hits.size(), 2u);
+  EXPECT_EQ(hits("source.ip:10.1.0.0/28").hits.size(), 16u);  // .1-.15 and the other agency's .3
+  EXPECT_EQ(hits("source.ip:2001:db8::/32").hits.size(), 1u);
+  EXPECT_EQ(hits("user.name:user1*").hits.size(), 11u);
+  EXPECT_EQ(hits("source.port>=40019").hits.size(), 3u);
+  EXPECT_EQ(hits("password").hits.size(), 21u);
+  EXPECT_EQ(hits("\"password for user7 from\"").hits.size(), 1u);
+  EXPECT_EQ(hits("dang nhap").hits.size(), 1u);  // diacritics folded
+  EXPECT_EQ(hits("publick*").hits.size(), 1u);
+  EXPECT_EQ(hits("url.domain:www.example.vn").hits.size(), 1u);
+  EXPECT_EQ(hits("url.domain:www.*").hits.size(), 1u);
+  EXPECT_EQ(hits("(user.name:user2 OR user.name:root) AND NOT Accepted").hits.size(), 1u);
+  EXPECT_EQ(hits("agency:B").hits.size(), 1u);
+  EXPECT_EQ(hits("").hits.size(), 22u);
+  // Scoping: agency B's caller sees B's events only, whatever the query.
+  auto scoped = hits("user.name:user3", {"B"});
+  ASSERT_EQ(scoped.hits.size(), 1u);
+  EXPECT_EQ(scoped.hits[0].agency, "B");
+  EXPECT_EQ(scoped.hits[0].agent_id, "agt-2");
+  EXPECT_TRUE(hits("agency:A", {"B"}).hits.empty());
+  // Newest first; the window is [since, until).
+  auto all = hits("user.name:user*");
+  ASSERT_EQ(all.hits.size(), 21u);
+  EXPECT_EQ(all.hits.front().time, at(20));
+  EXPECT_EQ(all.hits.back().time, at(1));
+
+  // Pages follow each other without overlap; the histogram adds up.
+  auto parsed = search::parse("password");
+  EventQuery q;
+  q.query = &std::get<search::Node>(parsed);
+  q.since = at(0);
+  q.until = at(40);
+  q.limit = 8;
+  q.buckets = 4;
+  std::vector<int64_t> seen;
+  for (int page_no = 0; page_no < 5; ++page_no) {
+    auto page = store_->search_events(q);
+    ASSERT_TRUE(page) << page.error();
+    if (page_no == 0) {
+      ASSERT_EQ(page->histogram.size(), 4u);
+      EXPECT_EQ(page->histogram[0], 10u);  // seconds 0-9: ten events (one of agency B)
+      EXPECT_EQ(page->histogram[1], 10u);
+      EXPECT_EQ(page->histogram[2], 1u);
+      EXPECT_EQ(page->histogram[3], 0u);
+    }
+    for (const auto& h : page->hits) seen.push_back(h.id);
+    if (!page->more) break;
+    q.before_ts = page->hits.back().time.ns;
+    q.before_id = page->hits.back().id;
+  }
+  EXPECT_EQ(seen.size(), 21u);
+  EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()).size(), 21u);
+}
+
+TEST_P(StoreTest, SearchIndexGoesWithItsRecords) {
+  using search_test::log_event;
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store_->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
+  std::vector<IncomingRecord> batch;
+  for (uint64_t i = 1; i <= 30; ++i) batch.push_back(log_event(i, at(static_cast<int64_t>(i)), "10.0.0.1", "u", "marker " + std::to_string(i)));
+  IncomingRecord alert = record(31, "alert", at(2));
+  alert.search.entity.source_ip = "10.0.0.1";
+  alert.search.entity.user_name = "u";
+  batch.push_back(alert);
+  ASSERT_TRUE(store_->store_batch("agt-1", "e1", batch));
+  auto count = [&](const std::string& q) {
+    auto parsed = search::parse(q);
+    EventQuery query;
+    query.query = &std::get<search::Node>(parsed);
+    query.since = at(0);
+    query.until = at(100);
+    query.limit = 1000;
+    auto page = store_->search_events(query);
+    EXPECT_TRUE(page) << page.error();
+    return page ? page->hits.size() : 0u;
+  };
+  EXPECT_EQ(count("marker"), 30u);
+  EXPECT_EQ(count("source.ip:10.0.0.1"), 31u);
+  // The alert lists its entity and filters by source range.
+  AlertFilter f;
+  f.source = search::ip_range("10.0.0.0/8");
+  auto alerts = store_->list_alerts(f);
+  ASSERT_TRUE(alerts);
+  ASSERT_EQ(alerts->size(), 1u);
+  EXPECT_EQ((*alerts)[0].entity.source_ip, "10.0.0.1");
+  EXPECT_EQ((*alerts)[0].entity.user_name, "u");
+  f.source = search::ip_range("192.168.0.0/16");
+  EXPECT_TRUE(store_->list_alerts(f)->empty());
+  EXPECT_EQ(*store_->count_alerts(f), 0u);
+
+  PurgeRequest req;
+  req.events_before = at(11);  // events 1-10 go; the alert stays with its record
+  req.chunk_rows = 3;
+  auto purged = store_->purge(req);
+  ASSERT_TRUE(purged) << purged.error();
+  EXPECT_EQ(purged->events, 10u);
+  EXPECT_EQ(count("marker"), 20u);
+  EXPECT_EQ(count("source.ip:10.0.0.1"), 21u);
+  // The text index holds no ghost of what went: a new record with a purged text is found once.
+  ASSERT_TRUE(store_->store_batch("agt-1", "e2", {log_event(1, at(50), "10.0.0.2", "v", "marker 3")}));
+  EXPECT_EQ(count("\"marker 3\""), 1u);
+  if (GetParam() == Backend::sqlite) {
+    // The full-text index itself lost the purged rows' words (a contentless index is told them).
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_.path() / "vigil.db").c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM event_text WHERE event_text MATCH 'marker'", -1, &st, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(st, 0), 21);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  req = PurgeRequest{};
+  req.alerts_before = at(3);
+  ASSERT_TRUE(store_->purge(req));
+  EXPECT_EQ(count("event.kind:alert"), 0u);
+}
+
+TEST_P(StoreTest, SearchOverItsCostCapIsRefused) {
+  using search_test::log_event;
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store_->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
+  std::vector<IncomingRecord> batch;
+  for (uint64_t i = 1; i <= 20000; ++i) {
+    batch.push_back(log_event(i, at(static_cast<int64_t>(i % 90)), "10.0.0.1", "u", "line " + std::to_string(i), "d.example"));
+  }
+  ASSERT_TRUE(store_->store_batch("agt-1", "e1", batch));
+  auto parsed = search::parse("url.domain:nothing.example");
+  EventQuery q;
+  q.query = &std::get<search::Node>(parsed);
+  q.since = at(0);
+  q.until = at(100);
+  q.buckets = 10;
+  auto full = store_->search_events(q);
+  ASSERT_TRUE(full) << full.error();
+  EXPECT_TRUE(full->refused.empty()) << full->refused;
+  EXPECT_TRUE(full->hits.empty());
+  q.max_sqlite_steps = 20'000;
+  q.timeout_ms = 1;
+  auto capped = store_->search_events(q);
+  ASSERT_TRUE(capped) << capped.error();
+  EXPECT_NE(capped->refused.find("narrow the time window"), std::string::npos);
+  EXPECT_TRUE(capped->hits.empty());
+  // The store goes on: the next search within its cap answers.
+  q.max_sqlite_steps = 0;
+  q.timeout_ms = 0;
+  auto after = store_->search_events(q);
+  ASSERT_TRUE(after) << after.error();
+  EXPECT_TRUE(after->refused.empty());
 }
 
 }  // namespace
