@@ -1,16 +1,20 @@
 // vigilctl: the operator's command line over the console API (HTTPS, API token). Tables for
 // people, --json for scripts. Exit status 0 on success, 1 on any refusal or error (with the
 // collector's message on stderr).
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <iostream>
 #include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -74,6 +78,17 @@ std::string url_encode(std::string_view s) {
   return out;
 }
 
+// A refusal by the collector: its status and the JSON it answered with (null when not JSON).
+class Refused : public std::runtime_error {
+ public:
+  Refused(int code, const std::string& message, nlohmann::json answer)
+      : std::runtime_error(fmt::format("the collector refused ({}): {}", code, message)),
+        status(code),
+        body(std::move(answer)) {}
+  int status;
+  nlohmann::json body;
+};
+
 class Console {
  public:
   explicit Console(const CtlConfig& c) : token_(c.token) {
@@ -95,7 +110,7 @@ class Console {
     if (r->status < 200 || r->status > 299) {
       std::string msg = j.is_object() && j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>()
                                                                                      : r->body;
-      throw std::runtime_error(fmt::format("the collector refused ({}): {}", r->status, msg));
+      throw Refused(r->status, msg, j.is_discarded() ? nlohmann::json() : j);
     }
     if (j.is_discarded()) throw std::runtime_error("the collector answered with malformed JSON");
     return j;
@@ -113,22 +128,105 @@ std::string str(const nlohmann::json& j, const char* key) {
   return it->dump();
 }
 
+// Characters a terminal shows: UTF-8 (one column each), the text of log lines and user names
+// given by the agents kept, but controls (C0, DEL, C1: escape sequences) and invalid bytes
+// replaced, so that a hostile value cannot move the cursor or recolour the terminal.
+std::string printable(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size();) {
+    auto c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      out += c == '\t' || c == '\n' || c == '\r' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+    bool ok = n != 0 && i + n <= in.size();
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
+    // C1 controls are U+0080..U+009F, written C2 80..C2 9F.
+    if (ok && c == 0xc2 && static_cast<unsigned char>(in[i + 1]) < 0xa0) ok = false;
+    if (!ok) {
+      out += '?';
+      ++i;
+      continue;
+    }
+    out.append(in.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+// Columns a printable() string takes: its code points.
+size_t columns(std::string_view s) {
+  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xc0) != 0x80; }));
+}
+
+// The first `max` columns of a printable() string, ending in "…" when cut.
+std::string cut(const std::string& s, size_t max) {
+  if (columns(s) <= max) return s;
+  size_t keep = max == 0 ? 0 : max - 1, cols = 0, i = 0;
+  for (; i < s.size(); ++i) {
+    if ((s[i] & 0xc0) != 0x80 && cols++ == keep) break;
+  }
+  return s.substr(0, i) + (max == 0 ? "" : "…");
+}
+
 // Left-aligned columns sized to their widest cell.
 void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width(header.size());
-  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (size_t i = 0; i < header.size(); ++i) width[i] = columns(header[i]);
+  std::vector<std::vector<std::string>> shown;
   for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    auto& cells = shown.emplace_back();
+    for (const auto& cell : row) cells.push_back(printable(cell));
+    for (size_t i = 0; i < cells.size() && i < width.size(); ++i) width[i] = std::max(width[i], columns(cells[i]));
   }
   auto line = [&](const std::vector<std::string>& cells) {
     std::string out;
     for (size_t i = 0; i < cells.size(); ++i) {
-      out += i + 1 == cells.size() ? cells[i] : fmt::format("{:<{}}  ", cells[i], width[i]);
+      out += cells[i];
+      if (i + 1 < cells.size()) out.append(width[i] - std::min(width[i], columns(cells[i])) + 2, ' ');
     }
     std::puts(out.c_str());
   };
   line(header);
-  for (const auto& row : rows) line(row);
+  for (const auto& row : shown) line(row);
+}
+
+// The width of the terminal on standard output; 160 when it is not one (COLUMNS if set).
+size_t terminal_columns() {
+  winsize ws{};
+  if (::isatty(STDOUT_FILENO) == 1 && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  if (const char* c = std::getenv("COLUMNS")) {
+    char* end = nullptr;
+    long n = std::strtol(c, &end, 10);
+    if (end != c && *end == '\0' && n >= 40 && n <= 1000) return static_cast<size_t>(n);
+  }
+  return 160;
+}
+
+// "ip:port" ("[ip]:port" for IPv6), "ip" without a port, "" without an address.
+std::string endpoint(const std::string& ip, const std::string& port) {
+  if (ip.empty()) return "";
+  if (port.empty() || port == "0") return ip;
+  return (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + port;
+}
+
+// A dotted path into a JSON object ("source.ip"), as text; "" when absent.
+std::string field(const nlohmann::json& j, std::string_view path) {
+  const nlohmann::json* cur = &j;
+  while (!path.empty()) {
+    auto dot = path.find('.');
+    auto key = std::string(path.substr(0, dot));
+    if (!cur->is_object()) return "";
+    auto it = cur->find(key);
+    if (it == cur->end()) return "";
+    cur = &*it;
+    path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
+  }
+  if (cur->is_null()) return "";
+  return cur->is_string() ? cur->get<std::string>() : cur->dump();
 }
 
 // An RFC 3339 time of `key`, to the second, as tables show it.
@@ -264,6 +362,74 @@ void print_compliance(const nlohmann::json& doc) {
   if (agencies.empty()) std::puts("(no agencies yet)");
 }
 
+// The hits of one search as a table: the summary column takes what the terminal has left.
+void print_hits(const nlohmann::json& doc) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> summaries;
+  for (const auto& hit : doc.value("hits", nlohmann::json::array())) {
+    const auto& e = hit.contains("event") ? hit["event"] : nlohmann::json::object();
+    rows.push_back({time_str(hit, "time"), str(hit, "agency") + "/" + str(hit, "host"), field(e, "event.dataset"),
+                    endpoint(field(e, "source.ip"), field(e, "source.port")),
+                    endpoint(field(e, "destination.ip"), field(e, "destination.port")), field(e, "user.name")});
+    std::string summary = field(e, "event.original");
+    if (summary.empty()) summary = field(e, "rule.name");
+    if (summary.empty()) summary = field(e, "message");
+    summaries.push_back(printable(summary));
+  }
+  const std::vector<std::string> header = {"TIME", "AGENCY/HOST", "DATASET", "SOURCE", "DESTINATION", "USER"};
+  size_t used = 0;
+  for (size_t i = 0; i < header.size(); ++i) {
+    size_t w = columns(header[i]);
+    for (const auto& r : rows) w = std::max(w, columns(printable(r[i])));
+    used += w + 2;
+  }
+  size_t room = std::max<size_t>(30, terminal_columns() > used ? terminal_columns() - used : 0);
+  auto with_summary = header;
+  with_summary.emplace_back("SUMMARY");
+  for (size_t i = 0; i < rows.size(); ++i) rows[i].push_back(cut(summaries[i], room));
+  if (!rows.empty()) print_table(with_summary, rows);
+  std::string window = fmt::format("{} to {}", time_str(doc, "since"), time_str(doc, "until"));
+  if (rows.empty()) {
+    std::printf("no events match from %s\n", window.c_str());
+  } else if (doc.contains("next") && doc["next"].is_string()) {
+    std::printf("%zu hits from %s, newest first; more are older: add --before %s\n", rows.size(), window.c_str(),
+                doc["next"].get<std::string>().c_str());
+  } else {
+    std::printf("%zu hit%s from %s; no more\n", rows.size(), rows.size() == 1 ? "" : "s", window.c_str());
+  }
+}
+
+// GET /api/v1/events: a table or the document; a query the collector cannot read is shown with
+// a caret under the position it names.
+int search_events(Console& console, bool json, const std::string& query, const std::string& since,
+                  const std::string& until, int limit, const std::string& before) {
+  std::string target = fmt::format("/api/v1/events?q={}&limit={}", url_encode(query), limit);
+  if (!since.empty()) target += "&since=" + url_encode(since);
+  if (!until.empty()) target += "&until=" + url_encode(until);
+  if (!before.empty()) target += "&before=" + url_encode(before);
+  nlohmann::json doc;
+  try {
+    doc = console.call("GET", target);
+  } catch (const Refused& r) {
+    std::fprintf(stderr, "vigilctl: %s\n", r.what());
+    const auto pos = r.body.is_object() && r.body.contains("position") && r.body["position"].is_number_unsigned()
+                         ? std::optional<size_t>(r.body["position"].get<size_t>())
+                         : std::nullopt;
+    if (r.status == 400 && pos && *pos <= query.size()) {
+      const char* label = "  query: ";
+      std::fprintf(stderr, "%s%s\n%*s^\n", label, printable(query).c_str(),
+                   static_cast<int>(std::strlen(label) + columns(printable(query.substr(0, *pos)))), "");
+    }
+    return 1;
+  }
+  if (json) {
+    print_json(doc);
+  } else {
+    print_hits(doc);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int vigilctl_main(int argc, char** argv) {
@@ -323,7 +489,7 @@ int vigilctl_main(int argc, char** argv) {
   agencies_set->add_option("--framework", framework, "Catalogue id (tcvn11930, tcvn14423, cis-debian12)")->required();
 
   auto* alerts = app.add_subcommand("alerts", "Alerts and their triage")->require_subcommand(1);
-  std::string severity, alert_status, alert_agency, alert_agent, rule, since_id;
+  std::string severity, alert_status, alert_agency, alert_agent, rule, since_id, alert_source;
   int limit = 50;
   auto* alerts_list = alerts->add_subcommand("list", "List alerts, newest first");
   alerts_list->add_option("--severity", severity, "At least this severity: info|low|medium|high|critical or 1-5");
@@ -331,6 +497,7 @@ int vigilctl_main(int argc, char** argv) {
   alerts_list->add_option("--agency", alert_agency, "Only this agency");
   alerts_list->add_option("--agent", alert_agent, "Only this agent id");
   alerts_list->add_option("--rule", rule, "Only this rule id");
+  alerts_list->add_option("--source", alert_source, "Only alerts whose source address is this IP or in this CIDR block");
   alerts_list->add_option("--before", since_id, "Only alerts older than this alert id (next page)");
   alerts_list->add_option("--limit", limit, "At most this many")->capture_default_str()->check(CLI::Range(1, 1000));
   std::string alert_id, value;
@@ -357,6 +524,20 @@ int vigilctl_main(int argc, char** argv) {
   auto* alerts_comment = alerts->add_subcommand("comment", "Add a comment to an alert");
   alerts_comment->add_option("ID", alert_id, "Alert id")->required();
   alerts_comment->add_option("TEXT", value, "The comment")->required();
+
+  auto* events = app.add_subcommand("events", "Stored events (log lines, flows, checks)")->require_subcommand(1);
+  std::string events_query, events_since, events_until, events_before;
+  int events_limit = 50;
+  auto* events_search = events->add_subcommand(
+      "search", "Search events, newest first: field:value, field:prefix*, source.ip:10.0.0.0/8, field>N, "
+                "words and \"phrases\" of the original line, AND OR NOT ( )");
+  events_search->add_option("QUERY", events_query, "The query (quote it for the shell; \"\" matches every event)")
+      ->required();
+  events_search->add_option("--since", events_since,
+                            "Start of the window: 30m, 24h, 7d ago, YYYY-MM-DD or RFC 3339 (default: 24h before --until)");
+  events_search->add_option("--until", events_until, "End of the window, in the same forms (default: now)");
+  events_search->add_option("--limit", events_limit, "At most this many")->capture_default_str()->check(CLI::Range(1, 1000));
+  events_search->add_option("--before", events_before, "The cursor a previous search printed (next page)");
 
   auto* users = app.add_subcommand("users", "Local users of the console (admin)")->require_subcommand(1);
   std::string user_name, user_role;
@@ -523,6 +704,7 @@ int vigilctl_main(int argc, char** argv) {
         add("agent", alert_agent);
         add("rule", rule);
         add("before", since_id);
+        add("source", alert_source);
         auto j = console.call("GET", q);
         if (json) {
           print_json(j);
@@ -531,11 +713,17 @@ int vigilctl_main(int argc, char** argv) {
           for (const auto& a : j) {
             int sev = a.value("severity", 0);
             rows.push_back({str(a, "id"), time_str(a, "time"), severity_word(sev), str(a, "status"), str(a, "agency"),
-                            str(a, "host"), str(a, "rule_id"), str(a, "rule_name")});
+                            str(a, "host"), endpoint(str(a, "source_ip"), str(a, "source_port")), str(a, "user_name"),
+                            endpoint(str(a, "destination_ip"), str(a, "destination_port")), str(a, "rule_id"),
+                            str(a, "rule_name")});
           }
-          print_table({"ID", "TIME", "SEVERITY", "STATUS", "AGENCY", "HOST", "RULE", "NAME"}, rows);
+          print_table({"ID", "TIME", "SEVERITY", "STATUS", "AGENCY", "HOST", "SOURCE", "USER", "DESTINATION", "RULE",
+                       "NAME"},
+                      rows);
           if (rows.empty()) std::puts("(no alerts match)");
         }
+      } else if (events_search->parsed()) {
+        return search_events(console, json, events_query, events_since, events_until, events_limit, events_before);
       } else if (report_compliance->parsed()) {
         if (!report_all && report_agency.empty()) throw std::runtime_error("report compliance: give --agency NAME or --all");
         std::string target = "/api/v1/reports/compliance?format=json";

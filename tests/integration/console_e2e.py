@@ -8,9 +8,16 @@ user agent) and a compliance scan of this host.
 In the browser: sign in through the form, see the overview's charts and the seeded alerts, page
 through them, filter by severity, acknowledge one with the keyboard (checked through the API
 with a Bearer token), open the hostile alert's detail (its markup shows as text, nothing runs,
-no element is added), comment and assign, revoke an agent, open the compliance page and its
-printable report in a new tab (the session cookie goes with it), switch to Vietnamese (kept across a reload), sign out. No console message reports
-a Content-Security-Policy violation. Outside the browser, with Python's HTTPS client: the
+no element is added), comment and assign; alert rows name their source, user and destination.
+Search events over a fixed window and see what the API (Bearer) answers for the same query: a
+field (one seeded address) and a word of the seeded lines, the same hits in the same order, the
+same total under a histogram with one bar per bucket that has hits; expand a hit into its dotted
+fields, the hostile request's markup among them as text; a bad query shows the collector's
+message with a caret at its position; page with the cursor and back; the window selector; the
+"events from this source ±1 h" pivot of an alert lands on the search with that query and its
+hits. Then revoke an agent, open the compliance page and its printable report in a new tab (the
+session cookie goes with it), switch to Vietnamese (kept across a reload), sign out. No console
+message reports a Content-Security-Policy violation. Outside the browser, with Python's HTTPS client: the
 security headers, content types and ETags of the console's files, and CSRF: a cookie-authenticated
 change without the session's X-CSRF-Token, with a wrong one, or from another origin is refused
 (403); a Bearer caller needs no token. Screenshots of each page are kept in
@@ -18,6 +25,7 @@ $VIGIL_TEST_ARTIFACTS/console.
 
 Usage: console_e2e.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
+import calendar
 import http.client
 import json
 import os
@@ -26,6 +34,7 @@ import ssl
 import subprocess
 import sys
 import time
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 # Debian's python3-selenium lives in the system interpreter's dist-packages: run under it when
 # the python3 first on PATH (a virtualenv, pyenv) cannot import selenium.
@@ -73,6 +82,19 @@ class Api:
 
 def clf(t):
     return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))
+
+
+def rfc(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def endpoint(ip, port):
+    """An address as the console writes it: ip, ip:port, [ipv6]:port."""
+    if not ip:
+        return ""
+    if not port:
+        return ip
+    return (f"[{ip}]" if ":" in ip else ip) + f":{port}"
 
 
 def nginx_lines(prefix, count, now):
@@ -324,6 +346,15 @@ def main():
                 h.fail(f"alerts page lacks {want!r}")
         shot("alerts")
         first_ids = [r.get_attribute("data-id") for r in driver.find_elements(By.CSS_SELECTOR, rows_css)]
+        # Each row names the alert's entity: its source address (every seeded alert has one).
+        by_id = {str(a["id"]): a for a in all_alerts()}
+        for row_id in first_ids:
+            a = by_id[row_id]
+            cells = {c: find(f"#alert-row-{row_id} .{c}-cell").text for c in ("source", "user", "destination")}
+            want = {"source": endpoint(a["source_ip"], a["source_port"]), "user": a["user_name"],
+                    "destination": endpoint(a["destination_ip"], a["destination_port"])}
+            if cells != want or not a["source_ip"]:
+                h.fail(f"alert {row_id}'s row shows {cells}, the API {want}")
         driver.find_element(By.ID, "page-older").click()
         wait(lambda: find("#page-no") and find("#page-no").text == "Page 2", "page 2")
         rest = [r.get_attribute("data-id") for r in driver.find_elements(By.CSS_SELECTOR, rows_css)]
@@ -386,6 +417,151 @@ def main():
             h.fail(f"hostile evidence changed the page: [typeof __xss, scripts, images, injected] = {injected}")
         shot("alert-detail")
 
+        # Events: the same searches in the page and through the API (Bearer), over one fixed
+        # window that holds the seeded lines of the last six and a half days.
+        def search(q, since, until, **more):
+            return api.json("GET", "/api/v1/events?" + urlencode(dict(q=q, since=since, until=until, limit=50,
+                                                                      histogram=60, **more)), admin)
+
+        def route():
+            frag = urlsplit(driver.current_url).fragment
+            path, _, query = frag.partition("?")
+            return path, {k: v[0] for k, v in parse_qs(query).items()}
+
+        def hit_ids():
+            return [r.get_attribute("data-id") for r in driver.find_elements(By.CSS_SELECTOR, "#events-table tr.hit")]
+
+        def shows(q, doc, what):
+            """Waits until the page shows `doc`, the API's answer to `q`: the same hits in order,
+            the same total under the histogram, one bar per bucket that has hits."""
+            ids = [str(x["id"]) for x in doc["hits"]]
+            total = str(sum(b["count"] for b in doc["histogram"]["buckets"]))
+            bars = sum(1 for b in doc["histogram"]["buckets"] if b["count"])
+
+            def same():
+                count = find("#events-count")
+                return (route()[1].get("q", "") == q and find("#ev-query").get_attribute("value") == q
+                        and hit_ids() == ids and count.get_attribute("data-total") == total
+                        and count.get_attribute("data-more") == ("true" if doc["next"] else "false")
+                        and len(driver.find_elements(By.CSS_SELECTOR, "#events-histogram rect.hist-bar")) == bars)
+            wait(same, f"{what}: {len(ids)} hits, {total} in the histogram, as the API answers")
+
+        def type_query(q):
+            box = find("#ev-query")
+            box.clear()
+            box.send_keys(q + Keys.ENTER)
+
+        w_since, w_until = rfc(now - 6.5 * 86400), rfc(time.time() + 600)
+        driver.find_element(By.ID, "nav-events").click()
+        wait(lambda: route()[0] == "/events" and find("#ev-query") and find("#events-count, #events-empty"),
+             "the events page")
+        driver.get(f"{base}/#/events?" + urlencode({"since": w_since, "until": w_until}))
+        wait(lambda: find("#ev-window") and find("#ev-window").get_attribute("value") == "custom"
+             and route()[1].get("since") == w_since, "the custom window")
+        # A field: one seeded address.
+        seeded_ip = "10.1.0.34"
+        q = f"source.ip:{seeded_ip}"
+        type_query(q)
+        doc = search(q, w_since, w_until)
+        if not doc["hits"] or any(x["event"]["source"]["ip"] != seeded_ip for x in doc["hits"]):
+            h.fail(f"the API's search for {q}: {doc['hits']}")
+        shows(q, doc, q)
+        if route()[1].get("since") != w_since or route()[1].get("until") != w_until:
+            h.fail(f"searching lost the window: {driver.current_url}")
+        if driver.execute_script("return document.querySelectorAll('#events-histogram rect.hist-bar').length") < 1:
+            h.fail("the histogram has no bars")
+        # Expand the log line's hit (the alert it raised matches too): its fields by their dotted names.
+        line_at = next(i for i, x in enumerate(doc["hits"]) if x["event"]["event"]["kind"] != "alert")
+        first = driver.find_elements(By.CSS_SELECTOR, "#events-table tr.hit")[line_at]
+        first.click()
+        wait(lambda: first.get_attribute("aria-expanded") == "true"
+             and len(driver.find_elements(By.CSS_SELECTOR, "tr.hit-detail tr.field-row")) >= 5, "the hit's fields")
+        fields = {r.find_element(By.TAG_NAME, "th").text: r.find_element(By.TAG_NAME, "td").text
+                  for r in driver.find_elements(By.CSS_SELECTOR, "tr.hit-detail tr.field-row")}
+        if fields.get("source.ip") != seeded_ip or "event.original" not in fields or "event.dataset" not in fields:
+            h.fail(f"the expanded hit shows {fields}")
+        shot("events")
+        first.click()
+        wait(lambda: not find("tr.hit-detail"), "the hit folded again")
+
+        # Full text: a word of the seeded lines.
+        q = "passwd"
+        type_query(q)
+        doc = search(q, w_since, w_until)
+        if sum("passwd" in x["event"].get("event", {}).get("original", "") for x in doc["hits"]) < 5:
+            h.fail(f"the API's full-text search for {q} found {len(doc['hits'])} hits")
+        shows(q, doc, q)
+
+        # The hostile request's event, expanded: its markup is text.
+        q = "source.ip:203.0.113.66 AND NOT event.kind:alert"
+        type_query(q)
+        shows(q, search(q, w_since, w_until), q)
+        find("#events-table tr.hit").click()
+        wait(lambda: find("tr.hit-detail") and XSS_UA in find("tr.hit-detail").text
+             and "<script>window.__xss=1</script>" in find("tr.hit-detail").text, "the hostile event's fields as text")
+        injected = driver.execute_script(
+            "return [typeof window.__xss, document.images.length,"
+            " document.querySelectorAll('#main script, #main img, #main iframe').length]")
+        if injected != ["undefined", 0, 0]:
+            h.fail(f"the hostile event changed the page: {injected}")
+
+        # A query the collector cannot read: its message and position under the box.
+        bad = f"source.ip:{seeded_ip} AND nosuch.field:x"
+        got, data, _ = api.call("GET", "/api/v1/events?" + urlencode({"q": bad}), headers={"Authorization": "Bearer " + admin})
+        refusal = json.loads(data)
+        if got != 400 or refusal.get("position") != bad.index("nosuch"):
+            h.fail(f"the API's answer to a bad query: {got} {refusal}")
+        type_query(bad)
+        wait(lambda: find("#events-error-text") and find("#events-error-text").text == refusal["error"],
+             "the query's error under the box")
+        if (find("#events-error-caret mark").text != "n" or str(refusal["position"]) not in find("#events-error-position").text
+                or find("#ev-query").get_attribute("aria-invalid") != "true" or find("#events-table")):
+            h.fail("the error does not point at its position: " + find("#events-error").text)
+        if driver.execute_script("return document.activeElement.id") != "ev-query":
+            h.fail("the box does not keep the focus after an error")
+        shot("events-error")
+
+        # Paging with the cursor: everything of the last 30 days is more than a page.
+        driver.get(f"{base}/#/events?" + urlencode({"since": rfc(now - 30 * 86400), "until": w_until}))
+        page1 = search("", rfc(now - 30 * 86400), w_until)
+        if not page1["next"] or len(page1["hits"]) != 50:
+            h.fail(f"30 days of events fill {len(page1['hits'])} hits, next {page1['next']}")
+        shows("", page1, "the first page of 30 days")
+        find("#ev-older").click()
+        page2 = search("", rfc(now - 30 * 86400), w_until, before=page1["next"])
+        shows("", page2, "the second page")
+        if find("#ev-page-no").text != "Page 2" or set(hit_ids()) & {str(x["id"]) for x in page1["hits"]}:
+            h.fail("the second page repeats the first or is not numbered 2")
+        find("#ev-newer").click()
+        shows("", page1, "back on the first page")
+        # The window selector: the last 7 days.
+        Select(find("#ev-window")).select_by_value("7d")
+        wait(lambda: route()[1].get("since") == "7d" and "until" not in route()[1] and find("#events-count")
+             and int(find("#events-count").get_attribute("data-shown")) > 0, "the last 7 days")
+
+        # The pivot from an alert: the events of its source, one hour either side.
+        pivot_alert = next(a for a in all_alerts() if a["source_ip"] == seeded_ip)
+        driver.get(f"{base}/#/alerts/{pivot_alert['id']}")
+        wait(lambda: find("#pivot-source") and find("#pivot-host"), "the alert's pivots")
+        if 'host.name:"' not in find("#pivot-host").get_attribute("href").replace("%22", '"').replace("%3A", ":"):
+            h.fail("the host pivot: " + find("#pivot-host").get_attribute("href"))
+        find("#pivot-source").click()
+        wait(lambda: route()[0] == "/events" and route()[1].get("q") == f"source.ip:{seeded_ip}", "the source pivot")
+        p = route()[1]
+        at = calendar.timegm(time.strptime(pivot_alert["time"][:19], "%Y-%m-%dT%H:%M:%S"))
+        for key, sign in (("since", -1), ("until", 1)):
+            t = calendar.timegm(time.strptime(p[key][:19], "%Y-%m-%dT%H:%M:%S"))
+            if abs(t - (at + sign * 3600)) > 1:
+                h.fail(f"the pivot's {key} {p[key]} is not the alert's time {pivot_alert['time']} {sign:+d} h")
+        doc = search(p["q"], p["since"], p["until"])
+        if not doc["hits"]:
+            h.fail("the source pivot finds nothing")
+        shows(p["q"], doc, "the pivot's hits")
+        srcs = {r.text for r in driver.find_elements(By.CSS_SELECTOR, "#events-table tr.hit td:nth-child(5)")}
+        if srcs != {seeded_ip}:
+            h.fail(f"the pivot's hits come from {srcs}")
+        shot("events-pivot")
+
         # Agents: revoke one (two clicks).
         driver.find_element(By.ID, "nav-agents").click()
         wait(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#agents-table tbody tr")) == 2, "two agents")
@@ -419,6 +595,8 @@ def main():
         # Vietnamese, remembered across a reload.
         driver.find_element(By.ID, "lang-toggle").click()
         wait(lambda: find("#nav-alerts") and find("#nav-alerts").text == "Cảnh báo", "Vietnamese labels")
+        if find("#nav-events").text != "Sự kiện":
+            h.fail("the events page's nav item in Vietnamese: " + find("#nav-events").text)
         shot("compliance-vi")
         driver.refresh()
         wait(lambda: find("#nav-compliance") and find("#nav-compliance").text == "Tuân thủ", "Vietnamese after reload")
@@ -430,6 +608,9 @@ def main():
         driver.find_element(By.ID, "nav-alerts").click()
         wait(lambda: find(rows_css) and "Mức độ" in body_text(), "the alerts in Vietnamese")
         shot("alerts-vi")
+        driver.find_element(By.ID, "nav-events").click()
+        wait(lambda: find("#events-count") and "Số sự kiện theo thời gian" in body_text(), "the events in Vietnamese")
+        shot("events-vi")
 
         # Sign out: the cookie no longer opens anything.
         driver.find_element(By.ID, "logout").click()
@@ -439,13 +620,16 @@ def main():
         if status != 401:
             h.fail(f"after signing out GET /api/v1/session answers {status}")
 
+        # The browser reports every refused fetch: signed out (401), and the bad query's 400.
+        expected_refusals = ("401", "Unauthorized", f"/api/v1/events?q={quote(bad, safe='')}&")
         problems = [e["message"] for e in driver.get_log("browser")
                     if "Content Security Policy" in e["message"] or "Refused to" in e["message"]
-                    or (e["level"] == "SEVERE" and "401" not in e["message"] and "Unauthorized" not in e["message"])]
+                    or (e["level"] == "SEVERE" and not any(x in e["message"] for x in expected_refusals))]
         if problems:
             h.fail("browser console: " + " | ".join(problems[:5]))
-        print(f"console e2e: login, overview, {total} alerts paged and filtered, keyboard triage, hostile evidence "
-              f"as text, agents, compliance, Vietnamese, CSRF and headers checked; screenshots in {art}")
+        print(f"console e2e: login, overview, {total} alerts paged and filtered with their entities, keyboard triage, "
+              f"hostile evidence as text, event search (fields, full text, errors, paging, pivots), agents, "
+              f"compliance, Vietnamese, CSRF and headers checked; screenshots in {art}")
     finally:
         if driver is not None:
             driver.quit()

@@ -11,7 +11,7 @@
   const I18N = {
     en: {
       'app.title': 'Vigil console',
-      'nav.overview': 'Overview', 'nav.alerts': 'Alerts', 'nav.agents': 'Agents', 'nav.compliance': 'Compliance',
+      'nav.overview': 'Overview', 'nav.alerts': 'Alerts', 'nav.events': 'Events', 'nav.agents': 'Agents', 'nav.compliance': 'Compliance',
       'login.title': 'Sign in to Vigil', 'login.user': 'User name', 'login.password': 'Password',
       'login.submit': 'Sign in', 'login.failed': 'Sign-in failed', 'logout': 'Sign out',
       'lang.switch': 'Tiếng Việt', 'lang.label': 'Language',
@@ -39,6 +39,17 @@
       'det.technique': 'ATT&CK technique', 'det.tags': 'Tags', 'det.author': 'Author', 'det.license': 'License',
       'det.description': 'Description', 'det.destination': 'Destination', 'det.user': 'User', 'det.url': 'URL',
       'det.no_history': 'No changes yet.', 'det.field': 'Field',
+      'det.pivots': 'Investigate', 'det.pivot_source': 'Events from this source ±1 h',
+      'det.pivot_host': 'Events on this host ±15 min',
+      'ev.title': 'Events', 'ev.query': 'Query', 'ev.search': 'Search', 'ev.window': 'Time window',
+      'ev.w1h': 'Last hour', 'ev.w24h': 'Last 24 hours', 'ev.w7d': 'Last 7 days', 'ev.custom': 'Custom',
+      'ev.placeholder': 'source.ip:10.0.0.0/8 AND NOT event.dataset:sshd, or words of the log line',
+      'ev.syntax': 'Syntax', 'ev.dataset': 'Dataset', 'ev.summary': 'Summary',
+      'ev.histogram': 'Events over time', 'ev.zoom': 'click a bar to zoom in',
+      'ev.total': '{n} events from {since} to {until}', 'ev.shown': '{n} shown, newest first',
+      'ev.more': 'older ones on the next page', 'ev.no_more': 'no more',
+      'ev.no_hits': 'No events match.', 'ev.expand': 'Click a row to see all its fields.',
+      'ev.position': 'at position {n}', 'ev.first': '« Newest',
       'ag.title': 'Agents', 'ag.id': 'Agent', 'ag.host': 'Host', 'ag.agency': 'Agency', 'ag.level': 'Level',
       'ag.version': 'Version', 'ag.status': 'Status', 'ag.last_seen': 'Last seen', 'ag.enrolled': 'Enrolled',
       'ag.revoke': 'Revoke', 'ag.confirm': 'Confirm revoke', 'ag.revoked_ok': 'Agent revoked',
@@ -58,7 +69,7 @@
     },
     vi: {
       'app.title': 'Bảng điều khiển Vigil',
-      'nav.overview': 'Tổng quan', 'nav.alerts': 'Cảnh báo', 'nav.agents': 'Tác tử', 'nav.compliance': 'Tuân thủ',
+      'nav.overview': 'Tổng quan', 'nav.alerts': 'Cảnh báo', 'nav.events': 'Sự kiện', 'nav.agents': 'Tác tử', 'nav.compliance': 'Tuân thủ',
       'login.title': 'Đăng nhập Vigil', 'login.user': 'Tên người dùng', 'login.password': 'Mật khẩu',
       'login.submit': 'Đăng nhập', 'login.failed': 'Đăng nhập không thành công', 'logout': 'Đăng xuất',
       'lang.switch': 'English', 'lang.label': 'Ngôn ngữ',
@@ -86,6 +97,17 @@
       'det.technique': 'Kỹ thuật ATT&CK', 'det.tags': 'Nhãn', 'det.author': 'Tác giả', 'det.license': 'Giấy phép',
       'det.description': 'Mô tả', 'det.destination': 'Đích', 'det.user': 'Người dùng', 'det.url': 'URL',
       'det.no_history': 'Chưa có thay đổi.', 'det.field': 'Trường',
+      'det.pivots': 'Điều tra', 'det.pivot_source': 'Sự kiện từ nguồn này ±1 giờ',
+      'det.pivot_host': 'Sự kiện trên máy chủ này ±15 phút',
+      'ev.title': 'Sự kiện', 'ev.query': 'Truy vấn', 'ev.search': 'Tìm kiếm', 'ev.window': 'Khoảng thời gian',
+      'ev.w1h': '1 giờ qua', 'ev.w24h': '24 giờ qua', 'ev.w7d': '7 ngày qua', 'ev.custom': 'Tuỳ chọn',
+      'ev.placeholder': 'source.ip:10.0.0.0/8 AND NOT event.dataset:sshd, hoặc các từ trong dòng nhật ký',
+      'ev.syntax': 'Cú pháp', 'ev.dataset': 'Loại dữ liệu', 'ev.summary': 'Tóm tắt',
+      'ev.histogram': 'Số sự kiện theo thời gian', 'ev.zoom': 'bấm vào một cột để phóng to',
+      'ev.total': '{n} sự kiện từ {since} đến {until}', 'ev.shown': 'hiển thị {n}, mới nhất trước',
+      'ev.more': 'còn sự kiện cũ hơn ở trang sau', 'ev.no_more': 'không còn',
+      'ev.no_hits': 'Không có sự kiện nào khớp.', 'ev.expand': 'Bấm vào một dòng để xem mọi trường của sự kiện.',
+      'ev.position': 'tại vị trí {n}', 'ev.first': '« Mới nhất',
       'ag.title': 'Tác tử', 'ag.id': 'Tác tử', 'ag.host': 'Máy chủ', 'ag.agency': 'Cơ quan', 'ag.level': 'Cấp độ',
       'ag.version': 'Phiên bản', 'ag.status': 'Trạng thái', 'ag.last_seen': 'Liên lạc gần nhất', 'ag.enrolled': 'Ngày đăng ký',
       'ag.revoke': 'Thu hồi', 'ag.confirm': 'Xác nhận thu hồi', 'ag.revoked_ok': 'Đã thu hồi tác tử',
@@ -209,6 +231,14 @@
     if (typeof v === 'object') return JSON.stringify(v);
     return String(v);
   }
+  // "ip:port" ("[ip]:port" for IPv6), the address alone without a port, '' without an address.
+  function endpointText(ip, port) {
+    const addr = asText(ip);
+    if (!addr) return '';
+    const p = asText(port);
+    if (!p || p === '0') return addr;
+    return (addr.includes(':') ? '[' + addr + ']' : addr) + ':' + p;
+  }
   // [["a.b", value]] of the leaves of an object; arrays of scalars stay one value.
   function flatten(obj, prefix, out) {
     out = out || [];
@@ -231,7 +261,7 @@
   let session = null; // {user, role, agencies, csrf}
 
   class ApiError extends Error {
-    constructor(status, message) { super(message); this.status = status; }
+    constructor(status, message, data) { super(message); this.status = status; this.data = data; }
   }
 
   async function api(method, path, body) {
@@ -249,7 +279,7 @@
       render();
       throw new ApiError(401, (data && data.error) || 'not signed in');
     }
-    if (!resp.ok) throw new ApiError(resp.status, (data && data.error) || resp.statusText || String(resp.status));
+    if (!resp.ok) throw new ApiError(resp.status, (data && data.error) || resp.statusText || String(resp.status), data);
     return data;
   }
 
@@ -295,8 +325,8 @@
     clear(el);
     if (!session) return;
     const nav = h('nav', { 'aria-label': 'main' });
-    for (const [path, key] of [['/overview', 'nav.overview'], ['/alerts', 'nav.alerts'], ['/agents', 'nav.agents'],
-      ['/compliance', 'nav.compliance']]) {
+    for (const [path, key] of [['/overview', 'nav.overview'], ['/alerts', 'nav.alerts'], ['/events', 'nav.events'],
+      ['/agents', 'nav.agents'], ['/compliance', 'nav.compliance']]) {
       const a = link(path, t(key));
       a.id = 'nav-' + path.slice(1);
       if (current.startsWith(path)) a.classList.add('current');
@@ -335,6 +365,7 @@
     const detail = path.match(/^\/alerts\/(\d+)$/);
     if (detail) page = pageAlert(detail[1], alive);
     else if (path === '/alerts') page = pageAlerts(params, alive);
+    else if (path === '/events') page = pageEvents(params, alive);
     else if (path === '/agents') page = pageAgents(alive);
     else if (path === '/compliance') page = pageCompliance(params, alive);
     else page = pageOverview(alive);
@@ -625,7 +656,9 @@
         h('td', {}, h('div', {}, a.rule_name), h('div', { class: 'muted mono' }, a.rule_id)),
         h('td', {}, a.agency),
         h('td', {}, h('div', {}, a.host), h('div', { class: 'muted mono' }, a.agent_id)),
-        h('td', { class: 'mono' }, asText(get(a.evidence, 'source.ip'))),
+        h('td', { class: 'mono source-cell' }, endpointText(a.source_ip || get(a.evidence, 'source.ip'), a.source_ip ? a.source_port : get(a.evidence, 'source.port'))),
+        h('td', { class: 'user-cell' }, asText(a.user_name || get(a.evidence, 'user.name'))),
+        h('td', { class: 'mono destination-cell' }, endpointText(a.destination_ip || get(a.evidence, 'destination.ip'), a.destination_ip ? a.destination_port : get(a.evidence, 'destination.port'))),
         h('td', { class: 'status-cell' }, statusBadge(a.status)),
         h('td', {}, a.assignee || ''));
       tr.addEventListener('click', () => { select(i); });
@@ -677,7 +710,7 @@
       h('button', { type: 'button', class: 'btn', id: 'page-older', disabled: list.length < limit, onclick: older }, t('al.older')));
     const tbl = h('div', { class: 'wrap panel' }, h('table', { id: 'alerts-table' },
       h('thead', {}, h('tr', {}, [t('al.id'), t('al.time'), t('al.sev_col'), t('al.rule'), t('al.agency'), t('al.host'),
-        t('al.source'), t('al.status'), t('al.assignee')].map((x) => h('th', {}, x)))),
+        t('al.source'), t('det.user'), t('det.destination'), t('al.status'), t('al.assignee')].map((x) => h('th', {}, x)))),
       h('tbody', {}, rows)));
     if (!show(alive, h('h1', {}, t('al.title')), form, toolbar, tbl, list.length ? null : h('p', { class: 'muted', id: 'alerts-empty' }, t('none')))) return;
     if (rows.length) {
@@ -731,10 +764,8 @@
 
     const fact = (label, value) => (value === undefined || value === null || value === '') ? null : [h('dt', {}, label), h('dd', {}, value)];
     const endpoint = (side) => {
-      const ip = get(ev, side + '.ip');
-      if (ip === undefined) return null;
-      const port = get(ev, side + '.port');
-      return asText(ip) + (port !== undefined ? ':' + asText(port) : '');
+      if (a[side + '_ip']) return endpointText(a[side + '_ip'], a[side + '_port']);
+      return endpointText(get(ev, side + '.ip'), get(ev, side + '.port')) || null;
     };
     const facts = h('section', { class: 'panel' }, h('h2', {}, t('det.facts')),
       h('dl', { class: 'facts', id: 'alert-facts' },
@@ -744,7 +775,7 @@
         fact(t('al.host'), a.host),
         fact(t('al.source'), endpoint('source')),
         fact(t('det.destination'), endpoint('destination')),
-        fact(t('det.user'), asText(get(ev, 'user.name'))),
+        fact(t('det.user'), asText(a.user_name || get(ev, 'user.name'))),
         fact(t('det.url'), asText(get(ev, 'url.domain'))),
         fact(t('al.assignee'), a.assignee)));
     const technique = get(ev, 'threat.technique.id');
@@ -766,6 +797,16 @@
         h('h3', {}, '#' + (i + 1) + ' ' + asText(get(e, 'event.dataset')) + ' · ' + fmtTime(get(e, '@timestamp'))),
         table([t('det.field'), t('det.value')], flatten(e).map(([k, v]) => [h('span', { class: 'mono' }, k), h('span', { class: 'mono' }, asText(v))]))))) : null;
 
+    // Pivots into the events around the alert: what its source did, what happened on its host.
+    const at = parseTime(a.time);
+    const around = (q, ms) => '/events' + qs({ q, since: rfc3339(new Date(at.getTime() - ms)), until: rfc3339(new Date(at.getTime() + ms)) });
+    const pivots = at ? h('section', { class: 'panel', id: 'alert-pivots' }, h('h2', {}, t('det.pivots')),
+      h('ul', { class: 'pivots' },
+        a.source_ip ? h('li', {}, h('a', { href: '#' + around('source.ip:' + a.source_ip, 3600000), id: 'pivot-source' }, t('det.pivot_source')),
+          ' ', h('span', { class: 'mono muted' }, a.source_ip)) : null,
+        a.host ? h('li', {}, h('a', { href: '#' + around('host.name:' + quoteValue(a.host), 900000), id: 'pivot-host' }, t('det.pivot_host')),
+          ' ', h('span', { class: 'mono muted' }, a.host)) : null)) : null;
+
     const history = Array.isArray(a.history) ? a.history : [];
     const historyBox = h('section', { class: 'panel' }, h('h2', {}, t('det.history')),
       history.length ? table([t('al.time'), t('det.who'), t('det.action'), t('det.value')],
@@ -779,6 +820,7 @@
       h('p', {}, link('/alerts', t('det.back'))),
       h('div', { class: 'detail-head' }, h('h1', { id: 'alert-title' }, '#' + a.id + ' ' + a.rule_name), sevBadge(a.severity), h('span', { id: 'alert-status' }, statusBadge(a.status))),
       h('div', { class: 'grid' }, facts, ruleBox),
+      pivots,
       h('div', { class: 'grid' }, triage, historyBox),
       eventsBox, raw)) return;
     keyHandler = (e) => {
@@ -791,6 +833,231 @@
         case 's': assignInput.focus(); assignInput.select(); return true;
         case 'c': commentInput.focus(); return true;
         case 'Escape': case 'Backspace': case 'u': location.hash = '#/alerts'; return true;
+        default: return false;
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Events: the search over stored events (GET /api/v1/events)
+  const WINDOWS = ['1h', '24h', '7d'];
+  const EVENTS_PAGE = 50;
+  const HISTOGRAM_BUCKETS = 60;
+  let eventCursors = []; // `before` cursors of the pages above the current one
+  let lastEventKey = '';
+
+  // A value for the query language: quoted, its quotes and backslashes escaped.
+  function quoteValue(v) { return '"' + String(v).replace(/[\\"]/g, '\\$&') + '"'; }
+
+  // The index in a JS string of a byte offset into its UTF-8 form (the collector counts bytes).
+  function utf8Index(text, bytes) {
+    const enc = new TextEncoder();
+    let b = 0, i = 0;
+    for (const ch of text) {
+      if (b >= bytes) break;
+      b += enc.encode(ch).length;
+      i += ch.length;
+    }
+    return i;
+  }
+
+  // Bars of hits per bucket; a bar with hits is a link to its own window.
+  function histogram(hist, onPick) {
+    const buckets = hist && Array.isArray(hist.buckets) ? hist.buckets : [];
+    const secs = Number(hist && hist.bucket_seconds) || 0;
+    const W = 960, H = 170, L = 44, R = 10, T = 10, B = 26;
+    const max = Math.max(1, ...buckets.map((b) => Number(b.count) || 0));
+    const step = niceStep(max);
+    const top = Math.ceil(max / step) * step;
+    const y = (v) => T + (H - T - B) * (1 - v / top);
+    const bw = (W - L - R) / Math.max(1, buckets.length);
+    const g = s('svg', { class: 'chart histogram', viewBox: `0 0 ${W} ${H}`, role: 'img', id: 'events-histogram', 'aria-label': t('ev.histogram') });
+    for (let v = 0; v <= top; v += step) {
+      g.appendChild(s('line', { class: 'grid-line', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
+      g.appendChild(s('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, String(v)));
+    }
+    const short = secs * buckets.length <= 2 * 86400;
+    const label = (d) => short ? d.toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit' })
+      : d.toLocaleDateString(locale(), { day: '2-digit', month: '2-digit' });
+    const every = Math.max(1, Math.ceil(buckets.length / 8));
+    let lastLabel = '';
+    buckets.forEach((b, i) => {
+      const start = parseTime(b.start);
+      const n = Number(b.count) || 0;
+      if (n > 0) {
+        const rect = s('rect', { class: 'c0 hist-bar', x: L + i * bw + 1, width: Math.max(1, bw - 2), y: y(n), height: y(0) - y(n), 'data-count': n });
+        rect.appendChild(s('title', {}, `${fmtTime(b.start)}: ${n}`));
+        if (start && secs) rect.addEventListener('click', () => onPick(start, secs));
+        g.appendChild(rect);
+      }
+      // A label every few buckets, none repeating the one before (two buckets of one day).
+      if (start && i % every === 0 && label(start) !== lastLabel) {
+        lastLabel = label(start);
+        g.appendChild(s('text', { x: L + i * bw, y: H - 8, 'text-anchor': i ? 'middle' : 'start' }, lastLabel));
+      }
+    });
+    g.appendChild(s('line', { class: 'axis', x1: L, x2: W - R, y1: y(0), y2: y(0) }));
+    return g;
+  }
+
+  async function pageEvents(params, alive) {
+    const q = params.get('q') || '';
+    const since = params.get('since') || '';
+    const until = params.get('until') || '';
+    const before = params.get('before') || '';
+    const key = JSON.stringify([q, since, until]);
+    if (key !== lastEventKey) { eventCursors = []; lastEventKey = key; }
+    const preset = !until && (!since || WINDOWS.includes(since)) ? (since || '24h') : 'custom';
+
+    let doc = null, failure = null;
+    try {
+      doc = await api('GET', '/api/v1/events' + qs({ q, since, until, before, limit: EVENTS_PAGE, histogram: HISTOGRAM_BUCKETS }));
+    } catch (e) {
+      // A query the collector cannot read, or one too costly: its words go under the box.
+      if (!(e instanceof ApiError) || (e.status !== 400 && e.status !== 422)) throw e;
+      failure = e;
+    }
+    // The same search again (Enter in an unchanged box) asks the collector again.
+    const go = (p) => {
+      const next = '#/events' + qs(p);
+      if (location.hash === next) render(); else location.hash = next;
+    };
+
+    // The query and its window.
+    const input = h('input', { id: 'ev-query', name: 'q', type: 'search', class: 'mono', value: q, placeholder: t('ev.placeholder'),
+      'aria-label': t('ev.query'), autocomplete: 'off', spellcheck: 'false', 'aria-invalid': failure ? 'true' : null });
+    const windowSel = h('select', { id: 'ev-window', name: 'window' },
+      [...WINDOWS.map((w) => [w, t('ev.w' + w)]), ['custom', t('ev.custom')]].map(([v, l]) => {
+        const o = h('option', { value: v }, l); if (v === preset) o.selected = true; return o;
+      }));
+    const sinceIn = h('input', { id: 'ev-since', type: 'datetime-local', value: preset === 'custom' ? localInput(since) : '' });
+    const untilIn = h('input', { id: 'ev-until', type: 'datetime-local', value: preset === 'custom' ? localInput(until) : '' });
+    const custom = h('span', { class: 'custom-window' + (preset === 'custom' ? '' : ' hidden') },
+      h('label', {}, t('al.from'), sinceIn), h('label', {}, t('al.to'), untilIn));
+    // A custom bound left as it came (a pivot's exact second, "30m") stays as it was written.
+    const bound = (el, original) => {
+      if (el.value === localInput(original)) return original;
+      const d = new Date(el.value);
+      return el.value && !isNaN(d.getTime()) ? rfc3339(d) : '';
+    };
+    const submit = () => {
+      const w = windowSel.value;
+      if (w === 'custom') go({ q: input.value.trim(), since: bound(sinceIn, since), until: bound(untilIn, until) });
+      else go({ q: input.value.trim(), since: w });
+    };
+    windowSel.addEventListener('change', () => {
+      custom.classList.toggle('hidden', windowSel.value !== 'custom');
+      if (windowSel.value !== 'custom') submit();
+    });
+    const form = h('form', { class: 'query-form', id: 'events-form', role: 'search' },
+      h('label', { class: 'query' }, t('ev.query'), input),
+      h('label', {}, t('ev.window'), windowSel),
+      custom,
+      h('button', { type: 'submit', class: 'btn primary', id: 'ev-search' }, t('ev.search')));
+    form.addEventListener('submit', (ev) => { ev.preventDefault(); submit(); });
+
+    let errorBox = null, caretAt = -1;
+    if (failure) {
+      const pos = failure.data && Number.isInteger(failure.data.position) ? failure.data.position : null;
+      errorBox = h('div', { class: 'notice error query-error', id: 'events-error', role: 'alert' }, h('div', { id: 'events-error-text' }, failure.message));
+      if (pos !== null && pos >= 0 && pos <= new TextEncoder().encode(q).length) {
+        caretAt = utf8Index(q, pos);
+        const at = q.slice(caretAt).match(/^[\s\S]/u);
+        const mark = at ? at[0] : ' ';
+        errorBox.appendChild(h('div', { class: 'mono caret-line', id: 'events-error-caret' },
+          q.slice(0, caretAt), h('mark', { class: 'caret' }, mark), q.slice(caretAt + (at ? mark.length : 0))));
+        errorBox.appendChild(h('div', { class: 'muted', id: 'events-error-position' }, t('ev.position', { n: pos })));
+      }
+    }
+    const queryPanel = h('section', { class: 'panel' }, form, errorBox,
+      h('p', { class: 'muted mono syntax' }, t('ev.syntax') + ': field:value · field:prefix* · source.ip:10.0.0.0/8 · ' +
+        'destination.port<1024 · word "a phrase" · AND OR NOT ( )'));
+
+    if (!doc) {
+      if (!show(alive, h('h1', {}, t('ev.title')), queryPanel)) return;
+      input.focus();
+      if (caretAt >= 0) input.setSelectionRange(caretAt, caretAt);
+      return;
+    }
+
+    // What matched: how many over time, then this page of them.
+    const hits = Array.isArray(doc.hits) ? doc.hits : [];
+    const buckets = doc.histogram && Array.isArray(doc.histogram.buckets) ? doc.histogram.buckets : null;
+    const total = buckets ? buckets.reduce((n, b) => n + (Number(b.count) || 0), 0) : null;
+    const count = h('p', { id: 'events-count', 'data-shown': hits.length, 'data-total': total === null ? null : total, 'data-more': doc.next ? 'true' : 'false' },
+      total === null ? '' : t('ev.total', { n: total, since: fmtTime(doc.since), until: fmtTime(doc.until) }) + ' · ',
+      t('ev.shown', { n: hits.length }) + ' · ' + (doc.next ? t('ev.more') : t('ev.no_more')));
+    const chart = buckets ? h('section', { class: 'panel' },
+      h('h2', {}, t('ev.histogram'), ' ', h('span', { class: 'muted small' }, t('ev.zoom'))),
+      histogram(doc.histogram, (start, secs) => go({ q, since: rfc3339(start), until: rfc3339(new Date(start.getTime() + secs * 1000)) })),
+      count) : count;
+
+    const headers = [t('al.time'), t('al.agency'), t('al.host'), t('ev.dataset'), t('al.source'), t('det.destination'), t('det.user'), t('ev.summary')];
+    const rows = [];
+    for (const hit of hits) {
+      const e = hit.event && typeof hit.event === 'object' ? hit.event : {};
+      const summary = asText(get(e, 'event.original')) || asText(get(e, 'rule.name')) || asText(get(e, 'message'));
+      const tr = h('tr', { class: 'row hit', 'data-id': hit.id, tabindex: '0', 'aria-expanded': 'false' },
+        h('td', { class: 'nowrap' }, fmtTime(hit.time)),
+        h('td', {}, asText(hit.agency)),
+        h('td', {}, asText(hit.host)),
+        h('td', { class: 'mono' }, asText(get(e, 'event.dataset'))),
+        h('td', { class: 'mono' }, endpointText(get(e, 'source.ip'), get(e, 'source.port'))),
+        h('td', { class: 'mono' }, endpointText(get(e, 'destination.ip'), get(e, 'destination.port'))),
+        h('td', {}, asText(get(e, 'user.name'))),
+        h('td', { class: 'mono summary', title: summary }, summary));
+      let detail = null;
+      const toggle = () => {
+        if (detail) {
+          detail.remove();
+          detail = null;
+        } else {
+          // Every field of the stored event, by its dotted name; values as text only.
+          detail = h('tr', { class: 'hit-detail' }, h('td', { colspan: String(headers.length) },
+            h('table', { class: 'fields' }, h('tbody', {},
+              flatten(e).map(([k, v]) => h('tr', { class: 'field-row' }, h('th', { class: 'mono' }, k), h('td', { class: 'mono' }, asText(v))))))));
+          tr.after(detail);
+        }
+        tr.classList.toggle('open', Boolean(detail));
+        tr.setAttribute('aria-expanded', detail ? 'true' : 'false');
+      };
+      tr.addEventListener('click', toggle);
+      tr.addEventListener('keydown', (ev) => {
+        if (ev.key !== 'Enter' && ev.key !== ' ') return;
+        ev.preventDefault();
+        ev.stopPropagation();
+        toggle();
+      });
+      rows.push(tr);
+    }
+
+    const pageNo = eventCursors.length + 1;
+    function older() {
+      if (!doc.next) return;
+      eventCursors.push(before);
+      go({ q, since, until, before: doc.next });
+    }
+    function newer() {
+      if (!eventCursors.length) return;
+      go({ q, since, until, before: eventCursors.pop() });
+    }
+    const toolbar = h('div', { class: 'toolbar' },
+      h('span', { class: 'muted' }, hits.length ? t('ev.expand') : ''),
+      h('span', { class: 'spacer' }),
+      h('button', { type: 'button', class: 'btn', id: 'ev-newer', disabled: !eventCursors.length, onclick: newer }, t('al.newer')),
+      h('span', { id: 'ev-page-no' }, t('al.page', { n: pageNo })),
+      h('button', { type: 'button', class: 'btn', id: 'ev-older', disabled: !doc.next, onclick: older }, t('al.older')));
+    const results = hits.length
+      ? h('div', { class: 'wrap panel' }, h('table', { id: 'events-table' },
+        h('thead', {}, h('tr', {}, headers.map((x) => h('th', {}, x)))), h('tbody', {}, rows)))
+      : h('p', { class: 'muted', id: 'events-empty' }, t('ev.no_hits'));
+    if (!show(alive, h('h1', {}, t('ev.title')), queryPanel, chart, toolbar, results)) return;
+    if (!q) input.focus();
+    keyHandler = (ev) => {
+      switch (ev.key) {
+        case ']': older(); return true;
+        case '[': newer(); return true;
+        case '/': input.focus(); input.select(); return true;
         default: return false;
       }
     };
