@@ -69,7 +69,13 @@ std::variant<Node, ParseError> parse(std::string_view query);
 enum class Dialect { sqlite, postgres };
 
 // One SQL parameter: text or an integer.
-using SqlParam = std::variant<std::string, int64_t>;
+struct SqlParam {
+  SqlParam(std::string t) : is_text(true), text(std::move(t)) {}  // NOLINT: implicit on purpose
+  SqlParam(int64_t n) : number(n) {}                              // NOLINT
+  bool is_text = false;
+  std::string text;
+  int64_t number = 0;
+};
 
 // The condition a tree makes, over `s` (the event_search row) and `r` (its stored record).
 // Placeholders continue from `params.size() + 1` ($N for PostgreSQL, ?N for SQLite).

@@ -6,18 +6,28 @@ namespace vigil::collector::search {
 
 namespace {
 
+int64_t millis_of(Timestamp t) { return std::clamp<int64_t>(t.ns / 1'000'000, 0, kIdMaxMillis); }
+
 // The conditions every statement of a search shares: the window, the caller's agencies, the query.
 void common_conditions(const EventQuery& q, Dialect d, SqlCondition& out, bool paged) {
-  out.sql += " WHERE s.ts >= " + std::string(d == Dialect::sqlite ? "?1" : "$1") + " AND s.ts < " +
-             (d == Dialect::sqlite ? "?2" : "$2");
   auto add = [&](SqlParam p) {
     out.params.push_back(std::move(p));
     return (d == Dialect::sqlite ? "?" : "$") + std::to_string(out.params.size());
   };
-  if (paged && (q.before_ts != 0 || q.before_id != 0)) {
-    std::string ts = add(q.before_ts);
-    std::string id = add(q.before_id);
-    out.sql += " AND (s.ts < " + ts + " OR (s.ts = " + ts + " AND s.id < " + id + "))";
+  const bool driven = q.query && indexed_driver(*q.query);
+  // With a field index to drive, the window is checked row by row (a leading '+' or '+ 0' keeps
+  // its index out); otherwise it drives: SQLite's id range, PostgreSQL's ts index.
+  if (d == Dialect::sqlite) {
+    out.sql += driven ? " WHERE +s.id BETWEEN ?3 AND ?4" : " WHERE s.id BETWEEN ?3 AND ?4";
+    out.sql += " AND +s.ts >= ?1 AND +s.ts < ?2";
+    if (paged && q.before_id != 0) out.sql += (driven ? " AND +s.id < " : " AND s.id < ") + add(q.before_id);
+  } else {
+    out.sql += driven ? " WHERE s.ts + 0 >= $1 AND s.ts + 0 < $2" : " WHERE s.ts >= $1 AND s.ts < $2";
+    if (paged && (q.before_ts != 0 || q.before_id != 0)) {
+      std::string ts = add(q.before_ts);
+      std::string id = add(q.before_id);
+      out.sql += " AND (s.ts < " + ts + " OR (s.ts = " + ts + " AND s.id < " + id + "))";
+    }
   }
   if (!q.agencies_in.empty()) {
     std::string list = add(join_lines(q.agencies_in));
@@ -34,48 +44,61 @@ void common_conditions(const EventQuery& q, Dialect d, SqlCondition& out, bool p
   }
 }
 
-void base_params(Dialect d, const EventQuery& q, int64_t first_id, int64_t last_id, SqlCondition& out) {
+void base_params(Dialect d, const EventQuery& q, SqlCondition& out) {
   out.params.push_back(q.since.ns);
   out.params.push_back(q.until.ns);
   if (d == Dialect::sqlite) {
-    out.params.push_back(first_id);
-    out.params.push_back(last_id);
+    out.params.push_back(sqlite_first_id(q.since));
+    out.params.push_back(sqlite_first_id(Timestamp{q.until.ns + 999'999}) - 1);
   }
 }
 
 }  // namespace
 
-SearchStatements search_statements(const EventQuery& q, Dialect d, int64_t first_id, int64_t last_id) {
+int64_t sqlite_first_id(Timestamp t) { return millis_of(t) << kIdCounterBits; }
+
+int64_t sqlite_id(Timestamp t, uint64_t counter) {
+  return (millis_of(t) << kIdCounterBits) | static_cast<int64_t>(counter & ((uint64_t{1} << kIdCounterBits) - 1));
+}
+
+bool indexed_driver(const Node& n) {
+  if (n.kind == Node::Kind::all_of) {
+    return std::any_of(n.children.begin(), n.children.end(), [](const Node& c) { return indexed_driver(c); });
+  }
+  if (n.kind != Node::Kind::term || !n.field) return false;
+  const auto col = n.field->column;
+  const bool indexed = col == "source_ip" || col == "destination_ip" || col == "user_name";
+  return indexed && (n.op == Node::Op::eq || n.op == Node::Op::prefix || n.op == Node::Op::range);
+}
+
+SearchStatements search_statements(const EventQuery& q, Dialect d) {
   SearchStatements out;
   const char* record_join = " JOIN records r ON r.agent_id = s.agent_id AND r.epoch = s.epoch AND r.seq = s.seq";
+  const bool driven = q.query && indexed_driver(*q.query);
   {
     SqlCondition& h = out.hits;
-    base_params(d, q, first_id, last_id, h);
-    SqlCondition cond;
-    cond.params = h.params;
-    common_conditions(q, d, cond, true);
-    h.params = std::move(cond.params);
+    base_params(d, q, h);
+    common_conditions(q, d, h, true);
+    std::string where = std::move(h.sql);
     h.uses_record = true;
-    h.uses_text = cond.uses_text;
     std::string limit = (d == Dialect::sqlite ? "?" : "$") + std::to_string(h.params.size() + 1);
     h.params.push_back(static_cast<int64_t>(std::clamp(q.limit, 1, 1000) + 1));
+    const char* order = d == Dialect::sqlite ? " ORDER BY s.id DESC"
+                        : driven            ? " ORDER BY s.ts + 0 DESC, s.id DESC"
+                                            : " ORDER BY s.ts DESC, s.id DESC";
     h.sql = "SELECT s.id, s.ts, s.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), r.body FROM event_search s" +
-            std::string(record_join) + " LEFT JOIN agents g ON g.id = s.agent_id" + cond.sql +
-            " ORDER BY s.ts DESC, s.id DESC LIMIT " + limit;
+            std::string(record_join) + " LEFT JOIN agents g ON g.id = s.agent_id" + where + order + " LIMIT " + limit;
   }
   if (q.buckets > 0 && q.until.ns > q.since.ns) {
     SqlCondition& g = out.histogram;
-    base_params(d, q, first_id, last_id, g);
-    SqlCondition cond;
-    cond.params = g.params;
-    common_conditions(q, d, cond, false);
-    g.params = std::move(cond.params);
-    g.uses_record = cond.uses_record;
+    base_params(d, q, g);
+    common_conditions(q, d, g, false);
+    std::string where = std::move(g.sql);
     out.bucket_ns = std::max<int64_t>(1, (q.until.ns - q.since.ns + q.buckets - 1) / q.buckets);
     std::string bucket = (d == Dialect::sqlite ? "?" : "$") + std::to_string(g.params.size() + 1);
     g.params.push_back(out.bucket_ns);
     g.sql = "SELECT (s.ts - " + std::string(d == Dialect::sqlite ? "?1" : "$1") + ") / " + bucket +
-            " AS bucket, COUNT(*) FROM event_search s" + (cond.uses_record ? record_join : "") + cond.sql +
+            " AS bucket, COUNT(*) FROM event_search s" + (g.uses_record ? record_join : "") + where +
             " GROUP BY bucket";
   }
   return out;

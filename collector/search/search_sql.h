@@ -7,8 +7,15 @@
 
 namespace vigil::collector::search {
 
-// SQLite's full-text terms read the index's rows between these two parameters (the first and
-// last id of the window, so a common word does not walk its whole history).
+// SQLite's search index ids are ordered by event time: the millisecond in the high bits, a
+// counter in the low ones. A time window is then a range of ids, which the table (its rowid),
+// every index (they end in the rowid) and the full-text index (rowid BETWEEN) read directly.
+inline constexpr int kIdCounterBits = 21;
+inline constexpr int64_t kIdMaxMillis = (int64_t{1} << 42) - 1;  // year 2109
+int64_t sqlite_first_id(Timestamp t);  // the lowest id of an event at or after t
+int64_t sqlite_id(Timestamp t, uint64_t counter);
+// SQLite's full-text terms read the index's rows between these two parameters (the window's
+// first and last id, so a common word does not walk its whole history).
 inline constexpr int kSqliteFirstIdParam = 3;
 inline constexpr int kSqliteLastIdParam = 4;
 
@@ -18,9 +25,13 @@ struct SearchStatements {
   int64_t bucket_ns = 0;
 };
 
-// `first_id`/`last_id` are bound for SQLite only (PostgreSQL has no such parameters).
-SearchStatements search_statements(const EventQuery& query, Dialect dialect, int64_t first_id = 0,
-                                   int64_t last_id = 0);
+// Paging: SQLite orders by id (time to the millisecond, then arrival) and pages by `before_id`;
+// PostgreSQL orders by (time, id) and pages by both.
+SearchStatements search_statements(const EventQuery& query, Dialect dialect);
+
+// Whether an AND of the query holds a term one of the field indexes (source.ip, destination.ip,
+// user.name) serves: that index drives the search rather than a scan of the window.
+bool indexed_driver(const Node& node);
 
 // The fields the search index keeps of an event, read from it as stored (the ingest path and the
 // index's backfill use this one reader).

@@ -105,7 +105,8 @@ net::HttpResponse search_events(const Call& c) {
   nlohmann::json out{{"query", text}, {"since", query.since.to_string()}, {"until", query.until.to_string()}};
   nlohmann::json hits = nlohmann::json::array();
   for (const auto& hit : page->hits) {
-    nlohmann::json h{{"id", hit.id},         {"time", hit.time.to_string()}, {"agent_id", hit.agent_id},
+    // Ids are 63-bit (search_sql.h): a string, which JavaScript keeps whole.
+    nlohmann::json h{{"id", std::to_string(hit.id)},         {"time", hit.time.to_string()}, {"agent_id", hit.agent_id},
                      {"agency", hit.agency}, {"host", hit.host}};
     if (auto ev = ingest::parse_bounded_json(hit.json)) {
       impose_agent_identity(*ev, hit.agent_id, hit.host);

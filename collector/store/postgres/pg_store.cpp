@@ -222,7 +222,6 @@ CREATE INDEX event_search_ts ON event_search(ts);
 CREATE INDEX event_search_source ON event_search(source_ip, ts) WHERE source_ip IS NOT NULL;
 CREATE INDEX event_search_destination ON event_search(destination_ip, ts) WHERE destination_ip IS NOT NULL;
 CREATE INDEX event_search_user ON event_search(user_name, ts) WHERE user_name IS NOT NULL;
-CREATE INDEX event_search_dataset ON event_search(dataset, ts);
 CREATE INDEX event_search_text ON event_search USING GIN (text_index);
 CREATE INDEX event_search_record ON event_search(agent_id, epoch, seq);
 ALTER TABLE alerts ADD COLUMN source_ip TEXT NOT NULL DEFAULT '';
@@ -1085,10 +1084,10 @@ class PgStore final : public Store {
     auto params_of = [](const std::vector<search::SqlParam>& in) {
       Params p;
       for (const auto& v : in) {
-        if (const auto* i = std::get_if<int64_t>(&v)) {
-          p.integer(*i);
+        if (v.is_text) {
+          p.text(v.text);
         } else {
-          p.text(std::get<std::string>(v));
+          p.integer(v.number);
         }
       }
       return p;

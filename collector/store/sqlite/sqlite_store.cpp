@@ -192,8 +192,10 @@ ALTER TABLE api_tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE api_tokens ADD COLUMN bootstrap INTEGER NOT NULL DEFAULT 0;
 UPDATE api_tokens SET bootstrap = 1 WHERE name = 'init';
 )sql",
-    // 10: event search (collector/search): an index row per stored record, its event.original in
-    // a full-text index (contentless: the text stays in the record); alerts name their entity.
+    // 10: event search (collector/search): an index row per stored record, its id ordered by event
+    // time (collector/search/search_sql.h), so a window is an id range for the table, the field
+    // indexes (each ends in the id) and the full-text index of event.original (contentless: the
+    // text stays in the record); alerts name their entity.
     R"sql(
 CREATE TABLE event_search(
   id INTEGER PRIMARY KEY,
@@ -214,12 +216,10 @@ CREATE TABLE event_search(
   rule_id TEXT,
   severity INTEGER,
   has_text INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX event_search_ts ON event_search(ts);
 CREATE INDEX event_search_record ON event_search(agent_id, epoch, seq);
-CREATE INDEX event_search_source ON event_search(source_ip, ts) WHERE source_ip IS NOT NULL;
-CREATE INDEX event_search_destination ON event_search(destination_ip, ts) WHERE destination_ip IS NOT NULL;
-CREATE INDEX event_search_user ON event_search(user_name, ts) WHERE user_name IS NOT NULL;
-CREATE INDEX event_search_dataset ON event_search(dataset, ts);
+CREATE INDEX event_search_source ON event_search(source_ip) WHERE source_ip IS NOT NULL;
+CREATE INDEX event_search_destination ON event_search(destination_ip) WHERE destination_ip IS NOT NULL;
+CREATE INDEX event_search_user ON event_search(user_name) WHERE user_name IS NOT NULL;
 CREATE VIRTUAL TABLE event_text USING fts5(original, content='', tokenize='unicode61 remove_diacritics 2');
 ALTER TABLE alerts ADD COLUMN source_ip TEXT NOT NULL DEFAULT '';
 ALTER TABLE alerts ADD COLUMN source_key TEXT;
@@ -258,6 +258,7 @@ class Stmt {
     return *this;
   }
   int step() { return sqlite3_step(stmt_); }
+  sqlite3_stmt* get() const { return stmt_; }
   void reset() {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
@@ -731,8 +732,8 @@ class SqliteStore final : public Store {
            " destination_ip, destination_port, user_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     Stmt x(db_,
            "INSERT INTO event_search(agent_id, epoch, seq, ts, kind, dataset, host_name, source_ip, source_port,"
-           " destination_ip, destination_port, user_name, event_action, event_outcome, rule_id, severity, has_text)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+           " destination_ip, destination_port, user_name, event_action, event_outcome, rule_id, severity, has_text, id)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     Stmt t(db_, "INSERT INTO event_text(rowid, original) VALUES (?, ?)");
     uint64_t added = 0;
     auto fail = [&]() {
@@ -772,10 +773,20 @@ class SqliteStore final : public Store {
       x.bind_nonzero(11, row.destination_port).bind_or_null(12, row.user_name).bind_or_null(13, row.event_action);
       x.bind_or_null(14, row.event_outcome).bind_or_null(15, row.rule_id);
       x.bind_nonzero(16, row.severity).bind(17, int64_t{row.text.empty() ? 0 : 1});
-      if (x.step() != SQLITE_DONE) return fail();
+      // The id: the event's millisecond and a counter; taken (many events of one millisecond, or
+      // one stored before a restart), the next counter value.
+      int64_t id = 0;
+      for (int attempt = 0;; ++attempt) {
+        id = search::sqlite_id(rec.time, id_counter_++);
+        x.bind(18, id);
+        int rc = x.step();
+        sqlite3_reset(x.get());
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_CONSTRAINT || attempt == 64) return fail();
+      }
       x.reset();
       if (!row.text.empty()) {
-        t.bind(1, static_cast<int64_t>(sqlite3_last_insert_rowid(db_))).bind(2, row.text);
+        t.bind(1, id).bind(2, row.text);
         if (t.step() != SQLITE_DONE) return fail();
         t.reset();
       }
@@ -1019,28 +1030,20 @@ class SqliteStore final : public Store {
     } reset{db};
     if (sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("begin");
     EventPage page;
-    auto statements = search::search_statements(q, search::Dialect::sqlite);
+    const auto statements = search::search_statements(q, search::Dialect::sqlite);
     auto refused = [&](int rc) {
       if (rc != SQLITE_INTERRUPT) return false;
       page = EventPage{};
       page.refused = "the search needs more work than one search may do: narrow the time window or add a field";
       return true;
     };
-    if (statements.hits.uses_text || statements.histogram.uses_text) {
-      Stmt w(db, "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM event_search WHERE ts >= ?1 AND ts < ?2");
-      w.bind(1, q.since.ns).bind(2, q.until.ns);
-      int rc = w.step();
-      if (refused(rc)) return page;
-      if (rc != SQLITE_ROW) return fail("search window");
-      for (auto* c : {&statements.hits, &statements.histogram}) {
-        if (c->params.size() < 4) continue;
-        c->params[search::kSqliteFirstIdParam - 1] = w.integer(0);
-        c->params[search::kSqliteLastIdParam - 1] = w.integer(1);
-      }
-    }
     auto bind_all = [](Stmt& st, const std::vector<search::SqlParam>& params) {
       for (size_t i = 0; i < params.size(); ++i) {
-        std::visit([&](const auto& v) { st.bind(static_cast<int>(i + 1), v); }, params[i]);
+        if (params[i].is_text) {
+          st.bind(static_cast<int>(i + 1), params[i].text);
+        } else {
+          st.bind(static_cast<int>(i + 1), params[i].number);
+        }
       }
     };
     {
@@ -1478,6 +1481,7 @@ class SqliteStore final : public Store {
   std::map<unsigned, std::unique_ptr<Stmt>> alert_queries_;
   std::mutex mutex_;  // one writer; SQLite serialises anyway, this keeps statements tidy
   sqlite3* reader_ = nullptr;  // searches' connection (none for an in-memory database)
+  uint64_t id_counter_ = 0;    // low bits of the search index's ids
   std::mutex reader_mutex_;
 };
 
@@ -1522,7 +1526,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
   // then drops it) survives power loss, not only a crash of the process.
   for (const char* pragma : {"PRAGMA journal_mode=WAL",
                              sync == SqliteSync::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-                             "PRAGMA foreign_keys=ON"}) {
+                             "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-65536"}) {
     auto r = store->exec(pragma);
     if (!r) return make_error(r.error());
   }
@@ -1537,6 +1541,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
       return make_error(fmt::format("cannot open database {} for searches: {}", path, err));
     }
     sqlite3_busy_timeout(reader, 5000);
+    sqlite3_exec(reader, "PRAGMA cache_size=-65536", nullptr, nullptr, nullptr);
     store->set_reader(reader);
   }
   return std::unique_ptr<Store>(std::move(store));

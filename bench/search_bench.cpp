@@ -1,0 +1,343 @@
+// Event search targets (the investigation issue): over 10 M stored events on 2 cores, a field
+// query over one day <= 200 ms p95 and full text over one day <= 1 s p95, on SQLite and on
+// PostgreSQL; ingest with a search running >= 80 % of the rate without.
+//
+//   vigil_search_bench [--events N] [--days D] [--queries Q] [--dir DIR] [--reuse]
+//                      [--sqlite-only | --postgres-only]
+//
+// For SQLite (DIR/vigil-search-bench.db, default DIR /tmp, synchronous=FULL as the collector
+// runs it) and PostgreSQL (when VIGIL_TEST_PG_DSN is set; schema vigil_search_bench):
+//   1. fill: N log events (default 10,000,000; sshd 60 %, nginx 30 %, firewall 10 %) from 200
+//      agents of 10 agencies, spread over D days (default 10), stored with store_batch in
+//      batches of 1,000 as ingest stores them, search index included: events/s;
+//   2. queries over one day (a day chosen at random per run, Q runs per form, default 30): three
+//      field queries (one address, one user, a /16 and a dataset) and three full-text ones (a
+//      rare word, a phrase, a common word), p50 and p95 in ms, the first page of 100 hits and a
+//      60-bucket histogram as the console asks; beside them the floor of reading the same day's
+//      raw lines: `grep -c -F WORD` over them (page cache warm);
+//   3. ingest of 200,000 more events alone, then with a search running in a loop: the ratio.
+// With --reuse the database kept from an earlier run with N events is searched again (step 1
+// skipped).
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "collector/store/store.h"
+
+namespace {
+
+using namespace vigil;
+using namespace vigil::collector;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kAgents = 200;
+constexpr int kAgencies = 10;
+constexpr int kUsers = 20'000;
+constexpr int kBatch = 1000;
+constexpr int64_t kDayNs = 24LL * 3600 * 1'000'000'000;
+const int64_t kStart = Timestamp::from_seconds(1'780'000'000).ns;
+
+std::string agent_id(int i) { return fmt::format("agent-{:04d}", i); }
+std::string agency(int i) { return fmt::format("So TTTT {:02d}", i % kAgencies); }
+
+struct Gen {
+  std::mt19937_64 rng{7};
+  // Addresses: most traffic from a few, a long tail of many (as scans and brute force look).
+  std::string address() {
+    uint64_t r = rng();
+    if (r % 10 < 3) return fmt::format("203.0.113.{}", r % 50 + 1);
+    return fmt::format("10.{}.{}.{}", (r >> 8) % 64, (r >> 16) % 256, (r >> 24) % 254 + 1);
+  }
+  std::string user() { return fmt::format("user{}", rng() % kUsers); }
+  static constexpr const char* kPaths[] = {"/", "/login", "/api/v1/items", "/static/app.js", "/admin", "/search"};
+  static constexpr const char* kAgents[] = {"Mozilla/5.0", "curl/7.88.1", "python-requests/2.31", "Go-http-client/1.1"};
+
+  IncomingRecord event(uint64_t seq, int64_t ts, int agent) {
+    IncomingRecord r;
+    r.seq = seq;
+    r.kind = "event";
+    r.time = Timestamp{ts};
+    const uint64_t pick = rng() % 10;
+    std::string src = address();
+    const int64_t sport = static_cast<int64_t>(1024 + rng() % 60000);
+    nlohmann::json ev;
+    std::string original;
+    SearchFields f;
+    f.entity.source_ip = src;
+    f.entity.source_port = sport;
+    f.host_name = fmt::format("host-{:04d}", agent);
+    if (pick < 6) {
+      std::string u = user();
+      const bool ok = rng() % 20 == 0;
+      original = fmt::format("Dec  5 10:00:00 host-{:04d} sshd[{}]: {} password for {} from {} port {} ssh2", agent,
+                             rng() % 90000 + 1000, ok ? "Accepted" : "Failed", u, src, sport);
+      r.dataset = "sshd";
+      ev = {{"event", {{"kind", "event"}, {"dataset", "sshd"}, {"action", "ssh_login"}, {"outcome", ok ? "success" : "failure"}, {"original", original}}},
+            {"user", {{"name", u}}}};
+      f.entity.user_name = u;
+      f.event_action = "ssh_login";
+      f.event_outcome = ok ? "success" : "failure";
+    } else if (pick < 9) {
+      const char* path = kPaths[rng() % std::size(kPaths)];
+      const char* ua = kAgents[rng() % std::size(kAgents)];
+      const int status = rng() % 8 == 0 ? 404 : 200;
+      original = fmt::format("{} - - [05/Dec/2026:10:00:00 +0000] \"GET {}?id={} HTTP/1.1\" {} {} \"-\" \"{}\"", src, path,
+                             rng() % 100000, status, rng() % 9000 + 100, ua);
+      r.dataset = "nginx.access";
+      ev = {{"event", {{"kind", "event"}, {"dataset", "nginx.access"}, {"original", original}}},
+            {"url", {{"path", path}, {"domain", "portal.example.gov.vn"}}},
+            {"http", {{"response", {{"status_code", status}}}}},
+            {"user_agent", {{"original", ua}}}};
+    } else {
+      const int64_t dport = rng() % 2 ? 22 : 443;
+      f.entity.destination_ip = "192.0.2.10";
+      f.entity.destination_port = dport;
+      original = fmt::format("kernel: IN=eth0 OUT= SRC={} DST=192.0.2.10 PROTO=TCP SPT={} DPT={} SYN", src, sport, dport);
+      r.dataset = "firewall";
+      ev = {{"event", {{"kind", "event"}, {"dataset", "firewall"}, {"original", original}}},
+            {"destination", {{"ip", "192.0.2.10"}, {"port", dport}}},
+            {"network", {{"transport", "tcp"}}}};
+    }
+    ev["@timestamp"] = Timestamp{ts}.to_string();
+    ev["source"] = {{"ip", src}, {"port", sport}};
+    ev["host"] = {{"name", f.host_name}};
+    ev["agent"] = {{"id", agent_id(agent)}};
+    ev["event"]["id"] = fmt::format("{}-{}", agent, seq);
+    f.text = original;
+    r.json = ev.dump();
+    r.search = std::move(f);
+    last_original = std::move(original);
+    return r;
+  }
+  std::string last_original;
+};
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5))];
+}
+
+// Stores `count` events from `gen`, time spread over [from, from + span); events/s.
+double fill(Store& store, Gen& gen, uint64_t count, int64_t from, int64_t span, uint64_t& seq, std::ofstream* day0) {
+  auto started = Clock::now();
+  std::vector<std::vector<IncomingRecord>> per_agent(kAgents);
+  for (uint64_t i = 0; i < count;) {
+    const int agent = static_cast<int>(gen.rng() % kAgents);
+    auto& batch = per_agent[static_cast<size_t>(agent)];
+    for (int k = 0; k < kBatch && i < count; ++k, ++i) {
+      const int64_t ts = from + static_cast<int64_t>(gen.rng() % static_cast<uint64_t>(span));
+      batch.push_back(gen.event(++seq, ts, agent));
+      if (day0 && ts < kStart + kDayNs) *day0 << gen.last_original << '\n';
+    }
+    auto r = store.store_batch(agent_id(agent), "bench", batch);
+    if (!r) {
+      fmt::print(stderr, "store_batch: {}\n", r.error());
+      std::exit(1);
+    }
+    batch.clear();
+    if (count >= 1'000'000 && (i % 1'000'000) < kBatch) {
+      fmt::print(stderr, "  {} M events stored\n", i / 1'000'000);
+    }
+  }
+  return static_cast<double>(count) / std::chrono::duration<double>(Clock::now() - started).count();
+}
+
+struct Form {
+  const char* name;
+  bool text;
+  std::function<std::string(Gen&)> query;
+};
+
+double grep_floor(const std::string& file, const std::string& word) {
+  std::vector<double> runs;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = Clock::now();
+    std::string cmd = fmt::format("grep -c -F -- '{}' '{}' >/dev/null", word, file);
+    if (std::system(cmd.c_str()) < 0) return 0;
+    runs.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  return percentile(runs, 0.5);
+}
+
+void run(const char* label, Store& store, uint64_t events, int days, int queries, bool reuse, const std::string& dir,
+         uint64_t existing) {
+  fmt::print("\n== {}: {} events over {} days\n", label, events, days);
+  Gen gen;
+  uint64_t seq = 0;
+  const int64_t span = days * kDayNs;
+  const std::string day0_path = dir + "/vigil-search-bench-day0.log";
+  if (!reuse || existing < events) {
+    for (int i = 0; i < kAgents; ++i) {
+      (void)store.ensure_agency(agency(i), "tcvn11930");
+      (void)store.add_agent({agent_id(i), agency(i), 2, fmt::format("host-{:04d}", i), "bench", fmt::format("s{}", i),
+                             Timestamp{kStart}, Timestamp{kStart}});
+    }
+    std::ofstream day0(day0_path, std::ios::trunc);
+    double rate = fill(store, gen, events, kStart, span, seq, &day0);
+    fmt::print("fill (ingest with the search index):  {:>10.0f} events/s   (collector-scale target: SQLite >= 100 k, PostgreSQL >= 50 k events/s)\n",
+               rate);
+  } else {
+    fmt::print("reusing the stored {} events\n", existing);
+    seq = existing + 1'000'000;
+    gen.rng.seed(99);
+  }
+
+  std::vector<Form> forms = {
+      {"field: source.ip (one address)", false, [](Gen& g) { return "source.ip:" + g.address(); }},
+      {"field: user.name", false, [](Gen& g) { return "user.name:" + g.user(); }},
+      {"field: /16 AND dataset", false,
+       [](Gen& g) { return fmt::format("source.ip:10.{}.0.0/16 AND event.dataset:sshd", g.rng() % 64); }},
+      {"text: rare word (a user)", true, [](Gen& g) { return g.user(); }},
+      {"text: phrase", true, [](Gen& g) { return fmt::format("\"password for {}\"", g.user()); }},
+      {"text: common word", true, [](Gen&) { return std::string("Failed"); }},
+  };
+  fmt::print("{:<34} {:>9} {:>9} {:>7}   {}\n", "query over one day (page + histogram)", "p50 ms", "p95 ms", "hits", "target");
+  Gen qgen;
+  qgen.rng.seed(1234);
+  for (const auto& form : forms) {
+    std::vector<double> ms;
+    size_t hits = 0;
+    int refused = 0;
+    for (int i = 0; i < queries; ++i) {
+      std::string text = form.query(qgen);
+      auto parsed = search::parse(text);
+      const int64_t day = static_cast<int64_t>(qgen.rng() % static_cast<uint64_t>(days));
+      EventQuery q;
+      q.query = &std::get<search::Node>(parsed);
+      q.since = Timestamp{kStart + day * kDayNs};
+      q.until = Timestamp{kStart + (day + 1) * kDayNs};
+      q.limit = 100;
+      q.buckets = 60;
+      auto t0 = Clock::now();
+      auto page = store.search_events(q);
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      if (!page) {
+        fmt::print(stderr, "search {}: {}\n", text, page.error());
+        std::exit(1);
+      }
+      refused += !page->refused.empty();
+      hits += page->hits.size();
+    }
+    fmt::print("{:<34} {:>9.1f} {:>9.1f} {:>7}   {}{}\n", form.name, percentile(ms, 0.5), percentile(ms, 0.95),
+               hits / static_cast<size_t>(queries), form.text ? "<= 1000 ms" : "<= 200 ms",
+               refused ? fmt::format(" ({} refused at the cost cap)", refused) : "");
+  }
+  if (std::filesystem::exists(day0_path)) {
+    Gen w;
+    w.rng.seed(1234);
+    fmt::print("{:<34} {:>9.1f} {:>9} {:>7}   the floor: reading one day's raw lines\n", "grep -c -F user (one day, file)",
+               grep_floor(day0_path, w.user() + " "), "", "");
+    fmt::print("{:<34} {:>9.1f} {:>9} {:>7}\n", "grep -c -F Failed (one day, file)", grep_floor(day0_path, "Failed"),
+               "", "");
+  }
+
+  // Ingest alone, then with searches running in a loop on their own connection.
+  const uint64_t extra = 200'000;
+  const int64_t later = kStart + span;
+  double alone = fill(store, gen, extra, later, kDayNs, seq, nullptr);
+  std::atomic<bool> stop{false};
+  std::atomic<int> searches{0};
+  std::thread searcher([&] {
+    Gen sg;
+    sg.rng.seed(5);
+    while (!stop) {
+      std::string text = searches % 2 ? "source.ip:" + sg.address() : sg.user();
+      auto parsed = search::parse(text);
+      EventQuery q;
+      q.query = &std::get<search::Node>(parsed);
+      q.since = Timestamp{later - kDayNs};
+      q.until = Timestamp{later};
+      q.buckets = 60;
+      (void)store.search_events(q);
+      ++searches;
+    }
+  });
+  double with = fill(store, gen, extra, later + kDayNs, kDayNs, seq, nullptr);
+  stop = true;
+  searcher.join();
+  fmt::print("ingest alone {:.0f} events/s; with searches running ({} searches meanwhile) {:.0f} events/s: {:.0f} %   (target >= 80 %)\n",
+             alone, searches.load(), with, 100.0 * with / alone);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t events = 10'000'000;
+  int days = 10, queries = 30;
+  std::string dir = "/tmp";
+  bool reuse = false, sqlite = true, postgres = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "{} needs a value\n", a);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--events") {
+      events = std::stoull(next());
+    } else if (a == "--days") {
+      days = std::max(1, std::stoi(next()));
+    } else if (a == "--queries") {
+      queries = std::max(1, std::stoi(next()));
+    } else if (a == "--dir") {
+      dir = next();
+    } else if (a == "--reuse") {
+      reuse = true;
+    } else if (a == "--sqlite-only") {
+      postgres = false;
+    } else if (a == "--postgres-only") {
+      sqlite = false;
+    } else {
+      fmt::print(stderr, "usage: vigil_search_bench [--events N] [--days D] [--queries Q] [--dir DIR] [--reuse] "
+                         "[--sqlite-only | --postgres-only]\n");
+      return 2;
+    }
+  }
+  fmt::print("vigil_search_bench: {} hardware threads\n", std::thread::hardware_concurrency());
+  if (sqlite) {
+    const std::string path = dir + "/vigil-search-bench.db";
+    if (!reuse) {
+      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+    }
+    auto store = open_sqlite_store(path);
+    if (!store) {
+      fmt::print(stderr, "sqlite: {}\n", store.error());
+      return 1;
+    }
+    auto counts = (*store)->counts("agent-0000");
+    uint64_t existing = counts ? counts->records * kAgents : 0;
+    run("SQLite", **store, events, days, queries, reuse, dir, existing);
+  }
+  const char* dsn = std::getenv("VIGIL_TEST_PG_DSN");
+  if (postgres && dsn && *dsn) {
+    if (!reuse) (void)drop_postgres_schema(dsn, "vigil_search_bench");
+    auto store = open_postgres_store({dsn, "vigil_search_bench", 4});
+    if (!store) {
+      fmt::print(stderr, "postgres: {}\n", store.error());
+      return 1;
+    }
+    auto counts = (*store)->counts("agent-0000");
+    uint64_t existing = counts ? counts->records * kAgents : 0;
+    run("PostgreSQL", **store, events, days, queries, reuse, dir, existing);
+  } else if (postgres) {
+    fmt::print("\nPostgreSQL: skipped (set VIGIL_TEST_PG_DSN)\n");
+  }
+  return 0;
+}
