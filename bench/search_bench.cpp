@@ -140,7 +140,11 @@ double fill(Store& store, Gen& gen, uint64_t count, int64_t from, int64_t span, 
     const int agent = static_cast<int>(gen.rng() % kAgents);
     auto& batch = per_agent[static_cast<size_t>(agent)];
     for (int k = 0; k < kBatch && i < count; ++k, ++i) {
-      const int64_t ts = from + static_cast<int64_t>(gen.rng() % static_cast<uint64_t>(span));
+      // Agents ship what they see as they see it: time moves on, a minute of jitter.
+      const int64_t jitter = static_cast<int64_t>(gen.rng() % 120'000'000'000ULL) - 60'000'000'000LL;
+      const int64_t ts = std::clamp<int64_t>(
+          from + static_cast<int64_t>(static_cast<double>(span) * static_cast<double>(i) / static_cast<double>(count)) + jitter,
+          from, from + span - 1);
       batch.push_back(gen.event(++seq, ts, agent));
       if (day0 && ts < kStart + kDayNs) *day0 << gen.last_original << '\n';
     }

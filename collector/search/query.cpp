@@ -649,6 +649,8 @@ void to_sql(const Node& node, Dialect d, SqlCondition& out) {
       }
       return;
     case Node::Op::prefix: {
+      // Byte order (the searched columns are declared so on PostgreSQL; agent_id is not).
+      if (d == Dialect::postgres && f.column == "agent_id") col += " COLLATE \"C\"";
       std::string hi = successor(node.value);
       out.sql += "(" + col + " >= " + add(out, d, node.value);
       if (!hi.empty()) out.sql += " AND " + col + " < " + add(out, d, hi);

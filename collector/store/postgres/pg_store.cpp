@@ -196,12 +196,13 @@ ALTER TABLE api_tokens ADD COLUMN bootstrap BOOLEAN NOT NULL DEFAULT FALSE;
 UPDATE api_tokens SET bootstrap = TRUE WHERE name = 'init';
 )sql",
     // 10: event search (collector/search): an index row per stored record, its event.original as
-    // a tsvector under GIN; text columns compare byte by byte (prefixes are ranges); alerts name
+    // a tsvector under GIN; the searched text columns compare byte by byte (prefixes are ranges;
+    // agent_id keeps the records' collation, so the join to them uses their key); alerts name
     // their entity.
     R"sql(
 CREATE TABLE event_search(
   id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  agent_id TEXT COLLATE "C" NOT NULL,
+  agent_id TEXT NOT NULL,
   epoch TEXT NOT NULL,
   seq BIGINT NOT NULL,
   ts BIGINT NOT NULL,

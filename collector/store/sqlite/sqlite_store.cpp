@@ -735,6 +735,9 @@ class SqliteStore final : public Store {
            " destination_ip, destination_port, user_name, event_action, event_outcome, rule_id, severity, has_text, id)"
            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     Stmt t(db_, "INSERT INTO event_text(rowid, original) VALUES (?, ?)");
+    // Full text goes in id order at the end: FTS5 writes out what it holds whenever an id is not
+    // above the one before, so out-of-order ids would cost a flush each.
+    std::vector<std::pair<int64_t, std::string>> texts;
     uint64_t added = 0;
     auto fail = [&]() {
       std::string err = sqlite3_errmsg(db_);
@@ -756,7 +759,7 @@ class SqliteStore final : public Store {
         }
       }
       if (!is_new) continue;
-      const auto row = search::index_row(rec.search);
+      auto row = search::index_row(rec.search);
       if (rec.kind == "alert") {
         const Entity& e = rec.search.entity;
         a.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.rule_id);
@@ -785,11 +788,13 @@ class SqliteStore final : public Store {
         if (rc != SQLITE_CONSTRAINT || attempt == 64) return fail();
       }
       x.reset();
-      if (!row.text.empty()) {
-        t.bind(1, id).bind(2, row.text);
-        if (t.step() != SQLITE_DONE) return fail();
-        t.reset();
-      }
+      if (!row.text.empty()) texts.emplace_back(id, std::move(row.text));
+    }
+    std::sort(texts.begin(), texts.end(), [](const auto& lhs, const auto& rhs) { return lhs.first < rhs.first; });
+    for (const auto& [id, text] : texts) {
+      t.bind(1, id).bind(2, text);
+      if (t.step() != SQLITE_DONE) return fail();
+      t.reset();
     }
     r = exec("COMMIT");
     if (!r) {
