@@ -14,13 +14,16 @@ void common_conditions(const EventQuery& q, Dialect d, SqlCondition& out, bool p
     out.params.push_back(std::move(p));
     return (d == Dialect::sqlite ? "?" : "$") + std::to_string(out.params.size());
   };
-  const bool driven = q.query && indexed_driver(*q.query);
+  const Driver driver = q.query ? indexed_driver(*q.query) : Driver::none;
+  const bool driven = driver != Driver::none;
   // With a field index to drive, the window is checked row by row (a leading '+' or '+ 0' keeps
-  // its index out); otherwise it drives: SQLite's id range, PostgreSQL's ts index.
+  // its index out); otherwise it drives: SQLite's id range, PostgreSQL's ts index. SQLite's
+  // window is the ids' (to the millisecond): with one value of an indexed field, that index
+  // (which ends in the id) seeks the value and the window together.
   if (d == Dialect::sqlite) {
-    out.sql += driven ? " WHERE +s.id BETWEEN ?3 AND ?4" : " WHERE s.id BETWEEN ?3 AND ?4";
-    out.sql += " AND +s.ts >= ?1 AND +s.ts < ?2";
-    if (paged && q.before_id != 0) out.sql += (driven ? " AND +s.id < " : " AND s.id < ") + add(q.before_id);
+    const bool keep_out = driver == Driver::range;
+    out.sql += keep_out ? " WHERE +s.id BETWEEN ?3 AND ?4" : " WHERE s.id BETWEEN ?3 AND ?4";
+    if (paged && q.before_id != 0) out.sql += (keep_out ? " AND +s.id < " : " AND s.id < ") + add(q.before_id);
   } else {
     out.sql += driven ? " WHERE s.ts + 0 >= $1 AND s.ts + 0 < $2" : " WHERE s.ts >= $1 AND s.ts < $2";
     if (paged && (q.before_ts != 0 || q.before_id != 0)) {
@@ -61,20 +64,27 @@ int64_t sqlite_id(Timestamp t, uint64_t counter) {
   return (millis_of(t) << kIdCounterBits) | static_cast<int64_t>(counter & ((uint64_t{1} << kIdCounterBits) - 1));
 }
 
-bool indexed_driver(const Node& n) {
+Driver indexed_driver(const Node& n) {
   if (n.kind == Node::Kind::all_of) {
-    return std::any_of(n.children.begin(), n.children.end(), [](const Node& c) { return indexed_driver(c); });
+    Driver best = Driver::none;
+    for (const auto& c : n.children) {
+      Driver d = indexed_driver(c);
+      if (d == Driver::value) return d;
+      if (d == Driver::range) best = d;
+    }
+    return best;
   }
-  if (n.kind != Node::Kind::term || !n.field) return false;
+  if (n.kind != Node::Kind::term || !n.field) return Driver::none;
   const auto col = n.field->column;
-  const bool indexed = col == "source_ip" || col == "destination_ip" || col == "user_name";
-  return indexed && (n.op == Node::Op::eq || n.op == Node::Op::prefix || n.op == Node::Op::range);
+  if (col != "source_ip" && col != "destination_ip" && col != "user_name") return Driver::none;
+  if (n.op == Node::Op::eq || (n.op == Node::Op::range && n.value == n.value2)) return Driver::value;
+  return n.op == Node::Op::prefix || n.op == Node::Op::range ? Driver::range : Driver::none;
 }
 
 SearchStatements search_statements(const EventQuery& q, Dialect d) {
   SearchStatements out;
   const char* record_join = " JOIN records r ON r.agent_id = s.agent_id AND r.epoch = s.epoch AND r.seq = s.seq";
-  const bool driven = q.query && indexed_driver(*q.query);
+  const bool driven = q.query && indexed_driver(*q.query) != Driver::none;
   {
     SqlCondition& h = out.hits;
     base_params(d, q, h);
@@ -97,9 +107,11 @@ SearchStatements search_statements(const EventQuery& q, Dialect d) {
     out.bucket_ns = std::max<int64_t>(1, (q.until.ns - q.since.ns + q.buckets - 1) / q.buckets);
     std::string bucket = (d == Dialect::sqlite ? "?" : "$") + std::to_string(g.params.size() + 1);
     g.params.push_back(out.bucket_ns);
-    g.sql = "SELECT (s.ts - " + std::string(d == Dialect::sqlite ? "?1" : "$1") + ") / " + bucket +
-            " AS bucket, COUNT(*) FROM event_search s" + (g.uses_record ? record_join : "") + where +
-            " GROUP BY bucket";
+    // SQLite reads the time from the id (its millisecond), so a bucket needs no table row.
+    const std::string time = d == Dialect::sqlite ? "((s.id >> " + std::to_string(kIdCounterBits) + ") * 1000000 - ?1)"
+                                                  : "(s.ts - $1)";
+    g.sql = "SELECT " + time + " / " + bucket + " AS bucket, COUNT(*) FROM event_search s" +
+            (g.uses_record ? record_join : "") + where + " GROUP BY bucket";
   }
   return out;
 }

@@ -9,7 +9,8 @@ namespace vigil::collector::search {
 
 // SQLite's search index ids are ordered by event time: the millisecond in the high bits, a
 // counter in the low ones. A time window is then a range of ids, which the table (its rowid),
-// every index (they end in the rowid) and the full-text index (rowid BETWEEN) read directly.
+// every index (they end in the rowid) and the full-text index (rowid BETWEEN) read directly;
+// SQLite's windows are whole milliseconds.
 inline constexpr int kIdCounterBits = 21;
 inline constexpr int64_t kIdMaxMillis = (int64_t{1} << 42) - 1;  // year 2109
 int64_t sqlite_first_id(Timestamp t);  // the lowest id of an event at or after t
@@ -30,8 +31,11 @@ struct SearchStatements {
 SearchStatements search_statements(const EventQuery& query, Dialect dialect);
 
 // Whether an AND of the query holds a term one of the field indexes (source.ip, destination.ip,
-// user.name) serves: that index drives the search rather than a scan of the window.
-bool indexed_driver(const Node& node);
+// user.name) serves: that index drives the search rather than a scan of the window; `value`
+// when the term names one value (the index seeks it and the window at once), `range` for a
+// prefix or a block.
+enum class Driver { none, value, range };
+Driver indexed_driver(const Node& node);
 
 // The fields the search index keeps of an event, read from it as stored (the ingest path and the
 // index's backfill use this one reader).
