@@ -658,6 +658,11 @@ void to_sql(const Node& node, Dialect d, SqlCondition& out) {
       return;
     }
     case Node::Op::range:
+      // One address is an equality: its index then seeks the address and the window together.
+      if (node.value == node.value2) {
+        out.sql += col + " = " + add(out, d, node.value);
+        return;
+      }
       out.sql += "(" + col + " BETWEEN " + add(out, d, node.value) + " AND " + add(out, d, node.value2) + ")";
       return;
     case Node::Op::gt:

@@ -15,7 +15,6 @@ void common_conditions(const EventQuery& q, Dialect d, SqlCondition& out, bool p
     return (d == Dialect::sqlite ? "?" : "$") + std::to_string(out.params.size());
   };
   const Driver driver = q.query ? indexed_driver(*q.query) : Driver::none;
-  const bool driven = driver != Driver::none;
   // With a field index to drive, the window is checked row by row (a leading '+' or '+ 0' keeps
   // its index out); otherwise it drives: SQLite's id range, PostgreSQL's ts index. SQLite's
   // window is the ids' (to the millisecond): with one value of an indexed field, that index
@@ -25,7 +24,8 @@ void common_conditions(const EventQuery& q, Dialect d, SqlCondition& out, bool p
     out.sql += keep_out ? " WHERE +s.id BETWEEN ?3 AND ?4" : " WHERE s.id BETWEEN ?3 AND ?4";
     if (paged && q.before_id != 0) out.sql += (keep_out ? " AND +s.id < " : " AND s.id < ") + add(q.before_id);
   } else {
-    out.sql += driven ? " WHERE s.ts + 0 >= $1 AND s.ts + 0 < $2" : " WHERE s.ts >= $1 AND s.ts < $2";
+    // One value: its index (field, ts) seeks the value and the window, in time order.
+    out.sql += driver == Driver::range ? " WHERE s.ts + 0 >= $1 AND s.ts + 0 < $2" : " WHERE s.ts >= $1 AND s.ts < $2";
     if (paged && (q.before_ts != 0 || q.before_id != 0)) {
       std::string ts = add(q.before_ts);
       std::string id = add(q.before_id);
@@ -84,7 +84,7 @@ Driver indexed_driver(const Node& n) {
 SearchStatements search_statements(const EventQuery& q, Dialect d) {
   SearchStatements out;
   const char* record_join = " JOIN records r ON r.agent_id = s.agent_id AND r.epoch = s.epoch AND r.seq = s.seq";
-  const bool driven = q.query && indexed_driver(*q.query) != Driver::none;
+  const bool driven = q.query && indexed_driver(*q.query) == Driver::range;
   {
     SqlCondition& h = out.hits;
     base_params(d, q, h);
