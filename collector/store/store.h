@@ -224,6 +224,7 @@ struct EventPage {
   std::vector<EventHit> hits;
   bool more = false;               // further hits past the last one
   std::vector<uint64_t> histogram; // hits per bucket, oldest first
+  int64_t bucket_ns = 0;           // each bucket's width
   // Set when the search was stopped at its cost cap: what to narrow.
   std::string refused;
 };

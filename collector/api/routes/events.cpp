@@ -25,6 +25,7 @@ net::HttpResponse refusal(int status, const std::string& message, std::optional<
   return {status, body.dump(), "application/json", false};
 }
 
+// A whole number from 0 to `max` (cursors hold nanosecond times: 19 digits, past to_int's 18).
 std::optional<int64_t> whole(std::string_view s, int64_t max) {
   int64_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -41,13 +42,12 @@ static std::optional<Timestamp> parse_search_time(const std::string& text, Times
     static const std::pair<char, int64_t> units[] = {{'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
     for (auto [unit, seconds] : units) {
       if (text.back() != unit) continue;
-      auto n = whole(std::string_view(text).substr(0, text.size() - 1), 100'000);
+      auto n = whole(text.substr(0, text.size() - 1), 100'000);
       if (!n) return std::nullopt;
       return Timestamp{now.ns - *n * seconds * kSecond};
     }
   }
-  if (text.size() == 10 && text[4] == '-' && text[7] == '-') return Timestamp::parse(text + "T00:00:00Z");
-  return Timestamp::parse(text);
+  return parse_when(text);
 }
 
 // GET /api/v1/events (README "Searching events"): the query, its window and paging read from the
@@ -123,7 +123,7 @@ net::HttpResponse search_events(const Call& c) {
     out["next"] = nullptr;
   }
   if (query.buckets > 0) {
-    const int64_t width = std::max<int64_t>(1, (query.until.ns - query.since.ns + query.buckets - 1) / query.buckets);
+    const int64_t width = page->bucket_ns;
     nlohmann::json buckets = nlohmann::json::array();
     for (size_t i = 0; i < page->histogram.size(); ++i) {
       buckets.push_back({{"start", Timestamp{query.since.ns + static_cast<int64_t>(i) * width}.to_string()},

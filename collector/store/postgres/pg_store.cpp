@@ -1122,6 +1122,7 @@ class PgStore final : public Store {
         return failed(c, g);
       }
       page.histogram.assign(static_cast<size_t>(q.buckets), 0);
+      page.bucket_ns = statements.bucket_ns;
       for (int i = 0; i < g.rows(); ++i) {
         int64_t b = g.integer(i, 0);
         if (b >= 0 && b < q.buckets) page.histogram[static_cast<size_t>(b)] += static_cast<uint64_t>(g.integer(i, 1));

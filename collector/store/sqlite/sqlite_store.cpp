@@ -1072,6 +1072,7 @@ class SqliteStore final : public Store {
       if (!st.ok()) return make_error("sqlite: histogram: " + st.error());
       bind_all(st, statements.histogram.params);
       page.histogram.assign(static_cast<size_t>(q.buckets), 0);
+      page.bucket_ns = statements.bucket_ns;
       int rc;
       while ((rc = st.step()) == SQLITE_ROW) {
         int64_t b = st.integer(0);
