@@ -31,6 +31,7 @@
 
 #include <fmt/format.h>
 
+#include "collector/config/postgres_dsn.h"
 #include "collector/store/store.h"
 
 namespace {

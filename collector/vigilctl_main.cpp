@@ -1,3 +1,3 @@
-#include "collector/app/collector_cli.h"
+#include "collector/app/vigilctl_cli.h"
 
 int main(int argc, char** argv) { return vigil::collector::vigilctl_main(argc, argv); }

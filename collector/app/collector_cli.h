@@ -4,7 +4,5 @@ namespace vigil::collector {
 
 // The vigil-collector command line; returns the process exit code.
 int collector_main(int argc, char** argv);
-// The vigilctl command line; returns the process exit code.
-int vigilctl_main(int argc, char** argv);
 
 }  // namespace vigil::collector

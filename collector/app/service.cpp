@@ -10,11 +10,12 @@
 #include <fmt/format.h>
 
 #include "collector/api/console_api.h"
+#include "collector/config/postgres_dsn.h"
 #include "collector/api/https_server.h"
 #include "collector/export/exporter.h"
 #include "collector/report/builtin_frameworks.h"
 #include "collector/ingest/agents_api.h"
-#include "collector/store/retention.h"
+#include "collector/retention/retention.h"
 #include "collector/store/store.h"
 #include "common/log/logging.h"
 #include "common/pki/pki.h"

@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "collector/app/collector_cli.h"
+#include "collector/app/vigilctl_cli.h"
 #include "collector/report/compliance_report.h"
 #include "common/config/yaml_reader.h"
 #include "common/net/https_client.h"

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "collector/store/store.h"
+#include "collector/config/postgres_dsn.h"
 
 namespace vigil::collector {
 

@@ -480,15 +480,6 @@ struct PostgresOptions {
 // Connects to PostgreSQL (libpq) and migrates the schema under an advisory lock, so several
 // collectors starting together against one database do not race.
 Result<std::unique_ptr<Store>> open_postgres_store(const PostgresOptions& options);
-// What a libpq connection string says about its password, found without connecting.
-struct DsnSecrets {
-  bool inline_password = false;  // password=... in the string itself
-  std::string passfile;          // passfile=..., if given
-};
-// Checks a libpq connection string without connecting; the message never repeats the string.
-Result<DsnSecrets> check_postgres_dsn(const std::string& dsn);
-// What a log line may say about a connection string: user, host, port and database, no password.
-std::string describe_postgres_dsn(const std::string& dsn);
 // Drops a schema and everything in it (tests make one per test).
 Result<void> drop_postgres_schema(const std::string& dsn, const std::string& schema);
 

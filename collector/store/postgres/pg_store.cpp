@@ -1711,64 +1711,29 @@ class PgStore final : public Store {
   int open_ = 0;  // connections in use or idle
 };
 
-// The keywords of a connection string, or an error that does not repeat the string (it may
-// hold a password).
-Result<std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)>> parse_dsn(const std::string& dsn) {
+// Whether libpq can read a connection string; the error never repeats it (it may hold a
+// password), which libpq's own message on connecting would.
+Result<void> check_dsn_syntax(const std::string& dsn) {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
   if (!opts) {
     PQfreemem(err);
-    return make_error(
-        "not a valid libpq connection string (keyword=value pairs such as \"host=db dbname=vigil user=vigil "
-        "passfile=/etc/vigil/pgpass\", or a postgresql:// URI)");
+    return make_error("not a valid libpq connection string");
   }
-  return std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)>(opts, &PQconninfoFree);
+  PQconninfoFree(opts);
+  return {};
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_postgres_store(const PostgresOptions& options) {
-  if (auto ok = check_postgres_dsn(options.dsn); !ok) return make_error("postgres: dsn: " + ok.error());
+  if (auto ok = check_dsn_syntax(options.dsn); !ok) return make_error("postgres: dsn: " + ok.error());
   if (options.connections < 1) return make_error("postgres: at least one connection is needed");
   auto store = std::make_unique<PgStore>(options);
-  if (auto r = store->open(); !r)
-    return make_error(fmt::format("{} ({})", r.error(), describe_postgres_dsn(options.dsn)));
+  if (auto r = store->open(); !r) return make_error(r.error());
   auto m = store->migrate();
   if (!m) return make_error(m.error());
   return std::unique_ptr<Store>(std::move(store));
-}
-
-Result<DsnSecrets> check_postgres_dsn(const std::string& dsn) {
-  auto opts = parse_dsn(dsn);
-  if (!opts) return make_error(opts.error());
-  DsnSecrets out;
-  for (PQconninfoOption* o = opts->get(); o->keyword; ++o) {
-    if (!o->val) continue;
-    std::string_view k = o->keyword;
-    if (k == "password" && *o->val) out.inline_password = true;
-    if (k == "passfile") out.passfile = o->val;
-  }
-  return out;
-}
-
-std::string describe_postgres_dsn(const std::string& dsn) {
-  auto opts = parse_dsn(dsn);
-  if (!opts) return "postgres (invalid connection string)";
-  std::string user, host, port, db;
-  for (PQconninfoOption* o = opts->get(); o->keyword; ++o) {
-    if (!o->val) continue;
-    std::string_view k = o->keyword;
-    if (k == "user") user = o->val;
-    if (k == "host" || (k == "hostaddr" && host.empty())) host = o->val;
-    if (k == "port") port = o->val;
-    if (k == "dbname") db = o->val;
-  }
-  std::string out = "postgres ";
-  if (!user.empty()) out += user + "@";
-  out += host.empty() ? std::string("(default host)") : host;
-  if (!port.empty()) out += ":" + port;
-  if (!db.empty()) out += "/" + db;
-  return out;
 }
 
 Result<void> drop_postgres_schema(const std::string& dsn, const std::string& schema) {

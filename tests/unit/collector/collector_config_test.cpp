@@ -1,4 +1,5 @@
 #include "collector/config/collector_config.h"
+#include "collector/config/postgres_dsn.h"
 
 #include <gtest/gtest.h>
 
@@ -120,6 +121,13 @@ TEST(CollectorConfig, PostgresDsnIsCheckedAndNeverRepeated) {
       << bad.error();
   EXPECT_NE(bad.error().find("collector.storage.connections"), std::string::npos) << bad.error();
   EXPECT_EQ(bad.error().find("hunter2"), std::string::npos) << bad.error();
+
+  // What a log line may say of a connection string, and what it holds, read without connecting.
+  EXPECT_EQ(describe_postgres_dsn("host=db.example port=5433 user=vigil password=s3cr3t dbname=vigil"),
+            "postgres vigil@db.example:5433/vigil");
+  auto secrets = check_postgres_dsn("postgresql://vigil:s3cr3t@db/vigil");
+  ASSERT_TRUE(secrets);
+  EXPECT_TRUE(secrets->inline_password);
 
   auto sqlite_pool =
       load_collector_config(d.write_config("collector:\n  data_dir: .\n  storage: {driver: sqlite, connections: 2}\n"));

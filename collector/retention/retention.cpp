@@ -1,4 +1,4 @@
-#include "collector/store/retention.h"
+#include "collector/retention/retention.h"
 
 #include <chrono>
 
