@@ -301,7 +301,7 @@ std::string syslog_message(const AlertRecord& a, const std::string& host_name) {
                      a.severity, sd_escape(a.agent_id), sd_escape(a.agency), alert_json(a));
 }
 
-Exporter::Exporter(Store& store, const std::vector<ExportSection>& exports, std::string data_dir)
+Exporter::Exporter(TriageStore& store, const std::vector<ExportSection>& exports, std::string data_dir)
     : store_(store), dir_((fs::path(data_dir) / "exports").string()) {
   for (const auto& cfg : exports) {
     Export e;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "collector/config/collector_config.h"
-#include "collector/store/store.h"
+#include "collector/store/triage_store.h"
 
 namespace vigil::collector {
 
@@ -38,7 +38,7 @@ std::string alert_json(const AlertRecord& alert);
 
 class Exporter {
  public:
-  Exporter(Store& store, const std::vector<ExportSection>& exports, std::string data_dir);
+  Exporter(TriageStore& store, const std::vector<ExportSection>& exports, std::string data_dir);
   ~Exporter();
   Exporter(const Exporter&) = delete;
   Exporter& operator=(const Exporter&) = delete;
@@ -64,7 +64,7 @@ class Exporter {
   void run_export(Export& e);
   bool save_cursor(const Export& e, int64_t id);
 
-  Store& store_;
+  TriageStore& store_;
   std::string dir_;
   std::vector<Export> exports_;
   std::thread thread_;

@@ -24,7 +24,7 @@ PurgeRequest retention_request(const RetentionSection& config, Timestamp now) {
   return r;
 }
 
-Retention::Retention(Store& store, RetentionSection config) : store_(store), config_(config) {}
+Retention::Retention(RetentionStore& store, RetentionSection config) : store_(store), config_(config) {}
 
 Retention::~Retention() { stop(); }
 

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "collector/config/collector_config.h"
-#include "collector/store/store.h"
+#include "collector/store/retention_store.h"
 
 namespace vigil::collector {
 
@@ -24,7 +24,7 @@ class Retention {
     std::atomic<uint64_t> runs{0}, failures{0};
   };
 
-  Retention(Store& store, RetentionSection config);
+  Retention(RetentionStore& store, RetentionSection config);
   ~Retention();
   Retention(const Retention&) = delete;
   Retention& operator=(const Retention&) = delete;
@@ -37,7 +37,7 @@ class Retention {
   const Totals& totals() const { return totals_; }
 
  private:
-  Store& store_;
+  RetentionStore& store_;
   RetentionSection config_;
   Totals totals_;
   std::atomic<bool> stopping_{false};

@@ -9,9 +9,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <variant>
 
 #include "collector/search/search_sql.h"
@@ -1533,7 +1535,14 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
   for (const char* pragma : {"PRAGMA journal_mode=WAL",
                              sync == SqliteSync::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                              "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-65536"}) {
+    // Turning WAL on takes the file's exclusive lock, and SQLite answers "locked" there at once,
+    // without the busy handler, while another collector process or test opens the same file: it
+    // is asked again for as long as the busy timeout.
     auto r = store->exec(pragma);
+    for (int tries = 0; !r && r.error().find("database is locked") != std::string::npos && tries < 250; ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      r = store->exec(pragma);
+    }
     if (!r) return make_error(r.error());
   }
   auto m = store->migrate();

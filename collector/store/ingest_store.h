@@ -1,0 +1,93 @@
+// Ingest: the batches agents deliver, stored once, and the records refused with why.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/event/value.h"
+#include "common/result.h"
+#include "collector/store/records.h"
+
+namespace vigil::collector {
+
+// What the search index keeps of a record besides its time, kind and dataset (collector/search).
+struct SearchFields {
+  Entity entity;
+  std::string host_name;
+  std::string event_action;
+  std::string event_outcome;
+  std::string rule_id;   // of any event that names one (alerts, compliance results)
+  int64_t severity = 0;  // event.severity
+  std::string text;  // event.original, or message when the event has none: full text
+};
+
+// One record of a batch as the agent sent it: its spool position and the event as JSON.
+struct IncomingRecord {
+  uint64_t seq = 0;
+  std::string kind;     // event.kind: event, alert, state, metric
+  std::string dataset;  // event.dataset
+  Timestamp time{};
+  std::string json;     // the whole event
+  SearchFields search;
+  // Alerts only (kind == "alert"): what triage lists and filters on.
+  std::string rule_id;
+  std::string rule_name;
+  int severity = 0;  // 1 info .. 5 critical
+  // Compliance results only (dataset compliance.check): kept as the latest per agent and check.
+  struct Check {
+    std::string policy;
+    std::string check_id;
+    std::string title;
+    int level = 1;
+    std::string result;    // pass, fail, error, not_applicable
+    std::string controls;  // JSON object: framework id -> [control ids]
+    std::string evidence;
+    std::string remediation;
+    std::string policy_version;
+  };
+  std::optional<Check> check;
+};
+
+// A record the collector did not store, kept with why (shared/DESIGN.md "Hostile input"): the
+// records behind it are stored and acknowledged all the same.
+struct QuarantinedRecord {
+  int64_t id = 0;
+  std::string agent_id;
+  // Where the line names no seq, `epoch` is "line:" and a hash of the line, so a redelivery is
+  // still kept once.
+  std::string epoch;
+  std::optional<uint64_t> seq;  // absent when the line had none
+  size_t line = 0;              // line within its batch
+  std::string reason;
+  std::string body;  // the line as received, cut at 4 KiB
+  Timestamp received{};
+};
+
+struct StoredCounts {
+  uint64_t records = 0;
+  uint64_t alerts = 0;
+};
+
+// Batches in, one transaction each; redelivery is harmless.
+class IngestStore {
+ public:
+  virtual ~IngestStore() = default;
+
+  // Stores a batch in one transaction; records already stored under (agent, epoch, seq) are
+  // skipped, so redelivery is harmless. Returns how many were new.
+  virtual Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
+                                       const std::vector<IncomingRecord>& records) = 0;
+  virtual Result<StoredCounts> counts(const std::string& agent_id) = 0;
+  // Records refused at ingest, with their reason. One row per (agent, epoch, seq), so redelivery
+  // adds none; returns how many were new. Retention drops them with the events.
+  virtual Result<uint64_t> quarantine(const std::string& agent_id, const std::vector<QuarantinedRecord>& records,
+                                      Timestamp received) = 0;
+  virtual Result<uint64_t> count_quarantined() = 0;
+  // Newest first; of one agent or all (empty); `before_id` pages (0: from the newest).
+  virtual Result<std::vector<QuarantinedRecord>> list_quarantined(const std::string& agent_id, int64_t before_id,
+                                                                  int limit) = 0;
+};
+
+}  // namespace vigil::collector
