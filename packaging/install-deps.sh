@@ -16,6 +16,8 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev clang clang-14 libclang-rt-14-dev
   tshark tcpdump iproute2 iputils-ping netcat-openbsd openssl curl sqlite3 zstd systemd-journal-remote time
   postgresql postgresql-client python3
+  # several collectors behind one TCP load balancer (tests/integration/haproxy_collectors.py)
+  haproxy
   # reports rendered to PDF/PNG (and the web console driven) by headless Chromium
   chromium fonts-dejavu-core
   # the web console's end-to-end test drives Chromium through WebDriver

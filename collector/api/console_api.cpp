@@ -107,35 +107,15 @@ std::optional<Principal> ConsoleApi::authenticate(const net::HttpRequest& r, std
   return Principal{(*user)->name, (*user)->role, (*user)->agencies, hash};
 }
 
-int64_t ConsoleApi::locked_for(const std::string& key, std::chrono::steady_clock::time_point now) {
-  std::lock_guard lock(attempts_mutex_);
-  auto it = attempts_.find(key);
-  if (it == attempts_.end()) return 0;
-  if (now - it->second.last_failure > kLoginForgetAfter) {
-    attempts_.erase(it);
-    return 0;
-  }
-  if (it->second.locked_until <= now) return 0;
-  return std::chrono::ceil<std::chrono::seconds>(it->second.locked_until - now).count();
-}
-
-void ConsoleApi::count_failure(const std::string& key, int free_failures, std::chrono::steady_clock::time_point now) {
-  std::lock_guard lock(attempts_mutex_);
-  if (attempts_.size() > 100'000) {
-    // Bounded: forget what no longer locks anything.
-    std::erase_if(attempts_, [&](const auto& kv) {
-      return kv.second.locked_until <= now && now - kv.second.last_failure > std::chrono::minutes(1);
-    });
-  }
-  Attempts& a = attempts_[key];
-  if (a.failures > 0 && now - a.last_failure > kLoginForgetAfter) a.failures = 0;
-  ++a.failures;
-  a.last_failure = now;
-  if (a.failures >= free_failures) {
-    int doublings = std::min(a.failures - free_failures, 20);
-    auto wait = std::min<std::chrono::seconds>(kLoginLockBase * (int64_t{1} << doublings), kLoginLockMax);
-    a.locked_until = now + wait;
-  }
+int64_t ConsoleApi::locked_for(const std::string& key, int free_failures, Timestamp now) {
+  auto f = store_.login_failures(key);
+  // Without the store there is no login either (get_user fails next): nothing to lock.
+  if (!f || f->failures < free_failures || now.ns - f->last.ns > to_ns(kLoginForgetAfter)) return 0;
+  const int doublings = static_cast<int>(std::min<int64_t>(f->failures - free_failures, 20));
+  const auto wait = std::min<std::chrono::seconds>(kLoginLockBase * (int64_t{1} << doublings), kLoginLockMax);
+  const int64_t left = f->last.ns + to_ns(wait) - now.ns;
+  if (left <= 0) return 0;
+  return (left + 999'999'999) / 1'000'000'000;
 }
 
 net::HttpResponse ConsoleApi::login(const net::HttpRequest& r) {
@@ -152,8 +132,9 @@ net::HttpResponse ConsoleApi::login(const net::HttpRequest& r) {
   }
   const std::string user_key = "user:" + name;
   const std::string addr_key = "addr:" + address;
-  auto now = std::chrono::steady_clock::now();
-  int64_t wait = std::max(locked_for(user_key, now), locked_for(addr_key, now));
+  const Timestamp now = Timestamp::now();
+  int64_t wait = std::max(locked_for(user_key, kLoginFreeFailures, now),
+                          locked_for(addr_key, kLoginFreeFailuresPerAddress, now));
   if (wait > 0) {
     log_->warn("login refused for user '{}' from {}: locked for {} s after repeated failures", loggable(name),
                address, wait);
@@ -179,16 +160,14 @@ net::HttpResponse ConsoleApi::login(const net::HttpRequest& r) {
     reason = "unknown user";
   }
   if (!ok) {
-    count_failure(user_key, kLoginFreeFailures, now);
-    count_failure(addr_key, kLoginFreeFailuresPerAddress, now);
+    const Timestamp forget_before{now.ns - to_ns(kLoginForgetAfter)};
+    (void)store_.count_login_failure(user_key, now, forget_before);
+    (void)store_.count_login_failure(addr_key, now, forget_before);
     log_->warn("login failed for user '{}' from {}: {}", loggable(name), address, reason);
     audit(name, "login.failure", address, reason);
     return error(401, "wrong user name or password");
   }
-  {
-    std::lock_guard lock(attempts_mutex_);
-    attempts_.erase(user_key);
-  }
+  (void)store_.clear_login_failures(user_key);
   std::string token = pki::random_token(32);
   const Timestamp issued = Timestamp::now();
   auto added = store_.add_session(pki::sha256_hex(token), {name, issued, issued});

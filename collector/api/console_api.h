@@ -33,7 +33,8 @@ namespace vigil::collector {
 
 // Login limits: after kLoginFreeFailures failures of one user name (kLoginFreeFailuresPerAddress
 // from one client address) each further attempt waits kLoginLockBase, doubling per failure up to
-// kLoginLockMax. Failures older than kLoginForgetAfter are forgotten.
+// kLoginLockMax. Failures older than kLoginForgetAfter are forgotten. The failures are kept in the
+// store, so collectors sharing a database lock a user out together.
 inline constexpr int kLoginFreeFailures = 5;
 inline constexpr int kLoginFreeFailuresPerAddress = 20;
 inline constexpr std::chrono::seconds kLoginLockBase{30};
@@ -52,27 +53,18 @@ class ConsoleApi {
   void set_metrics_source(std::function<std::string()> source) { env_.metrics_source = std::move(source); }
 
  private:
-  struct Attempts {
-    int failures = 0;
-    std::chrono::steady_clock::time_point last_failure{};
-    std::chrono::steady_clock::time_point locked_until{};
-  };
-
   net::HttpResponse route(const net::HttpRequest& request);
   std::optional<Principal> authenticate(const net::HttpRequest& r, std::string& why);
   net::HttpResponse login(const net::HttpRequest& r);
   void audit(const std::string& who, const std::string& action, const std::string& target,
              const std::string& detail);
-  // Seconds the key must still wait (0: may try now); forgets old failures.
-  int64_t locked_for(const std::string& key, std::chrono::steady_clock::time_point now);
-  void count_failure(const std::string& key, int free_failures, std::chrono::steady_clock::time_point now);
+  // Seconds the key ("user:NAME", "addr:IP") must still wait (0: may try now).
+  int64_t locked_for(const std::string& key, int free_failures, Timestamp now);
 
   Store& store_;
   std::shared_ptr<spdlog::logger> log_;
   routes::Env env_;  // what the handlers see: the store, the log, audit() and the settings below
   routes::RouteTable routes_;
-  std::mutex attempts_mutex_;
-  std::map<std::string, Attempts> attempts_;  // "user:NAME" and "addr:IP"
 
  public:
   void set_silent_after(std::chrono::milliseconds d) { env_.silent_after = d; }

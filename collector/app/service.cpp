@@ -192,6 +192,8 @@ int run_collector(const CollectorConfig& config_in) {
     }
     counter("vigil_retention_runs_total", "Retention purges run.", t.runs.load());
     counter("vigil_retention_failures_total", "Retention purges that failed.", t.failures.load());
+    counter("vigil_retention_skipped_total", "Retention rounds another collector sharing the database took.",
+            t.skipped.load());
     return m;
   });
 

@@ -31,6 +31,14 @@ Retention::~Retention() { stop(); }
 Result<PurgeCounts> Retention::run_once(Timestamp now) {
   auto log = logging::get("retention");
   auto started = std::chrono::steady_clock::now();
+  // Collectors sharing a database take turns: a round goes to whichever asks first once the
+  // interval has passed since the last one, and the others leave it.
+  auto claimed = store_.claim_retention_round(now, Timestamp{now.ns - std::chrono::duration_cast<std::chrono::nanoseconds>(config_.interval).count()});
+  if (claimed && !*claimed) {
+    ++totals_.skipped;
+    log->debug("retention: this round was taken by another collector sharing the database");
+    return PurgeCounts{};
+  }
   PurgeRequest request = retention_request(config_, now);
   request.cancelled = [this] { return stopping_.load(); };
   auto r = store_.purge(request);

@@ -22,6 +22,7 @@ class Retention {
   struct Totals {
     std::atomic<uint64_t> events{0}, alerts{0}, alert_history{0}, health{0}, compliance_history{0}, audit{0};
     std::atomic<uint64_t> runs{0}, failures{0};
+    std::atomic<uint64_t> skipped{0};  // rounds another collector sharing the database took
   };
 
   Retention(RetentionStore& store, RetentionSection config);

@@ -54,6 +54,13 @@ struct AuditEntry {
   std::string detail;
 };
 
+// Failed logins under one key ("user:NAME" or "addr:IP"): how many since they were last forgotten,
+// and the last one's time. Kept in the database, so every collector sharing it sees them.
+struct LoginFailures {
+  int64_t failures = 0;
+  Timestamp last{};
+};
+
 // Newest first; `before_id` pages; empty means "any".
 struct AuditFilter {
   std::string who;
@@ -95,6 +102,13 @@ class IdentityStore {
   virtual Result<bool> delete_session(const std::string& token_hash) = 0;
   // Drops sessions created before `created_before` or unused since `used_before`; returns how many.
   virtual Result<uint64_t> expire_sessions(Timestamp created_before, Timestamp used_before) = 0;
+
+  // Failed logins (collector/api/console_api.h judges the lock from them). count_login_failure
+  // counts one at `now`, starting again from one when the last is older than `forget_before`, and
+  // drops every key whose last failure is that old; it returns the key's new count.
+  virtual Result<LoginFailures> login_failures(const std::string& key) = 0;
+  virtual Result<LoginFailures> count_login_failure(const std::string& key, Timestamp now, Timestamp forget_before) = 0;
+  virtual Result<void> clear_login_failures(const std::string& key) = 0;
 
   virtual Result<void> add_audit(const AuditEntry& entry) = 0;
   virtual Result<std::vector<AuditEntry>> list_audit(const AuditFilter& filter) = 0;

@@ -46,6 +46,10 @@ class RetentionStore {
   // latest compliance result of every check stays however old. Stops early, with what it
   // removed so far, when `cancelled` says so.
   virtual Result<PurgeCounts> purge(const PurgeRequest& request) = 0;
+  // Takes this round of retention for the caller: true, and the round recorded at `now`, when no
+  // round was recorded after `last_before`; false when another collector sharing the database
+  // took it since. One statement, so of several collectors asking together exactly one wins.
+  virtual Result<bool> claim_retention_round(Timestamp now, Timestamp last_before) = 0;
 };
 
 }  // namespace vigil::collector

@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "collector/search/search_sql.h"
+#include "collector/store/common_sql.h"
 #include "collector/store/store.h"
 
 namespace vigil::collector {
@@ -232,6 +233,19 @@ ALTER TABLE alerts ADD COLUMN destination_ip TEXT NOT NULL DEFAULT '';
 ALTER TABLE alerts ADD COLUMN destination_port BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE alerts ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
 CREATE INDEX alerts_source ON alerts(source_key, id) WHERE source_key IS NOT NULL;
+)sql",
+    // 11: failed logins shared by every collector on the database; the last retention round.
+    R"sql(
+CREATE TABLE login_failures(
+  key TEXT PRIMARY KEY,
+  failures BIGINT NOT NULL,
+  last_failure BIGINT NOT NULL
+);
+CREATE INDEX login_failures_last ON login_failures(last_failure);
+CREATE TABLE retention_rounds(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last_round BIGINT NOT NULL
+);
 )sql",
 };
 
@@ -818,6 +832,53 @@ class PgStore final : public Store {
       Params p;
       p.text(hash);
       return changed(c, "DELETE FROM sessions WHERE hash = $1", p);
+    });
+  }
+
+  Result<LoginFailures> login_failures(const std::string& key) override {
+    return with_conn<LoginFailures>("login_failures", [&](Conn& c) -> Result<LoginFailures> {
+      Params p;
+      p.text(key);
+      Res r = c.exec("SELECT failures, last_failure FROM login_failures WHERE key = $1", p);
+      if (!r.ok()) return failed(c, r);
+      if (r.rows() == 0) return LoginFailures{};
+      return LoginFailures{r.integer(0, 0), Timestamp{r.integer(0, 1)}};
+    });
+  }
+
+  Result<LoginFailures> count_login_failure(const std::string& key, Timestamp now, Timestamp forget_before) override {
+    return with_conn<LoginFailures>("count_login_failure", [&](Conn& c) -> Result<LoginFailures> {
+      Params forget;
+      forget.integer(forget_before.ns).text(key);
+      Res d = c.exec("DELETE FROM login_failures WHERE last_failure < $1 AND key <> $2", forget);
+      if (!d.ok()) return failed(c, d);
+      Params p;
+      p.text(key).integer(now.ns).integer(forget_before.ns);
+      static const std::string sql = dollar_params(kCountLoginFailure);
+      Res r = c.exec(sql.c_str(), p);
+      if (!r.ok()) return failed(c, r);
+      return LoginFailures{r.integer(0, 0), now};
+    });
+  }
+
+  Result<void> clear_login_failures(const std::string& key) override {
+    return with_conn<void>("clear_login_failures", [&](Conn& c) -> Result<void> {
+      Params p;
+      p.text(key);
+      Res r = c.exec("DELETE FROM login_failures WHERE key = $1", p);
+      if (!r.ok()) return failed(c, r);
+      return {};
+    });
+  }
+
+  Result<bool> claim_retention_round(Timestamp now, Timestamp last_before) override {
+    return with_conn<bool>("claim_retention_round", [&](Conn& c) -> Result<bool> {
+      Params p;
+      p.integer(now.ns).integer(last_before.ns);
+      static const std::string sql = dollar_params(kClaimRetentionRound);
+      Res r = c.exec(sql.c_str(), p);
+      if (!r.ok()) return failed(c, r);
+      return r.rows() > 0;
     });
   }
 

@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "collector/search/search_sql.h"
+#include "collector/store/common_sql.h"
 #include "collector/store/store.h"
 
 namespace vigil::collector {
@@ -230,6 +231,19 @@ ALTER TABLE alerts ADD COLUMN destination_ip TEXT NOT NULL DEFAULT '';
 ALTER TABLE alerts ADD COLUMN destination_port INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE alerts ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
 CREATE INDEX alerts_source ON alerts(source_key, id) WHERE source_key IS NOT NULL;
+)sql",
+    // 11: failed logins shared by every collector on the database; the last retention round.
+    R"sql(
+CREATE TABLE login_failures(
+  key TEXT PRIMARY KEY,
+  failures INTEGER NOT NULL,
+  last_failure INTEGER NOT NULL
+);
+CREATE INDEX login_failures_last ON login_failures(last_failure);
+CREATE TABLE retention_rounds(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last_round INTEGER NOT NULL
+);
 )sql",
 };
 
@@ -687,6 +701,43 @@ class SqliteStore final : public Store {
     s.bind(1, hash);
     if (auto d = done(s); !d) return make_error(d.error());
     return sqlite3_changes(db_) > 0;
+  }
+
+  Result<LoginFailures> login_failures(const std::string& key) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "SELECT failures, last_failure FROM login_failures WHERE key = ?");
+    s.bind(1, key);
+    int rc = s.step();
+    if (rc == SQLITE_DONE) return LoginFailures{};
+    if (rc != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return LoginFailures{s.integer(0), Timestamp{s.integer(1)}};
+  }
+
+  Result<LoginFailures> count_login_failure(const std::string& key, Timestamp now, Timestamp forget_before) override {
+    std::lock_guard lock(mutex_);
+    Stmt forget(db_, "DELETE FROM login_failures WHERE last_failure < ? AND key <> ?");
+    forget.bind(1, forget_before.ns).bind(2, key);
+    if (auto d = done(forget); !d) return make_error(d.error());
+    Stmt s(db_, kCountLoginFailure);
+    s.bind(1, key).bind(2, now.ns).bind(3, forget_before.ns);
+    if (s.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return LoginFailures{s.integer(0), now};
+  }
+
+  Result<void> clear_login_failures(const std::string& key) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, "DELETE FROM login_failures WHERE key = ?");
+    s.bind(1, key);
+    return done(s);
+  }
+
+  Result<bool> claim_retention_round(Timestamp now, Timestamp last_before) override {
+    std::lock_guard lock(mutex_);
+    Stmt s(db_, kClaimRetentionRound);
+    s.bind(1, now.ns).bind(2, last_before.ns);
+    int rc = s.step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return rc == SQLITE_ROW;
   }
 
   Result<uint64_t> expire_sessions(Timestamp created_before, Timestamp used_before) override {

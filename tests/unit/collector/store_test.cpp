@@ -406,6 +406,53 @@ TEST_P(StoreTest, SessionsAreTouchedDeletedAndExpired) {
   EXPECT_FALSE(*store_->delete_session("busy"));
 }
 
+// Failed logins live in the database, so collectors sharing it lock a user out together.
+TEST_P(StoreTest, LoginFailuresAreCountedForgottenAndCleared) {
+  EXPECT_EQ(store_->login_failures("user:lan")->failures, 0);
+  for (int i = 1; i <= 3; ++i) {
+    auto n = store_->count_login_failure("user:lan", at(100 + i), at(0));
+    ASSERT_TRUE(n) << n.error();
+    EXPECT_EQ(n->failures, i);
+  }
+  ASSERT_TRUE(store_->count_login_failure("addr:192.0.2.1", at(104), at(0)));
+  auto f = store_->login_failures("user:lan");
+  ASSERT_TRUE(f) << f.error();
+  EXPECT_EQ(f->failures, 3);
+  EXPECT_EQ(f->last.ns, at(103).ns);
+  // The last failure older than the forget cutoff: counting starts again, and every other key that
+  // old is dropped.
+  EXPECT_EQ(store_->count_login_failure("user:lan", at(500), at(200))->failures, 1);
+  EXPECT_EQ(store_->login_failures("addr:192.0.2.1")->failures, 0);
+  EXPECT_EQ(store_->count_login_failure("user:lan", at(501), at(200))->failures, 2);
+  ASSERT_TRUE(store_->clear_login_failures("user:lan"));
+  EXPECT_EQ(store_->login_failures("user:lan")->failures, 0);
+}
+
+// Of collectors asking for the same retention round together, exactly one gets it; the next
+// round is free once the interval has passed.
+TEST_P(StoreTest, RetentionRoundsGoToOneCollector) {
+  EXPECT_TRUE(*store_->claim_retention_round(at(1000), at(1000 - 60)));
+  EXPECT_FALSE(*store_->claim_retention_round(at(1010), at(1010 - 60)));
+  std::vector<std::unique_ptr<Store>> others;
+  for (int i = 0; i < 4; ++i) {
+    auto o = open();
+    ASSERT_TRUE(o) << o.error();
+    others.push_back(std::move(*o));
+  }
+  std::atomic<int> won{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (auto& o : others) {
+    threads.emplace_back([&, s = o.get()] {
+      auto c = s->claim_retention_round(at(1100), at(1100 - 60));
+      if (!c) ++failed;
+      if (c && *c) ++won;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(won.load(), 1);
+}
+
 TEST_P(StoreTest, AuditLogListsNewestFirstWithFiltersAndPages) {
   const std::string evil = "x'); DROP TABLE audit; --";
   for (int i = 1; i <= 25; ++i) {
