@@ -18,234 +18,12 @@
 
 #include "collector/search/search_sql.h"
 #include "collector/store/common_sql.h"
+#include "collector/store/migrations.h"
 #include "collector/store/store.h"
 
 namespace vigil::collector {
 
 namespace {
-
-// The schema, one entry per version; applied in order inside a transaction each.
-constexpr const char* kMigrations[] = {
-    // 1: enrollment, agents, revocations, API tokens, stored records with dedup.
-    R"sql(
-CREATE TABLE agencies(
-  name TEXT PRIMARY KEY,
-  framework TEXT NOT NULL,
-  created_at INTEGER NOT NULL);
-CREATE TABLE enroll_tokens(
-  hash TEXT PRIMARY KEY,
-  agency TEXT NOT NULL REFERENCES agencies(name),
-  level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
-  expires_at INTEGER NOT NULL,
-  used_at INTEGER);
-CREATE TABLE agents(
-  id TEXT PRIMARY KEY,
-  agency TEXT NOT NULL REFERENCES agencies(name),
-  level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
-  host TEXT NOT NULL,
-  version TEXT NOT NULL,
-  cert_serial TEXT NOT NULL,
-  enrolled_at INTEGER NOT NULL,
-  last_seen INTEGER NOT NULL,
-  status TEXT NOT NULL DEFAULT 'active');
-CREATE TABLE revocations(
-  serial TEXT PRIMARY KEY,
-  agent_id TEXT NOT NULL,
-  revoked_at INTEGER NOT NULL);
-CREATE TABLE api_tokens(
-  hash TEXT PRIMARY KEY,
-  role TEXT NOT NULL CHECK (role IN ('admin', 'analyst', 'auditor')),
-  name TEXT NOT NULL,
-  created_at INTEGER NOT NULL);
-CREATE TABLE records(
-  agent_id TEXT NOT NULL,
-  epoch TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  dataset TEXT NOT NULL,
-  ts INTEGER NOT NULL,
-  body TEXT NOT NULL,
-  PRIMARY KEY (agent_id, epoch, seq)) WITHOUT ROWID;
-CREATE INDEX records_kind_ts ON records(kind, ts);
-)sql",
-    // 2: alerts for triage (the evidence stays in records), with their history.
-    R"sql(
-CREATE TABLE alerts(
-  id INTEGER PRIMARY KEY,
-  agent_id TEXT NOT NULL,
-  epoch TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  rule_id TEXT NOT NULL,
-  rule_name TEXT NOT NULL,
-  severity INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  status TEXT NOT NULL DEFAULT 'new'
-    CHECK (status IN ('new', 'acknowledged', 'resolved', 'false_positive')),
-  assignee TEXT NOT NULL DEFAULT '',
-  UNIQUE (agent_id, epoch, seq));
-CREATE INDEX alerts_sev ON alerts(severity, id);
-CREATE INDEX alerts_agent ON alerts(agent_id, id);
-CREATE INDEX alerts_status ON alerts(status, id);
-CREATE TABLE alert_history(
-  alert_id INTEGER NOT NULL REFERENCES alerts(id),
-  ts INTEGER NOT NULL,
-  who TEXT NOT NULL,
-  action TEXT NOT NULL,
-  value TEXT NOT NULL);
-CREATE INDEX alert_history_alert ON alert_history(alert_id, ts);
-)sql",
-    // 3: compliance results: the latest per agent and check, and every change of result.
-    R"sql(
-CREATE TABLE compliance_latest(
-  agent_id TEXT NOT NULL,
-  policy TEXT NOT NULL,
-  check_id TEXT NOT NULL,
-  title TEXT NOT NULL,
-  level INTEGER NOT NULL,
-  result TEXT NOT NULL,
-  controls TEXT NOT NULL,
-  evidence TEXT NOT NULL,
-  ts INTEGER NOT NULL,
-  PRIMARY KEY (agent_id, policy, check_id)) WITHOUT ROWID;
-CREATE TABLE compliance_history(
-  agent_id TEXT NOT NULL,
-  policy TEXT NOT NULL,
-  check_id TEXT NOT NULL,
-  result TEXT NOT NULL,
-  ts INTEGER NOT NULL);
-CREATE INDEX compliance_history_check ON compliance_history(agent_id, policy, check_id, ts);
-)sql",
-    // 4: local users, their sessions, and the audit log of every change.
-    R"sql(
-CREATE TABLE users(
-  name TEXT PRIMARY KEY,
-  password TEXT NOT NULL,
-  role TEXT NOT NULL CHECK (role IN ('admin', 'analyst', 'auditor')),
-  agencies TEXT NOT NULL DEFAULT '',
-  disabled INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL);
-CREATE TABLE sessions(
-  hash TEXT PRIMARY KEY,
-  user_name TEXT NOT NULL REFERENCES users(name),
-  created_at INTEGER NOT NULL,
-  last_used INTEGER NOT NULL);
-CREATE INDEX sessions_user ON sessions(user_name);
-CREATE TABLE audit(
-  id INTEGER PRIMARY KEY,
-  ts INTEGER NOT NULL,
-  who TEXT NOT NULL,
-  action TEXT NOT NULL,
-  target TEXT NOT NULL,
-  detail TEXT NOT NULL);
-CREATE INDEX audit_action ON audit(action, id);
-ALTER TABLE api_tokens ADD COLUMN agencies TEXT NOT NULL DEFAULT '';
-)sql",
-    // 5: waivers of compliance checks; remediation and policy version of the latest results.
-    R"sql(
-CREATE TABLE waivers(
-  id INTEGER PRIMARY KEY,
-  agency TEXT NOT NULL REFERENCES agencies(name),
-  agent_id TEXT NOT NULL DEFAULT '',
-  policy TEXT NOT NULL DEFAULT '',
-  check_id TEXT NOT NULL,
-  reason TEXT NOT NULL,
-  accepted_by TEXT NOT NULL,
-  created_by TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  ended_at INTEGER NOT NULL DEFAULT 0,
-  ended_by TEXT NOT NULL DEFAULT '');
-CREATE INDEX waivers_agency ON waivers(agency, id);
-ALTER TABLE compliance_latest ADD COLUMN remediation TEXT NOT NULL DEFAULT '';
-ALTER TABLE compliance_latest ADD COLUMN policy_version TEXT NOT NULL DEFAULT '';
-)sql",
-    // 6: retention finds what to purge by time.
-    R"sql(
-CREATE INDEX alerts_ts ON alerts(ts);
-CREATE INDEX compliance_history_ts ON compliance_history(ts);
-CREATE INDEX audit_ts ON audit(ts);
-)sql",
-    // 7: the alert list by rule, newest first, as it is by agent and by status.
-    R"sql(
-CREATE INDEX alerts_rule ON alerts(rule_id, id);
-)sql",
-    // 8: records refused at ingest, with their reason; one per agent, epoch and seq (-1 and a hash
-    // of the line as epoch when the line names none).
-    R"sql(
-CREATE TABLE quarantined(
-  id INTEGER PRIMARY KEY,
-  agent_id TEXT NOT NULL,
-  epoch TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  line INTEGER NOT NULL,
-  reason TEXT NOT NULL,
-  body TEXT NOT NULL,
-  received_at INTEGER NOT NULL,
-  UNIQUE (agent_id, epoch, seq));
-CREATE INDEX quarantined_ts ON quarantined(received_at);
-)sql",
-    // 9: API tokens get ids, an expiry, revocation and who made them; `init`'s is marked.
-    R"sql(
-ALTER TABLE api_tokens ADD COLUMN id INTEGER NOT NULL DEFAULT 0;
-UPDATE api_tokens SET id = rowid;
-CREATE UNIQUE INDEX api_tokens_id ON api_tokens(id);
-ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE api_tokens ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE api_tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
-ALTER TABLE api_tokens ADD COLUMN bootstrap INTEGER NOT NULL DEFAULT 0;
-UPDATE api_tokens SET bootstrap = 1 WHERE name = 'init';
-)sql",
-    // 10: event search (collector/search): an index row per stored record, its id ordered by event
-    // time (collector/search/search_sql.h), so a window is an id range for the table, the field
-    // indexes (each ends in the id) and the full-text index of event.original (contentless: the
-    // text stays in the record); alerts name their entity.
-    R"sql(
-CREATE TABLE event_search(
-  id INTEGER PRIMARY KEY,
-  agent_id TEXT NOT NULL,
-  epoch TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  dataset TEXT NOT NULL,
-  host_name TEXT,
-  source_ip TEXT,
-  source_port INTEGER,
-  destination_ip TEXT,
-  destination_port INTEGER,
-  user_name TEXT,
-  event_action TEXT,
-  event_outcome TEXT,
-  rule_id TEXT,
-  severity INTEGER,
-  has_text INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX event_search_record ON event_search(agent_id, epoch, seq);
-CREATE INDEX event_search_source ON event_search(source_ip) WHERE source_ip IS NOT NULL;
-CREATE INDEX event_search_destination ON event_search(destination_ip) WHERE destination_ip IS NOT NULL;
-CREATE INDEX event_search_user ON event_search(user_name) WHERE user_name IS NOT NULL;
-CREATE VIRTUAL TABLE event_text USING fts5(original, content='', tokenize='unicode61 remove_diacritics 2');
-ALTER TABLE alerts ADD COLUMN source_ip TEXT NOT NULL DEFAULT '';
-ALTER TABLE alerts ADD COLUMN source_key TEXT;
-ALTER TABLE alerts ADD COLUMN source_port INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE alerts ADD COLUMN destination_ip TEXT NOT NULL DEFAULT '';
-ALTER TABLE alerts ADD COLUMN destination_port INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE alerts ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
-CREATE INDEX alerts_source ON alerts(source_key, id) WHERE source_key IS NOT NULL;
-)sql",
-    // 11: failed logins shared by every collector on the database; the last retention round.
-    R"sql(
-CREATE TABLE login_failures(
-  key TEXT PRIMARY KEY,
-  failures INTEGER NOT NULL,
-  last_failure INTEGER NOT NULL
-);
-CREATE INDEX login_failures_last ON login_failures(last_failure);
-CREATE TABLE retention_rounds(
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  last_round INTEGER NOT NULL
-);
-)sql",
-};
 
 class Stmt {
  public:
@@ -328,7 +106,7 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mutex_);
     auto v = version_locked();
     if (!v) return make_error(v.error());
-    const int latest = static_cast<int>(std::size(kMigrations));
+    const int latest = static_cast<int>(migrations().size());
     if (*v > latest) {
       return make_error(fmt::format("the database has schema version {} but this collector knows only up to {}: "
                                     "run a newer collector",
@@ -346,7 +124,7 @@ class SqliteStore final : public Store {
         if (!r) return r;
         continue;
       }
-      r = exec(kMigrations[next - 1]);
+      r = exec(migrations()[static_cast<size_t>(next - 1)].sqlite);
       if (r) {
         Stmt s(db_, "INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)");
         s.bind(1, static_cast<int64_t>(next)).bind(2, Timestamp::now().ns);
