@@ -16,12 +16,14 @@
 
 namespace vigil::collector {
 
-class Store : public AgentStore,
-              public IdentityStore,
-              public IngestStore,
-              public TriageStore,
-              public ComplianceStore,
-              public RetentionStore {
+// The bases are virtual so that a concern written once over the connection interface (e.g.
+// SqlIdentityStore, collector/store/identity_sql.h) implements its part of every store.
+class Store : public virtual AgentStore,
+              public virtual IdentityStore,
+              public virtual IngestStore,
+              public virtual TriageStore,
+              public virtual ComplianceStore,
+              public virtual RetentionStore {
  public:
   ~Store() override = default;
 

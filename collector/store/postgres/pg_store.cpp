@@ -18,6 +18,7 @@
 
 #include "collector/search/search_sql.h"
 #include "collector/store/common_sql.h"
+#include "collector/store/identity_sql.h"
 #include "collector/store/migrations.h"
 #include "collector/store/store.h"
 
@@ -51,6 +52,7 @@ class Res {
   ExecStatusType status() const { return PQresultStatus(r_); }
   bool ok() const { return status() == PGRES_COMMAND_OK || status() == PGRES_TUPLES_OK; }
   int rows() const { return PQntuples(r_); }
+  int columns() const { return PQnfields(r_); }
   std::string text(int row, int col) const {
     return std::string(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)));
   }
@@ -245,7 +247,53 @@ Result<std::unique_ptr<Conn>> connect(const PostgresOptions& o) {
   return conn;
 }
 
-class PgStore final : public Store {
+// The connection interface the store's shared rules use (collector/store/sql_database.h), over
+// one pooled connection.
+class PgConnection final : public SqlConnection {
+ public:
+  explicit PgConnection(Conn& c) : c_(c) {}
+  SqlDialect dialect() const override { return SqlDialect::postgres; }
+  Result<SqlRows> run(const char* sql, const SqlParams& params) override {
+    Params p;
+    for (const auto& v : params.values()) {
+      if (v.kind == SqlParams::Kind::null) {
+        p.null();
+      } else if (v.kind == SqlParams::Kind::text) {
+        p.text(v.text);
+      } else if (v.kind == SqlParams::Kind::boolean) {
+        p.text(v.integer ? "true" : "false");
+      } else {
+        p.integer(v.integer);
+      }
+    }
+    const std::string text = dollar_params(sql);
+    Res r = c_.exec(text.c_str(), p);
+    if (!r.ok()) {
+      if (PQstatus(c_.get()) != CONNECTION_OK) c_.set_broken();
+      return make_error(r.error());
+    }
+    SqlRows out;
+    const int columns = r.columns();
+    for (int i = 0; i < r.rows(); ++i) {
+      std::vector<std::optional<std::string>> cells;
+      for (int c = 0; c < columns; ++c) {
+        if (r.is_null(i, c)) {
+          cells.emplace_back();
+        } else {
+          cells.emplace_back(r.text(i, c));
+        }
+      }
+      out.add_row(std::move(cells));
+    }
+    out.changed = r.affected();
+    return out;
+  }
+
+ private:
+  Conn& c_;
+};
+
+class PgStore final : public Store, public SqlIdentityStore, private SqlDatabase {
  public:
   explicit PgStore(PostgresOptions o) : options_(std::move(o)) {}
 
@@ -271,6 +319,34 @@ class PgStore final : public Store {
     idle_.push_back(std::move(*c));
     ++open_;
     return {};
+  }
+
+  SqlDatabase& database() override { return *this; }
+
+  Result<void> with_connection(const char* op, const Work& work) override {
+    return with_conn<void>(op, [&](Conn& c) -> Result<void> {
+      PgConnection pc(c);
+      return work(pc);
+    });
+  }
+
+  Result<void> in_transaction(const char* op, const Work& work) override {
+    return with_conn<void>(op, [&](Conn& c) -> Result<void> {
+      Res begin = c.exec("BEGIN");
+      if (!begin.ok()) return failed(c, begin);
+      PgConnection pc(c);
+      auto r = work(pc);
+      if (!r) {
+        rollback(c);
+        return r;
+      }
+      Res commit = c.exec("COMMIT");
+      if (!commit.ok()) {
+        rollback(c);
+        return failed(c, commit);
+      }
+      return {};
+    });
   }
 
   Result<int> schema_version() override {
@@ -411,244 +487,6 @@ class PgStore final : public Store {
     });
   }
 
-  static constexpr const char* kApiTokenColumns =
-      "name, role, agencies, id, created_at, expires_at, revoked_at, created_by, bootstrap";
-  static ApiTokenRecord api_token_from(const Res& r, int i) {
-    ApiTokenRecord t{r.text(i, 0), r.text(i, 1), split_lines(r.text(i, 2))};
-    t.id = r.integer(i, 3);
-    t.created = Timestamp{r.integer(i, 4)};
-    t.expires = Timestamp{r.integer(i, 5)};
-    t.revoked = Timestamp{r.integer(i, 6)};
-    t.created_by = r.text(i, 7);
-    t.bootstrap = r.text(i, 8) == "t";
-    return t;
-  }
-
-  // ON CONFLICT DO NOTHING when `keep_existing` (the bootstrap token); the id, 0 when kept.
-  static Result<int64_t> insert_api_token(Conn& c, const std::string& hash, const ApiTokenRecord& t, bool keep_existing) {
-    Params p;
-    p.text(hash).text(t.role).text(t.name).text(join_lines(t.agencies));
-    p.integer(t.created.ns != 0 ? t.created.ns : Timestamp::now().ns).integer(t.expires.ns).text(t.created_by);
-    p.text(t.bootstrap ? "true" : "false");
-    Res r = c.exec(keep_existing
-                       ? "INSERT INTO api_tokens(hash, role, name, agencies, created_at, expires_at, created_by, bootstrap)"
-                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hash) DO NOTHING RETURNING id"
-                       : "INSERT INTO api_tokens(hash, role, name, agencies, created_at, expires_at, created_by, bootstrap)"
-                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                   p);
-    if (!r.ok()) return failed(c, r);
-    return r.rows() > 0 ? r.integer(0, 0) : int64_t{0};
-  }
-
-  Result<int64_t> add_api_token(const std::string& hash, const ApiTokenRecord& t) override {
-    return with_conn<int64_t>("add_api_token", [&](Conn& c) { return insert_api_token(c, hash, t, false); });
-  }
-
-  Result<std::optional<ApiTokenRecord>> api_token(const std::string& hash) override {
-    return with_conn<std::optional<ApiTokenRecord>>("api_token", [&](Conn& c) -> Result<std::optional<ApiTokenRecord>> {
-      Params p;
-      p.text(hash);
-      static const std::string sql = fmt::format("SELECT {} FROM api_tokens WHERE hash = $1", kApiTokenColumns);
-      Res r = c.exec(sql.c_str(), p);
-      if (!r.ok()) return failed(c, r);
-      if (r.rows() == 0) return std::optional<ApiTokenRecord>();
-      return std::optional<ApiTokenRecord>(api_token_from(r, 0));
-    });
-  }
-
-  Result<std::vector<ApiTokenRecord>> list_api_tokens() override {
-    return with_conn<std::vector<ApiTokenRecord>>("list_api_tokens", [&](Conn& c) -> Result<std::vector<ApiTokenRecord>> {
-      static const std::string sql =
-          fmt::format("SELECT {} FROM api_tokens ORDER BY id DESC LIMIT 10000", kApiTokenColumns);
-      Res r = c.exec(sql.c_str());
-      if (!r.ok()) return failed(c, r);
-      std::vector<ApiTokenRecord> out;
-      for (int i = 0; i < r.rows(); ++i) out.push_back(api_token_from(r, i));
-      return out;
-    });
-  }
-
-  Result<bool> revoke_api_token(int64_t id, Timestamp when) override {
-    return with_conn<bool>("revoke_api_token", [&](Conn& c) {
-      Params p;
-      p.integer(when.ns).integer(id);
-      return changed(c, "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0", p);
-    });
-  }
-
-  Result<uint64_t> import_bootstrap_token(const std::string& hash, Timestamp now) override {
-    return with_conn<uint64_t>("import_bootstrap_token", [&](Conn& c) -> Result<uint64_t> {
-      Res begin = c.exec("BEGIN");
-      if (!begin.ok()) return failed(c, begin);
-      ApiTokenRecord t{"init", "admin", {}};
-      t.created = now;
-      t.created_by = "vigil-collector init";
-      t.bootstrap = true;
-      auto added = insert_api_token(c, hash, t, true);
-      if (!added) {
-        rollback(c);
-        return make_error(added.error());
-      }
-      Params p;
-      p.integer(now.ns).text(hash);
-      Res r = c.exec("UPDATE api_tokens SET revoked_at = $1 WHERE bootstrap AND revoked_at = 0 AND hash <> $2", p);
-      if (!r.ok()) {
-        rollback(c);
-        return failed(c, r);
-      }
-      uint64_t retired = r.affected();
-      Res commit = c.exec("COMMIT");
-      if (!commit.ok()) {
-        rollback(c);
-        return failed(c, commit);
-      }
-      return retired;
-    });
-  }
-
-  static UserRecord user_from(const Res& r, int i) {
-    UserRecord u;
-    u.name = r.text(i, 0);
-    u.password = r.text(i, 1);
-    u.role = r.text(i, 2);
-    u.agencies = split_lines(r.text(i, 3));
-    u.disabled = r.text(i, 4) == "t";
-    u.created = Timestamp{r.integer(i, 5)};
-    return u;
-  }
-
-  Result<bool> add_user(const UserRecord& u) override {
-    return with_conn<bool>("add_user", [&](Conn& c) {
-      Params p;
-      p.text(u.name).text(u.password).text(u.role).text(join_lines(u.agencies)).text(u.disabled ? "t" : "f");
-      p.integer((u.created.ns ? u.created : Timestamp::now()).ns);
-      return changed(c,
-                     "INSERT INTO users(name, password, role, agencies, disabled, created_at)"
-                     " VALUES ($1, $2, $3, $4, $5::boolean, $6) ON CONFLICT (name) DO NOTHING",
-                     p);
-    });
-  }
-
-  Result<std::optional<UserRecord>> get_user(const std::string& name) override {
-    return with_conn<std::optional<UserRecord>>("get_user", [&](Conn& c) -> Result<std::optional<UserRecord>> {
-      Params p;
-      p.text(name);
-      Res r = c.exec("SELECT name, password, role, agencies, disabled, created_at FROM users WHERE name = $1", p);
-      if (!r.ok()) return failed(c, r);
-      if (r.rows() == 0) return std::optional<UserRecord>();
-      return std::optional<UserRecord>(user_from(r, 0));
-    });
-  }
-
-  Result<std::vector<UserRecord>> list_users() override {
-    return with_conn<std::vector<UserRecord>>("list_users", [&](Conn& c) -> Result<std::vector<UserRecord>> {
-      Res r = c.exec("SELECT name, password, role, agencies, disabled, created_at FROM users ORDER BY name COLLATE \"C\"");
-      if (!r.ok()) return failed(c, r);
-      std::vector<UserRecord> out;
-      for (int i = 0; i < r.rows(); ++i) out.push_back(user_from(r, i));
-      return out;
-    });
-  }
-
-  // One statement each: the user's row changes and every session of the user ends.
-  Result<bool> set_user_disabled(const std::string& name, bool disabled) override {
-    return with_conn<bool>("set_user_disabled", [&](Conn& c) -> Result<bool> {
-      Params p;
-      p.text(name).text(disabled ? "t" : "f");
-      Res r = c.exec(
-          "WITH u AS (UPDATE users SET disabled = $2::boolean WHERE name = $1 RETURNING name),"
-          " d AS (DELETE FROM sessions WHERE user_name = $1) SELECT COUNT(*) FROM u",
-          p);
-      if (!r.ok()) return failed(c, r);
-      return r.integer(0, 0) > 0;
-    });
-  }
-
-  Result<bool> set_user_password(const std::string& name, const std::string& encoded) override {
-    return with_conn<bool>("set_user_password", [&](Conn& c) -> Result<bool> {
-      Params p;
-      p.text(name).text(encoded);
-      Res r = c.exec(
-          "WITH u AS (UPDATE users SET password = $2 WHERE name = $1 RETURNING name),"
-          " d AS (DELETE FROM sessions WHERE user_name = $1) SELECT COUNT(*) FROM u",
-          p);
-      if (!r.ok()) return failed(c, r);
-      return r.integer(0, 0) > 0;
-    });
-  }
-
-  Result<void> add_session(const std::string& hash, const SessionRecord& s) override {
-    return with_conn<void>("add_session", [&](Conn& c) {
-      Params p;
-      p.text(hash).text(s.user).integer(s.created.ns).integer(s.last_used.ns);
-      return command(c, "INSERT INTO sessions(hash, user_name, created_at, last_used) VALUES ($1, $2, $3, $4)", p);
-    });
-  }
-
-  Result<std::optional<SessionRecord>> get_session(const std::string& hash) override {
-    return with_conn<std::optional<SessionRecord>>("get_session", [&](Conn& c) -> Result<std::optional<SessionRecord>> {
-      Params p;
-      p.text(hash);
-      Res r = c.exec("SELECT user_name, created_at, last_used FROM sessions WHERE hash = $1", p);
-      if (!r.ok()) return failed(c, r);
-      if (r.rows() == 0) return std::optional<SessionRecord>();
-      return std::optional<SessionRecord>(
-          SessionRecord{r.text(0, 0), Timestamp{r.integer(0, 1)}, Timestamp{r.integer(0, 2)}});
-    });
-  }
-
-  Result<void> touch_session(const std::string& hash, Timestamp now) override {
-    return with_conn<void>("touch_session", [&](Conn& c) {
-      Params p;
-      p.integer(now.ns).text(hash);
-      return command(c, "UPDATE sessions SET last_used = $1 WHERE hash = $2 AND last_used < $1", p);
-    });
-  }
-
-  Result<bool> delete_session(const std::string& hash) override {
-    return with_conn<bool>("delete_session", [&](Conn& c) {
-      Params p;
-      p.text(hash);
-      return changed(c, "DELETE FROM sessions WHERE hash = $1", p);
-    });
-  }
-
-  Result<LoginFailures> login_failures(const std::string& key) override {
-    return with_conn<LoginFailures>("login_failures", [&](Conn& c) -> Result<LoginFailures> {
-      Params p;
-      p.text(key);
-      Res r = c.exec("SELECT failures, last_failure FROM login_failures WHERE key = $1", p);
-      if (!r.ok()) return failed(c, r);
-      if (r.rows() == 0) return LoginFailures{};
-      return LoginFailures{r.integer(0, 0), Timestamp{r.integer(0, 1)}};
-    });
-  }
-
-  Result<LoginFailures> count_login_failure(const std::string& key, Timestamp now, Timestamp forget_before) override {
-    return with_conn<LoginFailures>("count_login_failure", [&](Conn& c) -> Result<LoginFailures> {
-      Params forget;
-      forget.integer(forget_before.ns).text(key);
-      Res d = c.exec("DELETE FROM login_failures WHERE last_failure < $1 AND key <> $2", forget);
-      if (!d.ok()) return failed(c, d);
-      Params p;
-      p.text(key).integer(now.ns).integer(forget_before.ns);
-      static const std::string sql = dollar_params(kCountLoginFailure);
-      Res r = c.exec(sql.c_str(), p);
-      if (!r.ok()) return failed(c, r);
-      return LoginFailures{r.integer(0, 0), now};
-    });
-  }
-
-  Result<void> clear_login_failures(const std::string& key) override {
-    return with_conn<void>("clear_login_failures", [&](Conn& c) -> Result<void> {
-      Params p;
-      p.text(key);
-      Res r = c.exec("DELETE FROM login_failures WHERE key = $1", p);
-      if (!r.ok()) return failed(c, r);
-      return {};
-    });
-  }
-
   Result<bool> claim_retention_round(Timestamp now, Timestamp last_before) override {
     return with_conn<bool>("claim_retention_round", [&](Conn& c) -> Result<bool> {
       Params p;
@@ -657,42 +495,6 @@ class PgStore final : public Store {
       Res r = c.exec(sql.c_str(), p);
       if (!r.ok()) return failed(c, r);
       return r.rows() > 0;
-    });
-  }
-
-  Result<uint64_t> expire_sessions(Timestamp created_before, Timestamp used_before) override {
-    return with_conn<uint64_t>("expire_sessions", [&](Conn& c) -> Result<uint64_t> {
-      Params p;
-      p.integer(created_before.ns).integer(used_before.ns);
-      Res r = c.exec("DELETE FROM sessions WHERE created_at < $1 OR last_used < $2", p);
-      if (!r.ok()) return failed(c, r);
-      return r.affected();
-    });
-  }
-
-  Result<void> add_audit(const AuditEntry& e) override {
-    return with_conn<void>("add_audit", [&](Conn& c) {
-      Params p;
-      p.integer((e.time.ns ? e.time : Timestamp::now()).ns).text(e.who).text(e.action).text(e.target).text(e.detail);
-      return command(c, "INSERT INTO audit(ts, who, action, target, detail) VALUES ($1, $2, $3, $4, $5)", p);
-    });
-  }
-
-  Result<std::vector<AuditEntry>> list_audit(const AuditFilter& f) override {
-    return with_conn<std::vector<AuditEntry>>("list_audit", [&](Conn& c) -> Result<std::vector<AuditEntry>> {
-      Params p;
-      p.text_or_null(f.who).text_or_null(f.action).integer(f.before_id).integer(std::clamp(f.limit, 1, 10000));
-      Res r = c.exec(
-          "SELECT id, ts, who, action, target, detail FROM audit WHERE ($1::text IS NULL OR who = $1)"
-          " AND ($2::text IS NULL OR action = $2) AND ($3::bigint = 0 OR id < $3) ORDER BY id DESC LIMIT $4",
-          p);
-      if (!r.ok()) return failed(c, r);
-      std::vector<AuditEntry> out;
-      for (int i = 0; i < r.rows(); ++i) {
-        out.push_back({r.integer(i, 0), Timestamp{r.integer(i, 1)}, r.text(i, 2), r.text(i, 3), r.text(i, 4),
-                       r.text(i, 5)});
-      }
-      return out;
     });
   }
 

@@ -18,6 +18,7 @@
 
 #include "collector/search/search_sql.h"
 #include "collector/store/common_sql.h"
+#include "collector/store/identity_sql.h"
 #include "collector/store/migrations.h"
 #include "collector/store/store.h"
 
@@ -70,7 +71,50 @@ class Stmt {
   std::string error_;
 };
 
-class SqliteStore final : public Store {
+// The connection interface the store's shared rules use (collector/store/sql_database.h), over
+// the store's one connection.
+class SqliteConnection final : public SqlConnection {
+ public:
+  explicit SqliteConnection(sqlite3* db) : db_(db) {}
+  SqlDialect dialect() const override { return SqlDialect::sqlite; }
+  Result<SqlRows> run(const char* sql, const SqlParams& params) override {
+    Stmt s(db_, sql);
+    if (!s.ok()) return make_error("sqlite: " + s.error());
+    int i = 1;
+    for (const auto& v : params.values()) {
+      if (v.kind == SqlParams::Kind::null) {
+        s.bind_null(i);
+      } else if (v.kind == SqlParams::Kind::text) {
+        s.bind(i, v.text);
+      } else {
+        s.bind(i, v.integer);
+      }
+      ++i;
+    }
+    SqlRows out;
+    const int columns = sqlite3_column_count(s.get());
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      std::vector<std::optional<std::string>> cells;
+      for (int c = 0; c < columns; ++c) {
+        if (s.is_null(c)) {
+          cells.emplace_back();
+        } else {
+          cells.emplace_back(s.text(c));
+        }
+      }
+      out.add_row(std::move(cells));
+    }
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    out.changed = static_cast<uint64_t>(sqlite3_changes(db_));
+    return out;
+  }
+
+ private:
+  sqlite3* db_;
+};
+
+class SqliteStore final : public Store, public SqlIdentityStore, private SqlDatabase {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
@@ -86,6 +130,25 @@ class SqliteStore final : public Store {
       return make_error("sqlite: " + msg);
     }
     return {};
+  }
+
+  SqlDatabase& database() override { return *this; }
+
+  Result<void> with_connection(const char*, const Work& work) override {
+    std::lock_guard lock(mutex_);
+    SqliteConnection c(db_);
+    return work(c);
+  }
+
+  Result<void> in_transaction(const char*, const Work& work) override {
+    std::lock_guard lock(mutex_);
+    auto r = exec("BEGIN IMMEDIATE");
+    if (!r) return r;
+    SqliteConnection c(db_);
+    r = work(c);
+    if (r) r = exec("COMMIT");
+    if (!r) (void)exec("ROLLBACK");
+    return r;
   }
 
   Result<int> schema_version() override {
@@ -270,245 +333,6 @@ class SqliteStore final : public Store {
     return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
   }
 
-  static constexpr const char* kApiTokenColumns =
-      "name, role, agencies, id, created_at, expires_at, revoked_at, created_by, bootstrap";
-  static ApiTokenRecord api_token_from(const Stmt& s) {
-    ApiTokenRecord t{s.text(0), s.text(1), split_lines(s.text(2))};
-    t.id = s.integer(3);
-    t.created = Timestamp{s.integer(4)};
-    t.expires = Timestamp{s.integer(5)};
-    t.revoked = Timestamp{s.integer(6)};
-    t.created_by = s.text(7);
-    t.bootstrap = s.integer(8) != 0;
-    return t;
-  }
-
-  Result<int64_t> add_api_token(const std::string& hash, const ApiTokenRecord& t) override {
-    std::lock_guard lock(mutex_);
-    return add_api_token_locked(hash, t, false);
-  }
-
-  // INSERT OR IGNORE when `keep_existing` (the bootstrap token), INSERT otherwise; the id is the
-  // highest so far plus one (the store's one writer holds the lock). 0 when a row was kept.
-  Result<int64_t> add_api_token_locked(const std::string& hash, const ApiTokenRecord& t, bool keep_existing) {
-    Stmt s(db_, keep_existing
-                    ? "INSERT OR IGNORE INTO api_tokens(hash, role, name, agencies, created_at, expires_at, created_by,"
-                      " bootstrap, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) + 1 FROM api_tokens))"
-                    : "INSERT INTO api_tokens(hash, role, name, agencies, created_at, expires_at, created_by,"
-                      " bootstrap, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) + 1 FROM api_tokens))");
-    s.bind(1, hash).bind(2, t.role).bind(3, t.name).bind(4, join_lines(t.agencies));
-    s.bind(5, t.created.ns != 0 ? t.created.ns : Timestamp::now().ns).bind(6, t.expires.ns).bind(7, t.created_by);
-    s.bind(8, int64_t{t.bootstrap ? 1 : 0});
-    if (auto d = done(s); !d) return make_error(d.error());
-    if (sqlite3_changes(db_) == 0) return int64_t{0};
-    Stmt id(db_, "SELECT id FROM api_tokens WHERE hash = ?");
-    id.bind(1, hash);
-    if (id.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return id.integer(0);
-  }
-
-  Result<std::optional<ApiTokenRecord>> api_token(const std::string& hash) override {
-    std::lock_guard lock(mutex_);
-    static const std::string sql = fmt::format("SELECT {} FROM api_tokens WHERE hash = ?", kApiTokenColumns);
-    Stmt s(db_, sql.c_str());
-    s.bind(1, hash);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) return std::optional<ApiTokenRecord>(api_token_from(s));
-    if (rc == SQLITE_DONE) return std::optional<ApiTokenRecord>();
-    return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-  }
-
-  Result<std::vector<ApiTokenRecord>> list_api_tokens() override {
-    std::lock_guard lock(mutex_);
-    static const std::string sql = fmt::format("SELECT {} FROM api_tokens ORDER BY id DESC LIMIT 10000", kApiTokenColumns);
-    Stmt s(db_, sql.c_str());
-    std::vector<ApiTokenRecord> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) out.push_back(api_token_from(s));
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return out;
-  }
-
-  Result<bool> revoke_api_token(int64_t id, Timestamp when) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0");
-    s.bind(1, when.ns).bind(2, id);
-    if (auto d = done(s); !d) return make_error(d.error());
-    return sqlite3_changes(db_) > 0;
-  }
-
-  Result<uint64_t> import_bootstrap_token(const std::string& hash, Timestamp now) override {
-    std::lock_guard lock(mutex_);
-    auto r = exec("BEGIN IMMEDIATE");
-    if (!r) return make_error(r.error());
-    ApiTokenRecord t{"init", "admin", {}};
-    t.created = now;
-    t.created_by = "vigil-collector init";
-    t.bootstrap = true;
-    auto added = add_api_token_locked(hash, t, true);
-    if (!added) {
-      (void)exec("ROLLBACK");
-      return make_error(added.error());
-    }
-    Stmt s(db_, "UPDATE api_tokens SET revoked_at = ? WHERE bootstrap = 1 AND revoked_at = 0 AND hash <> ?");
-    s.bind(1, now.ns).bind(2, hash);
-    if (auto d = done(s); !d) {
-      (void)exec("ROLLBACK");
-      return make_error(d.error());
-    }
-    auto retired = static_cast<uint64_t>(sqlite3_changes(db_));
-    r = exec("COMMIT");
-    if (!r) {
-      (void)exec("ROLLBACK");
-      return make_error(r.error());
-    }
-    return retired;
-  }
-
-  static UserRecord user_from(const Stmt& s) {
-    UserRecord u;
-    u.name = s.text(0);
-    u.password = s.text(1);
-    u.role = s.text(2);
-    u.agencies = split_lines(s.text(3));
-    u.disabled = s.integer(4) != 0;
-    u.created = Timestamp{s.integer(5)};
-    return u;
-  }
-
-  Result<bool> add_user(const UserRecord& u) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_,
-           "INSERT INTO users(name, password, role, agencies, disabled, created_at) VALUES (?, ?, ?, ?, ?, ?)"
-           " ON CONFLICT (name) DO NOTHING");
-    s.bind(1, u.name).bind(2, u.password).bind(3, u.role).bind(4, join_lines(u.agencies));
-    s.bind(5, static_cast<int64_t>(u.disabled)).bind(6, (u.created.ns ? u.created : Timestamp::now()).ns);
-    if (auto d = done(s); !d) return make_error(d.error());
-    return sqlite3_changes(db_) > 0;
-  }
-
-  Result<std::optional<UserRecord>> get_user(const std::string& name) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT name, password, role, agencies, disabled, created_at FROM users WHERE name = ?");
-    s.bind(1, name);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) return std::optional<UserRecord>(user_from(s));
-    if (rc == SQLITE_DONE) return std::optional<UserRecord>();
-    return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-  }
-
-  Result<std::vector<UserRecord>> list_users() override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT name, password, role, agencies, disabled, created_at FROM users ORDER BY name");
-    std::vector<UserRecord> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) out.push_back(user_from(s));
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return out;
-  }
-
-  // One transaction: the user's row changes and every session of the user ends.
-  Result<bool> update_user_ending_sessions(const std::string& name, Stmt& update) {
-    if (!update.ok()) return make_error("sqlite: " + update.error());
-    auto r = exec("BEGIN IMMEDIATE");
-    if (!r) return make_error(r.error());
-    if (update.step() != SQLITE_DONE) {
-      std::string err = sqlite3_errmsg(db_);
-      (void)exec("ROLLBACK");
-      return make_error("sqlite: " + err);
-    }
-    bool changed = sqlite3_changes(db_) > 0;
-    Stmt d(db_, "DELETE FROM sessions WHERE user_name = ?");
-    d.bind(1, name);
-    if (d.step() != SQLITE_DONE) {
-      std::string err = sqlite3_errmsg(db_);
-      (void)exec("ROLLBACK");
-      return make_error("sqlite: " + err);
-    }
-    r = exec("COMMIT");
-    if (!r) {
-      (void)exec("ROLLBACK");
-      return make_error(r.error());
-    }
-    return changed;
-  }
-
-  Result<bool> set_user_disabled(const std::string& name, bool disabled) override {
-    std::lock_guard lock(mutex_);
-    Stmt u(db_, "UPDATE users SET disabled = ? WHERE name = ?");
-    u.bind(1, static_cast<int64_t>(disabled)).bind(2, name);
-    return update_user_ending_sessions(name, u);
-  }
-
-  Result<bool> set_user_password(const std::string& name, const std::string& encoded) override {
-    std::lock_guard lock(mutex_);
-    Stmt u(db_, "UPDATE users SET password = ? WHERE name = ?");
-    u.bind(1, encoded).bind(2, name);
-    return update_user_ending_sessions(name, u);
-  }
-
-  Result<void> add_session(const std::string& hash, const SessionRecord& session) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "INSERT INTO sessions(hash, user_name, created_at, last_used) VALUES (?, ?, ?, ?)");
-    s.bind(1, hash).bind(2, session.user).bind(3, session.created.ns).bind(4, session.last_used.ns);
-    return done(s);
-  }
-
-  Result<std::optional<SessionRecord>> get_session(const std::string& hash) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT user_name, created_at, last_used FROM sessions WHERE hash = ?");
-    s.bind(1, hash);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) {
-      return std::optional<SessionRecord>(SessionRecord{s.text(0), Timestamp{s.integer(1)}, Timestamp{s.integer(2)}});
-    }
-    if (rc == SQLITE_DONE) return std::optional<SessionRecord>();
-    return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-  }
-
-  Result<void> touch_session(const std::string& hash, Timestamp now) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "UPDATE sessions SET last_used = ? WHERE hash = ? AND last_used < ?");
-    s.bind(1, now.ns).bind(2, hash).bind(3, now.ns);
-    return done(s);
-  }
-
-  Result<bool> delete_session(const std::string& hash) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "DELETE FROM sessions WHERE hash = ?");
-    s.bind(1, hash);
-    if (auto d = done(s); !d) return make_error(d.error());
-    return sqlite3_changes(db_) > 0;
-  }
-
-  Result<LoginFailures> login_failures(const std::string& key) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT failures, last_failure FROM login_failures WHERE key = ?");
-    s.bind(1, key);
-    int rc = s.step();
-    if (rc == SQLITE_DONE) return LoginFailures{};
-    if (rc != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return LoginFailures{s.integer(0), Timestamp{s.integer(1)}};
-  }
-
-  Result<LoginFailures> count_login_failure(const std::string& key, Timestamp now, Timestamp forget_before) override {
-    std::lock_guard lock(mutex_);
-    Stmt forget(db_, "DELETE FROM login_failures WHERE last_failure < ? AND key <> ?");
-    forget.bind(1, forget_before.ns).bind(2, key);
-    if (auto d = done(forget); !d) return make_error(d.error());
-    Stmt s(db_, kCountLoginFailure);
-    s.bind(1, key).bind(2, now.ns).bind(3, forget_before.ns);
-    if (s.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return LoginFailures{s.integer(0), now};
-  }
-
-  Result<void> clear_login_failures(const std::string& key) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "DELETE FROM login_failures WHERE key = ?");
-    s.bind(1, key);
-    return done(s);
-  }
-
   Result<bool> claim_retention_round(Timestamp now, Timestamp last_before) override {
     std::lock_guard lock(mutex_);
     Stmt s(db_, kClaimRetentionRound);
@@ -516,39 +340,6 @@ class SqliteStore final : public Store {
     int rc = s.step();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
     return rc == SQLITE_ROW;
-  }
-
-  Result<uint64_t> expire_sessions(Timestamp created_before, Timestamp used_before) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "DELETE FROM sessions WHERE created_at < ? OR last_used < ?");
-    s.bind(1, created_before.ns).bind(2, used_before.ns);
-    if (auto d = done(s); !d) return make_error(d.error());
-    return static_cast<uint64_t>(sqlite3_changes(db_));
-  }
-
-  Result<void> add_audit(const AuditEntry& e) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "INSERT INTO audit(ts, who, action, target, detail) VALUES (?, ?, ?, ?, ?)");
-    s.bind(1, (e.time.ns ? e.time : Timestamp::now()).ns).bind(2, e.who).bind(3, e.action).bind(4, e.target);
-    s.bind(5, e.detail);
-    return done(s);
-  }
-
-  Result<std::vector<AuditEntry>> list_audit(const AuditFilter& f) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_,
-           "SELECT id, ts, who, action, target, detail FROM audit WHERE (?1 IS NULL OR who = ?1)"
-           " AND (?2 IS NULL OR action = ?2) AND (?3 = 0 OR id < ?3) ORDER BY id DESC LIMIT ?4");
-    s.bind_or_null(1, f.who);
-    s.bind_or_null(2, f.action);
-    s.bind(3, f.before_id).bind(4, static_cast<int64_t>(std::clamp(f.limit, 1, 10000)));
-    std::vector<AuditEntry> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-      out.push_back({s.integer(0), Timestamp{s.integer(1)}, s.text(2), s.text(3), s.text(4), s.text(5)});
-    }
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return out;
   }
 
   Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
