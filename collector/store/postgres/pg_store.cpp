@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "collector/search/search_sql.h"
+#include "collector/store/agent_sql.h"
 #include "collector/store/common_sql.h"
 #include "collector/store/identity_sql.h"
 #include "collector/store/migrations.h"
@@ -293,7 +294,7 @@ class PgConnection final : public SqlConnection {
   Conn& c_;
 };
 
-class PgStore final : public Store, public SqlIdentityStore, private SqlDatabase {
+class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStore, private SqlDatabase {
  public:
   explicit PgStore(PostgresOptions o) : options_(std::move(o)) {}
 
@@ -363,127 +364,6 @@ class PgStore final : public Store, public SqlIdentityStore, private SqlDatabase
       Res unlock = c.exec("SELECT pg_advisory_unlock(hashtextextended('vigil.migrate.' || current_schema(), 0))");
       if (r && !unlock.ok()) return make_error("cannot release the migration lock: " + unlock.error());
       return r;
-    });
-  }
-
-  Result<void> ensure_agency(const std::string& name, const std::string& framework) override {
-    return with_conn<void>("ensure_agency", [&](Conn& c) {
-      Params p;
-      p.text(name).text(framework).integer(Timestamp::now().ns);
-      return command(c, "INSERT INTO agencies(name, framework, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                     p);
-    });
-  }
-
-  Result<void> add_token(const std::string& hash, const TokenInfo& info, Timestamp expires) override {
-    return with_conn<void>("add_token", [&](Conn& c) {
-      Params p;
-      p.text(hash).text(info.agency).integer(info.level).integer(expires.ns);
-      return command(c, "INSERT INTO enroll_tokens(hash, agency, level, expires_at) VALUES ($1, $2, $3, $4)", p);
-    });
-  }
-
-  Result<TokenInfo> consume_token(const std::string& hash, Timestamp now) override {
-    return with_conn<TokenInfo>("consume_token", [&](Conn& c) -> Result<TokenInfo> {
-      // One statement: the row lock makes a racing second UPDATE see used_at set.
-      Params p;
-      p.integer(now.ns).text(hash);
-      Res r = c.exec(
-          "UPDATE enroll_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1"
-          " RETURNING agency, level",
-          p);
-      if (!r.ok()) return failed(c, r);
-      if (r.rows() == 1) return TokenInfo{r.text(0, 0), static_cast<int>(r.integer(0, 1))};
-      Params q;
-      q.text(hash);
-      Res why = c.exec("SELECT used_at, expires_at FROM enroll_tokens WHERE hash = $1", q);
-      if (!why.ok()) return failed(c, why);
-      if (why.rows() == 0) return make_error("unknown enrollment token");
-      if (!why.is_null(0, 0)) return make_error("enrollment token already used");
-      return make_error("enrollment token expired");
-    });
-  }
-
-  Result<void> add_agent(const AgentRecord& a) override {
-    return with_conn<void>("add_agent", [&](Conn& c) {
-      Params p;
-      p.text(a.id).text(a.agency).integer(a.level).text(a.host).text(a.version).text(a.cert_serial);
-      p.integer(a.enrolled.ns).integer(a.last_seen.ns).text(a.status);
-      return command(c,
-                     "INSERT INTO agents(id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status)"
-                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                     p);
-    });
-  }
-
-  Result<std::optional<AgentRecord>> get_agent(const std::string& id) override {
-    return with_conn<std::optional<AgentRecord>>("get_agent", [&](Conn& c) -> Result<std::optional<AgentRecord>> {
-      Params p;
-      p.text(id);
-      Res r = c.exec(
-          "SELECT id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status FROM agents"
-          " WHERE id = $1",
-          p);
-      if (!r.ok()) return failed(c, r);
-      if (r.rows() == 0) return std::optional<AgentRecord>();
-      return std::optional<AgentRecord>(agent_from(r, 0));
-    });
-  }
-
-  Result<std::vector<AgentRecord>> list_agents() override {
-    return with_conn<std::vector<AgentRecord>>("list_agents", [&](Conn& c) -> Result<std::vector<AgentRecord>> {
-      // COLLATE "C": the byte order SQLite sorts by, whatever the database's locale.
-      Res r = c.exec(
-          "SELECT id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status FROM agents"
-          " ORDER BY agency COLLATE \"C\", host COLLATE \"C\", id COLLATE \"C\"");
-      if (!r.ok()) return failed(c, r);
-      std::vector<AgentRecord> out;
-      for (int i = 0; i < r.rows(); ++i) out.push_back(agent_from(r, i));
-      return out;
-    });
-  }
-
-  Result<void> touch_agent(const std::string& id, Timestamp now) override {
-    return with_conn<void>("touch_agent", [&](Conn& c) {
-      Params p;
-      p.integer(now.ns).text(id);
-      return command(c, "UPDATE agents SET last_seen = $1 WHERE id = $2 AND last_seen < $1", p);
-    });
-  }
-
-  Result<bool> revoke_agent(const std::string& id) override {
-    return with_conn<bool>("revoke_agent", [&](Conn& c) -> Result<bool> {
-      // One statement, so the agent's status and its serial's revocation change together.
-      Params p;
-      p.text(id).integer(Timestamp::now().ns);
-      Res r = c.exec(
-          "WITH a AS (UPDATE agents SET status = 'revoked' WHERE id = $1 RETURNING id, cert_serial),"
-          " r AS (INSERT INTO revocations(serial, agent_id, revoked_at) SELECT cert_serial, id, $2 FROM a"
-          " ON CONFLICT DO NOTHING)"
-          " SELECT COUNT(*) FROM a",
-          p);
-      if (!r.ok()) return failed(c, r);
-      return r.integer(0, 0) > 0;
-    });
-  }
-
-  Result<bool> is_revoked(const std::string& serial) override {
-    return with_conn<bool>("is_revoked", [&](Conn& c) -> Result<bool> {
-      Params p;
-      p.text(serial);
-      Res r = c.exec("SELECT 1 FROM revocations WHERE serial = $1", p);
-      if (!r.ok()) return failed(c, r);
-      return r.rows() > 0;
-    });
-  }
-
-  Result<bool> replace_agent_cert(const std::string& id, const std::string& old_serial,
-                                  const std::string& new_serial) override {
-    return with_conn<bool>("replace_agent_cert", [&](Conn& c) {
-      Params p;
-      p.text(new_serial).text(id).text(old_serial);
-      return changed(c, "UPDATE agents SET cert_serial = $1 WHERE id = $2 AND cert_serial = $3 AND status = 'active'",
-                     p);
     });
   }
 
@@ -849,32 +729,6 @@ class PgStore final : public Store, public SqlIdentityStore, private SqlDatabase
       p.integer(id).integer((change.time.ns ? change.time : Timestamp::now()).ns).text(change.value);
       p.text(change.who).text(change.action);
       return changed(c, sql, p);
-    });
-  }
-
-  Result<std::vector<AgencyRecord>> list_agencies() override {
-    return with_conn<std::vector<AgencyRecord>>("list_agencies", [&](Conn& c) -> Result<std::vector<AgencyRecord>> {
-      Res r = c.exec("SELECT name, framework FROM agencies ORDER BY name COLLATE \"C\"");
-      if (!r.ok()) return failed(c, r);
-      std::vector<AgencyRecord> out;
-      for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), r.text(i, 1)});
-      return out;
-    });
-  }
-
-  Result<bool> set_agency_framework(const std::string& name, const std::string& framework) override {
-    return with_conn<bool>("set_agency_framework", [&](Conn& c) {
-      Params p;
-      p.text(framework).text(name);
-      return changed(c, "UPDATE agencies SET framework = $1 WHERE name = $2", p);
-    });
-  }
-
-  Result<bool> set_agent_level(const std::string& id, int level) override {
-    return with_conn<bool>("set_agent_level", [&](Conn& c) {
-      Params p;
-      p.integer(level).text(id);
-      return changed(c, "UPDATE agents SET level = $1 WHERE id = $2", p);
     });
   }
 
@@ -1270,20 +1124,6 @@ class PgStore final : public Store, public SqlIdentityStore, private SqlDatabase
       }
     }
     return {};
-  }
-
-  static AgentRecord agent_from(const Res& r, int i) {
-    AgentRecord a;
-    a.id = r.text(i, 0);
-    a.agency = r.text(i, 1);
-    a.level = static_cast<int>(r.integer(i, 2));
-    a.host = r.text(i, 3);
-    a.version = r.text(i, 4);
-    a.cert_serial = r.text(i, 5);
-    a.enrolled = Timestamp{r.integer(i, 6)};
-    a.last_seen = Timestamp{r.integer(i, 7)};
-    a.status = r.text(i, 8);
-    return a;
   }
 
   // Every filter is a parameter; an unused one is NULL (or 0) and matches everything.

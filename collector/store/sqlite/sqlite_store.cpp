@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "collector/search/search_sql.h"
+#include "collector/store/agent_sql.h"
 #include "collector/store/common_sql.h"
 #include "collector/store/identity_sql.h"
 #include "collector/store/migrations.h"
@@ -114,7 +115,7 @@ class SqliteConnection final : public SqlConnection {
   sqlite3* db_;
 };
 
-class SqliteStore final : public Store, public SqlIdentityStore, private SqlDatabase {
+class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentityStore, private SqlDatabase {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
@@ -201,136 +202,6 @@ class SqliteStore final : public Store, public SqlIdentityStore, private SqlData
       if (!r) return r;
     }
     return {};
-  }
-
-  Result<void> ensure_agency(const std::string& name, const std::string& framework) override {
-    std::lock_guard lock(mutex_);
-    return ensure_agency_locked(name, framework);
-  }
-
-  Result<void> ensure_agency_locked(const std::string& name, const std::string& framework) {
-    Stmt s(db_, "INSERT OR IGNORE INTO agencies(name, framework, created_at) VALUES (?, ?, ?)");
-    s.bind(1, name).bind(2, framework).bind(3, Timestamp::now().ns);
-    return done(s);
-  }
-
-  Result<void> add_token(const std::string& hash, const TokenInfo& info, Timestamp expires) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "INSERT INTO enroll_tokens(hash, agency, level, expires_at) VALUES (?, ?, ?, ?)");
-    s.bind(1, hash).bind(2, info.agency).bind(3, static_cast<int64_t>(info.level)).bind(4, expires.ns);
-    return done(s);
-  }
-
-  Result<TokenInfo> consume_token(const std::string& hash, Timestamp now) override {
-    std::lock_guard lock(mutex_);
-    // One statement: a token is used once even when two enrollments race for it.
-    Stmt s(db_,
-           "UPDATE enroll_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ? "
-           "RETURNING agency, level");
-    s.bind(1, now.ns).bind(2, hash).bind(3, now.ns);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) {
-      TokenInfo info{s.text(0), static_cast<int>(s.integer(1))};
-      s.step();
-      return info;
-    }
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    Stmt why(db_, "SELECT used_at, expires_at FROM enroll_tokens WHERE hash = ?");
-    why.bind(1, hash);
-    if (why.step() != SQLITE_ROW) return make_error("unknown enrollment token");
-    if (!why.is_null(0)) return make_error("enrollment token already used");
-    return make_error("enrollment token expired");
-  }
-
-  Result<void> add_agent(const AgentRecord& a) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_,
-           "INSERT INTO agents(id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    s.bind(1, a.id).bind(2, a.agency).bind(3, static_cast<int64_t>(a.level)).bind(4, a.host).bind(5, a.version);
-    s.bind(6, a.cert_serial).bind(7, a.enrolled.ns).bind(8, a.last_seen.ns).bind(9, a.status);
-    return done(s);
-  }
-
-  static AgentRecord agent_from(const Stmt& s) {
-    AgentRecord a;
-    a.id = s.text(0);
-    a.agency = s.text(1);
-    a.level = static_cast<int>(s.integer(2));
-    a.host = s.text(3);
-    a.version = s.text(4);
-    a.cert_serial = s.text(5);
-    a.enrolled = Timestamp{s.integer(6)};
-    a.last_seen = Timestamp{s.integer(7)};
-    a.status = s.text(8);
-    return a;
-  }
-
-  Result<std::optional<AgentRecord>> get_agent(const std::string& id) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_,
-           "SELECT id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status FROM agents "
-           "WHERE id = ?");
-    s.bind(1, id);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) return std::optional<AgentRecord>(agent_from(s));
-    if (rc == SQLITE_DONE) return std::optional<AgentRecord>();
-    return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-  }
-
-  Result<std::vector<AgentRecord>> list_agents() override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_,
-           "SELECT id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status FROM agents "
-           "ORDER BY agency, host, id");
-    std::vector<AgentRecord> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) out.push_back(agent_from(s));
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return out;
-  }
-
-  Result<void> touch_agent(const std::string& id, Timestamp now) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "UPDATE agents SET last_seen = ? WHERE id = ? AND last_seen < ?");
-    s.bind(1, now.ns).bind(2, id).bind(3, now.ns);
-    return done(s);
-  }
-
-  Result<bool> revoke_agent(const std::string& id) override {
-    std::lock_guard lock(mutex_);
-    auto r = exec("BEGIN IMMEDIATE");
-    if (!r) return make_error(r.error());
-    Stmt up(db_, "UPDATE agents SET status = 'revoked' WHERE id = ? RETURNING cert_serial");
-    up.bind(1, id);
-    int rc = up.step();
-    if (rc != SQLITE_ROW) {
-      (void)exec("ROLLBACK");
-      if (rc == SQLITE_DONE) return false;
-      return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    }
-    std::string serial = up.text(0);
-    up.step();
-    Stmt ins(db_, "INSERT OR IGNORE INTO revocations(serial, agent_id, revoked_at) VALUES (?, ?, ?)");
-    ins.bind(1, serial).bind(2, id).bind(3, Timestamp::now().ns);
-    auto d = done(ins);
-    if (!d) {
-      (void)exec("ROLLBACK");
-      return make_error(d.error());
-    }
-    r = exec("COMMIT");
-    if (!r) return make_error(r.error());
-    return true;
-  }
-
-  Result<bool> is_revoked(const std::string& serial) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT 1 FROM revocations WHERE serial = ?");
-    s.bind(1, serial);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
   }
 
   Result<bool> claim_retention_round(Timestamp now, Timestamp last_before) override {
@@ -784,40 +655,6 @@ class SqliteStore final : public Store, public SqlIdentityStore, private SqlData
     return true;
   }
 
-  Result<bool> replace_agent_cert(const std::string& id, const std::string& old_serial,
-                                  const std::string& new_serial) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "UPDATE agents SET cert_serial = ? WHERE id = ? AND cert_serial = ? AND status = 'active'");
-    s.bind(1, new_serial).bind(2, id).bind(3, old_serial);
-    if (auto d = done(s); !d) return make_error(d.error());
-    return sqlite3_changes(db_) > 0;
-  }
-
-  Result<bool> set_agency_framework(const std::string& name, const std::string& framework) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "UPDATE agencies SET framework = ? WHERE name = ?");
-    s.bind(1, framework).bind(2, name);
-    if (auto d = done(s); !d) return make_error(d.error());
-    return sqlite3_changes(db_) > 0;
-  }
-
-  Result<bool> set_agent_level(const std::string& id, int level) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "UPDATE agents SET level = ? WHERE id = ?");
-    s.bind(1, static_cast<int64_t>(level)).bind(2, id);
-    if (auto d = done(s); !d) return make_error(d.error());
-    return sqlite3_changes(db_) > 0;
-  }
-
-  Result<std::vector<AgencyRecord>> list_agencies() override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT name, framework FROM agencies ORDER BY name");
-    std::vector<AgencyRecord> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.text(0), s.text(1)});
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return out;
-  }
 
   Result<std::vector<ComplianceRow>> compliance_latest(const std::string& agency) override {
     std::lock_guard lock(mutex_);
