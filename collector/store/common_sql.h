@@ -23,6 +23,19 @@ inline constexpr const char* kClaimRetentionRound =
     "ON CONFLICT(id) DO UPDATE SET last_round = excluded.last_round WHERE retention_rounds.last_round < ?2 "
     "RETURNING last_round";
 
+// Whether `column` is one of the names in parameter `param` (names one per line, join_lines), in
+// each dialect's words.
+inline std::string in_lines(bool postgres, std::string_view column, std::string_view param) {
+  std::string out;
+  if (postgres) {
+    out.append(column).append(" = ANY(string_to_array(").append(param).append(", E'\\n'))");
+  } else {
+    out.append("instr(char(10) || ").append(param).append(" || char(10), char(10) || ").append(column);
+    out.append(" || char(10)) > 0");
+  }
+  return out;
+}
+
 // A statement of numbered parameters in PostgreSQL's spelling: ?N becomes $N (the statements above
 // hold no question mark elsewhere).
 inline std::string dollar_params(std::string_view sql) {

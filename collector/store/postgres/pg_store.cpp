@@ -19,6 +19,7 @@
 #include "collector/search/search_sql.h"
 #include "collector/store/agent_sql.h"
 #include "collector/store/common_sql.h"
+#include "collector/store/compliance_sql.h"
 #include "collector/store/identity_sql.h"
 #include "collector/store/migrations.h"
 #include "collector/store/store.h"
@@ -270,6 +271,7 @@ class PgConnection final : public SqlConnection {
     const std::string text = dollar_params(sql);
     Res r = c_.exec(text.c_str(), p);
     if (!r.ok()) {
+      sqlstate_ = r.sqlstate();
       if (PQstatus(c_.get()) != CONNECTION_OK) c_.set_broken();
       return make_error(r.error());
     }
@@ -290,11 +292,17 @@ class PgConnection final : public SqlConnection {
     return out;
   }
 
+  // The SQLSTATE of the last statement that failed (a deadlock or serialisation failure is
+  // worth running again).
+  const std::string& sqlstate() const { return sqlstate_; }
+
  private:
   Conn& c_;
+  std::string sqlstate_;
 };
 
-class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStore, private SqlDatabase {
+class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStore, public SqlComplianceStore,
+                      private SqlDatabase {
  public:
   explicit PgStore(PostgresOptions o) : options_(std::move(o)) {}
 
@@ -732,50 +740,6 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
     });
   }
 
-  Result<std::vector<ComplianceRow>> compliance_latest(const std::string& agency) override {
-    return with_conn<std::vector<ComplianceRow>>(
-        "compliance_latest", [&](Conn& c) -> Result<std::vector<ComplianceRow>> {
-          Params p;
-          p.text_or_null(agency);
-          Res r = c.exec(
-              "SELECT c.agent_id, g.agency, g.host, g.level, c.policy, c.check_id, c.title, c.level, c.result,"
-              " c.controls, c.evidence, c.ts, c.remediation, c.policy_version FROM compliance_latest c"
-              " JOIN agents g ON g.id = c.agent_id"
-              " WHERE ($1::text IS NULL OR g.agency = $1) ORDER BY g.agency COLLATE \"C\", g.host COLLATE \"C\","
-              " c.policy COLLATE \"C\", c.check_id COLLATE \"C\"",
-              p);
-          if (!r.ok()) return failed(c, r);
-          std::vector<ComplianceRow> out;
-          for (int i = 0; i < r.rows(); ++i) out.push_back(compliance_row(r, i));
-          return out;
-        });
-  }
-
-  Result<std::vector<ComplianceRow>> compliance_as_of(const std::string& agency, Timestamp at) override {
-    return with_conn<std::vector<ComplianceRow>>(
-        "compliance_as_of", [&](Conn& c) -> Result<std::vector<ComplianceRow>> {
-          Params p;
-          p.text_or_null(agency).integer(at.ns);
-          Res r = c.exec(
-              "SELECT DISTINCT ON (h.agent_id, h.policy, h.check_id) c.agent_id, g.agency, g.host, g.level, c.policy,"
-              " c.check_id, c.title, c.level, h.result, c.controls, '', h.ts, '', c.policy_version"
-              " FROM compliance_history h"
-              " JOIN compliance_latest c ON c.agent_id = h.agent_id AND c.policy = h.policy AND c.check_id = h.check_id"
-              " JOIN agents g ON g.id = h.agent_id"
-              " WHERE ($1::text IS NULL OR g.agency = $1) AND h.ts <= $2"
-              " ORDER BY h.agent_id, h.policy, h.check_id, h.ts DESC",
-              p);
-          if (!r.ok()) return failed(c, r);
-          std::vector<ComplianceRow> out;
-          for (int i = 0; i < r.rows(); ++i) out.push_back(compliance_row(r, i));
-          // The same order as compliance_latest: agency, host, policy, check.
-          std::sort(out.begin(), out.end(), [](const ComplianceRow& a, const ComplianceRow& b) {
-            return std::tie(a.agency, a.host, a.policy, a.check_id) < std::tie(b.agency, b.host, b.policy, b.check_id);
-          });
-          return out;
-        });
-  }
-
   Result<std::vector<AlertTally>> alert_tally(const std::string& agency, Timestamp since) override {
     return with_conn<std::vector<AlertTally>>("alert_tally", [&](Conn& c) -> Result<std::vector<AlertTally>> {
       Params p;
@@ -792,100 +756,6 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
                        static_cast<uint64_t>(r.integer(i, 3))});
       }
       return out;
-    });
-  }
-
-  Result<int64_t> add_waiver(const WaiverRecord& w) override {
-    return with_conn<int64_t>("add_waiver", [&](Conn& c) -> Result<int64_t> {
-      Params p;
-      p.text(w.agency).text(w.agent_id).text(w.policy).text(w.check_id).text(w.reason).text(w.accepted_by);
-      p.text(w.created_by).integer((w.created.ns ? w.created : Timestamp::now()).ns).integer(w.expires.ns);
-      Res r = c.exec(
-          "INSERT INTO waivers(agency, agent_id, policy, check_id, reason, accepted_by, created_by, created_at,"
-          " expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-          p);
-      if (!r.ok()) return failed(c, r);
-      return r.integer(0, 0);
-    });
-  }
-
-  // The columns of compliance_latest and compliance_as_of, in their order.
-  static ComplianceRow compliance_row(Res& r, int i) {
-    ComplianceRow row;
-    row.agent_id = r.text(i, 0);
-    row.agency = r.text(i, 1);
-    row.host = r.text(i, 2);
-    row.agent_level = static_cast<int>(r.integer(i, 3));
-    row.policy = r.text(i, 4);
-    row.check_id = r.text(i, 5);
-    row.title = r.text(i, 6);
-    row.level = static_cast<int>(r.integer(i, 7));
-    row.result = r.text(i, 8);
-    row.controls = r.text(i, 9);
-    row.evidence = r.text(i, 10);
-    row.time = Timestamp{r.integer(i, 11)};
-    row.remediation = r.text(i, 12);
-    row.policy_version = r.text(i, 13);
-    return row;
-  }
-
-  static constexpr const char* kWaiverSelect =
-      "SELECT id, agency, agent_id, policy, check_id, reason, accepted_by, created_by, created_at, expires_at,"
-      " ended_at, ended_by FROM waivers";
-
-  static WaiverRecord waiver_row(Res& r, int i) {
-    WaiverRecord w;
-    w.id = r.integer(i, 0);
-    w.agency = r.text(i, 1);
-    w.agent_id = r.text(i, 2);
-    w.policy = r.text(i, 3);
-    w.check_id = r.text(i, 4);
-    w.reason = r.text(i, 5);
-    w.accepted_by = r.text(i, 6);
-    w.created_by = r.text(i, 7);
-    w.created = Timestamp{r.integer(i, 8)};
-    w.expires = Timestamp{r.integer(i, 9)};
-    w.ended = Timestamp{r.integer(i, 10)};
-    w.ended_by = r.text(i, 11);
-    return w;
-  }
-
-  Result<std::vector<WaiverRecord>> list_waivers(const WaiverFilter& f) override {
-    return with_conn<std::vector<WaiverRecord>>("list_waivers", [&](Conn& c) -> Result<std::vector<WaiverRecord>> {
-      static const std::string sql =
-          std::string(kWaiverSelect) +
-          " WHERE ($1::text IS NULL OR agency = $1) AND ($2::bigint = 0 OR (ended_at = 0 AND expires_at > $3))"
-          " AND ($4::text IS NULL OR agency = ANY(string_to_array($4, E'\\n'))) ORDER BY id DESC LIMIT 10000";
-      Params p;
-      p.text_or_null(f.agency).integer(f.active_only ? 1 : 0).integer(f.now.ns).text_or_null(join_lines(f.agencies_in));
-      Res r = c.exec(sql.c_str(), p);
-      if (!r.ok()) return failed(c, r);
-      std::vector<WaiverRecord> out;
-      for (int i = 0; i < r.rows(); ++i) out.push_back(waiver_row(r, i));
-      return out;
-    });
-  }
-
-  Result<std::optional<WaiverRecord>> get_waiver(int64_t id) override {
-    return with_conn<std::optional<WaiverRecord>>("get_waiver", [&](Conn& c) -> Result<std::optional<WaiverRecord>> {
-      static const std::string sql = std::string(kWaiverSelect) + " WHERE id = $1";
-      Params p;
-      p.integer(id);
-      Res r = c.exec(sql.c_str(), p);
-      if (!r.ok()) return failed(c, r);
-      if (r.rows() == 0) return std::optional<WaiverRecord>();
-      return std::optional<WaiverRecord>(waiver_row(r, 0));
-    });
-  }
-
-  Result<bool> expire_waiver(int64_t id, Timestamp when, const std::string& who) override {
-    return with_conn<bool>("expire_waiver", [&](Conn& c) -> Result<bool> {
-      Params p;
-      p.integer(when.ns).text(who).integer(id);
-      Res r = c.exec(
-          "UPDATE waivers SET ended_at = $1, ended_by = $2 WHERE id = $3 AND ended_at = 0 AND expires_at > $1", p);
-      if (!r.ok()) return failed(c, r);
-      return r.affected() > 0;
     });
   }
 
@@ -1066,8 +936,10 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
       // A seq's first record is the one stored; a later one under the same seq is not new.
       bool is_new = fresh.erase(static_cast<int64_t>(rec.seq)) > 0;
       if (!is_new || !rec.check) continue;
-      auto r = upsert_check(c, agent_id, rec, sqlstate);
+      PgConnection pc(c);
+      auto r = store_compliance_result(pc, agent_id, rec);
       if (!r) {
+        sqlstate = pc.sqlstate();
         rollback(c);
         return make_error(r.error());
       }
@@ -1079,51 +951,6 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
       return failed(c, commit);
     }
     return added;
-  }
-
-  // Inside store_batch's transaction: the newest result wins; a change of result is history.
-  static Result<void> upsert_check(Conn& c, const std::string& agent_id, const IncomingRecord& rec,
-                                   std::string& sqlstate) {
-    const auto& k = *rec.check;
-    Params q;
-    q.text(agent_id).text(k.policy).text(k.check_id);
-    Res prev = c.exec(
-        "SELECT result, ts FROM compliance_latest WHERE agent_id = $1 AND policy = $2 AND check_id = $3 FOR UPDATE", q);
-    if (!prev.ok()) {
-      sqlstate = prev.sqlstate();
-      return failed(c, prev);
-    }
-    bool exists = prev.rows() > 0;
-    if (exists && prev.integer(0, 1) > rec.time.ns) return {};  // an older result delivered late
-    bool is_change = !exists || prev.text(0, 0) != k.result;
-    Params p;
-    p.text(agent_id).text(k.policy).text(k.check_id).text(k.title).integer(k.level).text(k.result);
-    p.text(k.controls).text(k.evidence).integer(rec.time.ns).text(k.remediation).text(k.policy_version);
-    Res up = c.exec(
-        "INSERT INTO compliance_latest(agent_id, policy, check_id, title, level, result, controls, evidence, ts,"
-        " remediation, policy_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        " ON CONFLICT (agent_id, policy, check_id) DO UPDATE SET"
-        " title = EXCLUDED.title, level = EXCLUDED.level, result = EXCLUDED.result, controls = EXCLUDED.controls,"
-        " evidence = EXCLUDED.evidence, ts = EXCLUDED.ts, remediation = EXCLUDED.remediation,"
-        " policy_version = EXCLUDED.policy_version"
-        // Checked again here: a row another collector inserted since the SELECT may be newer.
-        " WHERE compliance_latest.ts <= EXCLUDED.ts",
-        p);
-    if (!up.ok()) {
-      sqlstate = up.sqlstate();
-      return failed(c, up);
-    }
-    if (is_change) {
-      Params h;
-      h.text(agent_id).text(k.policy).text(k.check_id).text(k.result).integer(rec.time.ns);
-      Res hr = c.exec(
-          "INSERT INTO compliance_history(agent_id, policy, check_id, result, ts) VALUES ($1, $2, $3, $4, $5)", h);
-      if (!hr.ok()) {
-        sqlstate = hr.sqlstate();
-        return failed(c, hr);
-      }
-    }
-    return {};
   }
 
   // Every filter is a parameter; an unused one is NULL (or 0) and matches everything.

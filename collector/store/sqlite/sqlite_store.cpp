@@ -19,6 +19,7 @@
 #include "collector/search/search_sql.h"
 #include "collector/store/agent_sql.h"
 #include "collector/store/common_sql.h"
+#include "collector/store/compliance_sql.h"
 #include "collector/store/identity_sql.h"
 #include "collector/store/migrations.h"
 #include "collector/store/store.h"
@@ -115,7 +116,8 @@ class SqliteConnection final : public SqlConnection {
   sqlite3* db_;
 };
 
-class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentityStore, private SqlDatabase {
+class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentityStore, public SqlComplianceStore,
+                          private SqlDatabase {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
@@ -245,7 +247,8 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       added += is_new ? 1 : 0;
       s.reset();
       if (is_new && rec.check) {
-        auto c = upsert_check(agent_id, rec);
+        SqliteConnection conn(db_);
+        auto c = store_compliance_result(conn, agent_id, rec);
         if (!c) {
           (void)exec("ROLLBACK");
           return make_error(c.error());
@@ -656,49 +659,6 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   }
 
 
-  Result<std::vector<ComplianceRow>> compliance_latest(const std::string& agency) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_,
-           "SELECT c.agent_id, g.agency, g.host, g.level, c.policy, c.check_id, c.title, c.level, c.result,"
-           " c.controls, c.evidence, c.ts, c.remediation, c.policy_version FROM compliance_latest c"
-           " JOIN agents g ON g.id = c.agent_id"
-           " WHERE (?1 IS NULL OR g.agency = ?1) ORDER BY g.agency, g.host, c.policy, c.check_id");
-    s.bind_or_null(1, agency);
-    std::vector<ComplianceRow> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) out.push_back(compliance_row(s));
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return out;
-  }
-
-  Result<std::vector<ComplianceRow>> compliance_as_of(const std::string& agency, Timestamp at) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_,
-           "SELECT c.agent_id, g.agency, g.host, g.level, c.policy, c.check_id, c.title, c.level, h.result,"
-           " c.controls, '', h.ts, '', c.policy_version FROM compliance_history h"
-           " JOIN (SELECT agent_id, policy, check_id, MAX(ts) AS ts FROM compliance_history WHERE ts <= ?2"
-           "       GROUP BY agent_id, policy, check_id) m"
-           "   ON m.agent_id = h.agent_id AND m.policy = h.policy AND m.check_id = h.check_id AND m.ts = h.ts"
-           " JOIN compliance_latest c ON c.agent_id = h.agent_id AND c.policy = h.policy AND c.check_id = h.check_id"
-           " JOIN agents g ON g.id = h.agent_id"
-           " WHERE (?1 IS NULL OR g.agency = ?1) ORDER BY g.agency, g.host, c.policy, c.check_id");
-    s.bind_or_null(1, agency);
-    s.bind(2, at.ns);
-    std::vector<ComplianceRow> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-      ComplianceRow r = compliance_row(s);
-      // Two changes in the same nanosecond would both be the latest; keep one.
-      if (!out.empty() && out.back().agent_id == r.agent_id && out.back().policy == r.policy &&
-          out.back().check_id == r.check_id) {
-        continue;
-      }
-      out.push_back(std::move(r));
-    }
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return out;
-  }
-
   Result<std::vector<AlertTally>> alert_tally(const std::string& agency, Timestamp since) override {
     std::lock_guard lock(mutex_);
     Stmt s(db_,
@@ -716,122 +676,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     return out;
   }
 
-  Result<int64_t> add_waiver(const WaiverRecord& w) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_,
-           "INSERT INTO waivers(agency, agent_id, policy, check_id, reason, accepted_by, created_by, created_at,"
-           " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    s.bind(1, w.agency).bind(2, w.agent_id).bind(3, w.policy).bind(4, w.check_id).bind(5, w.reason);
-    s.bind(6, w.accepted_by).bind(7, w.created_by).bind(8, (w.created.ns ? w.created : Timestamp::now()).ns);
-    s.bind(9, w.expires.ns);
-    if (auto d = done(s); !d) return make_error(d.error());
-    return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
-  }
-
-  Result<std::vector<WaiverRecord>> list_waivers(const WaiverFilter& f) override {
-    std::lock_guard lock(mutex_);
-    static const std::string sql =
-        std::string(kWaiverSelect) +
-        " WHERE (?1 IS NULL OR agency = ?1) AND (?2 = 0 OR (ended_at = 0 AND expires_at > ?3))"
-        " AND (?4 IS NULL OR instr(char(10) || ?4 || char(10), char(10) || agency || char(10)) > 0)"
-        " ORDER BY id DESC LIMIT 10000";
-    Stmt s(db_, sql.c_str());
-    s.bind_or_null(1, f.agency);
-    s.bind(2, static_cast<int64_t>(f.active_only)).bind(3, f.now.ns);
-    s.bind_or_null(4, join_lines(f.agencies_in));
-    std::vector<WaiverRecord> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) out.push_back(waiver_row(s));
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return out;
-  }
-
-  Result<std::optional<WaiverRecord>> get_waiver(int64_t id) override {
-    std::lock_guard lock(mutex_);
-    static const std::string sql = std::string(kWaiverSelect) + " WHERE id = ?";
-    Stmt s(db_, sql.c_str());
-    s.bind(1, id);
-    int rc = s.step();
-    if (rc == SQLITE_ROW) return std::optional<WaiverRecord>(waiver_row(s));
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return std::optional<WaiverRecord>();
-  }
-
-  Result<bool> expire_waiver(int64_t id, Timestamp when, const std::string& who) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "UPDATE waivers SET ended_at = ?1, ended_by = ?2 WHERE id = ?3 AND ended_at = 0 AND expires_at > ?1");
-    s.bind(1, when.ns).bind(2, who).bind(3, id);
-    if (auto d = done(s); !d) return make_error(d.error());
-    return sqlite3_changes(db_) > 0;
-  }
-
  private:
-  // The columns of compliance_latest and compliance_as_of, in their order.
-  static ComplianceRow compliance_row(Stmt& s) {
-    ComplianceRow r;
-    r.agent_id = s.text(0);
-    r.agency = s.text(1);
-    r.host = s.text(2);
-    r.agent_level = static_cast<int>(s.integer(3));
-    r.policy = s.text(4);
-    r.check_id = s.text(5);
-    r.title = s.text(6);
-    r.level = static_cast<int>(s.integer(7));
-    r.result = s.text(8);
-    r.controls = s.text(9);
-    r.evidence = s.text(10);
-    r.time = Timestamp{s.integer(11)};
-    r.remediation = s.text(12);
-    r.policy_version = s.text(13);
-    return r;
-  }
-
-  static constexpr const char* kWaiverSelect =
-      "SELECT id, agency, agent_id, policy, check_id, reason, accepted_by, created_by, created_at, expires_at,"
-      " ended_at, ended_by FROM waivers";
-
-  static WaiverRecord waiver_row(Stmt& s) {
-    WaiverRecord w;
-    w.id = s.integer(0);
-    w.agency = s.text(1);
-    w.agent_id = s.text(2);
-    w.policy = s.text(3);
-    w.check_id = s.text(4);
-    w.reason = s.text(5);
-    w.accepted_by = s.text(6);
-    w.created_by = s.text(7);
-    w.created = Timestamp{s.integer(8)};
-    w.expires = Timestamp{s.integer(9)};
-    w.ended = Timestamp{s.integer(10)};
-    w.ended_by = s.text(11);
-    return w;
-  }
-
-  // Inside store_batch's transaction: the newest result wins; a change of result is history.
-  Result<void> upsert_check(const std::string& agent_id, const IncomingRecord& rec) {
-    const auto& c = *rec.check;
-    Stmt prev(db_, "SELECT result, ts FROM compliance_latest WHERE agent_id = ? AND policy = ? AND check_id = ?");
-    prev.bind(1, agent_id).bind(2, c.policy).bind(3, c.check_id);
-    int rc = prev.step();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    bool exists = rc == SQLITE_ROW;
-    if (exists && prev.integer(1) > rec.time.ns) return {};  // an older result delivered late
-    bool changed = !exists || prev.text(0) != c.result;
-    Stmt up(db_,
-            "INSERT OR REPLACE INTO compliance_latest(agent_id, policy, check_id, title, level, result, controls,"
-            " evidence, ts, remediation, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    up.bind(1, agent_id).bind(2, c.policy).bind(3, c.check_id).bind(4, c.title).bind(5, static_cast<int64_t>(c.level));
-    up.bind(6, c.result).bind(7, c.controls).bind(8, c.evidence).bind(9, rec.time.ns);
-    up.bind(10, c.remediation).bind(11, c.policy_version);
-    if (auto d = done(up); !d) return d;
-    if (changed) {
-      Stmt h(db_, "INSERT INTO compliance_history(agent_id, policy, check_id, result, ts) VALUES (?, ?, ?, ?, ?)");
-      h.bind(1, agent_id).bind(2, c.policy).bind(3, c.check_id).bind(4, c.result).bind(5, rec.time.ns);
-      if (auto d = done(h); !d) return d;
-    }
-    return {};
-  }
-
   // The distinct kinds of stored records, one index seek each (a loose scan of records_kind_ts).
   Result<std::vector<std::string>> record_kinds() {
     std::lock_guard lock(mutex_);
