@@ -20,6 +20,7 @@
 #include "collector/store/agent_sql.h"
 #include "collector/store/common_sql.h"
 #include "collector/store/compliance_sql.h"
+#include "collector/store/triage_sql.h"
 #include "collector/store/identity_sql.h"
 #include "collector/store/migrations.h"
 #include "collector/store/store.h"
@@ -302,7 +303,7 @@ class PgConnection final : public SqlConnection {
 };
 
 class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStore, public SqlComplianceStore,
-                      private SqlDatabase {
+                      public SqlTriageStore, private SqlDatabase {
  public:
   explicit PgStore(PostgresOptions o) : options_(std::move(o)) {}
 
@@ -696,66 +697,6 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
       if (!r.ok()) return failed(c, r);
       if (r.rows() == 0) return std::optional<AlertRecord>();
       return std::optional<AlertRecord>(alert_row(r, 0, true));
-    });
-  }
-
-  Result<std::vector<AlertChange>> alert_history(int64_t id) override {
-    return with_conn<std::vector<AlertChange>>("alert_history", [&](Conn& c) -> Result<std::vector<AlertChange>> {
-      Params p;
-      p.integer(id);
-      Res r = c.exec("SELECT ts, who, action, value FROM alert_history WHERE alert_id = $1 ORDER BY ts, n", p);
-      if (!r.ok()) return failed(c, r);
-      std::vector<AlertChange> out;
-      for (int i = 0; i < r.rows(); ++i) {
-        out.push_back({Timestamp{r.integer(i, 0)}, r.text(i, 1), r.text(i, 2), r.text(i, 3)});
-      }
-      return out;
-    });
-  }
-
-  Result<bool> change_alert(int64_t id, const AlertChange& change) override {
-    // One statement each: the change and its history row are written together or not at all.
-    const char* sql = nullptr;
-    if (change.action == "status") {
-      if (!is_alert_status(change.value)) return make_error("unknown alert status '" + change.value + "'");
-      sql =
-          "WITH u AS (UPDATE alerts SET status = $3 WHERE id = $1 RETURNING id)"
-          " INSERT INTO alert_history(alert_id, ts, who, action, value) SELECT id, $2, $4, $5, $3 FROM u";
-    } else if (change.action == "assign") {
-      sql =
-          "WITH u AS (UPDATE alerts SET assignee = $3 WHERE id = $1 RETURNING id)"
-          " INSERT INTO alert_history(alert_id, ts, who, action, value) SELECT id, $2, $4, $5, $3 FROM u";
-    } else if (change.action == "comment") {
-      sql =
-          "WITH u AS (SELECT id FROM alerts WHERE id = $1 FOR UPDATE)"
-          " INSERT INTO alert_history(alert_id, ts, who, action, value) SELECT id, $2, $4, $5, $3::text FROM u";
-    } else {
-      return make_error("unknown alert change '" + change.action + "'");
-    }
-    return with_conn<bool>("change_alert", [&](Conn& c) {
-      Params p;
-      p.integer(id).integer((change.time.ns ? change.time : Timestamp::now()).ns).text(change.value);
-      p.text(change.who).text(change.action);
-      return changed(c, sql, p);
-    });
-  }
-
-  Result<std::vector<AlertTally>> alert_tally(const std::string& agency, Timestamp since) override {
-    return with_conn<std::vector<AlertTally>>("alert_tally", [&](Conn& c) -> Result<std::vector<AlertTally>> {
-      Params p;
-      p.text_or_null(agency).integer(since.ns);
-      Res r = c.exec(
-          "SELECT COALESCE(g.agency, ''), a.severity, a.status, COUNT(*) FROM alerts a"
-          " LEFT JOIN agents g ON g.id = a.agent_id WHERE ($1::text IS NULL OR g.agency = $1) AND a.ts >= $2"
-          " GROUP BY 1, 2, 3 ORDER BY COALESCE(g.agency, '') COLLATE \"C\", a.severity, a.status COLLATE \"C\"",
-          p);
-      if (!r.ok()) return failed(c, r);
-      std::vector<AlertTally> out;
-      for (int i = 0; i < r.rows(); ++i) {
-        out.push_back({r.text(i, 0), static_cast<int>(r.integer(i, 1)), r.text(i, 2),
-                       static_cast<uint64_t>(r.integer(i, 3))});
-      }
-      return out;
     });
   }
 

@@ -20,6 +20,7 @@
 #include "collector/store/agent_sql.h"
 #include "collector/store/common_sql.h"
 #include "collector/store/compliance_sql.h"
+#include "collector/store/triage_sql.h"
 #include "collector/store/identity_sql.h"
 #include "collector/store/migrations.h"
 #include "collector/store/store.h"
@@ -117,7 +118,7 @@ class SqliteConnection final : public SqlConnection {
 };
 
 class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentityStore, public SqlComplianceStore,
-                          private SqlDatabase {
+                          public SqlTriageStore, private SqlDatabase {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
@@ -606,75 +607,6 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
   }
 
-  Result<std::vector<AlertChange>> alert_history(int64_t id) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT ts, who, action, value FROM alert_history WHERE alert_id = ? ORDER BY ts, rowid");
-    s.bind(1, id);
-    std::vector<AlertChange> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) out.push_back({Timestamp{s.integer(0)}, s.text(1), s.text(2), s.text(3)});
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return out;
-  }
-
-  Result<bool> change_alert(int64_t id, const AlertChange& c) override {
-    std::lock_guard lock(mutex_);
-    const char* sql = nullptr;
-    if (c.action == "status") {
-      if (!is_alert_status(c.value)) return make_error("unknown alert status '" + c.value + "'");
-      sql = "UPDATE alerts SET status = ? WHERE id = ?";
-    } else if (c.action == "assign") {
-      sql = "UPDATE alerts SET assignee = ? WHERE id = ?";
-    } else if (c.action == "comment") {
-      sql = "UPDATE alerts SET id = id WHERE ?1 IS NOT NULL AND id = ?2";
-    } else {
-      return make_error("unknown alert change '" + c.action + "'");
-    }
-    auto r = exec("BEGIN IMMEDIATE");
-    if (!r) return make_error(r.error());
-    Stmt u(db_, sql);
-    u.bind(1, c.value).bind(2, id);
-    if (u.step() != SQLITE_DONE) {
-      std::string err = sqlite3_errmsg(db_);
-      (void)exec("ROLLBACK");
-      return make_error("sqlite: " + err);
-    }
-    if (sqlite3_changes(db_) == 0) {
-      (void)exec("ROLLBACK");
-      return false;
-    }
-    Stmt h(db_, "INSERT INTO alert_history(alert_id, ts, who, action, value) VALUES (?, ?, ?, ?, ?)");
-    h.bind(1, id).bind(2, (c.time.ns ? c.time : Timestamp::now()).ns).bind(3, c.who).bind(4, c.action).bind(5, c.value);
-    if (h.step() != SQLITE_DONE) {
-      std::string err = sqlite3_errmsg(db_);
-      (void)exec("ROLLBACK");
-      return make_error("sqlite: " + err);
-    }
-    r = exec("COMMIT");
-    if (!r) {
-      (void)exec("ROLLBACK");
-      return make_error(r.error());
-    }
-    return true;
-  }
-
-
-  Result<std::vector<AlertTally>> alert_tally(const std::string& agency, Timestamp since) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_,
-           "SELECT COALESCE(g.agency, ''), a.severity, a.status, COUNT(*) FROM alerts a"
-           " LEFT JOIN agents g ON g.id = a.agent_id WHERE (?1 IS NULL OR g.agency = ?1) AND a.ts >= ?2"
-           " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
-    s.bind_or_null(1, agency);
-    s.bind(2, since.ns);
-    std::vector<AlertTally> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-      out.push_back({s.text(0), static_cast<int>(s.integer(1)), s.text(2), static_cast<uint64_t>(s.integer(3))});
-    }
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return out;
-  }
 
  private:
   // The distinct kinds of stored records, one index seek each (a loose scan of records_kind_ts).
