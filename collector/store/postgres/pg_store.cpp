@@ -20,6 +20,7 @@
 #include "collector/store/agent_sql.h"
 #include "collector/store/common_sql.h"
 #include "collector/store/compliance_sql.h"
+#include "collector/store/retention_sql.h"
 #include "collector/store/triage_sql.h"
 #include "collector/store/identity_sql.h"
 #include "collector/store/migrations.h"
@@ -303,7 +304,7 @@ class PgConnection final : public SqlConnection {
 };
 
 class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStore, public SqlComplianceStore,
-                      public SqlTriageStore, private SqlDatabase {
+                      public SqlTriageStore, public SqlRetentionStore, private SqlDatabase {
  public:
   explicit PgStore(PostgresOptions o) : options_(std::move(o)) {}
 
@@ -373,17 +374,6 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
       Res unlock = c.exec("SELECT pg_advisory_unlock(hashtextextended('vigil.migrate.' || current_schema(), 0))");
       if (r && !unlock.ok()) return make_error("cannot release the migration lock: " + unlock.error());
       return r;
-    });
-  }
-
-  Result<bool> claim_retention_round(Timestamp now, Timestamp last_before) override {
-    return with_conn<bool>("claim_retention_round", [&](Conn& c) -> Result<bool> {
-      Params p;
-      p.integer(now.ns).integer(last_before.ns);
-      static const std::string sql = dollar_params(kClaimRetentionRound);
-      Res r = c.exec(sql.c_str(), p);
-      if (!r.ok()) return failed(c, r);
-      return r.rows() > 0;
     });
   }
 

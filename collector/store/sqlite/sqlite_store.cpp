@@ -18,8 +18,8 @@
 
 #include "collector/search/search_sql.h"
 #include "collector/store/agent_sql.h"
-#include "collector/store/common_sql.h"
 #include "collector/store/compliance_sql.h"
+#include "collector/store/retention_sql.h"
 #include "collector/store/triage_sql.h"
 #include "collector/store/identity_sql.h"
 #include "collector/store/migrations.h"
@@ -118,7 +118,7 @@ class SqliteConnection final : public SqlConnection {
 };
 
 class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentityStore, public SqlComplianceStore,
-                          public SqlTriageStore, private SqlDatabase {
+                          public SqlTriageStore, public SqlRetentionStore, private SqlDatabase {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
@@ -205,15 +205,6 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       if (!r) return r;
     }
     return {};
-  }
-
-  Result<bool> claim_retention_round(Timestamp now, Timestamp last_before) override {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_, kClaimRetentionRound);
-    s.bind(1, now.ns).bind(2, last_before.ns);
-    int rc = s.step();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return rc == SQLITE_ROW;
   }
 
   Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
