@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -88,28 +89,27 @@ class SqlDatabase {
   // The same inside one transaction: committed when `work` succeeds, rolled back otherwise.
   virtual Result<void> in_transaction(const char* op, const Work& work) = 0;
 
-  // `work` returning a value.
+  // `work` returning a value, on a connection or in a transaction.
   template <typename T, typename Fn>
   Result<T> query(const char* op, Fn&& fn) {
-    std::optional<T> out;
-    auto r = with_connection(op, [&](SqlConnection& c) -> Result<void> {
-      Result<T> v = fn(c);
-      if (!v) return make_error(v.error());
-      out.emplace(std::move(*v));
-      return {};
-    });
-    if (!r) return make_error(r.error());
-    return std::move(*out);
+    return returning<T>(op, false, std::forward<Fn>(fn));
   }
   template <typename T, typename Fn>
   Result<T> transaction(const char* op, Fn&& fn) {
+    return returning<T>(op, true, std::forward<Fn>(fn));
+  }
+
+ private:
+  template <typename T, typename Fn>
+  Result<T> returning(const char* op, bool in_one_transaction, Fn&& fn) {
     std::optional<T> out;
-    auto r = in_transaction(op, [&](SqlConnection& c) -> Result<void> {
+    Work work = [&](SqlConnection& c) -> Result<void> {
       Result<T> v = fn(c);
       if (!v) return make_error(v.error());
       out.emplace(std::move(*v));
       return {};
-    });
+    };
+    auto r = in_one_transaction ? in_transaction(op, work) : with_connection(op, work);
     if (!r) return make_error(r.error());
     return std::move(*out);
   }

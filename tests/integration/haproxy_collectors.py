@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import ssl
@@ -23,53 +22,24 @@ import subprocess
 import sys
 import time
 
-from vigil_harness import Harness
+from vigil_harness import Harness, pg_database, psql
 
-base_dsn = os.environ.get("VIGIL_TEST_PG_DSN", "")
-if not base_dsn:
-    print("SKIP: VIGIL_TEST_PG_DSN is not set (tests/support/pg_server.sh starts a server)")
-    sys.exit(77)
 haproxy = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None)
 if not haproxy:
     print("SKIP: haproxy is not installed (packaging/install-deps.sh installs it)")
     sys.exit(77)
-
-
-def psql(dsn, sql):
-    return subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", dsn, "-c", sql], check=True,
-                          capture_output=True, text=True).stdout.strip()
-
-
-db_name = "vigil_ha_" + secrets.token_hex(4)
-psql(base_dsn, f"CREATE DATABASE {db_name}")
-dsn = f"{base_dsn} dbname={db_name}"
+base_dsn, db_name, dsn = pg_database("vigil_ha_")
 
 h = Harness("vigil-haproxy.")
 extra = []  # (Popen, name) of the second and third collectors and of HAProxy
 try:
     h.init_collector()
-    path = f"{h.tmp}/c/collector.yaml"
-    with open(path) as f:
-        cfg = f.read()
-    if "storage: {driver: sqlite}" not in cfg:
-        h.fail("init's collector.yaml has no storage line to replace")
-    with open(path, "w") as f:
-        f.write(cfg.replace("storage: {driver: sqlite}", f'storage: {{driver: postgresql, dsn: "{dsn}"}}'))
-
-    # Collectors 2 and 3: the first's PKI (one CA, one server certificate behind the balancer) and
-    # database, their own ports and data directories.
+    h.use_postgres(dsn)
+    # Collectors 2 and 3: the first's PKI and database, their own ports and data directories.
     ports = [(h.agents_port, h.console_port)]
     for n in (2, 3):
-        shutil.copytree(f"{h.tmp}/c", f"{h.tmp}/c{n}")
-        agents_n, console_n = h.free_port(), h.free_port()
+        agents_n, console_n, _ = h.copy_collector(n)
         ports.append((agents_n, console_n))
-        for name in ("collector.yaml", "vigilctl.yaml"):
-            p = f"{h.tmp}/c{n}/{name}"
-            with open(p) as f:
-                text = f.read()
-            text = text.replace(f":{h.agents_port}", f":{agents_n}").replace(f":{h.console_port}", f":{console_n}")
-            with open(p, "w") as f:
-                f.write(text)
 
     # The balancer: TCP passthrough (TLS ends at the collectors, so agents keep mutual TLS end to
     # end), connect health checks every 300 ms, a refused connection tried on another server.

@@ -9,54 +9,23 @@ Needs VIGIL_TEST_PG_DSN (tests/support/pg_server.sh); exits 77 (skipped) without
 Usage: postgres_collectors.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
 import json
-import os
-import secrets
-import shutil
 import subprocess
 import sys
 import time
 
-from vigil_harness import Harness
+from vigil_harness import Harness, pg_database, psql
 
-base_dsn = os.environ.get("VIGIL_TEST_PG_DSN", "")
-if not base_dsn:
-    print("SKIP: VIGIL_TEST_PG_DSN is not set (tests/support/pg_server.sh starts a server)")
-    sys.exit(77)
-
-
-def psql(dsn, sql):
-    return subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", dsn, "-c", sql], check=True,
-                          capture_output=True, text=True).stdout.strip()
-
-
-# A database of its own; in a keyword/value string the last dbname given wins.
-db_name = "vigil_it_" + secrets.token_hex(4)
-psql(base_dsn, f"CREATE DATABASE {db_name}")
-dsn = f"{base_dsn} dbname={db_name}"
+base_dsn, db_name, dsn = pg_database("vigil_it_")
 
 h = Harness("vigil-pgshared.")
 second = None
 try:
     h.init_collector()
-    path = f"{h.tmp}/c/collector.yaml"
-    with open(path) as f:
-        cfg = f.read()
-    if "storage: {driver: sqlite}" not in cfg:
-        h.fail("init's collector.yaml has no storage line to replace")
-    with open(path, "w") as f:
-        f.write(cfg.replace("storage: {driver: sqlite}", f'storage: {{driver: postgresql, dsn: "{dsn}"}}'))
+    h.use_postgres(dsn)
     # The second collector: the same PKI (one CA, one server certificate behind the balancer) and
     # database, its own ports and data directory.
-    shutil.copytree(f"{h.tmp}/c", f"{h.tmp}/c2")
-    agents2, console2 = h.free_port(), h.free_port()
-    for name in ("collector.yaml", "vigilctl.yaml"):
-        p = f"{h.tmp}/c2/{name}"
-        with open(p) as f:
-            text = f.read()
-        text = text.replace(f":{h.agents_port}", f":{agents2}").replace(f":{h.console_port}", f":{console2}")
-        with open(p, "w") as f:
-            f.write(text)
-    ctl2 = [h.ctl_bin, "-c", f"{h.tmp}/c2/vigilctl.yaml"]
+    agents2, console2, ctl2 = h.copy_collector(2)
+    path = f"{h.tmp}/c/collector.yaml"
 
     check = subprocess.run([h.collector_bin, "check-config", "-c", path], capture_output=True, text=True)
     if check.returncode != 0:

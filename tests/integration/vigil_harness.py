@@ -4,6 +4,7 @@ VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR."""
 import os
 import re
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -12,6 +13,26 @@ import subprocess
 import sys
 import tempfile
 import time
+
+
+
+def psql(dsn, sql):
+    """Runs `sql` with psql; returns its unaligned output."""
+    return subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", dsn, "-c", sql], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def pg_database(prefix):
+    """A PostgreSQL database of its own on the test server (VIGIL_TEST_PG_DSN, from
+    tests/support/pg_server.sh): returns (server dsn, database name, database dsn). Exits 77
+    (skipped) when no server is given. In a keyword/value string the last dbname wins."""
+    base = os.environ.get("VIGIL_TEST_PG_DSN", "")
+    if not base:
+        print("SKIP: VIGIL_TEST_PG_DSN is not set (tests/support/pg_server.sh starts a server)")
+        sys.exit(77)
+    name = prefix + secrets.token_hex(4)
+    psql(base, f"CREATE DATABASE {name}")
+    return base, name, f"{base} dbname={name}"
 
 
 class Harness:
@@ -67,6 +88,31 @@ class Harness:
                 cfg = f.read()
             with open(path, "w") as f:
                 f.write(cfg.replace("collector:\n", "collector:\n" + limits, 1))
+
+    def use_postgres(self, dsn):
+        """Stores the collector init_collector made in PostgreSQL `dsn` instead of SQLite."""
+        path = f"{self.tmp}/c/collector.yaml"
+        with open(path) as f:
+            cfg = f.read()
+        if "storage: {driver: sqlite}" not in cfg:
+            self.fail("init's collector.yaml has no storage line to replace")
+        with open(path, "w") as f:
+            f.write(cfg.replace("storage: {driver: sqlite}", f'storage: {{driver: postgresql, dsn: "{dsn}"}}'))
+
+    def copy_collector(self, n):
+        """Another collector as behind a load balancer: the first's PKI (one CA, one server
+        certificate) and storage in c{n}/, its own ports. Returns (agents port, console port,
+        vigilctl command)."""
+        shutil.copytree(f"{self.tmp}/c", f"{self.tmp}/c{n}")
+        agents, console = self.free_port(), self.free_port()
+        for name in ("collector.yaml", "vigilctl.yaml"):
+            p = f"{self.tmp}/c{n}/{name}"
+            with open(p) as f:
+                text = f.read()
+            text = text.replace(f":{self.agents_port}", f":{agents}").replace(f":{self.console_port}", f":{console}")
+            with open(p, "w") as f:
+                f.write(text)
+        return agents, console, [self.ctl_bin, "-c", f"{self.tmp}/c{n}/vigilctl.yaml"]
 
     def start_collector(self, nofile=None):
         """Starts the collector; `nofile` sets its descriptor limit (soft and hard)."""
