@@ -25,7 +25,9 @@ void read_agent_section(YamlReader& r, const YAML::Node& n, AgentSection& out) {
   if (auto v = m.get("user")) {
     if (r.read(v, out.user, m.path("user")) && out.user.empty()) r.error(v, "agent.user: must not be empty");
   }
-  if (auto v = m.get("queue_capacity")) r.read(v, out.queue_capacity, m.path("queue_capacity"), 1024, 16'777'216);
+  m.retired("queue_capacity",
+            "the agent reads its sources in one loop, a bounded slice of each per pass, so no queue lies between "
+            "its stages: what is not read yet waits in its source (the file, the journal, the capture buffer)");
   if (auto v = m.get("health_interval")) r.read_duration(v, out.health_interval, m.path("health_interval"), 1s, 1h);
 }
 
@@ -253,7 +255,6 @@ ConfigReload plan_reload(const AgentConfig& running, const AgentConfig& loaded) 
   restart_if(loaded.agent.name != running.agent.name, "agent.name");
   restart_if(loaded.agent.state_dir != running.agent.state_dir, "agent.state_dir");
   restart_if(loaded.agent.user != running.agent.user, "agent.user");
-  restart_if(loaded.agent.queue_capacity != running.agent.queue_capacity, "agent.queue_capacity");
   a.agent.health_interval = loaded.agent.health_interval;
   restart_if(!same_collector(loaded.collector, running.collector), "collector");
   restart_if(loaded.capture != running.capture, "capture");

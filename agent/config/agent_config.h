@@ -21,7 +21,6 @@ struct AgentSection {
   std::string name;  // host.name of our events; empty: the machine's hostname
   std::string state_dir = "/var/lib/vigil";
   std::string user = "vigil";
-  uint32_t queue_capacity = 65536;  // events between pipeline stages
   std::chrono::milliseconds health_interval = 30s;
 
   bool operator==(const AgentSection&) const = default;

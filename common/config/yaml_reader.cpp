@@ -436,6 +436,18 @@ YAML::Node MapReader::get(std::string_view key) {
   return YAML::Node(YAML::NodeType::Undefined);
 }
 
+void MapReader::retired(std::string_view key, std::string_view why) {
+  retired_.emplace_back(key);
+  if (!ok_) return;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    const YAML::Node k = it->first;  // a copy: the iterator yields a temporary pair
+    if (k.IsScalar() && k.Scalar() == key) {
+      reader_.warning(k, fmt::format("{}: no longer read ({}); remove it", path(key), why));
+      return;
+    }
+  }
+}
+
 YAML::Node MapReader::require(std::string_view key) {
   YAML::Node n = get(key);
   if (ok_ && !n.IsDefined()) {
@@ -462,6 +474,7 @@ void MapReader::finish() {
     }
     seen.emplace_back(name, position(key).first);
     if (std::find(known_.begin(), known_.end(), name) != known_.end()) continue;
+    if (std::find(retired_.begin(), retired_.end(), name) != retired_.end()) continue;
     std::string hint = did_you_mean(name, std::vector<std::string_view>(known_.begin(), known_.end()));
     std::string expected;
     for (const auto& k : known_) {

@@ -119,6 +119,9 @@ class MapReader {
   YAML::Node get(std::string_view key);
   // Like get(), but records "missing required key" when absent.
   YAML::Node require(std::string_view key);
+  // A key earlier versions took and this one no longer reads: when present, a warning that says
+  // why (never an error, so an old file still loads); not offered among the keys the mapping takes.
+  void retired(std::string_view key, std::string_view why);
   // "context.key" for messages.
   std::string path(std::string_view key) const;
 
@@ -129,6 +132,7 @@ class MapReader {
   YAML::Node node_;
   std::string context_;
   std::vector<std::string> known_;
+  std::vector<std::string> retired_;
   bool ok_ = true;
   bool finished_ = false;
 };

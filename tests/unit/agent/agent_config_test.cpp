@@ -148,6 +148,23 @@ TEST(AgentConfig, MissingLogFileIsAWarningNotAnError) {
   EXPECT_EQ(loaded->diagnostics.items()[0].line, 3);
 }
 
+// A key the agent no longer reads loads with a warning at its place that says why, and is not
+// offered among the keys `agent` takes.
+TEST(AgentConfig, RetiredQueueCapacityIsAWarningWithItsReason) {
+  auto loaded = load_agent_config_string(
+      "agent.yaml", "agent:\n  name: a\n  queue_capacity: 65536\ncollector: {addresses: [127.0.0.1:8443]}\n");
+  ASSERT_TRUE(loaded) << loaded.error();
+  const std::string w = loaded->diagnostics.to_string();
+  EXPECT_NE(w.find("agent.yaml:3:3: warning: agent.queue_capacity: no longer read (the agent reads its sources in "
+                   "one loop"),
+            std::string::npos)
+      << w;
+  auto typo = load_agent_config_string("agent.yaml", "agent: {nam: a}\ncollector: {addresses: [127.0.0.1:8443]}\n");
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().find("agent takes: name, state_dir, user, health_interval"), std::string::npos)
+      << typo.error();
+}
+
 TEST(AgentConfig, ShippedExampleIsValid) {
   auto path = vigil::test::source_dir() / "config" / "agent.yaml";
   auto loaded = load_agent_config(path.string());
