@@ -1,5 +1,6 @@
 // Retention (collector.retention): what is older than its kind's period is purged from the store
-// at start and every `interval`, a chunk per transaction, on a thread of its own.
+// every `interval` (and at start, when the last round is that old), a chunk per transaction, on a
+// thread of its own. Collectors sharing a database take turns: each round goes to one of them.
 #pragma once
 
 #include <atomic>
@@ -30,9 +31,10 @@ class Retention {
   Retention(const Retention&) = delete;
   Retention& operator=(const Retention&) = delete;
 
-  // One purge now, logged and added to the totals; stops early when stop() is called.
+  // One round now: claimed in the store (counted as skipped when another collector took it), then
+  // purged, logged and added to the totals; stops early when stop() is called.
   Result<PurgeCounts> run_once(Timestamp now);
-  // A purge now, then one every interval, until stop().
+  // A round now, then one every interval, until stop().
   void start();
   void stop();
   const Totals& totals() const { return totals_; }
