@@ -1,7 +1,6 @@
 #include "collector/api/console_api.h"
 
 #include <algorithm>
-#include <map>
 #include <optional>
 
 #include <fmt/format.h>
@@ -113,9 +112,8 @@ int64_t ConsoleApi::locked_for(const std::string& key, int free_failures, Timest
   if (!f || f->failures < free_failures || now.ns - f->last.ns > to_ns(kLoginForgetAfter)) return 0;
   const int doublings = static_cast<int>(std::min<int64_t>(f->failures - free_failures, 20));
   const auto wait = std::min<std::chrono::seconds>(kLoginLockBase * (int64_t{1} << doublings), kLoginLockMax);
-  const int64_t left = f->last.ns + to_ns(wait) - now.ns;
-  if (left <= 0) return 0;
-  return (left + 999'999'999) / 1'000'000'000;
+  const std::chrono::nanoseconds left{f->last.ns + to_ns(wait) - now.ns};
+  return left.count() > 0 ? std::chrono::ceil<std::chrono::seconds>(left).count() : 0;
 }
 
 net::HttpResponse ConsoleApi::login(const net::HttpRequest& r) {
@@ -160,9 +158,13 @@ net::HttpResponse ConsoleApi::login(const net::HttpRequest& r) {
     reason = "unknown user";
   }
   if (!ok) {
-    const Timestamp forget_before{now.ns - to_ns(kLoginForgetAfter)};
-    (void)store_.count_login_failure(user_key, now, forget_before);
-    (void)store_.count_login_failure(addr_key, now, forget_before);
+    auto dropped = store_.count_login_failures({user_key, addr_key}, now,
+                                               Timestamp{now.ns - to_ns(kLoginForgetAfter)}, kLoginFailureKeys);
+    if (dropped && *dropped > 0) {
+      log_->warn("failed logins: more than {} user names and addresses failed within {} s; the {} that failed "
+                 "longest ago were forgotten",
+                 kLoginFailureKeys, kLoginForgetAfter.count(), *dropped);
+    }
     log_->warn("login failed for user '{}' from {}: {}", loggable(name), address, reason);
     audit(name, "login.failure", address, reason);
     return error(401, "wrong user name or password");

@@ -13,9 +13,7 @@
 
 #include <chrono>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -40,6 +38,9 @@ inline constexpr int kLoginFreeFailuresPerAddress = 20;
 inline constexpr std::chrono::seconds kLoginLockBase{30};
 inline constexpr std::chrono::seconds kLoginLockMax{3600};
 inline constexpr std::chrono::seconds kLoginForgetAfter{3600};
+// User names and addresses with failures kept at most; past it those that failed longest ago go
+// (logged), so a flood from many addresses cannot grow the table without end.
+inline constexpr uint64_t kLoginFailureKeys = 100'000;
 // Sessions end after this long unused, and this long after login whatever happens.
 inline constexpr std::chrono::hours kSessionIdle{12};
 inline constexpr std::chrono::hours kSessionAbsolute{24 * 7};

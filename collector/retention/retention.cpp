@@ -33,7 +33,7 @@ Result<PurgeCounts> Retention::run_once(Timestamp now) {
   auto started = std::chrono::steady_clock::now();
   // Collectors sharing a database take turns: a round goes to whichever asks first once the
   // interval has passed since the last one, and the others leave it.
-  auto claimed = store_.claim_retention_round(now, Timestamp{now.ns - std::chrono::duration_cast<std::chrono::nanoseconds>(config_.interval).count()});
+  auto claimed = store_.claim_retention_round(now, back(now, config_.interval));
   if (claimed && !*claimed) {
     ++totals_.skipped;
     log->debug("retention: this round was taken by another collector sharing the database");

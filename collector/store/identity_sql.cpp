@@ -224,16 +224,22 @@ Result<LoginFailures> SqlIdentityStore::login_failures(const std::string& key) {
   });
 }
 
-Result<LoginFailures> SqlIdentityStore::count_login_failure(const std::string& key, Timestamp now,
-                                                            Timestamp forget_before) {
-  return database().query<LoginFailures>("count_login_failure", [&](SqlConnection& c) -> Result<LoginFailures> {
-    auto forget = c.run("DELETE FROM login_failures WHERE last_failure < ?1 AND key <> ?2",
-                        SqlParams().integer(forget_before.ns).text(key));
+Result<uint64_t> SqlIdentityStore::count_login_failures(const std::vector<std::string>& keys, Timestamp now,
+                                                        Timestamp forget_before, uint64_t max_keys) {
+  return database().transaction<uint64_t>("count_login_failures", [&](SqlConnection& c) -> Result<uint64_t> {
+    auto forget = c.run("DELETE FROM login_failures WHERE last_failure < ?1", SqlParams().integer(forget_before.ns));
     if (!forget) return make_error(forget.error());
-    auto r = c.run(kCountLoginFailure, SqlParams().text(key).integer(now.ns).integer(forget_before.ns));
-    if (!r) return make_error(r.error());
-    if (r->empty()) return make_error("the failure was not counted");
-    return LoginFailures{r->integer(0, 0), now};
+    for (const auto& key : keys) {
+      auto r = c.run(kCountLoginFailure, SqlParams().text(key).integer(now.ns).integer(forget_before.ns));
+      if (!r) return make_error(r.error());
+    }
+    // The cap: every key at or past the (max_keys + 1)-th newest failure goes (nothing when fewer).
+    auto capped = c.run(
+        "DELETE FROM login_failures WHERE last_failure <= (SELECT last_failure FROM login_failures"
+        " ORDER BY last_failure DESC LIMIT 1 OFFSET ?1)",
+        SqlParams().integer(static_cast<int64_t>(max_keys)));
+    if (!capped) return make_error(capped.error());
+    return capped->changed;
   });
 }
 

@@ -28,7 +28,8 @@ class SqlIdentityStore : public virtual IdentityStore {
   Result<uint64_t> expire_sessions(Timestamp created_before, Timestamp used_before) override;
 
   Result<LoginFailures> login_failures(const std::string& key) override;
-  Result<LoginFailures> count_login_failure(const std::string& key, Timestamp now, Timestamp forget_before) override;
+  Result<uint64_t> count_login_failures(const std::vector<std::string>& keys, Timestamp now, Timestamp forget_before,
+                                        uint64_t max_keys) override;
   Result<void> clear_login_failures(const std::string& key) override;
 
   Result<void> add_audit(const AuditEntry& entry) override;

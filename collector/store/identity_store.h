@@ -103,11 +103,13 @@ class IdentityStore {
   // Drops sessions created before `created_before` or unused since `used_before`; returns how many.
   virtual Result<uint64_t> expire_sessions(Timestamp created_before, Timestamp used_before) = 0;
 
-  // Failed logins (collector/api/console_api.h judges the lock from them). count_login_failure
-  // counts one at `now`, starting again from one when the last is older than `forget_before`, and
-  // drops every key whose last failure is that old; it returns the key's new count.
+  // Failed logins (collector/api/console_api.h judges the lock from them). count_login_failures
+  // counts one failure at `now` under each key, in one transaction that first drops every key
+  // whose last failure is older than `forget_before` (its count starts again from one) and then,
+  // past `max_keys`, the keys that failed longest ago; it returns how many the cap dropped.
   virtual Result<LoginFailures> login_failures(const std::string& key) = 0;
-  virtual Result<LoginFailures> count_login_failure(const std::string& key, Timestamp now, Timestamp forget_before) = 0;
+  virtual Result<uint64_t> count_login_failures(const std::vector<std::string>& keys, Timestamp now,
+                                                Timestamp forget_before, uint64_t max_keys) = 0;
   virtual Result<void> clear_login_failures(const std::string& key) = 0;
 
   virtual Result<void> add_audit(const AuditEntry& entry) = 0;

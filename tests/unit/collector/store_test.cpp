@@ -415,25 +415,35 @@ TEST_P(StoreTest, SessionsAreTouchedDeletedAndExpired) {
 }
 
 // Failed logins live in the database, so collectors sharing it lock a user out together.
-TEST_P(StoreTest, LoginFailuresAreCountedForgottenAndCleared) {
+TEST_P(StoreTest, LoginFailuresAreCountedForgottenCappedAndCleared) {
   EXPECT_EQ(store_->login_failures("user:lan")->failures, 0);
   for (int i = 1; i <= 3; ++i) {
-    auto n = store_->count_login_failure("user:lan", at(100 + i), at(0));
+    auto n = store_->count_login_failures({"user:lan", "addr:192.0.2.1"}, at(100 + i), at(0), 100);
     ASSERT_TRUE(n) << n.error();
-    EXPECT_EQ(n->failures, i);
+    EXPECT_EQ(*n, 0u);
   }
-  ASSERT_TRUE(store_->count_login_failure("addr:192.0.2.1", at(104), at(0)));
   auto f = store_->login_failures("user:lan");
   ASSERT_TRUE(f) << f.error();
   EXPECT_EQ(f->failures, 3);
   EXPECT_EQ(f->last.ns, at(103).ns);
+  EXPECT_EQ(store_->login_failures("addr:192.0.2.1")->failures, 3);
   // The last failure older than the forget cutoff: counting starts again, and every other key that
   // old is dropped.
-  EXPECT_EQ(store_->count_login_failure("user:lan", at(500), at(200))->failures, 1);
+  ASSERT_TRUE(store_->count_login_failures({"user:lan"}, at(500), at(200), 100));
+  EXPECT_EQ(store_->login_failures("user:lan")->failures, 1);
   EXPECT_EQ(store_->login_failures("addr:192.0.2.1")->failures, 0);
-  EXPECT_EQ(store_->count_login_failure("user:lan", at(501), at(200))->failures, 2);
-  ASSERT_TRUE(store_->clear_login_failures("user:lan"));
+  ASSERT_TRUE(store_->count_login_failures({"user:lan"}, at(501), at(200), 100));
+  EXPECT_EQ(store_->login_failures("user:lan")->failures, 2);
+  // Past the cap the keys that failed longest ago go, and the store says how many.
+  ASSERT_TRUE(store_->count_login_failures({"addr:192.0.2.2"}, at(502), at(200), 100));
+  auto dropped = store_->count_login_failures({"addr:192.0.2.3"}, at(503), at(200), 2);
+  ASSERT_TRUE(dropped) << dropped.error();
+  EXPECT_EQ(*dropped, 1u);
   EXPECT_EQ(store_->login_failures("user:lan")->failures, 0);
+  EXPECT_EQ(store_->login_failures("addr:192.0.2.2")->failures, 1);
+  EXPECT_EQ(store_->login_failures("addr:192.0.2.3")->failures, 1);
+  ASSERT_TRUE(store_->clear_login_failures("addr:192.0.2.3"));
+  EXPECT_EQ(store_->login_failures("addr:192.0.2.3")->failures, 0);
 }
 
 // Of collectors asking for the same retention round together, exactly one gets it; the next
