@@ -24,7 +24,8 @@
 #include "agent/app/daemon.h"
 #include "agent/capture/pcap_live_source.h"
 #include "agent/replay/replay.h"
-#include "agent/traffic/packet_pipeline.h"
+#include "agent/pipeline/capture_source.h"
+#include "agent/pipeline/pipeline.h"
 #include "agent/ship/identity.h"
 #include "agent/logs/scan.h"
 #include "agent/rules/engine.h"
@@ -157,38 +158,38 @@ int run_capture_command(const CaptureArgs& args) {
   OutputFile output;
   if (!output.open(args.out, "capture")) return 1;
   std::FILE* out = output.get();
-  traffic::PipelineOptions po;
+  // The daemon's pipeline (no rules), its sink the output file.
+  pipeline::PipelineOptions po;
   po.host_name = local_host_name();
-  po.flows = flow_options(FlowSection{});
+  po.traffic.flows = flow_options(FlowSection{});
   uint64_t events = 0;
-  traffic::PacketPipeline pipeline(po, [&](const Event& e) {
-    std::string line = to_json_line(e);
+  std::string line;
+  pipeline::Pipeline pipe(po, [&](const Event& e, std::string_view) {
+    line = to_json_line(e);
     line += '\n';
     std::fwrite(line.data(), 1, line.size(), out);
     ++events;
   });
+  pipeline::CaptureSource capture(std::move(source.value()), false);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(args.seconds);
-  capture::Packet packet;
+  std::vector<pollfd> fds;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto st = (*source)->next(packet);
-    if (st == capture::NextStatus::packet) {
-      pipeline.packet(packet, (*source)->name(), (*source)->stats().packets);
-      continue;
-    }
-    if (st == capture::NextStatus::error) {
-      std::fprintf(stderr, "vigil-agent capture: error: %s\n", (*source)->error().c_str());
+    if (capture.poll(pipe) > 0) continue;
+    if (capture.read_errors() > 0) {
+      std::fprintf(stderr, "vigil-agent capture: error: %s\n", capture.error().c_str());
       return 1;
     }
-    pipeline.advance(Timestamp::now());
-    pollfd pfd{(*source)->fd(), POLLIN, 0};
-    ::poll(&pfd, 1, 100);
+    pipe.advance(Timestamp::now());
+    fds.clear();
+    capture.wake_fds(fds);
+    ::poll(fds.data(), fds.size(), 100);
   }
-  pipeline.flush(flow::EndReason::shutdown);
-  auto st = (*source)->stats();
+  pipe.flush(flow::EndReason::shutdown);
+  auto st = capture.stats();
   std::fflush(out);
   std::fprintf(stderr, "%s: %llu packets, %llu flow events; kernel received %llu, dropped %llu\n",
-               args.interface.c_str(), static_cast<unsigned long long>(pipeline.counters().packets),
-               static_cast<unsigned long long>(pipeline.counters().flow_events),
+               args.interface.c_str(), static_cast<unsigned long long>(pipe.traffic().counters().packets),
+               static_cast<unsigned long long>(pipe.traffic().counters().flow_events),
                static_cast<unsigned long long>(st.kernel_received), static_cast<unsigned long long>(st.kernel_dropped));
   return 0;
 }

@@ -187,7 +187,8 @@ void read_spool(YamlReader& r, const YAML::Node& n, SpoolSection& out) {
   MapReader m(r, n, "spool");
   if (auto v = m.get("max_size")) r.read_size(v, out.max_size, m.path("max_size"), 16 * kMiB, 1024 * kGiB);
   if (auto v = m.get("segment_size")) r.read_size(v, out.segment_size, m.path("segment_size"), kMiB, kGiB);
-  if (auto v = m.get("fsync_interval")) r.read_duration(v, out.fsync_interval, m.path("fsync_interval"), 10ms, 1min);
+  if (auto v = m.get("sync_interval")) r.read_duration(v, out.sync_interval, m.path("sync_interval"), 0ms, 10s);
+  m.retired("fsync_interval", "the spool syncs every sync_interval (default 200ms); fsync_interval was never read");
   if (out.segment_size > out.max_size) {
     r.error(m.node(), "spool: segment_size must not exceed max_size");
   }

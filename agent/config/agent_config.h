@@ -89,7 +89,9 @@ struct PoliciesSection {
 struct SpoolSection {
   uint64_t max_size = 1ULL << 30;
   uint64_t segment_size = 16ULL << 20;
-  std::chrono::milliseconds fsync_interval = 1s;
+  // How often the loop makes what it appended durable (fsync) and commits the positions it came
+  // from; also at stop. Shorter: less re-read after a crash and lower latency, more fsyncs.
+  std::chrono::milliseconds sync_interval = 200ms;
 
   bool operator==(const SpoolSection&) const = default;
 };

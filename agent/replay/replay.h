@@ -57,10 +57,11 @@ using EventSink = std::function<void(const Event&)>;
 
 using traffic::flow_event;
 
-// Reads every input to its end, packets and log lines merged by timestamp across inputs, and
-// hands each event to `sink`: log events, network.flow and network.anomaly events, each followed
-// by the alerts it raised, then the agent.health event last. Fails before any event when an
-// input cannot be opened.
+// Reads every input to its end, packets and log lines merged by timestamp across inputs, through
+// the daemon's pipeline (agent/pipeline: the same sources' kinds, enrichment and rules), and hands
+// each event to `sink`: log events, network.flow and network.anomaly events, each followed by the
+// alerts it raised (their evidence ids name the events' event.id), then the agent.health event
+// last. Fails before any event when an input cannot be opened.
 Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& sink);
 
 }  // namespace vigil::agent::replay

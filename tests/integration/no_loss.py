@@ -15,7 +15,7 @@ h = Harness("vigil-noloss.")
 try:
     h.init_collector()
     h.start_collector()
-    agent, log_path = h.enroll_agent("busy", "raw", top_extra="spool: {fsync_interval: 100ms}\n")
+    agent, log_path = h.enroll_agent("busy", "raw", top_extra="spool: {sync_interval: 100ms}\n")
     h.start_agent(agent)
     written = 0
 

@@ -98,7 +98,7 @@ logs:
   - {path: logs/auth.log, format: syslog}
 rules: {paths: ["$src/rules/detection"]}
 policies: {paths: ["$src/rules/policies"], run: external}
-spool: {fsync_interval: 200ms}
+spool: {sync_interval: 200ms}
 EOF
 sed 's/name: web-01/name: web-02/; s/^capture: .*/capture: []/' "$tmp/a/agent.yaml" >"$tmp/b/agent.yaml"
 

@@ -165,6 +165,26 @@ TEST(AgentConfig, RetiredQueueCapacityIsAWarningWithItsReason) {
       << typo.error();
 }
 
+// spool.sync_interval paces the loop's fsync (default 200 ms); fsync_interval, documented before
+// and never read, loads with a warning that says so.
+TEST(AgentConfig, SpoolSyncIntervalIsReadAndFsyncIntervalRetired) {
+  auto loaded = load_agent_config_string(
+      "agent.yaml", "agent: {name: a}\ncollector: {addresses: [127.0.0.1:8443]}\nspool: {sync_interval: 50ms}\n");
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_EQ(loaded->config.spool.sync_interval, std::chrono::milliseconds(50));
+  auto defaults = load_agent_config_string("agent.yaml", "agent: {name: a}\ncollector: {addresses: [127.0.0.1:8443]}\n");
+  ASSERT_TRUE(defaults) << defaults.error();
+  EXPECT_EQ(defaults->config.spool.sync_interval, std::chrono::milliseconds(200));
+  auto old = load_agent_config_string(
+      "agent.yaml", "agent: {name: a}\ncollector: {addresses: [127.0.0.1:8443]}\nspool:\n  fsync_interval: 1s\n");
+  ASSERT_TRUE(old) << old.error();
+  const std::string w = old->diagnostics.to_string();
+  EXPECT_NE(w.find("agent.yaml:4:3: warning: spool.fsync_interval: no longer read"), std::string::npos) << w;
+  auto slow = load_agent_config_string(
+      "agent.yaml", "agent: {name: a}\ncollector: {addresses: [127.0.0.1:8443]}\nspool: {sync_interval: 1h}\n");
+  EXPECT_FALSE(slow);
+}
+
 TEST(AgentConfig, ShippedExampleIsValid) {
   auto path = vigil::test::source_dir() / "config" / "agent.yaml";
   auto loaded = load_agent_config(path.string());

@@ -1,0 +1,29 @@
+// The inbox of external scans (policies.run: external): vigil-scan.service drops JSON-lines files,
+// one event per line; a file is removed once its events are durably in the spool (commit). A file
+// read whose sync failed stays listed and is not read again (its events are in the spool already,
+// waiting for a sync that succeeds): no duplicates, nothing lost.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "agent/pipeline/source.h"
+
+namespace vigil::agent::pipeline {
+
+class InboxSource : public Source {
+ public:
+  explicit InboxSource(std::filesystem::path dir) : dir_(std::move(dir)) {}
+
+  size_t poll(Pipeline& out) override;  // every file waiting
+  void commit(uint64_t synced_seq) override;
+  void put_health(Event& health) const override;
+
+ private:
+  std::filesystem::path dir_;
+  std::vector<std::filesystem::path> read_;  // read, waiting for a spool sync to be removed
+  uint64_t malformed_ = 0;
+};
+
+}  // namespace vigil::agent::pipeline
