@@ -14,40 +14,17 @@ replay is timed too, otherwise it is reported as not measured.
 Usage: bench/logs_compare.py BUILD_DIR [LINES]
 """
 import os
-import random
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
+from bench_inputs import head_lines, write_sshd_log
+
 build = os.path.abspath(sys.argv[1])
 lines = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
 agent = f"{build}/agent/vigil-agent"
-
-
-def write_log(path, n):
-    rnd = random.Random(7)
-    t0 = time.mktime(time.strptime("2026-03-01 00:00:00", "%Y-%m-%d %H:%M:%S"))
-    users = ["root", "admin", "oracle", "test", "ubuntu", "deploy", "alice", "bob"]
-    with open(path, "w") as f:
-        for i in range(n):
-            stamp = time.strftime("%b %e %H:%M:%S", time.localtime(t0 + i // 50))
-            ip = f"198.51.{rnd.randrange(20)}.{rnd.randrange(250)}"
-            port = 1024 + rnd.randrange(60000)
-            user = rnd.choice(users)
-            kind = rnd.randrange(10)
-            if kind < 5:
-                msg = f"Failed password for {user} from {ip} port {port} ssh2"
-            elif kind < 7:
-                msg = f"Failed password for invalid user {user} from {ip} port {port} ssh2"
-            elif kind < 8:
-                msg = f"Invalid user {user} from {ip} port {port}"
-            elif kind < 9:
-                msg = f"Accepted password for {user} from {ip} port {port} ssh2"
-            else:
-                msg = f"Disconnected from authenticating user {user} {ip} port {port} [preauth]"
-            f.write(f"{stamp} gov-web-1 sshd[{1000 + i % 30000}]: {msg}\n")
 
 
 def measured(cmd):
@@ -55,7 +32,8 @@ def measured(cmd):
     child's own ru_maxrss starts at its parent's size)."""
     with tempfile.NamedTemporaryFile("r") as rss_file:
         start = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-o", rss_file.name, "-f", "%M"] + cmd, stdout=subprocess.DEVNULL,
+        # stdout to a pipe, not /dev/null: GNU grep stops at the first match when its output is /dev/null.
+        p = subprocess.run(["/usr/bin/time", "-o", rss_file.name, "-f", "%M"] + cmd, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)
         secs = time.perf_counter() - start
         if p.returncode not in (0, 1) or (p.returncode == 1 and cmd[0] != "grep"):
@@ -70,7 +48,7 @@ def report(name, n, secs, rss):
 def main():
     with tempfile.TemporaryDirectory(prefix="vigil-logs-bench.") as tmp:
         log = f"{tmp}/auth.log"
-        write_log(log, lines)
+        write_sshd_log(log, lines)
         print(f"{lines:,} sshd lines, {os.path.getsize(log) / 2**20:.0f} MiB")
         report("grep -c sshd", lines, *min(measured(["grep", "-c", "sshd", log]) for _ in range(3)))
         report("vigil-agent replay --no-rules (parse, JSON out)", lines,
@@ -79,12 +57,7 @@ def main():
         report("vigil-agent replay (parse + shipped rules, JSON out)", lines,
                *min(measured([agent, "replay", "--log", f"syslog:{log}", "--out", "/dev/null"]) for _ in range(3)))
         small = f"{tmp}/auth-200k.log"
-        n_small = min(lines, 200_000)
-        with open(log) as src, open(small, "w") as dst:
-            for i, line in enumerate(src):
-                if i >= n_small:
-                    break
-                dst.write(line)
+        n_small = head_lines(log, small, min(lines, 200_000))
         if shutil.which("fail2ban-regex"):
             report("fail2ban-regex FILE sshd", n_small, *measured(["fail2ban-regex", small, "sshd"]))
         else:

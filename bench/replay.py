@@ -14,7 +14,6 @@
 Usage: bench/replay.py BUILD_DIR [PACKETS]   (BUILD_DIR: a release or bench build, with
        bench/vigil_pcap_loop built, e.g. cmake --preset bench && cmake --build --preset bench)
 """
-import glob
 import json
 import os
 import struct
@@ -23,63 +22,13 @@ import sys
 import tempfile
 import time
 
-root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench_inputs import DEFAULT_SHARED, mix_description, write_mix, write_pcap
+
 build = os.path.abspath(sys.argv[1])
 target = int(sys.argv[2]) if len(sys.argv) > 2 else 1_500_000
 agent = f"{build}/agent/vigil-agent"
 loop = f"{build}/bench/vigil_pcap_loop"
-shared = os.path.join(os.path.dirname(root), "shared", "data", "pcap")
-
-
-def read_pcap(path):
-    """(link type, [(ts_sec, ts_usec, wire_len, data)]) of a classic microsecond pcap, or None."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 24:
-        return None
-    magic = struct.unpack("<I", raw[:4])[0]
-    if magic == 0xA1B2C3D4:
-        e = "<"
-    elif magic == 0xD4C3B2A1:
-        e = ">"
-    else:
-        return None  # pcapng or nanosecond pcap: left out of the mix
-    link = struct.unpack(e + "I", raw[20:24])[0]
-    packets, off = [], 24
-    while off + 16 <= len(raw):
-        sec, usec, cap, wire = struct.unpack(e + "IIII", raw[off:off + 16])
-        off += 16
-        packets.append((sec, usec, wire, raw[off:off + cap]))
-        off += cap
-    return link, packets
-
-
-def shift_ipv4(frame, k):
-    """The frame with both IPv4 addresses' second byte changed by copy number k (Ethernet only)."""
-    off = 12
-    ethertype = struct.unpack(">H", frame[off:off + 2])[0] if len(frame) >= 14 else 0
-    while ethertype in (0x8100, 0x88A8) and len(frame) >= off + 6:
-        off += 4
-        ethertype = struct.unpack(">H", frame[off:off + 2])[0]
-    ip = off + 2
-    if ethertype != 0x0800 or len(frame) < ip + 20:
-        return frame
-    b = bytearray(frame)
-    b[ip + 13] = (b[ip + 13] + k) & 0xFF
-    b[ip + 17] = (b[ip + 17] + k // 256 + 1) & 0xFF
-    b[ip + 12] ^= (k >> 8) & 0x0F
-    return bytes(b)
-
-
-def write_pcap(path, packets_iter):
-    n = 0
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for sec, usec, wire, data in packets_iter:
-            f.write(struct.pack("<IIII", sec, usec, len(data), wire))
-            f.write(data)
-            n += 1
-    return n
+shared = os.path.join(DEFAULT_SHARED, "data", "pcap")
 
 
 def run_measured(cmd):
@@ -108,35 +57,11 @@ def replay_health(pcap):
 
 
 def mix(tmp, shifted):
-    files = []
-    for path in sorted(glob.glob(f"{shared}/**/*.pcap", recursive=True)):
-        r = read_pcap(path)
-        if r and r[0] == 1 and r[1]:
-            files.append(r[1])
-    if not files:
-        sys.exit(f"no classic Ethernet pcaps under {shared}")
-    per_round = sum(len(p) for p in files)
-
-    def packets():
-        n, k, base = 0, 0, 1_700_000_000
-        while n < target:
-            for pkts in files:
-                t0 = pkts[0][0] + pkts[0][1] / 1e6
-                for sec, usec, wire, data in pkts:
-                    t = base + (sec + usec / 1e6 - t0)
-                    yield int(t), int((t % 1) * 1e6), wire, shift_ipv4(data, k) if shifted else data
-                    n += 1
-                    if n >= target:
-                        return
-                base += 1  # the next file starts a second later
-            k += 1
-
     path = f"{tmp}/mix.pcap"
-    n = write_pcap(path, packets())
+    n, n_files, per_round = write_mix(path, shared, target, shifted)
     size = os.path.getsize(path)
-    how = ("each round's IPv4 addresses shifted, so every round is new flows (flow-heavy: ~1.8 packets a flow)"
-           if shifted else "rounds repeat the same conversations, as a plain concatenation does")
-    print(f"mix: {n} packets ({len(files)} shared captures, {per_round} packets a round; {how}), {size / 2**20:.0f} MiB")
+    print(f"mix: {n} packets ({n_files} shared captures, {per_round} packets a round; {mix_description(shifted)}), "
+          f"{size / 2**20:.0f} MiB")
 
     best = {}
     replay = [agent, "replay", "--pcap", path, "--out", "/dev/null"]
