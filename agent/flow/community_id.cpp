@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 namespace vigil::agent::flow {
@@ -55,7 +56,14 @@ std::string community_id_v1_mapped(const IpAddress& saddr, const IpAddress& dadd
   }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
-  EVP_Digest(buf.data(), n, md, &md_len, EVP_sha1(), nullptr);
+  // SHA-1 fetched once and one context per thread: OpenSSL 3 looks the algorithm up (under a
+  // lock) on every EVP_Digest call, which cost more than the hash of these 40 bytes.
+  static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!sha1 || !ctx || EVP_DigestInit_ex2(ctx.get(), sha1, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), buf.data(), n) != 1 || EVP_DigestFinal_ex(ctx.get(), md, &md_len) != 1) {
+    EVP_Digest(buf.data(), n, md, &md_len, EVP_sha1(), nullptr);
+  }
   unsigned char b64[64] = {};
   int b64_len = EVP_EncodeBlock(b64, md, static_cast<int>(md_len));
   std::string out = "1:";

@@ -21,7 +21,9 @@ void SpoolSink::operator()(const Event& e, std::string_view origin) {
   if (kind && *kind == "alert") prio = SpoolPriority::alert;
   if (kind && *kind == "state") prio = SpoolPriority::state;
   ++appended_;
-  auto r = spool_.append(to_json_line(e), prio);
+  line_.clear();
+  append_json_line(line_, e);
+  auto r = spool_.append(line_, prio);
   if (!r) {
     ++errors_;
     if (errors_ <= 10) logging::get("agent")->error("{}", r.error());

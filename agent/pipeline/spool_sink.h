@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -27,6 +28,7 @@ class SpoolSink {
   size_t appended_ = 0;
   uint64_t errors_ = 0;
   uint64_t refused_ = 0;
+  std::string line_;  // the record being appended, reused
 };
 
 }  // namespace vigil::agent::pipeline

@@ -18,6 +18,9 @@ class Event {
 
   // Sets a field, replacing any earlier value of it.
   void set(FieldId id, Value value);
+  // Adds a field the event does not carry (a fresh event being filled): no search.
+  void add(FieldId id, Value value) { fields_.emplace_back(id, std::move(value)); }
+  void reserve(size_t n) { fields_.reserve(n); }
   const Value* get(FieldId id) const;
   bool has(FieldId id) const { return get(id) != nullptr; }
   bool erase(FieldId id);

@@ -250,8 +250,20 @@ void write_value(std::string& out, const Value& value) {
     }
     case Value::Type::real: out += nlohmann::json(*value.as_real()).dump(); return;
     case Value::Type::string: write_string(out, *value.as_string()); return;
-    case Value::Type::ip: write_string(out, value.as_ip()->to_string()); return;
-    case Value::Type::timestamp: write_string(out, value.as_timestamp()->to_string()); return;
+    case Value::Type::ip: {  // digits, dots and colons: nothing to escape
+      char buf[IpAddress::kTextMax];
+      out += '"';
+      out.append(buf, value.as_ip()->format(buf));
+      out += '"';
+      return;
+    }
+    case Value::Type::timestamp: {
+      char buf[Timestamp::kTextMax];
+      out += '"';
+      out.append(buf, value.as_timestamp()->format(buf));
+      out += '"';
+      return;
+    }
     case Value::Type::list: {
       out += '[';
       bool first = true;
@@ -288,73 +300,147 @@ bool segment_less(std::string_view a, std::string_view b) {
   return a.size() < b.size();
 }
 
-// False when one field's name is a prefix path of another's ("a" and "a.b"), which the tree
-// writer handles with its dotted-name rule.
-bool write_fields(std::string& out, const Event& event) {
+// A field's name split at its dots, once per thread and field.
+struct FieldPath {
+  static constexpr size_t kMaxSegments = 16;
+  std::string_view name;
+  std::string_view segs[kMaxSegments];
+  size_t count = 0;  // 0: more segments than kMaxSegments (the tree writer takes it)
+};
+
+FieldPath path_of(FieldId id) {
+  FieldPath p;
+  p.name = field_name(id);
+  for (size_t start = 0;;) {
+    size_t dot = p.name.find('.', start);
+    if (p.count == FieldPath::kMaxSegments) {
+      p.count = 0;
+      break;
+    }
+    p.segs[p.count++] = p.name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return p;
+}
+
+// An event's layout: the JSON text between its values, for one sequence of field ids. Events
+// made by one code path carry the same fields in the same order (every flow, every sshd failure),
+// so the layout is worked out once (sorting the names into nested objects) and then each event is
+// its values written between the layout's pieces.
+struct Shape {
+  std::vector<FieldId> ids;         // the event's fields in its own order
+  std::vector<uint32_t> order;      // for the i-th value written: its index in the event
+  std::vector<std::string> before;  // the text before the i-th value
+  std::string after;                // the closing braces
+  bool tree = false;                // one name is another's parent ("a" and "a.b"): the tree writer
+  bool built = false;
+};
+
+// Works out `shape` for shape.ids (false when the tree writer must take such events).
+bool build_shape(Shape& shape) {
   struct Item {
-    std::string_view name;
-    const Value* value;
+    FieldPath path;
+    uint32_t index;
   };
-  Item items[64];
-  std::vector<Item> more;
-  size_t n = 0;
-  for (const auto& [id, value] : event) {
-    if (n < std::size(items)) {
-      items[n++] = {field_name(id), &value};
-    } else {
-      if (more.empty()) more.assign(items, items + n);
-      more.push_back({field_name(id), &value});
-    }
+  std::vector<Item> items;
+  items.reserve(shape.ids.size());
+  for (uint32_t i = 0; i < shape.ids.size(); ++i) {
+    items.push_back({path_of(shape.ids[i]), i});
+    if (items.back().path.count == 0) return false;
   }
-  Item* begin = more.empty() ? items : more.data();
-  Item* end = more.empty() ? items + n : more.data() + more.size();
-  std::sort(begin, end, [](const Item& a, const Item& b) { return segment_less(a.name, b.name); });
-  // A field named like another's parent object ("a" beside "a.b") sorts just before it.
-  for (Item* it = begin; it + 1 < end; ++it) {
-    std::string_view a = it->name, b = (it + 1)->name;
+  std::sort(items.begin(), items.end(),
+            [](const Item& a, const Item& b) { return segment_less(a.path.name, b.path.name); });
+  for (size_t i = 0; i + 1 < items.size(); ++i) {
+    std::string_view a = items[i].path.name, b = items[i + 1].path.name;
     if (b.size() > a.size() && b.starts_with(a) && b[a.size()] == '.') return false;
+    if (a == b) return false;  // a field twice: not from Event::set
   }
-  // Segments of the objects open now.
-  std::string_view open[16];
+  std::string_view open[FieldPath::kMaxSegments];  // segments of the objects open now
   size_t depth = 0;
-  out += '{';
+  std::string text = "{";
   bool need_comma = false;
-  for (Item* it = begin; it != end; ++it) {
-    std::string_view name = it->name;
-    // Split into segments.
-    std::string_view segs[16];
-    size_t count = 0;
-    for (size_t start = 0;;) {
-      size_t dot = name.find('.', start);
-      if (count == std::size(segs)) return false;
-      segs[count++] = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-      if (dot == std::string_view::npos) break;
-      start = dot + 1;
-    }
+  for (const Item& it : items) {
+    const FieldPath& p = it.path;
     size_t common = 0;
-    while (common < depth && common + 1 < count && open[common] == segs[common]) ++common;
+    while (common < depth && common + 1 < p.count && open[common] == p.segs[common]) ++common;
     while (depth > common) {
-      out += '}';
+      text += '}';
       --depth;
     }
-    for (size_t k = common; k + 1 < count; ++k) {
-      if (need_comma) out += ',';
-      write_string(out, segs[k]);
-      out += ":{";
-      open[depth++] = segs[k];
+    for (size_t k = common; k + 1 < p.count; ++k) {
+      if (need_comma) text += ',';
+      write_string(text, p.segs[k]);
+      text += ":{";
+      open[depth++] = p.segs[k];
       need_comma = false;
     }
-    if (need_comma) out += ',';
-    write_string(out, segs[count - 1]);
-    out += ':';
-    write_value(out, *it->value);
+    if (need_comma) text += ',';
+    write_string(text, p.segs[p.count - 1]);
+    text += ':';
+    shape.before.push_back(std::move(text));
+    text.clear();
+    shape.order.push_back(it.index);
     need_comma = true;
   }
   while (depth > 0) {
-    out += '}';
+    text += '}';
     --depth;
   }
-  out += '}';
+  text += '}';
+  shape.after = std::move(text);
+  return true;
+}
+
+// The layouts of this thread, direct-mapped by a hash of the id sequence: at most kShapes, a new
+// shape replacing the one in its slot (bounded by construction; a miss only costs the working out).
+constexpr size_t kShapes = 1024;
+
+const Shape& shape_of(const Event& event) {
+  thread_local std::vector<Shape> slots(kShapes);
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& entry : event) h = (h ^ entry.first.v) * 1099511628211ULL;
+  h ^= event.size();
+  Shape& s = slots[(h ^ (h >> 29)) & (kShapes - 1)];
+  bool same = s.built && s.ids.size() == event.size();
+  if (same) {
+    size_t i = 0;
+    for (const auto& entry : event) {
+      if (s.ids[i++] != entry.first) {
+        same = false;
+        break;
+      }
+    }
+  }
+  if (same) return s;
+  s.ids.clear();
+  for (const auto& entry : event) s.ids.push_back(entry.first);
+  s.order.clear();
+  s.before.clear();
+  s.after.clear();
+  s.tree = !build_shape(s);
+  s.built = true;
+  return s;
+}
+
+// False when the event needs the tree writer (a field named like another's parent object).
+bool write_fields(std::string& out, const Event& event) {
+  const Shape& shape = shape_of(event);
+  if (shape.tree) return false;
+  const Value* values[256];
+  std::vector<const Value*> more;
+  const Value** v = values;
+  if (event.size() > std::size(values)) {
+    more.resize(event.size());
+    v = more.data();
+  }
+  size_t n = 0;
+  for (const auto& entry : event) v[n++] = &entry.second;
+  for (size_t i = 0; i < shape.order.size(); ++i) {
+    out += shape.before[i];
+    write_value(out, *v[shape.order[i]]);
+  }
+  out += shape.after;
   return true;
 }
 
@@ -374,6 +460,8 @@ std::string to_json_line(const Event& event) {
   write_line(out, event);
   return out;
 }
+
+void append_json_line(std::string& out, const Event& event) { write_line(out, event); }
 
 Result<Event> event_from_json(const nlohmann::json& json) { return event_from_json_at(json, 0); }
 

@@ -14,6 +14,8 @@ namespace vigil {
 nlohmann::json to_json(const Event& event);
 // One line of JSON without the trailing newline.
 std::string to_json_line(const Event& event);
+// The same appended to `out` (a buffer reused across events allocates nothing once grown).
+void append_json_line(std::string& out, const Event& event);
 
 // Nested objects become dotted field names. Values of known fields are converted to their
 // declared type (an IP string in source.ip becomes an IP address); other fields keep the JSON

@@ -47,14 +47,27 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   return std::nullopt;
 }
 
-std::string IpAddress::to_string() const {
-  char buf[INET6_ADDRSTRLEN];
+size_t IpAddress::format(char* buf) const {
   if (v4_) {
-    inet_ntop(AF_INET, bytes_.data() + 12, buf, sizeof(buf));
-  } else {
-    inet_ntop(AF_INET6, bytes_.data(), buf, sizeof(buf));
+    // Dotted quad by hand: inet_ntop's locale-free formatting is the same and slower.
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+      unsigned b = bytes_[12 + static_cast<size_t>(i)];
+      if (i) *p++ = '.';
+      if (b >= 100) *p++ = static_cast<char>('0' + b / 100);
+      if (b >= 10) *p++ = static_cast<char>('0' + b / 10 % 10);
+      *p++ = static_cast<char>('0' + b % 10);
+    }
+    *p = '\0';
+    return static_cast<size_t>(p - buf);
   }
-  return buf;
+  inet_ntop(AF_INET6, bytes_.data(), buf, kTextMax);
+  return std::strlen(buf);
+}
+
+std::string IpAddress::to_string() const {
+  char buf[kTextMax];
+  return std::string(buf, format(buf));
 }
 
 Timestamp Timestamp::now() {
@@ -136,29 +149,84 @@ std::optional<Timestamp> Timestamp::parse(std::string_view s) {
   return Timestamp{secs * 1'000'000'000 + frac_ns};
 }
 
-std::string Timestamp::to_string() const {
+namespace {
+
+// The civil date of days since 1970-01-01 (Howard Hinnant's algorithm).
+void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+}
+
+char* put_digits(char* p, uint64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return p + width;
+}
+
+}  // namespace
+
+size_t Timestamp::format(char* buf) const {
   int64_t secs = ns / 1'000'000'000;
   int64_t frac = ns % 1'000'000'000;
   if (frac < 0) {
     frac += 1'000'000'000;
     --secs;
   }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1,
-                                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  // "YYYY-MM-DDTHH:MM:SS" of the last second formatted on this thread.
+  thread_local int64_t cached_secs = INT64_MIN;
+  thread_local char cached[19];
+  if (secs != cached_secs) {
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+      rem += 86400;
+      --days;
+    }
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, y, m, d);
+    char* p = cached;
+    p = put_digits(p, static_cast<uint64_t>(y), 4);
+    *p++ = '-';
+    p = put_digits(p, m, 2);
+    *p++ = '-';
+    p = put_digits(p, d, 2);
+    *p++ = 'T';
+    p = put_digits(p, static_cast<uint64_t>(rem / 3600), 2);
+    *p++ = ':';
+    p = put_digits(p, static_cast<uint64_t>(rem / 60 % 60), 2);
+    *p++ = ':';
+    put_digits(p, static_cast<uint64_t>(rem % 60), 2);
+    cached_secs = secs;
+  }
+  std::memcpy(buf, cached, sizeof cached);
+  char* p = buf + sizeof cached;
   if (frac != 0) {
+    *p++ = '.';
     if (frac % 1'000'000 == 0) {
-      out += fmt::format(".{:03}", frac / 1'000'000);
+      p = put_digits(p, static_cast<uint64_t>(frac / 1'000'000), 3);
     } else if (frac % 1'000 == 0) {
-      out += fmt::format(".{:06}", frac / 1'000);
+      p = put_digits(p, static_cast<uint64_t>(frac / 1'000), 6);
     } else {
-      out += fmt::format(".{:09}", frac);
+      p = put_digits(p, static_cast<uint64_t>(frac), 9);
     }
   }
-  out += 'Z';
-  return out;
+  *p++ = 'Z';
+  return static_cast<size_t>(p - buf);
+}
+
+std::string Timestamp::to_string() const {
+  char buf[kTextMax];
+  return std::string(buf, format(buf));
 }
 
 std::string Value::to_string() const {

@@ -27,6 +27,9 @@ class IpAddress {
   // The 4 address bytes of an IPv4 address (bytes 12..15 of the mapped form).
   const uint8_t* v4_data() const { return bytes_.data() + 12; }
   std::string to_string() const;
+  // The text form written into `buf` (kTextMax bytes at least), no allocation; returns its length.
+  static constexpr size_t kTextMax = 48;
+  size_t format(char* buf) const;
 
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
   friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
@@ -46,6 +49,10 @@ struct Timestamp {
   static std::optional<Timestamp> parse(std::string_view text);
   // RFC 3339 UTC with the shortest of 0, 3, 6 or 9 fraction digits that keeps the value.
   std::string to_string() const;
+  // The same written into `buf` (kTextMax bytes at least), no allocation; returns its length.
+  // The date and time of day are computed once per second (per thread): events come in time order.
+  static constexpr size_t kTextMax = 40;
+  size_t format(char* buf) const;
 
   friend bool operator==(const Timestamp&, const Timestamp&) = default;
   friend auto operator<=>(const Timestamp&, const Timestamp&) = default;

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <ctime>
+#include <limits>
+#include <random>
 #include <set>
 
 namespace vigil {
@@ -84,6 +90,65 @@ TEST(Timestamp, ParsesRfc3339WithZonesAndFractions) {
   EXPECT_FALSE(Timestamp::parse("1000-01-01T00:00:00Z"));
   EXPECT_TRUE(Timestamp::parse("2262-01-01T00:00:00Z"));
   EXPECT_FALSE(Timestamp::parse("2024-01-01T00:00:00.Z"));
+}
+
+// The hand-written formatting (no fmt, the date once per second) says what gmtime and inet_ntop
+// say, over the whole range 64-bit nanoseconds hold and every kind of address.
+TEST(Timestamp, FormatsAsTheCLibraryDoesOverTheWholeRange) {
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int64_t> any(std::numeric_limits<int64_t>::min() + 1,
+                                             std::numeric_limits<int64_t>::max());
+  auto reference = [](int64_t ns) {
+    int64_t secs = ns / 1'000'000'000, frac = ns % 1'000'000'000;
+    if (frac < 0) {
+      frac += 1'000'000'000;
+      --secs;
+    }
+    std::time_t t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::string out = buf;
+    char f[16];
+    if (frac % 1'000'000'000 == 0) {
+    } else if (frac % 1'000'000 == 0) {
+      std::snprintf(f, sizeof f, ".%03lld", static_cast<long long>(frac / 1'000'000));
+      out += f;
+    } else if (frac % 1'000 == 0) {
+      std::snprintf(f, sizeof f, ".%06lld", static_cast<long long>(frac / 1'000));
+      out += f;
+    } else {
+      std::snprintf(f, sizeof f, ".%09lld", static_cast<long long>(frac));
+      out += f;
+    }
+    return out + "Z";
+  };
+  std::vector<int64_t> values = {0, -1, 1, 999'999'999, -1'000'000'000, 1709251199123456000LL,
+                                 std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min() + 1};
+  for (int i = 0; i < 20000; ++i) values.push_back(any(rng));
+  // Runs within one second and across a day's end, as events come.
+  for (int64_t ns = 1709251199'000000000LL - 3'000'000'000LL; ns < 1709251199'000000000LL + 3'000'000'000LL;
+       ns += 250'000'000) {
+    values.push_back(ns);
+  }
+  for (int64_t v : values) {
+    ASSERT_EQ(Timestamp{v}.to_string(), reference(v)) << v;
+  }
+}
+
+TEST(IpAddress, FormatsAsInetNtopDoes) {
+  std::mt19937 rng(11);
+  for (int i = 0; i < 5000; ++i) {
+    uint32_t a = rng();
+    if (i < 256) a = static_cast<uint32_t>(i) * 0x01010101u;
+    char want[INET_ADDRSTRLEN];
+    uint8_t b[4] = {static_cast<uint8_t>(a >> 24), static_cast<uint8_t>(a >> 16), static_cast<uint8_t>(a >> 8),
+                    static_cast<uint8_t>(a)};
+    inet_ntop(AF_INET, b, want, sizeof want);
+    ASSERT_EQ(IpAddress::v4(a).to_string(), want);
+  }
+  EXPECT_EQ(IpAddress::parse("fe80::1:2")->to_string(), "fe80::1:2");
 }
 
 TEST(EventId, IdsAreUniqueAndSortByTime) {
