@@ -154,12 +154,19 @@ std::string_view Engine::Hit::id() const {
     const std::string* id = event->get_string(fields::event_id);
     return id ? std::string_view(*id) : std::string_view();
   }
-  return kept_id;
+  if (kept_long) return *kept_long;
+  return {kept_small.data(), kept_len};
 }
 
 void Engine::Hit::drop_event() {
   if (!event) return;
-  kept_id = std::string(id());
+  std::string_view v = id();
+  if (v.size() <= kept_small.size()) {
+    std::memcpy(kept_small.data(), v.data(), v.size());
+    kept_len = static_cast<uint8_t>(v.size());
+  } else {
+    kept_long = std::make_unique<std::string>(v);
+  }
   event.reset();
 }
 
@@ -171,13 +178,11 @@ void Engine::Group::drop_events() {
 
 void Engine::shed_evidence(const Group* keep) {
   while (held_events_ > limits_.max_held_events && shed_from_ != lru_.end()) {
-    auto it = groups_.find(*shed_from_);
-    if (it != groups_.end()) {
-      if (&it->second == keep) break;  // the newest group: nothing older holds an event
-      size_t before = held_events_;
-      it->second.drop_events();
-      stats_.evidence_shed += before - held_events_;
-    }
+    Group& g = (*shed_from_)->second;
+    if (&g == keep) break;  // the newest group: nothing older holds an event
+    size_t before = held_events_;
+    g.drop_events();
+    stats_.evidence_shed += before - held_events_;
     ++shed_from_;
   }
 }
@@ -427,12 +432,13 @@ void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, c
   if (it == groups_.end()) {
     if (groups_.size() >= limits_.max_groups && !lru_.empty()) {
       if (shed_from_ == lru_.begin()) ++shed_from_;
-      groups_.erase(lru_.front());
+      auto victim = groups_.find(lru_.front()->first);
       lru_.pop_front();
+      groups_.erase(victim);
       ++stats_.groups_evicted;
     }
     it = groups_.emplace(key, Group{}).first;
-    lru_.push_back(key);
+    lru_.push_back(&*it);
     it->second.lru = std::prev(lru_.end());
     if (shed_from_ == lru_.end()) shed_from_ = it->second.lru;
   } else {

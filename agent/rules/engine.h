@@ -2,6 +2,7 @@
 // on event time, and builds alerts as shared/DESIGN.md describes.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -93,8 +94,12 @@ class Engine {
 
   struct Hit {
     Timestamp time;
-    Held event;           // shared by every rule the event met
-    std::string kept_id;  // the event's id once `event` is dropped (older than the evidence kept)
+    Held event;  // shared by every rule the event met
+    // The event's id once `event` is dropped (older than the evidence kept): inline when it fits
+    // (the agent's ids are 26 characters), so dropping allocates nothing.
+    std::array<char, 31> kept_small{};
+    uint8_t kept_len = 0;
+    std::unique_ptr<std::string> kept_long;  // a longer id
     std::string_view id() const;
     void drop_event();
   };
@@ -119,9 +124,10 @@ class Engine {
     std::vector<Hit> slots;                // temporal: the latest hit of each input (time 0: none)
     std::vector<int64_t> chain;            // temporal_ordered: start of the latest chain through input k
     Timestamp suppressed_until{};
-    std::list<std::string>::iterator lru;
+    std::list<std::pair<const std::string, Group>*>::iterator lru;
     void drop_events();
   };
+  using GroupEntry = std::pair<const std::string, Group>;
 
   // Counts one hit of `rule` (a match, or for a correlation the firing of its input `input`);
   // when the rule fires, emits its alert and feeds the correlations built on it.
@@ -145,9 +151,11 @@ class Engine {
   std::string key_buf_;
   std::string text_buf_;
   std::unordered_map<std::string, Group> groups_;
-  std::list<std::string> lru_;  // group keys, least recently used first
+  // The groups, least recently used first (the map's nodes stay where they are: no lookup to
+  // shed or evict).
+  std::list<GroupEntry*> lru_;
   // Where shedding resumes: no group before it in lru_ holds an event (end(): none may).
-  std::list<std::string>::iterator shed_from_ = lru_.end();
+  std::list<GroupEntry*>::iterator shed_from_ = lru_.end();
   size_t held_events_ = 0;
   std::function<void(const Rule&, const Event&)> on_match_;
   FieldId tags_field_;
