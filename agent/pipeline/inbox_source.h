@@ -14,14 +14,15 @@ namespace vigil::agent::pipeline {
 
 class InboxSource : public Source {
  public:
-  explicit InboxSource(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // `dir` is read again on every poll (the daemon's running configuration: a reload may move it).
+  explicit InboxSource(const std::string& dir) : dir_(dir) {}
 
   size_t poll(Pipeline& out) override;  // every file waiting
   void commit(uint64_t synced_seq) override;
   void put_health(Event& health) const override;
 
  private:
-  std::filesystem::path dir_;
+  const std::string& dir_;
   std::vector<std::filesystem::path> read_;  // read, waiting for a spool sync to be removed
   uint64_t malformed_ = 0;
 };

@@ -178,7 +178,8 @@ TEST(InboxSource, DeliversGoodLinesNamesTheirOriginCountsBadOnesAndRemovesFilesO
   std::ofstream(inbox / "scan.request") << "ignored\n";
   Out out;
   Pipeline p(options(), collect(out));
-  InboxSource src(inbox);
+  const std::string inbox_dir = inbox.string();
+  InboxSource src(inbox_dir);
   EXPECT_EQ(src.poll(p), 2u);
   ASSERT_EQ(out.origins.size(), 2u);
   EXPECT_EQ(out.origins[0], (inbox / "scan.jsonl").string() + ":1");
