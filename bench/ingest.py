@@ -89,8 +89,6 @@ def run(mode, codec):
             cfg = f.read()
         with open(f"{agent}/agent.yaml", "w") as f:
             cfg = cfg.replace("connect_timeout: 2s", "connect_timeout: 60s")
-            if os.environ.get("VIGIL_BENCH_QUEUE"):  # agent.queue_capacity, to see what it costs
-                cfg = cfg.replace("agent: {", f"agent: {{queue_capacity: {os.environ['VIGIL_BENCH_QUEUE']}, ", 1)
             f.write(cfg)
         write_log(log_path, lines)
 
