@@ -96,14 +96,15 @@ def parse_args():
     p.add_argument("--mix", choices=("both", "plain", "flow-heavy"), default="both",
                    help="which traffic mixes to run (both)")
     p.add_argument("--shared", help="the shared folder holding data/ (default: shared/ beside the repository, "
-                                    "then /work/shared)")
+                                    "then the parent of $VIGIL_SHARED_DATA, as the tests read it)")
     p.add_argument("--install-peers", action="store_true",
                    help="apt-get install the missing peers first (needs root)")
     return p.parse_args()
 
 
 def find_shared(arg):
-    candidates = [arg] if arg else [DEFAULT_SHARED, "/work/shared"]
+    env = os.environ.get("VIGIL_SHARED_DATA")
+    candidates = [arg] if arg else [DEFAULT_SHARED, os.path.dirname(os.path.abspath(env)) if env else None]
     for c in candidates:
         if c and os.path.isdir(os.path.join(c, "data", "pcap")):
             return os.path.abspath(c)

@@ -10,7 +10,7 @@ import struct
 import time
 
 # The repository's root, and the shared data folder next to it (shared/ beside the clone, as CI
-# and /work/main have it).
+# has it).
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 

@@ -165,7 +165,8 @@ int run_capture_command(const CaptureArgs& args) {
   uint64_t events = 0;
   std::string line;
   pipeline::Pipeline pipe(po, [&](const Event& e, std::string_view) {
-    line = to_json_line(e);
+    line.clear();
+    append_json_line(line, e);
     line += '\n';
     std::fwrite(line.data(), 1, line.size(), out);
     ++events;

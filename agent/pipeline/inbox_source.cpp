@@ -1,10 +1,10 @@
 #include "agent/pipeline/inbox_source.h"
 
 #include <algorithm>
-#include <fstream>
 
 #include <fmt/format.h>
 
+#include "agent/pipeline/line_reader.h"
 #include "agent/pipeline/pipeline.h"
 #include "common/event/json.h"
 #include "common/log/logging.h"
@@ -21,12 +21,18 @@ size_t InboxSource::poll(Pipeline& out) {
     auto ext = entry.path().extension();
     if (!entry.is_regular_file() || (ext != ".jsonl" && ext != ".json")) continue;
     if (std::find(read_.begin(), read_.end(), entry.path()) != read_.end()) continue;
-    std::ifstream in(entry.path());
+    // A line longer than any result is skipped as malformed, never held whole.
+    auto reader = LineReader::open(entry.path().string(), kMaxLine);
+    if (!reader) {
+      logging::get("agent")->warn("{}", reader.error());
+      continue;  // listed again next pass
+    }
     size_t line_no = 0;
-    for (std::string line; std::getline(in, line);) {
+    for (std::string line; reader->next(line);) {
       ++line_no;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      auto e = event_from_json_line(line);
+      auto e = reader->last_cut() ? Result<Event>(make_error(fmt::format("line longer than {} bytes", kMaxLine)))
+                                  : event_from_json_line(line);
       if (!e) {
         ++malformed_;
         if (malformed_ <= 10) {

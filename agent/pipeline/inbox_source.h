@@ -21,6 +21,8 @@ class InboxSource : public Source {
   void commit(uint64_t synced_seq) override;
   void put_health(Event& health) const override;
 
+  static constexpr size_t kMaxLine = 1 << 20;  // longer lines are malformed (counted, skipped)
+
  private:
   const std::string& dir_;
   std::vector<std::filesystem::path> read_;  // read, waiting for a spool sync to be removed

@@ -1,7 +1,5 @@
 #include "agent/pipeline/log_sources.h"
 
-#include <cerrno>
-#include <cstring>
 
 #include <fmt/format.h>
 
@@ -14,7 +12,6 @@ const FieldId kTailPosition = field("vigil.tail.position");
 namespace {
 constexpr size_t kTailSlice = 1 << 20;        // bytes of one file per pass
 constexpr size_t kJournalSlice = 5000;        // journal entries per pass
-constexpr size_t kReadBlock = 64 * 1024;      // a recorded file is read by blocks of this size
 }  // namespace
 
 bool line_event(logs::LogParser& parser, const logs::ParseContext& ctx, std::string_view line, const std::string& path,
@@ -57,20 +54,20 @@ void LogTailSource::put_health(Event& h) const {
   add_counter(h, "vigil.logs.unparsed", parser_->counters().unparsed);
 }
 
+LogFileSource::LogFileSource(std::string path, std::unique_ptr<logs::LogParser> parser, logs::ParseContext ctx,
+                             LineReader reader)
+    : path_(std::move(path)), parser_(std::move(parser)), ctx_(std::move(ctx)), reader_(std::move(reader)) {}
+
 Result<std::unique_ptr<LogFileSource>> LogFileSource::open(const std::string& format, const std::string& path,
                                                            const std::string& host_name, size_t max_line) {
   auto parser = logs::make_parser(format);
   if (!parser) return make_error(fmt::format("--log {}:{}: {}", format, path, parser.error()));
   auto ctx = logs::ParseContext::for_file(path, format, host_name);
   if (!ctx) return make_error(ctx.error());
-  std::unique_ptr<LogFileSource> l(new LogFileSource());
-  l->in_.open(path, std::ios::binary);
-  if (!l->in_) return make_error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  l->path_ = path;
-  l->parser_ = std::move(parser.value());
-  l->ctx_ = std::move(ctx.value());
-  l->buf_ = std::make_unique<char[]>(kReadBlock);
-  l->max_line_ = max_line;
+  auto reader = LineReader::open(path, max_line);
+  if (!reader) return make_error(reader.error());
+  std::unique_ptr<LogFileSource> l(
+      new LogFileSource(path, std::move(parser.value()), std::move(ctx.value()), std::move(reader.value())));
   l->advance();
   return l;
 }
@@ -90,50 +87,16 @@ std::optional<Timestamp> LogFileSource::next_time() const {
 void LogFileSource::put_health(Event& h) const {
   add_counter(h, "vigil.logs.lines", parser_->counters().lines);
   add_counter(h, "vigil.logs.unparsed", parser_->counters().unparsed);
-  add_counter(h, "vigil.logs.cut", cut_);
+  add_counter(h, "vigil.logs.cut", reader_.lines_cut());
 }
 
 void LogFileSource::advance() {
   has_event_ = false;
-  while (!has_event_ && read_line()) {
+  while (!has_event_ && reader_.next(line_)) {
     if (!line_event(*parser_, ctx_, line_, path_, event_)) continue;
     const Timestamp* ts = event_.get_timestamp(fields::timestamp);
     time_ = ts ? *ts : ctx_.reference_time;
     has_event_ = true;
-  }
-}
-
-bool LogFileSource::read_line() {
-  line_.clear();
-  bool any = false, cut = false;
-  for (;;) {
-    if (pos_ == end_) {
-      if (!in_) return any;
-      in_.read(buf_.get(), static_cast<std::streamsize>(kReadBlock));
-      end_ = static_cast<size_t>(in_.gcount());
-      pos_ = 0;
-      if (end_ == 0) {
-        if (in_.bad()) error_ = fmt::format("{}: read error: {}", path_, std::strerror(errno));
-        return any;
-      }
-    }
-    any = true;
-    const char* start = buf_.get() + pos_;
-    const auto* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
-    const size_t n = nl ? static_cast<size_t>(nl - start) : end_ - pos_;
-    if (!cut) {
-      const size_t room = max_line_ - line_.size();
-      line_.append(start, std::min(n, room));
-      if (n > room) {
-        cut = true;
-        ++cut_;
-      }
-    }
-    pos_ += n;
-    if (nl) {
-      ++pos_;
-      return true;
-    }
   }
 }
 

@@ -2,13 +2,13 @@
 // (replay), the systemd journal. A line becomes an event the same way in each (line_event).
 #pragma once
 
-#include <fstream>
 #include <memory>
 #include <string>
 
 #include "agent/logs/file_tail.h"
 #include "agent/logs/journal_input.h"
 #include "agent/logs/log_parser.h"
+#include "agent/pipeline/line_reader.h"
 #include "agent/pipeline/source.h"
 #include "common/result.h"
 
@@ -58,32 +58,25 @@ class LogFileSource : public Source {
   size_t poll(Pipeline& out) override;
   std::optional<Timestamp> next_time() const override;
   void put_health(Event& health) const override;
-  const std::string& error() const override { return error_; }
+  const std::string& error() const override { return reader_.error(); }
 
   const logs::ParseCounters& parser_counters() const { return parser_->counters(); }
-  uint64_t lines_cut() const { return cut_; }
+  uint64_t lines_cut() const { return reader_.lines_cut(); }
 
  private:
-  LogFileSource() = default;
+  LogFileSource(std::string path, std::unique_ptr<logs::LogParser> parser, logs::ParseContext ctx,
+                LineReader reader);
   // Reads lines up to the next one that makes an event.
   void advance();
-  // One line, cut at max_line (the rest of an overlong line is skipped), from a buffer refilled
-  // by 64 KiB blocks.
-  bool read_line();
 
   std::string path_;
   std::unique_ptr<logs::LogParser> parser_;
   logs::ParseContext ctx_;
-  std::ifstream in_;
-  std::unique_ptr<char[]> buf_;
-  size_t pos_ = 0, end_ = 0;
-  size_t max_line_ = 0;
+  LineReader reader_;
   std::string line_;
   Event event_;
   Timestamp time_{};
   bool has_event_ = false;
-  uint64_t cut_ = 0;
-  std::string error_;
 };
 
 // The systemd journal (logs: format journal), entries after the committed cursor.

@@ -238,6 +238,15 @@ void write_string(std::string& out, std::string_view s) {
 
 void write_line(std::string& out, const Event& event);
 
+// An address or a time between quotes: digits, dots, colons, dashes and letters, nothing to escape.
+template <typename T>
+void write_unescaped(std::string& out, const T& v) {
+  char buf[T::kTextMax];
+  out += '"';
+  out.append(buf, v.format(buf));
+  out += '"';
+}
+
 void write_value(std::string& out, const Value& value) {
   switch (value.type()) {
     case Value::Type::null: out += "null"; return;
@@ -250,20 +259,8 @@ void write_value(std::string& out, const Value& value) {
     }
     case Value::Type::real: out += nlohmann::json(*value.as_real()).dump(); return;
     case Value::Type::string: write_string(out, *value.as_string()); return;
-    case Value::Type::ip: {  // digits, dots and colons: nothing to escape
-      char buf[IpAddress::kTextMax];
-      out += '"';
-      out.append(buf, value.as_ip()->format(buf));
-      out += '"';
-      return;
-    }
-    case Value::Type::timestamp: {
-      char buf[Timestamp::kTextMax];
-      out += '"';
-      out.append(buf, value.as_timestamp()->format(buf));
-      out += '"';
-      return;
-    }
+    case Value::Type::ip: write_unescaped(out, *value.as_ip()); return;
+    case Value::Type::timestamp: write_unescaped(out, *value.as_timestamp()); return;
     case Value::Type::list: {
       out += '[';
       bool first = true;
@@ -300,7 +297,7 @@ bool segment_less(std::string_view a, std::string_view b) {
   return a.size() < b.size();
 }
 
-// A field's name split at its dots, once per thread and field.
+// A field's name split at its dots (when a layout is worked out).
 struct FieldPath {
   static constexpr size_t kMaxSegments = 16;
   std::string_view name;

@@ -61,11 +61,20 @@ class Harness:
         with open(os.path.join(self.tmp, name), errors="replace") as f:
             return f.read()
 
+    _ports_given = set()
+
     @staticmethod
     def free_port():
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+        """A port free now and not handed out before by this process: the kernel may give the
+        same ephemeral port to two binds in a row once the first socket is closed, and two of our
+        listeners on one port fail the test for nothing."""
+        while True:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in Harness._ports_given:
+                Harness._ports_given.add(port)
+                return port
 
     def wait_for(self, secs, pred, what):
         end = time.time() + secs

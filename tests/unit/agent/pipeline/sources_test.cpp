@@ -194,6 +194,27 @@ TEST(InboxSource, DeliversGoodLinesNamesTheirOriginCountsBadOnesAndRemovesFilesO
   EXPECT_TRUE(fs::exists(inbox / "scan.request"));
 }
 
+// A line longer than InboxSource::kMaxLine is malformed: counted and skipped, never held whole,
+// and the good lines around it delivered.
+TEST(InboxSource, AnOverlongLineIsSkippedAndTheOthersDelivered) {
+  vigil::test::TempDir dir;
+  auto inbox = dir.path() / "inbox";
+  fs::create_directories(inbox);
+  std::ofstream(inbox / "big.jsonl") << R"({"event":{"dataset":"a"}})" << "\n"
+                                      << "\"" << std::string(InboxSource::kMaxLine + 10, 'x') << "\"\n"
+                                      << R"({"event":{"dataset":"b"}})" << "\n";
+  Out out;
+  Pipeline p(options(), collect(out));
+  const std::string inbox_dir = inbox.string();
+  InboxSource src(inbox_dir);
+  EXPECT_EQ(src.poll(p), 2u);
+  ASSERT_EQ(out.origins.size(), 2u);
+  EXPECT_EQ(out.origins[1], (inbox / "big.jsonl").string() + ":3");
+  Event h;
+  src.put_health(h);
+  EXPECT_EQ(*h.get_int(field("vigil.inbox.malformed")), 1);
+}
+
 TEST(CaptureSource, ACaptureFileGivesOnePacketPerPollInTimeOrder) {
   using namespace vigil::test::pkt;
   vigil::test::TempDir dir;
