@@ -11,7 +11,9 @@
 
 #include "agent/app/privileges.h"
 #include "agent/capture/pcap_live_source.h"
+#include "agent/checks/compliance_runner.h"
 #include "agent/checks/scheduled_scans.h"
+#include "agent/fleet/bundle_client.h"
 #include "agent/pipeline/capture_source.h"
 #include "agent/pipeline/inbox_source.h"
 #include "agent/pipeline/log_inputs.h"
@@ -32,9 +34,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Loads (or reloads) the rules into the pipeline; on failure keeps the previous ones.
-bool load_rules(pipeline::Pipeline& p, const AgentConfig& cfg, spdlog::logger& log) {
-  auto loaded = rules::load_rules(cfg.rules.paths);
+// Loads (or reloads) the rules into the pipeline, the group bundle's over the configuration's; on
+// failure keeps the previous ones.
+bool load_rules(pipeline::Pipeline& p, const AgentConfig& cfg, const fleet::BundleClient& bundles,
+                spdlog::logger& log) {
+  auto loaded = rules::load_rules(cfg.rules.paths, bundles.rule_paths());
+  if (!loaded && !bundles.rule_paths().empty()) {
+    log.error("rules with the group bundle not loaded; trying without it:\n{}", loaded.error());
+    loaded = rules::load_rules(cfg.rules.paths);
+  }
   if (!loaded) {
     log.error("rules not loaded, keeping the previous set:\n{}", loaded.error());
     return false;
@@ -44,6 +52,33 @@ bool load_rules(pipeline::Pipeline& p, const AgentConfig& cfg, spdlog::logger& l
            loaded->set->version);
   p.set_rules(loaded->set);
   return true;
+}
+
+// A group bundle the shipper verified and staged, applied through the reload path: its rules over
+// the configuration's and its policies beside them, all loaded before either changes (all or
+// nothing); refused with the loaders' reasons otherwise.
+void apply_bundle(const fleet::StagedBundle& b, fleet::BundleClient& bundles, pipeline::Pipeline& pipe,
+                  checks::ScheduledScans& scans, const AgentConfig& cfg, spdlog::logger& log) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> rule_dirs, policy_dirs;
+  if (!b.dir.empty() && fs::is_directory(fs::path(b.dir) / "rules", ec)) rule_dirs.push_back(b.dir + "/rules");
+  if (!b.dir.empty() && fs::is_directory(fs::path(b.dir) / "policies", ec)) policy_dirs.push_back(b.dir + "/policies");
+  auto loaded = rules::load_rules(cfg.rules.paths, rule_dirs);
+  if (!loaded) return bundles.rejected(b, "its rules do not load here: " + loaded.error());
+  if (!policy_dirs.empty()) {
+    std::vector<std::string> paths = cfg.policies.paths;
+    paths.insert(paths.end(), policy_dirs.begin(), policy_dirs.end());
+    auto policies = checks::load_policy_set(paths);
+    if (!policies) return bundles.rejected(b, "its policies do not load here: " + policies.error());
+  }
+  for (const auto& d : loaded->diagnostics.items()) log.warn("{}", d.to_string());
+  pipe.set_rules(loaded->set);
+  log.info("{} rules loaded from {} files (version {}) with group {}'s bundle version {}", loaded->set->rules.size(),
+           loaded->set->files.size(), loaded->set->version, b.group, b.version);
+  scans.set_extra_paths(policy_dirs);
+  scans.load();
+  bundles.applied(b);
 }
 
 // The agent.health event: the spool, delivery, every source and the pipeline.
@@ -147,11 +182,14 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   po.agent_id = identity->agent_id;
   po.traffic.flows = flow_options(cfg.flows);
   pipeline::Pipeline pipe(po, [&sink](const Event& e, std::string_view origin) { sink(e, origin); });
-  if (!load_rules(pipe, cfg, *log)) return 1;
+  fleet::BundleClient bundles(cfg.agent.state_dir);
+  bundles.load();
+  if (!load_rules(pipe, cfg, bundles, *log)) return 1;
   pipeline::LogInputs logs(cfg.logs, cfg.agent.state_dir, spool, host);
   logs.open_journals();
   pipeline::InboxSource inbox(cfg.policies.inbox);
   checks::ScheduledScans scans(cfg, host);
+  scans.set_extra_paths(bundles.policy_paths());
   if (!scans.load()) return 1;
   std::vector<pipeline::Source*> sources;
   for (auto& c : captures) sources.push_back(c.get());
@@ -167,6 +205,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   sh.retry_max_backoff = cfg.collector.retry_max_backoff;
   sh.compression = cfg.collector.compression;
   sh.state_dir = cfg.agent.state_dir;
+  sh.on_answer = [&bundles](std::string_view answer, const Fetch& fetch) { bundles.on_answer(answer, fetch); };
   Shipper shipper(spool, *identity, sh);
   shipper.start();
   log->info("vigil-agent {} running as {} (agent {}), spool epoch {}", kVersion, host, identity->agent_id,
@@ -184,7 +223,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
       log->error("SIGHUP: {} is not valid; the agent keeps running on its current configuration:\n{}", config_path,
                  why);
       log->info("SIGHUP: reloading the rules and policies of the current configuration");
-      load_rules(pipe, cfg, *log);
+      load_rules(pipe, cfg, bundles, *log);
       scans.load();
       return;
     }
@@ -200,7 +239,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
       log->info("log level {}", cfg.logging.level);
     }
     if (plan.logs_changed) logs.apply();
-    load_rules(pipe, cfg, *log);  // the rule files may have changed even where their paths did not
+    load_rules(pipe, cfg, bundles, *log);  // the rule files may have changed even where their paths did not
     scans.load();
     log->info("SIGHUP: configuration reloaded ({} log inputs; {} setting(s) waiting for a restart)", cfg.logs.size(),
               plan.needs_restart.size());
@@ -236,7 +275,9 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
     if (stopping) scans.stop();
     size_t n = logs.poll(pipe) + inbox.poll(pipe) + scans.poll(pipe);
     if (now >= next_health || stopping) {
-      pipe.event(health_event(sink, shipper, sources, pipe, !captures.empty()));
+      Event health = health_event(sink, shipper, sources, pipe, !captures.empty());
+      bundles.put_health(health);
+      pipe.event(std::move(health));
       next_health = now + cfg.agent.health_interval;
       ++n;
     }
@@ -259,6 +300,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
       shipper.wake();
     }
     if (stopping) break;
+    if (auto staged = bundles.take_staged()) apply_bundle(*staged, bundles, pipe, scans, cfg, *log);
     if (signals::take_reload_request()) {
       sd_notify(0, "RELOADING=1");
       reload();

@@ -20,7 +20,9 @@ ScheduledScans::ScheduledScans(const AgentConfig& cfg, std::string host_name)
 bool ScheduledScans::load() {
   if (!enabled()) return true;
   auto log = logging::get("agent");
-  auto loaded = load_policy_set(cfg_.policies.paths);
+  std::vector<std::string> paths = cfg_.policies.paths;
+  paths.insert(paths.end(), extra_paths_.begin(), extra_paths_.end());
+  auto loaded = load_policy_set(paths);
   if (!loaded) {
     log->error("policies not loaded, keeping the previous set:\n{}", loaded.error());
     return false;

@@ -27,6 +27,8 @@ class ScheduledScans : public pipeline::Source {
   bool enabled() const { return cfg_.policies.run == "internal"; }
   // Loads (or reloads) the policies; on failure keeps the previous ones.
   bool load();
+  // Policy paths besides the configuration's (a group bundle's), read from the next load().
+  void set_extra_paths(std::vector<std::string> paths) { extra_paths_ = std::move(paths); }
   // A scan as soon as none is running.
   void request() { requested_ = true; }
   // No scan starts from now on (the agent is stopping).
@@ -49,6 +51,7 @@ class ScheduledScans : public pipeline::Source {
   };
 
   const AgentConfig& cfg_;
+  std::vector<std::string> extra_paths_;
   std::string host_;
   ComplianceTracker tracker_;
   std::shared_ptr<const PolicySet> set_;

@@ -31,7 +31,8 @@ std::string lower(std::string_view s) {
 }
 
 bool field_allowed(const std::string& name) {
-  if (FieldRegistry::instance().find(name) && FieldRegistry::instance().is_known(*FieldRegistry::instance().find(name))) {
+  if (FieldRegistry::instance().find(name) &&
+      FieldRegistry::instance().is_known(*FieldRegistry::instance().find(name))) {
     return true;
   }
   return std::any_of(std::begin(kDynamicPrefixes), std::end(kDynamicPrefixes),
@@ -96,7 +97,8 @@ class RuleParser {
     if (threshold && distinct) r_.error(distinct, "a rule takes threshold or distinct, not both");
     if (threshold) parse_aggregation(threshold, Aggregation::Kind::threshold, rule.aggregation);
     if (distinct) parse_aggregation(distinct, Aggregation::Kind::distinct, rule.aggregation);
-    if (auto v = m.get("suppress")) r_.read_duration(v, rule.suppress, "suppress", std::chrono::milliseconds(0), std::chrono::hours(24 * 7));
+    if (auto v = m.get("suppress"))
+      r_.read_duration(v, rule.suppress, "suppress", std::chrono::milliseconds(0), std::chrono::hours(24 * 7));
     if (auto v = m.get("tags")) {
       if (r_.read_list(v, rule.tags, "tags")) {
         for (const auto& t : rule.tags) {
@@ -327,7 +329,8 @@ class RuleParser {
           for (size_t i = 0; ok && i < nets.size(); ++i) {
             auto cidr = parse_cidr(nets[i]);
             if (!cidr) {
-              r_.error(v.IsSequence() ? v[i] : v, fmt::format("{}: '{}' is not an address or ADDRESS/BITS", what, nets[i]));
+              r_.error(v.IsSequence() ? v[i] : v,
+                       fmt::format("{}: '{}' is not an address or ADDRESS/BITS", what, nets[i]));
               ok = false;
             } else {
               c.cidrs.push_back(*cidr);
@@ -358,7 +361,8 @@ class RuleParser {
     m.finish();
     if (added == 0 && m.is_map()) {
       r_.error(val, fmt::format("{}: no matcher given (equals, contains, startswith, endswith, regex, cidr, gt, gte, "
-                                "lt, lte, exists, in_file)", name));
+                                "lt, lte, exists, in_file)",
+                                name));
     }
   }
 
@@ -470,7 +474,8 @@ class SetBuilder {
       }
     }
     for (const auto& p : pending_) {
-      reject(p.rule.file, 0, 0, fmt::format("correlation '{}' refers to correlations that refer back to it", p.rule.id));
+      reject(p.rule.file, 0, 0,
+             fmt::format("correlation '{}' refers to correlations that refer back to it", p.rule.id));
     }
     pending_.clear();
   }
@@ -517,38 +522,60 @@ class SetBuilder {
 
 }  // namespace
 
-Result<LoadedRules> load_rules(const std::vector<std::string>& paths) {
-  std::vector<fs::path> files;
+Result<LoadedRules> load_rules(const std::vector<std::string>& paths, const std::vector<std::string>& overrides) {
   std::set<fs::path> seen;
   config::Diagnostics diags;
-  for (const auto& p : paths) {
-    std::error_code ec;
-    if (fs::is_directory(p, ec)) {
-      for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
-           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        auto ext = it->path().extension();
-        if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) {
-          if (seen.insert(fs::weakly_canonical(it->path())).second) files.push_back(it->path());
+  // The overriding files first (a group's bundle), then the others; each sorted.
+  std::vector<fs::path> files;
+  auto walk = [&](const std::vector<std::string>& from) {
+    const size_t first = files.size();
+    for (const auto& p : from) {
+      std::error_code ec;
+      if (fs::is_directory(p, ec)) {
+        for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+             !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+          auto ext = it->path().extension();
+          if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) {
+            if (seen.insert(fs::weakly_canonical(it->path())).second) files.push_back(it->path());
+          }
         }
+      } else if (fs::is_regular_file(p, ec)) {
+        if (seen.insert(fs::weakly_canonical(p)).second) files.emplace_back(p);
+      } else {
+        diags.add({config::Diagnostic::Severity::warning, p, 0, 0, "rule path does not exist"});
       }
-    } else if (fs::is_regular_file(p, ec)) {
-      if (seen.insert(fs::weakly_canonical(p)).second) files.emplace_back(p);
-    } else {
-      diags.add({config::Diagnostic::Severity::warning, p, 0, 0, "rule path does not exist"});
     }
-  }
-  std::sort(files.begin(), files.end());
+    std::sort(files.begin() + static_cast<std::ptrdiff_t>(first), files.end());
+  };
+  walk(overrides);
+  const size_t overriding = files.size();
+  walk(paths);
 
   SetBuilder builder(diags);
   std::vector<std::string> rule_files;
   std::string all_content;
-  std::unordered_map<std::string, std::string> ids;  // id -> file:line
+  std::unordered_map<std::string, std::string> ids;         // id -> file:line
+  std::unordered_map<std::string, std::string> overridden;  // ids the overriding files define -> file:line
+  bool overriding_file = false;
   auto check_duplicate = [&](YamlReader& r, const std::string& id, const YAML::Node& at, const std::string& file) {
     auto [line, col] = config::position(at);
+    if (!overriding_file && overridden.count(id)) return;  // replaced (replaced() says so)
     auto [it, inserted] = ids.emplace(id, fmt::format("{}:{}", file, line));
     if (!inserted) r.error(at, fmt::format("duplicate rule id '{}' (first defined at {})", id, it->second));
+    if (overriding_file) overridden.emplace(id, it->second);
   };
-  for (const auto& f : files) {
+  // A rule of a file that does not override, whose id an overriding file defines: left out, said.
+  auto replaced = [&](const std::string& id, const std::string& file) {
+    if (overriding_file) return false;
+    auto it = overridden.find(id);
+    if (it == overridden.end()) return false;
+    diags.add({config::Diagnostic::Severity::warning, file, 0, 0,
+               fmt::format("rule '{}' is replaced by the group bundle's ({})", id, it->second)});
+    return true;
+  };
+  for (size_t file_index = 0; file_index < files.size(); ++file_index) {
+    const fs::path& f = files[file_index];
+    overriding_file = file_index < overriding;
     YamlReader r(f.string());
     auto docs = r.load_all_file();
     bool is_rule_file = false;
@@ -565,7 +592,9 @@ Result<LoadedRules> load_rules(const std::vector<std::string>& paths) {
             if (!item.IsMap() || !item["id"] || !item["id"].IsScalar()) continue;
             check_duplicate(r, item["id"].Scalar(), item["id"], f.string());
           }
-          for (auto& rule : parsed) builder.add(std::move(rule), nullptr);
+          for (auto& rule : parsed) {
+            if (!replaced(rule.id, f.string())) builder.add(std::move(rule), nullptr);
+          }
           break;
         }
         case FileKind::sigma: {
@@ -577,19 +606,25 @@ Result<LoadedRules> load_rules(const std::vector<std::string>& paths) {
             switch (compiled.kind) {
               case sigma::Document::Kind::rule:
                 check_duplicate(r, compiled.rule.id, doc["id"] ? doc["id"] : doc, f.string());
-                builder.add(std::move(compiled.rule), compiled.logsource);
+                if (!replaced(compiled.rule.id, f.string())) builder.add(std::move(compiled.rule), compiled.logsource);
                 break;
               case sigma::Document::Kind::correlation:
                 check_duplicate(r, compiled.rule.id, doc["id"] ? doc["id"] : doc, f.string());
-                builder.add_correlation({std::move(compiled.rule), std::move(compiled.correlation)});
+                if (!replaced(compiled.rule.id, f.string())) {
+                  builder.add_correlation({std::move(compiled.rule), std::move(compiled.correlation)});
+                }
                 break;
-              case sigma::Document::Kind::rejected: builder.reject(f.string(), line, col, compiled.reason); break;
-              case sigma::Document::Kind::invalid: break;
+              case sigma::Document::Kind::rejected:
+                builder.reject(f.string(), line, col, compiled.reason);
+                break;
+              case sigma::Document::Kind::invalid:
+                break;
             }
           }
           break;
         }
-        case FileKind::other_loader: break;
+        case FileKind::other_loader:
+          break;
         case FileKind::unknown:
           r.error(first, "not a rule file (expected a list of rules, a Sigma rule, a policy or a framework)");
           break;

@@ -29,7 +29,10 @@ struct LoadedRules {
 // A Sigma rule using something we do not support is skipped and reported as a warning
 // "rejected: FILE: reason". Fails with every problem, one per line, when any rule file is
 // invalid: the caller keeps its old set.
-Result<LoadedRules> load_rules(const std::vector<std::string>& paths);
+//
+// `overrides` (a group's bundle, agent/fleet/bundle_client.h) are read first: a rule of `paths`
+// with the id of one of theirs is left out, with a warning naming both.
+Result<LoadedRules> load_rules(const std::vector<std::string>& paths, const std::vector<std::string>& overrides = {});
 
 // Parses the rules of one YAML document (tests and `rules test`).
 void parse_rule_document(config::YamlReader& reader, const YAML::Node& root, std::vector<Rule>& out);

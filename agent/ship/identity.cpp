@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <tuple>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -167,10 +169,18 @@ Result<Identity> enroll(const AgentConfig& config, const EnrollOptions& o) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return make_error(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
-  for (auto [name, content, secret] : {std::tuple{"agent.key", id.tls.key_pem, true},
-                                       std::tuple{"agent.crt", id.tls.cert_pem, false},
-                                       std::tuple{"ca.crt", id.tls.ca_pem, false},
-                                       std::tuple{"agent-id", id.agent_id + "\n", false}}) {
+  // The key the collector signs group bundles with (agent/fleet/bundle_client.h), from this
+  // pinned connection.
+  std::string signing_key;
+  if (answer.contains("signing_key") && answer["signing_key"].is_string()) {
+    signing_key = answer["signing_key"].get<std::string>();
+  }
+  std::vector<std::tuple<const char*, std::string, bool>> files{{"agent.key", id.tls.key_pem, true},
+                                                                {"agent.crt", id.tls.cert_pem, false},
+                                                                {"ca.crt", id.tls.ca_pem, false},
+                                                                {"agent-id", id.agent_id + "\n", false}};
+  if (!signing_key.empty()) files.emplace_back("signing-key.pub", signing_key, false);
+  for (const auto& [name, content, secret] : files) {
     auto w = pki::write_file(dir / name, content, secret);
     if (!w) return make_error(w.error());
     if (geteuid() == 0) {

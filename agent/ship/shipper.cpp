@@ -169,6 +169,17 @@ bool Shipper::post(const std::string& body, uint64_t& acked) {
     return false;
   }
   acked = j["acked"].get<uint64_t>();
+  if (options_.on_answer) {
+    options_.on_answer(r->body, [this](const std::string& target) -> Result<std::pair<int, std::string>> {
+      if (!conn_) connect_if_needed();
+      auto got = conn_->client().request("GET", target, "", {});
+      if (!got) {
+        conn_.reset();
+        return make_error(got.error());
+      }
+      return std::pair<int, std::string>{got->status, std::move(got->body)};
+    });
+  }
   return true;
 }
 

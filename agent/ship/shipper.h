@@ -6,9 +6,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "agent/ship/identity.h"
@@ -22,6 +25,9 @@ class logger;
 
 namespace vigil::agent {
 
+// A GET over the shipper's connection: {status, body}, or why it failed.
+using Fetch = std::function<Result<std::pair<int, std::string>>(const std::string& target)>;
+
 struct ShipperOptions {
   std::vector<config::Endpoint> addresses;
   size_t batch_max_records = 1000;
@@ -33,6 +39,9 @@ struct ShipperOptions {
   // Where the identity lives; the certificate is renewed there when a third of its life is left
   // (empty: no renewal).
   std::string state_dir;
+  // Called on the shipper's thread with each acknowledgement's body, and a way to GET more over the
+  // same connection (agent/fleet/bundle_client.h fetches its group's bundle this way).
+  std::function<void(std::string_view answer, const Fetch& fetch)> on_answer;
 };
 
 struct ShipperStats {

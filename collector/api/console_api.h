@@ -71,6 +71,11 @@ class ConsoleApi {
   void set_silent_after(std::chrono::milliseconds d) { env_.silent_after = d; }
   // The control catalogues summaries and self-assessments are judged against.
   void set_frameworks(std::shared_ptr<const compliance::LoadedFrameworks> f) { env_.frameworks = std::move(f); }
+  // The key bundles are signed with (null: pushes are refused with `problem`).
+  void set_signing_key(std::shared_ptr<const pki::Key> key, std::string problem) {
+    env_.signing_key = std::move(key);
+    env_.signing_key_problem = std::move(problem);
+  }
 };
 
 }  // namespace vigil::collector

@@ -1,4 +1,5 @@
 #include "collector/app/collector_cli.h"
+#include "collector/fleet/bundle_builder.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -83,8 +84,37 @@ int collector_main(int argc, char** argv) {
         ->capture_default_str();
   }
 
+  auto* signing_cmd = app.add_subcommand("signing-key", "The key bundles pushed to agent groups are signed with");
+  signing_cmd->require_subcommand(1);
+  auto* signing_create = signing_cmd->add_subcommand(
+      "create", "Make the signing key when the PKI has none (installations from before groups); does nothing "
+                "when it exists. Restart the collector; agents learn the key when they next deliver.");
+  signing_create->add_option("--dir", ca_dir, "Directory written by 'init --dir' (default: the pki_dir of -c)");
+  signing_create->add_option("-c,--config", config_path, "Configuration whose pki_dir to use when --dir is not given")
+      ->capture_default_str();
+
   return cli::run(app, argc, argv, [&]() -> int {
     if (check->parsed()) return check_config(config_path);
+    if (signing_create->parsed()) {
+      std::filesystem::path pki_dir;
+      if (!ca_dir.empty()) {
+        pki_dir = std::filesystem::path(ca_dir) / "pki";
+      } else {
+        auto loaded = load_collector_config(config_path, /*check_pki=*/false);
+        if (!loaded) {
+          std::fputs(loaded.error().c_str(), stderr);
+          return 1;
+        }
+        pki_dir = loaded->config.collector.pki_dir;
+      }
+      auto made = ensure_signing_key(pki_dir.string());
+      if (!made) {
+        std::fprintf(stderr, "vigil-collector signing-key: error: %s\n", made.error().c_str());
+        return 1;
+      }
+      std::printf("%s %s\n", *made ? "signing key written to" : "a signing key exists already in", pki_dir.c_str());
+      return 0;
+    }
     if (ca_cmd->parsed()) {
       std::filesystem::path pki_dir;
       if (!ca_dir.empty()) {

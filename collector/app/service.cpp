@@ -13,12 +13,14 @@
 #include "collector/config/postgres_dsn.h"
 #include "collector/api/https_server.h"
 #include "collector/export/exporter.h"
+#include "collector/fleet/bundle_builder.h"
 #include "collector/report/builtin_frameworks.h"
 #include "collector/ingest/agents_api.h"
 #include "collector/retention/retention.h"
 #include "collector/store/store.h"
 #include "common/log/logging.h"
 #include "common/pki/pki.h"
+#include "common/pki/signing.h"
 #include "common/util/signals.h"
 #include "common/version.h"
 
@@ -123,7 +125,22 @@ int run_collector(const CollectorConfig& config_in) {
               certs->size(), pki::common_name(*ca));
   }
 
+  // The key bundles are signed with: without one, groups work but nothing can be pushed.
+  std::shared_ptr<const pki::Key> signing_key;
+  std::string signing_problem;
+  if (auto key = load_signing_key(c.pki_dir)) {
+    signing_key = std::make_shared<const pki::Key>(std::move(*key));
+  } else {
+    signing_problem = key.error();
+    log->warn("bundles cannot be pushed: {}", signing_problem);
+  }
   AgentsApiOptions agents_opts;
+  if (signing_key) {
+    if (auto pub = pki::public_pem(*signing_key)) {
+      agents_opts.signing_public_pem = *pub;
+      log->info("bundles are signed with key {}", pki::key_fingerprint(*pub));
+    }
+  }
   agents_opts.default_framework = c.default_framework;
   agents_opts.max_records_per_batch = c.limits.max_records_per_batch;
   agents_opts.agent_cert_validity = std::chrono::duration_cast<std::chrono::seconds>(c.agent_cert_validity);
@@ -152,6 +169,7 @@ int run_collector(const CollectorConfig& config_in) {
   }
   ConsoleApi console_api(**store, c.default_framework);
   console_api.set_frameworks(std::make_shared<const compliance::LoadedFrameworks>(std::move(*frameworks)));
+  console_api.set_signing_key(signing_key, signing_problem);
   Exporter exporter(**store, config.exports, c.data_dir);
   Retention retention(**store, c.retention);
   console_api.set_silent_after(c.silent_after);

@@ -22,6 +22,7 @@
 #include "collector/app/vigilctl_cli.h"
 #include "collector/report/compliance_report.h"
 #include "common/config/yaml_reader.h"
+#include "common/fleet/bundle.h"
 #include "common/net/https_client.h"
 #include "common/pki/pki.h"
 #include "common/util/cli.h"
@@ -430,6 +431,93 @@ int search_events(Console& console, bool json, const std::string& query, const s
   return 0;
 }
 
+struct GroupArgs {
+  std::string description;
+  std::string rules;
+  std::string policies;
+  std::string message;
+  int64_t rollback_to = 0;
+};
+
+// vigilctl groups create|list|status|history|push|rollback.
+int groups_command(Console& console, bool json, const std::string& name, const std::string& what,
+                   const GroupArgs& a) {
+  const std::string base = "/api/v1/groups/" + url_encode(name);
+  if (what == "create") {
+    auto j = console.call("POST", "/api/v1/groups", {{"name", name}, {"description", a.description}});
+    if (json) return print_json(j), 0;
+    std::printf("group %s created\n", name.c_str());
+  } else if (what == "list") {
+    auto j = console.call("GET", "/api/v1/groups");
+    if (json) return print_json(j), 0;
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& g : j) {
+      rows.push_back({str(g, "name"), str(g, "version"), str(g, "agents"), printable(str(g, "description"))});
+    }
+    print_table({"GROUP", "VERSION", "AGENTS", "DESCRIPTION"}, rows);
+  } else if (what == "status") {
+    auto j = console.call("GET", base + "/status");
+    if (json) return print_json(j), 0;
+    std::printf("group %s: version %s; %s of %zu agents run it\n", name.c_str(), str(j, "version").c_str(),
+                str(j, "on_latest").c_str(), j["agents"].size());
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& ag : j["agents"]) {
+      rows.push_back({str(ag, "id"), printable(str(ag, "host")), str(ag, "bundle_version"), time_str(ag, "applied_at"),
+                      printable(str(ag, "error"))});
+    }
+    print_table({"AGENT", "HOST", "VERSION", "APPLIED", "ERROR"}, rows);
+  } else if (what == "history") {
+    auto j = console.call("GET", base + "/history");
+    if (json) return print_json(j), 0;
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& b : j) {
+      std::string note = printable(str(b, "message"));
+      rows.push_back({str(b, "version"), time_str(b, "created"), printable(str(b, "author")),
+                      str(b, "sha256").substr(0, 12), note});
+    }
+    print_table({"VERSION", "CREATED", "BY", "SHA256", "MESSAGE"}, rows);
+  } else if (what == "push") {
+    size_t budget = 0;
+    nlohmann::json files = nlohmann::json::array();
+    std::string problems;
+    for (const auto& [dir, prefix] : {std::pair{a.rules, "rules"}, std::pair{a.policies, "policies"}}) {
+      if (dir.empty()) continue;
+      auto read = fleet::read_bundle_dir(dir, prefix, budget);
+      if (!read) {
+        problems += read.error();
+        continue;
+      }
+      for (auto& f : *read) files.push_back({{"path", f.path}, {"content", std::move(f.content)}});
+    }
+    if (!problems.empty()) {
+      std::fprintf(stderr, "vigilctl: the bundle was not sent:\n%s", problems.c_str());
+      return 1;
+    }
+    nlohmann::json j;
+    try {
+      j = console.call("POST", base + "/bundles", {{"files", std::move(files)}, {"message", a.message}});
+    } catch (const Refused& r) {
+      std::fprintf(stderr, "vigilctl: %s\n", r.what());
+      if (r.body.is_object() && r.body.contains("problems") && r.body["problems"].is_array()) {
+        for (const auto& p : r.body["problems"]) {
+          if (p.is_string()) std::fprintf(stderr, "%s\n", printable(p.get<std::string>()).c_str());
+        }
+      }
+      return 1;
+    }
+    if (json) return print_json(j), 0;
+    std::printf("group %s: version %s\n", name.c_str(), str(j, "version").c_str());
+  } else {
+    nlohmann::json body = nlohmann::json::object();
+    if (a.rollback_to > 0) body["to"] = a.rollback_to;
+    auto j = console.call("POST", base + "/rollback", body);
+    if (json) return print_json(j), 0;
+    std::printf("group %s: version %s (content of version %s)\n", name.c_str(), str(j, "version").c_str(),
+                str(j, "rollback_of").c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int vigilctl_main(int argc, char** argv) {
@@ -467,6 +555,8 @@ int vigilctl_main(int argc, char** argv) {
   tokens_create->add_option("--ttl-hours", ttl_hours, "Hours until the token expires")
       ->capture_default_str()
       ->check(CLI::Range(1, 720));
+  std::string token_group;
+  tokens_create->add_option("--group", token_group, "Group the agent joins at enrollment (default: default)");
 
   auto* agents = app.add_subcommand("agents", "Enrolled agents")->require_subcommand(1);
   std::string agent_id;
@@ -477,9 +567,41 @@ int vigilctl_main(int argc, char** argv) {
   agents_revoke->add_option("ID", agent_id, "Agent id")->required();
 
   int new_level = 0;
-  auto* agents_set = agents->add_subcommand("set", "Change an agent's security level (what its checks are held to)");
+  std::string new_group;
+  auto* agents_set =
+      agents->add_subcommand("set", "Change an agent's security level (what its checks are held to) or its group");
   agents_set->add_option("ID", agent_id, "Agent id")->required();
-  agents_set->add_option("--level", new_level, "Security level 1-5")->required()->check(CLI::Range(1, 5));
+  auto* level_opt = agents_set->add_option("--level", new_level, "Security level 1-5")->check(CLI::Range(1, 5));
+  auto* group_opt = agents_set->add_option("--group", new_group, "Group whose bundle the agent runs");
+  agents_set->callback([&] {
+    if (level_opt->count() == 0 && group_opt->count() == 0) throw CLI::ValidationError("agents set: give --level, --group or both");
+  });
+
+  auto* groups = app.add_subcommand("groups", "Agent groups and the signed bundles of rules and policies pushed to them")
+                     ->require_subcommand(1);
+  std::string group_name, group_description, push_rules, push_policies, push_message;
+  int64_t rollback_to = 0;
+  auto* groups_create = groups->add_subcommand("create", "Create a group (admin)");
+  groups_create->add_option("NAME", group_name, "Group name ([A-Za-z0-9._@-], at most 64)")->required();
+  groups_create->add_option("--description", group_description, "What the group is for");
+  auto* groups_list = groups->add_subcommand("list", "List groups with their current version and agents");
+  auto* groups_status =
+      groups->add_subcommand("status", "Per agent of a group: the version it runs, when it applied it, its last error");
+  groups_status->add_option("NAME", group_name, "Group")->required();
+  auto* groups_history = groups->add_subcommand("history", "A group's versions, newest first");
+  groups_history->add_option("NAME", group_name, "Group")->required();
+  auto* groups_push = groups->add_subcommand(
+      "push", "Check rules and policies with the agent's loaders, then sign and store them as the group's next "
+              "version (admin); every problem is printed as file:line:column");
+  groups_push->add_option("NAME", group_name, "Group")->required();
+  groups_push->add_option("--rules", push_rules, "Directory of rule files (*.yaml, *.yml) and value lists (*.txt)")
+      ->required();
+  groups_push->add_option("--policies", push_policies, "Directory of compliance policies (*.yaml, *.yml)");
+  groups_push->add_option("--message", push_message, "Why (kept in the history and the audit log)");
+  auto* groups_rollback = groups->add_subcommand(
+      "rollback", "Make an earlier version's content current again, as a new version number (admin)");
+  groups_rollback->add_option("NAME", group_name, "Group")->required();
+  groups_rollback->add_option("--to", rollback_to, "Version to restore (default: the one before the current)");
 
   auto* agencies = app.add_subcommand("agencies", "Agencies and their compliance framework")->require_subcommand(1);
   auto* agencies_list = agencies->add_subcommand("list", "List agencies");
@@ -650,8 +772,9 @@ int vigilctl_main(int argc, char** argv) {
                       str(j, "alerts_new").c_str(), str(j, "records_quarantined").c_str(), str(j, "role").c_str());
         }
       } else if (tokens_create->parsed()) {
-        auto j = console.call("POST", "/api/v1/tokens",
-                              {{"agency", agency}, {"level", level}, {"ttl_hours", ttl_hours}});
+        nlohmann::json body{{"agency", agency}, {"level", level}, {"ttl_hours", ttl_hours}};
+        if (!token_group.empty()) body["group"] = token_group;
+        auto j = console.call("POST", "/api/v1/tokens", body);
         if (json) {
           print_json(j);
         } else {
@@ -665,9 +788,9 @@ int vigilctl_main(int argc, char** argv) {
           std::vector<std::vector<std::string>> rows;
           for (const auto& a : j) {
             rows.push_back({str(a, "id"), str(a, "agency"), str(a, "level"), str(a, "host"), str(a, "version"),
-                            str(a, "status"), str(a, "last_seen")});
+                            str(a, "group"), str(a, "bundle_version"), str(a, "status"), str(a, "last_seen")});
           }
-          print_table({"ID", "AGENCY", "LEVEL", "HOST", "VERSION", "STATUS", "LAST SEEN"}, rows);
+          print_table({"ID", "AGENCY", "LEVEL", "HOST", "VERSION", "GROUP", "BUNDLE", "STATUS", "LAST SEEN"}, rows);
         }
       } else if (agents_get->parsed()) {
         print_json(console.call("GET", "/api/v1/agents/" + url_encode(agent_id)));
@@ -679,8 +802,22 @@ int vigilctl_main(int argc, char** argv) {
           std::printf("agent %s revoked\n", agent_id.c_str());
         }
       } else if (agents_set->parsed()) {
-        console.call("POST", "/api/v1/agents/" + url_encode(agent_id) + "/level", {{"level", new_level}});
-        std::printf("agent %s: security level %d\n", agent_id.c_str(), new_level);
+        if (level_opt->count() > 0) {
+          console.call("POST", "/api/v1/agents/" + url_encode(agent_id) + "/level", {{"level", new_level}});
+          std::printf("agent %s: security level %d\n", agent_id.c_str(), new_level);
+        }
+        if (group_opt->count() > 0) {
+          console.call("POST", "/api/v1/agents/" + url_encode(agent_id) + "/group", {{"group", new_group}});
+          std::printf("agent %s: group %s\n", agent_id.c_str(), new_group.c_str());
+        }
+      } else if (groups->parsed()) {
+        return groups_command(console, json, group_name, groups_create->parsed() ? "create"
+                                                         : groups_list->parsed()     ? "list"
+                                                         : groups_status->parsed()   ? "status"
+                                                         : groups_history->parsed()  ? "history"
+                                                         : groups_push->parsed()     ? "push"
+                                                                                     : "rollback",
+                              {group_description, push_rules, push_policies, push_message, rollback_to});
       } else if (agencies_list->parsed()) {
         auto j = console.call("GET", "/api/v1/agencies");
         if (json) {

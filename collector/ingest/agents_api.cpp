@@ -5,6 +5,7 @@
 
 #include "collector/ingest/batch_parser.h"
 #include "common/ingest/bounded_json.h"
+#include "common/fleet/bundle.h"
 #include "common/ingest/record_rules.h"
 #include "common/log/logging.h"
 #include "common/version.h"
@@ -49,6 +50,11 @@ net::HttpResponse AgentsApi::handle(const net::HttpRequest& r) {
   }
   if (r.method == "POST" && r.target == "/v1/batches") return batches(r, **agent);
   if (r.method == "POST" && r.target == "/v1/renew") return renew(r, r.peer->common_name, r.peer->serial_hex);
+  if (r.method == "GET" && r.target == "/v1/bundle") return bundle(**agent);
+  if (r.method == "GET" && r.target == "/v1/signing-key") {
+    if (options_.signing_public_pem.empty()) return json_error(404, "this collector has no bundle signing key");
+    return {200, options_.signing_public_pem, "application/x-pem-file", false};
+  }
   return json_error(404, "no such endpoint");
 }
 
@@ -73,7 +79,9 @@ net::HttpResponse AgentsApi::renew(const net::HttpRequest& r, const std::string&
   if (!*replaced) return json_error(409, "the certificate changed meanwhile; renew again", true);
   ++stats_.renewed;
   log_->info("agent {}: certificate renewed (serial {} replaces {})", agent_id, pki::serial_hex(*cert), serial);
-  return {200, nlohmann::json{{"certificate", *pem}, {"ca", ca_pem_}}.dump(), "application/json", false};
+  nlohmann::json out{{"certificate", *pem}, {"ca", ca_pem_}};
+  if (!options_.signing_public_pem.empty()) out["signing_key"] = options_.signing_public_pem;
+  return {200, out.dump(), "application/json", false};
 }
 
 net::HttpResponse AgentsApi::enroll(const net::HttpRequest& r) {
@@ -128,6 +136,7 @@ net::HttpResponse AgentsApi::enroll(const net::HttpRequest& r) {
   a.host = host;
   a.version = version;
   a.cert_serial = pki::serial_hex(*cert);
+  a.group = token->group;
   a.enrolled = Timestamp::now();
   a.last_seen = a.enrolled;
   auto added = store_.add_agent(a);
@@ -135,9 +144,10 @@ net::HttpResponse AgentsApi::enroll(const net::HttpRequest& r) {
   auto pem = pki::to_pem(*cert);
   if (!pem) return json_error(500, "cannot encode the certificate", true);
   ++stats_.enrolled;
-  log_->info("enrolled agent {} ({}) for agency '{}' at level {}", id, host, a.agency, a.level);
-  return {200, nlohmann::json{{"agent_id", id}, {"certificate", *pem}, {"ca", ca_pem_}}.dump(), "application/json",
-          false};
+  log_->info("enrolled agent {} ({}) for agency '{}' at level {} in group {}", id, host, a.agency, a.level, a.group);
+  nlohmann::json out{{"agent_id", id}, {"certificate", *pem}, {"ca", ca_pem_}};
+  if (!options_.signing_public_pem.empty()) out["signing_key"] = options_.signing_public_pem;
+  return {200, out.dump(), "application/json", false};
 }
 
 net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const AgentRecord& agent) {
@@ -169,14 +179,100 @@ net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const AgentRecor
     }
     stored = *s;
   }
-  if (batch.records.empty() && batch.quarantined.empty()) return {200, R"({"acked":0})", "application/json", false};
+  nlohmann::json bundle_info{{"group", agent.group}, {"version", bundle_version(agent.group)}};
+  if (batch.records.empty() && batch.quarantined.empty()) {
+    return {200, nlohmann::json{{"acked", 0}, {"bundle", std::move(bundle_info)}}.dump(), "application/json", false};
+  }
   (void)store_.touch_agent(agent_id, Timestamp::now());
+  // The newest health record says what the agent runs.
+  for (auto it = batch.records.rbegin(); it != batch.records.rend(); ++it) {
+    if (it->dataset == "agent.health") {
+      note_health(agent, it->json);
+      break;
+    }
+  }
   ++stats_.batches;
   stats_.records_new += stored;
   stats_.records_duplicate += batch.records.size() - stored;
   return {200,
-          nlohmann::json{{"acked", batch.last_seq}, {"stored", stored}, {"quarantined", batch.quarantined.size()}}.dump(),
+          nlohmann::json{{"acked", batch.last_seq},
+                         {"stored", stored},
+                         {"quarantined", batch.quarantined.size()},
+                         {"bundle", std::move(bundle_info)}}
+              .dump(),
           "application/json", false};
+}
+
+int64_t AgentsApi::bundle_version(const std::string& group) {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(versions_mutex_);
+    auto it = versions_.find(group);
+    if (it != versions_.end() && now - it->second.second < std::chrono::seconds(1)) return it->second.first;
+  }
+  auto v = store_.bundle_version(group);
+  if (!v) return 0;  // the agent keeps what it runs; the next batch asks again
+  std::lock_guard lock(versions_mutex_);
+  if (versions_.size() > 10'000) versions_.clear();  // groups are few; a bound all the same
+  versions_[group] = {*v, now};
+  return *v;
+}
+
+void AgentsApi::note_health(const AgentRecord& agent, const std::string& json) {
+  auto parsed = ingest::parse_bounded_json(json);
+  if (!parsed || !parsed->is_object()) return;
+  const auto& j = *parsed;
+  std::string version;
+  if (auto a = j.find("agent"); a != j.end() && a->is_object()) {
+    if (auto v = a->find("version"); v != a->end() && v->is_string() && v->get<std::string>().size() <= 64 &&
+                                     ingest::printable(v->get<std::string>())) {
+      version = v->get<std::string>();
+    }
+  }
+  BundleStatus status;
+  bool has_bundle = false;
+  if (auto v = j.find("vigil"); v != j.end() && v->is_object()) {
+    if (auto b = v->find("bundle"); b != v->end() && b->is_object()) {
+      auto text = [&](const char* key) {
+        auto it = b->find(key);
+        std::string out = it != b->end() && it->is_string() ? it->get<std::string>() : std::string();
+        if (out.size() > 500) out.resize(500);
+        return ingest::printable(out) ? out : std::string("(unprintable)");
+      };
+      status.group = text("group");
+      if (auto n = b->find("version"); n != b->end() && n->is_number_integer()) status.version = n->get<int64_t>();
+      if (auto t = Timestamp::parse(text("applied_at"))) status.applied_at = *t;
+      std::string result = text("result");
+      if (result != "applied") status.error = result;
+      has_bundle = true;
+    }
+  }
+  if (!has_bundle && (version.empty() || version == agent.version)) return;
+  if (!has_bundle) {
+    status.group = agent.bundle_group;
+    status.version = agent.bundle_version;
+    status.applied_at = agent.bundle_applied_at;
+    status.error = agent.bundle_error;
+  }
+  if (auto r = store_.set_bundle_status(agent.id, status, version); !r) {
+    log_->warn("agent {}: recording its bundle status failed: {}", agent.id, r.error());
+  }
+}
+
+net::HttpResponse AgentsApi::bundle(const AgentRecord& agent) {
+  auto current = store_.current_bundle(agent.group);
+  if (!current) return json_error(503, "store unavailable");
+  if (!current->has_value()) return json_error(404, "group " + agent.group + " has no bundle yet");
+  const BundleRecord& b = **current;
+  if (pki::sha256_hex(b.content) != b.sha256) {
+    // Served all the same: the agents verify the signature and refuse it; this says where to look.
+    ++stats_.bundles_tampered;
+    log_->error("group {} version {}: the stored hash no longer matches the stored content (changed in storage); "
+                "agents will refuse it: push again",
+                b.group, b.version);
+  }
+  ++stats_.bundles_served;
+  return {200, fleet::to_envelope({b.group, b.version, b.sha256, b.signature, b.content}), "application/json", false};
 }
 
 }  // namespace vigil::collector

@@ -5,11 +5,18 @@
 //                     record that fails is quarantined with its reason, never refusing the rest
 //   POST /v1/renew    {csr} -> {certificate}: a new certificate for the agent; the old one is
 //                     refused from then on
+//   GET  /v1/signing-key  the public key bundles are signed with (also given at enrollment and renewal)
+//   GET  /v1/bundle   the agent's group's current bundle, signed (common/fleet/bundle.h); 404: none
+// Every batch's answer names the agent's group and its current bundle version: {"bundle": {"group",
+// "version"}}; the agent fetches the bundle when it runs another.
 // Every other request needs a verified, unrevoked client certificate: without one it is refused
 // (401) and the connection closed.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -27,6 +34,7 @@ struct AgentsApiOptions {
   std::string default_framework = "tcvn11930";
   size_t max_records_per_batch = 10'000;
   std::chrono::seconds agent_cert_validity{90LL * 24 * 3600};
+  std::string signing_public_pem;  // empty: no signing key, no bundles
 };
 
 struct AgentsApiStats {
@@ -40,6 +48,8 @@ struct AgentsApiStats {
   std::atomic<uint64_t> malformed{0};     // batches refused whole (over the record bound), bad bodies
   std::atomic<uint64_t> quarantined{0};   // records set aside with their reason (new rows)
   std::atomic<uint64_t> renewed{0};
+  std::atomic<uint64_t> bundles_served{0};
+  std::atomic<uint64_t> bundles_tampered{0};  // served with a stored hash that no longer matches
 };
 
 class AgentsApi {
@@ -52,6 +62,11 @@ class AgentsApi {
   net::HttpResponse enroll(const net::HttpRequest& request);
   net::HttpResponse batches(const net::HttpRequest& request, const AgentRecord& agent);
   net::HttpResponse renew(const net::HttpRequest& request, const std::string& agent_id, const std::string& serial);
+  net::HttpResponse bundle(const AgentRecord& agent);
+  // The group's current version, asked of the store at most once a second per group.
+  int64_t bundle_version(const std::string& group);
+  // What an agent.health record says of the agent's bundle and program version.
+  void note_health(const AgentRecord& agent, const std::string& json);
 
   Store& store_;
   pki::Cert ca_;
@@ -60,6 +75,8 @@ class AgentsApi {
   AgentsApiOptions options_;
   AgentsApiStats stats_;
   std::shared_ptr<spdlog::logger> log_;
+  std::mutex versions_mutex_;
+  std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> versions_;
 };
 
 }  // namespace vigil::collector

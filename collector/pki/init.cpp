@@ -10,6 +10,7 @@
 
 #include "common/config/yaml_reader.h"
 #include "common/pki/pki.h"
+#include "common/pki/signing.h"
 #include "common/util/host.h"
 
 namespace vigil::collector {
@@ -94,6 +95,14 @@ Result<InitResult> init_collector(const InitOptions& o) {
   outs.push_back({pki_dir / "server.crt", pki::to_pem(*server), false});
   outs.push_back({pki_dir / "server.key", pki::to_pem(*server_key), true});
   outs.push_back({pki_dir / "admin-token.sha256", pki::sha256_hex(admin_token) + "\n", true});
+  // The key bundles pushed to agents are signed with (collector/fleet); kept when one exists, so
+  // agents that hold its public half keep accepting bundles.
+  if (!fs::exists(pki_dir / "bundle-signing.key", ec)) {
+    auto signing = pki::generate_signing_key();
+    if (!signing) return make_error(signing.error());
+    outs.push_back({pki_dir / "bundle-signing.key", pki::to_pem(*signing), true});
+    outs.push_back({pki_dir / "bundle-signing.pub", pki::public_pem(*signing), false});
+  }
 
   std::string collector_yaml = fmt::format(
       "# Written by vigil-collector init. See the commented example in the Vigil sources\n"

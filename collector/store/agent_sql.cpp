@@ -7,7 +7,8 @@ namespace vigil::collector {
 namespace {
 
 constexpr const char* kAgentColumns =
-    "SELECT id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status FROM agents ";
+    "SELECT id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status, group_name, bundle_group,"
+    " bundle_version, bundle_applied_at, bundle_error FROM agents ";
 
 AgentRecord agent_from(const SqlRows& r, size_t i) {
   AgentRecord a;
@@ -20,6 +21,11 @@ AgentRecord agent_from(const SqlRows& r, size_t i) {
   a.enrolled = Timestamp{r.integer(i, 6)};
   a.last_seen = Timestamp{r.integer(i, 7)};
   a.status = r.text(i, 8);
+  a.group = r.text(i, 9);
+  a.bundle_group = r.text(i, 10);
+  a.bundle_version = r.integer(i, 11);
+  a.bundle_applied_at = Timestamp{r.integer(i, 12)};
+  a.bundle_error = r.text(i, 13);
   return a;
 }
 
@@ -50,8 +56,8 @@ Result<void> SqlAgentStore::ensure_agency(const std::string& name, const std::st
 
 Result<void> SqlAgentStore::add_token(const std::string& hash, const TokenInfo& info, Timestamp expires) {
   return database().with_connection("add_token", [&](SqlConnection& c) {
-    return command(c, "INSERT INTO enroll_tokens(hash, agency, level, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                   SqlParams().text(hash).text(info.agency).integer(info.level).integer(expires.ns));
+    return command(c, "INSERT INTO enroll_tokens(hash, agency, level, expires_at, group_name) VALUES (?1, ?2, ?3, ?4, ?5)",
+                   SqlParams().text(hash).text(info.agency).integer(info.level).integer(expires.ns).text(info.group));
   });
 }
 
@@ -61,10 +67,10 @@ Result<TokenInfo> SqlAgentStore::consume_token(const std::string& hash, Timestam
     // or SQLite's one writer, makes the second see used_at set).
     auto r = c.run(
         "UPDATE enroll_tokens SET used_at = ?1 WHERE hash = ?2 AND used_at IS NULL AND expires_at > ?1"
-        " RETURNING agency, level",
+        " RETURNING agency, level, group_name",
         SqlParams().integer(now.ns).text(hash));
     if (!r) return make_error(r.error());
-    if (r->size() == 1) return TokenInfo{r->text(0, 0), static_cast<int>(r->integer(0, 1))};
+    if (r->size() == 1) return TokenInfo{r->text(0, 0), static_cast<int>(r->integer(0, 1)), r->text(0, 2)};
     auto why = c.run("SELECT used_at, expires_at FROM enroll_tokens WHERE hash = ?1", SqlParams().text(hash));
     if (!why) return make_error(why.error());
     if (why->empty()) return make_error("unknown enrollment token");
@@ -77,10 +83,10 @@ Result<void> SqlAgentStore::add_agent(const AgentRecord& a) {
   return database().with_connection("add_agent", [&](SqlConnection& c) {
     SqlParams p;
     p.text(a.id).text(a.agency).integer(a.level).text(a.host).text(a.version).text(a.cert_serial);
-    p.integer(a.enrolled.ns).integer(a.last_seen.ns).text(a.status);
+    p.integer(a.enrolled.ns).integer(a.last_seen.ns).text(a.status).text(a.group);
     return command(c,
-                   "INSERT INTO agents(id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                   "INSERT INTO agents(id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status,"
+                   " group_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                    p);
   });
 }

@@ -14,6 +14,7 @@ namespace vigil::collector {
 struct TokenInfo {
   std::string agency;
   int level = 1;  // security level (1-5) of the system the enrolled agent serves
+  std::string group = "default";  // the group the enrolled agent joins
 };
 
 struct AgentRecord {
@@ -26,6 +27,12 @@ struct AgentRecord {
   Timestamp enrolled{};
   Timestamp last_seen{};
   std::string status = "active";  // active | revoked
+  std::string group = "default";
+  // The bundle it last reported (collector/store/fleet_store.h BundleStatus).
+  std::string bundle_group;
+  int64_t bundle_version = 0;
+  Timestamp bundle_applied_at{};
+  std::string bundle_error;
 };
 
 struct AgencyRecord {

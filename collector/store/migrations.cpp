@@ -427,6 +427,55 @@ CREATE TABLE retention_rounds(
   last_round BIGINT NOT NULL
 );
 )sql"},
+    {12, "agent groups; versioned, signed bundles of content per group; what each agent runs",
+     R"sql(
+CREATE TABLE agent_groups(
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL);
+INSERT INTO agent_groups(name, description, created_at) VALUES ('default', '', 0);
+ALTER TABLE agents ADD COLUMN group_name TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE agents ADD COLUMN bundle_group TEXT NOT NULL DEFAULT '';
+ALTER TABLE agents ADD COLUMN bundle_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN bundle_applied_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN bundle_error TEXT NOT NULL DEFAULT '';
+ALTER TABLE enroll_tokens ADD COLUMN group_name TEXT NOT NULL DEFAULT 'default';
+CREATE TABLE bundles(
+  group_name TEXT NOT NULL REFERENCES agent_groups(name),
+  version INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  content TEXT NOT NULL,
+  author TEXT NOT NULL,
+  message TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  rollback_of INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (group_name, version));
+)sql",
+     R"sql(
+CREATE TABLE agent_groups(
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL);
+INSERT INTO agent_groups(name, description, created_at) VALUES ('default', '', 0);
+ALTER TABLE agents ADD COLUMN group_name TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE agents ADD COLUMN bundle_group TEXT NOT NULL DEFAULT '';
+ALTER TABLE agents ADD COLUMN bundle_version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN bundle_applied_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN bundle_error TEXT NOT NULL DEFAULT '';
+ALTER TABLE enroll_tokens ADD COLUMN group_name TEXT NOT NULL DEFAULT 'default';
+CREATE TABLE bundles(
+  group_name TEXT NOT NULL REFERENCES agent_groups(name),
+  version BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  content TEXT NOT NULL,
+  author TEXT NOT NULL,
+  message TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  rollback_of BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (group_name, version));
+)sql"},
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "collector/store/agent_store.h"
 #include "collector/store/compliance_store.h"
+#include "collector/store/fleet_store.h"
 #include "collector/store/identity_store.h"
 #include "collector/store/ingest_store.h"
 #include "collector/store/retention_store.h"
@@ -23,7 +24,8 @@ class Store : public virtual AgentStore,
               public virtual IngestStore,
               public virtual TriageStore,
               public virtual ComplianceStore,
-              public virtual RetentionStore {
+              public virtual RetentionStore,
+              public virtual FleetStore {
  public:
   ~Store() override = default;
 

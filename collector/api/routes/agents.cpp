@@ -13,7 +13,9 @@ nlohmann::json agent_json(const AgentRecord& a) {
   return {{"id", a.id},           {"agency", a.agency},
           {"level", a.level},     {"host", a.host},
           {"version", a.version}, {"status", a.status},
-          {"enrolled", a.enrolled.to_string()}, {"last_seen", a.last_seen.to_string()}};
+          {"enrolled", a.enrolled.to_string()}, {"last_seen", a.last_seen.to_string()},
+          {"group", a.group},     {"bundle_version", a.bundle_group == a.group ? a.bundle_version : 0},
+          {"bundle_error", a.bundle_error}};
 }
 
 // The agent of the path's {id} when the caller sees its agency: what lies outside the caller's
@@ -75,6 +77,27 @@ net::HttpResponse set_agent_level(const Call& c) {
   if (!*done) return error(404, "no agent " + id);
   c.env.log->info("agent {}: security level set to {} by {}", id, level, c.caller.name);
   c.env.audit(c.caller.name, "agent.level", id, fmt::format("{} -> {}", found.agent->level, level));
+  return {200, R"({"changed":true})", "application/json", false};
+}
+
+// {group} -> the agent moves to the group; it fetches the group's bundle at its next heartbeat.
+net::HttpResponse set_agent_group(const Call& c) {
+  Found found = find_agent(c);
+  if (!found.agent) return found.refusal;
+  const std::string& id = c.capture("id");
+  auto body = request_json(c.request.body);
+  if (body.is_discarded() || !body.is_object() || !body.contains("group") || !body["group"].is_string()) {
+    return error(400, "expected {\"group\": NAME}");
+  }
+  const std::string group = body["group"].get<std::string>();
+  auto g = c.env.store.get_group(group);
+  if (!g) return error(503, "store unavailable");
+  if (!g->has_value()) return error(404, "no group " + group + " (vigilctl groups create " + group + ")");
+  auto done = c.env.store.set_agent_group(id, group);
+  if (!done) return error(503, "store unavailable");
+  if (!*done) return error(404, "no agent " + id);
+  c.env.log->info("agent {}: moved to group {} by {}", id, group, c.caller.name);
+  c.env.audit(c.caller.name, "agent.group", id, fmt::format("{} -> {}", found.agent->group, group));
   return {200, R"({"changed":true})", "application/json", false};
 }
 

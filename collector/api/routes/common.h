@@ -17,6 +17,7 @@
 #include "collector/store/store.h"
 #include "common/compliance/framework.h"
 #include "common/net/http_types.h"
+#include "common/pki/pki.h"
 
 namespace spdlog {
 class logger;
@@ -36,6 +37,8 @@ struct Env {
   std::chrono::milliseconds silent_after{90'000};
   std::shared_ptr<const compliance::LoadedFrameworks> frameworks{};  // catalogues summaries judge against
   std::function<std::string()> metrics_source{};                       // lines the service adds to /metrics
+  std::shared_ptr<const pki::Key> signing_key{};  // signs bundles (collector/fleet); null: pushes refused
+  std::string signing_key_problem{};              // why there is none
 };
 
 // {"error": message} with the status.

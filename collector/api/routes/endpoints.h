@@ -14,7 +14,8 @@ Handler list_users, add_user, disable_user, enable_user, set_user_password;     
 Handler list_api_tokens, create_api_token, revoke_api_token;                      // api_tokens.cpp
 Handler list_audit, list_quarantined;                                             // audit.cpp
 Handler create_enrollment_token;                                                  // tokens.cpp
-Handler list_agents, get_agent, revoke_agent, set_agent_level;                    // agents.cpp
+Handler list_agents, get_agent, revoke_agent, set_agent_level, set_agent_group;   // agents.cpp
+Handler list_groups, create_group, group_status, group_history, push_bundle, rollback_group;  // groups.cpp
 Handler list_agencies, set_agency_framework;                                      // agencies.cpp
 Handler list_alerts, get_alert, set_alert_status, assign_alert, comment_alert;    // alerts.cpp
 Handler compliance, compliance_report;                                            // compliance.cpp

@@ -22,17 +22,27 @@ net::HttpResponse create_enrollment_token(const Call& c) {
   if (level < 1 || level > 5) return error(400, "level: 1 to 5");
   if (ttl_hours < 1 || ttl_hours > 24 * 30) return error(400, "ttl_hours: 1 to 720");
   if (!c.caller.sees(agency)) return error(403, "you are limited to other agencies");
+  std::string group = kDefaultGroup;
+  if (body.contains("group")) {
+    if (!body["group"].is_string()) return error(400, "group: a group's name");
+    group = body["group"].get<std::string>();
+    auto g = c.env.store.get_group(group);
+    if (!g) return error(503, "store unavailable");
+    if (!g->has_value()) return error(404, "no group " + group + " (vigilctl groups create " + group + ")");
+  }
   auto a = c.env.store.ensure_agency(agency, c.env.default_framework);
   if (!a) return error(503, "store unavailable");
   std::string token = pki::random_token();
   Timestamp expires{Timestamp::now().ns + ttl_hours * 3600LL * 1'000'000'000LL};
-  auto added = c.env.store.add_token(pki::sha256_hex(token), {agency, level}, expires);
+  auto added = c.env.store.add_token(pki::sha256_hex(token), {agency, level, group}, expires);
   if (!added) return error(503, "store unavailable");
   c.env.log->info("enrollment token created for agency '{}' at level {} (expires {})", agency, level,
                   expires.to_string());
-  c.env.audit(c.caller.name, "token.create", agency, fmt::format("level {}, expires {}", level, expires.to_string()));
+  c.env.audit(c.caller.name, "token.create", agency, fmt::format("level {}, group {}, expires {}", level, group, expires.to_string()));
   return {200,
-          nlohmann::json{{"token", token}, {"agency", agency}, {"level", level}, {"expires", expires.to_string()}}.dump(),
+          nlohmann::json{{"token", token}, {"agency", agency}, {"level", level}, {"group", group},
+                         {"expires", expires.to_string()}}
+              .dump(),
           "application/json", false};
 }
 

@@ -18,6 +18,7 @@
 
 #include "collector/search/search_sql.h"
 #include "collector/store/agent_sql.h"
+#include "collector/store/fleet_sql.h"
 #include "collector/store/common_sql.h"
 #include "collector/store/compliance_sql.h"
 #include "collector/store/retention_sql.h"
@@ -304,7 +305,8 @@ class PgConnection final : public SqlConnection {
 };
 
 class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStore, public SqlComplianceStore,
-                      public SqlTriageStore, public SqlRetentionStore, private SqlDatabase {
+                      public SqlTriageStore, public SqlRetentionStore, public SqlFleetStore,
+                          private SqlDatabase {
  public:
   explicit PgStore(PostgresOptions o) : options_(std::move(o)) {}
 

@@ -1,0 +1,231 @@
+#include "agent/fleet/bundle_client.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/event/fields.h"
+#include "common/fleet/bundle.h"
+#include "common/ingest/bounded_json.h"
+#include "common/log/logging.h"
+#include "common/pki/pki.h"
+#include "common/pki/signing.h"
+
+namespace vigil::agent::fleet {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kSigningKeyFile = "signing-key.pub";
+
+std::string bundle_dir_name(const std::string& group, int64_t version) { return fmt::format("{}-{}", group, version); }
+
+}  // namespace
+
+BundleClient::BundleClient(std::string state_dir)
+    : state_dir_(std::move(state_dir)),
+      dir_((fs::path(state_dir_) / "bundles").string()),
+      log_(logging::get("bundle")) {}
+
+void BundleClient::load() {
+  std::lock_guard lock(mutex_);
+  if (auto key = pki::read_file(fs::path(state_dir_) / kSigningKeyFile)) signing_key_ = *key;
+  auto text = pki::read_file(fs::path(dir_) / "current.json");
+  if (!text) return;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object() || !j.contains("group") || !j["group"].is_string() || !j.contains("version") ||
+      !j["version"].is_number_integer()) {
+    log_->warn("{}/current.json is malformed: running without a group bundle until the collector sends one", dir_);
+    return;
+  }
+  StagedBundle b;
+  b.group = j["group"].get<std::string>();
+  b.version = j["version"].get<int64_t>();
+  b.sha256 = j.value("sha256", "");
+  if (b.version > 0) {
+    b.dir = (fs::path(dir_) / bundle_dir_name(b.group, b.version)).string();
+    std::error_code ec;
+    if (!fs::is_directory(b.dir, ec)) {
+      log_->warn("the files of group {} version {} are gone from {}: fetching it again", b.group, b.version, dir_);
+      return;
+    }
+  }
+  running_ = b;
+  applied_at_ = j.value("applied_at", "");
+  result_ = "applied";
+}
+
+bool BundleClient::ensure_signing_key(const Fetch& fetch) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!signing_key_.empty()) return true;
+  }
+  // Enrolled before this collector signed bundles: the key over this mutual-TLS connection, which
+  // the CA pinned at enrollment vouches for; kept from then on.
+  auto got = fetch("/v1/signing-key");
+  if (!got || got->first != 200) return false;
+  if (got->second.size() > 4096 || got->second.find("-----BEGIN PUBLIC KEY-----") == std::string::npos) return false;
+  if (auto w = pki::write_file(fs::path(state_dir_) / kSigningKeyFile, got->second, false); !w) {
+    log_->warn("cannot keep the collector's signing key: {}", w.error());
+  }
+  log_->info("the collector's bundle signing key is {}", pki::key_fingerprint(got->second));
+  std::lock_guard lock(mutex_);
+  signing_key_ = got->second;
+  return true;
+}
+
+void BundleClient::refuse(const std::string& group, int64_t version, const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  log_->warn("bundle of group {} version {} refused: {}; the agent keeps running {}", group, version, reason,
+             running_.version > 0 ? fmt::format("group {} version {}", running_.group, running_.version)
+                                  : std::string("without a group bundle"));
+  refused_group_ = group;
+  refused_version_ = version;
+  result_ = "rejected: " + reason;
+}
+
+void BundleClient::on_answer(std::string_view answer, const Fetch& fetch) {
+  auto parsed = ingest::parse_bounded_json(answer, 4);
+  if (!parsed || !parsed->is_object()) return;
+  auto it = parsed->find("bundle");
+  if (it == parsed->end() || !it->is_object()) return;
+  const auto& b = *it;
+  if (!b.contains("group") || !b["group"].is_string() || !b.contains("version") || !b["version"].is_number_integer()) {
+    return;
+  }
+  const std::string group = b["group"].get<std::string>();
+  const int64_t version = b["version"].get<int64_t>();
+  {
+    std::lock_guard lock(mutex_);
+    if (staged_ && staged_->group == group && staged_->version == version) return;
+    if (running_.group == group && running_.version == version) return;
+    if (refused_group_ == group && refused_version_ == version) return;
+    if (version == 0) {
+      // The group has no bundle: run without one (nothing to fetch or verify).
+      if (running_.version == 0 && running_.group == group) return;
+      staged_ = StagedBundle{group, 0, "", ""};
+      return;
+    }
+  }
+  if (!ensure_signing_key(fetch)) {
+    // Fetched again with the next answer; nothing to refuse yet.
+    log_->warn("group {} has version {}, but the collector's signing key could not be fetched", group, version);
+    return;
+  }
+  auto staged = fetch_and_stage(group, version, fetch);
+  if (!staged) return;
+  std::lock_guard lock(mutex_);
+  staged_ = std::move(*staged);
+}
+
+Result<StagedBundle> BundleClient::fetch_and_stage(const std::string& group, int64_t version, const Fetch& fetch) {
+  auto got = fetch("/v1/bundle");
+  if (!got || got->first != 200) {
+    // A passing failure: tried again with the next answer.
+    std::string why = !got ? got.error() : fmt::format("the collector answered {}", got->first);
+    log_->warn("fetching the bundle of group {} version {} failed: {}", group, version, why);
+    return make_error(why);
+  }
+  auto envelope = ::vigil::fleet::from_envelope(got->second);
+  if (!envelope) {
+    refuse(group, version, envelope.error());
+    return make_error(envelope.error());
+  }
+  std::string key, running_group;
+  int64_t running_version = 0;
+  {
+    std::lock_guard lock(mutex_);
+    key = signing_key_;
+    running_group = running_.group;
+    running_version = running_.version;
+  }
+  auto bundle = ::vigil::fleet::verify(*envelope, key, group, running_group, running_version);
+  if (!bundle) {
+    refuse(envelope->group, envelope->version, bundle.error());
+    return make_error(bundle.error());
+  }
+  // Written whole under a staging name, then renamed: a crash leaves no half bundle in use.
+  std::error_code ec;
+  const fs::path staging = fs::path(dir_) / ".staging";
+  const fs::path target = fs::path(dir_) / bundle_dir_name(bundle->group, bundle->version);
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging, ec);
+  for (const auto& f : bundle->files) {
+    const fs::path out = staging / f.path;  // paths were checked: relative, under rules/ or policies/
+    fs::create_directories(out.parent_path(), ec);
+    if (auto w = pki::write_file(out, f.content, false); !w) {
+      log_->error("staging the bundle of group {} version {} failed: {}", bundle->group, bundle->version, w.error());
+      return make_error(w.error());
+    }
+  }
+  fs::remove_all(target, ec);
+  fs::rename(staging, target, ec);
+  if (ec) {
+    log_->error("staging the bundle of group {} version {} failed: {}", bundle->group, bundle->version, ec.message());
+    return make_error(ec.message());
+  }
+  log_->info("bundle of group {} version {} verified ({} files, sha256 {}): applying it", bundle->group,
+             bundle->version, bundle->files.size(), envelope->sha256);
+  return StagedBundle{bundle->group, bundle->version, envelope->sha256, target.string()};
+}
+
+std::optional<StagedBundle> BundleClient::take_staged() {
+  std::lock_guard lock(mutex_);
+  auto out = std::move(staged_);
+  staged_.reset();
+  return out;
+}
+
+void BundleClient::applied(const StagedBundle& b) {
+  std::lock_guard lock(mutex_);
+  running_ = b;
+  applied_at_ = Timestamp::now().to_string();
+  result_ = "applied";
+  refused_version_ = -1;
+  nlohmann::json current{{"group", b.group}, {"version", b.version}, {"sha256", b.sha256}, {"applied_at", applied_at_}};
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (auto w = pki::write_file(fs::path(dir_) / "current.json", current.dump() + "\n", false); !w) {
+    log_->error("cannot record the bundle that runs: {}", w.error());
+  }
+  // Older versions' files go.
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    if (entry.is_directory() && entry.path().string() != b.dir) fs::remove_all(entry.path(), ec);
+  }
+  if (b.version > 0) {
+    log_->info("bundle of group {} version {} applied", b.group, b.version);
+  } else {
+    log_->info("group {} has no bundle: running without one", b.group);
+  }
+}
+
+void BundleClient::rejected(const StagedBundle& b, const std::string& reason) {
+  refuse(b.group, b.version, reason);
+  std::error_code ec;
+  if (!b.dir.empty()) fs::remove_all(b.dir, ec);
+}
+
+std::vector<std::string> BundleClient::rule_paths() const {
+  std::lock_guard lock(mutex_);
+  if (running_.dir.empty()) return {};
+  return {(fs::path(running_.dir) / "rules").string()};
+}
+
+std::vector<std::string> BundleClient::policy_paths() const {
+  std::lock_guard lock(mutex_);
+  std::error_code ec;
+  if (running_.dir.empty() || !fs::is_directory(fs::path(running_.dir) / "policies", ec)) return {};
+  return {(fs::path(running_.dir) / "policies").string()};
+}
+
+void BundleClient::put_health(Event& h) const {
+  std::lock_guard lock(mutex_);
+  h.set(field("vigil.bundle.group"), running_.group);
+  h.set(field("vigil.bundle.version"), running_.version);
+  h.set(field("vigil.bundle.applied_at"), applied_at_);
+  h.set(field("vigil.bundle.result"), result_);
+}
+
+}  // namespace vigil::agent::fleet

@@ -1,0 +1,75 @@
+// The agent's side of group bundles (shared/DESIGN.md "Groups and bundles"). Each batch's answer
+// names the agent's group and its current version; when that is not what the agent runs, the
+// shipper's thread fetches GET /v1/bundle, verifies it (common/fleet/bundle.h: signature by the
+// key from enrollment, hash, group, no replay) and stages it under state_dir/bundles/. The main
+// loop applies a staged bundle through the reload path, all or nothing, and records it in
+// state_dir/bundles/current.json, which survives restarts. agent.health says what runs.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/ship/shipper.h"
+#include "common/event/event.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace vigil::agent::fleet {
+
+// A verified bundle on disk (dir empty: the group has none; apply means run without one).
+struct StagedBundle {
+  std::string group;
+  int64_t version = 0;
+  std::string sha256;
+  std::string dir;
+};
+
+class BundleClient {
+ public:
+  explicit BundleClient(std::string state_dir);
+
+  // The bundle applied before (current.json), if its files are still there.
+  void load();
+
+  // Shipper thread: the collector's answer to a batch; fetches and stages when needed.
+  void on_answer(std::string_view answer, const Fetch& fetch);
+
+  // Main loop: the bundle staged since the last call, if any.
+  std::optional<StagedBundle> take_staged();
+  // Main loop: the staged bundle runs now (recorded in current.json; older versions' files go),
+  // or it was refused by the loaders (the agent keeps what it runs).
+  void applied(const StagedBundle& bundle);
+  void rejected(const StagedBundle& bundle, const std::string& reason);
+
+  // Where the bundle that runs keeps its rules and policies (empty when it has none).
+  std::vector<std::string> rule_paths() const;
+  std::vector<std::string> policy_paths() const;
+  // vigil.bundle.{group, version, applied_at, result}.
+  void put_health(Event& health) const;
+
+ private:
+  bool ensure_signing_key(const Fetch& fetch);
+  Result<StagedBundle> fetch_and_stage(const std::string& group, int64_t version, const Fetch& fetch);
+  void refuse(const std::string& group, int64_t version, const std::string& reason);
+
+  const std::string state_dir_;
+  const std::string dir_;  // state_dir/bundles
+  std::shared_ptr<spdlog::logger> log_;
+  mutable std::mutex mutex_;
+  std::string signing_key_;
+  StagedBundle running_;
+  std::string applied_at_;
+  std::string result_;  // "applied", "rejected: why"; empty before the first
+  std::optional<StagedBundle> staged_;
+  // The last version refused, not fetched again until the collector names another.
+  std::string refused_group_;
+  int64_t refused_version_ = -1;
+};
+
+}  // namespace vigil::agent::fleet
