@@ -24,6 +24,7 @@
 #include "agent/ship/shipper.h"
 #include "agent/spool/spool.h"
 #include "common/log/logging.h"
+#include "common/pki/pki.h"
 #include "common/util/host.h"
 #include "common/util/signals.h"
 #include "common/version.h"
@@ -54,31 +55,19 @@ bool load_rules(pipeline::Pipeline& p, const AgentConfig& cfg, const fleet::Bund
   return true;
 }
 
-// A group bundle the shipper verified and staged, applied through the reload path: its rules over
-// the configuration's and its policies beside them, all loaded before either changes (all or
-// nothing); refused with the loaders' reasons otherwise.
-void apply_bundle(const fleet::StagedBundle& b, fleet::BundleClient& bundles, pipeline::Pipeline& pipe,
-                  checks::ScheduledScans& scans, const AgentConfig& cfg, spdlog::logger& log) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::vector<std::string> rule_dirs, policy_dirs;
-  if (!b.dir.empty() && fs::is_directory(fs::path(b.dir) / "rules", ec)) rule_dirs.push_back(b.dir + "/rules");
-  if (!b.dir.empty() && fs::is_directory(fs::path(b.dir) / "policies", ec)) policy_dirs.push_back(b.dir + "/policies");
-  auto loaded = rules::load_rules(cfg.rules.paths, rule_dirs);
-  if (!loaded) return bundles.rejected(b, "its rules do not load here: " + loaded.error());
-  if (!policy_dirs.empty()) {
-    std::vector<std::string> paths = cfg.policies.paths;
-    paths.insert(paths.end(), policy_dirs.begin(), policy_dirs.end());
-    auto policies = checks::load_policy_set(paths);
-    if (!policies) return bundles.rejected(b, "its policies do not load here: " + policies.error());
+// agent.yaml as read, with the overlay of the group bundle that runs over it; an overlay that no
+// longer loads is left out, said.
+AgentConfig with_overlay(const AgentConfig& base, const std::string& overlay_path, spdlog::logger& log) {
+  AgentConfig out = base;
+  if (overlay_path.empty()) return out;
+  auto text = pki::read_file(overlay_path);
+  auto overlay = text ? load_config_overlay(overlay_path, *text) : Result<ConfigOverlay>(make_error(text.error()));
+  if (!overlay) {
+    log.error("the group bundle's agent.yaml overlay does not load; running without it:\n{}", overlay.error());
+    return out;
   }
-  for (const auto& d : loaded->diagnostics.items()) log.warn("{}", d.to_string());
-  pipe.set_rules(loaded->set);
-  log.info("{} rules loaded from {} files (version {}) with group {}'s bundle version {}", loaded->set->rules.size(),
-           loaded->set->files.size(), loaded->set->version, b.group, b.version);
-  scans.set_extra_paths(policy_dirs);
-  scans.load();
-  bundles.applied(b);
+  apply_overlay(out, *overlay);
+  return out;
 }
 
 // The agent.health event: the spool, delivery, every source and the pipeline.
@@ -126,10 +115,14 @@ void request_external_scan(const std::string& inbox, spdlog::logger& log) {
 int run_agent(const AgentConfig& initial, const std::string& config_path) {
   // The running configuration; a reload replaces what can change in flight (plan_reload), and the
   // pipeline and the scans read it from here.
-  AgentConfig cfg = initial;
-  logging::setup("vigil-agent", logging::parse_level(cfg.logging.level).value_or(spdlog::level::info));
+  logging::setup("vigil-agent", logging::parse_level(initial.logging.level).value_or(spdlog::level::info));
   auto log = logging::get("agent");
   signals::install();
+  // agent.yaml as read (`base`), and what runs: with the group bundle's overlay over it (fleet/).
+  AgentConfig base = initial;
+  fleet::BundleClient bundles(base.agent.state_dir);
+  bundles.load();
+  AgentConfig cfg = with_overlay(base, bundles.overlay_path(), *log);
 
   // Captures need root (or CAP_NET_RAW); they are opened first, then privileges go.
   std::vector<std::unique_ptr<pipeline::CaptureSource>> captures;
@@ -182,8 +175,6 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   po.agent_id = identity->agent_id;
   po.traffic.flows = flow_options(cfg.flows);
   pipeline::Pipeline pipe(po, [&sink](const Event& e, std::string_view origin) { sink(e, origin); });
-  fleet::BundleClient bundles(cfg.agent.state_dir);
-  bundles.load();
   if (!load_rules(pipe, cfg, bundles, *log)) return 1;
   pipeline::LogInputs logs(cfg.logs, cfg.agent.state_dir, spool, host);
   logs.open_journals();
@@ -228,7 +219,8 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
       return;
     }
     for (const auto& d : loaded->diagnostics.items()) log->warn("{}", d.to_string());
-    auto plan = plan_reload(cfg, loaded->config);
+    base = loaded->config;
+    auto plan = plan_reload(cfg, with_overlay(base, bundles.overlay_path(), *log));
     for (const auto& setting : plan.needs_restart) {
       log->warn("SIGHUP: {} changed in {} but needs a restart; it keeps its running value until then", setting,
                 config_path);
@@ -243,6 +235,48 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
     scans.load();
     log->info("SIGHUP: configuration reloaded ({} log inputs; {} setting(s) waiting for a restart)", cfg.logs.size(),
               plan.needs_restart.size());
+  };
+
+  // A group bundle the shipper verified and staged, applied through the reload path: its overlay
+  // over agent.yaml, its rules over the configuration's and its policies beside them, all loaded
+  // before anything changes (all or nothing); refused with the loaders' reasons otherwise.
+  auto apply_bundle = [&](const fleet::StagedBundle& b) {
+    std::error_code ec;
+    std::vector<std::string> rule_dirs, policy_dirs;
+    if (!b.dir.empty() && fs::is_directory(fs::path(b.dir) / "rules", ec)) rule_dirs.push_back(b.dir + "/rules");
+    if (!b.dir.empty() && fs::is_directory(fs::path(b.dir) / "policies", ec)) {
+      policy_dirs.push_back(b.dir + "/policies");
+    }
+    AgentConfig next = base;
+    const fs::path overlay_file = fs::path(b.dir) / "config" / "agent.yaml";
+    if (!b.dir.empty() && fs::is_regular_file(overlay_file, ec)) {
+      auto text = pki::read_file(overlay_file);
+      if (!text) return bundles.rejected(b, text.error());
+      auto overlay = load_config_overlay("config/agent.yaml", *text);
+      if (!overlay) return bundles.rejected(b, "its agent.yaml overlay does not load here: " + overlay.error());
+      apply_overlay(next, *overlay);
+    }
+    auto loaded = rules::load_rules(next.rules.paths, rule_dirs);
+    if (!loaded) return bundles.rejected(b, "its rules do not load here: " + loaded.error());
+    std::vector<std::string> policy_paths = next.policies.paths;
+    policy_paths.insert(policy_paths.end(), policy_dirs.begin(), policy_dirs.end());
+    if (!policy_dirs.empty()) {
+      auto policies = checks::load_policy_set(policy_paths);
+      if (!policies) return bundles.rejected(b, "its policies do not load here: " + policies.error());
+    }
+    auto plan = plan_reload(cfg, next);
+    for (const auto& setting : plan.needs_restart) {
+      log->warn("group bundle: {} changed by its agent.yaml overlay; it takes effect at the next restart", setting);
+    }
+    cfg = std::move(plan.applied);
+    if (plan.logs_changed) logs.apply();
+    for (const auto& d : loaded->diagnostics.items()) log->warn("{}", d.to_string());
+    pipe.set_rules(loaded->set);
+    log->info("{} rules loaded from {} files (version {}) with group {}'s bundle version {}",
+              loaded->set->rules.size(), loaded->set->files.size(), loaded->set->version, b.group, b.version);
+    scans.set_extra_paths(policy_dirs);
+    scans.load();
+    bundles.applied(b);
   };
 
   // One loop: every source a bounded slice per pass, then the spool synced (on a cadence:
@@ -300,7 +334,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
       shipper.wake();
     }
     if (stopping) break;
-    if (auto staged = bundles.take_staged()) apply_bundle(*staged, bundles, pipe, scans, cfg, *log);
+    if (auto staged = bundles.take_staged()) apply_bundle(*staged);
     if (signals::take_reload_request()) {
       sd_notify(0, "RELOADING=1");
       reload();

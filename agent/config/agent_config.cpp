@@ -236,6 +236,63 @@ Result<LoadedAgentConfig> load_agent_config_string(const std::string& name, cons
   return finish_load(r, root);
 }
 
+Result<ConfigOverlay> load_config_overlay(const std::string& name, const std::string& text) {
+  YamlReader r(name);
+  auto root = r.load_string(text);
+  ConfigOverlay out;
+  if (root && root->IsMap()) {
+    for (const auto& kv : *root) {
+      const std::string key = kv.first.Scalar();
+      const YAML::Node& v = kv.second;
+      if (key == "logs") {
+        read_logs(r, v, out.logs);
+      } else if (key == "rules") {
+        RulesSection rules;
+        rules.paths.clear();
+        read_rules(r, v, rules);
+        out.rule_paths = rules.paths;
+      } else if (key == "policies") {
+        MapReader m(r, v, "policies");
+        std::chrono::milliseconds interval{};
+        if (auto i = m.get("interval"); i && r.read_duration(i, interval, m.path("interval"), 1min, 30 * 24h)) {
+          out.policies_interval = interval;
+        }
+        m.finish();
+      } else if (key == "capture") {
+        MapReader m(r, v, "capture");
+        std::string bpf;
+        if (auto b = m.get("bpf"); b && r.read(b, bpf, m.path("bpf"))) out.capture_bpf = bpf;
+        m.finish();
+      } else {
+        r.error(kv.first, fmt::format("{}: not allowed in a group bundle's overlay (it takes logs, rules, "
+                                      "policies.interval and capture.bpf)",
+                                      key));
+      }
+    }
+  } else if (root && !root->IsNull()) {
+    r.error(*root, "expected a mapping of logs, rules, policies and capture");
+  }
+  if (r.diagnostics().has_errors()) return make_error(r.diagnostics().to_string());
+  return out;
+}
+
+void apply_overlay(AgentConfig& cfg, const ConfigOverlay& o) {
+  for (const auto& input : o.logs) {
+    bool known = false;
+    for (const auto& have : cfg.logs) known = known || (!input.path.empty() && have.path == input.path);
+    if (!known) cfg.logs.push_back(input);
+  }
+  for (const auto& p : o.rule_paths) {
+    if (std::find(cfg.rules.paths.begin(), cfg.rules.paths.end(), p) == cfg.rules.paths.end()) {
+      cfg.rules.paths.push_back(p);
+    }
+  }
+  if (o.policies_interval) cfg.policies.interval = *o.policies_interval;
+  if (o.capture_bpf) {
+    for (auto& c : cfg.capture) c.bpf = *o.capture_bpf;
+  }
+}
+
 namespace {
 bool same_collector(const CollectorSection& a, const CollectorSection& b) {
   auto same_endpoints = std::equal(a.addresses.begin(), a.addresses.end(), b.addresses.begin(), b.addresses.end(),

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,21 @@ struct LoadedAgentConfig {
   AgentConfig config;
   config::Diagnostics diagnostics;  // warnings only, when loading succeeded
 };
+
+// A group bundle's restricted overlay of agent.yaml (config/agent.yaml in the bundle; shared/DESIGN.md
+// "Groups and bundles"): only `logs` (inputs added to the file's), `rules: {paths}` (added),
+// `policies: {interval}` and `capture: {bpf}` (the filter of every interface, from the next
+// start). Anything that moves trust (collector, agent, spool, policies.run, inbox...) is refused.
+struct ConfigOverlay {
+  std::vector<LogInput> logs;
+  std::vector<std::string> rule_paths;
+  std::optional<std::chrono::milliseconds> policies_interval;
+  std::optional<std::string> capture_bpf;
+};
+// Every problem as name:line:column, one per line.
+Result<ConfigOverlay> load_config_overlay(const std::string& name, const std::string& text);
+// `cfg` with the overlay over it (inputs of a path the file already follows are not added twice).
+void apply_overlay(AgentConfig& cfg, const ConfigOverlay& overlay);
 
 // Loads a file; the error lists every problem, one per line, as file:line:column.
 Result<LoadedAgentConfig> load_agent_config(const std::string& path);

@@ -220,6 +220,14 @@ std::vector<std::string> BundleClient::policy_paths() const {
   return {(fs::path(running_.dir) / "policies").string()};
 }
 
+std::string BundleClient::overlay_path() const {
+  std::lock_guard lock(mutex_);
+  std::error_code ec;
+  if (running_.dir.empty()) return {};
+  const fs::path p = fs::path(running_.dir) / std::string(::vigil::fleet::kOverlayPath);
+  return fs::is_regular_file(p, ec) ? p.string() : std::string();
+}
+
 void BundleClient::put_health(Event& h) const {
   std::lock_guard lock(mutex_);
   h.set(field("vigil.bundle.group"), running_.group);

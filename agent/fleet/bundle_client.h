@@ -50,6 +50,8 @@ class BundleClient {
   // Where the bundle that runs keeps its rules and policies (empty when it has none).
   std::vector<std::string> rule_paths() const;
   std::vector<std::string> policy_paths() const;
+  // The agent.yaml overlay of the bundle that runs (empty: none).
+  std::string overlay_path() const;
   // vigil.bundle.{group, version, applied_at, result}.
   void put_health(Event& health) const;
 

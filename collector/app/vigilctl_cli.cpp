@@ -431,10 +431,35 @@ int search_events(Console& console, bool json, const std::string& query, const s
   return 0;
 }
 
+// Dotted versions compared number by number ("0.9.2" < "0.10.0"); a suffix after the numbers
+// ("-rc1", "+git") compares as text. "" is older than any.
+bool version_less(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    auto number = [](const std::string& s, size_t& at, bool& ok) {
+      uint64_t n = 0;
+      ok = at < s.size() && std::isdigit(static_cast<unsigned char>(s[at]));
+      while (at < s.size() && std::isdigit(static_cast<unsigned char>(s[at]))) n = n * 10 + static_cast<uint64_t>(s[at++] - '0');
+      return n;
+    };
+    bool oka = false, okb = false;
+    uint64_t na = number(a, i, oka), nb = number(b, j, okb);
+    if (!oka || !okb) return a.substr(std::min(i, a.size())) < b.substr(std::min(j, b.size()));
+    if (na != nb) return na < nb;
+    const bool dota = i < a.size() && a[i] == '.', dotb = j < b.size() && b[j] == '.';
+    if (dota != dotb) return !dota;  // 1.2 < 1.2.1
+    if (!dota) return a.substr(i) < b.substr(j);
+    ++i;
+    ++j;
+  }
+  return false;
+}
+
 struct GroupArgs {
   std::string description;
   std::string rules;
   std::string policies;
+  std::string config;
   std::string message;
   int64_t rollback_to = 0;
 };
@@ -488,6 +513,16 @@ int groups_command(Console& console, bool json, const std::string& name, const s
         continue;
       }
       for (auto& f : *read) files.push_back({{"path", f.path}, {"content", std::move(f.content)}});
+    }
+    if (!a.config.empty()) {
+      std::error_code ec;
+      auto text = std::filesystem::is_symlink(a.config, ec) ? Result<std::string>(make_error(a.config + ": a symlink"))
+                                                : pki::read_file(a.config, fleet::kMaxBundleBytes);
+      if (!text) {
+        problems += text.error() + "\n";
+      } else {
+        files.push_back({{"path", std::string(fleet::kOverlayPath)}, {"content", std::move(*text)}});
+      }
     }
     if (!problems.empty()) {
       std::fprintf(stderr, "vigilctl: the bundle was not sent:\n%s", problems.c_str());
@@ -561,6 +596,8 @@ int vigilctl_main(int argc, char** argv) {
   auto* agents = app.add_subcommand("agents", "Enrolled agents")->require_subcommand(1);
   std::string agent_id;
   auto* agents_list = agents->add_subcommand("list", "List agents");
+  bool outdated = false;
+  agents_list->add_flag("--outdated", outdated, "Only agents running an older program than the newest seen");
   auto* agents_get = agents->add_subcommand("get", "Show one agent");
   agents_get->add_option("ID", agent_id, "Agent id")->required();
   auto* agents_revoke = agents->add_subcommand("revoke", "Revoke an agent's certificate; it can no longer deliver");
@@ -579,7 +616,7 @@ int vigilctl_main(int argc, char** argv) {
 
   auto* groups = app.add_subcommand("groups", "Agent groups and the signed bundles of rules and policies pushed to them")
                      ->require_subcommand(1);
-  std::string group_name, group_description, push_rules, push_policies, push_message;
+  std::string group_name, group_description, push_rules, push_policies, push_config, push_message;
   int64_t rollback_to = 0;
   auto* groups_create = groups->add_subcommand("create", "Create a group (admin)");
   groups_create->add_option("NAME", group_name, "Group name ([A-Za-z0-9._@-], at most 64)")->required();
@@ -597,6 +634,8 @@ int vigilctl_main(int argc, char** argv) {
   groups_push->add_option("--rules", push_rules, "Directory of rule files (*.yaml, *.yml) and value lists (*.txt)")
       ->required();
   groups_push->add_option("--policies", push_policies, "Directory of compliance policies (*.yaml, *.yml)");
+  groups_push->add_option("--config", push_config,
+                          "agent.yaml overlay: logs, rules, policies.interval, capture.bpf (nothing that moves trust)");
   groups_push->add_option("--message", push_message, "Why (kept in the history and the audit log)");
   auto* groups_rollback = groups->add_subcommand(
       "rollback", "Make an earlier version's content current again, as a new version number (admin)");
@@ -782,6 +821,18 @@ int vigilctl_main(int argc, char** argv) {
         }
       } else if (agents_list->parsed()) {
         auto j = console.call("GET", "/api/v1/agents");
+        if (outdated) {
+          // Those running a program older than the newest any agent reports.
+          std::string newest;
+          for (const auto& a : j) {
+            if (version_less(newest, str(a, "version"))) newest = str(a, "version");
+          }
+          nlohmann::json older = nlohmann::json::array();
+          for (const auto& a : j) {
+            if (version_less(str(a, "version"), newest)) older.push_back(a);
+          }
+          j = std::move(older);
+        }
         if (json) {
           print_json(j);
         } else {
@@ -817,7 +868,7 @@ int vigilctl_main(int argc, char** argv) {
                                                          : groups_history->parsed()  ? "history"
                                                          : groups_push->parsed()     ? "push"
                                                                                      : "rollback",
-                              {group_description, push_rules, push_policies, push_message, rollback_to});
+                              {group_description, push_rules, push_policies, push_config, push_message, rollback_to});
       } else if (agencies_list->parsed()) {
         auto j = console.call("GET", "/api/v1/agencies");
         if (json) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "agent/checks/policy_loader.h"
+#include "agent/config/agent_config.h"
 #include "agent/rules/rule_loader.h"
 #include "common/pki/signing.h"
 
@@ -69,6 +70,12 @@ Result<void> validate_bundle_files(const std::vector<fleet::BundleFile>& files,
     if (!seen.insert(f.path).second) problem(f.path, "the same path twice");
     if (*kind == fleet::FileKind::rule) rule_files.push_back(f.path);
     if (*kind == fleet::FileKind::policy) policy_files.push_back(f.path);
+    if (*kind == fleet::FileKind::config) {
+      if (auto overlay = agent::load_config_overlay(f.path, f.content); !overlay) {
+        problems += overlay.error();
+        if (problems.back() != '\n') problems += '\n';
+      }
+    }
   }
   if (total > fleet::kMaxBundleBytes) {
     return make_error(fmt::format("the bundle is {} bytes; at most {} (16 MiB)\n", total, fleet::kMaxBundleBytes));

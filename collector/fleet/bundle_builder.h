@@ -14,7 +14,7 @@ namespace vigil::collector {
 
 // Every problem of the files, one per line as `path:line:column: message` (paths as in the bundle:
 // rules/..., policies/...), or nothing when the agent would load them all: rule files (native and
-// Sigma) with the value lists they name, and policies against `frameworks`. Paths, sizes and
+// Sigma) with the value lists they name, policies against `frameworks`, and the agent.yaml overlay. Paths, sizes and
 // kinds are checked first (common/fleet/bundle.h).
 Result<void> validate_bundle_files(const std::vector<fleet::BundleFile>& files,
                                    const compliance::LoadedFrameworks& frameworks);

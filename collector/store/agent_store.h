@@ -29,10 +29,10 @@ struct AgentRecord {
   std::string status = "active";  // active | revoked
   std::string group = "default";
   // The bundle it last reported (collector/store/fleet_store.h BundleStatus).
-  std::string bundle_group;
+  std::string bundle_group{};
   int64_t bundle_version = 0;
   Timestamp bundle_applied_at{};
-  std::string bundle_error;
+  std::string bundle_error{};
 };
 
 struct AgencyRecord {

@@ -72,7 +72,8 @@ Result<FileKind> classify_path(std::string_view path) {
     if (yaml) return FileKind::policy;
     return make_error("a file of no known kind (policies/ holds *.yaml and *.yml policies)");
   }
-  return make_error("a file outside rules/ and policies/");
+  if (path == kOverlayPath) return FileKind::config;
+  return make_error("a file outside rules/, policies/ and config/agent.yaml");
 }
 
 Result<std::vector<BundleFile>> read_bundle_dir(const std::string& dir, std::string_view prefix, size_t& budget) {

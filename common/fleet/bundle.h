@@ -26,9 +26,11 @@ inline constexpr size_t kMaxBundleFiles = 2000;
 inline constexpr size_t kMaxPathBytes = 240;
 inline constexpr std::string_view kFormat = "vigil-bundle/1";
 
-// Where a file goes: rules/ (rule files, *.yaml/*.yml, and value lists, *.txt) or policies/
-// (compliance policies, *.yaml/*.yml).
-enum class FileKind { rule, list, policy };
+// Where a file goes: rules/ (rule files, *.yaml/*.yml, and value lists, *.txt), policies/
+// (compliance policies, *.yaml/*.yml), or config/agent.yaml (the restricted overlay of agent.yaml,
+// agent/config/agent_config.h ConfigOverlay).
+enum class FileKind { rule, list, policy, config };
+inline constexpr std::string_view kOverlayPath = "config/agent.yaml";
 
 struct BundleFile {
   std::string path;  // relative, '/'-separated, under rules/ or policies/
@@ -46,8 +48,8 @@ struct Bundle {
 };
 
 // The kind of a path, or why it is refused: absolute, empty segments, '.' or '..', characters
-// outside [A-Za-z0-9._-/], over kMaxPathBytes, outside rules/ and policies/, or an extension of
-// no known kind.
+// outside [A-Za-z0-9._-/], over kMaxPathBytes, outside rules/, policies/ and config/agent.yaml, or an
+// extension of no known kind.
 Result<FileKind> classify_path(std::string_view path);
 
 // The files under `dir` as bundle files under `prefix` ("rules" or "policies"), sorted by path.

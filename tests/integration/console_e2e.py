@@ -15,12 +15,17 @@ same total under a histogram with one bar per bucket that has hits; expand a hit
 fields, the hostile request's markup among them as text; a bad query shows the collector's
 message with a caret at its position; page with the cursor and back; the window selector; the
 "events from this source ±1 h" pivot of an alert lands on the search with that query and its
-hits. Then revoke an agent, open the compliance page and its printable report in a new tab (the
-session cookie goes with it), switch to Vietnamese (kept across a reload), sign out. No console
-message reports a Content-Security-Policy violation. Outside the browser, with Python's HTTPS client: the
-security headers, content types and ETags of the console's files, and CSRF: a cookie-authenticated
-change without the session's X-CSRF-Token, with a wrong one, or from another origin is refused
-(403); a Bearer caller needs no token. Screenshots of each page are kept in
+hits. A group made with vigilctl (img markup in its description), one agent moved into it and two
+versions pushed: the agents page names each agent's group; the groups page lists the group with its
+agent count and version, the description as text; the group's page lists the agent in its status
+and both versions in its history, and rolls back to version 1 (two clicks: the API then has
+version 3 restoring 1). Then revoke an agent, open the compliance page and its printable report in
+a new tab (the session cookie goes with it), switch to Vietnamese (kept across a reload; the
+groups page and a group's page too), sign out. No console message reports a Content-Security-Policy
+violation. Outside the browser, with Python's HTTPS client: the security headers, content types
+and ETags of the console's files, and CSRF: a cookie-authenticated change without the session's
+X-CSRF-Token, with a wrong one, or from another origin is refused (403); a Bearer caller needs no
+token. Screenshots of each page are kept in
 $VIGIL_TEST_ARTIFACTS/console.
 
 Usage: console_e2e.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
@@ -50,6 +55,7 @@ USER, PASSWORD = "lan", "lan-Console-Secret-01"
 AGENCY_A, AGENCY_B = "Sở TTTT Hà Nội", "UBND Quận 1"
 XSS_URL = "/search?q=<script>window.__xss=1</script>"
 XSS_UA = '<img src=x onerror="window.__xss=2">'
+GROUP, GROUP_DESC = "web-front", 'Web front ends <img src=x onerror="window.__xss=3">'
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
@@ -562,16 +568,77 @@ def main():
             h.fail(f"the pivot's hits come from {srcs}")
         shot("events-pivot")
 
-        # Agents: revoke one (two clicks).
+        # A group for web1, made with vigilctl, its description holding markup; two versions pushed.
+        def vigilctl(*args):
+            r = subprocess.run(h.ctl + list(args), capture_output=True, text=True)
+            if r.returncode != 0:
+                h.fail(f"vigilctl {' '.join(args)}: exit {r.returncode}: {r.stdout}{r.stderr}")
+            return r.stdout
+
+        listed = api.json("GET", "/api/v1/agents", admin)
+        web1, web1_host = [(a["id"], a["host"]) for a in listed if a["agency"] == AGENCY_A][0]
+        web2 = [a for a in listed if a["agency"] == AGENCY_B][0]["id"]
+        vigilctl("groups", "create", GROUP, "--description", GROUP_DESC)
+        vigilctl("agents", "set", web1, "--group", GROUP)
+        for n in (1, 2):
+            bundle = f"{h.tmp}/bundle-{n}"
+            os.makedirs(bundle)
+            with open(f"{bundle}/console.yaml", "w") as f:
+                f.write(f"- id: CONSOLE-TEST-000{n}\n  title: Console bundle test rule {n}\n  severity: low\n"
+                        f"  when:\n    message: {{contains: \"CONSOLE-MARKER-{n}\"}}\n")
+            vigilctl("groups", "push", GROUP, "--rules", bundle, "--message", f"console test {n}")
+
+        # Agents: each names its group; revoke one (two clicks).
         driver.find_element(By.ID, "nav-agents").click()
         wait(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#agents-table tbody tr")) == 2, "two agents")
         shot("agents")
-        web2 = [a for a in api.json("GET", "/api/v1/agents", admin) if a["agency"] == AGENCY_B][0]["id"]
+        groups_shown = sorted(e.text for e in driver.find_elements(By.CSS_SELECTOR, "#agents-table a.agent-group"))
+        if GROUP not in groups_shown or len(groups_shown) != 2:
+            h.fail(f"the agents page names the groups {groups_shown}, expected {GROUP} for web1 and one for web2")
         btn = find(f'button[data-agent="{web2}"]')
         btn.click()
         wait(lambda: "armed" in btn.get_attribute("class"), "the revoke confirmation")
         btn.click()
         wait(lambda: api.json("GET", f"/api/v1/agents/{web2}", admin)["status"] == "revoked", "the revocation")
+
+        # Groups: the list (agent count, version, the description's markup as text), then the group's
+        # status (web1) and history, rolled back to version 1 with two clicks.
+        listed = {g["name"]: g for g in api.json("GET", "/api/v1/groups", admin)}
+        if listed.get(GROUP, {}).get("agents") != 1 or listed[GROUP].get("version") != 2:
+            h.fail(f"GET /api/v1/groups: {listed.get(GROUP)}, expected 1 agent and version 2")
+        driver.find_element(By.ID, "nav-groups").click()
+        group_row = f'#groups-table tr[data-group="{GROUP}"]'
+        wait(lambda: find(group_row), "the group on the groups page")
+        shown = {c: find(f"{group_row} .group-{c}").text for c in ("description", "agents", "version")}
+        if shown != {"description": GROUP_DESC, "agents": "1", "version": "2"}:
+            h.fail(f"the groups page shows {shown}")
+        injected = driver.execute_script(
+            "return [typeof window.__xss, document.images.length,"
+            " document.querySelectorAll('#main img, #main script').length]")
+        if injected != ["undefined", 0, 0]:
+            h.fail(f"the group's description changed the page: {injected}")
+        shot("groups")
+        find(f"{group_row} a.group-link").click()
+        history_rows = "#group-history tbody tr"
+        web1_row = f'#group-agents tr[data-agent="{web1}"]'
+        wait(lambda: find(web1_row) and len(driver.find_elements(By.CSS_SELECTOR, history_rows)) == 2,
+             "the group's status and history")
+        if web1_host not in find(web1_row).text or find("#group-summary").get_attribute("data-total") != "1":
+            h.fail("the group's status: " + find("#group-agents").text)
+        if find("#group-description").text != GROUP_DESC:
+            h.fail("the group's page shows its description as " + find("#group-description").text)
+        buttons = driver.find_elements(By.CSS_SELECTOR, "#group-history button.rollback")
+        if [b.get_attribute("data-version") for b in buttons] != ["1"]:
+            h.fail(f"rollback buttons on versions {[b.get_attribute('data-version') for b in buttons]}, expected 1 only")
+        shot("group")
+        buttons[0].click()
+        wait(lambda: "armed" in buttons[0].get_attribute("class"), "the rollback confirmation")
+        buttons[0].click()
+        restored = '#group-history tr[data-version="3"] .rollback-of'
+        wait(lambda: find(restored) and find(restored).text == "rollback of 1", "version 3 restoring 1")
+        latest = api.json("GET", f"/api/v1/groups/{GROUP}/history", admin)[0]
+        if (latest["version"], latest["rollback_of"], latest["author"]) != (3, 1, USER):
+            h.fail(f"after the rollback the group's newest version is {latest}")
 
         # Compliance.
         driver.find_element(By.ID, "nav-compliance").click()
@@ -611,6 +678,16 @@ def main():
         driver.find_element(By.ID, "nav-events").click()
         wait(lambda: find("#events-count") and "Số sự kiện theo thời gian" in body_text(), "the events in Vietnamese")
         shot("events-vi")
+        driver.find_element(By.ID, "nav-groups").click()
+        wait(lambda: find(group_row) and find("#groups-title").text == "Nhóm" and find("#nav-groups").text == "Nhóm",
+             "the groups page in Vietnamese")
+        if not find("#push-hint").text.startswith("Luật và chính sách được đẩy từ tệp"):
+            h.fail("the groups page's hint in Vietnamese: " + find("#push-hint").text)
+        find(f"{group_row} a.group-link").click()
+        wait(lambda: find(restored) and find(restored).text == "khôi phục phiên bản 1"
+             and "tác tử đang chạy phiên bản mới nhất" in find("#group-summary").text,
+             "the group's page in Vietnamese")
+        shot("group-vi")
 
         # Sign out: the cookie no longer opens anything.
         driver.find_element(By.ID, "logout").click()
@@ -629,7 +706,8 @@ def main():
             h.fail("browser console: " + " | ".join(problems[:5]))
         print(f"console e2e: login, overview, {total} alerts paged and filtered with their entities, keyboard triage, "
               f"hostile evidence as text, event search (fields, full text, errors, paging, pivots), agents, "
-              f"compliance, Vietnamese, CSRF and headers checked; screenshots in {art}")
+              f"groups (list, status, history, rollback), compliance, Vietnamese, CSRF and headers checked; "
+              f"screenshots in {art}")
     finally:
         if driver is not None:
             driver.quit()

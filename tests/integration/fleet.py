@@ -15,6 +15,10 @@ and report agent.health every 2 s.
     within a few heartbeats: the first rule fires again, the second no longer does.
  4. Offline agent: B is stopped, two versions are pushed to `db`, B started again ends on the
     latest.
+ 6. A bundle with an agent.yaml overlay adds a log input B follows (an alert from that file); an
+    overlay naming the collector is refused at push with config/agent.yaml:LINE:COL.
+ 7. After the collector's signing key is replaced, a pushed bundle is refused by B (signature),
+    which keeps the version it had.
  5. A stored bundle altered in the collector's database (one byte of its content, while A is
     stopped) is refused: the collector logs `stored hash no longer matches`, A reports the
     refusal and keeps running the version it had.
@@ -203,8 +207,8 @@ def fires(agent, rule_id, marker):
     return False
 
 
-MARK1, MARK2, MARK3, MARK4, MARK5 = (f"FLEET-MARKER-{n}" for n in (42, 43, 44, 45, 46))
-RULE1, RULE2, RULE3, RULE4, RULE5 = (f"FLEET-TEST-000{n}" for n in range(1, 6))
+MARK1, MARK2, MARK3, MARK4, MARK5, MARK6, MARK7 = (f"FLEET-MARKER-{n}" for n in (42, 43, 44, 45, 46, 47, 48))
+RULE1, RULE2, RULE3, RULE4, RULE5, RULE6, RULE7 = (f"FLEET-TEST-000{n}" for n in range(1, 8))
 
 try:
     h.init_collector()
@@ -329,6 +333,31 @@ try:
         h.fail("a web rule fired for B")
     print(f"fleet: B, offline during two pushes to db, ended on version {d2}")
 
+    # 6. The agent.yaml overlay: a log input added by the bundle is followed; what moves trust is
+    #    refused at push with its position.
+    extra_log = f"{h.tmp}/fleet-b-extra.log"
+    open(extra_log, "w").close()
+    overlay = f"{h.tmp}/overlay.yaml"
+    with open(overlay, "w") as f:
+        f.write(f"logs:\n  - {{path: {extra_log}, format: syslog}}\npolicies:\n  interval: 12h\n")
+    bad_overlay = f"{h.tmp}/bad-overlay.yaml"
+    with open(bad_overlay, "w") as f:
+        f.write("policies:\n  interval: 12h\ncollector:\n  addresses: [evil.example:8443]\n")
+    db_rules = write_bundle("db-3", {"db.yaml": rule(RULE6, f'{{contains: "{MARK6}"}}')})
+    r = ctl("groups", "push", "db", "--rules", db_rules, "--config", bad_overlay, ok=False)
+    if r.returncode != 1 or not re.search(r"config/agent\.yaml:3:1: .*collector.*not allowed", r.stderr):
+        h.fail(f"an overlay naming the collector: exit {r.returncode}, expected 1 with "
+               f"config/agent.yaml:3:1: ... not allowed:\n{r.stderr}")
+    out = ctl("groups", "push", "db", "--rules", db_rules, "--config", overlay, "--message", "overlay").stdout
+    d3 = int(re.search(r"version (\d+)", out).group(1))
+    if d3 != d2 + 1:
+        h.fail(f"the overlay push made db version {d3}, expected {d2 + 1} (the refused one stored nothing)")
+    wait_on_version("db", b[2], d3, "agent B with the overlay")
+    tag = write_line(extra_log, "fleet-b", MARK6)
+    h.wait_for(30, lambda: delivered(b[2], tag), "B's line from the log file the overlay added")
+    h.wait_for(15, lambda: alerts(RULE6, b[2]), f"the alert of {RULE6} from the overlay's log file")
+    print(f"fleet: db version {d3}'s overlay added a log input B follows; an overlay naming the collector refused")
+
     # 5. A stored bundle altered in the database is refused; A keeps version v3.
     h.stop_agent(a[0])
     v4 = push("web", write_bundle("web-4", {"fleet.yaml": rule(RULE5, f'{{contains: "{MARK5}"}}')}), "to be altered")
@@ -381,8 +410,28 @@ try:
         if h.agents[d].poll() is not None:
             h.fail(f"agent {d} stopped")
     print(f"fleet: version {v4} altered in the store refused; A kept version {v3}")
+
+    # 7. A bundle signed with another key than the one the agents got at enrollment is refused.
+    h.stop_collector()
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", f"{h.tmp}/c/pki/bundle-signing.key"],
+                   check=True, capture_output=True)
+    h.start_collector()
+    b_log = "fleet-b-agent.log"
+    b_from = len(h.log_text(b_log))
+    d4 = push("db", write_bundle("db-4", {"db.yaml": rule(RULE7, f'{{contains: "{MARK7}"}}')}), "other key")
+    h.wait_for(30, lambda: any("bundle" in line and "refused" in line and "signature" in line
+                               for line in h.log_text(b_log)[b_from:].splitlines()),
+               f"B to refuse db version {d4}, signed with another key")
+    h.wait_for(15, lambda: "signature" in ((member("db", b[2]) or {}).get("error") or ""),
+               "groups status db to show B's refusal")
+    if member("db", b[2]).get("bundle_version") != d3:
+        h.fail(f"B refusing version {d4} reports {member('db', b[2])}; expected version {d3}")
+    if fires(b, RULE7, MARK7):
+        h.fail(f"the rule of version {d4}, signed with another key, fires")
+    print(f"fleet: db version {d4}, signed with another key, refused by B, which kept version {d3}")
     h.stop_agent(a[0])
     h.stop_agent(b[0])
-    print("fleet: groups, pushes, refusals, rollback, an offline agent and an altered bundle checked")
+    print("fleet: groups, pushes, refusals, rollback, an offline agent, an overlay, an altered bundle and a "
+          "foreign signing key checked")
 finally:
     h.close()

@@ -93,6 +93,7 @@ net::HttpResponse set_agent_group(const Call& c) {
   auto g = c.env.store.get_group(group);
   if (!g) return error(503, "store unavailable");
   if (!g->has_value()) return error(404, "no group " + group + " (vigilctl groups create " + group + ")");
+  if (auto refused = group_not_managed(c, group)) return *refused;
   auto done = c.env.store.set_agent_group(id, group);
   if (!done) return error(503, "store unavailable");
   if (!*done) return error(404, "no agent " + id);

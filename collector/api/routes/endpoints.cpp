@@ -22,7 +22,7 @@ constexpr std::string_view kMetricsRefused = "metrics cover every agency: not fo
 constexpr std::string_view kAdminRefused = "this needs the admin role";
 constexpr std::string_view kAlertsRefused = "auditors cannot change alerts";
 constexpr std::string_view kWaiversRefused = "waivers need the admin role";
-constexpr std::string_view kGroupsRefused = "groups and their bundles need the admin role without agency limits";
+constexpr std::string_view kGroupsRefused = "groups and their bundles need the admin role";
 
 }  // namespace
 
@@ -77,15 +77,16 @@ std::vector<Route> endpoints() {
       // -> [{name, description, version, agents, created}]
       {"GET", "/api/v1/groups", any, per_agency, list_groups},
       // {name, description?}
-      {"POST", "/api/v1/groups", admin, unlimited, create_group, kGroupsRefused},
+      {"POST", "/api/v1/groups", admin, per_agency, create_group, kGroupsRefused},
       // -> {group, version, agents: [{id, host, bundle_version, applied_at, error, ...}], on_latest}
       {"GET", "/api/v1/groups/{name}/status", any, per_agency, group_status},
       // -> [{version, sha256, author, message, created, rollback_of}], newest first
       {"GET", "/api/v1/groups/{name}/history", any, per_agency, group_history},
-      // {files: [{path, content}], message} -> {group, version, sha256}; 422 {error, problems} when refused
-      {"POST", "/api/v1/groups/{name}/bundles", admin, unlimited, push_bundle, kGroupsRefused},
+      // {files: [{path, content}], message} -> {group, version, sha256}; 422 {error, problems} when refused.
+      //   An admin limited to some agencies pushes and rolls back groups whose agents are all in them.
+      {"POST", "/api/v1/groups/{name}/bundles", admin, per_agency, push_bundle, kGroupsRefused},
       // {to?} -> {group, version, sha256, rollback_of}
-      {"POST", "/api/v1/groups/{name}/rollback", admin, unlimited, rollback_group, kGroupsRefused},
+      {"POST", "/api/v1/groups/{name}/rollback", admin, per_agency, rollback_group, kGroupsRefused},
 
       // -> [{name, framework}]
       {"GET", "/api/v1/agencies", any, per_agency, list_agencies},

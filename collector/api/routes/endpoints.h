@@ -2,9 +2,11 @@
 // them, with every endpoint, roles and scope, is endpoints.cpp.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "collector/api/routes/route_table.h"
+#include "common/net/http_types.h"
 
 namespace vigil::collector::routes {
 
@@ -21,6 +23,10 @@ Handler list_alerts, get_alert, set_alert_status, assign_alert, comment_alert;  
 Handler compliance, compliance_report;                                            // compliance.cpp
 Handler list_waivers, add_waiver, expire_waiver;                                  // waivers.cpp
 Handler search_events;                                                            // events.cpp
+
+// Refused (403) unless the caller, an admin limited to some agencies, has every agent of `group` in
+// them (groups.cpp); nullopt when the caller may manage it.
+std::optional<net::HttpResponse> group_not_managed(const Call& c, const std::string& group);
 
 // The console API's routes after login (login and the web console's files come before
 // authentication, in ConsoleApi).

@@ -65,12 +65,30 @@ Result<BundleRecord> store_signed(const Call& c, fleet::Bundle bundle) {
   });
 }
 
+// An admin limited to some agencies manages a group when every active agent in it is in those
+// agencies (an empty group: yes); the others refused with why.
+std::optional<net::HttpResponse> not_managed(const Call& c, const std::string& group) {
+  if (c.caller.agencies.empty()) return std::nullopt;
+  auto agents = c.env.store.list_agents();
+  if (!agents) return error(503, "store unavailable");
+  for (const auto& a : *agents) {
+    if (a.group == group && a.status == "active" && !c.caller.sees(a.agency)) {
+      return error(403, "group " + group + " has agents of agencies you are not limited to");
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<net::HttpResponse> no_signing_key(const Call& c) {
   if (c.env.signing_key) return std::nullopt;
   return error(503, "this collector has no bundle signing key: " + c.env.signing_key_problem);
 }
 
 }  // namespace
+
+std::optional<net::HttpResponse> group_not_managed(const Call& c, const std::string& group) {
+  return not_managed(c, group);
+}
 
 net::HttpResponse list_groups(const Call& c) {
   auto groups = c.env.store.list_groups();
@@ -151,6 +169,7 @@ net::HttpResponse push_bundle(const Call& c) {
   if (auto refused = no_signing_key(c)) return *refused;
   FoundGroup found = find_group(c);
   if (!found.group) return found.refusal;
+  if (auto refused = not_managed(c, found.group->name)) return *refused;
   auto body = request_json(c.request.body);
   if (body.is_discarded() || !body.is_object() || !body.contains("files") || !body["files"].is_array()) {
     return error(400, "expected {\"files\": [{\"path\": ..., \"content\": ...}], \"message\": string}");
@@ -205,6 +224,7 @@ net::HttpResponse rollback_group(const Call& c) {
   if (auto refused = no_signing_key(c)) return *refused;
   FoundGroup found = find_group(c);
   if (!found.group) return found.refusal;
+  if (auto refused = not_managed(c, found.group->name)) return *refused;
   auto body = request_json(c.request.body);
   if (!c.request.body.empty() && (body.is_discarded() || !body.is_object())) return error(400, "expected {\"to\": N}");
   int64_t to = found.group->version - 1;

@@ -11,7 +11,7 @@
   const I18N = {
     en: {
       'app.title': 'Vigil console',
-      'nav.overview': 'Overview', 'nav.alerts': 'Alerts', 'nav.events': 'Events', 'nav.agents': 'Agents', 'nav.compliance': 'Compliance',
+      'nav.overview': 'Overview', 'nav.alerts': 'Alerts', 'nav.events': 'Events', 'nav.agents': 'Agents', 'nav.groups': 'Groups', 'nav.compliance': 'Compliance',
       'login.title': 'Sign in to Vigil', 'login.user': 'User name', 'login.password': 'Password',
       'login.submit': 'Sign in', 'login.failed': 'Sign-in failed', 'logout': 'Sign out',
       'lang.switch': 'Tiếng Việt', 'lang.label': 'Language',
@@ -53,6 +53,21 @@
       'ag.title': 'Agents', 'ag.id': 'Agent', 'ag.host': 'Host', 'ag.agency': 'Agency', 'ag.level': 'Level',
       'ag.version': 'Version', 'ag.status': 'Status', 'ag.last_seen': 'Last seen', 'ag.enrolled': 'Enrolled',
       'ag.revoke': 'Revoke', 'ag.confirm': 'Confirm revoke', 'ag.revoked_ok': 'Agent revoked',
+      'ag.group': 'Group', 'ag.bundle': 'Bundle version', 'ag.outdated': 'outdated', 'ag.newest': 'newest seen: {v}',
+      'ag.bundle_error': 'bundle error',
+      'gr.title': 'Groups', 'gr.name': 'Name', 'gr.description': 'Description', 'gr.version': 'Current version',
+      'gr.agents': 'Agents', 'gr.created': 'Created', 'gr.no_version': 'nothing pushed yet',
+      'gr.push_hint': 'Rules and policies are pushed from files, with:',
+      'gr.new': 'New group', 'gr.create': 'Create group', 'gr.created_ok': 'Group created',
+      'gr.name_hint': 'Name: letters, digits and . _ @ -, at most 64 characters. Description: at most 500 characters.',
+      'gr.back': '← Groups', 'gr.group': 'Group {name}', 'gr.on_latest': 'agents on the latest version',
+      'gr.status': 'Agents in the group', 'gr.agent': 'Agent', 'gr.agent_version': 'Agent version',
+      'gr.runs': 'Version it runs', 'gr.applied': 'Applied at', 'gr.error': 'Error', 'gr.behind': 'behind',
+      'gr.other_group': 'still runs group {g}', 'gr.no_agents': 'No active agent in this group.',
+      'gr.history': 'History', 'gr.hist_version': 'Version', 'gr.author': 'Author', 'gr.message': 'Message',
+      'gr.rollback_of': 'rollback of {n}', 'gr.current': 'current', 'gr.no_history': 'Nothing pushed yet.',
+      'gr.rollback': 'Roll back to this version', 'gr.confirm_rollback': 'Confirm: roll back to version {n}',
+      'gr.rolled_back': 'Version {v} restores version {n}',
       'co.title': 'Compliance', 'co.score': 'Score', 'co.framework': 'Framework', 'co.agents': 'agents',
       'co.pass': 'pass', 'co.fail': 'fail', 'co.error': 'error', 'co.not_applicable': 'not applicable',
       'co.waived': 'waived', 'co.not_checked': 'not checked', 'co.controls': 'Controls',
@@ -69,7 +84,7 @@
     },
     vi: {
       'app.title': 'Bảng điều khiển Vigil',
-      'nav.overview': 'Tổng quan', 'nav.alerts': 'Cảnh báo', 'nav.events': 'Sự kiện', 'nav.agents': 'Tác tử', 'nav.compliance': 'Tuân thủ',
+      'nav.overview': 'Tổng quan', 'nav.alerts': 'Cảnh báo', 'nav.events': 'Sự kiện', 'nav.agents': 'Tác tử', 'nav.groups': 'Nhóm', 'nav.compliance': 'Tuân thủ',
       'login.title': 'Đăng nhập Vigil', 'login.user': 'Tên người dùng', 'login.password': 'Mật khẩu',
       'login.submit': 'Đăng nhập', 'login.failed': 'Đăng nhập không thành công', 'logout': 'Đăng xuất',
       'lang.switch': 'English', 'lang.label': 'Ngôn ngữ',
@@ -111,6 +126,21 @@
       'ag.title': 'Tác tử', 'ag.id': 'Tác tử', 'ag.host': 'Máy chủ', 'ag.agency': 'Cơ quan', 'ag.level': 'Cấp độ',
       'ag.version': 'Phiên bản', 'ag.status': 'Trạng thái', 'ag.last_seen': 'Liên lạc gần nhất', 'ag.enrolled': 'Ngày đăng ký',
       'ag.revoke': 'Thu hồi', 'ag.confirm': 'Xác nhận thu hồi', 'ag.revoked_ok': 'Đã thu hồi tác tử',
+      'ag.group': 'Nhóm', 'ag.bundle': 'Phiên bản gói', 'ag.outdated': 'phiên bản cũ', 'ag.newest': 'mới nhất hiện có: {v}',
+      'ag.bundle_error': 'lỗi gói',
+      'gr.title': 'Nhóm', 'gr.name': 'Tên', 'gr.description': 'Mô tả', 'gr.version': 'Phiên bản hiện tại',
+      'gr.agents': 'Tác tử', 'gr.created': 'Ngày tạo', 'gr.no_version': 'chưa đẩy phiên bản nào',
+      'gr.push_hint': 'Luật và chính sách được đẩy từ tệp, bằng lệnh:',
+      'gr.new': 'Nhóm mới', 'gr.create': 'Tạo nhóm', 'gr.created_ok': 'Đã tạo nhóm',
+      'gr.name_hint': 'Tên: chữ cái, chữ số và . _ @ -, tối đa 64 ký tự. Mô tả: tối đa 500 ký tự.',
+      'gr.back': '← Nhóm', 'gr.group': 'Nhóm {name}', 'gr.on_latest': 'tác tử đang chạy phiên bản mới nhất',
+      'gr.status': 'Tác tử trong nhóm', 'gr.agent': 'Tác tử', 'gr.agent_version': 'Phiên bản tác tử',
+      'gr.runs': 'Phiên bản đang chạy', 'gr.applied': 'Thời điểm áp dụng', 'gr.error': 'Lỗi', 'gr.behind': 'chưa cập nhật',
+      'gr.other_group': 'vẫn chạy nhóm {g}', 'gr.no_agents': 'Nhóm chưa có tác tử nào đang hoạt động.',
+      'gr.history': 'Lịch sử', 'gr.hist_version': 'Phiên bản', 'gr.author': 'Người thực hiện', 'gr.message': 'Ghi chú',
+      'gr.rollback_of': 'khôi phục phiên bản {n}', 'gr.current': 'hiện tại', 'gr.no_history': 'Chưa đẩy phiên bản nào.',
+      'gr.rollback': 'Khôi phục phiên bản này', 'gr.confirm_rollback': 'Xác nhận: khôi phục phiên bản {n}',
+      'gr.rolled_back': 'Phiên bản {v} khôi phục phiên bản {n}',
       'co.title': 'Tuân thủ', 'co.score': 'Điểm', 'co.framework': 'Khung tiêu chuẩn', 'co.agents': 'tác tử',
       'co.pass': 'đạt', 'co.fail': 'không đạt', 'co.error': 'lỗi', 'co.not_applicable': 'không áp dụng',
       'co.waived': 'được miễn trừ', 'co.not_checked': 'chưa kiểm tra', 'co.controls': 'Yêu cầu',
@@ -250,6 +280,24 @@
     return out;
   }
 
+  // The numbers of a dotted version ("0.10.0" → [0, 10, 0]; a suffix such as "-rc1" left out), null without any.
+  function versionParts(v) {
+    const m = asText(v).trim().replace(/^v/i, '').match(/^\d+(\.\d+)*/);
+    return m ? m[0].split('.').map(Number) : null;
+  }
+  // <0, 0, >0 as version a is older than, the same as or newer than b (missing numbers count 0: 1.2 = 1.2.0).
+  function compareVersions(a, b) {
+    for (let i = 0; i < Math.max(a.length, b.length); ++i) {
+      const d = (a[i] || 0) - (b[i] || 0);
+      if (d) return d;
+    }
+    return 0;
+  }
+  // Long values stay whole in the tooltip; the table stays readable.
+  function shortText(text, max) {
+    return text.length > max ? h('span', { title: text }, text.slice(0, max - 1) + '…') : text;
+  }
+
   function sevBadge(n) {
     const sev = Math.min(5, Math.max(1, Number(n) || 1));
     return h('span', { class: 'badge sev-' + sev }, t('sev.' + sev));
@@ -292,6 +340,11 @@
     return parts.length ? '?' + parts.join('&') : '';
   }
 
+  // A path segment of the hash route as it was before encodeURIComponent (a broken escape as it is).
+  function decoded(segment) {
+    try { return decodeURIComponent(segment); } catch (e) { return segment; }
+  }
+
   // ---------------------------------------------------------------------------------------
   // Page frame
   const top = () => document.getElementById('top');
@@ -326,7 +379,7 @@
     if (!session) return;
     const nav = h('nav', { 'aria-label': 'main' });
     for (const [path, key] of [['/overview', 'nav.overview'], ['/alerts', 'nav.alerts'], ['/events', 'nav.events'],
-      ['/agents', 'nav.agents'], ['/compliance', 'nav.compliance']]) {
+      ['/agents', 'nav.agents'], ['/groups', 'nav.groups'], ['/compliance', 'nav.compliance']]) {
       const a = link(path, t(key));
       a.id = 'nav-' + path.slice(1);
       if (current.startsWith(path)) a.classList.add('current');
@@ -363,10 +416,13 @@
     const alive = () => token === renderToken;
     let page;
     const detail = path.match(/^\/alerts\/(\d+)$/);
+    const group = path.match(/^\/groups\/([^/]+)$/);
     if (detail) page = pageAlert(detail[1], alive);
+    else if (group) page = pageGroup(decoded(group[1]), alive);
     else if (path === '/alerts') page = pageAlerts(params, alive);
     else if (path === '/events') page = pageEvents(params, alive);
     else if (path === '/agents') page = pageAgents(alive);
+    else if (path === '/groups') page = pageGroups(alive);
     else if (path === '/compliance') page = pageCompliance(params, alive);
     else page = pageOverview(alive);
     Promise.resolve(page).catch((e) => {
@@ -1068,11 +1124,31 @@
   async function pageAgents(alive) {
     const agents = await api('GET', '/api/v1/agents');
     const admin = session.role === 'admin';
-    const headers = [t('ag.id'), t('ag.host'), t('ag.agency'), t('ag.level'), t('ag.version'), t('ag.status'), t('ag.last_seen'), t('ag.enrolled')];
+    // The newest program version among the listed agents: older ones are flagged.
+    let newest = null;
+    for (const a of agents) {
+      const parts = versionParts(a.version);
+      if (parts && (!newest || compareVersions(parts, newest.parts) > 0)) newest = { parts, text: asText(a.version) };
+    }
+    const versionCell = (a) => {
+      const parts = versionParts(a.version);
+      if (!newest || !parts || compareVersions(parts, newest.parts) >= 0) return asText(a.version);
+      return [asText(a.version), ' ', h('span', { class: 'st st-outdated', title: t('ag.newest', { v: newest.text }) }, t('ag.outdated'))];
+    };
+    const bundleCell = (a) => {
+      const version = Number(a.bundle_version) || 0;
+      const err = asText(a.bundle_error);
+      return [h('span', { class: 'bundle-version' }, version ? String(version) : '—'),
+        err ? [' ', h('span', { class: 'st st-bundle-error', title: err }, t('ag.bundle_error')),
+          h('div', { class: 'bundle-error' }, shortText(err, 80))] : null];
+    };
+    const headers = [t('ag.id'), t('ag.host'), t('ag.agency'), t('ag.level'), t('ag.version'), t('ag.group'), t('ag.bundle'),
+      t('ag.status'), t('ag.last_seen'), t('ag.enrolled')];
     if (admin) headers.push('');
     const rows = agents.map((a) => {
       const state = agentState(a);
-      const cells = [h('span', { class: 'mono' }, a.id), a.host, a.agency, String(a.level), a.version,
+      const cells = [h('span', { class: 'mono' }, a.id), a.host, a.agency, String(a.level), versionCell(a),
+        a.group ? h('a', { href: '#/groups/' + encodeURIComponent(a.group), class: 'agent-group' }, asText(a.group)) : '', bundleCell(a),
         h('span', { class: 'st st-' + state }, t('agent.' + state)),
         h('span', { title: fmtTime(a.last_seen) }, fmtAgo(a.last_seen)), fmtTime(a.enrolled)];
       if (admin) {
@@ -1104,6 +1180,169 @@
     });
     show(alive, h('h1', {}, t('ag.title')),
       h('div', { class: 'panel' }, agents.length ? table(headers, rows, { id: 'agents-table' }) : h('p', { class: 'muted' }, t('none'))));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Groups: which bundle of rules and policies each agent runs (pushed with vigilctl, from files)
+  // Creating a group and rolling back are for admins; what the collector refuses them (a group with
+  // agents of agencies an admin is not limited to) comes back with its reason.
+  function canManageGroups() { return session.role === 'admin'; }
+
+  function pushHint(name) {
+    return h('p', { class: 'muted push-hint', id: 'push-hint' }, t('gr.push_hint') + ' ',
+      h('code', { class: 'mono nowrap' }, 'vigilctl groups push ' + name + ' --rules DIR'));
+  }
+
+  async function pageGroups(alive) {
+    const groups = await api('GET', '/api/v1/groups');
+    const rows = groups.map((g) => {
+      const href = '#/groups/' + encodeURIComponent(g.name);
+      const version = Number(g.version) || 0;
+      const tr = h('tr', { class: 'row', 'data-group': g.name },
+        h('td', {}, h('a', { href, class: 'group-link' }, asText(g.name))),
+        h('td', { class: 'group-description' }, asText(g.description)),
+        h('td', { class: 'num group-version' }, version ? String(version) : h('span', { class: 'muted' }, t('gr.no_version'))),
+        h('td', { class: 'num group-agents' }, asText(g.agents)),
+        h('td', { class: 'nowrap' }, fmtTime(g.created)));
+      tr.addEventListener('click', (ev) => { if (!ev.target.closest('a')) location.hash = href; });
+      return tr;
+    });
+    const list = h('div', { class: 'panel' },
+      groups.length ? h('div', { class: 'wrap' }, h('table', { id: 'groups-table' },
+        h('thead', {}, h('tr', {}, h('th', {}, t('gr.name')), h('th', {}, t('gr.description')), h('th', { class: 'num' }, t('gr.version')),
+          h('th', { class: 'num' }, t('gr.agents')), h('th', {}, t('gr.created')))),
+        h('tbody', {}, rows))) : h('p', { class: 'muted', id: 'groups-empty' }, t('none')),
+      pushHint('NAME'));
+
+    let create = null;
+    if (canManageGroups()) {
+      const name = h('input', { id: 'group-name', name: 'name', required: true, maxlength: '64', pattern: '[A-Za-z0-9._@\\-]{1,64}',
+        autocomplete: 'off', spellcheck: 'false' });
+      const description = h('input', { id: 'group-description-input', name: 'description', maxlength: '500', autocomplete: 'off' });
+      const msg = h('p', { class: 'error', id: 'group-create-error', role: 'alert' });
+      const form = h('form', { class: 'filters', id: 'group-create-form' },
+        h('label', {}, t('gr.name'), name),
+        h('label', { class: 'wide' }, t('gr.description'), description),
+        h('button', { type: 'submit', class: 'btn primary', id: 'group-create-submit' }, t('gr.create')));
+      form.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        msg.textContent = '';
+        const created = name.value.trim();
+        try {
+          await api('POST', '/api/v1/groups', { name: created, description: description.value.trim() });
+          toast(t('gr.created_ok') + ': ' + created);
+          render();
+        } catch (e) {
+          msg.textContent = e.message;
+        }
+      });
+      create = h('section', { class: 'panel', id: 'group-create' }, h('h2', {}, t('gr.new')), form,
+        h('p', { class: 'muted small' }, t('gr.name_hint')), msg);
+    }
+    show(alive, h('h1', { id: 'groups-title' }, t('gr.title')), list, create);
+  }
+
+  async function pageGroup(name, alive) {
+    const base = '/api/v1/groups/' + encodeURIComponent(name);
+    const [st, history] = await Promise.all([api('GET', base + '/status'), api('GET', base + '/history')]);
+    const current = Number(st.version) || 0;
+    const agents = Array.isArray(st.agents) ? st.agents : [];
+    const onLatest = Number(st.on_latest) || 0;
+    const manage = canManageGroups();
+
+    const summary = h('span', { id: 'group-summary', class: onLatest < agents.length ? 'behind' : '', 'data-on-latest': onLatest,
+      'data-total': agents.length }, h('b', {}, onLatest + ' / ' + agents.length), ' ' + t('gr.on_latest'));
+    const facts = h('section', { class: 'panel' },
+      h('dl', { class: 'facts', id: 'group-facts' },
+        h('dt', {}, t('gr.description')), h('dd', { id: 'group-description' }, asText(st.description) || '—'),
+        h('dt', {}, t('gr.version')), h('dd', { id: 'group-version' }, current ? String(current) : t('gr.no_version')),
+        h('dt', {}, t('gr.agents')), h('dd', {}, summary)),
+      pushHint(asText(st.group) || name));
+
+    // Per agent: the version it runs, flagged when behind the latest; its last error highlighted.
+    const agentRows = agents.map((a) => {
+      const version = Number(a.bundle_version) || 0;
+      const behind = version < current;
+      const err = asText(a.error);
+      const other = a.bundle_group && a.bundle_group !== st.group ? t('gr.other_group', { g: asText(a.bundle_group) }) : '';
+      return h('tr', { class: 'agent-row' + (behind ? ' behind' : '') + (err ? ' has-error' : ''), 'data-agent': a.id },
+        h('td', { class: 'mono' }, asText(a.id)),
+        h('td', {}, asText(a.host)),
+        h('td', {}, asText(a.agency)),
+        h('td', {}, asText(a.agent_version)),
+        h('td', { class: 'runs-cell' }, version ? String(version) : '—',
+          behind ? [' ', h('span', { class: 'st st-behind' }, t('gr.behind'))] : null,
+          other ? h('div', { class: 'muted small' }, other) : null),
+        h('td', { class: 'nowrap' }, a.applied_at ? fmtTime(a.applied_at) : '—'),
+        h('td', {}, h('span', { title: fmtTime(a.last_seen) }, fmtAgo(a.last_seen))),
+        h('td', { class: 'error-cell' }, err ? h('span', { class: 'bundle-error' }, err) : ''));
+    });
+    const status = h('section', { class: 'panel' }, h('h2', {}, t('gr.status')),
+      agents.length ? h('div', { class: 'wrap' }, h('table', { id: 'group-agents' },
+        h('thead', {}, h('tr', {}, [t('gr.agent'), t('ag.host'), t('ag.agency'), t('gr.agent_version'), t('gr.runs'),
+          t('gr.applied'), t('ag.last_seen'), t('gr.error')].map((x) => h('th', {}, x)))),
+        h('tbody', {}, agentRows)))
+        : h('p', { class: 'muted', id: 'group-agents-empty' }, t('gr.no_agents')));
+
+    // Versions, newest first; an admin may make an older one current again (two clicks).
+    const rollbackButton = (v) => {
+      const btn = h('button', { type: 'button', class: 'btn danger rollback', 'data-version': v }, t('gr.rollback'));
+      let armed = null;
+      const disarm = () => { armed = null; btn.textContent = t('gr.rollback'); btn.classList.remove('armed'); };
+      btn.addEventListener('click', async () => {
+        if (!armed) {
+          btn.textContent = t('gr.confirm_rollback', { n: v });
+          btn.classList.add('armed');
+          armed = setTimeout(disarm, 5000);
+          return;
+        }
+        clearTimeout(armed);
+        btn.disabled = true;
+        try {
+          const r = await api('POST', base + '/rollback', { to: v });
+          toast(t('gr.rolled_back', { v: r.version, n: r.rollback_of }));
+          render();
+        } catch (e) {
+          disarm();
+          btn.disabled = false;
+          toast(e.message, true);
+        }
+      });
+      return btn;
+    };
+    const historyHeaders = [t('gr.hist_version'), t('gr.created'), t('gr.author'), t('gr.message'), 'SHA-256'];
+    if (manage) historyHeaders.push('');
+    const historyRows = history.map((b) => {
+      const v = Number(b.version) || 0;
+      const sha = asText(b.sha256);
+      const rollbackOf = Number(b.rollback_of) || 0;
+      const tr = h('tr', { class: v === current ? 'current' : '', 'data-version': v },
+        h('td', { class: 'nowrap' }, String(v), v === current ? [' ', h('span', { class: 'st st-current' }, t('gr.current'))] : null),
+        h('td', { class: 'nowrap' }, fmtTime(b.created)),
+        h('td', {}, asText(b.author)),
+        h('td', { class: 'message-cell' },
+          rollbackOf ? [h('span', { class: 'st st-rollback rollback-of' }, t('gr.rollback_of', { n: rollbackOf })), ' '] : null,
+          shortText(asText(b.message), 120)),
+        h('td', { class: 'mono nowrap' }, h('span', { title: sha }, sha.slice(0, 12) + (sha.length > 12 ? '…' : ''))));
+      if (manage) tr.appendChild(h('td', {}, v !== current && v >= 1 && v < current ? rollbackButton(v) : ''));
+      return tr;
+    });
+    const historyBox = h('section', { class: 'panel' }, h('h2', {}, t('gr.history')),
+      history.length ? h('div', { class: 'wrap' }, h('table', { id: 'group-history' },
+        h('thead', {}, h('tr', {}, historyHeaders.map((x) => h('th', {}, x)))),
+        h('tbody', {}, historyRows)))
+        : h('p', { class: 'muted', id: 'group-history-empty' }, t('gr.no_history')));
+
+    if (!show(alive,
+      h('p', {}, link('/groups', t('gr.back'))),
+      h('h1', { id: 'group-title' }, t('gr.group', { name: asText(st.group) || name })),
+      facts, status, historyBox)) return;
+    keyHandler = (e) => {
+      switch (e.key) {
+        case 'Escape': case 'Backspace': case 'u': location.hash = '#/groups'; return true;
+        default: return false;
+      }
+    };
   }
 
   // ---------------------------------------------------------------------------------------

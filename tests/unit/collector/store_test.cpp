@@ -174,6 +174,85 @@ TEST_P(StoreTest, RacingEnrollmentsUseATokenOnce) {
   EXPECT_EQ(wins.load(), 1);
 }
 
+// Groups and their versioned bundles (collector/store/fleet_store.h), both databases.
+TEST_P(StoreTest, GroupsBundlesAndWhatAgentsRun) {
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  EXPECT_TRUE(*store_->add_group("web", "front ends"));
+  EXPECT_FALSE(*store_->add_group("web", "again"));  // names are unique
+  ASSERT_TRUE(store_->add_token("h1", {"A", 2, "web"}, at(1000)));
+  auto token = store_->consume_token("h1", at(0));
+  ASSERT_TRUE(token) << token.error();
+  EXPECT_EQ(token->group, "web");
+  AgentRecord a;
+  a.id = "agt-1";
+  a.agency = "A";
+  a.host = "web01";
+  a.version = "0.1.0";
+  a.cert_serial = "01";
+  a.group = token->group;
+  ASSERT_TRUE(store_->add_agent(a));
+  a.id = "agt-2";
+  a.cert_serial = "02";
+  a.group = "default";
+  ASSERT_TRUE(store_->add_agent(a));
+
+  EXPECT_EQ(*store_->bundle_version("web"), 0);
+  for (int i = 1; i <= 2; ++i) {
+    auto b = store_->add_bundle("web", [&](int64_t version) -> Result<BundleRecord> {
+      BundleRecord r;
+      r.group = "web";
+      r.version = version;
+      r.sha256 = "hash" + std::to_string(version);
+      r.signature = "sig";
+      r.content = "content " + std::to_string(version);
+      r.author = "admin";
+      r.message = "push " + std::to_string(i);
+      r.created = at(i);
+      return r;
+    });
+    ASSERT_TRUE(b) << b.error();
+    EXPECT_EQ(b->version, i);
+  }
+  // A push whose making fails stores nothing.
+  EXPECT_FALSE(store_->add_bundle("web", [](int64_t) -> Result<BundleRecord> { return make_error("refused"); }));
+  EXPECT_EQ(*store_->bundle_version("web"), 2);
+  auto current = store_->current_bundle("web");
+  ASSERT_TRUE(current && current->has_value());
+  EXPECT_EQ((*current)->content, "content 2");
+  EXPECT_EQ((*store_->get_bundle("web", 1))->content, "content 1");
+  EXPECT_FALSE(store_->get_bundle("web", 9)->has_value());
+  auto history = store_->list_bundles("web");
+  ASSERT_TRUE(history);
+  ASSERT_EQ(history->size(), 2u);
+  EXPECT_EQ((*history)[0].version, 2);
+  EXPECT_TRUE((*history)[0].content.empty());  // lists leave the content out
+  EXPECT_EQ((*history)[1].message, "push 1");
+
+  auto groups = store_->list_groups();
+  ASSERT_TRUE(groups);
+  ASSERT_EQ(groups->size(), 2u);  // default (made by the migration) and web
+  EXPECT_EQ((*groups)[0].name, "default");
+  EXPECT_EQ((*groups)[0].agents, 1);
+  EXPECT_EQ((*groups)[1].name, "web");
+  EXPECT_EQ((*groups)[1].version, 2);
+  EXPECT_EQ((*groups)[1].agents, 1);
+
+  ASSERT_TRUE(*store_->set_agent_group("agt-2", "web"));
+  EXPECT_FALSE(*store_->set_agent_group("agt-9", "web"));
+  ASSERT_TRUE(store_->set_bundle_status("agt-2", {"web", 2, at(5), ""}, "0.2.0"));
+  ASSERT_TRUE(store_->set_bundle_status("agt-1", {"web", 1, at(4), "rejected: bad"}, ""));
+  auto two = *store_->get_agent("agt-2");
+  EXPECT_EQ(two->group, "web");
+  EXPECT_EQ(two->bundle_group, "web");
+  EXPECT_EQ(two->bundle_version, 2);
+  EXPECT_EQ(two->bundle_applied_at, at(5));
+  EXPECT_EQ(two->version, "0.2.0");
+  auto one = *store_->get_agent("agt-1");
+  EXPECT_EQ(one->bundle_error, "rejected: bad");
+  EXPECT_EQ(one->version, "0.1.0");  // an empty version leaves it
+  EXPECT_EQ((*store_->get_group("web"))->agents, 2);
+}
+
 TEST_P(StoreTest, AgentsAndRevocation) {
   ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
   AgentRecord a;

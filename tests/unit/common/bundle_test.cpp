@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 const char* kRule = R"(- id: bundle-test-rule
   title: Bundle test rule
   severity: medium
-  match:
+  when:
     message: {contains: "BUNDLE-MARK"}
 )";
 
@@ -124,7 +124,7 @@ TEST(BundleValidate, RefusesWithPositionsInTheBundle) {
   compliance::LoadedFrameworks none;
   EXPECT_TRUE(collector::validate_bundle_files({{"rules/a.yaml", kRule}}, none));
   auto bad = collector::validate_bundle_files(
-      {{"rules/a.yaml", kRule}, {"rules/b.yaml", "- title: no id\n  severity: medium\n  match: {message: x}\n"}}, none);
+      {{"rules/a.yaml", kRule}, {"rules/b.yaml", "- title: no id\n  severity: medium\n  when: {message: x}\n"}}, none);
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().find("rules/b.yaml:1:"), std::string::npos) << bad.error();
   EXPECT_EQ(bad.error().find("/tmp"), std::string::npos) << bad.error();

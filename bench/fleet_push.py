@@ -1,0 +1,549 @@
+#!/usr/bin/env python3
+"""Fleet push benchmark on loopback: one collector (SQLite) and N real agents, all in one group,
+each enrolled with its own token (tokens create --group), reporting agent.health every HEARTBEAT
+seconds and tailing a syslog file of its own.
+
+Target (the issue): a push reaches N agents within 2 heartbeat intervals (50 real agents on
+loopback); the collector serves bundle downloads without blocking ingest (ingest rate during a
+push >= 80 % of the rate without).
+
+ 1. Reach: PUSHES times (after a random wait of up to one heartbeat, so the pushes fall at
+    different points of the agents' heartbeat cycle) a small bundle (one native rule) is pushed
+    while the agents are idle (only their heartbeats reach the collector: the slow case, an agent
+    learns a new version from a batch acknowledgement). `groups status --json` is polled until
+    every agent reports the new bundle_version. Printed: the time from the start of the push to
+    the last agent reported, in seconds and heartbeat intervals; per agent, p50/max of the delay
+    until `groups status` showed it (polling granularity) and until it applied the bundle (its
+    own applied_at, same host clock).
+ 2. Ingest: every agent's log is fed sshd lines at a steady total RATE lines/s. After a warm-up,
+    the collector's ingest rate (vigil_ingest_records_total from /metrics, over the console API
+    with the admin token of vigilctl.yaml) is taken over WINDOW seconds three times: without
+    pushes, while a large bundle (many rule files; the console takes a request body of at most
+    1 MiB, so about 0.9 MiB of content) is pushed every heartbeat, and without pushes again.
+    Printed: the ratio of the push window's rate to the mean of the two others, beside 0.80.
+
+The three binaries are copied into the temporary directory first (BUILD_DIR may be rebuilt
+meanwhile). Everything runs under `nice` (the script lowers its own priority; its children inherit it), on
+127.0.0.1 ports, in a temporary directory that is removed at the end (VIGIL_KEEP_TMP=1 keeps it);
+every process started is stopped at the end, also on an error, Ctrl-C or SIGTERM; a whole run is
+bounded by --max-seconds.
+
+Exit status: 0 when the benchmark ran (whether or not the targets were met), non-zero when
+something failed to run.
+
+Usage: bench/fleet_push.py BUILD_DIR [--agents 50] [--heartbeat 2] [--pushes 3] [--rate 10000]
+                           [--window 15] [--bundle-kib 900]
+       (BUILD_DIR holds agent/vigil-agent, collector/vigil-collector, collector/vigilctl)
+"""
+import argparse
+import concurrent.futures
+import datetime
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import sqlite3
+import ssl
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("build", metavar="BUILD_DIR", help="holds agent/vigil-agent, collector/vigil-collector, collector/vigilctl")
+ap.add_argument("--agents", type=int, default=50, help="real agents, one group (default 50)")
+ap.add_argument("--heartbeat", type=float, default=2.0, help="agent.health_interval in seconds, >= 1 (default 2)")
+ap.add_argument("--pushes", type=int, default=3, help="timed pushes of a small bundle (default 3)")
+ap.add_argument("--rate", type=int, default=10000, help="log lines/s fed to the agents in all (default 10000)")
+ap.add_argument("--window", type=float, default=15.0, help="seconds of each ingest window (default 15)")
+ap.add_argument("--warmup", type=float, default=5.0, help="seconds of feeding before the first window (default 5)")
+ap.add_argument("--bundle-kib", type=int, default=900, help="content of the large bundle (default 900; the console "
+                                                            "API takes a request body of at most 1 MiB)")
+ap.add_argument("--bundle-files", type=int, default=40, help="rule files in the large bundle, each with a value "
+                                                               "list of its own (default 40)")
+ap.add_argument("--reach-timeout", type=float, default=0, help="seconds a push may take to reach every agent "
+                                                               "(default max(30, 10 heartbeats))")
+ap.add_argument("--nice", type=int, default=10, help="niceness added to this script and what it starts (default 10)")
+ap.add_argument("--max-seconds", type=int, default=900, help="the whole run stops (failed) after this (default 900)")
+args = ap.parse_args()
+if args.agents < 1 or args.pushes < 0 or not 1 <= args.bundle_files <= 900 or args.heartbeat < 1 or args.heartbeat > 3600 or args.window <= 0:
+    ap.error("--agents >= 1, --pushes >= 0, --heartbeat from 1 to 3600, --window > 0")
+
+build = os.path.abspath(args.build)
+binaries = [f"{build}/agent/vigil-agent", f"{build}/collector/vigil-collector", f"{build}/collector/vigilctl"]
+for b in binaries:
+    if not os.access(b, os.X_OK):
+        ap.error(f"{b}: not an executable")
+# The shared harness takes its binaries from the command line (as the integration tests do).
+sys.argv = [sys.argv[0]] + binaries + [root]
+sys.path.insert(0, os.path.join(root, "tests", "integration"))
+from vigil_harness import Harness  # noqa: E402
+
+HB = args.heartbeat
+HB_TEXT = f"{int(round(HB * 1000))}ms"
+REACH_TIMEOUT = args.reach_timeout or max(30.0, 10 * HB)
+GROUP = "bench"
+TARGET_INTERVALS = 2.0
+TARGET_RATIO = 0.80
+CONSOLE_MAX_BODY = 1 << 20  # collector/app/service.cpp: console_opts.max_body_bytes
+
+
+# --- processes this script started, stopped whatever happens ----------------------------------
+class Interrupted(BaseException):
+    pass
+
+
+def on_signal(signum, _frame):
+    raise Interrupted(f"signal {signal.Signals(signum).name}")
+
+
+def on_alarm(_signum, _frame):
+    raise Interrupted(f"the run took over --max-seconds {args.max_seconds}")
+
+
+live = set()  # vigilctl / enroll processes running now (the harness keeps the agents and the collector)
+live_lock = threading.Lock()
+
+
+def run(cmd, timeout=120, **kw):
+    """subprocess.run, its process killed at cleanup when the run stops while it is running."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    with live_lock:
+        live.add(p)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except BaseException:
+        p.kill()
+        p.wait()
+        raise
+    finally:
+        with live_lock:
+            live.discard(p)
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
+class Bench(Harness):
+    """The integration harness; tokens name the group, agents report health every heartbeat,
+    every vigilctl call bounded in time."""
+
+    def token(self, agency, level):
+        r = run(self.ctl + ["tokens", "create", "--agency", agency, "--level", str(level), "--group", GROUP])
+        if r.returncode != 0:
+            self.fail(f"vigilctl tokens create --group {GROUP}: exit {r.returncode}: {r.stderr}")
+        return r.stdout.strip()
+
+
+def pct(values, q):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def parse_ts(text):
+    """Seconds since the epoch of a collector/agent timestamp (YYYY-MM-DDTHH:MM:SS[.frac]Z)."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z", text or "")
+    if not m:
+        return None
+    base = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    return base.timestamp() + (int(m.group(2)) / 10 ** len(m.group(2)) if m.group(2) else 0.0)
+
+
+def main(h):
+    def ctl(*a, timeout=120):
+        r = run(h.ctl + list(a), timeout=timeout)
+        if r.returncode != 0:
+            h.fail(f"vigilctl {' '.join(a)}: exit {r.returncode}: {r.stdout}{r.stderr}")
+        return r.stdout
+
+    def ctl_json(*a, timeout=120):
+        out = ctl(*a, "--json", timeout=timeout)
+        try:
+            return json.loads(out)
+        except ValueError:
+            h.fail(f"vigilctl {' '.join(a)} --json printed no JSON: {out!r}")
+
+    def push(bundle_dir, message, timeout=120):
+        doc = ctl_json("groups", "push", GROUP, "--rules", bundle_dir, "--message", message, timeout=timeout)
+        if doc.get("group") != GROUP or not isinstance(doc.get("version"), int):
+            h.fail(f"groups push --json: {doc}, expected group {GROUP} and a version")
+        return doc["version"]
+
+    def status():
+        doc = ctl_json("groups", "status", GROUP, timeout=60)
+        if doc.get("group") != GROUP or not isinstance(doc.get("agents"), list):
+            h.fail(f"groups status {GROUP}: {doc}")
+        return doc
+
+    # --- collector, group, agents -------------------------------------------------------------
+    t_setup = time.time()
+    # The binaries copied first: BUILD_DIR may be rebuilt while the benchmark runs.
+    os.makedirs(f"{h.tmp}/bin")
+    copies = []
+    for b in binaries:
+        copies.append(shutil.copy2(b, f"{h.tmp}/bin/{os.path.basename(b)}"))
+    h.agent_bin, h.collector_bin, h.ctl_bin = copies
+    h.ctl[0] = h.ctl_bin
+    h.init_collector()
+    h.start_collector()
+    # The console API, for /metrics: the admin token and CA vigilctl.yaml names.
+    with open(f"{h.tmp}/c/vigilctl.yaml") as f:
+        cfg = dict(re.findall(r"^(\w+): (\S+)$", f.read(), re.M))
+    tls = ssl.create_default_context(cafile=os.path.join(f"{h.tmp}/c", cfg["ca"]))
+
+    def ingested():
+        req = urllib.request.Request(f"{cfg['console']}/metrics", headers={"Authorization": "Bearer " + cfg["token"]})
+        with urllib.request.urlopen(req, context=tls, timeout=30) as r:
+            text = r.read().decode()
+        m = re.search(r"^vigil_ingest_records_total (\d+)$", text, re.M)
+        if not m:
+            h.fail("/metrics has no vigil_ingest_records_total")
+        return int(m.group(1))
+
+    ctl("groups", "create", GROUP, "--description", "bench/fleet_push.py")
+
+    def enroll(i):
+        d, log_path = h.enroll_agent(f"fleet{i:03d}", "syslog")
+        path = f"{d}/agent.yaml"
+        with open(path) as f:
+            text = f.read()
+        if text.count("health_interval: 1h") != 1 or text.count("connect_timeout: 2s") != 1:
+            h.fail("could not set agent.health_interval / collector.connect_timeout in:\n" + text)
+        # A batch must fit in one request time also on a loaded debug build.
+        text = text.replace("health_interval: 1h", f"health_interval: {HB_TEXT}")
+        text = text.replace("connect_timeout: 2s", "connect_timeout: 30s")
+        with open(path, "w") as f:
+            f.write(text)
+        return d, log_path
+
+    agents = []
+    pool = concurrent.futures.ThreadPoolExecutor(4)
+    try:
+        for fut in [pool.submit(enroll, i) for i in range(args.agents)]:
+            agents.append(fut.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    members = status()["agents"]
+    if len(members) != args.agents:
+        h.fail(f"groups status {GROUP} lists {len(members)} agents, expected {args.agents}")
+    ids = {a["id"] for a in members}
+    for d, _ in agents:
+        h.start_agent(d)
+
+    def all_reporting():
+        for d, p in h.agents.items():
+            if p.poll() is not None:
+                h.fail(f"agent {os.path.basename(d)} exited with status {p.returncode}")
+        try:
+            with sqlite3.connect(h.db, timeout=10) as conn:
+                n = conn.execute("SELECT COUNT(DISTINCT agent_id) FROM records WHERE dataset = 'agent.health'").fetchone()[0]
+        except Exception:
+            return False
+        return n >= args.agents
+
+    h.wait_for(max(60, args.agents * 2), all_reporting, f"an agent.health record from each of {args.agents} agents")
+    print(f"fleet_push: {args.agents} agents in group {GROUP}, heartbeat {HB:g} s, set up in "
+          f"{time.time() - t_setup:.1f} s ({h.tmp})", flush=True)
+
+    # --- 1. time for a push to reach every agent ----------------------------------------------
+    os.makedirs(f"{h.tmp}/bundles")
+    reach = []  # per push: (seconds to all reported, [reported delays], [applied delays])
+    for k in range(1, args.pushes + 1):
+        d = f"{h.tmp}/bundles/small-{k}"
+        os.makedirs(d)
+        with open(f"{d}/fleet-bench.yaml", "w") as f:
+            f.write(f"""# bench/fleet_push.py, push {k}
+- id: BENCH-FLEET-{k:04d}
+  title: Fleet push benchmark rule {k}
+  severity: low
+  when:
+    event.dataset: bench.fleet.unused
+    message: {{contains: "BENCH-FLEET-MARKER-{k}"}}
+""")
+        time.sleep(random.uniform(0, HB))
+        t0 = time.time()
+        version = push(d, f"fleet_push reach {k}")
+        t_pushed = time.time()
+        seen = {}
+        applied = {}
+        errors = {}
+        end = t0 + REACH_TIMEOUT
+        while True:
+            doc = status()
+            now = time.time()
+            for a in doc["agents"]:
+                if a.get("id") in ids and a.get("bundle_version", 0) >= version and a["id"] not in seen:
+                    seen[a["id"]] = now - t0
+                    at = parse_ts(a.get("applied_at", ""))
+                    if at is not None:
+                        applied[a["id"]] = at - t0
+                if a.get("error"):
+                    errors[a.get("id")] = a["error"]
+            if len(seen) >= len(ids):
+                break
+            if now > end:
+                h.fail(f"push {k} (version {version}): {len(seen)} of {len(ids)} agents reported it within "
+                       f"{REACH_TIMEOUT:.0f} s; errors: {dict(list(errors.items())[:5])}")
+            time.sleep(0.2)
+        total = max(seen.values())
+        reach.append((total, list(seen.values()), list(applied.values())))
+        a_txt = (f"; applied (agent clock) p50 {pct(applied.values(), 0.5):.2f} s, max {max(applied.values()):.2f} s"
+                 if applied else "")
+        print(f"push {k}: version {version}, push took {t_pushed - t0:.2f} s; all {len(ids)} agents reported it after "
+              f"{total:.2f} s = {total / HB:.2f} heartbeat intervals (target <= {TARGET_INTERVALS:g}); per agent "
+              f"reported p50 {pct(seen.values(), 0.5):.2f} s, max {total:.2f} s{a_txt}", flush=True)
+
+    # --- 2. ingest with and without pushes ----------------------------------------------------
+    stop_feed = threading.Event()
+    fed = [0]
+    feed_error = []
+
+    def feeder():
+        """Appends sshd lines to every agent's log, RATE lines/s in all, in slices of 0.1 s."""
+        try:
+            files = [open(p, "a", buffering=1 << 16) for _, p in agents]
+            per_tick = max(1, args.rate // 10)
+            i = 0
+            next_tick = time.monotonic()
+            while not stop_feed.is_set():
+                stamp = time.strftime("%b %e %H:%M:%S")
+                chunks = [[] for _ in files]
+                for _ in range(per_tick):
+                    chunks[i % len(files)].append(
+                        f"{stamp} fleet sshd[{1000 + i % 50000}]: Failed password for invalid user u{i % 977} from "
+                        f"10.{i % 250}.{(i // 250) % 250}.{i % 199 + 1} port {1024 + i % 60000} ssh2\n")
+                    i += 1
+                for f, c in zip(files, chunks):
+                    if c:
+                        f.write("".join(c))
+                        f.flush()
+                fed[0] = i
+                next_tick += 0.1
+                delay = next_tick - time.monotonic()
+                if delay > 0:
+                    stop_feed.wait(delay)
+                elif delay < -1:
+                    next_tick = time.monotonic()  # cannot keep up: no burst to catch up
+            for f in files:
+                f.close()
+        except Exception as e:  # reported by the main thread
+            feed_error.append(repr(e))
+
+    # The large bundle: many files, its bytes mostly value lists (one user name a line), each read
+    # by one rule on a dataset no record has. The bytes travel, are checked, signed, stored,
+    # served, verified and staged like rules; loading a list is cheap, so the agents' CPU (one
+    # machine for all of them) is not what the ingest figure measures. --bundle-kib sets the size.
+    big = f"{h.tmp}/bundles/big"
+    os.makedirs(big)
+    n_files = args.bundle_files
+    per_list = max(1, args.bundle_kib * 1024 // n_files)
+    size = 0
+    for fno in range(n_files):
+        rule_text = f"""# bench/fleet_push.py: large bundle, file {fno}
+- id: BENCH-BIG-{fno:04d}
+  title: Fleet push benchmark, large bundle, list {fno}
+  severity: low
+  when:
+    event.dataset: bench.fleet.unused
+    user.name: {{in_file: big-{fno:04d}.txt}}
+"""
+        names, length, i = [f"# bench/fleet_push.py: value list {fno}\n"], 0, 0
+        while length < per_list:
+            names.append(f"bench-user-{fno:04d}-{i:07d}\n")
+            length += len(names[-1])
+            i += 1
+        with open(f"{big}/big-{fno:04d}.yaml", "w") as f:
+            f.write(rule_text)
+        with open(f"{big}/big-{fno:04d}.txt", "w") as f:
+            f.write("".join(names))
+        size += len(rule_text) + sum(len(x) for x in names)
+    body = 0
+    for name in os.listdir(big):
+        with open(f"{big}/{name}") as f:
+            body += len(json.dumps({"path": "rules/" + name, "content": f.read()})) + 2
+    if body > CONSOLE_MAX_BODY - 16 * 1024:
+        h.fail(f"the large bundle ({size} bytes, a push request of about {body} bytes) would be over the console's "
+               f"1 MiB request limit: lower --bundle-kib")
+
+    stop_push = threading.Event()
+    pushes_done = []  # (version, time stored, seconds the push took)
+    push_error = []
+
+    def pusher():
+        """Pushes the large bundle every heartbeat (back to back when a push takes longer)."""
+        try:
+            n = 0
+            while not stop_push.is_set():
+                t = time.time()
+                n += 1
+                with open(f"{big}/big-0000.yaml", "a") as f:
+                    f.write(f"# load push {n}\n")  # new content each time
+                v = push(big, f"fleet_push load {n}")
+                pushes_done.append((v, time.time(), time.time() - t))
+                stop_push.wait(max(0.0, HB - (time.time() - t)))
+        except BaseException as e:
+            push_error.append(repr(e))
+
+    def downloads(t0, t1):
+        """Bundles the agents fetched and verified between t0 and t1 (from their logs)."""
+        n = 0
+        for d, _ in agents:
+            with open(f"{h.tmp}/{os.path.basename(d)}-agent.log", errors="replace") as f:
+                for line in f:
+                    if "[bundle] bundle of group" in line and " verified " in line:
+                        at = parse_ts(line.split(" ", 1)[0].replace("+00:00", "Z"))
+                        if at is not None and t0 <= at <= t1:
+                            n += 1
+        return n
+
+    def window(name):
+        c0, t0 = ingested(), time.time()
+        f0 = fed[0]
+        time.sleep(args.window)
+        c1, t1 = ingested(), time.time()
+        rate = (c1 - c0) / (t1 - t0)
+        if feed_error:
+            h.fail("feeding the logs failed: " + feed_error[0])
+        if push_error:
+            h.fail("pushing the large bundle failed: " + push_error[0])
+        pushed = sum(1 for _, at, _ in pushes_done if t0 <= at <= t1)
+        fetched = downloads(t0, t1)
+        print(f"ingest {name:14s}: {rate:8.0f} records/s stored over {t1 - t0:.1f} s (fed "
+              f"{(fed[0] - f0) / (t1 - t0):.0f} lines/s); {pushed} large pushes stored, "
+              f"{fetched} bundles fetched by agents", flush=True)
+        return rate, pushed, fetched
+
+    def wait_all_on(version, secs):
+        """Seconds until every agent reports `version` in groups status, or None after `secs`."""
+        t0 = time.time()
+        while time.time() - t0 < secs:
+            if all(a.get("bundle_version", 0) >= version for a in status()["agents"] if a.get("id") in ids):
+                return time.time() - t0
+            time.sleep(0.5)
+        return None
+
+    feed = threading.Thread(target=feeder, daemon=True)
+    push_thread = threading.Thread(target=pusher, daemon=True)
+    try:
+        feed.start()
+        time.sleep(args.warmup)
+        base1 = window("without pushes")[0]
+        push_thread.start()
+        # The window opens once the first large version is stored: from then on agents fetch.
+        end = time.time() + 300
+        while not pushes_done and not push_error:
+            if time.time() > end:
+                h.fail("the first push of the large bundle took over 300 s")
+            time.sleep(0.1)
+        during, pushed_in, fetched_in = window("while pushing")
+        stop_push.set()
+        push_thread.join(300)
+        if push_thread.is_alive() or push_error:
+            h.fail("pushing the large bundle failed: " + (push_error[0] if push_error else "still running"))
+        last_version = pushes_done[-1][0]
+        settle = wait_all_on(last_version, REACH_TIMEOUT)
+        settle_txt = (f"every agent ran the last one (version {last_version}) {settle:.1f} s after the pushes stopped"
+                      if settle is not None else
+                      f"not every agent ran the last one (version {last_version}) {REACH_TIMEOUT:.0f} s after the "
+                      "pushes stopped")
+        took = [t for _, _, t in pushes_done]
+        print(f"large bundle: {2 * n_files} files ({n_files} rule files, {n_files} value lists), {size / 1024:.0f} KiB; "
+              f"{len(pushes_done)} pushes, each took p50 {statistics.median(took):.2f} s, max {max(took):.2f} s "
+              f"(checked with the agent's loaders, signed, stored); {settle_txt}", flush=True)
+        base2 = window("without pushes")[0]
+    finally:
+        stop_push.set()
+        stop_feed.set()
+        feed.join(10)
+        if push_thread.is_alive():
+            push_thread.join(300)
+    baseline = (base1 + base2) / 2
+    ratio = during / baseline if baseline > 0 else 0.0
+    # --- summary ------------------------------------------------------------------------------
+    worst = max((r[0] for r in reach), default=None)
+    worst_applied = max((max(r[2]) for r in reach if r[2]), default=None)
+    print("\n=== fleet_push summary ===")
+    print(f"agents                 {args.agents} (real, loopback, one group, one token each)")
+    print(f"heartbeat              {HB:g} s (agent.health_interval {HB_TEXT})")
+    if worst is not None:
+        verdict = "met" if worst / HB <= TARGET_INTERVALS else "NOT met"
+        print(f"push reaches all       {worst:.2f} s = {worst / HB:.2f} intervals, worst of {len(reach)} pushes "
+              f"(target <= {TARGET_INTERVALS:g}: {verdict})")
+        if worst_applied is not None:
+            print(f"  applied by all       {worst_applied:.2f} s = {worst_applied / HB:.2f} intervals (agent clock; "
+                  "reported one heartbeat later at most)")
+    else:
+        print("push reaches all       not measured (--pushes 0)")
+    verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
+    print(f"ingest during pushes   {during:.0f} / {baseline:.0f} records/s = {ratio:.2f} "
+          f"(target >= {TARGET_RATIO:.2f}: {verdict}); baseline: mean of {base1:.0f} before and {base2:.0f} after")
+    print(f"  in the push window   {pushed_in} pushes of {size / 1024:.0f} KiB stored, {fetched_in} bundle downloads "
+          f"by {args.agents} agents")
+    if fetched_in == 0:
+        print("  (no download fell in the window: the ratio says nothing about serving bundles; "
+              "a longer --window?)")
+    print(f"total run              {time.time() - t_setup:.0f} s", flush=True)
+
+
+def cleanup(h):
+    t = time.time()
+    with live_lock:
+        procs = list(live)
+    for p in procs:
+        p.kill()
+    if h is not None:
+        # Every agent told to stop first, then the harness waits for each (and kills what stays).
+        for p in list(h.agents.values()):
+            if p.poll() is None:
+                p.terminate()
+        n = len(h.agents) + (h.collector is not None)
+        h.close()
+        print(f"fleet_push: {n} processes stopped, temporary files removed in {time.time() - t:.1f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        os.nice(args.nice)
+    except OSError:
+        pass
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 256 + 64 * args.agents  # collector: connections and the database; agents inherit it too
+    if soft < need:
+        new = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        if new < need:
+            print(f"fleet_push: warning: open files limited to {new} (hard limit), {need} wanted", file=sys.stderr)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(args.max_seconds)
+    h = None
+    code = 0
+    try:
+        h = Bench("vigil-bench-fleet.")
+        main(h)
+    except Interrupted as e:
+        print(f"fleet_push: stopped: {e}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print("fleet_push: interrupted", file=sys.stderr)
+        code = 130
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except Exception as e:
+        import traceback
+        traceback.print_exc()
+        print(f"fleet_push: failed: {e!r}", file=sys.stderr)
+        code = 1
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # cleanup is not to be cut short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        cleanup(h)
+    sys.exit(code)
