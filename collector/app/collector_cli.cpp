@@ -107,6 +107,12 @@ int collector_main(int argc, char** argv) {
         }
         pki_dir = loaded->config.collector.pki_dir;
       }
+      std::error_code ec;
+      if (!std::filesystem::exists(pki_dir / "ca.crt", ec)) {
+        std::fprintf(stderr, "vigil-collector signing-key: error: %s holds no PKI: run 'vigil-collector init' first\n",
+                     pki_dir.c_str());
+        return 1;
+      }
       auto made = ensure_signing_key(pki_dir.string());
       if (!made) {
         std::fprintf(stderr, "vigil-collector signing-key: error: %s\n", made.error().c_str());

@@ -1,6 +1,8 @@
 #include "collector/fleet/bundle_builder.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <set>
@@ -140,6 +142,15 @@ Result<bool> ensure_signing_key(const std::string& pki_dir) {
   if (!pub) return make_error(pub.error());
   if (auto w = pki::write_file(path, *pem, true); !w) return make_error(w.error());
   if (auto w = pki::write_file(fs::path(pki_dir) / "bundle-signing.pub", *pub, false); !w) return make_error(w.error());
+  // Run as root (a package upgrade): the files go to whoever owns the PKI (the collector's user).
+  struct stat dir {};
+  if (::geteuid() == 0 && ::stat(pki_dir.c_str(), &dir) == 0 && dir.st_uid != 0) {
+    for (const char* name : {"bundle-signing.key", "bundle-signing.pub"}) {
+      if (::chown((fs::path(pki_dir) / name).c_str(), dir.st_uid, dir.st_gid) != 0) {
+        return make_error(fmt::format("cannot give {}/{} to the owner of {}", pki_dir, name, pki_dir));
+      }
+    }
+  }
   return true;
 }
 

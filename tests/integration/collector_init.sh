@@ -28,7 +28,7 @@ openssl x509 -in "$tmp/c/pki/ca.crt" -noout -ext basicConstraints | grep -q "CA:
 [ "$(openssl x509 -in "$tmp/c/pki/server.crt" -noout -pubkey)" = "$(openssl pkey -in "$tmp/c/pki/server.key" -pubout)" ] \
   || fail "server key does not match its certificate"
 
-for f in pki/ca.key pki/server.key vigilctl.yaml pki/admin-token.sha256; do
+for f in pki/ca.key pki/server.key vigilctl.yaml pki/admin-token.sha256 pki/bundle-signing.key; do
   [ "$(stat -c %a "$tmp/c/$f")" = "600" ] || fail "$f mode $(stat -c %a "$tmp/c/$f"), wanted 600"
 done
 grep -q "^console: https://collector.example.gov.vn:19443$" "$tmp/c/vigilctl.yaml" || fail "vigilctl console URL"
@@ -38,6 +38,20 @@ token=$(sed -n 's/^token: //p' "$tmp/c/vigilctl.yaml")
 grep -q "$token" "$tmp/c/collector.yaml" && fail "token leaked into collector.yaml"
 
 "$collector" check-config -c "$tmp/c/collector.yaml" || fail "init's collector.yaml rejected"
+
+# The bundle signing key: Ed25519, its public half beside it; 'signing-key create' keeps it, and
+# makes one for a PKI from before (as a package upgrade does).
+openssl pkey -in "$tmp/c/pki/bundle-signing.key" -noout -text | grep -q "ED25519" || fail "signing key is not Ed25519"
+[ "$(openssl pkey -in "$tmp/c/pki/bundle-signing.key" -pubout)" = "$(cat "$tmp/c/pki/bundle-signing.pub")" ] \
+  || fail "bundle-signing.pub is not the signing key's public half"
+before=$(sha256sum < "$tmp/c/pki/bundle-signing.key")
+"$collector" signing-key create --dir "$tmp/c" | grep -q "exists already" || fail "signing-key create on a key"
+[ "$before" = "$(sha256sum < "$tmp/c/pki/bundle-signing.key")" ] || fail "signing-key create replaced the key"
+rm "$tmp/c/pki/bundle-signing.key" "$tmp/c/pki/bundle-signing.pub"
+"$collector" signing-key create -c "$tmp/c/collector.yaml" | grep -q "written" || fail "signing-key create"
+[ "$(stat -c %a "$tmp/c/pki/bundle-signing.key")" = "600" ] || fail "new signing key mode"
+if "$collector" signing-key create --dir "$tmp/nothing" 2>"$tmp/err"; then fail "signing-key create without a PKI"; fi
+grep -q "init" "$tmp/err" || fail "signing-key create without a PKI: message"
 
 # A second init refuses to replace the CA without --force.
 if "$collector" init --dir "$tmp/c" >/dev/null 2>"$tmp/err"; then fail "second init replaced the CA"; fi
