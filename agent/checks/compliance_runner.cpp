@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/config/content_files.h"
 #include "common/pki/pki.h"
 
 namespace vigil::agent::checks {
@@ -15,39 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Kind { policy, framework, other };
-
-// The kind of a YAML file by its top-level keys, read as text so that a policy with a syntax
-// error is still a policy (and its error reported with its position) rather than skipped.
-Kind yaml_kind(const fs::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  for (size_t n = 0; n < 100000 && std::getline(in, line); ++n) {
-    if (line.starts_with("policy:")) return Kind::policy;
-    if (line.starts_with("framework:")) return Kind::framework;
-  }
-  return Kind::other;
-}
-
-void yaml_files_under(const fs::path& p, std::vector<fs::path>& out) {
-  std::error_code ec;
-  if (!fs::is_directory(p, ec)) {
-    if (fs::exists(p, ec)) out.push_back(p);
-    return;
-  }
-  for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    auto ext = it->path().extension();
-    if (it->is_regular_file(ec) && (ext == ".yaml" || ext == ".yml")) out.push_back(it->path());
-  }
-}
-
-std::string canonical_or_same(const fs::path& p) {
-  std::error_code ec;
-  auto c = fs::weakly_canonical(p, ec);
-  return ec ? p.string() : c.string();
-}
-
 std::string reported_state(const CheckResult& r) {
   return fmt::format("{}\x1f{}", outcome_name(r.outcome), pki::sha256_hex(r.evidence).substr(0, 16));
 }
@@ -55,43 +23,31 @@ std::string reported_state(const CheckResult& r) {
 }  // namespace
 
 Result<PolicySet> load_policy_set(const std::vector<std::string>& paths) {
-  std::vector<fs::path> files;
-  config::Diagnostics missing;
-  for (const auto& p : paths) {
-    std::error_code ec;
-    if (!fs::exists(p, ec)) {
-      missing.add({config::Diagnostic::Severity::warning, p, 0, 0, "policy path does not exist"});
-      continue;
-    }
-    yaml_files_under(p, files);
-  }
+  // One walk (common/config/content_files.h); rule files are the rule loader's.
+  config::ContentFiles walked;
   std::set<std::string> seen;
+  config::walk_content(paths, true, walked, seen);
+  config::Diagnostics missing;
+  for (const auto& p : walked.missing) {
+    missing.add({config::Diagnostic::Severity::warning, p, 0, 0, "policy path does not exist"});
+  }
   std::vector<std::string> policy_files;
-  std::vector<fs::path> framework_dirs;
   std::vector<std::string> framework_files;
-  auto add_framework = [&](const fs::path& f) {
-    if (seen.insert(canonical_or_same(f)).second) framework_files.push_back(f.string());
-  };
-  for (const auto& f : files) {
-    switch (yaml_kind(f)) {
-      case Kind::policy:
-        if (seen.insert(canonical_or_same(f)).second) {
-          policy_files.push_back(f.string());
-          framework_dirs.emplace_back(default_frameworks_dir(f.string()));
-        }
-        break;
-      case Kind::framework: add_framework(f); break;
-      case Kind::other: break;
+  std::vector<std::string> framework_dirs;
+  for (const auto& f : walked.files) {
+    if (f.kind == config::ContentKind::policy) {
+      policy_files.push_back(f.path.string());
+      framework_dirs.push_back(default_frameworks_dir(f.path.string()));
+    } else if (f.kind == config::ContentKind::framework) {
+      framework_files.push_back(f.path.string());
     }
   }
-  for (const auto& dir : framework_dirs) {
-    std::vector<fs::path> more;
-    std::error_code ec;
-    if (fs::is_directory(dir, ec)) yaml_files_under(dir, more);
-    for (const auto& f : more) {
-      if (yaml_kind(f) == Kind::framework) add_framework(f);
-    }
-  }
+  // The catalogues beside the policies (<policy dir>/../frameworks), where they exist.
+  std::error_code ec;
+  std::erase_if(framework_dirs, [&](const std::string& d) { return !fs::is_directory(d, ec); });
+  config::ContentFiles beside;
+  config::walk_content(framework_dirs, true, beside, seen);
+  for (const auto& f : beside.of(config::ContentKind::framework)) framework_files.push_back(f.string());
   std::sort(policy_files.begin(), policy_files.end());
   std::sort(framework_files.begin(), framework_files.end());
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "agent/rules/sigma.h"
+#include "common/config/content_files.h"
 #include "common/pki/pki.h"
 
 namespace vigil::agent::rules {
@@ -523,33 +524,25 @@ class SetBuilder {
 }  // namespace
 
 Result<LoadedRules> load_rules(const std::vector<std::string>& paths, const std::vector<std::string>& overrides) {
-  std::set<fs::path> seen;
   config::Diagnostics diags;
-  // The overriding files first (a group's bundle), then the others; each sorted.
+  // The overriding files first (a group's bundle), then the others (common/config/content_files.h);
+  // policies and catalogues are their loaders' to read.
+  config::ContentFiles walked;
+  std::set<std::string> seen;
+  config::walk_content(overrides, true, walked, seen);
+  const size_t walked_overriding = walked.files.size();
+  config::walk_content(paths, true, walked, seen);
+  for (const auto& p : walked.missing) {
+    diags.add({config::Diagnostic::Severity::warning, p, 0, 0, "rule path does not exist"});
+  }
   std::vector<fs::path> files;
-  auto walk = [&](const std::vector<std::string>& from) {
-    const size_t first = files.size();
-    for (const auto& p : from) {
-      std::error_code ec;
-      if (fs::is_directory(p, ec)) {
-        for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
-             !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-          auto ext = it->path().extension();
-          if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) {
-            if (seen.insert(fs::weakly_canonical(it->path())).second) files.push_back(it->path());
-          }
-        }
-      } else if (fs::is_regular_file(p, ec)) {
-        if (seen.insert(fs::weakly_canonical(p)).second) files.emplace_back(p);
-      } else {
-        diags.add({config::Diagnostic::Severity::warning, p, 0, 0, "rule path does not exist"});
-      }
-    }
-    std::sort(files.begin() + static_cast<std::ptrdiff_t>(first), files.end());
-  };
-  walk(overrides);
-  const size_t overriding = files.size();
-  walk(paths);
+  size_t overriding = 0;
+  for (size_t i = 0; i < walked.files.size(); ++i) {
+    const auto kind = walked.files[i].kind;
+    if (kind == config::ContentKind::policy || kind == config::ContentKind::framework) continue;
+    files.push_back(walked.files[i].path);
+    if (i < walked_overriding) ++overriding;
+  }
 
   SetBuilder builder(diags);
   std::vector<std::string> rule_files;

@@ -6,12 +6,14 @@
 
 #include <filesystem>
 #include <set>
+#include <string>
 
 #include <fmt/format.h>
 
 #include "agent/checks/policy_loader.h"
 #include "agent/config/agent_config.h"
 #include "agent/rules/rule_loader.h"
+#include "common/config/content_files.h"
 #include "common/pki/signing.h"
 
 namespace vigil::collector {
@@ -94,17 +96,24 @@ Result<void> validate_bundle_files(const std::vector<fleet::BundleFile>& files,
     auto w = pki::write_file(out, f.content, false);
     if (!w) return make_error(w.error() + "\n");
   }
-  if (!rule_files.empty() || fs::exists(tmp.path() / "rules")) {
+  // Each file of the kind its place says (common/config/content_files.h, the walk the agent's
+  // loaders make), then loaded as the agent loads it.
+  for (const auto& f : config::walk_content({dir}).files) {
+    const std::string path = relative_to(f.path.string(), dir);
+    const bool under_rules = path.starts_with("rules/");
+    const bool rule_kind = f.kind == config::ContentKind::rules || f.kind == config::ContentKind::sigma ||
+                           f.kind == config::ContentKind::unknown;
+    if (under_rules && !rule_kind) {
+      problem(path, "not a rule file (policies go under policies/; catalogues are not pushed)");
+    } else if (path.starts_with("policies/") && f.kind != config::ContentKind::policy) {
+      problem(path, "not a policy (a policy has a top-level 'policy:'; rules go under rules/)");
+    }
+  }
+  if (!rule_files.empty()) {
     auto loaded = agent::rules::load_rules({(tmp.path() / "rules").string()});
     if (!loaded) {
       problems += relative_to(loaded.error(), dir);
       if (!problems.empty() && problems.back() != '\n') problems += '\n';
-    } else {
-      std::set<std::string> read;
-      for (const auto& f : loaded->set->files) read.insert(relative_to(f, dir));
-      for (const auto& f : rule_files) {
-        if (!read.count(f)) problem(f, "not a rule file (policies go under policies/; catalogues are not pushed)");
-      }
     }
   }
   for (const auto& p : policy_files) {

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "common/config/content_files.h"
+
 namespace vigil::compliance {
 
 using config::MapReader;
@@ -110,24 +112,6 @@ void parse_framework(YamlReader& r, const YAML::Node& root, Framework& fw) {
   }
 }
 
-std::vector<fs::path> yaml_files(const std::string& p, config::Diagnostics& diags, bool& ok) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  if (fs::is_directory(p, ec)) {
-    for (const auto& e : fs::directory_iterator(p, ec)) {
-      auto ext = e.path().extension();
-      if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(e.path());
-    }
-    std::sort(files.begin(), files.end());
-  } else if (fs::exists(p, ec)) {
-    files.emplace_back(p);
-  } else {
-    diags.add({config::Diagnostic::Severity::error, p, 0, 0, "framework path does not exist"});
-    ok = false;
-  }
-  return files;
-}
-
 }  // namespace
 
 namespace {
@@ -160,11 +144,20 @@ Result<LoadedFrameworks> load_frameworks(const std::vector<std::string>& paths) 
   LoadedFrameworks out;
   config::Diagnostics diags;
   std::map<std::string, std::string> seen;
+  // The top level of each directory, or the file named (common/config/content_files.h); a file
+  // named must be a catalogue, a directory's other files are other loaders'.
+  std::set<std::string> taken;
   for (const auto& p : paths) {
-    bool ok = true;
-    bool explicit_file = !fs::is_directory(p);
-    for (const auto& f : yaml_files(p, diags, ok)) {
-      YamlReader r(f.string());
+    std::error_code ec;
+    const bool explicit_file = !fs::is_directory(p, ec);
+    config::ContentFiles walked;
+    config::walk_content({p}, false, walked, taken);
+    for (const auto& missing : walked.missing) {
+      diags.add({config::Diagnostic::Severity::error, missing, 0, 0, "framework path does not exist"});
+    }
+    for (const auto& f : walked.files) {
+      if (!explicit_file && f.kind != config::ContentKind::framework && f.kind != config::ContentKind::unknown) continue;
+      YamlReader r(f.path.string());
       add_framework(r, r.load_file(), explicit_file, seen, out, diags);
     }
   }
