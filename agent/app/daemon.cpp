@@ -37,11 +37,12 @@ namespace {
 
 // Loads (or reloads) the rules into the pipeline, the group bundle's over the configuration's; on
 // failure keeps the previous ones.
-bool load_rules(pipeline::Pipeline& p, const AgentConfig& cfg, const fleet::BundleClient& bundles,
+bool load_rules(pipeline::Pipeline& p, const AgentConfig& cfg, fleet::BundleClient& bundles,
                 spdlog::logger& log) {
   auto loaded = rules::load_rules(cfg.rules.paths, bundles.rule_paths());
   if (!loaded && !bundles.rule_paths().empty()) {
     log.error("rules with the group bundle not loaded; trying without it:\n{}", loaded.error());
+    bundles.set_result("rejected: its rules no longer load with the local ones");
     loaded = rules::load_rules(cfg.rules.paths);
   }
   if (!loaded) {
@@ -61,7 +62,9 @@ AgentConfig with_overlay(const AgentConfig& base, const std::string& overlay_pat
   AgentConfig out = base;
   if (overlay_path.empty()) return out;
   auto text = pki::read_file(overlay_path);
-  auto overlay = text ? load_config_overlay(overlay_path, *text) : Result<ConfigOverlay>(make_error(text.error()));
+  // Named as in the bundle, as at the push and when it was applied, so it reads the same way.
+  auto overlay =
+      text ? load_config_overlay("config/agent.yaml", *text) : Result<ConfigOverlay>(make_error(text.error()));
   if (!overlay) {
     log.error("the group bundle's agent.yaml overlay does not load; running without it:\n{}", overlay.error());
     return out;
@@ -135,6 +138,18 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
     lo.promiscuous = c.promiscuous;
     auto src = capture::PcapLiveSource::open(lo);
     if (!src) {
+      // A filter from the group bundle's overlay that does not open here: the agent.yaml one, so
+      // that the agent still starts and can fetch a fixed bundle.
+      auto own = std::find_if(base.capture.begin(), base.capture.end(),
+                              [&](const CaptureInput& b) { return b.interface == c.interface; });
+      if (own != base.capture.end() && own->bpf != c.bpf) {
+        log->error("capture {}: {}; trying agent.yaml's filter instead of the group bundle's", c.interface, src.error());
+        bundles.set_result("rejected: its capture filter does not open here");
+        lo.bpf = own->bpf;
+        src = capture::PcapLiveSource::open(lo);
+      }
+    }
+    if (!src) {
       log->error("capture: {}", src.error());
       return 1;
     }
@@ -181,7 +196,13 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   pipeline::InboxSource inbox(cfg.policies.inbox);
   checks::ScheduledScans scans(cfg, host);
   scans.set_extra_paths(bundles.policy_paths());
-  if (!scans.load()) return 1;
+  if (!scans.load()) {
+    if (bundles.policy_paths().empty()) return 1;
+    log->error("policies with the group bundle not loaded; trying without it");
+    bundles.set_result("rejected: its policies no longer load with the local ones");
+    scans.set_extra_paths({});
+    if (!scans.load()) return 1;
+  }
   std::vector<pipeline::Source*> sources;
   for (auto& c : captures) sources.push_back(c.get());
   sources.push_back(&logs);
@@ -207,6 +228,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   // file:line:column); otherwise what can change in flight changes, and what cannot is named.
   auto reload = [&] {
     log->info("SIGHUP: reloading {}", config_path);
+    bundles.retry_refused();  // a version refused for a local reason may pass now
     auto loaded = load_agent_config(config_path);
     if (!loaded) {
       std::string why = loaded.error();
@@ -242,6 +264,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   // before anything changes (all or nothing); refused with the loaders' reasons otherwise.
   auto apply_bundle = [&](const fleet::StagedBundle& b) {
     std::error_code ec;
+    if (!b.dir.empty() && !fs::is_directory(b.dir, ec)) return bundles.rejected(b, "its files are gone from " + b.dir);
     std::vector<std::string> rule_dirs, policy_dirs;
     if (!b.dir.empty() && fs::is_directory(fs::path(b.dir) / "rules", ec)) rule_dirs.push_back(b.dir + "/rules");
     if (!b.dir.empty() && fs::is_directory(fs::path(b.dir) / "policies", ec)) {
@@ -254,6 +277,13 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
       if (!text) return bundles.rejected(b, text.error());
       auto overlay = load_config_overlay("config/agent.yaml", *text);
       if (!overlay) return bundles.rejected(b, "its agent.yaml overlay does not load here: " + overlay.error());
+      for (const auto& input : overlay->logs) {
+        for (const std::string* p : {&input.path, &input.directory}) {
+          if (!p->empty() && (*p + "/").starts_with(base.agent.state_dir + "/")) {
+            return bundles.rejected(b, "its agent.yaml overlay names " + *p + ", under this agent's state_dir");
+          }
+        }
+      }
       apply_overlay(next, *overlay);
     }
     auto loaded = rules::load_rules(next.rules.paths, rule_dirs);

@@ -1,6 +1,7 @@
 #include "agent/config/agent_config.h"
 
 #include <glob.h>
+#include <pcap/pcap.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -236,6 +237,27 @@ Result<LoadedAgentConfig> load_agent_config_string(const std::string& name, cons
   return finish_load(r, root);
 }
 
+namespace {
+// Why an overlay may not name a path (nullopt: it may): relative, or where the agent's identity,
+// the collector's keys or the system's secrets live. Empty: not given.
+std::optional<std::string> overlay_path_refused(const std::string& p) {
+  if (p.empty()) return std::nullopt;
+  if (p.front() != '/') return "is not an absolute path";
+  if (p.find("/../") != std::string::npos || p.ends_with("/..") || p.find("/./") != std::string::npos) {
+    return "holds '.' or '..'";
+  }
+  for (const char* prefix : {"/etc/vigil", "/var/lib/vigil", "/etc/shadow", "/etc/gshadow", "/etc/ssl/private",
+                             "/etc/ssh", "/root", "/proc", "/sys", "/dev", "/run/credentials"}) {
+    const std::string_view pre(prefix);
+    if (p.starts_with(pre) && (p.size() == pre.size() || p[pre.size()] == '/' || p[pre.size()] == '*' ||
+                               pre == "/var/lib/vigil")) {
+      return fmt::format("lies under {} (a group bundle may not read it)", prefix);
+    }
+  }
+  return std::nullopt;
+}
+}  // namespace
+
 Result<ConfigOverlay> load_config_overlay(const std::string& name, const std::string& text) {
   YamlReader r(name);
   auto root = r.load_string(text);
@@ -246,10 +268,18 @@ Result<ConfigOverlay> load_config_overlay(const std::string& name, const std::st
       const YAML::Node& v = kv.second;
       if (key == "logs") {
         read_logs(r, v, out.logs);
+        for (size_t i = 0; i < out.logs.size() && v.IsSequence() && i < v.size(); ++i) {
+          for (const std::string* p : {&out.logs[i].path, &out.logs[i].directory}) {
+            if (auto why = overlay_path_refused(*p)) r.error(v[i], fmt::format("logs[{}]: '{}' {}", i, *p, *why));
+          }
+        }
       } else if (key == "rules") {
         RulesSection rules;
         rules.paths.clear();
         read_rules(r, v, rules);
+        for (const auto& p : rules.paths) {
+          if (auto why = overlay_path_refused(p)) r.error(v, fmt::format("rules.paths: '{}' {}", p, *why));
+        }
         out.rule_paths = rules.paths;
       } else if (key == "policies") {
         MapReader m(r, v, "policies");
@@ -261,7 +291,18 @@ Result<ConfigOverlay> load_config_overlay(const std::string& name, const std::st
       } else if (key == "capture") {
         MapReader m(r, v, "capture");
         std::string bpf;
-        if (auto b = m.get("bpf"); b && r.read(b, bpf, m.path("bpf"))) out.capture_bpf = bpf;
+        if (auto b = m.get("bpf"); b && r.read(b, bpf, m.path("bpf"))) {
+          // Compiled here, as at the push: a filter libpcap refuses would stop the agent at its start.
+          pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
+          bpf_program prog{};
+          if (dead && pcap_compile(dead, &prog, bpf.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            r.error(b, fmt::format("capture.bpf: {}", pcap_geterr(dead)));
+          } else {
+            pcap_freecode(&prog);
+            out.capture_bpf = bpf;
+          }
+          if (dead) pcap_close(dead);
+        }
         m.finish();
       } else {
         r.error(kv.first, fmt::format("{}: not allowed in a group bundle's overlay (it takes logs, rules, "
@@ -279,7 +320,7 @@ Result<ConfigOverlay> load_config_overlay(const std::string& name, const std::st
 void apply_overlay(AgentConfig& cfg, const ConfigOverlay& o) {
   for (const auto& input : o.logs) {
     bool known = false;
-    for (const auto& have : cfg.logs) known = known || (!input.path.empty() && have.path == input.path);
+    for (const auto& have : cfg.logs) known = known || have == input || (!input.path.empty() && have.path == input.path);
     if (!known) cfg.logs.push_back(input);
   }
   for (const auto& p : o.rule_paths) {

@@ -1,5 +1,6 @@
 #include "agent/fleet/bundle_client.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -40,10 +41,20 @@ void BundleClient::load() {
     log_->warn("{}/current.json is malformed: running without a group bundle until the collector sends one", dir_);
     return;
   }
+  if (auto h = j.find("high"); h != j.end() && h->is_object()) {
+    for (const auto& [g, v] : h->items()) {
+      if (::vigil::fleet::valid_group_name(g) && v.is_number_integer() && high_.size() < 1000) high_[g] = v.get<int64_t>();
+    }
+  }
   StagedBundle b;
   b.group = j["group"].get<std::string>();
   b.version = j["version"].get<int64_t>();
   b.sha256 = j.value("sha256", "");
+  if (!::vigil::fleet::valid_group_name(b.group)) {
+    log_->warn("{}/current.json names no valid group: running without a group bundle", dir_);
+    return;
+  }
+  high_[b.group] = std::max(high_[b.group], b.version);
   if (b.version > 0) {
     b.dir = (fs::path(dir_) / bundle_dir_name(b.group, b.version)).string();
     std::error_code ec;
@@ -97,27 +108,22 @@ void BundleClient::on_answer(std::string_view answer, const Fetch& fetch) {
   }
   const std::string group = b["group"].get<std::string>();
   const int64_t version = b["version"].get<int64_t>();
+  // Version 0 (the group has nothing pushed yet) is unsigned: it changes nothing here, and the
+  // agent keeps what it runs until a signed version comes.
+  if (version <= 0 || !::vigil::fleet::valid_group_name(group)) return;
   {
     std::lock_guard lock(mutex_);
-    if (staged_ && staged_->group == group && staged_->version == version) return;
+    auto same = [&](const std::optional<StagedBundle>& x) { return x && x->group == group && x->version == version; };
+    if (same(staged_) || same(applying_)) return;
     if (running_.group == group && running_.version == version) return;
     if (refused_group_ == group && refused_version_ == version) return;
-    if (version == 0) {
-      // The group has no bundle: run without one (nothing to fetch or verify).
-      if (running_.version == 0 && running_.group == group) return;
-      staged_ = StagedBundle{group, 0, "", ""};
-      return;
-    }
   }
   if (!ensure_signing_key(fetch)) {
     // Fetched again with the next answer; nothing to refuse yet.
     log_->warn("group {} has version {}, but the collector's signing key could not be fetched", group, version);
     return;
   }
-  auto staged = fetch_and_stage(group, version, fetch);
-  if (!staged) return;
-  std::lock_guard lock(mutex_);
-  staged_ = std::move(*staged);
+  (void)fetch_and_stage(group, version, fetch);
 }
 
 Result<StagedBundle> BundleClient::fetch_and_stage(const std::string& group, int64_t version, const Fetch& fetch) {
@@ -133,15 +139,14 @@ Result<StagedBundle> BundleClient::fetch_and_stage(const std::string& group, int
     refuse(group, version, envelope.error());
     return make_error(envelope.error());
   }
-  std::string key, running_group;
-  int64_t running_version = 0;
+  std::string key;
+  int64_t high = 0;
   {
     std::lock_guard lock(mutex_);
     key = signing_key_;
-    running_group = running_.group;
-    running_version = running_.version;
+    if (auto it = high_.find(group); it != high_.end()) high = it->second;
   }
-  auto bundle = ::vigil::fleet::verify(*envelope, key, group, running_group, running_version);
+  auto bundle = ::vigil::fleet::verify(*envelope, key, group, group, high);
   if (!bundle) {
     refuse(envelope->group, envelope->version, bundle.error());
     return make_error(bundle.error());
@@ -160,6 +165,10 @@ Result<StagedBundle> BundleClient::fetch_and_stage(const std::string& group, int
       return make_error(w.error());
     }
   }
+  // Renamed into place and handed over under the lock: the main loop never sees half of it, and
+  // never removes it while it waits to be applied.
+  std::lock_guard lock(mutex_);
+  if (applying_ && applying_->dir == target.string()) return make_error("that version is being applied");
   fs::remove_all(target, ec);
   fs::rename(staging, target, ec);
   if (ec) {
@@ -168,31 +177,57 @@ Result<StagedBundle> BundleClient::fetch_and_stage(const std::string& group, int
   }
   log_->info("bundle of group {} version {} verified ({} files, sha256 {}): applying it", bundle->group,
              bundle->version, bundle->files.size(), envelope->sha256);
-  return StagedBundle{bundle->group, bundle->version, envelope->sha256, target.string()};
+  StagedBundle staged{bundle->group, bundle->version, envelope->sha256, target.string()};
+  staged_ = staged;
+  return staged;
 }
 
 std::optional<StagedBundle> BundleClient::take_staged() {
   std::lock_guard lock(mutex_);
   auto out = std::move(staged_);
   staged_.reset();
+  applying_ = out;
   return out;
+}
+
+void BundleClient::retry_refused() {
+  std::lock_guard lock(mutex_);
+  refused_version_ = -1;
+  refused_group_.clear();
+}
+
+void BundleClient::set_result(const std::string& result) {
+  std::lock_guard lock(mutex_);
+  result_ = result;
 }
 
 void BundleClient::applied(const StagedBundle& b) {
   std::lock_guard lock(mutex_);
+  applying_.reset();
   running_ = b;
   applied_at_ = Timestamp::now().to_string();
   result_ = "applied";
   refused_version_ = -1;
-  nlohmann::json current{{"group", b.group}, {"version", b.version}, {"sha256", b.sha256}, {"applied_at", applied_at_}};
+  high_[b.group] = std::max(high_[b.group], b.version);
+  nlohmann::json high = nlohmann::json::object();
+  for (const auto& [g, v] : high_) high[g] = v;
+  nlohmann::json current{{"group", b.group},
+                         {"version", b.version},
+                         {"sha256", b.sha256},
+                         {"applied_at", applied_at_},
+                         {"high", std::move(high)}};
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (auto w = pki::write_file(fs::path(dir_) / "current.json", current.dump() + "\n", false); !w) {
     log_->error("cannot record the bundle that runs: {}", w.error());
   }
-  // Older versions' files go.
+  // Other versions' files go, but not what the shipper is staging or has staged meanwhile.
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    if (entry.is_directory() && entry.path().string() != b.dir) fs::remove_all(entry.path(), ec);
+    const std::string p = entry.path().string();
+    if (!entry.is_directory() || p == b.dir || entry.path().filename() == ".staging" || (staged_ && p == staged_->dir)) {
+      continue;
+    }
+    fs::remove_all(entry.path(), ec);
   }
   if (b.version > 0) {
     log_->info("bundle of group {} version {} applied", b.group, b.version);
@@ -203,8 +238,10 @@ void BundleClient::applied(const StagedBundle& b) {
 
 void BundleClient::rejected(const StagedBundle& b, const std::string& reason) {
   refuse(b.group, b.version, reason);
+  std::lock_guard lock(mutex_);
+  applying_.reset();
   std::error_code ec;
-  if (!b.dir.empty()) fs::remove_all(b.dir, ec);
+  if (!b.dir.empty() && b.dir != running_.dir && !(staged_ && staged_->dir == b.dir)) fs::remove_all(b.dir, ec);
 }
 
 std::vector<std::string> BundleClient::rule_paths() const {

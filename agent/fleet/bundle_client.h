@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -40,12 +41,17 @@ class BundleClient {
   // Shipper thread: the collector's answer to a batch; fetches and stages when needed.
   void on_answer(std::string_view answer, const Fetch& fetch);
 
-  // Main loop: the bundle staged since the last call, if any.
+  // Main loop: the bundle staged since the last call, if any; until applied() or rejected() the
+  // shipper's thread leaves it alone.
   std::optional<StagedBundle> take_staged();
-  // Main loop: the staged bundle runs now (recorded in current.json; older versions' files go),
+  // Main loop: the staged bundle runs now (recorded in current.json; other versions' files go),
   // or it was refused by the loaders (the agent keeps what it runs).
   void applied(const StagedBundle& bundle);
   void rejected(const StagedBundle& bundle, const std::string& reason);
+  // SIGHUP: a version refused for a local reason (a local file since fixed) may be tried again.
+  void retry_refused();
+  // What health reports as the last result, when the main loop had to run without the bundle.
+  void set_result(const std::string& result);
 
   // Where the bundle that runs keeps its rules and policies (empty when it has none).
   std::vector<std::string> rule_paths() const;
@@ -69,6 +75,10 @@ class BundleClient {
   std::string applied_at_;
   std::string result_;  // "applied", "rejected: why"; empty before the first
   std::optional<StagedBundle> staged_;
+  std::optional<StagedBundle> applying_;
+  // The highest version applied per group, kept across restarts and group moves: a version not
+  // above it is a replay, whatever the agent runs now.
+  std::map<std::string, int64_t> high_;
   // The last version refused, not fetched again until the collector names another.
   std::string refused_group_;
   int64_t refused_version_ = -1;

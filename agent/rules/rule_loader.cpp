@@ -46,9 +46,13 @@ std::vector<std::string_view> known_field_names() {
   return names;
 }
 
+constexpr uintmax_t kMaxValueFile = 64u << 20;
+
 class RuleParser {
  public:
-  explicit RuleParser(YamlReader& r) : r_(r) {}
+  // `confine`: when not empty, a value list (in_file) must lie under this directory (a group
+  // bundle's rules/: signed rules read only signed lists).
+  explicit RuleParser(YamlReader& r, std::string confine = {}) : r_(r), confine_(std::move(confine)) {}
 
   void parse_document(const YAML::Node& root, std::vector<Rule>& out) {
     if (!root.IsSequence()) {
@@ -229,6 +233,20 @@ class RuleParser {
   bool read_value_file(const YAML::Node& f, std::vector<std::string>& out, const std::string& what) {
     std::string path;
     if (!r_.read_path(f, path, what)) return false;
+    std::error_code ec;
+    if (!confine_.empty()) {
+      const std::string real = fs::weakly_canonical(path, ec).string();
+      if (ec || !real.starts_with(confine_ + "/")) {
+        r_.error(f, fmt::format("{}: '{}' lies outside the bundle's rules/ (a bundle's lists travel with it)", what,
+                                path));
+        return false;
+      }
+    }
+    // A plain file of bounded size: never a device, a pipe or a directory.
+    if (!fs::is_regular_file(path, ec) || fs::file_size(path, ec) > kMaxValueFile || ec) {
+      r_.error(f, fmt::format("{}: cannot read '{}' (a plain file of at most {} MiB)", what, path, kMaxValueFile >> 20));
+      return false;
+    }
     std::ifstream in(path);
     if (!in) {
       r_.error(f, fmt::format("{}: cannot read '{}'", what, path));
@@ -368,6 +386,7 @@ class RuleParser {
   }
 
   YamlReader& r_;
+  std::string confine_;
   bool disabled_ = false;
 };
 
@@ -384,8 +403,9 @@ FileKind classify(const YAML::Node& root) {
 
 }  // namespace
 
-void parse_rule_document(YamlReader& reader, const YAML::Node& root, std::vector<Rule>& out) {
-  RuleParser(reader).parse_document(root, out);
+void parse_rule_document(YamlReader& reader, const YAML::Node& root, std::vector<Rule>& out,
+                         const std::string& confine) {
+  RuleParser(reader, confine).parse_document(root, out);
 }
 
 namespace {
@@ -543,6 +563,9 @@ Result<LoadedRules> load_rules(const std::vector<std::string>& paths, const std:
     files.push_back(walked.files[i].path);
     if (i < walked_overriding) ++overriding;
   }
+  // Sorted as one list each (the overriding files, then the others), whatever path gave them.
+  std::sort(files.begin(), files.begin() + static_cast<std::ptrdiff_t>(overriding));
+  std::sort(files.begin() + static_cast<std::ptrdiff_t>(overriding), files.end());
 
   SetBuilder builder(diags);
   std::vector<std::string> rule_files;
@@ -566,6 +589,20 @@ Result<LoadedRules> load_rules(const std::vector<std::string>& paths, const std:
                fmt::format("rule '{}' is replaced by the group bundle's ({})", id, it->second)});
     return true;
   };
+  // The overriding root (a bundle's rules/) a file lies under, canonical.
+  std::vector<std::string> roots;
+  for (const auto& o : overrides) {
+    std::error_code ec;
+    roots.push_back(fs::weakly_canonical(o, ec).string());
+  }
+  auto confine_of = [&](const fs::path& f) {
+    std::error_code ec;
+    const std::string real = fs::weakly_canonical(f, ec).string();
+    for (const auto& root : roots) {
+      if (real.starts_with(root + "/")) return root;
+    }
+    return fs::weakly_canonical(f.parent_path(), ec).string();
+  };
   for (size_t file_index = 0; file_index < files.size(); ++file_index) {
     const fs::path& f = files[file_index];
     overriding_file = file_index < overriding;
@@ -579,7 +616,7 @@ Result<LoadedRules> load_rules(const std::vector<std::string>& paths, const std:
           is_rule_file = true;
           if (docs.size() > 1) r.error(docs[1], "a native rule file is one YAML document (a list of rules)");
           std::vector<Rule> parsed;
-          parse_rule_document(r, first, parsed);
+          parse_rule_document(r, first, parsed, overriding_file ? confine_of(f) : std::string());
           for (size_t i = 0; i < first.size(); ++i) {
             const YAML::Node item = first[i];
             if (!item.IsMap() || !item["id"] || !item["id"].IsScalar()) continue;

@@ -35,6 +35,8 @@ struct LoadedRules {
 Result<LoadedRules> load_rules(const std::vector<std::string>& paths, const std::vector<std::string>& overrides = {});
 
 // Parses the rules of one YAML document (tests and `rules test`).
-void parse_rule_document(config::YamlReader& reader, const YAML::Node& root, std::vector<Rule>& out);
+// `confine`: when not empty, value lists (in_file) must lie under this directory.
+void parse_rule_document(config::YamlReader& reader, const YAML::Node& root, std::vector<Rule>& out,
+                         const std::string& confine = {});
 
 }  // namespace vigil::agent::rules

@@ -134,11 +134,23 @@ class Session : public std::enable_shared_from_this<Session> {
     if (o.request_client_cert && !peer_ && o.max_anonymous_body_bytes > 0) {
       return std::min(o.max_anonymous_body_bytes, o.max_body_bytes);
     }
-    return o.max_body_bytes;
+    return large_body_ > 0 ? large_body_ : o.max_body_bytes;
+  }
+
+  // The larger bound of the request whose header was read, if its method and path have one.
+  size_t large_body_for(const http::request_parser<http::string_body>::value_type& req) const {
+    const std::string_view target(req.target().data(), req.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    const std::string_view method(req.method_string().data(), req.method_string().size());
+    for (const auto& l : server_.options.large_bodies) {
+      if (method == l.method && path.size() > l.path_suffix.size() && path.ends_with(l.path_suffix)) return l.max_bytes;
+    }
+    return 0;
   }
 
   void do_read() {
     parser_.emplace();
+    large_body_ = 0;
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
     // Beast checks a Content-Length against this before reading the body, and a chunked body
     // as it arrives.
@@ -159,7 +171,20 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void read_request() {
     beast::get_lowest_layer(stream_).expires_after(server_.options.request_timeout);
-    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+    if (server_.options.large_bodies.empty()) {
+      http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+      return;
+    }
+    // The header first, to choose the body's bound by the route.
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      if (ec) return self->on_read(ec, n);
+      if (size_t large = self->large_body_for(self->parser_->get()); large > 0 && !self->parser_->is_done()) {
+        self->large_body_ = large;
+        self->parser_->body_limit(self->body_limit());
+      }
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       beast::bind_front_handler(&Session::on_read, self));
+    });
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -247,6 +272,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::ssl_stream<beast::tcp_stream> stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  size_t large_body_ = 0;  // the request's larger bound (HttpsServerOptions::large_bodies), 0: none
   std::optional<net::PeerCertificate> peer_;
   std::string source_;
   std::string remote_ = "?";

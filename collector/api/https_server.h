@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/net/http_types.h"
 #include "common/net/tls.h"
@@ -26,6 +27,14 @@ struct HttpsServerOptions {
   // Body bound of a request without a verified client certificate (enrollment), checked before
   // the body is read; 0: max_body_bytes. Only where client certificates are asked for.
   size_t max_anonymous_body_bytes = 0;
+  // A larger body bound for requests whose method and path end match (e.g. a bundle pushed to
+  // `POST /api/v1/groups/NAME/bundles`), chosen from the request's header before its body is read.
+  struct LargeBody {
+    std::string method;
+    std::string path_suffix;
+    size_t max_bytes = 0;
+  };
+  std::vector<LargeBody> large_bodies;
   std::chrono::milliseconds handshake_timeout{10'000};
   std::chrono::milliseconds request_timeout{30'000};  // to receive one whole request
   std::chrono::milliseconds idle_timeout{120'000};    // between requests on a kept-alive connection

@@ -240,6 +240,8 @@ int run_collector(const CollectorConfig& config_in) {
   console_opts.port = c.console_listen.port;
   console_opts.request_client_cert = false;
   console_opts.max_body_bytes = 1 << 20;
+  // A group's bundle (vigilctl groups push): up to 16 MiB of files, as JSON (escapes included).
+  console_opts.large_bodies.push_back({"POST", "/bundles", 40u << 20});
   console_opts.max_connections = c.limits.console_max_connections;
   console_opts.max_connections_per_source = 0;
   console_opts.threads = 1;

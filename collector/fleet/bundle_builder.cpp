@@ -110,7 +110,8 @@ Result<void> validate_bundle_files(const std::vector<fleet::BundleFile>& files,
     }
   }
   if (!rule_files.empty()) {
-    auto loaded = agent::rules::load_rules({(tmp.path() / "rules").string()});
+    // As the agent loads a bundle: overriding, its value lists confined to its rules/.
+    auto loaded = agent::rules::load_rules({}, {(tmp.path() / "rules").string()});
     if (!loaded) {
       problems += relative_to(loaded.error(), dir);
       if (!problems.empty() && problems.back() != '\n') problems += '\n';
@@ -143,6 +144,14 @@ Result<bool> ensure_signing_key(const std::string& pki_dir) {
   const fs::path path = fs::path(pki_dir) / "bundle-signing.key";
   std::error_code ec;
   if (fs::exists(path, ec)) return false;
+  // Root writing into a directory another user owns could be led by a planted link to write a
+  // file of the system: the key is written by the directory's owner (runuser), never by root.
+  struct stat dir {};
+  if (::stat(pki_dir.c_str(), &dir) == 0 && dir.st_uid != ::geteuid()) {
+    return make_error(fmt::format("{} belongs to another user: run this as that user (e.g. 'runuser -u vigil -- "
+                                  "vigil-collector signing-key create ...')",
+                                  pki_dir));
+  }
   auto key = pki::generate_signing_key();
   if (!key) return make_error(key.error());
   auto pem = pki::to_pem(*key);
@@ -151,15 +160,6 @@ Result<bool> ensure_signing_key(const std::string& pki_dir) {
   if (!pub) return make_error(pub.error());
   if (auto w = pki::write_file(path, *pem, true); !w) return make_error(w.error());
   if (auto w = pki::write_file(fs::path(pki_dir) / "bundle-signing.pub", *pub, false); !w) return make_error(w.error());
-  // Run as root (a package upgrade): the files go to whoever owns the PKI (the collector's user).
-  struct stat dir {};
-  if (::geteuid() == 0 && ::stat(pki_dir.c_str(), &dir) == 0 && dir.st_uid != 0) {
-    for (const char* name : {"bundle-signing.key", "bundle-signing.pub"}) {
-      if (::chown((fs::path(pki_dir) / name).c_str(), dir.st_uid, dir.st_gid) != 0) {
-        return make_error(fmt::format("cannot give {}/{} to the owner of {}", pki_dir, name, pki_dir));
-      }
-    }
-  }
   return true;
 }
 

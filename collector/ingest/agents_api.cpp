@@ -179,9 +179,12 @@ net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const AgentRecor
     }
     stored = *s;
   }
-  nlohmann::json bundle_info{{"group", agent.group}, {"version", bundle_version(agent.group)}};
+  nlohmann::json bundle_info;
+  if (auto v = bundle_version(agent.group)) bundle_info = {{"group", agent.group}, {"version", *v}};
   if (batch.records.empty() && batch.quarantined.empty()) {
-    return {200, nlohmann::json{{"acked", 0}, {"bundle", std::move(bundle_info)}}.dump(), "application/json", false};
+    nlohmann::json out{{"acked", 0}};
+    if (!bundle_info.is_null()) out["bundle"] = std::move(bundle_info);
+    return {200, out.dump(), "application/json", false};
   }
   (void)store_.touch_agent(agent_id, Timestamp::now());
   // The newest health record says what the agent runs.
@@ -194,16 +197,12 @@ net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const AgentRecor
   ++stats_.batches;
   stats_.records_new += stored;
   stats_.records_duplicate += batch.records.size() - stored;
-  return {200,
-          nlohmann::json{{"acked", batch.last_seq},
-                         {"stored", stored},
-                         {"quarantined", batch.quarantined.size()},
-                         {"bundle", std::move(bundle_info)}}
-              .dump(),
-          "application/json", false};
+  nlohmann::json out{{"acked", batch.last_seq}, {"stored", stored}, {"quarantined", batch.quarantined.size()}};
+  if (!bundle_info.is_null()) out["bundle"] = std::move(bundle_info);
+  return {200, out.dump(), "application/json", false};
 }
 
-int64_t AgentsApi::bundle_version(const std::string& group) {
+std::optional<int64_t> AgentsApi::bundle_version(const std::string& group) {
   const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(versions_mutex_);
@@ -211,7 +210,7 @@ int64_t AgentsApi::bundle_version(const std::string& group) {
     if (it != versions_.end() && now - it->second.second < std::chrono::seconds(1)) return it->second.first;
   }
   auto v = store_.bundle_version(group);
-  if (!v) return 0;  // the agent keeps what it runs; the next batch asks again
+  if (!v) return std::nullopt;  // the agent keeps what it runs; the next batch asks again
   std::lock_guard lock(versions_mutex_);
   if (versions_.size() > 10'000) versions_.clear();  // groups are few; a bound all the same
   versions_[group] = {*v, now};
@@ -260,6 +259,14 @@ void AgentsApi::note_health(const AgentRecord& agent, const std::string& json) {
 }
 
 net::HttpResponse AgentsApi::bundle(const AgentRecord& agent) {
+  if (auto version = bundle_version(agent.group)) {
+    std::lock_guard lock(versions_mutex_);
+    auto it = envelopes_.find(agent.group);
+    if (it != envelopes_.end() && it->second.first == *version) {
+      ++stats_.bundles_served;
+      return {200, *it->second.second, "application/json", false};
+    }
+  }
   auto current = store_.current_bundle(agent.group);
   if (!current) return json_error(503, "store unavailable");
   if (!current->has_value()) return json_error(404, "group " + agent.group + " has no bundle yet");
@@ -271,8 +278,15 @@ net::HttpResponse AgentsApi::bundle(const AgentRecord& agent) {
                 "agents will refuse it: push again",
                 b.group, b.version);
   }
+  auto envelope =
+      std::make_shared<const std::string>(fleet::to_envelope({b.group, b.version, b.sha256, b.signature, b.content}));
+  {
+    std::lock_guard lock(versions_mutex_);
+    if (envelopes_.size() > 1000) envelopes_.clear();  // groups are few; a bound all the same
+    envelopes_[b.group] = {b.version, envelope};
+  }
   ++stats_.bundles_served;
-  return {200, fleet::to_envelope({b.group, b.version, b.sha256, b.signature, b.content}), "application/json", false};
+  return {200, *envelope, "application/json", false};
 }
 
 }  // namespace vigil::collector

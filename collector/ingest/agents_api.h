@@ -17,6 +17,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -63,8 +64,9 @@ class AgentsApi {
   net::HttpResponse batches(const net::HttpRequest& request, const AgentRecord& agent);
   net::HttpResponse renew(const net::HttpRequest& request, const std::string& agent_id, const std::string& serial);
   net::HttpResponse bundle(const AgentRecord& agent);
-  // The group's current version, asked of the store at most once a second per group.
-  int64_t bundle_version(const std::string& group);
+  // The group's current version, asked of the store at most once a second per group; nullopt when
+  // the store fails (the answer then names no version, and the agent keeps what it runs).
+  std::optional<int64_t> bundle_version(const std::string& group);
   // What an agent.health record says of the agent's bundle and program version.
   void note_health(const AgentRecord& agent, const std::string& json);
 
@@ -77,6 +79,8 @@ class AgentsApi {
   std::shared_ptr<spdlog::logger> log_;
   std::mutex versions_mutex_;
   std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> versions_;
+  // The envelope last served per group, by version: a push to many agents reads the store once.
+  std::map<std::string, std::pair<int64_t, std::shared_ptr<const std::string>>> envelopes_;
 };
 
 }  // namespace vigil::collector

@@ -18,6 +18,15 @@ using config::MapReader;
 using config::YamlReader;
 namespace fs = std::filesystem;
 
+std::string_view scope_name(ControlScope scope) {
+  switch (scope) {
+    case ControlScope::system: return "system";
+    case ControlScope::workstation: return "workstation";
+    case ControlScope::organisation: return "organisation";
+  }
+  return "system";
+}
+
 bool Control::applies_to(int level) const {
   return std::find(levels.begin(), levels.end(), level) != levels.end();
 }
@@ -105,6 +114,15 @@ void parse_framework(YamlReader& r, const YAML::Node& root, Framework& fw) {
     if (auto v = m.require("levels")) read_levels(r, v, c.levels, m.path("levels"));
     if (auto v = m.require("verified")) r.read(v, c.verified, m.path("verified"));
     if (auto v = m.get("source_note")) r.read(v, c.source_note, m.path("source_note"));
+    if (auto v = m.get("suggested")) r.read(v, c.suggested, m.path("suggested"));
+    if (auto v = m.get("applies_to")) {
+      std::string scope;
+      if (r.read_choice(v, scope, m.path("applies_to"), {"system", "workstation", "organisation"})) {
+        c.scope = scope == "workstation"    ? ControlScope::workstation
+                  : scope == "organisation" ? ControlScope::organisation
+                                            : ControlScope::system;
+      }
+    }
     if (!c.verified && c.source_note.empty() && m.is_map()) {
       r.error(item, fmt::format("{}: an unverified control needs a source_note saying why", ctx));
     }

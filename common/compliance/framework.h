@@ -1,6 +1,28 @@
 // Control catalogues (rules/frameworks/*.yaml, shared/DESIGN.md "Compliance policies"): what a
 // framework requires, of systems at which security levels. The agent maps its checks onto these
 // controls; the collector derives the per-requirement self-assessment from them.
+//
+// A catalogue file:
+//   framework: {id, title, version?, authority?, levels_meaning?, source_note?}
+//   controls:
+//     - id: log-retention-3m          # letters, digits, '.', '_', ':', '-'
+//       title: "..."                  # a plain string (no {vi, en} form for catalogues yet)
+//       group: server                 # requirement group: network | server | application | data | ...
+//       levels: [3]                   # security levels (1-5) of the systems that must meet it
+//       verified: false               # read in the primary text (or two independent sources)?
+//       source_note: "..."            # where the value comes from; required when not verified
+//       suggested: false              # optional: true when the standard only recommends the value
+//                                     # (marked "gợi ý" in the text) rather than requiring it
+//       applies_to: system            # optional: whom the control asks something of:
+//                                     #   system (default): the information system itself, its
+//                                     #     servers, network, applications and data: what an
+//                                     #     agent on a server can give evidence for;
+//                                     #   workstation: user computers (desktops, laptops):
+//                                     #     checks and rules run on servers give no evidence for
+//                                     #     it, so none is mapped to it;
+//                                     #   organisation: the agency's processes and people (reports,
+//                                     #     assessments): evidenced by records, not by host state.
+// Any other key on a control (or in `framework:`) is refused with file:line:column.
 #pragma once
 
 #include <string>
@@ -13,6 +35,10 @@
 
 namespace vigil::compliance {
 
+// Whom a control asks something of (`applies_to:` in a catalogue).
+enum class ControlScope { system, workstation, organisation };
+std::string_view scope_name(ControlScope scope);
+
 struct Control {
   std::string id;
   std::string title;
@@ -20,6 +46,9 @@ struct Control {
   std::vector<int> levels;  // security levels (1-5) of the systems that must meet it
   bool verified = false;
   std::string source_note;
+  bool suggested = false;  // the standard only recommends the value; it does not require it
+  ControlScope scope = ControlScope::system;
+  // Whether systems at `level` must meet it.
   bool applies_to(int level) const;
 };
 

@@ -38,12 +38,12 @@ ContentKind classify_content(const fs::path& file) {
   std::ifstream in(file);
   std::string line;
   bool first = true;
-  bool sigma = false;
+  bool sigma = false, policy = false, framework = false;
   for (size_t n = 0; n < 100000 && std::getline(in, line); ++n) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (top_key(line, "policy")) return ContentKind::policy;
-    if (top_key(line, "framework")) return ContentKind::framework;
-    if (top_key(line, "detection") || top_key(line, "correlation")) sigma = true;
+    policy = policy || top_key(line, "policy");
+    framework = framework || top_key(line, "framework");
+    sigma = sigma || top_key(line, "detection") || top_key(line, "correlation");
     const auto start = line.find_first_not_of(" \t");
     if (!first || start == std::string::npos || line[start] == '#' || line.starts_with("---") ||
         line.starts_with("%")) {
@@ -52,7 +52,11 @@ ContentKind classify_content(const fs::path& file) {
     first = false;
     if (line[0] == '-' && (line.size() == 1 || line[1] == ' ' || line[1] == '\t')) return ContentKind::rules;
   }
-  return sigma ? ContentKind::sigma : ContentKind::unknown;
+  // A Sigma rule may carry any custom top-level key, `policy:` too; a policy has no `detection:`.
+  if (sigma) return ContentKind::sigma;
+  if (policy) return ContentKind::policy;
+  if (framework) return ContentKind::framework;
+  return ContentKind::unknown;
 }
 
 void walk_content(const std::vector<std::string>& paths, bool recursive, ContentFiles& into,
@@ -75,9 +79,9 @@ void walk_content(const std::vector<std::string>& paths, bool recursive, Content
         }
       }
       std::sort(found.begin(), found.end());
-    } else if (fs::exists(p, ec)) {
+    } else if (fs::is_regular_file(p, ec)) {
       take(p, found);
-    } else {
+    } else {  // absent, or not a plain file (a pipe would block the reader)
       into.missing.push_back(p);
     }
     for (auto& f : found) {

@@ -41,6 +41,16 @@ Result<int64_t> number(const nlohmann::json& j, const char* key) {
 
 }  // namespace
 
+bool valid_group_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name == "." || name == "..") return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '@' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 Result<FileKind> classify_path(std::string_view path) {
   if (path.empty()) return make_error("an empty path");
   if (path.size() > kMaxPathBytes) return make_error(fmt::format("a path over {} bytes", kMaxPathBytes));
@@ -135,7 +145,7 @@ Result<std::string> to_document(const Bundle& b) {
 }
 
 Result<Bundle> from_document(std::string_view document) {
-  if (document.size() > kMaxBundleBytes + (1u << 20)) return make_error("the bundle is over 16 MiB");
+  if (document.size() > kMaxDocumentBytes) return make_error("the bundle is over 24 MiB encoded");
   auto parsed = ingest::parse_bounded_json(document, 8);
   if (!parsed) return make_error("the bundle: " + parsed.error());
   const auto& j = *parsed;
@@ -154,6 +164,7 @@ Result<Bundle> from_document(std::string_view document) {
   }
   if (!version) return make_error("the bundle: " + version.error());
   if (!rollback_of) return make_error("the bundle: " + rollback_of.error());
+  if (!valid_group_name(*group)) return make_error("the bundle: its group name is not valid");
   b.group = *group;
   b.version = *version;
   b.created = *created;
@@ -186,7 +197,7 @@ std::string to_envelope(const Envelope& e) {
 }
 
 Result<Envelope> from_envelope(std::string_view json) {
-  if (json.size() > 2 * kMaxBundleBytes) return make_error("the bundle answer is over 32 MiB");
+  if (json.size() > 2 * kMaxDocumentBytes) return make_error("the bundle answer is over 48 MiB");
   auto parsed = ingest::parse_bounded_json(json, 4);
   if (!parsed || !parsed->is_object()) return make_error("the bundle answer is not a JSON object");
   Envelope e;

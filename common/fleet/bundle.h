@@ -21,7 +21,8 @@
 namespace vigil::fleet {
 
 // Bounds of what is pushed: the whole document, the files in it, one path.
-inline constexpr size_t kMaxBundleBytes = 16u << 20;
+inline constexpr size_t kMaxBundleBytes = 16u << 20;      // the files' contents
+inline constexpr size_t kMaxDocumentBytes = 24u << 20;    // the signed document (JSON escapes included)
 inline constexpr size_t kMaxBundleFiles = 2000;
 inline constexpr size_t kMaxPathBytes = 240;
 inline constexpr std::string_view kFormat = "vigil-bundle/1";
@@ -46,6 +47,10 @@ struct Bundle {
   int64_t rollback_of = 0;
   std::vector<BundleFile> files;
 };
+
+// A group's name as the collector takes it ([A-Za-z0-9._@-], 1 to 64, not "." or ".."): the agent
+// names a directory after it.
+bool valid_group_name(std::string_view name);
 
 // The kind of a path, or why it is refused: absolute, empty segments, '.' or '..', characters
 // outside [A-Za-z0-9._-/], over kMaxPathBytes, outside rules/, policies/ and config/agent.yaml, or an

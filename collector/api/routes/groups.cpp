@@ -49,6 +49,10 @@ Result<BundleRecord> store_signed(const Call& c, fleet::Bundle bundle) {
     bundle.version = version;
     auto doc = fleet::to_document(bundle);
     if (!doc) return make_error(doc.error());
+    if (doc->size() > fleet::kMaxDocumentBytes) {
+      return make_error(fmt::format("the bundle is {} bytes once encoded; agents take at most {}", doc->size(),
+                                    fleet::kMaxDocumentBytes));
+    }
     auto sig = pki::sign_hex(*key, *doc);
     if (!sig) return make_error(sig.error());
     BundleRecord r;
@@ -65,14 +69,16 @@ Result<BundleRecord> store_signed(const Call& c, fleet::Bundle bundle) {
   });
 }
 
-// An admin limited to some agencies manages a group when every active agent in it is in those
-// agencies (an empty group: yes); the others refused with why.
+// An admin limited to some agencies manages a group other than `default` when every agent in it
+// (revoked ones too) is in those agencies (an empty group: yes); the others refused with why.
 std::optional<net::HttpResponse> not_managed(const Call& c, const std::string& group) {
   if (c.caller.agencies.empty()) return std::nullopt;
+  // Every new agent without a group joins `default`: only an admin of every agency manages it.
+  if (group == kDefaultGroup) return error(403, "the default group is managed by admins without agency limits");
   auto agents = c.env.store.list_agents();
   if (!agents) return error(503, "store unavailable");
   for (const auto& a : *agents) {
-    if (a.group == group && a.status == "active" && !c.caller.sees(a.agency)) {
+    if (a.group == group && !c.caller.sees(a.agency)) {
       return error(403, "group " + group + " has agents of agencies you are not limited to");
     }
   }
@@ -244,8 +250,27 @@ net::HttpResponse rollback_group(const Call& c) {
                      found.group->name, to);
     return error(409, fmt::format("version {} changed in storage since it was pushed: not rolled back to", to));
   }
+  // Re-signed only what this collector signed for this group and version, and what still loads:
+  // a row rewritten in storage (content and hash together) is refused, not laundered.
+  auto pub = pki::public_pem(*c.env.signing_key);
+  if (!pub) return error(500, pub.error());
+  if (auto ok = pki::verify_hex(*pub, (*old)->content, (*old)->signature); !ok) {
+    c.env.log->error("group {}: version {}: its stored signature does not verify with this collector's key "
+                     "(changed in storage, or signed with another key)",
+                     found.group->name, to);
+    return error(409, fmt::format("version {} does not verify with this collector's signing key: not rolled back to",
+                                  to));
+  }
   auto parsed = fleet::from_document((*old)->content);
   if (!parsed) return error(500, "version " + std::to_string(to) + " does not read: " + parsed.error());
+  if (parsed->group != found.group->name || parsed->version != to) {
+    return error(409, fmt::format("the stored version {} is signed as group '{}' version {}", to, parsed->group,
+                                  parsed->version));
+  }
+  static const compliance::LoadedFrameworks kNone;
+  if (auto valid = validate_bundle_files(parsed->files, c.env.frameworks ? *c.env.frameworks : kNone); !valid) {
+    return error(422, fmt::format("version {} no longer passes the checks of a push:\n{}", to, valid.error()));
+  }
   fleet::Bundle bundle = std::move(*parsed);
   bundle.author = c.caller.name;
   bundle.created = Timestamp::now().to_string();

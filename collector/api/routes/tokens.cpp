@@ -29,6 +29,7 @@ net::HttpResponse create_enrollment_token(const Call& c) {
     auto g = c.env.store.get_group(group);
     if (!g) return error(503, "store unavailable");
     if (!g->has_value()) return error(404, "no group " + group + " (vigilctl groups create " + group + ")");
+    if (auto refused = group_not_managed(c, group)) return *refused;
   }
   auto a = c.env.store.ensure_agency(agency, c.env.default_framework);
   if (!a) return error(503, "store unavailable");

@@ -206,6 +206,70 @@ TEST_F(ShippedRules, ComplianceControlsExistInTheirCatalogues) {
   EXPECT_GE(checked, 20u);
 }
 
+TEST_F(ShippedRules, ComplianceMappingsClaimOnlyWhatAnAlertEvidences) {
+  // An attack alert is no evidence that the code attacked is secure, nor that the authentication
+  // guessed at is strong; and rules run on servers say nothing of user computers.
+  auto fws = checks::load_frameworks({(vigil::test::source_dir() / "rules" / "frameworks").string()});
+  ASSERT_TRUE(fws) << fws.error();
+  for (const auto& r : set_->rules) {
+    for (const auto& [framework, controls] : r->compliance) {
+      const auto* fw = fws->find(framework);
+      for (const auto& c : controls) {
+        if (framework == "tcvn11930") {
+          EXPECT_NE(c, "application.code-security") << r->id;
+        }
+        if (const auto* control = fw ? fw->find(c) : nullptr) {
+          EXPECT_NE(control->scope, compliance::ControlScope::workstation) << r->id << ": " << c;
+        }
+      }
+    }
+  }
+  auto controls_of = [&](const std::string& id) {
+    for (const auto& r : set_->rules) {
+      if (r->id != id) continue;
+      for (const auto& [framework, controls] : r->compliance) {
+        if (framework == "tcvn11930") return std::set<std::string>(controls.begin(), controls.end());
+      }
+    }
+    return std::set<std::string>{};
+  };
+  EXPECT_EQ(controls_of("VGL-LOG-0001"), std::set<std::string>{"server.intrusion-prevention"});  // guessing
+  EXPECT_EQ(controls_of("VGL-WEB-0001"), std::set<std::string>{"network.intrusion-prevention"});  // SQL injection tried
+}
+
+TEST(ShippedPolicies, BaselineChecksMapOnlyToControlsAServerEvidences) {
+  // A server check is no evidence about user computers (SSH MaxAuthTries is no laptop lockout,
+  // unattended upgrades on a server no monthly patching of desktops), and host-side log rotation
+  // none of a SIEM's retention.
+  const auto rules_dir = vigil::test::source_dir() / "rules";
+  auto fws = checks::load_frameworks({(rules_dir / "frameworks").string()});
+  ASSERT_TRUE(fws) << fws.error();
+  auto loaded = checks::load_policy((rules_dir / "policies" / "debian-baseline.yaml").string(), *fws);
+  ASSERT_TRUE(loaded) << loaded.error();
+  size_t successor = 0;
+  std::map<std::string, std::set<std::string>> successor_of;
+  for (const auto& c : loaded->policy.checks) {
+    for (const auto& [framework, ids] : c.compliance) {
+      const auto* fw = fws->find(framework);
+      ASSERT_NE(fw, nullptr) << framework;
+      for (const auto& id : ids) {
+        const auto* control = fw->find(id);
+        ASSERT_NE(control, nullptr) << c.id << ": " << framework << " " << id;
+        EXPECT_NE(control->scope, compliance::ControlScope::workstation) << c.id << " maps to " << framework << " " << id;
+        if (framework == "tcvn14423") {
+          ++successor;
+          successor_of[c.id].insert(id);
+        }
+      }
+    }
+  }
+  EXPECT_GE(successor, 8u);  // the successor's server controls are still evidenced
+  EXPECT_EQ(successor_of["time-sync"], std::set<std::string>{"time-sync"});
+  EXPECT_TRUE(successor_of["ssh-max-auth-tries"].empty());
+  EXPECT_TRUE(successor_of["ssh-client-alive-interval"].empty());  // a liveness probe, no idle lock
+  EXPECT_TRUE(successor_of["logrotate-retention-3m"].empty());     // level 3 asks for a SIEM
+}
+
 TEST_F(ShippedRules, AccountsCreatedAndPrivilegedGroups) {
   auto created = event("accounts", 0, {{"event.action", "user_created"}, {"user.target.name", "bob"}});
   EXPECT_EQ(run({created}).count("VGL-LOG-0005"), 1u);

@@ -136,6 +136,35 @@ TEST(BundleValidate, RefusesWithPositionsInTheBundle) {
   EXPECT_FALSE(policy_in_rules);
 }
 
+TEST(BundleValidate, ListsStayInsideTheBundleAndOverlaysMoveNoTrust) {
+  compliance::LoadedFrameworks none;
+  const std::string list_rule = "- id: list-rule\n  title: L\n  severity: low\n  when:\n    message: {in_file: %s}\n";
+  auto with_list = [&](const std::string& where) {
+    std::string text = list_rule;
+    text.replace(text.find("%s"), 2, where);
+    return text;
+  };
+  EXPECT_TRUE(collector::validate_bundle_files({{"rules/a.yaml", with_list("l.txt")}, {"rules/l.txt", "x\n"}}, none));
+  for (const char* outside : {"/etc/passwd", "../../../etc/passwd", "/dev/zero"}) {
+    auto r = collector::validate_bundle_files({{"rules/a.yaml", with_list(outside)}}, none);
+    ASSERT_FALSE(r) << outside;
+    EXPECT_NE(r.error().find("rules/a.yaml:5:"), std::string::npos) << r.error();
+  }
+  auto overlay = [&](const std::string& text) {
+    return collector::validate_bundle_files({{"rules/a.yaml", kRule}, {"config/agent.yaml", text}}, none);
+  };
+  EXPECT_TRUE(overlay("logs:\n  - {path: /var/log/app.log, format: syslog}\npolicies: {interval: 12h}\n"));
+  EXPECT_TRUE(overlay("capture: {bpf: \"not port 22\"}\n"));
+  for (const char* bad : {"collector: {addresses: [\"evil:1\"]}\n", "agent: {user: root}\n",
+                          "logs:\n  - {path: /var/lib/vigil/agent.key, format: raw}\n",
+                          "logs:\n  - {path: relative.log, format: syslog}\n", "rules: {paths: [/etc/vigil/x]}\n",
+                          "capture: {bpf: \"this is not a filter\"}\n", "policies: {run: external}\n"}) {
+    auto r = overlay(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().find("config/agent.yaml:"), std::string::npos) << r.error();
+  }
+}
+
 TEST(BundleRules, ReplaceLocalRulesOfTheSameId) {
   test::TempDir tmp;
   fs::create_directories(tmp.path() / "local");
