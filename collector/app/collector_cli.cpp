@@ -25,12 +25,21 @@ int check_config(const std::string& path) {
   return 0;
 }
 
+// The PKI directory of `--dir DIR` (DIR/pki), else of the configuration's pki_dir.
+Result<std::filesystem::path> pki_dir_of(const std::string& dir, const std::string& config_path) {
+  if (!dir.empty()) return std::filesystem::path(dir) / "pki";
+  auto loaded = load_collector_config(config_path, /*check_pki=*/false);
+  if (!loaded) return make_error(loaded.error());
+  return std::filesystem::path(loaded->config.collector.pki_dir);
+}
+
 }  // namespace
 
 int collector_main(int argc, char** argv) {
-  CLI::App app{"vigil-collector: enrolls Vigil agents, stores their events, alerts and check results, "
-               "and serves the console and reports.",
-               "vigil-collector"};
+  CLI::App app{
+      "vigil-collector: enrolls Vigil agents, stores their events, alerts and check results, "
+      "and serves the console and reports.",
+      "vigil-collector"};
   cli::setup_app(app, "vigil-collector");
   app.footer([] {
     return std::string(
@@ -55,8 +64,9 @@ int collector_main(int argc, char** argv) {
   InitOptions init_opts;
   std::string init_dir;
   auto* init = app.add_subcommand(
-      "init", "Create the PKI (CA, server certificate), collector.yaml and vigilctl.yaml with an admin token; "
-              "prints the CA pin agents enroll with.");
+      "init",
+      "Create the PKI (CA, server certificate), collector.yaml and vigilctl.yaml with an admin token; "
+      "prints the CA pin agents enroll with.");
   init->add_option("--dir", init_dir, "Self-contained directory to write (default: the paths of -c)");
   init->add_option("-c,--config", config_path, "Configuration whose paths to use when --dir is not given")
       ->capture_default_str();
@@ -69,15 +79,18 @@ int collector_main(int argc, char** argv) {
   init->add_flag("--force", init_opts.force, "Replace an existing PKI");
 
   std::string ca_dir;
-  auto* ca_cmd = app.add_subcommand("ca", "Rotate the CA with an overlap: 'ca rotate', then, once every agent has "
-                                          "renewed its certificate, 'ca retire-old'. Restart the collector after each.");
+  auto* ca_cmd = app.add_subcommand("ca",
+                                    "Rotate the CA with an overlap: 'ca rotate', then, once every agent has "
+                                    "renewed its certificate, 'ca retire-old'. Restart the collector after each.");
   ca_cmd->require_subcommand(1);
   auto* rotate = ca_cmd->add_subcommand(
-      "rotate", "Make a new CA that signs agent certificates from now on; the old CA stays trusted and keeps "
-                "signing the server certificate, agents fetch the new one when they renew.");
+      "rotate",
+      "Make a new CA that signs agent certificates from now on; the old CA stays trusted and keeps "
+      "signing the server certificate, agents fetch the new one when they renew.");
   auto* retire = ca_cmd->add_subcommand(
-      "retire-old", "End the overlap: the server certificate is re-issued by the new CA and certificates of the "
-                    "old CA are refused from the next start.");
+      "retire-old",
+      "End the overlap: the server certificate is re-issued by the new CA and certificates of the "
+      "old CA are refused from the next start.");
   for (auto* sub : {rotate, retire}) {
     sub->add_option("--dir", ca_dir, "Directory written by 'init --dir' (default: the pki_dir of -c)");
     sub->add_option("-c,--config", config_path, "Configuration whose pki_dir to use when --dir is not given")
@@ -87,8 +100,9 @@ int collector_main(int argc, char** argv) {
   auto* signing_cmd = app.add_subcommand("signing-key", "The key bundles pushed to agent groups are signed with");
   signing_cmd->require_subcommand(1);
   auto* signing_create = signing_cmd->add_subcommand(
-      "create", "Make the signing key when the PKI has none (installations from before groups); does nothing "
-                "when it exists. Restart the collector; agents learn the key when they next deliver.");
+      "create",
+      "Make the signing key when the PKI has none (installations from before groups); does nothing "
+      "when it exists. Restart the collector; agents learn the key when they next deliver.");
   signing_create->add_option("--dir", ca_dir, "Directory written by 'init --dir' (default: the pki_dir of -c)");
   signing_create->add_option("-c,--config", config_path, "Configuration whose pki_dir to use when --dir is not given")
       ->capture_default_str();
@@ -96,17 +110,12 @@ int collector_main(int argc, char** argv) {
   return cli::run(app, argc, argv, [&]() -> int {
     if (check->parsed()) return check_config(config_path);
     if (signing_create->parsed()) {
-      std::filesystem::path pki_dir;
-      if (!ca_dir.empty()) {
-        pki_dir = std::filesystem::path(ca_dir) / "pki";
-      } else {
-        auto loaded = load_collector_config(config_path, /*check_pki=*/false);
-        if (!loaded) {
-          std::fputs(loaded.error().c_str(), stderr);
-          return 1;
-        }
-        pki_dir = loaded->config.collector.pki_dir;
+      auto found = pki_dir_of(ca_dir, config_path);
+      if (!found) {
+        std::fputs(found.error().c_str(), stderr);
+        return 1;
       }
+      const std::filesystem::path pki_dir = *found;
       std::error_code ec;
       if (!std::filesystem::exists(pki_dir / "ca.crt", ec)) {
         std::fprintf(stderr, "vigil-collector signing-key: error: %s holds no PKI: run 'vigil-collector init' first\n",
@@ -122,17 +131,12 @@ int collector_main(int argc, char** argv) {
       return 0;
     }
     if (ca_cmd->parsed()) {
-      std::filesystem::path pki_dir;
-      if (!ca_dir.empty()) {
-        pki_dir = std::filesystem::path(ca_dir) / "pki";
-      } else {
-        auto loaded = load_collector_config(config_path, /*check_pki=*/false);
-        if (!loaded) {
-          std::fputs(loaded.error().c_str(), stderr);
-          return 1;
-        }
-        pki_dir = loaded->config.collector.pki_dir;
+      auto found = pki_dir_of(ca_dir, config_path);
+      if (!found) {
+        std::fputs(found.error().c_str(), stderr);
+        return 1;
       }
+      const std::filesystem::path pki_dir = *found;
       const bool rotating = rotate->parsed();
       auto r = rotating ? rotate_ca(pki_dir) : retire_old_ca(pki_dir);
       if (!r) {
@@ -140,15 +144,17 @@ int collector_main(int argc, char** argv) {
         return 1;
       }
       if (rotating) {
-        std::printf("new CA in %s; restart the collector. Agents move to it as they renew their certificates;\n"
-                    "until 'vigil-collector ca retire-old', new agents enroll with the old pin.\n",
-                    pki_dir.c_str());
+        std::printf(
+            "new CA in %s; restart the collector. Agents move to it as they renew their certificates;\n"
+            "until 'vigil-collector ca retire-old', new agents enroll with the old pin.\n",
+            pki_dir.c_str());
         std::printf("ca-pin: %s\n", r->old_ca_pin.c_str());
         std::printf("next-ca-pin: %s\n", r->new_ca_pin.c_str());
       } else {
-        std::printf("old CA retired in %s; restart the collector. Agents that did not renew since the rotation\n"
-                    "must enroll again.\n",
-                    pki_dir.c_str());
+        std::printf(
+            "old CA retired in %s; restart the collector. Agents that did not renew since the rotation\n"
+            "must enroll again.\n",
+            pki_dir.c_str());
         std::printf("ca-pin: %s\n", r->new_ca_pin.c_str());
       }
       return 0;
