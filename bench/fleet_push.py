@@ -17,27 +17,47 @@ push >= 80 % of the rate without).
     own applied_at, same host clock).
  2. Ingest: every agent's log is fed sshd lines at a steady total RATE lines/s. After a warm-up,
     the collector's ingest rate (vigil_ingest_records_total from /metrics, over the console API
-    with the admin token of vigilctl.yaml) is taken over WINDOW seconds three times: without
-    pushes, while a large bundle (many rule files; the console takes a request body of at most
-    1 MiB, so about 0.9 MiB of content) is pushed every heartbeat, and without pushes again.
-    Printed: the ratio of the push window's rate to the mean of the two others, beside 0.80.
+    with the admin token of vigilctl.yaml) is taken over WINDOW seconds, four times:
+      a. without pushes;
+      b. while a large bundle is pushed every heartbeat to a second group whose members are
+         FETCHERS enrolled identities (certificate and key, never started as agents): threads of
+         this script that fetch GET /v1/bundle over mutual TLS as an agent does, once per new
+         version at a random point of the next heartbeat. The collector checks, signs, stores and
+         serves every version as for agents, while the agents' own CPU stays out of it: this is
+         the figure for "the collector serves bundle downloads without blocking ingest";
+      c. while the same bundle is pushed every heartbeat to the agents' group: the agents fetch,
+         verify and apply it themselves (an agent ships nothing while it downloads and verifies;
+         all agents share this machine's CPU with the collector);
+      d. without pushes again, once the agents run the last version and the backlog b and c
+         left is delivered.
+    A push window opens once its first push is stored. Printed per window: records/s stored
+    beside lines/s fed, pushes stored, downloads done in it (fetchers: with their times; agents:
+    from their logs), CPU of the collector, of the agents and of this script. The ratios of b and
+    c to the mean of a and d (to a alone when d still caught up) stand beside 0.80. Above what
+    the fleet sustains (stored < fed) the windows measure capacity under a growing backlog: a
+    note says so.
+    The large bundle: --bundle-files rule files, each reading a value list of its own, about
+    --bundle-kib KiB in all (2 MiB by default; a bundle holds at most 16 MiB). Its bytes are
+    mostly the lists, which cost the agents less to load than as many bytes of rules.
 
 The three binaries are copied into the temporary directory first (BUILD_DIR may be rebuilt
-meanwhile). Everything runs under `nice` (the script lowers its own priority; its children inherit it), on
-127.0.0.1 ports, in a temporary directory that is removed at the end (VIGIL_KEEP_TMP=1 keeps it);
-every process started is stopped at the end, also on an error, Ctrl-C or SIGTERM; a whole run is
-bounded by --max-seconds.
+meanwhile). Everything runs under `nice` (the script lowers its own priority, its children
+inherit it), on 127.0.0.1 ports, in a temporary directory that is removed at the end
+(VIGIL_KEEP_TMP=1 keeps it); every process started is stopped at the end, also on an error,
+Ctrl-C or SIGTERM; a whole run is bounded by --max-seconds. The open-files limit is raised as
+far as the hard limit allows.
 
 Exit status: 0 when the benchmark ran (whether or not the targets were met), non-zero when
 something failed to run.
 
 Usage: bench/fleet_push.py BUILD_DIR [--agents 50] [--heartbeat 2] [--pushes 3] [--rate 10000]
-                           [--window 15] [--bundle-kib 900]
+                           [--window 15] [--bundle-kib 2048] [--fetchers N] (--help: all)
        (BUILD_DIR holds agent/vigil-agent, collector/vigil-collector, collector/vigilctl)
 """
 import argparse
 import concurrent.futures
 import datetime
+import http.client
 import json
 import os
 import random
@@ -45,6 +65,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import sqlite3
 import ssl
 import statistics
@@ -58,24 +79,32 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                              formatter_class=argparse.RawDescriptionHelpFormatter)
-ap.add_argument("build", metavar="BUILD_DIR", help="holds agent/vigil-agent, collector/vigil-collector, collector/vigilctl")
+ap.add_argument("build", metavar="BUILD_DIR",
+                help="holds agent/vigil-agent, collector/vigil-collector, collector/vigilctl")
 ap.add_argument("--agents", type=int, default=50, help="real agents, one group (default 50)")
 ap.add_argument("--heartbeat", type=float, default=2.0, help="agent.health_interval in seconds, >= 1 (default 2)")
 ap.add_argument("--pushes", type=int, default=3, help="timed pushes of a small bundle (default 3)")
 ap.add_argument("--rate", type=int, default=10000, help="log lines/s fed to the agents in all (default 10000)")
 ap.add_argument("--window", type=float, default=15.0, help="seconds of each ingest window (default 15)")
 ap.add_argument("--warmup", type=float, default=5.0, help="seconds of feeding before the first window (default 5)")
-ap.add_argument("--bundle-kib", type=int, default=900, help="content of the large bundle (default 900; the console "
-                                                            "API takes a request body of at most 1 MiB)")
+ap.add_argument("--bundle-kib", type=int, default=2048, help="content of the large bundle in KiB (default 2048; "
+                                                             "a bundle holds at most 16 MiB)")
 ap.add_argument("--bundle-files", type=int, default=40, help="rule files in the large bundle, each with a value "
                                                                "list of its own (default 40)")
+ap.add_argument("--fetchers", type=int, default=-1, help="identities enrolled into a group of their own that fetch "
+                                                          "the large bundle as agents would, without the agents' "
+                                                          "work (default: as many as --agents; 0: no such window)")
+ap.add_argument("--collector-threads", type=int, default=0, help="collector.threads (default 0: the collector's "
+                                                                  "default, one per core)")
 ap.add_argument("--reach-timeout", type=float, default=0, help="seconds a push may take to reach every agent "
                                                                "(default max(30, 10 heartbeats))")
 ap.add_argument("--nice", type=int, default=10, help="niceness added to this script and what it starts (default 10)")
 ap.add_argument("--max-seconds", type=int, default=900, help="the whole run stops (failed) after this (default 900)")
 args = ap.parse_args()
-if args.agents < 1 or args.pushes < 0 or not 1 <= args.bundle_files <= 900 or args.heartbeat < 1 or args.heartbeat > 3600 or args.window <= 0:
-    ap.error("--agents >= 1, --pushes >= 0, --heartbeat from 1 to 3600, --window > 0")
+if (args.agents < 1 or args.pushes < 0 or not 1 <= args.heartbeat <= 3600 or args.rate < 1 or args.window <= 0
+        or not 1 <= args.bundle_files <= 900 or args.bundle_kib < 1):
+    ap.error("--agents >= 1, --pushes >= 0, --heartbeat from 1 to 3600, --rate >= 1, --window > 0, "
+             "--bundle-files from 1 to 900 (a bundle holds at most 2000 files), --bundle-kib >= 1")
 
 build = os.path.abspath(args.build)
 binaries = [f"{build}/agent/vigil-agent", f"{build}/collector/vigil-collector", f"{build}/collector/vigilctl"]
@@ -90,10 +119,13 @@ from vigil_harness import Harness  # noqa: E402
 HB = args.heartbeat
 HB_TEXT = f"{int(round(HB * 1000))}ms"
 REACH_TIMEOUT = args.reach_timeout or max(30.0, 10 * HB)
+SETTLE = max(20.0, 5 * HB)  # bound of each wait between the ingest windows
 GROUP = "bench"
+DL_GROUP = "bench-fetchers"
 TARGET_INTERVALS = 2.0
 TARGET_RATIO = 0.80
-CONSOLE_MAX_BODY = 1 << 20  # collector/app/service.cpp: console_opts.max_body_bytes
+MAX_BUNDLE_BYTES = 16 << 20  # common/fleet/bundle.h: kMaxBundleBytes
+PUSH_MAX_BODY = 40 << 20  # collector/app/service.cpp: the console's body limit on POST .../bundles
 
 
 # --- processes this script started, stopped whatever happens ----------------------------------
@@ -131,13 +163,28 @@ def run(cmd, timeout=120, **kw):
 
 
 class Bench(Harness):
-    """The integration harness; tokens name the group, agents report health every heartbeat,
-    every vigilctl call bounded in time."""
+    """The integration harness; enrollment tokens name `token_group`, vigilctl calls are bounded
+    in time, a failure shows a few logs."""
+
+    token_group = None
+
+    def fail(self, msg):
+        """As the harness's, with the collector's log and two agents' only (not a hundred)."""
+        print("FAIL:", msg, file=sys.stderr)
+        names = sorted(n for n in os.listdir(self.tmp) if n.endswith(".log"))
+        shown = [n for n in names if n == "collector.log"] + [n for n in names if n != "collector.log"][:2]
+        for name in shown:
+            print("---", name, file=sys.stderr)
+            with open(os.path.join(self.tmp, name), errors="replace") as f:
+                print("".join(f.readlines()[-25:]), file=sys.stderr)
+        if len(names) > len(shown):
+            print(f"({len(names) - len(shown)} more logs: VIGIL_KEEP_TMP=1 keeps them)", file=sys.stderr)
+        raise SystemExit(1)
 
     def token(self, agency, level):
-        r = run(self.ctl + ["tokens", "create", "--agency", agency, "--level", str(level), "--group", GROUP])
+        r = run(self.ctl + ["tokens", "create", "--agency", agency, "--level", str(level), "--group", self.token_group])
         if r.returncode != 0:
-            self.fail(f"vigilctl tokens create --group {GROUP}: exit {r.returncode}: {r.stderr}")
+            self.fail(f"vigilctl tokens create --group {self.token_group}: exit {r.returncode}: {r.stderr}")
         return r.stdout.strip()
 
 
@@ -147,12 +194,15 @@ def pct(values, q):
 
 
 def parse_ts(text):
-    """Seconds since the epoch of a collector/agent timestamp (YYYY-MM-DDTHH:MM:SS[.frac]Z)."""
-    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z", text or "")
+    """Seconds since the epoch of a timestamp as the collector and the agents write them
+    (YYYY-MM-DDTHH:MM:SS[.frac] then Z or +HH:MM), or None."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text or "")
     if not m:
         return None
     base = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
-    return base.timestamp() + (int(m.group(2)) / 10 ** len(m.group(2)) if m.group(2) else 0.0)
+    offset = 0 if m.group(3) == "Z" else (1 if m.group(3)[0] == "+" else -1) * (
+        int(m.group(3)[1:3]) * 3600 + int(m.group(3)[4:6]) * 60)
+    return base.timestamp() - offset + (int(m.group(2)) / 10 ** len(m.group(2)) if m.group(2) else 0.0)
 
 
 def main(h):
@@ -190,7 +240,7 @@ def main(h):
         copies.append(shutil.copy2(b, f"{h.tmp}/bin/{os.path.basename(b)}"))
     h.agent_bin, h.collector_bin, h.ctl_bin = copies
     h.ctl[0] = h.ctl_bin
-    h.init_collector()
+    h.init_collector(f"  threads: {args.collector_threads}\n" if args.collector_threads else None)
     h.start_collector()
     # The console API, for /metrics: the admin token and CA vigilctl.yaml names.
     with open(f"{h.tmp}/c/vigilctl.yaml") as f:
@@ -207,6 +257,9 @@ def main(h):
         return int(m.group(1))
 
     ctl("groups", "create", GROUP, "--description", "bench/fleet_push.py")
+    n_fetchers = args.agents if args.fetchers < 0 else args.fetchers
+    if n_fetchers:
+        ctl("groups", "create", DL_GROUP, "--description", "bench/fleet_push.py: fetchers")
 
     def enroll(i):
         d, log_path = h.enroll_agent(f"fleet{i:03d}", "syslog")
@@ -222,13 +275,17 @@ def main(h):
             f.write(text)
         return d, log_path
 
-    agents = []
-    pool = concurrent.futures.ThreadPoolExecutor(4)
-    try:
-        for fut in [pool.submit(enroll, i) for i in range(args.agents)]:
-            agents.append(fut.result())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    def enroll_all(group, n, make):
+        h.token_group = group
+        pool = concurrent.futures.ThreadPoolExecutor(4)
+        try:
+            return [fut.result() for fut in [pool.submit(make, i) for i in range(n)]]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    agents = enroll_all(GROUP, args.agents, enroll)
+    # The fetchers: enrolled identities (certificate and key in state/), never started.
+    fetchers = [d for d, _ in enroll_all(DL_GROUP, n_fetchers, lambda i: h.enroll_agent(f"fetch{i:03d}", "syslog"))]
     members = status()["agents"]
     if len(members) != args.agents:
         h.fail(f"groups status {GROUP} lists {len(members)} agents, expected {args.agents}")
@@ -242,7 +299,8 @@ def main(h):
                 h.fail(f"agent {os.path.basename(d)} exited with status {p.returncode}")
         try:
             with sqlite3.connect(h.db, timeout=10) as conn:
-                n = conn.execute("SELECT COUNT(DISTINCT agent_id) FROM records WHERE dataset = 'agent.health'").fetchone()[0]
+                n = conn.execute("SELECT COUNT(DISTINCT agent_id) FROM records "
+                                 "WHERE dataset = 'agent.health'").fetchone()[0]
         except Exception:
             return False
         return n >= args.agents
@@ -302,7 +360,7 @@ def main(h):
     # --- 2. ingest with and without pushes ----------------------------------------------------
     stop_feed = threading.Event()
     fed = [0]
-    feed_error = []
+    errors_seen = []  # from the feeder, pushers and fetchers, reported by the main thread
 
     def feeder():
         """Appends sshd lines to every agent's log, RATE lines/s in all, in slices of 0.1 s."""
@@ -333,12 +391,13 @@ def main(h):
             for f in files:
                 f.close()
         except Exception as e:  # reported by the main thread
-            feed_error.append(repr(e))
+            errors_seen.append(f"feeding the logs: {e!r}")
 
     # The large bundle: many files, its bytes mostly value lists (one user name a line), each read
     # by one rule on a dataset no record has. The bytes travel, are checked, signed, stored,
-    # served, verified and staged like rules; loading a list is cheap, so the agents' CPU (one
-    # machine for all of them) is not what the ingest figure measures. --bundle-kib sets the size.
+    # served, verified and staged like rules, and cost the agents less to load than as many bytes
+    # of rules would; still, every agent shares this machine's CPU with the collector: the CPU
+    # figures of each window say who used it.
     big = f"{h.tmp}/bundles/big"
     os.makedirs(big)
     n_files = args.bundle_files
@@ -367,40 +426,105 @@ def main(h):
     for name in os.listdir(big):
         with open(f"{big}/{name}") as f:
             body += len(json.dumps({"path": "rules/" + name, "content": f.read()})) + 2
-    if body > CONSOLE_MAX_BODY - 16 * 1024:
-        h.fail(f"the large bundle ({size} bytes, a push request of about {body} bytes) would be over the console's "
-               f"1 MiB request limit: lower --bundle-kib")
+    if size > MAX_BUNDLE_BYTES or body > PUSH_MAX_BODY - 64 * 1024:
+        h.fail(f"the large bundle ({size} bytes, a push request of about {body} bytes) would be over the 16 MiB of "
+               f"a bundle or the console's 40 MiB push request: lower --bundle-kib")
 
-    stop_push = threading.Event()
-    pushes_done = []  # (version, time stored, seconds the push took)
-    push_error = []
-
-    def pusher():
-        """Pushes the large bundle every heartbeat (back to back when a push takes longer)."""
+    def pusher(group, done, failed, stop):
+        """Pushes the large bundle to `group` every heartbeat (back to back when a push takes
+        longer); appends (version, time stored, seconds the push took) to `done`, (time, what
+        vigilctl said) to `failed` for a push refused or timed out (a figure, not the end)."""
         try:
             n = 0
-            while not stop_push.is_set():
+            while not stop.is_set():
                 t = time.time()
                 n += 1
                 with open(f"{big}/big-0000.yaml", "a") as f:
-                    f.write(f"# load push {n}\n")  # new content each time
-                v = push(big, f"fleet_push load {n}")
-                pushes_done.append((v, time.time(), time.time() - t))
-                stop_push.wait(max(0.0, HB - (time.time() - t)))
+                    f.write(f"# load push {group} {n}\n")  # new content each time
+                r = run(h.ctl + ["groups", "push", group, "--rules", big, "--message", f"fleet_push load {n}",
+                                 "--json"], timeout=300)
+                doc = None
+                if r.returncode == 0:
+                    try:
+                        doc = json.loads(r.stdout)
+                    except ValueError:
+                        pass
+                if isinstance(doc, dict) and doc.get("group") == group and isinstance(doc.get("version"), int):
+                    done.append((doc["version"], time.time(), time.time() - t))
+                else:
+                    failed.append((time.time(), " ".join((r.stdout + r.stderr).split())[:300]))
+                stop.wait(max(0.0, HB - (time.time() - t)))
         except BaseException as e:
-            push_error.append(repr(e))
+            errors_seen.append(f"pushing the large bundle to {group}: {e!r}")
 
-    def downloads(t0, t1):
+    def agent_downloads(t0, t1):
         """Bundles the agents fetched and verified between t0 and t1 (from their logs)."""
         n = 0
         for d, _ in agents:
             with open(f"{h.tmp}/{os.path.basename(d)}-agent.log", errors="replace") as f:
                 for line in f:
                     if "[bundle] bundle of group" in line and " verified " in line:
-                        at = parse_ts(line.split(" ", 1)[0].replace("+00:00", "Z"))
+                        at = parse_ts(line.split(" ", 1)[0])
                         if at is not None and t0 <= at <= t1:
                             n += 1
         return n
+
+    # Fetchers: enrolled identities of group DL_GROUP, each a thread fetching GET /v1/bundle over
+    # mutual TLS as an agent does, once per new version at a random point of the next heartbeat
+    # (when an agent would learn it from an acknowledgement), then verified by size only.
+    dl_version = [0]
+    dl_cond = threading.Condition()
+    stop_dl = threading.Event()
+    fetches = []  # (time done, seconds, bytes)
+    downloading = set()  # connections reading a bundle now
+    aborted = []  # downloads cut short once their window was over
+
+    def fetcher(d):
+        ctx = ssl.create_default_context(cafile=f"{d}/state/ca.crt")
+        ctx.load_cert_chain(f"{d}/state/agent.crt", f"{d}/state/agent.key")
+        conn, seen = None, 0
+        while not stop_dl.is_set():
+            with dl_cond:
+                dl_cond.wait_for(lambda: dl_version[0] > seen or stop_dl.is_set(), timeout=1)
+                v = dl_version[0]
+            if v <= seen or stop_dl.wait(random.uniform(0, HB)):
+                continue
+            t = time.time()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPSConnection("127.0.0.1", h.agents_port, context=ctx, timeout=60)
+                conn.request("GET", "/v1/bundle")
+                with live_lock:
+                    downloading.add(conn)
+                try:
+                    r = conn.getresponse()
+                    body = r.read()
+                finally:
+                    with live_lock:
+                        downloading.discard(conn)
+                if r.status != 200 or len(body) < size:
+                    raise RuntimeError(f"GET /v1/bundle: {r.status}, {len(body)} bytes: {body[:200]!r}")
+                fetches.append((time.time(), time.time() - t, len(body)))
+            except Exception as e:
+                if stop_dl.is_set():
+                    aborted.append(d)
+                else:
+                    errors_seen.append(f"fetcher {os.path.basename(d)}: {e!r}")
+                if conn is not None:
+                    conn.close()
+                conn = None
+            seen = v
+        if conn is not None:
+            conn.close()
+
+    def cut_downloads():
+        with live_lock:
+            for conn in list(downloading):
+                try:
+                    if conn.sock is not None:
+                        conn.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def cpu_seconds(pids):
         """User + system CPU seconds the processes used so far."""
@@ -414,26 +538,29 @@ def main(h):
                 pass
         return total / os.sysconf("SC_CLK_TCK")
 
-    def window(name):
+    def window(name, pushes=(), extra=lambda t0, t1: "", failed=()):
+        """Records/s stored over --window seconds; prints them with what else happened."""
         agent_pids = [p.pid for p in h.agents.values()]
-        cpu0 = (cpu_seconds([h.collector.pid]), cpu_seconds(agent_pids))
-        c0, t0 = ingested(), time.time()
-        f0 = fed[0]
+        cpu0 = (cpu_seconds([h.collector.pid]), cpu_seconds(agent_pids), cpu_seconds([os.getpid()]))
+        c0, t0, f0 = ingested(), time.time(), fed[0]
         time.sleep(args.window)
-        c1, t1 = ingested(), time.time()
-        cpu1 = (cpu_seconds([h.collector.pid]), cpu_seconds(agent_pids))
+        c1, t1, f1 = ingested(), time.time(), fed[0]
+        cpu1 = (cpu_seconds([h.collector.pid]), cpu_seconds(agent_pids), cpu_seconds([os.getpid()]))
+        if errors_seen:
+            h.fail(errors_seen[0])
         rate = (c1 - c0) / (t1 - t0)
-        if feed_error:
-            h.fail("feeding the logs failed: " + feed_error[0])
-        if push_error:
-            h.fail("pushing the large bundle failed: " + push_error[0])
-        pushed = sum(1 for _, at, _ in pushes_done if t0 <= at <= t1)
-        fetched = downloads(t0, t1)
-        print(f"ingest {name:14s}: {rate:8.0f} records/s stored over {t1 - t0:.1f} s (fed "
-              f"{(fed[0] - f0) / (t1 - t0):.0f} lines/s); {pushed} large pushes stored, "
-              f"{fetched} bundles fetched by agents; CPU: collector {(cpu1[0] - cpu0[0]) / (t1 - t0):.0%}, "
-              f"agents {(cpu1[1] - cpu0[1]) / (t1 - t0):.0%} (of one core)", flush=True)
-        return rate, pushed, fetched
+        pushed = sum(1 for _, at, _ in pushes if t0 <= at <= t1)
+        refused = [what for at, what in failed if t0 <= at <= t1]
+        if refused:
+            more_failed = f", {len(refused)} push(es) failed (first: {refused[0]})"
+        else:
+            more_failed = ""
+        cpu = [(b - a) / (t1 - t0) for a, b in zip(cpu0, cpu1)]
+        more = extra(t0, t1)
+        print(f"ingest {name:20s}: {rate:7.0f} records/s stored over {t1 - t0:.1f} s (fed {(f1 - f0) / (t1 - t0):.0f} "
+              f"lines/s); {pushed} large pushes stored{more_failed}{', ' + more if more else ''}; "
+              f"CPU (of one core): collector {cpu[0]:.0%}, agents {cpu[1]:.0%}, this script {cpu[2]:.0%}", flush=True)
+        return rate, pushed, more, len(refused)
 
     def wait_all_on(version, secs):
         """(seconds until every agent reports `version` in groups status or None after `secs`,
@@ -450,18 +577,44 @@ def main(h):
                 return (time.time() - t0 if on == len(ids) else None), on, errors
             time.sleep(0.5)
 
-    def wait_drained(secs):
-        """Waits (at most `secs`) until the agents caught up with what was fed since c_feed."""
-        end = time.time() + secs
-        while time.time() < end:
-            health = (time.time() - t_feed) * args.agents / HB  # agent.health records, about
-            if ingested() - c_feed - health >= fed[0]:
+    def backlog():
+        """Lines fed and not stored yet (agent.health records estimated)."""
+        health = (time.time() - t_feed) * args.agents / HB
+        return fed[0] - (ingested() - c_feed - health)
+
+    def drain(level, what):
+        """Waits (bounded) until the backlog is back to `level` (what was in flight before the
+        pushes) plus a second of feed: a catch-up is no baseline."""
+        end = time.time() + SETTLE
+        while True:
+            left = backlog()
+            if left <= level + args.rate:
                 return True
+            if time.time() >= end:
+                print(f"note: {left:.0f} lines not delivered yet before {what} ({level:.0f} in flight before the "
+                      "pushes): it measures the fleet catching up", flush=True)
+                return False
             time.sleep(0.5)
-        return False
+
+    def first_push(done, failed):
+        end = time.time() + 300
+        while not done and not errors_seen and len(failed) < 3:
+            if time.time() > end:
+                h.fail("the first push of the large bundle took over 300 s")
+            time.sleep(0.1)
+        if errors_seen:
+            h.fail(errors_seen[0])
+        if not done:
+            hint = (" (a collector that takes at most 1 MiB on its console API refuses a bundle this size: "
+                    "--bundle-kib 900)" if size > 900 * 1024 else "")
+            h.fail(f"the large bundle was not pushed{hint}; vigilctl groups push: {failed[0][1]}")
 
     feed = threading.Thread(target=feeder, daemon=True)
-    push_thread = threading.Thread(target=pusher, daemon=True)
+    threads = []
+    stops = [stop_dl]
+    dl = agent_win = None
+    fetch_all_txt = ""
+    dl_failed, agent_failed = [], []
     try:
         c_feed, t_feed = ingested(), time.time()  # records stored before the first line was fed
         feed.start()
@@ -471,67 +624,137 @@ def main(h):
             print(f"note: {base1:.0f} of {args.rate} lines/s fed were stored: the windows measure what the fleet and "
                   "the collector manage under a growing backlog, and bundle fetches may wait behind it (a lower "
                   "--rate measures at a load they sustain)", flush=True)
-        push_thread.start()
-        # The window opens once the first large version is stored: from then on agents fetch.
-        end = time.time() + 300
-        while not pushes_done and not push_error:
-            if time.time() > end:
-                h.fail("the first push of the large bundle took over 300 s")
-            time.sleep(0.1)
-        during, pushed_in, fetched_in = window("while pushing")
-        stop_push.set()
-        push_thread.join(300)
-        if push_thread.is_alive() or push_error:
-            h.fail("pushing the large bundle failed: " + (push_error[0] if push_error else "still running"))
-        last_version = pushes_done[-1][0]
-        settle, on, errors = wait_all_on(last_version, REACH_TIMEOUT)
+
+        # a) The collector serving downloads: pushes to DL_GROUP, fetched by the fetchers.
+        if fetchers:
+            steady = max(0.0, backlog())
+            dl_pushes, stop = [], threading.Event()
+            stops.append(stop)
+            threads.append(threading.Thread(target=pusher, args=(DL_GROUP, dl_pushes, dl_failed, stop), daemon=True))
+            threads += [threading.Thread(target=fetcher, args=(d,), daemon=True) for d in fetchers]
+            for t in threads:
+                t.start()
+            seen = [0]
+
+            def announce():
+                """Tells the fetchers about each new version (a thread of its own)."""
+                while not stop_dl.is_set():
+                    if dl_pushes and dl_pushes[-1][0] > seen[0]:
+                        seen[0] = dl_pushes[-1][0]
+                        with dl_cond:
+                            dl_version[0] = seen[0]
+                            dl_cond.notify_all()
+                    stop_dl.wait(0.05)
+
+            threads.append(threading.Thread(target=announce, daemon=True))
+            threads[-1].start()
+            first_push(dl_pushes, dl_failed)
+
+            def dl_extra(t0, t1):
+                inside = [(s, b) for at, s, b in fetches if t0 <= at <= t1]
+                if not inside:
+                    return f"0 downloads by {len(fetchers)} fetchers done in it"
+                secs = [s for s, _ in inside]
+                return (f"{len(inside)} downloads by {len(fetchers)} fetchers "
+                        f"({sum(b for _, b in inside) / 1e6:.0f} MB; each took p50 {statistics.median(secs):.2f} s, "
+                        f"max {max(secs):.2f} s)")
+
+            dl = window("fetchers fetching", dl_pushes, dl_extra, dl_failed)
+            window_end = time.time()
+            stop.set()
+            stop_dl.set()
+            with dl_cond:
+                dl_cond.notify_all()
+            # Downloads under way may finish for a while (their times are worth having), then
+            # are cut: they are not to weigh on the next window.
+            end = time.time() + SETTLE
+            while time.time() < end and any(t.is_alive() for t in threads):
+                time.sleep(0.2)
+            cut_downloads()
+            for t in threads:
+                t.join(90)
+            secs = [s for _, s, _ in fetches]
+            fetch_all_txt = (f"{len(fetches)} downloads in all (also those done after the window), each took "
+                             + (f"p50 {statistics.median(secs):.2f} s, max {max(secs):.2f} s" if secs else "-")
+                             + (f"; {len(aborted)} still under way {end - window_end:.0f} s after the window were cut"
+                                if aborted else ""))
+            print("fetchers: " + fetch_all_txt, flush=True)
+            drain(steady, "the next window")
+
+        # b) The agents fetching and applying: pushes to GROUP.
+        steady = max(0.0, backlog())
+        agent_pushes, stop = [], threading.Event()
+        stops.append(stop)
+        threads.append(threading.Thread(target=pusher, args=(GROUP, agent_pushes, agent_failed, stop), daemon=True))
+        threads[-1].start()
+        first_push(agent_pushes, agent_failed)
+        agent_win = window("agents fetching", agent_pushes,
+                           lambda t0, t1: f"{agent_downloads(t0, t1)} downloads by {len(ids)} agents", agent_failed)
+        stop.set()
+        threads[-1].join(300)
+        if errors_seen:
+            h.fail(errors_seen[0])
+        last_version = agent_pushes[-1][0]
+        settle, on, errors = wait_all_on(last_version, SETTLE)
         settle_txt = (f"every agent ran the last one (version {last_version}) {settle:.1f} s after the pushes stopped"
                       if settle is not None else
-                      f"{on} of {len(ids)} agents ran the last one (version {last_version}) {REACH_TIMEOUT:.0f} s "
+                      f"{on} of {len(ids)} agents ran the last one (version {last_version}) {SETTLE:.0f} s "
                       "after the pushes stopped")
         if errors:
             settle_txt += "; errors in groups status: " + "; ".join(f"{n} x {e}" for e, n in errors.items())
-        took = [t for _, _, t in pushes_done]
-        print(f"large bundle: {2 * n_files} files ({n_files} rule files, {n_files} value lists), {size / 1024:.0f} KiB; "
-              f"{len(pushes_done)} pushes, each took p50 {statistics.median(took):.2f} s, max {max(took):.2f} s "
-              f"(checked with the agent's loaders, signed, stored); {settle_txt}", flush=True)
-        # The backlog the push window left is delivered first: its catch-up is no baseline.
-        if not wait_drained(max(30.0, args.window * 2)):
-            print("note: the backlog was not delivered before the last window (it measures the fleet catching up)",
-                  flush=True)
+        took = [t for _, _, t in agent_pushes + (dl_pushes if fetchers else [])]
+        n_failed = len(dl_failed) + len(agent_failed)
+        failed_txt = f"; {n_failed} push(es) failed (vigilctl: {(dl_failed + agent_failed)[0][1]})" if n_failed else ""
+        print(f"large bundle: {2 * n_files} files ({n_files} rule files, {n_files} value lists), "
+              f"{size / 1024:.0f} KiB; pushes took p50 {statistics.median(took):.2f} s, max {max(took):.2f} s "
+              f"(checked with the agent's loaders, signed, stored){failed_txt}; {settle_txt}", flush=True)
+        drained = drain(steady, "the last window")
         base2 = window("without pushes")[0]
     finally:
-        stop_push.set()
         stop_feed.set()
-        feed.join(10)
-        if push_thread.is_alive():
-            push_thread.join(300)
-    baseline = (base1 + base2) / 2
-    ratio = during / baseline if baseline > 0 else 0.0
+        for ev in stops:
+            ev.set()
+        with dl_cond:
+            dl_cond.notify_all()
+        cut_downloads()
+        end = time.time() + 30  # a push under way may take a while; the threads are daemons
+        for t in [feed] + threads:
+            t.join(max(0.0, end - time.time()))
+    # A last window spent catching up is no baseline: the first alone then.
+    baseline = (base1 + base2) / 2 if drained else base1
+    baseline_txt = (f"mean of {base1:.0f} before and {base2:.0f} after" if drained else
+                    f"before; {base2:.0f} after is left out, a catch-up")
+
     # --- summary ------------------------------------------------------------------------------
     worst = max((r[0] for r in reach), default=None)
     worst_applied = max((max(r[2]) for r in reach if r[2]), default=None)
     print("\n=== fleet_push summary ===")
-    print(f"agents                 {args.agents} (real, loopback, one group, one token each)")
-    print(f"heartbeat              {HB:g} s (agent.health_interval {HB_TEXT})")
+    print(f"agents                   {args.agents} (real, loopback, one group, one token each)")
+    print(f"heartbeat                {HB:g} s (agent.health_interval {HB_TEXT})")
     if worst is not None:
         verdict = "met" if worst / HB <= TARGET_INTERVALS else "NOT met"
-        print(f"push reaches all       {worst:.2f} s = {worst / HB:.2f} intervals, worst of {len(reach)} pushes "
-              f"(target <= {TARGET_INTERVALS:g}: {verdict})")
+        print(f"push reaches all         {worst:.2f} s = {worst / HB:.2f} intervals, worst of {len(reach)} pushes, as "
+              f"`groups status` shows it (target <= {TARGET_INTERVALS:g}: {verdict})")
         if worst_applied is not None:
-            print(f"  applied by all       {worst_applied:.2f} s = {worst_applied / HB:.2f} intervals (agent clock; "
-                  "reported one heartbeat later at most)")
+            print(f"  applied by all         {worst_applied:.2f} s = {worst_applied / HB:.2f} intervals (agent clock; "
+                  "reported with the next heartbeat)")
     else:
-        print("push reaches all       not measured (--pushes 0)")
-    verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
-    print(f"ingest during pushes   {during:.0f} / {baseline:.0f} records/s = {ratio:.2f} "
-          f"(target >= {TARGET_RATIO:.2f}: {verdict}); baseline: mean of {base1:.0f} before and {base2:.0f} after")
-    print(f"  in the push window   {pushed_in} pushes of {size / 1024:.0f} KiB stored, {fetched_in} bundle downloads "
-          f"by {args.agents} agents")
-    if fetched_in == 0:
-        print("  (no download fell in the window: the ratio says nothing about serving bundles; "
-              "a longer --window?)")
-    print(f"total run              {time.time() - t_setup:.0f} s", flush=True)
+        print("push reaches all         not measured (--pushes 0)")
+    print(f"ingest without pushes    {baseline:.0f} records/s ({baseline_txt})")
+    for label, win, who in (("ingest, fetchers fetch", dl, "fetchers stand in for the agents"),
+                            ("ingest, agents fetch", agent_win, "the agents fetch and apply, all on this machine")):
+        if win is None:
+            continue
+        ratio = win[0] / baseline if baseline > 0 else 0.0
+        verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
+        if win is dl and win[2].startswith("0 downloads"):
+            verdict += ", but no download finished in the window"
+        print(f"{label:24s} {win[0]:.0f} records/s = {ratio:.2f} of it (target >= {TARGET_RATIO:.2f}: {verdict}); "
+              f"{who}: {win[1]} pushes of {size / 1024:.0f} KiB" + (f" ({win[3]} more failed)" if win[3] else "")
+              + f", {win[2]}")
+        if win is dl and fetch_all_txt:
+            print(f"{'':24s} fetchers: {fetch_all_txt}")
+    print(f"total run                {time.time() - t_setup:.0f} s", flush=True)
 
 
 def cleanup(h):

@@ -262,6 +262,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   // A group bundle the shipper verified and staged, applied through the reload path: its overlay
   // over agent.yaml, its rules over the configuration's and its policies beside them, all loaded
   // before anything changes (all or nothing); refused with the loaders' reasons otherwise.
+  bool health_now = false;
   auto apply_bundle = [&](const fleet::StagedBundle& b) {
     std::error_code ec;
     if (!b.dir.empty() && !fs::is_directory(b.dir, ec)) return bundles.rejected(b, "its files are gone from " + b.dir);
@@ -307,6 +308,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
     scans.set_extra_paths(policy_dirs);
     scans.load();
     bundles.applied(b);
+    health_now = true;  // the collector learns it with the next delivery, not a heartbeat later
   };
 
   // One loop: every source a bounded slice per pass, then the spool synced (on a cadence:
@@ -338,7 +340,8 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
     }
     if (stopping) scans.stop();
     size_t n = logs.poll(pipe) + inbox.poll(pipe) + scans.poll(pipe);
-    if (now >= next_health || stopping) {
+    if (now >= next_health || stopping || health_now) {
+      health_now = false;
       Event health = health_event(sink, shipper, sources, pipe, !captures.empty());
       bundles.put_health(health);
       pipe.event(std::move(health));

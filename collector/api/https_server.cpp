@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <openssl/x509.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,7 +14,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <openssl/x509.h>
 
 #include "common/log/logging.h"
 #include "common/pki/pki.h"
@@ -152,9 +152,12 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     large_body_ = 0;
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
-    // Beast checks a Content-Length against this before reading the body, and a chunked body
-    // as it arrives.
-    parser_->body_limit(body_limit());
+    // Beast checks a Content-Length against this when the header ends, and a chunked body as it
+    // arrives. With large bodies on some routes, the largest is set until the header says which
+    // route: read_request() then holds the request to its own bound.
+    size_t limit = body_limit();
+    for (const auto& l : server_.options.large_bodies) limit = std::max(limit, l.max_bytes);
+    parser_->body_limit(limit);
     if (first_ || buffer_.size() > 0) {
       first_ = false;
       return read_request();
@@ -176,15 +179,19 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     // The header first, to choose the body's bound by the route.
-    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-      if (ec) return self->on_read(ec, n);
-      if (size_t large = self->large_body_for(self->parser_->get()); large > 0 && !self->parser_->is_done()) {
-        self->large_body_ = large;
-        self->parser_->body_limit(self->body_limit());
-      }
-      http::async_read(self->stream_, self->buffer_, *self->parser_,
-                       beast::bind_front_handler(&Session::on_read, self));
-    });
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->on_read(ec, n);
+                              self->large_body_ = self->large_body_for(self->parser_->get());
+                              const size_t limit = self->body_limit();
+                              // A Content-Length was checked against the largest bound only: this route's now.
+                              if (auto length = self->parser_->content_length(); length && *length > limit) {
+                                return self->on_read(http::error::body_limit, n);
+                              }
+                              self->parser_->body_limit(limit);  // a chunked body, as it arrives
+                              http::async_read(self->stream_, self->buffer_, *self->parser_,
+                                               beast::bind_front_handler(&Session::on_read, self));
+                            });
   }
 
   void on_read(beast::error_code ec, std::size_t) {

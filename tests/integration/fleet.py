@@ -343,7 +343,9 @@ try:
     bad_overlay = f"{h.tmp}/bad-overlay.yaml"
     with open(bad_overlay, "w") as f:
         f.write("policies:\n  interval: 12h\ncollector:\n  addresses: [evil.example:8443]\n")
-    db_rules = write_bundle("db-3", {"db.yaml": rule(RULE6, f'{{contains: "{MARK6}"}}')})
+    # With a value list over the console's usual 1 MiB body bound: the push route takes more.
+    big_list = "".join(f"fleet-value-{i:07d}\n" for i in range(80000))
+    db_rules = write_bundle("db-3", {"db.yaml": rule(RULE6, f'{{contains: "{MARK6}"}}'), "big.txt": big_list})
     r = ctl("groups", "push", "db", "--rules", db_rules, "--config", bad_overlay, ok=False)
     if r.returncode != 1 or not re.search(r"config/agent\.yaml:3:1: .*collector.*not allowed", r.stderr):
         h.fail(f"an overlay naming the collector: exit {r.returncode}, expected 1 with "
