@@ -5,7 +5,8 @@
 //                     record that fails is quarantined with its reason, never refusing the rest
 //   POST /v1/renew    {csr} -> {certificate}: a new certificate for the agent; the old one is
 //                     refused from then on
-//   GET  /v1/signing-key  the public key bundles are signed with (also given at enrollment and renewal)
+//   GET  /v1/signing-key  the public key bundles are signed with (also in the enrollment answer, which
+//                     agents keep it from; the renewal answer carries it too, unused: it is not rotated)
 //   GET  /v1/bundle   the agent's group's current bundle, signed (common/fleet/bundle.h); 404: none
 // Every batch's answer names the agent's group and its current bundle version: {"bundle": {"group",
 // "version"}}; the agent fetches the bundle when it runs another.
