@@ -39,8 +39,8 @@ namespace {
 // failure keeps the previous ones.
 bool load_rules(pipeline::Pipeline& p, const AgentConfig& cfg, fleet::BundleClient& bundles,
                 spdlog::logger& log) {
-  auto loaded = rules::load_rules(cfg.rules.paths, bundles.rule_paths());
-  if (!loaded && !bundles.rule_paths().empty()) {
+  auto loaded = rules::load_rules(cfg.rules.paths, bundles.parts().rules);
+  if (!loaded && !bundles.parts().rules.empty()) {
     log.error("rules with the group bundle not loaded; trying without it:\n{}", loaded.error());
     bundles.set_result("rejected: its rules no longer load with the local ones");
     loaded = rules::load_rules(cfg.rules.paths);
@@ -125,7 +125,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   AgentConfig base = initial;
   fleet::BundleClient bundles(base.agent.state_dir);
   bundles.load();
-  AgentConfig cfg = with_overlay(base, bundles.overlay_path(), *log);
+  AgentConfig cfg = with_overlay(base, bundles.parts().overlay, *log);
 
   // Captures need root (or CAP_NET_RAW); they are opened first, then privileges go.
   std::vector<std::unique_ptr<pipeline::CaptureSource>> captures;
@@ -195,9 +195,9 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   logs.open_journals();
   pipeline::InboxSource inbox(cfg.policies.inbox);
   checks::ScheduledScans scans(cfg, host);
-  scans.set_extra_paths(bundles.policy_paths());
+  scans.set_extra_paths(bundles.parts().policies);
   if (!scans.load()) {
-    if (bundles.policy_paths().empty()) return 1;
+    if (bundles.parts().policies.empty()) return 1;
     log->error("policies with the group bundle not loaded; trying without it");
     bundles.set_result("rejected: its policies no longer load with the local ones");
     scans.set_extra_paths({});
@@ -242,7 +242,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
     }
     for (const auto& d : loaded->diagnostics.items()) log->warn("{}", d.to_string());
     base = loaded->config;
-    auto plan = plan_reload(cfg, with_overlay(base, bundles.overlay_path(), *log));
+    auto plan = plan_reload(cfg, with_overlay(base, bundles.parts().overlay, *log));
     for (const auto& setting : plan.needs_restart) {
       log->warn("SIGHUP: {} changed in {} but needs a restart; it keeps its running value until then", setting,
                 config_path);
@@ -266,15 +266,12 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   auto apply_bundle = [&](const fleet::StagedBundle& b) {
     std::error_code ec;
     if (!b.dir.empty() && !fs::is_directory(b.dir, ec)) return bundles.rejected(b, "its files are gone from " + b.dir);
-    std::vector<std::string> rule_dirs, policy_dirs;
-    if (!b.dir.empty() && fs::is_directory(fs::path(b.dir) / "rules", ec)) rule_dirs.push_back(b.dir + "/rules");
-    if (!b.dir.empty() && fs::is_directory(fs::path(b.dir) / "policies", ec)) {
-      policy_dirs.push_back(b.dir + "/policies");
-    }
+    const fleet::BundleParts parts = fleet::parts_of(b.dir);
+    const std::vector<std::string>& rule_dirs = parts.rules;
+    const std::vector<std::string>& policy_dirs = parts.policies;
     AgentConfig next = base;
-    const fs::path overlay_file = fs::path(b.dir) / "config" / "agent.yaml";
-    if (!b.dir.empty() && fs::is_regular_file(overlay_file, ec)) {
-      auto text = pki::read_file(overlay_file);
+    if (!parts.overlay.empty()) {
+      auto text = pki::read_file(parts.overlay);
       if (!text) return bundles.rejected(b, text.error());
       auto overlay = load_config_overlay("config/agent.yaml", *text);
       if (!overlay) return bundles.rejected(b, "its agent.yaml overlay does not load here: " + overlay.error());

@@ -11,7 +11,6 @@
 #include "common/ingest/bounded_json.h"
 #include "common/log/logging.h"
 #include "common/pki/pki.h"
-#include "common/pki/signing.h"
 
 namespace vigil::agent::fleet {
 
@@ -43,7 +42,8 @@ void BundleClient::load() {
   }
   if (auto h = j.find("high"); h != j.end() && h->is_object()) {
     for (const auto& [g, v] : h->items()) {
-      if (::vigil::fleet::valid_group_name(g) && v.is_number_integer() && high_.size() < 1000) high_[g] = v.get<int64_t>();
+      if (::vigil::fleet::valid_group_name(g) && v.is_number_integer() && high_.size() < 1000)
+        high_[g] = v.get<int64_t>();
     }
   }
   StagedBundle b;
@@ -224,7 +224,8 @@ void BundleClient::applied(const StagedBundle& b) {
   // Other versions' files go, but not what the shipper is staging or has staged meanwhile.
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     const std::string p = entry.path().string();
-    if (!entry.is_directory() || p == b.dir || entry.path().filename() == ".staging" || (staged_ && p == staged_->dir)) {
+    if (!entry.is_directory() || p == b.dir || entry.path().filename() == ".staging" ||
+        (staged_ && p == staged_->dir)) {
       continue;
     }
     fs::remove_all(entry.path(), ec);
@@ -244,25 +245,20 @@ void BundleClient::rejected(const StagedBundle& b, const std::string& reason) {
   if (!b.dir.empty() && b.dir != running_.dir && !(staged_ && staged_->dir == b.dir)) fs::remove_all(b.dir, ec);
 }
 
-std::vector<std::string> BundleClient::rule_paths() const {
-  std::lock_guard lock(mutex_);
-  if (running_.dir.empty()) return {};
-  return {(fs::path(running_.dir) / "rules").string()};
+BundleParts parts_of(const std::string& dir) {
+  BundleParts out;
+  if (dir.empty()) return out;
+  std::error_code ec;
+  if (fs::is_directory(fs::path(dir) / "rules", ec)) out.rules.push_back((fs::path(dir) / "rules").string());
+  if (fs::is_directory(fs::path(dir) / "policies", ec)) out.policies.push_back((fs::path(dir) / "policies").string());
+  const fs::path overlay = fs::path(dir) / std::string(::vigil::fleet::kOverlayPath);
+  if (fs::is_regular_file(overlay, ec)) out.overlay = overlay.string();
+  return out;
 }
 
-std::vector<std::string> BundleClient::policy_paths() const {
+BundleParts BundleClient::parts() const {
   std::lock_guard lock(mutex_);
-  std::error_code ec;
-  if (running_.dir.empty() || !fs::is_directory(fs::path(running_.dir) / "policies", ec)) return {};
-  return {(fs::path(running_.dir) / "policies").string()};
-}
-
-std::string BundleClient::overlay_path() const {
-  std::lock_guard lock(mutex_);
-  std::error_code ec;
-  if (running_.dir.empty()) return {};
-  const fs::path p = fs::path(running_.dir) / std::string(::vigil::fleet::kOverlayPath);
-  return fs::is_regular_file(p, ec) ? p.string() : std::string();
+  return parts_of(running_.dir);
 }
 
 void BundleClient::put_health(Event& h) const {

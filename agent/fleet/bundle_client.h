@@ -31,6 +31,14 @@ struct StagedBundle {
   std::string dir;
 };
 
+// Where a bundle on disk keeps its parts (each empty when it has none): what the loaders read.
+struct BundleParts {
+  std::vector<std::string> rules;     // <dir>/rules
+  std::vector<std::string> policies;  // <dir>/policies
+  std::string overlay;                // <dir>/config/agent.yaml
+};
+BundleParts parts_of(const std::string& dir);
+
 class BundleClient {
  public:
   explicit BundleClient(std::string state_dir);
@@ -53,11 +61,8 @@ class BundleClient {
   // What health reports as the last result, when the main loop had to run without the bundle.
   void set_result(const std::string& result);
 
-  // Where the bundle that runs keeps its rules and policies (empty when it has none).
-  std::vector<std::string> rule_paths() const;
-  std::vector<std::string> policy_paths() const;
-  // The agent.yaml overlay of the bundle that runs (empty: none).
-  std::string overlay_path() const;
+  // The parts of the bundle that runs.
+  BundleParts parts() const;
   // vigil.bundle.{group, version, applied_at, result}.
   void put_health(Event& health) const;
 

@@ -20,7 +20,6 @@
 #include "collector/store/store.h"
 #include "common/log/logging.h"
 #include "common/pki/pki.h"
-#include "common/pki/signing.h"
 #include "common/util/signals.h"
 #include "common/version.h"
 

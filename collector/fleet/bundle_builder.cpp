@@ -14,7 +14,6 @@
 #include "agent/config/agent_config.h"
 #include "agent/rules/rule_loader.h"
 #include "common/config/content_files.h"
-#include "common/pki/signing.h"
 
 namespace vigil::collector {
 

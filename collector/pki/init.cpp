@@ -10,7 +10,6 @@
 
 #include "common/config/yaml_reader.h"
 #include "common/pki/pki.h"
-#include "common/pki/signing.h"
 #include "common/util/host.h"
 
 namespace vigil::collector {

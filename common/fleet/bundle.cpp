@@ -10,7 +10,6 @@
 
 #include "common/ingest/bounded_json.h"
 #include "common/pki/pki.h"
-#include "common/pki/signing.h"
 
 namespace vigil::fleet {
 

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 #include <optional>
 
@@ -365,5 +366,62 @@ std::string sha256_hex(const std::string& text) {
   for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
   return out;
 }
+
+// Content signing (signing of group bundles, common/fleet/bundle.h).
+
+Result<Key> generate_signing_key() {
+  EVP_PKEY* k = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  if (!k) return make_error(openssl_error("generating an Ed25519 key"));
+  return Key(k);
+}
+
+Result<std::string> public_pem(const Key& key) {
+  Bio b(BIO_new(BIO_s_mem()));
+  if (!b || !PEM_write_bio_PUBKEY(b.get(), key.get())) return make_error(openssl_error("writing a public key"));
+  return bio_text(b.get());
+}
+
+Result<std::string> sign_hex(const Key& key, std::string_view data) {
+  if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) return make_error("the signing key is not an Ed25519 key");
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1) {
+    return make_error(openssl_error("starting a signature"));
+  }
+  size_t len = 0;
+  const auto* in = reinterpret_cast<const unsigned char*>(data.data());
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, in, data.size()) != 1) return make_error(openssl_error("signing"));
+  std::vector<unsigned char> sig(len);
+  if (EVP_DigestSign(ctx.get(), sig.data(), &len, in, data.size()) != 1) return make_error(openssl_error("signing"));
+  std::string out;
+  out.reserve(len * 2);
+  for (size_t i = 0; i < len; ++i) out += fmt::format("{:02x}", sig[i]);
+  return out;
+}
+
+Result<void> verify_hex(const std::string& public_key_pem, std::string_view data, std::string_view signature_hex) {
+  Bio b(BIO_new_mem_buf(public_key_pem.data(), static_cast<int>(public_key_pem.size())));
+  Key key(b ? PEM_read_bio_PUBKEY(b.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key) return make_error(openssl_error("reading the signing public key"));
+  if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) return make_error("the signing public key is not Ed25519");
+  if (signature_hex.size() != 128) return make_error("the signature is not 64 bytes of hex");
+  std::vector<unsigned char> sig(64);
+  for (size_t i = 0; i < 64; ++i) {
+    unsigned v = 0;
+    auto [end, ec] = std::from_chars(signature_hex.data() + 2 * i, signature_hex.data() + 2 * i + 2, v, 16);
+    if (ec != std::errc() || end != signature_hex.data() + 2 * i + 2) return make_error("the signature is not hex");
+    sig[i] = static_cast<unsigned char>(v);
+  }
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1) {
+    return make_error(openssl_error("starting a verification"));
+  }
+  int ok = EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), reinterpret_cast<const unsigned char*>(data.data()),
+                            data.size());
+  ERR_clear_error();
+  if (ok != 1) return make_error("the signature does not verify with the collector's signing key");
+  return {};
+}
+
+std::string key_fingerprint(const std::string& public_key_pem) { return "sha256:" + sha256_hex(public_key_pem); }
 
 }  // namespace vigil::pki

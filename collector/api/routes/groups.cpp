@@ -6,7 +6,7 @@
 #include "collector/fleet/bundle_builder.h"
 #include "common/fleet/bundle.h"
 #include "common/log/logging.h"
-#include "common/pki/signing.h"
+#include "common/pki/pki.h"
 
 namespace vigil::collector::routes {
 
@@ -88,6 +88,16 @@ std::optional<net::HttpResponse> not_managed(const Call& c, const std::string& g
 std::optional<net::HttpResponse> no_signing_key(const Call& c) {
   if (c.env.signing_key) return std::nullopt;
   return error(503, "this collector has no bundle signing key: " + c.env.signing_key_problem);
+}
+
+// The group of the path for a push or a rollback: a signing key, the group, and a caller who
+// manages it; else the refusal.
+FoundGroup group_to_change(const Call& c) {
+  if (auto refused = no_signing_key(c)) return {std::nullopt, *refused};
+  FoundGroup found = find_group(c);
+  if (!found.group) return found;
+  if (auto refused = not_managed(c, found.group->name)) return {std::nullopt, *refused};
+  return found;
 }
 
 }  // namespace
@@ -172,10 +182,8 @@ net::HttpResponse group_history(const Call& c) {
 // {files: [{path, content}], message} -> {group, version, sha256}; 422 {error, problems: [...]}
 // when the agent's loaders refuse a file (each problem `path:line:column: message`).
 net::HttpResponse push_bundle(const Call& c) {
-  if (auto refused = no_signing_key(c)) return *refused;
-  FoundGroup found = find_group(c);
+  FoundGroup found = group_to_change(c);
   if (!found.group) return found.refusal;
-  if (auto refused = not_managed(c, found.group->name)) return *refused;
   auto body = request_json(c.request.body);
   if (body.is_discarded() || !body.is_object() || !body.contains("files") || !body["files"].is_array()) {
     return error(400, "expected {\"files\": [{\"path\": ..., \"content\": ...}], \"message\": string}");
@@ -227,10 +235,8 @@ net::HttpResponse push_bundle(const Call& c) {
 // {to?} -> {group, version, sha256, rollback_of}: version `to` (default: the one before the current)
 // made current again under a new number, so agents never go backwards in numbering.
 net::HttpResponse rollback_group(const Call& c) {
-  if (auto refused = no_signing_key(c)) return *refused;
-  FoundGroup found = find_group(c);
+  FoundGroup found = group_to_change(c);
   if (!found.group) return found.refusal;
-  if (auto refused = not_managed(c, found.group->name)) return *refused;
   auto body = request_json(c.request.body);
   if (!c.request.body.empty() && (body.is_discarded() || !body.is_object())) return error(400, "expected {\"to\": N}");
   int64_t to = found.group->version - 1;
@@ -255,11 +261,12 @@ net::HttpResponse rollback_group(const Call& c) {
   auto pub = pki::public_pem(*c.env.signing_key);
   if (!pub) return error(500, pub.error());
   if (auto ok = pki::verify_hex(*pub, (*old)->content, (*old)->signature); !ok) {
-    c.env.log->error("group {}: version {}: its stored signature does not verify with this collector's key "
-                     "(changed in storage, or signed with another key)",
-                     found.group->name, to);
-    return error(409, fmt::format("version {} does not verify with this collector's signing key: not rolled back to",
-                                  to));
+    c.env.log->error(
+        "group {}: version {}: its stored signature does not verify with this collector's key "
+        "(changed in storage, or signed with another key)",
+        found.group->name, to);
+    return error(409,
+                 fmt::format("version {} does not verify with this collector's signing key: not rolled back to", to));
   }
   auto parsed = fleet::from_document((*old)->content);
   if (!parsed) return error(500, "version " + std::to_string(to) + " does not read: " + parsed.error());

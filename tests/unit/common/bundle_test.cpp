@@ -9,7 +9,7 @@
 #include "agent/rules/rule_loader.h"
 #include "collector/fleet/bundle_builder.h"
 #include "common/fleet/bundle.h"
-#include "common/pki/signing.h"
+#include "common/pki/pki.h"
 #include "tests/support/test_support.h"
 
 namespace vigil {
