@@ -29,7 +29,7 @@ using tcp = asio::ip::tcp;
 
 struct HttpsServer::Impl {
   HttpsServerOptions options;
-  Handler handler;
+  AsyncHandler handler;
   HttpsServerStats stats;
   ssl::context ctx{ssl::context::tls_server};  // outlives io: sessions destroyed with io use it
   std::shared_ptr<spdlog::logger> log;
@@ -47,7 +47,7 @@ struct HttpsServer::Impl {
   uint16_t bound_port = 0;
   bool running = false;
 
-  Impl(HttpsServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {
+  Impl(HttpsServerOptions o, AsyncHandler h) : options(std::move(o)), handler(std::move(h)) {
     log = logging::get(options.name);
   }
 
@@ -163,9 +163,11 @@ class Session : public std::enable_shared_from_this<Session> {
       return read_request();
     }
     // Kept alive: the idle timeout until the next request starts, then the request timeout for
-    // the whole of it.
+    // the whole of it. While idle, the connection holds no request buffer (the last request's,
+    // up to the body bound, is given back) and waits for one byte.
+    buffer_.shrink_to_fit();
     beast::get_lowest_layer(stream_).expires_after(server_.options.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    stream_.async_read_some(buffer_.prepare(1), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
       self->buffer_.commit(n);
       if (ec) return self->on_read(ec, 0);
       self->read_request();
@@ -237,15 +239,22 @@ class Session : public std::enable_shared_from_this<Session> {
                         compress::content_encoding(*codec), body_limit());
       return reply_and_close(413, R"({"error":"body does not inflate within the limit"})");
     }
-    net::HttpResponse resp;
+    const bool keep_alive = req.keep_alive();
+    const std::string method = r.method, target = r.target;
+    // The answer may come from another thread: it is sent on this connection's strand.
+    HttpsServer::Reply reply = [self = shared_from_this(), keep_alive](net::HttpResponse resp) {
+      asio::post(self->stream_.get_executor(), [self, keep_alive, resp = std::move(resp)]() mutable {
+        const bool keep = keep_alive && !resp.close;
+        self->send(resp.status, std::move(resp.body), resp.content_type, keep, resp.headers);
+      });
+    };
     try {
-      resp = server_.handler(r);
+      server_.handler(std::move(r), std::move(reply));
     } catch (const std::exception& e) {
-      server_.log->error("{} {}: handler failed: {}", r.method, r.target, e.what());
-      resp = {500, R"({"error":"internal error"})", "application/json", true};
+      // Thrown before the reply was handed on: the connection is answered and closed here.
+      server_.log->error("{} {}: handler failed: {}", method, target, e.what());
+      send(500, R"({"error":"internal error"})", "application/json", false);
     }
-    bool keep = req.keep_alive() && !resp.close;
-    send(resp.status, std::move(resp.body), resp.content_type, keep, resp.headers);
   }
 
   void reply_and_close(int status, std::string body) { send(status, std::move(body), "application/json", false); }
@@ -335,6 +344,18 @@ void HttpsServer::Impl::on_accept_error(const beast::error_code& ec) {
 }
 
 HttpsServer::HttpsServer(HttpsServerOptions options, Handler handler)
+    : HttpsServer(std::move(options), AsyncHandler([handler = std::move(handler)](net::HttpRequest r, Reply reply) {
+        net::HttpResponse resp;
+        try {
+          resp = handler(r);
+        } catch (const std::exception& e) {
+          logging::get("https")->error("{} {}: handler failed: {}", r.method, r.target, e.what());
+          resp = {500, R"({"error":"internal error"})", "application/json", true};
+        }
+        reply(std::move(resp));
+      })) {}
+
+HttpsServer::HttpsServer(HttpsServerOptions options, AsyncHandler handler)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
 
 HttpsServer::~HttpsServer() { stop(); }

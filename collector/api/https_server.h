@@ -60,8 +60,13 @@ struct HttpsServerStats {
 class HttpsServer {
  public:
   using Handler = std::function<net::HttpResponse(const net::HttpRequest&)>;
+  // A handler that answers later, from any thread (e.g. once a write is durable): it calls the
+  // reply exactly once. The connection waits for it without holding a listener thread.
+  using Reply = std::function<void(net::HttpResponse)>;
+  using AsyncHandler = std::function<void(net::HttpRequest, Reply)>;
 
   HttpsServer(HttpsServerOptions options, Handler handler);
+  HttpsServer(HttpsServerOptions options, AsyncHandler handler);
   ~HttpsServer();
   HttpsServer(const HttpsServer&) = delete;
   HttpsServer& operator=(const HttpsServer&) = delete;

@@ -142,6 +142,8 @@ int run_collector(const CollectorConfig& config_in) {
   }
   agents_opts.default_framework = c.default_framework;
   agents_opts.max_records_per_batch = c.limits.max_records_per_batch;
+  // SQLite takes one writer at a time; PostgreSQL takes batches over several connections at once.
+  agents_opts.group_commit.writers = c.storage.driver == "postgres" ? 2 : 1;
   agents_opts.agent_cert_validity = std::chrono::duration_cast<std::chrono::seconds>(c.agent_cert_validity);
   AgentsApi agents_api(**store, std::move(*ca), std::move(*ca_key), *ca_pem, agents_opts);
   // Control catalogues: the shipped ones, then collector.frameworks over them.
@@ -185,6 +187,19 @@ int run_collector(const CollectorConfig& config_in) {
     counter("vigil_ingest_quarantined_total", "Records quarantined with their reason instead of stored.",
             s.quarantined.load());
     counter("vigil_enrolled_total", "Agents enrolled by this collector.", s.enrolled.load());
+    const auto& g = agents_api.commit_stats();
+    counter("vigil_ingest_groups_total", "Transactions group commit wrote (each holds one or more batches).",
+            g.groups.load());
+    counter("vigil_ingest_refused_busy_total", "Batches refused at once: the write queue was at its bound.",
+            g.refused_full.load());
+    counter("vigil_ingest_write_failures_total", "Batches whose write failed (answered 503, sent again).",
+            g.failed.load());
+    m += fmt::format("# HELP vigil_ingest_queue Batches waiting to be written.\n# TYPE vigil_ingest_queue gauge\n"
+                     "vigil_ingest_queue {}\n",
+                     g.queued.load());
+    m += fmt::format("# HELP vigil_ingest_largest_group Batches in the largest transaction so far.\n"
+                     "# TYPE vigil_ingest_largest_group gauge\nvigil_ingest_largest_group {}\n",
+                     g.largest_group.load());
     m += "# HELP vigil_export_delivered_total Alerts an export delivered.\n# TYPE vigil_export_delivered_total counter\n";
     for (size_t i = 0; i < exporter.size(); ++i) {
       m += fmt::format("vigil_export_delivered_total{{export=\"{}\"}} {}\n", exporter.name(i),
@@ -232,7 +247,9 @@ int run_collector(const CollectorConfig& config_in) {
   agents_opts_srv.max_anonymous_body_bytes = 16 * 1024;
   agents_opts_srv.threads = c.threads;
   agents_opts_srv.name = "agents";
-  HttpsServer agents(agents_opts_srv, [&](const net::HttpRequest& r) { return agents_api.handle(r); });
+  HttpsServer agents(agents_opts_srv, [&](net::HttpRequest r, HttpsServer::Reply reply) {
+    agents_api.handle_async(std::move(r), std::move(reply));
+  });
 
   HttpsServerOptions console_opts = agents_opts_srv;
   console_opts.host = c.console_listen.host;
@@ -270,6 +287,7 @@ int run_collector(const CollectorConfig& config_in) {
   }
   sd_notify(0, "STOPPING=1");
   log->info("stopping");
+  agents_api.stop();  // batches waiting are stored and answered while the listener still runs
   agents.stop();
   console.stop();
   exporter.stop();

@@ -28,11 +28,10 @@ AgentsApi::AgentsApi(Store& store, pki::Cert ca, pki::Key ca_key, std::string ca
       ca_key_(std::move(ca_key)),
       ca_pem_(std::move(ca_pem)),
       options_(std::move(options)),
-      log_(logging::get("agents")) {}
+      log_(logging::get("agents")),
+      commit_(store_, options_.group_commit) {}
 
-net::HttpResponse AgentsApi::handle(const net::HttpRequest& r) {
-  if (r.method == "GET" && r.target == "/v1/ca") return {200, ca_pem_, "application/x-pem-file", false};
-  if (r.method == "POST" && r.target == "/v1/enroll") return enroll(r);
+std::variant<AgentRecord, net::HttpResponse> AgentsApi::authorize(const net::HttpRequest& r) {
   if (!r.peer) {
     ++stats_.refused_unauthenticated;
     log_->warn("{}: {} {} refused: no verified client certificate", r.remote, r.method, r.target);
@@ -48,9 +47,63 @@ net::HttpResponse AgentsApi::handle(const net::HttpRequest& r) {
                r.peer->serial_hex);
     return json_error(403, "certificate revoked", true);
   }
-  if (r.method == "POST" && r.target == "/v1/batches") return batches(r, **agent);
+  return std::move(**agent);
+}
+
+void AgentsApi::handle_async(net::HttpRequest request, Reply reply) {
+  if (!(request.method == "POST" && request.target == "/v1/batches" && request.peer)) return reply(handle(request));
+  struct Pending {
+    net::HttpRequest request;
+    Reply reply;
+    AgentRecord agent;
+    uint64_t last_seq = 0;
+  };
+  auto p = std::make_shared<Pending>();
+  p->request = std::move(request);
+  p->reply = std::move(reply);
+  GroupCommit::Job job;
+  job.bytes = p->request.body.size();
+  // On the writer thread: who sent it (revocation is read as the batch is stored, not before it
+  // waited), then its records.
+  job.prepare = [this, p]() -> std::optional<BatchWrite> {
+    auto who = authorize(p->request);
+    if (auto* refused = std::get_if<net::HttpResponse>(&who)) {
+      p->reply(std::move(*refused));
+      return std::nullopt;
+    }
+    p->agent = std::move(std::get<AgentRecord>(who));
+    auto batch = prepare_batch(p->request, p->agent, p->last_seq);
+    if (auto* answer = std::get_if<net::HttpResponse>(&batch)) {
+      p->reply(std::move(*answer));
+      return std::nullopt;
+    }
+    p->request.body = {};  // parsed: the records hold what is kept
+    return std::move(std::get<BatchWrite>(batch));
+  };
+  job.done = [this, p](const Result<StoredBatch>& stored, const BatchWrite& written) {
+    if (!stored) {
+      log_->error("agent {}: storing a batch failed: {}", p->agent.id, stored.error());
+      return p->reply(json_error(503, "store unavailable"));
+    }
+    p->reply(batch_stored(p->agent, written, *stored, p->last_seq));
+  };
+  auto& answer = p->reply;  // still ours when the queue refuses the job
+  if (!commit_.submit(std::move(job))) {
+    log_->warn("{}: agent {}: batch refused: the collector is writing as fast as it can; the agent sends it again",
+               p->request.remote, p->request.peer->common_name);
+    answer(json_error(503, "busy: try again"));
+  }
+}
+
+net::HttpResponse AgentsApi::handle(const net::HttpRequest& r) {
+  if (r.method == "GET" && r.target == "/v1/ca") return {200, ca_pem_, "application/x-pem-file", false};
+  if (r.method == "POST" && r.target == "/v1/enroll") return enroll(r);
+  auto who = authorize(r);
+  if (auto* refused = std::get_if<net::HttpResponse>(&who)) return std::move(*refused);
+  const AgentRecord* agent = &std::get<AgentRecord>(who);
+  if (r.method == "POST" && r.target == "/v1/batches") return batches(r, *agent);
   if (r.method == "POST" && r.target == "/v1/renew") return renew(r, r.peer->common_name, r.peer->serial_hex);
-  if (r.method == "GET" && r.target == "/v1/bundle") return bundle(**agent);
+  if (r.method == "GET" && r.target == "/v1/bundle") return bundle(*agent);
   if (r.method == "GET" && r.target == "/v1/signing-key") {
     if (options_.signing_public_pem.empty()) return json_error(404, "this collector has no bundle signing key");
     return {200, options_.signing_public_pem, "application/x-pem-file", false};
@@ -150,7 +203,8 @@ net::HttpResponse AgentsApi::enroll(const net::HttpRequest& r) {
   return {200, out.dump(), "application/json", false};
 }
 
-net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const AgentRecord& agent) {
+std::variant<BatchWrite, net::HttpResponse> AgentsApi::prepare_batch(const net::HttpRequest& r,
+                                                                     const AgentRecord& agent, uint64_t& last_seq) {
   const std::string& agent_id = agent.id;
   auto batch = parse_batch(r.body, options_.max_records_per_batch, agent.id, agent.host);
   if (batch.refused) {
@@ -162,44 +216,48 @@ net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const AgentRecor
     const auto& first = batch.quarantined.front();
     log_->warn("{}: agent {}: {} record(s) quarantined; first, line {}: {}", r.remote, agent_id,
                batch.quarantined.size(), first.line, first.reason);
-    // Stored before the batch: a failure here is answered 503 and the agent sends it all again.
-    auto q = store_.quarantine(agent_id, batch.quarantined, Timestamp::now());
-    if (!q) {
-      log_->error("agent {}: storing quarantined records failed: {}", agent_id, q.error());
-      return json_error(503, "store unavailable");
-    }
-    stats_.quarantined += *q;
   }
-  uint64_t stored = 0;
-  if (!batch.records.empty()) {
-    auto s = store_.store_batch(agent_id, batch.epoch, batch.records);
-    if (!s) {
-      log_->error("agent {}: storing a batch failed: {}", agent_id, s.error());
-      return json_error(503, "store unavailable");
-    }
-    stored = *s;
-  }
-  nlohmann::json bundle_info;
-  if (auto v = bundle_version(agent.group)) bundle_info = {{"group", agent.group}, {"version", *v}};
   if (batch.records.empty() && batch.quarantined.empty()) {
     nlohmann::json out{{"acked", 0}};
-    if (!bundle_info.is_null()) out["bundle"] = std::move(bundle_info);
-    return {200, out.dump(), "application/json", false};
+    if (auto v = bundle_version(agent.group)) out["bundle"] = {{"group", agent.group}, {"version", *v}};
+    return net::HttpResponse{200, out.dump(), "application/json", false};
   }
-  (void)store_.touch_agent(agent_id, Timestamp::now());
+  last_seq = batch.last_seq;
+  // Quarantined records are stored before the batch's, in the same transaction: a failure is
+  // answered 503 and the agent sends it all again.
+  return BatchWrite{agent_id, batch.epoch, std::move(batch.records), std::move(batch.quarantined)};
+}
+
+net::HttpResponse AgentsApi::batch_stored(const AgentRecord& agent, const BatchWrite& written,
+                                          const StoredBatch& stored, uint64_t last_seq) {
   // The newest health record says what the agent runs.
-  for (auto it = batch.records.rbegin(); it != batch.records.rend(); ++it) {
+  for (auto it = written.records.rbegin(); it != written.records.rend(); ++it) {
     if (it->dataset == "agent.health") {
       note_health(agent, it->json);
       break;
     }
   }
   ++stats_.batches;
-  stats_.records_new += stored;
-  stats_.records_duplicate += batch.records.size() - stored;
-  nlohmann::json out{{"acked", batch.last_seq}, {"stored", stored}, {"quarantined", batch.quarantined.size()}};
-  if (!bundle_info.is_null()) out["bundle"] = std::move(bundle_info);
+  stats_.records_new += stored.records;
+  stats_.records_duplicate += written.records.size() - stored.records;
+  stats_.quarantined += stored.quarantined;
+  nlohmann::json out{{"acked", last_seq}, {"stored", stored.records}, {"quarantined", written.quarantined.size()}};
+  if (auto v = bundle_version(agent.group)) out["bundle"] = {{"group", agent.group}, {"version", *v}};
   return {200, out.dump(), "application/json", false};
+}
+
+net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const AgentRecord& agent) {
+  uint64_t last_seq = 0;
+  auto prepared = prepare_batch(r, agent, last_seq);
+  if (auto* answer = std::get_if<net::HttpResponse>(&prepared)) return std::move(*answer);
+  std::vector<BatchWrite> one;
+  one.push_back(std::move(std::get<BatchWrite>(prepared)));
+  auto stored = store_.store_batches(one, Timestamp::now());
+  if (!stored) {
+    log_->error("agent {}: storing a batch failed: {}", agent.id, stored.error());
+    return json_error(503, "store unavailable");
+  }
+  return batch_stored(agent, one.front(), stored->front(), last_seq);
 }
 
 std::optional<int64_t> AgentsApi::bundle_version(const std::string& group) {
@@ -246,7 +304,13 @@ void AgentsApi::note_health(const AgentRecord& agent, const std::string& json) {
       has_bundle = true;
     }
   }
-  if (!has_bundle && (version.empty() || version == agent.version)) return;
+  const bool same_version = version.empty() || version == agent.version;
+  if (!has_bundle && same_version) return;
+  // Every heartbeat carries it: written only when it says something new.
+  if (has_bundle && same_version && status.group == agent.bundle_group && status.version == agent.bundle_version &&
+      status.applied_at.ns == agent.bundle_applied_at.ns && status.error == agent.bundle_error) {
+    return;
+  }
   if (!has_bundle) {
     status.group = agent.bundle_group;
     status.version = agent.bundle_version;

@@ -16,12 +16,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <memory>
 #include <string>
+#include <variant>
 
+#include "collector/ingest/group_commit.h"
 #include "collector/store/store.h"
 #include "common/net/http_types.h"
 #include "common/pki/pki.h"
@@ -37,6 +40,7 @@ struct AgentsApiOptions {
   size_t max_records_per_batch = 10'000;
   std::chrono::seconds agent_cert_validity{90LL * 24 * 3600};
   std::string signing_public_pem;  // empty: no signing key, no bundles
+  GroupCommitOptions group_commit;
 };
 
 struct AgentsApiStats {
@@ -56,13 +60,30 @@ struct AgentsApiStats {
 
 class AgentsApi {
  public:
+  using Reply = std::function<void(net::HttpResponse)>;
+
   AgentsApi(Store& store, pki::Cert ca, pki::Key ca_key, std::string ca_pem, AgentsApiOptions options);
+  // Every endpoint, answered before it returns (a batch is stored on its own).
   net::HttpResponse handle(const net::HttpRequest& request);
+  // The listener's entry: a batch goes to group commit (collector/ingest/group_commit.h) and is
+  // answered from a writer thread once stored; the rest as handle() answers them.
+  void handle_async(net::HttpRequest request, Reply reply);
+  // Stores what is queued and answers it; batches after this are answered 503.
+  void stop() { commit_.stop(); }
   const AgentsApiStats& stats() const { return stats_; }
+  const GroupCommitStats& commit_stats() const { return commit_.stats(); }
 
  private:
+  // The agent a request with a client certificate comes from, or the answer refusing it.
+  std::variant<AgentRecord, net::HttpResponse> authorize(const net::HttpRequest& request);
   net::HttpResponse enroll(const net::HttpRequest& request);
   net::HttpResponse batches(const net::HttpRequest& request, const AgentRecord& agent);
+  // A parsed batch, checked: what to store, or the answer refusing it (also for an empty batch).
+  std::variant<BatchWrite, net::HttpResponse> prepare_batch(const net::HttpRequest& request, const AgentRecord& agent,
+                                                            uint64_t& last_seq);
+  // The answer once `written` is stored (`stored`: what it added).
+  net::HttpResponse batch_stored(const AgentRecord& agent, const BatchWrite& written, const StoredBatch& stored,
+                                 uint64_t last_seq);
   net::HttpResponse renew(const net::HttpRequest& request, const std::string& agent_id, const std::string& serial);
   net::HttpResponse bundle(const AgentRecord& agent);
   // The group's current version, asked of the store at most once a second per group; nullopt when
@@ -82,6 +103,7 @@ class AgentsApi {
   std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> versions_;
   // The envelope last served per group, by version: a push to many agents reads the store once.
   std::map<std::string, std::pair<int64_t, std::shared_ptr<const std::string>>> envelopes_;
+  GroupCommit commit_;  // last: its writers stop before what they use goes
 };
 
 }  // namespace vigil::collector

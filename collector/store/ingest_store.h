@@ -65,6 +65,20 @@ struct QuarantinedRecord {
   Timestamp received{};
 };
 
+// One agent's batch as group commit stores it (IngestStore::store_batches).
+struct BatchWrite {
+  std::string agent_id;
+  std::string epoch;
+  std::vector<IncomingRecord> records;
+  std::vector<QuarantinedRecord> quarantined;
+};
+
+// What storing one BatchWrite added: records new (not stored before) and quarantined rows new.
+struct StoredBatch {
+  uint64_t records = 0;
+  uint64_t quarantined = 0;
+};
+
 struct StoredCounts {
   uint64_t records = 0;
   uint64_t alerts = 0;
@@ -79,6 +93,12 @@ class IngestStore {
   // skipped, so redelivery is harmless. Returns how many were new.
   virtual Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
                                        const std::vector<IncomingRecord>& records) = 0;
+  // Several batches (of one or many agents) together: each one's quarantined records, then its
+  // records, then its agent's last contact (when it carried anything). Stores that can make it one
+  // transaction (SQLite: one sync for all) do; the others store them one by one. An error means
+  // none of them may be acknowledged (some may be stored: redelivery is harmless).
+  virtual Result<std::vector<StoredBatch>> store_batches(const std::vector<BatchWrite>& batches,
+                                                         Timestamp received) = 0;
   virtual Result<StoredCounts> counts(const std::string& agent_id) = 0;
   // Records refused at ingest, with their reason. One row per (agent, epoch, seq), so redelivery
   // adds none; returns how many were new. Retention drops them with the events.

@@ -476,6 +476,13 @@ CREATE TABLE bundles(
   rollback_of BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (group_name, version));
 )sql"},
+    {13, "open alerts counted by status and severity from an index (/metrics at every scrape)",
+     R"sql(
+CREATE INDEX alerts_status_severity ON alerts(status, severity);
+)sql",
+     R"sql(
+CREATE INDEX alerts_status_severity ON alerts(status, severity);
+)sql"},
 };
 
 }  // namespace

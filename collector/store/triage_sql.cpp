@@ -79,4 +79,23 @@ Result<std::vector<AlertTally>> SqlTriageStore::alert_tally(const std::string& a
   });
 }
 
+Result<std::array<uint64_t, 6>> SqlTriageStore::open_alert_counts() {
+  using Out = std::array<uint64_t, 6>;
+  return database().query<Out>("open_alert_counts", [&](SqlConnection& c) -> Result<Out> {
+    // Each status alone, so the (status, severity) index answers by a range scan of its own
+    // entries and never reads the table.
+    Out out{};
+    for (const char* status : {"new", "acknowledged"}) {
+      auto r = c.run("SELECT severity, COUNT(*) FROM alerts WHERE status = ?1 GROUP BY severity",
+                     SqlParams().text(status));
+      if (!r) return make_error(r.error());
+      for (size_t i = 0; i < r->size(); ++i) {
+        const int64_t sev = r->integer(i, 0);
+        if (sev >= 1 && sev <= 5) out[static_cast<size_t>(sev)] += static_cast<uint64_t>(r->integer(i, 1));
+      }
+    }
+    return out;
+  });
+}
+
 }  // namespace vigil::collector

@@ -14,6 +14,7 @@ class SqlTriageStore : public virtual TriageStore {
   Result<std::vector<AlertChange>> alert_history(int64_t id) override;
   Result<bool> change_alert(int64_t id, const AlertChange& change) override;
   Result<std::vector<AlertTally>> alert_tally(const std::string& agency, Timestamp since) override;
+  Result<std::array<uint64_t, 6>> open_alert_counts() override;
 
  protected:
   // The store's connections.

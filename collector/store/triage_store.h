@@ -1,6 +1,7 @@
 // Triage: alerts with their status and history, event search, alert tallies.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -117,6 +118,9 @@ class TriageStore {
   virtual Result<std::vector<AlertRecord>> list_alerts(const AlertFilter& filter) = 0;
   // How many alerts match (before_id and limit are ignored).
   virtual Result<uint64_t> count_alerts(const AlertFilter& filter) = 0;
+  // Open alerts (new or acknowledged) of each severity, [1] info .. [5] critical ([0] unused), in
+  // one pass over the (status, severity) index: what /metrics reports at every scrape.
+  virtual Result<std::array<uint64_t, 6>> open_alert_counts() = 0;
   virtual Result<std::optional<AlertRecord>> get_alert(int64_t id) = 0;
   // Event search, on a connection of its own (it never holds up ingest); bounded by the window,
   // the row limit and the cost cap (a search over it comes back with `refused` set).

@@ -74,22 +74,10 @@ net::HttpResponse metrics(const Call& c) {
   out += "# HELP vigil_alerts_open Alerts not yet resolved or marked false positive, by severity.\n";
   out += "# TYPE vigil_alerts_open gauge\n";
   static const char* kSeverities[] = {"info", "low", "medium", "high", "critical"};
-  // Open alerts at or above each severity (one count per severity and status), then the
-  // differences between neighbours give each severity's own count.
-  uint64_t at_least[7] = {};
+  auto open = store.open_alert_counts();
+  if (!open) return error(503, "store unavailable");
   for (int sev = 1; sev <= 5; ++sev) {
-    for (const char* state : {"new", "acknowledged"}) {
-      AlertFilter f;
-      f.min_severity = sev;
-      f.status = state;
-      auto n = store.count_alerts(f);
-      if (!n) return error(503, "store unavailable");
-      at_least[sev] += *n;
-    }
-  }
-  for (int sev = 1; sev <= 5; ++sev) {
-    out += fmt::format("vigil_alerts_open{{severity=\"{}\"}} {}\n", kSeverities[sev - 1],
-                       at_least[sev] - at_least[sev + 1]);
+    out += fmt::format("vigil_alerts_open{{severity=\"{}\"}} {}\n", kSeverities[sev - 1], (*open)[static_cast<size_t>(sev)]);
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   out += "# HELP vigil_store_query_seconds Time the store took to answer this scrape's queries.\n";

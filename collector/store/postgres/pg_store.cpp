@@ -392,6 +392,31 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
     });
   }
 
+  // One by one, each in its own transaction: PostgreSQL takes batches from several connections
+  // at once, so the collector's writers run side by side instead.
+  Result<std::vector<StoredBatch>> store_batches(const std::vector<BatchWrite>& batches, Timestamp received) override {
+    std::vector<StoredBatch> out;
+    out.reserve(batches.size());
+    for (const auto& b : batches) {
+      StoredBatch done;
+      if (!b.quarantined.empty()) {
+        auto q = quarantine(b.agent_id, b.quarantined, received);
+        if (!q) return make_error(q.error());
+        done.quarantined = *q;
+      }
+      if (!b.records.empty()) {
+        auto added = store_batch(b.agent_id, b.epoch, b.records);
+        if (!added) return make_error(added.error());
+        done.records = *added;
+      }
+      if (!b.records.empty() || !b.quarantined.empty()) {
+        if (auto t = touch_agent(b.agent_id, received); !t) return make_error(t.error());
+      }
+      out.push_back(done);
+    }
+    return out;
+  }
+
   Result<StoredCounts> counts(const std::string& agent_id) override {
     return with_conn<StoredCounts>("counts", [&](Conn& c) -> Result<StoredCounts> {
       Params p;

@@ -214,6 +214,60 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     std::lock_guard lock(mutex_);
     auto r = exec("BEGIN IMMEDIATE");
     if (!r) return make_error(r.error());
+    auto added = insert_records_locked(agent_id, epoch, records);
+    if (!added) {
+      (void)exec("ROLLBACK");
+      return added;
+    }
+    r = exec("COMMIT");
+    if (!r) {
+      (void)exec("ROLLBACK");
+      return make_error(r.error());
+    }
+    return added;
+  }
+
+  // Group commit: every batch's quarantined records, records and the agent's last contact in one
+  // transaction, so one sync covers them all.
+  Result<std::vector<StoredBatch>> store_batches(const std::vector<BatchWrite>& batches, Timestamp received) override {
+    std::lock_guard lock(mutex_);
+    auto r = exec("BEGIN IMMEDIATE");
+    if (!r) return make_error(r.error());
+    std::vector<StoredBatch> out;
+    out.reserve(batches.size());
+    auto failed = [&](std::string error) {
+      (void)exec("ROLLBACK");
+      return make_error(std::move(error));
+    };
+    Stmt touch(db_, "UPDATE agents SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1");
+    for (const auto& b : batches) {
+      StoredBatch done;
+      if (!b.quarantined.empty()) {
+        auto q = quarantine_locked(b.agent_id, b.quarantined, received);
+        if (!q) return failed(q.error());
+        done.quarantined = *q;
+      }
+      if (!b.records.empty()) {
+        auto added = insert_records_locked(b.agent_id, b.epoch, b.records);
+        if (!added) return failed(added.error());
+        done.records = *added;
+      }
+      if (!b.records.empty() || !b.quarantined.empty()) {
+        touch.bind(1, received.ns).bind(2, b.agent_id);
+        if (touch.step() != SQLITE_DONE) return failed(std::string("sqlite: ") + sqlite3_errmsg(db_));
+        touch.reset();
+      }
+      out.push_back(done);
+    }
+    r = exec("COMMIT");
+    if (!r) return failed(r.error());
+    return out;
+  }
+
+  // A batch's records inside the caller's transaction (mutex_ held); an error leaves the rollback
+  // to the caller.
+  Result<uint64_t> insert_records_locked(const std::string& agent_id, const std::string& epoch,
+                                         const std::vector<IncomingRecord>& records) {
     Stmt s(db_,
            "INSERT OR IGNORE INTO records(agent_id, epoch, seq, kind, dataset, ts, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
     Stmt a(db_,
@@ -228,11 +282,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     // above the one before, so out-of-order ids would cost a flush each.
     std::vector<std::pair<int64_t, std::string>> texts;
     uint64_t added = 0;
-    auto fail = [&]() {
-      std::string err = sqlite3_errmsg(db_);
-      (void)exec("ROLLBACK");
-      return make_error("sqlite: " + err);
-    };
+    auto fail = [&]() { return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_)); };
     for (const auto& rec : records) {
       s.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.kind);
       s.bind(5, rec.dataset).bind(6, rec.time.ns).bind(7, rec.json);
@@ -243,10 +293,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       if (is_new && rec.check) {
         SqliteConnection conn(db_);
         auto c = store_compliance_result(conn, agent_id, rec);
-        if (!c) {
-          (void)exec("ROLLBACK");
-          return make_error(c.error());
-        }
+        if (!c) return make_error(c.error());
       }
       if (!is_new) continue;
       auto row = search::index_row(rec.search);
@@ -286,11 +333,6 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       if (t.step() != SQLITE_DONE) return fail();
       t.reset();
     }
-    r = exec("COMMIT");
-    if (!r) {
-      (void)exec("ROLLBACK");
-      return make_error(r.error());
-    }
     return added;
   }
 
@@ -307,6 +349,22 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     std::lock_guard lock(mutex_);
     auto r = exec("BEGIN IMMEDIATE");
     if (!r) return make_error(r.error());
+    auto added = quarantine_locked(agent_id, records, received);
+    if (!added) {
+      (void)exec("ROLLBACK");
+      return added;
+    }
+    r = exec("COMMIT");
+    if (!r) {
+      (void)exec("ROLLBACK");
+      return make_error(r.error());
+    }
+    return added;
+  }
+
+  // Inside the caller's transaction (mutex_ held).
+  Result<uint64_t> quarantine_locked(const std::string& agent_id, const std::vector<QuarantinedRecord>& records,
+                                     Timestamp received) {
     Stmt s(db_,
            "INSERT OR IGNORE INTO quarantined(agent_id, epoch, seq, line, reason, body, received_at)"
            " VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -315,18 +373,9 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       s.bind(1, agent_id).bind(2, q.epoch);
       s.bind(3, q.seq ? static_cast<int64_t>(*q.seq) : int64_t{-1});
       s.bind(4, static_cast<int64_t>(q.line)).bind(5, q.reason).bind(6, q.body).bind(7, received.ns);
-      if (s.step() != SQLITE_DONE) {
-        std::string err = sqlite3_errmsg(db_);
-        (void)exec("ROLLBACK");
-        return make_error("sqlite: " + err);
-      }
+      if (s.step() != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
       added += sqlite3_changes(db_) > 0 ? 1 : 0;
       s.reset();
-    }
-    r = exec("COMMIT");
-    if (!r) {
-      (void)exec("ROLLBACK");
-      return make_error(r.error());
     }
     return added;
   }

@@ -253,6 +253,60 @@ TEST_P(StoreTest, GroupsBundlesAndWhatAgentsRun) {
   EXPECT_EQ((*store_->get_group("web"))->agents, 2);
 }
 
+// Group commit's write: several agents' batches, each with its quarantined records, and their
+// last contact, in one call; redelivery adds nothing.
+TEST_P(StoreTest, BatchesOfSeveralAgentsTogether) {
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  for (const char* id : {"agt-1", "agt-2"}) {
+    AgentRecord a;
+    a.id = id;
+    a.agency = "A";
+    a.host = std::string("host-") + id;
+    a.cert_serial = std::string("serial-") + id;
+    a.enrolled = at(0);
+    a.last_seen = at(0);
+    ASSERT_TRUE(store_->add_agent(a));
+  }
+  std::vector<BatchWrite> group(3);
+  group[0].agent_id = "agt-1";
+  group[0].epoch = "e1";
+  for (uint64_t i = 1; i <= 5; ++i) group[0].records.push_back(record(i, i == 3 ? "alert" : "event", at(1)));
+  group[1].agent_id = "agt-2";
+  group[1].epoch = "e9";
+  for (uint64_t i = 1; i <= 4; ++i) group[1].records.push_back(record(i, "event", at(2)));
+  QuarantinedRecord q;
+  q.epoch = "e9";
+  q.seq = 5;
+  q.line = 5;
+  q.reason = "an alert needs rule.id";
+  q.body = "{}";
+  group[1].quarantined.push_back(q);
+  group[2].agent_id = "agt-1";  // the same agent's next batch in the same group
+  group[2].epoch = "e1";
+  group[2].records.push_back(record(6, "event", at(3)));
+  auto stored = store_->store_batches(group, at(40));
+  ASSERT_TRUE(stored) << stored.error();
+  ASSERT_EQ(stored->size(), 3u);
+  EXPECT_EQ((*stored)[0].records, 5u);
+  EXPECT_EQ((*stored)[1].records, 4u);
+  EXPECT_EQ((*stored)[1].quarantined, 1u);
+  EXPECT_EQ((*stored)[2].records, 1u);
+  EXPECT_EQ(store_->counts("agt-1")->records, 6u);
+  EXPECT_EQ(store_->counts("agt-1")->alerts, 1u);
+  EXPECT_EQ(store_->counts("agt-2")->records, 4u);
+  EXPECT_EQ(*store_->count_quarantined(), 1u);
+  EXPECT_EQ((*store_->get_agent("agt-1"))->last_seen, at(40));
+  EXPECT_EQ((*store_->get_agent("agt-2"))->last_seen, at(40));
+  auto again = store_->store_batches(group, at(50));
+  ASSERT_TRUE(again) << again.error();
+  for (const auto& b : *again) {
+    EXPECT_EQ(b.records, 0u);
+    EXPECT_EQ(b.quarantined, 0u);
+  }
+  EXPECT_EQ(store_->counts("agt-1")->records, 6u);
+  EXPECT_EQ(*store_->count_quarantined(), 1u);
+}
+
 TEST_P(StoreTest, AgentsAndRevocation) {
   ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
   AgentRecord a;
@@ -696,6 +750,28 @@ TEST_P(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
   f.status = "new";
   EXPECT_EQ(store_->list_alerts(f)->size(), 29u);
   EXPECT_EQ(*store_->count_alerts(f), 29u);
+  // Open alerts by severity (what /metrics reports): new and acknowledged ones, counted apart
+  // from a list of them.
+  {
+    auto listed = *store_->list_alerts(AlertFilter{});
+    auto expected_counts = [&] {
+      std::array<uint64_t, 6> expected{};
+      for (const auto& x : *store_->list_alerts(AlertFilter{})) {
+        if (x.status == "new" || x.status == "acknowledged") ++expected[static_cast<size_t>(x.severity)];
+      }
+      return expected;
+    };
+    auto before = expected_counts();
+    EXPECT_EQ(*store_->open_alert_counts(), before);
+    EXPECT_EQ(before[1] + before[2] + before[3] + before[4] + before[5], 29u);
+    int64_t other = listed[0].id == id ? listed[1].id : listed[0].id;
+    ASSERT_TRUE(*store_->change_alert(other, {at(110), "ana", "status", "acknowledged"}));
+    EXPECT_EQ(*store_->open_alert_counts(), before);  // still open
+    ASSERT_TRUE(*store_->change_alert(other, {at(111), "ana", "status", "resolved"}));
+    auto after = expected_counts();
+    EXPECT_EQ(*store_->open_alert_counts(), after);
+    EXPECT_EQ(after[1] + after[2] + after[3] + after[4] + after[5], 28u);
+  }
 }
 
 TEST_P(StoreTest, ComplianceKeepsTheNewestResultPerAgentAndCheck) {
