@@ -11,7 +11,7 @@ packages=(
   libpcap-dev libboost-dev libboost-system-dev libssl-dev libyaml-cpp-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libpq-dev
   libre2-dev libhyperscan-dev libcli11-dev zlib1g-dev libzstd-dev
-  libsystemd-dev libcap-ng-dev
+  libsystemd-dev libcap-ng-dev libsimdjson-dev
   # tests, fuzzing and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev clang clang-14 libclang-rt-14-dev
   tshark tcpdump iproute2 iputils-ping netcat-openbsd openssl curl sqlite3 zstd systemd-journal-remote time

@@ -10,9 +10,18 @@
 
 namespace vigil::collector {
 
+inline nlohmann::json agent_identity(const std::string& agent_id, const std::string& host) {
+  return nlohmann::json{{"id", agent_id}, {"name", host}};
+}
+
 inline void impose_agent_identity(nlohmann::json& event, const std::string& agent_id, const std::string& host) {
   if (!event.is_object()) return;
-  event["agent"] = nlohmann::json{{"id", agent_id}, {"name", host}};
+  event["agent"] = agent_identity(agent_id, host);
+}
+
+// The same agent object as JSON text, for ingest, which splices it into the event's bytes.
+inline std::string agent_identity_json(const std::string& agent_id, const std::string& host) {
+  return agent_identity(agent_id, host).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace vigil::collector
