@@ -76,7 +76,7 @@ class Mix {
         R"("host":{{"name":"web01"}},"http":{{"request":{{"method":"GET"}},"response":{{"body":{{"bytes":5120}},"status_code":200}},"version":"1.1"}},)"
         R"("log":{{"file":{{"path":"/var/log/nginx/access.log"}}}},"source":{{"ip":"{}"}},)"
         R"("url":{{"original":"/cong-van/{}?q=tra+c\u1ee9u","path":"/cong-van/{}","query":"q=tra+c\u1ee9u"}},)"
-        R"("user_agent":{{"original":"Mozilla/5.0 (X11; Linux x86_64)"}}}})",
+        R"j("user_agent":{{"original":"Mozilla/5.0 (X11; Linux x86_64)"}}}})j",
         ts(seq), id(seq), src, seq, src, seq, seq);
   }
 
