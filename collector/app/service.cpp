@@ -270,6 +270,7 @@ int run_collector(const CollectorConfig& config_in) {
   }
   if (auto r = console.start(); !r) {
     log->error("console listener: {}", r.error());
+    agents_api.stop();  // before the agents listener goes: answers still queued reach it
     return 1;
   }
   log->info("vigil-collector {} listening: agents {}:{}, console {}:{}, store {}", kVersion, c.agents_listen.host,

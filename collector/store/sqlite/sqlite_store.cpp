@@ -9,7 +9,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -124,8 +126,42 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
+    {
+      std::lock_guard lock(checkpoint_mutex_);
+      stopping_ = true;
+    }
+    checkpoint_wake_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
+    sqlite3_close_v2(checkpoint_db_);
     sqlite3_close_v2(reader_);
     sqlite3_close_v2(db_);
+  }
+
+  // Checkpoints (copying the WAL into the database, and its sync) run on a thread and connection
+  // of their own every 200 ms, so a commit (and the agents' answers waiting on it) never carries
+  // one. Should that fall far behind, the writer checkpoints itself past kWriterCheckpointPages,
+  // as SQLite's own auto-checkpoint would at 1000.
+  static constexpr int kWriterCheckpointPages = 4'000;
+  void start_checkpointer(sqlite3* conn) {
+    checkpoint_db_ = conn;
+    sqlite3_wal_hook(
+        db_,
+        [](void* self, sqlite3* db, const char*, int pages) -> int {
+          static_cast<SqliteStore*>(self)->wal_pages_ = pages;
+          if (pages >= kWriterCheckpointPages) sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+          return SQLITE_OK;
+        },
+        this);
+    checkpointer_ = std::thread([this] {
+      std::unique_lock lock(checkpoint_mutex_);
+      while (!stopping_) {
+        checkpoint_wake_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_; });
+        if (stopping_ || wal_pages_.exchange(0) == 0) continue;
+        lock.unlock();
+        sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        lock.lock();
+      }
+    });
   }
 
   Result<void> exec(const char* sql) {
@@ -767,6 +803,12 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   sqlite3* reader_ = nullptr;  // searches' connection (none for an in-memory database)
   uint64_t id_counter_ = 0;    // low bits of the search index's ids
   std::mutex reader_mutex_;
+  sqlite3* checkpoint_db_ = nullptr;  // the checkpointer's connection (none in memory)
+  std::atomic<int> wal_pages_{0};     // pages in the WAL after the last commit
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wake_;
+  bool stopping_ = false;
+  std::thread checkpointer_;
 };
 
 }  // namespace
@@ -834,6 +876,18 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
     sqlite3_busy_timeout(reader, 5000);
     sqlite3_exec(reader, "PRAGMA cache_size=-65536", nullptr, nullptr, nullptr);
     store->set_reader(reader);
+    sqlite3* checkpointer = nullptr;
+    rc = sqlite3_open_v2(path.c_str(), &checkpointer, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI,
+                         nullptr);
+    if (rc != SQLITE_OK) {
+      std::string err = checkpointer ? sqlite3_errmsg(checkpointer) : "out of memory";
+      sqlite3_close_v2(checkpointer);
+      return make_error(fmt::format("cannot open database {} for checkpoints: {}", path, err));
+    }
+    sqlite3_busy_timeout(checkpointer, 1000);
+    // A connection that has read nothing has not opened the WAL yet, and would checkpoint nothing.
+    sqlite3_exec(checkpointer, "SELECT COUNT(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+    store->start_checkpointer(checkpointer);
   }
   return std::unique_ptr<Store>(std::move(store));
 }
