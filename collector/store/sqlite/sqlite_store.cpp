@@ -245,59 +245,55 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     return {};
   }
 
-  Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
-                               const std::vector<IncomingRecord>& records) override {
+  // `work` in one write transaction (mutex_ held): committed when it succeeds, rolled back when not.
+  template <typename T, typename F>
+  Result<T> write_transaction(F&& work) {
     std::lock_guard lock(mutex_);
     auto r = exec("BEGIN IMMEDIATE");
     if (!r) return make_error(r.error());
-    auto added = insert_records_locked(agent_id, epoch, records);
-    if (!added) {
+    Result<T> out = work();
+    if (out) r = exec("COMMIT");
+    if (!out || !r) {
       (void)exec("ROLLBACK");
-      return added;
+      if (out) return make_error(r.error());
     }
-    r = exec("COMMIT");
-    if (!r) {
-      (void)exec("ROLLBACK");
-      return make_error(r.error());
-    }
-    return added;
+    return out;
+  }
+
+  Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
+                               const std::vector<IncomingRecord>& records) override {
+    return write_transaction<uint64_t>([&] { return insert_records_locked(agent_id, epoch, records); });
   }
 
   // Group commit: every batch's quarantined records, records and the agent's last contact in one
   // transaction, so one sync covers them all.
   Result<std::vector<StoredBatch>> store_batches(const std::vector<BatchWrite>& batches, Timestamp received) override {
-    std::lock_guard lock(mutex_);
-    auto r = exec("BEGIN IMMEDIATE");
-    if (!r) return make_error(r.error());
-    std::vector<StoredBatch> out;
-    out.reserve(batches.size());
-    auto failed = [&](std::string error) {
-      (void)exec("ROLLBACK");
-      return make_error(std::move(error));
-    };
-    Stmt touch(db_, "UPDATE agents SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1");
-    for (const auto& b : batches) {
-      StoredBatch done;
-      if (!b.quarantined.empty()) {
-        auto q = quarantine_locked(b.agent_id, b.quarantined, received);
-        if (!q) return failed(q.error());
-        done.quarantined = *q;
+    using Out = std::vector<StoredBatch>;
+    return write_transaction<Out>([&]() -> Result<Out> {
+      Out out;
+      out.reserve(batches.size());
+      Stmt touch(db_, "UPDATE agents SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1");
+      for (const auto& b : batches) {
+        StoredBatch done;
+        if (!b.quarantined.empty()) {
+          auto q = quarantine_locked(b.agent_id, b.quarantined, received);
+          if (!q) return make_error(q.error());
+          done.quarantined = *q;
+        }
+        if (!b.records.empty()) {
+          auto added = insert_records_locked(b.agent_id, b.epoch, b.records);
+          if (!added) return make_error(added.error());
+          done.records = *added;
+        }
+        if (!b.records.empty() || !b.quarantined.empty()) {
+          touch.bind(1, received.ns).bind(2, b.agent_id);
+          if (touch.step() != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+          touch.reset();
+        }
+        out.push_back(done);
       }
-      if (!b.records.empty()) {
-        auto added = insert_records_locked(b.agent_id, b.epoch, b.records);
-        if (!added) return failed(added.error());
-        done.records = *added;
-      }
-      if (!b.records.empty() || !b.quarantined.empty()) {
-        touch.bind(1, received.ns).bind(2, b.agent_id);
-        if (touch.step() != SQLITE_DONE) return failed(std::string("sqlite: ") + sqlite3_errmsg(db_));
-        touch.reset();
-      }
-      out.push_back(done);
-    }
-    r = exec("COMMIT");
-    if (!r) return failed(r.error());
-    return out;
+      return out;
+    });
   }
 
   // A batch's records inside the caller's transaction (mutex_ held); an error leaves the rollback
@@ -382,20 +378,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
 
   Result<uint64_t> quarantine(const std::string& agent_id, const std::vector<QuarantinedRecord>& records,
                               Timestamp received) override {
-    std::lock_guard lock(mutex_);
-    auto r = exec("BEGIN IMMEDIATE");
-    if (!r) return make_error(r.error());
-    auto added = quarantine_locked(agent_id, records, received);
-    if (!added) {
-      (void)exec("ROLLBACK");
-      return added;
-    }
-    r = exec("COMMIT");
-    if (!r) {
-      (void)exec("ROLLBACK");
-      return make_error(r.error());
-    }
-    return added;
+    return write_transaction<uint64_t>([&] { return quarantine_locked(agent_id, records, received); });
   }
 
   // Inside the caller's transaction (mutex_ held).
