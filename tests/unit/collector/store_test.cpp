@@ -756,7 +756,8 @@ TEST_P(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
     auto listed = *store_->list_alerts(AlertFilter{});
     auto expected_counts = [&] {
       std::array<uint64_t, 6> expected{};
-      for (const auto& x : *store_->list_alerts(AlertFilter{})) {
+      auto alerts = store_->list_alerts(AlertFilter{});
+      for (const auto& x : *alerts) {
         if (x.status == "new" || x.status == "acknowledged") ++expected[static_cast<size_t>(x.severity)];
       }
       return expected;
