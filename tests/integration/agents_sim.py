@@ -41,7 +41,7 @@ def sim(seconds, rate, nofile=None, expect_ok=True):
     report = f"{h.tmp}/report-{runs}.json"
     limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, nofile)) if nofile else None
     cmd = [SIM, "--collector-dir", f"{h.tmp}/c", "--agents", str(AGENTS), "--seconds", str(seconds),
-           "--rate", str(rate), "--cache", cache, "--agency", AGENCY, "--report", report]
+           "--rate", str(rate), "--enroll-workers", "4", "--cache", cache, "--agency", AGENCY, "--report", report]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=150, preexec_fn=limit)
     out = r.stdout + r.stderr
     with open(f"{h.tmp}/sim-{runs}.log", "w") as f:
@@ -111,10 +111,10 @@ try:
         h.fail(f"this test needs a hard RLIMIT_NOFILE of {AGENTS + 64} (ulimit -Hn); it is {hard}")
 
     # 1. A first run: 200 new agents, events at 500/s.
-    code, out, rep = sim(20, 500, nofile=(256, hard))
+    code, out, rep = sim(10, 500, nofile=(256, hard))
     if "raised RLIMIT_NOFILE from 256" not in out:
         h.fail("the soft descriptor limit was not raised, or not said")
-    check_clean(rep, 1, enrolled=AGENTS, reused=0, seconds=20, rate=500)
+    check_clean(rep, 1, enrolled=AGENTS, reused=0, seconds=10, rate=500)
     if rep["ca_pin"] != pin1:
         h.fail(f"run 1 names CA {rep['ca_pin']}, init printed {pin1}")
     events, alerts, health = stored_by_sim()
@@ -145,8 +145,8 @@ try:
     # 2. The same collector again: identities from the cache.
     before = stored_by_sim()
     ids_before = sorted(a["id"] for a in agents)
-    code, out, rep = sim(8, 200)
-    check_clean(rep, 2, enrolled=0, reused=AGENTS, seconds=8, rate=200)
+    code, out, rep = sim(4, 200)
+    check_clean(rep, 2, enrolled=0, reused=AGENTS, seconds=4, rate=200)
     if rep["enroll_seconds"] > 5:
         h.fail(f"run 2 spent {rep['enroll_seconds']:.1f} s on identities it had cached")
     after = stored_by_sim()
@@ -164,8 +164,8 @@ try:
     if h.pin == pin1:
         h.fail("init made the same CA twice")
     h.start_collector(nofile=1024)
-    code, out, rep = sim(8, 200)
-    check_clean(rep, 3, enrolled=AGENTS, reused=0, seconds=8, rate=200)
+    code, out, rep = sim(4, 200)
+    check_clean(rep, 3, enrolled=AGENTS, reused=0, seconds=4, rate=200)
     if rep["ca_pin"] != h.pin:
         h.fail(f"run 3 names CA {rep['ca_pin']}, init printed {h.pin}")
     if len(listed_agents()) != AGENTS:
