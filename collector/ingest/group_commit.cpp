@@ -61,6 +61,19 @@ void GroupCommit::run() {
   }
 }
 
+namespace {
+
+// An answer that throws costs its own agent its answer, never the writer thread.
+void answer(GroupCommit::Job& job, const Result<StoredBatch>& stored, const BatchWrite& batch) {
+  try {
+    job.done(stored, batch);
+  } catch (const std::exception& e) {
+    logging::get("agents")->error("answering a batch failed: {}", e.what());
+  }
+}
+
+}  // namespace
+
 void GroupCommit::write(std::vector<Job>& jobs) {
   std::vector<BatchWrite> batches;
   std::vector<Job*> owners;  // the job of each batch
@@ -73,7 +86,7 @@ void GroupCommit::write(std::vector<Job>& jobs) {
       logging::get("agents")->error("preparing a batch failed: {}", e.what());
       ++stats_.failed;
       BatchWrite none;
-      job.done(make_error(std::string("internal error: ") + e.what()), none);
+      answer(job, make_error(std::string("internal error: ") + e.what()), none);
       continue;
     }
     if (!b) continue;
@@ -94,23 +107,23 @@ void GroupCommit::write(std::vector<Job>& jobs) {
       if (r) {
         ++stats_.batches;
         ++stats_.groups;
-        owners[i]->done(r->front(), batches[i]);
+        answer(*owners[i], r->front(), batches[i]);
       } else {
         ++stats_.failed;
-        owners[i]->done(make_error(r.error()), batches[i]);
+        answer(*owners[i], make_error(r.error()), batches[i]);
       }
     }
     return;
   }
   if (!stored) {
     ++stats_.failed;
-    owners.front()->done(make_error(stored.error()), batches.front());
+    answer(*owners.front(), make_error(stored.error()), batches.front());
     return;
   }
   ++stats_.groups;
   stats_.batches += batches.size();
   if (batches.size() > stats_.largest_group.load()) stats_.largest_group = batches.size();
-  for (size_t i = 0; i < batches.size(); ++i) owners[i]->done((*stored)[i], batches[i]);
+  for (size_t i = 0; i < batches.size(); ++i) answer(*owners[i], (*stored)[i], batches[i]);
 }
 
 }  // namespace vigil::collector

@@ -849,28 +849,26 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
   auto m = store->migrate();
   if (!m) return make_error(m.error());
   if (path != ":memory:" && path.find("mode=memory") == std::string::npos) {
-    sqlite3* reader = nullptr;
-    rc = sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI, nullptr);
-    if (rc != SQLITE_OK) {
-      std::string err = reader ? sqlite3_errmsg(reader) : "out of memory";
-      sqlite3_close_v2(reader);
-      return make_error(fmt::format("cannot open database {} for searches: {}", path, err));
-    }
-    sqlite3_busy_timeout(reader, 5000);
-    sqlite3_exec(reader, "PRAGMA cache_size=-65536", nullptr, nullptr, nullptr);
-    store->set_reader(reader);
-    sqlite3* checkpointer = nullptr;
-    rc = sqlite3_open_v2(path.c_str(), &checkpointer, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI,
-                         nullptr);
-    if (rc != SQLITE_OK) {
-      std::string err = checkpointer ? sqlite3_errmsg(checkpointer) : "out of memory";
-      sqlite3_close_v2(checkpointer);
-      return make_error(fmt::format("cannot open database {} for checkpoints: {}", path, err));
-    }
-    sqlite3_busy_timeout(checkpointer, 1000);
+    // A connection of its own beside the writer's, for `purpose` (named in the error).
+    auto side_connection = [&](int flags, int busy_ms, const char* purpose) -> Result<sqlite3*> {
+      sqlite3* conn = nullptr;
+      if (sqlite3_open_v2(path.c_str(), &conn, flags | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI, nullptr) != SQLITE_OK) {
+        std::string err = conn ? sqlite3_errmsg(conn) : "out of memory";
+        sqlite3_close_v2(conn);
+        return make_error(fmt::format("cannot open database {} for {}: {}", path, purpose, err));
+      }
+      sqlite3_busy_timeout(conn, busy_ms);
+      return conn;
+    };
+    auto reader = side_connection(SQLITE_OPEN_READONLY, 5000, "searches");
+    if (!reader) return make_error(reader.error());
+    sqlite3_exec(*reader, "PRAGMA cache_size=-65536", nullptr, nullptr, nullptr);
+    store->set_reader(*reader);
+    auto checkpointer = side_connection(SQLITE_OPEN_READWRITE, 1000, "checkpoints");
+    if (!checkpointer) return make_error(checkpointer.error());
     // A connection that has read nothing has not opened the WAL yet, and would checkpoint nothing.
-    sqlite3_exec(checkpointer, "SELECT COUNT(*) FROM sqlite_master", nullptr, nullptr, nullptr);
-    store->start_checkpointer(checkpointer);
+    sqlite3_exec(*checkpointer, "SELECT COUNT(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+    store->start_checkpointer(*checkpointer);
   }
   return std::unique_ptr<Store>(std::move(store));
 }
