@@ -12,10 +12,14 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libpq-dev
   libre2-dev libhyperscan-dev libcli11-dev zlib1g-dev libzstd-dev
   libsystemd-dev libcap-ng-dev libsimdjson-dev
+  # alert notices: SMTP (STARTTLS, AUTH) and HTTPS through libcurl with OpenSSL
+  libcurl4-openssl-dev
   # tests, fuzzing and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev clang clang-14 libclang-rt-14-dev
   tshark tcpdump iproute2 iputils-ping netcat-openbsd openssl curl sqlite3 zstd systemd-journal-remote time
   postgresql postgresql-client python3
+  # the notifications test's SMTP server (tests/integration/notifications.py)
+  python3-aiosmtpd
   # several collectors behind one TCP load balancer (tests/integration/haproxy_collectors.py)
   haproxy
   # reports rendered to PDF/PNG (and the web console driven) by headless Chromium

@@ -13,6 +13,7 @@
 #include "collector/config/postgres_dsn.h"
 #include "collector/api/https_server.h"
 #include "collector/export/exporter.h"
+#include "collector/notify/notifier.h"
 #include "collector/fleet/bundle_builder.h"
 #include "collector/report/builtin_frameworks.h"
 #include "collector/ingest/agents_api.h"
@@ -172,8 +173,10 @@ int run_collector(const CollectorConfig& config_in) {
   console_api.set_frameworks(std::make_shared<const compliance::LoadedFrameworks>(std::move(*frameworks)));
   console_api.set_signing_key(signing_key, signing_problem);
   Exporter exporter(**store, config.exports, c.data_dir);
+  Notifier notifier(**store, config.notify, c.data_dir, c.console_url);
   Retention retention(**store, c.retention);
   console_api.set_silent_after(c.silent_after);
+  console_api.set_incidents(config.incidents);
   console_api.set_metrics_source([&] {
     const auto& s = agents_api.stats();
     std::string m;
@@ -214,6 +217,29 @@ int run_collector(const CollectorConfig& config_in) {
          "# TYPE vigil_export_cursor gauge\n";
     for (size_t i = 0; i < exporter.size(); ++i) {
       m += fmt::format("vigil_export_cursor{{export=\"{}\"}} {}\n", exporter.name(i), exporter.stats(i).cursor.load());
+    }
+    m += "# HELP vigil_notify_sent_total Notices of one alert a target's server accepted.\n"
+         "# TYPE vigil_notify_sent_total counter\n";
+    for (size_t i = 0; i < notifier.size(); ++i) {
+      m += fmt::format("vigil_notify_sent_total{{target=\"{}\"}} {}\n", notifier.name(i),
+                       notifier.stats(i).sent.load());
+    }
+    m += "# HELP vigil_notify_digests_total Digests of alerts beyond a target's rate that its server accepted.\n"
+         "# TYPE vigil_notify_digests_total counter\n";
+    for (size_t i = 0; i < notifier.size(); ++i) {
+      m += fmt::format("vigil_notify_digests_total{{target=\"{}\"}} {}\n", notifier.name(i),
+                       notifier.stats(i).digests.load());
+    }
+    m += "# HELP vigil_notify_failures_total Failed attempts to send a notice.\n"
+         "# TYPE vigil_notify_failures_total counter\n";
+    for (size_t i = 0; i < notifier.size(); ++i) {
+      m += fmt::format("vigil_notify_failures_total{{target=\"{}\"}} {}\n", notifier.name(i),
+                       notifier.stats(i).failures.load());
+    }
+    m += "# HELP vigil_notify_cursor Id of the last alert a target's notice (or digest) covered.\n"
+         "# TYPE vigil_notify_cursor gauge\n";
+    for (size_t i = 0; i < notifier.size(); ++i) {
+      m += fmt::format("vigil_notify_cursor{{target=\"{}\"}} {}\n", notifier.name(i), notifier.stats(i).cursor.load());
     }
     const auto& t = retention.totals();
     m += "# HELP vigil_retention_purged_total Rows retention removed, by kind.\n"
@@ -276,6 +302,7 @@ int run_collector(const CollectorConfig& config_in) {
   log->info("vigil-collector {} listening: agents {}:{}, console {}:{}, store {}", kVersion, c.agents_listen.host,
             agents.port(), c.console_listen.host, console.port(), store_name);
   exporter.start();
+  notifier.start();
   retention.start();
   sd_notify(0, "READY=1");
 
@@ -292,10 +319,16 @@ int run_collector(const CollectorConfig& config_in) {
   agents.stop();
   console.stop();
   exporter.stop();
+  notifier.stop();
   retention.stop();
   for (size_t i = 0; i < exporter.size(); ++i) {
     log->info("export {}: {} alerts delivered, {} failed attempts, cursor at alert {}", exporter.name(i),
               exporter.stats(i).delivered.load(), exporter.stats(i).failures.load(), exporter.stats(i).cursor.load());
+  }
+  for (size_t i = 0; i < notifier.size(); ++i) {
+    log->info("notify {}: {} notices and {} digests sent, {} failed attempts, cursor at alert {}", notifier.name(i),
+              notifier.stats(i).sent.load(), notifier.stats(i).digests.load(), notifier.stats(i).failures.load(),
+              notifier.stats(i).cursor.load());
   }
   const auto& s = agents_api.stats();
   log->info("agents: {} enrolled, {} batches, {} records stored, {} duplicates skipped", s.enrolled.load(),

@@ -117,6 +117,19 @@ class Console {
     return j;
   }
 
+  // The body of a 2xx answer as it is (a report's HTML); anything else throws like call().
+  std::string call_text(const std::string& method, const std::string& target) {
+    auto r = client_->request(method, target, std::string(), {{"Authorization", "Bearer " + token_}});
+    if (!r) throw std::runtime_error("cannot reach the collector: " + r.error());
+    if (r->status < 200 || r->status > 299) {
+      auto j = nlohmann::json::parse(r->body, nullptr, false);
+      std::string msg = j.is_object() && j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>()
+                                                                                     : r->body;
+      throw Refused(r->status, msg, j.is_discarded() ? nlohmann::json() : j);
+    }
+    return r->body;
+  }
+
  private:
   std::string token_;
   std::unique_ptr<net::HttpsClient> client_;
@@ -243,6 +256,70 @@ const char* severity_word(int s) {
 }
 
 void print_json(const nlohmann::json& j) { std::puts(j.dump(2).c_str()); }
+
+// A length of time as people read it on a deadline: 2d03h, 5h12m, 40m, 0m.
+std::string span_text(int64_t seconds) {
+  seconds = std::max<int64_t>(seconds, 0);
+  int64_t d = seconds / 86400, h = seconds % 86400 / 3600, m = seconds % 3600 / 60;
+  if (d > 0) return fmt::format("{}d{:02}h", d, h);
+  if (h > 0) return fmt::format("{}h{:02}m", h, m);
+  return fmt::format("{}m", m);
+}
+
+// The reporting clock of an incident in one cell: the first deadline not yet met, counting down
+// ("notify in 5h12m"), overdue ones in capitals ("REPORT OVERDUE 3h05m"), else how they were met.
+std::string deadline_text(const nlohmann::json& incident) {
+  const auto& clock = incident.value("clock", nlohmann::json::object());
+  bool late = false, any = false;
+  for (const char* which : {"notify", "report"}) {
+    const auto& c = clock.value(which, nlohmann::json::object());
+    std::string state = c.value("state", "none");
+    int64_t left = c.value("seconds_left", int64_t{0});
+    if (state == "pending") return fmt::format("{} in {}", which, span_text(left));
+    if (state == "overdue") {
+      std::string w = which;
+      for (auto& ch : w) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      return fmt::format("{} OVERDUE {}", w, span_text(-left));
+    }
+    if (state == "met_late") late = true;
+    if (state != "none") any = true;
+  }
+  return !any ? "-" : late ? "met late" : "met";
+}
+
+void print_incident(const nlohmann::json& i) {
+  std::printf("Incident %s: %s\n", str(i, "id").c_str(), printable(str(i, "title")).c_str());
+  std::printf("  severity %s, status %s, assignee %s, opened by %s at %s\n", severity_word(i.value("severity", 0)),
+              str(i, "status").c_str(), str(i, "assignee").empty() ? "-" : printable(str(i, "assignee")).c_str(),
+              printable(str(i, "created_by")).c_str(), time_str(i, "created_at").c_str());
+  std::printf("  detected %s; deadline: %s\n", time_str(i, "detected_at").c_str(), deadline_text(i).c_str());
+  for (const char* which : {"notify", "report"}) {
+    const auto& c = i["clock"][which];
+    std::string state = c.value("state", "none");
+    if (state == "none") {
+      std::printf("  %s: no deadline\n", which);
+    } else {
+      std::printf("  %s: due %s, %s%s%s\n", which, time_str(c, "due").c_str(), state.c_str(),
+                  c.contains("done_at") ? " at " : "", c.contains("done_at") ? time_str(c, "done_at").c_str() : "");
+    }
+  }
+  std::string agencies, hosts;
+  for (const auto& a : i.value("agencies", nlohmann::json::array())) agencies += (agencies.empty() ? "" : ", ") + printable(a.get<std::string>());
+  for (const auto& h : i.value("hosts", nlohmann::json::array())) hosts += (hosts.empty() ? "" : ", ") + printable(h.get<std::string>());
+  std::printf("  agencies: %s\n  hosts: %s\n\nAlerts:\n", agencies.c_str(), hosts.c_str());
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& a : i.value("alerts", nlohmann::json::array())) {
+    rows.push_back({str(a, "id"), time_str(a, "time"), severity_word(a.value("severity", 0)), str(a, "agency"),
+                    str(a, "host"), str(a, "source_ip"), str(a, "user_name"), str(a, "rule_id"), str(a, "rule_name")});
+  }
+  print_table({"ID", "TIME", "SEVERITY", "AGENCY", "HOST", "SOURCE", "USER", "RULE", "NAME"}, rows);
+  std::puts("\nTimeline:");
+  rows.clear();
+  for (const auto& e : i.value("timeline", nlohmann::json::array())) {
+    rows.push_back({time_str(e, "time"), str(e, "who"), str(e, "action"), str(e, "value")});
+  }
+  print_table({"TIME", "WHO", "ACTION", "DETAIL"}, rows);
+}
 
 // One page of a list endpoint: GET path?limit=N plus the filters given (empty ones left out); a
 // table of `row(entry)` for people, the JSON for scripts.
@@ -556,7 +633,7 @@ int groups_command(Console& console, bool json, const std::string& name, const s
 }  // namespace
 
 int vigilctl_main(int argc, char** argv) {
-  CLI::App app{"vigilctl: the operator's command line for a Vigil collector (tokens, agents, alerts, users, audit).",
+  CLI::App app{"vigilctl: the operator's command line for a Vigil collector (tokens, agents, alerts, incidents, users, audit).",
                "vigilctl"};
   cli::setup_app(app, "vigilctl");
   app.footer([] {
@@ -685,6 +762,50 @@ int vigilctl_main(int argc, char** argv) {
   auto* alerts_comment = alerts->add_subcommand("comment", "Add a comment to an alert");
   alerts_comment->add_option("ID", alert_id, "Alert id")->required();
   alerts_comment->add_option("TEXT", value, "The comment")->required();
+
+  auto* incidents = app.add_subcommand("incidents", "Incidents: alerts worked as one case, with the reporting clock")
+                        ->require_subcommand(1);
+  std::string incident_id, incident_title, incident_severity, incident_status, incident_alert, incident_at,
+      incident_note, incident_lang = "vi", incident_out, incident_before;
+  std::vector<std::string> incident_alerts;
+  int incident_limit = 100;
+  auto* incidents_create = incidents->add_subcommand(
+      "create", "Open an incident from one or more alerts; its deadlines count from the earliest alert");
+  incidents_create->add_option("--title", incident_title, "What happened, in one line")->required();
+  incidents_create->add_option("--alert", incident_alerts, "An alert id (repeat for several)")->required();
+  incidents_create->add_option("--severity", incident_severity, "info|low|medium|high|critical or 1-5")->required();
+  auto* incidents_list = incidents->add_subcommand(
+      "list", "List incidents, newest first, with the deadline counting down (overdue ones in capitals)");
+  incidents_list->add_option("--status", incident_status, "open|contained|resolved|reported, or active (not reported)");
+  incidents_list->add_option("--before", incident_before, "Only incidents older than this id (next page)");
+  incidents_list->add_option("--limit", incident_limit, "At most this many")->capture_default_str()->check(CLI::Range(1, 1000));
+  auto* incidents_get = incidents->add_subcommand("get", "Show one incident: clock, alerts, timeline");
+  incidents_get->add_option("ID", incident_id, "Incident id")->required();
+  auto* incidents_add_alert = incidents->add_subcommand("add-alert", "Add an alert to an incident");
+  incidents_add_alert->add_option("ID", incident_id, "Incident id")->required();
+  incidents_add_alert->add_option("ALERT", incident_alert, "Alert id")->required();
+  auto* incidents_status = incidents->add_subcommand(
+      "status", "Move an incident forward: open, contained, resolved, reported (reported stops the report clock)");
+  incidents_status->add_option("ID", incident_id, "Incident id")->required();
+  incidents_status->add_option("STATUS", incident_status, "contained|resolved|reported")
+      ->required()
+      ->check(CLI::IsMember({"open", "contained", "resolved", "reported"}));
+  auto* incidents_assign = incidents->add_subcommand("assign", "Assign an incident to someone");
+  incidents_assign->add_option("ID", incident_id, "Incident id")->required();
+  incidents_assign->add_option("USER", incident_note, "Who runs it")->required();
+  auto* incidents_comment = incidents->add_subcommand("comment", "Add a comment (an action taken, a finding)");
+  incidents_comment->add_option("ID", incident_id, "Incident id")->required();
+  incidents_comment->add_option("TEXT", incident_note, "The comment")->required();
+  auto* incidents_notified = incidents->add_subcommand(
+      "notified", "Record that the first notification to the authority was made (stops the first clock)");
+  incidents_notified->add_option("ID", incident_id, "Incident id")->required();
+  incidents_notified->add_option("--at", incident_at, "When it was made (RFC 3339; default now)");
+  incidents_notified->add_option("--note", incident_note, "To whom, by what means, reference");
+  auto* incidents_report = incidents->add_subcommand(
+      "report", "The incident as one printable HTML file (timeline, evidence, actions taken)");
+  incidents_report->add_option("ID", incident_id, "Incident id")->required();
+  incidents_report->add_option("--lang", incident_lang, "vi (default) or en")->check(CLI::IsMember({"vi", "en"}));
+  incidents_report->add_option("--out", incident_out, "Write it to this file instead of standard output");
 
   auto* events = app.add_subcommand("events", "Stored events (log lines, flows, checks)")->require_subcommand(1);
   std::string events_query, events_since, events_until, events_before;
@@ -1058,6 +1179,65 @@ int vigilctl_main(int argc, char** argv) {
                       str(e, "detail")};
             },
             "(no entries match)");
+      } else if (incidents_create->parsed()) {
+        nlohmann::json ids = nlohmann::json::array();
+        for (const auto& a : incident_alerts) ids.push_back(a);
+        auto j = console.call("POST", "/api/v1/incidents",
+                              {{"title", incident_title}, {"severity", incident_severity}, {"alerts", ids}});
+        if (json) {
+          print_json(j);
+        } else {
+          auto i = console.call("GET", "/api/v1/incidents/" + str(j, "id"));
+          std::printf("incident %s opened; deadline: %s\n", str(j, "id").c_str(), deadline_text(i).c_str());
+        }
+      } else if (incidents_list->parsed()) {
+        print_list(
+            console, json, "/api/v1/incidents", incident_limit, {{"status", incident_status}, {"before", incident_before}},
+            {"ID", "SEVERITY", "STATUS", "DEADLINE", "DETECTED", "ASSIGNEE", "AGENCIES", "HOSTS", "ALERTS", "TITLE"},
+            [](const nlohmann::json& i) -> std::vector<std::string> {
+              std::string where, hosts;
+              for (const auto& a : i.value("agencies", nlohmann::json::array())) where += (where.empty() ? "" : ",") + a.get<std::string>();
+              for (const auto& h : i.value("hosts", nlohmann::json::array())) hosts += (hosts.empty() ? "" : ",") + h.get<std::string>();
+              return {str(i, "id"), severity_word(i.value("severity", 0)), str(i, "status"), deadline_text(i),
+                      time_str(i, "detected_at"), str(i, "assignee"), where, hosts, str(i, "alert_count"),
+                      str(i, "title")};
+            },
+            "(no incidents match)");
+      } else if (incidents_get->parsed()) {
+        auto j = console.call("GET", "/api/v1/incidents/" + url_encode(incident_id));
+        if (json) {
+          print_json(j);
+        } else {
+          print_incident(j);
+        }
+      } else if (incidents_add_alert->parsed()) {
+        console.call("POST", "/api/v1/incidents/" + url_encode(incident_id) + "/alerts", {{"alert", incident_alert}});
+        std::printf("alert %s added to incident %s\n", incident_alert.c_str(), incident_id.c_str());
+      } else if (incidents_status->parsed()) {
+        console.call("POST", "/api/v1/incidents/" + url_encode(incident_id) + "/status", {{"status", incident_status}});
+        std::printf("incident %s is now %s\n", incident_id.c_str(), incident_status.c_str());
+      } else if (incidents_assign->parsed()) {
+        console.call("POST", "/api/v1/incidents/" + url_encode(incident_id) + "/assign", {{"assignee", incident_note}});
+        std::printf("incident %s assigned to %s\n", incident_id.c_str(), incident_note.c_str());
+      } else if (incidents_comment->parsed()) {
+        console.call("POST", "/api/v1/incidents/" + url_encode(incident_id) + "/comment", {{"text", incident_note}});
+        std::printf("comment added to incident %s\n", incident_id.c_str());
+      } else if (incidents_notified->parsed()) {
+        nlohmann::json body = {{"note", incident_note}};
+        if (!incident_at.empty()) body["at"] = incident_at;
+        console.call("POST", "/api/v1/incidents/" + url_encode(incident_id) + "/notified", body);
+        std::printf("incident %s: first notification recorded\n", incident_id.c_str());
+      } else if (incidents_report->parsed()) {
+        std::string html =
+            console.call_text("GET", "/api/v1/incidents/" + url_encode(incident_id) + "/report?lang=" + incident_lang);
+        if (incident_out.empty()) {
+          std::fwrite(html.data(), 1, html.size(), stdout);
+        } else {
+          std::ofstream out(incident_out, std::ios::binary | std::ios::trunc);
+          out << html;
+          if (!out.flush()) throw std::runtime_error("cannot write " + incident_out);
+          std::printf("report written to %s\n", incident_out.c_str());
+        }
       } else if (alerts_get->parsed()) {
         print_json(console.call("GET", "/api/v1/alerts/" + url_encode(alert_id)));
       } else if (alerts_assign->parsed()) {

@@ -1,12 +1,16 @@
 #include "collector/config/collector_config.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "collector/config/postgres_dsn.h"
+#include "common/util/host.h"
 
 namespace vigil::collector {
 
@@ -114,11 +118,27 @@ void read_collector(YamlReader& r, const YAML::Node& n, CollectorSection& out, b
   if (auto v = m.get("agent_cert_validity")) {
     r.read_duration(v, out.agent_cert_validity, m.path("agent_cert_validity"), 10s, 3650 * 24h);
   }
+  auto console_url = m.get("console_url");
+  if (console_url && r.read(console_url, out.console_url, m.path("console_url"))) {
+    const auto& u = out.console_url;
+    bool ok = (u.starts_with("https://") || u.starts_with("http://")) && u.size() > 8 &&
+              std::none_of(u.begin(), u.end(),
+                           [](char ch) { return static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f; });
+    if (!ok) {
+      r.error(console_url,
+              m.path("console_url") + ": an https:// URL without spaces (e.g. https://soc.example.gov.vn:9443)");
+    }
+    while (out.console_url.ends_with('/')) out.console_url.pop_back();
+  }
   read_limits(r, m.get("limits"), out.limits);
   read_storage(r, m.get("storage"), out.storage);
   read_retention(r, m.get("retention"), out.retention);
   m.finish();
 
+  if (out.console_url.empty()) {
+    std::string host = local_host_name();
+    out.console_url = fmt::format("https://{}:{}", host.empty() ? "localhost" : host, out.console_listen.port);
+  }
   if (out.pki_dir.empty()) out.pki_dir = (std::filesystem::path(out.data_dir) / "pki").string();
   if (out.storage.driver == "sqlite" && out.storage.path.empty()) {
     out.storage.path = (std::filesystem::path(out.data_dir) / "vigil.db").string();
@@ -203,6 +223,205 @@ void read_exports(YamlReader& r, const YAML::Node& n, std::vector<ExportSection>
   }
 }
 
+// `0` (no deadline) or a duration.
+void read_deadline(YamlReader& r, const YAML::Node& n, std::chrono::milliseconds& out, const std::string& what) {
+  if (n.IsScalar() && n.Scalar() == "0") {
+    out = std::chrono::milliseconds(0);
+    return;
+  }
+  r.read_duration(n, out, what, 1min, 3650 * 24h);
+}
+
+void read_incidents(YamlReader& r, const YAML::Node& n, IncidentsSection& out) {
+  MapReader m(r, n, "incidents");
+  MapReader d(r, m.get("deadlines"), "incidents.deadlines");
+  static constexpr std::array<const char*, 6> kNames = {"", "info", "low", "medium", "high", "critical"};
+  for (size_t sev = 1; sev < kNames.size(); ++sev) {
+    auto v = d.get(kNames[sev]);
+    if (!v) continue;
+    MapReader s(r, v, d.path(kNames[sev]));
+    if (auto x = s.get("notify")) read_deadline(r, x, out.deadlines[sev].notify, s.path("notify"));
+    if (auto x = s.get("report")) read_deadline(r, x, out.deadlines[sev].report, s.path("report"));
+    s.finish();
+  }
+  d.finish();
+  m.finish();
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+// An address in a mail header: no spaces, controls, angle brackets or commas; one '@'.
+bool plain_address(const std::string& a) {
+  if (a.empty() || a.size() > 254 || std::count(a.begin(), a.end(), '@') != 1 || a.front() == '@' || a.back() == '@') {
+    return false;
+  }
+  return std::none_of(a.begin(), a.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u <= ' ' || u == 0x7f || c == '<' || c == '>' || c == ',' || c == ';' || c == '"' || c == '\\';
+  });
+}
+
+// A secret from a file, its last line ending dropped; an error naming the file when unreadable.
+void read_secret_file(YamlReader& r, const YAML::Node& at, const std::string& what, const std::string& path,
+                      std::string& out) {
+  std::ifstream f(path, std::ios::binary);
+  std::string text;
+  if (f) text.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  if (!f && !f.eof()) {
+    r.error(at, fmt::format("{}: cannot read '{}'", what, path));
+    return;
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty()) {
+    r.error(at, fmt::format("{}: '{}' is empty", what, path));
+    return;
+  }
+  if (text.find_first_of("\r\n") != std::string::npos) {
+    r.error(at, fmt::format("{}: '{}' must hold one line", what, path));
+    return;
+  }
+  out = std::move(text);
+}
+
+// "N/PERIOD": 20/1h, 5/10m.
+void read_rate(YamlReader& r, const YAML::Node& v, NotifySection& e, const std::string& what) {
+  std::string text;
+  if (!r.read(v, text, what)) return;
+  auto slash = text.find('/');
+  std::optional<std::chrono::milliseconds> period;
+  uint64_t count = 0;
+  bool ok = slash != std::string::npos && slash > 0 && slash <= 6;
+  if (ok) {
+    for (size_t i = 0; i < slash; ++i) {
+      if (text[i] < '0' || text[i] > '9') ok = false;
+      else count = count * 10 + static_cast<uint64_t>(text[i] - '0');
+    }
+    period = config::parse_duration(std::string_view(text).substr(slash + 1));
+  }
+  if (!ok || !period) {
+    r.error(v, fmt::format("{}: expected N/PERIOD such as 20/1h or 5/10m, got '{}'", what, text));
+    return;
+  }
+  if (count < 1 || count > 100000 || *period < std::chrono::seconds(1) || *period > std::chrono::hours(7 * 24)) {
+    r.error(v, fmt::format("{}: '{}' is out of range (1 to 100000 notices per 1s to 7d)", what, text));
+    return;
+  }
+  e.rate_count = static_cast<uint32_t>(count);
+  e.rate_period = *period;
+}
+
+void read_notify(YamlReader& r, const YAML::Node& n, std::vector<NotifySection>& out) {
+  if (!n) return;
+  if (!n.IsSequence()) {
+    r.error(n, "notify: expected a list of notification targets");
+    return;
+  }
+  std::map<std::string, YAML::Node> names;
+  for (size_t i = 0; i < n.size(); ++i) {
+    MapReader m(r, n[i], fmt::format("notify[{}]", i));
+    if (!m.is_map()) continue;
+    NotifySection e;
+    auto type = m.require("type");
+    if (type) r.read_choice(type, e.type, m.path("type"), {"email", "telegram"});
+    auto name = m.get("name");
+    if (name) {
+      if (r.read(name, e.name, m.path("name"))) {
+        bool ok = !e.name.empty() && e.name.size() <= 64 &&
+                  e.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos;
+        if (!ok) r.error(name, m.path("name") + ": 1 to 64 of a-z, 0-9, - and _");
+      }
+    } else if (!e.type.empty()) {
+      e.name = fmt::format("{}-{}", e.type, i + 1);
+    }
+    if (!e.name.empty() && !names.emplace(e.name, name ? name : m.node()).second) {
+      r.error(name ? name : m.node(), fmt::format("{}: name '{}' is used twice (give each target its own 'name')",
+                                                  m.context(), e.name));
+    }
+    if (auto v = m.get("min_severity")) {
+      std::string sev;
+      if (r.read_choice(v, sev, m.path("min_severity"), {"info", "low", "medium", "high", "critical"})) {
+        static const std::map<std::string, int> kLevels = {
+            {"info", 1}, {"low", 2}, {"medium", 3}, {"high", 4}, {"critical", 5}};
+        e.min_severity = kLevels.at(sev);
+      }
+    }
+    if (auto v = m.get("agencies")) {
+      if (r.read_list(v, e.agencies, m.path("agencies")) && e.agencies.empty()) {
+        r.error(v, m.path("agencies") + ": name one agency at least (or leave the key out for all)");
+      }
+    }
+    if (auto v = m.get("rate")) read_rate(r, v, e, m.path("rate"));
+    if (auto v = m.get("lang")) r.read_choice(v, e.lang, m.path("lang"), {"vi", "en"});
+    if (auto v = m.get("ca")) r.read_path(v, e.ca, m.path("ca"));
+    if (e.type == "email") {
+      auto smtp = m.require("smtp");
+      if (smtp) r.read_endpoint(smtp, e.smtp, m.path("smtp"));
+      auto tls = m.get("tls");
+      if (tls) r.read_choice(tls, e.tls, m.path("tls"), {"starttls", "implicit", "none"});
+      if (e.tls == "none" && !e.smtp.host.empty() && !is_loopback(e.smtp.host)) {
+        r.error(tls, fmt::format("{}: none sends mail and password in clear; only for a relay on this machine "
+                                 "(127.0.0.1, ::1, localhost), not {}",
+                                 m.path("tls"), e.smtp.host));
+      }
+      if (auto v = m.require("from")) {
+        if (r.read(v, e.from, m.path("from")) && !plain_address(e.from)) {
+          r.error(v, m.path("from") + ": expected one address such as vigil@example.gov.vn");
+        }
+      }
+      if (auto v = m.require("to")) {
+        if (r.read_list(v, e.to, m.path("to"))) {
+          if (e.to.empty()) r.error(v, m.path("to") + ": name one address at least");
+          for (const auto& a : e.to) {
+            if (!plain_address(a)) {
+              r.error(v, fmt::format("{}: '{}' is not an address such as soc@example.gov.vn", m.path("to"), a));
+            }
+          }
+        }
+      }
+      auto user = m.get("username");
+      if (user && r.read(user, e.username, m.path("username")) &&
+          e.username.find_first_of("\r\n") != std::string::npos) {
+        r.error(user, m.path("username") + ": one line");
+      }
+      auto pw = m.get("password_file");
+      if (pw && r.read_path(pw, e.password_file, m.path("password_file"))) {
+        read_secret_file(r, pw, m.path("password_file"), e.password_file, e.password);
+      }
+      if (user && !pw) r.error(user, m.path("username") + ": needs password_file (a file holding the password)");
+      if (pw && !user) r.error(pw, m.path("password_file") + ": needs username");
+    }
+    if (e.type == "telegram") {
+      auto token = m.require("bot_token_file");
+      if (token && r.read_path(token, e.bot_token_file, m.path("bot_token_file"))) {
+        read_secret_file(r, token, m.path("bot_token_file"), e.bot_token_file, e.bot_token);
+        constexpr const char* kTokenChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_-";
+        if (!e.bot_token.empty() && e.bot_token.find_first_not_of(kTokenChars) != std::string::npos) {
+          r.error(token, fmt::format("{}: '{}' does not hold a bot token (digits, ':', letters)",
+                                     m.path("bot_token_file"), e.bot_token_file));
+          e.bot_token.clear();
+        }
+      }
+      if (auto v = m.require("chat_id")) {
+        if (v.IsScalar()) e.chat_id = v.Scalar();
+        if (e.chat_id.empty() || e.chat_id.size() > 64 ||
+            e.chat_id.find_first_of(" \t\r\n\"\\") != std::string::npos) {
+          r.error(v, m.path("chat_id") + ": expected a chat id such as -1001234567890 or @channel");
+        }
+      }
+      if (auto v = m.get("api_url")) {
+        if (r.read(v, e.api_url, m.path("api_url")) && !e.api_url.starts_with("https://")) {
+          r.error(v, m.path("api_url") + ": an https:// URL (the bot token travels in it)");
+        }
+        while (e.api_url.ends_with('/')) e.api_url.pop_back();
+      }
+    }
+    m.finish();
+    out.push_back(std::move(e));
+  }
+}
+
 }  // namespace
 
 CollectorConfig read_collector_config(YamlReader& r, const YAML::Node& root, bool check_pki) {
@@ -212,6 +431,8 @@ CollectorConfig read_collector_config(YamlReader& r, const YAML::Node& root, boo
   read_collector(r, top.get("collector"), cfg.collector, check_pki);
   config::read_logging_section(r, top.get("logging"), cfg.logging);
   read_exports(r, top.get("exports"), cfg.exports);
+  read_notify(r, top.get("notify"), cfg.notify);
+  read_incidents(r, top.get("incidents"), cfg.incidents);
   top.finish();
   return cfg;
 }

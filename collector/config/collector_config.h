@@ -1,6 +1,7 @@
 // The collector's configuration (collector.yaml): typed, validated, defaults defined here once.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -61,6 +62,8 @@ struct CollectorSection {
   uint64_t max_batch_bytes = 8ULL << 20;
   // Lifetime of the certificates agents get; they renew when a third of it is left.
   std::chrono::milliseconds agent_cert_validity = 90 * 24h;
+  // Base of the links to alerts in notices; default https://<host name>:<console port>.
+  std::string console_url;
   LimitsSection limits;
   StorageSection storage;
   RetentionSection retention;
@@ -80,9 +83,52 @@ struct ExportSection {
   bool from_beginning = false;  // a new export starts with the stored alerts (else with new ones)
 };
 
+// Alert notices to people (e-mail, Telegram), each target with a durable cursor in
+// <data_dir>/notify: a mail server's outage delays notices, it loses and repeats none.
+struct NotifySection {
+  std::string name{};  // names the cursor file and the log lines; default <type>-<index>
+  std::string type{};  // email | telegram
+  int min_severity{1};  // info 1 .. critical 5
+  std::vector<std::string> agencies{};  // only alerts of these agencies (empty: all)
+  // rate: at most `rate_count` notices per `rate_period`; the alerts beyond go into one digest
+  // at the end of the period. 0: no limit.
+  uint32_t rate_count{0};
+  std::chrono::milliseconds rate_period{0};
+  std::string lang{"vi"};  // vi | en
+  std::string ca{};        // CA certificates that verify the server; empty: the system's
+  // email
+  Endpoint smtp{};
+  std::string tls{"starttls"};  // starttls | implicit | none (loopback only)
+  std::string from{};
+  std::vector<std::string> to{};
+  std::string username{};
+  std::string password_file{};
+  std::string password{};  // read from password_file at load; never logged
+  // telegram
+  std::string bot_token_file{};
+  std::string bot_token{};  // read from bot_token_file at load; never logged
+  std::string chat_id{};
+  std::string api_url{"https://api.telegram.org"};
+};
+
+// Reporting clock of an incident at one severity, counted from detection; 0: no deadline.
+struct IncidentDeadline {
+  std::chrono::milliseconds notify{0};  // notice to the authority
+  std::chrono::milliseconds report{0};  // full report
+};
+
+// Decree 331/2026 art. 31.2(d): a serious incident (high, critical) is notified within 24 h and
+// reported within 72 h of its detection.
+struct IncidentsSection {
+  // Index = severity 1 (info) .. 5 (critical); index 0 unused.
+  std::array<IncidentDeadline, 6> deadlines{{{}, {}, {}, {}, {24h, 72h}, {24h, 72h}}};
+};
+
 struct CollectorConfig {
   CollectorSection collector;
   std::vector<ExportSection> exports;
+  std::vector<NotifySection> notify;
+  IncidentsSection incidents;
   config::LoggingSection logging;
 };
 

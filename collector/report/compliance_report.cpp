@@ -9,11 +9,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "collector/report/report_html.h"
+
 namespace vigil::collector {
 
 namespace {
 
 using nlohmann::json;
+using report_html::cells;
 
 std::string str(const json& j, const char* key) {
   if (!j.is_object() || !j.contains(key) || j[key].is_null()) return {};
@@ -56,11 +59,7 @@ std::string csv_cell(std::string v) {
 }
 
 // The report's words: {key, Vietnamese, English}.
-struct Word {
-  const char* key;
-  const char* vi;
-  const char* en;
-};
+using report_html::Word;
 constexpr Word kWords[] = {
     {"title", "Báo cáo tuân thủ an toàn thông tin", "Information security compliance report"},
     {"generated", "Thời điểm lập báo cáo", "Generated"},
@@ -150,19 +149,9 @@ constexpr Word kWords[] = {
      "A check counts for a system whose security level is at least the check's level."},
 };
 
-class Tr {
+class Tr : public report_html::Words {
  public:
-  explicit Tr(ReportLang lang) : vi_(lang == ReportLang::vi) {}
-  std::string operator()(std::string_view key) const {
-    for (const auto& w : kWords) {
-      if (key == w.key) return html_escape(vi_ ? w.vi : w.en);
-    }
-    return html_escape(key);  // a value the report has no word for (a control group, say)
-  }
-  bool vi() const { return vi_; }
-
- private:
-  bool vi_;
+  explicit Tr(ReportLang lang) : Words(kWords, lang) {}
 };
 
 const char* const kSeverities[] = {"critical", "high", "medium", "low", "info"};
@@ -222,12 +211,6 @@ std::string score_bar(const json& j, const Tr& tr) {
                      "<rect x=\"0\" y=\"0\" width=\"100\" height=\"10\" fill=\"#e6e6e6\"/>"
                      "<rect x=\"0\" y=\"0\" width=\"{:.1f}\" height=\"10\" fill=\"#2e7d32\"/></svg> {:.0f}%",
                      w, w, w);
-}
-
-std::string cells(std::initializer_list<std::string> values, const char* tag = "td") {
-  std::string out = "<tr>";
-  for (const auto& v : values) out += fmt::format("<{}>{}</{}>", tag, v, tag);
-  return out + "</tr>";
 }
 
 std::string counts_cells(const json& j) {
@@ -531,27 +514,9 @@ std::string compliance_csv(const json& summary) {
 std::string compliance_html(const json& summary, ReportLang lang) {
   const Tr tr(lang);
   const auto& agencies = list(summary, "agencies");
-  std::string h = fmt::format(
-      "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">"
-      "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">"
-      "<title>{}</title><style>"
-      "@page{{size:A4;margin:14mm}}"
-      "body{{font-family:'DejaVu Sans','Liberation Sans',Arial,sans-serif;font-size:9.5pt;color:#111;margin:0}}"
-      "h1{{font-size:16pt;margin:0 0 2mm}}h2{{font-size:13pt;margin:0 0 2mm;border-bottom:1px solid #999}}"
-      "h3{{font-size:10.5pt;margin:4mm 0 1mm}}.meta{{color:#555;margin-bottom:5mm}}"
-      "section{{margin-bottom:8mm}}section+section{{break-before:page}}"
-      ".head{{display:flex;gap:8mm;align-items:center;break-inside:avoid}}.facts td{{padding:0.4mm 3mm 0.4mm 0}}"
-      "table.t{{border-collapse:collapse;width:100%;margin-top:1mm}}"
-      "table.t th,table.t td{{border:1px solid #bbb;padding:0.8mm 1.3mm;text-align:left;vertical-align:top}}"
-      "table.t th{{background:#f0f0f0}}tr{{break-inside:avoid}}"
-      ".pass,.v-fully{{color:#2e7d32;font-weight:bold}}.fail,.v-not{{color:#c62828;font-weight:bold}}"
-      ".error,.v-partly{{color:#ef6c00;font-weight:bold}}.waived{{color:#6a1b9a;font-weight:bold}}"
-      ".not_applicable,.not_checked,.v-not_required,.v-not_assessed{{color:#757575}}"
-      ".ev{{font-family:'DejaVu Sans Mono',monospace;font-size:8pt;word-break:break-all}}"
-      ".fix{{font-family:'DejaVu Sans',sans-serif;margin-top:1mm}}"
-      ".note{{color:#555;font-size:8.5pt}}@media screen{{body{{margin:12px}}}}"
-      "</style></head><body>\n<h1>{}</h1><div class=\"meta\">{}: {}",
-      tr.vi() ? "vi" : "en", kReportCsp, tr("title"), tr("title"), tr("generated"), minute(str(summary, "generated")));
+  std::string h = report_html::head(tr, tr("title")) +
+                  fmt::format("<h1>{}</h1><div class=\"meta\">{}: {}", tr("title"), tr("generated"),
+                              minute(str(summary, "generated")));
   const bool has_trend = summary.contains("since");
   if (has_trend) h += fmt::format(" · {}: {}", tr("since"), minute(str(summary, "since")));
   h += "</div>\n";

@@ -10,6 +10,7 @@
 #include "collector/store/compliance_store.h"
 #include "collector/store/fleet_store.h"
 #include "collector/store/identity_store.h"
+#include "collector/store/incident_store.h"
 #include "collector/store/ingest_store.h"
 #include "collector/store/retention_store.h"
 #include "collector/store/triage_store.h"
@@ -25,7 +26,8 @@ class Store : public virtual AgentStore,
               public virtual TriageStore,
               public virtual ComplianceStore,
               public virtual RetentionStore,
-              public virtual FleetStore {
+              public virtual FleetStore,
+              public virtual IncidentStore {
  public:
   ~Store() override = default;
 

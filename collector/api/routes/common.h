@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collector/api/routes/route_table.h"
+#include "collector/config/collector_config.h"
 #include "collector/store/store.h"
 #include "common/compliance/framework.h"
 #include "common/net/http_types.h"
@@ -39,6 +40,7 @@ struct Env {
   std::function<std::string()> metrics_source{};                       // lines the service adds to /metrics
   std::shared_ptr<const pki::Key> signing_key{};  // signs bundles (collector/fleet); null: pushes refused
   std::string signing_key_problem{};              // why there is none
+  IncidentsSection incidents{};                    // the reporting clock of new incidents
 };
 
 // {"error": message} with the status.

@@ -23,6 +23,7 @@ constexpr std::string_view kAdminRefused = "this needs the admin role";
 constexpr std::string_view kAlertsRefused = "auditors cannot change alerts";
 constexpr std::string_view kWaiversRefused = "waivers need the admin role";
 constexpr std::string_view kGroupsRefused = "groups and their bundles need the admin role";
+constexpr std::string_view kIncidentsRefused = "auditors cannot change incidents";
 
 }  // namespace
 
@@ -109,6 +110,27 @@ std::vector<Route> endpoints() {
       {"POST", "/api/v1/alerts/{id}/assign", not_auditor, per_agency, assign_alert, kAlertsRefused},
       // {text}
       {"POST", "/api/v1/alerts/{id}/comment", not_auditor, per_agency, comment_alert, kAlertsRefused},
+
+      // ?status=open|contained|resolved|reported|active&before=&limit= -> [incidents], newest first, each
+      //   with agencies, hosts, alert_count and clock: {notify, report: {state: none|pending|overdue|met|met_late,
+      //   due, seconds_left, done_at}}; a caller limited to some agencies sees those all of whose alerts are theirs
+      {"GET", "/api/v1/incidents", any, per_agency, list_incidents},
+      // {title, severity, alerts: [id...]} -> 201 {id}; the clock's lengths from collector.yaml `incidents:`
+      {"POST", "/api/v1/incidents", not_auditor, per_agency, create_incident, kIncidentsRefused},
+      // -> incident with its alerts (as added, with evidence) and timeline
+      {"GET", "/api/v1/incidents/{id}", any, per_agency, get_incident},
+      // {alert}; 409 when it is already there
+      {"POST", "/api/v1/incidents/{id}/alerts", not_auditor, per_agency, add_incident_alert, kIncidentsRefused},
+      // {status}: forward only (open, contained, resolved, reported), else 409
+      {"POST", "/api/v1/incidents/{id}/status", not_auditor, per_agency, set_incident_status, kIncidentsRefused},
+      // {assignee}
+      {"POST", "/api/v1/incidents/{id}/assign", not_auditor, per_agency, assign_incident, kIncidentsRefused},
+      // {text}
+      {"POST", "/api/v1/incidents/{id}/comment", not_auditor, per_agency, comment_incident, kIncidentsRefused},
+      // {at?, note?}: the first notification to the authority was made (stops the first clock); 409 the second time
+      {"POST", "/api/v1/incidents/{id}/notified", not_auditor, per_agency, incident_notified, kIncidentsRefused},
+      // ?lang=vi|en -> the printable HTML report (timeline, evidence, actions taken)
+      {"GET", "/api/v1/incidents/{id}/report", any, per_agency, incident_report},
 
       // ?agency=&since= -> [per agency: counts, scores per policy and control group, controls,
       //                     failing checks, waivers, self-assessment, agents, open alerts, trend since DATE]

@@ -23,6 +23,8 @@ Handler list_alerts, get_alert, set_alert_status, assign_alert, comment_alert;  
 Handler compliance, compliance_report;                                            // compliance.cpp
 Handler list_waivers, add_waiver, expire_waiver;                                  // waivers.cpp
 Handler search_events;                                                            // events.cpp
+Handler list_incidents, create_incident, get_incident, add_incident_alert, set_incident_status,  // incidents.cpp
+    assign_incident, comment_incident, incident_notified, incident_report;
 
 // Refused (403) unless the caller, an admin limited to some agencies, has every agent of `group` in
 // them (groups.cpp); nullopt when the caller may manage it.

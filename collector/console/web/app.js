@@ -11,11 +11,11 @@
   const I18N = {
     en: {
       'app.title': 'Vigil console',
-      'nav.overview': 'Overview', 'nav.alerts': 'Alerts', 'nav.events': 'Events', 'nav.agents': 'Agents', 'nav.groups': 'Groups', 'nav.compliance': 'Compliance',
+      'nav.overview': 'Overview', 'nav.alerts': 'Alerts', 'nav.events': 'Events', 'nav.agents': 'Agents', 'nav.groups': 'Groups', 'nav.compliance': 'Compliance', 'nav.incidents': 'Incidents',
       'login.title': 'Sign in to Vigil', 'login.user': 'User name', 'login.password': 'Password',
       'login.submit': 'Sign in', 'login.failed': 'Sign-in failed', 'logout': 'Sign out',
       'lang.switch': 'Tiếng Việt', 'lang.label': 'Language',
-      'loading': 'Loading…', 'error.load': 'Could not load', 'none': 'Nothing to show.',
+      'loading': 'Loading…', 'error.load': 'Could not load', 'error.refused': 'Refused ({status}): {msg}', 'none': 'Nothing to show.',
       'sev.1': 'info', 'sev.2': 'low', 'sev.3': 'medium', 'sev.4': 'high', 'sev.5': 'critical',
       'status.new': 'new', 'status.acknowledged': 'acknowledged', 'status.resolved': 'resolved',
       'status.false_positive': 'false positive',
@@ -81,14 +81,38 @@
       'help.ack': 'acknowledge', 'help.resolve': 'resolve', 'help.fp': 'false positive', 'help.reopen': 'reopen',
       'help.assign': 'assign (detail view)', 'help.comment': 'comment (detail view)', 'help.back': 'back to the list',
       'help.pages': 'older / newer page', 'help.close': 'Close',
+
+      'in.title': 'Incidents', 'in.id': 'ID', 'in.status': 'Status', 'in.deadline': 'Deadline', 'in.agencies': 'Agencies',
+      'in.hosts': 'Hosts', 'in.alerts': 'Alerts', 'in.title_col': 'Title', 'in.all': 'all', 'in.active': 'active (not yet reported)',
+      'in.st.open': 'open', 'in.st.contained': 'contained', 'in.st.resolved': 'resolved', 'in.st.reported': 'reported',
+      'in.back': '← Incidents', 'in.facts': 'Incident', 'in.severity': 'Severity', 'in.assignee': 'Assignee',
+      'in.nobody': 'nobody', 'in.detected': 'Detected', 'in.created': 'Opened',
+      'in.clock': 'Reporting deadlines', 'in.due': 'Due', 'in.state': 'State', 'in.left': 'Time left', 'in.done_at': 'Done at',
+      'in.timeline': 'Timeline', 'in.actions': 'Actions', 'in.move': 'Move to', 'in.final': 'Reported: the last step.',
+      'in.notify': 'Record first notification', 'in.notify_note': 'Note (optional): whom, how, reference',
+      'in.notified_at': 'First notification recorded at {t}.', 'in.add_alert': 'Add alert', 'in.alert_id': 'Alert ID',
+      'in.report': 'Printable report', 'in.report_vi': 'Report (Vietnamese)', 'in.report_en': 'Report (English)',
+      'in.no_alerts': 'No alerts.', 'in.older': 'Older →', 'in.first': '« Newest',
+      'in.new': 'Open incident', 'in.new_title': 'Incident title', 'in.new_severity': 'Severity',
+      'in.picked': '{n} alerts selected', 'in.pick': 'Select for an incident', 'in.pick_first': 'Select alerts first',
+      'in.created_ok': 'Incident #{id} opened', 'in.clear': 'Clear selection', 'in.from_alert': 'Open an incident from this alert',
+      'in.title_needed': 'Give the incident a title',
+      'clock.notify': 'First notification', 'clock.report': 'Full report',
+      'clock.notify_in': 'notify in {t}', 'clock.report_in': 'report in {t}',
+      'clock.notify_late': 'notification {t} late', 'clock.report_late': 'report {t} late',
+      'clock.none': 'no deadline', 'clock.pending': 'pending', 'clock.overdue': 'overdue', 'clock.met': 'met',
+      'clock.met_late': 'met late', 'clock.late': '{t} late',
+      'unit.d': '{n}d', 'unit.h': '{n}h', 'unit.m': '{n}m', 'unit.s': '{n}s',
+      'tl.created': 'opened the incident', 'tl.alert': 'added an alert', 'tl.status': 'changed the status',
+      'tl.assign': 'assigned', 'tl.comment': 'commented', 'tl.notified': 'recorded the first notification',
     },
     vi: {
       'app.title': 'Bảng điều khiển Vigil',
-      'nav.overview': 'Tổng quan', 'nav.alerts': 'Cảnh báo', 'nav.events': 'Sự kiện', 'nav.agents': 'Tác tử', 'nav.groups': 'Nhóm', 'nav.compliance': 'Tuân thủ',
+      'nav.overview': 'Tổng quan', 'nav.alerts': 'Cảnh báo', 'nav.events': 'Sự kiện', 'nav.agents': 'Tác tử', 'nav.groups': 'Nhóm', 'nav.compliance': 'Tuân thủ', 'nav.incidents': 'Sự cố',
       'login.title': 'Đăng nhập Vigil', 'login.user': 'Tên người dùng', 'login.password': 'Mật khẩu',
       'login.submit': 'Đăng nhập', 'login.failed': 'Đăng nhập không thành công', 'logout': 'Đăng xuất',
       'lang.switch': 'English', 'lang.label': 'Ngôn ngữ',
-      'loading': 'Đang tải…', 'error.load': 'Không tải được', 'none': 'Không có dữ liệu.',
+      'loading': 'Đang tải…', 'error.load': 'Không tải được', 'error.refused': 'Bị từ chối ({status}): {msg}', 'none': 'Không có dữ liệu.',
       'sev.1': 'thông tin', 'sev.2': 'thấp', 'sev.3': 'trung bình', 'sev.4': 'cao', 'sev.5': 'nghiêm trọng',
       'status.new': 'mới', 'status.acknowledged': 'đã tiếp nhận', 'status.resolved': 'đã xử lý',
       'status.false_positive': 'cảnh báo nhầm',
@@ -154,6 +178,30 @@
       'help.ack': 'tiếp nhận', 'help.resolve': 'đã xử lý', 'help.fp': 'cảnh báo nhầm', 'help.reopen': 'mở lại',
       'help.assign': 'giao việc (trang chi tiết)', 'help.comment': 'ghi chú (trang chi tiết)',
       'help.back': 'về danh sách', 'help.pages': 'trang cũ hơn / mới hơn', 'help.close': 'Đóng',
+
+      'in.title': 'Sự cố', 'in.id': 'Mã', 'in.status': 'Trạng thái', 'in.deadline': 'Thời hạn', 'in.agencies': 'Cơ quan',
+      'in.hosts': 'Máy chủ', 'in.alerts': 'Cảnh báo', 'in.title_col': 'Tiêu đề', 'in.all': 'tất cả', 'in.active': 'đang xử lý (chưa báo cáo)',
+      'in.st.open': 'mới mở', 'in.st.contained': 'đã ngăn chặn', 'in.st.resolved': 'đã khắc phục', 'in.st.reported': 'đã báo cáo',
+      'in.back': '← Sự cố', 'in.facts': 'Sự cố', 'in.severity': 'Mức độ', 'in.assignee': 'Người xử lý',
+      'in.nobody': 'chưa giao', 'in.detected': 'Thời điểm phát hiện', 'in.created': 'Thời điểm mở',
+      'in.clock': 'Thời hạn báo cáo', 'in.due': 'Hạn', 'in.state': 'Tình trạng', 'in.left': 'Thời gian còn lại', 'in.done_at': 'Thời điểm thực hiện',
+      'in.timeline': 'Diễn biến', 'in.actions': 'Xử lý', 'in.move': 'Chuyển sang', 'in.final': 'Đã báo cáo: bước cuối cùng.',
+      'in.notify': 'Ghi nhận đã thông báo ban đầu', 'in.notify_note': 'Ghi chú (không bắt buộc): gửi ai, cách nào, số hiệu',
+      'in.notified_at': 'Đã ghi nhận thông báo ban đầu lúc {t}.', 'in.add_alert': 'Thêm cảnh báo', 'in.alert_id': 'Mã cảnh báo',
+      'in.report': 'Báo cáo để in', 'in.report_vi': 'Báo cáo (tiếng Việt)', 'in.report_en': 'Báo cáo (tiếng Anh)',
+      'in.no_alerts': 'Không có cảnh báo.', 'in.older': 'Cũ hơn →', 'in.first': '« Mới nhất',
+      'in.new': 'Mở sự cố', 'in.new_title': 'Tiêu đề sự cố', 'in.new_severity': 'Mức độ',
+      'in.picked': 'đã chọn {n} cảnh báo', 'in.pick': 'Chọn để mở sự cố', 'in.pick_first': 'Hãy chọn cảnh báo trước',
+      'in.created_ok': 'Đã mở sự cố #{id}', 'in.clear': 'Bỏ chọn', 'in.from_alert': 'Mở sự cố từ cảnh báo này',
+      'in.title_needed': 'Hãy đặt tiêu đề cho sự cố',
+      'clock.notify': 'Thông báo ban đầu', 'clock.report': 'Báo cáo đầy đủ',
+      'clock.notify_in': 'thông báo trong {t}', 'clock.report_in': 'báo cáo trong {t}',
+      'clock.notify_late': 'thông báo trễ {t}', 'clock.report_late': 'báo cáo trễ {t}',
+      'clock.none': 'không có thời hạn', 'clock.pending': 'chưa đến hạn', 'clock.overdue': 'quá hạn', 'clock.met': 'đúng hạn',
+      'clock.met_late': 'trễ hạn', 'clock.late': 'trễ {t}',
+      'unit.d': '{n} ngày', 'unit.h': '{n} giờ', 'unit.m': '{n} phút', 'unit.s': '{n} giây',
+      'tl.created': 'mở sự cố', 'tl.alert': 'thêm cảnh báo', 'tl.status': 'đổi trạng thái',
+      'tl.assign': 'giao việc', 'tl.comment': 'ghi chú', 'tl.notified': 'ghi nhận đã thông báo ban đầu',
     },
   };
 
@@ -351,6 +399,7 @@
   const main = () => document.getElementById('main');
   let renderToken = 0; // a newer render makes an older one's late answers moot
   let keyHandler = null;
+  let countdowns = []; // redraws of the live deadlines on the page, every second
 
   function toast(text, isError) {
     const old = document.querySelector('.toast');
@@ -378,7 +427,7 @@
     clear(el);
     if (!session) return;
     const nav = h('nav', { 'aria-label': 'main' });
-    for (const [path, key] of [['/overview', 'nav.overview'], ['/alerts', 'nav.alerts'], ['/events', 'nav.events'],
+    for (const [path, key] of [['/overview', 'nav.overview'], ['/alerts', 'nav.alerts'], ['/incidents', 'nav.incidents'], ['/events', 'nav.events'],
       ['/agents', 'nav.agents'], ['/groups', 'nav.groups'], ['/compliance', 'nav.compliance']]) {
       const a = link(path, t(key));
       a.id = 'nav-' + path.slice(1);
@@ -403,6 +452,7 @@
   function render() {
     const token = ++renderToken;
     keyHandler = null;
+    countdowns = [];
     document.title = t('app.title');
     const { path, params } = route();
     if (!session) {
@@ -417,7 +467,10 @@
     let page;
     const detail = path.match(/^\/alerts\/(\d+)$/);
     const group = path.match(/^\/groups\/([^/]+)$/);
+    const incident = path.match(/^\/incidents\/(\d+)$/);
     if (detail) page = pageAlert(detail[1], alive);
+    else if (incident) page = pageIncident(incident[1], alive);
+    else if (path === '/incidents') page = pageIncidents(params, alive);
     else if (group) page = pageGroup(decoded(group[1]), alive);
     else if (path === '/alerts') page = pageAlerts(params, alive);
     else if (path === '/events') page = pageEvents(params, alive);
@@ -651,6 +704,7 @@
   // Alerts list
   const FILTERS = ['severity', 'status', 'agency', 'agent', 'rule', 'from', 'to'];
   let cursorStack = []; // `before` ids of the pages above the current one
+  const picked = new Map(); // alert id → severity: the alerts chosen for a new incident (kept across pages)
   let lastFilterKey = '';
 
   async function setStatus(id, status) {
@@ -704,8 +758,33 @@
     });
 
     let selected = Math.min(Number(sessionStorage.getItem('vigil.alerts.selected') || 0), Math.max(0, list.length - 1));
+    // Non-auditors pick alerts with the boxes of the first column and open an incident from them.
+    const canChange = session.role !== 'auditor';
+    let create = null;
+    const pickedCount = h('span', { id: 'incident-picked', class: 'muted' });
+    const maxPicked = () => Math.max(1, ...picked.values());
+    let severityTouched = false;
+    function updatePicked() {
+      pickedCount.textContent = t('in.picked', { n: picked.size });
+      pickedCount.setAttribute('data-count', String(picked.size));
+      if (create) {
+        create.form.classList.toggle('idle', picked.size === 0);
+        if (!severityTouched) create.sevSelect.value = String(maxPicked());
+      }
+    }
+    const pickBox = (a) => {
+      const box = h('input', { type: 'checkbox', class: 'pick', 'data-id': a.id, 'aria-label': t('in.pick') + ' #' + a.id });
+      box.checked = picked.has(a.id);
+      box.addEventListener('change', () => {
+        if (box.checked) picked.set(a.id, Number(a.severity) || 1); else picked.delete(a.id);
+        updatePicked();
+      });
+      box.addEventListener('dblclick', (ev) => ev.stopPropagation());
+      return h('td', { class: 'pick-cell' }, box);
+    };
     const rows = list.map((a, i) => {
       const tr = h('tr', { class: 'row', 'data-id': a.id, id: 'alert-row-' + a.id, tabindex: '-1' },
+        canChange ? pickBox(a) : null,
         h('td', { class: 'num' }, String(a.id)),
         h('td', {}, fmtTime(a.time)),
         h('td', {}, sevBadge(a.severity)),
@@ -764,11 +843,20 @@
       h('button', { type: 'button', class: 'btn', id: 'page-newer', disabled: !cursorStack.length, onclick: newer }, t('al.newer')),
       h('span', { id: 'page-no' }, t('al.page', { n: pageNo })),
       h('button', { type: 'button', class: 'btn', id: 'page-older', disabled: list.length < limit, onclick: older }, t('al.older')));
+    if (canChange) {
+      create = incidentForm(() => [...picked.keys()], '', maxPicked());
+      create.sevSelect.addEventListener('change', () => { severityTouched = true; });
+      create.form.appendChild(pickedCount);
+      create.form.appendChild(h('button', { type: 'button', class: 'btn', id: 'incident-clear',
+        onclick: () => { picked.clear(); for (const b of document.querySelectorAll('#alerts-table input.pick')) b.checked = false; updatePicked(); } }, t('in.clear')));
+      create = Object.assign(create, { panel: h('section', { class: 'panel', id: 'incident-create-panel' }, create.form, create.msg) });
+      updatePicked();
+    }
     const tbl = h('div', { class: 'wrap panel' }, h('table', { id: 'alerts-table' },
-      h('thead', {}, h('tr', {}, [t('al.id'), t('al.time'), t('al.sev_col'), t('al.rule'), t('al.agency'), t('al.host'),
+      h('thead', {}, h('tr', {}, canChange ? h('th', { class: 'pick-cell', title: t('in.pick') }, '') : null, [t('al.id'), t('al.time'), t('al.sev_col'), t('al.rule'), t('al.agency'), t('al.host'),
         t('al.source'), t('det.user'), t('det.destination'), t('al.status'), t('al.assignee')].map((x) => h('th', {}, x)))),
       h('tbody', {}, rows)));
-    if (!show(alive, h('h1', {}, t('al.title')), form, toolbar, tbl, list.length ? null : h('p', { class: 'muted', id: 'alerts-empty' }, t('none')))) return;
+    if (!show(alive, h('h1', {}, t('al.title')), form, create && create.panel, toolbar, tbl, list.length ? null : h('p', { class: 'muted', id: 'alerts-empty' }, t('none')))) return;
     if (rows.length) {
       rows.forEach((r, j) => r.classList.toggle('selected', j === selected));
     }
@@ -817,6 +905,10 @@
       h('div', { class: 'comment-box' }, commentInput,
         h('button', { type: 'button', class: 'btn', id: 'btn-comment', disabled: !canChange,
           onclick: () => { if (commentInput.value.trim()) change('comment', { text: commentInput.value.trim() }); } }, t('act.comment'))));
+    if (canChange) {
+      const create = incidentForm(() => [a.id], a.rule_name, Math.min(5, Math.max(1, Number(a.severity) || 1)));
+      triage.appendChild(h('div', { id: 'incident-create-panel' }, h('h3', {}, t('in.from_alert')), create.form, create.msg));
+    }
 
     const fact = (label, value) => (value === undefined || value === null || value === '') ? null : [h('dt', {}, label), h('dd', {}, value)];
     const endpoint = (side) => {
@@ -889,6 +981,267 @@
         case 's': assignInput.focus(); assignInput.select(); return true;
         case 'c': commentInput.focus(); return true;
         case 'Escape': case 'Backspace': case 'u': location.hash = '#/alerts'; return true;
+        default: return false;
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Incidents: alerts gathered into one case, worked forward open → contained → resolved →
+  // reported, with the reporting clock (first notification, full report) counted from detection.
+  const INCIDENT_STATUSES = ['open', 'contained', 'resolved', 'reported'];
+  const CLOCKS = ['notify', 'report'];
+  let incidentNotice = null; // {id, text}: a refusal to show on the incident's page once it is drawn again
+  // A quarter-second beat: each second's change shows when it comes, whatever the phase of the timer.
+  setInterval(() => { for (const draw of countdowns) draw(); }, 250);
+
+  function incidentBadge(st) {
+    return h('span', { class: 'st inc-' + String(st).replace(/[^a-z_]/g, ''), 'data-status': st }, t('in.st.' + st));
+  }
+
+  // "5h 12m 3s" / "5 giờ 12 phút 3 giây"; days when there are any.
+  function fmtDuration(secs) {
+    secs = Math.max(0, Math.floor(secs));
+    const d = Math.floor(secs / 86400), hh = Math.floor((secs % 86400) / 3600), mm = Math.floor((secs % 3600) / 60);
+    const parts = [];
+    if (d) parts.push(t('unit.d', { n: d }));
+    if (d || hh) parts.push(t('unit.h', { n: hh }));
+    parts.push(t('unit.m', { n: mm }), t('unit.s', { n: secs % 60 }));
+    return parts.join(' ');
+  }
+
+  // When a deadline falls in this browser's time: from the seconds the collector counted when it
+  // answered (the two machines' clocks may differ), else from its due time.
+  function clockEnd(c, fetched) {
+    if (typeof c.seconds_left === 'number') return fetched + c.seconds_left * 1000;
+    const d = parseTime(c.due);
+    return d ? d.getTime() : null;
+  }
+
+  // One deadline as a live line: "notify in 5h 12m 3s", a red "overdue" once past, "met" when done
+  // in time. Bare (the clock table, whose rows and columns name the rest): the time left or late
+  // alone, and `state` (an element) kept as the state's badge. Redrawn every second while it runs.
+  function deadlineLine(kind, c, fetched, bare, stateEl) {
+    c = c || {};
+    const el = h('span', { class: 'deadline', 'data-kind': kind });
+    const end = clockEnd(c, fetched);
+    let drawn = '';
+    const draw = () => {
+      const left = end === null ? null : Math.floor((end - Date.now()) / 1000);
+      let state = c.state || 'none';
+      if (state === 'pending' && left !== null && left < 0) state = 'overdue';
+      const key = [state, left, lang].join(' ');
+      if (key === drawn) return;
+      drawn = key;
+      el.className = 'deadline ' + state;
+      el.setAttribute('data-state', state);
+      if (left === null || state !== 'pending') el.removeAttribute('data-seconds-left');
+      else el.setAttribute('data-seconds-left', String(left));
+      clear(el);
+      if (stateEl) {
+        clear(stateEl);
+        stateEl.appendChild(h('span', { class: 'st st-' + state, 'data-state': state }, t('clock.' + state)));
+      }
+      const running = state === 'pending' || state === 'overdue';
+      if (bare) {
+        if (!running || left === null) addChildren(el, ['—']);
+        else addChildren(el, [state === 'pending' ? fmtDuration(left) : t('clock.late', { t: fmtDuration(-left) })]);
+      } else if (state === 'pending') {
+        addChildren(el, [t('clock.' + kind + '_in', { t: fmtDuration(left) })]);
+      } else if (state === 'overdue') {
+        addChildren(el, [h('span', { class: 'st st-overdue' }, t('clock.overdue')), ' ',
+          left === null ? t('clock.' + kind) : t('clock.' + kind + '_late', { t: fmtDuration(-left) })]);
+      } else if (state === 'met' || state === 'met_late') {
+        addChildren(el, [t('clock.' + kind) + ': ', h('span', { class: 'st st-' + state }, t('clock.' + state))]);
+      } else {
+        addChildren(el, [h('span', { class: 'muted' }, t('clock.' + kind) + ': ' + t('clock.none'))]);
+      }
+    };
+    draw();
+    if (c.state === 'pending' || c.state === 'overdue') countdowns.push(draw);
+    return el;
+  }
+
+  function clockOverdue(clock) { return CLOCKS.some((k) => get(clock, k + '.state') === 'overdue'); }
+
+  // The form that opens an incident from alerts (the alerts page's selection, an alert's view).
+  function incidentForm(alertIds, title, severity) {
+    const titleInput = h('input', { id: 'incident-new-title', name: 'title', maxlength: '200', value: title || '', autocomplete: 'off' });
+    const sevSelect = h('select', { id: 'incident-new-severity', name: 'severity' },
+      [5, 4, 3, 2, 1].map((n) => { const o = h('option', { value: String(n) }, t('sev.' + n)); if (n === severity) o.selected = true; return o; }));
+    const msg = h('p', { class: 'error', id: 'incident-create-error', role: 'alert' });
+    const form = h('form', { class: 'incident-create', id: 'incident-create-form' },
+      h('label', { class: 'wide' }, t('in.new_title'), titleInput),
+      h('label', {}, t('in.new_severity'), sevSelect),
+      h('button', { type: 'submit', class: 'btn primary', id: 'incident-create' }, t('in.new')));
+    titleInput.addEventListener('input', () => { msg.textContent = ''; });
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      msg.textContent = '';
+      const ids = alertIds();
+      if (!ids.length) { msg.textContent = t('in.pick_first'); return; }
+      if (!titleInput.value.trim()) { msg.textContent = t('in.title_needed'); titleInput.focus(); return; }
+      try {
+        const r = await api('POST', '/api/v1/incidents', { title: titleInput.value.trim(), severity: Number(sevSelect.value), alerts: ids });
+        picked.clear();
+        toast(t('in.created_ok', { id: r.id }));
+        location.hash = '#/incidents/' + r.id;
+      } catch (e) {
+        msg.textContent = t('error.refused', { status: e.status || '?', msg: e.message });
+      }
+    });
+    return { form, msg, sevSelect };
+  }
+
+  async function pageIncidents(params, alive) {
+    const status = params.get('status') || '';
+    const before = params.get('before') || '';
+    const limit = 100;
+    const list = await api('GET', '/api/v1/incidents' + qs({ status, before, limit }));
+    const fetched = Date.now();
+    const sel = h('select', { id: 'in-status', name: 'status' },
+      [['', t('in.all')], ['active', t('in.active')], ...INCIDENT_STATUSES.map((x) => [x, t('in.st.' + x)])].map(([v, l]) => {
+        const o = h('option', { value: v }, l); if (v === status) o.selected = true; return o;
+      }));
+    sel.addEventListener('change', () => { location.hash = '#/incidents' + qs({ status: sel.value }); });
+    const rows = list.map((i) => {
+      const href = '#/incidents/' + i.id;
+      const tr = h('tr', { class: 'row incident-row' + (clockOverdue(i.clock) ? ' overdue' : ''), 'data-id': i.id, id: 'incident-row-' + i.id },
+        h('td', { class: 'num' }, h('a', { href, class: 'incident-link' }, '#' + i.id)),
+        h('td', {}, sevBadge(i.severity)),
+        h('td', { class: 'status-cell' }, incidentBadge(i.status)),
+        h('td', { class: 'deadline-cell' }, CLOCKS.map((k) => h('div', {}, deadlineLine(k, get(i, 'clock.' + k), fetched)))),
+        h('td', { class: 'assignee-cell' }, i.assignee || ''),
+        h('td', { class: 'agencies-cell' }, shortText(asText(i.agencies), 60)),
+        h('td', { class: 'hosts-cell' }, shortText(asText(i.hosts), 60)),
+        h('td', { class: 'num alerts-cell' }, String(i.alert_count)),
+        h('td', { class: 'title-cell' }, i.title));
+      tr.addEventListener('click', (ev) => { if (!ev.target.closest('a')) location.hash = href; });
+      return tr;
+    });
+    const toolbar = h('div', { class: 'filters panel' },
+      h('label', {}, t('in.status'), sel),
+      h('span', { class: 'spacer' }),
+      before ? h('a', { class: 'btn', id: 'incidents-first', href: '#/incidents' + qs({ status }) }, t('in.first')) : null,
+      list.length === limit ? h('a', { class: 'btn', id: 'incidents-older', href: '#/incidents' + qs({ status, before: list[list.length - 1].id }) }, t('in.older')) : null);
+    const tbl = h('div', { class: 'wrap panel' }, list.length ? h('table', { id: 'incidents-table' },
+      h('thead', {}, h('tr', {}, [t('in.id'), t('in.severity'), t('in.status'), t('in.deadline'), t('in.assignee'), t('in.agencies'),
+        t('in.hosts'), t('in.alerts'), t('in.title_col')].map((x) => h('th', {}, x)))),
+      h('tbody', {}, rows)) : h('p', { class: 'muted', id: 'incidents-empty' }, t('none')));
+    show(alive, h('h1', { id: 'incidents-title' }, t('in.title')), toolbar, tbl);
+  }
+
+  async function pageIncident(id, alive) {
+    const base = '/api/v1/incidents/' + encodeURIComponent(id);
+    const i = await api('GET', base);
+    const fetched = Date.now();
+    const canChange = session.role !== 'auditor';
+    const rank = INCIDENT_STATUSES.indexOf(i.status);
+    // A refusal is shown over the page drawn again: what it refused is then plain to see.
+    const notice = incidentNotice && incidentNotice.id === String(i.id) ? incidentNotice.text : '';
+    incidentNotice = null;
+    async function change(kind, body) {
+      try {
+        await api('POST', base + '/' + kind, body);
+        toast(t('act.done'));
+      } catch (e) {
+        if (e.status === 401) return;
+        incidentNotice = { id: String(i.id), text: t('error.refused', { status: e.status || '?', msg: e.message }) };
+        toast(e.message, true);
+      }
+      render();
+    }
+
+    const fact = (label, value, idAttr) => [h('dt', {}, label), h('dd', { id: idAttr }, value === '' || value === undefined ? '—' : value)];
+    const facts = h('section', { class: 'panel' }, h('h2', {}, t('in.facts')),
+      h('dl', { class: 'facts', id: 'incident-facts' },
+        fact(t('in.title_col'), i.title, 'incident-title-fact'),
+        fact(t('in.severity'), sevBadge(i.severity)),
+        fact(t('in.status'), incidentBadge(i.status), 'incident-status-fact'),
+        fact(t('in.assignee'), i.assignee || h('span', { class: 'muted' }, t('in.nobody')), 'incident-assignee'),
+        fact(t('in.detected'), fmtTime(i.detected_at), 'incident-detected'),
+        fact(t('in.created'), fmtTime(i.created_at) + ' · ' + asText(i.created_by)),
+        fact(t('in.agencies'), asText(i.agencies), 'incident-agencies'),
+        fact(t('in.hosts'), asText(i.hosts), 'incident-hosts')));
+
+    const clockRows = CLOCKS.map((k) => {
+      const c = get(i, 'clock.' + k) || {};
+      const stateCell = h('td', { class: 'state-cell' });
+      return h('tr', { 'data-kind': k, id: 'clock-' + k, class: c.state === 'overdue' ? 'overdue' : '' },
+        h('th', { scope: 'row' }, t('clock.' + k)),
+        h('td', {}, c.due ? fmtTime(c.due) : '—'),
+        stateCell,
+        h('td', { class: 'left-cell' }, deadlineLine(k, c, fetched, true, stateCell)),
+        h('td', {}, c.done_at ? fmtTime(c.done_at) : '—'));
+    });
+    const clock = h('section', { class: 'panel' }, h('h2', {}, t('in.clock')),
+      h('div', { class: 'wrap' }, h('table', { id: 'incident-clock', class: 'clock' },
+        h('thead', {}, h('tr', {}, ['', t('in.due'), t('in.state'), t('in.left'), t('in.done_at')].map((x) => h('th', {}, x)))),
+        h('tbody', {}, clockRows))));
+
+    const alerts = Array.isArray(i.alerts) ? i.alerts : [];
+    const alertsBox = h('section', { class: 'panel' }, h('h2', {}, t('in.alerts') + ' (' + alerts.length + ')'),
+      alerts.length ? table([t('al.id'), t('al.time'), t('al.sev_col'), t('al.rule'), t('al.agency'), t('al.host'), t('al.source'), t('det.user')],
+        alerts.map((a) => [link('/alerts/' + a.id, '#' + a.id), h('span', { class: 'nowrap' }, fmtTime(a.time)), sevBadge(a.severity),
+          h('span', {}, h('div', {}, asText(a.rule_name)), h('div', { class: 'muted mono' }, asText(a.rule_id))),
+          asText(a.agency), asText(a.host), h('span', { class: 'mono' }, asText(a.source_ip)), asText(a.user_name)]),
+        { id: 'incident-alerts' }) : h('p', { class: 'muted' }, t('in.no_alerts')));
+
+    const timeline = Array.isArray(i.timeline) ? i.timeline : [];
+    const entryValue = (e) => {
+      if (e.action === 'status') return incidentBadge(e.value);
+      if (e.action === 'alert') return link('/alerts/' + encodeURIComponent(e.value), '#' + e.value);
+      if (e.action === 'assign') return e.value || h('span', { class: 'muted' }, t('in.nobody'));
+      return h('span', { class: 'entry-text' }, asText(e.value));
+    };
+    const timelineBox = h('section', { class: 'panel' }, h('h2', {}, t('in.timeline')),
+      h('div', { class: 'wrap' }, h('table', { id: 'incident-timeline' },
+        h('thead', {}, h('tr', {}, [t('al.time'), t('det.who'), t('det.action'), t('det.value')].map((x) => h('th', {}, x)))),
+        h('tbody', {}, timeline.map((e) => h('tr', { 'data-action': e.action },
+          h('td', { class: 'nowrap' }, fmtTime(e.time)), h('td', {}, asText(e.who)),
+          h('td', { class: 'action-cell' }, I18N.en['tl.' + e.action] ? t('tl.' + e.action) : asText(e.action)),
+          h('td', {}, entryValue(e))))))));
+
+    let actions = null;
+    if (canChange) {
+      const next = INCIDENT_STATUSES.slice(rank + 1);
+      const assignInput = h('input', { id: 'incident-assign-input', value: i.assignee || '', placeholder: t('act.assign_to'), 'aria-label': t('act.assign_to'), autocomplete: 'off' });
+      const commentInput = h('textarea', { id: 'incident-comment-input', placeholder: t('act.comment_text'), 'aria-label': t('act.comment_text') });
+      const noteInput = h('input', { id: 'incident-notify-note', class: 'wide', placeholder: t('in.notify_note'), 'aria-label': t('in.notify_note'), autocomplete: 'off' });
+      const alertInput = h('input', { id: 'incident-alert-input', type: 'number', min: '1', placeholder: t('in.alert_id'), 'aria-label': t('in.alert_id') });
+      const notifiedAt = get(i, 'clock.notify.done_at');
+      actions = h('section', { class: 'panel', id: 'incident-actions' }, h('h2', {}, t('in.actions')),
+        h('div', { class: 'triage', id: 'incident-status-actions' }, h('span', { class: 'muted' }, t('in.move') + ':'),
+          next.length ? next.map((st) => h('button', { type: 'button', class: 'btn primary', id: 'btn-status-' + st, 'data-status': st,
+            onclick: () => change('status', { status: st }) }, t('in.st.' + st)))
+            : h('span', { id: 'incident-final' }, t('in.final'))),
+        h('div', { class: 'triage' }, assignInput,
+          h('button', { type: 'button', class: 'btn', id: 'btn-incident-assign', onclick: () => change('assign', { assignee: assignInput.value.trim() }) }, t('act.assign')),
+          alertInput,
+          h('button', { type: 'button', class: 'btn', id: 'btn-incident-add-alert',
+            onclick: () => { if (alertInput.value.trim()) change('alerts', { alert: Number(alertInput.value) }); } }, t('in.add_alert'))),
+        notifiedAt ? h('p', { class: 'muted', id: 'incident-notified' }, t('in.notified_at', { t: fmtTime(notifiedAt) }))
+          : h('div', { class: 'triage' }, noteInput,
+            h('button', { type: 'button', class: 'btn', id: 'btn-incident-notified',
+              onclick: () => change('notified', noteInput.value.trim() ? { note: noteInput.value.trim() } : {}) }, t('in.notify'))),
+        h('div', { class: 'comment-box' }, commentInput,
+          h('button', { type: 'button', class: 'btn', id: 'btn-incident-comment',
+            onclick: () => { if (commentInput.value.trim()) change('comment', { text: commentInput.value.trim() }); } }, t('act.comment'))));
+    }
+
+    const report = (l, key) => h('a', { href: base + '/report' + qs({ lang: l }), target: '_blank', rel: 'noopener noreferrer',
+      class: 'btn report-link', id: 'incident-report-' + l }, t(key));
+    if (!show(alive,
+      h('p', {}, link('/incidents', t('in.back'))),
+      h('div', { class: 'detail-head' }, h('h1', { id: 'incident-heading' }, '#' + i.id + ' ' + i.title), sevBadge(i.severity),
+        h('span', { id: 'incident-status' }, incidentBadge(i.status)),
+        h('span', { class: 'spacer' }), report('vi', 'in.report_vi'), report('en', 'in.report_en')),
+      notice ? h('p', { class: 'notice error', id: 'incident-error', role: 'alert' }, notice) : null,
+      h('div', { class: 'grid incident-grid' }, facts, clock),
+      actions, alertsBox, timelineBox)) return;
+    keyHandler = (e) => {
+      switch (e.key) {
+        case 'Escape': case 'Backspace': case 'u': location.hash = '#/incidents'; return true;
         default: return false;
       }
     };

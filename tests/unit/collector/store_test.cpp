@@ -2,6 +2,7 @@
 #include "collector/store/migrations.h"
 #include "collector/store/store.h"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -663,6 +664,114 @@ TEST_P(StoreTest, AlertsAreScopedToTheCallersAgencies) {
   f.agencies_in = {"B"};
   f.limit = 1;
   EXPECT_EQ(store_->list_alerts(f)->size(), 1u);
+}
+
+TEST_P(StoreTest, IncidentsKeepTheirAlertsTimelineAndClock) {
+  std::vector<AlertRecord> alerts;
+  for (const char* agency : {"A", "B"}) {
+    ASSERT_TRUE(store_->ensure_agency(agency, "tcvn11930"));
+    AgentRecord a;
+    a.id = std::string("agt-") + agency;
+    a.agency = agency;
+    a.host = std::string("web-") + agency;
+    a.version = "1";
+    a.cert_serial = a.id;
+    ASSERT_TRUE(store_->add_agent(a));
+    ASSERT_EQ(*store_->store_batch(a.id, "e1", {record(1, "alert", at(100)), record(2, "alert", at(50))}), 2u);
+  }
+  AlertFilter all;
+  auto listed = store_->list_alerts(all);
+  ASSERT_TRUE(listed) << listed.error();
+  ASSERT_EQ(listed->size(), 4u);
+  for (const auto& l : *listed) alerts.push_back(**store_->get_alert(l.id));
+  std::sort(alerts.begin(), alerts.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
+  // alerts[0], [1]: agency A at 100 s and 50 s; [2], [3]: agency B.
+
+  NewIncident n;
+  n.title = "Brute force on web-A; it's 'quoted'";
+  n.severity = 5;
+  n.created_by = "analyst";
+  n.now = at(200);
+  n.notify_within_ns = 24LL * 3600 * 1'000'000'000;
+  n.report_within_ns = 72LL * 3600 * 1'000'000'000;
+  n.alerts = {alerts[0], alerts[0]};  // the same alert twice is kept once
+  auto id = store_->create_incident(n);
+  ASSERT_TRUE(id) << id.error();
+  auto got = store_->get_incident(*id);
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->title, n.title);
+  EXPECT_EQ((*got)->status, "open");
+  EXPECT_EQ((*got)->detected_at.ns, at(100).ns);
+  EXPECT_EQ((*got)->notify_due().ns, at(100).ns + n.notify_within_ns);
+  EXPECT_EQ((*got)->report_due().ns, at(100).ns + n.report_within_ns);
+  ASSERT_EQ((*got)->alerts.size(), 1u);
+  EXPECT_EQ((*got)->alerts[0].alert_id, alerts[0].id);
+  EXPECT_EQ((*got)->alerts[0].host, "web-A");
+  EXPECT_EQ((*got)->agencies, std::vector<std::string>{"A"});
+  ASSERT_EQ((*got)->timeline.size(), 2u);  // created, alert
+  EXPECT_EQ((*got)->timeline[0].action, "created");
+  EXPECT_EQ((*got)->timeline[1].value, std::to_string(alerts[0].id));
+
+  // An earlier alert moves detection, and both deadlines, earlier; the same alert again: false.
+  EXPECT_TRUE(*store_->add_incident_alert(*id, alerts[1], "analyst", at(210)));
+  EXPECT_FALSE(*store_->add_incident_alert(*id, alerts[1], "analyst", at(211)));
+  EXPECT_FALSE(*store_->add_incident_alert(*id + 100, alerts[1], "analyst", at(211)));
+  got = store_->get_incident(*id);
+  EXPECT_EQ((*got)->detected_at.ns, at(50).ns);
+  EXPECT_EQ((*got)->notify_due().ns, at(50).ns + n.notify_within_ns);
+  EXPECT_EQ((*got)->alert_count, 2);
+
+  // Status, assignee, comment, notification; each a line of the timeline.
+  EXPECT_TRUE(*store_->change_incident(*id, {at(300), "analyst", "status", "contained"}));
+  EXPECT_TRUE(*store_->change_incident(*id, {at(301), "analyst", "assign", "lan"}));
+  EXPECT_TRUE(*store_->change_incident(*id, {at(302), "lan", "comment", "blocked 203.0.113.7 at the firewall"}));
+  EXPECT_TRUE(*store_->change_incident(*id, {at(303), "lan", "notified", "VNCERT ticket 42"}));
+  EXPECT_TRUE(*store_->change_incident(*id, {at(304), "lan", "notified", "again"}));  // kept: the first time stays
+  EXPECT_TRUE(*store_->change_incident(*id, {at(400), "lan", "status", "reported"}));
+  EXPECT_FALSE(*store_->change_incident(*id + 100, {at(400), "lan", "comment", "x"}));
+  EXPECT_FALSE(store_->change_incident(*id, {at(400), "lan", "status", "closed"}));
+  EXPECT_FALSE(store_->change_incident(*id, {at(400), "lan", "delete", ""}));
+  got = store_->get_incident(*id);
+  EXPECT_EQ((*got)->status, "reported");
+  EXPECT_EQ((*got)->assignee, "lan");
+  EXPECT_EQ((*got)->notified_at.ns, at(303).ns);
+  EXPECT_EQ((*got)->reported_at.ns, at(400).ns);
+  ASSERT_EQ((*got)->timeline.size(), 9u);
+  EXPECT_EQ((*got)->timeline.back().action, "status");
+  EXPECT_EQ((*got)->timeline[5].value, "blocked 203.0.113.7 at the firewall");
+
+  // A second incident over both agencies: a caller limited to A sees only the first.
+  n.title = "Spread to B";
+  n.severity = 4;
+  n.alerts = {alerts[1], alerts[2]};
+  auto second = store_->create_incident(n);
+  ASSERT_TRUE(second) << second.error();
+  IncidentFilter f;
+  auto every = store_->list_incidents(f);
+  ASSERT_TRUE(every) << every.error();
+  ASSERT_EQ(every->size(), 2u);
+  EXPECT_EQ((*every)[0].id, *second);  // newest first
+  EXPECT_EQ((*every)[0].agencies, (std::vector<std::string>{"A", "B"}));
+  EXPECT_EQ((*every)[0].hosts, (std::vector<std::string>{"web-A", "web-B"}));
+  EXPECT_EQ((*every)[1].alert_count, 2);
+  f.agencies_in = {"A"};
+  auto limited = store_->list_incidents(f);
+  ASSERT_EQ(limited->size(), 1u);
+  EXPECT_EQ((*limited)[0].id, *id);
+  f.agencies_in = {"A", "B"};
+  EXPECT_EQ(store_->list_incidents(f)->size(), 2u);
+  f = {};
+  f.open_only = true;
+  ASSERT_EQ(store_->list_incidents(f)->size(), 1u);
+  f = {};
+  f.status = "reported";
+  EXPECT_EQ(store_->list_incidents(f)->front().id, *id);
+  f = {};
+  f.before_id = *second;
+  EXPECT_EQ(store_->list_incidents(f)->size(), 1u);
+  EXPECT_FALSE(*store_->get_incident(*second + 100));
+  NewIncident empty;
+  EXPECT_FALSE(store_->create_incident(empty));
 }
 
 TEST_P(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
