@@ -373,16 +373,7 @@ void Exporter::run() {
 }
 
 bool Exporter::save_cursor(const Export& e, int64_t id) {
-  fs::path path = fs::path(dir_) / (e.config.name + ".cursor");
-  fs::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return false;
-  std::string text = std::to_string(id) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (ok) ok = ::rename(tmp.c_str(), path.c_str()) == 0;
-  return ok;
+  return bool(pki::write_file(fs::path(dir_) / (e.config.name + ".cursor"), std::to_string(id) + "\n", false));
 }
 
 void Exporter::run_export(Export& e) {

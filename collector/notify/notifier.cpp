@@ -193,16 +193,7 @@ void Notifier::run() {
 }
 
 bool Notifier::save(const Target& t) {
-  fs::path path = fs::path(dir_) / (t.config.name + ".cursor");
-  fs::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return false;
-  std::string text = notify::format_cursor(t.state);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (ok) ok = ::rename(tmp.c_str(), path.c_str()) == 0;
-  return ok;
+  return bool(pki::write_file(fs::path(dir_) / (t.config.name + ".cursor"), notify::format_cursor(t.state), false));
 }
 
 Result<std::vector<AlertRecord>> Notifier::pending(const Target& t, int64_t upto) {
