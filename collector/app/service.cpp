@@ -13,6 +13,7 @@
 #include "collector/config/postgres_dsn.h"
 #include "collector/api/https_server.h"
 #include "collector/export/exporter.h"
+#include "collector/notify/incident_deadlines.h"
 #include "collector/notify/notifier.h"
 #include "collector/fleet/bundle_builder.h"
 #include "collector/report/builtin_frameworks.h"
@@ -174,6 +175,7 @@ int run_collector(const CollectorConfig& config_in) {
   console_api.set_signing_key(signing_key, signing_problem);
   Exporter exporter(**store, config.exports, c.data_dir);
   Notifier notifier(**store, config.notify, c.data_dir, c.console_url);
+  IncidentDeadlines deadlines(**store, notifier, c.console_url, config.incidents.notify_overdue);
   Retention retention(**store, c.retention);
   console_api.set_silent_after(c.silent_after);
   console_api.set_incidents(config.incidents);
@@ -241,6 +243,16 @@ int run_collector(const CollectorConfig& config_in) {
     for (size_t i = 0; i < notifier.size(); ++i) {
       m += fmt::format("vigil_notify_cursor{{target=\"{}\"}} {}\n", notifier.name(i), notifier.stats(i).cursor.load());
     }
+    m += "# HELP vigil_notify_announcements_total Incident deadline notices a target's server accepted.\n"
+         "# TYPE vigil_notify_announcements_total counter\n";
+    for (size_t i = 0; i < notifier.size(); ++i) {
+      m += fmt::format("vigil_notify_announcements_total{{target=\"{}\"}} {}\n", notifier.name(i),
+                       notifier.stats(i).announcements.load());
+    }
+    m += fmt::format("# HELP vigil_incidents_active Incidents not yet reported.\n# TYPE vigil_incidents_active gauge\n"
+                     "vigil_incidents_active {}\n", deadlines.active());
+    m += fmt::format("# HELP vigil_incidents_overdue Deadlines of incidents passed unmet (first notification, full report).\n"
+                     "# TYPE vigil_incidents_overdue gauge\nvigil_incidents_overdue {}\n", deadlines.overdue());
     const auto& t = retention.totals();
     m += "# HELP vigil_retention_purged_total Rows retention removed, by kind.\n"
          "# TYPE vigil_retention_purged_total counter\n";
@@ -307,7 +319,13 @@ int run_collector(const CollectorConfig& config_in) {
   sd_notify(0, "READY=1");
 
   pollfd pfd{signals::wake_fd(), POLLIN, 0};
+  // Incident deadlines are looked at every 10 s: a passing one is told within that.
+  auto next_deadlines = std::chrono::steady_clock::now();
   while (!signals::stop_requested()) {
+    if (std::chrono::steady_clock::now() >= next_deadlines) {
+      deadlines.check(Timestamp::now());
+      next_deadlines = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    }
     ::poll(&pfd, 1, 1000);
     uint64_t drain;
     [[maybe_unused]] auto n = ::read(pfd.fd, &drain, sizeof(drain));

@@ -245,6 +245,7 @@ void read_incidents(YamlReader& r, const YAML::Node& n, IncidentsSection& out) {
     s.finish();
   }
   d.finish();
+  if (auto x = m.get("notify_overdue")) r.read(x, out.notify_overdue, m.path("notify_overdue"));
   m.finish();
 }
 

@@ -122,6 +122,9 @@ struct IncidentDeadline {
 struct IncidentsSection {
   // Index = severity 1 (info) .. 5 (critical); index 0 unused.
   std::array<IncidentDeadline, 6> deadlines{{{}, {}, {}, {}, {24h, 72h}, {24h, 72h}}};
+  // A deadline passing unmet is told once to the `notify:` targets whose severity and agencies the
+  // incident matches.
+  bool notify_overdue{true};
 };
 
 struct CollectorConfig {

@@ -1,5 +1,6 @@
 #include "collector/notify/message.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -176,6 +177,97 @@ std::string alert_source(const AlertRecord& a) {
   auto ip = src->find("ip");
   if (ip == src->end() || !ip->is_string()) return "";
   return one_line(ip->get<std::string>(), 64);
+}
+
+namespace {
+
+// The words of an incident's overdue notice: {vi, en}.
+struct OverdueWords {
+  const char* subject;   // {id} {deadline} {title}
+  const char* intro;     // {id} {deadline} {late}
+  const char* deadline[3];  // [kOverdueNotify], [kOverdueReport]
+  const char* status[4];    // open, contained, resolved, reported
+  const char* severity;
+  const char* status_label;
+  const char* detected;
+  const char* due;
+  const char* agencies;
+  const char* hosts;
+  const char* basis;
+  const char* link;
+};
+
+constexpr OverdueWords kOverdueVi = {
+    "[Vigil] Sự cố #{0} quá hạn {1}: {2}",
+    "Sự cố #{0} đã quá hạn {1} {2} mà chưa thực hiện.",
+    {"", "thông báo ban đầu", "báo cáo đầy đủ"},
+    {"mới mở", "đã ngăn chặn", "đã khắc phục", "đã báo cáo"},
+    "Mức độ:        ",
+    "Trạng thái:    ",
+    "Phát hiện lúc: ",
+    "Hạn chót:      ",
+    "Cơ quan:       ",
+    "Máy chủ:       ",
+    "Căn cứ: điểm d khoản 2 Điều 31 Nghị định 331/2026 (thông tin từ một nguồn; thời hạn theo collector.yaml).",
+    "Xem sự cố: ",
+};
+
+constexpr OverdueWords kOverdueEn = {
+    "[Vigil] Incident #{0}: {1} overdue: {2}",
+    "Incident #{0}: the {1} is {2} overdue.",
+    {"", "first notification", "full report"},
+    {"open", "contained", "resolved", "reported"},
+    "Severity:  ",
+    "Status:    ",
+    "Detected:  ",
+    "Due:       ",
+    "Agencies:  ",
+    "Hosts:     ",
+    "Basis: Decree 331/2026 art. 31.2(d) (one source; the deadlines as collector.yaml sets them).",
+    "See the incident: ",
+};
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + one_line(i, 200);
+  return out;
+}
+
+// 2 d 3 h, 5 h 12 min, 40 min.
+std::string late_text(int64_t ns, bool vi) {
+  int64_t m = std::max<int64_t>(ns / 60'000'000'000LL, 0);
+  int64_t d = m / 1440, h = m % 1440 / 60;
+  m %= 60;
+  if (d > 0) return vi ? fmt::format("{} ngày {} giờ", d, h) : fmt::format("{} d {} h", d, h);
+  if (h > 0) return vi ? fmt::format("{} giờ {} phút", h, m) : fmt::format("{} h {} min", h, m);
+  return vi ? fmt::format("{} phút", m) : fmt::format("{} min", m);
+}
+
+}  // namespace
+
+Notice render_incident_overdue(const IncidentRecord& i, int which, const std::string& lang,
+                               const std::string& console_url, Timestamp now) {
+  const bool vi = lang != "en";
+  const OverdueWords& w = vi ? kOverdueVi : kOverdueEn;
+  const Words& sw = words(lang);
+  which = which == kOverdueReport ? kOverdueReport : kOverdueNotify;
+  const Timestamp due = which == kOverdueReport ? i.report_due() : i.notify_due();
+  const int rank = std::max(incident_status_rank(i.status), 0);
+  Notice n;
+  n.subject = one_line(fmt::format(fmt::runtime(w.subject), i.id, w.deadline[which], one_line(i.title)), 400);
+  n.body = fmt::format(fmt::runtime(w.intro), i.id, w.deadline[which], late_text(now.ns - due.ns, vi)) + "\n\n";
+  n.body += one_line(i.title) + "\n";
+  n.body += w.severity + std::string(severity_word(sw, i.severity)) + "\n";
+  n.body += w.status_label + std::string(w.status[rank]) + "\n";
+  n.body += w.detected + i.detected_at.to_string() + "\n";
+  n.body += w.due + due.to_string() + "\n";
+  n.body += w.agencies + joined(i.agencies) + "\n";
+  n.body += w.hosts + joined(i.hosts) + "\n\n";
+  n.body += std::string(w.basis) + "\n";
+  std::string base = console_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  n.body += w.link + base + "/#/incidents/" + std::to_string(i.id) + "\n";
+  return n;
 }
 
 Notice render_alert(const AlertRecord& a, const std::string& lang, const std::string& console_url) {

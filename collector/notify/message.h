@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/store/incident_store.h"
 #include "collector/store/triage_store.h"
 
 namespace vigil::collector::notify {
@@ -27,6 +28,11 @@ Notice render_alert(const AlertRecord& alert, const std::string& lang, const std
 // Alerts beyond the rate limit, oldest first: their count and the first kDigestLines, one line each.
 inline constexpr size_t kDigestLines = 50;
 Notice render_digest(const std::vector<AlertRecord>& alerts, const std::string& lang, const std::string& console_url);
+
+// An incident's deadline passing unmet: `which` is kOverdueNotify or kOverdueReport
+// (collector/store/incident_store.h); the link is <console_url>/#/incidents/<id>.
+Notice render_incident_overdue(const IncidentRecord& incident, int which, const std::string& lang,
+                               const std::string& console_url, Timestamp now);
 
 // Text with control characters (CR, LF, tabs, ...) replaced by spaces and cut to `max` bytes on a
 // UTF-8 boundary: for values that must stay on one line.

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 
@@ -96,6 +97,7 @@ namespace {
 
 constexpr size_t kMaxPending = 10000;  // alerts fetched per round (the oldest after the cursor)
 constexpr auto kMaxBackoff = std::chrono::seconds(30);
+constexpr size_t kMaxAnnouncements = 1000;  // waiting per target while its server is down
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -166,15 +168,29 @@ void Notifier::wake() {
   cv_.notify_all();
 }
 
-void Notifier::notify_all(std::string subject, std::string body) {
+size_t Notifier::announce(const notify::Announcement& a) {
+  size_t taken = 0;
   {
     std::lock_guard lock(mu_);
     for (auto& t : targets_) {
-      if (t.free_notices.size() < 1000) t.free_notices.push_back(notify::Notice{subject, body});
+      if (a.severity < t.config.min_severity) continue;
+      if (!t.config.agencies.empty() &&
+          std::none_of(a.agencies.begin(), a.agencies.end(), [&](const std::string& g) {
+            return std::find(t.config.agencies.begin(), t.config.agencies.end(), g) != t.config.agencies.end();
+          })) {
+        continue;
+      }
+      if (t.announcements.size() >= kMaxAnnouncements) {
+        ++t.stats->announcements_dropped;
+        continue;
+      }
+      t.announcements.emplace_back(t.config.lang == "en" ? a.en : a.vi, fmt::format("vigil-{}-{}", a.id, t.config.name));
+      ++taken;
     }
     woken_ = true;
   }
   cv_.notify_all();
+  return taken;
 }
 
 void Notifier::run() {
@@ -242,17 +258,18 @@ bool Notifier::deliver(Target& t, const notify::Notice& n, const std::string& me
 
 void Notifier::run_target(Target& t) {
   auto log = logging::get("notify");
-  // Free-form notices first: few, and about things that wait on people.
+  // Announcements first: few, and about things that wait on people.
   while (!stop_) {
-    notify::Notice n;
+    std::pair<notify::Notice, std::string> n;
     {
       std::lock_guard lock(mu_);
-      if (t.free_notices.empty()) break;
-      n = t.free_notices.front();
+      if (t.announcements.empty()) break;
+      n = t.announcements.front();
     }
-    if (!deliver(t, n, fmt::format("vigil-notice-{}-{}", now_ms(), t.config.name))) return;
+    if (!deliver(t, n.first, n.second)) return;
+    ++t.stats->announcements;
     std::lock_guard lock(mu_);
-    t.free_notices.pop_front();
+    t.announcements.pop_front();
   }
 
   const notify::RateWindow rate(t.config.rate_count, t.config.rate_period);

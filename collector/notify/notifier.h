@@ -28,9 +28,19 @@ struct NotifyStats {
   std::atomic<uint64_t> digests{0};   // digests accepted
   std::atomic<uint64_t> failures{0};  // failed attempts
   std::atomic<int64_t> cursor{0};
+  std::atomic<uint64_t> announcements{0};          // announcements accepted (incident deadlines)
+  std::atomic<uint64_t> announcements_dropped{0};  // refused: kMaxAnnouncements were waiting
 };
 
 namespace notify {
+
+struct Announcement {
+  std::string id{};  // names the message (Message-ID), e.g. incident-7-notify
+  int severity{0};
+  std::vector<std::string> agencies{};
+  Notice vi{};
+  Notice en{};
+};
 
 // What the cursor file keeps: the cursor and the rate window (wall clock, so it outlives restarts).
 struct CursorState {
@@ -83,9 +93,10 @@ class Notifier {
   void stop();
   // Looks for new alerts now (after a batch that held alerts).
   void wake();
-  // A free-form notice to every target (e.g. an incident's deadline passing): sent as soon as
-  // the server takes it, before alerts; kept in memory only (not across restarts).
-  void notify_all(std::string subject, std::string body);
+  // A notice about something other than one alert (an incident's deadline passing), in both
+  // languages, to the targets whose min_severity and agencies it matches: sent before alerts as
+  // soon as the server takes it; kept in memory only. Returns how many targets took it.
+  size_t announce(const notify::Announcement& a);
 
   size_t size() const { return targets_.size(); }
   const std::string& name(size_t i) const { return targets_[i].config.name; }
@@ -97,7 +108,7 @@ class Notifier {
     std::unique_ptr<notify::Sender> sender;
     std::unique_ptr<NotifyStats> stats;
     notify::CursorState state;
-    std::deque<notify::Notice> free_notices;  // guarded by mu_
+    std::deque<std::pair<notify::Notice, std::string>> announcements;  // with message ids; guarded by mu_
     std::chrono::steady_clock::time_point retry_at{};
     std::chrono::milliseconds backoff{0};
   };

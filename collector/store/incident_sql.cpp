@@ -241,4 +241,13 @@ Result<bool> SqlIncidentStore::change_incident(int64_t id, const IncidentEntry& 
   });
 }
 
+Result<bool> SqlIncidentStore::claim_overdue_notice(int64_t id, int which) {
+  return database().query<bool>("claim_overdue_notice", [&](SqlConnection& c) -> Result<bool> {
+    auto u = c.run("UPDATE incidents SET overdue_notices = overdue_notices | ?1 WHERE id = ?2 AND (overdue_notices & ?1) = 0",
+                   SqlParams().integer(which).integer(id));
+    if (!u) return make_error(u.error());
+    return u->changed > 0;
+  });
+}
+
 }  // namespace vigil::collector

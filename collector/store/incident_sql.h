@@ -14,6 +14,7 @@ class SqlIncidentStore : public virtual IncidentStore {
   Result<std::optional<IncidentRecord>> get_incident(int64_t id) override;
   Result<bool> add_incident_alert(int64_t id, const AlertRecord& alert, const std::string& who, Timestamp now) override;
   Result<bool> change_incident(int64_t id, const IncidentEntry& entry) override;
+  Result<bool> claim_overdue_notice(int64_t id, int which) override;
 
  protected:
   virtual SqlDatabase& database() = 0;

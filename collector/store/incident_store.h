@@ -15,6 +15,10 @@
 
 namespace vigil::collector {
 
+// The deadlines of the reporting clock, as bits of the notices told of their passing.
+inline constexpr int kOverdueNotify = 1;
+inline constexpr int kOverdueReport = 2;
+
 // In the order an incident goes through them; it only moves forward (it may skip a step).
 inline constexpr const char* kIncidentStatuses[] = {"open", "contained", "resolved", "reported"};
 // The status's place in kIncidentStatuses, -1 when it is none of them.
@@ -113,6 +117,9 @@ class IncidentStore {
   // `entry.action`: status (forward only, checked by the caller; reported sets reported_at),
   // assign, comment, notified (sets notified_at the first time). false when no such incident.
   virtual Result<bool> change_incident(int64_t id, const IncidentEntry& entry) = 0;
+  // Claims the one notice that deadline `which` (kOverdueNotify or kOverdueReport) passed unmet:
+  // true for the first caller only, whichever collector sharing the database it is.
+  virtual Result<bool> claim_overdue_notice(int64_t id, int which) = 0;
 };
 
 }  // namespace vigil::collector

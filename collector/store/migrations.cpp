@@ -498,6 +498,7 @@ CREATE TABLE incidents(
   report_within INTEGER NOT NULL,
   notified_at INTEGER NOT NULL DEFAULT 0,
   reported_at INTEGER NOT NULL DEFAULT 0,
+  overdue_notices INTEGER NOT NULL DEFAULT 0,
   updated_at INTEGER NOT NULL);
 CREATE INDEX incidents_status ON incidents(status, id);
 CREATE TABLE incident_alerts(
@@ -539,6 +540,7 @@ CREATE TABLE incidents(
   report_within BIGINT NOT NULL,
   notified_at BIGINT NOT NULL DEFAULT 0,
   reported_at BIGINT NOT NULL DEFAULT 0,
+  overdue_notices INTEGER NOT NULL DEFAULT 0,
   updated_at BIGINT NOT NULL);
 CREATE INDEX incidents_status ON incidents(status, id);
 CREATE TABLE incident_alerts(

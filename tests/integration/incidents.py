@@ -12,13 +12,27 @@ report in both languages (escaped title, the evidence, the timeline) rendered to
 
 Usage: incidents.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
+import email
+import http.client
+import email.policy
 import json
+import logging
 import os
 import re
+import ssl
 import subprocess
+import sys
 import time
 
+try:
+    import aiosmtpd  # noqa: F401
+except ImportError:  # Debian's python3-aiosmtpd under another interpreter of the same version
+    sys.path.append("/usr/lib/python3/dist-packages")
+from aiosmtpd.controller import Controller
+
 from vigil_harness import Harness
+
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 ATTACKER = "203.0.113.9"
 
@@ -29,8 +43,23 @@ def nginx_lines(now, n):
             for i in range(n)]
 
 
+class Relay:
+    """A mail relay on loopback (no TLS, as `tls: none` allows there): the subjects it received."""
+
+    def __init__(self, port):
+        self.subjects = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
+        self.subjects.append(str(email.message_from_bytes(raw, policy=email.policy.default)["subject"]))
+        return "250 OK"
+
+
 def main():
     h = Harness("vigil-incidents-")
+    relay = Relay(h.free_port())
+    relay.controller.start()
     env = dict(os.environ, COLUMNS="250")
 
     def ctl(*args, ok=True, cmd=None):
@@ -58,7 +87,9 @@ def main():
         h.init_collector()
         with open(f"{h.tmp}/c/collector.yaml", "a") as f:
             f.write("incidents:\n  deadlines:\n    high: {notify: 1h, report: 3h}\n"
-                    "    medium: {notify: 1m, report: 2m}\n")
+                    "    medium: {notify: 1m, report: 2m}\n"
+                    f"notify:\n  - {{type: email, smtp: \"127.0.0.1:{relay.controller.port}\", tls: none, lang: en,\n"
+                    "     from: vigil@example.gov.vn, to: [soc@example.gov.vn], min_severity: medium}\n")
         h.start_collector()
         agents = {}
         now = time.time()
@@ -154,6 +185,27 @@ def main():
         if int(inc) in active or sorted(active) != sorted([crit, med, low]):
             h.fail(f"active incidents: {active}")
 
+        # The medium incident's passed deadlines are told once each (checked every 10 s); the
+        # others' are not passed (critical) or none (low).
+        def told():
+            return sorted(x for x in relay.subjects if x.startswith("[Vigil] Incident #"))
+
+        want = sorted([f"[Vigil] Incident #{med}: first notification overdue: Scan",
+                       f"[Vigil] Incident #{med}: full report overdue: Scan"])
+        h.wait_for(30, lambda: told() == want, f"the overdue notices {want} (got {told()})")
+        time.sleep(11)
+        if told() != want:
+            h.fail(f"overdue notices repeated or wrong: {told()}")
+        with open(f"{h.tmp}/c/vigilctl.yaml") as f:
+            admin = re.search(r"^token: (\S+)$", f.read(), re.M).group(1)
+        conn = http.client.HTTPSConnection("127.0.0.1", h.console_port, timeout=30,
+                                           context=ssl.create_default_context(cafile=f"{h.tmp}/c/pki/ca.crt"))
+        conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + admin})
+        metrics = conn.getresponse().read().decode()
+        for line in ("vigil_incidents_overdue 2", 'vigil_notify_announcements_total{target="email-1"} 2'):
+            if line not in metrics.splitlines():
+                h.fail(f"/metrics lacks {line!r}")
+
         # Auditors read; they change nothing.
         auditor = token_ctl("audit-1", "auditor")
         if len(ctl_json("incidents", "list", cmd=auditor)) != 4:
@@ -215,6 +267,7 @@ def main():
         print("ok: incidents: lifecycle, clock by severity, roles, agency limits, audit, report in vi and en")
     finally:
         h.close()
+        relay.controller.stop()
 
 
 if __name__ == "__main__":

@@ -303,5 +303,41 @@ TEST(IncidentsConfig, DeadlinesDefaultToSeriousIncidentsAndAreRead) {
   EXPECT_NE(bad.error().find(":6:20: error: incidents.deadlines.high.notify"), std::string::npos) << bad.error();
 }
 
+TEST(IncidentsConfig, OverdueNoticesCanBeTurnedOff) {
+  Dir d;
+  EXPECT_TRUE(d.load("")->config.incidents.notify_overdue);
+  auto off = d.load("incidents: {notify_overdue: false}\n");
+  ASSERT_TRUE(off) << off.error();
+  EXPECT_FALSE(off->config.incidents.notify_overdue);
+}
+
+TEST(NotifyMessage, AnIncidentsPassedDeadlineNamesItInEachLanguage) {
+  IncidentRecord i;
+  i.id = 7;
+  i.title = "Dò mật khẩu\r\nBcc: x@evil.example";
+  i.severity = 4;
+  i.status = "contained";
+  i.detected_at = Timestamp::from_seconds(1'780'000'000);
+  i.notify_within_ns = 24LL * 3600 * 1'000'000'000;
+  i.report_within_ns = 72LL * 3600 * 1'000'000'000;
+  i.agencies = {"Sở TTTT", "B"};
+  i.hosts = {"portal"};
+  const Timestamp now = Timestamp::from_seconds(1'780'000'000 + 26 * 3600 + 5 * 60);
+  auto vi = notify::render_incident_overdue(i, kOverdueNotify, "vi", "https://vigil.example:9443/", now);
+  EXPECT_EQ(vi.subject, "[Vigil] Sự cố #7 quá hạn thông báo ban đầu: Dò mật khẩu  Bcc: x@evil.example");
+  EXPECT_NE(vi.body.find("đã quá hạn thông báo ban đầu 2 giờ 5 phút"), std::string::npos) << vi.body;
+  EXPECT_NE(vi.body.find("đã ngăn chặn"), std::string::npos);
+  EXPECT_NE(vi.body.find("Sở TTTT, B"), std::string::npos);
+  EXPECT_NE(vi.body.find("https://vigil.example:9443/#/incidents/7"), std::string::npos) << vi.body;
+  EXPECT_NE(vi.body.find("Nghị định 331/2026"), std::string::npos);
+  auto en = notify::render_incident_overdue(i, kOverdueReport, "en", "https://vigil.example:9443", now);
+  EXPECT_EQ(en.subject.rfind("[Vigil] Incident #7: full report overdue: ", 0), 0u) << en.subject;
+  EXPECT_NE(en.body.find("Due:       " + Timestamp{i.detected_at.ns + i.report_within_ns}.to_string()),
+            std::string::npos)
+      << en.body;
+  EXPECT_NE(en.body.find("Status:    contained"), std::string::npos);
+  EXPECT_EQ(en.body.find("Sự cố"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vigil::collector

@@ -772,6 +772,15 @@ TEST_P(StoreTest, IncidentsKeepTheirAlertsTimelineAndClock) {
   EXPECT_FALSE(*store_->get_incident(*second + 100));
   NewIncident empty;
   EXPECT_FALSE(store_->create_incident(empty));
+
+  // Each deadline's passing is claimed once (two collectors sharing the database tell it once).
+  auto other = open();
+  ASSERT_TRUE(other) << other.error();
+  EXPECT_TRUE(*store_->claim_overdue_notice(*second, kOverdueNotify));
+  EXPECT_FALSE(*(*other)->claim_overdue_notice(*second, kOverdueNotify));
+  EXPECT_TRUE(*(*other)->claim_overdue_notice(*second, kOverdueReport));
+  EXPECT_FALSE(*store_->claim_overdue_notice(*second, kOverdueReport));
+  EXPECT_FALSE(*store_->claim_overdue_notice(*second + 100, kOverdueNotify));
 }
 
 TEST_P(StoreTest, AlertsFilterPageAndKeepTheirHistory) {
