@@ -661,9 +661,17 @@ int vigilctl_main(int argc, char** argv) {
   int ttl_hours = 24;
   auto* tokens_create = tokens->add_subcommand("create", "Create a one-time enrollment token (printed alone)");
   tokens_create->add_option("--agency", agency, "Agency the agent belongs to (created if new)")->required();
-  tokens_create->add_option("--level", level, "Security level (1-5) of the system the agent serves")
-      ->required()
-      ->check(CLI::Range(1, 5));
+  auto* token_level_opt =
+      tokens_create->add_option("--level", level, "The agent's own security level 1-5 (default: the highest of its --system)")
+          ->check(CLI::Range(1, 5));
+  std::vector<std::string> token_systems;
+  auto* token_systems_opt = tokens_create->add_option(
+      "--system", token_systems, "An information system of the agency the agent serves (repeat for several)");
+  tokens_create->callback([&] {
+    if (token_level_opt->count() == 0 && token_systems_opt->count() == 0) {
+      throw CLI::ValidationError("tokens create: give --level, --system or both");
+    }
+  });
   tokens_create->add_option("--ttl-hours", ttl_hours, "Hours until the token expires")
       ->capture_default_str()
       ->check(CLI::Range(1, 720));
@@ -687,8 +695,39 @@ int vigilctl_main(int argc, char** argv) {
   agents_set->add_option("ID", agent_id, "Agent id")->required();
   auto* level_opt = agents_set->add_option("--level", new_level, "Security level 1-5")->check(CLI::Range(1, 5));
   auto* group_opt = agents_set->add_option("--group", new_group, "Group whose bundle the agent runs");
+  std::vector<std::string> new_systems;
+  bool no_system = false;
+  auto* systems_opt = agents_set->add_option(
+      "--system", new_systems, "The information systems it serves, replacing its set (repeat for several)");
+  auto* no_system_opt =
+      agents_set->add_flag("--no-system", no_system, "It serves no system (unassigned: its own level)")->excludes(systems_opt);
   agents_set->callback([&] {
-    if (level_opt->count() == 0 && group_opt->count() == 0) throw CLI::ValidationError("agents set: give --level, --group or both");
+    if (level_opt->count() == 0 && group_opt->count() == 0 && systems_opt->count() == 0 && no_system_opt->count() == 0) {
+      throw CLI::ValidationError("agents set: give --level, --group, --system or --no-system");
+    }
+  });
+
+  auto* systems = app.add_subcommand("systems", "Information systems: the level the law gives, the hosts serving them")
+                      ->require_subcommand(1);
+  std::string system_name, system_agency, system_description;
+  int system_level = 0;
+  auto* systems_create = systems->add_subcommand("create", "Create an information system of an agency (admin)");
+  systems_create->add_option("NAME", system_name, "System name (e.g. cong-dich-vu-cong)")->required();
+  systems_create->add_option("--agency", system_agency, "Its agency (created if new)")->required();
+  systems_create->add_option("--level", system_level, "Its security level 1-5")->required()->check(CLI::Range(1, 5));
+  systems_create->add_option("--description", system_description, "What it is");
+  auto* systems_list = systems->add_subcommand("list", "List systems by agency with their levels and hosts");
+  systems_list->add_option("--agency", system_agency, "Only this agency");
+  auto* systems_get = systems->add_subcommand("get", "Show one system and its hosts");
+  systems_get->add_option("NAME", system_name, "System name")->required();
+  auto* systems_set = systems->add_subcommand("set", "Change a system's level or description (admin)");
+  systems_set->add_option("NAME", system_name, "System name")->required();
+  auto* system_level_opt = systems_set->add_option("--level", system_level, "Security level 1-5")->check(CLI::Range(1, 5));
+  auto* system_description_opt = systems_set->add_option("--description", system_description, "What it is");
+  systems_set->callback([&] {
+    if (system_level_opt->count() == 0 && system_description_opt->count() == 0) {
+      throw CLI::ValidationError("systems set: give --level, --description or both");
+    }
   });
 
   auto* groups = app.add_subcommand("groups", "Agent groups and the signed bundles of rules and policies pushed to them")
@@ -932,7 +971,9 @@ int vigilctl_main(int argc, char** argv) {
                       str(j, "alerts_new").c_str(), str(j, "records_quarantined").c_str(), str(j, "role").c_str());
         }
       } else if (tokens_create->parsed()) {
-        nlohmann::json body{{"agency", agency}, {"level", level}, {"ttl_hours", ttl_hours}};
+        nlohmann::json body{{"agency", agency}, {"ttl_hours", ttl_hours}};
+        if (level != 0) body["level"] = level;
+        if (!token_systems.empty()) body["systems"] = token_systems;
         if (!token_group.empty()) body["group"] = token_group;
         auto j = console.call("POST", "/api/v1/tokens", body);
         if (json) {
@@ -959,10 +1000,16 @@ int vigilctl_main(int argc, char** argv) {
         } else {
           std::vector<std::vector<std::string>> rows;
           for (const auto& a : j) {
-            rows.push_back({str(a, "id"), str(a, "agency"), str(a, "level"), str(a, "host"), str(a, "version"),
-                            str(a, "group"), str(a, "bundle_version"), str(a, "status"), str(a, "last_seen")});
+            std::string served;
+            for (const auto& s : a.value("systems", nlohmann::json::array())) {
+              served += (served.empty() ? "" : ",") + s.get<std::string>();
+            }
+            rows.push_back({str(a, "id"), str(a, "agency"), served.empty() ? "-" : served, str(a, "level"),
+                            str(a, "host"), str(a, "version"), str(a, "group"), str(a, "bundle_version"),
+                            str(a, "status"), str(a, "last_seen")});
           }
-          print_table({"ID", "AGENCY", "LEVEL", "HOST", "VERSION", "GROUP", "BUNDLE", "STATUS", "LAST SEEN"}, rows);
+          print_table({"ID", "AGENCY", "SYSTEMS", "LEVEL", "HOST", "VERSION", "GROUP", "BUNDLE", "STATUS", "LAST SEEN"},
+                      rows);
         }
       } else if (agents_get->parsed()) {
         print_json(console.call("GET", "/api/v1/agents/" + url_encode(agent_id)));
@@ -982,6 +1029,53 @@ int vigilctl_main(int argc, char** argv) {
           console.call("POST", "/api/v1/agents/" + url_encode(agent_id) + "/group", {{"group", new_group}});
           std::printf("agent %s: group %s\n", agent_id.c_str(), new_group.c_str());
         }
+        if (systems_opt->count() > 0 || no_system) {
+          auto j = console.call("POST", "/api/v1/agents/" + url_encode(agent_id) + "/systems",
+                                {{"systems", no_system ? std::vector<std::string>{} : new_systems}});
+          std::string served;
+          for (const auto& s : j["systems"]) served += (served.empty() ? "" : ", ") + s.get<std::string>();
+          std::printf("agent %s: systems %s\n", agent_id.c_str(), served.empty() ? "(none: unassigned)" : served.c_str());
+        }
+      } else if (systems_create->parsed()) {
+        nlohmann::json body{{"name", system_name}, {"agency", system_agency}, {"level", system_level}};
+        if (!system_description.empty()) body["description"] = system_description;
+        auto j = console.call("POST", "/api/v1/systems", body);
+        if (json) {
+          print_json(j);
+        } else {
+          std::printf("system %s: agency %s, level %d\n", system_name.c_str(), system_agency.c_str(), system_level);
+        }
+      } else if (systems_list->parsed()) {
+        auto j = console.call("GET", "/api/v1/systems" + (system_agency.empty() ? "" : "?agency=" + url_encode(system_agency)));
+        if (json) {
+          print_json(j);
+        } else {
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& s : j) {
+            rows.push_back({str(s, "agency"), str(s, "name"), str(s, "level"), str(s, "agents"), str(s, "description")});
+          }
+          print_table({"AGENCY", "SYSTEM", "LEVEL", "HOSTS", "DESCRIPTION"}, rows);
+          if (rows.empty()) std::puts("(no systems: vigilctl systems create NAME --agency A --level N)");
+        }
+      } else if (systems_get->parsed()) {
+        auto j = console.call("GET", "/api/v1/systems/" + url_encode(system_name));
+        if (json) {
+          print_json(j);
+        } else {
+          std::printf("System %s: agency %s, level %s\n  %s\n\nHosts:\n", str(j, "name").c_str(), str(j, "agency").c_str(),
+                      str(j, "level").c_str(), printable(str(j, "description")).c_str());
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& h : j["hosts"]) {
+            rows.push_back({str(h, "id"), str(h, "host"), str(h, "status"), time_str(h, "last_seen")});
+          }
+          print_table({"AGENT", "HOST", "STATUS", "LAST SEEN"}, rows);
+        }
+      } else if (systems_set->parsed()) {
+        nlohmann::json body = nlohmann::json::object();
+        if (system_level_opt->count() > 0) body["level"] = system_level;
+        if (system_description_opt->count() > 0) body["description"] = system_description;
+        console.call("POST", "/api/v1/systems/" + url_encode(system_name), body);
+        std::printf("system %s changed\n", system_name.c_str());
       } else if (groups->parsed()) {
         return groups_command(console, json, group_name, groups_create->parsed() ? "create"
                                                          : groups_list->parsed()     ? "list"

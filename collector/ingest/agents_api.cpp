@@ -190,6 +190,7 @@ net::HttpResponse AgentsApi::enroll(const net::HttpRequest& r) {
   a.version = version;
   a.cert_serial = pki::serial_hex(*cert);
   a.group = token->group;
+  a.systems = token->systems;
   a.enrolled = Timestamp::now();
   a.last_seen = a.enrolled;
   auto added = store_.add_agent(a);

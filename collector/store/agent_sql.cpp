@@ -1,6 +1,9 @@
 #include "collector/store/agent_sql.h"
 
+#include <map>
 #include <string>
+
+#include "collector/store/records.h"
 
 namespace vigil::collector {
 
@@ -45,6 +48,18 @@ Result<void> command(SqlConnection& c, const char* sql, const SqlParams& p) {
   return {};
 }
 
+// The systems each agent serves (one agent, or all when `id` is empty), sorted by name.
+Result<std::map<std::string, std::vector<std::string>>> systems_of(SqlConnection& c, const std::string& id) {
+  const std::string sql = std::string("SELECT agent_id, system_name FROM agent_systems WHERE (CAST(?1 AS TEXT) IS NULL"
+                                      " OR agent_id = ?1) ORDER BY agent_id, system_name") +
+                          bytes(c);
+  auto r = c.run(sql.c_str(), SqlParams().text_or_null(id));
+  if (!r) return make_error(r.error());
+  std::map<std::string, std::vector<std::string>> out;
+  for (size_t i = 0; i < r->size(); ++i) out[r->text(i, 0)].push_back(r->text(i, 1));
+  return out;
+}
+
 }  // namespace
 
 Result<void> SqlAgentStore::ensure_agency(const std::string& name, const std::string& framework) {
@@ -56,8 +71,16 @@ Result<void> SqlAgentStore::ensure_agency(const std::string& name, const std::st
 
 Result<void> SqlAgentStore::add_token(const std::string& hash, const TokenInfo& info, Timestamp expires) {
   return database().with_connection("add_token", [&](SqlConnection& c) {
-    return command(c, "INSERT INTO enroll_tokens(hash, agency, level, expires_at, group_name) VALUES (?1, ?2, ?3, ?4, ?5)",
-                   SqlParams().text(hash).text(info.agency).integer(info.level).integer(expires.ns).text(info.group));
+    return command(c,
+                   "INSERT INTO enroll_tokens(hash, agency, level, expires_at, group_name, systems)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                   SqlParams()
+                       .text(hash)
+                       .text(info.agency)
+                       .integer(info.level)
+                       .integer(expires.ns)
+                       .text(info.group)
+                       .text(join_lines(info.systems)));
   });
 }
 
@@ -67,10 +90,12 @@ Result<TokenInfo> SqlAgentStore::consume_token(const std::string& hash, Timestam
     // or SQLite's one writer, makes the second see used_at set).
     auto r = c.run(
         "UPDATE enroll_tokens SET used_at = ?1 WHERE hash = ?2 AND used_at IS NULL AND expires_at > ?1"
-        " RETURNING agency, level, group_name",
+        " RETURNING agency, level, group_name, systems",
         SqlParams().integer(now.ns).text(hash));
     if (!r) return make_error(r.error());
-    if (r->size() == 1) return TokenInfo{r->text(0, 0), static_cast<int>(r->integer(0, 1)), r->text(0, 2)};
+    if (r->size() == 1) {
+      return TokenInfo{r->text(0, 0), static_cast<int>(r->integer(0, 1)), r->text(0, 2), split_lines(r->text(0, 3))};
+    }
     auto why = c.run("SELECT used_at, expires_at FROM enroll_tokens WHERE hash = ?1", SqlParams().text(hash));
     if (!why) return make_error(why.error());
     if (why->empty()) return make_error("unknown enrollment token");
@@ -80,14 +105,24 @@ Result<TokenInfo> SqlAgentStore::consume_token(const std::string& hash, Timestam
 }
 
 Result<void> SqlAgentStore::add_agent(const AgentRecord& a) {
-  return database().with_connection("add_agent", [&](SqlConnection& c) {
+  return database().in_transaction("add_agent", [&](SqlConnection& c) -> Result<void> {
     SqlParams p;
     p.text(a.id).text(a.agency).integer(a.level).text(a.host).text(a.version).text(a.cert_serial);
     p.integer(a.enrolled.ns).integer(a.last_seen.ns).text(a.status).text(a.group);
-    return command(c,
-                   "INSERT INTO agents(id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status,"
-                   " group_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                   p);
+    auto r = command(c,
+                     "INSERT INTO agents(id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status,"
+                     " group_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     p);
+    if (!r) return r;
+    for (const auto& s : a.systems) {
+      // A system removed since the token was made is skipped, not a reason to refuse the agent.
+      r = command(c,
+                  "INSERT INTO agent_systems(agent_id, system_name) SELECT ?1, name FROM systems WHERE name = ?2"
+                  " ON CONFLICT DO NOTHING",
+                  SqlParams().text(a.id).text(s));
+      if (!r) return r;
+    }
+    return {};
   });
 }
 
@@ -98,7 +133,11 @@ Result<std::optional<AgentRecord>> SqlAgentStore::get_agent(const std::string& i
     auto r = c.run(sql.c_str(), SqlParams().text(id));
     if (!r) return make_error(r.error());
     if (r->empty()) return Out();
-    return Out(agent_from(*r, 0));
+    AgentRecord a = agent_from(*r, 0);
+    auto systems = systems_of(c, id);
+    if (!systems) return make_error(systems.error());
+    a.systems = std::move((*systems)[id]);
+    return Out(std::move(a));
   });
 }
 
@@ -109,8 +148,13 @@ Result<std::vector<AgentRecord>> SqlAgentStore::list_agents() {
                             ", id" + bytes(c);
     auto r = c.run(sql.c_str());
     if (!r) return make_error(r.error());
+    auto systems = systems_of(c, "");
+    if (!systems) return make_error(systems.error());
     Out out;
-    for (size_t i = 0; i < r->size(); ++i) out.push_back(agent_from(*r, i));
+    for (size_t i = 0; i < r->size(); ++i) {
+      out.push_back(agent_from(*r, i));
+      if (auto it = systems->find(out.back().id); it != systems->end()) out.back().systems = std::move(it->second);
+    }
     return out;
   });
 }

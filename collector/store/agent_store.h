@@ -15,6 +15,7 @@ struct TokenInfo {
   std::string agency;
   int level = 1;  // security level (1-5) of the system the enrolled agent serves
   std::string group = "default";  // the group the enrolled agent joins
+  std::vector<std::string> systems{};  // the information systems it serves (system_store.h)
 };
 
 struct AgentRecord {
@@ -33,6 +34,7 @@ struct AgentRecord {
   int64_t bundle_version = 0;
   Timestamp bundle_applied_at{};
   std::string bundle_error{};
+  std::vector<std::string> systems{};  // the information systems it serves, sorted; empty: unassigned
 };
 
 struct AgencyRecord {
@@ -52,6 +54,7 @@ class AgentStore {
   // Marks the token used and returns what it grants; fails when unknown, used or expired.
   virtual Result<TokenInfo> consume_token(const std::string& token_hash, Timestamp now) = 0;
 
+  // The agent and the systems it serves (which exist: the token was checked when made).
   virtual Result<void> add_agent(const AgentRecord& agent) = 0;
   virtual Result<std::optional<AgentRecord>> get_agent(const std::string& id) = 0;
   virtual Result<std::vector<AgentRecord>> list_agents() = 0;

@@ -568,6 +568,35 @@ CREATE TABLE incident_timeline(
   value TEXT NOT NULL);
 CREATE INDEX incident_timeline_incident ON incident_timeline(incident_id, n);
 )sql"},
+    {15, "information systems with their levels, the agents serving them, and tokens naming them",
+     R"sql(
+CREATE TABLE systems(
+  name TEXT PRIMARY KEY,
+  agency TEXT NOT NULL REFERENCES agencies(name),
+  level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
+  description TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL);
+CREATE TABLE agent_systems(
+  agent_id TEXT NOT NULL REFERENCES agents(id),
+  system_name TEXT NOT NULL REFERENCES systems(name),
+  PRIMARY KEY (agent_id, system_name));
+CREATE INDEX agent_systems_system ON agent_systems(system_name);
+ALTER TABLE enroll_tokens ADD COLUMN systems TEXT NOT NULL DEFAULT '';
+)sql",
+     R"sql(
+CREATE TABLE systems(
+  name TEXT PRIMARY KEY,
+  agency TEXT NOT NULL REFERENCES agencies(name),
+  level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
+  description TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL);
+CREATE TABLE agent_systems(
+  agent_id TEXT NOT NULL REFERENCES agents(id),
+  system_name TEXT NOT NULL REFERENCES systems(name),
+  PRIMARY KEY (agent_id, system_name));
+CREATE INDEX agent_systems_system ON agent_systems(system_name);
+ALTER TABLE enroll_tokens ADD COLUMN systems TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "collector/store/incident_store.h"
 #include "collector/store/ingest_store.h"
 #include "collector/store/retention_store.h"
+#include "collector/store/system_store.h"
 #include "collector/store/triage_store.h"
 #include "common/result.h"
 
@@ -27,7 +28,8 @@ class Store : public virtual AgentStore,
               public virtual ComplianceStore,
               public virtual RetentionStore,
               public virtual FleetStore,
-              public virtual IncidentStore {
+              public virtual IncidentStore,
+              public virtual SystemStore {
  public:
   ~Store() override = default;
 

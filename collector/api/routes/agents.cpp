@@ -15,7 +15,7 @@ nlohmann::json agent_json(const AgentRecord& a) {
           {"version", a.version}, {"status", a.status},
           {"enrolled", a.enrolled.to_string()}, {"last_seen", a.last_seen.to_string()},
           {"group", a.group},     {"bundle_version", a.bundle_group == a.group ? a.bundle_version : 0},
-          {"bundle_error", a.bundle_error}};
+          {"bundle_error", a.bundle_error}, {"systems", a.systems}};
 }
 
 // The agent of the path's {id} when the caller sees its agency: what lies outside the caller's
@@ -100,6 +100,29 @@ net::HttpResponse set_agent_group(const Call& c) {
   c.env.log->info("agent {}: moved to group {} by {}", id, group, c.caller.name);
   c.env.audit(c.caller.name, "agent.group", id, fmt::format("{} -> {}", found.agent->group, group));
   return {200, R"({"changed":true})", "application/json", false};
+}
+
+// {systems: [NAME...]} -> the agent's systems are these.
+net::HttpResponse set_agent_systems(const Call& c) {
+  Found found = find_agent(c);
+  if (!found.agent) return found.refusal;
+  const std::string& id = c.capture("id");
+  auto body = request_json(c.request.body);
+  if (body.is_discarded() || !body.is_object() || !body.contains("systems")) {
+    return error(400, "expected {\"systems\": [NAME...]}");
+  }
+  std::vector<std::string> systems;
+  if (auto complaint = check_systems(c, found.agent->agency, body["systems"], systems)) {
+    return error(*complaint == "store unavailable" ? 503 : 400, *complaint);
+  }
+  auto done = c.env.store.set_agent_systems(id, systems);
+  if (!done) return error(503, "store unavailable");
+  if (!*done) return error(404, "no agent " + id);
+  std::string list = systems.empty() ? "(none)" : join_lines(systems);
+  std::replace(list.begin(), list.end(), '\n', ',');
+  c.env.log->info("agent {}: systems set to {} by {}", id, list, c.caller.name);
+  c.env.audit(c.caller.name, "agent.systems", id, list);
+  return {200, nlohmann::json({{"systems", systems}}).dump(), "application/json", false};
 }
 
 }  // namespace vigil::collector::routes

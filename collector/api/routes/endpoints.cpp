@@ -74,6 +74,17 @@ std::vector<Route> endpoints() {
       {"POST", "/api/v1/agents/{id}/level", admin, per_agency, set_agent_level, kAdminRefused},
       // {group} -> the agent's group (it fetches the group's bundle at its next heartbeat)
       {"POST", "/api/v1/agents/{id}/group", admin, per_agency, set_agent_group, kAdminRefused},
+      // {systems: [NAME...]}: the agent's systems become these (of its agency; [] for none)
+      {"POST", "/api/v1/agents/{id}/systems", admin, per_agency, set_agent_systems, kAdminRefused},
+
+      // ?agency= -> [{name, agency, level, description, created, agents}] by agency, name
+      {"GET", "/api/v1/systems", any, per_agency, list_systems},
+      // {name, agency, level, description?} -> 201 the system; the agency is created when new; 409 when taken
+      {"POST", "/api/v1/systems", admin, per_agency, create_system, kAdminRefused},
+      // -> the system with its hosts
+      {"GET", "/api/v1/systems/{name}", any, per_agency, get_system},
+      // {level?, description?}
+      {"POST", "/api/v1/systems/{name}", admin, per_agency, update_system, kAdminRefused},
 
       // -> [{name, description, version, agents, created}]
       {"GET", "/api/v1/groups", any, per_agency, list_groups},

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "collector/api/routes/route_table.h"
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/net/http_types.h"
 
 namespace vigil::collector::routes {
@@ -23,12 +25,18 @@ Handler list_alerts, get_alert, set_alert_status, assign_alert, comment_alert;  
 Handler compliance, compliance_report;                                            // compliance.cpp
 Handler list_waivers, add_waiver, expire_waiver;                                  // waivers.cpp
 Handler search_events;                                                            // events.cpp
+Handler list_systems, get_system, create_system, update_system, set_agent_systems;  // systems.cpp, agents.cpp
 Handler list_incidents, create_incident, get_incident, add_incident_alert, set_incident_status,  // incidents.cpp
     assign_incident, comment_incident, incident_notified, incident_report;
 
 // Refused (403) unless the caller, an admin limited to some agencies, has every agent of `group` in
 // them (groups.cpp); nullopt when the caller may manage it.
 std::optional<net::HttpResponse> group_not_managed(const Call& c, const std::string& group);
+
+// The systems named in `names` (a JSON list), which must exist, lie in the caller's agencies and
+// belong to `agency`: sorted and without repeats in `out`; else the complaint (systems.cpp).
+std::optional<std::string> check_systems(const Call& c, const std::string& agency, const nlohmann::json& names,
+                                         std::vector<std::string>& out);
 
 // The console API's routes after login (login and the web console's files come before
 // authentication, in ConsoleApi).

@@ -20,6 +20,7 @@
 #include "collector/store/agent_sql.h"
 #include "collector/store/fleet_sql.h"
 #include "collector/store/incident_sql.h"
+#include "collector/store/system_sql.h"
 #include "collector/store/common_sql.h"
 #include "collector/store/compliance_sql.h"
 #include "collector/store/retention_sql.h"
@@ -307,7 +308,7 @@ class PgConnection final : public SqlConnection {
 
 class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStore, public SqlComplianceStore,
                       public SqlTriageStore, public SqlRetentionStore, public SqlFleetStore,
-                          public SqlIncidentStore,
+                          public SqlIncidentStore, public SqlSystemStore,
                           private SqlDatabase {
  public:
   explicit PgStore(PostgresOptions o) : options_(std::move(o)) {}

@@ -22,6 +22,7 @@
 #include "collector/store/agent_sql.h"
 #include "collector/store/fleet_sql.h"
 #include "collector/store/incident_sql.h"
+#include "collector/store/system_sql.h"
 #include "collector/store/compliance_sql.h"
 #include "collector/store/retention_sql.h"
 #include "collector/store/triage_sql.h"
@@ -123,7 +124,7 @@ class SqliteConnection final : public SqlConnection {
 
 class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentityStore, public SqlComplianceStore,
                           public SqlTriageStore, public SqlRetentionStore, public SqlFleetStore,
-                          public SqlIncidentStore,
+                          public SqlIncidentStore, public SqlSystemStore,
                           private SqlDatabase {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}

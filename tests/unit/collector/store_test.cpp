@@ -666,6 +666,70 @@ TEST_P(StoreTest, AlertsAreScopedToTheCallersAgencies) {
   EXPECT_EQ(store_->list_alerts(f)->size(), 1u);
 }
 
+TEST_P(StoreTest, SystemsHaveLevelsAndTheAgentsServingThem) {
+  ASSERT_TRUE(store_->ensure_agency("Sở TTTT", "tcvn14423"));
+  SystemRecord portal{"cong-dich-vu-cong", "Sở TTTT", 3, "Cổng dịch vụ công", {}, 0};
+  EXPECT_TRUE(*store_->add_system(portal));
+  EXPECT_FALSE(*store_->add_system(portal));  // the name is taken
+  EXPECT_TRUE(*store_->add_system({"van-ban", "Sở TTTT", 2, "", {}, 0}));
+  EXPECT_FALSE(store_->add_system({"x", "no such agency", 2, "", {}, 0}));
+
+  // A token naming systems gives them to the agent it enrolls.
+  TokenInfo info{"Sở TTTT", 3, "default", {"cong-dich-vu-cong", "van-ban"}};
+  ASSERT_TRUE(store_->add_token("h1", info, at(1000)));
+  auto granted = store_->consume_token("h1", at(1));
+  ASSERT_TRUE(granted) << granted.error();
+  EXPECT_EQ(granted->systems, (std::vector<std::string>{"cong-dich-vu-cong", "van-ban"}));
+  AgentRecord a;
+  a.id = "agt-1";
+  a.agency = "Sở TTTT";
+  a.level = 3;
+  a.host = "web-01";
+  a.version = "1";
+  a.cert_serial = "s1";
+  a.systems = granted->systems;
+  ASSERT_TRUE(store_->add_agent(a));
+  a.id = "agt-2";
+  a.host = "web-02";
+  a.cert_serial = "s2";
+  a.systems = {};
+  ASSERT_TRUE(store_->add_agent(a));
+  EXPECT_EQ((*store_->get_agent("agt-1"))->systems, granted->systems);
+  EXPECT_TRUE((*store_->get_agent("agt-2"))->systems.empty());
+
+  auto listed = store_->list_systems();
+  ASSERT_TRUE(listed) << listed.error();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].name, "cong-dich-vu-cong");
+  EXPECT_EQ((*listed)[0].level, 3);
+  EXPECT_EQ((*listed)[0].agents, 1);
+  EXPECT_EQ((*listed)[0].description, "Cổng dịch vụ công");
+
+  // An agent's set is replaced; revoked agents are not counted.
+  EXPECT_TRUE(*store_->set_agent_systems("agt-2", {"cong-dich-vu-cong"}));
+  EXPECT_TRUE(*store_->set_agent_systems("agt-1", {"van-ban"}));
+  EXPECT_FALSE(*store_->set_agent_systems("agt-9", {"van-ban"}));
+  EXPECT_EQ((*store_->get_agent("agt-1"))->systems, std::vector<std::string>{"van-ban"});
+  EXPECT_EQ((*store_->get_system("cong-dich-vu-cong"))->agents, 1);
+  ASSERT_TRUE(store_->revoke_agent("agt-2"));
+  EXPECT_EQ((*store_->get_system("cong-dich-vu-cong"))->agents, 0);
+  auto agents = store_->list_agents();
+  ASSERT_TRUE(agents);
+  for (const auto& x : *agents) {
+    EXPECT_EQ(x.systems, x.id == "agt-1" ? std::vector<std::string>{"van-ban"} : std::vector<std::string>{"cong-dich-vu-cong"});
+  }
+
+  // Level and description change; nothing else.
+  EXPECT_TRUE(*store_->update_system("van-ban", 4, std::nullopt));
+  EXPECT_TRUE(*store_->update_system("van-ban", std::nullopt, std::string("Quản lý văn bản")));
+  EXPECT_FALSE(*store_->update_system("nope", 4, std::nullopt));
+  auto vb = *store_->get_system("van-ban");
+  EXPECT_EQ(vb->level, 4);
+  EXPECT_EQ(vb->description, "Quản lý văn bản");
+  EXPECT_FALSE(store_->update_system("van-ban", 9, std::nullopt));  // the level is checked by the schema too
+  EXPECT_FALSE(*store_->get_system("nope"));
+}
+
 TEST_P(StoreTest, IncidentsKeepTheirAlertsTimelineAndClock) {
   std::vector<AlertRecord> alerts;
   for (const char* agency : {"A", "B"}) {
