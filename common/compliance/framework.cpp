@@ -115,6 +115,10 @@ void parse_framework(YamlReader& r, const YAML::Node& root, Framework& fw) {
     if (auto v = m.require("verified")) r.read(v, c.verified, m.path("verified"));
     if (auto v = m.get("source_note")) r.read(v, c.source_note, m.path("source_note"));
     if (auto v = m.get("suggested")) r.read(v, c.suggested, m.path("suggested"));
+    if (auto v = m.get("retention")) {
+      std::chrono::milliseconds d{0};
+      if (r.read_duration(v, d, m.path("retention"), std::chrono::hours(24), std::chrono::hours(24 * 3650))) c.retention = d;
+    }
     if (auto v = m.get("applies_to")) {
       std::string scope;
       if (r.read_choice(v, scope, m.path("applies_to"), {"system", "workstation", "organisation"})) {
@@ -211,6 +215,14 @@ std::vector<std::string> overlay_frameworks(LoadedFrameworks& base, LoadedFramew
   }
   for (const auto& d : over.diagnostics.items()) base.diagnostics.add(d);
   return replaced;
+}
+
+std::optional<std::chrono::milliseconds> required_retention(const Framework& fw, int level) {
+  std::optional<std::chrono::milliseconds> out;
+  for (const auto& c : fw.controls) {
+    if (c.retention && c.applies_to(level) && (!out || *c.retention > *out)) out = c.retention;
+  }
+  return out;
 }
 
 }  // namespace vigil::compliance

@@ -22,9 +22,13 @@
 //                                     #     it, so none is mapped to it;
 //                                     #   organisation: the agency's processes and people (reports,
 //                                     #     assessments): evidenced by records, not by host state.
+//       retention: 90d                # optional: events must be kept at least this long (the
+//                                     #   collector's retention.events is held to it, per level)
 // Any other key on a control (or in `framework:`) is refused with file:line:column.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,6 +52,9 @@ struct Control {
   std::string source_note;
   bool suggested = false;  // the standard only recommends the value; it does not require it
   ControlScope scope = ControlScope::system;
+  // How long events must be kept (log retention controls); the collector's retention.events
+  // defaults to the longest its systems' levels require and is reported against it.
+  std::optional<std::chrono::milliseconds> retention{};
   // Whether systems at `level` must meet it.
   bool applies_to(int level) const;
 };
@@ -62,6 +69,9 @@ struct Framework {
   std::string file;
   const Control* find(std::string_view control_id) const;
 };
+
+// The longest event retention `fw`'s controls require of a system at `level` (nullopt: none).
+std::optional<std::chrono::milliseconds> required_retention(const Framework& fw, int level);
 
 struct LoadedFrameworks {
   std::vector<Framework> frameworks;
