@@ -115,10 +115,6 @@ void parse_framework(YamlReader& r, const YAML::Node& root, Framework& fw) {
     if (auto v = m.require("verified")) r.read(v, c.verified, m.path("verified"));
     if (auto v = m.get("source_note")) r.read(v, c.source_note, m.path("source_note"));
     if (auto v = m.get("suggested")) r.read(v, c.suggested, m.path("suggested"));
-    if (auto v = m.get("retention")) {
-      std::chrono::milliseconds d{0};
-      if (r.read_duration(v, d, m.path("retention"), std::chrono::hours(24), std::chrono::hours(24 * 3650))) c.retention = d;
-    }
     if (auto v = m.get("applies_to")) {
       std::string scope;
       if (r.read_choice(v, scope, m.path("applies_to"), {"system", "workstation", "organisation"})) {
@@ -126,6 +122,10 @@ void parse_framework(YamlReader& r, const YAML::Node& root, Framework& fw) {
                   : scope == "organisation" ? ControlScope::organisation
                                             : ControlScope::system;
       }
+    }
+    if (auto v = m.get("retention")) {
+      std::chrono::milliseconds d{0};
+      if (r.read_duration(v, d, m.path("retention"), std::chrono::hours(24), std::chrono::hours(24 * 3650))) c.retention = d;
     }
     if (!c.verified && c.source_note.empty() && m.is_map()) {
       r.error(item, fmt::format("{}: an unverified control needs a source_note saying why", ctx));
