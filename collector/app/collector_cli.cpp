@@ -8,6 +8,8 @@
 #include "collector/config/collector_config.h"
 #include "collector/pki/init.h"
 #include "collector/pki/rotate.h"
+#include "collector/report/catalogues.h"
+#include "collector/retention/retention.h"
 #include "common/util/cli.h"
 
 namespace vigil::collector {
@@ -21,6 +23,22 @@ int check_config(const std::string& path) {
     return 1;
   }
   cli::print_warnings(loaded->diagnostics);
+  // Events kept less long than a catalogue asks of some level: a system at that level fails its
+  // log retention control (unset, retention.events follows the systems' levels).
+  const auto& retention = loaded->config.collector.retention;
+  if (retention.events_line > 0) {
+    std::vector<std::string> notes;
+    auto catalogues = load_catalogues(loaded->config.collector.frameworks, notes);
+    if (catalogues) {
+      for (const auto& shortfall : retention_shortfalls(retention.events, *catalogues)) {
+        std::fprintf(stderr,
+                     "%s:%d:%d: warning: collector.retention.events: %s is below what %s: a system at that level fails "
+                     "its log retention control\n",
+                     path.c_str(), retention.events_line, retention.events_column,
+                     duration_text(retention.events).c_str(), shortfall.c_str());
+      }
+    }
+  }
   std::printf("%s: configuration OK\n", path.c_str());
   return 0;
 }

@@ -16,7 +16,7 @@
 #include "collector/notify/incident_deadlines.h"
 #include "collector/notify/notifier.h"
 #include "collector/fleet/bundle_builder.h"
-#include "collector/report/builtin_frameworks.h"
+#include "collector/report/catalogues.h"
 #include "collector/ingest/agents_api.h"
 #include "collector/retention/retention.h"
 #include "collector/store/store.h"
@@ -149,21 +149,12 @@ int run_collector(const CollectorConfig& config_in) {
   agents_opts.agent_cert_validity = std::chrono::duration_cast<std::chrono::seconds>(c.agent_cert_validity);
   AgentsApi agents_api(**store, std::move(*ca), std::move(*ca_key), *ca_pem, agents_opts);
   // Control catalogues: the shipped ones, then collector.frameworks over them.
-  auto frameworks = compliance::load_frameworks_text(builtin_framework_texts());
+  std::vector<std::string> catalogue_notes;
+  auto frameworks = load_catalogues(c.frameworks, catalogue_notes);
+  for (const auto& note : catalogue_notes) log->warn("{}", note);
   if (!frameworks) {
-    log->error("shipped control catalogues: {}", frameworks.error());
+    log->error("{}", frameworks.error());
     return 1;
-  }
-  if (!c.frameworks.empty()) {
-    auto extra = compliance::load_frameworks(c.frameworks);
-    if (!extra) {
-      log->error("collector.frameworks: {}", extra.error());
-      return 1;
-    }
-    for (const auto& d : extra->diagnostics.items()) log->warn("{}", d.to_string());
-    for (const auto& id : compliance::overlay_frameworks(*frameworks, std::move(*extra))) {
-      log->info("control catalogue '{}' replaced by the one in collector.frameworks", id);
-    }
   }
   {
     std::string ids;
@@ -171,12 +162,20 @@ int run_collector(const CollectorConfig& config_in) {
     log->info("control catalogues: {}", ids);
   }
   ConsoleApi console_api(**store, c.default_framework);
-  console_api.set_frameworks(std::make_shared<const compliance::LoadedFrameworks>(std::move(*frameworks)));
+  auto catalogues = std::make_shared<const compliance::LoadedFrameworks>(std::move(*frameworks));
+  console_api.set_frameworks(catalogues);
   console_api.set_signing_key(signing_key, signing_problem);
   Exporter exporter(**store, config.exports, c.data_dir);
   Notifier notifier(**store, config.notify, c.data_dir, c.console_url);
   IncidentDeadlines deadlines(**store, notifier, c.console_url, config.incidents.notify_overdue);
-  Retention retention(**store, c.retention);
+  // Events are kept as long as the information systems' levels require (unless set).
+  Retention retention(**store, c.retention, [&store, catalogues, &c]() -> Result<RetentionNeed> {
+    auto systems = (*store)->list_systems();
+    if (!systems) return make_error(systems.error());
+    auto agencies = (*store)->list_agencies();
+    if (!agencies) return make_error(agencies.error());
+    return events_retention_needed(*systems, *agencies, *catalogues, c.default_framework);
+  });
   console_api.set_silent_after(c.silent_after);
   console_api.set_incidents(config.incidents);
   console_api.set_metrics_source([&] {
@@ -261,6 +260,10 @@ int run_collector(const CollectorConfig& config_in) {
       m += fmt::format("vigil_retention_purged_total{{kind=\"{}\"}} {}\n", kind, n->load());
     }
     counter("vigil_retention_runs_total", "Retention purges run.", t.runs.load());
+    m += fmt::format("# HELP vigil_retention_events_seconds How long events are kept (the systems' levels decide "
+                     "unless collector.yaml sets it).\n# TYPE vigil_retention_events_seconds gauge\n"
+                     "vigil_retention_events_seconds {}\n",
+                     std::chrono::duration_cast<std::chrono::seconds>(retention.events_retention()).count());
     counter("vigil_retention_failures_total", "Retention purges that failed.", t.failures.load());
     counter("vigil_retention_skipped_total", "Retention rounds another collector sharing the database took.",
             t.skipped.load());

@@ -61,7 +61,10 @@ void read_retention(YamlReader& r, const YAML::Node& n, RetentionSection& out) {
   MapReader m(r, n, "collector.retention");
   constexpr auto kMin = std::chrono::milliseconds(24h);
   constexpr auto kMax = std::chrono::milliseconds(3650 * 24h);
-  if (auto v = m.get("events")) r.read_duration(v, out.events, m.path("events"), kMin, kMax);
+  if (auto v = m.get("events"); v && r.read_duration(v, out.events, m.path("events"), kMin, kMax)) {
+    out.events_line = v.Mark().line + 1;
+    out.events_column = v.Mark().column + 1;
+  }
   if (auto v = m.get("alerts")) r.read_duration(v, out.alerts, m.path("alerts"), kMin, kMax);
   if (auto v = m.get("health")) r.read_duration(v, out.health, m.path("health"), kMin, kMax);
   if (auto v = m.get("compliance_history")) {

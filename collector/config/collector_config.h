@@ -26,7 +26,11 @@ struct StorageSection {
 };
 
 struct RetentionSection {
+  // Unless collector.yaml sets it, the longer of this and what the levels of the information
+  // systems require (their catalogues' log retention controls; collector/retention/retention.h).
   std::chrono::milliseconds events = 30 * 24h;
+  int events_line = 0;    // where collector.yaml sets events (1-based); 0: not set
+  int events_column = 0;
   std::chrono::milliseconds alerts = 365 * 24h;
   std::chrono::milliseconds health = 30 * 24h;
   std::chrono::milliseconds compliance_history = 400 * 24h;

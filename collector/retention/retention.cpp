@@ -1,6 +1,10 @@
 #include "collector/retention/retention.h"
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+
+#include <fmt/format.h>
 
 #include "common/log/logging.h"
 
@@ -24,7 +28,54 @@ PurgeRequest retention_request(const RetentionSection& config, Timestamp now) {
   return r;
 }
 
-Retention::Retention(RetentionStore& store, RetentionSection config) : store_(store), config_(config) {}
+std::string duration_text(std::chrono::milliseconds d) {
+  using namespace std::chrono;
+  if (d % hours(24) == milliseconds(0)) return fmt::format("{}d", duration_cast<hours>(d).count() / 24);
+  if (d % hours(1) == milliseconds(0)) return fmt::format("{}h", duration_cast<hours>(d).count());
+  return fmt::format("{}s", duration_cast<seconds>(d).count());
+}
+
+RetentionNeed events_retention_needed(const std::vector<SystemRecord>& systems, const std::vector<AgencyRecord>& agencies,
+                                      const compliance::LoadedFrameworks& frameworks,
+                                      const std::string& default_framework) {
+  std::map<std::string, std::string> framework_of;
+  for (const auto& a : agencies) framework_of[a.name] = a.framework;
+  RetentionNeed need;
+  for (const auto& s : systems) {
+    auto it = framework_of.find(s.agency);
+    const compliance::Framework* fw = frameworks.find(it == framework_of.end() ? default_framework : it->second);
+    if (!fw) continue;
+    for (const auto& c : fw->controls) {
+      if (!c.retention || !c.applies_to(s.level) || *c.retention <= need.events) continue;
+      need.events = *c.retention;
+      need.because = fmt::format("system {} (level {}): {} {}", s.name, s.level, fw->id, c.id);
+    }
+  }
+  return need;
+}
+
+std::chrono::milliseconds effective_events_retention(const RetentionSection& config, const RetentionNeed& need) {
+  if (config.events_line > 0) return config.events;
+  return std::max(config.events, need.events);
+}
+
+std::vector<std::string> retention_shortfalls(std::chrono::milliseconds configured,
+                                              const compliance::LoadedFrameworks& frameworks) {
+  std::vector<std::string> out;
+  for (const auto& fw : frameworks.frameworks) {
+    for (int level = 1; level <= 5; ++level) {
+      for (const auto& c : fw.controls) {
+        if (c.retention && c.applies_to(level) && *c.retention > configured) {
+          out.push_back(fmt::format("{} asks {} at level {} ({})", fw.id, duration_text(*c.retention), level, c.id));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+Retention::Retention(RetentionStore& store, RetentionSection config, Need need)
+    : store_(store), config_(config), need_(std::move(need)), events_ms_(config.events.count()) {}
 
 Retention::~Retention() { stop(); }
 
@@ -39,7 +90,31 @@ Result<PurgeCounts> Retention::run_once(Timestamp now) {
     log->debug("retention: this round was taken by another collector sharing the database");
     return PurgeCounts{};
   }
-  PurgeRequest request = retention_request(config_, now);
+  RetentionSection config = config_;
+  if (need_) {
+    auto need = need_();
+    if (!need) {
+      // Without the systems' levels the purge would keep too little: this round waits.
+      ++totals_.failures;
+      log->warn("retention: the systems' levels cannot be read (purge skipped this round): {}", need.error());
+      return make_error(need.error());
+    }
+    config.events = effective_events_retention(config_, *need);
+    std::string shortfall;
+    if (config.events < need->events) {
+      shortfall = fmt::format("retention.events {} is below the {} {} requires: its log retention control fails "
+                              "(remove retention.events to follow the systems' levels)",
+                              duration_text(config.events), duration_text(need->events), need->because);
+    }
+    if (shortfall != last_shortfall_ && !shortfall.empty()) log->warn("{}", shortfall);
+    if (config.events != std::chrono::milliseconds(events_ms_.load())) {
+      log->info("retention: events kept {}{}", duration_text(config.events),
+                need->events > config_.events && config_.events_line == 0 ? " (as " + need->because + " requires)" : "");
+    }
+    last_shortfall_ = shortfall;
+  }
+  events_ms_ = config.events.count();
+  PurgeRequest request = retention_request(config, now);
   request.cancelled = [this] { return stopping_.load(); };
   auto r = store_.purge(request);
   ++totals_.runs;

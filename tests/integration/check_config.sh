@@ -88,6 +88,15 @@ set -e
 [ "$rc" -eq 1 ] || { cat "$tmp/out"; fail "bad dsn: exit $rc, wanted 1"; }
 grep -q "collector.storage.dsn: not a valid libpq connection string" "$tmp/out" || { cat "$tmp/out"; fail "bad dsn message"; }
 grep -q "hunter2" "$tmp/out" && { cat "$tmp/out"; fail "the dsn was echoed"; }
+# Events kept less long than a level requires: a positioned warning per level (exit 0); unset, none.
+printf 'collector:\n  data_dir: .\n  retention:\n    events: 30d\n' >"$tmp/c/short.yaml"
+"$collector" check-config -c "$tmp/c/short.yaml" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "short retention refused"; }
+grep -q "short.yaml:4:13: warning: collector.retention.events: 30d is below what tcvn14423 asks 92d at level 3 (log-retention-3m)" \
+  "$tmp/out" || { cat "$tmp/out"; fail "short retention warning"; }
+[ "$(grep -c 'warning: collector.retention.events' "$tmp/out")" -eq 4 ] || { cat "$tmp/out"; fail "one warning per level 2-5"; }
+printf 'collector:\n  data_dir: .\n  retention:\n    events: 400d\n' >"$tmp/c/long.yaml"
+"$collector" check-config -c "$tmp/c/long.yaml" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "long retention"; }
+grep -q "warning" "$tmp/out" && { cat "$tmp/out"; fail "400d warned"; }
 echo "check_config: all checks passed"
 
 # Sigma rules beside native ones: one loads, one unsupported is reported as rejected (exit 0),

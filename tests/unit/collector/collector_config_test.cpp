@@ -1,4 +1,6 @@
 #include "collector/config/collector_config.h"
+#include "collector/report/catalogues.h"
+#include "collector/retention/retention.h"
 #include "collector/config/postgres_dsn.h"
 
 #include <gtest/gtest.h>
@@ -209,6 +211,54 @@ TEST(CollectorConfig, ShippedExampleParses) {
       EXPECT_NE(line.find("collector.pki_dir"), std::string::npos) << line;
     }
   }
+}
+
+}  // namespace
+}  // namespace vigil::collector
+
+namespace vigil::collector {
+namespace {
+
+TEST(RetentionNeed, EventsFollowTheHighestLevelOfTheSystemsUnlessSet) {
+  std::vector<std::string> notes;
+  auto catalogues = load_catalogues({}, notes);
+  ASSERT_TRUE(catalogues) << catalogues.error();
+  std::vector<AgencyRecord> agencies = {{"Sở TTTT", "tcvn14423"}, {"Sở Y tế", "tcvn11930"}};
+  std::vector<SystemRecord> systems = {{"van-ban", "Sở TTTT", 2, "", {}, 0}, {"cong", "Sở TTTT", 3, "", {}, 0},
+                                       {"his", "Sở Y tế", 5, "", {}, 0}};  // tcvn11930 carries no retention value
+  auto need = events_retention_needed(systems, agencies, *catalogues, "tcvn14423");
+  EXPECT_EQ(need.events, 92 * 24h);
+  EXPECT_EQ(need.because, "system cong (level 3): tcvn14423 log-retention-3m");
+  systems.push_back({"cong-5", "Sở TTTT", 5, "", {}, 0});
+  need = events_retention_needed(systems, agencies, *catalogues, "tcvn14423");
+  EXPECT_EQ(need.events, 366 * 24h);
+  EXPECT_EQ(events_retention_needed({}, agencies, *catalogues, "tcvn14423").events, 0ms);
+  // An agency without a catalogue of its own is judged against the default one.
+  EXPECT_EQ(events_retention_needed({{"x", "new", 4, "", {}, 0}}, {}, *catalogues, "tcvn14423").events, 183 * 24h);
+
+  RetentionSection defaults;
+  EXPECT_EQ(effective_events_retention(defaults, need), 366 * 24h);  // unset: the levels decide
+  EXPECT_EQ(effective_events_retention(defaults, RetentionNeed{}), 30 * 24h);
+  RetentionSection set;
+  set.events = 60 * 24h;
+  set.events_line = 4;
+  EXPECT_EQ(effective_events_retention(set, need), 60 * 24h);  // set: kept, and warned about
+  auto shortfalls = retention_shortfalls(60 * 24h, *catalogues);
+  ASSERT_EQ(shortfalls.size(), 3u);
+  EXPECT_EQ(shortfalls[0], "tcvn14423 asks 92d at level 3 (log-retention-3m)");
+  EXPECT_TRUE(retention_shortfalls(400 * 24h, *catalogues).empty());
+  EXPECT_EQ(duration_text(92 * 24h), "92d");
+}
+
+TEST(RetentionNeed, WhereCollectorYamlSetsEventsIsKept) {
+  CollectorDir d;
+  auto unset = load_collector_config(d.write_config("collector:\n  data_dir: .\n"));
+  ASSERT_TRUE(unset) << unset.error();
+  EXPECT_EQ(unset->config.collector.retention.events_line, 0);
+  auto set = load_collector_config(d.write_config("collector:\n  data_dir: .\n  retention:\n    events: 90d\n"));
+  ASSERT_TRUE(set) << set.error();
+  EXPECT_EQ(set->config.collector.retention.events_line, 4);
+  EXPECT_EQ(set->config.collector.retention.events_column, 13);
 }
 
 }  // namespace
