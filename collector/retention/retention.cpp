@@ -82,14 +82,7 @@ Retention::~Retention() { stop(); }
 Result<PurgeCounts> Retention::run_once(Timestamp now) {
   auto log = logging::get("retention");
   auto started = std::chrono::steady_clock::now();
-  // Collectors sharing a database take turns: a round goes to whichever asks first once the
-  // interval has passed since the last one, and the others leave it.
-  auto claimed = store_.claim_retention_round(now, back(now, config_.interval));
-  if (claimed && !*claimed) {
-    ++totals_.skipped;
-    log->debug("retention: this round was taken by another collector sharing the database");
-    return PurgeCounts{};
-  }
+  // The events retention in force is worked out by every collector, whoever purges.
   RetentionSection config = config_;
   if (need_) {
     auto need = need_();
@@ -114,6 +107,14 @@ Result<PurgeCounts> Retention::run_once(Timestamp now) {
     last_shortfall_ = shortfall;
   }
   events_ms_ = config.events.count();
+  // Collectors sharing a database take turns: a round goes to whichever asks first once the
+  // interval has passed since the last one, and the others leave it.
+  auto claimed = store_.claim_retention_round(now, back(now, config_.interval));
+  if (claimed && !*claimed) {
+    ++totals_.skipped;
+    log->debug("retention: this round was taken by another collector sharing the database");
+    return PurgeCounts{};
+  }
   PurgeRequest request = retention_request(config, now);
   request.cancelled = [this] { return stopping_.load(); };
   auto r = store_.purge(request);
