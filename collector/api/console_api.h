@@ -71,6 +71,8 @@ class ConsoleApi {
   void set_silent_after(std::chrono::milliseconds d) { env_.silent_after = d; }
   // The reporting clock of new incidents, per severity (collector.yaml `incidents:`).
   void set_incidents(const IncidentsSection& s) { env_.incidents = s; }
+  // collector.retention: what the log retention controls of summaries are judged against.
+  void set_retention(const RetentionSection& r) { env_.retention = r; }
   // The control catalogues summaries and self-assessments are judged against.
   void set_frameworks(std::shared_ptr<const compliance::LoadedFrameworks> f) { env_.frameworks = std::move(f); }
   // The key bundles are signed with (null: pushes are refused with `problem`).

@@ -35,7 +35,7 @@ int check_config(const std::string& path) {
                      "%s:%d:%d: warning: collector.retention.events: %s is below what %s: a system at that level fails "
                      "its log retention control\n",
                      path.c_str(), retention.events_line, retention.events_column,
-                     duration_text(retention.events).c_str(), shortfall.c_str());
+                     config::format_duration(retention.events).c_str(), shortfall.c_str());
       }
     }
   }

@@ -178,6 +178,7 @@ int run_collector(const CollectorConfig& config_in) {
   });
   console_api.set_silent_after(c.silent_after);
   console_api.set_incidents(config.incidents);
+  console_api.set_retention(c.retention);
   console_api.set_metrics_source([&] {
     const auto& s = agents_api.stats();
     std::string m;

@@ -394,6 +394,23 @@ void print_compliance(const nlohmann::json& doc) {
       std::printf("  trend since %s: score was %s (%s), %zu check(s) changed result\n", str(t, "since").c_str(),
                   score_text(t["previous"]).c_str(), change.c_str(), t["changes"].size());
     }
+    // Agency → system (level) → host.
+    std::vector<std::vector<std::string>> sections;
+    auto section = [&](const nlohmann::json& s, const std::string& name, const std::string& level) {
+      std::string hosts;
+      for (const auto& h : s.value("hosts", nlohmann::json::array())) {
+        hosts += (hosts.empty() ? "" : ",") + str(h, "host");
+      }
+      sections.push_back({"   " + name, level, score_text(s), str(s, "pass"), str(s, "fail"), str(s, "error"),
+                          str(s, "waived"), str(s, "not_checked"), hosts.empty() ? "-" : hosts});
+    };
+    for (const auto& s : a.value("systems", nlohmann::json::array())) section(s, str(s, "name"), str(s, "level"));
+    if (a.contains("unassigned") && !a["unassigned"].value("hosts", nlohmann::json::array()).empty()) {
+      section(a["unassigned"], "(unassigned)", "own");
+    }
+    if (!sections.empty()) {
+      print_table({"   SYSTEM", "LEVEL", "SCORE", "PASS", "FAIL", "ERROR", "WAIVED", "NOT CHECKED", "HOSTS"}, sections);
+    }
     const auto& al = a["alerts_open"];
     std::printf("  open alerts: %s critical, %s high, %s medium, %s low, %s info\n", str(al, "critical").c_str(),
                 str(al, "high").c_str(), str(al, "medium").c_str(), str(al, "low").c_str(), str(al, "info").c_str());

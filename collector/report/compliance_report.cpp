@@ -67,7 +67,7 @@ constexpr Word kWords[] = {
     {"all", "Tổng hợp các cơ quan", "All agencies"},
     {"agency", "Cơ quan", "Agency"},
     {"framework", "Khung tiêu chuẩn", "Framework"},
-    {"agents", "Số máy được giám sát", "Monitored systems"},
+    {"agents", "Số máy được giám sát", "Monitored hosts"},
     {"silent", "Mất liên lạc", "Silent"},
     {"never_scanned", "Chưa từng quét", "Never scanned"},
     {"score", "Điểm tuân thủ", "Compliance score"},
@@ -139,10 +139,26 @@ constexpr Word kWords[] = {
     {"changes", "Kiểm tra thay đổi kết quả", "Checks whose result changed"},
     {"from", "Trước", "Before"},
     {"to", "Nay", "Now"},
-    {"agent_list", "Hệ thống được giám sát", "Monitored systems"},
+    {"agent_list", "Máy được giám sát", "Monitored hosts"},
     {"last_seen", "Liên lạc lần cuối", "Last seen"},
     {"last_scan", "Lần quét cuối", "Last scan"},
     {"yes", "có", "yes"},
+    {"systems", "Hệ thống thông tin", "Information systems"},
+    {"system", "Hệ thống thông tin", "Information system"},
+    {"system_level", "cấp độ", "level"},
+    {"description", "Mô tả", "Description"},
+    {"hosts", "Máy chủ phục vụ hệ thống", "Hosts serving it"},
+    {"no_hosts", "Chưa có máy nào phục vụ hệ thống này.", "No host serves this system yet."},
+    {"unassigned", "Máy chưa gắn với hệ thống thông tin nào", "Hosts serving no information system"},
+    {"unassigned_note", "Mỗi máy được đánh giá theo cấp độ riêng của nó.", "Each host is held to its own level."},
+    {"own_level", "cấp độ riêng", "own level"},
+    {"collector", "Bộ thu (collector)", "Collector"},
+    {"retention_kept", "Thời gian lưu sự kiện: {}; yêu cầu ≥ {}", "Events kept {}; required ≥ {}"},
+    {"days", "ngày", "days"},
+    {"systems_note", "Máy phục vụ nhiều hệ thống được tính cho từng hệ thống theo cấp độ của hệ thống đó; "
+                     "số liệu của cơ quan là tổng của các hệ thống và các máy chưa gắn với hệ thống.",
+     "A host serving several systems is counted for each, at that system's level; the agency's figures add up "
+     "its systems and its unassigned hosts."},
     {"note", "Điểm = số kiểm tra đạt / (đạt + không đạt). Lỗi, không áp dụng, chưa kiểm tra và được miễn trừ được tính riêng. "
              "Một kiểm tra chỉ được tính cho hệ thống có cấp độ từ cấp độ của kiểm tra trở lên.",
      "Score = passed checks / (pass + fail). Error, not applicable, not checked and waived are counted apart. "
@@ -247,6 +263,125 @@ std::string waiver_scope(const json& w, const Tr& tr) {
   return agent.empty() ? tr("whole_agency") : html_escape(agent);
 }
 
+// "30d" as the report's language says it: "30 ngày", "30 days"; other units as they are.
+std::string duration_words(const std::string& d, const Tr& tr) {
+  if (d.size() > 1 && d.back() == 'd') return html_escape(d.substr(0, d.size() - 1)) + " " + tr("days");
+  return html_escape(d);
+}
+
+// One evidence line of a requirement: a host's check, or the collector's own log retention.
+std::string evidence_line(const json& e, const Tr& tr) {
+  if (str(e, "source") == "collector") {
+    std::string text = tr("retention_kept");
+    auto put = [&](const std::string& v) {
+      if (auto at = text.find("{}"); at != std::string::npos) text.replace(at, 2, v);
+    };
+    put(duration_words(str(e, "event_retention"), tr));
+    put(duration_words(str(e, "required_retention"), tr));
+    return fmt::format("{}: {} <span class=\"{}\">{}</span>", tr("collector"), text, html_escape(str(e, "state")),
+                       tr(str(e, "state")));
+  }
+  return fmt::format("{} {}: <span class=\"{}\">{}</span>", html_escape(str(e, "host")), html_escape(str(e, "check")),
+                     html_escape(str(e, "state")), tr(str(e, "state")));
+}
+
+// The self-assessment table of Circular 12 of an agency or of one of its systems.
+void self_assessment_table(std::string& h, const json& sa, bool framework_known, const Tr& tr) {
+  if (!framework_known) {
+    h += fmt::format("<p>{}</p>", tr("no_catalogue"));
+    return;
+  }
+  bool unverified = false;
+  h += fmt::format("<table class=\"t sa\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>", tr("requirement"),
+                   tr("verdict"), tr("basis"), tr("waivers"));
+  for (const auto& c : sa) {
+    std::string verdict = str(c, "verdict");
+    bool verified = c.value("verified", true);
+    unverified |= !verified;
+    std::string basis;
+    if (verdict != "not_required" && verdict != "not_assessed") {
+      basis = fmt::format("{} {} · {} {} · {} {} · {} {}", tr("pass"), num(c, "pass"), tr("fail"), num(c, "fail"),
+                          tr("error"), num(c, "error"), tr("waived"), num(c, "waived"));
+      size_t shown = 0;
+      for (const auto& e : list(c, "evidence")) {
+        if (shown++ == 5) break;
+        basis += fmt::format("<br><span class=\"ev\">{}</span>", evidence_line(e, tr));
+      }
+      uint64_t rest = list(c, "evidence").size() > 5 ? list(c, "evidence").size() - 5 : 0;
+      rest += num(c, "evidence_not_listed");
+      if (rest) basis += fmt::format("<br><span class=\"note\">+{} {}</span>", rest, tr("more"));
+    }
+    std::string ws;
+    for (const auto& w : list(c, "waivers")) {
+      if (!ws.empty()) ws += "<br>";
+      ws += fmt::format("#{} {} ({}: {}; {}: {})", num(w, "id"), html_escape(str(w, "reason")), tr("accepted_by"),
+                        html_escape(str(w, "accepted_by")), tr("expires"), day(str(w, "expires")));
+    }
+    h += fmt::format("<tr><td><b>{}</b>{}<br>{} <span class=\"note\">({})</span></td><td class=\"v-{}\">{}</td>"
+                     "<td>{}</td><td>{}</td></tr>",
+                     html_escape(str(c, "id")), verified ? "" : "*", html_escape(str(c, "title")), tr(str(c, "group")),
+                     html_escape(verdict), tr(verdict), basis, ws);
+  }
+  h += "</table>";
+  if (unverified) h += fmt::format("<p class=\"note\">{}</p>", tr("unverified"));
+}
+
+// Agency → system (level) → host: a table of the agency's systems, then a part per system (its
+// level, score, counts, hosts and self-assessment at its level) and one for the unassigned hosts.
+void systems_part(std::string& h, const json& a, const Tr& tr) {
+  const auto& systems = list(a, "systems");
+  const json& un = a.contains("unassigned") ? a["unassigned"] : json::object();
+  const auto& un_hosts = list(un, "hosts");
+  if (systems.empty() && un_hosts.empty()) return;
+  h += fmt::format("<h3>{}</h3><table class=\"t\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th>{}</tr>",
+                   tr("systems"), tr("system"), tr("level"), tr("agents"), tr("score"), counts_head(tr));
+  for (const auto& s : systems) {
+    h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>", html_escape(str(s, "name")),
+                     html_escape(str(s, "level")), num(s, "agents"), score_bar(s, tr), counts_cells(s));
+  }
+  if (!un_hosts.empty()) {
+    h += fmt::format("<tr><td><i>{}</i></td><td>{}</td><td>{}</td><td>{}</td>{}</tr>", tr("unassigned"),
+                     tr("own_level"), un_hosts.size(), score_bar(un, tr), counts_cells(un));
+  }
+  h += fmt::format("</table><p class=\"note\">{}</p>", tr("systems_note"));
+  const bool known = a.value("framework_known", false);
+  auto part = [&](const json& s, const std::string& heading) {
+    h += fmt::format("<div class=\"system\"><h4>{}</h4>", heading);
+    if (!str(s, "description").empty()) {
+      h += fmt::format("<p>{}: {}</p>", tr("description"), html_escape(str(s, "description")));
+    }
+    h += fmt::format("<p>{}: <b>{}</b> · {}</p>", tr("score"), html_escape(percent(s, "—")),
+                     [&] {
+                       std::string c;
+                       for (const char* k : {"pass", "fail", "error", "waived", "not_checked", "not_applicable"}) {
+                         if (!c.empty()) c += " · ";
+                         c += fmt::format("{} {}", tr(k), num(s, k));
+                       }
+                       return c;
+                     }());
+    const auto& hosts = list(s, "hosts");
+    if (hosts.empty()) {
+      h += fmt::format("<p class=\"note\">{}</p>", tr("no_hosts"));
+    } else {
+      std::string names;
+      for (const auto& host : hosts) {
+        if (!names.empty()) names += ", ";
+        names += html_escape(str(host, "host"));
+        if (s["name"].is_null()) names += fmt::format(" ({} {})", tr("system_level"), html_escape(str(host, "level")));
+      }
+      h += fmt::format("<p>{}: {}</p>", tr("hosts"), names);
+    }
+    h += fmt::format("<h5>{}</h5>", tr("self_assessment"));
+    self_assessment_table(h, list(s, "self_assessment"), known, tr);
+    h += "</div>";
+  };
+  for (const auto& s : systems) {
+    part(s, fmt::format("{}: {} ({} {})", tr("system"), html_escape(str(s, "name")), tr("system_level"),
+                        html_escape(str(s, "level"))));
+  }
+  if (!un_hosts.empty()) part(un, fmt::format("{} <span class=\"note\">({})</span>", tr("unassigned"), tr("unassigned_note")));
+}
+
 void agency_section(std::string& h, const json& a, const Tr& tr, bool has_trend) {
   const auto& controls = list(a, "controls");
   h += fmt::format("<section><h2>{}: {}</h2><div class=\"head\">{}<div><table class=\"facts\">", tr("agency"),
@@ -262,6 +397,7 @@ void agency_section(std::string& h, const json& a, const Tr& tr, bool has_trend)
     h += fmt::format("<tr><td>{}</td><td>{}</td></tr>", tr("alerts_since"), alerts_line(a["alerts_since"], tr));
   }
   h += "</table>" + results_bar(a, tr) + "</div></div>";
+  systems_part(h, a, tr);
 
   if (has_trend && a.contains("trend")) {
     const auto& t = a["trend"];
@@ -307,48 +443,9 @@ void agency_section(std::string& h, const json& a, const Tr& tr, bool has_trend)
     h += "</table>";
   }
 
-  // The self-assessment table of Circular 12.
+  // The self-assessment table of Circular 12, over the agency's systems.
   h += fmt::format("<h3>{}</h3>", tr("self_assessment"));
-  const auto& sa = list(a, "self_assessment");
-  if (!a.value("framework_known", false)) {
-    h += fmt::format("<p>{}</p>", tr("no_catalogue"));
-  } else {
-    bool unverified = false;
-    h += fmt::format("<table class=\"t sa\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>", tr("requirement"),
-                     tr("verdict"), tr("basis"), tr("waivers"));
-    for (const auto& c : sa) {
-      std::string verdict = str(c, "verdict");
-      bool verified = c.value("verified", true);
-      unverified |= !verified;
-      std::string basis;
-      if (verdict != "not_required" && verdict != "not_assessed") {
-        basis = fmt::format("{} {} · {} {} · {} {} · {} {}", tr("pass"), num(c, "pass"), tr("fail"), num(c, "fail"),
-                            tr("error"), num(c, "error"), tr("waived"), num(c, "waived"));
-        size_t shown = 0;
-        for (const auto& e : list(c, "evidence")) {
-          if (shown++ == 5) break;
-          basis += fmt::format("<br><span class=\"ev\">{} {}: <span class=\"{}\">{}</span></span>",
-                               html_escape(str(e, "host")), html_escape(str(e, "check")), html_escape(str(e, "state")),
-                               tr(str(e, "state")));
-        }
-        uint64_t rest = list(c, "evidence").size() > 5 ? list(c, "evidence").size() - 5 : 0;
-        rest += num(c, "evidence_not_listed");
-        if (rest) basis += fmt::format("<br><span class=\"note\">+{} {}</span>", rest, tr("more"));
-      }
-      std::string ws;
-      for (const auto& w : list(c, "waivers")) {
-        if (!ws.empty()) ws += "<br>";
-        ws += fmt::format("#{} {} ({}: {}; {}: {})", num(w, "id"), html_escape(str(w, "reason")), tr("accepted_by"),
-                          html_escape(str(w, "accepted_by")), tr("expires"), day(str(w, "expires")));
-      }
-      h += fmt::format("<tr><td><b>{}</b>{}<br>{} <span class=\"note\">({})</span></td><td class=\"v-{}\">{}</td>"
-                       "<td>{}</td><td>{}</td></tr>",
-                       html_escape(str(c, "id")), verified ? "" : "*", html_escape(str(c, "title")), tr(str(c, "group")),
-                       html_escape(verdict), tr(verdict), basis, ws);
-    }
-    h += "</table>";
-    if (unverified) h += fmt::format("<p class=\"note\">{}</p>", tr("unverified"));
-  }
+  self_assessment_table(h, list(a, "self_assessment"), a.value("framework_known", false), tr);
 
   if (!controls.empty()) {
     h += fmt::format("<h3>{}</h3><table class=\"t\"><tr><th>{}</th><th>{}</th>{}</tr>", tr("controls"), tr("control"),
@@ -377,7 +474,7 @@ void agency_section(std::string& h, const json& a, const Tr& tr, bool has_trend)
         ev += fmt::format("<div class=\"fix\"><b>{}:</b> {}</div>", tr("remediation"), html_escape(str(f, "remediation")));
       }
       h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td class=\"ev\">{}</td></tr>",
-                       html_escape(str(f, "host")), html_escape(str(f, "check")), num(f, "level"), html_escape(result),
+                       html_escape(str(f, "host")), html_escape(str(f, "check")), html_escape(str(f, "level")), html_escape(result),
                        tr(result), html_escape(str(f, "title")), ev);
     }
     h += "</table>" + more(num(a, "failing_not_listed"), tr);
@@ -420,7 +517,7 @@ void agency_section(std::string& h, const json& a, const Tr& tr, bool has_trend)
       if (g.value("silent", false)) seen += fmt::format(" <span class=\"fail\">({})</span>", tr("silent"));
       std::string scan = g.value("never_scanned", false) ? fmt::format("<span class=\"fail\">{}</span>", tr("never_scanned"))
                                                          : minute(str(g, "last_scan"));
-      h += cells({html_escape(str(g, "host")), std::to_string(num(g, "level")), seen, scan, score_bar(g, tr),
+      h += cells({html_escape(str(g, "host")), html_escape(str(g, "level")), seen, scan, score_bar(g, tr),
                   std::to_string(num(g, "not_checked"))});
     }
     h += "</table>";
@@ -483,6 +580,23 @@ std::string compliance_csv(const json& summary) {
       counted("self_assessment", str(c, "id"), str(c, "verdict"), c, "", "", str(c, "title"),
               std::string(c.value("verified", true) ? "" : "unverified ") + waivers);
     }
+    // Agency → system (level) → host: a row per system and per unassigned host set, its hosts, and
+    // its self-assessment at its level.
+    auto section = [&](const json& s, const std::string& record, const std::string& name, const std::string& level) {
+      std::string hosts;
+      for (const auto& h : list(s, "hosts")) hosts += (hosts.empty() ? "" : " ") + str(h, "host");
+      counted(record.c_str(), name, "", s, hosts, level, str(s, "description"), "");
+      for (const auto& c : list(s, "self_assessment")) {
+        std::string evidence = str(c, "observed").empty() ? "" : str(c, "observed") + " (" + str(c, "expected") + ")";
+        row({agency, fw, record + "_self_assessment", str(c, "id"), str(c, "verdict"), str(c, "pass"), str(c, "fail"),
+             str(c, "error"), str(c, "not_applicable"), str(c, "waived"), str(c, "not_checked"), score(c), "", level,
+             str(c, "title"), evidence, "", record == "system" ? "system " + name : "unassigned"});
+      }
+    };
+    for (const auto& s : list(a, "systems")) section(s, "system", str(s, "name"), str(s, "level"));
+    if (a.contains("unassigned") && !list(a["unassigned"], "hosts").empty()) {
+      section(a["unassigned"], "unassigned", "", "");
+    }
     for (const auto& f : list(a, "failing")) {
       row({agency, fw, "failing_check", str(f, "check"), str(f, "result"), "", "", "", "", "", "", "", str(f, "host"),
            str(f, "level"), str(f, "title"), str(f, "evidence"), str(f, "remediation"), str(f, "policy")});
@@ -514,7 +628,9 @@ std::string compliance_csv(const json& summary) {
 std::string compliance_html(const json& summary, ReportLang lang) {
   const Tr tr(lang);
   const auto& agencies = list(summary, "agencies");
-  std::string h = report_html::head(tr, tr("title")) +
+  std::string h = report_html::head(tr, tr("title"),
+                                    "h4{margin:14px 0 4px}h5{margin:8px 0 4px;font-size:12px}"
+                                    ".system{border-left:3px solid #ccc;padding-left:10px;margin:10px 0}") +
                   fmt::format("<h1>{}</h1><div class=\"meta\">{}: {}", tr("title"), tr("generated"),
                               minute(str(summary, "generated")));
   const bool has_trend = summary.contains("since");

@@ -17,8 +17,10 @@ enum class ReportLang { vi, en };
 inline constexpr std::string_view kReportCsp = "default-src 'none'; style-src 'unsafe-inline'";
 
 // RFC 4180 CSV, one row per agency summary, policy, control group, control, self-assessment
-// verdict, failing check, waived result, agent and change since the trend date. Cells that a
-// spreadsheet would take for a formula (starting with = + - @) are prefixed with '.
+// verdict, information system (its hosts in `host`, its level in `level`) and its self-assessment
+// verdicts, the unassigned hosts and theirs, failing check, waived result, agent and change since
+// the trend date. Cells that a spreadsheet would take for a formula (starting with = + - @) are
+// prefixed with '.
 std::string compliance_csv(const nlohmann::json& summary);
 
 std::string compliance_html(const nlohmann::json& summary, ReportLang lang);

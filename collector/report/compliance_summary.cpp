@@ -5,6 +5,8 @@
 #include <set>
 #include <tuple>
 
+#include "common/config/yaml_reader.h"
+
 namespace vigil::collector {
 
 namespace {
@@ -138,6 +140,27 @@ struct Capped {
   }
 };
 
+// One part of an agency: an information system, its hosts held to its level, or the agents serving
+// no system, each held to its own level.
+struct Section {
+  const SystemRecord* system = nullptr;  // null: the unassigned agents
+  std::vector<const AgentRecord*> hosts{};
+  int level_for(const AgentRecord& a) const { return system ? system->level : a.level; }
+};
+
+struct ControlEvidence {
+  Tally tally{};  // results of systems at levels the control applies to
+  Capped evidence{kSummaryEvidencePerControl};
+  std::set<int64_t> waiver_ids{};
+};
+
+// What is counted for a section, or for the whole agency.
+struct Counts {
+  Tally total{};
+  std::map<std::string, Tally> policies{}, groups{}, controls{};
+  std::map<std::string, ControlEvidence> assessed{};
+};
+
 class AgencySummary {
  public:
   AgencySummary(const SummaryInput& in, const AgencyRecord& agency) : in_(in), ag_(agency) {
@@ -147,6 +170,23 @@ class AgencySummary {
     }
     for (const auto& w : in.waivers) {
       if (w.agency == ag_.name) waivers_.push_back(&w);
+    }
+    for (const auto& s : in.systems) {
+      if (s.agency == ag_.name) sections_.push_back(Section{&s, {}});
+    }
+    std::sort(sections_.begin(), sections_.end(),
+              [](const Section& x, const Section& y) { return x.system->name < y.system->name; });
+    sections_.push_back(Section{nullptr, {}});  // the unassigned agents, last
+    const size_t unassigned = sections_.size() - 1;
+    for (const AgentRecord* a : ordered_agents()) {
+      auto& mine = sections_of_[a->id];
+      for (size_t i = 0; i < unassigned; ++i) {
+        if (std::find(a->systems.begin(), a->systems.end(), sections_[i].system->name) != a->systems.end()) {
+          mine.push_back(i);
+        }
+      }
+      if (mine.empty()) mine.push_back(unassigned);  // serves no system of the agency: its own level
+      for (size_t i : mine) sections_[i].hosts.push_back(a);
     }
   }
 
@@ -158,50 +198,36 @@ class AgencySummary {
       const AgentRecord* a = agent(r->agent_id);
       if (!a) continue;
       reported[r->agent_id].insert({r->policy, r->check_id});
-      if (r->level > a->level) continue;
+      if (r->level > top_level(*a)) continue;
       auto [it, inserted] = expected.emplace(std::make_pair(r->policy, r->check_id), r->level);
       if (!inserted) it->second = std::min(it->second, r->level);
     }
 
-    Tally total;
-    std::map<std::string, Tally> policies, groups, controls, per_agent;
+    Counts agency;
+    std::vector<Counts> parts(sections_.size());
+    std::map<std::string, Tally> per_agent;
     std::map<std::string, std::string> policy_versions;
     std::map<std::string, Timestamp> last_scan;
     Capped failing(kSummaryListCap), waived(kSummaryListCap);
-    struct ControlEvidence {
-      Tally tally;  // results of systems at levels the control applies to
-      Capped evidence{kSummaryEvidencePerControl};
-      std::set<int64_t> waiver_ids;
-    };
-    std::map<std::string, ControlEvidence> assessed;
 
     for (const ComplianceRow* r : latest) {
       const AgentRecord* a = agent(r->agent_id);
       if (!a) continue;
       last_scan[r->agent_id] = std::max(last_scan[r->agent_id], r->time);
-      if (r->level > a->level) continue;
+      if (r->level > top_level(*a)) continue;
       const WaiverRecord* w = waiver_for(*r, [&](const WaiverRecord& x) { return x.active(in_.now); });
-      std::string state = w ? "waived" : r->result;
-      total.add(state);
-      policies[r->policy].add(state);
+      const std::string state = w ? "waived" : r->result;
+      const std::vector<std::string> ids = controls_of(*r, ag_.framework);
+      std::set<std::string> evidenced;  // the agency lists a result's evidence once per control
+      for (size_t i : sections_of_[a->id]) {
+        const int level = sections_[i].level_for(*a);
+        if (r->level > level) continue;
+        count(agency, *r, ids, state, w, level, evidenced);
+        std::set<std::string> own;
+        count(parts[i], *r, ids, state, w, level, own);
+      }
       per_agent[r->agent_id].add(state);
       if (!r->policy_version.empty()) policy_versions[r->policy] = r->policy_version;
-      std::set<std::string> row_groups;  // a check counts once per group, however many of its controls
-      for (const auto& id : controls_of(*r, ag_.framework)) {
-        controls[id].add(state);
-        if (std::string group = group_of(fw_, id); row_groups.insert(group).second) groups[group].add(state);
-        const compliance::Control* c = fw_ ? fw_->find(id) : nullptr;
-        if (c && c->applies_to(a->level)) {
-          auto& e = assessed[id];
-          e.tally.add(state);
-          if (w) e.waiver_ids.insert(w->id);
-          if (state != "not_applicable") {
-            e.evidence.push({{"agent_id", r->agent_id}, {"host", r->host}, {"policy", r->policy},
-                             {"check", r->check_id}, {"title", r->title}, {"result", r->result}, {"state", state},
-                             {"evidence", r->evidence}, {"time", r->time.to_string()}});
-          }
-        }
-      }
       if (state == "fail" || state == "error") {
         failing.push({{"agent_id", r->agent_id}, {"host", r->host}, {"policy", r->policy},
                       {"policy_version", r->policy_version}, {"check", r->check_id}, {"title", r->title},
@@ -215,32 +241,33 @@ class AgencySummary {
       }
     }
 
-    // Checks required of an agent that it has not reported.
-    for (const auto& [id, a] : agents_) {
-      auto rep = reported.find(id);
-      if (rep == reported.end()) continue;  // never scanned: listed apart
-      for (const auto& [key, level] : expected) {
-        if (level > a->level || rep->second.count(key)) continue;
-        total.add("not_checked");
-        policies[key.first].add("not_checked");
-        per_agent[id].add("not_checked");
+    // Checks required of a host, at the level of each section it is counted in, that it has not
+    // reported.
+    for (size_t i = 0; i < sections_.size(); ++i) {
+      for (const AgentRecord* a : sections_[i].hosts) {
+        auto rep = reported.find(a->id);
+        if (rep == reported.end()) continue;  // never scanned: listed apart
+        for (const auto& [key, level] : expected) {
+          if (level > sections_[i].level_for(*a) || rep->second.count(key)) continue;
+          agency.total.add("not_checked");
+          agency.policies[key.first].add("not_checked");
+          parts[i].total.add("not_checked");
+          parts[i].policies[key.first].add("not_checked");
+          if (missing_[a->id].insert(key).second) per_agent[a->id].add("not_checked");
+        }
       }
     }
 
     json out = {{"agency", ag_.name}, {"framework", ag_.framework}};
     out["framework_title"] = fw_ ? fw_->title : std::string();
     out["framework_known"] = fw_ != nullptr;
-    total.put(out);
+    agency.total.put(out);
 
     // Agents: silent, never scanned, their own counts.
     json agent_list = json::array();
     uint64_t silent = 0, never = 0;
-    std::vector<const AgentRecord*> ordered;
-    for (const auto& [id, a] : agents_) ordered.push_back(a);
-    std::sort(ordered.begin(), ordered.end(),
-              [](const AgentRecord* x, const AgentRecord* y) { return std::tie(x->host, x->id) < std::tie(y->host, y->id); });
     const int64_t silent_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(in_.silent_after).count();
-    for (const AgentRecord* a : ordered) {
+    for (const AgentRecord* a : ordered_agents()) {
       bool is_silent = in_.now.ns - a->last_seen.ns > silent_ns;
       bool never_scanned = !last_scan.count(a->id);
       silent += is_silent;
@@ -249,16 +276,22 @@ class AgencySummary {
                 {"version", a->version}, {"last_seen", a->last_seen.to_string()},
                 {"silent", is_silent},   {"never_scanned", never_scanned}};
       j["last_scan"] = never_scanned ? json() : json(last_scan[a->id].to_string());
+      json systems = json::array();
+      for (size_t i : sections_of_[a->id]) {
+        if (sections_[i].system) systems.push_back(sections_[i].system->name);
+      }
+      j["systems"] = std::move(systems);
+      j["level_held"] = top_level(*a);
       per_agent[a->id].put(j);
       agent_list.push_back(std::move(j));
     }
-    out["agents"] = ordered.size();
+    out["agents"] = agents_.size();
     out["agents_silent"] = silent;
     out["agents_never_scanned"] = never;
     out["agent_list"] = std::move(agent_list);
 
     json pol = json::array();
-    for (const auto& [id, t] : policies) {
+    for (const auto& [id, t] : agency.policies) {
       json j = {{"policy", id}, {"version", policy_versions.count(id) ? policy_versions[id] : std::string()}};
       t.put(j);
       pol.push_back(std::move(j));
@@ -266,27 +299,21 @@ class AgencySummary {
     out["policies"] = std::move(pol);
 
     json grp = json::array();
-    for (const auto& [id, t] : groups) {
+    for (const auto& [id, t] : agency.groups) {
       json j = {{"group", id}};
       t.put(j);
       grp.push_back(std::move(j));
     }
     out["groups"] = std::move(grp);
 
-    json ctl = json::array();
+    auto requiring_any = [&](const compliance::Control& c) {
+      uint64_t n = 0;
+      for (const auto& s : sections_) n += requiring(s, c);
+      return n;
+    };
     uint64_t controls_met = 0;
-    for (const auto& [id, t] : controls) {
-      const char* status = t.fail + t.error > 0 ? "fail" : t.waived > 0 ? "waived" : t.pass > 0 ? "pass" : "not_applicable";
-      controls_met += std::string_view(status) == "pass";
-      const compliance::Control* c = fw_ ? fw_->find(id) : nullptr;
-      json j = {{"id", id}, {"title", c ? c->title : std::string()}, {"group", group_of(fw_, id)}, {"status", status}};
-      t.put(j);
-      // The count of failures the console and reports have always shown: fail and error together.
-      j["fail"] = t.fail + t.error;
-      ctl.push_back(std::move(j));
-    }
+    out["controls"] = controls_json(agency, requiring_any, controls_met);
     out["controls_met"] = controls_met;
-    out["controls"] = std::move(ctl);
     out["failing"] = std::move(failing.items);
     out["failing_not_listed"] = failing.dropped;
     out["waived_results"] = std::move(waived.items);
@@ -296,11 +323,24 @@ class AgencySummary {
     for (const WaiverRecord* w : waivers_) wl.push_back(waiver_json(*w, in_.now));
     out["waivers"] = std::move(wl);
 
-    out["self_assessment"] = self_assessment(assessed);
+    out["self_assessment"] = self_assessment(agency, requiring_any);
+
+    // Agency → system (level) → host.
+    json systems = json::array();
+    for (size_t i = 0; i < sections_.size(); ++i) {
+      json j = section_json(sections_[i], parts[i]);
+      if (sections_[i].system) {
+        systems.push_back(std::move(j));
+      } else {
+        out["unassigned"] = std::move(j);
+      }
+    }
+    out["systems"] = std::move(systems);
+
     out["alerts_open"] = alerts_by_severity(in_.alerts, ag_.name, true);
     if (in_.since) {
       out["alerts_since"] = alerts_by_severity(in_.alerts_since, ag_.name, false);
-      out["trend"] = trend(latest, previous, total);
+      out["trend"] = trend(latest, previous, agency.total);
     }
     return out;
   }
@@ -309,6 +349,109 @@ class AgencySummary {
   const AgentRecord* agent(const std::string& id) const {
     auto it = agents_.find(id);
     return it == agents_.end() ? nullptr : it->second;
+  }
+
+  std::vector<const AgentRecord*> ordered_agents() const {
+    std::vector<const AgentRecord*> out;
+    for (const auto& [id, a] : agents_) out.push_back(a);
+    std::sort(out.begin(), out.end(),
+              [](const AgentRecord* x, const AgentRecord* y) { return std::tie(x->host, x->id) < std::tie(y->host, y->id); });
+    return out;
+  }
+
+  // The highest level the agent is held to: of the systems it serves, or its own.
+  int top_level(const AgentRecord& a) const {
+    int level = 0;
+    auto it = sections_of_.find(a.id);
+    if (it == sections_of_.end()) return a.level;
+    for (size_t i : it->second) level = std::max(level, sections_[i].level_for(a));
+    return level;
+  }
+
+  // How many systems of the section must meet `c`: a system, once when its level requires it;
+  // the unassigned agents, each whose own level requires it.
+  static uint64_t requiring(const Section& s, const compliance::Control& c) {
+    if (s.system) return c.applies_to(s.system->level) ? 1 : 0;
+    uint64_t n = 0;
+    for (const AgentRecord* a : s.hosts) n += c.applies_to(a->level);
+    return n;
+  }
+
+  // A log retention control is evidenced by the collector itself, once per system it is required
+  // of: the events it keeps against what the control asks. nullopt when it is not such a control
+  // or the collector's retention is not known.
+  std::optional<json> retention_evidence(const compliance::Control& c) const {
+    if (!c.retention || in_.event_retention.count() <= 0) return std::nullopt;
+    const bool kept = in_.event_retention >= *c.retention;
+    const std::string result = kept ? "pass" : "fail";
+    return json{{"agent_id", ""},
+                {"host", "collector"},
+                {"policy", ""},
+                {"check", "retention.events"},
+                {"title", "events kept by the collector"},
+                {"result", result},
+                {"state", result},
+                {"source", "collector"},
+                {"event_retention", config::format_duration(in_.event_retention)},
+                {"required_retention", config::format_duration(*c.retention)},
+                {"observed", "events kept " + config::format_duration(in_.event_retention)},
+                {"expected", "≥ " + config::format_duration(*c.retention)},
+                {"evidence", "events kept " + config::format_duration(in_.event_retention) + " (≥ " +
+                                 config::format_duration(*c.retention) + " required)"},
+                {"time", in_.now.to_string()}};
+  }
+
+  void count(Counts& into, const ComplianceRow& r, const std::vector<std::string>& ids, const std::string& state,
+             const WaiverRecord* w, int level, std::set<std::string>& evidenced) const {
+    into.total.add(state);
+    into.policies[r.policy].add(state);
+    std::set<std::string> row_groups;  // a check counts once per group, however many of its controls
+    for (const auto& id : ids) {
+      into.controls[id].add(state);
+      if (std::string group = group_of(fw_, id); row_groups.insert(group).second) into.groups[group].add(state);
+      const compliance::Control* c = fw_ ? fw_->find(id) : nullptr;
+      if (!c || !c->applies_to(level)) continue;
+      auto& e = into.assessed[id];
+      e.tally.add(state);
+      if (w) e.waiver_ids.insert(w->id);
+      if (state != "not_applicable" && evidenced.insert(id).second) {
+        e.evidence.push({{"agent_id", r.agent_id}, {"host", r.host}, {"policy", r.policy}, {"check", r.check_id},
+                         {"title", r.title}, {"result", r.result}, {"state", state}, {"evidence", r.evidence},
+                         {"time", r.time.to_string()}});
+      }
+    }
+  }
+
+  template <typename Requiring>
+  json controls_json(const Counts& counts, Requiring requiring_of, uint64_t& met) const {
+    std::map<std::string, Tally> controls = counts.controls;
+    std::map<std::string, json> by_collector;
+    if (fw_) {
+      for (const auto& c : fw_->controls) {
+        auto ev = retention_evidence(c);
+        const uint64_t n = ev ? requiring_of(c) : 0;
+        if (n == 0) continue;
+        for (uint64_t k = 0; k < n; ++k) controls[c.id].add((*ev)["result"].get<std::string>());
+        by_collector[c.id] = std::move(*ev);
+      }
+    }
+    json ctl = json::array();
+    for (const auto& [id, t] : controls) {
+      const char* status = t.fail + t.error > 0 ? "fail" : t.waived > 0 ? "waived" : t.pass > 0 ? "pass" : "not_applicable";
+      met += std::string_view(status) == "pass";
+      const compliance::Control* c = fw_ ? fw_->find(id) : nullptr;
+      json j = {{"id", id}, {"title", c ? c->title : std::string()}, {"group", group_of(fw_, id)}, {"status", status}};
+      t.put(j);
+      // The count of failures the console and reports have always shown: fail and error together.
+      j["fail"] = t.fail + t.error;
+      if (auto it = by_collector.find(id); it != by_collector.end()) {
+        j["source"] = "collector";
+        j["observed"] = it->second["observed"];
+        j["expected"] = it->second["expected"];
+      }
+      ctl.push_back(std::move(j));
+    }
+    return ctl;
   }
 
   template <typename Pred>
@@ -320,18 +463,26 @@ class AgencySummary {
     return nullptr;
   }
 
-  template <typename Assessed>
-  json self_assessment(const std::map<std::string, Assessed>& assessed) const {
+  template <typename Requiring>
+  json self_assessment(const Counts& counts, Requiring requiring_of) const {
     json table = json::array();
     if (!fw_) return table;
     for (const auto& c : fw_->controls) {
-      uint64_t systems = 0;
-      for (const auto& [id, a] : agents_) systems += c.applies_to(a->level);
+      const uint64_t systems = requiring_of(c);
       json j = {{"id", c.id},         {"title", c.title},   {"group", c.group},
                 {"levels", c.levels}, {"verified", c.verified}, {"source_note", c.source_note},
                 {"systems", systems}};
-      auto it = assessed.find(c.id);
-      Tally t = it == assessed.end() ? Tally{} : it->second.tally;
+      auto it = counts.assessed.find(c.id);
+      Tally t = it == counts.assessed.end() ? Tally{} : it->second.tally;
+      json evidence = it == counts.assessed.end() ? json::array() : it->second.evidence.items;
+      if (auto ev = systems ? retention_evidence(c) : std::nullopt) {
+        // Evidenced by the collector: never left for a manual verdict.
+        for (uint64_t k = 0; k < systems; ++k) t.add((*ev)["result"].get<std::string>());
+        j["source"] = "collector";
+        j["observed"] = (*ev)["observed"];
+        j["expected"] = (*ev)["expected"];
+        evidence.insert(evidence.begin(), std::move(*ev));
+      }
       const char* verdict;
       if (systems == 0) {
         verdict = "not_required";
@@ -346,10 +497,10 @@ class AgencySummary {
       }
       j["verdict"] = verdict;
       t.put(j);
-      j["evidence"] = it == assessed.end() ? json::array() : it->second.evidence.items;
-      j["evidence_not_listed"] = it == assessed.end() ? 0 : it->second.evidence.dropped;
+      j["evidence"] = std::move(evidence);
+      j["evidence_not_listed"] = it == counts.assessed.end() ? 0 : it->second.evidence.dropped;
       json ws = json::array();
-      if (it != assessed.end()) {
+      if (it != counts.assessed.end()) {
         for (const WaiverRecord* w : waivers_) {
           if (it->second.waiver_ids.count(w->id)) ws.push_back(waiver_json(*w, in_.now));
         }
@@ -360,6 +511,34 @@ class AgencySummary {
     return table;
   }
 
+  // A system (name, level, description) or the unassigned agents: hosts, counts, score, controls
+  // and the self-assessment at its level.
+  json section_json(const Section& s, const Counts& counts) const {
+    json j = json::object();
+    if (s.system) {
+      j["name"] = s.system->name;
+      j["level"] = s.system->level;
+      j["description"] = s.system->description;
+    } else {
+      j["name"] = json();
+      j["level"] = json();
+    }
+    json hosts = json::array();
+    for (const AgentRecord* a : s.hosts) hosts.push_back({{"id", a->id}, {"host", a->host}, {"level", s.level_for(*a)}});
+    j["agents"] = hosts.size();
+    j["hosts"] = std::move(hosts);
+    counts.total.put(j);
+    json c = counts.total.to_json();
+    c.erase("score");
+    j["counts"] = std::move(c);
+    auto requiring_of = [&](const compliance::Control& ctl) { return requiring(s, ctl); };
+    uint64_t met = 0;
+    j["controls"] = controls_json(counts, requiring_of, met);
+    j["controls_met"] = met;
+    j["self_assessment"] = self_assessment(counts, requiring_of);
+    return j;
+  }
+
   json trend(const std::vector<const ComplianceRow*>& latest, const std::vector<const ComplianceRow*>& previous,
              const Tally& now_tally) const {
     const Timestamp at = *in_.since;
@@ -367,15 +546,17 @@ class AgencySummary {
     std::map<std::tuple<std::string, std::string, std::string>, const ComplianceRow*> then;
     for (const ComplianceRow* r : previous) {
       const AgentRecord* a = agent(r->agent_id);
-      if (!a || r->level > a->level) continue;
+      if (!a || r->level > top_level(*a)) continue;
       then[{r->agent_id, r->policy, r->check_id}] = r;
       const WaiverRecord* w = waiver_for(*r, [&](const WaiverRecord& x) { return active_at(x, at); });
-      before.add(w ? "waived" : r->result);
+      for (size_t i : sections_of_.at(a->id)) {
+        if (r->level <= sections_[i].level_for(*a)) before.add(w ? "waived" : r->result);
+      }
     }
     Capped changes(kSummaryListCap);
     for (const ComplianceRow* r : latest) {
       const AgentRecord* a = agent(r->agent_id);
-      if (!a || r->level > a->level) continue;
+      if (!a || r->level > top_level(*a)) continue;
       auto it = then.find({r->agent_id, r->policy, r->check_id});
       std::string from = it == then.end() ? "not_checked" : it->second->result;
       if (from == r->result) continue;
@@ -395,6 +576,9 @@ class AgencySummary {
   const compliance::Framework* fw_ = nullptr;
   std::map<std::string, const AgentRecord*> agents_;
   std::vector<const WaiverRecord*> waivers_;
+  std::vector<Section> sections_;                           // its systems by name, then the unassigned agents
+  std::map<std::string, std::vector<size_t>> sections_of_;  // agent id → the sections it is counted in
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> missing_;  // not_checked, per agent
 };
 
 }  // namespace
@@ -429,7 +613,11 @@ json compliance_summary(const SummaryInput& in) {
     add_alerts(alerts_open, a["alerts_open"]);
     agencies.push_back(std::move(a));
   }
-  json total = {{"agencies", in.agencies.size()}, {"agents", agents}, {"agents_silent", silent},
+  uint64_t systems = 0;
+  for (const auto& s : in.systems) {
+    for (const auto& ag : in.agencies) systems += s.agency == ag.name;
+  }
+  json total = {{"agencies", in.agencies.size()}, {"systems", systems}, {"agents", agents}, {"agents_silent", silent},
                 {"agents_never_scanned", never}};
   all.put(total);
   total["alerts_open"] = alerts_open;

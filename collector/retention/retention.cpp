@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "common/config/yaml_reader.h"
 #include "common/log/logging.h"
 
 namespace vigil::collector {
@@ -26,13 +27,6 @@ PurgeRequest retention_request(const RetentionSection& config, Timestamp now) {
   r.compliance_history_before = back(now, config.compliance_history);
   r.audit_before = back(now, config.audit);
   return r;
-}
-
-std::string duration_text(std::chrono::milliseconds d) {
-  using namespace std::chrono;
-  if (d % hours(24) == milliseconds(0)) return fmt::format("{}d", duration_cast<hours>(d).count() / 24);
-  if (d % hours(1) == milliseconds(0)) return fmt::format("{}h", duration_cast<hours>(d).count());
-  return fmt::format("{}s", duration_cast<seconds>(d).count());
 }
 
 RetentionNeed events_retention_needed(const std::vector<SystemRecord>& systems, const std::vector<AgencyRecord>& agencies,
@@ -66,7 +60,7 @@ std::vector<std::string> retention_shortfalls(std::chrono::milliseconds configur
     for (int level = 1; level <= 5; ++level) {
       for (const auto& c : fw.controls) {
         if (c.retention && c.applies_to(level) && *c.retention > configured) {
-          out.push_back(fmt::format("{} asks {} at level {} ({})", fw.id, duration_text(*c.retention), level, c.id));
+          out.push_back(fmt::format("{} asks {} at level {} ({})", fw.id, config::format_duration(*c.retention), level, c.id));
         }
       }
     }
@@ -97,11 +91,11 @@ Result<PurgeCounts> Retention::run_once(Timestamp now) {
     if (config.events < need->events) {
       shortfall = fmt::format("retention.events {} is below the {} {} requires: its log retention control fails "
                               "(remove retention.events to follow the systems' levels)",
-                              duration_text(config.events), duration_text(need->events), need->because);
+                              config::format_duration(config.events), config::format_duration(need->events), need->because);
     }
     if (shortfall != last_shortfall_ && !shortfall.empty()) log->warn("{}", shortfall);
     if (config.events != std::chrono::milliseconds(events_ms_.load())) {
-      log->info("retention: events kept {}{}", duration_text(config.events),
+      log->info("retention: events kept {}{}", config::format_duration(config.events),
                 need->events > config_.events && config_.events_line == 0 ? " (as " + need->because + " requires)" : "");
     }
     last_shortfall_ = shortfall;

@@ -40,8 +40,7 @@ std::chrono::milliseconds effective_events_retention(const RetentionSection& con
 // one line per level whose requirement is longer (check-config's warning).
 std::vector<std::string> retention_shortfalls(std::chrono::milliseconds configured,
                                               const compliance::LoadedFrameworks& frameworks);
-// "30d", "92d", "12h".
-std::string duration_text(std::chrono::milliseconds d);
+
 
 class Retention {
  public:

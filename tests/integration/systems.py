@@ -15,6 +15,7 @@ import re
 import ssl
 import subprocess
 import time
+import urllib.parse
 
 from vigil_harness import Harness
 
@@ -151,6 +152,34 @@ policies: {{paths: ["{h.src}/rules/policies"], run: external}}
         h.start_collector()
         h.wait_for(20, lambda: metric("vigil_retention_events_seconds") == 183 * 86400,
                    "events retention of 183 days (level 4 on TCVN 14423)")
+        # The compliance summary judges van-ban's log retention control (level 4: 183 days) against it.
+        def retention_control(system):
+            conn = http.client.HTTPSConnection("127.0.0.1", h.console_port, timeout=30,
+                                               context=ssl.create_default_context(cafile=f"{h.tmp}/c/pki/ca.crt"))
+            conn.request("GET", "/api/v1/compliance?agency=" + urllib.parse.quote("Sở TTTT"),
+                         headers={"Authorization": "Bearer " + admin})
+            doc = json.loads(conn.getresponse().read())
+            agency = doc["agencies"][0] if "agencies" in doc else doc[0]
+            sections = [x for x in agency["systems"] if x["name"] == system]
+            if not sections:
+                h.fail(f"no section of system {system} in {agency['systems']}")
+            return [c for c in sections[0]["controls"] if c["id"] == "log-retention-6m"]
+
+        got = retention_control("van-ban")
+        if len(got) != 1 or got[0]["status"] not in ("pass", "met", "fully") or "183d" not in got[0].get("observed", ""):
+            h.fail(f"van-ban's log retention control with 183 days kept: {got}")
+        # Set below what the level asks: kept, and the control fails.
+        h.stop_collector()
+        with open(f"{h.tmp}/c/collector.yaml") as f:
+            cfg = f.read()
+        with open(f"{h.tmp}/c/collector.yaml", "w") as f:
+            f.write(cfg.replace("collector:\n", "collector:\n  retention: {events: 30d}\n", 1))
+        h.start_collector()
+        got = retention_control("van-ban")
+        if len(got) != 1 or got[0]["status"] in ("pass", "met", "fully") or "30d" not in got[0].get("observed", ""):
+            h.fail(f"van-ban's log retention control with 30 days kept: {got}")
+        if "is below the 183d system van-ban (level 4): tcvn14423 log-retention-6m requires" not in h.log_text("collector.log"):
+            h.fail("the collector did not warn about the short retention")
         print("ok: systems: create, list, get, set, tokens and agents, refusals, audit, retention by level")
     finally:
         h.close()

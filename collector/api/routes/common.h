@@ -41,6 +41,9 @@ struct Env {
   std::shared_ptr<const pki::Key> signing_key{};  // signs bundles (collector/fleet); null: pushes refused
   std::string signing_key_problem{};              // why there is none
   IncidentsSection incidents{};                    // the reporting clock of new incidents
+  // collector.retention: how long events are kept follows the systems' levels unless set
+  // (collector/retention/retention.h), what the log retention controls are judged against.
+  RetentionSection retention{};
 };
 
 // {"error": message} with the status.

@@ -1,6 +1,7 @@
 // Compliance per agency and its report as JSON, CSV or HTML (routes in endpoints.cpp).
 #include "collector/api/routes/common.h"
 #include "collector/api/routes/endpoints.h"
+#include "collector/retention/retention.h"
 #include "collector/report/compliance_report.h"
 #include "collector/report/compliance_summary.h"
 
@@ -39,13 +40,19 @@ Summary summary(const Call& c) {
   in.frameworks = c.env.frameworks.get();
   auto agencies = store.list_agencies();
   auto agents = store.list_agents();
+  auto systems = store.list_systems();
   auto latest = store.compliance_latest(only_agency);
   auto alerts = store.alert_tally(only_agency, Timestamp{});
   WaiverFilter wf;
   wf.agency = only_agency;
   wf.agencies_in = p.agencies;
   auto waivers = store.list_waivers(wf);
-  if (!agencies || !agents || !latest || !alerts || !waivers) return refuse(503, "store unavailable");
+  if (!agencies || !agents || !systems || !latest || !alerts || !waivers) return refuse(503, "store unavailable");
+  // Retention is the collector's, over every agency's systems (as the purge works it out).
+  if (in.frameworks) {
+    in.event_retention = effective_events_retention(
+        c.env.retention, events_retention_needed(*systems, *agencies, *in.frameworks, c.env.default_framework));
+  }
   bool found = only_agency.empty();
   for (auto& ag : *agencies) {
     if ((!only_agency.empty() && ag.name != only_agency) || !p.sees(ag.name)) continue;
@@ -61,6 +68,7 @@ Summary summary(const Call& c) {
     in.alerts_since = std::move(*raised);
   }
   in.agents = std::move(*agents);
+  in.systems = std::move(*systems);
   in.latest = std::move(*latest);
   in.alerts = std::move(*alerts);
   in.waivers = std::move(*waivers);

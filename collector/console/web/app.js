@@ -77,6 +77,15 @@
       'co.report': 'Printable report', 'co.trend': 'Trend', 'co.policies': 'Policies', 'co.groups': 'Control groups', 'co.more': 'More',
       'co.self_assessment': 'Self-assessment', 'co.by_agent': 'Per agent', 'co.not_listed': '{n} more not listed',
       'co.all_agents': 'all agents', 'co.failing_count': 'failing or in error', 'co.no_score': 'no results yet',
+      'nav.systems': 'Systems', 'sy.title': 'Information systems', 'sy.name': 'System', 'sy.agency': 'Agency', 'sy.level': 'Level',
+      'sy.hosts': 'Hosts', 'sy.description': 'Description', 'sy.score': 'Score', 'sy.create': 'New system', 'sy.add': 'Create',
+      'sy.created': 'System created', 'sy.saved': 'System saved', 'sy.save': 'Save', 'sy.edit': 'Level and description',
+      'sy.back': '← Systems', 'sy.no_hosts': 'No host serves this system yet.', 'sy.unassigned': 'Hosts serving no system',
+      'sy.unassigned_note': 'each at its own level', 'sy.systems': 'Systems', 'sy.agent_systems': 'Systems (comma separated)',
+      'sy.agent_saved': 'Agent systems saved', 'sy.none': 'none', 'sy.by_system': 'By information system',
+      'sy.requirement': 'Requirement', 'sy.verdict': 'Verdict', 'sy.observed': 'Observed', 'sy.expected': 'Expected',
+      'sy.counts_note': 'A host serving several systems counts for each, at that system\'s level.',
+      'v.fully': 'fully', 'v.partly': 'partly', 'v.not': 'not implemented', 'v.not_assessed': 'not assessed', 'v.not_required': 'not required',
       'help.title': 'Keyboard', 'help.move': 'next / previous alert', 'help.open': 'open the alert',
       'help.ack': 'acknowledge', 'help.resolve': 'resolve', 'help.fp': 'false positive', 'help.reopen': 'reopen',
       'help.assign': 'assign (detail view)', 'help.comment': 'comment (detail view)', 'help.back': 'back to the list',
@@ -174,6 +183,15 @@
       'co.report': 'Báo cáo để in', 'co.trend': 'Xu hướng', 'co.policies': 'Chính sách', 'co.groups': 'Nhóm yêu cầu', 'co.more': 'Thông tin khác',
       'co.self_assessment': 'Tự đánh giá', 'co.by_agent': 'Theo tác tử', 'co.not_listed': 'còn {n} mục không liệt kê',
       'co.all_agents': 'tất cả tác tử', 'co.failing_count': 'không đạt hoặc lỗi', 'co.no_score': 'chưa có kết quả',
+      'nav.systems': 'Hệ thống', 'sy.title': 'Hệ thống thông tin', 'sy.name': 'Hệ thống', 'sy.agency': 'Cơ quan', 'sy.level': 'Cấp độ',
+      'sy.hosts': 'Máy chủ', 'sy.description': 'Mô tả', 'sy.score': 'Điểm', 'sy.create': 'Thêm hệ thống', 'sy.add': 'Tạo',
+      'sy.created': 'Đã tạo hệ thống', 'sy.saved': 'Đã lưu hệ thống', 'sy.save': 'Lưu', 'sy.edit': 'Cấp độ và mô tả',
+      'sy.back': '← Hệ thống', 'sy.no_hosts': 'Chưa có máy nào phục vụ hệ thống này.', 'sy.unassigned': 'Máy chưa gắn với hệ thống nào',
+      'sy.unassigned_note': 'mỗi máy theo cấp độ riêng', 'sy.systems': 'Hệ thống', 'sy.agent_systems': 'Hệ thống (phân cách bằng dấu phẩy)',
+      'sy.agent_saved': 'Đã lưu hệ thống của tác tử', 'sy.none': 'không có', 'sy.by_system': 'Theo hệ thống thông tin',
+      'sy.requirement': 'Yêu cầu', 'sy.verdict': 'Mức độ đáp ứng', 'sy.observed': 'Thực tế', 'sy.expected': 'Yêu cầu',
+      'sy.counts_note': 'Máy phục vụ nhiều hệ thống được tính cho từng hệ thống, theo cấp độ của hệ thống đó.',
+      'v.fully': 'đáp ứng đầy đủ', 'v.partly': 'đáp ứng một phần', 'v.not': 'chưa đáp ứng', 'v.not_assessed': 'chưa đánh giá', 'v.not_required': 'không yêu cầu',
       'help.title': 'Phím tắt', 'help.move': 'cảnh báo sau / trước', 'help.open': 'mở cảnh báo',
       'help.ack': 'tiếp nhận', 'help.resolve': 'đã xử lý', 'help.fp': 'cảnh báo nhầm', 'help.reopen': 'mở lại',
       'help.assign': 'giao việc (trang chi tiết)', 'help.comment': 'ghi chú (trang chi tiết)',
@@ -428,7 +446,7 @@
     if (!session) return;
     const nav = h('nav', { 'aria-label': 'main' });
     for (const [path, key] of [['/overview', 'nav.overview'], ['/alerts', 'nav.alerts'], ['/incidents', 'nav.incidents'], ['/events', 'nav.events'],
-      ['/agents', 'nav.agents'], ['/groups', 'nav.groups'], ['/compliance', 'nav.compliance']]) {
+      ['/agents', 'nav.agents'], ['/systems', 'nav.systems'], ['/groups', 'nav.groups'], ['/compliance', 'nav.compliance']]) {
       const a = link(path, t(key));
       a.id = 'nav-' + path.slice(1);
       if (current.startsWith(path)) a.classList.add('current');
@@ -468,10 +486,13 @@
     const detail = path.match(/^\/alerts\/(\d+)$/);
     const group = path.match(/^\/groups\/([^/]+)$/);
     const incident = path.match(/^\/incidents\/(\d+)$/);
+    const system = path.match(/^\/systems\/([^/]+)$/);
     if (detail) page = pageAlert(detail[1], alive);
     else if (incident) page = pageIncident(incident[1], alive);
     else if (path === '/incidents') page = pageIncidents(params, alive);
     else if (group) page = pageGroup(decoded(group[1]), alive);
+    else if (system) page = pageSystem(decoded(system[1]), alive);
+    else if (path === '/systems') page = pageSystems(alive);
     else if (path === '/alerts') page = pageAlerts(params, alive);
     else if (path === '/events') page = pageEvents(params, alive);
     else if (path === '/agents') page = pageAgents(alive);
@@ -1495,12 +1516,12 @@
         err ? [' ', h('span', { class: 'st st-bundle-error', title: err }, t('ag.bundle_error')),
           h('div', { class: 'bundle-error' }, shortText(err, 80))] : null];
     };
-    const headers = [t('ag.id'), t('ag.host'), t('ag.agency'), t('ag.level'), t('ag.version'), t('ag.group'), t('ag.bundle'),
+    const headers = [t('ag.id'), t('ag.host'), t('ag.agency'), t('ag.level'), t('sy.systems'), t('ag.version'), t('ag.group'), t('ag.bundle'),
       t('ag.status'), t('ag.last_seen'), t('ag.enrolled')];
     if (admin) headers.push('');
     const rows = agents.map((a) => {
       const state = agentState(a);
-      const cells = [h('span', { class: 'mono' }, a.id), a.host, a.agency, String(a.level), versionCell(a),
+      const cells = [h('span', { class: 'mono' }, a.id), a.host, a.agency, String(a.level), agentSystemsCell(a, admin), versionCell(a),
         a.group ? h('a', { href: '#/groups/' + encodeURIComponent(a.group), class: 'agent-group' }, asText(a.group)) : '', bundleCell(a),
         h('span', { class: 'st st-' + state }, t('agent.' + state)),
         h('span', { title: fmtTime(a.last_seen) }, fmtAgo(a.last_seen)), fmtTime(a.enrolled)];
@@ -1533,6 +1554,170 @@
     });
     show(alive, h('h1', {}, t('ag.title')),
       h('div', { class: 'panel' }, agents.length ? table(headers, rows, { id: 'agents-table' }) : h('p', { class: 'muted' }, t('none'))));
+  }
+
+  // The systems an agent serves: links; an admin edits them in place (names of its agency's systems).
+  function agentSystemsCell(a, admin) {
+    const names = Array.isArray(a.systems) ? a.systems : [];
+    const shown = h('span', { class: 'agent-systems' }, names.length
+      ? names.map((n, i) => [i ? ', ' : '', link('/systems/' + encodeURIComponent(n), asText(n))])
+      : h('span', { class: 'muted' }, t('sy.none')));
+    if (!admin || a.status === 'revoked') return shown;
+    const input = h('input', { class: 'agent-systems-input', 'data-systems-of': a.id, value: names.join(', '),
+      'aria-label': t('sy.agent_systems'), placeholder: t('sy.agent_systems'), size: 18 });
+    const save = h('button', { type: 'button', class: 'btn agent-systems-save', 'data-systems-of': a.id }, t('sy.save'));
+    save.addEventListener('click', async () => {
+      const systems = input.value.split(',').map((x) => x.trim()).filter((x) => x);
+      try {
+        await api('POST', `/api/v1/agents/${encodeURIComponent(a.id)}/systems`, { systems });
+        toast(t('sy.agent_saved'));
+        render();
+      } catch (e) {
+        toast(e.message, true);
+      }
+    });
+    return h('div', { class: 'agent-systems-edit' }, shown, h('div', {}, input, ' ', save));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Information systems: the law gives a security level to a system, not to a host. The score and
+  // self-assessment come from the compliance summary (each system at its level).
+  async function complianceBySystem() {
+    let doc = [];
+    try { doc = await api('GET', '/api/v1/compliance'); } catch (e) { if (e && e.status === 401) throw e; }
+    const out = new Map();
+    for (const c of Array.isArray(doc) ? doc : []) {
+      for (const sys of Array.isArray(c.systems) ? c.systems : []) out.set(c.agency + '\u0000' + sys.name, sys);
+    }
+    return out;
+  }
+
+  function levelSelect(id, value) {
+    return h('select', { id }, [1, 2, 3, 4, 5].map((n) => {
+      const o = h('option', { value: String(n) }, String(n)); if (n === Number(value)) o.selected = true; return o;
+    }));
+  }
+
+  function scoreBadge(sys) {
+    const score = sys && sys.score;
+    return h('span', { class: 'score ' + scoreClass(score) }, typeof score === 'number' ? pct(score) : t('co.no_score'));
+  }
+
+  async function pageSystems(alive) {
+    const [systems, scores] = await Promise.all([api('GET', '/api/v1/systems'), complianceBySystem()]);
+    const admin = session.role === 'admin';
+    const rows = systems.map((sy) => {
+      const href = '#/systems/' + encodeURIComponent(sy.name);
+      const sum = scores.get(sy.agency + '\u0000' + sy.name);
+      const tr = h('tr', { class: 'row', 'data-system': sy.name },
+        h('td', {}, asText(sy.agency)),
+        h('td', {}, h('a', { href, class: 'system-link' }, asText(sy.name))),
+        h('td', { class: 'num system-level' }, asText(sy.level)),
+        h('td', { class: 'num system-hosts' }, asText(sum ? sum.agents : sy.agents)),
+        h('td', { class: 'system-description' }, asText(sy.description)),
+        h('td', { class: 'system-score' }, scoreBadge(sum)));
+      tr.addEventListener('click', (ev) => { if (!ev.target.closest('a')) location.hash = href; });
+      return tr;
+    });
+    const list = systems.length
+      ? h('div', { class: 'wrap' }, h('table', { id: 'systems-table' },
+        h('thead', {}, h('tr', {}, [t('sy.agency'), t('sy.name'), t('sy.level'), t('sy.hosts'), t('sy.description'), t('sy.score')].map((x) => h('th', {}, x)))),
+        h('tbody', {}, rows)))
+      : h('p', { class: 'muted', id: 'systems-empty' }, t('none'));
+    let form = null;
+    if (admin) {
+      const name = h('input', { id: 'system-name', required: true, maxlength: 200 });
+      const agencies = session.agencies && session.agencies.length ? session.agencies : [...new Set(systems.map((x) => x.agency))];
+      const agency = h('input', { id: 'system-agency', required: true, list: 'system-agencies', value: agencies.length === 1 ? agencies[0] : '' });
+      const level = levelSelect('system-level', 3);
+      const description = h('input', { id: 'system-description', size: 40 });
+      form = h('form', { class: 'panel', id: 'system-create' },
+        h('h2', {}, t('sy.create')),
+        h('datalist', { id: 'system-agencies' }, agencies.map((x) => h('option', { value: x }))),
+        h('div', { class: 'filters' },
+          h('label', {}, t('sy.name'), name), h('label', {}, t('sy.agency'), agency), h('label', {}, t('sy.level'), level),
+          h('label', {}, t('sy.description'), description),
+          h('button', { type: 'submit', class: 'btn primary', id: 'system-submit' }, t('sy.add'))));
+      form.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        try {
+          await api('POST', '/api/v1/systems', { name: name.value.trim(), agency: agency.value.trim(),
+            level: Number(level.value), description: description.value });
+          toast(t('sy.created'));
+          render();
+        } catch (e) {
+          toast(e.message, true);
+        }
+      });
+    }
+    show(alive, h('h1', {}, t('sy.title')), h('div', { class: 'panel' }, list), form);
+  }
+
+  // A self-assessment as a table: requirement, verdict, counts, and observed against expected.
+  function selfAssessmentTable(rows, id) {
+    return table([t('sy.requirement'), t('sy.verdict'), t('co.pass'), t('co.fail'), t('sy.observed'), t('sy.expected')],
+      rows.map((c) => [h('span', { title: asText(c.title) }, h('span', { class: 'mono' }, asText(c.id)), ' ', asText(c.title)),
+        h('span', { class: 'st v-' + asText(c.verdict).replace(/[^a-z_]/g, '') }, t('v.' + c.verdict) !== 'v.' + c.verdict ? t('v.' + c.verdict) : asText(c.verdict)),
+        asText(c.pass), asText(c.fail), asText(c.observed || ''), asText(c.expected || '')]), { id, class: 'sa-table' });
+  }
+
+  // A system of the summary (or the unassigned hosts): score, counts, hosts, self-assessment.
+  function systemSection(sys, title, id) {
+    const counts = h('div', { class: 'counts' },
+      ['pass', 'fail', 'error', 'not_applicable', 'waived', 'not_checked'].map((k) =>
+        h('span', { class: 'count-' + k }, h('b', {}, String((sys.counts || sys)[k] ?? 0)), ' ' + t('co.' + k))));
+    const hosts = Array.isArray(sys.hosts) ? sys.hosts : [];
+    const sa = Array.isArray(sys.self_assessment) ? sys.self_assessment : [];
+    return h('div', { class: 'system-part', 'data-system': sys.name ?? '' },
+      h('div', { class: 'agency-head' }, h('h3', {}, title), scoreBadge(sys)),
+      counts,
+      h('p', { class: 'system-hosts-list' }, t('sy.hosts') + ': ', hosts.length
+        ? hosts.map((x, i) => [i ? ', ' : '', asText(x.host || x.id), sys.name == null ? ' (' + t('sy.level') + ' ' + asText(x.level) + ')' : ''])
+        : h('span', { class: 'muted' }, t('sy.no_hosts'))),
+      sa.length ? h('details', { class: 'failing' }, h('summary', {}, t('co.self_assessment') + ' (' + sa.length + ')'), selfAssessmentTable(sa, id)) : null);
+  }
+
+  async function pageSystem(name, alive) {
+    const sy = await api('GET', '/api/v1/systems/' + encodeURIComponent(name));
+    const scores = await complianceBySystem();
+    const sum = scores.get(sy.agency + '\u0000' + sy.name);
+    const admin = session.role === 'admin';
+    const facts = h('dl', { class: 'facts', id: 'system-facts' },
+      h('dt', {}, t('sy.agency')), h('dd', {}, asText(sy.agency)),
+      h('dt', {}, t('sy.level')), h('dd', { id: 'system-level-value' }, asText(sy.level)),
+      h('dt', {}, t('sy.description')), h('dd', {}, asText(sy.description)),
+      h('dt', {}, t('sy.score')), h('dd', {}, scoreBadge(sum)));
+    const hosts = Array.isArray(sy.hosts) ? sy.hosts : [];
+    const hostTable = hosts.length
+      ? table([t('ag.id'), t('ag.host'), t('ag.status'), t('ag.last_seen')], hosts.map((x) =>
+        [h('span', { class: 'mono' }, asText(x.id)), asText(x.host), asText(x.status), fmtTime(x.last_seen)]), { id: 'system-hosts' })
+      : h('p', { class: 'muted' }, t('sy.no_hosts'));
+    let edit = null;
+    if (admin) {
+      const level = levelSelect('system-edit-level', sy.level);
+      const description = h('input', { id: 'system-edit-description', value: asText(sy.description), size: 40 });
+      edit = h('form', { class: 'panel', id: 'system-edit' }, h('h2', {}, t('sy.edit')),
+        h('div', { class: 'filters' }, h('label', {}, t('sy.level'), level), h('label', {}, t('sy.description'), description),
+          h('button', { type: 'submit', class: 'btn primary', id: 'system-save' }, t('sy.save'))));
+      edit.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        try {
+          await api('POST', '/api/v1/systems/' + encodeURIComponent(sy.name), { level: Number(level.value), description: description.value });
+          toast(t('sy.saved'));
+          render();
+        } catch (e) {
+          toast(e.message, true);
+        }
+      });
+    }
+    show(alive, h('p', {}, link('/systems', t('sy.back'))),
+      h('h1', {}, t('sy.name') + ': ' + asText(sy.name)),
+      h('div', { class: 'panel' }, facts),
+      h('section', { class: 'panel' }, h('h2', {}, t('sy.hosts')), hostTable),
+      sum ? h('section', { class: 'panel' }, systemSection(sum, t('co.self_assessment'), 'system-self-assessment')) : null,
+      edit);
+    const details = main().querySelector('.system-part details');
+    if (details) details.open = true;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1702,7 +1887,7 @@
   // Compliance
   const KNOWN_AGENCY_FIELDS = new Set(['agency', 'framework', 'agents', 'pass', 'fail', 'error', 'not_applicable', 'waived',
     'not_checked', 'score', 'controls_met', 'controls', 'failing', 'failing_not_listed', 'trend', 'self_assessment',
-    'policies', 'per_policy', 'by_agent', 'per_agent', 'agent_list', 'groups', 'framework_known']);
+    'policies', 'per_policy', 'by_agent', 'per_agent', 'agent_list', 'groups', 'framework_known', 'systems', 'unassigned']);
 
   // An array of objects as a table of their keys (fields added later show without new code):
   // the usual keys first, nested lists as their length, nested objects as "key: value" pairs.
@@ -1775,6 +1960,17 @@
         perAgent[k] = (perAgent[k] || 0) + 1;
       }
       const parts = [head, counts];
+      // Agency → system (level) → host.
+      const systems = Array.isArray(c.systems) ? c.systems : [];
+      const unassigned = c.unassigned && Array.isArray(c.unassigned.hosts) && c.unassigned.hosts.length ? c.unassigned : null;
+      if (systems.length || unassigned) {
+        const safe = c.agency.replace(/[^A-Za-z0-9_-]/g, '_');
+        parts.push(h('div', { class: 'systems-part' }, h('h3', {}, t('sy.by_system')),
+          h('p', { class: 'muted' }, t('sy.counts_note')),
+          systems.map((sys) => systemSection(sys, [link('/systems/' + encodeURIComponent(sys.name), asText(sys.name)),
+            ' (' + t('sy.level') + ' ' + asText(sys.level) + ')'], 'sa-' + safe + '-' + String(sys.name).replace(/[^A-Za-z0-9_-]/g, '_'))),
+          unassigned ? systemSection(unassigned, t('sy.unassigned') + ' (' + t('sy.unassigned_note') + ')', 'sa-' + safe + '-unassigned') : null));
+      }
       const trend = trendPoints(c.trend);
       if (trend.length) parts.push(h('h3', {}, t('co.trend')), lineChart(trend, 'trend-' + c.agency.replace(/[^A-Za-z0-9_-]/g, '_')));
       if (c.trend && !Array.isArray(c.trend) && typeof c.trend === 'object') {

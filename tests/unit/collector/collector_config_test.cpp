@@ -247,7 +247,7 @@ TEST(RetentionNeed, EventsFollowTheHighestLevelOfTheSystemsUnlessSet) {
   ASSERT_EQ(shortfalls.size(), 3u);
   EXPECT_EQ(shortfalls[0], "tcvn14423 asks 92d at level 3 (log-retention-3m)");
   EXPECT_TRUE(retention_shortfalls(400 * 24h, *catalogues).empty());
-  EXPECT_EQ(duration_text(92 * 24h), "92d");
+  EXPECT_EQ(config::format_duration(92 * 24h), "92d");
 }
 
 TEST(RetentionNeed, WhereCollectorYamlSetsEventsIsKept) {

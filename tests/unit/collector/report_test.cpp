@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collector/report/compliance_report.h"
+#include "collector/report/compliance_summary.h"
 
 namespace vigil::collector {
 namespace {
@@ -93,6 +94,96 @@ TEST(ComplianceReport, HtmlEscapesEverythingAndCarriesNoScript) {
   EXPECT_NE(en.find("Partly implemented"), std::string::npos);
   EXPECT_NE(en.find("Waived results"), std::string::npos);
   EXPECT_EQ(en.find("Kiểm tra"), std::string::npos);
+}
+
+// A summary computed from systems: agency → system (level) → host in the CSV and in both languages
+// of the printable report, with the collector's log retention shown as observed against expected.
+nlohmann::json systems_summary() {
+  auto fws = compliance::load_frameworks_text({{"fw.yaml", R"(
+framework: {id: fw, title: "Framework"}
+controls:
+  - {id: s.auth, title: Authentication, group: server, levels: [1, 2, 3, 4, 5], verified: true}
+  - {id: log-retention-3m, title: Logs kept three months, group: server, levels: [3], verified: true, retention: 92d}
+)"}});
+  EXPECT_TRUE(fws) << fws.error();
+  static compliance::LoadedFrameworks frameworks;
+  frameworks = std::move(*fws);
+  SummaryInput in;
+  in.now = Timestamp::from_seconds(1'780'000'000);
+  in.frameworks = &frameworks;
+  in.event_retention = std::chrono::hours(24 * 30);
+  in.agencies = {{"Sở TTTT", "fw"}};
+  SystemRecord portal;
+  portal.name = "cong-dich-vu-cong";
+  portal.agency = "Sở TTTT";
+  portal.level = 3;
+  portal.description = "Cổng dịch vụ công <tỉnh>";
+  in.systems = {portal};
+  AgentRecord web, desk;
+  web.id = "a-web";
+  web.agency = desk.agency = "Sở TTTT";
+  web.host = "web01";
+  web.level = desk.level = 1;
+  web.status = desk.status = "active";
+  web.last_seen = desk.last_seen = in.now;
+  web.systems = {"cong-dich-vu-cong"};
+  desk.id = "a-desk";
+  desk.host = "desk07";
+  in.agents = {web, desk};
+  for (const AgentRecord* a : {&web, &desk}) {
+    ComplianceRow r;
+    r.agent_id = a->id;
+    r.agency = a->agency;
+    r.host = a->host;
+    r.policy = "pol";
+    r.check_id = "ssh-root";
+    r.title = "Root login";
+    r.level = 1;
+    r.result = a == &web ? "pass" : "fail";
+    r.controls = R"({"fw":["s.auth"]})";
+    r.time = in.now;
+    in.latest.push_back(r);
+  }
+  return compliance_summary(in);
+}
+
+TEST(ComplianceReport, ShowsAgencySystemAndHostInBothLanguages) {
+  nlohmann::json doc = systems_summary();
+  std::string csv = compliance_csv(doc);
+  EXPECT_NE(csv.find("Sở TTTT,fw,system,cong-dich-vu-cong,,1,0,0,0,0,0,1.0000,web01,3,Cổng dịch vụ công <tỉnh>,"),
+            std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find(",system_self_assessment,log-retention-3m,not,0,1,0,0,0,0,0.0000,,3,Logs kept three months,"
+                     "events kept 30d (≥ 92d),,system cong-dich-vu-cong"),
+            std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find("Sở TTTT,fw,unassigned,,,0,1,0,0,0,0,0.0000,desk07,,,"), std::string::npos) << csv;
+
+  std::string vi = compliance_html(doc, ReportLang::vi);
+  EXPECT_EQ(vi.find("<script"), std::string::npos);
+  EXPECT_NE(vi.find("Hệ thống thông tin: cong-dich-vu-cong (cấp độ 3)"), std::string::npos) << vi;
+  EXPECT_NE(vi.find("Cổng dịch vụ công &lt;tỉnh&gt;"), std::string::npos);
+  EXPECT_NE(vi.find("Máy chủ phục vụ hệ thống: web01"), std::string::npos);
+  EXPECT_NE(vi.find("Máy chưa gắn với hệ thống thông tin nào"), std::string::npos);
+  EXPECT_NE(vi.find("desk07 (cấp độ 1)"), std::string::npos);
+  EXPECT_NE(vi.find("Thời gian lưu sự kiện: 30 ngày; yêu cầu ≥ 92 ngày"), std::string::npos);
+  EXPECT_NE(vi.find("Chưa đáp ứng"), std::string::npos);
+  // The agency, then its system, then the host, then the unassigned hosts.
+  EXPECT_LT(vi.find("Cơ quan: Sở TTTT"), vi.find("Hệ thống thông tin: cong-dich-vu-cong"));
+  EXPECT_LT(vi.find("Hệ thống thông tin: cong-dich-vu-cong"), vi.find("Máy chủ phục vụ hệ thống: web01"));
+  EXPECT_LT(vi.find("Máy chủ phục vụ hệ thống: web01"), vi.find("desk07 (cấp độ 1)"));
+
+  std::string en = compliance_html(doc, ReportLang::en);
+  EXPECT_NE(en.find("Information system: cong-dich-vu-cong (level 3)"), std::string::npos) << en;
+  EXPECT_NE(en.find("Hosts serving it: web01"), std::string::npos);
+  EXPECT_NE(en.find("Hosts serving no information system"), std::string::npos);
+  EXPECT_NE(en.find("desk07 (level 1)"), std::string::npos);
+  EXPECT_NE(en.find("Events kept 30 days; required ≥ 92 days"), std::string::npos);
+  EXPECT_NE(en.find("Not implemented"), std::string::npos);
+  EXPECT_EQ(en.find("Hệ thống"), std::string::npos);
+  EXPECT_NE(en.find("default-src 'none'"), std::string::npos);
+  // Levels are signed numbers in the summary: the failing check shows its level, not 0.
+  EXPECT_NE(en.find("<td>desk07</td><td>ssh-root</td><td>1</td>"), std::string::npos);
 }
 
 }  // namespace

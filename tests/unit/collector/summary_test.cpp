@@ -339,6 +339,188 @@ TEST_F(SummaryTest, UnknownFrameworkHasNoSelfAssessment) {
   EXPECT_EQ(a["pass"], 5);  // results are still counted
 }
 
+// Agency → system (level) → host: agency C runs a portal at level 3 and a document system at
+// level 2; s1 (its own level 1) serves both, s2 serves the documents, u1 serves none (level 1).
+constexpr const char* kFwS = R"(
+framework: {id: fwS, title: "Framework S"}
+controls:
+  - {id: s.auth, title: Authentication, group: server, levels: [1, 2, 3, 4, 5], verified: true}
+  - {id: s.av, title: Malware, group: server, levels: [3, 4, 5], verified: true}
+  - {id: log-retention-1m, title: Logs kept a month, group: server, levels: [2], verified: true, retention: 31d}
+  - {id: log-retention-3m, title: Logs kept three months, group: server, levels: [3], verified: true, retention: 92d}
+)";
+
+class SystemsSummaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto fws = compliance::load_frameworks_text({{"fwS.yaml", kFwS}});
+    ASSERT_TRUE(fws) << fws.error();
+    frameworks_ = std::move(*fws);
+    const Timestamp now = at(10'000);
+    in_.now = now;
+    in_.frameworks = &frameworks_;
+    in_.agencies = {{"C", "fwS"}};
+    SystemRecord portal, docs;
+    portal.name = "portal";
+    portal.agency = "C";
+    portal.level = 3;
+    portal.description = "Public services portal";
+    docs.name = "docs";
+    docs.agency = "C";
+    docs.level = 2;
+    in_.systems = {portal, docs};
+    AgentRecord s1 = agent("s1", "C", 1, now), s2 = agent("s2", "C", 1, now), u1 = agent("u1", "C", 1, now);
+    s1.systems = {"docs", "portal"};
+    s2.systems = {"docs"};
+    in_.agents = {s1, s2, u1};
+    const std::string auth = R"({"fwS":["s.auth"]})", av = R"({"fwS":["s.av"]})";
+    const Timestamp t = at(9'000);
+    in_.latest = {row(s1, "c-auth", 1, "pass", auth, t), row(s1, "c-av", 3, "fail", av, t),
+                  row(s2, "c-auth", 1, "pass", auth, t), row(s2, "c-av", 3, "pass", av, t),
+                  row(u1, "c-auth", 1, "pass", auth, t), row(u1, "c-av", 3, "fail", av, t)};
+  }
+
+  json agency_c() { return compliance_summary(in_)["agencies"][0]; }
+  static json system(const json& a, const std::string& name) {
+    for (const auto& s : a["systems"]) {
+      if (s["name"] == name) return s;
+    }
+    ADD_FAILURE() << "no system " << name;
+    return {};
+  }
+  static std::string verdict(const json& section, const std::string& id) {
+    for (const auto& c : section["self_assessment"]) {
+      if (c["id"] == id) return c["verdict"].get<std::string>();
+    }
+    ADD_FAILURE() << "no requirement " << id;
+    return {};
+  }
+
+  compliance::LoadedFrameworks frameworks_;
+  SummaryInput in_;
+};
+
+TEST_F(SystemsSummaryTest, AgentsAreCountedForEachSystemTheyServeAtItsLevel) {
+  json a = agency_c();
+  ASSERT_EQ(a["systems"].size(), 2u);
+  EXPECT_EQ(a["systems"][0]["name"], "docs");  // by name
+  // The portal (level 3): s1's level-3 check counts here: c-auth pass, c-av fail.
+  json portal = system(a, "portal");
+  EXPECT_EQ(portal["level"], 3);
+  EXPECT_EQ(portal["description"], "Public services portal");
+  ASSERT_EQ(portal["hosts"].size(), 1u);
+  EXPECT_EQ(portal["hosts"][0]["id"], "s1");
+  EXPECT_EQ(portal["hosts"][0]["host"], "host-s1");
+  EXPECT_EQ(portal["counts"]["pass"], 1);
+  EXPECT_EQ(portal["counts"]["fail"], 1);
+  EXPECT_EQ(portal["counts"]["not_checked"], 0);
+  EXPECT_DOUBLE_EQ(portal["score"].get<double>(), 0.5);
+  EXPECT_EQ(verdict(portal, "s.av"), "not");
+  EXPECT_EQ(verdict(portal, "s.auth"), "fully");
+  // The documents (level 2): the same s1 is held to level 2 there, its c-av does not count; s2's
+  // c-av passing does not count either.
+  json docs = system(a, "docs");
+  EXPECT_EQ(docs["level"], 2);
+  EXPECT_EQ(docs["agents"], 2);
+  EXPECT_EQ(docs["counts"]["pass"], 2);
+  EXPECT_EQ(docs["counts"]["fail"], 0);
+  EXPECT_DOUBLE_EQ(docs["score"].get<double>(), 1.0);
+  EXPECT_EQ(verdict(docs, "s.av"), "not_required");
+  EXPECT_EQ(verdict(docs, "s.auth"), "fully");
+  // Unassigned: u1 at its own level 1; its c-av (level 3) does not count.
+  json un = a["unassigned"];
+  EXPECT_TRUE(un["name"].is_null());
+  ASSERT_EQ(un["hosts"].size(), 1u);
+  EXPECT_EQ(un["hosts"][0]["id"], "u1");
+  EXPECT_EQ(un["counts"]["pass"], 1);
+  EXPECT_EQ(un["counts"]["fail"], 0);
+  EXPECT_EQ(verdict(un, "s.av"), "not_required");
+  // The agency: the union of its sections, s1's c-auth once for each of its two systems.
+  EXPECT_EQ(a["pass"], 4);
+  EXPECT_EQ(a["fail"], 1);
+  EXPECT_DOUBLE_EQ(a["score"].get<double>(), 0.8);
+  EXPECT_EQ(a["agents"], 3);
+  // Lists name a host-check once; an agent's own counts hold it to its highest level.
+  ASSERT_EQ(a["failing"].size(), 1u);
+  EXPECT_EQ(a["failing"][0]["agent_id"], "s1");
+  json s1;
+  for (const auto& g : a["agent_list"]) {
+    if (g["id"] == "s1") s1 = g;
+  }
+  EXPECT_EQ(s1["systems"], json({"docs", "portal"}));
+  EXPECT_EQ(s1["level_held"], 3);
+  EXPECT_EQ(s1["pass"], 1);
+  EXPECT_EQ(s1["fail"], 1);
+  EXPECT_EQ(compliance_summary(in_)["all"]["systems"], 2);
+}
+
+TEST_F(SystemsSummaryTest, AHostMissingACheckItsSystemRequiresIsNotChecked) {
+  // p2 serves the portal and reports c-av; s1 leaves it out: the portal requires it of s1, the
+  // documents do not.
+  AgentRecord p2 = agent("p2", "C", 1, at(10'000));
+  p2.systems = {"portal"};
+  in_.agents.push_back(p2);
+  in_.latest.push_back(row(p2, "c-auth", 1, "pass", R"({"fwS":["s.auth"]})", at(9'000)));
+  in_.latest.push_back(row(p2, "c-av", 3, "pass", R"({"fwS":["s.av"]})", at(9'000)));
+  in_.latest.erase(in_.latest.begin() + 1);
+  json a = agency_c();
+  EXPECT_EQ(system(a, "portal")["counts"]["not_checked"], 1);
+  EXPECT_EQ(system(a, "docs")["counts"]["not_checked"], 0);
+  EXPECT_EQ(a["unassigned"]["counts"]["not_checked"], 0);
+  EXPECT_EQ(a["not_checked"], 1);
+}
+
+TEST_F(SystemsSummaryTest, LogRetentionIsEvidencedByTheCollectorPerSystemLevel) {
+  // Unknown retention: judged like any other control, no check maps to it.
+  json a = agency_c();
+  EXPECT_EQ(verdict(system(a, "portal"), "log-retention-3m"), "not_assessed");
+
+  in_.event_retention = std::chrono::hours(24 * 30);
+  a = agency_c();
+  json portal = system(a, "portal");
+  EXPECT_EQ(verdict(portal, "log-retention-3m"), "not");
+  EXPECT_EQ(verdict(portal, "log-retention-1m"), "not_required");
+  EXPECT_EQ(verdict(system(a, "docs"), "log-retention-1m"), "not");  // 30d < 31d
+  EXPECT_EQ(verdict(a["unassigned"], "log-retention-1m"), "not_required");  // level 1
+  EXPECT_EQ(verdict(a["unassigned"], "log-retention-3m"), "not_required");
+  json req;
+  for (const auto& c : portal["self_assessment"]) {
+    if (c["id"] == "log-retention-3m") req = c;
+  }
+  EXPECT_EQ(req["observed"], "events kept 30d");
+  EXPECT_EQ(req["expected"], "≥ 92d");
+  EXPECT_EQ(req["systems"], 1);
+  ASSERT_EQ(req["evidence"].size(), 1u);
+  EXPECT_EQ(req["evidence"][0]["source"], "collector");
+  EXPECT_EQ(req["evidence"][0]["state"], "fail");
+  json ctl;
+  for (const auto& c : portal["controls"]) {
+    if (c["id"] == "log-retention-3m") ctl = c;
+  }
+  EXPECT_EQ(ctl["status"], "fail");
+  EXPECT_EQ(ctl["observed"], "events kept 30d");
+  // Not a host check: the scores stand.
+  EXPECT_DOUBLE_EQ(portal["score"].get<double>(), 0.5);
+  EXPECT_EQ(verdict(a, "log-retention-3m"), "not");
+
+  in_.event_retention = std::chrono::hours(24 * 92);
+  a = agency_c();
+  EXPECT_EQ(verdict(system(a, "portal"), "log-retention-3m"), "fully");
+  EXPECT_EQ(verdict(system(a, "docs"), "log-retention-1m"), "fully");
+  EXPECT_EQ(verdict(a, "log-retention-1m"), "fully");
+  EXPECT_EQ(verdict(a["unassigned"], "log-retention-3m"), "not_required");
+}
+
+TEST_F(SystemsSummaryTest, AnAgencyWithoutSystemsHasEveryAgentUnassigned) {
+  in_.systems.clear();
+  json a = agency_c();
+  EXPECT_TRUE(a["systems"].empty());
+  EXPECT_EQ(a["unassigned"]["hosts"].size(), 3u);
+  // Each at its own level 1: the c-av results do not count.
+  EXPECT_EQ(a["pass"], 3);
+  EXPECT_EQ(a["fail"], 0);
+}
+
 TEST(BuiltinFrameworks, TheShippedCataloguesLoadAndCoverTheVietnameseGroups) {
   auto fws = compliance::load_frameworks_text(builtin_framework_texts());
   ASSERT_TRUE(fws) << fws.error();
