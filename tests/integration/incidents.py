@@ -60,28 +60,14 @@ def main():
     h = Harness("vigil-incidents-")
     relay = Relay(h.free_port())
     relay.controller.start()
-    env = dict(os.environ, COLUMNS="250")
-
-    def ctl(*args, ok=True, cmd=None):
-        r = subprocess.run((cmd or h.ctl) + list(args), capture_output=True, text=True, env=env)
-        if ok and r.returncode != 0:
-            h.fail(f"vigilctl {' '.join(args)}: exit {r.returncode}: {r.stderr}")
-        if not ok and r.returncode == 0:
-            h.fail(f"vigilctl {' '.join(args)} was not refused: {r.stdout}")
-        return r
+    ctl = h.vigilctl
 
     def ctl_json(*args, cmd=None):
         return json.loads(ctl("--json", *args, cmd=cmd).stdout)
 
     def token_ctl(name, role, agency=None):
         extra = ["--agency", agency] if agency else []
-        token = ctl("api-tokens", "create", name, "--role", role, *extra).stdout.strip()
-        path = f"{h.tmp}/c/{name}.yaml"
-        with open(f"{h.tmp}/c/vigilctl.yaml") as f:
-            text = re.sub(r"^token: \S+$", f"token: {token}", f.read(), flags=re.M)
-        with open(path, "w") as f:
-            f.write(text)
-        return [h.ctl_bin, "-c", path]
+        return h.ctl_as(name, ctl("api-tokens", "create", name, "--role", role, *extra).stdout.strip())
 
     try:
         h.init_collector()

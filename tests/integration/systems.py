@@ -22,15 +22,7 @@ from vigil_harness import Harness
 
 def main():
     h = Harness("vigil-systems-")
-    env = dict(os.environ, COLUMNS="200")
-
-    def ctl(*args, ok=True, cmd=None):
-        r = subprocess.run((cmd or h.ctl) + list(args), capture_output=True, text=True, env=env)
-        if ok and r.returncode != 0:
-            h.fail(f"vigilctl {' '.join(args)}: exit {r.returncode}: {r.stderr}")
-        if not ok and r.returncode == 0:
-            h.fail(f"vigilctl {' '.join(args)} was not refused: {r.stdout}")
-        return r
+    ctl = h.vigilctl
 
     def ctl_json(*args, cmd=None):
         return json.loads(ctl("--json", *args, cmd=cmd).stdout)
@@ -119,21 +111,14 @@ policies: {{paths: ["{h.src}/rules/policies"], run: external}}
         ctl("systems", "set", "van-ban", "--level", "7", ok=False)
 
         # A caller limited to another agency neither sees nor changes these systems.
-        token_b = ctl("api-tokens", "create", "admin-b", "--role", "admin", "--agency", "Sở Y tế").stdout.strip()
-        path = f"{h.tmp}/c/admin-b.yaml"
-        with open(f"{h.tmp}/c/vigilctl.yaml") as f:
-            text = re.sub(r"^token: \S+$", f"token: {token_b}", f.read(), flags=re.M)
-        with open(path, "w") as f:
-            f.write(text)
-        admin_b = [h.ctl_bin, "-c", path]
+        admin_b = h.ctl_as("admin-b", ctl("api-tokens", "create", "admin-b", "--role", "admin", "--agency",
+                                           "Sở Y tế").stdout.strip())
         if [s["name"] for s in ctl_json("systems", "list", cmd=admin_b)] != ["his"]:
             h.fail("a caller of Sở Y tế lists other agencies' systems")
         ctl("systems", "get", "van-ban", ok=False, cmd=admin_b)
         ctl("systems", "set", "van-ban", "--level", "1", ok=False, cmd=admin_b)
         ctl("systems", "create", "x", "--agency", "Sở TTTT", "--level", "1", ok=False, cmd=admin_b)
-        auditor = ctl("api-tokens", "create", "aud", "--role", "auditor").stdout.strip()
-        with open(path, "w") as f:
-            f.write(re.sub(r"^token: \S+$", f"token: {auditor}", text, flags=re.M))
+        admin_b = h.ctl_as("aud", ctl("api-tokens", "create", "aud", "--role", "auditor").stdout.strip())
         if len(ctl_json("systems", "list", cmd=admin_b)) != 3:
             h.fail("an auditor does not see every system")
         ctl("systems", "set", "van-ban", "--level", "1", ok=False, cmd=admin_b)

@@ -138,6 +138,25 @@ class Harness:
             self.fail("the collector exited with an error")
         self.collector = None
 
+    def vigilctl(self, *args, ok=True, cmd=None):
+        """Runs vigilctl (`cmd`, default the admin's) with `args`; fails the test when it exits 0 and
+        `ok` is false, or otherwise when `ok` is true. Returns the CompletedProcess (text)."""
+        r = subprocess.run((cmd or self.ctl) + list(args), capture_output=True, text=True,
+                           env=dict(os.environ, COLUMNS="250"))
+        if ok and r.returncode != 0:
+            self.fail(f"vigilctl {' '.join(args)}: exit {r.returncode}: {r.stderr}")
+        if not ok and r.returncode == 0:
+            self.fail(f"vigilctl {' '.join(args)} was not refused: {r.stdout}")
+        return r
+
+    def ctl_as(self, name, token):
+        """A vigilctl command line using API token `token` (its config written as c/NAME.yaml)."""
+        with open(f"{self.tmp}/c/vigilctl.yaml") as f:
+            text = re.sub(r"^token: \S+$", f"token: {token}", f.read(), flags=re.M)
+        with open(f"{self.tmp}/c/{name}.yaml", "w") as f:
+            f.write(text)
+        return [self.ctl_bin, "-c", f"{self.tmp}/c/{name}.yaml"]
+
     def token(self, agency, level):
         return subprocess.run(self.ctl + ["tokens", "create", "--agency", agency, "--level", str(level)],
                               check=True, capture_output=True, text=True).stdout.strip()
