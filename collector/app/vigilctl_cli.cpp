@@ -306,7 +306,10 @@ void print_incident(const nlohmann::json& i) {
   std::string agencies, hosts;
   for (const auto& a : i.value("agencies", nlohmann::json::array())) agencies += (agencies.empty() ? "" : ", ") + printable(a.get<std::string>());
   for (const auto& h : i.value("hosts", nlohmann::json::array())) hosts += (hosts.empty() ? "" : ", ") + printable(h.get<std::string>());
-  std::printf("  agencies: %s\n  hosts: %s\n\nAlerts:\n", agencies.c_str(), hosts.c_str());
+  std::string systems;
+  for (const auto& s : i.value("systems", nlohmann::json::array())) systems += (systems.empty() ? "" : ", ") + printable(s.get<std::string>());
+  std::printf("  agencies: %s\n  hosts: %s\n  systems: %s\n\nAlerts:\n", agencies.c_str(), hosts.c_str(),
+              systems.empty() ? "(none: unassigned hosts)" : systems.c_str());
   std::vector<std::vector<std::string>> rows;
   for (const auto& a : i.value("alerts", nlohmann::json::array())) {
     rows.push_back({str(a, "id"), time_str(a, "time"), severity_word(a.value("severity", 0)), str(a, "agency"),

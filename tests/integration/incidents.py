@@ -116,6 +116,13 @@ def main():
             h.fail(f"the new incident: {got}")
         if got["agencies"] != sorted(["Sở Y tế", "B"]) or set(got["hosts"]) != {"web", "db"}:
             h.fail(f"affected agencies and hosts: {got['agencies']} {got['hosts']}")
+        # The information systems its hosts serve.
+        web_agent = [a["agent_id"] for a in got["alerts"] if a["agency"] == "Sở Y tế"][0]
+        ctl("systems", "create", "cong-dich-vu", "--agency", "Sở Y tế", "--level", "3")
+        ctl("agents", "set", web_agent, "--system", "cong-dich-vu")
+        if ctl_json("incidents", "get", inc)["systems"] != ["cong-dich-vu"] or \
+                "systems: cong-dich-vu" not in ctl("incidents", "get", inc).stdout:
+            h.fail("the incident does not name the system its host serves")
         if got["clock"]["notify"]["within_seconds"] != 3600 or got["clock"]["report"]["within_seconds"] != 3 * 3600:
             h.fail(f"the clock is not collector.yaml's: {got['clock']}")
         first_alert_time = min(a["time"] for a in got["alerts"])

@@ -1,6 +1,8 @@
 // Incidents: opened from alerts, worked through open → contained → resolved → reported with a
 // timeline, and the reporting clock (first notification and full report, counted from detection;
 // collector.yaml `incidents:`) (routes in endpoints.cpp).
+#include <set>
+
 #include <fmt/format.h>
 
 #include "collector/api/routes/common.h"
@@ -227,8 +229,18 @@ net::HttpResponse create_incident(const Call& c) {
 net::HttpResponse get_incident(const Call& c) {
   auto found = find_incident(c);
   if (!found.incident) return found.refusal;
-  return {200, incident_json(*found.incident, Timestamp::now(), true).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-          "application/json", false};
+  auto j = incident_json(*found.incident, Timestamp::now(), true);
+  // The information systems its hosts serve now (collector/store/system_store.h).
+  auto agents = c.env.store.list_agents();
+  if (!agents) return error(503, "store unavailable");
+  std::set<std::string> systems;
+  for (const auto& a : found.incident->alerts) {
+    for (const auto& agent : *agents) {
+      if (agent.id == a.agent_id) systems.insert(agent.systems.begin(), agent.systems.end());
+    }
+  }
+  j["systems"] = systems;
+  return {200, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json", false};
 }
 
 net::HttpResponse add_incident_alert(const Call& c) {

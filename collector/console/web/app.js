@@ -92,7 +92,7 @@
       'help.pages': 'older / newer page', 'help.close': 'Close',
 
       'in.title': 'Incidents', 'in.id': 'ID', 'in.status': 'Status', 'in.deadline': 'Deadline', 'in.agencies': 'Agencies',
-      'in.hosts': 'Hosts', 'in.alerts': 'Alerts', 'in.title_col': 'Title', 'in.all': 'all', 'in.active': 'active (not yet reported)',
+      'in.hosts': 'Hosts', 'in.systems': 'Information systems', 'in.no_systems': 'none (unassigned hosts)', 'in.alerts': 'Alerts', 'in.title_col': 'Title', 'in.all': 'all', 'in.active': 'active (not yet reported)',
       'in.st.open': 'open', 'in.st.contained': 'contained', 'in.st.resolved': 'resolved', 'in.st.reported': 'reported',
       'in.back': '← Incidents', 'in.facts': 'Incident', 'in.severity': 'Severity', 'in.assignee': 'Assignee',
       'in.nobody': 'nobody', 'in.detected': 'Detected', 'in.created': 'Opened',
@@ -198,7 +198,7 @@
       'help.back': 'về danh sách', 'help.pages': 'trang cũ hơn / mới hơn', 'help.close': 'Đóng',
 
       'in.title': 'Sự cố', 'in.id': 'Mã', 'in.status': 'Trạng thái', 'in.deadline': 'Thời hạn', 'in.agencies': 'Cơ quan',
-      'in.hosts': 'Máy chủ', 'in.alerts': 'Cảnh báo', 'in.title_col': 'Tiêu đề', 'in.all': 'tất cả', 'in.active': 'đang xử lý (chưa báo cáo)',
+      'in.hosts': 'Máy chủ', 'in.systems': 'Hệ thống thông tin', 'in.no_systems': 'không có (máy chủ chưa gán hệ thống)', 'in.alerts': 'Cảnh báo', 'in.title_col': 'Tiêu đề', 'in.all': 'tất cả', 'in.active': 'đang xử lý (chưa báo cáo)',
       'in.st.open': 'mới mở', 'in.st.contained': 'đã ngăn chặn', 'in.st.resolved': 'đã khắc phục', 'in.st.reported': 'đã báo cáo',
       'in.back': '← Sự cố', 'in.facts': 'Sự cố', 'in.severity': 'Mức độ', 'in.assignee': 'Người xử lý',
       'in.nobody': 'chưa giao', 'in.detected': 'Thời điểm phát hiện', 'in.created': 'Thời điểm mở',
@@ -1183,7 +1183,9 @@
         fact(t('in.detected'), fmtTime(i.detected_at), 'incident-detected'),
         fact(t('in.created'), fmtTime(i.created_at) + ' · ' + asText(i.created_by)),
         fact(t('in.agencies'), asText(i.agencies), 'incident-agencies'),
-        fact(t('in.hosts'), asText(i.hosts), 'incident-hosts')));
+        fact(t('in.hosts'), asText(i.hosts), 'incident-hosts'),
+        fact(t('in.systems'), (i.systems || []).length ? asText(i.systems) : h('span', { class: 'muted' }, t('in.no_systems')),
+          'incident-systems')));
 
     const clockRows = CLOCKS.map((k) => {
       const c = get(i, 'clock.' + k) || {};
