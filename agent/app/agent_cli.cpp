@@ -20,6 +20,7 @@
 #include "agent/checks/policy_loader.h"
 #include "agent/checks/compliance_runner.h"
 #include "agent/checks/scanner.h"
+#include "agent/fim/command.h"
 #include "agent/config/agent_config.h"
 #include "agent/app/daemon.h"
 #include "agent/capture/pcap_live_source.h"
@@ -394,7 +395,7 @@ int agent_main(int argc, char** argv) {
         "  /var/lib/vigil           enrollment key and certificate, spool, log offsets, scan inbox\n"
         "  /usr/share/vigil/rules   shipped detection rules, compliance policies, control catalogues\n"
         "\n"
-        "Exit status: 0 success, 1 error; scan: 2 when a check fails.");
+        "Exit status: 0 success, 1 error; scan: 2 when a check fails; fim check: 2 when something changed.");
   });
   app.require_subcommand(0, 1);
 
@@ -477,6 +478,36 @@ int agent_main(int argc, char** argv) {
   scan_cmd->add_option("--frameworks", scan_args.frameworks,
                        "Control catalogues (files or directories; default: <policy dir>/../frameworks)");
 
+  // File integrity, one shot: `fim baseline` records trees, `fim check` reports what changed.
+  fim::CommandArgs fim_args;
+  auto* fim_cmd = app.add_subcommand("fim", "File integrity: record trees (baseline) and report what changed (check).");
+  fim_cmd->require_subcommand(1);
+  auto add_fim_walk_options = [&](CLI::App* c) {
+    c->add_option("--ignore", fim_args.ignore,
+                  "Glob to leave out, relative to each --path: '*.log' (a name at any depth), 'cache/**' "
+                  "(a path; ** spans directories); repeatable");
+    c->add_flag("--no-recursive", fim_args.no_recursive, "Only each --path and the entries directly inside it");
+    c->add_option("--max-files", fim_args.max_files, "Record at most N entries (0: no cap)")->capture_default_str();
+    c->add_option("--max-read-rate", fim_args.max_read_rate,
+                  "Read at most this many bytes per second for hashing, e.g. 50MiB (default: unthrottled)");
+  };
+  auto* fim_baseline_cmd = fim_cmd->add_subcommand(
+      "baseline", "Walk the paths (symlinks never followed), hash regular files with SHA-256 and write the baseline.");
+  fim_baseline_cmd->add_option("--path", fim_args.paths, "Directory or file to record; repeatable")->required();
+  add_fim_walk_options(fim_baseline_cmd);
+  fim_baseline_cmd->add_option("--out", fim_args.out, "Baseline file to write (atomically)")->required();
+  auto* fim_check_cmd = fim_cmd->add_subcommand(
+      "check", "Compare the paths with a baseline; one file.integrity event per change as JSON lines; exit 0 when "
+               "nothing changed, 2 when something did, 1 on error.");
+  fim_check_cmd->add_option("--path", fim_args.paths, "Directory or file to check; repeatable (default: the baseline's)");
+  add_fim_walk_options(fim_check_cmd);
+  fim_check_cmd->add_option("--baseline", fim_args.baseline, "Baseline written by 'fim baseline'")->required();
+  fim_check_cmd->add_option("--out", fim_args.out, "Output file, - for stdout")->default_str("-");
+  fim_check_cmd->add_flag("--full", fim_args.full,
+                          "Re-hash every file (default: reuse the baseline's hash when size, times, inode, mode and "
+                          "owner are unchanged)");
+  fim_check_cmd->add_option("--host-name", fim_args.host_name, "host.name of the events (default: hostname)");
+
   int rc = cli::run(app, argc, argv, [&]() -> int {
     if (capture_cmd->parsed()) return run_capture_command(capture_args);
     if (enroll_cmd->parsed()) {
@@ -520,6 +551,8 @@ int agent_main(int argc, char** argv) {
       return run_agent(loaded->config, config_path);
     }
     if (scan_cmd->parsed()) return scan(scan_args);
+    if (fim_baseline_cmd->parsed()) return fim::baseline_command(fim_args);
+    if (fim_check_cmd->parsed()) return fim::check_command(fim_args);
     if (check->parsed()) return check_config(config_path);
     if (rules_test_cmd->parsed()) return rules_test(rule_paths, events_path, show_alerts);
     if (replay_cmd->parsed()) return run_replay_command(replay_args);

@@ -1,0 +1,116 @@
+// File integrity: walking the monitored trees and hashing what they hold.
+//
+// The walk:
+// - never follows a symlink (it is recorded with its target, so a symlink loop cannot be entered),
+//   not even when a root itself is one; a root is recorded as the entry it is;
+// - records devices, FIFOs and sockets by their metadata alone, never opening them;
+// - visits each directory's names in sorted order, so entries come out in path_less() order;
+// - hashes regular files with SHA-256 (OpenSSL EVP), streamed through one fixed buffer, opened
+//   with O_NOFOLLOW | O_NONBLOCK (and O_NOATIME where allowed), optionally paced by a read rate;
+// - in quick mode (a baseline given, `full` off) reuses the baseline's hash of a regular file whose
+//   size, mtime, ctime, inode, mode, uid and gid are all unchanged, without opening it;
+// - reports an entry it cannot read with its error (a scan never presents it as unchanged);
+//   an entry that vanishes between the directory listing and its stat or open is left out (a
+//   deletion to whoever compares), counted in `vanished`, not an error;
+// - stops recording at max_files entries, then only counts what it would have recorded
+//   (`capped`, `over_cap`): a capped scan cannot tell a deleted file from one it did not reach.
+//
+// Ignore globs are per root and relative to it:
+// - a glob without '/' matches an entry's name at any depth ("*.log", "*.swp");
+// - a glob with '/' matches the path relative to the root, component by component ("cache/**",
+//   "uploads/*/tmp", "/build" — a leading '/' only anchors, as every such glob is anchored);
+// - in a component, '*', '?' and "[...]" match as in fnmatch(3) (a '*' never crosses a '/');
+//   a "**" component matches zero or more components; a trailing "**" one or more, so "cache/**"
+//   ignores everything inside cache/ but still records cache/ itself, and "cache" ignores both;
+// - an ignored directory is not entered.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/fim/baseline.h"
+#include "common/result.h"
+
+namespace vigil::agent::fim {
+
+// The default cap on recorded entries (fim.max_files).
+inline constexpr uint64_t kDefaultMaxFiles = 500'000;
+
+struct ScanOptions {
+  std::vector<Root> roots{};
+  uint64_t max_files{kDefaultMaxFiles};  // 0: no cap
+  uint64_t max_read_rate{0};             // bytes per second read for hashing; 0: unthrottled
+  bool full{false};                      // re-hash every file even when its metadata match the baseline
+  bool missing_root_is_error{true};      // false when checking: a deleted root is a change
+};
+
+struct ScanStats {
+  uint64_t entries{0};  // recorded
+  uint64_t files{0};
+  uint64_t dirs{0};
+  uint64_t symlinks{0};
+  uint64_t special{0};
+  uint64_t hashed{0};  // files whose content was read
+  uint64_t reused{0};  // files whose baseline hash was reused without opening them
+  uint64_t bytes_read{0};
+  uint64_t read_calls{0};
+  uint64_t errors{0};    // entries recorded with an error
+  uint64_t vanished{0};  // gone between listing and stat/open
+  uint64_t ignored{0};
+  uint64_t over_cap{0};  // entries seen past max_files and not recorded
+  bool capped{false};
+  std::chrono::nanoseconds throttled{0};  // time spent waiting for the read rate
+};
+
+// Whether `relative` (a path relative to a root, no leading '/') matches an ignore glob.
+bool glob_match(std::string_view glob, std::string_view relative);
+
+// Normalises a root path: absolute (relative to the working directory), lexically normal, no
+// trailing '/'.
+std::string normalize_root(std::string_view path);
+
+class Scanner {
+ public:
+  using Sink = std::function<void(const FileInfo&)>;
+
+  // Roots are normalised and sorted; a root inside a recursive root is covered by it (the outer
+  // root's ignore globs apply) and dropped.
+  explicit Scanner(ScanOptions options);
+  ~Scanner();
+  Scanner(const Scanner&) = delete;
+  Scanner& operator=(const Scanner&) = delete;
+
+  // Walks every root and hands each entry to `sink`. `baseline` (optional) enables quick re-checks.
+  // Fails only on a root that cannot be walked at all (missing when missing_root_is_error).
+  Result<void> run(const Sink& sink, const Baseline* baseline = nullptr);
+
+  // Whether a scan of these roots would record `path` (under a root, within its depth, not
+  // ignored): what a comparison may call deleted when the scan did not see it.
+  bool in_scope(std::string_view path) const;
+
+  const std::vector<Root>& roots() const { return options_.roots; }
+  const ScanOptions& options() const { return options_; }
+  const ScanStats& stats() const { return stats_; }
+
+ private:
+  struct Walk;
+  bool ignored(const Root& root, std::string_view relative, std::string_view name) const;
+  void visit(Walk& w, int dirfd, const char* name, const Root& root, bool list_children, bool emit_self);
+  void walk_dir(Walk& w, int fd, const Root& root);
+  bool hash_file(Walk& w, int dirfd, const char* name);
+  void pace(size_t bytes);
+
+  ScanOptions options_;
+  ScanStats stats_{};
+  std::vector<unsigned char> buf_;
+  double tokens_{0};
+  std::chrono::steady_clock::time_point refilled_{};
+};
+
+}  // namespace vigil::agent::fim
