@@ -22,6 +22,8 @@ packages=(
   python3-aiosmtpd
   # several collectors behind one TCP load balancer (tests/integration/haproxy_collectors.py)
   haproxy
+  # the FIM benchmark beside AIDE (bench/fim_vs_aide.py)
+  aide
   # reports rendered to PDF/PNG (and the web console driven) by headless Chromium
   chromium fonts-dejavu-core
   # the web console's end-to-end test drives Chromium through WebDriver

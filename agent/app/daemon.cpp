@@ -15,6 +15,7 @@
 #include "agent/checks/scheduled_scans.h"
 #include "agent/fleet/bundle_client.h"
 #include "agent/pipeline/capture_source.h"
+#include "agent/pipeline/fim_source.h"
 #include "agent/pipeline/inbox_source.h"
 #include "agent/pipeline/log_inputs.h"
 #include "agent/pipeline/pipeline.h"
@@ -203,11 +204,22 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
     scans.set_extra_paths({});
     if (!scans.load()) return 1;
   }
+  // File integrity (fim:), its baseline under state_dir; off without trees.
+  std::unique_ptr<pipeline::FimSource> fim;
+  if (cfg.fim.enabled()) {
+    fim = std::make_unique<pipeline::FimSource>(
+        cfg.fim, (fs::path(cfg.agent.state_dir) / pipeline::FimSource::kBaselineName).string(), host);
+    size_t realtime = std::count_if(cfg.fim.paths.begin(), cfg.fim.paths.end(), [](const FimPath& p) { return p.realtime; });
+    log->info("file integrity: {} trees ({} in realtime), full scan every {} s", cfg.fim.paths.size(), realtime,
+              std::chrono::duration_cast<std::chrono::seconds>(cfg.fim.interval).count());
+    fim->start();
+  }
   std::vector<pipeline::Source*> sources;
   for (auto& c : captures) sources.push_back(c.get());
   sources.push_back(&logs);
   sources.push_back(&inbox);
   sources.push_back(&scans);
+  if (fim) sources.push_back(fim.get());
 
   ShipperOptions sh;
   sh.addresses = cfg.collector.addresses;
@@ -336,7 +348,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
       }
     }
     if (stopping) scans.stop();
-    size_t n = logs.poll(pipe) + inbox.poll(pipe) + scans.poll(pipe);
+    size_t n = logs.poll(pipe) + inbox.poll(pipe) + scans.poll(pipe) + (fim ? fim->poll(pipe) : 0);
     if (now >= next_health || stopping || health_now) {
       health_now = false;
       Event health = health_event(sink, shipper, sources, pipe, !captures.empty());
@@ -391,6 +403,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   }
   sd_notify(0, "STOPPING=1");
   scans.wait();
+  if (fim) fim->stop();  // its baseline written when what it reported is in the spool
   log->info("stopping: delivering what is spooled (up to 5 s)");
   shipper.stop(std::chrono::seconds(5));
   auto st = spool.stats();

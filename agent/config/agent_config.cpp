@@ -195,6 +195,63 @@ void read_spool(YamlReader& r, const YAML::Node& n, SpoolSection& out) {
   }
 }
 
+void read_fim(YamlReader& r, const YAML::Node& n, FimSection& out) {
+  MapReader m(r, n, "fim");
+  if (!m.is_map()) return;
+  if (auto v = m.get("interval")) r.read_duration(v, out.interval, m.path("interval"), 10s, 30 * 24h);
+  if (auto v = m.get("max_files")) {
+    int64_t files = 0;
+    if (r.read(v, files, m.path("max_files"), 1, 100'000'000)) out.max_files = static_cast<uint64_t>(files);
+  }
+  if (auto v = m.get("max_read_rate")) {
+    // "50MiB/s" or "50MiB": bytes per second.
+    std::string_view text = v.IsScalar() ? std::string_view(v.Scalar()) : std::string_view();
+    if (text.ends_with("/s")) text.remove_suffix(2);
+    auto rate = v.IsScalar() ? config::parse_size(text) : std::nullopt;
+    if (!rate || *rate < 64 * 1024 || *rate > 64 * kGiB) {
+      r.error(v, fmt::format("{}: expected a rate between 64KiB/s and 64GiB/s such as 50MiB/s", m.path("max_read_rate")));
+    } else {
+      out.max_read_rate = *rate;
+    }
+  }
+  if (auto v = m.get("paths")) {
+    if (!v.IsSequence()) {
+      r.error(v, fmt::format("{}: expected a list of trees ({{path: DIR, recursive: true, realtime: true, ignore: "
+                             "[GLOB]}})",
+                             m.path("paths")));
+    } else {
+      std::unordered_set<std::string> seen;
+      for (size_t i = 0; i < v.size(); ++i) {
+        MapReader pm(r, v[i], fmt::format("fim.paths[{}]", i));
+        if (!pm.is_map()) continue;
+        FimPath p;
+        if (auto pv = pm.require("path"); pv && r.read_path(pv, p.path, pm.path("path"))) {
+          p.path = fim::normalize_root(p.path);
+          std::error_code ec;
+          if (!seen.insert(p.path).second) {
+            r.error(pv, fmt::format("{}: '{}' is listed twice", pm.path("path"), p.path));
+          } else if (!std::filesystem::exists(std::filesystem::symlink_status(p.path, ec))) {
+            r.warning(pv, fmt::format("{}: '{}' does not exist yet (it is reported when it appears)", pm.path("path"),
+                                      p.path));
+          }
+        }
+        if (auto pv = pm.get("recursive")) r.read(pv, p.recursive, pm.path("recursive"));
+        if (auto pv = pm.get("realtime")) r.read(pv, p.realtime, pm.path("realtime"));
+        if (auto pv = pm.get("ignore")) {
+          if (r.read_list(pv, p.ignore, pm.path("ignore"))) {
+            for (size_t k = 0; k < p.ignore.size(); ++k) {
+              if (p.ignore[k].empty()) r.error(pv[k], fmt::format("{}: an empty glob", pm.path("ignore")));
+            }
+          }
+        }
+        pm.finish();
+        out.paths.push_back(std::move(p));
+      }
+    }
+  }
+  m.finish();
+}
+
 }  // namespace
 
 AgentConfig read_agent_config(YamlReader& r, const YAML::Node& root) {
@@ -210,6 +267,7 @@ AgentConfig read_agent_config(YamlReader& r, const YAML::Node& root) {
   read_policies(r, top.get("policies"), cfg.policies);
   read_spool(r, top.get("spool"), cfg.spool);
   config::read_logging_section(r, top.get("logging"), cfg.logging);
+  if (auto v = top.get("fim"); v && !v.IsNull()) read_fim(r, v, cfg.fim);
   top.finish();
   if (cfg.policies.inbox.empty()) cfg.policies.inbox = cfg.agent.state_dir + "/inbox";
   return cfg;
@@ -359,6 +417,7 @@ ConfigReload plan_reload(const AgentConfig& running, const AgentConfig& loaded) 
   restart_if(loaded.capture != running.capture, "capture");
   restart_if(loaded.flows != running.flows, "flows");
   restart_if(loaded.spool != running.spool, "spool");
+  restart_if(loaded.fim != running.fim, "fim");
   restart_if(loaded.policies.run != running.policies.run, "policies.run");
   restart_if(loaded.policies.full_report_interval != running.policies.full_report_interval,
              "policies.full_report_interval");

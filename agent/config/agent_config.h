@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/fim/scanner.h"
 #include "agent/flow/flow_table.h"
 #include "common/config/logging_section.h"
 #include "common/config/yaml_reader.h"
@@ -97,6 +98,26 @@ struct SpoolSection {
   bool operator==(const SpoolSection&) const = default;
 };
 
+// fim: file integrity monitoring (shared/DESIGN.md "File integrity"). No paths: off.
+struct FimPath {
+  std::string path{};  // absolute (relative ones are taken from agent.yaml's directory)
+  bool recursive{true};
+  bool realtime{true};  // inotify besides the scheduled scan
+  std::vector<std::string> ignore{};  // globs relative to `path` (agent/fim/scanner.h)
+
+  bool operator==(const FimPath&) const = default;
+};
+
+struct FimSection {
+  std::chrono::milliseconds interval{12h};  // full rescan (quick: unchanged metadata reuses the hash)
+  std::vector<FimPath> paths{};
+  uint64_t max_files{fim::kDefaultMaxFiles};
+  uint64_t max_read_rate{fim::kDefaultMaxReadRate};  // bytes per second read for hashing
+
+  bool enabled() const { return !paths.empty(); }
+  bool operator==(const FimSection&) const = default;
+};
+
 struct AgentConfig {
   AgentSection agent;
   CollectorSection collector;
@@ -107,6 +128,7 @@ struct AgentConfig {
   PoliciesSection policies;
   SpoolSection spool;
   config::LoggingSection logging;
+  FimSection fim{};
 };
 
 // What a reload (SIGHUP) of agent.yaml does to a running agent: `applied` is the running
@@ -114,7 +136,9 @@ struct AgentConfig {
 // rules, policies except run and full_report_interval, logging.level, agent.health_interval);
 // the other settings keep their running values and, where the file changed them, are named in
 // `needs_restart` (state_dir, the identity and spool under it, the user, captures whose
-// privileges are gone, the collector connection, flows, spool, queues).
+// privileges are gone, the collector connection, flows, spool, queues, fim: its trees are
+// baselined and watched at start; a tree added by a restart is baselined silently, one removed is
+// dropped from the baseline).
 struct ConfigReload {
   AgentConfig applied;
   std::vector<std::string> needs_restart;

@@ -301,6 +301,13 @@ std::optional<size_t> Baseline::find(std::string_view path) const {
   return static_cast<size_t>(it - records_.begin());
 }
 
+size_t Baseline::lower_bound(std::string_view path) const {
+  auto it = std::lower_bound(records_.begin(), records_.end(), path, [this](const Record& r, std::string_view p) {
+    return path_less(str(r.path_off, r.path_len), p);
+  });
+  return static_cast<size_t>(it - records_.begin());
+}
+
 // --- Writing ----------------------------------------------------------------------------------
 
 Result<void> write_baseline(const Baseline& baseline, const std::string& file) {

@@ -101,6 +101,9 @@ class Baseline {
   FileInfo info(size_t i) const;
   // The index of `path` (after finish()), by binary search.
   std::optional<size_t> find(std::string_view path) const;
+  // The index of the first entry not path_less() than `path` (size() when none): `path` itself,
+  // then what lies under it, come next and in a row.
+  size_t lower_bound(std::string_view path) const;
   // Bytes held (records and string pool), for the memory figures.
   size_t memory_bytes() const { return records_.capacity() * sizeof(Record) + pool_.capacity(); }
 

@@ -86,16 +86,41 @@ void fill(FileInfo& info, const struct stat& st) {
   info.error.clear();
 }
 
-bool under(std::string_view path, std::string_view root) {
-  if (root == "/") return path.size() > 1 && path[0] == '/';
-  return path.size() > root.size() && path.starts_with(root) && path[root.size()] == '/';
-}
+bool under(std::string_view path, std::string_view root) { return path_under(path, root); }
 
 std::string_view relative_to(std::string_view path, std::string_view root) {
   return path.substr(root == "/" ? 1 : root.size() + 1);
 }
 
 }  // namespace
+
+bool path_under(std::string_view path, std::string_view dir) {
+  if (dir == "/") return path.size() > 1 && path[0] == '/';
+  return path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
+}
+
+std::chrono::nanoseconds ReadRate::take(size_t bytes) {
+  if (rate_ == 0) return std::chrono::nanoseconds{0};
+  const double rate = static_cast<double>(rate_);
+  const double burst = std::max(rate / 10, 128.0 * 1024);
+  std::chrono::nanoseconds wait{0};
+  {
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (tokens_ < 0 && refilled_ == std::chrono::steady_clock::time_point{}) {
+      tokens_ = burst;
+    } else {
+      tokens_ = std::min(burst, tokens_ + std::chrono::duration<double>(now - refilled_).count() * rate);
+    }
+    refilled_ = now;
+    tokens_ -= static_cast<double>(bytes);
+    if (tokens_ < 0) {
+      wait = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(-tokens_ / rate));
+    }
+  }
+  if (wait.count() > 0) std::this_thread::sleep_for(wait);
+  return wait;
+}
 
 bool glob_match(std::string_view glob, std::string_view relative) {
   auto g = split_components(glob);
@@ -115,6 +140,7 @@ std::string normalize_root(std::string_view path) {
 
 struct Scanner::Walk {
   const Sink* sink{nullptr};
+  const Sink* on_dir{nullptr};
   const Baseline* baseline{nullptr};
   FileInfo info{};
   std::string path{};
@@ -169,6 +195,10 @@ bool Scanner::in_scope(std::string_view path) const {
 }
 
 void Scanner::pace(size_t bytes) {
+  if (options_.shared_rate) {
+    stats_.throttled += options_.shared_rate->take(bytes);
+    return;
+  }
   if (options_.max_read_rate == 0) return;
   const double rate = static_cast<double>(options_.max_read_rate);
   const double burst = std::max(rate / 10, static_cast<double>(kReadBuffer));
@@ -191,7 +221,7 @@ Result<void> Scanner::run(const Sink& sink, const Baseline* baseline) {
   if (!w.md) return make_error("SHA-256: cannot allocate a digest context");
   w.sink = &sink;
   w.baseline = baseline;
-  for (size_t i = 0; i < options_.roots.size(); ++i) {
+  for (size_t i = 0; i < options_.roots.size() && !cancelled(); ++i) {
     const Root& root = options_.roots[i];
     struct stat st {};
     if (::lstat(root.path.c_str(), &st) != 0) {
@@ -315,7 +345,33 @@ void Scanner::visit(Walk& w, int dirfd, const char* name, const Root& root, bool
       (*w.sink)(info);
     }
   }
-  if (subfd >= 0) walk_dir(w, subfd, root);
+  if (subfd >= 0) {
+    if (w.on_dir) {
+      info.path = w.path;
+      (*w.on_dir)(info);
+    }
+    walk_dir(w, subfd, root);
+  }
+}
+
+void Scanner::run_path(std::string_view path, bool subtree, const Sink& sink, const Baseline* baseline,
+                       const Sink& on_dir) {
+  stats_ = {};
+  const Root* root = nullptr;
+  for (const auto& r : options_.roots) {
+    if (path == r.path || under(path, r.path)) root = &r;
+  }
+  if (!root || !in_scope(path)) return;
+  // Beneath a flat root only its own entries are recorded: one of them is never entered.
+  const bool enter = subtree && (root->recursive || path == root->path);
+  Walk w;
+  if (!w.md) return;
+  w.sink = &sink;
+  w.on_dir = on_dir ? &on_dir : nullptr;
+  w.baseline = baseline;
+  w.path = std::string(path);
+  const std::string name(path);
+  visit(w, AT_FDCWD, name.c_str(), *root, enter, true);
 }
 
 void Scanner::walk_dir(Walk& w, int fd, const Root& root) {
@@ -333,6 +389,7 @@ void Scanner::walk_dir(Walk& w, int fd, const Root& root) {
   std::sort(names.begin(), names.end());
   const size_t base = w.path.size();
   for (const auto& n : names) {
+    if (cancelled()) break;
     if (w.path != "/") w.path += '/';
     w.path += n;
     if (ignored(root, relative_to(w.path, root.path), n)) {
@@ -373,6 +430,11 @@ bool Scanner::hash_file(Walk& w, int dirfd, const char* name) {
     }
     ++stats_.read_calls;
     if (n == 0) break;
+    if (cancelled()) {
+      info.error = "scan cancelled";
+      ::close(fd);
+      return true;
+    }
     stats_.bytes_read += static_cast<uint64_t>(n);
     EVP_DigestUpdate(w.md.get(), buf_.data(), static_cast<size_t>(n));
     pace(static_cast<size_t>(n));

@@ -27,9 +27,12 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +44,24 @@ namespace vigil::agent::fim {
 
 // The default cap on recorded entries (fim.max_files).
 inline constexpr uint64_t kDefaultMaxFiles = 500'000;
+// The default read rate of the agent's scans (fim.max_read_rate), bytes per second.
+inline constexpr uint64_t kDefaultMaxReadRate = 50ULL << 20;
+
+// A read rate shared by scanners on several threads (the agent's scheduled scan and its realtime
+// re-examinations draw on one budget): a token bucket holding a tenth of a second of reading.
+class ReadRate {
+ public:
+  explicit ReadRate(uint64_t bytes_per_second) : rate_(bytes_per_second) {}
+  // Takes `bytes` from the budget, sleeping while it is overdrawn; returns the time slept.
+  std::chrono::nanoseconds take(size_t bytes);
+  uint64_t rate() const { return rate_; }
+
+ private:
+  const uint64_t rate_;
+  std::mutex mu_{};
+  double tokens_{-1};  // negative before the first take: the bucket starts full
+  std::chrono::steady_clock::time_point refilled_{};
+};
 
 struct ScanOptions {
   std::vector<Root> roots{};
@@ -48,6 +69,8 @@ struct ScanOptions {
   uint64_t max_read_rate{0};             // bytes per second read for hashing; 0: unthrottled
   bool full{false};                      // re-hash every file even when its metadata match the baseline
   bool missing_root_is_error{true};      // false when checking: a deleted root is a change
+  std::shared_ptr<ReadRate> shared_rate{};  // when set, paces reads instead of max_read_rate
+  const std::atomic<bool>* cancel{nullptr};  // when set and true, the walk stops (entries after it are left out)
 };
 
 struct ScanStats {
@@ -71,6 +94,9 @@ struct ScanStats {
 // Whether `relative` (a path relative to a root, no leading '/') matches an ignore glob.
 bool glob_match(std::string_view glob, std::string_view relative);
 
+// Whether `path` lies strictly under the directory `dir` ("/" holds every other absolute path).
+bool path_under(std::string_view path, std::string_view dir);
+
 // Normalises a root path: absolute (relative to the working directory), lexically normal, no
 // trailing '/'.
 std::string normalize_root(std::string_view path);
@@ -90,6 +116,14 @@ class Scanner {
   // Fails only on a root that cannot be walked at all (missing when missing_root_is_error).
   Result<void> run(const Sink& sink, const Baseline* baseline = nullptr);
 
+  // Walks one path inside the roots as run() would (its root's ignore globs and depth apply): the
+  // entry itself and, when `subtree` and it is a directory the walk would enter, what lies under
+  // it. Nothing is handed out for a path out of scope or gone. `on_dir`, when set, is called with
+  // each directory before it is listed (a realtime watch added there misses nothing created after
+  // the listing).
+  void run_path(std::string_view path, bool subtree, const Sink& sink, const Baseline* baseline = nullptr,
+                const Sink& on_dir = {});
+
   // Whether a scan of these roots would record `path` (under a root, within its depth, not
   // ignored): what a comparison may call deleted when the scan did not see it.
   bool in_scope(std::string_view path) const;
@@ -100,6 +134,7 @@ class Scanner {
 
  private:
   struct Walk;
+  bool cancelled() const { return options_.cancel && options_.cancel->load(std::memory_order_relaxed); }
   bool ignored(const Root& root, std::string_view relative, std::string_view name) const;
   void visit(Walk& w, int dirfd, const char* name, const Root& root, bool list_children, bool emit_self);
   void walk_dir(Walk& w, int fd, const Root& root);

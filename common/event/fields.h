@@ -117,7 +117,14 @@ struct FieldId {
   X(check_evidence, "vigil.check.evidence", string)                 \
   X(check_level, "vigil.check.level", integer)                      \
   X(check_remediation, "vigil.check.remediation", string)           \
-  X(policy_id, "vigil.policy.id", string)
+  X(policy_id, "vigil.policy.id", string)                           \
+  X(event_type, "event.type", list)                                 \
+  X(file_path, "file.path", string)                                 \
+  X(file_name, "file.name", string)                                 \
+  X(file_directory, "file.directory", string)                       \
+  X(file_extension, "file.extension", string)                       \
+  X(file_type, "file.type", string)                                 \
+  X(file_hash_sha256, "file.hash.sha256", string)
 
 namespace fields {
 enum Known : uint32_t {

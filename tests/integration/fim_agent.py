@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""File integrity in the running agent (real processes on 127.0.0.1): the agent watches a
+temporary tree with `realtime: true`. Its first start records the baseline silently; then a
+creation, a content change, a mode change, an owner change (as root), a deletion, a rename, a
+`mkdir -p` of a deep path, a file written 1,000 times and a web shell dropped into the tree's
+var/www: each reported once at the collector with its before and after, the burst as one change
+with the final hash, the web shell raising VGL-FIM-0001 (the rule matches web roots anywhere in a
+path). Then the agent is stopped, files change, and it starts again: the changes made while it
+was stopped are reported as changes against the baseline it kept under state_dir.
+
+Usage: fim_agent.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
+"""
+import hashlib
+import json
+import os
+import sqlite3
+import time
+
+from vigil_harness import Harness
+
+
+def write(path, text, mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def sha(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+h = Harness("vigil-fim-agent.")
+try:
+    tree = f"{h.tmp}/tree"
+    data = f"{tree}/data"
+    www = f"{tree}/var/www/html"
+    for name in ("keep", "mode", "owner", "gone", "old-name", "burst"):
+        write(f"{data}/{name}.txt", f"{name} before\n")
+    write(f"{www}/index.html", "<h1>Welcome</h1>\n")
+    write(f"{data}/editor.swp", "ignored\n")
+
+    h.init_collector()
+    h.start_collector()
+    agent, _ = h.enroll_agent(
+        "fim", "raw",
+        top_extra=f'fim: {{interval: 1h, paths: [{{path: "{tree}", realtime: true, ignore: ["*.swp"]}}]}}\n')
+    h.start_agent(agent)
+    h.wait_for(20, lambda: "first baseline recorded" in h.log_text("fim-agent.log"), "the first baseline")
+    h.wait_for(20, lambda: "file integrity: realtime on" in h.log_text("fim-agent.log"), "the watches")
+
+    def events():
+        try:
+            with sqlite3.connect(h.db, timeout=10) as conn:
+                rows = conn.execute("SELECT body FROM records WHERE kind = 'event' AND "
+                                    "json_extract(body, '$.event.dataset') = 'file.integrity' ORDER BY seq").fetchall()
+        except sqlite3.Error:
+            return []
+        return [json.loads(b) for (b,) in rows]
+
+    def alerts(rule):
+        try:
+            with sqlite3.connect(h.db, timeout=10) as conn:
+                return [json.loads(b) for (b,) in conn.execute(
+                    "SELECT body FROM records WHERE kind = 'alert' AND json_extract(body, '$.rule.id') = ?",
+                    (rule,)).fetchall()]
+        except sqlite3.Error:
+            return []
+
+    def rel(e):
+        return e["file"]["path"][len(tree) + 1:]
+
+    def by_path(got):
+        out = {}
+        for e in got:
+            out.setdefault(rel(e), []).append(e)
+        return out
+
+    def expect(got, wanted, when):
+        """Each (path, type) of `wanted` exactly once and nothing else."""
+        seen = sorted((rel(e), e["event"]["type"][0]) for e in got)
+        if seen != sorted(wanted):
+            h.fail(f"{when}: events {seen}, wanted {sorted(wanted)}")
+
+    time.sleep(1)
+    if events():
+        h.fail(f"the first baseline reported events: {[rel(e) for e in events()]}")
+
+    # --- Changes while the agent runs ---------------------------------------------------------
+    started = time.time()
+    write(f"{data}/new.txt", "new\n")
+    write(f"{data}/keep.txt", "keep after, longer\n")
+    os.chmod(f"{data}/mode.txt", 0o600)
+    as_root = os.geteuid() == 0
+    if as_root:
+        os.chown(f"{data}/owner.txt", 1234, 1234)
+    os.remove(f"{data}/gone.txt")
+    os.rename(f"{data}/old-name.txt", f"{data}/new-name.txt")
+    write(f"{data}/deep/a/b/c/leaf.txt", "leaf\n")  # mkdir -p, then a file at the bottom
+    # 1,000 writes of the whole content, each its own write(2) (an inotify notification each).
+    with open(f"{data}/burst.txt", "w") as f:
+        for i in range(1000):
+            f.seek(0)
+            f.write(f"burst {i:04d}\n")
+            f.flush()
+    write(f"{www}/x.php", "<?php system($_GET['c']); ?>\n")
+    write(f"{data}/editor.swp", "still ignored\n")
+
+    wanted = [("data/new.txt", "creation"), ("data/keep.txt", "change"), ("data/mode.txt", "change"),
+              ("data/gone.txt", "deletion"), ("data/old-name.txt", "deletion"), ("data/new-name.txt", "creation"),
+              ("data/deep", "creation"), ("data/deep/a", "creation"), ("data/deep/a/b", "creation"),
+              ("data/deep/a/b/c", "creation"), ("data/deep/a/b/c/leaf.txt", "creation"),
+              ("data/burst.txt", "change"), ("var/www/html/x.php", "creation")]
+    if as_root:
+        wanted.append(("data/owner.txt", "change"))
+    h.wait_for(15, lambda: len(events()) >= len(wanted), f"{len(wanted)} realtime changes")
+    latency = time.time() - started
+    time.sleep(2.5)  # a duplicate would arrive by now
+    got = events()
+    expect(got, wanted, "realtime")
+    p = by_path(got)
+    keep = p["data/keep.txt"][0]
+    if (keep["file"]["hash"]["sha256"] != sha("keep after, longer\n")
+            or keep["vigil"]["fim"]["previous"]["hash"]["sha256"] != sha("keep before\n")
+            or "hash" not in keep["vigil"]["fim"]["changed"] or "size" not in keep["vigil"]["fim"]["changed"]):
+        h.fail(f"content change: {keep}")
+    mode = p["data/mode.txt"][0]
+    if mode["vigil"]["fim"]["changed"] != ["mode"] or mode["file"]["mode"] != "0600" or \
+            mode["vigil"]["fim"]["previous"]["mode"] != "0644":
+        h.fail(f"mode change: {mode}")
+    if as_root:
+        owner = p["data/owner.txt"][0]
+        if owner["vigil"]["fim"]["changed"] != ["owner"] or owner["file"]["uid"] != "1234" or \
+                owner["vigil"]["fim"]["previous"]["uid"] != "0":
+            h.fail(f"owner change: {owner}")
+    gone = p["data/gone.txt"][0]
+    if gone["file"]["hash"]["sha256"] != sha("gone before\n"):
+        h.fail(f"a deletion describes the entry as it was: {gone}")
+    if p["data/new-name.txt"][0]["file"]["hash"]["sha256"] != sha("old-name before\n"):
+        h.fail(f"rename: {p['data/new-name.txt'][0]}")
+    if p["data/deep/a/b/c/leaf.txt"][0]["file"]["hash"]["sha256"] != sha("leaf\n"):
+        h.fail(f"mkdir -p: {p['data/deep/a/b/c/leaf.txt'][0]}")
+    if p["data/deep"][0]["file"]["type"] != "dir":
+        h.fail(f"a directory: {p['data/deep'][0]}")
+    burst = p["data/burst.txt"][0]
+    if burst["file"]["hash"]["sha256"] != sha("burst 0999\n"):
+        h.fail(f"the burst's event does not carry the final hash: {burst}")
+    shipped = os.path.exists(f"{h.src}/rules/detection/fim.yaml")
+    if shipped:
+        h.wait_for(10, lambda: len(alerts("VGL-FIM-0001")) == 1, "the web shell alert")
+        shell = alerts("VGL-FIM-0001")[0]
+        if www + "/x.php" not in json.dumps(shell):
+            h.fail(f"the web shell alert does not name the file: {shell}")
+    else:
+        print("NOTE: rules/detection/fim.yaml is not shipped yet: the web shell alert is not checked")
+
+    # --- Changes while the agent is stopped ------------------------------------------------------
+    h.stop_agent(agent)
+    before_restart = len(got)
+    write(f"{data}/new.txt", "changed while stopped\n")
+    os.remove(f"{data}/new-name.txt")
+    write(f"{data}/while-stopped.txt", "made while stopped\n")
+    h.start_agent(agent)
+    h.wait_for(20, lambda: len(events()) >= before_restart + 3, "the changes made while stopped")
+    time.sleep(2)
+    after = events()[before_restart:]
+    expect(after, [("data/new.txt", "change"), ("data/new-name.txt", "deletion"),
+                   ("data/while-stopped.txt", "creation")], "after a restart")
+    changed = by_path(after)["data/new.txt"][0]
+    if changed["vigil"]["fim"]["previous"]["hash"]["sha256"] != sha("new\n"):
+        h.fail(f"the restart compared with another baseline: {changed}")
+    if "baseline of" not in h.log_text("fim-agent.log"):
+        h.fail("the agent did not read its kept baseline")
+
+    # Its counters (the health report sent at stop).
+    h.stop_agent(agent)
+
+    def health():
+        with sqlite3.connect(h.db, timeout=10) as conn:
+            rows = conn.execute("SELECT body FROM records WHERE json_extract(body, '$.event.dataset') = "
+                                "'agent.health' ORDER BY seq").fetchall()
+        return [json.loads(b)["vigil"]["health"].get("fim", {}) for (b,) in rows]
+
+    # One at each start and each stop; the first run's stop report holds its counts.
+    h.wait_for(20, lambda: len(health()) >= 4, "the health reports of both runs")
+    first_run = health()[1]
+    if first_run.get("events", 0) < len(wanted) or first_run.get("watches", 0) < 5 or \
+            first_run.get("rescans", 0) < 1 or "pending_folded" not in first_run:
+        h.fail(f"health counters: {first_run}")
+    print(f"fim agent: {len(wanted)} realtime changes each reported once (all within {latency:.1f} s), "
+          f"{'the web shell alert, ' if shipped else ''}3 changes made while stopped reported after the restart")
+finally:
+    h.close()
