@@ -336,41 +336,20 @@ void Exporter::start() {
     e.stats->cursor = cursor;
     log->info("export {} ({}): after alert {}", e.config.name, e.config.kind, cursor);
   }
-  thread_ = std::thread([this] { run(); });
+  loop_.start(std::chrono::seconds(1), [this] {
+    auto now = std::chrono::steady_clock::now();
+    for (auto& e : exports_) {
+      if (now >= e.retry_at && !loop_.stopping()) run_export(e);
+    }
+  });
 }
 
 void Exporter::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void Exporter::wake() {
-  {
-    std::lock_guard lock(mu_);
-    woken_ = true;
-  }
-  cv_.notify_all();
-}
-
-void Exporter::run() {
-  while (true) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_ || woken_; });
-      if (stop_) break;
-      woken_ = false;
-    }
-    auto now = std::chrono::steady_clock::now();
-    for (auto& e : exports_) {
-      if (now >= e.retry_at) run_export(e);
-    }
-  }
+  loop_.stop();
   for (auto& e : exports_) e.sink->close();
 }
+
+void Exporter::wake() { loop_.wake(); }
 
 bool Exporter::save_cursor(const Export& e, int64_t id) {
   return bool(pki::write_file(fs::path(dir_) / (e.config.name + ".cursor"), std::to_string(id) + "\n", false));
@@ -384,7 +363,7 @@ void Exporter::run_export(Export& e) {
   AlertFilter f;
   f.min_severity = e.config.min_severity;
   f.limit = 200;
-  while (!stop_) {
+  while (!loop_.stopping()) {
     auto page = store_.list_alerts(f);
     if (!page) {
       log->warn("export {}: store: {}", e.config.name, page.error());
@@ -402,7 +381,7 @@ void Exporter::run_export(Export& e) {
     if (reached || page->size() < static_cast<size_t>(f.limit)) break;
     f.before_id = page->back().id;
   }
-  for (auto it = pending.rbegin(); it != pending.rend() && !stop_; ++it) {
+  for (auto it = pending.rbegin(); it != pending.rend() && !loop_.stopping(); ++it) {
     // Lists leave the evidence out; the alert as exported carries it.
     if (it->evidence.empty()) {
       auto full = store_.get_alert(it->id);

@@ -14,6 +14,7 @@
 
 #include "collector/config/collector_config.h"
 #include "collector/store/triage_store.h"
+#include "common/util/worker_loop.h"
 
 namespace vigil::collector {
 
@@ -60,18 +61,13 @@ class Exporter {
     std::chrono::steady_clock::time_point retry_at{};
     std::chrono::milliseconds backoff{0};
   };
-  void run();
   void run_export(Export& e);
   bool save_cursor(const Export& e, int64_t id);
 
   TriageStore& store_;
   std::string dir_;
   std::vector<Export> exports_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::atomic<bool> stop_{false};  // read by the export thread between deliveries
-  bool woken_ = false;
+  util::WorkerLoop loop_;  // its last member: stopped first
 };
 
 }  // namespace vigil::collector

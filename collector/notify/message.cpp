@@ -139,6 +139,21 @@ std::string rfc5322_date(int64_t unix_seconds) {
 
 }  // namespace
 
+std::string cut_text(std::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  const size_t room = max > 4 ? max - 4 : 0;  // " …" is 4 bytes
+  size_t end = 0;
+  for (size_t i = 0; i < text.size();) {
+    size_t n = std::min(utf8_len(static_cast<unsigned char>(text[i])), text.size() - i);
+    if (i + n > room) break;
+    i += n;
+    end = i;
+  }
+  size_t nl = text.substr(0, end).rfind('\n');
+  if (nl != std::string_view::npos && nl > end / 2) end = nl;
+  return std::string(text.substr(0, end)) + " …";
+}
+
 std::string one_line(std::string_view text, size_t max) {
   std::string out;
   out.reserve(std::min(text.size(), max));

@@ -38,6 +38,10 @@ Notice render_incident_overdue(const IncidentRecord& incident, int which, const 
 // UTF-8 boundary: for values that must stay on one line.
 std::string one_line(std::string_view text, size_t max = 300);
 
+// Text kept whole up to `max` bytes, else cut after its last line break that fits (or, with none, at
+// a UTF-8 character boundary) and " …" added: for channels that bound a message's length.
+std::string cut_text(std::string_view text, size_t max);
+
 // RFC 2047 "=?UTF-8?B?...?=" words (each at most 75 characters) joined by CRLF SP folds; plain
 // ASCII text without controls or "=?" is returned as it is.
 std::string encode_header_words(std::string_view utf8);

@@ -148,25 +148,17 @@ void Notifier::start() {
         t.config.type == "email" ? t.config.smtp.to_string() + " (" + t.config.tls + ")" : t.config.api_url;
     log->info("notify {} ({} via {}): after alert {}", t.config.name, t.config.type, where, t.state.cursor);
   }
-  thread_ = std::thread([this] { run(); });
+  loop_.start(std::chrono::seconds(1), [this] {
+    auto now = std::chrono::steady_clock::now();
+    for (auto& t : targets_) {
+      if (now >= t.retry_at && !loop_.stopping()) run_target(t);
+    }
+  });
 }
 
-void Notifier::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void Notifier::stop() { loop_.stop(); }
 
-void Notifier::wake() {
-  {
-    std::lock_guard lock(mu_);
-    woken_ = true;
-  }
-  cv_.notify_all();
-}
+void Notifier::wake() { loop_.wake(); }
 
 size_t Notifier::announce(const notify::Announcement& a) {
   size_t taken = 0;
@@ -187,25 +179,9 @@ size_t Notifier::announce(const notify::Announcement& a) {
       t.announcements.emplace_back(t.config.lang == "en" ? a.en : a.vi, fmt::format("vigil-{}-{}", a.id, t.config.name));
       ++taken;
     }
-    woken_ = true;
   }
-  cv_.notify_all();
+  loop_.wake();
   return taken;
-}
-
-void Notifier::run() {
-  while (true) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_ || woken_; });
-      if (stop_) break;
-      woken_ = false;
-    }
-    auto now = std::chrono::steady_clock::now();
-    for (auto& t : targets_) {
-      if (now >= t.retry_at && !stop_) run_target(t);
-    }
-  }
 }
 
 bool Notifier::save(const Target& t) {
@@ -220,7 +196,7 @@ Result<std::vector<AlertRecord>> Notifier::pending(const Target& t, int64_t upto
   f.agencies_in = t.config.agencies;
   f.limit = 200;
   f.before_id = upto > 0 ? upto + 1 : 0;
-  while (!stop_) {
+  while (!loop_.stopping()) {
     auto page = store_.list_alerts(f);
     if (!page) return make_error(page.error());
     bool reached = false;
@@ -259,7 +235,7 @@ bool Notifier::deliver(Target& t, const notify::Notice& n, const std::string& me
 void Notifier::run_target(Target& t) {
   auto log = logging::get("notify");
   // Announcements first: few, and about things that wait on people.
-  while (!stop_) {
+  while (!loop_.stopping()) {
     std::pair<notify::Notice, std::string> n;
     {
       std::lock_guard lock(mu_);
@@ -297,6 +273,25 @@ void Notifier::run_target(Target& t) {
     persist();
   }
 
+  // The window is full and alerts already wait for its digest: only the newest matters (it widens
+  // the digest), one row instead of paging back through everything held.
+  if (t.state.held_upto != 0 && !rate.allows(t.state, now)) {
+    AlertFilter newest;
+    newest.min_severity = t.config.min_severity;
+    newest.agencies_in = t.config.agencies;
+    newest.limit = 1;
+    auto top = store_.list_alerts(newest);
+    if (!top) {
+      log->warn("notify {}: store: {}", t.config.name, top.error());
+      return;
+    }
+    if (!top->empty() && top->front().id > t.state.held_upto) {
+      rate.hold(t.state, top->front().id);
+      persist();
+    }
+    return;
+  }
+
   auto list = pending(t, 0);
   if (!list) {
     log->warn("notify {}: store: {}", t.config.name, list.error());
@@ -304,7 +299,7 @@ void Notifier::run_target(Target& t) {
   }
   bool changed = false;
   for (auto& a : *list) {
-    if (stop_) break;
+    if (loop_.stopping()) break;
     if (!rate.allows(t.state, now)) {
       if (a.id > t.state.held_upto) {
         rate.hold(t.state, a.id);

@@ -20,6 +20,7 @@
 #include "collector/notify/message.h"
 #include "collector/notify/senders.h"
 #include "collector/store/triage_store.h"
+#include "common/util/worker_loop.h"
 
 namespace vigil::collector {
 
@@ -112,7 +113,6 @@ class Notifier {
     std::chrono::steady_clock::time_point retry_at{};
     std::chrono::milliseconds backoff{0};
   };
-  void run();
   void run_target(Target& t);
   bool deliver(Target& t, const notify::Notice& n, const std::string& message_id);
   bool save(const Target& t);
@@ -122,11 +122,8 @@ class Notifier {
   std::string dir_;
   std::string console_url_;
   std::vector<Target> targets_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::atomic<bool> stop_{false};
-  bool woken_ = false;
+  std::mutex mu_;  // guards each target's announcements
+  util::WorkerLoop loop_;  // its last member: stopped first
 };
 
 }  // namespace vigil::collector

@@ -7,6 +7,8 @@
 #include <mutex>
 
 #include <fmt/format.h>
+
+#include "common/ingest/bounded_json.h"
 #include <nlohmann/json.hpp>
 
 namespace vigil::collector::notify {
@@ -145,7 +147,7 @@ class TelegramSender : public Sender {
     curl_easy_setopt(e.h, CURLOPT_URL, url.c_str());
     // Telegram takes 4096 characters a message; a digest is cut there.
     std::string text = notice.subject + "\n\n" + notice.body;
-    if (text.size() > 4000) text = one_line(text.substr(0, 3990), 3990) + " …";
+    text = cut_text(text, 4000);
     nlohmann::json body = {{"chat_id", t_.chat_id}, {"text", text}, {"disable_web_page_preview", true}};
     const std::string payload = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     curl_easy_setopt(e.h, CURLOPT_POSTFIELDS, payload.c_str());
@@ -161,7 +163,9 @@ class TelegramSender : public Sender {
     if (rc != CURLE_OK) return make_error(scrub("Telegram API: " + curl_failure(e, rc), t_.bot_token));
     long status = 0;
     curl_easy_getinfo(e.h, CURLINFO_RESPONSE_CODE, &status);
-    auto j = nlohmann::json::parse(answer, nullptr, false);
+    // The answer is bounded in size (kMaxAnswer) and, here, in depth.
+    auto parsed = ingest::parse_bounded_json(answer);
+    nlohmann::json j = parsed ? std::move(*parsed) : nlohmann::json();
     bool ok = status == 200 && j.is_object() && j.value("ok", false);
     if (!ok) {
       std::string desc = j.is_object() && j.contains("description") && j["description"].is_string()

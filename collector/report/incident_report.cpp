@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collector/report/report_html.h"
+#include "common/ingest/bounded_json.h"
 
 namespace vigil::collector {
 
@@ -20,7 +21,7 @@ using report_html::Word;
 // An alert's event data is printed up to this many bytes.
 constexpr size_t kEvidenceMax = 4096;
 // Event data nested deeper than this is printed as it came rather than parsed and re-indented.
-constexpr int kEvidenceDepth = 64;
+constexpr size_t kEvidenceDepth = 64;
 
 constexpr Word kWords[] = {
     {"title", "Báo cáo sự cố an toàn thông tin", "Information security incident report"},
@@ -31,11 +32,6 @@ constexpr Word kWords[] = {
     {"incident_title", "Tiêu đề", "Title"},
     {"severity", "Mức độ nghiêm trọng", "Severity"},
     {"severity_short", "Mức độ", "Severity"},
-    {"info", "Thông tin", "Info"},
-    {"low", "Thấp", "Low"},
-    {"medium", "Trung bình", "Medium"},
-    {"high", "Cao", "High"},
-    {"critical", "Nghiêm trọng", "Critical"},
     {"status", "Trạng thái", "Status"},
     {"open", "Đang mở", "Open"},
     {"contained", "Đã ngăn chặn", "Contained"},
@@ -137,12 +133,6 @@ std::string joined(const std::vector<std::string>& values, const Tr& tr) {
   return out;
 }
 
-std::string severity_word(int severity, const Tr& tr) {
-  static const char* const kNames[] = {"info", "low", "medium", "high", "critical"};
-  if (severity < 1 || severity > 5) return std::to_string(severity);
-  return tr(kNames[severity - 1]);
-}
-
 std::string status_word(const std::string& status, const Tr& tr) {
   return incident_status_rank(status) >= 0 ? tr(status) : html_escape(status);
 }
@@ -195,36 +185,11 @@ std::string entries_table(const std::vector<const IncidentEntry*>& entries, cons
   return h + "</tbody></table>";
 }
 
-// Deeper than `limit` levels of arrays and objects, counted outside strings.
-bool too_deep(std::string_view s, int limit) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : s) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > limit) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return false;
-}
-
-// The event data re-indented when it is JSON, as it came otherwise.
+// The event data re-indented when it is JSON (nesting bounded), as it came otherwise.
 std::string pretty(const std::string& evidence) {
-  if (too_deep(evidence, kEvidenceDepth)) return evidence;
-  json j = json::parse(evidence, nullptr, false);
-  if (j.is_discarded()) return evidence;
-  return j.dump(2, ' ', false, json::error_handler_t::replace);
+  auto j = ingest::parse_bounded_json(evidence, kEvidenceDepth);
+  if (!j) return evidence;
+  return j->dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 // The length of `s` cut to at most `max` bytes at the end of a line (or of a UTF-8 character when
@@ -267,7 +232,7 @@ std::string incident_report_html(const IncidentRecord& incident, const std::stri
   };
   fact("id", std::to_string(incident.id));
   fact("incident_title", "<b>" + html_escape(incident.title) + "</b>");
-  fact("severity", severity_word(incident.severity, tr));
+  fact("severity", tr.severity(incident.severity));
   fact("status", "<b>" + status_word(incident.status, tr) + "</b>");
   fact("assignee", incident.assignee.empty() ? tr("unassigned") : html_escape(incident.assignee));
   fact("created_by", or_dash(incident.created_by));
@@ -310,7 +275,7 @@ std::string incident_report_html(const IncidentRecord& incident, const std::stri
     for (const auto& a : incident.alerts) {
       std::string rule = "<b>" + or_dash(a.rule_id) + "</b>";
       if (!a.rule_name.empty()) rule += "<br>" + html_escape(a.rule_name);
-      h += cells({fmt::format("#{}", a.alert_id), utc(a.time, true), severity_word(a.severity, tr), rule, or_dash(a.agency),
+      h += cells({fmt::format("#{}", a.alert_id), utc(a.time, true), tr.severity(a.severity), rule, or_dash(a.agency),
                   or_dash(a.host), or_dash(a.source_ip), or_dash(a.user_name)});
     }
     h += "</tbody></table>\n";

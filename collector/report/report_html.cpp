@@ -26,11 +26,30 @@ constexpr std::string_view kStyle =
 
 }  // namespace
 
+namespace {
+
+// Words every report shares: the severities (info .. critical, as rules and alerts name them).
+constexpr Word kSharedWords[] = {
+    {"info", "Thông tin", "Info"}, {"low", "Thấp", "Low"},           {"medium", "Trung bình", "Medium"},
+    {"high", "Cao", "High"},       {"critical", "Nghiêm trọng", "Critical"},
+};
+
+}  // namespace
+
 std::string Words::operator()(std::string_view key) const {
   for (const auto& w : words_) {
     if (key == w.key) return html_escape(vi_ ? w.vi : w.en);
   }
+  for (const auto& w : kSharedWords) {
+    if (key == w.key) return html_escape(vi_ ? w.vi : w.en);
+  }
   return html_escape(key);
+}
+
+std::string Words::severity(int severity) const {
+  static const char* const kNames[] = {"info", "low", "medium", "high", "critical"};
+  if (severity < 1 || severity > 5) return std::to_string(severity);
+  return (*this)(kNames[severity - 1]);
 }
 
 std::string head(const Words& tr, std::string_view title, std::string_view extra_css) {

@@ -25,6 +25,8 @@ class Words {
  public:
   Words(std::span<const Word> words, ReportLang lang) : words_(words), vi_(lang == ReportLang::vi) {}
   std::string operator()(std::string_view key) const;
+  // Severity 1-5 in words ("Cao", "High"), shared by every report; other numbers as they are.
+  std::string severity(int severity) const;
   bool vi() const { return vi_; }
 
  private:

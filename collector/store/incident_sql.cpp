@@ -215,13 +215,18 @@ Result<bool> SqlIncidentStore::change_incident(int64_t id, const IncidentEntry& 
   const char* sql = nullptr;
   if (e.action == "status") {
     if (incident_status_rank(e.value) < 0) return make_error("unknown incident status '" + e.value + "'");
+    // Forward only, checked in the statement itself: of two changes racing, a later status wins
+    // and an earlier one changes nothing.
     sql = "UPDATE incidents SET status = ?1, updated_at = ?2,"
-          " reported_at = CASE WHEN ?1 = 'reported' AND reported_at = 0 THEN ?2 ELSE reported_at END WHERE id = ?3";
+          " reported_at = CASE WHEN ?1 = 'reported' AND reported_at = 0 THEN ?2 ELSE reported_at END WHERE id = ?3"
+          " AND (CASE status WHEN 'open' THEN 0 WHEN 'contained' THEN 1 WHEN 'resolved' THEN 2 ELSE 3 END) <"
+          " (CASE ?1 WHEN 'open' THEN 0 WHEN 'contained' THEN 1 WHEN 'resolved' THEN 2 ELSE 3 END)";
   } else if (e.action == "assign") {
     sql = "UPDATE incidents SET assignee = ?1, updated_at = ?2 WHERE id = ?3";
   } else if (e.action == "notified") {
-    sql = "UPDATE incidents SET notified_at = CASE WHEN notified_at = 0 THEN ?2 ELSE notified_at END,"
-          " updated_at = ?2 WHERE id = ?3 AND CAST(?1 AS TEXT) IS NOT NULL";
+    // Once: a second record of the first notification changes nothing.
+    sql = "UPDATE incidents SET notified_at = ?2, updated_at = ?2 WHERE id = ?3 AND notified_at = 0"
+          " AND CAST(?1 AS TEXT) IS NOT NULL";
   } else if (e.action != "comment") {
     return make_error("unknown incident change '" + e.action + "'");
   }

@@ -114,8 +114,9 @@ class IncidentStore {
   // false when the incident does not exist or already holds the alert. An alert older than the
   // incident's detection moves detection (and the deadlines) earlier.
   virtual Result<bool> add_incident_alert(int64_t id, const AlertRecord& alert, const std::string& who, Timestamp now) = 0;
-  // `entry.action`: status (forward only, checked by the caller; reported sets reported_at),
-  // assign, comment, notified (sets notified_at the first time). false when no such incident.
+  // `entry.action`: status (forward only: a status not after the current one changes nothing;
+  // reported sets reported_at), assign, comment, notified (the first time only). false when
+  // nothing changed: no such incident, a status not forward, a notification already recorded.
   virtual Result<bool> change_incident(int64_t id, const IncidentEntry& entry) = 0;
   // Claims the one notice that deadline `which` (kOverdueNotify or kOverdueReport) passed unmet:
   // true for the first caller only, whichever collector sharing the database it is.

@@ -122,7 +122,9 @@ std::optional<int64_t> alert_id_of(const nlohmann::json& v) {
 net::HttpResponse change(const Call& c, const IncidentRecord& incident, const IncidentEntry& entry) {
   auto done = c.env.store.change_incident(incident.id, entry);
   if (!done) return error(503, "store unavailable");
-  if (!*done) return error(404, fmt::format("no incident {}", incident.id));
+  // Nothing changed: another change came first (the status moved on, the notification was
+  // recorded); the checks before were made on what was read then.
+  if (!*done) return error(409, fmt::format("incident {} changed meanwhile: read it again", incident.id));
   c.env.log->info("incident {}: {} by {}", incident.id, entry.action == "comment" ? "comment" : entry.action + " " + entry.value,
                   entry.who);
   c.env.audit(entry.who, "incident." + entry.action, fmt::format("incident/{}", incident.id), entry.value);
@@ -230,14 +232,13 @@ net::HttpResponse get_incident(const Call& c) {
   auto found = find_incident(c);
   if (!found.incident) return found.refusal;
   auto j = incident_json(*found.incident, Timestamp::now(), true);
-  // The information systems its hosts serve now (collector/store/system_store.h).
-  auto agents = c.env.store.list_agents();
-  if (!agents) return error(503, "store unavailable");
-  std::set<std::string> systems;
-  for (const auto& a : found.incident->alerts) {
-    for (const auto& agent : *agents) {
-      if (agent.id == a.agent_id) systems.insert(agent.systems.begin(), agent.systems.end());
-    }
+  // The information systems its hosts serve now (collector/store/system_store.h), one lookup per agent.
+  std::set<std::string> agent_ids, systems;
+  for (const auto& a : found.incident->alerts) agent_ids.insert(a.agent_id);
+  for (const auto& id : agent_ids) {
+    auto agent = c.env.store.get_agent(id);
+    if (!agent) return error(503, "store unavailable");
+    if (*agent) systems.insert((*agent)->systems.begin(), (*agent)->systems.end());
   }
   j["systems"] = systems;
   return {200, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json", false};

@@ -2,6 +2,8 @@
 #include "collector/notify/notifier.h"
 #include "collector/notify/senders.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "collector/config/collector_config.h"
@@ -301,6 +303,19 @@ TEST(IncidentsConfig, DeadlinesDefaultToSeriousIncidentsAndAreRead) {
   EXPECT_NE(bad.error().find(":5:5: error: unknown key 'incidents.deadlines.severe'"), std::string::npos)
       << bad.error();
   EXPECT_NE(bad.error().find(":6:20: error: incidents.deadlines.high.notify"), std::string::npos) << bad.error();
+}
+
+TEST(NotifyMessage, LongTextsAreCutAtALineBreakKeepingTheirLines) {
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "#" + std::to_string(i) + " Cảnh báo mức cao — 203.0.113.7\n";
+  auto cut = notify::cut_text(text, 4000);
+  EXPECT_LE(cut.size(), 4000u);
+  EXPECT_GT(std::count(cut.begin(), cut.end(), '\n'), 50);  // lines kept as lines
+  EXPECT_EQ(cut.substr(cut.size() - 4), " …");
+  EXPECT_EQ(cut.substr(cut.size() - 15, 11), "203.0.113.7");  // cut at a line's end, the line whole
+  EXPECT_EQ(notify::cut_text("ngắn", 4000), "ngắn");
+  auto one = notify::cut_text(std::string(3000, 'a') + std::string(2000, '\xC3'), 4000);  // no line break
+  EXPECT_LE(one.size(), 4000u);
 }
 
 TEST(IncidentsConfig, OverdueNoticesCanBeTurnedOff) {

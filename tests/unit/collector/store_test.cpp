@@ -790,7 +790,8 @@ TEST_P(StoreTest, IncidentsKeepTheirAlertsTimelineAndClock) {
   EXPECT_TRUE(*store_->change_incident(*id, {at(301), "analyst", "assign", "lan"}));
   EXPECT_TRUE(*store_->change_incident(*id, {at(302), "lan", "comment", "blocked 203.0.113.7 at the firewall"}));
   EXPECT_TRUE(*store_->change_incident(*id, {at(303), "lan", "notified", "VNCERT ticket 42"}));
-  EXPECT_TRUE(*store_->change_incident(*id, {at(304), "lan", "notified", "again"}));  // kept: the first time stays
+  EXPECT_FALSE(*store_->change_incident(*id, {at(304), "lan", "notified", "again"}));  // the first time stays
+  EXPECT_FALSE(*store_->change_incident(*id, {at(305), "lan", "status", "open"}));  // not forward: nothing
   EXPECT_TRUE(*store_->change_incident(*id, {at(400), "lan", "status", "reported"}));
   EXPECT_FALSE(*store_->change_incident(*id + 100, {at(400), "lan", "comment", "x"}));
   EXPECT_FALSE(store_->change_incident(*id, {at(400), "lan", "status", "closed"}));
@@ -800,7 +801,7 @@ TEST_P(StoreTest, IncidentsKeepTheirAlertsTimelineAndClock) {
   EXPECT_EQ((*got)->assignee, "lan");
   EXPECT_EQ((*got)->notified_at.ns, at(303).ns);
   EXPECT_EQ((*got)->reported_at.ns, at(400).ns);
-  ASSERT_EQ((*got)->timeline.size(), 9u);
+  ASSERT_EQ((*got)->timeline.size(), 8u);
   EXPECT_EQ((*got)->timeline.back().action, "status");
   EXPECT_EQ((*got)->timeline[5].value, "blocked 203.0.113.7 at the firewall");
 
