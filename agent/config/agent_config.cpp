@@ -205,10 +205,8 @@ void read_fim(YamlReader& r, const YAML::Node& n, FimSection& out) {
   }
   if (auto v = m.get("max_read_rate")) {
     // "50MiB/s" or "50MiB": bytes per second.
-    std::string_view text = v.IsScalar() ? std::string_view(v.Scalar()) : std::string_view();
-    if (text.ends_with("/s")) text.remove_suffix(2);
-    auto rate = v.IsScalar() ? config::parse_size(text) : std::nullopt;
-    if (!rate || *rate < 64 * 1024 || *rate > 64 * kGiB) {
+    auto rate = v.IsScalar() ? fim::parse_read_rate(v.Scalar()) : std::nullopt;
+    if (!rate) {
       r.error(v, fmt::format("{}: expected a rate between 64KiB/s and 64GiB/s such as 50MiB/s", m.path("max_read_rate")));
     } else {
       out.max_read_rate = *rate;

@@ -21,10 +21,8 @@ constexpr size_t kMaxWarnings = 20;
 
 Result<uint64_t> read_rate(const std::string& text) {
   if (text.empty()) return uint64_t{0};
-  std::string_view t = text;
-  if (t.ends_with("/s")) t.remove_suffix(2);
-  auto n = config::parse_size(t);
-  if (!n) return make_error(fmt::format("--max-read-rate {}: expected bytes per second such as 50MiB", text));
+  auto n = parse_read_rate(text);
+  if (!n) return make_error(fmt::format("--max-read-rate {}: expected 64KiB/s to 64GiB/s, such as 50MiB", text));
   return *n;
 }
 

@@ -18,6 +18,8 @@
 
 #include <fmt/format.h>
 
+#include "common/config/yaml_reader.h"
+
 namespace vigil::agent::fim {
 
 namespace {
@@ -144,6 +146,7 @@ struct Scanner::Walk {
   const Baseline* baseline{nullptr};
   FileInfo info{};
   std::string path{};
+  size_t depth{0};  // directories entered below the root
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
 };
 
@@ -345,12 +348,19 @@ void Scanner::visit(Walk& w, int dirfd, const char* name, const Root& root, bool
       (*w.sink)(info);
     }
   }
+  if (subfd >= 0 && (w.depth >= kMaxDepth || w.path.size() + NAME_MAX + 1 >= kMaxPath)) {
+    ::close(subfd);
+    subfd = -1;
+    ++stats_.too_deep;
+  }
   if (subfd >= 0) {
     if (w.on_dir) {
       info.path = w.path;
       (*w.on_dir)(info);
     }
+    ++w.depth;
     walk_dir(w, subfd, root);
+    --w.depth;
   }
 }
 
@@ -417,11 +427,14 @@ bool Scanner::hash_file(Walk& w, int dirfd, const char* name) {
     ::close(fd);
     return true;
   }
-  // What was hashed is what fstat describes (the name may have been replaced since lstat).
+  // What was hashed is what fstat describes (the name may have been replaced since lstat): its
+  // size and no more, so a file written faster than it is read does not hold the scan forever.
   fill(info, st);
   EVP_DigestInit_ex(w.md.get(), EVP_sha256(), nullptr);
+  uint64_t left = static_cast<uint64_t>(st.st_size);
   for (;;) {
-    ssize_t n = ::read(fd, buf_.data(), buf_.size());
+    if (left == 0) break;  // what grew since is seen by the next look (its size differs)
+    ssize_t n = ::read(fd, buf_.data(), static_cast<size_t>(std::min<uint64_t>(buf_.size(), left)));
     if (n < 0) {
       if (errno == EINTR) continue;
       info.error = fmt::format("read: {}", std::strerror(errno));
@@ -429,7 +442,12 @@ bool Scanner::hash_file(Walk& w, int dirfd, const char* name) {
       return true;
     }
     ++stats_.read_calls;
-    if (n == 0) break;
+    if (n == 0) {
+      info.error = "changed while being read";  // shorter than fstat said: truncated meanwhile
+      ::close(fd);
+      return true;
+    }
+    left -= static_cast<uint64_t>(n);
     if (cancelled()) {
       info.error = "scan cancelled";
       ::close(fd);
@@ -445,6 +463,13 @@ bool Scanner::hash_file(Walk& w, int dirfd, const char* name) {
   info.has_hash = true;
   ++stats_.hashed;
   return true;
+}
+
+std::optional<uint64_t> parse_read_rate(std::string_view text) {
+  if (text.ends_with("/s")) text.remove_suffix(2);
+  auto rate = config::parse_size(text);
+  if (!rate || *rate < 64 * 1024 || *rate > (64ULL << 30)) return std::nullopt;
+  return rate;
 }
 
 }  // namespace vigil::agent::fim

@@ -33,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,12 @@ struct ScanOptions {
   const std::atomic<bool>* cancel{nullptr};  // when set and true, the walk stops (entries after it are left out)
 };
 
+// Bound of a walk over trees others may write to: a directory this deep, or whose entries' paths
+// could pass the baseline's kMaxPath, is recorded but not entered (counted in ScanStats::too_deep),
+// so a hostile `mkdir -p` neither exhausts the stack and descriptors nor makes paths the baseline
+// cannot hold.
+inline constexpr size_t kMaxDepth = 256;
+
 struct ScanStats {
   uint64_t entries{0};  // recorded
   uint64_t files{0};
@@ -87,9 +94,14 @@ struct ScanStats {
   uint64_t vanished{0};  // gone between listing and stat/open
   uint64_t ignored{0};
   uint64_t over_cap{0};  // entries seen past max_files and not recorded
+  uint64_t too_deep{0};  // directories not entered: kMaxDepth levels or kMaxPath bytes reached
   bool capped{false};
   std::chrono::nanoseconds throttled{0};  // time spent waiting for the read rate
 };
+
+// A read rate as agent.yaml and `fim --max-read-rate` write it ("50MiB/s" or "50MiB": bytes per
+// second), within 64KiB/s..64GiB/s; nullopt otherwise.
+std::optional<uint64_t> parse_read_rate(std::string_view text);
 
 // Whether `relative` (a path relative to a root, no leading '/') matches an ignore glob.
 bool glob_match(std::string_view glob, std::string_view relative);

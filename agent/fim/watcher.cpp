@@ -59,7 +59,9 @@ void Watcher::drain(const std::function<void(const std::string&, uint32_t)>& fn)
   if (fd_ < 0) return;
   alignas(struct inotify_event) char buf[65536];
   std::vector<std::pair<std::string, uint32_t>> notes;
-  while (true) {
+  // At most 16 reads a pass (about 1 MiB of notices): the descriptor stays readable and the
+  // next pass goes on, so a burst neither holds the agent's loop nor grows `notes` without bound.
+  for (int reads = 0; reads < 16; ++reads) {
     ssize_t n = ::read(fd_, buf, sizeof buf);
     if (n <= 0) break;  // EAGAIN: drained
     std::lock_guard lock(mu_);

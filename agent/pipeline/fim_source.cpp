@@ -76,7 +76,13 @@ void FimSource::start() {
   }
   scan_thread_ = std::thread([this] { scan_worker(); });
   exam_thread_ = std::thread([this] { realtime_worker(); });
-  for (const auto& r : realtime_roots_) exam_in_.try_push(Examine{r.path, false, true});
+  size_t unwatched = 0;
+  for (const auto& r : realtime_roots_) unwatched += !exam_in_.try_push(Examine{r.path, false, true});
+  if (unwatched > 0) {
+    // The loop never waits for a worker: past the hand-off's room, trees are left to the scan.
+    log->warn("file integrity: {} realtime trees past the first {} are checked by the scheduled scan only",
+              unwatched, realtime_roots_.size() - unwatched);
+  }
   started_ = true;
   scan_requested_ = true;
 }
@@ -216,7 +222,19 @@ void FimSource::on_scan_item(Pipeline& out, ScanItem& item) {
   if (!item.done) {
     const fim::FileInfo& e = item.change.entry();
     // What the realtime path looked at during the scan, or is about to, is its to report.
-    if (touched_.count(e.path) || pending_.contains(e.path)) return;
+    if (touched_.count(e.path)) return;
+    if (pending_.contains(e.path)) {
+      // It will compare against what was there before, which the scan's new baseline no longer
+      // holds: keep that state for it (unless the realtime path already recorded a newer one).
+      if (!overlay_.count(e.path)) {
+        if (item.change.type == fim::ChangeType::creation) {
+          overlay_[e.path] = std::nullopt;
+        } else {
+          overlay_[e.path] = item.change.before;
+        }
+      }
+      return;
+    }
     emit(out, item.change);
     if (item.change.type == fim::ChangeType::deletion) {
       overlay_[e.path] = std::nullopt;
@@ -240,6 +258,10 @@ void FimSource::on_scan_item(Pipeline& out, ScanItem& item) {
     bool in_base = base_->find(path).has_value();
     if (v && !in_base) ++known_count_;
     if (!v && in_base) --known_count_;
+  }
+  if (st.too_deep > 0) {
+    log->warn("file integrity: {} directories nested deeper than {} levels (or {} bytes of path) were not entered",
+              st.too_deep, fim::kMaxDepth, fim::kMaxPath);
   }
   if (st.capped) {
     capped_ += st.over_cap;

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -330,6 +331,35 @@ TEST(FimScanner, NestedRootsAreRecordedOnce) {
   std::vector<std::string> paths;
   ASSERT_TRUE(s.run([&](const FileInfo& f) { paths.push_back(f.path); }));
   EXPECT_EQ(paths.size(), 4u);
+}
+
+}  // namespace
+}  // namespace vigil::agent::fim
+
+namespace vigil::agent::fim {
+namespace {
+
+TEST(FimScannerBounds, ATreeDeeperThanTheBoundIsRecordedButNotEntered) {
+  vigil::test::TempDir dir;
+  std::string rel;
+  for (size_t i = 0; i < kMaxDepth + 5; ++i) rel += (rel.empty() ? "" : "/") + std::string("d");
+  fs::create_directories(dir.path() / rel);
+  ScanStats stats;
+  auto got = scan(options(dir.path().string()), nullptr, &stats);
+  EXPECT_EQ(stats.too_deep, 1u);
+  size_t deepest = 0;
+  for (const auto& e : got) deepest = std::max<size_t>(deepest, std::count(e.path.begin(), e.path.end(), '/'));
+  const std::string root = dir.path().string();
+  EXPECT_LE(deepest, static_cast<size_t>(std::count(root.begin(), root.end(), '/')) + kMaxDepth + 1);
+  EXPECT_EQ(got.size(), kMaxDepth + 1);  // the root and kMaxDepth directories below it, the last one not entered
+}
+
+TEST(FimScannerBounds, ReadRatesAreBounded) {
+  EXPECT_EQ(parse_read_rate("50MiB/s"), 50ULL << 20);
+  EXPECT_EQ(parse_read_rate("64KiB"), 64ULL << 10);
+  EXPECT_FALSE(parse_read_rate("1"));      // one byte a second would stall hashing for days
+  EXPECT_FALSE(parse_read_rate("65GiB/s"));
+  EXPECT_FALSE(parse_read_rate("fast"));
 }
 
 }  // namespace
