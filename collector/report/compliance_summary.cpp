@@ -394,10 +394,9 @@ class AgencySummary {
                 {"source", "collector"},
                 {"event_retention", config::format_duration(in_.event_retention)},
                 {"required_retention", config::format_duration(*c.retention)},
-                {"observed", "events kept " + config::format_duration(in_.event_retention)},
+                // Durations only, in no language: the report and the console word them.
+                {"observed", config::format_duration(in_.event_retention)},
                 {"expected", "≥ " + config::format_duration(*c.retention)},
-                {"evidence", "events kept " + config::format_duration(in_.event_retention) + " (≥ " +
-                                 config::format_duration(*c.retention) + " required)"},
                 {"time", in_.now.to_string()}};
   }
 

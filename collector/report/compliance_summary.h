@@ -26,7 +26,7 @@
 //  - Log retention controls (a catalogue control with `retention:`) are evidenced by the collector
 //    itself when `event_retention` is known (non-zero): for each system required to meet one, it
 //    passes when the events are kept at least that long and fails otherwise, its evidence the
-//    observed ("events kept 30d") against the expected ("≥ 92d"). Such a control is never
+//    observed ("30d": durations only, the report and the console word them) against the expected ("≥ 92d"). Such a control is never
 //    not_assessed. It is a control verdict, not a host check: it is not in pass/fail/score.
 //
 // The agency's totals are the union of its sections: its counts, per policy, per group, per

@@ -487,7 +487,7 @@ TEST_F(SystemsSummaryTest, LogRetentionIsEvidencedByTheCollectorPerSystemLevel) 
   for (const auto& c : portal["self_assessment"]) {
     if (c["id"] == "log-retention-3m") req = c;
   }
-  EXPECT_EQ(req["observed"], "events kept 30d");
+  EXPECT_EQ(req["observed"], "30d");
   EXPECT_EQ(req["expected"], "≥ 92d");
   EXPECT_EQ(req["systems"], 1);
   ASSERT_EQ(req["evidence"].size(), 1u);
@@ -498,7 +498,7 @@ TEST_F(SystemsSummaryTest, LogRetentionIsEvidencedByTheCollectorPerSystemLevel) 
     if (c["id"] == "log-retention-3m") ctl = c;
   }
   EXPECT_EQ(ctl["status"], "fail");
-  EXPECT_EQ(ctl["observed"], "events kept 30d");
+  EXPECT_EQ(ctl["observed"], "30d");
   // Not a host check: the scores stand.
   EXPECT_DOUBLE_EQ(portal["score"].get<double>(), 0.5);
   EXPECT_EQ(verdict(a, "log-retention-3m"), "not");
