@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "common/pki/pki.h"
+
 namespace vigil::agent::rules::sigma {
 
 std::string_view builtin_logsources_yaml();  // generated from sigma_logsources.yaml
@@ -28,29 +30,6 @@ struct Rejected : std::runtime_error {
 
 // Invalid Sigma, already reported through the reader.
 struct Invalid {};
-
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int k = 3; k >= 0; --k) out += kAlphabet[(v >> (6 * k)) & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
 
 // A Sigma value: literal text and wildcards. `\*`, `\?` and `\\` are escapes; any other
 // backslash is a literal backslash.
@@ -636,7 +615,7 @@ class Compiler {
           std::string plain = parse_wildcards(variant).literal();
           if (parse_wildcards(variant).has_wildcards()) throw Rejected(what + ": wildcards inside a base64 value");
           if (mods.b64) {
-            std::string enc = base64(plain);
+            std::string enc = pki::base64(plain);
             if (op != Condition::Op::equals) {
               while (!enc.empty() && enc.back() == '=') enc.pop_back();
             }
@@ -955,7 +934,7 @@ std::vector<std::string> base64_offsets(std::string_view value) {
   for (size_t i = 0; i < 3; ++i) {
     std::string padded(i, ' ');
     padded += value;
-    std::string enc = base64(padded);
+    std::string enc = pki::base64(padded);
     size_t trim = kEndTrim[(value.size() + i) % 3];
     if (enc.size() < kStart[i] + trim) continue;
     out.push_back(enc.substr(kStart[i], enc.size() - kStart[i] - trim));

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/ingest/bounded_json.h"
+#include "common/pki/pki.h"
 
 namespace vigil::collector::notify {
 
@@ -84,29 +85,6 @@ size_t utf8_len(unsigned char c) {
   return 1;
 }
 
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-    out += kB64[v & 63];
-  }
-  if (i < in.size()) {
-    uint32_t v = uint32_t(uint8_t(in[i])) << 16;
-    if (i + 1 < in.size()) v |= uint32_t(uint8_t(in[i + 1])) << 8;
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
 
 // Body text with every line ending CRLF (bare CR and LF alike).
 std::string crlf_lines(std::string_view text) {
@@ -344,14 +322,14 @@ std::string encode_header_words(std::string_view utf8) {
     }
     if (end == i) end = std::min(text.size(), i + 1);
     if (!out.empty()) out += "\r\n ";
-    out += "=?UTF-8?B?" + base64(std::string_view(text).substr(i, end - i)) + "?=";
+    out += "=?UTF-8?B?" + pki::base64(std::string_view(text).substr(i, end - i)) + "?=";
     i = end;
   }
   return out;
 }
 
 std::string base64_lines(std::string_view data) {
-  std::string b = base64(data);
+  std::string b = pki::base64(data);
   std::string out;
   for (size_t i = 0; i < b.size(); i += 76) out += b.substr(i, 76) + "\r\n";
   return out;

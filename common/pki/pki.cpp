@@ -328,6 +328,14 @@ Result<void> write_file(const std::filesystem::path& path, const std::string& co
   return {};
 }
 
+std::string base64(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
 Result<std::string> read_file(const std::filesystem::path& path, size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)));

@@ -82,6 +82,9 @@ Result<Csr> csr_from_pem(const std::string& pem);
 Result<void> write_file(const std::filesystem::path& path, const std::string& content, bool secret);
 Result<std::string> read_file(const std::filesystem::path& path, size_t max_bytes = 1 << 20);
 
+// Standard base64 (RFC 4648, '+' '/' and '=' padding) of `data`, in one line.
+std::string base64(std::string_view data);
+
 // A random token of `bytes` random bytes, URL-safe base64 without padding.
 std::string random_token(size_t bytes = 32);
 // Lowercase hex SHA-256 of the text (tokens are stored hashed).
