@@ -1,10 +1,14 @@
 # Shell helpers for running Vigil's programs on loopback (sourced by packaging/demo.sh and the
 # integration tests).
 
-# A TCP port of 127.0.0.1 that nothing listens on.
+# A TCP port of 127.0.0.1 that nothing listens on, chosen below the kernel's ephemeral range: a
+# port from that range can be taken as the source port of any outgoing connection between the
+# choice and the listener's bind (EADDRINUSE).
 free_port() {
-  local p
-  for p in $(shuf -i 20000-60000 -n 50); do
+  local p low=32768 high
+  read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  [ "$low" -gt 11000 ] 2>/dev/null || low=32768 # an unusual range: the usual bound, checked below
+  for p in $(shuf -i 10000-$((low - 1)) -n 50); do
     if ! (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then
       echo "$p"
       return 0

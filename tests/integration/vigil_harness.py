@@ -2,6 +2,7 @@
 enrolled with a token, their logs kept for the failure report. Scripts take the same arguments:
 VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR."""
 import os
+import random
 import re
 import resource
 import secrets
@@ -65,16 +66,28 @@ class Harness:
 
     @staticmethod
     def free_port():
-        """A port free now and not handed out before by this process: the kernel may give the
-        same ephemeral port to two binds in a row once the first socket is closed, and two of our
-        listeners on one port fail the test for nothing."""
+        """A port of 127.0.0.1 free now, below the kernel's ephemeral range and not handed out
+        before by this process. A port from the ephemeral range can become the source port of
+        any outgoing connection between this choice and the listener's bind (EADDRINUSE); and
+        two of our own listeners on one port would fail the test for nothing."""
+        try:
+            with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+                low = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            low = 32768
+        if low <= 11000:
+            low = 32768
         while True:
+            port = random.randint(10000, low - 1)
+            if port in Harness._ports_given:
+                continue
             with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            if port not in Harness._ports_given:
-                Harness._ports_given.add(port)
-                return port
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            Harness._ports_given.add(port)
+            return port
 
     def wait_for(self, secs, pred, what):
         end = time.time() + secs

@@ -25,9 +25,9 @@ as_owner() {
   fi
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# free_port: one chooser for every listener the tests start (below the ephemeral range).
+# shellcheck source=packaging/loopback.sh
+source "$(dirname "$0")/../../packaging/loopback.sh"
 
 start() {
   local dir port password
