@@ -32,6 +32,7 @@
 #include "agent/rules/engine.h"
 #include "agent/rules/rule_loader.h"
 #include "common/event/json.h"
+#include "common/i18n/text.h"
 #include "common/util/cli.h"
 #include "common/util/host.h"
 
@@ -288,7 +289,30 @@ struct ScanArgs {
   std::vector<std::string> frameworks;
   int level = 0;  // 0: every check
   std::string format = "json";
+  std::string lang = "en";  // the text format's language: titles and words (evidence stays English)
 };
+
+// The text format's words in the scan's language.
+std::string outcome_word(checks::Outcome o, i18n::Lang lang) {
+  if (lang == i18n::Lang::vi) {
+    switch (o) {
+      case checks::Outcome::pass: return "ĐẠT";
+      case checks::Outcome::fail: return "KHÔNG ĐẠT";
+      case checks::Outcome::error: return "LỖI";
+      case checks::Outcome::not_applicable: return "KHÔNG ÁP DỤNG";
+    }
+  }
+  std::string word(checks::outcome_name(o));
+  for (auto& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return word;
+}
+
+// Pads `s` to `width` columns, counting UTF-8 code points (not bytes) as columns.
+std::string pad_columns(const std::string& s, size_t width) {
+  size_t cols = 0;
+  for (unsigned char c : s) cols += (c & 0xC0) != 0x80;
+  return cols >= width ? s : s + std::string(width - cols, ' ');
+}
 
 // `scan`: one JSON document (or a text table); exit 0 nothing fails, 2 a check fails, 1 error.
 int scan(const ScanArgs& a) {
@@ -325,17 +349,25 @@ int scan(const ScanArgs& a) {
     auto doc = checks::scan_document(loaded->policy, opts, results, host);
     for (const auto& r : doc["results"]) std::printf("%s\n", r.dump().c_str());
   } else {
-    std::printf("policy %s %s (%s), root %s, level %s\n", loaded->policy.id.c_str(), loaded->policy.version.c_str(),
-                loaded->policy.title.c_str(), a.root.c_str(), a.level > 0 ? std::to_string(a.level).c_str() : "all");
+    const auto lang = i18n::parse_lang(a.lang).value_or(i18n::Lang::en);
+    const bool vi = lang == i18n::Lang::vi;
+    const std::string level = a.level > 0 ? std::to_string(a.level) : (vi ? "tất cả" : "all");
+    std::printf(vi ? "chính sách %s %s (%s), thư mục gốc %s, cấp độ %s\n" : "policy %s %s (%s), root %s, level %s\n",
+                loaded->policy.id.c_str(), loaded->policy.version.c_str(), loaded->policy.title.in(lang).c_str(),
+                a.root.c_str(), level.c_str());
     for (const auto& r : results) {
-      std::string word(checks::outcome_name(r.outcome));
-      for (auto& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      std::printf("%-14s %s (level %d) %s\n    %s\n", word.c_str(), r.check->id.c_str(), r.check->level,
-                  r.check->title.c_str(), r.evidence.c_str());
+      std::printf(vi ? "%s %s (cấp độ %d) %s\n    %s\n" : "%s %s (level %d) %s\n    %s\n",
+                  pad_columns(outcome_word(r.outcome, lang), 14).c_str(), r.check->id.c_str(), r.check->level,
+                  r.check->title.in(lang).c_str(), r.evidence.c_str());
+      if ((r.outcome == checks::Outcome::fail || r.outcome == checks::Outcome::error) && !r.check->remediation.empty()) {
+        std::printf(vi ? "    khắc phục: %s\n" : "    fix: %s\n", r.check->remediation.in(lang).c_str());
+      }
     }
     auto score = summary.score();
-    std::printf("pass %zu, fail %zu, error %zu, not_applicable %zu, score %s\n", summary.pass, summary.fail,
-                summary.error, summary.not_applicable, score ? fmt::format("{:.3f}", *score).c_str() : "n/a");
+    std::printf(vi ? "đạt %zu, không đạt %zu, lỗi %zu, không áp dụng %zu, điểm %s\n"
+                   : "pass %zu, fail %zu, error %zu, not_applicable %zu, score %s\n",
+                summary.pass, summary.fail, summary.error, summary.not_applicable,
+                score ? fmt::format("{:.3f}", *score).c_str() : "n/a");
   }
   return checks::scan_exit_code(summary);
 }
@@ -475,6 +507,8 @@ int agent_main(int argc, char** argv) {
   scan_cmd->add_option("--format", scan_args.format, "json (one document), jsonl (one event per line) or text")
       ->check(CLI::IsMember({"json", "jsonl", "text"}))
       ->capture_default_str();
+  scan_cmd->add_option("--lang", scan_args.lang, "Language of the text format: en (default) or vi")
+      ->check(CLI::IsMember({"en", "vi"}));
   scan_cmd->add_option("--frameworks", scan_args.frameworks,
                        "Control catalogues (files or directories; default: <policy dir>/../frameworks)");
 

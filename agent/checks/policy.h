@@ -15,6 +15,7 @@
 #include <re2/re2.h>
 
 #include "common/compliance/framework.h"
+#include "common/i18n/text.h"
 
 namespace vigil::agent::checks {
 
@@ -129,9 +130,9 @@ struct Condition {
 
 struct Check {
   std::string id;
-  std::string title;
-  std::string rationale;
-  std::string remediation;
+  i18n::Text title;
+  i18n::Text rationale;
+  i18n::Text remediation;
   int level = 1;  // the lowest security level that requires it (1-5)
   std::map<std::string, std::vector<std::string>> compliance;  // framework id -> control ids
   std::optional<Condition> applies_if;  // not_applicable unless this passes
@@ -141,9 +142,9 @@ struct Check {
 
 struct Policy {
   std::string id;
-  std::string title;
+  i18n::Text title;
   std::string version;
-  std::string description;
+  i18n::Text description;
   bool allow_commands = false;
   std::vector<Check> checks;
   std::string file;

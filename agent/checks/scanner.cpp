@@ -792,14 +792,19 @@ Event to_event(const Policy& policy, const CheckResult& r, const std::string& ho
   e.set(fields::event_dataset, "compliance.check");
   if (!host_name.empty()) e.set(fields::host_name, host_name);
   e.set(fields::rule_id, r.check->id);
-  e.set(fields::rule_name, r.check->title);
+  e.set(fields::rule_name, r.check->title.en);
+  // The Vietnamese text travels beside the English where it differs (reports and console pick).
+  if (r.check->title.vi != r.check->title.en) e.set(fields::rule_name_vi, r.check->title.vi);
   e.set(fields::check_result, std::string(outcome_name(r.outcome)));
   e.set(fields::check_evidence, r.evidence);
   e.set(fields::policy_id, policy.id);
   e.set(fields::check_level, r.check->level);
   // What to do about it, where there is something to do (the collector's reports show it).
   if ((r.outcome == Outcome::fail || r.outcome == Outcome::error) && !r.check->remediation.empty()) {
-    e.set(fields::check_remediation, r.check->remediation);
+    e.set(fields::check_remediation, r.check->remediation.en);
+    if (r.check->remediation.vi != r.check->remediation.en) {
+      e.set(fields::check_remediation_vi, r.check->remediation.vi);
+    }
   }
   e.set(field("vigil.policy.version"), policy.version);
   for (const auto& [fw, controls] : r.check->compliance) {

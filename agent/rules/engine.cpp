@@ -556,7 +556,8 @@ Event Engine::make_alert(const Rule& rule, const Event& last, const std::vector<
   a.set(fields::event_kind, "alert");
   if (const Value* ds = last.get(fields::event_dataset)) a.set(fields::event_dataset, *ds);
   a.set(fields::rule_id, rule.id);
-  a.set(fields::rule_name, rule.title);
+  a.set(fields::rule_name, rule.title.en);
+  if (rule.title.vi != rule.title.en) a.set(fields::rule_name_vi, rule.title.vi);
   if (!rule.author.empty()) a.set(fields::rule_author, rule.author);
   if (!rule.license.empty()) a.set(fields::rule_license, rule.license);
   a.set(fields::event_severity, static_cast<int64_t>(rule.severity));

@@ -12,6 +12,7 @@
 #include <re2/re2.h>
 
 #include "common/event/event.h"
+#include "common/i18n/text.h"
 
 namespace vigil::agent::rules {
 
@@ -72,8 +73,8 @@ struct Feed {
 
 struct Rule {
   std::string id;
-  std::string title;
-  std::string description;
+  i18n::Text title;
+  i18n::Text description;
   std::string file;  // where it came from, for messages
   Severity severity = Severity::medium;
   Condition when;

@@ -297,9 +297,21 @@ class Compiler {
     return n.Scalar();
   }
 
+  void read_translation(const YAML::Node& tr, Rule& rule) {
+    config::MapReader m(r_, tr, "i18n");
+    if (auto vi = m.get("vi")) {
+      config::MapReader v(r_, vi, "i18n.vi");
+      std::string text;
+      if (auto t = v.get("title"); t && r_.read(t, text, "i18n.vi.title")) rule.title.vi = text;
+      if (auto d = v.get("description"); d && r_.read(d, text, "i18n.vi.description")) rule.description.vi = text;
+      v.finish();
+    }
+    m.finish();
+  }
+
   void read_metadata(const YAML::Node& doc, Rule& rule) {
     rule.file = r_.file();
-    rule.title = scalar(doc["title"], "title", true);
+    rule.title = i18n::Text::both(scalar(doc["title"], "title", true));
     rule.id = scalar(doc["id"], "id", false);
     rule.name = scalar(doc["name"], "name", false);
     if (rule.id.empty()) rule.id = rule.name;
@@ -307,7 +319,10 @@ class Compiler {
       r_.error(doc, "a Sigma rule needs an id (or a name)");
       throw Invalid{};
     }
-    rule.description = scalar(doc["description"], "description", false);
+    rule.description = i18n::Text::both(scalar(doc["description"], "description", false));
+    // Our extension: `i18n: {vi: {title: ..., description: ...}}`; Sigma's own fields stay strings
+    // (English) so other Sigma tools read the file as before.
+    if (auto tr = doc["i18n"]) read_translation(tr, rule);
     rule.author = scalar(doc["author"], "author", false);
     rule.license = scalar(doc["license"], "license", false);
     // SigmaHQ's rules carry no licence field: they are published under the Detection Rule License.

@@ -36,11 +36,13 @@ enum class Slot : uint8_t {
   original,
   rule_id,
   rule_name,
+  rule_name_vi,
   policy_id,
   policy_version,
   check_result,
   check_evidence,
   check_remediation,
+  check_remediation_vi,
   check_level,
   compliance,
   source_ip,
@@ -67,9 +69,13 @@ constexpr PathNode kPolicyPaths[] = {{"id", Slot::policy_id}, {"version", Slot::
 constexpr PathNode kCheckPaths[] = {{"result", Slot::check_result},
                                     {"evidence", Slot::check_evidence},
                                     {"remediation", Slot::check_remediation},
+                                    {"remediation_vi", Slot::check_remediation_vi},
                                     {"level", Slot::check_level}};
-constexpr PathNode kVigilPaths[] = {
-    {"policy", Slot::none, kPolicyPaths}, {"check", Slot::none, kCheckPaths}, {"compliance", Slot::compliance}};
+constexpr PathNode kVigilRulePaths[] = {{"name_vi", Slot::rule_name_vi}};
+constexpr PathNode kVigilPaths[] = {{"policy", Slot::none, kPolicyPaths},
+                                    {"check", Slot::none, kCheckPaths},
+                                    {"rule", Slot::none, kVigilRulePaths},
+                                    {"compliance", Slot::compliance}};
 constexpr PathNode kSourcePaths[] = {{"ip", Slot::source_ip}, {"port", Slot::source_port}};
 constexpr PathNode kDestinationPaths[] = {{"ip", Slot::destination_ip}, {"port", Slot::destination_port}};
 constexpr PathNode kUserPaths[] = {{"name", Slot::user_name}};
@@ -584,8 +590,12 @@ ParsedBatch parse_batch(std::string_view body, size_t max_records, const std::st
       c.result = text(Slot::check_result);
       c.evidence = text(Slot::check_evidence);
       c.remediation = text(Slot::check_remediation);
+      c.title_vi = text(Slot::rule_name_vi);
+      c.remediation_vi = text(Slot::check_remediation_vi);
       c.policy_version = text(Slot::policy_version);
       if (c.remediation.size() > 4096) c.remediation.resize(4096);
+      if (c.remediation_vi.size() > 4096) c.remediation_vi.resize(4096);
+      if (c.title_vi.size() > 1024) c.title_vi.resize(1024);
       if (c.policy_version.size() > 64) c.policy_version.clear();
       c.level = clamped_level(walker.slot(Slot::check_level), 1);
       const auto& controls = walker.slot(Slot::compliance);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collector/report/report_html.h"
+#include "common/i18n/json_text.h"
 
 namespace vigil::collector {
 
@@ -165,6 +166,11 @@ class Tr : public report_html::Words {
   explicit Tr(ReportLang lang) : Words(kWords, lang) {}
 };
 
+// A person's text of `j` in the report's language (`key_vi` for Vietnamese where given).
+std::string txt(const json& j, const char* key, const Tr& tr) {
+  return i18n::text_in(j, key, tr.vi() ? i18n::Lang::vi : i18n::Lang::en);
+}
+
 const char* const kSeverities[] = {"critical", "high", "medium", "low", "info"};
 
 // A ring of the score (pass share of pass + fail), its percentage in the middle.
@@ -314,7 +320,7 @@ void self_assessment_table(std::string& h, const json& sa, bool framework_known,
     }
     h += fmt::format("<tr><td><b>{}</b>{}<br>{} <span class=\"note\">({})</span></td><td class=\"v-{}\">{}</td>"
                      "<td>{}</td><td>{}</td></tr>",
-                     html_escape(str(c, "id")), verified ? "" : "*", html_escape(str(c, "title")), tr(str(c, "group")),
+                     html_escape(str(c, "id")), verified ? "" : "*", html_escape(txt(c, "title", tr)), tr(str(c, "group")),
                      html_escape(verdict), tr(verdict), basis, ws);
   }
   h += "</table>";
@@ -382,7 +388,7 @@ void agency_section(std::string& h, const json& a, const Tr& tr, bool has_trend)
   h += fmt::format("<section><h2>{}: {}</h2><div class=\"head\">{}<div><table class=\"facts\">", tr("agency"),
                    html_escape(str(a, "agency")), score_ring(a, tr));
   std::string fw = str(a, "framework_title").empty() ? str(a, "framework")
-                                                     : str(a, "framework_title") + " (" + str(a, "framework") + ")";
+                                                     : txt(a, "framework_title", tr) + " (" + str(a, "framework") + ")";
   h += fmt::format("<tr><td>{}</td><td><b>{}</b></td></tr>", tr("framework"), html_escape(fw));
   h += fmt::format("<tr><td>{}</td><td>{} ({} {}, {} {})</td></tr>", tr("agents"), num(a, "agents"), tr("silent"),
                    num(a, "agents_silent"), tr("never_scanned"), num(a, "agents_never_scanned"));
@@ -409,7 +415,7 @@ void agency_section(std::string& h, const json& a, const Tr& tr, bool has_trend)
                        tr("host"), tr("check"), tr("check_title"), tr("from"), tr("to"));
       for (const auto& c : ch) {
         h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"{}\">{}</td></tr>",
-                         html_escape(str(c, "host")), html_escape(str(c, "check")), html_escape(str(c, "title")),
+                         html_escape(str(c, "host")), html_escape(str(c, "check")), html_escape(txt(c, "title", tr)),
                          html_escape(str(c, "from")), tr(str(c, "from")), html_escape(str(c, "to")), tr(str(c, "to")));
       }
       h += "</table>" + more(num(t, "changes_not_listed"), tr);
@@ -448,7 +454,7 @@ void agency_section(std::string& h, const json& a, const Tr& tr, bool has_trend)
     for (const auto& c : controls) {
       std::string status = str(c, "status");
       std::string name = str(c, "id");
-      if (!str(c, "title").empty()) name += " — " + str(c, "title");
+      if (!str(c, "title").empty()) name += " — " + txt(c, "title", tr);
       h += fmt::format("<tr><td>{}</td><td class=\"{}\">{}</td>{}</tr>", html_escape(name), html_escape(status),
                        tr(status), counts_cells(c));
     }
@@ -466,11 +472,11 @@ void agency_section(std::string& h, const json& a, const Tr& tr, bool has_trend)
       std::string result = str(f, "result");
       std::string ev = html_escape(str(f, "evidence"));
       if (!str(f, "remediation").empty()) {
-        ev += fmt::format("<div class=\"fix\"><b>{}:</b> {}</div>", tr("remediation"), html_escape(str(f, "remediation")));
+        ev += fmt::format("<div class=\"fix\"><b>{}:</b> {}</div>", tr("remediation"), html_escape(txt(f, "remediation", tr)));
       }
       h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td class=\"ev\">{}</td></tr>",
                        html_escape(str(f, "host")), html_escape(str(f, "check")), html_escape(str(f, "level")), html_escape(result),
-                       tr(result), html_escape(str(f, "title")), ev);
+                       tr(result), html_escape(txt(f, "title", tr)), ev);
     }
     h += "</table>" + more(num(a, "failing_not_listed"), tr);
   }

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "common/config/yaml_reader.h"
+#include "common/i18n/json_text.h"
 
 namespace vigil::collector {
 
@@ -229,15 +230,19 @@ class AgencySummary {
       per_agent[r->agent_id].add(state);
       if (!r->policy_version.empty()) policy_versions[r->policy] = r->policy_version;
       if (state == "fail" || state == "error") {
-        failing.push({{"agent_id", r->agent_id}, {"host", r->host}, {"policy", r->policy},
-                      {"policy_version", r->policy_version}, {"check", r->check_id}, {"title", r->title},
-                      {"level", r->level}, {"result", r->result}, {"evidence", r->evidence},
-                      {"remediation", r->remediation}, {"time", r->time.to_string()}});
+        json f = {{"agent_id", r->agent_id}, {"host", r->host},         {"policy", r->policy},
+                  {"policy_version", r->policy_version}, {"check", r->check_id}, {"level", r->level},
+                  {"result", r->result},     {"evidence", r->evidence}, {"time", r->time.to_string()}};
+        i18n::put_text(f, "title", r->title, r->title_vi);
+        i18n::put_text(f, "remediation", r->remediation, r->remediation_vi);
+        failing.push(std::move(f));
       }
       if (w) {
-        waived.push({{"agent_id", r->agent_id}, {"host", r->host}, {"policy", r->policy}, {"check", r->check_id},
-                     {"title", r->title}, {"level", r->level}, {"result", r->result}, {"evidence", r->evidence},
-                     {"waiver", waiver_json(*w, in_.now)}});
+        json wj = {{"agent_id", r->agent_id}, {"host", r->host},         {"policy", r->policy},
+                   {"check", r->check_id},    {"level", r->level},       {"result", r->result},
+                   {"evidence", r->evidence}, {"waiver", waiver_json(*w, in_.now)}};
+        i18n::put_text(wj, "title", r->title, r->title_vi);
+        waived.push(std::move(wj));
       }
     }
 
@@ -259,7 +264,11 @@ class AgencySummary {
     }
 
     json out = {{"agency", ag_.name}, {"framework", ag_.framework}};
-    out["framework_title"] = fw_ ? fw_->title : std::string();
+    if (fw_) {
+      i18n::put_text(out, "framework_title", fw_->title);
+    } else {
+      out["framework_title"] = "";
+    }
     out["framework_known"] = fw_ != nullptr;
     agency.total.put(out);
 
@@ -414,9 +423,11 @@ class AgencySummary {
       e.tally.add(state);
       if (w) e.waiver_ids.insert(w->id);
       if (state != "not_applicable" && evidenced.insert(id).second) {
-        e.evidence.push({{"agent_id", r.agent_id}, {"host", r.host}, {"policy", r.policy}, {"check", r.check_id},
-                         {"title", r.title}, {"result", r.result}, {"state", state}, {"evidence", r.evidence},
-                         {"time", r.time.to_string()}});
+        json ev = {{"agent_id", r.agent_id}, {"host", r.host},     {"policy", r.policy},
+                   {"check", r.check_id},   {"result", r.result}, {"state", state},
+                   {"evidence", r.evidence}, {"time", r.time.to_string()}};
+        i18n::put_text(ev, "title", r.title, r.title_vi);
+        e.evidence.push(std::move(ev));
       }
     }
   }
@@ -439,7 +450,8 @@ class AgencySummary {
       const char* status = t.fail + t.error > 0 ? "fail" : t.waived > 0 ? "waived" : t.pass > 0 ? "pass" : "not_applicable";
       met += std::string_view(status) == "pass";
       const compliance::Control* c = fw_ ? fw_->find(id) : nullptr;
-      json j = {{"id", id}, {"title", c ? c->title : std::string()}, {"group", group_of(fw_, id)}, {"status", status}};
+      json j = {{"id", id}, {"group", group_of(fw_, id)}, {"status", status}};
+      i18n::put_text(j, "title", c ? c->title : i18n::Text{});
       t.put(j);
       // The count of failures the console and reports have always shown: fail and error together.
       j["fail"] = t.fail + t.error;
@@ -468,9 +480,9 @@ class AgencySummary {
     if (!fw_) return table;
     for (const auto& c : fw_->controls) {
       const uint64_t systems = requiring_of(c);
-      json j = {{"id", c.id},         {"title", c.title},   {"group", c.group},
-                {"levels", c.levels}, {"verified", c.verified}, {"source_note", c.source_note},
-                {"systems", systems}};
+      json j = {{"id", c.id},           {"group", c.group},             {"levels", c.levels},
+                {"verified", c.verified}, {"source_note", c.source_note}, {"systems", systems}};
+      i18n::put_text(j, "title", c.title);
       auto it = counts.assessed.find(c.id);
       Tally t = it == counts.assessed.end() ? Tally{} : it->second.tally;
       json evidence = it == counts.assessed.end() ? json::array() : it->second.evidence.items;
@@ -559,8 +571,10 @@ class AgencySummary {
       auto it = then.find({r->agent_id, r->policy, r->check_id});
       std::string from = it == then.end() ? "not_checked" : it->second->result;
       if (from == r->result) continue;
-      changes.push({{"agent_id", r->agent_id}, {"host", r->host}, {"policy", r->policy}, {"check", r->check_id},
-                    {"title", r->title}, {"from", from}, {"to", r->result}, {"time", r->time.to_string()}});
+      json c = {{"agent_id", r->agent_id}, {"host", r->host}, {"policy", r->policy}, {"check", r->check_id},
+                {"from", from},             {"to", r->result}, {"time", r->time.to_string()}};
+      i18n::put_text(c, "title", r->title, r->title_vi);
+      changes.push(std::move(c));
     }
     json j = {{"since", at.to_string()}, {"previous", before.to_json()}};
     auto s0 = before.score(), s1 = now_tally.score();

@@ -24,6 +24,8 @@ ComplianceRow compliance_row(const SqlRows& r, size_t i) {
   row.time = Timestamp{r.integer(i, 11)};
   row.remediation = r.text(i, 12);
   row.policy_version = r.text(i, 13);
+  row.title_vi = r.text(i, 14);
+  row.remediation_vi = r.text(i, 15);
   return row;
 }
 
@@ -73,13 +75,16 @@ Result<void> store_compliance_result(SqlConnection& c, const std::string& agent_
   SqlParams p;
   p.text(agent_id).text(k.policy).text(k.check_id).text(k.title).integer(k.level).text(k.result);
   p.text(k.controls).text(k.evidence).integer(rec.time.ns).text(k.remediation).text(k.policy_version);
+  p.text(k.title_vi).text(k.remediation_vi);
   auto up = c.run(
       "INSERT INTO compliance_latest(agent_id, policy, check_id, title, level, result, controls, evidence, ts,"
-      " remediation, policy_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+      " remediation, policy_version, title_vi, remediation_vi)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
       " ON CONFLICT (agent_id, policy, check_id) DO UPDATE SET"
       " title = excluded.title, level = excluded.level, result = excluded.result, controls = excluded.controls,"
       " evidence = excluded.evidence, ts = excluded.ts, remediation = excluded.remediation,"
-      " policy_version = excluded.policy_version"
+      " policy_version = excluded.policy_version, title_vi = excluded.title_vi,"
+      " remediation_vi = excluded.remediation_vi"
       // Checked again here: a row another collector inserted since the SELECT may be newer.
       " WHERE compliance_latest.ts <= excluded.ts",
       p);
@@ -97,7 +102,8 @@ Result<std::vector<ComplianceRow>> SqlComplianceStore::compliance_latest(const s
   return database().query<Out>("compliance_latest", [&](SqlConnection& c) -> Result<Out> {
     const std::string sql =
         "SELECT c.agent_id, g.agency, g.host, g.level, c.policy, c.check_id, c.title, c.level, c.result,"
-        " c.controls, c.evidence, c.ts, c.remediation, c.policy_version FROM compliance_latest c"
+        " c.controls, c.evidence, c.ts, c.remediation, c.policy_version, c.title_vi, c.remediation_vi"
+        " FROM compliance_latest c"
         " JOIN agents g ON g.id = c.agent_id"
         " WHERE (CAST(?1 AS TEXT) IS NULL OR g.agency = ?1)" +
         compliance_order(c);
@@ -115,7 +121,7 @@ Result<std::vector<ComplianceRow>> SqlComplianceStore::compliance_as_of(const st
     // Each check's last change at or before `at`, with the check's current title, level and controls.
     const std::string sql =
         "SELECT c.agent_id, g.agency, g.host, g.level, c.policy, c.check_id, c.title, c.level, h.result,"
-        " c.controls, '', h.ts, '', c.policy_version FROM compliance_history h"
+        " c.controls, '', h.ts, '', c.policy_version, c.title_vi, '' FROM compliance_history h"
         " JOIN (SELECT agent_id, policy, check_id, MAX(ts) AS ts FROM compliance_history WHERE ts <= ?2"
         "       GROUP BY agent_id, policy, check_id) m"
         "   ON m.agent_id = h.agent_id AND m.policy = h.policy AND m.check_id = h.check_id AND m.ts = h.ts"

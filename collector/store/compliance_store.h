@@ -26,6 +26,8 @@ struct ComplianceRow {
   std::string remediation;
   std::string policy_version;
   Timestamp time{};
+  std::string title_vi;        // empty: the English text serves both languages
+  std::string remediation_vi;
 };
 
 // An accepted exception to a compliance check: the check (of one policy, or of any policy when

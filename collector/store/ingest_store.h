@@ -46,6 +46,9 @@ struct IncomingRecord {
     std::string evidence;
     std::string remediation;
     std::string policy_version;
+    // The Vietnamese texts, when the policy gives them (else empty: the English serves both).
+    std::string title_vi{};
+    std::string remediation_vi{};
   };
   std::optional<Check> check;
 };

@@ -88,7 +88,7 @@ void parse_framework(YamlReader& r, const YAML::Node& root, Framework& fw) {
     if (auto v = m.get("authority")) r.read(v, fw.authority, "framework.authority");
     if (auto v = m.get("source_note")) r.read(v, fw.source_note, "framework.source_note");
     if (auto v = m.get("levels_meaning")) {
-      std::string s;
+      i18n::Text s;  // read for its checks; not shown anywhere yet
       r.read(v, s, "framework.levels_meaning");
     }
   }

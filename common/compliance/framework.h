@@ -45,7 +45,7 @@ std::string_view scope_name(ControlScope scope);
 
 struct Control {
   std::string id;
-  std::string title;
+  i18n::Text title;
   std::string group;
   std::vector<int> levels;  // security levels (1-5) of the systems that must meet it
   bool verified = false;
@@ -61,7 +61,7 @@ struct Control {
 
 struct Framework {
   std::string id;
-  std::string title;
+  i18n::Text title;
   std::string version;
   std::string authority;
   std::string source_note;

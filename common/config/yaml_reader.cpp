@@ -272,6 +272,36 @@ bool YamlReader::read(const YAML::Node& n, std::string& out, std::string_view wh
   return true;
 }
 
+bool YamlReader::read(const YAML::Node& n, i18n::Text& out, std::string_view what) {
+  if (n.IsScalar()) {
+    out = i18n::Text::both(n.Scalar());
+    return true;
+  }
+  if (!n.IsMap()) {
+    error(n, fmt::format("{}: expected a string or {{vi: ..., en: ...}}, got {}", what, describe(n)));
+    return false;
+  }
+  i18n::Text text;
+  bool ok = true;
+  {
+    MapReader m(*this, n, std::string(what));
+    for (auto [key, field] : {std::pair{"vi", &text.vi}, std::pair{"en", &text.en}}) {
+      if (auto v = m.require(key)) {
+        ok = read(v, *field, m.path(key)) && ok;
+        if (ok && field->empty()) {
+          error(v, fmt::format("{}: empty", m.path(key)));
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    }
+    m.finish();
+  }
+  if (ok) out = std::move(text);
+  return ok;
+}
+
 bool YamlReader::read(const YAML::Node& n, bool& out, std::string_view what) {
   if (n.IsScalar()) {
     std::string v = lower(n.Scalar());

@@ -14,6 +14,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/i18n/text.h"
+
 namespace vigil::config {
 
 struct Diagnostic {
@@ -81,6 +83,8 @@ class YamlReader {
   // Leaf readers: each checks the node's type and range, and on failure records an error at the
   // value's position and leaves `out` unchanged. `what` names the setting in messages.
   bool read(const YAML::Node& n, std::string& out, std::string_view what);
+  // A text a person reads: a plain string (both languages) or `{vi: ..., en: ...}`, both given.
+  bool read(const YAML::Node& n, i18n::Text& out, std::string_view what);
   bool read(const YAML::Node& n, bool& out, std::string_view what);
   bool read(const YAML::Node& n, int64_t& out, std::string_view what, int64_t min, int64_t max);
   bool read(const YAML::Node& n, uint32_t& out, std::string_view what, uint32_t min, uint32_t max);

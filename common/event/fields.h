@@ -124,7 +124,9 @@ struct FieldId {
   X(file_directory, "file.directory", string)                       \
   X(file_extension, "file.extension", string)                       \
   X(file_type, "file.type", string)                                 \
-  X(file_hash_sha256, "file.hash.sha256", string)
+  X(file_hash_sha256, "file.hash.sha256", string)                   \
+  X(rule_name_vi, "vigil.rule.name_vi", string)                     \
+  X(check_remediation_vi, "vigil.check.remediation_vi", string)
 
 namespace fields {
 enum Known : uint32_t {

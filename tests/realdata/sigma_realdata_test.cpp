@@ -310,7 +310,7 @@ TEST(SigmaRealData, NoRuleMatchesTheSharedLogs) {
     Engine engine(sigma_set().set);
     std::vector<std::string> matched;
     engine.set_match_callback([&](const Rule& r, const Event& e) {
-      matched.push_back(r.title + ": " + *e.get_string(fields::event_original));
+      matched.push_back(r.title.en + ": " + *e.get_string(fields::event_original));
     });
     std::vector<Event> alerts;
     for (const auto& line : lines) {

@@ -276,7 +276,7 @@ TEST_F(Baseline, ResultsAreComplianceCheckEvents) {
   EXPECT_EQ(first["event"]["kind"], "state");
   EXPECT_EQ(first["event"]["dataset"], "compliance.check");
   EXPECT_EQ(first["rule"]["id"], policy_.checks[0].id);
-  EXPECT_EQ(first["rule"]["name"], policy_.checks[0].title);
+  EXPECT_EQ(first["rule"]["name"], policy_.checks[0].title.en);
   EXPECT_EQ(first["vigil"]["check"]["result"], "pass");
   EXPECT_EQ(first["vigil"]["policy"]["id"], "debian-baseline");
   EXPECT_EQ(first["vigil"]["check"]["level"], policy_.checks[0].level);

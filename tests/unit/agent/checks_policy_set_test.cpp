@@ -46,7 +46,7 @@ struct Fixture {
     for (const char* id : {"a", "b"}) {
       Check c;
       c.id = id;
-      c.title = id;
+      c.title = i18n::Text::both(id);
       c.level = 1;
       policy.checks.push_back(c);
     }

@@ -538,7 +538,7 @@ TEST(BuiltinFrameworks, TheShippedCataloguesLoadAndCoverTheVietnameseGroups) {
   ASSERT_TRUE(mine) << mine.error();
   auto replaced = compliance::overlay_frameworks(*fws, std::move(*mine));
   EXPECT_EQ(replaced, std::vector<std::string>{"tcvn11930"});
-  EXPECT_EQ(fws->find("tcvn11930")->title, "Corrected");
+  EXPECT_EQ(fws->find("tcvn11930")->title.en, "Corrected");
   EXPECT_EQ(fws->frameworks.size(), 3u);
 }
 

@@ -176,7 +176,7 @@ TEST(BundleRules, ReplaceLocalRulesOfTheSameId) {
   auto loaded = agent::rules::load_rules({(tmp.path() / "local").string()}, {(tmp.path() / "bundle").string()});
   ASSERT_TRUE(loaded) << loaded.error();
   ASSERT_EQ(loaded->set->rules.size(), 1u);
-  EXPECT_EQ(loaded->set->rules[0]->title, "Replaced by bundle");
+  EXPECT_EQ(loaded->set->rules[0]->title.en, "Replaced by bundle");
   bool said = false;
   for (const auto& d : loaded->diagnostics.items()) said = said || d.message.find("replaced") != std::string::npos;
   EXPECT_TRUE(said);

@@ -84,7 +84,7 @@ TEST(Framework, TheSuccessorCatalogueCarriesTheDecember2026Corrections) {
   ASSERT_NE(succ, nullptr);
   // The 2026 edition (levels 1-5), not the 2025 one on important information systems.
   EXPECT_EQ(succ->version, "2026");
-  EXPECT_NE(succ->title.find("TCVN 14423:2026"), std::string::npos) << succ->title;
+  EXPECT_NE(succ->title.en.find("TCVN 14423:2026"), std::string::npos) << succ->title.en;
   // Decree 331's annual-report articles beside Circular 12's.
   EXPECT_NE(succ->source_note.find("35-36"), std::string::npos) << succ->source_note;
   EXPECT_NE(succ->source_note.find("Circular 12/2022 articles 13-14"), std::string::npos) << succ->source_note;
