@@ -282,6 +282,7 @@ bool YamlReader::read(const YAML::Node& n, i18n::Text& out, std::string_view wha
     return false;
   }
   i18n::Text text;
+  const size_t errors_before = diags_.error_count();
   bool ok = true;
   {
     MapReader m(*this, n, std::string(what));
@@ -298,6 +299,7 @@ bool YamlReader::read(const YAML::Node& n, i18n::Text& out, std::string_view wha
     }
     m.finish();
   }
+  ok = ok && diags_.error_count() == errors_before;  // an unknown key too
   if (ok) out = std::move(text);
   return ok;
 }

@@ -27,9 +27,9 @@ checks:
     condition:
       setting: {path: /etc/ssh/sshd_config, format: sshd, key: PermitRootLogin, value: "no", default: prohibit-password}
   - id: forwarding
-    title: IPv4 forwarding is off
+    title: {vi: "Chuyển tiếp IPv4 bị tắt", en: IPv4 forwarding is off}
     rationale: r
-    remediation: m
+    remediation: {vi: "Đặt net.ipv4.ip_forward = 0", en: "Set net.ipv4.ip_forward = 0"}
     level: 3
     compliance: {fw: ssh}
     condition:
@@ -87,7 +87,17 @@ grep -q '"result": "error"' "$tmp/out" || fail "unreadable file: no error result
 
 # Text format.
 run "$agent" scan --policy "$tmp/rules/policies/p.yaml" --root "$tmp/root" --format text
-grep -q "^FAIL *forwarding (level 3)" "$tmp/out" || { cat "$tmp/out"; fail "text format"; }
+grep -q "^FAIL *forwarding (level 3) IPv4 forwarding is off$" "$tmp/out" || { cat "$tmp/out"; fail "text format"; }
+grep -q "^    fix: Set net.ipv4.ip_forward = 0$" "$tmp/out" || { cat "$tmp/out"; fail "text format: remediation"; }
+# In Vietnamese: the words, the titles and the remediation (a plain string serves both languages).
+run "$agent" scan --policy "$tmp/rules/policies/p.yaml" --root "$tmp/root" --format text --lang vi
+[ "$rc" -eq 2 ] || fail "text format in Vietnamese: exit $rc"
+grep -q "^KHÔNG ĐẠT *forwarding (cấp độ 3) Chuyển tiếp IPv4 bị tắt$" "$tmp/out" || { cat "$tmp/out"; fail "vi text format"; }
+grep -q "^    khắc phục: Đặt net.ipv4.ip_forward = 0$" "$tmp/out" || { cat "$tmp/out"; fail "vi remediation"; }
+grep -q "^LỖI *root-login (cấp độ 1) SSH root login is disabled$" "$tmp/out" || { cat "$tmp/out"; fail "vi plain title"; }
+grep -q "^đạt 0, không đạt 1, lỗi 1, không áp dụng 0, điểm 0.000$" "$tmp/out" || { cat "$tmp/out"; fail "vi summary"; }
+run "$agent" scan --policy "$tmp/rules/policies/p.yaml" --root "$tmp/root" --format text --lang fr
+[ "$rc" -ne 0 ] && grep -q "lang" "$tmp/err" || fail "--lang fr accepted"
 
 # JSON lines: the same results, one compliance.check event per line (what the inbox takes).
 run "$agent" scan --policy "$tmp/rules/policies/p.yaml" --root "$tmp/root"
@@ -101,6 +111,12 @@ assert len(lines) == len(doc["results"]), (len(lines), len(doc["results"]))
 assert all(l["event"]["dataset"] == "compliance.check" for l in lines)
 assert [l["rule"]["id"] for l in lines] == [r["rule"]["id"] for r in doc["results"]]
 assert [l["vigil"]["check"]["result"] for l in lines] == [r["vigil"]["check"]["result"] for r in doc["results"]]
+# Both languages travel: the Vietnamese beside the English where they differ.
+fwd = next(l for l in lines if l["rule"]["id"] == "forwarding")
+assert fwd["rule"]["name"] == "IPv4 forwarding is off" and fwd["vigil"]["rule"]["name_vi"] == "Chuyển tiếp IPv4 bị tắt", fwd
+assert fwd["vigil"]["check"]["remediation_vi"] == "Đặt net.ipv4.ip_forward = 0", fwd
+root = next(l for l in lines if l["rule"]["id"] == "root-login")
+assert "rule" not in root["vigil"], root
 PY
 
 # An invalid policy: exit 1 with file:line:column.
@@ -115,4 +131,7 @@ run "$agent" scan --policy "$src/rules/policies/debian-baseline.yaml" --root "$t
 [ "$rc" -eq 1 ] || [ "$rc" -eq 2 ] || { cat "$tmp/err"; fail "baseline on empty root: exit $rc"; }
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["results"])>=60 and d["summary"]["pass"]<len(d["results"]), d["summary"]' \
   "$tmp/out" || fail "baseline document"
+run "$agent" scan --policy "$src/rules/policies/debian-baseline.yaml" --root "$tmp/empty" --format text --lang vi
+grep -q "^chính sách debian-baseline .*thư mục gốc" "$tmp/out" || { head -3 "$tmp/out"; fail "baseline in Vietnamese"; }
+grep -q "ssh-permit-root-login (cấp độ 1) Đăng nhập" "$tmp/out" || { grep ssh-permit-root "$tmp/out"; fail "baseline titles in Vietnamese"; }
 echo "scan: all checks passed"

@@ -185,7 +185,8 @@ checks:
   - {id: root-login, title: SSH root login is disabled, rationale: r, remediation: m, level: 1,
      compliance: {tcvn11930: [server.authentication]},
      condition: {setting: {path: /etc/ssh/sshd_config, format: sshd, key: PermitRootLogin, value: "no"}}}
-  - {id: password-auth, title: SSH password login is disabled, rationale: r, remediation: m, level: 2,
+  - {id: password-auth, title: {vi: "Đăng nhập SSH bằng mật khẩu bị tắt", en: SSH password login is disabled},
+     rationale: r, remediation: {vi: "Đặt PasswordAuthentication no", en: m}, level: 2,
      compliance: {tcvn11930: [server.authentication, server.access-control]},
      condition: {setting: {path: /etc/ssh/sshd_config, format: sshd, key: PasswordAuthentication, value: "no"}}}
   - {id: x11-forwarding, title: SSH X11 forwarding is disabled, rationale: r, remediation: m, level: 5,
@@ -309,6 +310,11 @@ grep -q 'Information security compliance report' "$art/compliance-en.html" || fa
 grep -q '<svg class="ring"' "$art/compliance-vi.html" || fail "html report: no chart"
 grep -qi '<script' "$art/compliance-vi.html" && fail "html report holds a script"
 grep -q 'password-auth' "$art/compliance-en.html" || fail "html report: the failing check is missing"
+# The policy's and the catalogue's Vietnamese, carried from the agent's scan through the store.
+grep -q 'Đăng nhập SSH bằng mật khẩu bị tắt' "$art/compliance-vi.html" || fail "html report: Vietnamese check title"
+grep -q 'Đặt PasswordAuthentication no' "$art/compliance-vi.html" || fail "html report: Vietnamese remediation"
+grep -q 'Kiểm soát truy cập' "$art/compliance-vi.html" || fail "html report: Vietnamese control title"
+grep -q 'Đăng nhập SSH bằng mật khẩu' "$art/compliance-en.html" && fail "html report: Vietnamese in the English report"
 command -v chromium >/dev/null || fail "chromium is missing (packaging/install-deps.sh installs it)"
 for lang in vi en; do
   timeout 120 chromium --headless=new --no-sandbox --disable-gpu --no-pdf-header-footer \

@@ -2,8 +2,12 @@
 // near-miss. Events are built here with the fields the parsers and the flow table produce.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
+
+#include <yaml-cpp/yaml.h>
 
 #include "agent/checks/policy_loader.h"
 #include "agent/proto/dns.h"
@@ -503,6 +507,105 @@ TEST_F(ShippedRules, OutboundConnectionToAnUnusualPort) {
   EXPECT_EQ(run({flow("10.0.0.5", "10.9.0.1", 4444, 5)}).count("VGL-NET-0011"), 0u);         // internal
   EXPECT_EQ(run({flow("203.0.113.200", "10.0.0.5", 4444, 5)}).count("VGL-NET-0011"), 0u);    // inbound
   EXPECT_EQ(run({flow("10.0.0.5", "203.0.113.200", 4444, 1)}).count("VGL-NET-0011"), 0u);    // no answer
+}
+
+// Every text a person reads in the shipped content exists in Vietnamese and in English: a mapping
+// {vi, en} in the file (a plain string would serve both languages with one), and for titles,
+// descriptions and rationale a Vietnamese text that is not the English one.
+class ShippedContent : public ::testing::Test {
+ protected:
+  static std::filesystem::path rules_dir() { return vigil::test::source_dir() / "rules"; }
+
+  // Files of `dir` with these extensions.
+  static std::vector<std::filesystem::path> files(const std::string& dir) {
+    std::vector<std::filesystem::path> out;
+    for (const auto& e : std::filesystem::directory_iterator(rules_dir() / dir)) {
+      auto ext = e.path().extension();
+      if (ext == ".yaml" || ext == ".yml") out.push_back(e.path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // `key` of `node` as {vi, en}, both non-empty; an error message naming the place otherwise.
+  static void expect_bilingual(const YAML::Node& node, const std::string& key, const std::string& where,
+                               bool may_match = false) {
+    const YAML::Node v = node[key];
+    ASSERT_TRUE(v && v.IsMap()) << where << ": " << key << " is not {vi, en}";
+    ASSERT_TRUE(v["vi"] && v["en"]) << where << ": " << key << " lacks vi or en";
+    const auto vi = v["vi"].as<std::string>(), en = v["en"].as<std::string>();
+    EXPECT_FALSE(vi.empty() || en.empty()) << where << ": " << key;
+    if (!may_match) {
+      EXPECT_NE(vi, en) << where << ": " << key << " is not translated";
+    }
+  }
+};
+
+TEST_F(ShippedContent, PoliciesInVietnameseAndEnglish) {
+  size_t checks = 0;
+  for (const auto& f : files("policies")) {
+    const YAML::Node doc = YAML::LoadFile(f.string());
+    expect_bilingual(doc["policy"], "title", f.filename().string());
+    expect_bilingual(doc["policy"], "description", f.filename().string());
+    for (const auto& c : doc["checks"]) {
+      const std::string where = f.filename().string() + " " + c["id"].as<std::string>();
+      expect_bilingual(c, "title", where);
+      expect_bilingual(c, "rationale", where);
+      expect_bilingual(c, "remediation", where, true);  // a command is the same in both
+      ++checks;
+    }
+  }
+  EXPECT_GE(checks, 100u);
+}
+
+TEST_F(ShippedContent, RulesInVietnameseAndEnglish) {
+  size_t rules = 0;
+  for (const auto& f : files("detection")) {
+    for (const auto& doc : YAML::LoadAllFromFile(f.string())) {
+      if (doc.IsSequence()) {  // native rules
+        for (const auto& r : doc) {
+          const std::string where = f.filename().string() + " " + r["id"].as<std::string>();
+          expect_bilingual(r, "title", where);
+          if (r["description"]) expect_bilingual(r, "description", where);
+          ++rules;
+        }
+      } else if (doc.IsMap() && doc["title"]) {  // Sigma: the Vietnamese in our `i18n` extension
+        const std::string where = f.filename().string() + " " + doc["id"].as<std::string>();
+        const YAML::Node vi = doc["i18n"]["vi"];
+        ASSERT_TRUE(vi && vi["title"]) << where << ": no i18n.vi.title";
+        EXPECT_NE(vi["title"].as<std::string>(), doc["title"].as<std::string>()) << where;
+        if (doc["description"]) {
+          EXPECT_TRUE(vi["description"]) << where << ": no i18n.vi.description";
+        }
+        ++rules;
+      }
+    }
+  }
+  EXPECT_GE(rules, 35u);
+  // And the loaders give each language its text.
+  auto loaded = load_rules({(rules_dir() / "detection").string()});
+  ASSERT_TRUE(loaded) << loaded.error();
+  for (const auto& r : loaded->set->rules) {
+    EXPECT_FALSE(r->title.vi.empty()) << r->id;
+    EXPECT_NE(r->title.vi, r->title.en) << r->id;
+  }
+}
+
+TEST_F(ShippedContent, CataloguesInVietnameseAndEnglish) {
+  for (const auto& f : files("frameworks")) {
+    const YAML::Node doc = YAML::LoadFile(f.string());
+    expect_bilingual(doc["framework"], "title", f.filename().string());
+    for (const auto& c : doc["controls"]) {
+      expect_bilingual(c, "title", f.filename().string() + " " + c["id"].as<std::string>());
+    }
+  }
+  auto fws = checks::load_frameworks({(rules_dir() / "frameworks").string()});
+  ASSERT_TRUE(fws) << fws.error();
+  const auto* tcvn = fws->find("tcvn11930");
+  ASSERT_NE(tcvn, nullptr);
+  // TCVN 11930's own wording for its headings.
+  EXPECT_EQ(tcvn->find("server.access-control")->title.vi, "Kiểm soát truy cập");
+  EXPECT_EQ(tcvn->find("server.access-control")->title.en, "Access control");
 }
 
 }  // namespace

@@ -186,5 +186,31 @@ TEST(ComplianceReport, ShowsAgencySystemAndHostInBothLanguages) {
   EXPECT_NE(en.find("<td>desk07</td><td>ssh-root</td><td>1</td>"), std::string::npos);
 }
 
+// Titles, remediation and control names in the reader's language where the policy and catalogue
+// give Vietnamese (`key_vi` in the summary); English where they do not.
+TEST(ComplianceReport, ContentInTheReadersLanguage) {
+  nlohmann::json doc = sample();
+  auto& a = doc["agencies"][0];
+  a["framework_title_vi"] = "Thông tư 12";
+  a["controls"][0]["title_vi"] = "Xác thực";
+  a["self_assessment"][0]["title_vi"] = "Xác thực";
+  a["failing"][0]["title_vi"] = "Đăng nhập root bị tắt";
+  a["failing"][0]["remediation_vi"] = "Đặt PermitRootLogin no";
+  const std::string vi = compliance_html(doc, ReportLang::vi);
+  EXPECT_NE(vi.find("Đăng nhập root bị tắt"), std::string::npos) << vi;
+  EXPECT_NE(vi.find("Đặt PermitRootLogin no"), std::string::npos);
+  EXPECT_NE(vi.find("Xác thực"), std::string::npos);
+  EXPECT_NE(vi.find("Thông tư 12 (tcvn11930)"), std::string::npos);
+  EXPECT_EQ(vi.find("Set PermitRootLogin no"), std::string::npos);
+  EXPECT_EQ(vi.find("Root login &quot;off&quot;"), std::string::npos);
+  const std::string en = compliance_html(doc, ReportLang::en);
+  EXPECT_NE(en.find("Set PermitRootLogin no"), std::string::npos);
+  EXPECT_NE(en.find("Circular 12 (tcvn11930)"), std::string::npos);
+  EXPECT_EQ(en.find("Đặt PermitRootLogin no"), std::string::npos);
+  EXPECT_EQ(en.find("Xác thực"), std::string::npos);
+  // A title without Vietnamese shows the English in both.
+  EXPECT_NE(vi.find("Backup"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vigil::collector

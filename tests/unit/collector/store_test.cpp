@@ -1012,7 +1012,8 @@ TEST_P(StoreTest, ComplianceAsOfGivesTheResultEachCheckHadThenWithRemediation) {
   auto check = [](uint64_t seq, int64_t t, const std::string& id, const std::string& result) {
     IncomingRecord r = record(seq, "state", at(t));
     r.dataset = "compliance.check";
-    r.check = IncomingRecord::Check{"pol", id, "title " + id, 1, result, "{}", "ev " + result, "fix " + id, "1.2"};
+    r.check = IncomingRecord::Check{"pol", id, "title " + id, 1, result, "{}", "ev " + result, "fix " + id, "1.2",
+                                    "tiêu đề " + id, "sửa " + id};
     return r;
   };
   // c1: fail at 10, pass at 20, fail at 30. c2: pass at 25 (first seen after 20). c3: pass at 10 and again.
@@ -1043,6 +1044,9 @@ TEST_P(StoreTest, ComplianceAsOfGivesTheResultEachCheckHadThenWithRemediation) {
   EXPECT_EQ((*latest)[0].remediation, "fix c1");
   EXPECT_EQ((*latest)[0].policy_version, "1.2");
   EXPECT_EQ((*latest)[0].evidence, "ev fail");
+  // With the Vietnamese texts beside the English.
+  EXPECT_EQ((*latest)[0].title_vi, "tiêu đề c1");
+  EXPECT_EQ((*latest)[0].remediation_vi, "sửa c1");
 }
 
 TEST_P(StoreTest, AlertTallyCountsBySeverityStatusAndAgency) {

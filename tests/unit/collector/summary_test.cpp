@@ -63,6 +63,7 @@ ComplianceRow row(const AgentRecord& a, const std::string& check, int level, con
   r.controls = controls;
   r.evidence = "evidence of " + check;
   r.remediation = "fix " + check;
+  r.title_vi = "kiểm tra " + check;
   r.policy_version = "1";
   r.time = t;
   return r;
@@ -199,6 +200,8 @@ TEST_F(SummaryTest, CountsScoresAndListsPerAgency) {
   for (const auto& f : a["failing"]) {
     failing.insert(f["agent_id"].get<std::string>() + "/" + f["check"].get<std::string>());
     EXPECT_EQ(f["remediation"], "fix " + f["check"].get<std::string>());
+    EXPECT_EQ(f["title_vi"], "kiểm tra " + f["check"].get<std::string>());
+    EXPECT_FALSE(f.contains("remediation_vi"));  // none given: the English serves both
     EXPECT_EQ(f["evidence"], "evidence of " + f["check"].get<std::string>());
   }
   EXPECT_EQ(failing, (std::set<std::string>{"a1/c-ssh", "a1/c-patch", "a2/c-log", "a2/c-patch"}));

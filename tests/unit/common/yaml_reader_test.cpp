@@ -18,6 +18,37 @@ TEST(YamlReader, SyntaxErrorsCarryPosition) {
   EXPECT_NE(d.message.find("YAML syntax"), std::string::npos);
 }
 
+TEST(YamlReader, TextsArePlainOrVietnameseAndEnglish) {
+  YamlReader r("x.yaml");
+  auto root = r.load_string(
+      "plain: SSH root login is disabled\n"
+      "both: {vi: \"Đăng nhập root qua SSH bị tắt\", en: SSH root login is disabled}\n"
+      "no_en: {vi: \"Chỉ tiếng Việt\"}\n"
+      "extra: {vi: a, en: b, fr: c}\n"
+      "empty: {vi: \"\", en: b}\n"
+      "list: [a, b]\n");
+  ASSERT_TRUE(root);
+  i18n::Text plain, both, untouched = i18n::Text::both("kept");
+  EXPECT_TRUE(r.read((*root)["plain"], plain, "plain"));
+  EXPECT_EQ(plain.en, "SSH root login is disabled");
+  EXPECT_EQ(plain.vi, plain.en);  // one text serves both languages
+  EXPECT_TRUE(r.read((*root)["both"], both, "both"));
+  EXPECT_EQ(both.in(i18n::Lang::vi), "Đăng nhập root qua SSH bị tắt");
+  EXPECT_EQ(both.in(i18n::Lang::en), "SSH root login is disabled");
+  EXPECT_EQ(r.diagnostics().error_count(), 0u);
+  // A mapping needs both languages, non-empty, and nothing else; the value stays as it was.
+  EXPECT_FALSE(r.read((*root)["no_en"], untouched, "no_en"));
+  EXPECT_FALSE(r.read((*root)["extra"], untouched, "extra"));
+  EXPECT_FALSE(r.read((*root)["empty"], untouched, "empty"));
+  EXPECT_FALSE(r.read((*root)["list"], untouched, "list"));
+  EXPECT_EQ(untouched, i18n::Text::both("kept"));
+  const std::string all = r.diagnostics().to_string();
+  EXPECT_NE(all.find("x.yaml:3:8: error: no_en: missing required key 'en'"), std::string::npos) << all;
+  EXPECT_NE(all.find("x.yaml:4:23: error: unknown key 'extra.fr'"), std::string::npos) << all;
+  EXPECT_NE(all.find("x.yaml:5:13: error: empty.vi: empty"), std::string::npos) << all;
+  EXPECT_NE(all.find("x.yaml:6:7: error: list: expected a string or {vi: ..., en: ...}"), std::string::npos) << all;
+}
+
 TEST(YamlReader, UnknownKeysAreReportedWithSuggestion) {
   YamlReader r("x.yaml");
   auto root = r.load_string("sec:\n  alpha: 1\n  betta: 2\n");
