@@ -23,6 +23,7 @@
 #include "collector/report/compliance_report.h"
 #include "common/config/yaml_reader.h"
 #include "common/fleet/bundle.h"
+#include "common/i18n/json_text.h"
 #include "common/net/https_client.h"
 #include "common/pki/pki.h"
 #include "common/util/cli.h"
@@ -186,10 +187,41 @@ std::string cut(const std::string& s, size_t max) {
   return s.substr(0, i) + (max == 0 ? "" : "…");
 }
 
+// The language of tables and messages (`vigilctl --lang vi`); the collector's JSON stays as it is.
+i18n::Lang g_lang = i18n::Lang::en;
+bool vi() { return g_lang == i18n::Lang::vi; }
+
+// Column headings in Vietnamese.
+std::string heading(const std::string& en) {
+  static const std::map<std::string_view, std::string_view> kVi = {
+      {"ACCEPTED BY", "NGƯỜI CHẤP NHẬN"}, {"ACTION", "HÀNH ĐỘNG"}, {"AGENCIES", "CƠ QUAN"}, {"AGENCY", "CƠ QUAN"},
+      {"AGENT", "TÁC TỬ"}, {"AGENTS", "TÁC TỬ"}, {"APPLIED", "ĐÃ ÁP DỤNG"}, {"BUNDLE", "GÓI CẤU HÌNH"},
+      {"BY", "NGƯỜI TẠO"}, {"CHECK", "KIỂM TRA"}, {"CREATED", "NGÀY TẠO"}, {"CREATED BY", "NGƯỜI TẠO"},
+      {"DESCRIPTION", "MÔ TẢ"}, {"DESTINATION", "ĐÍCH"}, {"DETAIL", "CHI TIẾT"}, {"ERROR", "LỖI"},
+      {"EXPIRES", "HẾT HẠN"}, {"FAIL", "KHÔNG ĐẠT"}, {"FRAMEWORK", "KHUNG TIÊU CHUẨN"}, {"GROUP", "NHÓM"},
+      {"HOST", "MÁY CHỦ"}, {"HOSTS", "MÁY CHỦ"}, {"ID", "MÃ"}, {"LAST SEEN", "LẦN CUỐI THẤY"}, {"LEVEL", "CẤP ĐỘ"},
+      {"MESSAGE", "GHI CHÚ"}, {"NAME", "TÊN"}, {"NOT CHECKED", "CHƯA KIỂM TRA"}, {"PASS", "ĐẠT"},
+      {"REASON", "LÝ DO"}, {"REQUIREMENT", "YÊU CẦU"}, {"RESULT", "KẾT QUẢ"}, {"ROLE", "VAI TRÒ"}, {"RULE", "LUẬT"},
+      {"SCORE", "ĐIỂM"}, {"SEVERITY", "MỨC ĐỘ"}, {"SOURCE", "NGUỒN"}, {"STATE", "TRẠNG THÁI"},
+      {"STATUS", "TRẠNG THÁI"}, {"SYSTEM", "HỆ THỐNG"}, {"SYSTEMS", "HỆ THỐNG"}, {"TIME", "THỜI GIAN"},
+      {"TITLE", "TIÊU ĐỀ"}, {"USER", "NGƯỜI DÙNG"}, {"VERDICT", "ĐÁNH GIÁ"}, {"VERSION", "PHIÊN BẢN"},
+      {"WAIVED", "MIỄN TRỪ"}, {"WAIVER", "MIỄN TRỪ"}, {"WHO", "NGƯỜI THỰC HIỆN"}};
+  if (!vi()) return en;
+  const size_t indent = en.find_first_not_of(' ');
+  if (indent == std::string::npos) return en;
+  auto it = kVi.find(std::string_view(en).substr(indent));
+  return it == kVi.end() ? en : en.substr(0, indent) + std::string(it->second);
+}
+
+// A text of the collector's JSON in the chosen language (`key_vi` where given).
+std::string text_of(const nlohmann::json& j, std::string_view key) { return i18n::text_in(j, key, g_lang); }
+
 // Left-aligned columns sized to their widest cell.
 void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width(header.size());
-  for (size_t i = 0; i < header.size(); ++i) width[i] = columns(header[i]);
+  std::vector<std::string> head;
+  for (const auto& h : header) head.push_back(heading(h));
+  std::vector<size_t> width(head.size());
+  for (size_t i = 0; i < head.size(); ++i) width[i] = columns(head[i]);
   std::vector<std::vector<std::string>> shown;
   for (const auto& row : rows) {
     auto& cells = shown.emplace_back();
@@ -204,7 +236,7 @@ void print_table(const std::vector<std::string>& header, const std::vector<std::
     }
     std::puts(out.c_str());
   };
-  line(header);
+  line(head);
   for (const auto& row : shown) line(row);
 }
 
@@ -313,7 +345,7 @@ void print_incident(const nlohmann::json& i) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& a : i.value("alerts", nlohmann::json::array())) {
     rows.push_back({str(a, "id"), time_str(a, "time"), severity_word(a.value("severity", 0)), str(a, "agency"),
-                    str(a, "host"), str(a, "source_ip"), str(a, "user_name"), str(a, "rule_id"), str(a, "rule_name")});
+                    str(a, "host"), str(a, "source_ip"), str(a, "user_name"), str(a, "rule_id"), text_of(a, "rule_name")});
   }
   print_table({"ID", "TIME", "SEVERITY", "AGENCY", "HOST", "SOURCE", "USER", "RULE", "NAME"}, rows);
   std::puts("\nTimeline:");
@@ -382,19 +414,24 @@ std::string score_text(const nlohmann::json& j) {
 void print_compliance(const nlohmann::json& doc) {
   const auto& agencies = doc["agencies"];
   for (const auto& a : agencies) {
-    std::printf("Agency %s: framework %s, %s agent(s) (%s silent, %s never scanned)\n", str(a, "agency").c_str(),
+    std::printf(vi() ? "Cơ quan %s: khung tiêu chuẩn %s, %s tác tử (%s mất liên lạc, %s chưa từng quét)\n"
+                     : "Agency %s: framework %s, %s agent(s) (%s silent, %s never scanned)\n",
+                str(a, "agency").c_str(),
                 str(a, "framework").c_str(), str(a, "agents").c_str(), str(a, "agents_silent").c_str(),
                 str(a, "agents_never_scanned").c_str());
-    std::printf("  checks: %s pass, %s fail, %s error, %s not applicable, %s waived, %s not checked; score %s\n",
+    std::printf(vi() ? "  kiểm tra: %s đạt, %s không đạt, %s lỗi, %s không áp dụng, %s miễn trừ, %s chưa kiểm tra; điểm %s\n"
+                     : "  checks: %s pass, %s fail, %s error, %s not applicable, %s waived, %s not checked; score %s\n",
                 str(a, "pass").c_str(), str(a, "fail").c_str(), str(a, "error").c_str(),
                 str(a, "not_applicable").c_str(), str(a, "waived").c_str(), str(a, "not_checked").c_str(),
                 score_text(a).c_str());
     if (a.contains("trend")) {
       const auto& t = a["trend"];
       std::string change = t["score_change"].is_number()
-                               ? fmt::format("{:+.1f} points", 100.0 * t["score_change"].get<double>())
+                               ? fmt::format("{:+.1f} {}", 100.0 * t["score_change"].get<double>(), vi() ? "điểm" : "points")
                                : std::string("n/a");
-      std::printf("  trend since %s: score was %s (%s), %zu check(s) changed result\n", str(t, "since").c_str(),
+      std::printf(vi() ? "  xu hướng từ %s: điểm trước đó %s (%s), %zu kiểm tra đổi kết quả\n"
+                       : "  trend since %s: score was %s (%s), %zu check(s) changed result\n",
+                  str(t, "since").c_str(),
                   score_text(t["previous"]).c_str(), change.c_str(), t["changes"].size());
     }
     // Agency → system (level) → host.
@@ -409,13 +446,15 @@ void print_compliance(const nlohmann::json& doc) {
     };
     for (const auto& s : a.value("systems", nlohmann::json::array())) section(s, str(s, "name"), str(s, "level"));
     if (a.contains("unassigned") && !a["unassigned"].value("hosts", nlohmann::json::array()).empty()) {
-      section(a["unassigned"], "(unassigned)", "own");
+      section(a["unassigned"], vi() ? "(chưa gắn hệ thống)" : "(unassigned)", vi() ? "riêng" : "own");
     }
     if (!sections.empty()) {
       print_table({"   SYSTEM", "LEVEL", "SCORE", "PASS", "FAIL", "ERROR", "WAIVED", "NOT CHECKED", "HOSTS"}, sections);
     }
     const auto& al = a["alerts_open"];
-    std::printf("  open alerts: %s critical, %s high, %s medium, %s low, %s info\n", str(al, "critical").c_str(),
+    std::printf(vi() ? "  cảnh báo đang mở: %s nghiêm trọng, %s cao, %s trung bình, %s thấp, %s thông tin\n"
+                     : "  open alerts: %s critical, %s high, %s medium, %s low, %s info\n",
+                str(al, "critical").c_str(),
                 str(al, "high").c_str(), str(al, "medium").c_str(), str(al, "low").c_str(), str(al, "info").c_str());
     std::vector<std::vector<std::string>> rows;
     for (const auto& g : a["groups"]) {
@@ -431,18 +470,20 @@ void print_compliance(const nlohmann::json& doc) {
                       str(c, "pass"), str(c, "fail"), str(c, "error"), str(c, "waived")});
     }
     if (!rows.empty()) {
-      std::printf("  self-assessment (Circular 12/2022): %d fully, %d partly, %d not implemented, %d not assessed, "
-                  "%d not required\n",
+      std::printf(vi() ? "  tự đánh giá (Thông tư 12/2022): %d đáp ứng đầy đủ, %d đáp ứng một phần, %d chưa đáp ứng, "
+                         "%d chưa đánh giá, %d không yêu cầu\n"
+                       : "  self-assessment (Circular 12/2022): %d fully, %d partly, %d not implemented, %d not assessed, "
+                         "%d not required\n",
                   verdicts["fully"], verdicts["partly"], verdicts["not"], verdicts["not_assessed"],
                   verdicts["not_required"]);
       print_table({"   REQUIREMENT", "VERDICT", "PASS", "FAIL", "ERROR", "WAIVED"}, rows);
     }
     rows.clear();
     for (const auto& f : a["failing"]) {
-      rows.push_back({"   " + str(f, "host"), str(f, "check"), str(f, "level"), str(f, "result"), str(f, "title")});
+      rows.push_back({"   " + str(f, "host"), str(f, "check"), str(f, "level"), str(f, "result"), text_of(f, "title")});
     }
     if (!rows.empty()) {
-      std::puts("  failing checks:");
+      std::puts(vi() ? "  kiểm tra không đạt:" : "  failing checks:");
       print_table({"   HOST", "CHECK", "LEVEL", "RESULT", "TITLE"}, rows);
     }
     rows.clear();
@@ -452,12 +493,12 @@ void print_compliance(const nlohmann::json& doc) {
                       str(wv, "expires").substr(0, 10), str(wv, "reason")});
     }
     if (!rows.empty()) {
-      std::puts("  waived results:");
+      std::puts(vi() ? "  kết quả được miễn trừ:" : "  waived results:");
       print_table({"   HOST", "CHECK", "RESULT", "WAIVER", "EXPIRES", "REASON"}, rows);
     }
     std::puts("");
   }
-  if (agencies.empty()) std::puts("(no agencies yet)");
+  if (agencies.empty()) std::puts(vi() ? "(chưa có cơ quan nào)" : "(no agencies yet)");
 }
 
 // The hits of one search as a table: the summary column takes what the terminal has left.
@@ -667,6 +708,10 @@ int vigilctl_main(int argc, char** argv) {
   app.add_option("-c,--config", config_path, "vigilctl configuration (console URL, CA, API token)")
       ->capture_default_str();
   app.add_flag("--json", json, "Print the collector's JSON instead of tables");
+  std::string lang = "en";
+  app.add_option("--lang", lang, "Language of tables and messages: en (default) or vi (also VIGIL_LANG)")
+      ->envname("VIGIL_LANG")
+      ->check(CLI::IsMember({"en", "vi"}));
   app.require_subcommand(1);
   // Global options anywhere on the line (`vigilctl alerts list --json -c FILE`, as DESIGN.md
   // writes them): a subcommand passes what it does not know up to its parent. Set before any
@@ -945,8 +990,10 @@ int vigilctl_main(int argc, char** argv) {
   std::string report_format = "text", report_lang = "vi", report_out;
   report_compliance->add_option("--format", report_format, "text (default), json, csv, or html (one printable A4 file)")
       ->check(CLI::IsMember({"text", "json", "csv", "html"}));
-  report_compliance->add_option("--lang", report_lang, "Language of the html report: vi (default) or en")
-      ->check(CLI::IsMember({"vi", "en"}));
+  auto* report_lang_opt =
+      report_compliance
+          ->add_option("--lang", report_lang, "Language of the report: vi (default for html) or en; text follows it when given")
+          ->check(CLI::IsMember({"vi", "en"}));
   report_compliance->add_option("--out", report_out, "Write the report to this file instead of standard output");
   std::string report_since;
   report_compliance->add_option("--since", report_since,
@@ -974,6 +1021,7 @@ int vigilctl_main(int argc, char** argv) {
   waivers_expire->add_option("ID", waiver_id, "Waiver id")->required();
 
   return cli::run(app, argc, argv, [&]() -> int {
+    g_lang = i18n::parse_lang(lang).value_or(i18n::Lang::en);
     auto cfg = load_ctl_config(config_path);
     if (!cfg) {
       std::fprintf(stderr, "%s\n", cfg.error().c_str());
@@ -1138,12 +1186,12 @@ int vigilctl_main(int argc, char** argv) {
             rows.push_back({str(a, "id"), time_str(a, "time"), severity_word(sev), str(a, "status"), str(a, "agency"),
                             str(a, "host"), endpoint(str(a, "source_ip"), str(a, "source_port")), str(a, "user_name"),
                             endpoint(str(a, "destination_ip"), str(a, "destination_port")), str(a, "rule_id"),
-                            str(a, "rule_name")});
+                            text_of(a, "rule_name")});
           }
           print_table({"ID", "TIME", "SEVERITY", "STATUS", "AGENCY", "HOST", "SOURCE", "USER", "DESTINATION", "RULE",
                        "NAME"},
                       rows);
-          if (rows.empty()) std::puts("(no alerts match)");
+          if (rows.empty()) std::puts(vi() ? "(không có cảnh báo nào phù hợp)" : "(no alerts match)");
         }
       } else if (events_search->parsed()) {
         return search_events(console, json, events_query, events_since, events_until, events_limit, events_before);
@@ -1163,6 +1211,7 @@ int vigilctl_main(int argc, char** argv) {
           text = j.dump(2) + "\n";
         }
         if (report_format == "text" && report_out.empty()) {
+          if (report_lang_opt->count() > 0) g_lang = i18n::parse_lang(report_lang).value_or(g_lang);
           print_compliance(j);
         } else if (report_out.empty()) {
           std::fwrite(text.data(), 1, text.size(), stdout);

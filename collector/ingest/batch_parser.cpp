@@ -580,6 +580,8 @@ ParsedBatch parse_batch(std::string_view body, size_t max_records, const std::st
     if (rec.kind == "alert") {
       rec.rule_id = facts.rule_id;
       rec.rule_name = text(Slot::rule_name);
+      rec.rule_name_vi = text(Slot::rule_name_vi);
+      if (rec.rule_name_vi.size() > 1024) rec.rule_name_vi.resize(1024);
       rec.severity = clamped_level(walker.slot(Slot::severity), 0);
     }
     if (rec.dataset == "compliance.check") {

@@ -34,6 +34,7 @@ struct IncomingRecord {
   // Alerts only (kind == "alert"): what triage lists and filters on.
   std::string rule_id;
   std::string rule_name;
+  std::string rule_name_vi{};  // the Vietnamese name where the rule gives one
   int severity = 0;  // 1 info .. 5 critical
   // Compliance results only (dataset compliance.check): kept as the latest per agent and check.
   struct Check {

@@ -597,14 +597,16 @@ CREATE TABLE agent_systems(
 CREATE INDEX agent_systems_system ON agent_systems(system_name);
 ALTER TABLE enroll_tokens ADD COLUMN systems TEXT NOT NULL DEFAULT '';
 )sql"},
-    {16, "Vietnamese titles and remediation of compliance checks, beside the English",
+    {16, "Vietnamese titles and remediation of compliance checks and names of alerts' rules, beside the English",
      R"sql(
 ALTER TABLE compliance_latest ADD COLUMN title_vi TEXT NOT NULL DEFAULT '';
 ALTER TABLE compliance_latest ADD COLUMN remediation_vi TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN rule_name_vi TEXT NOT NULL DEFAULT '';
 )sql",
      R"sql(
 ALTER TABLE compliance_latest ADD COLUMN title_vi TEXT NOT NULL DEFAULT '';
 ALTER TABLE compliance_latest ADD COLUMN remediation_vi TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN rule_name_vi TEXT NOT NULL DEFAULT '';
 )sql"},
 };
 

@@ -30,6 +30,7 @@ struct AlertRecord {
   std::string host;
   std::string rule_id;
   std::string rule_name;
+  std::string rule_name_vi{};  // empty: the English name serves both languages
   int severity = 0;
   Timestamp time{};
   std::string status = "new";

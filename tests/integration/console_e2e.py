@@ -664,6 +664,8 @@ def main():
         wait(lambda: find("#nav-alerts") and find("#nav-alerts").text == "Cảnh báo", "Vietnamese labels")
         if find("#nav-events").text != "Sự kiện":
             h.fail("the events page's nav item in Vietnamese: " + find("#nav-events").text)
+        # The content too: the catalogue's control titles in TCVN's wording, the checks' own titles.
+        wait(lambda: "Kiểm soát truy cập" in body_text(), "the controls' titles in Vietnamese")
         shot("compliance-vi")
         driver.refresh()
         wait(lambda: find("#nav-compliance") and find("#nav-compliance").text == "Tuân thủ", "Vietnamese after reload")
@@ -674,6 +676,13 @@ def main():
         shot("overview-vi")
         driver.find_element(By.ID, "nav-alerts").click()
         wait(lambda: find(rows_css) and "Mức độ" in body_text(), "the alerts in Vietnamese")
+        # The rules' names in Vietnamese, as the agents' rules give them.
+        names_vi = driver.execute_script(
+            "return fetch('/api/v1/alerts?limit=20', {credentials: 'same-origin'}).then(r => r.json())"
+            ".then(a => a.map(x => x.rule_name_vi || ''))")
+        if not names_vi or not all(names_vi):
+            h.fail(f"alerts without their rule's Vietnamese name: {names_vi}")
+        wait(lambda: names_vi[0] in body_text(), "the alerts' rule names in Vietnamese")
         shot("alerts-vi")
         driver.find_element(By.ID, "nav-events").click()
         wait(lambda: find("#events-count") and "Số sự kiện theo thời gian" in body_text(), "the events in Vietnamese")

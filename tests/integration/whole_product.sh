@@ -226,6 +226,16 @@ PY
 text=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" report compliance --all)
 grep -q "score 50.0%" <<<"$text" || fail "text report: $text"
 grep -q "self-assessment (Circular 12/2022): 0 fully, 1 partly, 1 not implemented" <<<"$text" || fail "text report: $text"
+# In Vietnamese: the messages, the headings and the check's own Vietnamese title.
+text=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --lang vi report compliance --all)
+grep -q "điểm 50.0%" <<<"$text" || fail "Vietnamese text report: $text"
+grep -q "tự đánh giá (Thông tư 12/2022): 0 đáp ứng đầy đủ, 1 đáp ứng một phần, 1 chưa đáp ứng" <<<"$text" \
+  || fail "Vietnamese text report: $text"
+grep -q "password-auth .*Đăng nhập SSH bằng mật khẩu bị tắt" <<<"$text" || fail "Vietnamese check title: $text"
+grep -q "MÁY CHỦ" <<<"$text" || fail "Vietnamese headings: $text"
+text=$(VIGIL_LANG=vi "$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts list --rule VGL-LOG-0001)
+grep -q "^MÃ .*MỨC ĐỘ" <<<"$text" || fail "Vietnamese alert headings: $text"
+grep -q "VGL-LOG-0001 *Dò mật khẩu SSH" <<<"$text" || fail "Vietnamese rule name: $text"
 # A waiver (operator's way: vigilctl) moves the failing check apart; its expiry brings it back.
 "$ctl_bin" -c "$tmp/c/vigilctl.yaml" waivers add --agency "So TTTT" --check password-auth \
   --reason "kiosk vendor needs passwords until the 2027 upgrade" --accepted-by "CISO" --expires "$(date -u -d "+1 year" +%F)" \

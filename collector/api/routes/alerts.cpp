@@ -5,6 +5,7 @@
 #include "collector/api/routes/common.h"
 #include "collector/api/routes/endpoints.h"
 #include "collector/ingest/agent_identity.h"
+#include "common/i18n/json_text.h"
 #include "common/ingest/bounded_json.h"
 #include "common/log/logging.h"
 
@@ -19,6 +20,7 @@ nlohmann::json alert_json(const AlertRecord& a) {
                       {"assignee", a.assignee}, {"source_ip", a.entity.source_ip},
                       {"source_port", a.entity.source_port}, {"destination_ip", a.entity.destination_ip},
                       {"destination_port", a.entity.destination_port}, {"user_name", a.entity.user_name}};
+  i18n::put_text(j, "rule_name", a.rule_name, a.rule_name_vi);
   if (!a.evidence.empty()) {
     if (auto ev = ingest::parse_bounded_json(a.evidence)) {
       impose_agent_identity(*ev, a.agent_id, a.host);

@@ -295,6 +295,12 @@
     return isNaN(d.getTime()) ? null : d;
   }
   function locale() { return lang === 'vi' ? 'vi-VN' : 'en-GB'; }
+  // A text the collector gives in both languages: `key` (English) and `key_vi` where it differs.
+  function txt(o, key) {
+    if (!o) return '';
+    const vi = o[key + '_vi'];
+    return asText(lang === 'vi' && vi ? vi : o[key]);
+  }
   function fmtTime(text) {
     const d = parseTime(text);
     if (!d || d.getTime() <= 0) return '—';
@@ -809,7 +815,7 @@
         h('td', { class: 'num' }, String(a.id)),
         h('td', {}, fmtTime(a.time)),
         h('td', {}, sevBadge(a.severity)),
-        h('td', {}, h('div', {}, a.rule_name), h('div', { class: 'muted mono' }, a.rule_id)),
+        h('td', {}, h('div', {}, txt(a, 'rule_name')), h('div', { class: 'muted mono' }, a.rule_id)),
         h('td', {}, a.agency),
         h('td', {}, h('div', {}, a.host), h('div', { class: 'muted mono' }, a.agent_id)),
         h('td', { class: 'mono source-cell' }, endpointText(a.source_ip || get(a.evidence, 'source.ip'), a.source_ip ? a.source_port : get(a.evidence, 'source.port'))),
@@ -927,7 +933,7 @@
         h('button', { type: 'button', class: 'btn', id: 'btn-comment', disabled: !canChange,
           onclick: () => { if (commentInput.value.trim()) change('comment', { text: commentInput.value.trim() }); } }, t('act.comment'))));
     if (canChange) {
-      const create = incidentForm(() => [a.id], a.rule_name, Math.min(5, Math.max(1, Number(a.severity) || 1)));
+      const create = incidentForm(() => [a.id], txt(a, 'rule_name'), Math.min(5, Math.max(1, Number(a.severity) || 1)));
       triage.appendChild(h('div', { id: 'incident-create-panel' }, h('h3', {}, t('in.from_alert')), create.form, create.msg));
     }
 
@@ -951,7 +957,7 @@
     const ruleBox = h('section', { class: 'panel', id: 'alert-rule' }, h('h2', {}, t('det.rule')),
       h('dl', { class: 'facts' },
         fact('ID', a.rule_id),
-        fact(t('al.rule'), a.rule_name),
+        fact(t('al.rule'), txt(a, 'rule_name')),
         fact(t('det.description'), asText(rule.description)),
         fact(t('det.technique'), technique === undefined ? null : asText(technique)),
         fact(t('det.tags'), Array.isArray(get(ev, 'tags')) ? ev.tags.join(', ') : (Array.isArray(rule.tags) ? rule.tags.join(', ') : null)),
@@ -987,7 +993,7 @@
 
     if (!show(alive,
       h('p', {}, link('/alerts', t('det.back'))),
-      h('div', { class: 'detail-head' }, h('h1', { id: 'alert-title' }, '#' + a.id + ' ' + a.rule_name), sevBadge(a.severity), h('span', { id: 'alert-status' }, statusBadge(a.status))),
+      h('div', { class: 'detail-head' }, h('h1', { id: 'alert-title' }, '#' + a.id + ' ' + txt(a, 'rule_name')), sevBadge(a.severity), h('span', { id: 'alert-status' }, statusBadge(a.status))),
       h('div', { class: 'grid' }, facts, ruleBox),
       pivots,
       h('div', { class: 'grid' }, triage, historyBox),
@@ -1658,7 +1664,7 @@
   // A self-assessment as a table: requirement, verdict, counts, and observed against expected.
   function selfAssessmentTable(rows, id) {
     return table([t('sy.requirement'), t('sy.verdict'), t('co.pass'), t('co.fail'), t('sy.observed'), t('sy.expected')],
-      rows.map((c) => [h('span', { title: asText(c.title) }, h('span', { class: 'mono' }, asText(c.id)), ' ', asText(c.title)),
+      rows.map((c) => [h('span', { title: txt(c, 'title') }, h('span', { class: 'mono' }, asText(c.id)), ' ', txt(c, 'title')),
         h('span', { class: 'st v-' + asText(c.verdict).replace(/[^a-z_]/g, '') }, t('v.' + c.verdict) !== 'v.' + c.verdict ? t('v.' + c.verdict) : asText(c.verdict)),
         asText(c.pass), asText(c.fail), asText(c.observed || ''), asText(c.expected || '')]), { id, class: 'sa-table' });
   }
@@ -1906,11 +1912,12 @@
     const rows = items.filter((x) => x && typeof x === 'object');
     if (!rows.length) return h('p', { class: 'muted' }, items.map(asText).join(', ') || t('none'));
     const keys = [];
-    for (const r of rows) for (const k of Object.keys(r)) if (!keys.includes(k)) keys.push(k);
+    // A `key_vi` is the Vietnamese of `key`: one column, in the reader's language.
+    for (const r of rows) for (const k of Object.keys(r)) if (!keys.includes(k) && !(k.endsWith('_vi') && k.slice(0, -3) in r)) keys.push(k);
     const rank = (k) => { const i = KEY_ORDER.indexOf(k); return i < 0 ? KEY_ORDER.length : i; };
     keys.sort((a, b) => rank(a) - rank(b));
     return table(keys, rows.map((r) => keys.map((k) => {
-      const v = r[k];
+      const v = lang === 'vi' && typeof r[k + '_vi'] === 'string' ? r[k + '_vi'] : r[k];
       if (k === 'score' && typeof v === 'number') return pct(v);
       if ((k === 'status' || k === 'result') && typeof v === 'string') return h('span', { class: 'st st-' + v.replace(/[^a-z_]/g, '') }, t('co.' + v) !== 'co.' + v ? t('co.' + v) : v);
       const text = cellText(v);
@@ -1951,7 +1958,7 @@
       const head = h('div', { class: 'agency-head' },
         h('h2', {}, c.agency),
         h('span', { class: 'score ' + scoreClass(c.score), title: t('co.score') }, typeof c.score === 'number' ? pct(c.score) : t('co.no_score')),
-        h('span', { class: 'muted', title: asText(c.framework_title || '') }, t('co.framework') + ': ' + asText(c.framework)),
+        h('span', { class: 'muted', title: txt(c, 'framework_title') }, t('co.framework') + ': ' + asText(c.framework)),
         h('a', { href: reportHref, target: '_blank', rel: 'noopener noreferrer', class: 'btn report-link' }, t('co.report')));
 
       const failing = (Array.isArray(c.failing) ? c.failing : []).filter((f) => !onlyAgent || f.agent_id === onlyAgent);
@@ -1988,7 +1995,7 @@
         if (!Array.isArray(list) || !list.length) continue;
         parts.push(h('h3', {}, t(title)));
         if (list.every((p) => p && typeof p.score === 'number')) {
-          parts.push(scoreBars(list.map((p) => ({ label: asText(p.title || p.group || p.policy || p.id), score: p.score }))));
+          parts.push(scoreBars(list.map((p) => ({ label: p.title ? txt(p, 'title') : asText(p.group || p.policy || p.id), score: p.score }))));
         }
         parts.push(genericTable(list));
       }
@@ -2006,8 +2013,8 @@
       }
       if (Array.isArray(c.controls) && c.controls.length) {
         parts.push(h('h3', {}, t('co.controls')));
-        parts.push(table([t('co.control'), t('co.status'), t('co.pass'), t('co.fail')], c.controls.map((x) =>
-          [h('span', { class: 'mono' }, asText(x.id)), h('span', { class: 'st st-' + asText(x.status).replace(/[^a-z_]/g, '') }, t('co.' + x.status)), asText(x.pass), asText(x.fail)]),
+        parts.push(table([t('co.control'), t('co.title_col'), t('co.status'), t('co.pass'), t('co.fail')], c.controls.map((x) =>
+          [h('span', { class: 'mono' }, asText(x.id)), txt(x, 'title'), h('span', { class: 'st st-' + asText(x.status).replace(/[^a-z_]/g, '') }, t('co.' + x.status)), asText(x.pass), asText(x.fail)]),
         { class: 'controls-table' }));
       }
       const failingTitle = t('co.failing') + ' (' + failing.length + ')';
@@ -2020,9 +2027,9 @@
         const box = h('details', { class: 'failing' }, h('summary', {}, h('h3', { class: 'inline' }, failingTitle)),
           table(headers, failing.map((f) => {
             const row = [h('span', { title: asText(f.agent_id) }, asText(f.host || f.agent_id)), h('span', { class: 'mono nowrap' }, asText(f.check)),
-              asText(f.title), asText(f.level), h('span', { class: 'st st-' + asText(f.result).replace(/[^a-z_]/g, '') }, t('co.' + f.result)),
+              txt(f, 'title'), asText(f.level), h('span', { class: 'st st-' + asText(f.result).replace(/[^a-z_]/g, '') }, t('co.' + f.result)),
               h('span', { class: 'mono' }, asText(f.evidence))];
-            if (withFix) row.push(asText(f.remediation));
+            if (withFix) row.push(txt(f, 'remediation'));
             row.push(fmtTime(f.time));
             return row;
           }), { class: 'failing-table' }),

@@ -143,17 +143,17 @@ constexpr Prepared kInsertBatch{
     "WITH input AS (SELECT DISTINCT ON (t.seq) t.* FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[],"
     " $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[], $13::bigint[], $14::text[],"
     " $15::text[], $16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bigint[],"
-    " $23::text[]) WITH ORDINALITY"
+    " $23::text[], $24::text[]) WITH ORDINALITY"
     " AS t(seq, kind, dataset, ts, body, rule_id, rule_name, severity, host_name, source_ip, source_port,"
     " source_key, destination_ip, destination_port, destination_key, user_name, event_action, event_outcome,"
-    " any_rule_id, any_severity, text, n) ORDER BY t.seq, t.n),"
+    " any_rule_id, any_severity, text, rule_name_vi, n) ORDER BY t.seq, t.n),"
     " ins AS (INSERT INTO records(agent_id, epoch, seq, kind, dataset, ts, body)"
     " SELECT $1, $2, seq, kind, dataset, ts, body FROM input ORDER BY n ON CONFLICT DO NOTHING RETURNING seq),"
     " al AS (INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts, source_ip, source_key,"
-    " source_port, destination_ip, destination_port, user_name)"
+    " source_port, destination_ip, destination_port, user_name, rule_name_vi)"
     " SELECT $1, $2, i.seq, i.rule_id, i.rule_name, i.severity, i.ts, CASE WHEN i.source_key = '' THEN '' ELSE"
     " i.source_ip END, NULLIF(i.source_key, ''), i.source_port, CASE WHEN i.destination_key = '' THEN '' ELSE"
-    " i.destination_ip END, i.destination_port, i.user_name FROM input i JOIN ins USING (seq)"
+    " i.destination_ip END, i.destination_port, i.user_name, i.rule_name_vi FROM input i JOIN ins USING (seq)"
     " WHERE i.kind = 'alert' ORDER BY i.n),"
     " ix AS (INSERT INTO event_search(agent_id, epoch, seq, ts, kind, dataset, host_name, source_ip, source_port,"
     " destination_ip, destination_port, user_name, event_action, event_outcome, rule_id, severity, text_index)"
@@ -848,7 +848,7 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
     }
     ArrayParam seq, kind, dataset, ts, body, rule_id, rule_name, severity;
     ArrayParam host_name, source_ip, source_port, source_key, destination_ip, destination_port, destination_key,
-        user_name, event_action, event_outcome, any_rule_id, any_severity, text;
+        user_name, event_action, event_outcome, any_rule_id, any_severity, text, rule_name_vi;
     for (const auto& rec : records) {
       seq.integer(static_cast<int64_t>(rec.seq));
       kind.text(rec.kind);
@@ -873,12 +873,14 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
       any_rule_id.text(row.rule_id);
       any_severity.integer(row.severity);
       text.text(row.text);
+      rule_name_vi.text(rec.rule_name_vi);
     }
     Params p;
     p.text(agent_id).text(epoch).text(seq.done()).text(kind.done()).text(dataset.done()).text(ts.done());
     p.text(body.done()).text(rule_id.done()).text(rule_name.done()).text(severity.done());
     for (auto* a : {&host_name, &source_ip, &source_port, &source_key, &destination_ip, &destination_port,
-                    &destination_key, &user_name, &event_action, &event_outcome, &any_rule_id, &any_severity, &text}) {
+                    &destination_key, &user_name, &event_action, &event_outcome, &any_rule_id, &any_severity, &text,
+                    &rule_name_vi}) {
       p.text(a->done());
     }
     Res begin = c.exec("BEGIN");
@@ -941,13 +943,13 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
   // The list leaves the evidence (the record's body) out.
   static constexpr const char* kAlertList =
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
-      " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name"
-      " FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
+      " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name,"
+      " a.rule_name_vi FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
 
   static constexpr const char* kAlertSelect =
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
       " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name,"
-      " r.body FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
+      " a.rule_name_vi, r.body FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
       " LEFT JOIN records r ON r.agent_id = a.agent_id AND r.epoch = a.epoch AND r.seq = a.seq";
 
   static AlertRecord alert_row(const Res& r, int i, bool with_evidence) {
@@ -967,7 +969,8 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
     a.entity.destination_ip = r.text(i, 12);
     a.entity.destination_port = r.integer(i, 13);
     a.entity.user_name = r.text(i, 14);
-    if (with_evidence) a.evidence = r.text(i, 15);
+    a.rule_name_vi = r.text(i, 15);
+    if (with_evidence) a.evidence = r.text(i, 16);
     return a;
   }
 

@@ -307,7 +307,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
            "INSERT OR IGNORE INTO records(agent_id, epoch, seq, kind, dataset, ts, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
     Stmt a(db_,
            "INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts, source_ip, source_key, source_port,"
-           " destination_ip, destination_port, user_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+           " destination_ip, destination_port, user_name, rule_name_vi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     Stmt x(db_,
            "INSERT INTO event_search(agent_id, epoch, seq, ts, kind, dataset, host_name, source_ip, source_port,"
            " destination_ip, destination_port, user_name, event_action, event_outcome, rule_id, severity, has_text, id)"
@@ -338,7 +338,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
         a.bind(5, rec.rule_name).bind(6, static_cast<int64_t>(rec.severity)).bind(7, rec.time.ns);
         a.bind(8, row.source_ip.empty() ? std::string() : e.source_ip).bind_or_null(9, row.source_ip);
         a.bind(10, e.source_port).bind(11, row.destination_ip.empty() ? std::string() : e.destination_ip);
-        a.bind(12, e.destination_port).bind(13, e.user_name);
+        a.bind(12, e.destination_port).bind(13, e.user_name).bind(14, rec.rule_name_vi);
         if (a.step() != SQLITE_DONE) return fail();
         a.reset();
       }
@@ -745,13 +745,13 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
 
   static constexpr const char* kAlertList =
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
-      " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name"
-      " FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
+      " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name,"
+      " a.rule_name_vi FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
 
   static constexpr const char* kAlertSelect =
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
       " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name,"
-      " r.body FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
+      " a.rule_name_vi, r.body FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
       " LEFT JOIN records r ON r.agent_id = a.agent_id AND r.epoch = a.epoch AND r.seq = a.seq";
 
   static AlertRecord alert_row(const Stmt& s, bool with_evidence) {
@@ -771,7 +771,8 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     a.entity.destination_ip = s.text(12);
     a.entity.destination_port = s.integer(13);
     a.entity.user_name = s.text(14);
-    if (with_evidence) a.evidence = s.text(15);
+    a.rule_name_vi = s.text(15);
+    if (with_evidence) a.evidence = s.text(16);
     return a;
   }
 
