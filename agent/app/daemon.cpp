@@ -1,5 +1,6 @@
 #include "agent/app/daemon.h"
 
+#include <malloc.h>
 #include <poll.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -122,6 +123,9 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   logging::setup("vigil-agent", logging::parse_level(initial.logging.level).value_or(spdlog::level::info));
   auto log = logging::get("agent");
   signals::install();
+  // One malloc arena for every thread: the loop allocates, the delivery and a scan's thread
+  // briefly; an arena per thread would keep megabytes a resting agent never uses again.
+  ::mallopt(M_ARENA_MAX, 1);
   // agent.yaml as read (`base`), and what runs: with the group bundle's overlay over it (fleet/).
   AgentConfig base = initial;
   fleet::BundleClient bundles(base.agent.state_dir);
@@ -328,6 +332,10 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   auto next_discover = std::chrono::steady_clock::now();
   auto last_sync = std::chrono::steady_clock::now();
   bool unsynced = false;
+  // After busy passes (a scan, a burst of lines), the memory they freed goes back to the system
+  // once the agent rests: at most every 10 s, only when the loop is idle.
+  bool trim_due = true;
+  auto next_trim = last_sync + std::chrono::seconds(10);
   std::vector<pollfd> fds;
   while (true) {
     bool stopping = signals::stop_requested();
@@ -383,7 +391,13 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
       sd_notify(0, "READY=1");
     }
     sd_notify(0, "WATCHDOG=1");
+    if (n > 0 || packets > 0) trim_due = true;
     if (n == 0 && packets == 0) {
+      if (trim_due && now >= next_trim) {
+        ::malloc_trim(0);
+        trim_due = false;
+        next_trim = now + std::chrono::seconds(10);
+      }
       fds.clear();
       fds.push_back({signals::wake_fd(), POLLIN, 0});
       for (const auto* s : sources) s->wake_fds(fds);
