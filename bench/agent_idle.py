@@ -55,20 +55,7 @@ build = os.path.abspath(a.build)
 sys.argv = [sys.argv[0], f"{build}/agent/vigil-agent", f"{build}/collector/vigil-collector",
             f"{build}/collector/vigilctl", root]
 sys.path.insert(0, os.path.join(root, "tests", "integration"))
-from vigil_harness import Harness  # noqa: E402
-
-
-def proc_status(pid, key, name="status"):
-    """A figure of /proc/PID/status (VmRSS, VmHWM, RssAnon, RssFile) or smaps_rollup (Pss) in MiB (0
-    when gone)."""
-    try:
-        with open(f"/proc/{pid}/{name}") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+from vigil_harness import Harness, proc_status  # noqa: E402
 
 
 def timed(cmd):

@@ -83,19 +83,7 @@ build = os.path.abspath(a.build)
 sys.argv = [sys.argv[0], f"{build}/agent/vigil-agent", f"{build}/collector/vigil-collector",
             f"{build}/collector/vigilctl", root]
 sys.path.insert(0, os.path.join(root, "tests", "integration"))
-from vigil_harness import Harness  # noqa: E402
-
-
-def proc_status(pid, key):
-    """A VmRSS/VmHWM figure of /proc/PID/status in MiB (0 when gone)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+from vigil_harness import Harness, proc_status  # noqa: E402
 
 
 def cpu_seconds(pid):

@@ -36,6 +36,19 @@ def pg_database(prefix):
     return base, name, f"{base} dbname={name}"
 
 
+def proc_status(pid, key, name="status"):
+    """A figure of /proc/PID/status (VmRSS, VmHWM, RssAnon, RssFile) or /proc/PID/smaps_rollup (Pss)
+    in MiB; 0 when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/{name}") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 class Harness:
     def __init__(self, prefix):
         self.agent_bin, self.collector_bin, self.ctl_bin, self.src = sys.argv[1:5]
