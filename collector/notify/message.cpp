@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/i18n/text.h"
 #include "common/ingest/bounded_json.h"
 #include "common/pki/pki.h"
 
@@ -263,19 +264,28 @@ Notice render_incident_overdue(const IncidentRecord& i, int which, const std::st
   return n;
 }
 
+namespace {
+
+// The alert's rule name in the notice's language (the rule's Vietnamese where it gives one).
+const std::string& rule_name_in(const AlertRecord& a, const std::string& lang) {
+  return i18n::pick(lang == "en" ? i18n::Lang::en : i18n::Lang::vi, a.rule_name, a.rule_name_vi);
+}
+
+}  // namespace
+
 Notice render_alert(const AlertRecord& a, const std::string& lang, const std::string& console_url) {
   const Words& w = words(lang);
   const std::string sev = severity_word(w, a.severity);
   const std::string source = alert_source(a);
   const std::string host = or_unknown(w, a.host);
   Notice n;
-  n.subject = one_line(fmt::format(fmt::runtime(w.alert_subject), sev, or_unknown(w, a.rule_name), host,
+  n.subject = one_line(fmt::format(fmt::runtime(w.alert_subject), sev, or_unknown(w, rule_name_in(a, lang)), host,
                                    source.empty() ? "" : " (" + source + ")"),
                        400);
   n.body = fmt::format(fmt::runtime(w.intro), sev) + "\n\n";
   n.body += w.agency + or_unknown(w, a.agency) + "\n";
   n.body += w.host + host + "\n";
-  n.body += w.rule + one_line(a.rule_id, 100) + " — " + or_unknown(w, a.rule_name) + "\n";
+  n.body += w.rule + one_line(a.rule_id, 100) + " — " + or_unknown(w, rule_name_in(a, lang)) + "\n";
   n.body += w.source + (source.empty() ? std::string(w.unknown) : source) + "\n";
   n.body += w.time + a.time.to_string() + "\n";
   n.body += w.alert + std::to_string(a.id) + "\n\n";
@@ -293,7 +303,7 @@ Notice render_digest(const std::vector<AlertRecord>& alerts, const std::string& 
     std::string source = alert_source(a);
     n.body += fmt::format("#{} [{}] {} {} / {} — {} {} — {} {} — {}\n", a.id, severity_word(w, a.severity),
                           a.time.to_string(), or_unknown(w, a.agency), or_unknown(w, a.host), one_line(a.rule_id, 100),
-                          one_line(a.rule_name, 200), w.digest_from, source.empty() ? w.unknown : source,
+                          one_line(rule_name_in(a, lang), 200), w.digest_from, source.empty() ? w.unknown : source,
                           alert_link(console_url, a.id));
   }
   if (alerts.size() > kDigestLines) {

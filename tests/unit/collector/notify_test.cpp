@@ -117,6 +117,24 @@ TEST(NotifyMessage, BodyDecodesBackToTheTextWithEveryNameAndTheLink) {
   EXPECT_NE(en.subject.find("high alert"), std::string::npos) << en.subject;
 }
 
+TEST(NotifyMessage, TheRuleNameInTheNoticesLanguage) {
+  auto a = sample_alert();
+  a.rule_name = "SSH password guessing against this host";
+  a.rule_name_vi = "Dò mật khẩu SSH nhắm vào máy chủ này";
+  auto vi = notify::render_alert(a, "vi", "https://x");
+  EXPECT_NE(vi.subject.find(a.rule_name_vi), std::string::npos) << vi.subject;
+  EXPECT_NE(vi.body.find(a.rule_name_vi), std::string::npos) << vi.body;
+  EXPECT_EQ(vi.body.find(a.rule_name), std::string::npos) << vi.body;
+  auto en = notify::render_alert(a, "en", "https://x");
+  EXPECT_NE(en.subject.find(a.rule_name), std::string::npos) << en.subject;
+  EXPECT_EQ(en.body.find(a.rule_name_vi), std::string::npos) << en.body;
+  auto digest = notify::render_digest({a, a}, "vi", "https://x");
+  EXPECT_NE(digest.body.find(a.rule_name_vi), std::string::npos) << digest.body;
+  // Without a Vietnamese name, the English serves both.
+  a.rule_name_vi.clear();
+  EXPECT_NE(notify::render_alert(a, "vi", "https://x").body.find(a.rule_name), std::string::npos);
+}
+
 TEST(NotifyMessage, LineBreaksInAlertFieldsCannotMakeHeaders) {
   auto a = sample_alert();
   a.rule_name = "x\r\nBcc: victim@example.com\r\n\r\nfake body";
