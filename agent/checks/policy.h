@@ -65,6 +65,7 @@ struct SettingProbe {
   std::optional<std::string> default_value;  // when the key is not set anywhere
   Comparison compare;
   IfMissing missing = IfMissing::fail;  // when none of the files exists
+  bool per_file = false;  // each file on its own (php.ini per SAPI), every one must satisfy the comparison
 };
 
 struct DirectoryProbe {
@@ -108,6 +109,10 @@ struct AccountsProbe {
   enum class Kind : uint8_t { empty_passwords, uid0_only_root, shadowed_passwords, password_max_days, inactive_days };
   Kind kind = Kind::empty_passwords;
   int64_t max = 0;
+  // Only these accounts (empty: all): members of the groups (supplementary in /etc/group or
+  // primary in /etc/passwd) and the named users.
+  std::vector<std::string> groups;
+  std::vector<std::string> users;
 };
 
 struct CommandProbe {
@@ -118,8 +123,68 @@ struct CommandProbe {
   std::optional<int> exit_code;
 };
 
+// The effective configuration of a web server (agent/checks/web_server_config.h): nginx from
+// /etc/nginx/nginx.conf, Apache from /etc/apache2/apache2.conf, includes followed.
+//   nginx: {check: tls_protocols, min: TLSv1.2, default_safe_since: "1.27.3"}
+//   apache: {check: hsts, min_max_age: 31536000}
+//   nginx: {check: directive, key: server_tokens, scope: servers, op: "==", value: "off", default: "on"}
+struct WebServerProbe {
+  enum class Server : uint8_t { nginx, apache };
+  enum class Kind : uint8_t { tls_protocols, hsts, directive };
+  enum class Scope : uint8_t { global, servers, everywhere };
+  Server server = Server::nginx;
+  Kind kind = Kind::directive;
+  std::string path;                // the main file; defaults per server
+  std::string min_tls = "TLSv1.2"; // tls_protocols: the lowest protocol a TLS server may allow
+  // tls_protocols, nginx: the package version from which the built-in ssl_protocols (used when no
+  // configuration sets one) allows nothing below TLS 1.2; unset or older: the default fails.
+  std::optional<std::string> default_safe_since;
+  int64_t min_max_age = 0;         // hsts: the lowest max-age accepted
+  std::string key;                 // directive
+  Scope scope = Scope::servers;    // directive: the global value, or every server's effective value, or every occurrence
+  std::optional<std::string> default_value;
+  Comparison compare;
+  IfMissing missing = IfMissing::fail;  // when the main file does not exist
+};
+
+// A base chain of /etc/nftables.conf (includes followed) on `hook` with `policy`, in an ip or inet
+// table.   nftables: {path: /etc/nftables.conf, hook: input, policy: drop}
+struct NftablesProbe {
+  std::string path = "/etc/nftables.conf";
+  std::string hook = "input";
+  std::string policy = "drop";
+  IfMissing missing = IfMissing::fail;
+};
+
+// A value in a YAML file by dotted key (mongod.conf's net.bindIp); a list is joined with ",".
+//   yaml: {path: /etc/mongod.conf, key: security.authorization, value: enabled, default: disabled}
+struct YamlProbe {
+  std::string path;
+  std::string key;
+  std::optional<std::string> default_value;
+  Comparison compare;
+  IfMissing missing = IfMissing::fail;
+};
+
+// The newest modification time among files matching the globs is at most max_days old.
+//   file_age: {path: ["/var/lib/clamav/daily.c[lv]d"], max_days: 3}
+struct FileAgeProbe {
+  std::vector<std::string> paths;
+  int64_t max_days = 7;
+  IfMissing missing = IfMissing::fail;
+};
+
+// /etc/os-release (or /usr/lib/os-release): the release is still supported. `eol` is the table:
+// distribution id -> VERSION_ID -> the date its (free) security support ends, "YYYY-MM-DD". A
+// version older than every row fails, newer passes, between two rows is an error (add the row).
+//   os_release: {eol: {debian: {"11": "2026-08-31", "12": "2028-06-30"}}}
+struct OsReleaseProbe {
+  std::map<std::string, std::map<std::string, std::string>> eol;
+};
+
 using Probe = std::variant<FileProbe, LinesProbe, SettingProbe, DirectoryProbe, SysctlProbe, MountProbe,
-                           ListenProbe, ServiceProbe, PackageProbe, AccountsProbe, CommandProbe>;
+                           ListenProbe, ServiceProbe, PackageProbe, AccountsProbe, CommandProbe, WebServerProbe,
+                           NftablesProbe, YamlProbe, FileAgeProbe, OsReleaseProbe>;
 
 struct Condition {
   enum class Kind : uint8_t { probe, all, any, none };

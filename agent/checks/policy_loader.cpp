@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "agent/checks/host.h"
+#include "agent/checks/web_server_config.h"
 
 namespace vigil::agent::checks {
 
@@ -131,7 +132,7 @@ class PolicyParser {
     if (!n.IsMap() || n.size() != 1) {
       r_.error(n, fmt::format("{}: expected a map with exactly one key: all, any, none or a probe "
                               "(file, lines, setting, directory, sysctl, mount, listening, service, "
-                              "package, accounts, command)",
+                              "package, accounts, command, nginx, apache, nftables, yaml, file_age, os_release)",
                               ctx));
       return;
     }
@@ -164,6 +165,11 @@ class PolicyParser {
     else if (key == "service") probe = parse_service(v, pctx);
     else if (key == "package") probe = parse_package(v, pctx);
     else if (key == "accounts") probe = parse_accounts(v, pctx);
+    else if (key == "nginx" || key == "apache") probe = parse_web_server(v, pctx, key);
+    else if (key == "nftables") probe = parse_nftables(v, pctx);
+    else if (key == "yaml") probe = parse_yaml(v, pctx);
+    else if (key == "file_age") probe = parse_file_age(v, pctx);
+    else if (key == "os_release") probe = parse_os_release(v, pctx);
     else if (key == "command") {
       if (!allow_commands_) {
         r_.error(keynode, fmt::format("{}: command probes need 'allow_commands: true' in the policy header", pctx));
@@ -173,7 +179,8 @@ class PolicyParser {
       r_.error(keynode, fmt::format("{}: unknown condition '{}'{}", ctx, key,
                                     config::did_you_mean(key, {"all", "any", "none", "file", "lines", "setting",
                                                                "directory", "sysctl", "mount", "listening", "service",
-                                                               "package", "accounts", "command"})));
+                                                               "package", "accounts", "command", "nginx", "apache",
+                                                               "nftables", "yaml", "file_age", "os_release"})));
       return;
     }
     out.probe = std::make_shared<const Probe>(std::move(probe));
@@ -320,6 +327,117 @@ class PolicyParser {
     }
     read_comparison(m, p.compare);
     read_missing(m, p.missing);
+    if (auto v = m.get("per_file")) r_.read(v, p.per_file, m.path("per_file"));
+    return p;
+  }
+
+  WebServerProbe parse_web_server(const YAML::Node& n, const std::string& ctx, const std::string& server) {
+    MapReader m(r_, n, ctx);
+    WebServerProbe p;
+    using K = WebServerProbe::Kind;
+    p.server = server == "apache" ? WebServerProbe::Server::apache : WebServerProbe::Server::nginx;
+    p.path = server == "apache" ? "/etc/apache2/apache2.conf" : "/etc/nginx/nginx.conf";
+    if (auto v = m.get("path")) read_abs_path(v, p.path, m.path("path"));
+    std::string check;
+    if (auto v = m.require("check")) r_.read_choice(v, check, m.path("check"), {"tls_protocols", "hsts", "directive"});
+    p.kind = check == "tls_protocols" ? K::tls_protocols : check == "hsts" ? K::hsts : K::directive;
+    if (p.kind == K::tls_protocols) {
+      if (auto v = m.get("min")) {
+        r_.read_choice(v, p.min_tls, m.path("min"), {"SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"});
+      }
+      if (auto v = m.get("default_safe_since")) {
+        std::string s;
+        if (r_.read(v, s, m.path("default_safe_since"))) p.default_safe_since = s;
+      }
+    } else if (p.kind == K::hsts) {
+      if (auto v = m.get("min_max_age")) r_.read(v, p.min_max_age, m.path("min_max_age"), 0, int64_t{1} << 40);
+    } else if (!check.empty()) {
+      if (auto v = m.require("key")) r_.read(v, p.key, m.path("key"));
+      if (auto v = m.get("scope")) {
+        std::string s;
+        if (r_.read_choice(v, s, m.path("scope"), {"global", "servers", "everywhere"})) {
+          p.scope = s == "global" ? WebServerProbe::Scope::global
+                    : s == "servers" ? WebServerProbe::Scope::servers : WebServerProbe::Scope::everywhere;
+        }
+      }
+      if (auto v = m.get("default")) {
+        std::string s;
+        if (r_.read(v, s, m.path("default"))) p.default_value = s;
+      }
+      read_comparison(m, p.compare);
+    }
+    read_missing(m, p.missing);
+    return p;
+  }
+
+  NftablesProbe parse_nftables(const YAML::Node& n, const std::string& ctx) {
+    MapReader m(r_, n, ctx);
+    NftablesProbe p;
+    if (auto v = m.get("path")) read_abs_path(v, p.path, m.path("path"));
+    if (auto v = m.get("hook")) {
+      r_.read_choice(v, p.hook, m.path("hook"), {"prerouting", "input", "forward", "output", "postrouting"});
+    }
+    if (auto v = m.get("policy")) r_.read_choice(v, p.policy, m.path("policy"), {"drop", "accept"});
+    read_missing(m, p.missing);
+    return p;
+  }
+
+  YamlProbe parse_yaml(const YAML::Node& n, const std::string& ctx) {
+    MapReader m(r_, n, ctx);
+    YamlProbe p;
+    if (auto v = m.require("path")) read_abs_path(v, p.path, m.path("path"));
+    if (auto v = m.require("key")) {
+      if (r_.read(v, p.key, m.path("key")) && (p.key.empty() || p.key.front() == '.' || p.key.back() == '.')) {
+        r_.error(v, fmt::format("{}: '{}' is not a dotted key such as net.bindIp", m.path("key"), p.key));
+      }
+    }
+    if (auto v = m.get("default")) {
+      std::string s;
+      if (r_.read(v, s, m.path("default"))) p.default_value = s;
+    }
+    read_comparison(m, p.compare);
+    read_missing(m, p.missing);
+    return p;
+  }
+
+  FileAgeProbe parse_file_age(const YAML::Node& n, const std::string& ctx) {
+    MapReader m(r_, n, ctx);
+    FileAgeProbe p;
+    read_paths(m, p.paths);
+    if (auto v = m.require("max_days")) r_.read(v, p.max_days, m.path("max_days"), 0, 36500);
+    read_missing(m, p.missing);
+    return p;
+  }
+
+  OsReleaseProbe parse_os_release(const YAML::Node& n, const std::string& ctx) {
+    MapReader m(r_, n, ctx);
+    OsReleaseProbe p;
+    auto eol = m.require("eol");
+    if (!eol) return p;
+    if (!eol.IsMap()) {
+      r_.error(eol, fmt::format("{}: expected a map of distribution id to {{VERSION_ID: \"YYYY-MM-DD\"}}", m.path("eol")));
+      return p;
+    }
+    static const RE2 kDate("[0-9]{4}-[0-9]{2}-[0-9]{2}");
+    for (auto it = eol.begin(); it != eol.end(); ++it) {
+      std::string distro;
+      if (!r_.read(it->first, distro, m.path("eol"))) continue;
+      const YAML::Node versions = it->second;
+      if (!versions.IsMap()) {
+        r_.error(versions, fmt::format("{}.{}: expected a map of VERSION_ID to an end-of-life date", m.path("eol"), distro));
+        continue;
+      }
+      for (auto vt = versions.begin(); vt != versions.end(); ++vt) {
+        std::string version, date;
+        std::string what = fmt::format("{}.{}", m.path("eol"), distro);
+        if (!r_.read(vt->first, version, what) || !r_.read(vt->second, date, what + "." + version)) continue;
+        if (!RE2::FullMatch(date, kDate)) {
+          r_.error(vt->second, fmt::format("{}.{}: '{}' is not a date YYYY-MM-DD", what, version, date));
+          continue;
+        }
+        p.eol[distro][version] = date;
+      }
+    }
     return p;
   }
 
@@ -423,6 +541,8 @@ class PolicyParser {
         }
       }
     }
+    if (auto v = m.get("groups")) read_string_or_list(r_, v, p.groups, m.path("groups"));
+    if (auto v = m.get("users")) read_string_or_list(r_, v, p.users, m.path("users"));
     return p;
   }
 

@@ -7,13 +7,19 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <yaml-cpp/yaml.h>
+
+#include "agent/checks/config_tree.h"
 #include "agent/checks/host.h"
+#include "agent/checks/web_server_config.h"
 #include "common/event/json.h"
 #include "common/util/host.h"
 
@@ -88,8 +94,10 @@ std::string mode_string(uint32_t m) { return fmt::format("{:04o}", m & 07777); }
 
 // Parsed files shared by the probes of one scan (passwd, dpkg status, sockets, ...).
 struct Scanner::State {
-  explicit State(const std::string& root) : host(root) {}
+  State(const std::string& root, std::optional<std::chrono::system_clock::time_point> at) : host(root), fixed_now(at) {}
   HostRoot host;
+  std::optional<std::chrono::system_clock::time_point> fixed_now;
+  std::chrono::system_clock::time_point now() const { return fixed_now.value_or(std::chrono::system_clock::now()); }
   std::map<std::string, FileRead> files;
 
   const FileRead& file(const std::string& path) {
@@ -142,7 +150,7 @@ struct Scanner::State {
   }
 };
 
-Scanner::Scanner(ScanOptions options) : options_(std::move(options)), state_(std::make_unique<State>(options_.root)) {}
+Scanner::Scanner(ScanOptions options) : options_(std::move(options)), state_(std::make_unique<State>(options_.root, options_.now)) {}
 Scanner::~Scanner() = default;
 
 namespace {
@@ -213,6 +221,7 @@ class Evaluator {
   }
 
   ProbeResult operator()(const SettingProbe& p) {
+    if (p.per_file) return per_file(p);
     std::optional<std::string> value;
     std::string at;
     bool any_file = false;
@@ -548,6 +557,13 @@ class Evaluator {
     if (f.status != FileRead::Status::ok) {
       return err(f.status == FileRead::Status::missing ? fmt::format("{} does not exist", path) : f.reason);
     }
+    std::optional<std::set<std::string>> only;
+    if (!p.groups.empty() || !p.users.empty()) {
+      auto members = group_members(p.groups);
+      if (!members) return err(members.error());
+      only = std::move(*members);
+      only->insert(p.users.begin(), p.users.end());
+    }
     std::vector<std::string> bad;
     size_t checked = 0;
     for (auto line : split_lines(f.content)) {
@@ -555,6 +571,7 @@ class Evaluator {
       auto fs = split_fields(line, ':');
       if (fs.size() < (use_shadow ? 8u : 7u)) continue;
       std::string name(fs[0]);
+      if (only && !only->count(name)) continue;
       bool usable = !fs[1].empty() && fs[1].front() != '!' && fs[1].front() != '*';
       switch (p.kind) {
         case K::empty_passwords:
@@ -590,9 +607,210 @@ class Evaluator {
                                                  "with inactivity lock above"};
     std::string what(kWhat[static_cast<int>(p.kind)]);
     if (p.kind == K::password_max_days || p.kind == K::inactive_days) what += fmt::format(" {} days", p.max);
+    if (only) {
+      std::vector<std::string> scope(p.groups.begin(), p.groups.end());
+      scope.insert(scope.end(), p.users.begin(), p.users.end());
+      what += fmt::format(" among {}", join(scope));
+    }
     if (bad.empty()) return pass(fmt::format("{}: no account {} ({} checked)", path, what, checked));
     std::vector<std::string> shown(bad.begin(), bad.begin() + static_cast<long>(std::min<size_t>(bad.size(), 10)));
     return fail(fmt::format("{}: {} account(s) {}: {}{}", path, bad.size(), what, join(shown), bad.size() > 10 ? ", ..." : ""));
+  }
+
+  ProbeResult operator()(const WebServerProbe& p) {
+    const bool nginx = p.server == WebServerProbe::Server::nginx;
+    auto source = [this](const std::string& path) { return s_.file(path); };
+    ConfRead conf = nginx ? read_nginx_config(host_, source, p.path) : read_apache_config(host_, source, p.path);
+    if (conf.status == FileRead::Status::missing) return missing_result(p.missing, conf.reason);
+    if (conf.status == FileRead::Status::error) return err(conf.reason);
+    std::optional<std::string> version;
+    if (nginx) {
+      s_.load_dpkg();
+      if (s_.dpkg) {
+        for (const char* name : {"nginx", "nginx-core", "nginx-light", "nginx-full", "nginx-extras"}) {
+          auto it = s_.dpkg->find(name);
+          if (it != s_.dpkg->end() && it->second.first.ends_with(" installed")) {
+            version = it->second.second;
+            break;
+          }
+        }
+      }
+    }
+    return evaluate_web_server(p, conf.root, version);
+  }
+
+  ProbeResult operator()(const NftablesProbe& p) {
+    auto source = [this](const std::string& path) { return s_.file(path); };
+    ConfRead conf = read_nftables_config(host_, source, p.path);
+    if (conf.status == FileRead::Status::missing) return missing_result(p.missing, conf.reason);
+    if (conf.status == FileRead::Status::error) return err(conf.reason);
+    std::vector<std::string> found;
+    bool ok = false;
+    auto chain = [&](const ConfNode& c, const std::string& family, const std::string& name) {
+      bool on_hook = false;
+      std::string policy = "accept";  // a base chain without a policy accepts
+      for (const auto& st : c.children) {
+        if (st.block || st.words.empty()) continue;
+        if (st.words[0] == "type") {
+          for (size_t i = 1; i + 1 < st.words.size(); ++i) {
+            if (st.words[i] == "hook" && st.words[i + 1] == p.hook) on_hook = true;
+          }
+        } else if (st.words[0] == "policy" && st.words.size() >= 2) {
+          policy = st.words[1];
+        }
+      }
+      if (!on_hook) return;
+      found.push_back(fmt::format("table {} chain {} ({}): hook {} policy {}", family, name, c.where(), p.hook, policy));
+      // ip6 alone leaves IPv4 open; bridge, arp and netdev see other traffic
+      if (policy == p.policy && (family == "inet" || family == "ip")) ok = true;
+    };
+    std::function<void(const ConfNode&, const std::string&)> walk = [&](const ConfNode& n, const std::string& family) {
+      for (const auto& c : n.children) {
+        if (!c.block || c.words.empty()) continue;
+        const auto& w = c.words;
+        bool add = (w[0] == "add" || w[0] == "create") && w.size() >= 2;
+        if (w[0] == "table") {
+          walk(c, w.size() >= 3 ? w[1] : "ip");
+        } else if (add && w[1] == "table") {
+          walk(c, w.size() >= 4 ? w[2] : "ip");
+        } else if (w[0] == "chain") {
+          chain(c, family, w.size() >= 2 ? w[1] : "?");
+        } else if (add && w[1] == "chain") {
+          chain(c, w.size() >= 5 ? w[2] : "ip", w.back());
+        }
+      }
+    };
+    walk(conf.root, "ip");
+    std::string e = found.empty() ? fmt::format("{}: no base chain on hook {}", p.path, p.hook) : join(found);
+    if (ok) return pass(e);
+    return fail(fmt::format("{} (expected an ip or inet chain on hook {} with policy {})", e, p.hook, p.policy));
+  }
+
+  ProbeResult operator()(const YamlProbe& p) {
+    const auto& f = s_.file(p.path);
+    if (f.status == FileRead::Status::missing) return missing_result(p.missing, fmt::format("{} does not exist", p.path));
+    if (f.status == FileRead::Status::error) return err(f.reason);
+    YAML::Node node;
+    try {
+      node = YAML::Load(f.content);
+    } catch (const YAML::Exception& e) {
+      return err(fmt::format("{}: not valid YAML: {}", p.path, e.what()));
+    }
+    std::optional<std::string> value;
+    bool found = true;
+    for (auto part : split_fields(p.key, '.')) {
+      if (!node.IsMap()) {
+        found = false;
+        break;
+      }
+      YAML::Node next = static_cast<const YAML::Node&>(node)[std::string(part)];
+      if (!next) {
+        found = false;
+        break;
+      }
+      node = next;
+    }
+    std::string at;
+    if (found) {
+      if (node.IsScalar()) {
+        value = node.Scalar();
+      } else if (node.IsSequence()) {
+        std::string joined;
+        for (const auto& item : node) {
+          if (!item.IsScalar()) return err(fmt::format("{}: {} is not a list of values", p.path, p.key));
+          joined += (joined.empty() ? "" : ",") + item.Scalar();
+        }
+        value = joined;
+      } else if (!node.IsNull()) {
+        return err(fmt::format("{}: {} is a map, not a value", p.path, p.key));
+      }
+    }
+    if (value) {
+      at = fmt::format("{}: {}: {}", p.path, p.key, *value);
+    } else if (p.default_value) {
+      value = *p.default_value;
+      at = fmt::format("{}: {} not set; default '{}'", p.path, p.key, *p.default_value);
+    } else {
+      return fail(fmt::format("{}: {} is not set", p.path, p.key));
+    }
+    if (p.compare.test(*value)) return pass(at);
+    return fail(fmt::format("{} (expected {})", at, p.compare.describe()));
+  }
+
+  ProbeResult operator()(const FileAgeProbe& p) {
+    std::optional<std::chrono::system_clock::time_point> newest;
+    std::string newest_path;
+    for (const auto& pattern : p.paths) {
+      for (const auto& path : host_.glob(pattern)) {
+        struct stat st {};
+        if (::stat(host_.path(path).c_str(), &st) != 0) {
+          int e = errno;
+          struct stat lst {};
+          if (e == ENOENT && ::lstat(host_.path_nofollow(path).c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+            return err(fmt::format("cannot stat {}: dangling symbolic link", path));
+          }
+          if (e == ENOENT || e == ENOTDIR) continue;
+          return err(fmt::format("cannot stat {}: {}", path, std::strerror(e)));
+        }
+        auto t = std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
+        if (!newest || t > *newest) {
+          newest = t;
+          newest_path = path;
+        }
+      }
+    }
+    if (!newest) return missing_result(p.missing, fmt::format("no file matches {}", join(p.paths)));
+    auto age = std::chrono::duration_cast<std::chrono::seconds>(s_.now() - *newest).count();
+    auto e = fmt::format("{} modified {} ({} days ago)", newest_path, format_time(*newest), age < 0 ? 0 : age / 86400);
+    if (age <= p.max_days * 86400) return pass(e);
+    return fail(fmt::format("{} (expected at most {} days)", e, p.max_days));
+  }
+
+  ProbeResult operator()(const OsReleaseProbe& p) {
+    std::string path = "/etc/os-release";
+    const FileRead* f = &s_.file(path);
+    if (f->status == FileRead::Status::missing) {
+      path = "/usr/lib/os-release";
+      f = &s_.file(path);
+    }
+    if (f->status == FileRead::Status::missing) return err("no /etc/os-release or /usr/lib/os-release");
+    if (f->status == FileRead::Status::error) return err(f->reason);
+    std::string id, version, pretty;
+    for (auto line : split_lines(f->content)) {
+      auto t = trim(line);
+      auto eq = t.find('=');
+      if (t.empty() || t.front() == '#' || eq == std::string_view::npos) continue;
+      auto k = t.substr(0, eq);
+      auto v = t.substr(eq + 1);
+      if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) v = v.substr(1, v.size() - 2);
+      if (k == "ID") id = to_lower(v);
+      else if (k == "VERSION_ID") version = v;
+      else if (k == "PRETTY_NAME") pretty = v;
+    }
+    std::string what = fmt::format("{} ({}: ID={} VERSION_ID={})", pretty.empty() ? id : pretty, path, id,
+                                   version.empty() ? "unset" : version);
+    auto table = p.eol.find(id);
+    if (table == p.eol.end() || table->second.empty()) return na(fmt::format("{}: no end-of-life table for {}", what, id));
+    if (version.empty()) return na(fmt::format("{}: no VERSION_ID (a testing or development release)", what));
+    std::string today = format_time(s_.now()).substr(0, 10);
+    auto exact = table->second.find(version);
+    if (exact != table->second.end()) {
+      if (today <= exact->second) return pass(fmt::format("{}: supported until {}", what, exact->second));
+      return fail(fmt::format("{}: security support ended {}", what, exact->second));
+    }
+    std::string oldest = table->second.begin()->first, newest = oldest;
+    for (const auto& [v, d] : table->second) {
+      if (compare_debian_versions(v, oldest) < 0) oldest = v;
+      if (compare_debian_versions(v, newest) > 0) newest = v;
+    }
+    if (compare_debian_versions(version, oldest) < 0) {
+      return fail(fmt::format("{}: older than every release in the table (the oldest, {}, ended {})", what, oldest,
+                              table->second.at(oldest)));
+    }
+    if (compare_debian_versions(version, newest) > 0) {
+      return pass(fmt::format("{}: newer than every release in the table (up to {})", what, newest));
+    }
+    return err(fmt::format("{}: release not in the end-of-life table; add it to the policy", what));
   }
 
   ProbeResult operator()(const CommandProbe& p) {
@@ -620,6 +838,63 @@ class Evaluator {
   }
 
  private:
+  static std::string format_time(std::chrono::system_clock::time_point t) {
+    std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm {};
+    ::gmtime_r(&tt, &tm);
+    return fmt::format("{:04}-{:02}-{:02} {:02}:{:02} UTC", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                       tm.tm_min);
+  }
+
+  // Each file on its own: every one that exists must satisfy the comparison.
+  ProbeResult per_file(const SettingProbe& p) {
+    std::vector<ProbeResult> rs;
+    for (const auto& pattern : p.paths) {
+      for (const auto& path : host_.glob(pattern)) {
+        if (s_.file(path).status == FileRead::Status::missing) continue;
+        SettingProbe one = p;
+        one.per_file = false;
+        one.paths = {path};
+        rs.push_back((*this)(one));
+      }
+    }
+    if (rs.empty()) return missing_result(p.missing, fmt::format("{} does not exist", join(p.paths)));
+    std::string bad, errors, good;
+    for (const auto& r : rs) {
+      auto& to = r.outcome == Outcome::fail ? bad : r.outcome == Outcome::error ? errors : good;
+      to += (to.empty() ? "" : "; ") + r.evidence;
+    }
+    if (!bad.empty()) return fail(bad);
+    if (!errors.empty()) return err(errors);
+    return pass(good);
+  }
+
+  // Members of the groups: supplementary (/etc/group) and primary (/etc/passwd).
+  Result<std::set<std::string>> group_members(const std::vector<std::string>& groups) {
+    std::set<std::string> out;
+    if (groups.empty()) return out;
+    for (const char* path : {"/etc/group", "/etc/passwd"}) {
+      const auto& f = s_.file(path);
+      if (f.status != FileRead::Status::ok) {
+        return make_error(f.status == FileRead::Status::missing ? fmt::format("{} does not exist", path) : f.reason);
+      }
+    }
+    std::set<std::string> gids;
+    for (auto line : split_lines(s_.file("/etc/group").content)) {
+      auto fs = split_fields(line, ':');
+      if (fs.size() < 4 || std::find(groups.begin(), groups.end(), fs[0]) == groups.end()) continue;
+      gids.insert(std::string(fs[2]));
+      for (auto m : split_fields(fs[3], ',')) {
+        if (!trim(m).empty()) out.insert(std::string(trim(m)));
+      }
+    }
+    for (auto line : split_lines(s_.file("/etc/passwd").content)) {
+      auto fs = split_fields(line, ':');
+      if (fs.size() >= 4 && gids.count(std::string(fs[3]))) out.insert(std::string(fs[0]));
+    }
+    return out;
+  }
+
   static std::string join(const std::vector<std::string>& v) {
     std::string out;
     for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + v[i];

@@ -2,6 +2,7 @@
 // events and the `vigil-agent scan` document (shared/DESIGN.md "Compliance policies").
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +35,8 @@ struct ScanSummary {
 struct ScanOptions {
   std::string root = "/";
   std::optional<int> level;  // checks with level <= this; every check when unset
+  // The time file ages and end-of-life dates are measured against; the clock when unset (tests fix it).
+  std::optional<std::chrono::system_clock::time_point> now;
 };
 
 class Scanner {

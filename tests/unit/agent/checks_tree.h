@@ -1,9 +1,11 @@
 // A host root tree built by a test in a temporary directory, and helpers to scan it.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -39,6 +41,13 @@ class RootTree {
     std::filesystem::create_symlink(target, p);
   }
   void remove(const std::string& abs) const { std::filesystem::remove_all(dir_.path() / abs.substr(1)); }
+  // Sets a file's modification time.
+  void touch(const std::string& abs, std::chrono::system_clock::time_point t) const {
+    timespec ts[2];
+    ts[0].tv_sec = ts[1].tv_sec = std::chrono::system_clock::to_time_t(t);
+    ts[0].tv_nsec = ts[1].tv_nsec = 0;
+    EXPECT_EQ(::utimensat(AT_FDCWD, (dir_.path() / abs.substr(1)).c_str(), ts, 0), 0) << abs;
+  }
 
  private:
   vigil::test::TempDir dir_;
@@ -51,12 +60,18 @@ inline LoadedFrameworks shipped_frameworks() {
   return fws ? std::move(*fws) : LoadedFrameworks{};
 }
 
+// The time prepared trees are scanned at (2026-12-01 12:00 UTC), so that file ages and release
+// end-of-life dates give the same results whenever the tests run. Files the tests write carry the
+// real time, later than this: as new as can be.
+inline const std::chrono::system_clock::time_point kScanNow = std::chrono::system_clock::from_time_t(1796126400);
+
 // Results by check id.
 inline std::map<std::string, CheckResult> scan_by_id(const Policy& policy, const std::string& root,
                                                      std::optional<int> level = std::nullopt) {
   ScanOptions o;
   o.root = root;
   o.level = level;
+  o.now = kScanNow;
   Scanner s(o);
   std::map<std::string, CheckResult> out;
   for (auto& r : s.scan(policy)) out[r.check->id] = r;
