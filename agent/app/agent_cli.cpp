@@ -530,6 +530,9 @@ int agent_main(int argc, char** argv) {
   fim_baseline_cmd->add_option("--path", fim_args.paths, "Directory or file to record; repeatable")->required();
   add_fim_walk_options(fim_baseline_cmd);
   fim_baseline_cmd->add_option("--out", fim_args.out, "Baseline file to write (atomically)")->required();
+  fim_baseline_cmd->add_flag("--diff", fim_args.diff,
+                             "Keep the contents of text files up to 64 KiB (secrets aside) in <out>.content, so "
+                             "that 'fim check' shows what changed inside them");
   auto* fim_check_cmd = fim_cmd->add_subcommand(
       "check", "Compare the paths with a baseline; one file.integrity event per change as JSON lines; exit 0 when "
                "nothing changed, 2 when something did, 1 on error.");

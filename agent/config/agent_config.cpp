@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "agent/fim/content.h"
+
 namespace vigil::agent {
 
 using config::MapReader;
@@ -212,10 +214,17 @@ void read_fim(YamlReader& r, const YAML::Node& n, FimSection& out) {
       out.max_read_rate = *rate;
     }
   }
+  if (auto v = m.get("nodiff")) {
+    if (r.read_list(v, out.nodiff, m.path("nodiff"))) {
+      for (size_t k = 0; k < out.nodiff.size(); ++k) {
+        if (out.nodiff[k].empty()) r.error(v[k], fmt::format("{}: an empty glob", m.path("nodiff")));
+      }
+    }
+  }
   if (auto v = m.get("paths")) {
     if (!v.IsSequence()) {
       r.error(v, fmt::format("{}: expected a list of trees ({{path: DIR, recursive: true, realtime: true, ignore: "
-                             "[GLOB]}})",
+                             "[GLOB], diff: true}})",
                              m.path("paths")));
     } else {
       std::unordered_set<std::string> seen;
@@ -235,6 +244,8 @@ void read_fim(YamlReader& r, const YAML::Node& n, FimSection& out) {
         }
         if (auto pv = pm.get("recursive")) r.read(pv, p.recursive, pm.path("recursive"));
         if (auto pv = pm.get("realtime")) r.read(pv, p.realtime, pm.path("realtime"));
+        p.diff = fim::diff_by_default(p.path);
+        if (auto pv = pm.get("diff")) r.read(pv, p.diff, pm.path("diff"));
         if (auto pv = pm.get("ignore")) {
           if (r.read_list(pv, p.ignore, pm.path("ignore"))) {
             for (size_t k = 0; k < p.ignore.size(); ++k) {

@@ -104,6 +104,8 @@ struct FimPath {
   bool recursive{true};
   bool realtime{true};  // inotify besides the scheduled scan
   std::vector<std::string> ignore{};  // globs relative to `path` (agent/fim/scanner.h)
+  // Changes of small text files carry a diff (agent/fim/content.h); default: trees in /etc.
+  bool diff{false};
 
   bool operator==(const FimPath&) const = default;
 };
@@ -113,6 +115,7 @@ struct FimSection {
   std::vector<FimPath> paths{};
   uint64_t max_files{fim::kDefaultMaxFiles};
   uint64_t max_read_rate{fim::kDefaultMaxReadRate};  // bytes per second read for hashing
+  std::vector<std::string> nodiff{};  // files never diffed, besides fim::default_nodiff()
 
   bool enabled() const { return !paths.empty(); }
   bool operator==(const FimSection&) const = default;

@@ -3,10 +3,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <optional>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
 #include "agent/fim/baseline.h"
+#include "agent/fim/content.h"
 #include "agent/fim/diff.h"
 #include "agent/fim/events.h"
 #include "common/config/yaml_reader.h"
@@ -98,6 +102,24 @@ int baseline_command(const CommandArgs& a) {
   warn.done();
   report_cap("baseline", scanner.options(), scanner.stats());
   b.finish();
+  if (a.diff) {
+    ContentStore store(a.out + ".content");
+    uint64_t kept = 0;
+    std::unordered_set<std::string> keep;
+    for (size_t i = 0; i < b.size(); ++i) {
+      const auto v = b.view(i);
+      if (v.type != EntryType::file || !v.has_hash || diff_denied(v.path, {})) continue;
+      auto text = ContentStore::read_text(std::string(v.path), *v.sha256);
+      if (text && store.put(*v.sha256, *text)) {
+        keep.insert(to_hex(*v.sha256));
+        ++kept;
+      }
+    }
+    store.retain(keep);
+    std::fprintf(stderr, "vigil-agent fim baseline: %llu text files kept for diffs in %s.content%s\n",
+                 static_cast<unsigned long long>(kept), a.out.c_str(),
+                 store.refused() ? fmt::format(" ({} past its cap)", store.refused()).c_str() : "");
+  }
   auto written = write_baseline(b, a.out);
   if (!written) {
     std::fprintf(stderr, "vigil-agent fim baseline: error: %s\n", written.error().c_str());
@@ -140,10 +162,23 @@ int check_command(const CommandArgs& a) {
   uint64_t real_changes = 0;
   std::string line;
   Timestamp at = Timestamp::now();
+  std::error_code ec;
+  std::optional<ContentStore> kept;
+  if (std::filesystem::is_directory(a.baseline + ".content", ec)) kept.emplace(a.baseline + ".content");
   auto emit = [&](const Change& c) {
     if (c.type != ChangeType::change || c.changed != 0) ++real_changes;
     line.clear();
-    append_json_line(line, to_event(c, host, at));
+    Event e = to_event(c, host, at);
+    if (kept && c.type == ChangeType::change && c.now.type == EntryType::file && c.now.has_hash &&
+        c.before.type == EntryType::file && c.before.has_hash && c.before.sha256 != c.now.sha256 &&
+        !diff_denied(c.now.path, {})) {
+      auto prev = kept->get(c.before.sha256);
+      auto text = prev ? ContentStore::read_text(c.now.path, c.now.sha256) : std::nullopt;
+      if (text) {
+        if (auto d = unified_diff(*prev, *text, c.now.path); !d.empty()) e.add(field("vigil.fim.diff"), d);
+      }
+    }
+    append_json_line(line, e);
     line += '\n';
     std::fwrite(line.data(), 1, line.size(), out);
   };

@@ -21,11 +21,15 @@ struct CommandArgs {
   std::string baseline{};       // check: the baseline read
   bool full{false};             // check: re-hash every file
   std::string host_name{};      // host.name of the events (default: this host's name)
+  bool diff{false};             // baseline: keep small text files' contents in <out>.content
 };
 
-// Walks the roots and writes the baseline to `out`. Exit 0, or 1 with a message on stderr.
+// Walks the roots and writes the baseline to `out` (with --diff, the contents of small text files,
+// secrets aside, to the directory <out>.content: agent/fim/content.h). Exit 0, or 1 with a message
+// on stderr.
 int baseline_command(const CommandArgs& args);
-// Compares the roots with the baseline and writes one event per change. Exit 0 when nothing
+// Compares the roots with the baseline and writes one event per change (a changed text file kept in
+// <baseline>.content carries vigil.fim.diff; the kept contents are not updated). Exit 0 when nothing
 // changed, 2 when something did, 1 on an error (an unreadable baseline, output or root, or
 // entries that could not be read and nothing else changed).
 int check_command(const CommandArgs& args);

@@ -46,7 +46,8 @@ FimSource::FimSource(const FimSection& fim, std::string baseline_file, std::stri
       host_(std::move(host_name)),
       scope_(scope_options(fim)),
       rate_(std::make_shared<fim::ReadRate>(fim.max_read_rate)),
-      pending_(pending) {
+      pending_(pending),
+      content_((fs::path(file_).parent_path() / "fim-content").string()) {
   for (const auto& p : cfg_.paths) {
     if (p.realtime) realtime_roots_.push_back(fim::Root{fim::normalize_root(p.path), p.recursive, p.ignore});
   }
@@ -211,8 +212,60 @@ std::optional<fim::FileInfo> FimSource::known(const std::string& path) const {
   return std::nullopt;
 }
 
+bool FimSource::diff_path(std::string_view path) const {
+  for (const auto& p : cfg_.paths) {
+    if (p.diff && (path == p.path || fim::path_under(path, p.path))) return !fim::diff_denied(path, cfg_.nodiff);
+  }
+  return false;
+}
+
+void FimSource::diff_and_keep(const fim::Change& c, Event& e) {
+  const fim::FileInfo& now = c.now;
+  if (c.type == fim::ChangeType::deletion || now.type != fim::EntryType::file || !now.has_hash ||
+      !diff_path(now.path)) {
+    return;
+  }
+  // Read again (a small file, on the loop): the content must be the one hashed, or no diff.
+  auto text = fim::ContentStore::read_text(now.path, now.sha256);
+  if (!text) return;
+  const fim::FileInfo& before = c.before;
+  if (c.type == fim::ChangeType::change && before.type == fim::EntryType::file && before.has_hash &&
+      before.sha256 != now.sha256) {
+    if (auto prev = content_.get(before.sha256)) {
+      if (auto d = fim::unified_diff(*prev, *text, now.path); !d.empty()) {
+        e.add(field("vigil.fim.diff"), d);
+        ++diffs_;
+      }
+    }
+  }
+  content_.put(now.sha256, *text);
+}
+
+void FimSource::refresh_contents() {
+  if (!base_) return;
+  std::unordered_set<std::string> keep;
+  auto consider = [&](const fim::FileInfo& f) {
+    if (f.type != fim::EntryType::file || !f.has_hash || !diff_path(f.path)) return;
+    if (!content_.has(f.sha256)) {
+      auto text = fim::ContentStore::read_text(f.path, f.sha256);
+      if (!text || !content_.put(f.sha256, *text)) return;
+    }
+    keep.insert(fim::to_hex(f.sha256));
+  };
+  for (size_t i = 0; i < base_->size(); ++i) {
+    if (base_->view(i).type != fim::EntryType::file || !diff_path(base_->view(i).path)) continue;
+    consider(base_->info(i));
+  }
+  for (const auto& [path, v] : overlay_) {
+    if (v) consider(*v);
+  }
+  content_.retain(keep);
+}
+
 void FimSource::emit(Pipeline& out, const fim::Change& c) {
-  out.event(fim::to_event(c, host_, Timestamp::now()));
+  Event e = fim::to_event(c, host_, Timestamp::now());
+  diff_and_keep(c, e);
+  out.event(std::move(e));
   ++events_;
   emitted_since_commit_ = true;
 }
@@ -279,6 +332,7 @@ void FimSource::on_scan_item(Pipeline& out, ScanItem& item) {
   scanning_ = false;
   silent_ = false;
   touched_.clear();
+  refresh_contents();
   dirty_ = true;
   persist_now_ = true;
   next_scan_ = std::chrono::steady_clock::now() + cfg_.interval;
@@ -461,6 +515,8 @@ void FimSource::put_health(Event& h) const {
   add_counter(h, "vigil.health.fim.rescans", rescans_);
   add_counter(h, "vigil.health.fim.files_capped", capped_);
   add_counter(h, "vigil.health.fim.pending_folded", pending_.folded());
+  add_counter(h, "vigil.health.fim.diffs", diffs_);
+  add_counter(h, "vigil.health.fim.contents_refused", content_.refused());
 }
 
 }  // namespace vigil::agent::pipeline

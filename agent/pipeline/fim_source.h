@@ -17,6 +17,8 @@
 //   runs on the agent's loop.
 // - The baseline is updated with every change reported and written once the spool holds the
 //   events (commit), at most every 30 s, after each full scan and at stop.
+// - Trees with diff on (default: those in /etc) keep the content of their small text files in
+//   <state_dir>/fim-content (agent/fim/content.h); a change of such a file carries a unified diff.
 #pragma once
 
 #include <atomic>
@@ -31,6 +33,7 @@
 
 #include "agent/config/agent_config.h"
 #include "agent/fim/baseline.h"
+#include "agent/fim/content.h"
 #include "agent/fim/diff.h"
 #include "agent/fim/handoff.h"
 #include "agent/fim/pending.h"
@@ -95,6 +98,12 @@ class FimSource : public Source {
 
   std::optional<fim::FileInfo> known(const std::string& path) const;
   void emit(Pipeline& out, const fim::Change& c);
+  // Whether changes of `path` carry a diff (its tree has diff on; not a secret).
+  bool diff_path(std::string_view path) const;
+  // A change's diff against the content kept for its previous hash, and its new content kept.
+  void diff_and_keep(const fim::Change& c, Event& e);
+  // After a full scan: the contents of diffed files not kept yet are kept; the others dropped.
+  void refresh_contents();
   void on_scan_item(Pipeline& out, ScanItem& item);
   void on_seen(Pipeline& out, Seen& s);
   void note(const std::string& path, uint32_t mask);
@@ -134,6 +143,10 @@ class FimSource : public Source {
   std::thread scan_thread_{};
   std::thread exam_thread_{};
   bool started_{false};
+
+  // Contents of small text files for diffs (<state_dir>/fim-content).
+  fim::ContentStore content_;
+  uint64_t diffs_{0};
 
   // Persistence.
   bool dirty_{false};

@@ -44,7 +44,7 @@ try:
     h.start_collector()
     agent, _ = h.enroll_agent(
         "fim", "raw",
-        top_extra=f'fim: {{interval: 1h, paths: [{{path: "{tree}", realtime: true, ignore: ["*.swp"]}}]}}\n')
+        top_extra=f'fim: {{interval: 1h, paths: [{{path: "{tree}", realtime: true, ignore: ["*.swp"], diff: true}}]}}\n')
     h.start_agent(agent)
     h.wait_for(20, lambda: "first baseline recorded" in h.log_text("fim-agent.log"), "the first baseline")
     h.wait_for(20, lambda: "file integrity: realtime on" in h.log_text("fim-agent.log"), "the watches")
@@ -124,6 +124,11 @@ try:
             or keep["vigil"]["fim"]["previous"]["hash"]["sha256"] != sha("keep before\n")
             or "hash" not in keep["vigil"]["fim"]["changed"] or "size" not in keep["vigil"]["fim"]["changed"]):
         h.fail(f"content change: {keep}")
+    # What changed inside it (diff: true): its first content was kept with the first baseline.
+    want_diff = (f"--- a{data}/keep.txt\n+++ b{data}/keep.txt\n@@ -1 +1 @@\n-keep before\n"
+                 "+keep after, longer\n")
+    if keep["vigil"]["fim"].get("diff") != want_diff:
+        h.fail(f"the content change's diff: {keep['vigil']['fim'].get('diff')!r}")
     mode = p["data/mode.txt"][0]
     if mode["vigil"]["fim"]["changed"] != ["mode"] or mode["file"]["mode"] != "0600" or \
             mode["vigil"]["fim"]["previous"]["mode"] != "0644":
@@ -169,6 +174,9 @@ try:
     changed = by_path(after)["data/new.txt"][0]
     if changed["vigil"]["fim"]["previous"]["hash"]["sha256"] != sha("new\n"):
         h.fail(f"the restart compared with another baseline: {changed}")
+    # The content kept when it was created, across the restart.
+    if "-new\n+changed while stopped\n" not in changed["vigil"]["fim"].get("diff", ""):
+        h.fail(f"the diff after the restart: {changed['vigil']['fim'].get('diff')!r}")
     if "baseline of" not in h.log_text("fim-agent.log"):
         h.fail("the agent did not read its kept baseline")
 
@@ -185,7 +193,7 @@ try:
     h.wait_for(20, lambda: len(health()) >= 4, "the health reports of both runs")
     first_run = health()[1]
     if first_run.get("events", 0) < len(wanted) or first_run.get("watches", 0) < 5 or \
-            first_run.get("rescans", 0) < 1 or "pending_folded" not in first_run:
+            first_run.get("rescans", 0) < 1 or "pending_folded" not in first_run or first_run.get("diffs", 0) < 1:
         h.fail(f"health counters: {first_run}")
     print(f"fim agent: {len(wanted)} realtime changes each reported once (all within {latency:.1f} s), "
           f"{'the web shell alert, ' if shipped else ''}3 changes made while stopped reported after the restart")

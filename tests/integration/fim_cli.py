@@ -36,9 +36,44 @@ def main():
     tmp = tempfile.mkdtemp(prefix="vigil-fim-")
     try:
         check_cli(tmp)
+        check_diffs(os.path.join(tmp, "diffs"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("fim_cli: OK")
+
+
+def check_diffs(tmp):
+    """--diff keeps small text files (secrets aside); a check shows what changed inside them."""
+    etc = os.path.join(tmp, "etc")
+    sudoers = "Defaults env_reset\n" + "".join(f"# line {i}\n" for i in range(10)) + "root ALL=(ALL:ALL) ALL\n"
+    write(f"{etc}/sudoers.d/admins", sudoers)
+    write(f"{etc}/shadow", "root:$y$j9T$old:19000:0:99999:7:::\n", 0o600)
+    write(f"{etc}/ssl/private/site.key", "-----BEGIN PRIVATE KEY-----\nold\n")
+    with open(f"{etc}/blob.bin", "wb") as f:
+        f.write(b"\x00\x01binary")
+    base = os.path.join(tmp, "baseline")
+    p = run("baseline", "--path", etc, "--out", base, "--diff")
+    if p.returncode != 0 or "1 text files kept" not in p.stderr:
+        fail("baseline --diff", p)
+    kept = os.listdir(base + ".content")
+    if len(kept) != 1 or oct(os.stat(base + ".content").st_mode & 0o777) != "0o700":
+        fail(f"kept contents: {kept}", p)
+    write(f"{etc}/sudoers.d/admins", sudoers.replace("root ALL=(ALL:ALL) ALL", "intruder ALL=(ALL) NOPASSWD: ALL"))
+    write(f"{etc}/shadow", "root:$y$j9T$new:19000:0:99999:7:::\n", 0o600)
+    write(f"{etc}/ssl/private/site.key", "-----BEGIN PRIVATE KEY-----\nnew\n")
+    p = run("check", "--baseline", base)
+    if p.returncode != 2:
+        fail("check after changes", p)
+    events = {e["file"]["path"]: e for e in map(json.loads, p.stdout.splitlines())}
+    admins = events.get(f"{etc}/sudoers.d/admins")
+    want = (f"--- a{etc}/sudoers.d/admins\n+++ b{etc}/sudoers.d/admins\n@@ -9,4 +9,4 @@\n # line 7\n # line 8\n"
+            " # line 9\n-root ALL=(ALL:ALL) ALL\n+intruder ALL=(ALL) NOPASSWD: ALL\n")
+    if not admins or admins.get("vigil", {}).get("fim", {}).get("diff") != want:
+        fail(f"the sudoers change's diff: {admins}", p)
+    for secret in (f"{etc}/shadow", f"{etc}/ssl/private/site.key"):
+        e = events.get(secret)
+        if not e or "diff" in e.get("vigil", {}).get("fim", {}) or "new" in json.dumps(e):
+            fail(f"a secret's change shows its content: {e}", p)
 
 
 def check_cli(tmp):

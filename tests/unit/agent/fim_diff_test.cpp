@@ -12,10 +12,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/fim/content.h"
 #include "agent/fim/diff.h"
 #include "agent/fim/events.h"
 #include "agent/fim/scanner.h"
 #include "common/event/json.h"
+#include "common/pki/pki.h"
 #include "tests/support/test_support.h"
 
 namespace vigil::agent::fim {
@@ -277,6 +279,85 @@ TEST(FimEvents, DeletionDescribesTheLastKnownEntry) {
   EXPECT_EQ(k["file"]["target_path"], "/tmp/x");
   EXPECT_FALSE(k["file"].contains("extension"));
   EXPECT_FALSE(k["file"].contains("hash"));
+}
+
+// What changed inside a text file (Wazuh's report_changes): unified diffs, bounded.
+TEST(FimContent, UnifiedDiffShowsTheChangedLinesWithContext) {
+  const std::string before = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\n";
+  const std::string after = "a\nb\nc\nd\ne\nF\ng\nh\ni\nj\nk\nl\nm\nn\n";
+  EXPECT_EQ(unified_diff(before, after, "/etc/x.conf"),
+            "--- a/etc/x.conf\n+++ b/etc/x.conf\n"
+            "@@ -3,7 +3,7 @@\n c\n d\n e\n-f\n+F\n g\n h\n i\n"
+            "@@ -11,3 +11,4 @@\n k\n l\n m\n+n\n");
+  EXPECT_EQ(unified_diff(before, before, "/etc/x.conf"), "");
+  // From nothing, and to nothing; a last line without '\n' is a line.
+  EXPECT_EQ(unified_diff("", "root ALL=(ALL) NOPASSWD: ALL", "/etc/sudoers.d/x"),
+            "--- a/etc/sudoers.d/x\n+++ b/etc/sudoers.d/x\n@@ -0,0 +1 @@\n+root ALL=(ALL) NOPASSWD: ALL\n");
+  EXPECT_EQ(unified_diff("x\n", "", "/f"), "--- a/f\n+++ b/f\n@@ -1 +0,0 @@\n-x\n");
+  // Two nearby changes share one hunk.
+  EXPECT_EQ(unified_diff("1\n2\n3\n4\n5\n", "1\nX\n3\nY\n5\n", "/f"),
+            "--- a/f\n+++ b/f\n@@ -1,5 +1,5 @@\n 1\n-2\n+X\n 3\n-4\n+Y\n 5\n");
+}
+
+TEST(FimContent, LargeDiffsAreCutAndHugeOnesStillDiffed) {
+  std::string before, after;
+  for (int i = 0; i < 3000; ++i) {
+    before += "line " + std::to_string(i) + "\n";
+    after += "changed line " + std::to_string(i) + "\n";
+  }
+  // 3000 x 3000 lines differ: past the table's room, one replacement, cut at the limit.
+  auto d = unified_diff(before, after, "/etc/big");
+  EXPECT_LE(d.size(), kMaxDiffText + 64);
+  EXPECT_NE(d.find("... (diff cut at 8192 bytes)\n"), std::string::npos);
+  EXPECT_EQ(d.rfind("-line 0\n", 200), d.find("-line 0\n"));
+  EXPECT_NE(d.find("@@ -1,3000 +1,3000 @@"), std::string::npos) << d.substr(0, 200);
+}
+
+TEST(FimContent, SecretsAreNeverKept) {
+  for (const char* path : {"/etc/shadow", "/etc/gshadow-", "/etc/ssh/ssh_host_ed25519_key", "/etc/ssl/private/site.pem",
+                           "/etc/app/server.key", "/etc/krb5.keytab", "/etc/app/db_password.conf",
+                           "/etc/security/opasswd", "/etc/ssl/private"}) {
+    EXPECT_TRUE(diff_denied(path, {})) << path;
+  }
+  for (const char* path : {"/etc/passwd", "/etc/sudoers", "/etc/ssh/sshd_config", "/etc/crontab", "/etc/group"}) {
+    EXPECT_FALSE(diff_denied(path, {})) << path;
+  }
+  EXPECT_TRUE(diff_denied("/etc/app/credentials.conf", {"etc/app/credentials.conf"}));
+  EXPECT_TRUE(diff_denied("/etc/app/x.cred", {"*.cred"}));
+  EXPECT_TRUE(diff_by_default("/etc"));
+  EXPECT_TRUE(diff_by_default("/etc/nginx"));
+  EXPECT_FALSE(diff_by_default("/etcetera"));
+  EXPECT_FALSE(diff_by_default("/var/www"));
+}
+
+TEST(FimContent, StoreKeepsOnlyTheTextItWasGivenAndRetainsWhatIsNamed) {
+  test::TempDir dir;
+  const std::string f = (dir.path() / "conf").string();
+  std::ofstream(f) << "PermitRootLogin no\n";
+  Sha256 h{};
+  {
+    auto hex = pki::sha256_hex("PermitRootLogin no\n");
+    for (size_t i = 0; i < 32; ++i) h[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  }
+  auto text = ContentStore::read_text(f, h);
+  ASSERT_TRUE(text);
+  Sha256 other = h;
+  other[0] ^= 1;
+  EXPECT_FALSE(ContentStore::read_text(f, other));  // changed since it was hashed: no content
+  std::ofstream(dir.path() / "bin", std::ios::binary) << std::string("a\0b", 3);
+  EXPECT_FALSE(ContentStore::read_text((dir.path() / "bin").string(), h));  // binary
+  fs::create_symlink(f, dir.path() / "link");
+  EXPECT_FALSE(ContentStore::read_text((dir.path() / "link").string(), h));  // never followed
+
+  ContentStore store((dir.path() / "store").string(), 30);
+  EXPECT_TRUE(store.put(h, *text));
+  EXPECT_EQ(store.get(h), *text);
+  EXPECT_EQ(fs::status(dir.path() / "store").permissions() & fs::perms::all, fs::perms::owner_all);
+  EXPECT_FALSE(store.put(other, "this content does not fit the 30-byte cap"));
+  EXPECT_EQ(store.refused(), 1u);
+  store.retain({});
+  EXPECT_FALSE(store.has(h));
+  EXPECT_EQ(store.bytes(), 0u);
 }
 
 }  // namespace
