@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "collector/report/report_html.h"
+#include "common/i18n/text.h"
 #include "common/ingest/bounded_json.h"
 
 namespace vigil::collector {
@@ -274,7 +275,8 @@ std::string incident_report_html(const IncidentRecord& incident, const std::stri
                            "th"));
     for (const auto& a : incident.alerts) {
       std::string rule = "<b>" + or_dash(a.rule_id) + "</b>";
-      if (!a.rule_name.empty()) rule += "<br>" + html_escape(a.rule_name);
+      const std::string& name = tr.vi() ? i18n::pick(i18n::Lang::vi, a.rule_name, a.rule_name_vi) : a.rule_name;
+      if (!name.empty()) rule += "<br>" + html_escape(name);
       h += cells({fmt::format("#{}", a.alert_id), utc(a.time, true), tr.severity(a.severity), rule, or_dash(a.agency),
                   or_dash(a.host), or_dash(a.source_ip), or_dash(a.user_name)});
     }

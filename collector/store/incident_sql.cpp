@@ -48,8 +48,8 @@ Result<void> add_entry(SqlConnection& c, int64_t id, const IncidentEntry& e) {
 Result<bool> add_alert(SqlConnection& c, int64_t id, const AlertRecord& a, const std::string& who, Timestamp now) {
   auto r = c.run(
       "INSERT INTO incident_alerts(incident_id, alert_id, ts, severity, rule_id, rule_name, agent_id, host, agency,"
-      " source_ip, user_name, evidence, added_at, added_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-      " ?13, ?14) ON CONFLICT DO NOTHING",
+      " source_ip, user_name, evidence, added_at, added_by, rule_name_vi) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+      " ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT DO NOTHING",
       SqlParams()
           .integer(id)
           .integer(a.id)
@@ -64,7 +64,8 @@ Result<bool> add_alert(SqlConnection& c, int64_t id, const AlertRecord& a, const
           .text(a.entity.user_name)
           .text(a.evidence)
           .integer(now.ns)
-          .text(who));
+          .text(who)
+          .text(a.rule_name_vi));
   if (!r) return make_error(r.error());
   return r->changed > 0;
 }
@@ -160,7 +161,7 @@ Result<std::optional<IncidentRecord>> SqlIncidentStore::get_incident(int64_t id)
     IncidentRecord inc = incident_from(*r, 0);
     auto alerts = c.run(
         "SELECT alert_id, ts, severity, rule_id, rule_name, agent_id, host, agency, source_ip, user_name, evidence,"
-        " added_at, added_by FROM incident_alerts WHERE incident_id = ?1 ORDER BY ts, alert_id",
+        " added_at, added_by, rule_name_vi FROM incident_alerts WHERE incident_id = ?1 ORDER BY ts, alert_id",
         SqlParams().integer(id));
     if (!alerts) return make_error(alerts.error());
     std::set<std::string> agencies, hosts;
@@ -179,6 +180,7 @@ Result<std::optional<IncidentRecord>> SqlIncidentStore::get_incident(int64_t id)
       a.evidence = alerts->text(i, 10);
       a.added_at = Timestamp{alerts->integer(i, 11)};
       a.added_by = alerts->text(i, 12);
+      a.rule_name_vi = alerts->text(i, 13);
       agencies.insert(a.agency);
       hosts.insert(a.host);
       inc.alerts.push_back(std::move(a));

@@ -37,6 +37,7 @@ struct IncidentAlert {
   int severity = 0;
   std::string rule_id;
   std::string rule_name;
+  std::string rule_name_vi{};  // empty: the English name serves both languages
   std::string agent_id;
   std::string host;
   std::string agency;

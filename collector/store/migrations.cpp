@@ -602,11 +602,13 @@ ALTER TABLE enroll_tokens ADD COLUMN systems TEXT NOT NULL DEFAULT '';
 ALTER TABLE compliance_latest ADD COLUMN title_vi TEXT NOT NULL DEFAULT '';
 ALTER TABLE compliance_latest ADD COLUMN remediation_vi TEXT NOT NULL DEFAULT '';
 ALTER TABLE alerts ADD COLUMN rule_name_vi TEXT NOT NULL DEFAULT '';
+ALTER TABLE incident_alerts ADD COLUMN rule_name_vi TEXT NOT NULL DEFAULT '';
 )sql",
      R"sql(
 ALTER TABLE compliance_latest ADD COLUMN title_vi TEXT NOT NULL DEFAULT '';
 ALTER TABLE compliance_latest ADD COLUMN remediation_vi TEXT NOT NULL DEFAULT '';
 ALTER TABLE alerts ADD COLUMN rule_name_vi TEXT NOT NULL DEFAULT '';
+ALTER TABLE incident_alerts ADD COLUMN rule_name_vi TEXT NOT NULL DEFAULT '';
 )sql"},
 };
 

@@ -10,6 +10,7 @@
 #include "collector/ingest/agent_identity.h"
 #include "collector/report/compliance_report.h"
 #include "collector/report/incident_report.h"
+#include "common/i18n/json_text.h"
 #include "common/ingest/bounded_json.h"
 #include "common/log/logging.h"
 
@@ -62,6 +63,7 @@ nlohmann::json incident_json(const IncidentRecord& i, Timestamp now, bool full) 
                          {"rule_id", a.rule_id},   {"rule_name", a.rule_name},   {"agent_id", a.agent_id},
                          {"host", a.host},         {"agency", a.agency},         {"source_ip", a.source_ip},
                          {"user_name", a.user_name}, {"added_at", a.added_at.to_string()}, {"added_by", a.added_by}};
+    i18n::put_text(aj, "rule_name", a.rule_name, a.rule_name_vi);
     if (auto ev = ingest::parse_bounded_json(a.evidence)) {
       impose_agent_identity(*ev, a.agent_id, a.host);
       aj["evidence"] = std::move(*ev);

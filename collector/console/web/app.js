@@ -1212,7 +1212,7 @@
     const alertsBox = h('section', { class: 'panel' }, h('h2', {}, t('in.alerts') + ' (' + alerts.length + ')'),
       alerts.length ? table([t('al.id'), t('al.time'), t('al.sev_col'), t('al.rule'), t('al.agency'), t('al.host'), t('al.source'), t('det.user')],
         alerts.map((a) => [link('/alerts/' + a.id, '#' + a.id), h('span', { class: 'nowrap' }, fmtTime(a.time)), sevBadge(a.severity),
-          h('span', {}, h('div', {}, asText(a.rule_name)), h('div', { class: 'muted mono' }, asText(a.rule_id))),
+          h('span', {}, h('div', {}, txt(a, 'rule_name')), h('div', { class: 'muted mono' }, asText(a.rule_id))),
           asText(a.agency), asText(a.host), h('span', { class: 'mono' }, asText(a.source_ip)), asText(a.user_name)]),
         { id: 'incident-alerts' }) : h('p', { class: 'muted' }, t('in.no_alerts')));
 

@@ -112,6 +112,12 @@ TEST(IncidentReport, EachLanguageInItsOwnWords) {
                         "Mức độ", "giờ"}) {
     EXPECT_FALSE(has(en, w)) << w;
   }
+  // The rules' names too, where the rule gives Vietnamese.
+  auto named = sample();
+  named.alerts[0].rule_name_vi = "Luật bằng tiếng Việt";
+  EXPECT_TRUE(has(incident_report_html(named, "vi", kNow), "Luật bằng tiếng Việt"));
+  EXPECT_FALSE(has(incident_report_html(named, "en", kNow), "Luật bằng tiếng Việt"));
+  EXPECT_TRUE(has(incident_report_html(named, "en", kNow), named.alerts[0].rule_name));
   // Times in UTC as RFC 3339, to the second.
   EXPECT_TRUE(has(en, "2026-12-01T08:00:00Z UTC"));
   EXPECT_TRUE(has(text_of(en), "2026-12-01T08:05:00Z UTC"));
