@@ -10,25 +10,13 @@
 
 #include <fmt/format.h>
 
+#include "agent/checks/host.h"
 #include "agent/fim/scanner.h"
 #include "common/pki/pki.h"
 
 namespace vigil::agent::fim {
 
 namespace {
-
-// Lines of a text, each without its '\n' (a last line without one is a line too).
-std::vector<std::string_view> lines_of(std::string_view text) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) nl = text.size();
-    out.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
 
 enum class Op : uint8_t { keep, del, add };
 
@@ -103,7 +91,7 @@ bool diff_by_default(std::string_view root) { return root == "/etc" || path_unde
 
 std::string unified_diff(std::string_view before, std::string_view after, std::string_view path) {
   if (before == after) return {};
-  const auto a = lines_of(before), b = lines_of(after);
+  const auto a = checks::split_lines(before), b = checks::split_lines(after);
   size_t pre = 0;
   while (pre < a.size() && pre < b.size() && a[pre] == b[pre]) ++pre;
   size_t suf = 0;
