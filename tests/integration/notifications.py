@@ -178,11 +178,12 @@ notify:
                         f"from 198.51.100.{a} port {41000 + i} ssh2\n")
 
     def alerts(min_severity=1):
-        """{id: (host, agency, rule_id, rule_name, source_ip)} of the stored alerts."""
+        """{id: (host, agency, rule_id, rule name in Vietnamese (else English), source_ip)} of the stored alerts."""
         try:
             with sqlite3.connect(h.db, timeout=10) as conn:
                 return {r[0]: r[1:] for r in conn.execute(
-                    "SELECT a.id, g.host, g.agency, a.rule_id, a.rule_name, a.source_ip FROM alerts a "
+                    "SELECT a.id, g.host, g.agency, a.rule_id,"
+                    " CASE WHEN a.rule_name_vi != '' THEN a.rule_name_vi ELSE a.rule_name END, a.source_ip FROM alerts a "
                     "JOIN agents g ON g.id = a.agent_id WHERE a.severity >= ?", (min_severity,))}
         except sqlite3.Error:
             return {}
