@@ -10,7 +10,7 @@
 
 namespace vigil::agent::checks {
 
-std::string ConfNode::where() const { return fmt::format("{}:{}", file, line); }
+std::string ConfNode::where() const { return fmt::format("{}:{}", file ? *file : std::string(), line); }
 
 std::string ConfNode::text() const {
   std::string out;
@@ -33,12 +33,6 @@ namespace {
 
 bool has_wildcard(std::string_view p) { return p.find_first_of("*?[") != std::string_view::npos; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // A parse error aborts the whole read.
 struct ConfError {
   std::string message;
@@ -54,7 +48,7 @@ class Reader {
   ConfRead run(const std::string& path) {
     ConfRead out;
     out.root.block = true;
-    out.root.file = path;
+    out.root.file = std::make_shared<const std::string>(path);
     FileRead f = read_(path);
     if (f.status != FileRead::Status::ok) {
       out.status = f.status;
@@ -106,17 +100,30 @@ class Reader {
     if (bytes_ > limits_.max_bytes)
       fail(fmt::format("{}: more than {} bytes of configuration", path, limits_.max_bytes));
     stack_.push_back(path);
+    auto file = std::make_shared<const std::string>(path);
     if (syntax_ == Syntax::apache) {
-      parse_apache(path, content, into, depth);
+      parse_apache(file, content, into, depth);
     } else {
-      parse_braced(path, content, into, depth);
+      parse_braced(file, content, into, depth);
     }
     stack_.pop_back();
   }
 
   // ---- nginx and nftables -----------------------------------------------------------------------
 
-  void parse_braced(const std::string& path, std::string_view text, ConfNode& into, int depth) {
+  // Counts a node and its words against the limits.
+  void count_node(const std::string& at, size_t words) {
+    if (++nodes_ > limits_.max_nodes)
+      fail(fmt::format("{}: more than {} configuration directives", at, limits_.max_nodes));
+    words_ += words;
+    if (words_ > limits_.max_words) fail(fmt::format("{}: more than {} configuration words", at, limits_.max_words));
+    if (words > limits_.max_words_per_statement) {
+      fail(fmt::format("{}: a directive of more than {} words", at, limits_.max_words_per_statement));
+    }
+  }
+
+  void parse_braced(const std::shared_ptr<const std::string>& file, std::string_view text, ConfNode& into, int depth) {
+    const std::string& path = *file;
     const bool nft = syntax_ == Syntax::nftables;
     std::vector<ConfNode*> open{&into};
     std::vector<std::string> words;
@@ -137,9 +144,10 @@ class Reader {
         }
         return;
       }
+      count_node(at(stmt_line), words.size());
       ConfNode n;
       n.words = std::move(words);
-      n.file = path;
+      n.file = file;
       n.line = stmt_line;
       cur->children.push_back(std::move(n));
       words.clear();
@@ -178,11 +186,12 @@ class Reader {
         if (static_cast<int>(open.size()) > limits_.max_block_depth) {
           fail(fmt::format("{}: blocks nested deeper than {}", at(line), limits_.max_block_depth));
         }
+        count_node(at(stmt_line), words.size());
         ConfNode b;
         b.words = std::move(words);
         words.clear();
         b.block = true;
-        b.file = path;
+        b.file = file;
         b.line = stmt_line;
         open.back()->children.push_back(std::move(b));
         open.push_back(&open.back()->children.back());
@@ -243,6 +252,9 @@ class Reader {
           word += d;
           ++i;
         }
+      }
+      if (words.size() >= limits_.max_words_per_statement) {
+        fail(fmt::format("{}: a directive of more than {} words", at(stmt_line), limits_.max_words_per_statement));
       }
       words.push_back(std::move(word));
     }
@@ -319,7 +331,8 @@ class Reader {
     include_file(p, into, depth + 1, from, optional);
   }
 
-  void parse_apache(const std::string& path, std::string_view text, ConfNode& into, int depth) {
+  void parse_apache(const std::shared_ptr<const std::string>& file, std::string_view text, ConfNode& into, int depth) {
+    const std::string& path = *file;
     std::vector<ConfNode*> open{&into};
     auto lines = split_lines(text);
     for (size_t i = 0; i < lines.size(); ++i) {
@@ -350,8 +363,9 @@ class Reader {
         ConfNode b;
         b.words = split_args(l.substr(1, l.size() - 2));
         if (b.words.empty()) fail(fmt::format("{}: empty section", at));
+        count_node(at, b.words.size());
         b.block = true;
-        b.file = path;
+        b.file = file;
         b.line = line_no;
         open.back()->children.push_back(std::move(b));
         open.push_back(&open.back()->children.back());
@@ -359,7 +373,8 @@ class Reader {
       }
       ConfNode d;
       d.words = split_args(l);
-      d.file = path;
+      count_node(at, d.words.size());
+      d.file = file;
       d.line = line_no;
       if (iequals(d.name(), "Include") || iequals(d.name(), "IncludeOptional")) {
         if (d.words.size() != 2) fail(fmt::format("{}: {} takes one path", at, d.name()));
@@ -382,6 +397,8 @@ class Reader {
   std::vector<std::string> stack_;
   size_t files_ = 0;
   size_t bytes_ = 0;
+  size_t nodes_ = 0;
+  size_t words_ = 0;
 };
 
 }  // namespace

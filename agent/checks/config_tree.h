@@ -1,12 +1,13 @@
 // Readers for block-structured configuration (nginx, Apache httpd, nftables) under a HostRoot:
 // the files are parsed into one tree of directives with their includes expanded in place, so
 // probes can ask for effective values. Bounded: include depth, block depth, number of files and
-// bytes read are capped; any problem (a loop, an unclosed block, an include that cannot be read)
+// bytes read, nodes and words are capped; any problem (a loop, an unclosed block, an include that cannot be read)
 // makes the whole read an error, never a partial tree that could pass a check.
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,7 @@ struct ConfNode {
   std::vector<std::string> words;  // the directive and its arguments, quotes removed; empty for the root
   std::vector<ConfNode> children;  // the contents of a block (a `{...}` or an Apache `<Section>`)
   bool block = false;
-  std::string file;
+  std::shared_ptr<const std::string> file;  // shared by every node of one file; null for an empty node
   size_t line = 0;
   std::string where() const;        // "file:line"
   std::string text() const;         // the words joined by spaces
@@ -31,6 +32,10 @@ struct ConfLimits {
   int max_block_depth = 64;
   size_t max_files = 512;
   size_t max_bytes = 16u << 20;
+  // The bytes alone do not bound memory (a node costs far more than the `a;` that makes it).
+  size_t max_nodes = 200'000;    // directives and blocks
+  size_t max_words = 2'000'000;  // words of every directive
+  size_t max_words_per_statement = 4096;
 };
 
 struct ConfRead {

@@ -62,6 +62,8 @@ std::vector<std::string_view> split_lines(std::string_view text);
 std::vector<std::string_view> split_fields(std::string_view line, char sep);  // keeps empty fields
 std::vector<std::string_view> split_ws(std::string_view line);
 std::string to_lower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);  // ASCII, case-insensitive
+std::string join(const std::vector<std::string>& v, std::string_view sep = ", ");
 std::optional<long long> parse_int(std::string_view s);
 
 }  // namespace vigil::agent::checks

@@ -60,6 +60,7 @@ struct SettingProbe {
   enum class Format : uint8_t { keyvalue, sshd };
   std::vector<std::string> paths;  // globs allowed, read in order
   std::string key;
+  std::vector<std::string> aliases;  // other names of the same option (`key: [bind-address, bind_address]`)
   Format format = Format::keyvalue;
   bool first_wins = false;  // sshd: the first value wins; otherwise the last
   std::optional<std::string> default_value;  // when the key is not set anywhere
@@ -147,8 +148,9 @@ struct WebServerProbe {
   IfMissing missing = IfMissing::fail;  // when the main file does not exist
 };
 
-// A base chain of /etc/nftables.conf (includes followed) on `hook` with `policy`, in an ip or inet
-// table.   nftables: {path: /etc/nftables.conf, hook: input, policy: drop}
+// A base chain of /etc/nftables.conf (includes followed) on `hook` with `policy` for IPv4 and IPv6:
+// in an inet table, or in an ip and an ip6 table (agent/checks/nftables_config.h: the last
+// declaration of a chain wins).   nftables: {path: /etc/nftables.conf, hook: input, policy: drop}
 struct NftablesProbe {
   std::string path = "/etc/nftables.conf";
   std::string hook = "input";
@@ -158,9 +160,11 @@ struct NftablesProbe {
 
 // A value in a YAML file by dotted key (mongod.conf's net.bindIp); a list is joined with ",".
 //   yaml: {path: /etc/mongod.conf, key: security.authorization, value: enabled, default: disabled}
+//   yaml: {path: /etc/vigil/agent.yaml, key: logs, count: true, op: ">=", value: 1}
 struct YamlProbe {
   std::string path;
   std::string key;
+  bool count = false;  // compare the number of items of the list at `key` (0 when unset), not its value
   std::optional<std::string> default_value;
   Comparison compare;
   IfMissing missing = IfMissing::fail;

@@ -234,6 +234,16 @@ class PolicyParser {
     }
   }
 
+  // `default:` (the value when the key is not set) and the comparison, as setting, yaml and web
+  // server directive probes read them.
+  void read_default_and_comparison(MapReader& m, std::optional<std::string>& default_value, Comparison& c) {
+    if (auto v = m.get("default")) {
+      std::string s;
+      if (r_.read(v, s, m.path("default"))) default_value = s;
+    }
+    read_comparison(m, c);
+  }
+
   void read_comparison(MapReader& m, Comparison& c, bool numeric_order = true) {
     YAML::Node opn = m.get("op");
     YAML::Node valn = m.require("value");
@@ -309,7 +319,21 @@ class PolicyParser {
     MapReader m(r_, n, ctx);
     SettingProbe p;
     read_paths(m, p.paths);
-    if (auto v = m.require("key")) r_.read(v, p.key, m.path("key"));
+    if (auto v = m.require("key")) {
+      if (v.IsSequence()) {  // names of one option, any of which sets it
+        std::vector<std::string> keys;
+        if (r_.read_list(v, keys, m.path("key"))) {
+          if (keys.empty()) {
+            r_.error(v, fmt::format("{}: expected at least one name", m.path("key")));
+          } else {
+            p.key = keys.front();
+            p.aliases.assign(keys.begin() + 1, keys.end());
+          }
+        }
+      } else {
+        r_.read(v, p.key, m.path("key"));
+      }
+    }
     if (auto v = m.get("format")) {
       std::string s;
       if (r_.read_choice(v, s, m.path("format"), {"keyvalue", "sshd"})) {
@@ -321,11 +345,7 @@ class PolicyParser {
       std::string s;
       if (r_.read_choice(v, s, m.path("wins"), {"first", "last"})) p.first_wins = s == "first";
     }
-    if (auto v = m.get("default")) {
-      std::string s;
-      if (r_.read(v, s, m.path("default"))) p.default_value = s;
-    }
-    read_comparison(m, p.compare);
+    read_default_and_comparison(m, p.default_value, p.compare);
     read_missing(m, p.missing);
     if (auto v = m.get("per_file")) r_.read(v, p.per_file, m.path("per_file"));
     return p;
@@ -360,11 +380,7 @@ class PolicyParser {
                     : s == "servers" ? WebServerProbe::Scope::servers : WebServerProbe::Scope::everywhere;
         }
       }
-      if (auto v = m.get("default")) {
-        std::string s;
-        if (r_.read(v, s, m.path("default"))) p.default_value = s;
-      }
-      read_comparison(m, p.compare);
+      read_default_and_comparison(m, p.default_value, p.compare);
     }
     read_missing(m, p.missing);
     return p;
@@ -391,11 +407,8 @@ class PolicyParser {
         r_.error(v, fmt::format("{}: '{}' is not a dotted key such as net.bindIp", m.path("key"), p.key));
       }
     }
-    if (auto v = m.get("default")) {
-      std::string s;
-      if (r_.read(v, s, m.path("default"))) p.default_value = s;
-    }
-    read_comparison(m, p.compare);
+    if (auto v = m.get("count")) r_.read(v, p.count, m.path("count"));
+    read_default_and_comparison(m, p.default_value, p.compare);
     read_missing(m, p.missing);
     return p;
   }

@@ -19,6 +19,7 @@
 
 #include "agent/checks/config_tree.h"
 #include "agent/checks/host.h"
+#include "agent/checks/nftables_config.h"
 #include "agent/checks/web_server_config.h"
 #include "common/event/json.h"
 #include "common/util/host.h"
@@ -231,7 +232,8 @@ class Evaluator {
     }
     std::string error;
     bool stop = false;
-    std::string key = to_lower(p.key);
+    std::vector<std::string> keys{to_lower(p.key)};
+    for (const auto& a : p.aliases) keys.push_back(to_lower(a));
     std::function<void(const std::string&, int)> scan_file = [&](const std::string& path, int depth) {
       const auto& f = s_.file(path);
       if (f.status == FileRead::Status::missing) return;
@@ -275,7 +277,7 @@ class Evaluator {
             continue;
           }
         }
-        if (lk != key) continue;
+        if (std::find(keys.begin(), keys.end(), lk) == keys.end()) continue;
         if (value && p.first_wins) continue;
         value = std::string(v);
         at = fmt::format("{}:{}: {}", path, n, line);
@@ -627,7 +629,7 @@ class Evaluator {
     if (nginx) {
       s_.load_dpkg();
       if (s_.dpkg) {
-        for (const char* name : {"nginx", "nginx-core", "nginx-light", "nginx-full", "nginx-extras"}) {
+        for (const auto& name : nginx_packages()) {
           auto it = s_.dpkg->find(name);
           if (it != s_.dpkg->end() && it->second.first.ends_with(" installed")) {
             version = it->second.second;
@@ -644,46 +646,7 @@ class Evaluator {
     ConfRead conf = read_nftables_config(host_, source, p.path);
     if (conf.status == FileRead::Status::missing) return missing_result(p.missing, conf.reason);
     if (conf.status == FileRead::Status::error) return err(conf.reason);
-    std::vector<std::string> found;
-    bool ok = false;
-    auto chain = [&](const ConfNode& c, const std::string& family, const std::string& name) {
-      bool on_hook = false;
-      std::string policy = "accept";  // a base chain without a policy accepts
-      for (const auto& st : c.children) {
-        if (st.block || st.words.empty()) continue;
-        if (st.words[0] == "type") {
-          for (size_t i = 1; i + 1 < st.words.size(); ++i) {
-            if (st.words[i] == "hook" && st.words[i + 1] == p.hook) on_hook = true;
-          }
-        } else if (st.words[0] == "policy" && st.words.size() >= 2) {
-          policy = st.words[1];
-        }
-      }
-      if (!on_hook) return;
-      found.push_back(fmt::format("table {} chain {} ({}): hook {} policy {}", family, name, c.where(), p.hook, policy));
-      // ip6 alone leaves IPv4 open; bridge, arp and netdev see other traffic
-      if (policy == p.policy && (family == "inet" || family == "ip")) ok = true;
-    };
-    std::function<void(const ConfNode&, const std::string&)> walk = [&](const ConfNode& n, const std::string& family) {
-      for (const auto& c : n.children) {
-        if (!c.block || c.words.empty()) continue;
-        const auto& w = c.words;
-        bool add = (w[0] == "add" || w[0] == "create") && w.size() >= 2;
-        if (w[0] == "table") {
-          walk(c, w.size() >= 3 ? w[1] : "ip");
-        } else if (add && w[1] == "table") {
-          walk(c, w.size() >= 4 ? w[2] : "ip");
-        } else if (w[0] == "chain") {
-          chain(c, family, w.size() >= 2 ? w[1] : "?");
-        } else if (add && w[1] == "chain") {
-          chain(c, w.size() >= 5 ? w[2] : "ip", w.back());
-        }
-      }
-    };
-    walk(conf.root, "ip");
-    std::string e = found.empty() ? fmt::format("{}: no base chain on hook {}", p.path, p.hook) : join(found);
-    if (ok) return pass(e);
-    return fail(fmt::format("{} (expected an ip or inet chain on hook {} with policy {})", e, p.hook, p.policy));
+    return evaluate_nftables(p, conf.root);
   }
 
   ProbeResult operator()(const YamlProbe& p) {
@@ -708,9 +671,16 @@ class Evaluator {
         found = false;
         break;
       }
-      node = next;
+      node.reset(next);  // `node = next` would assign into the document
     }
     std::string at;
+    if (p.count) {  // the number of items of a list; unset or null counts 0
+      if (found && !node.IsNull() && !node.IsSequence()) return err(fmt::format("{}: {} is not a list", p.path, p.key));
+      size_t items = found && node.IsSequence() ? node.size() : 0;
+      at = fmt::format("{}: {} has {} item(s)", p.path, p.key, items);
+      if (p.compare.test(std::to_string(items))) return pass(at);
+      return fail(fmt::format("{} (expected {})", at, p.compare.describe()));
+    }
     if (found) {
       if (node.IsScalar()) {
         value = node.Scalar();
@@ -751,6 +721,13 @@ class Evaluator {
           }
           if (e == ENOENT || e == ENOTDIR) continue;
           return err(fmt::format("cannot stat {}: {}", path, std::strerror(e)));
+        }
+        // Bounded before the conversion: from_time_t into a nanosecond clock overflows past 2262.
+        const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(s_.now().time_since_epoch()).count();
+        if (st.st_mtim.tv_sec > now_s + 86400) {
+          return err(fmt::format("{}: modification time ({} s after the epoch, scan time {}) is in the future: clock "
+                                 "skew or tampering",
+                                 path, static_cast<long long>(st.st_mtim.tv_sec), format_time(s_.now())));
         }
         auto t = std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
         if (!newest || t > *newest) {
@@ -895,11 +872,6 @@ class Evaluator {
     return out;
   }
 
-  static std::string join(const std::vector<std::string>& v) {
-    std::string out;
-    for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + v[i];
-    return out;
-  }
 
   static std::string unescape(std::string_view s) {
     std::string out;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -14,11 +15,14 @@ const std::vector<std::string>& tls_protocol_names() {
   return kNames;
 }
 
+const std::vector<std::string>& nginx_packages() {
+  static const std::vector<std::string> kNames = {"nginx", "nginx-core", "nginx-light", "nginx-full", "nginx-extras"};
+  return kNames;
+}
+
 namespace {
 
 using Server = WebServerProbe::Server;
-
-bool iequals(std::string_view a, std::string_view b) { return to_lower(a) == to_lower(b); }
 
 std::optional<size_t> protocol_index(std::string_view name) {
   const auto& names = tls_protocol_names();
@@ -36,20 +40,16 @@ std::vector<std::string> names_of(unsigned mask) {
   return out;
 }
 
-std::string join(const std::vector<std::string>& v, std::string_view sep = " ") {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? std::string(sep) : "") + v[i];
-  return out;
-}
-
 // One server of the configuration: its own directives (not those of locations or directories)
 // and where to fall back when it sets nothing.
 struct Site {
   std::string label;
-  std::vector<const ConfNode*> own;  // its directives, in order
-  const ConfNode* block = nullptr;   // null: the main server (Apache) or the global context
+  std::vector<const ConfNode*> own;       // its directives, in order
+  std::vector<const ConfNode*> fallback;  // where a directive it does not set comes from, in order
+  const ConfNode* block = nullptr;        // null: the main server (Apache) or the global context
   bool tls = false;
   bool is_public = true;
+  bool http = true;  // nginx: false for the servers of `stream` and `mail`
 };
 
 struct Model {
@@ -57,6 +57,10 @@ struct Model {
   std::vector<const ConfNode*> global;  // nginx: main then http; Apache: the main server configuration
   std::vector<Site> sites;
   const ConfNode* root = nullptr;
+  // Apache: directives read from a conditional section whose condition is not known here
+  // (<IfVersion>, <IfDefine>, <If>, <Else>...): read as if it held, but only one of the
+  // alternatives applies.
+  std::set<const ConfNode*> conditional;
 
   bool key_is(const ConfNode& n, std::string_view key) const {
     return server == Server::apache ? iequals(n.name(), key) : n.name() == key;
@@ -70,7 +74,24 @@ struct Model {
   }
   const ConfNode* effective(const Site& s, std::string_view key) const {
     if (const auto* n = last_of(s.own, key)) return n;
-    return last_of(global, key);
+    return last_of(s.fallback, key);
+  }
+  // Every value the site may end up with: the effective directive and, while it comes from an
+  // unresolved conditional section, the ones it would replace. A trailing null: the built-in default.
+  std::vector<const ConfNode*> candidates(const Site& s, std::string_view key) const {
+    std::vector<const ConfNode*> seq;
+    for (const auto* list : {&s.fallback, &s.own}) {
+      for (const auto* n : *list) {
+        if (!n->block && key_is(*n, key)) seq.push_back(n);
+      }
+    }
+    std::vector<const ConfNode*> out;
+    for (auto it = seq.rbegin(); it != seq.rend(); ++it) {
+      out.push_back(*it);
+      if (!conditional.count(*it)) return out;
+    }
+    out.push_back(nullptr);
+    return out;
   }
 };
 
@@ -80,14 +101,92 @@ bool loopback_address(std::string addr) {
   return addr.rfind("127.", 0) == 0 || addr.rfind("[::1]", 0) == 0 || addr.rfind("localhost", 0) == 0;
 }
 
-// Apache: the directives of a section with <If...> sections read as if their condition held.
-void flatten(const ConfNode& n, std::vector<const ConfNode*>& out) {
+// Apache: the modules the configuration loads (LoadModule anywhere in the tree, by identifier,
+// ssl_module) and those Debian's apache2 has built in (apache2 -l).
+void loaded_modules(const ConfNode& n, std::set<std::string>& out) {
   for (const auto& c : n.children) {
-    if (c.block && to_lower(c.name()).rfind("if", 0) == 0) {
-      flatten(c, out);
+    if (c.block) {
+      loaded_modules(c, out);
+    } else if (iequals(c.name(), "LoadModule") && c.words.size() >= 2) {
+      out.insert(to_lower(c.words[1]));
+    }
+  }
+}
+
+// `mod_headers.c` and `headers_module` name the same module.
+std::string module_identifier(std::string_view name) {
+  std::string n = to_lower(name);
+  if (n.size() > 2 && n.ends_with(".c")) {
+    n.resize(n.size() - 2);
+    if (n.rfind("mod_", 0) == 0) n = n.substr(4);
+    return n + "_module";
+  }
+  return n;
+}
+
+struct Sections {
+  std::set<std::string> modules;
+  std::set<const ConfNode*>* conditional;
+};
+
+// Apache: the directives of a section with its conditional sections expanded: <IfModule> as the
+// loaded modules decide, the others (<IfVersion>, <IfDefine>, <If>...) read as if their condition
+// held and their directives marked conditional.
+void flatten(const ConfNode& n, std::vector<const ConfNode*>& out, const Sections& sx, bool in_conditional = false) {
+  for (const auto& c : n.children) {
+    if (c.block && iequals(c.name(), "IfModule")) {
+      std::string_view arg = c.words.size() >= 2 ? std::string_view(c.words[1]) : std::string_view();
+      bool negate = !arg.empty() && arg.front() == '!';
+      if (negate) arg.remove_prefix(1);
+      if (sx.modules.count(module_identifier(arg)) != negate) flatten(c, out, sx, in_conditional);
+    } else if (c.block && to_lower(c.name()).rfind("if", 0) == 0) {
+      flatten(c, out, sx, true);
+    } else if (c.block && to_lower(c.name()).rfind("else", 0) == 0) {
+      flatten(c, out, sx, true);
     } else {
+      if (in_conditional) sx.conditional->insert(&c);
       out.push_back(&c);
     }
+  }
+}
+
+// nginx: the `server` blocks of a context (http, stream, mail) with its directives and the main
+// context's as fallback.
+void nginx_sites(Model& m, const std::vector<const ConfNode*>& main, const ConfNode& ctx, bool http) {
+  std::vector<const ConfNode*> fallback = main;
+  for (const auto& c : ctx.children) {
+    if (!c.block) fallback.push_back(&c);
+  }
+  for (const auto& c : ctx.children) {
+    if (!c.block || c.name() != "server") continue;
+    Site s;
+    s.block = &c;
+    s.http = http;
+    s.fallback = fallback;
+    for (const auto& d : c.children) {
+      if (!d.block) s.own.push_back(&d);
+    }
+    std::string names;
+    bool any_listen = false, all_local = true;
+    for (const auto* d : s.own) {
+      if (d->name() == "server_name") names = d->args();
+      if (d->name() == "listen" && d->words.size() >= 2) {
+        any_listen = true;
+        if (!loopback_address(d->words[1])) all_local = false;
+        for (size_t i = 2; i < d->words.size(); ++i) {
+          if (d->words[i] == "ssl" || d->words[i] == "quic") s.tls = true;
+        }
+      }
+    }
+    if (const auto* ssl = m.effective(s, "ssl"); ssl && ssl->words.size() >= 2 && ssl->words[1] == "on") s.tls = true;
+    if (ctx.name() == "mail") {  // STARTTLS negotiates TLS on the plain port
+      if (const auto* st = m.effective(s, "starttls"); st && st->words.size() >= 2 && st->words[1] != "off")
+        s.tls = true;
+    }
+    s.is_public = !any_listen || !all_local;
+    s.label = fmt::format("{}server at {}{}", http ? "" : ctx.name() + " ", c.where(),
+                          names.empty() ? "" : " (" + names + ")");
+    m.sites.push_back(std::move(s));
   }
 }
 
@@ -96,54 +195,37 @@ Model build_model(Server server, const ConfNode& root) {
   m.server = server;
   m.root = &root;
   if (server == Server::nginx) {
-    std::vector<const ConfNode*> http;
+    std::vector<const ConfNode*> main;
     for (const auto& c : root.children) {
-      if (c.block && c.name() == "http")
-        http.push_back(&c);
-      else if (!c.block)
-        m.global.push_back(&c);
+      if (!c.block) main.push_back(&c);
     }
-    for (const auto* h : http) {
-      for (const auto& c : h->children) {
-        if (!c.block) m.global.push_back(&c);
+    m.global = main;
+    for (const auto& c : root.children) {
+      if (c.block && c.name() == "http") {
+        for (const auto& d : c.children) {
+          if (!d.block) m.global.push_back(&d);
+        }
       }
     }
-    for (const auto* h : http) {
-      for (const auto& c : h->children) {
-        if (!c.block || c.name() != "server") continue;
-        Site s;
-        s.block = &c;
-        for (const auto& d : c.children) {
-          if (!d.block) s.own.push_back(&d);
-        }
-        std::string names;
-        bool any_listen = false, all_local = true;
-        for (const auto* d : s.own) {
-          if (d->name() == "server_name") names = d->args();
-          if (d->name() == "listen" && d->words.size() >= 2) {
-            any_listen = true;
-            if (!loopback_address(d->words[1])) all_local = false;
-            for (size_t i = 2; i < d->words.size(); ++i) {
-              if (d->words[i] == "ssl" || d->words[i] == "quic") s.tls = true;
-            }
-          }
-        }
-        if (const auto* ssl = m.effective(s, "ssl"); ssl && ssl->words.size() >= 2 && ssl->words[1] == "on")
-          s.tls = true;
-        s.is_public = !any_listen || !all_local;
-        s.label = fmt::format("server at {}{}", c.where(), names.empty() ? "" : " (" + names + ")");
-        m.sites.push_back(std::move(s));
+    for (const char* ctx : {"http", "stream", "mail"}) {
+      for (const auto& c : root.children) {
+        if (c.block && c.name() == ctx) nginx_sites(m, main, c, std::string_view(ctx) == "http");
       }
     }
     return m;
   }
+  Sections sx{{"core_module", "so_module", "watchdog_module", "http_core_module", "log_config_module", "logio_module",
+               "version_module", "unixd_module"},
+              &m.conditional};
+  loaded_modules(root, sx.modules);
   std::vector<const ConfNode*> top;
-  flatten(root, top);
+  flatten(root, top, sx);
   for (const auto* c : top) {
     if (!c->block) m.global.push_back(c);
   }
   Site main_server;
   main_server.label = "main server";
+  main_server.fallback = m.global;
   if (const auto* e = m.last_of(m.global, "SSLEngine"); e && e->words.size() >= 2 && iequals(e->words[1], "on")) {
     main_server.tls = true;
     m.sites.push_back(main_server);
@@ -152,8 +234,9 @@ Model build_model(Server server, const ConfNode& root) {
     if (!c->block || !iequals(c->name(), "VirtualHost")) continue;
     Site s;
     s.block = c;
+    s.fallback = m.global;
     std::vector<const ConfNode*> inside;
-    flatten(*c, inside);
+    flatten(*c, inside, sx);
     for (const auto* d : inside) {
       if (!d->block) s.own.push_back(d);
     }
@@ -182,31 +265,43 @@ ProbeResult tls_protocols(const WebServerProbe& p, const Model& m, const std::op
   for (const auto& s : m.sites) {
     if (!s.tls) continue;
     ++tls_sites;
-    std::vector<std::string> args;
-    std::string source;
-    if (const auto* d = m.effective(s, key)) {
-      args.assign(d->words.begin() + 1, d->words.end());
-      source = fmt::format("{} {} ({})", key, d->args(), d->where());
-    } else if (nginx) {
-      bool safe = version && p.default_safe_since && compare_debian_versions(*version, *p.default_safe_since) >= 0;
-      args = safe ? std::vector<std::string>{"TLSv1.2", "TLSv1.3"}
-                  : std::vector<std::string>{"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
-      source = fmt::format("{} not set: the built-in default of nginx {} is {}", key,
-                           version ? *version : "(version unknown)", join(args));
-    } else {
-      args = {"all", "-SSLv3"};
-      source = fmt::format("{} not set: the built-in default is all -SSLv3", key);
+    // Apache: a value from an unresolved conditional section may not apply; every alternative must pass.
+    std::vector<const ConfNode*> options =
+        nginx ? std::vector<const ConfNode*>{m.effective(s, key)} : m.candidates(s, key);
+    std::vector<std::string> site_bad, site_good;
+    for (const auto* d : options) {
+      std::vector<std::string> args;
+      std::string source;
+      if (d) {
+        args.assign(d->words.begin() + 1, d->words.end());
+        source = fmt::format("{} {} ({}{})", key, d->args(), d->where(), m.conditional.count(d) ? ", conditional" : "");
+      } else if (nginx) {
+        bool safe = version && p.default_safe_since && compare_debian_versions(*version, *p.default_safe_since) >= 0;
+        args = safe ? std::vector<std::string>{"TLSv1.2", "TLSv1.3"}
+                    : std::vector<std::string>{"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
+        source = fmt::format("{} not set: the built-in default of nginx {} is {}", key,
+                             version ? *version : "(version unknown)", join(args, " "));
+      } else {
+        args = {"all", "-SSLv3"};
+        source = fmt::format("{} not set{}: the built-in default is all -SSLv3", key,
+                             options.size() > 1 ? " outside conditional sections" : "");
+      }
+      auto set = nginx ? nginx_tls_protocols(args) : apache_tls_protocols(args);
+      if (!set) return {Outcome::error, fmt::format("{}: {}", s.label, set.error())};
+      std::vector<std::string> below;
+      for (const auto& name : *set) {
+        if (*protocol_index(name) < *min) below.push_back(name);
+      }
+      if (below.empty()) {
+        site_good.push_back(source);
+      } else {
+        site_bad.push_back(fmt::format("{} allows {}", source, join(below, " ")));
+      }
     }
-    auto set = nginx ? nginx_tls_protocols(args) : apache_tls_protocols(args);
-    if (!set) return {Outcome::error, fmt::format("{}: {}", s.label, set.error())};
-    std::vector<std::string> below;
-    for (const auto& name : *set) {
-      if (*protocol_index(name) < *min) below.push_back(name);
-    }
-    if (below.empty()) {
-      good.push_back(fmt::format("{}: {}", s.label, source));
+    if (site_bad.empty()) {
+      good.push_back(fmt::format("{}: {}", s.label, join(site_good, "; ")));
     } else {
-      bad.push_back(fmt::format("{}: {} allows {}", s.label, source, join(below)));
+      bad.push_back(fmt::format("{}: {}", s.label, join(site_bad, "; ")));
     }
   }
   if (tls_sites == 0) return {Outcome::not_applicable, "no TLS server is configured"};
@@ -225,55 +320,124 @@ std::optional<long long> hsts_max_age(std::string_view value) {
   return parse_int(std::string_view(v).substr(i, j - i));
 }
 
-// The Strict-Transport-Security header a site sends, as "value (file:line)", or nullopt.
-std::optional<std::pair<const ConfNode*, std::string>> hsts_header(const Model& m, const Site& s) {
-  if (m.server == Server::nginx) {
-    // add_header directives are inherited from http only when the server has none of its own.
-    bool own = std::any_of(s.own.begin(), s.own.end(), [](const ConfNode* n) { return n->name() == "add_header"; });
-    const auto& list = own ? s.own : m.global;
-    for (const auto* n : list) {
-      if (n->name() == "add_header" && n->words.size() >= 3 && iequals(n->words[1], "Strict-Transport-Security")) {
-        return std::make_pair(n, n->words[2]);
-      }
-    }
-    return std::nullopt;
+struct Hsts {
+  std::string context;               // where requests get this header: the server, or a location in it
+  const ConfNode* header = nullptr;  // null: no Strict-Transport-Security header
+  std::string value;
+};
+
+// nginx: the first Strict-Transport-Security among the add_header directives of a context.
+Hsts nginx_hsts_of(std::string context, const std::vector<const ConfNode*>& headers) {
+  for (const auto* n : headers) {
+    if (n->words.size() >= 3 && iequals(n->words[1], "Strict-Transport-Security"))
+      return {std::move(context), n, n->words[2]};
   }
-  // Header [always|onsuccess] set|add|append|merge|setifempty Strict-Transport-Security value
-  for (const auto* list : {&s.own, &m.global}) {
+  return {std::move(context), nullptr, {}};
+}
+
+std::vector<const ConfNode*> add_headers_of(const ConfNode& block) {
+  std::vector<const ConfNode*> out;
+  for (const auto& c : block.children) {
+    if (!c.block && c.name() == "add_header") out.push_back(&c);
+  }
+  return out;
+}
+
+// nginx: a location (or an `if` in it) with any add_header of its own inherits none from above;
+// without, it inherits the enclosing context's.
+void nginx_locations(const ConfNode& block, const std::vector<const ConfNode*>& inherited, std::vector<Hsts>& out) {
+  for (const auto& c : block.children) {
+    if (!c.block || (c.name() != "location" && c.name() != "if")) continue;
+    auto own = add_headers_of(c);
+    const auto& effective = own.empty() ? inherited : own;
+    out.push_back(nginx_hsts_of(fmt::format("{} {} ({})", c.name(), c.args(), c.where()), effective));
+    nginx_locations(c, effective, out);
+  }
+}
+
+// Apache: the Header directives of the main server then of the virtual host replayed in order
+// (set, add, append, merge, setifempty, unset), for the `always` and the `onsuccess` table apart;
+// what each table holds at the end is sent.
+std::vector<Hsts> apache_hsts(const Site& s) {
+  std::optional<std::pair<const ConfNode*, std::string>> table[2];  // onsuccess, always
+  for (const auto* list : {&s.fallback, &s.own}) {
     for (const auto* n : *list) {
       if (n->block || !iequals(n->name(), "Header")) continue;
       size_t i = 1;
-      if (i < n->words.size() && (iequals(n->words[i], "always") || iequals(n->words[i], "onsuccess"))) ++i;
-      if (i + 2 >= n->words.size()) continue;
-      static const char* kActions[] = {"set", "add", "append", "merge", "setifempty"};
-      if (std::none_of(std::begin(kActions), std::end(kActions),
-                       [&](const char* a) { return iequals(n->words[i], a); }))
+      int t = 0;
+      if (i < n->words.size() && iequals(n->words[i], "always")) {
+        t = 1;
+        ++i;
+      } else if (i < n->words.size() && iequals(n->words[i], "onsuccess")) {
+        ++i;
+      }
+      if (i + 1 >= n->words.size() || !iequals(n->words[i + 1], "Strict-Transport-Security")) continue;
+      const std::string action = to_lower(n->words[i]);
+      auto& cur = table[t];
+      if (action == "unset") {
+        cur.reset();
         continue;
-      if (!iequals(n->words[i + 1], "Strict-Transport-Security")) continue;
-      return std::make_pair(n, n->words[i + 2]);
+      }
+      if (i + 2 >= n->words.size()) continue;
+      const std::string& v = n->words[i + 2];
+      if (action == "set") {
+        cur = std::make_pair(n, v);
+      } else if (action == "add" || action == "setifempty") {
+        if (!cur) cur = std::make_pair(n, v);  // add: a second header; browsers take the first
+      } else if (action == "append" || action == "merge") {
+        if (!cur) {
+          cur = std::make_pair(n, v);
+        } else if (action == "append" || cur->second.find(v) == std::string::npos) {
+          cur = std::make_pair(n, cur->second + ", " + v);
+        }
+      }
     }
   }
-  return std::nullopt;
+  std::vector<Hsts> out;
+  for (int t : {1, 0}) {
+    if (table[t]) out.push_back({"", table[t]->first, table[t]->second});
+  }
+  if (out.empty()) out.push_back({"", nullptr, {}});
+  return out;
+}
+
+// Every Strict-Transport-Security header a site's responses may carry, by context.
+std::vector<Hsts> hsts_headers(const Model& m, const Site& s) {
+  if (m.server == Server::apache) return apache_hsts(s);
+  // add_header directives are inherited from http only when the server has none of its own.
+  std::vector<const ConfNode*> own, global;
+  for (const auto* n : s.own) {
+    if (n->name() == "add_header") own.push_back(n);
+  }
+  for (const auto* n : m.global) {
+    if (n->name() == "add_header") global.push_back(n);
+  }
+  const auto& server = own.empty() ? global : own;
+  std::vector<Hsts> out{nginx_hsts_of("", server)};
+  if (s.block) nginx_locations(*s.block, server, out);
+  return out;
 }
 
 ProbeResult hsts(const WebServerProbe& p, const Model& m) {
   std::vector<std::string> bad, good;
   size_t sites = 0;
   for (const auto& s : m.sites) {
-    if (!s.tls || !s.is_public) continue;
+    if (!s.tls || !s.is_public || !s.http) continue;
     ++sites;
-    auto h = hsts_header(m, s);
-    if (!h) {
-      bad.push_back(fmt::format("{}: no Strict-Transport-Security header", s.label));
-      continue;
+    for (const auto& h : hsts_headers(m, s)) {
+      std::string label = h.context.empty() ? s.label : fmt::format("{}, {}", s.label, h.context);
+      if (!h.header) {
+        bad.push_back(fmt::format("{}: no Strict-Transport-Security header", label));
+        continue;
+      }
+      auto age = hsts_max_age(h.value);
+      if (!age || *age < p.min_max_age) {
+        bad.push_back(fmt::format("{}: Strict-Transport-Security \"{}\" ({}): max-age below {}", label, h.value,
+                                  h.header->where(), p.min_max_age));
+        continue;
+      }
+      good.push_back(fmt::format("{}: Strict-Transport-Security \"{}\" ({})", label, h.value, h.header->where()));
     }
-    auto age = hsts_max_age(h->second);
-    if (!age || *age < p.min_max_age) {
-      bad.push_back(fmt::format("{}: Strict-Transport-Security \"{}\" ({}): max-age below {}", s.label, h->second,
-                                h->first->where(), p.min_max_age));
-      continue;
-    }
-    good.push_back(fmt::format("{}: Strict-Transport-Security \"{}\" ({})", s.label, h->second, h->first->where()));
   }
   if (sites == 0) return {Outcome::not_applicable, "no TLS server reachable from the network is configured"};
   if (!bad.empty()) return {Outcome::fail, join(bad, "; ")};
@@ -313,8 +477,11 @@ ProbeResult directive(const WebServerProbe& p, const Model& m) {
     if (all.empty() && !p.default_value) return {Outcome::pass, fmt::format("{} is not set anywhere", p.key)};
     if (all.empty()) judge("", nullptr);
     for (const auto* n : all) judge("", n);
-  } else if (p.scope == Scope::servers && !m.sites.empty()) {
-    for (const auto& s : m.sites) judge(s.label, m.effective(s, p.key));  // what each server uses
+  } else if (p.scope == Scope::servers &&
+             std::any_of(m.sites.begin(), m.sites.end(), [](const Site& s) { return s.http; })) {
+    for (const auto& s : m.sites) {
+      if (s.http) judge(s.label, m.effective(s, p.key));  // what each (http) server uses
+    }
   } else {
     judge("", m.last_of(m.global, p.key));
   }
@@ -335,7 +502,9 @@ Result<std::vector<std::string>> nginx_tls_protocols(const std::vector<std::stri
 }
 
 Result<std::vector<std::string>> apache_tls_protocols(const std::vector<std::string>& args) {
-  const unsigned all = (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5);  // SSLv3 .. TLSv1.3
+  // `all`: TLSv1 .. TLSv1.3. mod_ssl's `all` includes SSLv3 only when OpenSSL has it, and Debian's
+  // OpenSSL is built with no-ssl3 (httpd 2.4 mod_ssl documentation, SSLProtocol).
+  const unsigned all = (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5);
   unsigned mask = 0;
   for (const auto& a : args) {
     std::string_view w = a;

@@ -1,19 +1,21 @@
 // libFuzzer target for the block-structured configuration readers of the compliance checks
 // (agent/checks/config_tree.h: nginx, Apache httpd, nftables) and the TLS protocol arithmetic of
-// agent/checks/web_server_config.h. A web server's configuration may be written by people other
-// than the host's administrator (a hosting panel, a web team): every reader must end with a tree
-// or an error within its caps, never crash, loop or grow without bound. The input is split at NUL
-// bytes into files: the first is the main file, the others are what any included path reads (in
-// turn), so include chains, loops and depth caps are reached.
+// agent/checks/web_server_config.h, and the nftables and web server evaluators. A web server's configuration may be
+// written by people other than the host's administrator (a hosting panel, a web team): every reader must end with a
+// tree or an error within its caps, never crash, loop or grow without bound. The input is split at NUL bytes into
+// files: the first is the main file, the others are what any included path reads (in turn), so include chains, loops
+// and depth caps are reached.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "agent/checks/config_tree.h"
+#include "agent/checks/nftables_config.h"
 #include "agent/checks/web_server_config.h"
 
 namespace {
@@ -67,7 +69,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ConfRead got = dialect == 0   ? vigil::agent::checks::read_nginx_config(host, source, "/etc/nginx/main.conf")
                    : dialect == 1 ? vigil::agent::checks::read_apache_config(host, source, "/etc/apache2/main.conf")
                                   : vigil::agent::checks::read_nftables_config(host, source, "/etc/main.conf");
-    if (got.status == FileRead::Status::ok) walk(got.root, 0);
+    if (got.status != FileRead::Status::ok) continue;
+    walk(got.root, 0);
+    // The evaluators over the tree: nginx and Apache models, nftables chain replay.
+    if (dialect == 2) {
+      (void)vigil::agent::checks::evaluate_nftables({}, got.root);
+    } else {
+      using vigil::agent::checks::WebServerProbe;
+      for (auto kind : {WebServerProbe::Kind::tls_protocols, WebServerProbe::Kind::hsts}) {
+        WebServerProbe p;
+        p.server = dialect == 0 ? WebServerProbe::Server::nginx : WebServerProbe::Server::apache;
+        p.kind = kind;
+        (void)vigil::agent::checks::evaluate_web_server(p, got.root, std::nullopt);
+      }
+    }
   }
   return 0;
 }

@@ -21,7 +21,7 @@ std::string ids_line(const char* name, long long id) { return fmt::format("{}:x:
 constexpr const char* kPackages[] = {"openssh-server", "libpam-pwquality", "sudo", "auditd", "logrotate", "nftables",
                                      "unattended-upgrades", "aide", "apparmor", "cron", "apache2", "php-common",
                                      "postgresql-common", "mariadb-server", "redis-server", "mongodb-org-server",
-                                     "clamav-freshclam", "at", "systemd-coredump", "rsyslog"};
+                                     "clamav-daemon", "clamav-freshclam", "at", "systemd-coredump", "rsyslog"};
 
 std::string dpkg_status() {
   std::string dpkg;
@@ -53,9 +53,12 @@ void build_hardened_services(const RootTree& t) {
          "ServerTokens Prod\n"
          "ServerSignature Off\n"
          "TraceEnable Off\n"
+         "IncludeOptional mods-enabled/*.load\n"
          "IncludeOptional mods-enabled/*.conf\n"
          "IncludeOptional sites-enabled/*.conf\n"
          "<Directory /var/www/>\n    Options -Indexes +FollowSymLinks\n    AllowOverride None\n</Directory>\n");
+  t.file("/etc/apache2/mods-enabled/ssl.load", "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n");
+  t.file("/etc/apache2/mods-enabled/headers.load", "LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so\n");
   t.file("/etc/apache2/mods-enabled/ssl.conf", "<IfModule mod_ssl.c>\n  SSLProtocol -all +TLSv1.2 +TLSv1.3\n</IfModule>\n");
   t.file("/etc/apache2/sites-enabled/intranet.conf",
          "<VirtualHost *:443>\n"
@@ -93,8 +96,17 @@ void build_hardened_services(const RootTree& t) {
   t.file("/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease", "Origin: Debian\n");
   t.file("/var/log/unattended-upgrades/unattended-upgrades.log", "INFO No packages found that can be upgraded unattended\n");
   t.file("/etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n");
-  t.file("/etc/vigil/agent.yaml", "agent:\n  state_dir: /var/lib/vigil\n", 0640);
+  t.file("/etc/vigil/agent.yaml",
+         "agent:\n  state_dir: /var/lib/vigil\ncollector:\n  addresses: [collector.example.gov.vn:8443]\n"
+         "logs:\n  - {path: /var/log/auth.log, format: syslog}\n",
+         0640);
   t.file("/var/lib/clamav/daily.cld", "ClamAV-VDB\n");
+  // Fresh at the scan time: a modification time after it (today's, when the tests run later than
+  // kScanNow) would be "in the future".
+  for (const char* f : {"/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
+                        "/var/log/unattended-upgrades/unattended-upgrades.log", "/var/lib/clamav/daily.cld"}) {
+    t.touch(f, test::kScanNow - std::chrono::hours(1));
+  }
   for (const char* period : {"hourly", "daily", "weekly", "monthly"}) t.dir(std::string("/etc/cron.") + period, 0700);
   t.file("/etc/at.allow", "root\n", 0640);
   std::string modprobe;
@@ -401,7 +413,7 @@ TEST_F(Baseline, MisconfiguredTreeFailsExactlyTheChecksItShouldWithEvidence) {
       {"apache-server-tokens", "/etc/apache2/apache2.conf:1: ServerTokens OS"},
       {"php-expose-php", "/etc/php/8.2/fpm/php.ini:2: expose_php = On"},
       {"web-root-not-writable", "/var/www/html mode 0775"},
-      {"firewall-default-deny", "table inet chain input (/etc/nftables.conf:2): hook input policy accept"},
+      {"firewall-default-deny", "table inet filter chain input (/etc/nftables.conf:2): hook input policy accept"},
       {"time-synchronised", "/run/systemd/timesync/synchronized does not exist"},
       {"postgresql-network", "listen_addresses = '*'"},
       {"postgresql-no-trust", "pg_hba.conf:2: host all all 0.0.0.0/0 trust"},
@@ -415,7 +427,7 @@ TEST_F(Baseline, MisconfiguredTreeFailsExactlyTheChecksItShouldWithEvidence) {
       {"os-release-supported", "Debian GNU/Linux 11 (bullseye) (/etc/os-release: ID=debian VERSION_ID=11): security support ended 2026-08-31"},
       {"logs-forwarded", "/etc/vigil/agent.yaml does not exist"},
       {"antimalware-clamav", "/var/lib/clamav/daily.cld modified"},
-      {"ssh-mfa-admin", "no line of /etc/ssh/sshd_config, /etc/ssh/sshd_config.d/*.conf matches"},
+      {"ssh-mfa-admin", "AuthenticationMethods not set in /etc/ssh/sshd_config; default 'any'"},
       {"admin-password-max-days", "1 account(s) with password max age above 60 days among sudo, admin, wheel, root: ops (max 90)"},
       {"perm-cron-daily", "/etc/cron.daily mode 0755"},
       {"kmod-usb-storage-disabled", "no line of /etc/modprobe.d/*.conf matches"},
@@ -667,6 +679,149 @@ TEST_F(Baseline, EveryCheckAddedIn11FailsOnItsOwnMisconfigurationAndErrsOnItsUnr
       auto r = Scanner(o).evaluate(*it);
       EXPECT_EQ(r.outcome, Outcome::error) << c.unreadable << ": " << outcome_name(r.outcome) << ": " << r.evidence;
     }
+  }
+}
+
+// Each way around a check the review of 745c8b6 found: the hardened tree with one change fails
+// the check (and passes it without the change, above).
+TEST_F(Baseline, ReviewedBypassesFail) {
+  auto write = [](std::string path, std::string text) {
+    return [path, text](const RootTree& t) { t.file(path, text); };
+  };
+  auto replace = [](std::string path, std::string from, std::string to) {
+    return [path, from, to](const RootTree& t) { edit(t, path, from, to); };
+  };
+  const std::string hba = "/etc/postgresql/15/main/pg_hba.conf";
+  const std::vector<std::pair<std::string, std::function<void(const RootTree&)>>> cases = {
+      // 1: ip alone leaves IPv6 open; rules.v4 without rules.v6
+      {"firewall-default-deny", write("/etc/nftables.conf",
+                                      "table ip filter {\n chain input {\n  type filter hook input priority 0; policy drop;\n }\n}\n")},
+      {"firewall-default-deny",
+       [](const RootTree& t) {
+         t.remove("/etc/nftables.conf");
+         t.file("/etc/iptables/rules.v4", "*filter\n:INPUT DROP [0:0]\nCOMMIT\n");
+         t.link("/etc/systemd/system/multi-user.target.wants/netfilter-persistent.service",
+                "/lib/systemd/system/netfilter-persistent.service");
+       }},
+      // 2: the file is right but nothing loads it at boot
+      {"firewall-default-deny",
+       [](const RootTree& t) { t.remove("/etc/systemd/system/multi-user.target.wants/nftables.service"); }},
+      // 3: a later declaration of the chain accepts
+      {"firewall-default-deny", [](const RootTree& t) {
+         t.file("/etc/nftables.conf", read_tree_file(t, "/etc/nftables.conf") +
+                                          "table inet filter {\n chain input {\n  policy accept;\n }\n}\n");
+       }},
+      // 4: a location with its own add_header
+      {"nginx-hsts", write("/etc/nginx/sites-enabled/portal",
+                           "server {\n listen 443 ssl;\n location /api { add_header X-Frame-Options DENY; }\n}\n")},
+      // 5: mod_headers not loaded
+      {"apache-hsts", [](const RootTree& t) {
+         t.remove("/etc/apache2/mods-enabled/headers.load");
+         t.file("/etc/apache2/sites-enabled/intranet.conf",
+                "<VirtualHost *:443>\n SSLEngine on\n <IfModule mod_headers.c>\n"
+                "  Header always set Strict-Transport-Security \"max-age=31536000\"\n </IfModule>\n</VirtualHost>\n");
+       }},
+      // 6: a later set and an unset
+      {"apache-hsts", replace("/etc/apache2/sites-enabled/intranet.conf", "</VirtualHost>",
+                              "  Header always set Strict-Transport-Security \"max-age=0\"\n</VirtualHost>")},
+      {"apache-hsts", replace("/etc/apache2/sites-enabled/intranet.conf", "</VirtualHost>",
+                              "  Header always unset Strict-Transport-Security\n</VirtualHost>")},
+      // 7: a stream TLS server
+      {"nginx-tls-protocols", [](const RootTree& t) {
+         t.file("/etc/nginx/nginx.conf", read_tree_file(t, "/etc/nginx/nginx.conf") +
+                                             "stream {\n  server { listen 5432 ssl; ssl_protocols TLSv1 TLSv1.2; }\n}\n");
+       }},
+      // 8: MFA only inside Match, one factor twice, optional or nullok OTP
+      {"ssh-mfa-admin", write("/etc/ssh/sshd_config.d/20-mfa.conf",
+                              "Match Group sudo\n  AuthenticationMethods publickey,password\n")},
+      {"ssh-mfa-admin", write("/etc/ssh/sshd_config.d/20-mfa.conf", "AuthenticationMethods publickey,publickey\n")},
+      {"ssh-mfa-admin", write("/etc/ssh/sshd_config.d/20-mfa.conf",
+                              "AuthenticationMethods publickey,keyboard-interactive publickey\n")},
+      {"ssh-mfa-admin", [](const RootTree& t) {
+         t.remove("/etc/ssh/sshd_config.d/20-mfa.conf");
+         t.file("/etc/ssh/sshd_config.d/30-nopubkey.conf", "PubkeyAuthentication no\n");
+         t.file("/etc/pam.d/sshd", "auth optional pam_google_authenticator.so\n");
+       }},
+      {"ssh-mfa-admin", [](const RootTree& t) {
+         t.remove("/etc/ssh/sshd_config.d/20-mfa.conf");
+         t.file("/etc/ssh/sshd_config.d/30-nopubkey.conf", "PubkeyAuthentication no\n");
+         t.file("/etc/pam.d/sshd", "auth required pam_google_authenticator.so nullok\n");
+       }},
+      // 9: group-writable, and a later weaker mode
+      {"rsyslog-file-mode", replace("/etc/rsyslog.conf", "0640", "0620")},
+      {"rsyslog-file-mode", write("/etc/rsyslog.d/50-app.conf", "$FileCreateMode 0644\n")},
+      // 10: the other spelling later
+      {"mysql-network", write("/etc/mysql/mariadb.conf.d/90-open.cnf", "[mysqld]\nbind_address = 0.0.0.0\n")},
+      // 11: the agent installed but sending nowhere, or reading no log
+      {"logs-forwarded", write("/etc/vigil/agent.yaml", "agent:\n  state_dir: /var/lib/vigil\n")},
+      {"logs-forwarded", write("/etc/vigil/agent.yaml", "collector:\n  addresses: [c.example.gov.vn:8443]\n")},
+      // 15a: freshclam without ClamAV itself
+      {"antimalware-clamav", replace("/var/lib/dpkg/status", "Package: clamav-daemon\n", "Package: clamav-daemon-gone\n")},
+      // 15b: TLS on but plain host lines for the network
+      {"postgresql-network", [hba](const RootTree& t) {
+         t.file("/etc/postgresql/15/main/postgresql.conf", "listen_addresses = '*'\nssl = on\n");
+         t.file(hba, "local all postgres peer\nhost all all 0.0.0.0/0 scram-sha-256\n");
+       }},
+      {"postgresql-network", [hba](const RootTree& t) {
+         t.file("/etc/postgresql/15/main/postgresql.conf", "listen_addresses = '*'\nssl = on\n");
+         t.file(hba, "hostnossl all all ::/0 scram-sha-256\n");
+       }},
+      // 15g: only swap with a random key
+      {"disk-encryption", write("/etc/crypttab", "cswap /dev/sda2 /dev/urandom swap,cipher=aes-xts-plain64,size=256\n")},
+  };
+  for (const auto& [id, misconfigure] : cases) {
+    auto it = std::find_if(policy_.checks.begin(), policy_.checks.end(), [&](const Check& k) { return k.id == id; });
+    ASSERT_NE(it, policy_.checks.end()) << id;
+    RootTree t;
+    build_hardened(t);
+    misconfigure(t);
+    ScanOptions o;
+    o.root = t.root();
+    o.now = test::kScanNow;
+    auto r = Scanner(o).evaluate(*it);
+    EXPECT_EQ(r.outcome, Outcome::fail) << id << ": " << outcome_name(r.outcome) << ": " << r.evidence;
+  }
+}
+
+// What the review of 745c8b6 asked to keep passing.
+TEST_F(Baseline, ReviewedChecksStillPassTheirGoodVariants) {
+  auto write = [](std::string path, std::string text) {
+    return [path, text](const RootTree& t) { t.file(path, text); };
+  };
+  const std::vector<std::pair<std::string, std::function<void(const RootTree&)>>> cases = {
+      {"firewall-default-deny",
+       [](const RootTree& t) {
+         t.remove("/etc/nftables.conf");
+         t.file("/etc/iptables/rules.v4", "*filter\n:INPUT DROP [0:0]\nCOMMIT\n");
+         t.file("/etc/iptables/rules.v6", "*filter\n:INPUT DROP [0:0]\nCOMMIT\n");
+         t.link("/etc/systemd/system/multi-user.target.wants/netfilter-persistent.service",
+                "/lib/systemd/system/netfilter-persistent.service");
+       }},
+      {"apache-tls-protocols", write("/etc/apache2/mods-enabled/ssl.conf", "SSLProtocol all -TLSv1 -TLSv1.1\n")},
+      {"ssh-mfa-admin", [](const RootTree& t) {
+         t.remove("/etc/ssh/sshd_config.d/20-mfa.conf");
+         t.file("/etc/ssh/sshd_config.d/30-nopubkey.conf", "PubkeyAuthentication no\n");
+         t.file("/etc/pam.d/sshd", "@include common-auth\nauth requisite pam_oath.so usersfile=/etc/users.oath\n");
+       }},
+      {"rsyslog-file-mode", write("/etc/rsyslog.d/50-app.conf", "$FileCreateMode 0600\n")},
+      {"postgresql-network", [](const RootTree& t) {
+         t.file("/etc/postgresql/15/main/postgresql.conf", "listen_addresses = '*'\nssl = on\n");
+         t.file("/etc/postgresql/15/main/pg_hba.conf",
+                "local all postgres peer\nhost all all 127.0.0.1/32 scram-sha-256\nhostssl all all 0.0.0.0/0 scram-sha-256\n");
+       }},
+      {"disk-encryption", write("/etc/crypttab", "cswap /dev/sda2 /dev/urandom swap\nsda3_crypt UUID=5e1c none luks\n")},
+  };
+  for (const auto& [id, change] : cases) {
+    auto it = std::find_if(policy_.checks.begin(), policy_.checks.end(), [&](const Check& k) { return k.id == id; });
+    ASSERT_NE(it, policy_.checks.end()) << id;
+    RootTree t;
+    build_hardened(t);
+    change(t);
+    ScanOptions o;
+    o.root = t.root();
+    o.now = test::kScanNow;
+    auto r = Scanner(o).evaluate(*it);
+    EXPECT_EQ(r.outcome, Outcome::pass) << id << ": " << outcome_name(r.outcome) << ": " << r.evidence;
   }
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/checks/config_tree.h"
+#include "agent/checks/nftables_config.h"
 #include "agent/checks/web_server_config.h"
 #include "tests/unit/agent/checks_tree.h"
 
@@ -221,6 +222,9 @@ TEST(WebServerConfig, ApacheProtocolExpressionsGiveTheResultingSet) {
   };
   EXPECT_EQ(set({"all", "-SSLv3"}), (std::vector<std::string>{"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"}));
   EXPECT_EQ(set({"all", "-SSLv3", "-TLSv1", "-TLSv1.1"}), (std::vector<std::string>{"TLSv1.2", "TLSv1.3"}));
+  // Debian's OpenSSL has no SSLv3: mod_ssl's `all` is TLSv1 and later.
+  EXPECT_EQ(set({"all"}), (std::vector<std::string>{"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"}));
+  EXPECT_EQ(set({"all", "-TLSv1", "-TLSv1.1"}), (std::vector<std::string>{"TLSv1.2", "TLSv1.3"}));
   EXPECT_EQ(set({"-all", "+TLSv1.2", "+TLSv1.3"}), (std::vector<std::string>{"TLSv1.2", "TLSv1.3"}));
   EXPECT_EQ(set({"TLSv1", "TLSv1.2"}), (std::vector<std::string>{"TLSv1.2"}));  // a bare word replaces
   EXPECT_EQ(set({"TLSv1.2", "+TLSv1"}), (std::vector<std::string>{"TLSv1", "TLSv1.2"}));
@@ -391,6 +395,8 @@ TEST_F(ConfigProbes, NginxDirectiveScopes) {
 TEST_F(ConfigProbes, ApacheVirtualHostsInheritTheMainServer) {
   const std::string probe = "apache: {check: tls_protocols, min: TLSv1.2}";
   tree_.file("/etc/apache2/apache2.conf",
+             "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n"
+             "LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so\n"
              "SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1\n"
              "IncludeOptional sites-enabled/*.conf\n");
   tree_.file("/etc/apache2/sites-enabled/site.conf",
@@ -405,12 +411,13 @@ TEST_F(ConfigProbes, ApacheVirtualHostsInheritTheMainServer) {
   auto r = run(probe);
   EXPECT_EQ(r.outcome, Outcome::pass) << r.evidence;
   EXPECT_NE(
-      r.evidence.find("(portal.example.gov.vn): SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1 (/etc/apache2/apache2.conf:1)"),
+      r.evidence.find("(portal.example.gov.vn): SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1 (/etc/apache2/apache2.conf:3)"),
       std::string::npos)
       << r.evidence;
   EXPECT_EQ(run("apache: {check: hsts, min_max_age: 31536000}").outcome, Outcome::pass);
 
-  tree_.file("/etc/apache2/apache2.conf", "IncludeOptional sites-enabled/*.conf\n");
+  tree_.file("/etc/apache2/apache2.conf",
+             "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\nIncludeOptional sites-enabled/*.conf\n");
   r = run(probe);
   EXPECT_EQ(r.outcome, Outcome::fail);
   EXPECT_NE(r.evidence.find("SSLProtocol not set: the built-in default is all -SSLv3 allows TLSv1 TLSv1.1"),
@@ -439,7 +446,7 @@ TEST_F(ConfigProbes, ApacheVirtualHostsInheritTheMainServer) {
   EXPECT_EQ(run(probe).outcome, Outcome::error);
 }
 
-TEST_F(ConfigProbes, NftablesNeedsAnIpOrInetInputChainWithPolicyDrop) {
+TEST_F(ConfigProbes, NftablesNeedsAnInetOrIpAndIp6InputChainWithPolicyDrop) {
   tree_.file("/etc/nftables.conf",
              "table inet filter {\n"
              "  chain input {\n    type filter hook input priority 0; policy drop;\n  }\n"
@@ -447,7 +454,8 @@ TEST_F(ConfigProbes, NftablesNeedsAnIpOrInetInputChainWithPolicyDrop) {
              "}\n");
   auto r = run("nftables: {hook: input, policy: drop}");
   EXPECT_EQ(r.outcome, Outcome::pass) << r.evidence;
-  EXPECT_NE(r.evidence.find("table inet chain input (/etc/nftables.conf:2): hook input policy drop"), std::string::npos)
+  EXPECT_NE(r.evidence.find("table inet filter chain input (/etc/nftables.conf:2): hook input policy drop"),
+            std::string::npos)
       << r.evidence;
   // Debian's shipped file: a base chain without a policy accepts.
   tree_.file("/etc/nftables.conf",
@@ -457,8 +465,10 @@ TEST_F(ConfigProbes, NftablesNeedsAnIpOrInetInputChainWithPolicyDrop) {
   EXPECT_NE(r.evidence.find("hook input policy accept"), std::string::npos) << r.evidence;
   tree_.file("/etc/nftables.conf", "table ip6 f6 { chain i { type filter hook input priority 0; policy drop; } }\n");
   EXPECT_EQ(run("nftables: {}").outcome, Outcome::fail);
-  tree_.file("/etc/nftables.conf",
-             "add table ip filter\nadd chain ip filter input { type filter hook input priority 0 ; policy drop ; }\n");
+  tree_.file(
+      "/etc/nftables.conf",
+      "add table ip filter\nadd chain ip filter input { type filter hook input priority 0 ; policy drop ; }\n"
+      "add table ip6 filter\nadd chain ip6 filter input { type filter hook input priority 0 ; policy drop ; }\n");
   EXPECT_EQ(run("nftables: {}").outcome, Outcome::pass);
   tree_.file("/etc/nftables.conf", "include \"/etc/nft.d/*.nft\"\n");
   tree_.file("/etc/nft.d/fw.nft",
@@ -593,6 +603,295 @@ TEST_F(ConfigProbes, NewProbeKindsAreValidated) {
   EXPECT_NE(e("yaml: {path: etc/mongod.conf, key: a, value: b}").find("absolute"), std::string::npos);
   EXPECT_NE(e("file_age: {path: /x}").find("max_days"), std::string::npos);
   EXPECT_NE(e("nginx: {check: hsts, bogus: 1}").find("bogus"), std::string::npos);
+}
+
+// ---- fixes from the review of 745c8b6 ----------------------------------------------------------
+
+TEST(ConfigTree, NodeAndWordCapsBoundMemoryAndNeverGiveAPartialTree) {
+  RootTree t;
+  HostRoot h(t.root());
+  std::string many;
+  for (int i = 0; i < 1000; ++i) many += "a;";
+  t.file("/etc/nginx/nginx.conf", many);
+  ConfLimits few;
+  few.max_nodes = 999;
+  auto r = read_nginx_config(h, reader(h), "/etc/nginx/nginx.conf", "/etc/nginx", few);
+  EXPECT_EQ(r.status, FileRead::Status::error);
+  EXPECT_NE(r.reason.find("more than 999 configuration directives"), std::string::npos) << r.reason;
+  EXPECT_TRUE(r.root.children.empty());
+  few.max_nodes = 1000;
+  EXPECT_EQ(read_nginx_config(h, reader(h), "/etc/nginx/nginx.conf", "/etc/nginx", few).status, FileRead::Status::ok);
+  // Blocks count too.
+  t.file("/etc/nginx/nginx.conf", "a { b { c; } }\n");
+  few.max_nodes = 2;
+  EXPECT_EQ(read_nginx_config(h, reader(h), "/etc/nginx/nginx.conf", "/etc/nginx", few).status,
+            FileRead::Status::error);
+
+  ConfLimits words;
+  words.max_words_per_statement = 8;
+  t.file("/etc/nginx/nginx.conf", "server_name a b c d e f g h i;\n");
+  r = read_nginx_config(h, reader(h), "/etc/nginx/nginx.conf", "/etc/nginx", words);
+  EXPECT_NE(r.reason.find("a directive of more than 8 words"), std::string::npos) << r.reason;
+  words.max_words_per_statement = 4096;
+  words.max_words = 10;
+  t.file("/etc/nginx/nginx.conf", "a b c d;\ne f g h;\ni j k l;\n");
+  r = read_nginx_config(h, reader(h), "/etc/nginx/nginx.conf", "/etc/nginx", words);
+  EXPECT_NE(r.reason.find("more than 10 configuration words"), std::string::npos) << r.reason;
+
+  // Apache directives and sections are counted as well.
+  std::string lines;
+  for (int i = 0; i < 50; ++i) lines += "ServerTokens Prod\n";
+  t.file("/etc/apache2/apache2.conf", lines);
+  ConfLimits apache;
+  apache.max_nodes = 49;
+  EXPECT_EQ(read_apache_config(h, reader(h), "/etc/apache2/apache2.conf", "/etc/apache2", apache).status,
+            FileRead::Status::error);
+
+  // The default cap stops a file of `a;` long before its memory grows past a few tens of MB.
+  std::string big;
+  big.reserve(600'000);
+  for (int i = 0; i < 300'000; ++i) big += "a;";
+  t.file("/etc/nginx/nginx.conf", big);
+  r = read_nginx_config(h, reader(h), "/etc/nginx/nginx.conf");
+  EXPECT_NE(r.reason.find("more than 200000 configuration directives"), std::string::npos) << r.reason;
+}
+
+TEST(ConfigTree, NodesShareTheirFileName) {
+  RootTree t;
+  HostRoot h(t.root());
+  t.file("/etc/nginx/nginx.conf", "a;\nb;\nhttp { c; }\n");
+  auto r = read_nginx_config(h, reader(h), "/etc/nginx/nginx.conf");
+  ASSERT_EQ(r.status, FileRead::Status::ok) << r.reason;
+  ASSERT_EQ(r.root.children.size(), 3u);
+  EXPECT_EQ(r.root.children[0].file.get(), r.root.children[2].children[0].file.get());
+  EXPECT_EQ(r.root.children[2].children[0].where(), "/etc/nginx/nginx.conf:3");
+}
+
+ConfNode nft(const std::string& text) {
+  RootTree t;
+  HostRoot h(t.root());
+  t.file("/etc/nftables.conf", text);
+  auto r = read_nftables_config(h, reader(h), "/etc/nftables.conf");
+  EXPECT_EQ(r.status, FileRead::Status::ok) << r.reason;
+  return r.root;
+}
+
+TEST(Nftables, IpAloneLeavesIpv6OpenIpWithIp6OrInetCovers) {
+  NftablesProbe p;
+  const std::string ip = "table ip f { chain i { type filter hook input priority 0; policy drop; } }\n";
+  const std::string ip6 = "table ip6 f { chain i { type filter hook input priority 0; policy drop; } }\n";
+  auto r = evaluate_nftables(p, nft(ip));
+  EXPECT_EQ(r.outcome, Outcome::fail) << r.evidence;
+  EXPECT_NE(r.evidence.find("IPv6 is not covered"), std::string::npos) << r.evidence;
+  EXPECT_EQ(evaluate_nftables(p, nft(ip6)).outcome, Outcome::fail);
+  EXPECT_EQ(evaluate_nftables(p, nft(ip + ip6)).outcome, Outcome::pass);
+  EXPECT_EQ(evaluate_nftables(p, nft("table inet f { chain i { type filter hook input priority 0; policy drop; } }\n"))
+                .outcome,
+            Outcome::pass);
+  // A table without a family is ip.
+  EXPECT_EQ(
+      evaluate_nftables(p, nft("table f { chain i { type filter hook input priority 0; policy drop; } }\n")).outcome,
+      Outcome::fail);
+}
+
+TEST(Nftables, TheLastDeclarationOfAChainWins) {
+  NftablesProbe p;
+  const std::string drop =
+      "table inet filter {\n chain input {\n  type filter hook input priority 0; policy drop;\n }\n}\n";
+  auto r = evaluate_nftables(p, nft(drop + "table inet filter {\n chain input {\n  policy accept;\n }\n}\n"));
+  EXPECT_EQ(r.outcome, Outcome::fail) << r.evidence;
+  EXPECT_NE(r.evidence.find("table inet filter chain input (/etc/nftables.conf:7): hook input policy accept"),
+            std::string::npos)
+      << r.evidence;
+  EXPECT_EQ(
+      evaluate_nftables(p, nft("table inet filter {\n chain input {\n  type filter hook input priority 0;\n }\n}\n" +
+                               std::string("table inet filter { chain input { policy drop; } }\n")))
+          .outcome,
+      Outcome::pass);
+  // flush ruleset and delete table forget what came before.
+  EXPECT_EQ(evaluate_nftables(p, nft(drop + "flush ruleset\n")).outcome, Outcome::fail);
+  EXPECT_EQ(evaluate_nftables(p, nft(drop + "delete table inet filter\n")).outcome, Outcome::fail);
+  EXPECT_EQ(evaluate_nftables(p, nft("flush ruleset\n" + drop)).outcome, Outcome::pass);
+  // Another table's accepting chain does not undo a drop: a packet dropped by any base chain is dropped.
+  EXPECT_EQ(evaluate_nftables(p, nft(drop + "table inet other { chain i { type filter hook input priority 10; } }\n"))
+                .outcome,
+            Outcome::pass);
+}
+
+TEST_F(ConfigProbes, NginxHstsOfLocationsWithTheirOwnAddHeader) {
+  const std::string probe = "nginx: {check: hsts, min_max_age: 31536000}";
+  tree_.file("/etc/nginx/nginx.conf",
+             "http {\n"
+             "  add_header Strict-Transport-Security \"max-age=63072000\" always;\n"
+             "  server {\n    listen 443 ssl;\n    server_name s;\n"
+             "    location / { }\n"
+             "    location /api {\n      add_header X-Frame-Options DENY;\n    }\n"
+             "  }\n"
+             "}\n");
+  auto r = run(probe);
+  EXPECT_EQ(r.outcome, Outcome::fail) << r.evidence;
+  EXPECT_NE(r.evidence.find("(s), location /api (/etc/nginx/nginx.conf:7): no Strict-Transport-Security header"),
+            std::string::npos)
+      << r.evidence;
+  EXPECT_EQ(r.evidence.find("location / ("), std::string::npos) << r.evidence;  // inherits, passes
+  // Nested: an `if` or inner location with its own add_header.
+  tree_.file("/etc/nginx/nginx.conf",
+             "http {\n  add_header Strict-Transport-Security \"max-age=63072000\" always;\n"
+             "  server { listen 443 ssl;\n"
+             "    location / { location /in { if ($x) { add_header X-A b; } } }\n  }\n}\n");
+  r = run(probe);
+  EXPECT_EQ(r.outcome, Outcome::fail) << r.evidence;
+  EXPECT_NE(r.evidence.find("if ($x)"), std::string::npos) << r.evidence;
+  tree_.file(
+      "/etc/nginx/nginx.conf",
+      "http {\n  server { listen 443 ssl;\n    add_header Strict-Transport-Security \"max-age=63072000\" always;\n"
+      "    location /api { add_header X-A b; add_header Strict-Transport-Security \"max-age=63072000\" always; }\n"
+      "  }\n}\n");
+  EXPECT_EQ(run(probe).outcome, Outcome::pass);
+}
+
+TEST_F(ConfigProbes, ApacheIfModuleFollowsTheLoadedModules) {
+  tree_.file(
+      "/etc/apache2/apache2.conf",
+      "IncludeOptional mods-enabled/*.load\n"
+      "<VirtualHost *:443>\n SSLEngine on\n"
+      " <IfModule mod_headers.c>\n  Header always set Strict-Transport-Security \"max-age=63072000\"\n </IfModule>\n"
+      "</VirtualHost>\n");
+  tree_.dir("/etc/apache2/mods-enabled");
+  const std::string hsts = "apache: {check: hsts, min_max_age: 31536000}";
+  auto r = run(hsts);
+  EXPECT_EQ(r.outcome, Outcome::fail) << r.evidence;  // mod_headers is not enabled: no header
+  tree_.file("/etc/apache2/mods-enabled/headers.load",
+             "LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so\n");
+  EXPECT_EQ(run(hsts).outcome, Outcome::pass);
+  // `!` and the module identifier form.
+  tree_.file("/etc/apache2/apache2.conf",
+             "IncludeOptional mods-enabled/*.load\n"
+             "<IfModule !headers_module>\n SSLProtocol all\n</IfModule>\n"
+             "<IfModule headers_module>\n SSLProtocol -all +TLSv1.2\n</IfModule>\n"
+             "<VirtualHost *:443>\n SSLEngine on\n</VirtualHost>\n");
+  r = run("apache: {check: tls_protocols, min: TLSv1.2}");
+  EXPECT_EQ(r.outcome, Outcome::pass) << r.evidence;
+  tree_.remove("/etc/apache2/mods-enabled/headers.load");
+  EXPECT_EQ(run("apache: {check: tls_protocols, min: TLSv1.2}").outcome, Outcome::fail);
+}
+
+TEST_F(ConfigProbes, ApacheTlsFromAnUnresolvedConditionalMustPassInEveryAlternative) {
+  const std::string probe = "apache: {check: tls_protocols, min: TLSv1.2}";
+  tree_.file("/etc/apache2/apache2.conf",
+             "SSLProtocol all -SSLv3\n"
+             "<IfVersion >= 2.4.99>\n SSLProtocol -all +TLSv1.2\n</IfVersion>\n"
+             "<VirtualHost *:443>\n SSLEngine on\n</VirtualHost>\n");
+  auto r = run(probe);
+  EXPECT_EQ(r.outcome, Outcome::fail) << r.evidence;
+  EXPECT_NE(r.evidence.find("SSLProtocol all -SSLv3 (/etc/apache2/apache2.conf:1) allows TLSv1 TLSv1.1"),
+            std::string::npos)
+      << r.evidence;
+  tree_.file("/etc/apache2/apache2.conf",
+             "<IfDefine SECURE>\n SSLProtocol -all +TLSv1.2\n</IfDefine>\n"
+             "<VirtualHost *:443>\n SSLEngine on\n</VirtualHost>\n");
+  r = run(probe);
+  EXPECT_EQ(r.outcome, Outcome::fail) << r.evidence;  // without SECURE: the built-in default
+  EXPECT_NE(r.evidence.find("built-in default"), std::string::npos) << r.evidence;
+  // A later unconditional value decides whatever the condition.
+  tree_.file("/etc/apache2/apache2.conf",
+             "<IfVersion < 2.4>\n SSLProtocol all\n</IfVersion>\nSSLProtocol -all +TLSv1.2 +TLSv1.3\n"
+             "<VirtualHost *:443>\n SSLEngine on\n</VirtualHost>\n");
+  EXPECT_EQ(run(probe).outcome, Outcome::pass);
+}
+
+TEST_F(ConfigProbes, ApacheHstsReplaysHeaderSetAndUnsetInOrder) {
+  const std::string probe = "apache: {check: hsts, min_max_age: 31536000}";
+  auto conf = [&](const std::string& main, const std::string& vhost) {
+    tree_.file("/etc/apache2/apache2.conf", "LoadModule headers_module x.so\n" + main +
+                                                "<VirtualHost *:443>\n SSLEngine on\n" + vhost + "</VirtualHost>\n");
+  };
+  conf("",
+       " Header always set Strict-Transport-Security \"max-age=63072000\"\n"
+       " Header always set Strict-Transport-Security \"max-age=0\"\n");
+  auto r = run(probe);
+  EXPECT_EQ(r.outcome, Outcome::fail) << r.evidence;
+  EXPECT_NE(r.evidence.find("\"max-age=0\" (/etc/apache2/apache2.conf:5): max-age below"), std::string::npos)
+      << r.evidence;
+  conf("Header always set Strict-Transport-Security \"max-age=63072000\"\n",
+       " Header always unset Strict-Transport-Security\n");
+  r = run(probe);
+  EXPECT_EQ(r.outcome, Outcome::fail) << r.evidence;
+  EXPECT_NE(r.evidence.find("no Strict-Transport-Security header"), std::string::npos) << r.evidence;
+  conf("Header always unset Strict-Transport-Security\n",
+       " Header always set Strict-Transport-Security \"max-age=63072000\"\n");
+  EXPECT_EQ(run(probe).outcome, Outcome::pass);
+  // The onsuccess table is apart: its unset leaves the always header, its weak value fails.
+  conf("Header always set Strict-Transport-Security \"max-age=63072000\"\n",
+       " Header unset Strict-Transport-Security\n");
+  EXPECT_EQ(run(probe).outcome, Outcome::pass);
+  conf("Header always set Strict-Transport-Security \"max-age=63072000\"\n",
+       " Header set Strict-Transport-Security \"max-age=60\"\n");
+  EXPECT_EQ(run(probe).outcome, Outcome::fail);
+}
+
+TEST_F(ConfigProbes, NginxStreamAndMailTlsServersAreJudged) {
+  const std::string probe = "nginx: {check: tls_protocols, min: TLSv1.2, default_safe_since: \"1.27.3\"}";
+  tree_.file("/etc/nginx/nginx.conf",
+             "http {\n  ssl_protocols TLSv1.2 TLSv1.3;\n  server { listen 443 ssl; }\n}\n"
+             "stream {\n  server {\n    listen 5432 ssl;\n    ssl_protocols TLSv1 TLSv1.2;\n  }\n}\n");
+  auto r = run(probe);
+  EXPECT_EQ(r.outcome, Outcome::fail) << r.evidence;
+  EXPECT_NE(r.evidence.find("stream server at /etc/nginx/nginx.conf:6: ssl_protocols TLSv1 TLSv1.2"), std::string::npos)
+      << r.evidence;
+  // http's ssl_protocols is not stream's: the stream server gets the built-in default.
+  tree_.file("/etc/nginx/nginx.conf",
+             "http {\n  ssl_protocols TLSv1.2 TLSv1.3;\n}\nstream {\n  server { listen 5432 ssl; }\n}\n");
+  EXPECT_EQ(run(probe).outcome, Outcome::fail);
+  tree_.file("/etc/nginx/nginx.conf",
+             "stream {\n  ssl_protocols TLSv1.2 TLSv1.3;\n  server { listen 5432 ssl; }\n}\n"
+             "mail {\n  server { listen 143; protocol imap; starttls on; }\n}\n");
+  r = run(probe);
+  EXPECT_EQ(r.outcome, Outcome::fail) << r.evidence;
+  EXPECT_NE(r.evidence.find("mail server at"), std::string::npos) << r.evidence;
+  tree_.file("/etc/nginx/nginx.conf",
+             "stream {\n  ssl_protocols TLSv1.2 TLSv1.3;\n  server { listen 5432 ssl; }\n}\n"
+             "mail {\n  ssl_protocols TLSv1.3;\n  server { listen 993 ssl; protocol imap; }\n}\n");
+  EXPECT_EQ(run(probe).outcome, Outcome::pass);
+  // HSTS and server directives are about http servers only.
+  EXPECT_EQ(run("nginx: {check: hsts}").outcome, Outcome::not_applicable);
+}
+
+TEST_F(ConfigProbes, FileAgeInTheFutureIsAnError) {
+  tree_.file("/var/lib/clamav/daily.cld", "x");
+  touch("/var/lib/clamav/daily.cld", kNow + std::chrono::hours(24 * 365));
+  auto r = run("file_age: {path: \"/var/lib/clamav/daily.c[lv]d\", max_days: 3}");
+  EXPECT_EQ(r.outcome, Outcome::error) << r.evidence;
+  EXPECT_NE(r.evidence.find("in the future: clock skew or tampering"), std::string::npos) << r.evidence;
+  // Past 2262 (beyond a nanosecond system_clock): still an error, no overflow.
+  timespec ts[2];
+  ts[0].tv_sec = ts[1].tv_sec = 9'000'000'000'000LL;
+  ts[0].tv_nsec = ts[1].tv_nsec = 0;
+  if (::utimensat(AT_FDCWD, (tree_.path() / "var/lib/clamav/daily.cld").c_str(), ts, 0) == 0) {
+    EXPECT_EQ(run("file_age: {path: \"/var/lib/clamav/daily.c[lv]d\", max_days: 3}").outcome, Outcome::error);
+  }
+  // Within a day ahead (a clock a little fast): fresh.
+  touch("/var/lib/clamav/daily.cld", kNow + std::chrono::hours(2));
+  EXPECT_EQ(run("file_age: {path: \"/var/lib/clamav/daily.c[lv]d\", max_days: 3}").outcome, Outcome::pass);
+}
+
+TEST_F(ConfigProbes, YamlCountsTheItemsOfAList) {
+  tree_.file(
+      "/etc/vigil/agent.yaml",
+      "collector:\n  addresses: [c.example.gov.vn:8443]\nlogs:\n  - {path: /var/log/auth.log, format: syslog}\n");
+  EXPECT_EQ(run("yaml: {path: /etc/vigil/agent.yaml, key: logs, count: true, op: \">=\", value: 1}").outcome,
+            Outcome::pass);
+  auto r = run("yaml: {path: /etc/vigil/agent.yaml, key: collector.addresses, count: true, op: \">=\", value: 1}");
+  EXPECT_EQ(r.outcome, Outcome::pass) << r.evidence;
+  EXPECT_EQ(r.evidence, "/etc/vigil/agent.yaml: collector.addresses has 1 item(s)");
+  tree_.file("/etc/vigil/agent.yaml", "collector:\n  addresses: []\n");
+  EXPECT_EQ(
+      run("yaml: {path: /etc/vigil/agent.yaml, key: collector.addresses, count: true, op: \">=\", value: 1}").outcome,
+      Outcome::fail);
+  EXPECT_EQ(run("yaml: {path: /etc/vigil/agent.yaml, key: logs, count: true, op: \">=\", value: 1}").outcome,
+            Outcome::fail);
+  EXPECT_EQ(run("yaml: {path: /etc/vigil/agent.yaml, key: collector, count: true, op: \">=\", value: 1}").outcome,
+            Outcome::error);  // a map, not a list
 }
 
 }  // namespace

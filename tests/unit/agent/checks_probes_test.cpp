@@ -133,6 +133,21 @@ TEST_F(Policies, KeyValueLastValueWinsAndComparesNumbers) {
   EXPECT_EQ(run(p, t).outcome, Outcome::fail);  // missing: fail by default
 }
 
+TEST_F(Policies, SettingKeyAliasesNameOneOptionAndTheLastValueOfAnyWins) {
+  auto p = one("      setting: {path: [/etc/my.cnf, /etc/my.d/*.cnf], key: [bind-address, bind_address], op: matches, "
+               "value: '^127\\.', default: 0.0.0.0}\n");
+  RootTree t;
+  t.file("/etc/my.cnf", "[mysqld]\nbind-address = 127.0.0.1\n");
+  t.file("/etc/my.d/90.cnf", "[mysqld]\nbind_address = 0.0.0.0\n");
+  auto r = run(p, t);
+  EXPECT_EQ(r.outcome, Outcome::fail) << r.evidence;
+  EXPECT_NE(r.evidence.find("/etc/my.d/90.cnf:2: bind_address = 0.0.0.0"), std::string::npos) << r.evidence;
+  t.file("/etc/my.d/90.cnf", "[mysqld]\nbind-address = 127.0.0.1\n");
+  EXPECT_EQ(run(p, t).outcome, Outcome::pass);
+  t.file("/etc/my.cnf", "[mysqld]\nbind_address = 0.0.0.0\n");
+  EXPECT_EQ(run(p, t).outcome, Outcome::pass);  // the later file's alias wins
+}
+
 TEST_F(Policies, SymlinksInAnImageResolveInsideTheRoot) {
   auto p = one("      setting: {path: /etc/vigil-test.conf, key: max_days, op: '<=', value: 90}\n");
   RootTree t;
