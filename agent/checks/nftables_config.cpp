@@ -42,9 +42,11 @@ class Walker {
       return;
     }
     if ((w[0] == "delete" || w[0] == "destroy") && w.size() >= 3 && w[1] == "table") {
-      auto [family, table] = family_and_name(w, 2);
-      std::erase_if(chains,
-                    [&](const auto& kv) { return std::get<0>(kv.first) == family && std::get<1>(kv.first) == table; });
+      // Not a structured binding: clang 14 cannot capture one in a lambda.
+      const auto ft = family_and_name(w, 2);
+      std::erase_if(chains, [&](const auto& kv) {
+        return std::get<0>(kv.first) == ft.first && std::get<1>(kv.first) == ft.second;
+      });
       return;
     }
     if ((w[0] == "delete" || w[0] == "destroy") && w.size() >= 3 && w[1] == "chain") {

@@ -99,7 +99,7 @@ class Engine {
     // (the agent's ids are 26 characters), so dropping allocates nothing.
     std::array<char, 31> kept_small{};
     uint8_t kept_len = 0;
-    std::unique_ptr<std::string> kept_long;  // a longer id
+    std::unique_ptr<std::string> kept_long{};  // a longer id
     std::string_view id() const;
     void drop_event();
   };
