@@ -205,7 +205,10 @@ std::string heading(const std::string& en) {
       {"SCORE", "ĐIỂM"}, {"SEVERITY", "MỨC ĐỘ"}, {"SOURCE", "NGUỒN"}, {"STATE", "TRẠNG THÁI"},
       {"STATUS", "TRẠNG THÁI"}, {"SYSTEM", "HỆ THỐNG"}, {"SYSTEMS", "HỆ THỐNG"}, {"TIME", "THỜI GIAN"},
       {"TITLE", "TIÊU ĐỀ"}, {"USER", "NGƯỜI DÙNG"}, {"VERDICT", "ĐÁNH GIÁ"}, {"VERSION", "PHIÊN BẢN"},
-      {"WAIVED", "MIỄN TRỪ"}, {"WAIVER", "MIỄN TRỪ"}, {"WHO", "NGƯỜI THỰC HIỆN"}};
+      {"WAIVED", "MIỄN TRỪ"}, {"WAIVER", "MIỄN TRỪ"}, {"WHO", "NGƯỜI THỰC HIỆN"}, {"ALERTS", "CẢNH BÁO"},
+      {"ASSIGNEE", "NGƯỜI XỬ LÝ"}, {"AGENCY/HOST", "CƠ QUAN/MÁY CHỦ"}, {"DATASET", "LOẠI DỮ LIỆU"},
+      {"DEADLINE", "THỜI HẠN"}, {"DETECTED", "PHÁT HIỆN LÚC"}, {"RECEIVED", "THỜI ĐIỂM NHẬN"}, {"SEQ", "SỐ THỨ TỰ"},
+      {"SUMMARY", "TÓM TẮT"}, {"TARGET", "ĐỐI TƯỢNG"}};
   if (!vi()) return en;
   const size_t indent = en.find_first_not_of(' ');
   if (indent == std::string::npos) return en;
@@ -215,6 +218,37 @@ std::string heading(const std::string& en) {
 
 // A text of the collector's JSON in the chosen language (`key_vi` where given).
 std::string text_of(const nlohmann::json& j, std::string_view key) { return i18n::text_in(j, key, g_lang); }
+
+// A value the collector names in English (a status, a result, a verdict) as people read it: itself
+// in English, in Vietnamese the console's word. By `kind`, since one English word can take two
+// ("resolved": an alert handled, an incident fixed); a value without a Vietnamese word stays.
+std::string word(std::string_view kind, const std::string& value) {
+  using Key = std::pair<std::string_view, std::string_view>;
+  static const std::map<Key, std::string_view> kVi = {
+      {{"alert", "new"}, "mới"}, {{"alert", "acknowledged"}, "đã tiếp nhận"}, {{"alert", "resolved"}, "đã xử lý"},
+      {{"alert", "false_positive"}, "cảnh báo nhầm"},
+      {{"incident", "open"}, "mới mở"}, {{"incident", "contained"}, "đã ngăn chặn"},
+      {{"incident", "resolved"}, "đã khắc phục"}, {{"incident", "reported"}, "đã báo cáo"},
+      {{"agent", "active"}, "đang hoạt động"}, {{"agent", "revoked"}, "đã thu hồi"},
+      {{"user", "active"}, "đang hoạt động"}, {{"user", "disabled"}, "đã vô hiệu hóa"},
+      {{"waiver", "active"}, "đang hiệu lực"}, {{"waiver", "expired"}, "đã hết hạn"},
+      {{"waiver", "ended"}, "đã chấm dứt"},
+      {{"token", "active"}, "đang hiệu lực"}, {{"token", "expired"}, "đã hết hạn"},
+      {{"token", "revoked"}, "đã thu hồi"},
+      {{"result", "pass"}, "đạt"}, {{"result", "fail"}, "không đạt"}, {{"result", "error"}, "lỗi"},
+      {{"result", "not_applicable"}, "không áp dụng"},
+      {{"verdict", "fully"}, "đáp ứng đầy đủ"}, {{"verdict", "partly"}, "đáp ứng một phần"},
+      {{"verdict", "not"}, "chưa đáp ứng"}, {{"verdict", "not_assessed"}, "chưa đánh giá"},
+      {{"verdict", "not_required"}, "không yêu cầu"},
+      {{"clock", "notify"}, "thông báo"}, {{"clock", "report"}, "báo cáo"}, {{"clock", "pending"}, "chưa đến hạn"},
+      {{"clock", "overdue"}, "quá hạn"}, {{"clock", "met"}, "đúng hạn"}, {{"clock", "met_late"}, "trễ hạn"},
+      {{"timeline", "created"}, "mở sự cố"}, {{"timeline", "alert"}, "thêm cảnh báo"},
+      {{"timeline", "status"}, "đổi trạng thái"}, {{"timeline", "assign"}, "giao việc"},
+      {{"timeline", "comment"}, "ghi chú"}, {{"timeline", "notified"}, "ghi nhận đã thông báo ban đầu"}};
+  if (!vi()) return value;
+  auto it = kVi.find(Key{kind, value});
+  return it == kVi.end() ? value : std::string(it->second);
+}
 
 // Left-aligned columns sized to their widest cell.
 void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
@@ -283,7 +317,9 @@ std::string time_str(const nlohmann::json& j, const char* key) {
 }
 
 const char* severity_word(int s) {
-  static const char* words[] = {"-", "info", "low", "medium", "high", "critical"};
+  static const char* en[] = {"-", "info", "low", "medium", "high", "critical"};
+  static const char* vi_words[] = {"-", "thông tin", "thấp", "trung bình", "cao", "nghiêm trọng"};
+  const char* const* words = vi() ? vi_words : en;
   return s >= 1 && s <= 5 ? words[s] : words[0];
 }
 
@@ -293,6 +329,11 @@ void print_json(const nlohmann::json& j) { std::puts(j.dump(2).c_str()); }
 std::string span_text(int64_t seconds) {
   seconds = std::max<int64_t>(seconds, 0);
   int64_t d = seconds / 86400, h = seconds % 86400 / 3600, m = seconds % 3600 / 60;
+  if (vi()) {
+    if (d > 0) return fmt::format("{} ngày {:02} giờ", d, h);
+    if (h > 0) return fmt::format("{} giờ {:02} phút", h, m);
+    return fmt::format("{} phút", m);
+  }
   if (d > 0) return fmt::format("{}d{:02}h", d, h);
   if (h > 0) return fmt::format("{}h{:02}m", h, m);
   return fmt::format("{}m", m);
@@ -307,7 +348,12 @@ std::string deadline_text(const nlohmann::json& incident) {
     const auto& c = clock.value(which, nlohmann::json::object());
     std::string state = c.value("state", "none");
     int64_t left = c.value("seconds_left", int64_t{0});
+    if (state == "pending" && vi()) return fmt::format("{} trong {}", word("clock", which), span_text(left));
     if (state == "pending") return fmt::format("{} in {}", which, span_text(left));
+    if (state == "overdue" && vi()) {
+      return fmt::format("QUÁ HẠN {} {}", std::string_view(which) == "notify" ? "THÔNG BÁO" : "BÁO CÁO",
+                         span_text(-left));
+    }
     if (state == "overdue") {
       std::string w = which;
       for (auto& ch : w) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -316,23 +362,29 @@ std::string deadline_text(const nlohmann::json& incident) {
     if (state == "met_late") late = true;
     if (state != "none") any = true;
   }
+  if (vi()) return !any ? "-" : late ? "trễ hạn" : "đúng hạn";
   return !any ? "-" : late ? "met late" : "met";
 }
 
 void print_incident(const nlohmann::json& i) {
-  std::printf("Incident %s: %s\n", str(i, "id").c_str(), printable(str(i, "title")).c_str());
-  std::printf("  severity %s, status %s, assignee %s, opened by %s at %s\n", severity_word(i.value("severity", 0)),
-              str(i, "status").c_str(), str(i, "assignee").empty() ? "-" : printable(str(i, "assignee")).c_str(),
+  std::printf(vi() ? "Sự cố %s: %s\n" : "Incident %s: %s\n", str(i, "id").c_str(), printable(str(i, "title")).c_str());
+  std::printf(vi() ? "  mức độ %s, trạng thái %s, người xử lý %s, người mở %s lúc %s\n"
+                   : "  severity %s, status %s, assignee %s, opened by %s at %s\n",
+              severity_word(i.value("severity", 0)), word("incident", str(i, "status")).c_str(),
+              str(i, "assignee").empty() ? "-" : printable(str(i, "assignee")).c_str(),
               printable(str(i, "created_by")).c_str(), time_str(i, "created_at").c_str());
-  std::printf("  detected %s; deadline: %s\n", time_str(i, "detected_at").c_str(), deadline_text(i).c_str());
+  std::printf(vi() ? "  phát hiện lúc %s; thời hạn: %s\n" : "  detected %s; deadline: %s\n",
+              time_str(i, "detected_at").c_str(), deadline_text(i).c_str());
   for (const char* which : {"notify", "report"}) {
     const auto& c = i["clock"][which];
     std::string state = c.value("state", "none");
     if (state == "none") {
-      std::printf("  %s: no deadline\n", which);
+      std::printf(vi() ? "  %s: không có thời hạn\n" : "  %s: no deadline\n", word("clock", which).c_str());
     } else {
-      std::printf("  %s: due %s, %s%s%s\n", which, time_str(c, "due").c_str(), state.c_str(),
-                  c.contains("done_at") ? " at " : "", c.contains("done_at") ? time_str(c, "done_at").c_str() : "");
+      std::printf(vi() ? "  %s: hạn %s, %s%s%s\n" : "  %s: due %s, %s%s%s\n", word("clock", which).c_str(),
+                  time_str(c, "due").c_str(), word("clock", state).c_str(),
+                  c.contains("done_at") ? (vi() ? ", thực hiện lúc " : " at ") : "",
+                  c.contains("done_at") ? time_str(c, "done_at").c_str() : "");
     }
   }
   std::string agencies, hosts;
@@ -340,18 +392,23 @@ void print_incident(const nlohmann::json& i) {
   for (const auto& h : i.value("hosts", nlohmann::json::array())) hosts += (hosts.empty() ? "" : ", ") + printable(h.get<std::string>());
   std::string systems;
   for (const auto& s : i.value("systems", nlohmann::json::array())) systems += (systems.empty() ? "" : ", ") + printable(s.get<std::string>());
-  std::printf("  agencies: %s\n  hosts: %s\n  systems: %s\n\nAlerts:\n", agencies.c_str(), hosts.c_str(),
-              systems.empty() ? "(none: unassigned hosts)" : systems.c_str());
+  std::printf(vi() ? "  cơ quan: %s\n  máy chủ: %s\n  hệ thống thông tin: %s\n\nCảnh báo:\n"
+                   : "  agencies: %s\n  hosts: %s\n  systems: %s\n\nAlerts:\n",
+              agencies.c_str(), hosts.c_str(),
+              systems.empty() ? (vi() ? "(không có: máy chủ chưa gắn hệ thống)" : "(none: unassigned hosts)")
+                              : systems.c_str());
   std::vector<std::vector<std::string>> rows;
   for (const auto& a : i.value("alerts", nlohmann::json::array())) {
     rows.push_back({str(a, "id"), time_str(a, "time"), severity_word(a.value("severity", 0)), str(a, "agency"),
                     str(a, "host"), str(a, "source_ip"), str(a, "user_name"), str(a, "rule_id"), text_of(a, "rule_name")});
   }
   print_table({"ID", "TIME", "SEVERITY", "AGENCY", "HOST", "SOURCE", "USER", "RULE", "NAME"}, rows);
-  std::puts("\nTimeline:");
+  std::puts(vi() ? "\nDiễn biến xử lý:" : "\nTimeline:");
   rows.clear();
   for (const auto& e : i.value("timeline", nlohmann::json::array())) {
-    rows.push_back({time_str(e, "time"), str(e, "who"), str(e, "action"), str(e, "value")});
+    const std::string action = str(e, "action");
+    rows.push_back({time_str(e, "time"), str(e, "who"), word("timeline", action),
+                    action == "status" ? word("incident", str(e, "value")) : str(e, "value")});
   }
   print_table({"TIME", "WHO", "ACTION", "DETAIL"}, rows);
 }
@@ -392,23 +449,26 @@ std::string read_secret_line(const char* prompt) {
     ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
     std::fputs("\n", stderr);
   }
-  if (!got) throw std::runtime_error("no password given (on standard input or at the prompt)");
+  if (!got) {
+    throw std::runtime_error(vi() ? "chưa nhập mật khẩu (qua đầu vào chuẩn hoặc tại dấu nhắc)"
+                                  : "no password given (on standard input or at the prompt)");
+  }
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
 }
 
 // A new password: from standard input when it is not a terminal (scripts), else asked twice.
 std::string read_new_password(const std::string& user) {
-  std::string first = read_secret_line(fmt::format("New password for {}: ", user).c_str());
-  if (::isatty(STDIN_FILENO) == 1 && read_secret_line("Again: ") != first) {
-    throw std::runtime_error("the passwords differ");
+  std::string first = read_secret_line(((vi() ? "Mật khẩu mới của " : "New password for ") + user + ": ").c_str());
+  if (::isatty(STDIN_FILENO) == 1 && read_secret_line(vi() ? "Nhập lại: " : "Again: ") != first) {
+    throw std::runtime_error(vi() ? "hai lần nhập mật khẩu không khớp" : "the passwords differ");
   }
   return first;
 }
 
 std::string score_text(const nlohmann::json& j) {
   return j.contains("score") && j["score"].is_number() ? fmt::format("{:.1f}%", 100.0 * j["score"].get<double>())
-                                                       : std::string("n/a");
+                                                       : std::string(vi() ? "chưa có" : "n/a");
 }
 
 void print_compliance(const nlohmann::json& doc) {
@@ -428,7 +488,7 @@ void print_compliance(const nlohmann::json& doc) {
       const auto& t = a["trend"];
       std::string change = t["score_change"].is_number()
                                ? fmt::format("{:+.1f} {}", 100.0 * t["score_change"].get<double>(), vi() ? "điểm" : "points")
-                               : std::string("n/a");
+                               : std::string(vi() ? "không rõ" : "n/a");
       std::printf(vi() ? "  xu hướng từ %s: điểm trước đó %s (%s), %zu kiểm tra đổi kết quả\n"
                        : "  trend since %s: score was %s (%s), %zu check(s) changed result\n",
                   str(t, "since").c_str(),
@@ -466,7 +526,7 @@ void print_compliance(const nlohmann::json& doc) {
     rows.clear();
     for (const auto& c : a["self_assessment"]) {
       ++verdicts[str(c, "verdict")];
-      rows.push_back({"   " + str(c, "id") + (c.value("verified", true) ? "" : "*"), str(c, "verdict"),
+      rows.push_back({"   " + str(c, "id") + (c.value("verified", true) ? "" : "*"), word("verdict", str(c, "verdict")),
                       str(c, "pass"), str(c, "fail"), str(c, "error"), str(c, "waived")});
     }
     if (!rows.empty()) {
@@ -480,7 +540,8 @@ void print_compliance(const nlohmann::json& doc) {
     }
     rows.clear();
     for (const auto& f : a["failing"]) {
-      rows.push_back({"   " + str(f, "host"), str(f, "check"), str(f, "level"), str(f, "result"), text_of(f, "title")});
+      rows.push_back({"   " + str(f, "host"), str(f, "check"), str(f, "level"), word("result", str(f, "result")),
+                      text_of(f, "title")});
     }
     if (!rows.empty()) {
       std::puts(vi() ? "  kiểm tra không đạt:" : "  failing checks:");
@@ -489,7 +550,7 @@ void print_compliance(const nlohmann::json& doc) {
     rows.clear();
     for (const auto& w : a["waived_results"]) {
       const auto& wv = w["waiver"];
-      rows.push_back({"   " + str(w, "host"), str(w, "check"), str(w, "result"), str(wv, "id"),
+      rows.push_back({"   " + str(w, "host"), str(w, "check"), word("result", str(w, "result")), str(wv, "id"),
                       str(wv, "expires").substr(0, 10), str(wv, "reason")});
     }
     if (!rows.empty()) {
@@ -518,7 +579,7 @@ void print_hits(const nlohmann::json& doc) {
   const std::vector<std::string> header = {"TIME", "AGENCY/HOST", "DATASET", "SOURCE", "DESTINATION", "USER"};
   size_t used = 0;
   for (size_t i = 0; i < header.size(); ++i) {
-    size_t w = columns(header[i]);
+    size_t w = columns(heading(header[i]));
     for (const auto& r : rows) w = std::max(w, columns(printable(r[i])));
     used += w + 2;
   }
@@ -527,14 +588,17 @@ void print_hits(const nlohmann::json& doc) {
   with_summary.emplace_back("SUMMARY");
   for (size_t i = 0; i < rows.size(); ++i) rows[i].push_back(cut(summaries[i], room));
   if (!rows.empty()) print_table(with_summary, rows);
-  std::string window = fmt::format("{} to {}", time_str(doc, "since"), time_str(doc, "until"));
+  std::string window = vi() ? fmt::format("từ {} đến {}", time_str(doc, "since"), time_str(doc, "until"))
+                             : fmt::format("{} to {}", time_str(doc, "since"), time_str(doc, "until"));
   if (rows.empty()) {
-    std::printf("no events match from %s\n", window.c_str());
+    std::printf(vi() ? "không có sự kiện nào khớp trong khoảng %s\n" : "no events match from %s\n", window.c_str());
   } else if (doc.contains("next") && doc["next"].is_string()) {
-    std::printf("%zu hits from %s, newest first; more are older: add --before %s\n", rows.size(), window.c_str(),
-                doc["next"].get<std::string>().c_str());
+    std::printf(vi() ? "%zu kết quả trong khoảng %s, mới nhất trước; còn kết quả cũ hơn: thêm --before %s\n"
+                     : "%zu hits from %s, newest first; more are older: add --before %s\n",
+                rows.size(), window.c_str(), doc["next"].get<std::string>().c_str());
   } else {
-    std::printf("%zu hit%s from %s; no more\n", rows.size(), rows.size() == 1 ? "" : "s", window.c_str());
+    std::printf(vi() ? "%zu kết quả%s trong khoảng %s; không còn kết quả nào khác\n" : "%zu hit%s from %s; no more\n",
+                rows.size(), rows.size() == 1 || vi() ? "" : "s", window.c_str());
   }
 }
 
@@ -555,9 +619,9 @@ int search_events(Console& console, bool json, const std::string& query, const s
                          ? std::optional<size_t>(r.body["position"].get<size_t>())
                          : std::nullopt;
     if (r.status == 400 && pos && *pos <= query.size()) {
-      const char* label = "  query: ";
+      const char* label = vi() ? "  truy vấn: " : "  query: ";
       std::fprintf(stderr, "%s%s\n%*s^\n", label, printable(query).c_str(),
-                   static_cast<int>(std::strlen(label) + columns(printable(query.substr(0, *pos)))), "");
+                   static_cast<int>(columns(label) + columns(printable(query.substr(0, *pos)))), "");
     }
     return 1;
   }
@@ -609,7 +673,7 @@ int groups_command(Console& console, bool json, const std::string& name, const s
   if (what == "create") {
     auto j = console.call("POST", "/api/v1/groups", {{"name", name}, {"description", a.description}});
     if (json) return print_json(j), 0;
-    std::printf("group %s created\n", name.c_str());
+    std::printf(vi() ? "đã tạo nhóm %s\n" : "group %s created\n", name.c_str());
   } else if (what == "list") {
     auto j = console.call("GET", "/api/v1/groups");
     if (json) return print_json(j), 0;
@@ -621,8 +685,9 @@ int groups_command(Console& console, bool json, const std::string& name, const s
   } else if (what == "status") {
     auto j = console.call("GET", base + "/status");
     if (json) return print_json(j), 0;
-    std::printf("group %s: version %s; %s of %zu agents run it\n", name.c_str(), str(j, "version").c_str(),
-                str(j, "on_latest").c_str(), j["agents"].size());
+    std::printf(vi() ? "nhóm %s: phiên bản %s; %s trên %zu tác tử đang chạy phiên bản này\n"
+                     : "group %s: version %s; %s of %zu agents run it\n",
+                name.c_str(), str(j, "version").c_str(), str(j, "on_latest").c_str(), j["agents"].size());
     std::vector<std::vector<std::string>> rows;
     for (const auto& ag : j["agents"]) {
       rows.push_back({str(ag, "id"), printable(str(ag, "host")), str(ag, "bundle_version"), time_str(ag, "applied_at"),
@@ -663,7 +728,9 @@ int groups_command(Console& console, bool json, const std::string& name, const s
       }
     }
     if (!problems.empty()) {
-      std::fprintf(stderr, "vigilctl: the bundle was not sent:\n%s", problems.c_str());
+      std::fprintf(stderr,
+                   vi() ? "vigilctl: gói cấu hình chưa được gửi:\n%s" : "vigilctl: the bundle was not sent:\n%s",
+                   problems.c_str());
       return 1;
     }
     nlohmann::json j;
@@ -679,14 +746,15 @@ int groups_command(Console& console, bool json, const std::string& name, const s
       return 1;
     }
     if (json) return print_json(j), 0;
-    std::printf("group %s: version %s\n", name.c_str(), str(j, "version").c_str());
+    std::printf(vi() ? "nhóm %s: phiên bản %s\n" : "group %s: version %s\n", name.c_str(), str(j, "version").c_str());
   } else {
     nlohmann::json body = nlohmann::json::object();
     if (a.rollback_to > 0) body["to"] = a.rollback_to;
     auto j = console.call("POST", base + "/rollback", body);
     if (json) return print_json(j), 0;
-    std::printf("group %s: version %s (content of version %s)\n", name.c_str(), str(j, "version").c_str(),
-                str(j, "rollback_of").c_str());
+    std::printf(vi() ? "nhóm %s: phiên bản %s (nội dung của phiên bản %s)\n"
+                     : "group %s: version %s (content of version %s)\n",
+                name.c_str(), str(j, "version").c_str(), str(j, "rollback_of").c_str());
   }
   return 0;
 }
@@ -1034,7 +1102,9 @@ int vigilctl_main(int argc, char** argv) {
         if (json) {
           print_json(j);
         } else {
-          std::printf("collector %s: %s agents (%s active), %s new alerts, %s records quarantined; you are %s\n",
+          std::printf(vi() ? "máy chủ thu thập %s: %s tác tử (%s đang hoạt động), %s cảnh báo mới, "
+                             "%s bản ghi bị cách ly; vai trò của bạn: %s\n"
+                           : "collector %s: %s agents (%s active), %s new alerts, %s records quarantined; you are %s\n",
                       cfg->console.to_string().c_str(), str(j, "agents").c_str(), str(j, "agents_active").c_str(),
                       str(j, "alerts_new").c_str(), str(j, "records_quarantined").c_str(), str(j, "role").c_str());
         }
@@ -1074,7 +1144,7 @@ int vigilctl_main(int argc, char** argv) {
             }
             rows.push_back({str(a, "id"), str(a, "agency"), served.empty() ? "-" : served, str(a, "level"),
                             str(a, "host"), str(a, "version"), str(a, "group"), str(a, "bundle_version"),
-                            str(a, "status"), str(a, "last_seen")});
+                            word("agent", str(a, "status")), str(a, "last_seen")});
           }
           print_table({"ID", "AGENCY", "SYSTEMS", "LEVEL", "HOST", "VERSION", "GROUP", "BUNDLE", "STATUS", "LAST SEEN"},
                       rows);
@@ -1086,23 +1156,25 @@ int vigilctl_main(int argc, char** argv) {
         if (json) {
           print_json(j);
         } else {
-          std::printf("agent %s revoked\n", agent_id.c_str());
+          std::printf(vi() ? "đã thu hồi tác tử %s\n" : "agent %s revoked\n", agent_id.c_str());
         }
       } else if (agents_set->parsed()) {
         if (level_opt->count() > 0) {
           console.call("POST", "/api/v1/agents/" + url_encode(agent_id) + "/level", {{"level", new_level}});
-          std::printf("agent %s: security level %d\n", agent_id.c_str(), new_level);
+          std::printf(vi() ? "tác tử %s: cấp độ %d\n" : "agent %s: security level %d\n", agent_id.c_str(), new_level);
         }
         if (group_opt->count() > 0) {
           console.call("POST", "/api/v1/agents/" + url_encode(agent_id) + "/group", {{"group", new_group}});
-          std::printf("agent %s: group %s\n", agent_id.c_str(), new_group.c_str());
+          std::printf(vi() ? "tác tử %s: nhóm %s\n" : "agent %s: group %s\n", agent_id.c_str(), new_group.c_str());
         }
         if (systems_opt->count() > 0 || no_system) {
           auto j = console.call("POST", "/api/v1/agents/" + url_encode(agent_id) + "/systems",
                                 {{"systems", no_system ? std::vector<std::string>{} : new_systems}});
           std::string served;
           for (const auto& s : j["systems"]) served += (served.empty() ? "" : ", ") + s.get<std::string>();
-          std::printf("agent %s: systems %s\n", agent_id.c_str(), served.empty() ? "(none: unassigned)" : served.c_str());
+          if (served.empty()) served = vi() ? "(không có: chưa gắn hệ thống)" : "(none: unassigned)";
+          std::printf(vi() ? "tác tử %s: hệ thống thông tin %s\n" : "agent %s: systems %s\n", agent_id.c_str(),
+                      served.c_str());
         }
       } else if (systems_create->parsed()) {
         nlohmann::json body{{"name", system_name}, {"agency", system_agency}, {"level", system_level}};
@@ -1111,7 +1183,8 @@ int vigilctl_main(int argc, char** argv) {
         if (json) {
           print_json(j);
         } else {
-          std::printf("system %s: agency %s, level %d\n", system_name.c_str(), system_agency.c_str(), system_level);
+          std::printf(vi() ? "hệ thống thông tin %s: cơ quan %s, cấp độ %d\n" : "system %s: agency %s, level %d\n",
+                      system_name.c_str(), system_agency.c_str(), system_level);
         }
       } else if (systems_list->parsed()) {
         auto j = console.call("GET", "/api/v1/systems" + (system_agency.empty() ? "" : "?agency=" + url_encode(system_agency)));
@@ -1123,18 +1196,23 @@ int vigilctl_main(int argc, char** argv) {
             rows.push_back({str(s, "agency"), str(s, "name"), str(s, "level"), str(s, "agents"), str(s, "description")});
           }
           print_table({"AGENCY", "SYSTEM", "LEVEL", "HOSTS", "DESCRIPTION"}, rows);
-          if (rows.empty()) std::puts("(no systems: vigilctl systems create NAME --agency A --level N)");
+          if (rows.empty()) {
+            std::puts(vi() ? "(chưa có hệ thống nào: vigilctl systems create TÊN --agency CƠ_QUAN --level N)"
+                           : "(no systems: vigilctl systems create NAME --agency A --level N)");
+          }
         }
       } else if (systems_get->parsed()) {
         auto j = console.call("GET", "/api/v1/systems/" + url_encode(system_name));
         if (json) {
           print_json(j);
         } else {
-          std::printf("System %s: agency %s, level %s\n  %s\n\nHosts:\n", str(j, "name").c_str(), str(j, "agency").c_str(),
-                      str(j, "level").c_str(), printable(str(j, "description")).c_str());
+          std::printf(vi() ? "Hệ thống thông tin %s: cơ quan %s, cấp độ %s\n  %s\n\nMáy chủ:\n"
+                           : "System %s: agency %s, level %s\n  %s\n\nHosts:\n",
+                      str(j, "name").c_str(), str(j, "agency").c_str(), str(j, "level").c_str(),
+                      printable(str(j, "description")).c_str());
           std::vector<std::vector<std::string>> rows;
           for (const auto& h : j["hosts"]) {
-            rows.push_back({str(h, "id"), str(h, "host"), str(h, "status"), time_str(h, "last_seen")});
+            rows.push_back({str(h, "id"), str(h, "host"), word("agent", str(h, "status")), time_str(h, "last_seen")});
           }
           print_table({"AGENT", "HOST", "STATUS", "LAST SEEN"}, rows);
         }
@@ -1143,7 +1221,7 @@ int vigilctl_main(int argc, char** argv) {
         if (system_level_opt->count() > 0) body["level"] = system_level;
         if (system_description_opt->count() > 0) body["description"] = system_description;
         console.call("POST", "/api/v1/systems/" + url_encode(system_name), body);
-        std::printf("system %s changed\n", system_name.c_str());
+        std::printf(vi() ? "đã cập nhật hệ thống thông tin %s\n" : "system %s changed\n", system_name.c_str());
       } else if (groups->parsed()) {
         return groups_command(console, json, group_name, groups_create->parsed() ? "create"
                                                          : groups_list->parsed()     ? "list"
@@ -1163,7 +1241,8 @@ int vigilctl_main(int argc, char** argv) {
         }
       } else if (agencies_set->parsed()) {
         console.call("POST", "/api/v1/agencies/" + url_encode(agency_name) + "/framework", {{"framework", framework}});
-        std::printf("agency %s: reported against %s\n", agency_name.c_str(), framework.c_str());
+        std::printf(vi() ? "cơ quan %s: báo cáo theo khung tiêu chuẩn %s\n" : "agency %s: reported against %s\n",
+                    agency_name.c_str(), framework.c_str());
       } else if (alerts_list->parsed()) {
         std::string q = fmt::format("/api/v1/alerts?limit={}", limit);
         auto add = [&](const char* k, const std::string& v) {
@@ -1183,7 +1262,8 @@ int vigilctl_main(int argc, char** argv) {
           std::vector<std::vector<std::string>> rows;
           for (const auto& a : j) {
             int sev = a.value("severity", 0);
-            rows.push_back({str(a, "id"), time_str(a, "time"), severity_word(sev), str(a, "status"), str(a, "agency"),
+            rows.push_back({str(a, "id"), time_str(a, "time"), severity_word(sev), word("alert", str(a, "status")),
+                            str(a, "agency"),
                             str(a, "host"), endpoint(str(a, "source_ip"), str(a, "source_port")), str(a, "user_name"),
                             endpoint(str(a, "destination_ip"), str(a, "destination_port")), str(a, "rule_id"),
                             text_of(a, "rule_name")});
@@ -1196,7 +1276,10 @@ int vigilctl_main(int argc, char** argv) {
       } else if (events_search->parsed()) {
         return search_events(console, json, events_query, events_since, events_until, events_limit, events_before);
       } else if (report_compliance->parsed()) {
-        if (!report_all && report_agency.empty()) throw std::runtime_error("report compliance: give --agency NAME or --all");
+        if (!report_all && report_agency.empty()) {
+          throw std::runtime_error(vi() ? "report compliance: hãy chỉ rõ --agency TÊN hoặc --all"
+                                        : "report compliance: give --agency NAME or --all");
+        }
         std::string target = "/api/v1/reports/compliance?format=json";
         if (!report_agency.empty()) target += "&agency=" + url_encode(report_agency);
         if (!report_since.empty()) target += "&since=" + url_encode(report_since);
@@ -1218,8 +1301,8 @@ int vigilctl_main(int argc, char** argv) {
         } else {
           std::ofstream out(report_out, std::ios::binary | std::ios::trunc);
           out << text;
-          if (!out.flush()) throw std::runtime_error("cannot write " + report_out);
-          std::printf("report written to %s\n", report_out.c_str());
+          if (!out.flush()) throw std::runtime_error((vi() ? "không ghi được " : "cannot write ") + report_out);
+          std::printf(vi() ? "đã ghi báo cáo vào %s\n" : "report written to %s\n", report_out.c_str());
         }
       } else if (waivers_add->parsed()) {
         nlohmann::json body = {{"agency", waiver_agency},  {"check", waiver_check},
@@ -1231,9 +1314,11 @@ int vigilctl_main(int argc, char** argv) {
         if (json) {
           print_json(j);
         } else {
-          std::printf("waiver %s: %s waived for %s until %s\n", str(j, "id").c_str(), waiver_check.c_str(),
-                      waiver_agent.empty() ? ("agency " + waiver_agency).c_str() : waiver_agent.c_str(),
-                      waiver_expires.c_str());
+          const std::string scope =
+              !waiver_agent.empty() ? waiver_agent : (vi() ? "cơ quan " : "agency ") + waiver_agency;
+          std::printf(vi() ? "miễn trừ %s: kiểm tra %s được miễn trừ cho %s đến hết %s\n"
+                           : "waiver %s: %s waived for %s until %s\n",
+                      str(j, "id").c_str(), waiver_check.c_str(), scope.c_str(), waiver_expires.c_str());
         }
       } else if (waivers_list->parsed()) {
         std::string q = "/api/v1/waivers";
@@ -1250,25 +1335,27 @@ int vigilctl_main(int argc, char** argv) {
           std::vector<std::vector<std::string>> rows;
           for (const auto& w : j) {
             std::string check = str(w, "policy").empty() ? str(w, "check") : str(w, "policy") + "/" + str(w, "check");
-            rows.push_back({str(w, "id"), str(w, "agency"), str(w, "agent_id").empty() ? "(all)" : str(w, "agent_id"),
-                            check, str(w, "state"), str(w, "expires").substr(0, 10), str(w, "accepted_by"),
+            rows.push_back({str(w, "id"), str(w, "agency"),
+                            str(w, "agent_id").empty() ? (vi() ? "(tất cả)" : "(all)") : str(w, "agent_id"), check,
+                            word("waiver", str(w, "state")), str(w, "expires").substr(0, 10), str(w, "accepted_by"),
                             str(w, "reason")});
           }
           print_table({"ID", "AGENCY", "AGENT", "CHECK", "STATE", "EXPIRES", "ACCEPTED BY", "REASON"}, rows);
-          if (rows.empty()) std::puts("(no waivers)");
+          if (rows.empty()) std::puts(vi() ? "(không có miễn trừ nào)" : "(no waivers)");
         }
       } else if (waivers_expire->parsed()) {
         console.call("POST", fmt::format("/api/v1/waivers/{}/expire", waiver_id));
-        std::printf("waiver %lld expired\n", static_cast<long long>(waiver_id));
+        std::printf(vi() ? "đã chấm dứt miễn trừ %lld\n" : "waiver %lld expired\n", static_cast<long long>(waiver_id));
       } else if (users_add->parsed()) {
         std::string password = read_new_password(user_name);
         console.call("POST", "/api/v1/users",
                      {{"name", user_name}, {"password", password}, {"role", user_role}, {"agencies", user_agencies}});
-        std::string scope = ", every agency";
+        std::string scope = vi() ? ", mọi cơ quan" : ", every agency";
         for (size_t i = 0; i < user_agencies.size(); ++i) {
-          scope = (i ? scope + ", " : std::string(", agencies: ")) + user_agencies[i];
+          scope = (i ? scope + ", " : std::string(vi() ? ", cơ quan: " : ", agencies: ")) + user_agencies[i];
         }
-        std::printf("user %s added (%s%s)\n", user_name.c_str(), user_role.c_str(), scope.c_str());
+        std::printf(vi() ? "đã thêm người dùng %s (%s%s)\n" : "user %s added (%s%s)\n", user_name.c_str(),
+                    user_role.c_str(), scope.c_str());
       } else if (api_tokens_list->parsed()) {
         auto j = console.call("GET", "/api/v1/api-tokens");
         if (json) {
@@ -1280,8 +1367,10 @@ int vigilctl_main(int argc, char** argv) {
             for (const auto& a : t.value("agencies", nlohmann::json::array())) {
               scope += (scope.empty() ? "" : ",") + a.get<std::string>();
             }
-            rows.push_back({str(t, "id"), str(t, "name"), str(t, "role"), scope.empty() ? "*" : scope, str(t, "state"),
-                            t["expires"].is_string() ? str(t, "expires") : "never", str(t, "created_by")});
+            rows.push_back({str(t, "id"), str(t, "name"), str(t, "role"), scope.empty() ? "*" : scope,
+                            word("token", str(t, "state")),
+                            t["expires"].is_string() ? str(t, "expires") : (vi() ? "không hết hạn" : "never"),
+                            str(t, "created_by")});
           }
           print_table({"ID", "NAME", "ROLE", "AGENCIES", "STATE", "EXPIRES", "CREATED BY"}, rows);
         }
@@ -1290,7 +1379,7 @@ int vigilctl_main(int argc, char** argv) {
         if (json) {
           print_json(j);
         } else {
-          std::printf("API token %s revoked\n", api_token_id.c_str());
+          std::printf(vi() ? "đã thu hồi token API %s\n" : "API token %s revoked\n", api_token_id.c_str());
         }
       } else if (api_tokens_create->parsed()) {
         nlohmann::json body{{"name", api_token_name}, {"role", api_token_role}, {"agencies", api_token_agencies}};
@@ -1310,20 +1399,27 @@ int vigilctl_main(int argc, char** argv) {
           for (const auto& u : j) {
             std::string scope;
             for (const auto& a : u["agencies"]) scope += (scope.empty() ? "" : ", ") + a.get<std::string>();
-            rows.push_back({str(u, "name"), str(u, "role"), scope.empty() ? "(all)" : scope,
-                            u.value("disabled", false) ? "disabled" : "active", str(u, "created")});
+            rows.push_back({str(u, "name"), str(u, "role"), scope.empty() ? (vi() ? "(tất cả)" : "(all)") : scope,
+                            word("user", u.value("disabled", false) ? "disabled" : "active"), str(u, "created")});
           }
           print_table({"USER", "ROLE", "AGENCIES", "STATUS", "CREATED"}, rows);
-          if (rows.empty()) std::puts("(no users yet)");
+          if (rows.empty()) std::puts(vi() ? "(chưa có người dùng nào)" : "(no users yet)");
         }
       } else if (users_disable->parsed() || users_enable->parsed()) {
         const char* verb = users_disable->parsed() ? "disable" : "enable";
         console.call("POST", "/api/v1/users/" + url_encode(user_name) + "/" + verb);
-        std::printf("user %s %sd\n", user_name.c_str(), verb);
+        if (vi()) {
+          std::printf(users_disable->parsed() ? "đã vô hiệu hóa người dùng %s\n" : "đã kích hoạt lại người dùng %s\n",
+                      user_name.c_str());
+        } else {
+          std::printf("user %s %sd\n", user_name.c_str(), verb);
+        }
       } else if (users_passwd->parsed()) {
         std::string password = read_new_password(user_name);
         console.call("POST", "/api/v1/users/" + url_encode(user_name) + "/password", {{"password", password}});
-        std::printf("password of %s changed; the user's sessions have ended\n", user_name.c_str());
+        std::printf(vi() ? "đã đổi mật khẩu của %s; các phiên đăng nhập của người dùng này đã kết thúc\n"
+                         : "password of %s changed; the user's sessions have ended\n",
+                    user_name.c_str());
       } else if (quarantine_list->parsed()) {
         print_list(
             console, json, "/api/v1/quarantine", quarantine_limit,
@@ -1331,7 +1427,7 @@ int vigilctl_main(int argc, char** argv) {
             [](const nlohmann::json& e) -> std::vector<std::string> {
               return {str(e, "id"), time_str(e, "received"), str(e, "agent_id"), str(e, "seq"), str(e, "reason")};
             },
-            "(no quarantined records)");
+            vi() ? "(không có bản ghi nào bị cách ly)" : "(no quarantined records)");
       } else if (audit_list->parsed()) {
         print_list(
             console, json, "/api/v1/audit", audit_limit,
@@ -1341,7 +1437,7 @@ int vigilctl_main(int argc, char** argv) {
               return {str(e, "id"), time_str(e, "time"), str(e, "who"), str(e, "action"), str(e, "target"),
                       str(e, "detail")};
             },
-            "(no entries match)");
+            vi() ? "(không có mục nào phù hợp)" : "(no entries match)");
       } else if (incidents_create->parsed()) {
         nlohmann::json ids = nlohmann::json::array();
         for (const auto& a : incident_alerts) ids.push_back(a);
@@ -1351,7 +1447,8 @@ int vigilctl_main(int argc, char** argv) {
           print_json(j);
         } else {
           auto i = console.call("GET", "/api/v1/incidents/" + str(j, "id"));
-          std::printf("incident %s opened; deadline: %s\n", str(j, "id").c_str(), deadline_text(i).c_str());
+          std::printf(vi() ? "đã mở sự cố %s; thời hạn: %s\n" : "incident %s opened; deadline: %s\n",
+                      str(j, "id").c_str(), deadline_text(i).c_str());
         }
       } else if (incidents_list->parsed()) {
         print_list(
@@ -1361,11 +1458,11 @@ int vigilctl_main(int argc, char** argv) {
               std::string where, hosts;
               for (const auto& a : i.value("agencies", nlohmann::json::array())) where += (where.empty() ? "" : ",") + a.get<std::string>();
               for (const auto& h : i.value("hosts", nlohmann::json::array())) hosts += (hosts.empty() ? "" : ",") + h.get<std::string>();
-              return {str(i, "id"), severity_word(i.value("severity", 0)), str(i, "status"), deadline_text(i),
-                      time_str(i, "detected_at"), str(i, "assignee"), where, hosts, str(i, "alert_count"),
-                      str(i, "title")};
+              return {str(i, "id"), severity_word(i.value("severity", 0)), word("incident", str(i, "status")),
+                      deadline_text(i), time_str(i, "detected_at"), str(i, "assignee"), where, hosts,
+                      str(i, "alert_count"), str(i, "title")};
             },
-            "(no incidents match)");
+            vi() ? "(không có sự cố nào phù hợp)" : "(no incidents match)");
       } else if (incidents_get->parsed()) {
         auto j = console.call("GET", "/api/v1/incidents/" + url_encode(incident_id));
         if (json) {
@@ -1375,21 +1472,25 @@ int vigilctl_main(int argc, char** argv) {
         }
       } else if (incidents_add_alert->parsed()) {
         console.call("POST", "/api/v1/incidents/" + url_encode(incident_id) + "/alerts", {{"alert", incident_alert}});
-        std::printf("alert %s added to incident %s\n", incident_alert.c_str(), incident_id.c_str());
+        std::printf(vi() ? "đã thêm cảnh báo %s vào sự cố %s\n" : "alert %s added to incident %s\n",
+                    incident_alert.c_str(), incident_id.c_str());
       } else if (incidents_status->parsed()) {
         console.call("POST", "/api/v1/incidents/" + url_encode(incident_id) + "/status", {{"status", incident_status}});
-        std::printf("incident %s is now %s\n", incident_id.c_str(), incident_status.c_str());
+        std::printf(vi() ? "sự cố %s chuyển sang trạng thái %s\n" : "incident %s is now %s\n", incident_id.c_str(),
+                    word("incident", incident_status).c_str());
       } else if (incidents_assign->parsed()) {
         console.call("POST", "/api/v1/incidents/" + url_encode(incident_id) + "/assign", {{"assignee", incident_note}});
-        std::printf("incident %s assigned to %s\n", incident_id.c_str(), incident_note.c_str());
+        std::printf(vi() ? "đã giao sự cố %s cho %s\n" : "incident %s assigned to %s\n", incident_id.c_str(),
+                    incident_note.c_str());
       } else if (incidents_comment->parsed()) {
         console.call("POST", "/api/v1/incidents/" + url_encode(incident_id) + "/comment", {{"text", incident_note}});
-        std::printf("comment added to incident %s\n", incident_id.c_str());
+        std::printf(vi() ? "đã thêm ghi chú vào sự cố %s\n" : "comment added to incident %s\n", incident_id.c_str());
       } else if (incidents_notified->parsed()) {
         nlohmann::json body = {{"note", incident_note}};
         if (!incident_at.empty()) body["at"] = incident_at;
         console.call("POST", "/api/v1/incidents/" + url_encode(incident_id) + "/notified", body);
-        std::printf("incident %s: first notification recorded\n", incident_id.c_str());
+        std::printf(vi() ? "sự cố %s: đã ghi nhận thông báo ban đầu\n" : "incident %s: first notification recorded\n",
+                    incident_id.c_str());
       } else if (incidents_report->parsed()) {
         std::string html =
             console.call_text("GET", "/api/v1/incidents/" + url_encode(incident_id) + "/report?lang=" + incident_lang);
@@ -1398,22 +1499,24 @@ int vigilctl_main(int argc, char** argv) {
         } else {
           std::ofstream out(incident_out, std::ios::binary | std::ios::trunc);
           out << html;
-          if (!out.flush()) throw std::runtime_error("cannot write " + incident_out);
-          std::printf("report written to %s\n", incident_out.c_str());
+          if (!out.flush()) throw std::runtime_error((vi() ? "không ghi được " : "cannot write ") + incident_out);
+          std::printf(vi() ? "đã ghi báo cáo vào %s\n" : "report written to %s\n", incident_out.c_str());
         }
       } else if (alerts_get->parsed()) {
         print_json(console.call("GET", "/api/v1/alerts/" + url_encode(alert_id)));
       } else if (alerts_assign->parsed()) {
         console.call("POST", "/api/v1/alerts/" + url_encode(alert_id) + "/assign", {{"assignee", value}});
-        std::printf("alert %s assigned to %s\n", alert_id.c_str(), value.c_str());
+        std::printf(vi() ? "đã giao cảnh báo %s cho %s\n" : "alert %s assigned to %s\n", alert_id.c_str(),
+                    value.c_str());
       } else if (alerts_comment->parsed()) {
         console.call("POST", "/api/v1/alerts/" + url_encode(alert_id) + "/comment", {{"text", value}});
-        std::printf("comment added to alert %s\n", alert_id.c_str());
+        std::printf(vi() ? "đã thêm ghi chú vào cảnh báo %s\n" : "comment added to alert %s\n", alert_id.c_str());
       } else {
         for (const auto& [sub, st] : status_subs) {
           if (!sub->parsed()) continue;
           console.call("POST", "/api/v1/alerts/" + url_encode(alert_id) + "/status", {{"status", st}});
-          std::printf("alert %s is now %s\n", alert_id.c_str(), st);
+          std::printf(vi() ? "cảnh báo %s chuyển sang trạng thái %s\n" : "alert %s is now %s\n", alert_id.c_str(),
+                      word("alert", st).c_str());
         }
       }
     } catch (const std::exception& e) {

@@ -236,6 +236,15 @@ grep -q "MÁY CHỦ" <<<"$text" || fail "Vietnamese headings: $text"
 text=$(VIGIL_LANG=vi "$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts list --rule VGL-LOG-0001)
 grep -q "^MÃ .*MỨC ĐỘ" <<<"$text" || fail "Vietnamese alert headings: $text"
 grep -q "VGL-LOG-0001 *Dò mật khẩu SSH" <<<"$text" || fail "Vietnamese rule name: $text"
+# The rest of vigilctl follows --lang vi too: the summary, the words inside tables, confirmations.
+text=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --lang vi status)
+grep -q "^máy chủ thu thập .*: [0-9]* tác tử ([0-9]* đang hoạt động), [0-9]* cảnh báo mới" <<<"$text" || fail "Vietnamese status: $text"
+text=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --lang vi alerts list --rule VGL-LOG-0001)
+grep -q "^$alert_id .* cao  *đã tiếp nhận  *So TTTT" <<<"$text" || fail "Vietnamese severity and status: $text"
+text=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --lang vi alerts ack "$alert_id") || fail "ack in Vietnamese"
+[ "$text" = "cảnh báo $alert_id chuyển sang trạng thái đã tiếp nhận" ] || fail "Vietnamese confirmation: $text"
+text=$("$ctl_bin" -c "$tmp/c/vigilctl.yaml" --lang vi waivers list)
+grep -q "^(không có miễn trừ nào)$" <<<"$text" || fail "Vietnamese empty list: $text"
 # A waiver (operator's way: vigilctl) moves the failing check apart; its expiry brings it back.
 "$ctl_bin" -c "$tmp/c/vigilctl.yaml" waivers add --agency "So TTTT" --check password-auth \
   --reason "kiosk vendor needs passwords until the 2027 upgrade" --accepted-by "CISO" --expires "$(date -u -d "+1 year" +%F)" \
