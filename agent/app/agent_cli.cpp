@@ -307,13 +307,6 @@ std::string outcome_word(checks::Outcome o, i18n::Lang lang) {
   return word;
 }
 
-// Pads `s` to `width` columns, counting UTF-8 code points (not bytes) as columns.
-std::string pad_columns(const std::string& s, size_t width) {
-  size_t cols = 0;
-  for (unsigned char c : s) cols += (c & 0xC0) != 0x80;
-  return cols >= width ? s : s + std::string(width - cols, ' ');
-}
-
 // `scan`: one JSON document (or a text table); exit 0 nothing fails, 2 a check fails, 1 error.
 int scan(const ScanArgs& a) {
   std::error_code ec;
@@ -357,7 +350,7 @@ int scan(const ScanArgs& a) {
                 a.root.c_str(), level.c_str());
     for (const auto& r : results) {
       std::printf(vi ? "%s %s (cấp độ %d) %s\n    %s\n" : "%s %s (level %d) %s\n    %s\n",
-                  pad_columns(outcome_word(r.outcome, lang), 14).c_str(), r.check->id.c_str(), r.check->level,
+                  cli::pad_columns(outcome_word(r.outcome, lang), 14).c_str(), r.check->id.c_str(), r.check->level,
                   r.check->title.in(lang).c_str(), r.evidence.c_str());
       if ((r.outcome == checks::Outcome::fail || r.outcome == checks::Outcome::error) && !r.check->remediation.empty()) {
         std::printf(vi ? "    khắc phục: %s\n" : "    fix: %s\n", r.check->remediation.in(lang).c_str());

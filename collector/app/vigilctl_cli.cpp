@@ -173,9 +173,7 @@ std::string printable(std::string_view in) {
 }
 
 // Columns a printable() string takes: its code points.
-size_t columns(std::string_view s) {
-  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xc0) != 0x80; }));
-}
+using cli::columns;
 
 // The first `max` columns of a printable() string, ending in "…" when cut.
 std::string cut(const std::string& s, size_t max) {

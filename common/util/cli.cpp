@@ -35,4 +35,15 @@ void print_warnings(const config::Diagnostics& diags) {
   if (!text.empty()) std::fputs(text.c_str(), stderr);
 }
 
+size_t columns(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string pad_columns(const std::string& s, size_t width) {
+  const size_t cols = columns(s);
+  return cols >= width ? s : s + std::string(width - cols, ' ');
+}
+
 }  // namespace vigil::cli
