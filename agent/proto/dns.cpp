@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -16,11 +17,13 @@ constexpr size_t kMaxTcpMessage = 65535 + 2;
 
 inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 
-// Reads the name at `pos` (advanced past it, not past a pointer's target).
+// Reads the name at `pos` (advanced past it, not past a pointer's target). Pointers may go either
+// way; a loop is a pointer met twice, or more than kMaxHops of them.
 bool read_name(std::span<const uint8_t> msg, size_t& pos, std::string& out, DnsError& err) {
   out.clear();
   size_t p = pos;
   bool jumped = false;
+  uint16_t seen[kMaxHops];
   int hops = 0;
   size_t length = 0;
   for (;;) {
@@ -34,15 +37,14 @@ bool read_name(std::span<const uint8_t> msg, size_t& pos, std::string& out, DnsE
         err = DnsError::truncated;
         return false;
       }
-      const size_t target = (static_cast<size_t>(l & 0x3F) << 8) | msg[p + 1];
+      const auto target = static_cast<uint16_t>(((l & 0x3F) << 8) | msg[p + 1]);
       if (!jumped) pos = p + 2;
       jumped = true;
-      // Pointers refer to names earlier in the message; one pointing at itself or ahead is how
-      // loops are built.
-      if (target >= p || ++hops > kMaxHops) {
+      if (target == p || hops == kMaxHops || std::find(seen, seen + hops, target) != seen + hops) {
         err = DnsError::pointer_loop;
         return false;
       }
+      seen[hops++] = target;
       p = target;
       continue;
     }
@@ -77,40 +79,114 @@ bool read_name(std::span<const uint8_t> msg, size_t& pos, std::string& out, DnsE
   }
 }
 
-// The rdata of one record as text, or empty for types not shown.
-std::string rdata_text(std::span<const uint8_t> msg, uint16_t type, size_t at, size_t len) {
+constexpr size_t kMaxHexData = 64;  // bytes of rdata shown in hex (digests, unknown types)
+
+void append_hex(std::string& out, const uint8_t* p, size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (size_t i = 0; i < std::min(n, kMaxHexData); ++i) {
+    out += kHex[p[i] >> 4];
+    out += kHex[p[i] & 15];
+  }
+  if (n > kMaxHexData) out += "...";
+}
+
+// RFC 3597's generic form: "\# LENGTH HEX" (HEX cut after kMaxHexData bytes).
+std::string generic_rdata(const uint8_t* p, size_t len, bool with_content) {
+  std::string out = fmt::format("\\# {}", len);
+  if (with_content && len > 0) {
+    out += ' ';
+    append_hex(out, p, len);
+  }
+  return out;
+}
+
+inline uint32_t be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// RFC 4034 appendix B: the key tag of a DNSKEY's rdata.
+uint16_t key_tag(const uint8_t* p, size_t len) {
+  uint32_t ac = 0;
+  for (size_t i = 0; i < len; ++i) ac += (i & 1) ? p[i] : static_cast<uint32_t>(p[i]) << 8;
+  ac += (ac >> 16) & 0xFFFF;
+  return static_cast<uint16_t>(ac & 0xFFFF);
+}
+
+// The rdata of one record in presentation form (names without their trailing dot); nothing when
+// the rdata does not fit its type (the record is then shown in the generic form).
+std::optional<std::string> rdata_text(std::span<const uint8_t> msg, uint16_t type, size_t at, size_t len) {
   DnsError ignored = DnsError::none;
-  std::string name;
+  const uint8_t* d = msg.data() + at;
+  const size_t end = at + len;
+  auto name_at = [&](size_t p, std::string& name) {
+    return read_name(msg, p, name, ignored) && p <= end ? p : size_t{0};
+  };
+  std::string name, name2;
   switch (type) {
     case 1:
-      if (len == 4) return IpAddress::v4_bytes(msg.data() + at).to_string();
-      return {};
+      return len == 4 ? IpAddress::v4_bytes(d).to_string() : std::optional<std::string>();
     case 28:
-      if (len == 16) return IpAddress::v6_bytes(msg.data() + at).to_string();
-      return {};
-    case 2:
-    case 5:
-    case 12: {
-      size_t p = at;
-      return read_name(msg, p, name, ignored) ? name : std::string();
+      return len == 16 ? IpAddress::v6_bytes(d).to_string() : std::optional<std::string>();
+    case 2:    // NS
+    case 5:    // CNAME
+    case 12:   // PTR
+    case 39:   // DNAME
+      return name_at(at, name) ? name : std::optional<std::string>();
+    case 15:   // MX: preference exchange
+      if (len < 3 || !name_at(at + 2, name)) return std::nullopt;
+      return fmt::format("{} {}", be16(d), name);
+    case 6: {  // SOA: mname rname serial refresh retry expire minimum
+      size_t p = name_at(at, name);
+      if (!p || !(p = name_at(p, name2)) || p + 20 > end) return std::nullopt;
+      const uint8_t* n = msg.data() + p;
+      return fmt::format("{} {} {} {} {} {} {}", name, name2, be32(n), be32(n + 4), be32(n + 8), be32(n + 12),
+                         be32(n + 16));
     }
-    case 15: {
-      if (len < 3) return {};
-      size_t p = at + 2;
-      return read_name(msg, p, name, ignored) ? name : std::string();
-    }
-    case 16: {
+    case 33:   // SRV: priority weight port target
+      if (len < 7 || !name_at(at + 6, name)) return std::nullopt;
+      return fmt::format("{} {} {} {}", be16(d), be16(d + 2), be16(d + 4), name);
+    case 16: {  // TXT: the character-strings, joined
       std::string text;
       size_t p = at;
-      while (p < at + len) {
+      while (p < end) {
         size_t n = msg[p];
-        if (p + 1 + n > at + len) break;
+        if (p + 1 + n > end) return std::nullopt;
         text.append(reinterpret_cast<const char*>(msg.data() + p + 1), n);
         p += 1 + n;
       }
       return text;
     }
-    default: return {};
+    case 44: {  // SSHFP: algorithm fingerprint-type fingerprint
+      if (len < 3) return std::nullopt;
+      std::string out = fmt::format("{} {} ", d[0], d[1]);
+      append_hex(out, d + 2, len - 2);
+      return out;
+    }
+    case 257: {  // CAA: flags tag "value"
+      if (len < 2 || 2u + d[1] > len) return std::nullopt;
+      std::string out = fmt::format("{} ", d[0]);
+      out.append(reinterpret_cast<const char*>(d + 2), d[1]);
+      out += " \"";
+      for (size_t i = 2u + d[1]; i < len; ++i) {
+        if (d[i] == '"' || d[i] == '\\') out += '\\';
+        out += static_cast<char>(d[i]);
+      }
+      out += '"';
+      return out;
+    }
+    case 43: {  // DS: key-tag algorithm digest-type digest
+      if (len < 4) return std::nullopt;
+      std::string out = fmt::format("{} {} {} ", be16(d), d[2], d[3]);
+      append_hex(out, d + 4, len - 4);
+      return out;
+    }
+    case 48:  // DNSKEY (summary): flags protocol algorithm, and the key's tag and length
+      if (len < 4) return std::nullopt;
+      return fmt::format("{} {} {} key_tag={} key_bytes={}", be16(d), d[2], d[3], key_tag(d, len), len - 4);
+    case 10:  // NULL: its length only
+      return generic_rdata(d, len, false);
+    default:
+      return generic_rdata(d, len, true);
   }
 }
 
@@ -132,7 +208,6 @@ class DnsTcpParser final : public StreamParser {
       ++(ok ? ctx_.counters->dns_messages : ctx_.counters->dns_malformed);
       if (len >= 12) {
         Event e = dns_event(m, ctx_.ends, ts, *ctx_.host_name);
-        if (!ok) e.set(field("vigil.dns.error"), std::string(dns_error_name(err)));
         (*ctx_.sink)(std::move(e));
       }
       used += 2 + len;
@@ -168,8 +243,21 @@ const char* dns_error_name(DnsError e) {
   return "none";
 }
 
-bool parse_dns(std::span<const uint8_t> msg, DnsMessage& out, DnsError& error) {
-  error = DnsError::none;
+const char* dns_section_name(DnsSection s) {
+  switch (s) {
+    case DnsSection::header: return "header";
+    case DnsSection::question: return "question";
+    case DnsSection::answer: return "answer";
+    case DnsSection::authority: return "authority";
+    case DnsSection::additional: return "additional";
+  }
+  return "header";
+}
+
+namespace {
+
+bool parse_sections(std::span<const uint8_t> msg, DnsMessage& out, DnsError& error, DnsSection& section) {
+  section = DnsSection::header;
   if (msg.size() < 12) {
     error = DnsError::short_header;
     return false;
@@ -178,44 +266,78 @@ bool parse_dns(std::span<const uint8_t> msg, DnsMessage& out, DnsError& error) {
   out.id = be16(h);
   out.response = (h[2] & 0x80) != 0;
   out.opcode = static_cast<uint8_t>((h[2] >> 3) & 0x0F);
+  out.aa = (h[2] & 0x04) != 0;
+  out.tc = (h[2] & 0x02) != 0;
+  out.rd = (h[2] & 0x01) != 0;
+  out.ra = (h[3] & 0x80) != 0;
+  out.z = (h[3] & 0x40) != 0;
+  out.ad = (h[3] & 0x20) != 0;
+  out.cd = (h[3] & 0x10) != 0;
   out.rcode = h[3] & 0x0F;
   out.questions = be16(h + 4);
-  const uint16_t ancount = be16(h + 6);
+  out.answer_count = be16(h + 6);
+  const uint16_t counts[] = {be16(h + 6), be16(h + 8), be16(h + 10)};
   size_t pos = 12;
+  std::string name;
+  section = DnsSection::question;
   for (uint16_t q = 0; q < out.questions; ++q) {
-    std::string name;
     if (!read_name(msg, pos, name, error)) return false;
     if (pos + 4 > msg.size()) {
       error = DnsError::truncated;
       return false;
     }
     if (q == 0) {
-      out.qname = std::move(name);
+      out.qname = name;
       out.qtype = be16(msg.data() + pos);
+      out.qclass = be16(msg.data() + pos + 2);
     }
     pos += 4;
   }
-  for (uint16_t a = 0; a < ancount; ++a) {
-    std::string name;
-    if (!read_name(msg, pos, name, error)) return false;
-    if (pos + 10 > msg.size()) {
-      error = DnsError::truncated;
-      return false;
+  constexpr DnsSection kSections[] = {DnsSection::answer, DnsSection::authority, DnsSection::additional};
+  for (size_t s = 0; s < 3; ++s) {
+    section = kSections[s];
+    for (uint16_t i = 0; i < counts[s]; ++i) {
+      if (!read_name(msg, pos, name, error)) return false;
+      if (pos + 10 > msg.size()) {
+        error = DnsError::truncated;
+        return false;
+      }
+      const uint8_t* rr = msg.data() + pos;
+      const uint16_t type = be16(rr);
+      const size_t rdlen = be16(rr + 8);
+      pos += 10;
+      if (pos + rdlen > msg.size()) {
+        error = DnsError::truncated;
+        return false;
+      }
+      if (section == DnsSection::answer && out.answers.size() < kMaxAnswers) {
+        DnsAnswer& a = out.answers.emplace_back();
+        a.name = name;
+        a.type = type;
+        a.rclass = be16(rr + 2);
+        a.ttl = be32(rr + 4);
+        auto text = rdata_text(msg, type, pos, rdlen);
+        a.data = text ? std::move(*text) : generic_rdata(msg.data() + pos, rdlen, true);
+        if (type == 1 && rdlen == 4) a.address = IpAddress::v4_bytes(msg.data() + pos);
+        if (type == 28 && rdlen == 16) a.address = IpAddress::v6_bytes(msg.data() + pos);
+      } else if (section == DnsSection::additional && type == 41) {
+        // EDNS OPT: the TTL carries the extended response code, the version and the flags.
+        out.rcode = static_cast<uint16_t>((uint16_t{rr[4]} << 4) | (out.rcode & 0x0F));
+        out.do_bit = (rr[6] & 0x80) != 0;
+      }
+      pos += rdlen;
     }
-    const uint16_t type = be16(msg.data() + pos);
-    const size_t rdlen = be16(msg.data() + pos + 8);
-    pos += 10;
-    if (pos + rdlen > msg.size()) {
-      error = DnsError::truncated;
-      return false;
-    }
-    if (out.answers.size() < kMaxAnswers) {
-      auto text = rdata_text(msg, type, pos, rdlen);
-      if (!text.empty()) out.answers.push_back(std::move(text));
-    }
-    pos += rdlen;
   }
   return true;
+}
+
+}  // namespace
+
+bool parse_dns(std::span<const uint8_t> msg, DnsMessage& out, DnsError& error) {
+  error = DnsError::none;
+  const bool ok = parse_sections(msg, out, error, out.error_section);
+  out.error = error;
+  return ok;
 }
 
 std::string dns_type_name(uint16_t type) {
@@ -228,7 +350,10 @@ std::string dns_type_name(uint16_t type) {
     case 15: return "MX";
     case 16: return "TXT";
     case 28: return "AAAA";
+    case 10: return "NULL";
     case 33: return "SRV";
+    case 39: return "DNAME";
+    case 44: return "SSHFP";
     case 35: return "NAPTR";
     case 41: return "OPT";
     case 43: return "DS";
@@ -244,10 +369,36 @@ std::string dns_type_name(uint16_t type) {
   }
 }
 
-std::string dns_rcode_name(uint8_t rcode) {
+std::string dns_rcode_name(uint16_t rcode) {
   static const char* kNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
-                                 "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE"};
-  return rcode < std::size(kNames) ? kNames[rcode] : std::to_string(rcode);
+                                 "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "DSOTYPENI"};
+  if (rcode < std::size(kNames)) return kNames[rcode];
+  if (rcode == 16) return "BADVERS";
+  if (rcode == 23) return "BADCOOKIE";
+  return std::to_string(rcode);
+}
+
+std::string dns_opcode_name(uint8_t opcode) {
+  switch (opcode) {
+    case 0: return "QUERY";
+    case 1: return "IQUERY";
+    case 2: return "STATUS";
+    case 4: return "NOTIFY";
+    case 5: return "UPDATE";
+    case 6: return "DSO";
+    default: return std::to_string(opcode);
+  }
+}
+
+std::string dns_class_name(uint16_t rclass) {
+  switch (rclass) {
+    case 1: return "IN";
+    case 3: return "CH";
+    case 4: return "HS";
+    case 254: return "NONE";
+    case 255: return "ANY";
+    default: return fmt::format("CLASS{}", rclass);
+  }
 }
 
 namespace {
@@ -325,19 +476,48 @@ void name_shape(const std::string& name, Event& e) {
 }  // namespace
 
 Event dns_event(const DnsMessage& m, const Endpoints& ends, Timestamp ts, const std::string& host_name) {
+  static const FieldId kName = field("name");
+  static const FieldId kType = field("type");
+  static const FieldId kClass = field("class");
+  static const FieldId kTtl = field("ttl");
+  static const FieldId kData = field("data");
   Event e = protocol_event("network.dns", "dns", ends, ts, host_name);
+  if (m.error != DnsError::none) {
+    e.set(fields::dns_error, std::string(dns_error_name(m.error)));
+    e.set(fields::dns_error_section, std::string(dns_section_name(m.error_section)));
+  }
   e.set(fields::dns_type, std::string(m.response ? "answer" : "query"));
   e.set(fields::dns_id, int64_t{m.id});
+  e.set(fields::dns_op_code, dns_opcode_name(m.opcode));
+  ValueList flags;
+  const std::pair<bool, const char*> kFlagNames[] = {{m.aa, "AA"}, {m.tc, "TC"}, {m.rd, "RD"}, {m.ra, "RA"},
+                                                      {m.ad, "AD"}, {m.cd, "CD"}, {m.do_bit, "DO"}};
+  for (const auto& [set, flag] : kFlagNames) {
+    if (set) flags.emplace_back(flag);
+  }
+  if (!flags.empty()) e.set(fields::dns_header_flags, std::move(flags));
   if (m.questions > 0 && !m.qname.empty()) {
     e.set(fields::dns_question_name, m.qname);
     e.set(fields::dns_question_type, dns_type_name(m.qtype));
+    e.set(fields::dns_question_class, dns_class_name(m.qclass));
     name_shape(m.qname, e);
   }
   if (m.response) {
     e.set(fields::dns_response_code, dns_rcode_name(m.rcode));
     ValueList answers;
-    for (const auto& a : m.answers) answers.emplace_back(a);
-    e.set(fields::dns_answers, std::move(answers));
+    ValueList resolved;
+    for (const auto& a : m.answers) {
+      auto answer = std::make_shared<Event>();
+      answer->set(kName, a.name);
+      answer->set(kType, dns_type_name(a.type));
+      answer->set(kClass, dns_class_name(a.rclass));
+      answer->set(kTtl, int64_t{a.ttl});
+      answer->set(kData, a.data);
+      answers.emplace_back(EventPtr(std::move(answer)));
+      if (a.address) resolved.emplace_back(*a.address);
+    }
+    if (!answers.empty()) e.set(fields::dns_answers, std::move(answers));
+    if (!resolved.empty()) e.set(fields::dns_resolved_ip, std::move(resolved));
   }
   return e;
 }

@@ -125,7 +125,75 @@ bool match_scalar(const Condition& c, const Value& v) {
   return false;
 }
 
+// Calls f with each value of the nested field: the leaf of every object of the list (a leaf that
+// is itself a list gives each of its elements).
+template <class F>
+void for_each_nested(const Event& event, const NestedField& n, F&& f) {
+  const Value* list = event.get(n.list);
+  if (!list || !list->as_list()) return;
+  for (const Value& item : *list->as_list()) {
+    const EventPtr* obj = item.as_event();
+    if (!obj || !*obj) continue;
+    const Value* leaf = (*obj)->get(n.leaf);
+    if (!leaf || leaf->is_null()) continue;
+    if (const auto* values = leaf->as_list()) {
+      for (const Value& x : *values) f(x);
+    } else {
+      f(*leaf);
+    }
+  }
+}
+
+bool matches_nested(const Condition& c, const Event& event, const NestedField& n) {
+  bool present = false;
+  bool hit = false;
+  for_each_nested(event, n, [&](const Value& v) {
+    present = true;
+    if (!hit && c.op != Condition::Op::exists) hit = match_scalar(c, v);
+  });
+  return c.op == Condition::Op::exists ? present == c.exists : hit;
+}
+
+struct NestedTable {
+  struct Entry {
+    std::string path;
+    FieldId id;
+    NestedField nested;
+  };
+  std::vector<Entry> fields;
+  NestedTable() {
+    // ECS's lists of objects that rules look inside.
+    static constexpr std::pair<std::string_view, std::string_view> kLists[] = {{"dns.answers", "name"},
+                                                                              {"dns.answers", "type"},
+                                                                              {"dns.answers", "class"},
+                                                                              {"dns.answers", "ttl"},
+                                                                              {"dns.answers", "data"}};
+    for (const auto& [list, leaf] : kLists) {
+      std::string path = std::string(list) + "." + std::string(leaf);
+      const FieldId id = field(path);
+      fields.push_back({std::move(path), id, NestedField{field(list), field(leaf)}});
+    }
+  }
+};
+
+const NestedTable& nested_table() {
+  static const NestedTable table;
+  return table;
+}
+
 }  // namespace
+
+const NestedField* nested_field(FieldId id) {
+  for (const auto& e : nested_table().fields) {
+    if (e.id == id) return &e.nested;
+  }
+  return nullptr;
+}
+
+bool is_nested_field(std::string_view name) {
+  const auto& t = nested_table().fields;
+  return std::any_of(t.begin(), t.end(), [&](const auto& x) { return x.path == name; });
+}
 
 bool matches(const Condition& c, const Event& event) {
   switch (c.kind) {
@@ -136,6 +204,9 @@ bool matches(const Condition& c, const Event& event) {
     case Condition::Kind::not_: return !c.children.empty() && !matches(c.children[0], event);
     case Condition::Kind::field: {
       const Value* v = event.get(c.field);
+      if (!v) {
+        if (const NestedField* n = nested_field(c.field)) return matches_nested(c, event, *n);
+      }
       bool present = v && !v->is_null();
       if (c.op == Condition::Op::exists) return present == c.exists;
       if (!present) return false;
@@ -335,7 +406,8 @@ void Engine::candidates(const Bucket& bucket, const Event& event, std::vector<ui
   out.insert(out.end(), bucket.always.begin(), bucket.always.end());
   for (const Gate& g : bucket.gates) {
     const Value* v = event.get(g.field);
-    if (!v || v->is_null()) continue;  // every gated condition needs its field
+    const NestedField* nested = v ? nullptr : nested_field(g.field);
+    if ((!v || v->is_null()) && !nested) continue;  // every gated condition needs its field
     auto visit = [&](const Value& item) {
       if (!g.equals.empty()) {
         auto found = g.equals.find(std::string(gate_text(item, true, text_buf_)));
@@ -353,7 +425,9 @@ void Engine::candidates(const Bucket& bucket, const Event& event, std::vector<ui
         }
       }
     };
-    if (const auto* list = v->as_list()) {
+    if (nested) {
+      for_each_nested(event, *nested, visit);
+    } else if (const auto* list = v->as_list()) {
       for (const auto& item : *list) visit(item);
     } else {
       visit(*v);

@@ -29,6 +29,17 @@ struct Cidr {
 std::optional<Cidr> parse_cidr(std::string_view text);
 
 // One node of a `when` tree.
+// A field inside a list of objects as a rule names it, by its ECS path ("dns.answers.data"): the
+// event holds the list, and the rule's value matches when any object's leaf does.
+struct NestedField {
+  FieldId list;
+  FieldId leaf;
+};
+// The list and leaf of a nested field's id, or null for every other field.
+const NestedField* nested_field(FieldId id);
+// True when `name` is a nested field rules may use.
+bool is_nested_field(std::string_view name);
+
 struct Condition {
   enum class Kind { all, any, not_, field };
   enum class Op { equals, contains, startswith, endswith, regex, cidr, gt, gte, lt, lte, exists };

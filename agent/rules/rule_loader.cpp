@@ -32,6 +32,7 @@ std::string lower(std::string_view s) {
 }
 
 bool field_allowed(const std::string& name) {
+  if (is_nested_field(name)) return true;
   if (FieldRegistry::instance().find(name) &&
       FieldRegistry::instance().is_known(*FieldRegistry::instance().find(name))) {
     return true;

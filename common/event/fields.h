@@ -74,6 +74,11 @@ struct FieldId {
   X(dns_question_longest_label, "vigil.dns.question.longest_label", integer) \
   X(dns_question_entropy, "vigil.dns.question.entropy", real)       \
   X(dns_error, "vigil.dns.error", string)                           \
+  X(dns_error_section, "vigil.dns.error_section", string)           \
+  X(dns_op_code, "dns.op_code", string)                             \
+  X(dns_header_flags, "dns.header_flags", list)                     \
+  X(dns_question_class, "dns.question.class", string)               \
+  X(dns_resolved_ip, "dns.resolved_ip", list)                       \
   X(network_protocol, "network.protocol", string)                   \
   X(tls_client_ja3_string, "tls.client.ja3_string", string)         \
   X(tls_client_version, "tls.client.version", string)               \

@@ -385,3 +385,61 @@ TEST(RuleEngine, IndexMatchesWhatCheckingEveryRuleWould) {
 
 }  // namespace
 }  // namespace vigil::agent::rules
+
+namespace vigil::agent::rules {
+namespace {
+
+// Rules look inside ECS lists of objects by path (dns.answers.data): a native rule through the
+// index's equality and pattern gates, and a Sigma rule's `answer` field of category dns.
+TEST(RuleEngine, FieldsInsideListsOfObjectsMatchWhenAnyObjectDoes) {
+  vigil::test::TempDir dir;
+  auto l = load_text(dir, R"(- {id: CNAME, title: t, severity: low, when: {event.dataset: network.dns, dns.answers.type: CNAME}}
+- {id: DATA, title: t, severity: low, when: {event.dataset: network.dns, dns.answers.data: {endswith: .evil.example}}}
+- {id: TTL, title: t, severity: low, when: {event.dataset: network.dns, dns.answers.ttl: {lt: 10}}}
+- {id: NONE, title: t, severity: low, when: {event.dataset: network.dns, dns.answers.name: {exists: false}}}
+)");
+  ASSERT_NE(l.set, nullptr) << l.error;
+  auto sigma = load_text(dir, R"(title: answer names a sinkhole
+id: 3f1c6a52-8d5e-4c1b-9a51-5d2e0b7f1a11
+logsource: {category: dns}
+detection:
+  sel: {answer|contains: sinkhole}
+  condition: sel
+level: high
+)", "s.yml");
+  ASSERT_NE(sigma.set, nullptr) << sigma.error;
+  auto answer = [](const char* name, const char* type, int64_t ttl, const char* data) {
+    auto a = std::make_shared<Event>();
+    a->set(field("name"), name);
+    a->set(field("type"), type);
+    a->set(field("ttl"), ttl);
+    a->set(field("data"), data);
+    return Value(EventPtr(std::move(a)));
+  };
+  auto dns = [&](ValueList answers) {
+    Event e = ev("network.dns", 0, {});
+    if (!answers.empty()) e.set(fields::dns_answers, std::move(answers));
+    return e;
+  };
+  auto hits = [&](const std::shared_ptr<const RuleSet>& set, const Event& e) {
+    Engine eng(set);
+    std::vector<std::string> hit;
+    eng.set_match_callback([&](const Rule& r, const Event&) { hit.push_back(r.id); });
+    std::vector<Event> alerts;
+    eng.process(e, alerts);
+    std::sort(hit.begin(), hit.end());
+    return hit;
+  };
+  EXPECT_EQ(hits(l.set, dns({answer("a.gov.vn", "CNAME", 300, "b.evil.example"), answer("b.evil.example", "A", 5, "192.0.2.1")})),
+            (std::vector<std::string>{"CNAME", "DATA", "TTL"}));
+  EXPECT_EQ(hits(l.set, dns({answer("a.gov.vn", "A", 300, "192.0.2.1")})), std::vector<std::string>{});
+  EXPECT_EQ(hits(l.set, dns({})), std::vector<std::string>{"NONE"});
+  // The rule reads each answer's data, not its owner name.
+  EXPECT_EQ(hits(l.set, dns({answer("x.evil.example", "A", 300, "192.0.2.9")})), std::vector<std::string>{});
+
+  EXPECT_EQ(hits(sigma.set, dns({answer("a.gov.vn", "A", 300, "192.0.2.1"), answer("a.gov.vn", "CNAME", 300, "sinkhole.example")})).size(), 1u);
+  EXPECT_TRUE(hits(sigma.set, dns({answer("a.gov.vn", "A", 300, "192.0.2.1")})).empty());
+}
+
+}  // namespace
+}  // namespace vigil::agent::rules
