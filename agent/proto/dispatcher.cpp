@@ -6,13 +6,30 @@
 #include "agent/proto/dns.h"
 #include "agent/proto/http.h"
 #include "agent/proto/ssh.h"
+#include "agent/proto/starttls.h"
 #include "agent/proto/tls.h"
 
 namespace vigil::agent::proto {
 
 namespace {
+
 constexpr size_t kDetectBytes = 8;  // enough for "SSH-", a TLS record header, "OPTIONS "
+constexpr size_t kHoldBytes = 256;  // held per side while undecided: room for lines before "SSH-"
+
+std::span<const uint8_t> bytes_of(const std::string& x) {
+  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(x.data()), x.size());
 }
+
+// An SSLv2-format record (2-byte header, high bit set) carrying a CLIENT-HELLO (type 1) of SSL 2
+// or of TLS 1.0-1.3 (RFC 5246 E.2).
+bool sslv2_client_hello(std::string_view c) {
+  if (c.size() < 5) return false;
+  auto u = [&](size_t i) { return static_cast<uint8_t>(c[i]); };
+  const size_t len = (size_t{u(0) & 0x7fu} << 8) | u(1);
+  return (u(0) & 0x80) && len >= 9 && u(2) == 1 && ((u(3) == 3 && u(4) <= 4) || (u(3) == 0 && u(4) == 2));
+}
+
+}  // namespace
 
 Event protocol_event(const char* dataset, const char* protocol, const Endpoints& ends, Timestamp ts,
                      const std::string& host_name) {
@@ -46,23 +63,28 @@ flow::StreamCallbacks Dispatcher::stream_callbacks() {
 }
 
 bool Dispatcher::detect(Entry& e, const flow::StreamKey& key) {
-  const auto& c = e.head[0];
-  const auto& s = e.head[1];
-  auto bytes = [](const std::string& x) {
-    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(x.data()), x.size());
-  };
-  auto ready = [](const std::string& x) { return x.size() >= 4; };
+  // Content checks look at the first kDetectBytes; only the search for a late SSH banner at more.
+  const std::string_view c = std::string_view(e.head[0]).substr(0, kDetectBytes);
+  const std::string_view s = std::string_view(e.head[1]).substr(0, kDetectBytes);
+  auto ready = [](std::string_view x) { return x.size() >= 4; };
   if ((ready(c) && c.starts_with("SSH-")) || (ready(s) && s.starts_with("SSH-"))) {
     e.parser = make_ssh_parser(e.ctx);
   } else if (ready(c) && c[0] == 0x16 && c[1] == 0x03 && static_cast<uint8_t>(c[2]) <= 0x04) {
     e.parser = make_tls_parser(e.ctx);
+  } else if (sslv2_client_hello(c)) {
+    e.parser = make_tls_parser(e.ctx);
   } else if ((c.size() >= kDetectBytes || (!c.empty() && c.find(' ') != std::string::npos)) &&
-             looks_like_http_request(bytes(c))) {
+             looks_like_http_request(bytes_of(e.head[0]).first(c.size()))) {
     e.parser = make_http_parser(e.ctx);
   } else if (ready(s) && s.starts_with("HTTP/1.")) {
     e.parser = make_http_parser(e.ctx);
   } else if (key.server_port == 53 && (c.size() >= 2 || s.size() >= 2)) {
     e.parser = make_dns_tcp_parser(e.ctx);
+  } else if (auto kind = starttls_kind(c, s)) {
+    e.parser = make_starttls_parser(e.ctx, *kind);
+  } else if (c.empty() && e.head[1].find("\nSSH-") != std::string::npos) {
+    // RFC 4253 4.2: a server may send other lines before its identification string.
+    e.parser = make_ssh_parser(e.ctx);
   } else {
     return false;
   }
@@ -86,56 +108,57 @@ void Dispatcher::data(const flow::StreamKey& key, flow::StreamDir dir, std::span
     e.parser->data(dir, b, now_);
     return;
   }
-  auto& head = e.head[static_cast<int>(dir)];
-  if (head.size() == kDetectBytes + 1) return;  // decided: nothing we know
-  size_t take = std::min(b.size(), kDetectBytes - std::min(head.size(), kDetectBytes));
+  if (e.unknown) return;
+  const int d = static_cast<int>(dir);
+  auto& head = e.head[d];
+  // Held bytes stay contiguous: once some were dropped, nothing more is held.
+  const size_t take = e.dropped[d] ? 0 : std::min(b.size(), kHoldBytes - head.size());
   head.append(reinterpret_cast<const char*>(b.data()), take);
   if (detect(e, key)) {
-    // Replay what was held for detection, then the rest of this chunk.
-    for (int d = 0; d < 2; ++d) {
-      auto& h = e.head[d];
-      if (d == static_cast<int>(dir)) continue;
-      if (!h.empty()) e.parser->data(static_cast<flow::StreamDir>(d), std::span<const uint8_t>(
-                                                                      reinterpret_cast<const uint8_t*>(h.data()), h.size()), now_);
+    // Replay what was held for detection, the other side's first, then the rest of this chunk.
+    for (int side : {1 - d, d}) {
+      const auto sd = static_cast<flow::StreamDir>(side);
+      if (!e.head[side].empty()) e.parser->data(sd, bytes_of(e.head[side]), now_);
+      if (e.dropped[side]) e.parser->gap(sd, e.dropped[side]);
     }
-    auto& mine = e.head[static_cast<int>(dir)];
-    std::string held = std::move(mine);
-    held.append(reinterpret_cast<const char*>(b.data()) + take, b.size() - take);
-    e.parser->data(dir, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(held.data()), held.size()), now_);
-    e.head[0].clear();
-    e.head[1].clear();
+    if (!e.dropped[d] && take < b.size()) e.parser->data(dir, b.subspan(take), now_);
+    std::string().swap(e.head[0]);
+    std::string().swap(e.head[1]);
     return;
   }
-  if (head.size() >= kDetectBytes && e.head[1 - static_cast<int>(dir)].size() >= kDetectBytes) {
+  e.dropped[d] += b.size() - take;
+  if (e.head[0].size() >= kDetectBytes && e.head[1].size() >= kDetectBytes) {
+    // Both sides said enough and neither is known.
     ++counters_.streams_unknown;
-    e.head[0].assign(kDetectBytes + 1, '\0');  // marks both sides decided
-    e.head[1].assign(kDetectBytes + 1, '\0');
-  } else if (head.size() >= kDetectBytes && !b.empty() && take < b.size()) {
-    // This side said enough and is not known; give up on it (the other side may still decide).
-    if (e.head[1 - static_cast<int>(dir)].empty()) {
-      ++counters_.streams_unknown;
-      e.head[0].assign(kDetectBytes + 1, '\0');
-      e.head[1].assign(kDetectBytes + 1, '\0');
-    }
+    e.unknown = true;
+    std::string().swap(e.head[0]);
+    std::string().swap(e.head[1]);
   }
 }
 
 void Dispatcher::gap(const flow::StreamKey& key, flow::StreamDir dir, uint64_t bytes) {
   auto it = parsers_.find(key);
   if (it == parsers_.end()) return;
-  if (it->second.parser) {
-    it->second.parser->gap(dir, bytes);
+  Entry& e = it->second;
+  if (e.parser) {
+    e.parser->gap(dir, bytes);
   } else {
     // Undecided and bytes lost: the start is gone, so is detection.
-    it->second.head[0].assign(kDetectBytes + 1, '\0');
-    it->second.head[1].assign(kDetectBytes + 1, '\0');
+    e.unknown = true;
+    std::string().swap(e.head[0]);
+    std::string().swap(e.head[1]);
   }
 }
 
 void Dispatcher::end(const flow::StreamKey& key) {
   auto it = parsers_.find(key);
   if (it == parsers_.end()) return;
-  if (it->second.parser) it->second.parser->end(now_);
+  Entry& e = it->second;
+  if (e.parser) {
+    e.parser->end(now_);
+  } else if (!e.unknown && (!e.head[0].empty() || !e.head[1].empty())) {
+    ++counters_.streams_unknown;  // only one side spoke, and not enough to tell
+  }
   parsers_.erase(it);
 }
 
@@ -159,7 +182,6 @@ void Dispatcher::udp(const decode::DecodedPacket& p, Timestamp ts) {
     ++counters_.dns_malformed;
   }
   Event e = dns_event(m, ends, ts, host_name_);
-  if (!ok) e.set(field("vigil.dns.error"), std::string(dns_error_name(err)));
   sink_(std::move(e));
 }
 

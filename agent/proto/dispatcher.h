@@ -1,6 +1,10 @@
 // Chooses each TCP stream's protocol parser by content (the first bytes either side sends), not
 // by port, and feeds it the reassembled payload; DNS over UDP by port 53/5353 with a content
-// check. Streams no parser recognises are counted and ignored from then on.
+// check. Plain-text starts that may turn into TLS (SMTP, FTP, IMAP, POP3, LDAP, PostgreSQL) go
+// to the STARTTLS watcher. While undecided, each side's first bytes are held (up to a cap) and
+// replayed to the parser chosen, so a side that speaks in small pieces, or a server that sends
+// lines before its SSH banner, loses nothing. Streams no parser recognises are counted and
+// ignored from then on.
 #pragma once
 
 #include <memory>
@@ -31,8 +35,10 @@ class Dispatcher {
 
  private:
   struct Entry {
-    std::unique_ptr<StreamParser> parser;  // null: not recognised (ignored)
+    std::unique_ptr<StreamParser> parser;  // null: undecided, or not recognised
     std::string head[2];                   // first bytes while undecided
+    uint64_t dropped[2] = {0, 0};          // bytes past the hold cap while undecided
+    bool unknown = false;                  // decided: nothing we know (ignored)
     ParserContext ctx;
   };
 

@@ -61,7 +61,8 @@ std::vector<std::string> alpn_list(std::span<const uint8_t> ext) {
 
 class TlsParser final : public StreamParser {
  public:
-  explicit TlsParser(const ParserContext& ctx) : ctx_(ctx) {}
+  TlsParser(const ParserContext& ctx, std::string upgraded_from)
+      : ctx_(ctx), upgraded_from_(std::move(upgraded_from)) {}
 
   void data(flow::StreamDir dir, std::span<const uint8_t> bytes, Timestamp ts) override {
     const int d = static_cast<int>(dir);
@@ -70,6 +71,21 @@ class TlsParser final : public StreamParser {
     auto& rec = records_[d];
     rec.insert(rec.end(), bytes.begin(), bytes.end());
     size_t used = 0;
+    if (!started_[d]) {
+      // The first record of a direction may be in the SSLv2 format: a 2-byte header with the
+      // high bit set (RFC 5246 E.2; the 3-byte form never carries a hello).
+      if (rec.empty()) return;
+      if (rec[0] & 0x80) {
+        if (rec.size() < 2) return;
+        const size_t len = (size_t{rec[0] & 0x7fu} << 8) | rec[1];
+        if (len > ctx_.options->max_buffer) return give_up(d);
+        if (rec.size() < 2 + len) return;
+        if (!sslv2_hello(d, std::span<const uint8_t>(rec.data() + 2, len))) return give_up(d);
+        if (d == 1) return finish();  // an SSLv2 server: nothing in v3 records follows
+        used = 2 + len;
+      }
+      started_[d] = true;
+    }
     // Whole records: handshake payloads join the direction's handshake buffer.
     while (rec.size() - used >= 5) {
       const uint8_t type = rec[used];
@@ -104,6 +120,21 @@ class TlsParser final : public StreamParser {
   }
 
  private:
+  // An SSLv2 record's message: the client's CLIENT-HELLO (v3 records may follow it), or the
+  // server's SERVER-HELLO (message type 4, session-id-hit, certificate type, version), after
+  // which the server speaks SSLv2 only.
+  bool sslv2_hello(int d, std::span<const uint8_t> msg) {
+    if (d == 0) {
+      if (have_client_) return true;
+      have_client_ = parse_sslv2_client_hello(msg, client_);
+      return have_client_;
+    }
+    if (msg.size() < 5 || msg[0] != 4) return false;
+    server_.version = be16(msg.data() + 3);
+    have_server_ = true;
+    return true;
+  }
+
   void handshake_messages(int d) {
     auto& hs = handshake_[d];
     size_t used = 0;
@@ -146,23 +177,28 @@ class TlsParser final : public StreamParser {
         for (uint16_t v : client_.supported_versions) offered = std::max(offered, v);
         e.set(field("tls.client.version"), tls_version_name(offered));
       }
+      if (client_.sslv2) e.set(field("vigil.tls.client.sslv2"), true);
     }
     if (have_server_) {
       e.set(fields::tls_version, tls_version_name(server_.version));
-      e.set(field("tls.version_protocol"), std::string(server_.version == 0x0300 ? "ssl" : "tls"));
+      e.set(field("tls.version_protocol"), tls_version_protocol(server_.version));
+      if (int draft = tls_draft(server_.version)) e.set(field("vigil.tls.draft"), draft);
     }
     std::string alpn = have_server_ && !server_.alpn.empty() ? server_.alpn
                        : have_client_ && !client_.alpn.empty() ? client_.alpn.front()
                                                                  : std::string();
     if (!alpn.empty()) e.set(fields::tls_next_protocol, alpn);
+    if (!upgraded_from_.empty()) e.set(field("vigil.tls.starttls"), upgraded_from_);
     (*ctx_.sink)(std::move(e));
     for (auto& b : records_) std::vector<uint8_t>().swap(b);
     for (auto& b : handshake_) std::vector<uint8_t>().swap(b);
   }
 
   ParserContext ctx_;
+  std::string upgraded_from_;
   std::vector<uint8_t> records_[2];
   std::vector<uint8_t> handshake_[2];
+  bool started_[2] = {false, false};
   bool dead_[2] = {false, false};
   bool hello_done_[2] = {false, false};
   bool have_client_ = false, have_server_ = false, done_ = false;
@@ -185,14 +221,19 @@ std::string md5_hex(std::string_view text) {
 
 std::string tls_version_name(uint16_t v) {
   switch (v) {
-    case 0x0300: return "ssl3";
+    case 0x0002: return "2.0";
+    case 0x0300: return "3.0";
     case 0x0301: return "1.0";
     case 0x0302: return "1.1";
     case 0x0303: return "1.2";
     case 0x0304: return "1.3";
-    default: return fmt::format("0x{:04x}", v);
+    default: return tls_draft(v) ? "1.3" : fmt::format("0x{:04x}", v);
   }
 }
+
+std::string tls_version_protocol(uint16_t v) { return v == 0x0002 || v == 0x0300 ? "ssl" : "tls"; }
+
+int tls_draft(uint16_t v) { return (v >> 8) == 0x7f && (v & 0xff) != 0 ? v & 0xff : 0; }
 
 bool parse_client_hello(std::span<const uint8_t> body, ClientHello& out) {
   Reader r{body};
@@ -205,6 +246,7 @@ bool parse_client_hello(std::span<const uint8_t> body, ClientHello& out) {
     uint16_t c = cs.u16();
     if (!grease(c)) ciphers.push_back(c);
   }
+  out.cipher_suites = ciphers;
   r.take(r.u8());  // compression methods
   if (!r.ok) return false;
   if (r.left() >= 2) {
@@ -263,9 +305,11 @@ bool parse_server_hello(std::span<const uint8_t> body, ServerHello& out) {
   Reader r{body};
   out.version = r.u16();
   r.take(32);
-  r.take(r.u8());  // session id
-  r.u16();         // cipher
-  r.u8();          // compression
+  // TLS 1.3 drafts before 22 put their version here and had neither session id nor compression.
+  const bool early_draft = tls_draft(out.version) != 0 && tls_draft(out.version) < 22;
+  if (!early_draft) r.take(r.u8());  // session id
+  r.u16();                           // cipher
+  if (!early_draft) r.u8();          // compression
   if (!r.ok) return false;
   if (r.left() >= 2) {
     Reader ex{r.take(r.u16())};
@@ -283,6 +327,37 @@ bool parse_server_hello(std::span<const uint8_t> body, ServerHello& out) {
   return true;
 }
 
-std::unique_ptr<StreamParser> make_tls_parser(const ParserContext& ctx) { return std::make_unique<TlsParser>(ctx); }
+bool parse_sslv2_client_hello(std::span<const uint8_t> msg, ClientHello& out) {
+  Reader r{msg};
+  if (r.u8() != 1) return false;
+  out.legacy_version = r.u16();
+  const size_t spec_len = r.u16();
+  const size_t session_len = r.u16();
+  const size_t challenge_len = r.u16();
+  auto specs = r.take(spec_len);
+  r.take(session_len);
+  r.take(challenge_len);
+  if (!r.ok || spec_len == 0 || spec_len % 3 != 0 || challenge_len < 16 || challenge_len > 32) return false;
+  out.sslv2 = true;
+  std::string list;
+  for (size_t i = 0; i + 3 <= specs.size(); i += 3) {
+    const uint32_t spec = (uint32_t{specs[i]} << 16) | be16(specs.data() + i + 1);
+    if (specs[i] == 0 && grease(static_cast<uint16_t>(spec))) continue;
+    if (specs[i] == 0) out.cipher_suites.push_back(static_cast<uint16_t>(spec));
+    if (!list.empty()) list += '-';
+    list += std::to_string(spec);
+  }
+  out.ja3 = fmt::format("{},{},,,", out.legacy_version, list);
+  out.ja3_hash = md5_hex(out.ja3);
+  return true;
+}
+
+std::unique_ptr<StreamParser> make_tls_parser(const ParserContext& ctx) {
+  return std::make_unique<TlsParser>(ctx, std::string());
+}
+
+std::unique_ptr<StreamParser> make_tls_parser(const ParserContext& ctx, std::string upgraded_from) {
+  return std::make_unique<TlsParser>(ctx, std::move(upgraded_from));
+}
 
 }  // namespace vigil::agent::proto
