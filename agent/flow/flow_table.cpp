@@ -10,6 +10,9 @@ namespace vigil::agent::flow {
 namespace {
 constexpr uint8_t kOpen = 1;
 constexpr uint8_t kClosing = 2;
+// What set a flow's initiator (Entry::decided_by) above 0, its first packet (sender or ports).
+constexpr uint8_t kBySynAck = 1;
+constexpr uint8_t kBySyn = 2;
 
 inline uint32_t mix(uint64_t h) {
   h ^= h >> 33;
@@ -230,12 +233,14 @@ void FlowTable::add(const decode::DecodedPacket& packet, Timestamp ts, uint32_t 
   const bool is_tcp = packet.transport == decode::Transport::tcp;
   const uint8_t flags = is_tcp ? packet.tcp_flags : 0;
   const bool syn_only = is_tcp && (flags & (syn | ack)) == syn;
+  const bool syn_ack = is_tcp && (flags & (syn | ack)) == (syn | ack);
 
   uint32_t idx = find(key, hash);
   if (idx != kNone) {
     Entry& e = pool_[idx];
-    if (e.list == kClosing && syn_only) {
+    if (e.list == kClosing && e.handshake.starts_new(from, flags, packet.tcp_seq, packet.tcp_ack)) {
       end_flow(idx, e.close_reason);  // a new connection reusing the tuple
+      ++counters_.reused;
       idx = kNone;
     } else if (ts.ns - e.start_ns >= options_.active_timeout_ns) {
       emit(e, EndReason::active_timeout, e.last_ns);
@@ -259,8 +264,11 @@ void FlowTable::add(const decode::DecodedPacket& packet, Timestamp ts, uint32_t 
     Entry& e = pool_[idx];
     e.initiator = from;
     e.icmp_one_way = one_way;
-    // A SYN-ACK first: its receiver started the connection.
-    if (is_tcp && (flags & (syn | ack)) == (syn | ack)) e.initiator = static_cast<uint8_t>(1 - from);
+    // TCP picked up without the handshake (a SYN or SYN-ACK decides below): the ports name the
+    // server. UDP keeps its first sender, as tshark's conversations do.
+    if (is_tcp && !(flags & syn) && sender_looks_like_server(sport, dport)) {
+      e.initiator = static_cast<uint8_t>(1 - from);
+    }
   }
 
   Entry& e = pool_[idx];
@@ -268,12 +276,17 @@ void FlowTable::add(const decode::DecodedPacket& packet, Timestamp ts, uint32_t 
   ++e.packets[from];
   e.last_ns = std::max(e.last_ns, ts.ns);
   e.flags[from] |= flags;
-  if (syn_only && !e.syn_seen) {
-    e.syn_seen = true;
+  if (syn_only && e.decided_by < kBySyn) {
+    e.decided_by = kBySyn;
     e.initiator = from;
+  } else if (syn_ack && e.decided_by < kBySynAck) {
+    e.decided_by = kBySynAck;  // a SYN-ACK's receiver started the connection
+    e.initiator = static_cast<uint8_t>(1 - from);
   }
   uint8_t list = e.list;
+  if (is_tcp && list == kClosing) ++counters_.late_packets;
   if (is_tcp && list == kOpen) {
+    e.handshake.note(from, flags, packet.tcp_seq, packet.tcp_ack);
     if (flags & rst) {
       e.close_reason = EndReason::rst;
       list = kClosing;

@@ -5,6 +5,12 @@
 // Accounting (as tshark's conversation statistics do): a packet counts in a flow when its
 // transport header was decoded; bytes are frame bytes on the wire (pcap `len`, link header
 // included). A fragmented datagram counts once, with the frame that completed it.
+//
+// TCP (as Zeek and Suricata keep connections): a flow's initiator is the SYN's sender, else the
+// SYN-ACK's receiver, else the side sender_looks_like_server() does not name. After FIN from
+// both sides or a RST the flow lingers: late packets (final ACK, retransmissions, even of the SYN)
+// stay in it; a SYN or SYN-ACK with an initial sequence number the connection did not use starts
+// a new flow on the tuple (port reuse).
 #pragma once
 
 #include <cstdint>
@@ -30,7 +36,7 @@ struct FlowOptions {
   int64_t active_timeout_ns = 1800LL * 1'000'000'000;
   // After FIN from both sides or a RST, how long to wait for the last packets (final ACK,
   // retransmissions) before the flow ends.
-  int64_t close_linger_ns = 5LL * 1'000'000'000;
+  int64_t close_linger_ns = kCloseLingerNs;
   uint64_t memory_cap = 128ULL << 20;  // bytes of flow state (pool + index)
   StreamOptions streams;               // TCP stream reassembly beside the table
 };
@@ -60,6 +66,8 @@ struct FlowCounters {
   uint64_t flows_created = 0;
   uint64_t flows_ended = 0;
   uint64_t evicted = 0;      // flows ended early because the table was full
+  uint64_t late_packets = 0;  // TCP packets accounted to a flow after its FINs or RST
+  uint64_t reused = 0;        // TCP flows ended early by a new connection on their tuple
   uint64_t active = 0;       // flows open now
   uint64_t max_flows = 0;    // capacity derived from the memory cap
 };
@@ -104,9 +112,10 @@ class FlowTable {
     uint64_t bytes[2] = {0, 0};    // [0]: lo side sent, [1]: hi side sent
     uint32_t packets[2] = {0, 0};
     uint8_t flags[2] = {0, 0};
+    TcpHandshake handshake;        // sides as `bytes`
     uint8_t initiator = 0;         // 0: lo side, 1: hi side
     uint8_t list = 0;              // 0 free, 1 open, 2 closing
-    bool syn_seen = false;         // a SYN without ACK decided the initiator
+    uint8_t decided_by = 0;        // what set the initiator: first packet or ports, SYN-ACK, SYN
     bool icmp_one_way = false;
     EndReason close_reason = EndReason::fin;
   };

@@ -1,6 +1,8 @@
 #include "agent/flow/tcp_reassembly.h"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <random>
 
 namespace vigil::agent::flow {
@@ -22,12 +24,29 @@ const uint64_t kHashSeed = std::random_device{}() | (uint64_t{std::random_device
 struct TcpReassembler::Stream {
   StreamKey key;
   Direction dir[2];
+  TcpHandshake handshake;            // sides: 0 client, 1 server
   int64_t last_ns = 0;
-  std::list<Stream*>::iterator lru;
+  bool closed = false;               // ended by FIN or RST; kept in closed_ for late packets
+  std::list<Stream*>::iterator lru;  // in lru_, or closed_ once closed
 };
 
 namespace {
 constexpr uint64_t kStreamOverhead = 320;  // state, table node, LRU node
+}
+
+bool likely_server_port(uint16_t port) {
+  // Registered services above the well-known range, sorted.
+  static constexpr uint16_t kServices[] = {1433, 1521, 1883, 2049, 2375, 2376, 3128, 3306, 3389, 5060, 5061, 5222,
+                                           5432, 5671, 5672, 5900, 5985, 5986, 6379, 6443, 8000, 8008, 8080, 8081,
+                                           8443, 8883, 8888, 9000, 9090, 9092, 9200, 9300, 11211, 27017};
+  return port < 1024 || std::binary_search(std::begin(kServices), std::end(kServices), port);
+}
+
+bool sender_looks_like_server(uint16_t src_port, uint16_t dst_port) {
+  const bool src = likely_server_port(src_port);
+  const bool dst = likely_server_port(dst_port);
+  if (src != dst) return src;
+  return src && src_port < dst_port;
 }
 
 size_t StreamKeyHash::operator()(const StreamKey& k) const {
@@ -52,25 +71,36 @@ TcpReassembler::~TcpReassembler() = default;
 
 TcpReassembler::Stream* TcpReassembler::find_or_create(const decode::DecodedPacket& p, Timestamp ts, StreamDir& dir) {
   StreamKey forward{p.src, p.dst, p.src_port, p.dst_port, p.vlan_id};
-  if (auto it = table_.find(forward); it != table_.end()) {
-    dir = StreamDir::to_server;
-    return it->second.get();
-  }
+  auto it = table_.find(forward);
+  dir = StreamDir::to_server;
   StreamKey reverse{p.dst, p.src, p.dst_port, p.src_port, p.vlan_id};
-  if (auto it = table_.find(reverse); it != table_.end()) {
+  if (it == table_.end()) {
+    it = table_.find(reverse);
     dir = StreamDir::to_client;
-    return it->second.get();
   }
-  // A stream starts with a SYN, a SYN-ACK, or data (picked up mid-connection); a bare ACK or a
-  // RST of an unknown connection has nothing to reassemble.
+  if (it != table_.end()) {
+    Stream* found = it->second.get();
+    if (!found->closed) return found;
+    if (!found->handshake.starts_new(static_cast<int>(dir), p.tcp_flags, p.tcp_seq, p.tcp_ack)) {
+      // A late packet of the ended connection: nothing more to deliver, and no new stream.
+      ++counters_.late_packets;
+      found->last_ns = std::max(found->last_ns, ts.ns);
+      closed_.splice(closed_.end(), closed_, found->lru);
+      return nullptr;
+    }
+    ++counters_.reused;
+    end(it, StreamEnd::fin);  // the closed entry makes way for the new connection
+  }
+  // A stream starts with a SYN carrying data (Fast Open), a SYN-ACK, or data (picked up
+  // mid-connection); a bare ACK or a RST of an unknown connection has nothing to reassemble.
   // A bare SYN makes no state either: half-open connections (scans, SYN floods) would otherwise
   // fill the table; the SYN-ACK carries both initial sequence numbers.
   const bool is_syn = (p.tcp_flags & syn) != 0;
   const bool syn_ack = is_syn && (p.tcp_flags & ack) != 0;
-  if (!syn_ack && p.payload.empty()) return nullptr;
+  if (!is_syn && p.payload.empty()) return nullptr;
   if (p.tcp_flags & rst) return nullptr;
-  if (is_syn && !syn_ack) return nullptr;  // a SYN with data (Fast Open): picked up at the SYN-ACK
-  const bool sender_is_client = syn_ack ? false : p.src_port >= p.dst_port;
+  if (is_syn && !syn_ack && p.payload.empty()) return nullptr;
+  const bool sender_is_client = is_syn ? !syn_ack : !sender_looks_like_server(p.src_port, p.dst_port);
   if (!make_room(kStreamOverhead)) return nullptr;
   auto s = std::make_unique<Stream>();
   s->key = sender_is_client ? forward : reverse;
@@ -87,6 +117,10 @@ TcpReassembler::Stream* TcpReassembler::find_or_create(const decode::DecodedPack
 }
 
 bool TcpReassembler::make_room(uint64_t bytes) {
+  // Closed entries go first: they only hold back late packets.
+  while (counters_.memory + bytes > options_.memory_cap && !closed_.empty()) {
+    end(table_.find(closed_.front()->key), StreamEnd::evicted);
+  }
   while (counters_.memory + bytes > options_.memory_cap && !lru_.empty()) {
     auto it = table_.find(lru_.front()->key);
     ++counters_.streams_evicted;
@@ -106,9 +140,10 @@ void TcpReassembler::add(const decode::DecodedPacket& p, Timestamp ts) {
   Direction& d = s->dir[static_cast<int>(which)];
 
   if (p.tcp_flags & rst) {
-    end(table_.find(s->key), StreamEnd::rst);
+    close(table_.find(s->key), StreamEnd::rst);
     return;
   }
+  s->handshake.note(static_cast<int>(which), p.tcp_flags, p.tcp_seq, p.tcp_ack);
   uint32_t seq = p.tcp_seq;
   if (p.tcp_flags & syn) {
     if (!d.synced) {
@@ -144,7 +179,7 @@ void TcpReassembler::add(const decode::DecodedPacket& p, Timestamp ts) {
   for (auto& x : s->dir) {
     if (x.fin && x.offset >= x.fin_offset) x.done = true;
   }
-  if (s->dir[0].done && s->dir[1].done) end(table_.find(s->key), StreamEnd::fin);
+  if (s->dir[0].done && s->dir[1].done) close(table_.find(s->key), StreamEnd::fin);
 }
 
 void TcpReassembler::segment(Stream& s, StreamDir which, uint32_t seq, std::span<const uint8_t> data) {
@@ -260,7 +295,7 @@ bool TcpReassembler::skip_to_held(Stream& s, StreamDir which, Skip why) {
   return true;
 }
 
-void TcpReassembler::end(Table::iterator it, StreamEnd why) {
+void TcpReassembler::close(Table::iterator it, StreamEnd why) {
   if (it == table_.end()) return;
   Stream& s = *it->second;
   for (auto which : {StreamDir::to_server, StreamDir::to_client}) {
@@ -268,16 +303,30 @@ void TcpReassembler::end(Table::iterator it, StreamEnd why) {
     }
   }
   if (cb_.end) cb_.end(s.key, why);
-  lru_.erase(s.lru);
-  counters_.memory -= kStreamOverhead;
   ++counters_.streams_ended;
   --counters_.active;
+  // Nothing is held now: what stays is the entry, counted in memory as before.
+  s.closed = true;
+  closed_.splice(closed_.end(), lru_, s.lru);
+  ++counters_.closed;
+}
+
+void TcpReassembler::end(Table::iterator it, StreamEnd why) {
+  if (it == table_.end()) return;
+  Stream& s = *it->second;
+  if (!s.closed) close(it, why);
+  closed_.erase(s.lru);
+  --counters_.closed;
+  counters_.memory -= kStreamOverhead;
   table_.erase(it);
 }
 
 void TcpReassembler::advance(Timestamp now) {
   if (now.ns - last_sweep_ns_ < kSweepNs) return;
   last_sweep_ns_ = now.ns;
+  while (!closed_.empty() && closed_.front()->last_ns + options_.close_linger_ns < now.ns) {
+    end(table_.find(closed_.front()->key), StreamEnd::fin);
+  }
   while (!lru_.empty() && lru_.front()->last_ns + options_.idle_timeout_ns < now.ns) {
     end(table_.find(lru_.front()->key), StreamEnd::idle_timeout);
   }
@@ -285,6 +334,7 @@ void TcpReassembler::advance(Timestamp now) {
 
 void TcpReassembler::flush() {
   while (!lru_.empty()) end(table_.find(lru_.front()->key), StreamEnd::flush);
+  while (!closed_.empty()) end(table_.find(closed_.front()->key), StreamEnd::flush);
 }
 
 }  // namespace vigil::agent::flow

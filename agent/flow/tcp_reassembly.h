@@ -3,6 +3,11 @@
 // once; out-of-order segments are held within a window
 // per direction and a memory cap over all streams; when either is full, or the connection ends
 // with holes, the missing bytes are reported as a gap and delivery goes on after it.
+//
+// A connection ended by FIN or RST keeps a small closed entry for a linger time (Suricata's
+// closed timeout): late packets (retransmissions, data in flight when the RST went out) stay
+// with it instead of starting a new stream picked up mid-connection, often the wrong way round.
+// A SYN with another initial sequence number on that tuple is a new connection (port reuse).
 #pragma once
 
 #include <cstdint>
@@ -19,14 +24,58 @@
 
 namespace vigil::agent::flow {
 
+// After FIN from both sides or a RST, how long a connection's last packets (final ACK,
+// retransmissions, data in flight) are still taken as its own. Flow table and streams share it.
+inline constexpr int64_t kCloseLingerNs = 5LL * 1'000'000'000;
+
 struct StreamOptions {
   uint32_t window = 256 << 10;          // out-of-order bytes held per direction
   uint64_t memory_cap = 64ULL << 20;    // bytes held over all streams, state included
   int64_t idle_timeout_ns = 120LL * 1'000'000'000;
+  int64_t close_linger_ns = kCloseLingerNs;
 };
 
-// The client is the side the SYN-ACK went to (or, picked up mid-connection, the higher port). A
-// stream starts at the SYN-ACK or at the first payload; a bare SYN makes no state.
+// Ports servers listen on: the well-known range and common registered services (databases,
+// alternative HTTP, message brokers, remote desktop).
+bool likely_server_port(uint16_t port);
+
+// For the first packet of a connection whose handshake was not seen: whether its sender, from
+// `src_port` to `dst_port`, is the server. The likely server port is the server's; of two, the
+// lower; of none, the first sender is taken as the client (as Zeek does).
+bool sender_looks_like_server(uint16_t src_port, uint16_t dst_port);
+
+// The initial sequence numbers a connection's two sides (0 and 1, as the caller numbers them)
+// gave in their SYN or SYN-ACK. Tells a retransmitted handshake packet from the first packet of
+// a new connection on the same tuple once the old one has closed.
+struct TcpHandshake {
+  uint32_t isn[2] = {0, 0};
+  uint8_t known = 0;  // bit per side
+
+  // Records the ISNs a packet from `side` carries (a SYN its own; a SYN-ACK also the other's,
+  // from its acknowledgement, if that SYN was not seen).
+  void note(int side, uint8_t flags, uint32_t seq, uint32_t ack) {
+    if (!(flags & decode::tcp_flag::syn)) return;
+    isn[side] = seq;
+    known |= static_cast<uint8_t>(1u << side);
+    if ((flags & decode::tcp_flag::ack) && !(known & (1u << (1 - side)))) {
+      isn[1 - side] = ack - 1;
+      known |= static_cast<uint8_t>(1u << (1 - side));
+    }
+  }
+  // Whether a packet from `side` on the tuple of a closed connection opens a new one: a SYN or
+  // SYN-ACK whose ISN differs from the one this side gave, or, unknown, that answers no SYN seen.
+  bool starts_new(int side, uint8_t flags, uint32_t seq, uint32_t ack) const {
+    if (!(flags & decode::tcp_flag::syn) || (flags & decode::tcp_flag::rst)) return false;
+    if (known & (1u << side)) return seq != isn[side];
+    // A SYN-ACK answering the other side's SYN (Fast Open data acknowledged with it) belongs to it.
+    if ((flags & decode::tcp_flag::ack) && (known & (1u << (1 - side)))) return ack - isn[1 - side] - 1 > 0xffffu;
+    return true;
+  }
+};
+
+// The client is the side the SYN went from and the SYN-ACK to (or, picked up mid-connection, as
+// sender_looks_like_server() judges). A stream starts at a SYN with data (TCP Fast Open), at a
+// SYN-ACK or at the first payload; a bare SYN makes no state.
 struct StreamKey {
   IpAddress client_ip;
   IpAddress server_ip;
@@ -64,9 +113,12 @@ struct StreamCounters {
   uint64_t window_overflows = 0;     // gaps forced by the per-direction window
   uint64_t memory_overflows = 0;     // gaps forced by the memory cap
   uint64_t segments_cut = 0;         // segments cut by the snapshot length (payload not used)
+  uint64_t late_packets = 0;         // packets of a connection that had ended, kept from new streams
+  uint64_t reused = 0;               // new connections on the tuple of one that had ended
   uint64_t held_bytes = 0;           // now
-  uint64_t memory = 0;               // now: held bytes plus per-stream state
-  uint64_t active = 0;               // now
+  uint64_t memory = 0;               // now: held bytes plus per-stream state, closed entries included
+  uint64_t active = 0;               // now: open streams
+  uint64_t closed = 0;               // now: ended streams kept for their late packets
 };
 
 class TcpReassembler {
@@ -80,7 +132,7 @@ class TcpReassembler {
   void add(const decode::DecodedPacket& packet, Timestamp ts);
   // Ends streams idle past the timeout at packet time `now`.
   void advance(Timestamp now);
-  // Ends every stream: what is held is delivered, with gaps for the holes.
+  // Ends every stream: what is held is delivered, with gaps for the holes. Closed entries go too.
   void flush();
 
   const StreamCounters& counters() const { return counters_; }
@@ -108,13 +160,17 @@ class TcpReassembler {
   // Skips to the first held segment (a gap) and delivers what follows it in order.
   enum class Skip : uint8_t { window, memory, end };
   bool skip_to_held(Stream& s, StreamDir dir, Skip why);
+  // Delivers what is held, reports the end, and keeps a closed entry for late packets.
+  void close(Table::iterator it, StreamEnd why);
+  // Removes a stream; an open one is reported ended first.
   void end(Table::iterator it, StreamEnd why);
   bool make_room(uint64_t bytes);
 
   StreamOptions options_;
   StreamCallbacks cb_;
   Table table_;
-  std::list<Stream*> lru_;  // least recently seen first
+  std::list<Stream*> lru_;     // open streams, least recently seen first
+  std::list<Stream*> closed_;  // closed entries, least recently seen first
   StreamCounters counters_;
   int64_t last_sweep_ns_ = 0;
 };

@@ -19,22 +19,30 @@ using decode::tcp_flag::syn;
 
 constexpr int64_t kSec = 1'000'000'000;
 
-// Collects what the reassembler delivers, per direction, with gaps written as '#' bytes.
+// Collects what the reassembler delivers, per direction, with gaps written as '#' bytes. A
+// later connection on the same client port appends to the same text, from its own offset 0.
 struct Collector {
   explicit Collector(StreamOptions o = {})
       : r(o, {[this](const StreamKey& k, StreamDir d, uint64_t off, std::span<const uint8_t> b) {
                 auto& s = text[{k.client_port, d}];
-                EXPECT_EQ(off, s.size()) << "delivery must be contiguous";
+                const uint64_t earlier = base[{k.client_port, d}];
+                EXPECT_EQ(earlier + off, s.size()) << "delivery must be contiguous";
                 s.append(reinterpret_cast<const char*>(b.data()), b.size());
                 last_key = k;
               },
               [this](const StreamKey& k, StreamDir d, uint64_t off, uint64_t n) {
                 auto& s = text[{k.client_port, d}];
-                EXPECT_EQ(off, s.size());
+                const uint64_t earlier = base[{k.client_port, d}];
+                EXPECT_EQ(earlier + off, s.size());
                 s.append(n, '#');
                 ++gaps;
               },
-              [this](const StreamKey&, StreamEnd why) { ends.push_back(why); }}) {}
+              [this](const StreamKey& k, StreamEnd why) {
+                ends.push_back(why);
+                for (auto d : {StreamDir::to_server, StreamDir::to_client}) {
+                  base[{k.client_port, d}] = text[{k.client_port, d}].size();
+                }
+              }}) {}
 
   void feed(const Bytes& frame, int64_t ts_ns = kSec) {
     decode::DecodedPacket p;
@@ -46,6 +54,7 @@ struct Collector {
   decode::Decoder decoder;
   // Per client port and direction.
   std::map<std::pair<uint16_t, StreamDir>, std::string> text;
+  std::map<std::pair<uint16_t, StreamDir>, uint64_t> base;  // text delivered by earlier connections
   std::string& to_server(uint16_t port = 40000) { return text[{port, StreamDir::to_server}]; }
   std::string& to_client(uint16_t port = 40000) { return text[{port, StreamDir::to_client}]; }
   std::vector<StreamEnd> ends;
@@ -85,8 +94,11 @@ TEST(TcpReassembly, InOrderBothDirectionsAndFinEndsTheStream) {
   EXPECT_EQ(h.last_key.client_port, 40000);
   EXPECT_EQ(h.last_key.server_port, 80);
   EXPECT_EQ(h.r.counters().active, 0u);
-  EXPECT_EQ(h.r.counters().memory, 0u);
+  EXPECT_EQ(h.r.counters().closed, 1u);  // kept for late packets
   EXPECT_EQ(h.r.counters().bytes_delivered, 46u);
+  h.r.advance(Timestamp{kSec + StreamOptions{}.close_linger_ns + 2 * kSec});
+  EXPECT_EQ(h.r.counters().closed, 0u);
+  EXPECT_EQ(h.r.counters().memory, 0u);
 }
 
 TEST(TcpReassembly, OutOfOrderSegmentsAreDeliveredInOrder) {
@@ -153,6 +165,8 @@ TEST(TcpReassembly, HolesLeftAtTheEndAreGapsAndWhatFollowsIsDelivered) {
   EXPECT_EQ(h.to_server(), "ab###fg");
   ASSERT_EQ(h.ends.size(), 1u);
   EXPECT_EQ(h.ends[0], StreamEnd::rst);
+  EXPECT_EQ(h.r.counters().held_bytes, 0u);
+  h.r.flush();
   EXPECT_EQ(h.r.counters().memory, 0u);
 }
 
@@ -219,6 +233,110 @@ TEST(TcpReassembly, CutSegmentsAreNotDelivered) {
   h.r.flush();
   EXPECT_EQ(h.to_server(), "##########tail");
   EXPECT_EQ(h.r.counters().segments_cut, 1u);
+}
+
+TEST(TcpReassembly, FastOpenSynDataIsDelivered) {
+  Collector h;
+  const std::string request = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  const auto len = static_cast<uint32_t>(request.size());
+  h.feed(c(syn, kC, request));  // TCP Fast Open: the request rides on the SYN
+  h.feed(s(syn | ack, kS, {}, 40000, kC + 1 + len));
+  h.feed(c(ack, kC + 1 + len));
+  h.feed(s(ack | psh, kS + 1, "HTTP/1.1 204 No Content\r\n\r\n"));
+  EXPECT_EQ(h.to_server(), request);
+  EXPECT_EQ(h.to_client(), "HTTP/1.1 204 No Content\r\n\r\n");
+  EXPECT_EQ(h.last_key.client_port, 40000);
+  EXPECT_EQ(h.r.counters().midstream, 0u);
+
+  // The server refused the SYN's data (acknowledged the SYN only): the client sends it again
+  // after the handshake, and it is delivered once.
+  h.feed(c(syn, kC, "hello", 40001));
+  h.feed(s(syn | ack, kS, {}, 40001, kC + 1));
+  h.feed(c(ack | psh, kC + 1, "hello", 40001));
+  h.feed(c(ack | psh, kC + 6, " world", 40001));
+  EXPECT_EQ(h.to_server(40001), "hello world");
+  EXPECT_EQ(h.r.counters().bytes_retransmitted, 5u);
+}
+
+TEST(TcpReassembly, LatePacketsAfterTheEndStayWithTheClosedConnection) {
+  Collector h;
+  handshake(h);
+  h.feed(c(ack | psh, kC + 1, "request"), 2 * kSec);
+  h.feed(c(rst | ack, kC + 8), 3 * kSec);
+  ASSERT_EQ(h.ends.size(), 1u);
+  // The server's response was in flight when the client reset; its FIN is retransmitted.
+  h.feed(s(ack | psh, kS + 1, "late response"), 3 * kSec + 1000);
+  h.feed(s(fin | ack, kS + 14), 4 * kSec);
+  EXPECT_EQ(h.to_client(), "");
+  EXPECT_EQ(h.r.counters().streams_created, 1u);  // no stream picked up from the late data
+  EXPECT_EQ(h.r.counters().late_packets, 2u);
+  EXPECT_EQ(h.ends.size(), 1u);
+
+  // After FIN from both sides, a retransmitted data segment is late too.
+  h.feed(s(syn | ack, kS, {}, 40001, kC + 1), 5 * kSec);
+  h.feed(c(ack | psh, kC + 1, "x", 40001), 5 * kSec);
+  h.feed(c(fin | ack, kC + 2, {}, 40001), 5 * kSec);
+  h.feed(s(fin | ack, kS + 1, {}, 40001), 5 * kSec);
+  ASSERT_EQ(h.ends.size(), 2u);
+  EXPECT_EQ(h.ends[1], StreamEnd::fin);
+  h.feed(c(ack | psh, kC + 1, "x", 40001), 6 * kSec);
+  EXPECT_EQ(h.r.counters().late_packets, 3u);
+  EXPECT_EQ(h.r.counters().streams_created, 2u);
+
+  // The linger passed: the closed entry goes, and what comes now is a new stream.
+  h.r.advance(Timestamp{12 * kSec});
+  EXPECT_EQ(h.r.counters().closed, 0u);
+  EXPECT_EQ(h.r.counters().memory, 0u);
+  h.feed(s(ack | psh, kS + 100, "later"), 13 * kSec);
+  EXPECT_EQ(h.r.counters().streams_created, 3u);
+}
+
+TEST(TcpReassembly, NewSynOnAClosedTupleStartsANewStream) {
+  Collector h;
+  handshake(h);
+  h.feed(c(ack | psh, kC + 1, "first"));
+  h.feed(c(fin | ack, kC + 6));
+  h.feed(s(fin | ack, kS + 1));
+  ASSERT_EQ(h.ends.size(), 1u);
+  h.feed(c(syn, kC));  // a retransmission of the old SYN is no new connection
+  h.feed(s(syn | ack, kS, {}, 40000, kC + 1));
+  EXPECT_EQ(h.r.counters().reused, 0u);
+  EXPECT_EQ(h.r.counters().streams_created, 1u);
+
+  const uint32_t isn2 = 777777;  // the port is used again, with a new ISN
+  h.feed(c(syn, isn2));
+  h.feed(s(syn | ack, kS + 4242, {}, 40000, isn2 + 1));
+  h.feed(c(ack | psh, isn2 + 1, "second"));
+  EXPECT_EQ(h.r.counters().reused, 1u);
+  EXPECT_EQ(h.r.counters().streams_created, 2u);
+  EXPECT_EQ(h.to_server(), "firstsecond");  // each from its own offset 0 (the collector checks)
+  EXPECT_EQ(h.last_key.client_port, 40000);
+
+  // A SYN-ACK answering no SYN of the old connection (the new SYN was not captured) also
+  // starts one.
+  h.feed(c(rst | ack, isn2 + 7));
+  h.feed(s(syn | ack, 123, {}, 40000, 31337));
+  h.feed(c(ack | psh, 31337, "third"));
+  EXPECT_EQ(h.r.counters().reused, 2u);
+  EXPECT_EQ(h.to_server(), "firstsecondthird");
+}
+
+TEST(TcpReassembly, MidstreamDirectionFollowsTheServerPort) {
+  Collector h;
+  // The server's data first, from a registered service port higher than the client's.
+  h.feed(eth4(ipv4("10.0.0.2", "10.0.0.1", 6, tcp_seg(8443, 2000, ack | psh, 1, 0, "resp"))));
+  h.feed(eth4(ipv4("10.0.0.1", "10.0.0.2", 6, tcp_seg(2000, 8443, ack | psh, 1, 0, "req"))));
+  EXPECT_EQ(h.last_key.client_port, 2000);
+  EXPECT_EQ(h.last_key.server_port, 8443);
+  EXPECT_EQ(h.to_client(2000), "resp");
+  EXPECT_EQ(h.to_server(2000), "req");
+  // Two well-known ports: the lower serves.
+  h.feed(eth4(ipv4("10.0.0.2", "10.0.0.1", 6, tcp_seg(514, 1022, ack | psh, 1, 0, "r"))));
+  EXPECT_EQ(h.last_key.client_port, 1022);
+  // No likely server port: the first sender is the client, as the flow table takes it.
+  h.feed(eth4(ipv4("10.0.0.1", "10.0.0.2", 6, tcp_seg(40000, 50000, ack | psh, 1, 0, "q"))));
+  EXPECT_EQ(h.last_key.client_port, 40000);
+  EXPECT_EQ(h.last_key.server_port, 50000);
 }
 
 }  // namespace
