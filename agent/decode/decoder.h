@@ -35,7 +35,14 @@ namespace vigil::agent::decode {
   X(truncated_udp)                  \
   X(bad_udp_length)                 \
   X(truncated_icmp)                 \
-  X(truncated_icmpv6)
+  X(truncated_icmpv6)               \
+  X(truncated_hdlc)                 \
+  X(truncated_mpls)                 \
+  X(too_many_mpls_labels)           \
+  X(truncated_pppoe)                \
+  X(truncated_nsh)                  \
+  X(truncated_tunnel)               \
+  X(tunnel_too_deep)
 
 enum class Anomaly : uint8_t {
 #define VIGIL_ANOMALY_ENUM(name) name,
@@ -45,6 +52,55 @@ enum class Anomaly : uint8_t {
 };
 inline constexpr size_t kAnomalyCount = static_cast<size_t>(Anomaly::count);
 std::string_view anomaly_name(Anomaly a);
+
+// Encapsulations whose outer packet is a flow of its own (an IP protocol or a UDP port); the
+// decoder reports the outer packet and hands the inner one out through decode_inner().
+#define VIGIL_TUNNEL_TYPES(X) \
+  X(none)                     \
+  X(gre)                      \
+  X(pptp)                     \
+  X(erspan_i)                 \
+  X(erspan_ii)                \
+  X(erspan_iii)               \
+  X(vxlan)                    \
+  X(geneve)                   \
+  X(teredo)                   \
+  X(ipip)                     \
+  X(ipv6_in_ipv4)             \
+  X(ipv4_in_ipv6)             \
+  X(ipv6_in_ipv6)
+
+enum class TunnelType : uint8_t {
+#define VIGIL_TUNNEL_ENUM(name) name,
+  VIGIL_TUNNEL_TYPES(VIGIL_TUNNEL_ENUM)
+#undef VIGIL_TUNNEL_ENUM
+      count
+};
+inline constexpr size_t kTunnelTypeCount = static_cast<size_t>(TunnelType::count);
+std::string_view tunnel_type_name(TunnelType t);  // "gre", "vxlan", "ipv6_in_ipv4"...
+
+// Tunnels inside tunnels are followed this deep; deeper is the tunnel_too_deep anomaly.
+inline constexpr uint8_t kMaxTunnelDepth = 4;
+
+// The inner packet a packet's payload carries (set by decode() and decode_inner()).
+struct Tunnel {
+  TunnelType type = TunnelType::none;
+  uint16_t ethertype = 0;  // what `inner` starts with: 0x0800, 0x86dd, 0x6558 (an Ethernet frame),
+                           // 0x8847 (MPLS), 0x894f (NSH), 0x880b (PPP)
+  bool has_id = false;
+  uint32_t id = 0;  // VXLAN and Geneve VNI, GRE key, PPTP call id, ERSPAN session id
+  std::span<const uint8_t> inner;
+};
+
+// The tunnel an inner packet came through: its flow names it (vigil.tunnel.*).
+struct TunnelOrigin {
+  TunnelType type = TunnelType::none;
+  uint8_t depth = 0;  // 1 inside one tunnel, 2 inside two...
+  bool has_id = false;
+  uint32_t id = 0;
+  IpAddress outer_src;
+  IpAddress outer_dst;
+};
 
 struct DecodeCounters {
   uint64_t packets = 0;        // handed to the decoder
@@ -58,6 +114,11 @@ struct DecodeCounters {
   uint64_t truncated_payload = 0;  // caplen shorter than the IP length (snaplen), headers intact
   uint64_t fragments_uncaptured = 0;  // fragments cut by the snapshot length (not reassembled)
   std::array<uint64_t, kAnomalyCount> anomalies{};
+  std::array<uint64_t, kTunnelTypeCount> tunnels{};  // inner packets decoded, by tunnel type
+  uint64_t tunnel_unknown = 0;  // GRE, VXLAN or Geneve carrying what is not decoded (outer kept)
+  uint64_t mpls = 0;            // frames that carried an MPLS label stack
+  uint64_t pppoe = 0;           // PPPoE session frames
+  uint64_t nsh = 0;             // NSH (network service header) frames
 
   uint64_t anomaly(Anomaly a) const { return anomalies[static_cast<size_t>(a)]; }
 };
@@ -90,6 +151,8 @@ struct DecodedPacket {
   std::span<const uint8_t> payload;  // transport payload, as captured (may be cut by snaplen)
   bool reassembled = false;          // came from IP fragment reassembly
   bool payload_cut = false;          // the snapshot length cut the packet: payload is incomplete
+  Tunnel tunnel;                     // the payload is a tunnel: the inner packet it carries
+  TunnelOrigin origin;               // an inner packet: the tunnel it came through
 };
 
 enum class DecodeStatus : uint8_t {
@@ -113,11 +176,23 @@ class Decoder {
   explicit Decoder(DecoderOptions options = {});
 
   DecodeResult decode(const capture::Packet& packet, DecodedPacket& out);
+  // The inner packet of `outer` (outer.tunnel.type != none), decoded as decode() does a frame;
+  // call it right after decoding `outer` (fragments of the same capture share state).
+  DecodeResult decode_inner(const DecodedPacket& outer, Timestamp ts, DecodedPacket& out);
   const DecodeCounters& counters() const { return counters_; }
   const ReassemblyCounters& reassembly_counters() const { return reassembly_.counters(); }
 
  private:
   DecodeResult fail(Anomaly a);
+  // From the ethertype after a link header: VLAN tags, MPLS, PPPoE, NSH, then IPv4 or IPv6.
+  DecodeResult decode_ethertype(uint16_t ethertype, const uint8_t* p, size_t len, const capture::Packet& packet,
+                                DecodedPacket& out);
+  DecodeResult decode_ethernet(const uint8_t* p, size_t len, const capture::Packet& packet, DecodedPacket& out);
+  DecodeResult decode_mpls(const uint8_t* p, size_t len, const capture::Packet& packet, DecodedPacket& out);
+  DecodeResult decode_ppp(const uint8_t* p, size_t len, const capture::Packet& packet, DecodedPacket& out);
+  // The tunnel headers of GRE and of the UDP encapsulations: set out.tunnel when recognised.
+  void gre(const uint8_t* p, size_t len, DecodedPacket& out);
+  void udp_tunnel(const uint8_t* p, size_t len, DecodedPacket& out);
   DecodeResult decode_ip(const uint8_t* data, size_t len, const capture::Packet& packet, DecodedPacket& out);
   DecodeResult decode_ipv4(const uint8_t* data, size_t len, const capture::Packet& packet, DecodedPacket& out);
   DecodeResult decode_ipv6(const uint8_t* data, size_t len, const capture::Packet& packet, DecodedPacket& out);
@@ -127,6 +202,8 @@ class Decoder {
   DecodeCounters counters_;
   IpReassembler reassembly_;
   bool snap_cut_ = false;  // the current packet's caplen is below its wire length
+  bool inside_reassembled_ = false;  // decoding the inside of a reassembled datagram
+  uint8_t link_depth_ = 0;            // link encapsulations entered for the current packet
 };
 
 }  // namespace vigil::agent::decode

@@ -86,16 +86,35 @@ void PacketPipeline::packet(const capture::Packet& packet, const std::string& so
 
   auto result = decoder_.decode(packet, decoded_);
   if (result.status == decode::DecodeStatus::ok) {
-    flows_.add(decoded_, packet.ts, packet.wire_len);
-    proto_.set_time(packet.ts);
-    streams_.add(decoded_, packet.ts);
-    if (options_.protocols && decoded_.transport == decode::Transport::udp) proto_.udp(decoded_, packet.ts);
+    account(decoded_, packet);
+    // Tunnels: each inner packet in turn, while the one before carries another.
+    const decode::DecodedPacket* outer = &decoded_;
+    for (auto& inner : inner_) {
+      if (outer->tunnel.type == decode::TunnelType::none) break;
+      auto r = decoder_.decode_inner(*outer, packet.ts, inner);
+      if (r.status == decode::DecodeStatus::malformed) anomaly(r.anomaly, inner, packet, source, index);
+      if (r.status != decode::DecodeStatus::ok) break;
+      account(inner, packet);
+      outer = &inner;
+    }
     return;
   }
   flows_.advance(packet.ts);
   streams_.advance(packet.ts);
   if (result.status != decode::DecodeStatus::malformed) return;
-  auto& n = anomaly_events_[static_cast<size_t>(result.anomaly)];
+  anomaly(result.anomaly, decoded_, packet, source, index);
+}
+
+void PacketPipeline::account(const decode::DecodedPacket& p, const capture::Packet& packet) {
+  flows_.add(p, packet.ts, packet.wire_len);
+  proto_.set_time(packet.ts);
+  streams_.add(p, packet.ts);
+  if (options_.protocols && p.transport == decode::Transport::udp) proto_.udp(p, packet.ts);
+}
+
+void PacketPipeline::anomaly(decode::Anomaly a, const decode::DecodedPacket& p, const capture::Packet& packet,
+                             const std::string& source, uint64_t index) {
+  auto& n = anomaly_events_[static_cast<size_t>(a)];
   if (n >= options_.anomaly_events_per_kind) {
     ++counters_.anomaly_events_suppressed;
     return;
@@ -104,13 +123,17 @@ void PacketPipeline::packet(const capture::Packet& packet, const std::string& so
   ++counters_.anomaly_events;
   Event e;
   set_common(e, packet.ts, "event", "network.anomaly", options_.host_name);
-  e.set(fields::anomaly_type, decode::anomaly_name(result.anomaly));
-  if (decoded_.src != IpAddress{}) {  // the IP header was read before the fault
-    e.set(fields::source_ip, decoded_.src);
-    e.set(fields::destination_ip, decoded_.dst);
+  e.set(fields::anomaly_type, decode::anomaly_name(a));
+  if (p.src != IpAddress{}) {  // the IP header was read before the fault
+    e.set(fields::source_ip, p.src);
+    e.set(fields::destination_ip, p.dst);
   }
-  if (decoded_.vlan_id != 0) e.set(fields::network_vlan_id, Value(uint32_t{decoded_.vlan_id}));
-  e.set(fields::message, std::string(decode::anomaly_name(result.anomaly)) + " in " + source + " (packet " +
+  if (p.vlan_id != 0) e.set(fields::network_vlan_id, Value(uint32_t{p.vlan_id}));
+  if (p.origin.type != decode::TunnelType::none) {
+    e.set(field("vigil.tunnel.type"), decode::tunnel_type_name(p.origin.type));
+    e.set(field("vigil.tunnel.depth"), Value(uint32_t{p.origin.depth}));
+  }
+  e.set(fields::message, std::string(decode::anomaly_name(a)) + " in " + source + " (packet " +
                              std::to_string(index) + ", " + std::to_string(packet.caplen) + " of " +
                              std::to_string(packet.wire_len) + " bytes captured)");
   sink_(e);

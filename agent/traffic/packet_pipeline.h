@@ -1,5 +1,7 @@
 // Packets to events: decode, the flow table, TCP stream reassembly, protocol metadata (DNS, TLS,
-// HTTP, SSH) and rate-limited network.anomaly events. One
+// HTTP, SSH) and rate-limited network.anomaly events. A tunnel's packet is accounted twice: the
+// outer packet as it is on the wire, then each inner packet (up to decode::kMaxTunnelDepth) with
+// its own flow, streams and parsers. One
 // pipeline serves offline replay (packets from files, merged by time) and the daemon's live
 // captures, so both produce the same network.flow events.
 #pragma once
@@ -78,10 +80,16 @@ class PacketPipeline {
   EventSink sink_;
   PipelineCounters counters_;
   decode::Decoder decoder_;
+  // One decoded packet (outer or inner) through flows, streams and the parsers.
+  void account(const decode::DecodedPacket& p, const capture::Packet& packet);
+  // A network.anomaly event, within the allowance per kind.
+  void anomaly(decode::Anomaly a, const decode::DecodedPacket& p, const capture::Packet& packet,
+               const std::string& source, uint64_t index);
   flow::FlowTable flows_;
   proto::Dispatcher proto_;
   flow::TcpReassembler streams_;
   decode::DecodedPacket decoded_;
+  std::array<decode::DecodedPacket, decode::kMaxTunnelDepth> inner_;  // the inner packets of tunnels
   std::array<uint32_t, decode::kAnomalyCount> anomaly_events_{};
 };
 
