@@ -61,6 +61,26 @@ FlowTable::FlowTable(FlowOptions options, Sink sink) : options_(options), sink_(
   index_mask_ = static_cast<uint32_t>(initial - 1);
 }
 
+namespace {
+
+// Never 0: the same value from either direction of the outer packets.
+uint32_t tunnel_identity(const decode::TunnelOrigin& t) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  auto feed = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ULL + (h >> 31); };
+  const bool swap = std::memcmp(t.outer_src.bytes().data(), t.outer_dst.bytes().data(), 16) > 0;
+  const IpAddress& a = swap ? t.outer_dst : t.outer_src;
+  const IpAddress& b = swap ? t.outer_src : t.outer_dst;
+  uint64_t w[4];
+  std::memcpy(w, a.bytes().data(), 16);
+  std::memcpy(w + 2, b.bytes().data(), 16);
+  for (uint64_t v : w) feed(v);
+  feed((uint64_t{static_cast<uint8_t>(t.type)} << 40) | (uint64_t{t.depth} << 32) | t.id);
+  const auto folded = static_cast<uint32_t>(h ^ (h >> 32));
+  return folded == 0 ? 1 : folded;
+}
+
+}  // namespace
+
 uint32_t FlowTable::hash_key(const Key& key) {
   uint64_t h = 0x9e3779b97f4a7c15ULL;
   auto feed = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ULL + (h >> 29); };
@@ -69,7 +89,7 @@ uint32_t FlowTable::hash_key(const Key& key) {
   std::memcpy(w + 2, key.hi_ip.bytes().data(), 16);
   for (uint64_t v : w) feed(v);
   feed((uint64_t{key.lo_port} << 32) | (uint64_t{key.hi_port} << 16) | key.vlan);
-  feed(key.proto);
+  feed((uint64_t{key.tunnel} << 8) | key.proto);
   return mix(h);
 }
 
@@ -173,6 +193,14 @@ void FlowTable::emit(const Entry& e, EndReason reason, int64_t end_ns) {
     default: r.transport = decode::Transport::other; break;
   }
   r.vlan_id = e.key.vlan;
+  if (e.key.tunnel != 0) {
+    const auto idx = static_cast<size_t>(&e - pool_.data());
+    if (idx < origins_.size()) {
+      const Origin& o = origins_[idx];
+      r.tunnel = o.tunnel;
+      if (o.from != s) std::swap(r.tunnel.outer_src, r.tunnel.outer_dst);
+    }
+  }
   r.src_bytes = e.bytes[s];
   r.dst_bytes = e.bytes[d];
   r.src_packets = e.packets[s];
@@ -228,6 +256,7 @@ void FlowTable::add(const decode::DecodedPacket& packet, Timestamp ts, uint32_t 
   key.hi_port = from == 0 ? dport : sport;
   key.vlan = packet.vlan_id;
   key.proto = packet.ip_proto;
+  if (packet.origin.type != decode::TunnelType::none) key.tunnel = tunnel_identity(packet.origin);
   uint32_t hash = hash_key(key);
 
   const bool is_tcp = packet.transport == decode::Transport::tcp;
@@ -261,6 +290,10 @@ void FlowTable::add(const decode::DecodedPacket& packet, Timestamp ts, uint32_t 
       }
     }
     idx = insert(key, hash, ts);
+    if (key.tunnel != 0) {
+      if (origins_.size() < pool_.size()) origins_.resize(pool_.size());
+      origins_[idx] = {packet.origin, from};
+    }
     Entry& e = pool_[idx];
     e.initiator = from;
     e.icmp_one_way = one_way;

@@ -6,6 +6,9 @@
 // transport header was decoded; bytes are frame bytes on the wire (pcap `len`, link header
 // included). A fragmented datagram counts once, with the frame that completed it.
 //
+// Inner packets of tunnels make flows of their own, keyed by their tuple and the tunnel they came
+// through (type, depth, id and outer endpoints), and their records name that tunnel.
+//
 // TCP (as Zeek and Suricata keep connections): a flow's initiator is the SYN's sender, else the
 // SYN-ACK's receiver, else the side sender_looks_like_server() does not name. After FIN from
 // both sides or a RST the flow lingers: late packets (final ACK, retransmissions, even of the SYN)
@@ -59,6 +62,7 @@ struct FlowRecord {
   Timestamp end;
   uint8_t tcp_flags = 0;  // union of both directions
   EndReason reason = EndReason::end_of_input;
+  decode::TunnelOrigin tunnel;  // an inner flow: the tunnel it came through (outer ends oriented as src/dst)
 };
 
 struct FlowCounters {
@@ -100,7 +104,13 @@ class FlowTable {
     uint16_t hi_port = 0;
     uint16_t vlan = 0;
     uint8_t proto = 0;
+    uint32_t tunnel = 0;  // inner flows: the tunnel's identity (0 for packets on the wire)
     friend bool operator==(const Key&, const Key&) = default;
+  };
+  // The tunnel of an inner flow, and which side (as Entry::bytes) sent its first packet.
+  struct Origin {
+    decode::TunnelOrigin tunnel;
+    uint8_t from = 0;
   };
   struct Entry {
     Key key;
@@ -138,6 +148,9 @@ class FlowTable {
   FlowOptions options_;
   Sink sink_;
   std::vector<Entry> pool_;
+  // Beside pool_, grown to its size only once a tunnel's inner packet is seen, so that traffic
+  // without tunnels pays nothing for them.
+  std::vector<Origin> origins_;
   std::vector<uint32_t> free_;
   std::vector<uint32_t> index_;  // open addressing, linear probing; pool indices or kNone
   uint32_t index_mask_ = 0;

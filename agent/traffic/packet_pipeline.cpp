@@ -9,6 +9,8 @@ namespace {
 std::string_view proto_name(uint8_t proto) {
   switch (proto) {
     case 2: return "igmp";
+    case 4: return "ipv4";   // IP in IP
+    case 41: return "ipv6";  // IPv6 in IPv4 or IPv6
     case 47: return "gre";
     case 50: return "esp";
     case 51: return "ah";
@@ -34,7 +36,8 @@ Event flow_event(const flow::FlowRecord& r, const std::string& host_name, uint16
   // Each field once, in a fresh event: add, not set (no search).
   e.add(fields::source_ip, r.src_ip);
   e.add(fields::destination_ip, r.dst_ip);
-  bool has_ports = r.transport == decode::Transport::tcp || r.transport == decode::Transport::udp;
+  bool has_ports = r.transport == decode::Transport::tcp || r.transport == decode::Transport::udp ||
+                   r.ip_proto == 132;  // SCTP
   if (has_ports) {
     e.add(fields::source_port, Value(uint32_t{r.src_port}));
     e.add(fields::destination_port, Value(uint32_t{r.dst_port}));
@@ -60,6 +63,18 @@ Event flow_event(const flow::FlowRecord& r, const std::string& host_name, uint16
   e.add(fields::event_end, r.end);
   if (r.transport == decode::Transport::tcp) e.add(fields::flow_tcp_flags, flow::tcp_flags_string(r.tcp_flags));
   e.add(fields::flow_end_reason, flow::end_reason_name(r.reason));
+  if (r.tunnel.type != decode::TunnelType::none) {
+    static const FieldId kType = field("vigil.tunnel.type");
+    static const FieldId kDepth = field("vigil.tunnel.depth");
+    static const FieldId kId = field("vigil.tunnel.id");
+    static const FieldId kOuterSource = field("vigil.tunnel.outer.source.ip");
+    static const FieldId kOuterDestination = field("vigil.tunnel.outer.destination.ip");
+    e.add(kType, decode::tunnel_type_name(r.tunnel.type));
+    e.add(kDepth, Value(uint32_t{r.tunnel.depth}));
+    if (r.tunnel.has_id) e.add(kId, Value(r.tunnel.id));
+    e.add(kOuterSource, r.tunnel.outer_src);
+    e.add(kOuterDestination, r.tunnel.outer_dst);
+  }
   return e;
 }
 
@@ -157,6 +172,14 @@ void PacketPipeline::put_health(Event& e) const {
   put("vigil.health.decode.ipv4_fragments", d.ipv4_fragments);
   put("vigil.health.decode.ipv6_fragments", d.ipv6_fragments);
   put("vigil.health.decode.fragments_uncaptured", d.fragments_uncaptured);
+  for (size_t i = 1; i < decode::kTunnelTypeCount; ++i) {
+    auto name = decode::tunnel_type_name(static_cast<decode::TunnelType>(i));
+    put(std::string("vigil.health.decode.tunnel.") + std::string(name), d.tunnels[i]);
+  }
+  put("vigil.health.decode.tunnel_unknown", d.tunnel_unknown);
+  put("vigil.health.decode.mpls", d.mpls);
+  put("vigil.health.decode.pppoe", d.pppoe);
+  put("vigil.health.decode.nsh", d.nsh);
   put("vigil.health.reassembly.reassembled", r.reassembled);
   put("vigil.health.reassembly.timed_out", r.timed_out);
   put("vigil.health.reassembly.evicted", r.evicted);
@@ -166,12 +189,17 @@ void PacketPipeline::put_health(Event& e) const {
   put("vigil.health.flow.created", f.flows_created);
   put("vigil.health.flow.ended", f.flows_ended);
   put("vigil.health.flow.evicted", f.evicted);
+  put("vigil.health.flow.late_packets", f.late_packets);
+  put("vigil.health.flow.reused", f.reused);
   put("vigil.health.flow.max_flows", f.max_flows);
   const auto& st = streams_.counters();
   put("vigil.health.stream.created", st.streams_created);
   put("vigil.health.stream.evicted", st.streams_evicted);
   put("vigil.health.stream.active", st.active);
   put("vigil.health.stream.midstream", st.midstream);
+  put("vigil.health.stream.late_packets", st.late_packets);
+  put("vigil.health.stream.reused", st.reused);
+  put("vigil.health.stream.closed", st.closed);
   put("vigil.health.stream.bytes", st.bytes_delivered);
   put("vigil.health.stream.retransmitted_bytes", st.bytes_retransmitted);
   put("vigil.health.stream.gaps", st.gaps);

@@ -1,6 +1,7 @@
 // libFuzzer target for the packet decoder and the flow table. The first input byte picks the
 // link type, the rest is the frame; every input runs through decode and, when it decodes, the
-// flow table (with a tiny memory cap so eviction paths run too).
+// flow table (with a tiny memory cap so eviction paths run too), then each tunnel's inner packet
+// as the packet pipeline does.
 #include <cstddef>
 #include <cstdint>
 
@@ -10,7 +11,7 @@
 
 namespace {
 
-constexpr int kLinkTypes[] = {1, 113, 276, 12, 228, 229, 0, 108, 14, 101, 9999};
+constexpr int kLinkTypes[] = {1, 113, 276, 12, 228, 229, 0, 108, 14, 101, 9999, 104};
 
 struct State {
   State()
@@ -53,6 +54,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto result = state.decoder.decode(packet, decoded);
   if (result.status == vigil::agent::decode::DecodeStatus::ok) {
     state.flows.add(decoded, packet.ts, packet.wire_len);
+    vigil::agent::decode::DecodedPacket inner[vigil::agent::decode::kMaxTunnelDepth];
+    const vigil::agent::decode::DecodedPacket* outer = &decoded;
+    for (auto& in : inner) {
+      if (outer->tunnel.type == vigil::agent::decode::TunnelType::none) break;
+      if (state.decoder.decode_inner(*outer, packet.ts, in).status != vigil::agent::decode::DecodeStatus::ok) break;
+      state.flows.add(in, packet.ts, packet.wire_len);
+      outer = &in;
+    }
   } else {
     state.flows.advance(packet.ts);
   }

@@ -1,0 +1,122 @@
+// The tunnel captures of tests/fixtures/pcap/tunnels (written by make_tunnels.py; tshark decodes
+// each through to the inner HTTP) replayed through the whole pipeline: the outer flow as it is on
+// the wire, the inner flow with its own endpoints, counts and vigil.tunnel.* naming the tunnel,
+// and the inner HTTP transaction seen by the parsers.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "agent/replay/replay.h"
+#include "tests/support/test_support.h"
+
+namespace vigil::agent::replay {
+namespace {
+
+struct Case {
+  const char* file;
+  const char* outer_transport;  // empty: a link encapsulation, no outer flow
+  const char* tunnel_type;      // empty: no vigil.tunnel.*
+  int64_t tunnel_id;            // -1: none
+  bool inner_v6;
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.file; }
+
+std::string str(const Event& e, const char* name) {
+  const std::string* s = e.get_string(field(name));
+  return s ? *s : std::string();
+}
+int64_t num(const Event& e, const char* name) {
+  const int64_t* v = e.get_int(field(name));
+  return v ? *v : -1;
+}
+std::string ip(const Event& e, const char* name) {
+  const IpAddress* v = e.get_ip(field(name));
+  return v ? v->to_string() : std::string();
+}
+
+class TunnelReplay : public ::testing::TestWithParam<Case> {};
+
+TEST_P(TunnelReplay, OuterAndInnerFlowsAndTheInnerHttp) {
+  const Case& c = GetParam();
+  ReplayOptions options;
+  options.pcaps = {(vigil::test::source_dir() / "tests/fixtures/pcap/tunnels" / c.file).string()};
+  options.host_name = "h";
+  std::vector<Event> events;
+  auto stats = run_replay(options, [&](const Event& e) { events.push_back(e); });
+  ASSERT_TRUE(stats.ok()) << stats.error();
+
+  std::vector<const Event*> flows, http, dns, anomalies;
+  for (const auto& e : events) {
+    const std::string ds = str(e, "event.dataset");
+    if (ds == "network.flow") flows.push_back(&e);
+    if (ds == "network.http") http.push_back(&e);
+    if (ds == "network.dns") dns.push_back(&e);
+    if (ds == "network.anomaly") anomalies.push_back(&e);
+  }
+  EXPECT_TRUE(anomalies.empty());
+  const std::string client = c.inner_v6 ? "fd00::5" : "192.168.10.5";
+  const std::string server = c.inner_v6 ? "fd00::9" : "192.168.20.9";
+  const Event* inner = nullptr;
+  std::vector<const Event*> outer;  // VXLAN and Geneve: one UDP flow each way (the source port is a hash)
+  for (const Event* f : flows) {
+    if (ip(*f, "source.ip") == client && num(*f, "destination.port") == 80) inner = f;
+    const std::string s = ip(*f, "source.ip");
+    if (s == "10.0.0.1" || s == "10.0.0.2" || s == "2001:db8::1") outer.push_back(f);
+  }
+  ASSERT_NE(inner, nullptr);
+  EXPECT_EQ(ip(*inner, "destination.ip"), server);
+  EXPECT_EQ(num(*inner, "source.port"), 51000);
+  EXPECT_EQ(str(*inner, "network.transport"), "tcp");
+  EXPECT_EQ(num(*inner, "source.packets"), 5);  // SYN, ACK, GET, FIN, last ACK
+  EXPECT_EQ(num(*inner, "destination.packets"), 3);
+  if (*c.tunnel_type) {
+    EXPECT_EQ(str(*inner, "vigil.tunnel.type"), c.tunnel_type);
+    EXPECT_EQ(num(*inner, "vigil.tunnel.depth"), 1);
+    EXPECT_EQ(num(*inner, "vigil.tunnel.id"), c.tunnel_id);
+    EXPECT_EQ(ip(*inner, "vigil.tunnel.outer.source.ip"), "10.0.0.1");
+    EXPECT_EQ(ip(*inner, "vigil.tunnel.outer.destination.ip"), "10.0.0.2");
+  } else {
+    EXPECT_EQ(str(*inner, "vigil.tunnel.type"), "");
+  }
+  if (*c.outer_transport) {
+    ASSERT_FALSE(outer.empty());
+    int64_t packets = 0;
+    for (const Event* f : outer) {
+      EXPECT_EQ(str(*f, "network.transport"), c.outer_transport);
+      EXPECT_EQ(str(*f, "vigil.tunnel.type"), "");  // the outer flow is on the wire
+      packets += num(*f, "source.packets") + std::max<int64_t>(num(*f, "destination.packets"), 0);
+    }
+    EXPECT_EQ(packets, std::string(c.file) == "vxlan.pcap" ? 10 : 8);  // every frame, once
+  } else {
+    EXPECT_TRUE(outer.empty());
+    EXPECT_EQ(flows.size(), 1u);
+  }
+  ASSERT_EQ(http.size(), 1u);
+  EXPECT_EQ(str(*http[0], "url.original"), "/index.html");
+  EXPECT_EQ(num(*http[0], "http.response.status_code"), 200);
+  EXPECT_EQ(ip(*http[0], "source.ip"), client);
+  if (std::string(c.file) == "vxlan.pcap") {
+    ASSERT_EQ(dns.size(), 2u);
+    EXPECT_EQ(str(*dns[1], "dns.question.name"), "portal.example.gov.vn");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Captures, TunnelReplay,
+    ::testing::Values(Case{"gre.pcap", "gre", "gre", 77, false}, Case{"erspan2.pcap", "gre", "erspan_ii", 0x155, false},
+                      Case{"erspan3.pcap", "gre", "erspan_iii", 42, false},
+                      Case{"vxlan.pcap", "udp", "vxlan", 12345, false}, Case{"geneve.pcap", "udp", "geneve", 7, false},
+                      Case{"teredo.pcap", "udp", "teredo", -1, true}, Case{"ipip.pcap", "ipv4", "ipip", -1, false},
+                      Case{"sixin4.pcap", "ipv6", "ipv6_in_ipv4", -1, true}, Case{"mpls.pcap", "", "", -1, false},
+                      Case{"pppoe.pcap", "", "", -1, false}, Case{"hdlc.pcap", "", "", -1, false},
+                      Case{"nsh.pcap", "", "", -1, false}),
+    [](const ::testing::TestParamInfo<Case>& p) {
+      std::string n = p.param.file;
+      return n.substr(0, n.find('.'));
+    });
+
+}  // namespace
+}  // namespace vigil::agent::replay
