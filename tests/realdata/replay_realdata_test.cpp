@@ -2,6 +2,7 @@
 // conversation statistics and against the expected outputs shipped with the captures.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstring>
@@ -719,6 +720,80 @@ TEST(ProtocolMetadata, HttpRequestsMatchTsharkAndZeek) {
     ours.push_back(str(e, "http.request.method") + " " + str(e, "url.domain") + " " + decode(str(e, "url.original")));
   }
   EXPECT_EQ(ours, zeek);
+}
+
+// Every DNS message of the shared captures that carry DNS, field by field beside tshark: id,
+// query or answer, op code, question, response code, RD/RA, and each record of the answer section
+// (owner, type, TTL and data for A, AAAA, CNAME and PTR).
+TEST(ProtocolMetadata, DnsMessagesMatchTsharkFieldByField) {
+  VIGIL_REQUIRE_SHARED_DATA();
+  VIGIL_REQUIRE_TSHARK();
+  const std::map<std::string, std::string> kTypes = {{"1", "A"}, {"5", "CNAME"}, {"12", "PTR"}, {"28", "AAAA"}};
+  const std::map<std::string, std::string> kRcodes = {{"0", "NOERROR"}, {"2", "SERVFAIL"}, {"3", "NXDOMAIN"}};
+  auto split = [](const std::string& s) {
+    std::vector<std::string> out;
+    std::istringstream in(s);
+    for (std::string x; std::getline(in, x, ',');) out.push_back(x);
+    return out;
+  };
+  size_t messages = 0;
+  size_t answers_checked = 0;
+  for (const char* rel : {"tcpdump/dns_udp.pcap", "zeek/nmap-vsn.pcap", "zeek/pcapng-multi-interface.pcapng",
+                          "suricata-verify/tests/ssh-hassh/input.pcap"}) {
+    auto ev = protocol_events(rel);
+    auto rows = lines_of(tshark_fields(
+        rel, "dns",
+        "-E separator=/t -E occurrence=a -e dns.id -e dns.flags.response -e dns.flags.opcode -e dns.qry.name "
+        "-e dns.qry.type -e dns.flags.rcode -e dns.flags.recdesired -e dns.flags.recavail -e dns.count.answers "
+        "-e dns.resp.name -e dns.resp.type -e dns.resp.ttl -e dns.a -e dns.aaaa -e dns.cname -e dns.ptr.domain_name"));
+    ASSERT_EQ(ev["network.dns"].size(), rows.size()) << rel;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      std::vector<std::string> t;
+      std::istringstream in(rows[i] + "\t");
+      for (std::string x; std::getline(in, x, '\t');) t.push_back(x);
+      t.resize(16);
+      const Event& e = ev["network.dns"][i];
+      const bool response = t[1] == "1";
+      EXPECT_EQ(*e.get_int(fields::dns_id), std::stoll(t[0], nullptr, 16)) << rel << " " << i;
+      EXPECT_EQ(str(e, "dns.type"), response ? "answer" : "query") << rel << " " << i;
+      EXPECT_EQ(str(e, "dns.op_code"), t[2] == "0" ? "QUERY" : t[2]) << rel << " " << i;
+      EXPECT_EQ(str(e, "dns.question.name"), t[3]) << rel << " " << i;
+      EXPECT_EQ(str(e, "dns.question.type"), kTypes.count(t[4]) ? kTypes.at(t[4]) : t[4]) << rel << " " << i;
+      EXPECT_EQ(str(e, "dns.response_code"), response ? kRcodes.at(t[5]) : "") << rel << " " << i;
+      std::vector<std::string> flags;
+      if (const Value* f = e.get(fields::dns_header_flags)) {
+        for (const auto& x : *f->as_list()) flags.push_back(x.to_string());
+      }
+      auto has = [&](const char* flag) { return std::find(flags.begin(), flags.end(), flag) != flags.end(); };
+      EXPECT_EQ(has("RD"), t[6] == "1") << rel << " " << i;
+      EXPECT_EQ(has("RA"), t[7] == "1") << rel << " " << i;
+      // tshark lists the answer section's records first, then authority and additional ones.
+      const size_t count = t[8].empty() ? 0 : std::stoul(t[8]);
+      auto names = split(t[9]), types = split(t[10]), ttls = split(t[11]);
+      std::map<std::string, std::vector<std::string>> data = {
+          {"1", split(t[12])}, {"28", split(t[13])}, {"5", split(t[14])}, {"12", split(t[15])}};
+      std::map<std::string, size_t> used;
+      std::vector<std::string> expected;
+      for (size_t a = 0; a < count; ++a) {
+        const std::string& type = types.at(a);
+        std::string d = data.count(type) ? data[type].at(used[type]++) : "?";
+        expected.push_back(names.at(a) + " " + (kTypes.count(type) ? kTypes.at(type) : type) + " " + ttls.at(a) + " " + d);
+      }
+      std::vector<std::string> ours;
+      if (const Value* list = e.get(fields::dns_answers)) {
+        for (const auto& item : *list->as_list()) {
+          const Event& o = **item.as_event();
+          ours.push_back(*o.get_string(field("name")) + " " + *o.get_string(field("type")) + " " +
+                         std::to_string(*o.get_int(field("ttl"))) + " " + *o.get_string(field("data")));
+        }
+      }
+      EXPECT_EQ(ours, expected) << rel << " " << i;
+      answers_checked += count;
+      ++messages;
+    }
+  }
+  EXPECT_EQ(messages, 22u);
+  EXPECT_GE(answers_checked, 15u);
 }
 
 TEST(ProtocolMetadata, DnsQuestionsAndAnswersMatchTsharkAndTcpdump) {
