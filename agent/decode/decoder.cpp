@@ -3,6 +3,7 @@
 #include <pcap/dlt.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace vigil::agent::decode {
 
@@ -62,6 +63,21 @@ constexpr std::string_view kTunnelNames[] = {
 static_assert(std::size(kTunnelNames) == kTunnelTypeCount);
 
 }  // namespace
+
+uint32_t tunnel_identity(const TunnelOrigin& t) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  auto feed = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ULL + (h >> 31); };
+  const bool swap = std::memcmp(t.outer_src.bytes().data(), t.outer_dst.bytes().data(), 16) > 0;
+  const IpAddress& a = swap ? t.outer_dst : t.outer_src;
+  const IpAddress& b = swap ? t.outer_src : t.outer_dst;
+  uint64_t w[4];
+  std::memcpy(w, a.bytes().data(), 16);
+  std::memcpy(w + 2, b.bytes().data(), 16);
+  for (uint64_t v : w) feed(v);
+  feed((uint64_t{static_cast<uint8_t>(t.type)} << 40) | (uint64_t{t.depth} << 32) | t.id);
+  const auto folded = static_cast<uint32_t>(h ^ (h >> 32));
+  return folded == 0 ? 1 : folded;
+}
 
 std::string_view tunnel_type_name(TunnelType t) {
   auto i = static_cast<size_t>(t);

@@ -102,6 +102,10 @@ struct TunnelOrigin {
   IpAddress outer_dst;
 };
 
+// A tunnel's identity for flow and stream keys: never 0, the same from either direction of the
+// outer packets (type, depth, id and the outer ends).
+uint32_t tunnel_identity(const TunnelOrigin& t);
+
 struct DecodeCounters {
   uint64_t packets = 0;        // handed to the decoder
   uint64_t decoded = 0;        // yielded an IP packet with its transport header (status ok)

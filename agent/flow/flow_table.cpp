@@ -61,26 +61,6 @@ FlowTable::FlowTable(FlowOptions options, Sink sink) : options_(options), sink_(
   index_mask_ = static_cast<uint32_t>(initial - 1);
 }
 
-namespace {
-
-// Never 0: the same value from either direction of the outer packets.
-uint32_t tunnel_identity(const decode::TunnelOrigin& t) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  auto feed = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ULL + (h >> 31); };
-  const bool swap = std::memcmp(t.outer_src.bytes().data(), t.outer_dst.bytes().data(), 16) > 0;
-  const IpAddress& a = swap ? t.outer_dst : t.outer_src;
-  const IpAddress& b = swap ? t.outer_src : t.outer_dst;
-  uint64_t w[4];
-  std::memcpy(w, a.bytes().data(), 16);
-  std::memcpy(w + 2, b.bytes().data(), 16);
-  for (uint64_t v : w) feed(v);
-  feed((uint64_t{static_cast<uint8_t>(t.type)} << 40) | (uint64_t{t.depth} << 32) | t.id);
-  const auto folded = static_cast<uint32_t>(h ^ (h >> 32));
-  return folded == 0 ? 1 : folded;
-}
-
-}  // namespace
-
 uint32_t FlowTable::hash_key(const Key& key) {
   uint64_t h = 0x9e3779b97f4a7c15ULL;
   auto feed = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ULL + (h >> 29); };
@@ -256,7 +236,7 @@ void FlowTable::add(const decode::DecodedPacket& packet, Timestamp ts, uint32_t 
   key.hi_port = from == 0 ? dport : sport;
   key.vlan = packet.vlan_id;
   key.proto = packet.ip_proto;
-  if (packet.origin.type != decode::TunnelType::none) key.tunnel = tunnel_identity(packet.origin);
+  if (packet.origin.type != decode::TunnelType::none) key.tunnel = decode::tunnel_identity(packet.origin);
   uint32_t hash = hash_key(key);
 
   const bool is_tcp = packet.transport == decode::Transport::tcp;

@@ -61,6 +61,7 @@ size_t StreamKeyHash::operator()(const StreamKey& k) const {
   std::memcpy(w + 2, k.server_ip.bytes().data(), 16);
   for (uint64_t v : w) feed(v);
   feed((uint64_t{k.client_port} << 32) | (uint64_t{k.server_port} << 16) | k.vlan);
+  feed(k.tunnel);
   return static_cast<size_t>(h);
 }
 
@@ -70,10 +71,11 @@ TcpReassembler::TcpReassembler(StreamOptions options, StreamCallbacks callbacks)
 TcpReassembler::~TcpReassembler() = default;
 
 TcpReassembler::Stream* TcpReassembler::find_or_create(const decode::DecodedPacket& p, Timestamp ts, StreamDir& dir) {
-  StreamKey forward{p.src, p.dst, p.src_port, p.dst_port, p.vlan_id};
+  const uint32_t tunnel = p.origin.type == decode::TunnelType::none ? 0 : decode::tunnel_identity(p.origin);
+  StreamKey forward{p.src, p.dst, p.src_port, p.dst_port, p.vlan_id, tunnel};
   auto it = table_.find(forward);
   dir = StreamDir::to_server;
-  StreamKey reverse{p.dst, p.src, p.dst_port, p.src_port, p.vlan_id};
+  StreamKey reverse{p.dst, p.src, p.dst_port, p.src_port, p.vlan_id, tunnel};
   if (it == table_.end()) {
     it = table_.find(reverse);
     dir = StreamDir::to_client;

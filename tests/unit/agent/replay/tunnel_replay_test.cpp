@@ -10,6 +10,7 @@
 
 #include "agent/replay/replay.h"
 #include "tests/support/test_support.h"
+#include "tests/unit/agent/packet_builder.h"
 
 namespace vigil::agent::replay {
 namespace {
@@ -117,6 +118,54 @@ INSTANTIATE_TEST_SUITE_P(
       std::string n = p.param.file;
       return n.substr(0, n.find('.'));
     });
+
+// The same inner conversation through two tunnels (two pairs of outer ends): two inner flows and
+// two inner streams, each named by its own tunnel, never one flow mixing both.
+TEST(TunnelReplayKeys, TheSameInnerTupleInTwoTunnelsIsTwoFlows) {
+  using namespace vigil::test::pkt;
+  using decode::tcp_flag::ack;
+  using decode::tcp_flag::psh;
+  using decode::tcp_flag::syn;
+  vigil::test::TempDir dir;
+  auto wrap = [](const char* outer_src, const char* outer_dst, const Bytes& inner) {
+    Bytes gre{0x00, 0x00, 0x08, 0x00};
+    append(gre, inner);
+    return eth4(ipv4(outer_src, outer_dst, 47, gre));
+  };
+  auto c = [](uint8_t flags, uint32_t seq, uint32_t ack_no, std::string_view data = {}) {
+    return ipv4("192.168.10.5", "192.168.20.9", 6, tcp_seg(51000, 80, flags, seq, ack_no, data));
+  };
+  auto s = [](uint8_t flags, uint32_t seq, uint32_t ack_no, std::string_view data = {}) {
+    return ipv4("192.168.20.9", "192.168.10.5", 6, tcp_seg(80, 51000, flags, seq, ack_no, data));
+  };
+  const std::string req = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::vector<Frame> frames;
+  int64_t t = 1'780'000'000'000'000'000;
+  for (const auto& [a, b] : {std::pair{"10.0.0.1", "10.0.0.2"}, std::pair{"10.0.1.1", "10.0.1.2"}}) {
+    frames.push_back({t += 1000, wrap(a, b, c(syn, 100, 0))});
+    frames.push_back({t += 1000, wrap(b, a, s(syn | ack, 900, 101))});
+    frames.push_back({t += 1000, wrap(a, b, c(ack, 101, 901))});
+    frames.push_back({t += 1000, wrap(a, b, c(psh | ack, 101, 901, req))});
+  }
+  const auto path = dir.path() / "two.pcap";
+  write_pcap(path, frames);
+  ReplayOptions options;
+  options.pcaps = {path.string()};
+  options.host_name = "h";
+  std::vector<Event> events;
+  ASSERT_TRUE(run_replay(options, [&](const Event& e) { events.push_back(e); }).ok());
+  std::vector<std::string> inner;
+  size_t http = 0;
+  for (const auto& e : events) {
+    if (str(e, "event.dataset") == "network.http") ++http;
+    if (str(e, "event.dataset") != "network.flow" || str(e, "vigil.tunnel.type").empty()) continue;
+    inner.push_back(ip(e, "vigil.tunnel.outer.source.ip") + " " + std::to_string(num(e, "source.packets")) + "/" +
+                    std::to_string(num(e, "destination.packets")));
+  }
+  std::sort(inner.begin(), inner.end());
+  EXPECT_EQ(inner, (std::vector<std::string>{"10.0.0.1 3/1", "10.0.1.1 3/1"}));
+  EXPECT_EQ(http, 2u);  // each tunnel's stream reassembled on its own
+}
 
 }  // namespace
 }  // namespace vigil::agent::replay
