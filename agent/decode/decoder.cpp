@@ -617,6 +617,10 @@ DecodeResult Decoder::decode_transport(uint8_t proto, const uint8_t* data, size_
       } else if (proto == 132 && len >= 12) {  // SCTP: its ports make its flows
         out.src_port = be16(data);
         out.dst_port = be16(data + 2);
+      } else if (proto == 50 && len >= 8) {
+        // ESP: one flow per security association, keyed by its SPI (carried in the port fields).
+        out.src_port = be16(data);
+        out.dst_port = be16(data + 2);
       }
       break;
   }

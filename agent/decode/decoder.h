@@ -139,7 +139,7 @@ inline constexpr uint8_t fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ack = 0
 struct DecodedPacket {
   IpAddress src;
   IpAddress dst;
-  uint16_t src_port = 0;  // ICMP: 0
+  uint16_t src_port = 0;  // ICMP: 0; SCTP: its ports; ESP: the SPI's high and low halves
   uint16_t dst_port = 0;
   uint8_t ip_proto = 0;
   Transport transport = Transport::other;

@@ -41,6 +41,9 @@ Event flow_event(const flow::FlowRecord& r, const std::string& host_name, uint16
   if (has_ports) {
     e.add(fields::source_port, Value(uint32_t{r.src_port}));
     e.add(fields::destination_port, Value(uint32_t{r.dst_port}));
+  } else if (r.ip_proto == 50) {
+    static const FieldId kSpi = field("vigil.esp.spi");
+    e.add(kSpi, Value((uint32_t{r.src_port} << 16) | r.dst_port));
   }
   e.add(fields::source_bytes, Value(r.src_bytes));
   e.add(fields::source_packets, Value(r.src_packets));

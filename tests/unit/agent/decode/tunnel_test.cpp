@@ -252,5 +252,16 @@ TEST(Tunnels, SctpFlowsHaveTheirPorts) {
   EXPECT_EQ(out.dst_port, 2906);
 }
 
+TEST(Tunnels, EspFlowsAreKeyedByTheirSpi) {
+  Decoder d;
+  Bytes esp;
+  put32(esp, 0x0102a0b0);  // SPI
+  put32(esp, 7);           // sequence
+  append(esp, Bytes(16, 0xee));
+  DecodedPacket out;
+  ASSERT_EQ(d.decode(packet(eth4(ipv4("10.0.0.1", "10.0.0.2", 50, esp))), out).status, DecodeStatus::ok);
+  EXPECT_EQ((uint32_t{out.src_port} << 16) | out.dst_port, 0x0102a0b0u);
+}
+
 }  // namespace
 }  // namespace vigil::agent::decode

@@ -167,5 +167,44 @@ TEST(TunnelReplayKeys, TheSameInnerTupleInTwoTunnelsIsTwoFlows) {
   EXPECT_EQ(http, 2u);  // each tunnel's stream reassembled on its own
 }
 
+// ESP: one flow per security association (each way has its own SPI), the SPI in vigil.esp.spi;
+// SCTP: flows by ports.
+TEST(TunnelReplayKeys, EspFlowsBySpiAndSctpFlowsByPorts) {
+  using namespace vigil::test::pkt;
+  vigil::test::TempDir dir;
+  auto esp = [](const char* src, const char* dst, uint32_t spi) {
+    Bytes b;
+    put32(b, spi);
+    put32(b, 1);
+    append(b, Bytes(24, 0xee));
+    return eth4(ipv4(src, dst, 50, b));
+  };
+  Bytes sctp;
+  put16(sctp, 2905);
+  put16(sctp, 38412);
+  put32(sctp, 1);
+  put32(sctp, 0);
+  const auto path = dir.path() / "esp.pcap";
+  write_pcap(path, {{1'000'000'000, esp("10.0.0.1", "10.0.0.2", 0x1001)},
+                    {1'000'001'000, esp("10.0.0.2", "10.0.0.1", 0x2002)},
+                    {1'000'002'000, esp("10.0.0.1", "10.0.0.2", 0x1001)},
+                    {1'000'003'000, eth4(ipv4("10.0.0.1", "10.0.0.2", 132, sctp))}});
+  ReplayOptions options;
+  options.pcaps = {path.string()};
+  options.host_name = "h";
+  std::vector<std::string> flows;
+  ASSERT_TRUE(run_replay(options, [&](const Event& e) {
+                if (str(e, "event.dataset") != "network.flow") return;
+                flows.push_back(str(e, "network.transport") + " " + ip(e, "source.ip") + " spi=" +
+                                std::to_string(num(e, "vigil.esp.spi")) + " ports=" + std::to_string(num(e, "source.port")) +
+                                "/" + std::to_string(num(e, "destination.port")) + " packets=" +
+                                std::to_string(num(e, "source.packets")));
+              }).ok());
+  std::sort(flows.begin(), flows.end());
+  EXPECT_EQ(flows, (std::vector<std::string>{"esp 10.0.0.1 spi=4097 ports=-1/-1 packets=2",
+                                             "esp 10.0.0.2 spi=8194 ports=-1/-1 packets=1",
+                                             "sctp 10.0.0.1 spi=-1 ports=2905/38412 packets=1"}));
+}
+
 }  // namespace
 }  // namespace vigil::agent::replay
