@@ -556,7 +556,10 @@ class HttpParser final : public StreamParser {
     if (!tunnel_decided_) {
       // TLS inside the tunnel starts with a handshake record; anything else is not looked at.
       tunnel_decided_ = true;
-      if (static_cast<uint8_t>(in.front()) == 0x16) tls_ = make_tls_parser(ctx_);
+      if (static_cast<uint8_t>(in.front()) == 0x16) {
+        tls_ = make_tls_parser(ctx_);
+        ++ctx_.counters->tls_upgrades;
+      }
     }
     if (tls_) {
       tls_->data(request ? flow::StreamDir::to_server : flow::StreamDir::to_client,

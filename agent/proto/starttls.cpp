@@ -353,6 +353,7 @@ class StartTlsParser final : public StreamParser {
     awaiting_ = false;
     if (!yes) return;
     tls_ = make_tls_parser(ctx_, protocol);
+    ++ctx_.counters->tls_upgrades;
     // The client's bytes since its command, then the server's since its answer.
     std::string client = buf_[0].substr(pos_[0]);
     std::string server = buf_[1].substr(pos_[1]);

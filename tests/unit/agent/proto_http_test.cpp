@@ -55,6 +55,7 @@ TEST(HttpConnect, TunnelAfter200GoesToTheTlsParserWithItsSni) {
   EXPECT_EQ(h.counters.tls_handshakes, 1u);
   EXPECT_EQ(h.counters.http_gave_up, 0u);
   EXPECT_EQ(h.counters.tls_gave_up, 0u);
+  EXPECT_EQ(h.counters.tls_upgrades, 1u);
 }
 
 TEST(HttpConnect, HelloSentBeforeTheAnswerAndA407FirstThenRetry) {

@@ -251,6 +251,7 @@ void expect_upgraded(const Conn& conn, const char* protocol) {
   EXPECT_EQ(conn.disp.counters().tls_handshakes, 1u);
   EXPECT_EQ(conn.disp.counters().tls_gave_up, 0u);
   EXPECT_EQ(conn.disp.counters().streams_unknown, 0u);
+  EXPECT_EQ(conn.disp.counters().tls_upgrades, 1u);
 }
 
 const std::vector<Turn> kSmtp = {
@@ -294,6 +295,7 @@ TEST(StartTls, SmtpRefusedStarttlsStaysPlainAndCountsAsUnknown) {
   conn.close();
   EXPECT_TRUE(conn.events.empty());
   EXPECT_EQ(conn.disp.counters().streams_unknown, 1u);
+  EXPECT_EQ(conn.disp.counters().tls_upgrades, 0u);
 }
 
 TEST(StartTls, ImapStarttlsTaggedOkIsFollowedByTheHandshake) {
