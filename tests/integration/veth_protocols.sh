@@ -98,7 +98,8 @@ assert len(t["tls"]["client"]["ja3"]) == 32, t
 dns = by.get("network.dns", [])
 assert [d["dns"]["type"] for d in dns] == ["query", "answer"], dns
 assert all(d["dns"]["question"]["name"] == "www.test.gov.vn" for d in dns), dns
-assert dns[1]["dns"]["answers"] == ["10.199.8.2"] and dns[1]["dns"]["response_code"] == "NOERROR", dns
+assert [a["data"] for a in dns[1]["dns"]["answers"]] == ["10.199.8.2"] and dns[1]["dns"]["response_code"] == "NOERROR", dns
+assert dns[1]["dns"]["answers"][0]["type"] == "A" and dns[1]["dns"]["resolved_ip"] == ["10.199.8.2"], dns
 assert dns[1]["source"]["ip"] == "10.199.8.1", dns   # the querier stays the source
 ssh = by.get("network.ssh", [])
 assert len(ssh) == 1, ssh
