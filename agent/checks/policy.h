@@ -158,7 +158,9 @@ struct NftablesProbe {
   IfMissing missing = IfMissing::fail;
 };
 
-// A value in a YAML file by dotted key (mongod.conf's net.bindIp); a list is joined with ",".
+// A value in a YAML file by dotted key (mongod.conf's net.bindIp); a list is joined with ",". A key
+// that goes through a list of mappings takes the value from each item that has it, as a list
+// (fim.paths.path: the path of every fim tree).
 //   yaml: {path: /etc/mongod.conf, key: security.authorization, value: enabled, default: disabled}
 //   yaml: {path: /etc/vigil/agent.yaml, key: logs, count: true, op: ">=", value: 1}
 struct YamlProbe {

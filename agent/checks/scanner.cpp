@@ -661,12 +661,35 @@ class Evaluator {
     }
     std::optional<std::string> value;
     bool found = true;
-    for (auto part : split_fields(p.key, '.')) {
+    const auto parts = split_fields(p.key, '.');
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (node.IsSequence()) {
+        // Through a list of mappings (fim.paths.path): the values of the items that have the
+        // rest of the key, as one list.
+        YAML::Node values(YAML::NodeType::Sequence);
+        for (const auto& item : node) {
+          YAML::Node at;
+          at.reset(item);
+          bool has = true;
+          for (size_t j = i; j < parts.size() && has; ++j) {
+            has = at.IsMap() && static_cast<const YAML::Node&>(at)[std::string(parts[j])];
+            if (has) at.reset(static_cast<const YAML::Node&>(at)[std::string(parts[j])]);
+          }
+          if (!has || at.IsNull()) continue;
+          if (at.IsSequence()) {
+            for (const auto& v : at) values.push_back(v);
+          } else {
+            values.push_back(at);
+          }
+        }
+        node.reset(values);
+        break;
+      }
       if (!node.IsMap()) {
         found = false;
         break;
       }
-      YAML::Node next = static_cast<const YAML::Node&>(node)[std::string(part)];
+      YAML::Node next = static_cast<const YAML::Node&>(node)[std::string(parts[i])];
       if (!next) {
         found = false;
         break;

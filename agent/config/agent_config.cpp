@@ -221,6 +221,34 @@ void read_fim(YamlReader& r, const YAML::Node& n, FimSection& out) {
       }
     }
   }
+  if (auto v = m.get("deploy_windows")) {
+    std::vector<std::string> texts;
+    if (r.read_list(v, texts, m.path("deploy_windows"))) {
+      for (size_t k = 0; k < texts.size(); ++k) {
+        std::string why;
+        if (auto w = fim::parse_deploy_window(texts[k], why)) {
+          out.deploy_windows.push_back(std::move(*w));
+        } else {
+          r.error(v[k], fmt::format("{}[{}]: {}", m.path("deploy_windows"), k, why));
+        }
+      }
+    }
+  }
+  if (auto v = m.get("deploy_users")) {
+    if (r.read_list(v, out.deploy_users, m.path("deploy_users"))) {
+      for (size_t k = 0; k < out.deploy_users.size(); ++k) {
+        if (out.deploy_users[k].empty()) r.error(v[k], fmt::format("{}: an empty user name", m.path("deploy_users")));
+      }
+    }
+  }
+  if (auto v = m.get("dpkg_log")) {
+    // "" turns the package marks off.
+    if (std::string s; r.read(v, s, m.path("dpkg_log"))) out.dpkg_log = s.empty() ? s : r.resolve(s).string();
+  }
+  if (auto v = m.get("dpkg_info")) r.read_path(v, out.dpkg_info, m.path("dpkg_info"));
+  if (auto v = m.get("package_window")) {
+    r.read_duration(v, out.package_window, m.path("package_window"), 1min, 24h);
+  }
   if (auto v = m.get("paths")) {
     if (!v.IsSequence()) {
       r.error(v, fmt::format("{}: expected a list of trees ({{path: DIR, recursive: true, realtime: true, ignore: "

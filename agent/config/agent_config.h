@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/fim/deploy.h"
+#include "agent/fim/packages.h"
 #include "agent/fim/scanner.h"
 #include "agent/flow/flow_table.h"
 #include "common/config/logging_section.h"
@@ -116,6 +118,15 @@ struct FimSection {
   uint64_t max_files{fim::kDefaultMaxFiles};
   uint64_t max_read_rate{fim::kDefaultMaxReadRate};  // bytes per second read for hashing
   std::vector<std::string> nodiff{};  // files never diffed, besides fim::default_nodiff()
+  // Web deployments (agent/fim/deploy.h): changes are marked in or out of these windows (local
+  // time) and, when the event names its user, by a deploy user or not. Empty: no mark.
+  std::vector<fim::DeployWindow> deploy_windows{};
+  std::vector<std::string> deploy_users{};
+  // Package upgrades (agent/fim/packages.h): changes within package_window of dpkg's work, read
+  // from dpkg_log, are marked as package activity. dpkg_log "": no mark.
+  std::string dpkg_log{fim::kDefaultDpkgLog};
+  std::string dpkg_info{fim::kDefaultDpkgInfo};
+  std::chrono::milliseconds package_window{10min};
 
   bool enabled() const { return !paths.empty(); }
   bool operator==(const FimSection&) const = default;

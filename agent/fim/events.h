@@ -10,7 +10,9 @@
 //   vigil.fim.previous.{hash.sha256, size, mode, uid, gid, mtime, inode, type, target_path}: the
 //     baseline's values of the attributes listed in vigil.fim.changed
 //   error.message: why the entry or its content could not be read (then never "unchanged")
-// A deletion describes the entry as the baseline last saw it.
+// A deletion describes the entry as the baseline last saw it. The daemon adds its marks of deploy
+// windows and package upgrades (vigil.fim.deploy_window, vigil.fim.package_activity...: deploy.h,
+// packages.h).
 #pragma once
 
 #include <string>

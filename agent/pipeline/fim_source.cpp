@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "agent/fim/deploy.h"
 #include "agent/fim/events.h"
 #include "agent/pipeline/pipeline.h"
 #include "common/log/logging.h"
@@ -48,6 +49,10 @@ FimSource::FimSource(const FimSection& fim, std::string baseline_file, std::stri
       rate_(std::make_shared<fim::ReadRate>(fim.max_read_rate)),
       pending_(pending),
       content_((fs::path(file_).parent_path() / "fim-content").string()) {
+  if (!cfg_.dpkg_log.empty()) {
+    dpkg_ = std::make_unique<fim::DpkgLog>(fim::DpkgLog::Options{
+        cfg_.dpkg_log, cfg_.dpkg_info, std::chrono::duration_cast<std::chrono::seconds>(cfg_.package_window)});
+  }
   for (const auto& p : cfg_.paths) {
     if (p.realtime) realtime_roots_.push_back(fim::Root{fim::normalize_root(p.path), p.recursive, p.ignore});
   }
@@ -71,6 +76,12 @@ void FimSource::start() {
       fs::rename(file_, file_ + ".damaged", ec);
       log->error("file integrity: {}; moved aside to {}.damaged, recording a new baseline", read.error(), file_);
     }
+  }
+  if (dpkg_) {
+    dpkg_->refresh();
+    log->info("file integrity: {} lines of {} read ({} malformed); package activity within {} s of a change is marked",
+              dpkg_->lines(), cfg_.dpkg_log, dpkg_->malformed(),
+              std::chrono::duration_cast<std::chrono::seconds>(cfg_.package_window).count());
   }
   if (!realtime_roots_.empty() && watcher_.fd() < 0) {
     log->warn("file integrity: inotify is unavailable; the realtime trees are checked by the scheduled scan only");
@@ -264,10 +275,21 @@ void FimSource::refresh_contents() {
 
 void FimSource::emit(Pipeline& out, const fim::Change& c) {
   Event e = fim::to_event(c, host_, Timestamp::now());
+  mark(c, e);
   diff_and_keep(c, e);
   out.event(std::move(e));
   ++events_;
   emitted_since_commit_ = true;
+}
+
+void FimSource::mark(const fim::Change& c, Event& e) {
+  if (cfg_.deploy_windows.empty() && cfg_.deploy_users.empty() && !dpkg_) return;
+  const auto at = fim::when_changed(c, std::chrono::system_clock::now());
+  fim::mark_deploy(e, cfg_.deploy_windows, cfg_.deploy_users, at);
+  if (dpkg_) {
+    dpkg_->refresh();
+    fim::mark_packages(e, dpkg_->near(at, c.entry().path));
+  }
 }
 
 void FimSource::on_scan_item(Pipeline& out, ScanItem& item) {
@@ -517,6 +539,11 @@ void FimSource::put_health(Event& h) const {
   add_counter(h, "vigil.health.fim.pending_folded", pending_.folded());
   add_counter(h, "vigil.health.fim.diffs", diffs_);
   add_counter(h, "vigil.health.fim.contents_refused", content_.refused());
+  if (dpkg_) {
+    add_counter(h, "vigil.health.fim.dpkg_lines", dpkg_->lines());
+    add_counter(h, "vigil.health.fim.dpkg_malformed", dpkg_->malformed());
+    add_counter(h, "vigil.health.fim.dpkg_dropped", dpkg_->dropped());
+  }
 }
 
 }  // namespace vigil::agent::pipeline

@@ -17,6 +17,8 @@
 //   runs on the agent's loop.
 // - The baseline is updated with every change reported and written once the spool holds the
 //   events (commit), at most every 30 s, after each full scan and at stop.
+// - Each change is marked in or out of the declared deploy windows and, from dpkg's log, with the
+//   package activity around it (agent/fim/deploy.h, agent/fim/packages.h).
 // - Trees with diff on (default: those in /etc) keep the content of their small text files in
 //   <state_dir>/fim-content (agent/fim/content.h); a change of such a file carries a unified diff.
 #pragma once
@@ -36,6 +38,7 @@
 #include "agent/fim/content.h"
 #include "agent/fim/diff.h"
 #include "agent/fim/handoff.h"
+#include "agent/fim/packages.h"
 #include "agent/fim/pending.h"
 #include "agent/fim/scanner.h"
 #include "agent/fim/watcher.h"
@@ -102,6 +105,8 @@ class FimSource : public Source {
   bool diff_path(std::string_view path) const;
   // A change's diff against the content kept for its previous hash, and its new content kept.
   void diff_and_keep(const fim::Change& c, Event& e);
+  // Deploy window and user, package activity (agent/fim/deploy.h, agent/fim/packages.h).
+  void mark(const fim::Change& c, Event& e);
   // After a full scan: the contents of diffed files not kept yet are kept; the others dropped.
   void refresh_contents();
   void on_scan_item(Pipeline& out, ScanItem& item);
@@ -147,6 +152,9 @@ class FimSource : public Source {
   // Contents of small text files for diffs (<state_dir>/fim-content).
   fim::ContentStore content_;
   uint64_t diffs_{0};
+
+  // dpkg's log, when fim.dpkg_log is set (read on the loop's thread, as changes are marked).
+  std::unique_ptr<fim::DpkgLog> dpkg_{};
 
   // Persistence.
   bool dirty_{false};

@@ -130,6 +130,10 @@ struct FieldId {
   X(file_extension, "file.extension", string)                       \
   X(file_type, "file.type", string)                                 \
   X(file_hash_sha256, "file.hash.sha256", string)                   \
+  X(fim_deploy_window, "vigil.fim.deploy_window", boolean)          \
+  X(fim_deploy_user, "vigil.fim.deploy_user", boolean)              \
+  X(fim_package_activity, "vigil.fim.package_activity", boolean)    \
+  X(fim_package, "vigil.fim.package", string)                       \
   X(rule_name_vi, "vigil.rule.name_vi", string)                     \
   X(check_remediation_vi, "vigil.check.remediation_vi", string)
 

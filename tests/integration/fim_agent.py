@@ -5,8 +5,12 @@ creation, a content change, a mode change, an owner change (as root), a deletion
 `mkdir -p` of a deep path, a file written 1,000 times and a web shell dropped into the tree's
 var/www: each reported once at the collector with its before and after, the burst as one change
 with the final hash, the web shell raising VGL-FIM-0001 (the rule matches web roots anywhere in a
-path). Then the agent is stopped, files change, and it starts again: the changes made while it
-was stopped are reported as changes against the baseline it kept under state_dir.
+path). A deploy window is declared on another day, so the change of var/www/html/index.html
+raises the defacement rule (VGL-FIM-0010); dpkg's log (a file in dpkg.log format written here,
+with one malformed line) shows a package upgraded now whose file list names data/pkgfile.txt, so
+every change is marked as package activity and that one with its package. Then the agent is
+stopped, files change, and it starts again: the changes made while it was stopped are reported as
+changes against the baseline it kept under state_dir.
 
 Usage: fim_agent.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
@@ -40,11 +44,29 @@ try:
     write(f"{www}/index.html", "<h1>Welcome</h1>\n")
     write(f"{data}/editor.swp", "ignored\n")
 
+    write(f"{data}/pkgfile.txt", "from a package\n")
+    # dpkg's log and file lists: fakepkg upgraded now (local time, as dpkg writes it).
+    now_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+    dpkg_log = f"{h.tmp}/dpkg.log"
+    with open(dpkg_log, "w") as f:
+        f.write(f"{now_text} startup archives unpack\n"
+                f"{now_text} upgrade fakepkg:amd64 1.0-1 1.0-2\n"
+                f"{now_text} status half-installed fakepkg:amd64 1.0-1\n"
+                "this line is not dpkg's\n"
+                f"{now_text} status installed fakepkg:amd64 1.0-2\n")
+    os.makedirs(f"{h.tmp}/dpkg-info")
+    with open(f"{h.tmp}/dpkg-info/fakepkg.list", "w") as f:
+        f.write(f"/.\n{data}\n{data}/pkgfile.txt\n")
+    # A deploy window two days from today: every change now is outside it.
+    day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][(time.localtime().tm_wday + 2) % 7]
+
     h.init_collector()
     h.start_collector()
     agent, _ = h.enroll_agent(
         "fim", "raw",
-        top_extra=f'fim: {{interval: 1h, paths: [{{path: "{tree}", realtime: true, ignore: ["*.swp"], diff: true}}]}}\n')
+        top_extra=(f'fim: {{interval: 1h, deploy_windows: ["{day} 00:00-23:59"], deploy_users: [deploy], '
+                   f'dpkg_log: "{dpkg_log}", dpkg_info: "{h.tmp}/dpkg-info", '
+                   f'paths: [{{path: "{tree}", realtime: true, ignore: ["*.swp"], diff: true}}]}}\n'))
     h.start_agent(agent)
     h.wait_for(20, lambda: "first baseline recorded" in h.log_text("fim-agent.log"), "the first baseline")
     h.wait_for(20, lambda: "file integrity: realtime on" in h.log_text("fim-agent.log"), "the watches")
@@ -104,13 +126,16 @@ try:
             f.write(f"burst {i:04d}\n")
             f.flush()
     write(f"{www}/x.php", "<?php system($_GET['c']); ?>\n")
+    write(f"{www}/index.html", "<h1>Hacked by nobody</h1>\n")
+    write(f"{data}/pkgfile.txt", "from a package, upgraded\n")
     write(f"{data}/editor.swp", "still ignored\n")
 
     wanted = [("data/new.txt", "creation"), ("data/keep.txt", "change"), ("data/mode.txt", "change"),
               ("data/gone.txt", "deletion"), ("data/old-name.txt", "deletion"), ("data/new-name.txt", "creation"),
               ("data/deep", "creation"), ("data/deep/a", "creation"), ("data/deep/a/b", "creation"),
               ("data/deep/a/b/c", "creation"), ("data/deep/a/b/c/leaf.txt", "creation"),
-              ("data/burst.txt", "change"), ("var/www/html/x.php", "creation")]
+              ("data/burst.txt", "change"), ("var/www/html/x.php", "creation"),
+              ("var/www/html/index.html", "change"), ("data/pkgfile.txt", "change")]
     if as_root:
         wanted.append(("data/owner.txt", "change"))
     h.wait_for(15, lambda: len(events()) >= len(wanted), f"{len(wanted)} realtime changes")
@@ -150,7 +175,20 @@ try:
     burst = p["data/burst.txt"][0]
     if burst["file"]["hash"]["sha256"] != sha("burst 0999\n"):
         h.fail(f"the burst's event does not carry the final hash: {burst}")
+    # Deploy window and package marks.
+    for e in got:
+        fim = e["vigil"]["fim"]
+        if fim.get("deploy_window") is not False or fim.get("package_activity") is not True or \
+                fim.get("packages") != ["fakepkg:amd64"] or "deploy_user" in fim:
+            h.fail(f"deploy and package marks of {rel(e)}: {fim}")
+    if p["data/pkgfile.txt"][0]["vigil"]["fim"].get("package") != "fakepkg:amd64" or \
+            "package" in keep["vigil"]["fim"]:
+        h.fail(f"the package owning a file: {p['data/pkgfile.txt'][0]['vigil']['fim']}, {keep['vigil']['fim']}")
     shipped = os.path.exists(f"{h.src}/rules/detection/fim.yaml")
+    if shipped:
+        h.wait_for(10, lambda: len(alerts("VGL-FIM-0010")) == 1, "the defacement alert")
+        if www + "/index.html" not in json.dumps(alerts("VGL-FIM-0010")[0]):
+            h.fail(f"the defacement alert does not name the page: {alerts('VGL-FIM-0010')[0]}")
     if shipped:
         h.wait_for(10, lambda: len(alerts("VGL-FIM-0001")) == 1, "the web shell alert")
         shell = alerts("VGL-FIM-0001")[0]
@@ -193,9 +231,10 @@ try:
     h.wait_for(20, lambda: len(health()) >= 4, "the health reports of both runs")
     first_run = health()[1]
     if first_run.get("events", 0) < len(wanted) or first_run.get("watches", 0) < 5 or \
-            first_run.get("rescans", 0) < 1 or "pending_folded" not in first_run or first_run.get("diffs", 0) < 1:
+            first_run.get("rescans", 0) < 1 or "pending_folded" not in first_run or first_run.get("diffs", 0) < 1 or \
+            first_run.get("dpkg_lines", 0) != 5 or first_run.get("dpkg_malformed", 0) != 1:
         h.fail(f"health counters: {first_run}")
     print(f"fim agent: {len(wanted)} realtime changes each reported once (all within {latency:.1f} s), "
-          f"{'the web shell alert, ' if shipped else ''}3 changes made while stopped reported after the restart")
+          f"{'the web shell and defacement alerts, ' if shipped else ''}deploy and package marks, 3 changes made while stopped reported after the restart")
 finally:
     h.close()

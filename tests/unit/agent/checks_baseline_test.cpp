@@ -98,13 +98,16 @@ void build_hardened_services(const RootTree& t) {
   t.file("/etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n");
   t.file("/etc/vigil/agent.yaml",
          "agent:\n  state_dir: /var/lib/vigil\ncollector:\n  addresses: [collector.example.gov.vn:8443]\n"
-         "logs:\n  - {path: /var/log/auth.log, format: syslog}\n",
+         "logs:\n  - {path: /var/log/auth.log, format: syslog}\n"
+         "fim:\n  paths:\n    - {path: /etc}\n    - {path: /var/www/html, ignore: [\"cache/**\"]}\n",
          0640);
+  t.file("/var/lib/vigil/fim.baseline", "vigil-fim-baseline\n", 0600);
   t.file("/var/lib/clamav/daily.cld", "ClamAV-VDB\n");
   // Fresh at the scan time: a modification time after it (today's, when the tests run later than
   // kScanNow) would be "in the future".
   for (const char* f : {"/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
-                        "/var/log/unattended-upgrades/unattended-upgrades.log", "/var/lib/clamav/daily.cld"}) {
+                        "/var/log/unattended-upgrades/unattended-upgrades.log", "/var/lib/clamav/daily.cld",
+                        "/var/lib/vigil/fim.baseline"}) {
     t.touch(f, test::kScanNow - std::chrono::hours(1));
   }
   for (const char* period : {"hourly", "daily", "weekly", "monthly"}) t.dir(std::string("/etc/cron.") + period, 0700);
@@ -426,6 +429,7 @@ TEST_F(Baseline, MisconfiguredTreeFailsExactlyTheChecksItShouldWithEvidence) {
       {"unattended-upgrades-ran", "(10 days ago)"},
       {"os-release-supported", "Debian GNU/Linux 11 (bullseye) (/etc/os-release: ID=debian VERSION_ID=11): security support ended 2026-08-31"},
       {"logs-forwarded", "/etc/vigil/agent.yaml does not exist"},
+      {"fim-active", "/etc/vigil/agent.yaml does not exist"},
       {"antimalware-clamav", "/var/lib/clamav/daily.cld modified"},
       {"ssh-mfa-admin", "AuthenticationMethods not set in /etc/ssh/sshd_config; default 'any'"},
       {"admin-password-max-days", "1 account(s) with password max age above 60 days among sudo, admin, wheel, root: ops (max 90)"},
