@@ -57,9 +57,33 @@ Dispatcher::Dispatcher(ProtoOptions options, std::string host_name, EventSink si
 Dispatcher::~Dispatcher() = default;
 
 flow::StreamCallbacks Dispatcher::stream_callbacks() {
-  return {[this](const flow::StreamKey& k, flow::StreamDir d, uint64_t, std::span<const uint8_t> b) { data(k, d, b); },
-          [this](const flow::StreamKey& k, flow::StreamDir d, uint64_t, uint64_t n) { gap(k, d, n); },
-          [this](const flow::StreamKey& k, flow::StreamEnd) { end(k); }};
+  return {[this](const flow::StreamKey& k, flow::StreamDir d, uint64_t, std::span<const uint8_t> b) {
+            guarded(k, false, [&] { data(k, d, b); });
+          },
+          [this](const flow::StreamKey& k, flow::StreamDir d, uint64_t, uint64_t n) {
+            guarded(k, false, [&] { gap(k, d, n); });
+          },
+          [this](const flow::StreamKey& k, flow::StreamEnd) { guarded(k, true, [&] { end(k); }); }};
+}
+
+template <typename F>
+void Dispatcher::guarded(const flow::StreamKey& key, bool ending, F&& f) {
+  try {
+    f();
+  } catch (const std::exception&) {
+    // A parser fault costs its own stream only: the stream is ignored from then on.
+    ++counters_.parser_faults;
+    auto it = parsers_.find(key);
+    if (it == parsers_.end()) return;
+    if (ending) {
+      parsers_.erase(it);
+      return;
+    }
+    it->second.parser.reset();
+    it->second.unknown = true;
+    std::string().swap(it->second.head[0]);
+    std::string().swap(it->second.head[1]);
+  }
 }
 
 bool Dispatcher::detect(Entry& e, const flow::StreamKey& key) {
@@ -170,6 +194,14 @@ void Dispatcher::udp(const decode::DecodedPacket& p, Timestamp ts) {
     ++counters_.dns_malformed;
     return;
   }
+  try {
+    dns_datagram(p, ts);
+  } catch (const std::exception&) {
+    ++counters_.parser_faults;
+  }
+}
+
+void Dispatcher::dns_datagram(const decode::DecodedPacket& p, Timestamp ts) {
   DnsMessage m;
   DnsError err = DnsError::none;
   const bool ok = parse_dns(p.payload, m, err);

@@ -46,6 +46,11 @@ class Dispatcher {
   void gap(const flow::StreamKey& key, flow::StreamDir dir, uint64_t bytes);
   void end(const flow::StreamKey& key);
   bool detect(Entry& e, const flow::StreamKey& key);
+  // Runs a callback of `key`'s stream; an exception from its parser is counted and ends the
+  // parsing of that stream only.
+  template <typename F>
+  void guarded(const flow::StreamKey& key, bool ending, F&& f);
+  void dns_datagram(const decode::DecodedPacket& p, Timestamp ts);
 
   ProtoOptions options_;
   std::string host_name_;

@@ -66,8 +66,9 @@ Verdict check_request_line(std::string_view buf, size_t cap) {
   }
   if (nl == std::string_view::npos) return buf.size() > cap ? Verdict::bad : Verdict::more;
   line = trim(line);
+  if (line.size() <= i) return Verdict::bad;  // a method and nothing after it
   const size_t last = line.rfind(' ');
-  if (last > i && version_token(line.substr(last + 1))) {
+  if (last != std::string_view::npos && last > i && version_token(line.substr(last + 1))) {
     return trim(line.substr(i + 1, last - i - 1)).empty() ? Verdict::bad : Verdict::ok;
   }
   // No version: HTTP/0.9, or a line of some other protocol that starts with a word like GET.

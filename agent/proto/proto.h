@@ -37,6 +37,7 @@ struct ProtoCounters {
   uint64_t ssh_gave_up = 0;
   uint64_t streams_unknown = 0;  // TCP streams none of the parsers recognised
   uint64_t tls_upgrades = 0;     // plain-text starts that turned into TLS (STARTTLS, CONNECT, 101)
+  uint64_t parser_faults = 0;    // a parser failed unexpectedly: that stream (or datagram) was dropped
 };
 
 struct ProtoOptions {

@@ -222,6 +222,7 @@ void PacketPipeline::put_health(Event& e) const {
   put("vigil.health.proto.ssh_gave_up", pc.ssh_gave_up);
   put("vigil.health.proto.streams_unknown", pc.streams_unknown);
   put("vigil.health.proto.tls_upgrades", pc.tls_upgrades);
+  put("vigil.health.proto.parser_faults", pc.parser_faults);
   put("vigil.health.events.protocol", counters_.protocol_events);
   put("vigil.health.events.flow", counters_.flow_events);
   put("vigil.health.events.anomaly", counters_.anomaly_events);

@@ -2,7 +2,9 @@
 // look-alikes rejected.
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/proto/dispatcher.h"
@@ -387,6 +389,65 @@ TEST(HttpRequestLine, BinaryAfterAValidTransactionGivesUpOnlyThatSide) {
   p->end(Timestamp{2});
   ASSERT_EQ(h.events.size(), 1u);
   EXPECT_EQ(h.counters.http_gave_up, 1u);
+}
+
+}  // namespace
+}  // namespace vigil::agent::proto
+
+namespace vigil::agent::proto {
+namespace {
+
+// A method and nothing after it ("GET \r\n") is not a request line: refused, never a fault, as
+// the first request or as the second on a kept-alive connection (a fuzzing find).
+TEST(HttpRequestLine, AMethodWithoutATargetIsRefusedNotAFault) {
+  for (bool second : {false, true}) {
+    std::vector<Event> events;
+    Dispatcher d(ProtoOptions{}, "h", [&](Event&& e) { events.push_back(std::move(e)); });
+    auto cb = d.stream_callbacks();
+    flow::StreamKey key{*IpAddress::parse("10.0.0.1"), *IpAddress::parse("10.0.0.2"), 51000, 80, 0};
+    auto send = [&](StreamDir dir, std::string_view s) {
+      cb.data(key, dir, 0, {reinterpret_cast<const uint8_t*>(s.data()), s.size()});
+    };
+    if (second) {
+      send(StreamDir::to_server, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+      send(StreamDir::to_client, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    }
+    send(StreamDir::to_server, "GET ");
+    send(StreamDir::to_server, "\r\n");
+    cb.end(key, flow::StreamEnd::fin);
+    EXPECT_EQ(d.counters().parser_faults, 0u) << second;
+    EXPECT_EQ(events.size(), second ? 1u : 0u);
+  }
+}
+
+// A parser that fails unexpectedly (here: the sink throws on its first event) costs its own
+// stream only: counted, that stream ignored from then on, the next stream parsed as ever.
+TEST(ProtoDispatcherFaults, AFaultingParserLosesItsOwnStreamOnly) {
+  std::vector<Event> events;
+  bool fail = true;
+  Dispatcher d(ProtoOptions{}, "h", [&](Event&& e) {
+    if (std::exchange(fail, false)) throw std::runtime_error("sink failed");
+    events.push_back(std::move(e));
+  });
+  auto cb = d.stream_callbacks();
+  auto run = [&](uint16_t port) {
+    flow::StreamKey key{*IpAddress::parse("10.0.0.1"), *IpAddress::parse("10.0.0.2"), port, 80, 0};
+    auto send = [&](StreamDir dir, std::string_view s) {
+      cb.data(key, dir, 0, {reinterpret_cast<const uint8_t*>(s.data()), s.size()});
+    };
+    send(StreamDir::to_server, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+    send(StreamDir::to_client, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    send(StreamDir::to_server, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+    send(StreamDir::to_client, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    cb.end(key, flow::StreamEnd::fin);
+  };
+  run(51000);
+  EXPECT_EQ(d.counters().parser_faults, 1u);
+  EXPECT_TRUE(events.empty());  // the rest of the faulting stream is not parsed
+  EXPECT_EQ(d.open_parsers(), 0u);
+  run(51001);
+  EXPECT_EQ(events.size(), 2u);
+  EXPECT_EQ(d.counters().parser_faults, 1u);
 }
 
 }  // namespace
