@@ -11,19 +11,19 @@ namespace vigil::agent::proto {
 
 namespace {
 
-constexpr int kMaxHops = 128;
+constexpr int kMaxHops = 32;  // pointers followed in one name
 constexpr size_t kMaxAnswers = 64;
 constexpr size_t kMaxTcpMessage = 65535 + 2;
 
 inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 
 // Reads the name at `pos` (advanced past it, not past a pointer's target). Pointers may go either
-// way; a loop is a pointer met twice, or more than kMaxHops of them.
-bool read_name(std::span<const uint8_t> msg, size_t& pos, std::string& out, DnsError& err) {
+// way; a loop is met as more than kMaxHops of them in one name. `budget` is what the message has
+// left of pointer hops in all (a hostile message cannot make every name walk a long chain).
+bool read_name(std::span<const uint8_t> msg, size_t& pos, std::string& out, DnsError& err, size_t& budget) {
   out.clear();
   size_t p = pos;
   bool jumped = false;
-  uint16_t seen[kMaxHops];
   int hops = 0;
   size_t length = 0;
   for (;;) {
@@ -37,14 +37,14 @@ bool read_name(std::span<const uint8_t> msg, size_t& pos, std::string& out, DnsE
         err = DnsError::truncated;
         return false;
       }
-      const auto target = static_cast<uint16_t>(((l & 0x3F) << 8) | msg[p + 1]);
+      const size_t target = (static_cast<size_t>(l & 0x3F) << 8) | msg[p + 1];
       if (!jumped) pos = p + 2;
       jumped = true;
-      if (target == p || hops == kMaxHops || std::find(seen, seen + hops, target) != seen + hops) {
+      if (target == p || ++hops > kMaxHops || budget == 0) {
         err = DnsError::pointer_loop;
         return false;
       }
-      seen[hops++] = target;
+      --budget;
       p = target;
       continue;
     }
@@ -72,8 +72,45 @@ bool read_name(std::span<const uint8_t> msg, size_t& pos, std::string& out, DnsE
       if (c > 0x20 && c < 0x7f && c != '.' && c != '\\') {
         out += static_cast<char>(c);
       } else {
-        out += fmt::format("\\{:03d}", c);
+        const char escaped[4] = {'\\', static_cast<char>('0' + c / 100), static_cast<char>('0' + c / 10 % 10),
+                                 static_cast<char>('0' + c % 10)};
+        out.append(escaped, 4);
       }
+    }
+    p += 1 + l;
+  }
+}
+
+// Steps over the name at `pos` without following its pointer (a pointer ends a name in place):
+// for the records that are not kept.
+bool skip_name(std::span<const uint8_t> msg, size_t& pos, DnsError& err) {
+  size_t p = pos;
+  for (size_t length = 0;;) {
+    if (p >= msg.size()) {
+      err = DnsError::truncated;
+      return false;
+    }
+    const uint8_t l = msg[p];
+    if ((l & 0xC0) == 0xC0) {
+      if (p + 1 >= msg.size()) {
+        err = DnsError::truncated;
+        return false;
+      }
+      pos = p + 2;
+      return true;
+    }
+    if ((l & 0xC0) != 0) {
+      err = DnsError::bad_name;
+      return false;
+    }
+    if (l == 0) {
+      pos = p + 1;
+      return true;
+    }
+    length += l + 1u;
+    if (length > 255) {
+      err = DnsError::bad_name;
+      return false;
     }
     p += 1 + l;
   }
@@ -114,12 +151,13 @@ uint16_t key_tag(const uint8_t* p, size_t len) {
 
 // The rdata of one record in presentation form (names without their trailing dot); nothing when
 // the rdata does not fit its type (the record is then shown in the generic form).
-std::optional<std::string> rdata_text(std::span<const uint8_t> msg, uint16_t type, size_t at, size_t len) {
+std::optional<std::string> rdata_text(std::span<const uint8_t> msg, uint16_t type, size_t at, size_t len,
+                                      size_t& budget) {
   DnsError ignored = DnsError::none;
   const uint8_t* d = msg.data() + at;
   const size_t end = at + len;
   auto name_at = [&](size_t p, std::string& name) {
-    return read_name(msg, p, name, ignored) && p <= end ? p : size_t{0};
+    return read_name(msg, p, name, ignored, budget) && p <= end ? p : size_t{0};
   };
   std::string name, name2;
   switch (type) {
@@ -279,9 +317,10 @@ bool parse_sections(std::span<const uint8_t> msg, DnsMessage& out, DnsError& err
   const uint16_t counts[] = {be16(h + 6), be16(h + 8), be16(h + 10)};
   size_t pos = 12;
   std::string name;
+  size_t budget = msg.size() / 2 + 64;  // pointer hops for the whole message
   section = DnsSection::question;
   for (uint16_t q = 0; q < out.questions; ++q) {
-    if (!read_name(msg, pos, name, error)) return false;
+    if (!(q == 0 ? read_name(msg, pos, name, error, budget) : skip_name(msg, pos, error))) return false;
     if (pos + 4 > msg.size()) {
       error = DnsError::truncated;
       return false;
@@ -297,7 +336,9 @@ bool parse_sections(std::span<const uint8_t> msg, DnsMessage& out, DnsError& err
   for (size_t s = 0; s < 3; ++s) {
     section = kSections[s];
     for (uint16_t i = 0; i < counts[s]; ++i) {
-      if (!read_name(msg, pos, name, error)) return false;
+      // Only the answers that are kept need their owner's name; the others are stepped over.
+      const bool keep = section == DnsSection::answer && out.answers.size() < kMaxAnswers;
+      if (!(keep ? read_name(msg, pos, name, error, budget) : skip_name(msg, pos, error))) return false;
       if (pos + 10 > msg.size()) {
         error = DnsError::truncated;
         return false;
@@ -310,13 +351,13 @@ bool parse_sections(std::span<const uint8_t> msg, DnsMessage& out, DnsError& err
         error = DnsError::truncated;
         return false;
       }
-      if (section == DnsSection::answer && out.answers.size() < kMaxAnswers) {
+      if (keep) {
         DnsAnswer& a = out.answers.emplace_back();
         a.name = name;
         a.type = type;
         a.rclass = be16(rr + 2);
         a.ttl = be32(rr + 4);
-        auto text = rdata_text(msg, type, pos, rdlen);
+        auto text = rdata_text(msg, type, pos, rdlen, budget);
         a.data = text ? std::move(*text) : generic_rdata(msg.data() + pos, rdlen, true);
         if (type == 1 && rdlen == 4) a.address = IpAddress::v4_bytes(msg.data() + pos);
         if (type == 28 && rdlen == 16) a.address = IpAddress::v6_bytes(msg.data() + pos);

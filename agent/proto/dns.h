@@ -1,9 +1,10 @@
 // DNS messages (RFC 1035) over UDP and TCP: the header (op code, flags, response code), the
 // question and the answer section as ECS answer objects {name, type, class, ttl, data}, and the
 // additional section's EDNS OPT record (the DO bit). Names follow compression pointers in either
-// direction, at most 128 hops and never through the same pointer twice (a loop is malformed), at
-// most 255 bytes; unprintable bytes are escaped as \DDD. A fault after the answer section (a
-// damaged authority or additional section) keeps the question and the answers.
+// direction, at most 32 in one name and half the message's size in all (a loop, or a chain meant
+// to cost time, is malformed), at most 255 bytes; unprintable bytes are escaped as \DDD. Records
+// that are not kept are stepped over without reading their names. A fault after the answer
+// section (a damaged authority or additional section) keeps the question and the answers.
 #pragma once
 
 #include <cstdint>

@@ -213,6 +213,35 @@ TEST(DnsMessage, ForwardPointersAreFollowedLoopsAreNot) {
   EXPECT_EQ(str_of(e, "vigil.dns.error_section"), "question");
 }
 
+TEST(DnsMessage, LongPointerChainsAreRefusedAndUnkeptRecordsAreNotFollowed) {
+  // A chain of pointers, each to the next, ending at a name: 40 hops is past the cap of a name.
+  auto chained = [](int hops) {
+    Msg m(6, 0x81, 0x80, 1, 0, 0, 0);
+    const auto first = static_cast<uint16_t>(m.b.size());
+    for (int i = 0; i < hops; ++i) m.ptr(static_cast<uint16_t>(first + 2 * (i + 1)));
+    m.name("deep.example.vn");
+    return m;
+  };
+  DnsMessage parsed;
+  DnsError err = DnsError::none;
+  // 20 hops: read (the question's type and class are the chain's next bytes: only the name matters).
+  EXPECT_TRUE(parse_dns(chained(20).span(), parsed, err)) << dns_error_name(err);
+  EXPECT_EQ(parsed.qname, "deep.example.vn");
+  DnsMessage p2;
+  EXPECT_FALSE(parse_dns(chained(40).span(), p2, err));
+  EXPECT_EQ(err, DnsError::pointer_loop);
+
+  // 2,000 authority records whose owners point at the question: stepped over, not followed, and
+  // the message is whole.
+  Msg many(7, 0x81, 0x80, 1, 1, 2000, 0);
+  many.question("a.vn", 1);
+  many.ptr(12).rr(1, 1, 60, bytes({192, 0, 2, 1}));
+  for (int i = 0; i < 2000; ++i) many.ptr(12).rr(2, 1, 60, bytes({0xC0, 12}));
+  DnsMessage p3;
+  EXPECT_TRUE(parse_dns(many.span(), p3, err)) << dns_error_name(err);
+  EXPECT_EQ(p3.answers.size(), 1u);
+}
+
 TEST(DnsMessage, ADamagedAdditionalSectionKeepsTheQuestionAndTheAnswers) {
   Msg m(9, 0x81, 0x80, 1, 2, 0, 2);
   m.question("dichvucong.gov.vn", 1);
