@@ -210,20 +210,36 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   }
   // File integrity (fim:), its baseline under state_dir; off without trees.
   std::unique_ptr<pipeline::FimSource> fim;
-  if (cfg.fim.enabled()) {
+  auto start_fim = [&] {
+    if (!cfg.fim.enabled()) return;
     fim = std::make_unique<pipeline::FimSource>(
         cfg.fim, (fs::path(cfg.agent.state_dir) / pipeline::FimSource::kBaselineName).string(), host);
     size_t realtime = std::count_if(cfg.fim.paths.begin(), cfg.fim.paths.end(), [](const FimPath& p) { return p.realtime; });
     log->info("file integrity: {} trees ({} in realtime), full scan every {} s", cfg.fim.paths.size(), realtime,
               std::chrono::duration_cast<std::chrono::seconds>(cfg.fim.interval).count());
     fim->start();
-  }
+  };
+  start_fim();
   std::vector<pipeline::Source*> sources;
   for (auto& c : captures) sources.push_back(c.get());
   sources.push_back(&logs);
   sources.push_back(&inbox);
   sources.push_back(&scans);
   if (fim) sources.push_back(fim.get());
+  // fim: changed by a reload: the source is rebuilt on the baseline it kept (a tree still watched
+  // keeps its baseline, one added is baselined silently, one removed dropped). What it reported is
+  // made durable first, so that the baseline written as it stops holds it.
+  auto restart_fim = [&] {
+    if (fim) {
+      if (auto synced = spool.sync()) fim->commit(*synced);
+      fim->stop();
+      std::erase(sources, static_cast<pipeline::Source*>(fim.get()));
+      fim.reset();
+    }
+    log->info("file integrity: fim changed; restarting on the kept baseline{}", cfg.fim.enabled() ? "" : " (now off)");
+    start_fim();
+    if (fim) sources.push_back(fim.get());
+  };
 
   ShipperOptions sh;
   sh.addresses = cfg.collector.addresses;
@@ -269,6 +285,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
       log->info("log level {}", cfg.logging.level);
     }
     if (plan.logs_changed) logs.apply();
+    if (plan.fim_changed) restart_fim();
     load_rules(pipe, cfg, bundles, *log);  // the rule files may have changed even where their paths did not
     scans.load();
     log->info("SIGHUP: configuration reloaded ({} log inputs; {} setting(s) waiting for a restart)", cfg.logs.size(),
@@ -314,6 +331,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
     }
     cfg = std::move(plan.applied);
     if (plan.logs_changed) logs.apply();
+    if (plan.fim_changed) restart_fim();
     for (const auto& d : loaded->diagnostics.items()) log->warn("{}", d.to_string());
     pipe.set_rules(loaded->set);
     log->info("{} rules loaded from {} files (version {}) with group {}'s bundle version {}",

@@ -249,6 +249,11 @@ void read_fim(YamlReader& r, const YAML::Node& n, FimSection& out) {
   if (auto v = m.get("package_window")) {
     r.read_duration(v, out.package_window, m.path("package_window"), 1min, 24h);
   }
+  if (auto v = m.get("audit_log")) {
+    // "" turns attribution off.
+    if (std::string s; r.read(v, s, m.path("audit_log"))) out.audit_log = s.empty() ? s : r.resolve(s).string();
+  }
+  if (auto v = m.get("audit_window")) r.read_duration(v, out.audit_window, m.path("audit_window"), 1s, 60s);
   if (auto v = m.get("paths")) {
     if (!v.IsSequence()) {
       r.error(v, fmt::format("{}: expected a list of trees ({{path: DIR, recursive: true, realtime: true, ignore: "
@@ -454,7 +459,6 @@ ConfigReload plan_reload(const AgentConfig& running, const AgentConfig& loaded) 
   restart_if(loaded.capture != running.capture, "capture");
   restart_if(loaded.flows != running.flows, "flows");
   restart_if(loaded.spool != running.spool, "spool");
-  restart_if(loaded.fim != running.fim, "fim");
   restart_if(loaded.policies.run != running.policies.run, "policies.run");
   restart_if(loaded.policies.full_report_interval != running.policies.full_report_interval,
              "policies.full_report_interval");
@@ -470,6 +474,8 @@ ConfigReload plan_reload(const AgentConfig& running, const AgentConfig& loaded) 
   if (loaded.policies.inbox == loaded.agent.state_dir + "/inbox") p.inbox = running.policies.inbox;
   r.policies_changed = p != running.policies;
   a.policies = p;
+  r.fim_changed = loaded.fim != running.fim;
+  a.fim = loaded.fim;
   r.logging_changed = loaded.logging.level != running.logging.level;
   a.logging = loaded.logging;
   return r;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/fim/audit.h"
 #include "agent/fim/deploy.h"
 #include "agent/fim/packages.h"
 #include "agent/fim/scanner.h"
@@ -127,6 +128,10 @@ struct FimSection {
   std::string dpkg_log{fim::kDefaultDpkgLog};
   std::string dpkg_info{fim::kDefaultDpkgInfo};
   std::chrono::milliseconds package_window{10min};
+  // Who changed a file (agent/fim/audit.h): the audit log's events naming the file within
+  // audit_window of the change. audit_log "": no attribution.
+  std::string audit_log{fim::kDefaultAuditLog};
+  std::chrono::milliseconds audit_window{5s};
 
   bool enabled() const { return !paths.empty(); }
   bool operator==(const FimSection&) const = default;
@@ -150,9 +155,9 @@ struct AgentConfig {
 // rules, policies except run and full_report_interval, logging.level, agent.health_interval);
 // the other settings keep their running values and, where the file changed them, are named in
 // `needs_restart` (state_dir, the identity and spool under it, the user, captures whose
-// privileges are gone, the collector connection, flows, spool, queues, fim: its trees are
-// baselined and watched at start; a tree added by a restart is baselined silently, one removed is
-// dropped from the baseline).
+// privileges are gone, the collector connection, flows, spool, queues). fim changes in flight too
+// (`fim_changed`): its source is rebuilt on the baseline it kept, so a tree still watched keeps its
+// baseline, one added is baselined silently, one removed is dropped from the baseline.
 struct ConfigReload {
   AgentConfig applied;
   std::vector<std::string> needs_restart;
@@ -160,6 +165,7 @@ struct ConfigReload {
   bool rules_changed = false;
   bool policies_changed = false;
   bool logging_changed = false;
+  bool fim_changed = false;
 };
 ConfigReload plan_reload(const AgentConfig& running, const AgentConfig& loaded);
 

@@ -12,7 +12,7 @@
 // scan is placed when it happened, not when it was found):
 //   vigil.fim.deploy_window: true|false  when fim.deploy_windows is not empty
 //   vigil.fim.deploy_user:   true|false  when fim.deploy_users is not empty and the event names its
-//                                         user.name (attribution, e.g. from auditd; not built yet)
+//                                         user.name (attribution from auditd, agent/fim/audit.h)
 #pragma once
 
 #include <array>

@@ -1,8 +1,6 @@
 #include "agent/fim/packages.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <ctime>
@@ -77,38 +75,15 @@ std::vector<std::string> list_candidates(std::string_view path) {
 
 }  // namespace
 
-DpkgLog::DpkgLog(Options options) : opt_(std::move(options)) {}
+DpkgLog::DpkgLog(Options options)
+    : opt_(std::move(options)),
+      log_(FollowedLog::Options{opt_.log, kFirstRead, kMaxLine}, [this](std::string_view l) { line(l); },
+           [this] {
+             ++lines_;
+             ++malformed_;
+           }) {}
 
-void DpkgLog::feed(std::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    std::string_view piece = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
-    if (skipping_) {
-      if (nl != std::string_view::npos) skipping_ = false;
-      continue;
-    }
-    if (partial_.size() + piece.size() > kMaxLine) {
-      ++lines_;
-      ++malformed_;
-      partial_.clear();
-      skipping_ = nl == std::string_view::npos;
-      continue;
-    }
-    if (nl == std::string_view::npos) {
-      partial_.append(piece);
-      break;
-    }
-    if (partial_.empty()) {
-      line(piece);
-    } else {
-      partial_.append(piece);
-      line(partial_);
-      partial_.clear();
-    }
-  }
-}
+void DpkgLog::feed(std::string_view text) { log_.feed(text); }
 
 void DpkgLog::line(std::string_view l) {
   if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
@@ -160,55 +135,7 @@ void DpkgLog::add(int64_t at, std::string_view package) {
   records_.push_back(Record{at, at, std::string(package)});
 }
 
-uint64_t DpkgLog::read_from(const std::string& file, uint64_t offset) {
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return offset;
-  char buf[64 * 1024];
-  if (::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
-    ::close(fd);
-    return offset;
-  }
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    feed(std::string_view(buf, static_cast<size_t>(n)));
-    offset += static_cast<uint64_t>(n);
-  }
-  ::close(fd);
-  return offset;
-}
-
-void DpkgLog::refresh() {
-  if (opt_.log.empty()) return;
-  struct stat st {};
-  if (::stat(opt_.log.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (!opened_) {
-    opened_ = true;
-    inode_ = st.st_ino;
-    offset_ = 0;
-    if (size > kFirstRead) {
-      offset_ = size - kFirstRead;
-      skipping_ = true;  // the first line read is cut: skip to its end
-    }
-  } else if (st.st_ino != inode_) {
-    // Rotated: the rest of the old file first, when it is <log>.1.
-    struct stat old {};
-    const std::string rotated = opt_.log + ".1";
-    if (::stat(rotated.c_str(), &old) == 0 && old.st_ino == inode_ && static_cast<uint64_t>(old.st_size) > offset_) {
-      read_from(rotated, offset_);
-    }
-    partial_.clear();
-    skipping_ = false;
-    inode_ = st.st_ino;
-    offset_ = 0;
-  } else if (size < offset_) {
-    partial_.clear();  // truncated in place
-    skipping_ = false;
-    offset_ = 0;
-  }
-  if (size > offset_) offset_ = read_from(opt_.log, offset_);
-}
+void DpkgLog::refresh() { log_.refresh(); }
 
 bool DpkgLog::list_names(const std::string& package, std::string_view path) const {
   if (opt_.info_dir.empty()) return false;

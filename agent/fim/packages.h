@@ -12,7 +12,7 @@
 //
 // The log is read from where the last read stopped (at start, its last 8 MiB), each time a change
 // is marked; when it was rotated, the rest of the old file is read from `<log>.1` (same inode)
-// before the new one. What is kept is bounded: one record per package and burst (lines of a
+// before the new one (agent/fim/follow.h). What is kept is bounded: one record per package and burst (lines of a
 // package less than a minute apart fold into one), at most kMaxRecords, the oldest dropped first
 // (counted).
 //
@@ -23,8 +23,6 @@
 //                                           (<dpkg_info>/<package>.list) names the file
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -32,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/fim/follow.h"
 #include "common/event/event.h"
 
 namespace vigil::agent::fim {
@@ -61,6 +60,8 @@ class DpkgLog {
   };
 
   explicit DpkgLog(Options options);
+  DpkgLog(const DpkgLog&) = delete;  // its reader calls back into it
+  DpkgLog& operator=(const DpkgLog&) = delete;
 
   // Reads what was appended to the log since the last call.
   void refresh();
@@ -84,17 +85,11 @@ class DpkgLog {
 
   void line(std::string_view l);
   void add(int64_t at, std::string_view package);
-  // Reads `file` from `offset` to its end (through feed()); returns the new offset.
-  uint64_t read_from(const std::string& file, uint64_t offset);
   bool list_names(const std::string& package, std::string_view path) const;
 
   Options opt_;
   std::deque<Record> records_{};
-  std::string partial_{};
-  bool skipping_{false};  // inside a line past kMaxLine
-  bool opened_{false};
-  ino_t inode_{0};
-  uint64_t offset_{0};
+  FollowedLog log_;
   uint64_t lines_{0};
   uint64_t malformed_{0};
   uint64_t dropped_{0};

@@ -3,6 +3,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "agent/fim/deploy.h"
@@ -53,6 +54,9 @@ FimSource::FimSource(const FimSection& fim, std::string baseline_file, std::stri
     dpkg_ = std::make_unique<fim::DpkgLog>(fim::DpkgLog::Options{
         cfg_.dpkg_log, cfg_.dpkg_info, std::chrono::duration_cast<std::chrono::seconds>(cfg_.package_window)});
   }
+  if (!cfg_.audit_log.empty()) {
+    audit_ = std::make_unique<fim::AuditLog>(fim::AuditLog::Options{cfg_.audit_log, cfg_.audit_window});
+  }
   for (const auto& p : cfg_.paths) {
     if (p.realtime) realtime_roots_.push_back(fim::Root{fim::normalize_root(p.path), p.recursive, p.ignore});
   }
@@ -82,6 +86,17 @@ void FimSource::start() {
     log->info("file integrity: {} lines of {} read ({} malformed); package activity within {} s of a change is marked",
               dpkg_->lines(), cfg_.dpkg_log, dpkg_->malformed(),
               std::chrono::duration_cast<std::chrono::seconds>(cfg_.package_window).count());
+  }
+  if (audit_) {
+    read_audit();
+    if (audit_->error() == 0 && !fs::exists(cfg_.audit_log, ec)) {
+      log->info("file integrity: no audit log at {} (yet); changes are attributed to users once auditd writes it",
+                cfg_.audit_log);
+    } else if (audit_->error() == 0) {
+      log->info("file integrity: {} lines of {} read ({} malformed); changes are attributed to the users the audit "
+                "log names for them within {} ms (best effort)",
+                audit_->lines(), cfg_.audit_log, audit_->malformed(), cfg_.audit_window.count());
+    }
   }
   if (!realtime_roots_.empty() && watcher_.fd() < 0) {
     log->warn("file integrity: inotify is unavailable; the realtime trees are checked by the scheduled scan only");
@@ -282,9 +297,24 @@ void FimSource::emit(Pipeline& out, const fim::Change& c) {
   emitted_since_commit_ = true;
 }
 
+void FimSource::read_audit() {
+  next_audit_read_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  if (audit_->refresh() || audit_error_logged_) return;
+  audit_error_logged_ = true;
+  logging::get("fim")->warn(
+      "file integrity: cannot read the audit log {}: {}; changes are not attributed to users (the agent needs "
+      "to be able to read it: auditd.conf log_group, or fim.audit_log: \"\" to say so)",
+      cfg_.audit_log, std::strerror(audit_->error()));
+}
+
 void FimSource::mark(const fim::Change& c, Event& e) {
-  if (cfg_.deploy_windows.empty() && cfg_.deploy_users.empty() && !dpkg_) return;
   const auto at = fim::when_changed(c, std::chrono::system_clock::now());
+  if (audit_) {
+    // Read again first: the change's own records may have been written a moment ago.
+    read_audit();
+    if (auto who = audit_->near(at, c.entry().path)) fim::mark_attribution(e, *who);
+  }
+  if (cfg_.deploy_windows.empty() && cfg_.deploy_users.empty() && !dpkg_) return;
   fim::mark_deploy(e, cfg_.deploy_windows, cfg_.deploy_users, at);
   if (dpkg_) {
     dpkg_->refresh();
@@ -455,6 +485,7 @@ size_t FimSource::poll(Pipeline& out) {
   }
   if (pending_.take_full_rescan()) scan_requested_ = true;
   auto now = std::chrono::steady_clock::now();
+  if (audit_ && now >= next_audit_read_) read_audit();  // a little at a time, not all at the next change
   if (!scanning_ && (scan_requested_ || now >= next_scan_)) {
     // The scan compares with the baseline as it stands; realtime changes meanwhile go on top.
     if (!overlay_.empty() && have_baseline_) {
@@ -543,6 +574,12 @@ void FimSource::put_health(Event& h) const {
     add_counter(h, "vigil.health.fim.dpkg_lines", dpkg_->lines());
     add_counter(h, "vigil.health.fim.dpkg_malformed", dpkg_->malformed());
     add_counter(h, "vigil.health.fim.dpkg_dropped", dpkg_->dropped());
+  }
+  if (audit_) {
+    add_counter(h, "vigil.health.fim.audit_lines", audit_->lines());
+    add_counter(h, "vigil.health.fim.audit_malformed", audit_->malformed());
+    add_counter(h, "vigil.health.fim.audit_joined", audit_->joined());
+    add_counter(h, "vigil.health.fim.audit_dropped", audit_->dropped());
   }
 }
 

@@ -4,8 +4,8 @@
 // - The baseline lives in <state_dir>/fim.baseline (agent/fim/baseline.h, written atomically). At
 //   start a scan compares the trees with it, so what changed while the agent was stopped is
 //   reported as changes; with no baseline yet, the first scan records one silently (its size
-//   logged). A tree that is new to the baseline (a restart with another fim.paths) is recorded
-//   silently too; entries of a tree no longer configured are dropped.
+//   logged). A tree that is new to the baseline (a restart or reload with another fim.paths) is
+//   recorded silently too; entries of a tree no longer configured are dropped.
 // - A full scan runs at start and every fim.interval on a worker thread of its own, in quick mode
 //   (a file whose size, times, inode, mode and owner match the baseline keeps its hash unread);
 //   what it finds comes back through a bounded hand-off, a slice per pass of the agent's loop.
@@ -17,8 +17,14 @@
 //   runs on the agent's loop.
 // - The baseline is updated with every change reported and written once the spool holds the
 //   events (commit), at most every 30 s, after each full scan and at stop.
-// - Each change is marked in or out of the declared deploy windows and, from dpkg's log, with the
-//   package activity around it (agent/fim/deploy.h, agent/fim/packages.h).
+// - Each change is attributed, best effort, to the user and process the audit log names for its
+//   path at its time (agent/fim/audit.h), then marked in or out of the declared deploy windows
+//   and by a deploy user or not, and, from dpkg's log, with the package activity around it
+//   (agent/fim/deploy.h, agent/fim/packages.h). The audit log is read every second and again
+//   just before each change is joined; a change is never held back for it: a realtime change
+//   is looked at 200 ms after its last notification at the earliest (agent/fim/pending.h), and
+//   auditd writes an event's records as the system call returns, so they are in the log by then
+//   (under an audit backlog they may not be: that change carries no attribution).
 // - Trees with diff on (default: those in /etc) keep the content of their small text files in
 //   <state_dir>/fim-content (agent/fim/content.h); a change of such a file carries a unified diff.
 #pragma once
@@ -34,6 +40,7 @@
 #include <vector>
 
 #include "agent/config/agent_config.h"
+#include "agent/fim/audit.h"
 #include "agent/fim/baseline.h"
 #include "agent/fim/content.h"
 #include "agent/fim/diff.h"
@@ -105,7 +112,8 @@ class FimSource : public Source {
   bool diff_path(std::string_view path) const;
   // A change's diff against the content kept for its previous hash, and its new content kept.
   void diff_and_keep(const fim::Change& c, Event& e);
-  // Deploy window and user, package activity (agent/fim/deploy.h, agent/fim/packages.h).
+  // Who (agent/fim/audit.h), then deploy window and user, package activity (agent/fim/deploy.h,
+  // agent/fim/packages.h).
   void mark(const fim::Change& c, Event& e);
   // After a full scan: the contents of diffed files not kept yet are kept; the others dropped.
   void refresh_contents();
@@ -155,6 +163,11 @@ class FimSource : public Source {
 
   // dpkg's log, when fim.dpkg_log is set (read on the loop's thread, as changes are marked).
   std::unique_ptr<fim::DpkgLog> dpkg_{};
+  // The audit log, when fim.audit_log is set (read on the loop's thread).
+  std::unique_ptr<fim::AuditLog> audit_{};
+  std::chrono::steady_clock::time_point next_audit_read_{};
+  bool audit_error_logged_{false};
+  void read_audit();
 
   // Persistence.
   bool dirty_{false};

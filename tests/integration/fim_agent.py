@@ -8,15 +8,21 @@ with the final hash, the web shell raising VGL-FIM-0001 (the rule matches web ro
 path). A deploy window is declared on another day, so the change of var/www/html/index.html
 raises the defacement rule (VGL-FIM-0010); dpkg's log (a file in dpkg.log format written here,
 with one malformed line) shows a package upgraded now whose file list names data/pkgfile.txt, so
-every change is marked as package activity and that one with its package. Then the agent is
+every change is marked as package activity and that one with its package. The audit log (a file in
+audit.log format written here, with one malformed line) names who wrote index.html at that moment:
+that change alone carries user.id, user.name, process.executable and vigil.fim.attribution, and
+is marked as not by a deploy user. Then the agent is
 stopped, files change, and it starts again: the changes made while it was stopped are reported as
-changes against the baseline it kept under state_dir.
+changes against the baseline it kept under state_dir. Last, fim: is changed and the agent gets
+SIGHUP: a tree still watched keeps its baseline, a new one is baselined silently, one removed is
+no longer reported; a broken fim: on the next SIGHUP leaves the running one in place.
 
 Usage: fim_agent.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
 import hashlib
 import json
 import os
+import signal
 import sqlite3
 import time
 
@@ -57,6 +63,23 @@ try:
     os.makedirs(f"{h.tmp}/dpkg-info")
     with open(f"{h.tmp}/dpkg-info/fakepkg.list", "w") as f:
         f.write(f"/.\n{data}\n{data}/pkgfile.txt\n")
+    audit_log = f"{h.tmp}/audit.log"
+    with open(audit_log, "w") as f:
+        f.write("type=DAEMON_START msg=audit(1700000000.000:1): op=start ver=3.0.9 format=enriched res=success\n"
+                "not an audit record\n")
+
+    def audit_write(path, serial):
+        """The records auditd writes for vim opening `path` for writing, now (ENRICHED format)."""
+        stamp = f"msg=audit({time.time():.3f}:{serial})"
+        with open(audit_log, "a") as f:
+            f.write(f"type=SYSCALL {stamp}: arch=c000003e syscall=257 success=yes exit=3 a0=ffffff9c items=2 "
+                    f"ppid=700 pid=812 auid=1001 uid=33 gid=33 euid=33 ses=3 comm=\"vim\" exe=\"/usr/bin/vim\" "
+                    f"key=\"vigil-fim\"\x1dARCH=x86_64 SYSCALL=openat AUID=\"ann\" UID=\"www-data\"\n"
+                    f"type=CWD {stamp}: cwd=\"{os.path.dirname(path)}\"\n"
+                    f"type=PATH {stamp}: item=0 name=\"{os.path.dirname(path)}/\" nametype=PARENT\n"
+                    f"type=PATH {stamp}: item=1 name=\"{os.path.basename(path)}\" nametype=NORMAL\n"
+                    f"type=EOE {stamp}: \n")
+
     # A deploy window two days from today: every change now is outside it.
     day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][(time.localtime().tm_wday + 2) % 7]
 
@@ -65,7 +88,7 @@ try:
     agent, _ = h.enroll_agent(
         "fim", "raw",
         top_extra=(f'fim: {{interval: 1h, deploy_windows: ["{day} 00:00-23:59"], deploy_users: [deploy], '
-                   f'dpkg_log: "{dpkg_log}", dpkg_info: "{h.tmp}/dpkg-info", '
+                   f'dpkg_log: "{dpkg_log}", dpkg_info: "{h.tmp}/dpkg-info", audit_log: "{audit_log}", '
                    f'paths: [{{path: "{tree}", realtime: true, ignore: ["*.swp"], diff: true}}]}}\n'))
     h.start_agent(agent)
     h.wait_for(20, lambda: "first baseline recorded" in h.log_text("fim-agent.log"), "the first baseline")
@@ -126,6 +149,7 @@ try:
             f.write(f"burst {i:04d}\n")
             f.flush()
     write(f"{www}/x.php", "<?php system($_GET['c']); ?>\n")
+    audit_write(f"{www}/index.html", 4242)
     write(f"{www}/index.html", "<h1>Hacked by nobody</h1>\n")
     write(f"{data}/pkgfile.txt", "from a package, upgraded\n")
     write(f"{data}/editor.swp", "still ignored\n")
@@ -178,9 +202,18 @@ try:
     # Deploy window and package marks.
     for e in got:
         fim = e["vigil"]["fim"]
+        attributed = rel(e) == "var/www/html/index.html"
         if fim.get("deploy_window") is not False or fim.get("package_activity") is not True or \
-                fim.get("packages") != ["fakepkg:amd64"] or "deploy_user" in fim:
+                fim.get("packages") != ["fakepkg:amd64"] or ("deploy_user" in fim) != attributed:
             h.fail(f"deploy and package marks of {rel(e)}: {fim}")
+        if not attributed and ("user" in e or "attribution" in fim or "process" in e):
+            h.fail(f"a change the audit log does not name was attributed: {e}")
+    page = p["var/www/html/index.html"][0]
+    if page.get("user") != {"id": "1001", "name": "ann"} or page.get("process", {}).get("executable") != "/usr/bin/vim" \
+            or page["process"].get("pid") != 812 or page["vigil"]["fim"].get("attribution") != "auditd" or \
+            page["vigil"]["fim"].get("audit_serial") != 4242 or page["vigil"]["fim"].get("audit_user") != "auid" or \
+            page["vigil"]["fim"].get("deploy_user") is not False:
+        h.fail(f"who changed index.html, from the audit log: {page}")
     if p["data/pkgfile.txt"][0]["vigil"]["fim"].get("package") != "fakepkg:amd64" or \
             "package" in keep["vigil"]["fim"]:
         h.fail(f"the package owning a file: {p['data/pkgfile.txt'][0]['vigil']['fim']}, {keep['vigil']['fim']}")
@@ -218,6 +251,53 @@ try:
     if "baseline of" not in h.log_text("fim-agent.log"):
         h.fail("the agent did not read its kept baseline")
 
+    # --- fim: changed by a reload (SIGHUP) ---------------------------------------------------------
+    # The trees become data/ (inside the old tree: its baseline is kept) and tree2 (new: baselined
+    # silently); var/www is no longer watched.
+    tree2 = f"{h.tmp}/tree2"
+    write(f"{tree2}/site/page.html", "page before\n")
+    write(f"{tree2}/site/other.html", "other\n")
+    cfg_path = f"{agent}/agent.yaml"
+    with open(cfg_path) as f:
+        cfg_text = f.read()
+    old_paths = f'paths: [{{path: "{tree}", realtime: true, ignore: ["*.swp"], diff: true}}]'
+    if old_paths not in cfg_text:
+        h.fail(f"agent.yaml has no fim paths to change: {cfg_text}")
+    with open(cfg_path, "w") as f:
+        f.write(cfg_text.replace(old_paths, f'paths: [{{path: "{data}", realtime: true, ignore: ["*.swp"]}}, '
+                                             f'{{path: "{tree2}", realtime: true}}]'))
+    before_reload = len(events())
+    realtime_logged = h.log_text("fim-agent.log").count("file integrity: realtime on")
+    h.agents[agent].send_signal(signal.SIGHUP)
+    h.wait_for(20, lambda: "restarting on the kept baseline" in h.log_text("fim-agent.log"), "the fim reload")
+    h.wait_for(20, lambda: h.log_text("fim-agent.log").count("file integrity: realtime on") >= realtime_logged + 2,
+               "the new trees' watches")
+    if "fim changed in" in h.log_text("fim-agent.log"):
+        h.fail("the reload said fim needs a restart")
+    time.sleep(1)
+    write(f"{tree2}/site/page.html", "page after\n")
+    write(f"{data}/keep.txt", "keep after the reload\n")
+    write(f"{www}/index.html", "<h1>no longer watched</h1>\n")
+    h.wait_for(15, lambda: len(events()) >= before_reload + 2, "the changes after the reload")
+    time.sleep(2)
+    reloaded = events()[before_reload:]
+    seen = sorted((e["file"]["path"], e["event"]["type"][0]) for e in reloaded)
+    if seen != sorted([(f"{tree2}/site/page.html", "change"), (f"{data}/keep.txt", "change")]):
+        h.fail(f"after the fim reload: events {seen}")
+    kept = [e for e in reloaded if e["file"]["path"] == f"{data}/keep.txt"][0]
+    if kept["vigil"]["fim"]["previous"]["hash"]["sha256"] != sha("keep after, longer\n"):
+        h.fail(f"the reload lost the kept baseline: {kept}")
+    # A broken fim: section: the running one stays.
+    with open(cfg_path, "w") as f:
+        f.write(cfg_text.replace(old_paths, "paths: [{recursive: true}], interval: 1s"))
+    h.agents[agent].send_signal(signal.SIGHUP)
+    h.wait_for(20, lambda: "is not valid; the agent keeps running" in h.log_text("fim-agent.log"), "the reload error")
+    write(f"{tree2}/site/page.html", "page after the broken reload\n")
+    h.wait_for(15, lambda: len(events()) >= before_reload + 3, "a change after the broken reload")
+    last = events()[-1]
+    if last["file"]["path"] != f"{tree2}/site/page.html" or last["event"]["type"] != ["change"]:
+        h.fail(f"after the broken reload: {last}")
+
     # Its counters (the health report sent at stop).
     h.stop_agent(agent)
 
@@ -232,9 +312,11 @@ try:
     first_run = health()[1]
     if first_run.get("events", 0) < len(wanted) or first_run.get("watches", 0) < 5 or \
             first_run.get("rescans", 0) < 1 or "pending_folded" not in first_run or first_run.get("diffs", 0) < 1 or \
-            first_run.get("dpkg_lines", 0) != 5 or first_run.get("dpkg_malformed", 0) != 1:
+            first_run.get("dpkg_lines", 0) != 5 or first_run.get("dpkg_malformed", 0) != 1 or \
+            first_run.get("audit_lines", 0) != 7 or first_run.get("audit_malformed", 0) != 1 or \
+            first_run.get("audit_joined", 0) != 1 or first_run.get("audit_dropped", 0) != 0:
         h.fail(f"health counters: {first_run}")
     print(f"fim agent: {len(wanted)} realtime changes each reported once (all within {latency:.1f} s), "
-          f"{'the web shell and defacement alerts, ' if shipped else ''}deploy and package marks, 3 changes made while stopped reported after the restart")
+          f"{'the web shell and defacement alerts, ' if shipped else ''}deploy and package marks, who changed index.html from the audit log, 3 changes made while stopped reported after the restart")
 finally:
     h.close()

@@ -255,13 +255,16 @@ TEST(FimConfig, EveryProblemWithItsPosition) {
   EXPECT_NE(e.find("fim.paths[2]"), std::string::npos) << e;  // path missing
 }
 
-TEST(FimConfig, AChangeOfTreesWaitsForARestart) {
+TEST(FimConfig, AChangeOfTreesIsAppliedByAReload) {
   auto a = load_agent_config_string("agent.yaml", std::string(kCollector) + "fim: {paths: [{path: /etc}]}\n");
   auto b = load_agent_config_string("agent.yaml", std::string(kCollector) + "fim: {paths: [{path: /srv}]}\n");
   ASSERT_TRUE(a && b);
   auto plan = plan_reload(a->config, b->config);
-  EXPECT_EQ(plan.needs_restart, (std::vector<std::string>{"fim"}));
-  EXPECT_EQ(plan.applied.fim.paths[0].path, "/etc");
+  EXPECT_TRUE(plan.needs_restart.empty());
+  EXPECT_TRUE(plan.fim_changed);
+  EXPECT_EQ(plan.applied.fim.paths[0].path, "/srv");
+  auto same = plan_reload(a->config, a->config);
+  EXPECT_FALSE(same.fim_changed);
 }
 
 }  // namespace
