@@ -64,6 +64,14 @@ static_assert(std::size(kTunnelNames) == kTunnelTypeCount);
 
 }  // namespace
 
+namespace {
+
+uint32_t fragment_tunnel(const DecodedPacket& p) {
+  return p.origin.type == TunnelType::none ? 0 : tunnel_identity(p.origin);
+}
+
+}  // namespace
+
 uint32_t tunnel_identity(const TunnelOrigin& t) {
   uint64_t h = 0xcbf29ce484222325ULL;
   auto feed = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ULL + (h >> 31); };
@@ -220,6 +228,10 @@ DecodeResult Decoder::decode_ethertype(uint16_t ethertype, const uint8_t* p, siz
     case kEtherPppoeSession: {
       // Version/type 0x11, code 0, session id, length; then the PPP protocol.
       if (len < 8) return fail(Anomaly::truncated_pppoe);
+      if (p[0] != 0x11 || p[1] != 0) {  // version 1, type 1; a session frame has code 0
+        ++counters_.not_ip;
+        return {DecodeStatus::not_ip, Anomaly::count};
+      }
       ++counters_.pppoe;
       const size_t plen = be16(p + 4);
       const size_t body = std::min(len - 6, plen);
@@ -263,7 +275,9 @@ DecodeResult Decoder::decode_mpls(const uint8_t* p, size_t len, const capture::P
     case 0:  // a pseudowire control word, then an Ethernet frame (RFC 4448)
       if (len < 4) return fail(Anomaly::truncated_mpls);
       return decode_ethernet(p + 4, len - 4, packet, out);
-    default: return decode_ethernet(p, len, packet, out);  // a pseudowire without control word
+    default:  // a pseudowire without control word cannot be told from other payloads (as Suricata)
+      ++counters_.not_ip;
+      return {DecodeStatus::not_ip, Anomaly::count};
   }
 }
 
@@ -329,6 +343,9 @@ void Decoder::gre(const uint8_t* p, size_t len, DecodedPacket& out) {
     if (flags & 0x1000) h += 4;
     if (flags & 0x0080) h += 4;
     t.type = TunnelType::pptp;
+    const size_t payload = be16(p + 4);
+    if (payload == 0 || h > len) return;  // an acknowledgement only: nothing inside
+    len = std::min(len, h + payload);
   } else {
     ++counters_.tunnel_unknown;
     return;
@@ -354,6 +371,10 @@ void Decoder::gre(const uint8_t* p, size_t len, DecodedPacket& out) {
           ++counters_.tunnel_unknown;
           return;
         }
+        if ((p[h] >> 4) != 1) {  // ERSPAN type II is version 1
+          ++counters_.tunnel_unknown;
+          return;
+        }
         t.type = TunnelType::erspan_ii;
         t.has_id = true;
         t.id = be16(p + h + 2) & 0x3ffu;
@@ -369,17 +390,25 @@ void Decoder::gre(const uint8_t* p, size_t len, DecodedPacket& out) {
       t.type = TunnelType::erspan_iii;
       t.has_id = true;
       t.id = be16(p + h + 2) & 0x3ffu;
-      const bool subheader = (p[h + 11] & 1) != 0;  // O: an 8-byte platform specific subheader
+      // The frame type: 0 an Ethernet frame, 2 an IP packet; O: an 8-byte platform subheader.
+      const unsigned frame_type = (p[h + 10] >> 2) & 0x1fu;
+      const bool subheader = (p[h + 11] & 1) != 0;
       h += subheader ? 20 : 12;
-      if (h > len) {
+      if (h > len || (frame_type != 0 && frame_type != 2)) {
         ++counters_.tunnel_unknown;
         return;
       }
-      t.ethertype = kEtherTeb;
+      if (frame_type == 2) {
+        if (h == len) return;
+        t.ethertype = (p[h] >> 4) == 6 ? kEtherIpv6 : kEtherIpv4;
+      } else {
+        t.ethertype = kEtherTeb;
+      }
       break;
     }
     default: ++counters_.tunnel_unknown; return;
   }
+  if (h == len) return;  // nothing inside (a keepalive)
   t.inner = std::span<const uint8_t>(p + h, len - h);
   out.tunnel = t;
 }
@@ -392,6 +421,7 @@ void Decoder::udp_tunnel(const uint8_t* p, size_t len, DecodedPacket& out) {
       ++counters_.tunnel_unknown;
       return;
     }
+    if (len == 8) return;
     t = {TunnelType::vxlan, kEtherTeb, true, be32(p + 4) >> 8, std::span<const uint8_t>(p + 8, len - 8)};
   } else if (out.dst_port == kPortGeneve) {
     // Version 0, options length in 4-byte words, protocol type, VNI.
@@ -400,7 +430,7 @@ void Decoder::udp_tunnel(const uint8_t* p, size_t len, DecodedPacket& out) {
       return;
     }
     const size_t h = 8 + size_t{p[0] & 0x3fu} * 4;
-    if (h > len) {
+    if (h >= len) {
       ++counters_.tunnel_unknown;
       return;
     }
@@ -461,7 +491,7 @@ DecodeResult Decoder::decode_ipv4(const uint8_t* data, size_t len, const capture
       ++counters_.fragments_uncaptured;  // cannot reassemble what was not captured
       return {DecodeStatus::fragment, Anomaly::count};
     }
-    FragmentKey key{out.src, out.dst, be16(data + 4), out.ip_proto};
+    FragmentKey key{out.src, out.dst, be16(data + 4), out.ip_proto, fragment_tunnel(out)};
     auto datagram = reassembly_.add(key, offset, more,
                                     std::span<const uint8_t>(data + header_len, total - header_len), packet.ts);
     if (!datagram) return {DecodeStatus::fragment, Anomaly::count};
@@ -536,7 +566,7 @@ DecodeResult Decoder::decode_ipv6(const uint8_t* data, size_t len, const capture
           ++counters_.fragments_uncaptured;
           return {DecodeStatus::fragment, Anomaly::count};
         }
-        FragmentKey key{out.src, out.dst, id, frag_next};
+        FragmentKey key{out.src, out.dst, id, frag_next, fragment_tunnel(out)};
         auto datagram = reassembly_.add(key, offset, more, std::span<const uint8_t>(p, left), packet.ts);
         if (!datagram) return {DecodeStatus::fragment, Anomaly::count};
         ++counters_.datagrams_reassembled;

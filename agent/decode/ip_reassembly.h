@@ -38,6 +38,7 @@ struct FragmentKey {
   IpAddress dst;
   uint32_t id = 0;
   uint8_t proto = 0;
+  uint32_t tunnel = 0;  // inner datagrams: the tunnel's identity (fragments of two tunnels never meet)
   friend bool operator==(const FragmentKey&, const FragmentKey&) = default;
 };
 

@@ -260,7 +260,7 @@ void FlowTable::add(const decode::DecodedPacket& packet, Timestamp ts, uint32_t 
     }
   }
   if (idx == kNone) {
-    if (counters_.active >= max_flows_) {
+    while (counters_.active >= max_flows_) {  // the cap may have shrunk (tunnels)
       if (lists_[kClosing].head != kNone) {
         uint32_t head = lists_[kClosing].head;
         end_flow(head, pool_[head].close_reason);
@@ -271,6 +271,12 @@ void FlowTable::add(const decode::DecodedPacket& packet, Timestamp ts, uint32_t 
     }
     idx = insert(key, hash, ts);
     if (key.tunnel != 0) {
+      if (origins_.empty()) {
+        // From now on each flow may hold its tunnel's origin: the cap counts it.
+        const uint64_t per_flow = sizeof(Entry) + 3 * sizeof(uint32_t) + sizeof(Origin);
+        max_flows_ = static_cast<uint32_t>(std::clamp<uint64_t>(options_.memory_cap / per_flow, 1, 1u << 30));
+        counters_.max_flows = max_flows_;
+      }
       if (origins_.size() < pool_.size()) origins_.resize(pool_.size());
       origins_[idx] = {packet.origin, from};
     }

@@ -1,5 +1,7 @@
 #include "agent/traffic/packet_pipeline.h"
 
+#include <algorithm>
+
 #include "agent/flow/community_id.h"
 
 namespace vigil::agent::traffic {
@@ -104,15 +106,17 @@ void PacketPipeline::packet(const capture::Packet& packet, const std::string& so
 
   auto result = decoder_.decode(packet, decoded_);
   if (result.status == decode::DecodeStatus::ok) {
-    account(decoded_, packet);
-    // Tunnels: each inner packet in turn, while the one before carries another.
+    account(decoded_, packet, packet.wire_len);
+    // Tunnels: each inner packet in turn, while the one before carries another. An inner packet's
+    // bytes are what its tunnel carried (the part cut by the snapshot length included).
     const decode::DecodedPacket* outer = &decoded_;
+    const uint32_t uncaptured = packet.wire_len - std::min(packet.wire_len, packet.caplen);
     for (auto& inner : inner_) {
       if (outer->tunnel.type == decode::TunnelType::none) break;
       auto r = decoder_.decode_inner(*outer, packet.ts, inner);
       if (r.status == decode::DecodeStatus::malformed) anomaly(r.anomaly, inner, packet, source, index);
       if (r.status != decode::DecodeStatus::ok) break;
-      account(inner, packet);
+      account(inner, packet, static_cast<uint32_t>(outer->tunnel.inner.size()) + uncaptured);
       outer = &inner;
     }
     return;
@@ -123,8 +127,8 @@ void PacketPipeline::packet(const capture::Packet& packet, const std::string& so
   anomaly(result.anomaly, decoded_, packet, source, index);
 }
 
-void PacketPipeline::account(const decode::DecodedPacket& p, const capture::Packet& packet) {
-  flows_.add(p, packet.ts, packet.wire_len);
+void PacketPipeline::account(const decode::DecodedPacket& p, const capture::Packet& packet, uint32_t bytes) {
+  flows_.add(p, packet.ts, bytes);
   proto_.set_time(packet.ts);
   streams_.add(p, packet.ts);
   if (options_.protocols && p.transport == decode::Transport::udp) proto_.udp(p, packet.ts);

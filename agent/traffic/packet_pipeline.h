@@ -81,7 +81,8 @@ class PacketPipeline {
   PipelineCounters counters_;
   decode::Decoder decoder_;
   // One decoded packet (outer or inner) through flows, streams and the parsers.
-  void account(const decode::DecodedPacket& p, const capture::Packet& packet);
+  // `bytes`: the frame on the wire for an outer packet, what the tunnel carried for an inner one.
+  void account(const decode::DecodedPacket& p, const capture::Packet& packet, uint32_t bytes);
   // A network.anomaly event, within the allowance per kind.
   void anomaly(decode::Anomaly a, const decode::DecodedPacket& p, const capture::Packet& packet,
                const std::string& source, uint64_t index);
@@ -89,7 +90,9 @@ class PacketPipeline {
   proto::Dispatcher proto_;
   flow::TcpReassembler streams_;
   decode::DecodedPacket decoded_;
-  std::array<decode::DecodedPacket, decode::kMaxTunnelDepth> inner_;  // the inner packets of tunnels
+  // The inner packets of tunnels; one more than the depth allowed, so that a deeper one is met
+  // (and counted as tunnel_too_deep) rather than left unseen.
+  std::array<decode::DecodedPacket, decode::kMaxTunnelDepth + 1> inner_;
   std::array<uint32_t, decode::kAnomalyCount> anomaly_events_{};
 };
 

@@ -252,6 +252,76 @@ TEST(Tunnels, SctpFlowsHaveTheirPorts) {
   EXPECT_EQ(out.dst_port, 2906);
 }
 
+TEST(Tunnels, PptpAcknowledgementsCarryNothingAndArePlainGre) {
+  Decoder d;
+  // Enhanced GRE: K and A set, version 1, protocol PPP; payload length 0, call id 7, ack number.
+  Bytes ack_only{0x20, 0x81, 0x88, 0x0b, 0x00, 0x00, 0x00, 0x07, 0, 0, 0, 9};
+  auto b = decode_both(d, eth4(ipv4("10.0.0.1", "10.0.0.2", 47, ack_only)));
+  ASSERT_EQ(b.outer_result.status, DecodeStatus::ok);
+  EXPECT_EQ(b.outer.tunnel.type, TunnelType::none);
+  EXPECT_EQ(d.counters().malformed, 0u);
+  // With a payload: PPP (address, control, IPv4) inside, bounded by the payload length.
+  Bytes data{0x30, 0x01, 0x88, 0x0b};  // K, S, version 1
+  auto ip = inner_ip4();
+  Bytes ppp{0xff, 0x03, 0x00, 0x21};
+  append(ppp, ip);
+  put16(data, static_cast<uint16_t>(ppp.size()));
+  put16(data, 7);
+  put32(data, 1);  // sequence
+  append(data, ppp);
+  append(data, Bytes(6, 0));  // trailing bytes past the payload length are not the packet's
+  auto full = decode_both(d, eth4(ipv4("10.0.0.1", "10.0.0.2", 47, data)));
+  EXPECT_EQ(full.inner.origin.type, TunnelType::pptp);
+  EXPECT_EQ(full.inner.origin.id, 7u);
+  expect_inner_tcp(full, "192.168.10.5", "192.168.20.9");
+}
+
+TEST(Tunnels, ErspanThreeCarryingIpWithoutEthernet) {
+  Decoder d;
+  // Frame type 2 (IP) in bits 14..10 of bytes 10-11.
+  Bytes iii{0x20, 0x00, 0x00, 0x07, 1, 2, 3, 4, 0, 0, 0x08, 0x00};
+  auto b = decode_both(d, eth4(ipv4("10.0.0.1", "10.0.0.2", 47, cat(cat(gre_header(0x1000, 0x22eb, {9}), iii), inner_ip4()))));
+  EXPECT_EQ(b.inner.origin.type, TunnelType::erspan_iii);
+  expect_inner_tcp(b, "192.168.10.5", "192.168.20.9");
+}
+
+TEST(Encapsulations, UnknownPayloadsAreNotGuessedAsEthernet) {
+  Decoder d;
+  DecodedPacket out;
+  // MPLS whose payload starts with neither 4, 6 nor a control word: not decoded, not malformed.
+  Bytes labels{0x00, 0x01, 0x01, 0x40};
+  auto r = d.decode(packet(ethernet(0x8847, cat(labels, Bytes(40, 0xa5)))), out);
+  EXPECT_EQ(r.status, DecodeStatus::not_ip);
+  // PPPoE with another version/type: not a session frame.
+  Bytes pppoe{0x21, 0x00, 0x12, 0x34, 0x00, 0x2d, 0x00, 0x21};
+  EXPECT_EQ(d.decode(packet(ethernet(0x8864, cat(pppoe, inner_ip4()))), out).status, DecodeStatus::not_ip);
+  EXPECT_EQ(d.counters().malformed, 0u);
+}
+
+TEST(Tunnels, FragmentsOfTwoTunnelsAreNeverReassembledTogether) {
+  Decoder d;
+  // The same inner source, destination and id in two GRE tunnels: the first half in one, the
+  // second half in the other. Together they would make a datagram; apart they must not.
+  Bytes body = tcp(51000, 443, tcp_flag::ack, 40);
+  Bytes first(body.begin(), body.begin() + 24);
+  Bytes second(body.begin() + 24, body.end());
+  auto frag = [](const Bytes& part, uint16_t flags_offset) {
+    return ipv4("192.168.10.5", "192.168.20.9", 6, part, 77, flags_offset);
+  };
+  auto in_gre = [&](const char* a, const char* b, const Bytes& ip) {
+    return eth4(ipv4(a, b, 47, cat(gre_header(0, 0x0800), ip)));
+  };
+  auto one = decode_both(d, in_gre("10.0.0.1", "10.0.0.2", frag(first, 0x2000)));
+  EXPECT_EQ(one.inner_result.status, DecodeStatus::fragment);
+  auto two = decode_both(d, in_gre("10.0.1.1", "10.0.1.2", frag(second, 3)));  // offset 24
+  EXPECT_EQ(two.inner_result.status, DecodeStatus::fragment);
+  EXPECT_EQ(d.counters().datagrams_reassembled, 0u);
+  // The second half in the first tunnel completes it.
+  auto three = decode_both(d, in_gre("10.0.0.2", "10.0.0.1", frag(second, 3)));
+  EXPECT_EQ(three.inner_result.status, DecodeStatus::ok);
+  EXPECT_EQ(d.counters().datagrams_reassembled, 1u);
+}
+
 TEST(Tunnels, EspFlowsAreKeyedByTheirSpi) {
   Decoder d;
   Bytes esp;

@@ -74,6 +74,14 @@ TEST_P(TunnelReplay, OuterAndInnerFlowsAndTheInnerHttp) {
   EXPECT_EQ(num(*inner, "source.packets"), 5);  // SYN, ACK, GET, FIN, last ACK
   EXPECT_EQ(num(*inner, "destination.packets"), 3);
   if (*c.tunnel_type) {
+    // An inner flow's bytes are what the tunnel carried: the inner packets (an inner Ethernet
+    // header included), never the outer headers. The client sent 5 packets, one with the request.
+    const std::string file = c.file;
+    const bool inner_ethernet = file == "erspan2.pcap" || file == "erspan3.pcap" || file == "vxlan.pcap" ||
+                                file == "geneve.pcap";
+    const int64_t header = (c.inner_v6 ? 60 : 40) + (inner_ethernet ? 14 : 0);
+    EXPECT_EQ(num(*inner, "source.bytes"), 5 * header + 74);
+    EXPECT_EQ(num(*inner, "destination.bytes"), 3 * header + 43);
     EXPECT_EQ(str(*inner, "vigil.tunnel.type"), c.tunnel_type);
     EXPECT_EQ(num(*inner, "vigil.tunnel.depth"), 1);
     EXPECT_EQ(num(*inner, "vigil.tunnel.id"), c.tunnel_id);
@@ -204,6 +212,28 @@ TEST(TunnelReplayKeys, EspFlowsBySpiAndSctpFlowsByPorts) {
   EXPECT_EQ(flows, (std::vector<std::string>{"esp 10.0.0.1 spi=4097 ports=-1/-1 packets=2",
                                              "esp 10.0.0.2 spi=8194 ports=-1/-1 packets=1",
                                              "sctp 10.0.0.1 spi=-1 ports=2905/38412 packets=1"}));
+}
+
+// Tunnels inside tunnels past the depth cap: the fifth inner packet is the tunnel_too_deep
+// anomaly, the four before it are accounted.
+TEST(TunnelReplayKeys, TunnelsPastTheDepthCapAreAnAnomaly) {
+  using namespace vigil::test::pkt;
+  vigil::test::TempDir dir;
+  Bytes ip = ipv4("192.168.10.5", "192.168.20.9", 17, udp(5000, 6000, 4));
+  for (int i = 0; i <= decode::kMaxTunnelDepth; ++i) ip = ipv4("10.9.0.1", "10.9.0.2", 4, ip);
+  const auto path = dir.path() / "deep.pcap";
+  write_pcap(path, {{1'000'000'000, eth4(ip)}});
+  ReplayOptions options;
+  options.pcaps = {path.string()};
+  options.host_name = "h";
+  std::vector<std::string> anomalies;
+  size_t flows = 0;
+  ASSERT_TRUE(run_replay(options, [&](const Event& e) {
+                if (str(e, "event.dataset") == "network.anomaly") anomalies.push_back(str(e, "vigil.anomaly.type"));
+                if (str(e, "event.dataset") == "network.flow") ++flows;
+              }).ok());
+  EXPECT_EQ(anomalies, std::vector<std::string>{"tunnel_too_deep"});
+  EXPECT_EQ(flows, 1u + decode::kMaxTunnelDepth);  // the wire's and one per level decoded
 }
 
 }  // namespace
