@@ -84,10 +84,10 @@ TcpReassembler::Stream* TcpReassembler::find_or_create(const decode::DecodedPack
     Stream* found = it->second.get();
     if (!found->closed) return found;
     if (!found->handshake.starts_new(static_cast<int>(dir), p.tcp_flags, p.tcp_seq, p.tcp_ack)) {
-      // A late packet of the ended connection: nothing more to deliver, and no new stream.
+      // A late packet of the ended connection: nothing more to deliver, and no new stream. The
+      // linger runs from the end, not from the last late packet: a connection that carries on
+      // after its RST is picked up again as a new stream once the linger is over.
       ++counters_.late_packets;
-      found->last_ns = std::max(found->last_ns, ts.ns);
-      closed_.splice(closed_.end(), closed_, found->lru);
       return nullptr;
     }
     ++counters_.reused;
@@ -142,6 +142,14 @@ void TcpReassembler::add(const decode::DecodedPacket& p, Timestamp ts) {
   Direction& d = s->dir[static_cast<int>(which)];
 
   if (p.tcp_flags & rst) {
+    // RFC 5961 3.2: a RST ends the connection only when its sequence number is where the
+    // sender's stream is (within the window either way); anyone can forge the others.
+    const auto ahead = static_cast<uint32_t>(p.tcp_seq - d.next_seq);
+    const auto behind = static_cast<uint32_t>(d.next_seq - p.tcp_seq);
+    if (d.synced && ahead > options_.window && behind > options_.window) {
+      ++counters_.rst_ignored;
+      return;
+    }
     close(table_.find(s->key), StreamEnd::rst);
     return;
   }
@@ -228,6 +236,10 @@ void TcpReassembler::segment(Stream& s, StreamDir which, uint32_t seq, std::span
   if (new_bytes == 0) return;
   uint64_t need = new_bytes + pieces.size() * kSegmentOverhead;
   bool window_full = d.held + new_bytes > options_.window;
+  // Closed entries only hold back late packets: they make way before live data is given up.
+  while (counters_.memory + need > options_.memory_cap && !closed_.empty()) {
+    end(table_.find(closed_.front()->key), StreamEnd::evicted);
+  }
   bool memory_full = counters_.memory + need > options_.memory_cap;
   if (window_full || memory_full) {
     // Give up on the oldest hole, then try again with the delivery point moved.

@@ -116,6 +116,7 @@ struct StreamCounters {
   uint64_t segments_cut = 0;         // segments cut by the snapshot length (payload not used)
   uint64_t late_packets = 0;         // packets of a connection that had ended, kept from new streams
   uint64_t reused = 0;               // new connections on the tuple of one that had ended
+  uint64_t rst_ignored = 0;          // RSTs outside the sender's window (forged or stale): not an end
   uint64_t held_bytes = 0;           // now
   uint64_t memory = 0;               // now: held bytes plus per-stream state, closed entries included
   uint64_t active = 0;               // now: open streams

@@ -206,6 +206,7 @@ void PacketPipeline::put_health(Event& e) const {
   put("vigil.health.stream.midstream", st.midstream);
   put("vigil.health.stream.late_packets", st.late_packets);
   put("vigil.health.stream.reused", st.reused);
+  put("vigil.health.stream.rst_ignored", st.rst_ignored);
   put("vigil.health.stream.closed", st.closed);
   put("vigil.health.stream.bytes", st.bytes_delivered);
   put("vigil.health.stream.retransmitted_bytes", st.bytes_retransmitted);

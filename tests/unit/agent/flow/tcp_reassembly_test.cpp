@@ -341,3 +341,35 @@ TEST(TcpReassembly, MidstreamDirectionFollowsTheServerPort) {
 
 }  // namespace
 }  // namespace vigil::agent::flow
+
+namespace vigil::agent::flow {
+namespace {
+
+// RFC 5961: a RST whose sequence number is far from where its sender's stream is (a blind
+// injection) does not end the connection; the parsers keep receiving its data. A RST in the
+// window ends it, and once the linger from that end is over, data picks up as a new stream even
+// if late packets kept arriving meanwhile.
+TEST(TcpReassembly, ForgedResetsAreIgnoredAndTheLingerRunsFromTheEnd) {
+  Collector h;
+  handshake(h);
+  h.feed(c(ack | psh, kC + 1, "GET /a "), 2 * kSec);
+  h.feed(c(rst, kC + 1 + 123456789), 2 * kSec + 1);  // far outside the client's window
+  h.feed(c(ack | psh, kC + 8, "HTTP/1.1"), 3 * kSec);
+  EXPECT_EQ(h.to_server(), "GET /a HTTP/1.1");
+  EXPECT_TRUE(h.ends.empty());
+  EXPECT_EQ(h.r.counters().rst_ignored, 1u);
+
+  h.feed(c(rst, kC + 16), 4 * kSec);  // in the window: the end
+  ASSERT_EQ(h.ends.size(), 1u);
+  EXPECT_EQ(h.ends[0], StreamEnd::rst);
+  for (int i = 0; i < 8; ++i) h.feed(s(ack | psh, kS + 1 + 5 * i, "late!"), 4 * kSec + i * (kSec / 2));
+  EXPECT_EQ(h.r.counters().late_packets, 8u);
+  EXPECT_EQ(h.to_client(), "");
+  // 5 s after the RST (not after the last late packet) the closed entry is gone.
+  h.feed(s(ack | psh, kS + 41, "again"), 9 * kSec + 1000);
+  EXPECT_EQ(h.r.counters().streams_created, 2u);
+  EXPECT_EQ(h.to_client(), "again");
+}
+
+}  // namespace
+}  // namespace vigil::agent::flow
