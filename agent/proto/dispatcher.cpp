@@ -44,7 +44,7 @@ Event protocol_event(const char* dataset, const char* protocol, const Endpoints&
   e.set(fields::destination_ip, ends.server_ip);
   e.set(fields::destination_port, int64_t{ends.server_port});
   e.set(fields::network_transport, std::string(ends.ip_proto == 17 ? "udp" : "tcp"));
-  e.set(field("network.protocol"), std::string(protocol));
+  e.set(fields::network_protocol, std::string(protocol));
   if (ends.vlan) e.set(fields::network_vlan_id, Value(uint32_t{ends.vlan}));
   e.set(fields::network_community_id, flow::community_id_v1(ends.client_ip, ends.server_ip, ends.ip_proto,
                                                             ends.client_port, ends.server_port));

@@ -638,7 +638,7 @@ class HttpParser final : public StreamParser {
       if (!t.referrer.empty()) e.set(fields::http_request_referrer, t.referrer);
       if (!t.authorization.empty()) e.set(fields::http_authorization, t.authorization);
       e.set(fields::http_version, t.version);
-      e.set(field("http.request.body.bytes"), static_cast<int64_t>(t.request_body_bytes));
+      e.set(field_id<"http.request.body.bytes">(), static_cast<int64_t>(t.request_body_bytes));
     } else if (!t.response_version.empty()) {
       e.set(fields::http_version, t.response_version);
     }

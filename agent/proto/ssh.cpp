@@ -104,19 +104,19 @@ class SshParser final : public StreamParser {
     done_ = true;
     ++ctx_.counters->ssh_sessions;
     Event e = protocol_event("network.ssh", "ssh", ctx_.ends, last_ts_, *ctx_.host_name);
-    if (!side_[0].banner.empty()) e.set(field("ssh.client.software"), side_[0].banner);
-    if (!side_[1].banner.empty()) e.set(field("ssh.server.software"), side_[1].banner);
+    if (!side_[0].banner.empty()) e.set(field_id<"ssh.client.software">(), side_[0].banner);
+    if (!side_[1].banner.empty()) e.set(field_id<"ssh.server.software">(), side_[1].banner);
     if (side_[0].kex_done) {
       const auto& k = side_[0].kex;
       std::string s = k.kex + ";" + k.enc_c2s + ";" + k.mac_c2s + ";" + k.comp_c2s;
-      e.set(field("ssh.client.hassh"), md5_hex(s));
-      e.set(field("ssh.client.hassh_string"), s);
+      e.set(field_id<"ssh.client.hassh">(), md5_hex(s));
+      e.set(field_id<"ssh.client.hassh_string">(), s);
     }
     if (side_[1].kex_done) {
       const auto& k = side_[1].kex;
       std::string s = k.kex + ";" + k.enc_s2c + ";" + k.mac_s2c + ";" + k.comp_s2c;
-      e.set(field("ssh.server.hassh"), md5_hex(s));
-      e.set(field("ssh.server.hassh_string"), s);
+      e.set(field_id<"ssh.server.hassh">(), md5_hex(s));
+      e.set(field_id<"ssh.server.hassh_string">(), s);
     }
     (*ctx_.sink)(std::move(e));
     for (auto& s : side_) std::vector<uint8_t>().swap(s.buf);

@@ -171,24 +171,24 @@ class TlsParser final : public StreamParser {
     if (have_client_) {
       if (!client_.server_name.empty()) e.set(fields::tls_client_server_name, client_.server_name);
       e.set(fields::tls_client_ja3, client_.ja3_hash);
-      e.set(field("tls.client.ja3_string"), client_.ja3);
+      e.set(field_id<"tls.client.ja3_string">(), client_.ja3);
       if (!client_.supported_versions.empty() || client_.legacy_version) {
         uint16_t offered = client_.legacy_version;
         for (uint16_t v : client_.supported_versions) offered = std::max(offered, v);
-        e.set(field("tls.client.version"), tls_version_name(offered));
+        e.set(field_id<"tls.client.version">(), tls_version_name(offered));
       }
-      if (client_.sslv2) e.set(field("vigil.tls.client.sslv2"), true);
+      if (client_.sslv2) e.set(field_id<"vigil.tls.client.sslv2">(), true);
     }
     if (have_server_) {
       e.set(fields::tls_version, tls_version_name(server_.version));
-      e.set(field("tls.version_protocol"), tls_version_protocol(server_.version));
-      if (int draft = tls_draft(server_.version)) e.set(field("vigil.tls.draft"), draft);
+      e.set(field_id<"tls.version_protocol">(), tls_version_protocol(server_.version));
+      if (int draft = tls_draft(server_.version)) e.set(field_id<"vigil.tls.draft">(), draft);
     }
     std::string alpn = have_server_ && !server_.alpn.empty() ? server_.alpn
                        : have_client_ && !client_.alpn.empty() ? client_.alpn.front()
                                                                  : std::string();
     if (!alpn.empty()) e.set(fields::tls_next_protocol, alpn);
-    if (!upgraded_from_.empty()) e.set(field("vigil.tls.starttls"), upgraded_from_);
+    if (!upgraded_from_.empty()) e.set(field_id<"vigil.tls.starttls">(), upgraded_from_);
     (*ctx_.sink)(std::move(e));
     for (auto& b : records_) std::vector<uint8_t>().swap(b);
     for (auto& b : handshake_) std::vector<uint8_t>().swap(b);

@@ -184,6 +184,7 @@ const NestedTable& nested_table() {
 }  // namespace
 
 const NestedField* nested_field(FieldId id) {
+  if (id.v < fields::known_count) return nullptr;  // the common case, without the table's guard
   for (const auto& e : nested_table().fields) {
     if (e.id == id) return &e.nested;
   }

@@ -169,14 +169,14 @@ class RuleParser {
       std::vector<std::string> names;
       if (r_.read_list(v, names, fmt::format("{}.group_by", what))) {
         for (size_t i = 0; i < names.size(); ++i) {
-          if (check_field(v[i], names[i])) agg.group_by.push_back(field(names[i]));
+          if (check_whole_field(v[i], names[i])) agg.group_by.push_back(field(names[i]));
         }
       }
     }
     if (kind == Aggregation::Kind::distinct) {
       if (auto v = m.require("field")) {
         std::string name;
-        if (r_.read(v, name, "distinct.field") && check_field(v, name)) agg.distinct_field = field(name);
+        if (r_.read(v, name, "distinct.field") && check_whole_field(v, name)) agg.distinct_field = field(name);
       }
     }
   }
@@ -185,6 +185,16 @@ class RuleParser {
     if (field_allowed(name)) return true;
     r_.error(at, fmt::format("unknown field '{}'{}", name, config::did_you_mean(name, known_field_names())));
     return false;
+  }
+
+  // Grouping and counting read one value of the event: a field inside a list of objects has many.
+  bool check_whole_field(const YAML::Node& at, const std::string& name) {
+    if (is_nested_field(name)) {
+      r_.error(at, fmt::format("'{}' is inside a list of objects: it cannot group or count (use a field of the event)",
+                               name));
+      return false;
+    }
+    return check_field(at, name);
   }
 
   // A mapping of field -> matcher, or all/any/not combinators; each key adds to `out` (ANDed).
@@ -529,7 +539,7 @@ class SetBuilder {
       n = by->second;
     }
     if (const sigma::Logsource* ls = logsources_[rule_index]) return sigma::Mappings::resolve(*ls, n);
-    if (field_allowed(n)) return field(n);
+    if (field_allowed(n) && !is_nested_field(n)) return field(n);
     return std::nullopt;
   }
 

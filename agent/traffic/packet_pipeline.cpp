@@ -152,8 +152,8 @@ void PacketPipeline::anomaly(decode::Anomaly a, const decode::DecodedPacket& p, 
   }
   if (p.vlan_id != 0) e.set(fields::network_vlan_id, Value(uint32_t{p.vlan_id}));
   if (p.origin.type != decode::TunnelType::none) {
-    e.set(field("vigil.tunnel.type"), decode::tunnel_type_name(p.origin.type));
-    e.set(field("vigil.tunnel.depth"), Value(uint32_t{p.origin.depth}));
+    e.set(field_id<"vigil.tunnel.type">(), decode::tunnel_type_name(p.origin.type));
+    e.set(field_id<"vigil.tunnel.depth">(), Value(uint32_t{p.origin.depth}));
   }
   e.set(fields::message, std::string(decode::anomaly_name(a)) + " in " + source + " (packet " +
                              std::to_string(index) + ", " + std::to_string(packet.caplen) + " of " +

@@ -3,6 +3,7 @@
 // names (from rules, auditd key=value pairs, JSON input) are registered at run time.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -171,6 +172,23 @@ class FieldRegistry {
 };
 
 inline FieldId field(std::string_view name) { return FieldRegistry::instance().intern(name); }
+
+// A field name given as a literal, for field_id<"...">().
+template <size_t N>
+struct FieldLiteral {
+  char text[N];
+  constexpr FieldLiteral(const char (&s)[N]) {  // NOLINT: implicit from a literal by design
+    for (size_t i = 0; i < N; ++i) text[i] = s[i];
+  }
+};
+
+// The id of a field named by a literal, interned on the first call only: for hot paths that set
+// fields the known list does not declare (field() takes a lock and a hash lookup every time).
+template <FieldLiteral Name>
+FieldId field_id() {
+  static const FieldId id = field(std::string_view(Name.text, sizeof(Name.text) - 1));
+  return id;
+}
 inline std::string_view field_name(FieldId id) { return FieldRegistry::instance().name(id); }
 
 }  // namespace vigil

@@ -439,6 +439,17 @@ level: high
 
   EXPECT_EQ(hits(sigma.set, dns({answer("a.gov.vn", "A", 300, "192.0.2.1"), answer("a.gov.vn", "CNAME", 300, "sinkhole.example")})).size(), 1u);
   EXPECT_TRUE(hits(sigma.set, dns({answer("a.gov.vn", "A", 300, "192.0.2.1")})).empty());
+
+  // Grouping and counting need one value per event: a nested field is refused there.
+  auto bad = load_text(dir, R"(- id: G
+  title: t
+  severity: low
+  when: {event.dataset: network.dns}
+  distinct: {field: dns.answers.data, count: 3, within: 1m}
+)", "bad.yaml");
+  EXPECT_EQ(bad.set, nullptr);
+  EXPECT_NE(bad.error.find("bad.yaml:5:21: error: 'dns.answers.data' is inside a list of objects"), std::string::npos)
+      << bad.error;
 }
 
 }  // namespace
