@@ -49,6 +49,22 @@ bool sender_looks_like_server(uint16_t src_port, uint16_t dst_port) {
   return src && src_port < dst_port;
 }
 
+bool canonical_order(const StreamKey& k) {
+  // Any fixed total order will do: the addresses as two native words each, then the ports.
+  uint64_t a[2];
+  uint64_t b[2];
+  std::memcpy(a, k.client_ip.bytes().data(), 16);
+  std::memcpy(b, k.server_ip.bytes().data(), 16);
+  if (a[0] != b[0]) return a[0] < b[0];
+  if (a[1] != b[1]) return a[1] < b[1];
+  return k.client_port <= k.server_port;
+}
+
+StreamKey canonical(const StreamKey& k) {
+  if (canonical_order(k)) return k;
+  return {k.server_ip, k.client_ip, k.server_port, k.client_port, k.vlan, k.tunnel};
+}
+
 size_t StreamKeyHash::operator()(const StreamKey& k) const {
   uint64_t h = kHashSeed;
   auto feed = [&h](uint64_t v) {
@@ -73,15 +89,14 @@ TcpReassembler::~TcpReassembler() = default;
 TcpReassembler::Stream* TcpReassembler::find_or_create(const decode::DecodedPacket& p, Timestamp ts, StreamDir& dir) {
   const uint32_t tunnel = p.origin.type == decode::TunnelType::none ? 0 : decode::tunnel_identity(p.origin);
   StreamKey forward{p.src, p.dst, p.src_port, p.dst_port, p.vlan_id, tunnel};
-  auto it = table_.find(forward);
-  dir = StreamDir::to_server;
   StreamKey reverse{p.dst, p.src, p.dst_port, p.src_port, p.vlan_id, tunnel};
-  if (it == table_.end()) {
-    it = table_.find(reverse);
-    dir = StreamDir::to_client;
-  }
+  // One lookup for either direction: the table is keyed by the endpoints in a fixed order.
+  const bool forward_in_order = canonical_order(forward);
+  auto it = table_.find(forward_in_order ? forward : reverse);
   if (it != table_.end()) {
     Stream* found = it->second.get();
+    // The packet goes the stream's way when both keys sit the same way round in the table.
+    dir = forward_in_order == canonical_order(found->key) ? StreamDir::to_server : StreamDir::to_client;
     if (!found->closed) return found;
     if (!found->handshake.starts_new(static_cast<int>(dir), p.tcp_flags, p.tcp_seq, p.tcp_ack)) {
       // A late packet of the ended connection: nothing more to deliver, and no new stream. The
@@ -110,7 +125,7 @@ TcpReassembler::Stream* TcpReassembler::find_or_create(const decode::DecodedPack
   lru_.push_back(s.get());
   s->lru = std::prev(lru_.end());
   Stream* raw = s.get();
-  table_.emplace(s->key, std::move(s));
+  table_.emplace(canonical(s->key), std::move(s));
   counters_.memory += kStreamOverhead;
   ++counters_.streams_created;
   ++counters_.active;
@@ -121,10 +136,10 @@ TcpReassembler::Stream* TcpReassembler::find_or_create(const decode::DecodedPack
 bool TcpReassembler::make_room(uint64_t bytes) {
   // Closed entries go first: they only hold back late packets.
   while (counters_.memory + bytes > options_.memory_cap && !closed_.empty()) {
-    end(table_.find(closed_.front()->key), StreamEnd::evicted);
+    end(table_.find(canonical(closed_.front()->key)), StreamEnd::evicted);
   }
   while (counters_.memory + bytes > options_.memory_cap && !lru_.empty()) {
-    auto it = table_.find(lru_.front()->key);
+    auto it = table_.find(canonical(lru_.front()->key));
     ++counters_.streams_evicted;
     end(it, StreamEnd::evicted);
   }
@@ -150,7 +165,7 @@ void TcpReassembler::add(const decode::DecodedPacket& p, Timestamp ts) {
       ++counters_.rst_ignored;
       return;
     }
-    close(table_.find(s->key), StreamEnd::rst);
+    close(table_.find(canonical(s->key)), StreamEnd::rst);
     return;
   }
   s->handshake.note(static_cast<int>(which), p.tcp_flags, p.tcp_seq, p.tcp_ack);
@@ -189,7 +204,7 @@ void TcpReassembler::add(const decode::DecodedPacket& p, Timestamp ts) {
   for (auto& x : s->dir) {
     if (x.fin && x.offset >= x.fin_offset) x.done = true;
   }
-  if (s->dir[0].done && s->dir[1].done) close(table_.find(s->key), StreamEnd::fin);
+  if (s->dir[0].done && s->dir[1].done) close(table_.find(canonical(s->key)), StreamEnd::fin);
 }
 
 void TcpReassembler::segment(Stream& s, StreamDir which, uint32_t seq, std::span<const uint8_t> data) {
@@ -238,7 +253,7 @@ void TcpReassembler::segment(Stream& s, StreamDir which, uint32_t seq, std::span
   bool window_full = d.held + new_bytes > options_.window;
   // Closed entries only hold back late packets: they make way before live data is given up.
   while (counters_.memory + need > options_.memory_cap && !closed_.empty()) {
-    end(table_.find(closed_.front()->key), StreamEnd::evicted);
+    end(table_.find(canonical(closed_.front()->key)), StreamEnd::evicted);
   }
   bool memory_full = counters_.memory + need > options_.memory_cap;
   if (window_full || memory_full) {
@@ -339,16 +354,16 @@ void TcpReassembler::advance(Timestamp now) {
   if (now.ns - last_sweep_ns_ < kSweepNs) return;
   last_sweep_ns_ = now.ns;
   while (!closed_.empty() && closed_.front()->last_ns + options_.close_linger_ns < now.ns) {
-    end(table_.find(closed_.front()->key), StreamEnd::fin);
+    end(table_.find(canonical(closed_.front()->key)), StreamEnd::fin);
   }
   while (!lru_.empty() && lru_.front()->last_ns + options_.idle_timeout_ns < now.ns) {
-    end(table_.find(lru_.front()->key), StreamEnd::idle_timeout);
+    end(table_.find(canonical(lru_.front()->key)), StreamEnd::idle_timeout);
   }
 }
 
 void TcpReassembler::flush() {
-  while (!lru_.empty()) end(table_.find(lru_.front()->key), StreamEnd::flush);
-  while (!closed_.empty()) end(table_.find(closed_.front()->key), StreamEnd::flush);
+  while (!lru_.empty()) end(table_.find(canonical(lru_.front()->key)), StreamEnd::flush);
+  while (!closed_.empty()) end(table_.find(canonical(closed_.front()->key)), StreamEnd::flush);
 }
 
 }  // namespace vigil::agent::flow

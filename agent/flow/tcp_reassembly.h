@@ -86,6 +86,12 @@ struct StreamKey {
   friend bool operator==(const StreamKey&, const StreamKey&) = default;
 };
 
+// The key with its two endpoints in a fixed order (lower address, then port, first): the same for
+// both directions of a connection.
+StreamKey canonical(const StreamKey& k);
+// Whether `k` is already canonical.
+bool canonical_order(const StreamKey& k);
+
 // Seeded per process, so keys an attacker chooses cannot be made to collide.
 struct StreamKeyHash {
   size_t operator()(const StreamKey& k) const;
@@ -170,7 +176,7 @@ class TcpReassembler {
 
   StreamOptions options_;
   StreamCallbacks cb_;
-  Table table_;
+  Table table_;  // keyed by canonical(): one lookup finds a stream from either direction
   std::list<Stream*> lru_;     // open streams, least recently seen first
   std::list<Stream*> closed_;  // closed entries, least recently seen first
   StreamCounters counters_;

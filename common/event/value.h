@@ -4,6 +4,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,7 +32,14 @@ class IpAddress {
   static constexpr size_t kTextMax = 48;
   size_t format(char* buf) const;
 
-  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+  // Two 8-byte loads, not a call to memcmp: flow and stream keys compare addresses per packet.
+  friend bool operator==(const IpAddress& a, const IpAddress& b) {
+    uint64_t x[2];
+    uint64_t y[2];
+    std::memcpy(x, a.bytes_.data(), 16);
+    std::memcpy(y, b.bytes_.data(), 16);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0 && a.v4_ == b.v4_;
+  }
   friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
 
  private:
