@@ -64,13 +64,6 @@ static_assert(std::size(kTunnelNames) == kTunnelTypeCount);
 
 }  // namespace
 
-namespace {
-
-uint32_t fragment_tunnel(const DecodedPacket& p) {
-  return p.origin.type == TunnelType::none ? 0 : tunnel_identity(p.origin);
-}
-
-}  // namespace
 
 uint32_t tunnel_identity(const TunnelOrigin& t) {
   uint64_t h = 0xcbf29ce484222325ULL;
@@ -183,6 +176,7 @@ DecodeResult Decoder::decode_inner(const DecodedPacket& outer, Timestamp ts, Dec
   const Tunnel t = outer.tunnel;
   out = DecodedPacket{};
   out.origin = {t.type, static_cast<uint8_t>(outer.origin.depth + 1), t.has_id, t.id, outer.src, outer.dst};
+  out.origin.identity = tunnel_identity(out.origin);
   if (out.origin.depth > kMaxTunnelDepth) return fail(Anomaly::tunnel_too_deep);
   ++counters_.tunnels[static_cast<size_t>(t.type)];
   // The inside of a reassembled datagram lives in the reassembler's memory: a fragment inside it
@@ -491,7 +485,7 @@ DecodeResult Decoder::decode_ipv4(const uint8_t* data, size_t len, const capture
       ++counters_.fragments_uncaptured;  // cannot reassemble what was not captured
       return {DecodeStatus::fragment, Anomaly::count};
     }
-    FragmentKey key{out.src, out.dst, be16(data + 4), out.ip_proto, fragment_tunnel(out)};
+    FragmentKey key{out.src, out.dst, be16(data + 4), out.ip_proto, out.origin.identity};
     auto datagram = reassembly_.add(key, offset, more,
                                     std::span<const uint8_t>(data + header_len, total - header_len), packet.ts);
     if (!datagram) return {DecodeStatus::fragment, Anomaly::count};
@@ -566,7 +560,7 @@ DecodeResult Decoder::decode_ipv6(const uint8_t* data, size_t len, const capture
           ++counters_.fragments_uncaptured;
           return {DecodeStatus::fragment, Anomaly::count};
         }
-        FragmentKey key{out.src, out.dst, id, frag_next, fragment_tunnel(out)};
+        FragmentKey key{out.src, out.dst, id, frag_next, out.origin.identity};
         auto datagram = reassembly_.add(key, offset, more, std::span<const uint8_t>(p, left), packet.ts);
         if (!datagram) return {DecodeStatus::fragment, Anomaly::count};
         ++counters_.datagrams_reassembled;

@@ -100,10 +100,11 @@ struct TunnelOrigin {
   uint32_t id = 0;
   IpAddress outer_src;
   IpAddress outer_dst;
+  uint32_t identity = 0;  // tunnel_identity() of the above, worked out once; 0 on the wire
 };
 
-// A tunnel's identity for flow and stream keys: never 0, the same from either direction of the
-// outer packets (type, depth, id and the outer ends).
+// A tunnel's identity for fragment, flow and stream keys: never 0, the same from either direction
+// of the outer packets (type, depth, id and the outer ends). decode_inner() sets it in `origin`.
 uint32_t tunnel_identity(const TunnelOrigin& t);
 
 struct DecodeCounters {

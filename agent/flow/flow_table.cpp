@@ -236,7 +236,7 @@ void FlowTable::add(const decode::DecodedPacket& packet, Timestamp ts, uint32_t 
   key.hi_port = from == 0 ? dport : sport;
   key.vlan = packet.vlan_id;
   key.proto = packet.ip_proto;
-  if (packet.origin.type != decode::TunnelType::none) key.tunnel = decode::tunnel_identity(packet.origin);
+  key.tunnel = packet.origin.identity;
   uint32_t hash = hash_key(key);
 
   const bool is_tcp = packet.transport == decode::Transport::tcp;

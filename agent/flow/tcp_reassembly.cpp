@@ -87,7 +87,7 @@ TcpReassembler::TcpReassembler(StreamOptions options, StreamCallbacks callbacks)
 TcpReassembler::~TcpReassembler() = default;
 
 TcpReassembler::Stream* TcpReassembler::find_or_create(const decode::DecodedPacket& p, Timestamp ts, StreamDir& dir) {
-  const uint32_t tunnel = p.origin.type == decode::TunnelType::none ? 0 : decode::tunnel_identity(p.origin);
+  const uint32_t tunnel = p.origin.identity;
   StreamKey forward{p.src, p.dst, p.src_port, p.dst_port, p.vlan_id, tunnel};
   StreamKey reverse{p.dst, p.src, p.dst_port, p.src_port, p.vlan_id, tunnel};
   // One lookup for either direction: the table is keyed by the endpoints in a fixed order.

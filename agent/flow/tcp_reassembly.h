@@ -82,7 +82,7 @@ struct StreamKey {
   uint16_t client_port = 0;
   uint16_t server_port = 0;
   uint16_t vlan = 0;
-  uint32_t tunnel = 0;  // inner streams: decode::tunnel_identity of the tunnel they came through
+  uint32_t tunnel = 0;  // inner streams: the identity of the tunnel they came through (decode::TunnelOrigin)
   friend bool operator==(const StreamKey&, const StreamKey&) = default;
 };
 
