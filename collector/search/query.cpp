@@ -579,6 +579,64 @@ std::string fts5_query(const Node& term) {
   return out;
 }
 
+std::string user_key_token(std::string_view user_name) {
+  static const char* digits = "0123456789abcdef";
+  std::string out = "u";
+  for (unsigned char c : user_name.substr(0, kUserKeyBytes)) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string sqlite_keys(std::string_view source_key, std::string_view destination_key, std::string_view user_name) {
+  std::string out;
+  auto token = [&](std::string t) {
+    if (!out.empty()) out += ' ';
+    out += t;
+  };
+  if (!source_key.empty()) token("s" + std::string(source_key));
+  if (!destination_key.empty()) token("d" + std::string(destination_key));
+  if (!user_name.empty()) token(user_key_token(user_name));
+  return out;
+}
+
+std::optional<std::string> keys_query(const Node& n) {
+  if (n.kind != Node::Kind::term || !n.field) return std::nullopt;
+  const auto col = n.field->column;
+  if (col == "user_name") {
+    if (n.op == Node::Op::eq) return "keys : " + user_key_token(n.value);
+    if (n.op == Node::Op::prefix) return "keys : " + user_key_token(n.value) + "*";
+    return std::nullopt;
+  }
+  if ((col != "source_ip" && col != "destination_ip") || n.op != Node::Op::range) return std::nullopt;
+  const char tag = col == "source_ip" ? 's' : 'd';
+  const std::string& lo = n.value;
+  const std::string& hi = n.value2;
+  if (lo.size() != 32 || hi.size() != 32) return std::nullopt;
+  if (lo == hi) return "keys : " + std::string(1, tag) + lo;
+  // A block: the digits both ends share, then one digit whose leading bits are fixed, then
+  // zeros (lo) and f's (hi); anything else is not a block and is left to the column.
+  size_t i = 0;
+  while (i < 32 && lo[i] == hi[i]) ++i;
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  const int l = nibble(lo[i]), h = nibble(hi[i]);
+  const int free_bits = l ^ h;
+  if ((free_bits & (free_bits + 1)) != 0 || (l & free_bits) != 0) return std::nullopt;
+  for (size_t j = i + 1; j < 32; ++j) {
+    if (lo[j] != '0' || hi[j] != 'f') return std::nullopt;
+  }
+  static const char* digits = "0123456789abcdef";
+  const std::string prefix = std::string(1, tag) + lo.substr(0, i);
+  if (free_bits == 15) return "keys : " + prefix + "*";
+  std::string out = "keys : (";
+  for (int v = l; v <= h; ++v) {
+    if (v != l) out += " OR ";
+    out += prefix + digits[v] + "*";
+  }
+  return out + ")";
+}
+
 std::string tsquery_prefix(std::string_view value) {
   std::string out = "'";
   for (char c : fold_diacritics(value)) {
@@ -588,6 +646,9 @@ std::string tsquery_prefix(std::string_view value) {
   out += "':*";
   return out;
 }
+
+// A field term's condition on its column (or on the stored event's value).
+static void column_condition(const Node& node, std::string col, Dialect d, SqlCondition& out);
 
 void to_sql(const Node& node, Dialect d, SqlCondition& out) {
   switch (node.kind) {
@@ -617,8 +678,9 @@ void to_sql(const Node& node, Dialect d, SqlCondition& out) {
     out.uses_text = true;
     if (d == Dialect::sqlite) {
       // The index's rows of the search window only (?3, ?4: its first and last id).
-      out.sql += "s.id IN (SELECT rowid FROM event_text WHERE event_text MATCH " + add(out, d, fts5_query(node)) +
-                 " AND rowid BETWEEN ?3 AND ?4)";
+      // Only the `original` column: a word never meets a key token.
+      out.sql += "s.id IN (SELECT rowid FROM event_fts WHERE event_fts MATCH " +
+                 add(out, d, "original : " + fts5_query(node)) + " AND rowid BETWEEN ?3 AND ?4)";
     } else if (node.op == Node::Op::prefix) {
       out.sql += "s.text_index @@ to_tsquery('simple', " + add(out, d, tsquery_prefix(node.value)) + ")";
     } else {
@@ -639,7 +701,18 @@ void to_sql(const Node& node, Dialect d, SqlCondition& out) {
     out.sql += "s.agent_id IN (SELECT id FROM agents WHERE " + cmp + ")";
     return;
   }
-  std::string col = operand(f, d, out);
+  // SQLite: the key tokens find the candidates in the window, the column decides.
+  std::optional<std::string> keys = d == Dialect::sqlite ? keys_query(node) : std::nullopt;
+  if (keys) {
+    out.sql += "(s.id IN (SELECT rowid FROM event_fts WHERE event_fts MATCH " + add(out, d, *keys) +
+               " AND rowid BETWEEN ?3 AND ?4) AND ";
+  }
+  column_condition(node, operand(f, d, out), d, out);
+  if (keys) out.sql += ')';
+}
+
+static void column_condition(const Node& node, std::string col, Dialect d, SqlCondition& out) {
+  const Field& f = *node.field;
   switch (node.op) {
     case Node::Op::eq:
       if (f.type == FieldType::number) {

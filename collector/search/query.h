@@ -77,7 +77,8 @@ struct SqlParam {
   int64_t number = 0;
 };
 
-// The condition a tree makes, over `s` (the event_search row) and `r` (its stored record).
+// The condition a tree makes, over `s` (the search row: SQLite's events, PostgreSQL's
+// event_search) and `r` (the stored event: SQLite's event_bodies, PostgreSQL's records).
 // Placeholders continue from `params.size() + 1` ($N for PostgreSQL, ?N for SQLite).
 struct SqlCondition {
   std::string sql;
@@ -95,5 +96,17 @@ std::string fold_diacritics(std::string_view text);
 std::string fts5_query(const Node& term);
 // tsquery text for a prefix term (PostgreSQL); phrases go through phraseto_tsquery as they are.
 std::string tsquery_prefix(std::string_view value);
+
+// SQLite keeps the three most searched fields as tokens of its full-text table's `keys` column
+// rather than in B-tree indexes (random keys cost a page write each at ingest): `s` and `d` and
+// the 32 hex digits of source.ip's and destination.ip's keys, `u` and the hex of user.name's
+// bytes (its first kUserKeyBytes). Hex makes each one token, whatever the tokenizer; a search
+// re-checks the column, so the tokens only narrow.
+inline constexpr size_t kUserKeyBytes = 64;
+std::string user_key_token(std::string_view user_name);
+std::string sqlite_keys(std::string_view source_key, std::string_view destination_key, std::string_view user_name);
+// The FTS5 query of the keys a term on one of those fields needs (an address, a CIDR block as at
+// most eight prefixes, a user name or its prefix); nullopt for any other term.
+std::optional<std::string> keys_query(const Node& term);
 
 }  // namespace vigil::collector::search

@@ -14,17 +14,16 @@ void common_conditions(const EventQuery& q, Dialect d, SqlCondition& out, bool p
     out.params.push_back(std::move(p));
     return (d == Dialect::sqlite ? "?" : "$") + std::to_string(out.params.size());
   };
-  const Driver driver = q.query ? indexed_driver(*q.query) : Driver::none;
-  // With a field index to drive, the window is checked row by row (a leading '+' or '+ 0' keeps
-  // its index out); otherwise it drives: SQLite's id range, PostgreSQL's ts index. SQLite's
-  // window is the ids' (to the millisecond): with one value of an indexed field, that index
-  // (which ends in the id) seeks the value and the window together.
+  // SQLite: the window is a range of ids, which the table (its rowid) and the full-text table
+  // (rowid BETWEEN, for words and for the key tokens of addresses and user names) read directly.
+  // PostgreSQL: with a field index to drive, the window is checked row by row ('+ 0' keeps its
+  // index out); otherwise its ts index drives; one value's index (field, ts) seeks the value and
+  // the window together, in time order.
   if (d == Dialect::sqlite) {
-    const bool keep_out = driver == Driver::range;
-    out.sql += keep_out ? " WHERE +s.id BETWEEN ?3 AND ?4" : " WHERE s.id BETWEEN ?3 AND ?4";
-    if (paged && q.before_id != 0) out.sql += (keep_out ? " AND +s.id < " : " AND s.id < ") + add(q.before_id);
+    out.sql += " WHERE s.id BETWEEN ?3 AND ?4";
+    if (paged && q.before_id != 0) out.sql += " AND s.id < " + add(q.before_id);
   } else {
-    // One value: its index (field, ts) seeks the value and the window, in time order.
+    const Driver driver = q.query ? indexed_driver(*q.query) : Driver::none;
     out.sql += driver == Driver::range ? " WHERE s.ts + 0 >= $1 AND s.ts + 0 < $2" : " WHERE s.ts >= $1 AND s.ts < $2";
     if (paged && (q.before_ts != 0 || q.before_id != 0)) {
       std::string ts = add(q.before_ts);
@@ -83,8 +82,12 @@ Driver indexed_driver(const Node& n) {
 
 SearchStatements search_statements(const EventQuery& q, Dialect d) {
   SearchStatements out;
-  const char* record_join = " JOIN records r ON r.agent_id = s.agent_id AND r.epoch = s.epoch AND r.seq = s.seq";
-  const bool driven = q.query && indexed_driver(*q.query) == Driver::range;
+  // SQLite: the events table and its bodies by id; PostgreSQL: its search index and the records.
+  const char* from = d == Dialect::sqlite ? " FROM events s" : " FROM event_search s";
+  const char* record_join = d == Dialect::sqlite
+                                ? " JOIN event_bodies r ON r.id = s.id"
+                                : " JOIN records r ON r.agent_id = s.agent_id AND r.epoch = s.epoch AND r.seq = s.seq";
+  const bool driven = d == Dialect::postgres && q.query && indexed_driver(*q.query) == Driver::range;
   {
     SqlCondition& h = out.hits;
     base_params(d, q, h);
@@ -96,8 +99,8 @@ SearchStatements search_statements(const EventQuery& q, Dialect d) {
     const char* order = d == Dialect::sqlite ? " ORDER BY s.id DESC"
                         : driven            ? " ORDER BY s.ts + 0 DESC, s.id DESC"
                                             : " ORDER BY s.ts DESC, s.id DESC";
-    h.sql = "SELECT s.id, s.ts, s.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), r.body FROM event_search s" +
-            std::string(record_join) + " LEFT JOIN agents g ON g.id = s.agent_id" + where + order + " LIMIT " + limit;
+    h.sql = "SELECT s.id, s.ts, s.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), r.body" + std::string(from) +
+            record_join + " LEFT JOIN agents g ON g.id = s.agent_id" + where + order + " LIMIT " + limit;
   }
   if (q.buckets > 0 && q.until.ns > q.since.ns) {
     SqlCondition& g = out.histogram;
@@ -110,7 +113,7 @@ SearchStatements search_statements(const EventQuery& q, Dialect d) {
     // SQLite reads the time from the id (its millisecond), so a bucket needs no table row.
     const std::string time = d == Dialect::sqlite ? "((s.id >> " + std::to_string(kIdCounterBits) + ") * 1000000 - ?1)"
                                                   : "(s.ts - $1)";
-    g.sql = "SELECT " + time + " / " + bucket + " AS bucket, COUNT(*) FROM event_search s" +
+    g.sql = "SELECT " + time + " / " + bucket + " AS bucket, COUNT(*)" + from +
             (g.uses_record ? record_join : "") + where + " GROUP BY bucket";
   }
   return out;

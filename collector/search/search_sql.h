@@ -1,5 +1,6 @@
 // The statements of an event search, written once for both stores (collector/store): the page of
-// hits and the histogram, over the search index (event_search), the stored records and agents.
+// hits and the histogram, over the stored events (SQLite: events, event_bodies and event_fts;
+// PostgreSQL: event_search and records) and the agents.
 #pragma once
 
 #include "collector/search/query.h"
@@ -7,10 +8,10 @@
 
 namespace vigil::collector::search {
 
-// SQLite's search index ids are ordered by event time: the millisecond in the high bits, a
-// counter in the low ones. A time window is then a range of ids, which the table (its rowid),
-// every index (they end in the rowid) and the full-text index (rowid BETWEEN) read directly;
-// SQLite's windows are whole milliseconds.
+// SQLite's event ids are ordered by event time: the millisecond in the high bits, a counter in
+// the low ones. A time window is then a range of ids, which the table (its rowid) and the
+// full-text table (rowid BETWEEN) read directly; SQLite's windows are whole milliseconds. Events
+// are written in time order too, so ingest appends to the tables' ends rather than all over them.
 inline constexpr int kIdCounterBits = 21;
 inline constexpr int64_t kIdMaxMillis = (int64_t{1} << 42) - 1;  // year 2109
 int64_t sqlite_first_id(Timestamp t);  // the lowest id of an event at or after t
@@ -30,8 +31,8 @@ struct SearchStatements {
 // PostgreSQL orders by (time, id) and pages by both.
 SearchStatements search_statements(const EventQuery& query, Dialect dialect);
 
-// Whether an AND of the query holds a term one of the field indexes (source.ip, destination.ip,
-// user.name) serves: that index drives the search rather than a scan of the window; `value`
+// PostgreSQL: whether an AND of the query holds a term one of the field indexes (source.ip,
+// destination.ip, user.name) serves: that index drives the search rather than a scan of the window; `value`
 // when the term names one value (the index seeks it and the window at once), `range` for a
 // prefix or a block.
 enum class Driver { none, value, range };

@@ -610,6 +610,73 @@ ALTER TABLE compliance_latest ADD COLUMN remediation_vi TEXT NOT NULL DEFAULT ''
 ALTER TABLE alerts ADD COLUMN rule_name_vi TEXT NOT NULL DEFAULT '';
 ALTER TABLE incident_alerts ADD COLUMN rule_name_vi TEXT NOT NULL DEFAULT '';
 )sql"},
+    {17, "SQLite: events written once, in time order: a row per event keyed by its time-ordered id (what search reads), its body by the same id, and addresses and user names as tokens of the full-text table instead of B-tree indexes; records stays as a view",
+     // The three tables of records, event_search and event_text each took random-key B-tree
+     // inserts (the record key, two address indexes, the user index): a WAL page per index per
+     // event. Events now append by id; only events_record (agent, epoch, seq: the dedup key and
+     // the alerts' link to their evidence) takes one insert per event. The full text is given
+     // to the new table as ingest gives it (vigil_fold of event.original, or of message), the
+     // keys by vigil_keys (search::sqlite_keys). Records that predate the search index get ids
+     // from their time and an upper counter half.
+     R"sql(
+CREATE TABLE events(
+  id INTEGER PRIMARY KEY,
+  agent_id TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  dataset TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  host_name TEXT,
+  source_ip TEXT,
+  source_port INTEGER,
+  destination_ip TEXT,
+  destination_port INTEGER,
+  user_name TEXT,
+  event_action TEXT,
+  event_outcome TEXT,
+  rule_id TEXT,
+  severity INTEGER,
+  has_text INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX events_record ON events(agent_id, epoch, seq);
+CREATE INDEX events_metric ON events(id) WHERE kind = 'metric';
+CREATE TABLE event_bodies(id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE VIRTUAL TABLE event_fts USING fts5(original, keys, content='', columnsize=0,
+                                          tokenize='unicode61 remove_diacritics 2');
+INSERT INTO events(id, agent_id, epoch, seq, kind, dataset, ts, host_name, source_ip, source_port, destination_ip,
+                   destination_port, user_name, event_action, event_outcome, rule_id, severity, has_text)
+  SELECT s.id, s.agent_id, s.epoch, s.seq, s.kind, s.dataset, s.ts, s.host_name, s.source_ip, s.source_port,
+         s.destination_ip, s.destination_port, s.user_name, s.event_action, s.event_outcome, s.rule_id, s.severity,
+         s.has_text
+  FROM event_search s WHERE EXISTS (SELECT 1 FROM records r WHERE r.agent_id = s.agent_id AND r.epoch = s.epoch
+                                    AND r.seq = s.seq) ORDER BY s.id;
+INSERT INTO events(id, agent_id, epoch, seq, kind, dataset, ts)
+  SELECT ((MIN(MAX(r.ts, 0) / 1000000, 4398046511103)) << 21) | 1048576 |
+         ((ROW_NUMBER() OVER (PARTITION BY MAX(r.ts, 0) / 1000000 ORDER BY r.agent_id, r.epoch, r.seq)) % 1048576),
+         r.agent_id, r.epoch, r.seq, r.kind, r.dataset, r.ts
+  FROM records r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.agent_id = r.agent_id AND e.epoch = r.epoch
+                                   AND e.seq = r.seq);
+INSERT INTO event_bodies(id, body)
+  SELECT e.id, r.body FROM events e JOIN records r ON r.agent_id = e.agent_id AND r.epoch = e.epoch AND r.seq = e.seq
+  ORDER BY e.id;
+INSERT INTO event_fts(rowid, original, keys)
+  SELECT e.id, CASE WHEN e.has_text = 1 THEN vigil_fold(CASE WHEN json_type(b.body, '$.event.original') = 'text'
+                    AND json_extract(b.body, '$.event.original') != '' THEN json_extract(b.body, '$.event.original')
+                    ELSE json_extract(b.body, '$.message') END) ELSE '' END,
+         vigil_keys(e.source_ip, e.destination_ip, e.user_name)
+  FROM events e JOIN event_bodies b ON b.id = e.id
+  WHERE e.has_text = 1 OR e.source_ip IS NOT NULL OR e.destination_ip IS NOT NULL OR e.user_name IS NOT NULL
+  ORDER BY e.id;
+DROP TABLE event_text;
+DROP TABLE event_search;
+DROP TABLE records;
+CREATE VIEW records AS
+  SELECT e.agent_id, e.epoch, e.seq, e.kind, e.dataset, e.ts, b.body FROM events e JOIN event_bodies b ON b.id = e.id;
+)sql",
+     // PostgreSQL keeps its tables (partitioning by time is its own step).
+     R"sql(
+SELECT 1;
+)sql"},
 };
 
 }  // namespace

@@ -26,8 +26,12 @@ def seed(h, epoch, now):
         rows = [(1, "event", now - 40 * DAY), (2, "event", now - DAY), (3, "metric", now - 40 * DAY),
                 (4, "alert", now - 40 * DAY)]
         for seq, kind, ts in rows:
-            db.execute("INSERT INTO records(agent_id, epoch, seq, kind, dataset, ts, body) VALUES ('agt-1', ?, ?, ?,"
-                       " 'sshd', ?, ?)", (epoch, seq, kind, ts, f'{{"epoch":"{epoch}","seq":{seq}}}'))
+            # The event's id is its millisecond and a counter (collector/search/search_sql.h).
+            event_id = ((ts // 10**6) << 21) | (seq + (1000 if epoch == "e2" else 0))
+            db.execute("INSERT INTO events(id, agent_id, epoch, seq, kind, dataset, ts) VALUES (?, 'agt-1', ?, ?, ?,"
+                       " 'sshd', ?)", (event_id, epoch, seq, kind, ts))
+            db.execute("INSERT INTO event_bodies(id, body) VALUES (?, ?)",
+                       (event_id, f'{{"epoch":"{epoch}","seq":{seq}}}'))
         db.execute("INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts)"
                    " VALUES ('agt-1', ?, 4, 'VGL-LOG-0001', 'SSH password guessing', 4, ?)", (epoch, now - 40 * DAY))
         db.execute("INSERT INTO audit(ts, who, action, target, detail) VALUES (?, 'init', 'login.success', '', '')",

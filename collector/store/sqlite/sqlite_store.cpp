@@ -300,56 +300,41 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   }
 
   // A batch's records inside the caller's transaction (mutex_ held); an error leaves the rollback
-  // to the caller.
+  // to the caller. Each new event is a row of events (keyed by its time-ordered id, so rows
+  // append), its body by the same id, and a full-text row of its text and key tokens.
   Result<uint64_t> insert_records_locked(const std::string& agent_id, const std::string& epoch,
                                          const std::vector<IncomingRecord>& records) {
-    Stmt s(db_,
-           "INSERT OR IGNORE INTO records(agent_id, epoch, seq, kind, dataset, ts, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
-    Stmt a(db_,
-           "INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts, source_ip, source_key, source_port,"
-           " destination_ip, destination_port, user_name, rule_name_vi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    Stmt x(db_,
-           "INSERT INTO event_search(agent_id, epoch, seq, ts, kind, dataset, host_name, source_ip, source_port,"
-           " destination_ip, destination_port, user_name, event_action, event_outcome, rule_id, severity, has_text, id)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    Stmt t(db_, "INSERT INTO event_text(rowid, original) VALUES (?, ?)");
+    // A record stored already (same agent, epoch and seq) is a redelivery: nothing changes. An id
+    // taken (many events in one millisecond, or one stored before a restart) is not: it fails
+    // on the primary key and takes the next counter value.
+    Stmt& x = cached(event_insert_,
+                     "INSERT INTO events(agent_id, epoch, seq, ts, kind, dataset, host_name, source_ip, source_port,"
+                     " destination_ip, destination_port, user_name, event_action, event_outcome, rule_id, severity,"
+                     " has_text, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                     " ON CONFLICT(agent_id, epoch, seq) DO NOTHING");
+    Stmt& body = cached(body_insert_, "INSERT INTO event_bodies(id, body) VALUES (?, ?)");
+    Stmt& a = cached(alert_insert_,
+                     "INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts, source_ip, source_key,"
+                     " source_port, destination_ip, destination_port, user_name, rule_name_vi)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Stmt& t = cached(fts_insert_, "INSERT INTO event_fts(rowid, original, keys) VALUES (?, ?, ?)");
     // Full text goes in id order at the end: FTS5 writes out what it holds whenever an id is not
     // above the one before, so out-of-order ids would cost a flush each.
-    std::vector<std::pair<int64_t, std::string>> texts;
+    struct Text {
+      int64_t id;
+      std::string text, keys;
+    };
+    std::vector<Text> texts;
     uint64_t added = 0;
     auto fail = [&]() { return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_)); };
     for (const auto& rec : records) {
-      s.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.kind);
-      s.bind(5, rec.dataset).bind(6, rec.time.ns).bind(7, rec.json);
-      if (s.step() != SQLITE_DONE) return fail();
-      bool is_new = sqlite3_changes(db_) > 0;
-      added += is_new ? 1 : 0;
-      s.reset();
-      if (is_new && rec.check) {
-        SqliteConnection conn(db_);
-        auto c = store_compliance_result(conn, agent_id, rec);
-        if (!c) return make_error(c.error());
-      }
-      if (!is_new) continue;
       auto row = search::index_row(rec.search);
-      if (rec.kind == "alert") {
-        const Entity& e = rec.search.entity;
-        a.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.rule_id);
-        a.bind(5, rec.rule_name).bind(6, static_cast<int64_t>(rec.severity)).bind(7, rec.time.ns);
-        a.bind(8, row.source_ip.empty() ? std::string() : e.source_ip).bind_or_null(9, row.source_ip);
-        a.bind(10, e.source_port).bind(11, row.destination_ip.empty() ? std::string() : e.destination_ip);
-        a.bind(12, e.destination_port).bind(13, e.user_name).bind(14, rec.rule_name_vi);
-        if (a.step() != SQLITE_DONE) return fail();
-        a.reset();
-      }
       x.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.time.ns);
       x.bind(5, rec.kind).bind(6, rec.dataset).bind_or_null(7, row.host_name).bind_or_null(8, row.source_ip);
       x.bind_nonzero(9, row.source_port).bind_or_null(10, row.destination_ip);
       x.bind_nonzero(11, row.destination_port).bind_or_null(12, row.user_name).bind_or_null(13, row.event_action);
       x.bind_or_null(14, row.event_outcome).bind_or_null(15, row.rule_id);
       x.bind_nonzero(16, row.severity).bind(17, int64_t{row.text.empty() ? 0 : 1});
-      // The id: the event's millisecond and a counter; taken (many events of one millisecond, or
-      // one stored before a restart), the next counter value.
       int64_t id = 0;
       for (int attempt = 0;; ++attempt) {
         id = search::sqlite_id(rec.time, id_counter_++);
@@ -360,20 +345,49 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
         if (rc != SQLITE_CONSTRAINT || attempt == 64) return fail();
       }
       x.reset();
-      if (!row.text.empty()) texts.emplace_back(id, std::move(row.text));
+      if (sqlite3_changes(db_) == 0) continue;  // stored already
+      ++added;
+      body.bind(1, id).bind(2, rec.json);
+      if (body.step() != SQLITE_DONE) return fail();
+      body.reset();
+      if (rec.check) {
+        SqliteConnection conn(db_);
+        auto c = store_compliance_result(conn, agent_id, rec);
+        if (!c) return make_error(c.error());
+      }
+      if (rec.kind == "alert") {
+        const Entity& e = rec.search.entity;
+        a.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.rule_id);
+        a.bind(5, rec.rule_name).bind(6, static_cast<int64_t>(rec.severity)).bind(7, rec.time.ns);
+        a.bind(8, row.source_ip.empty() ? std::string() : e.source_ip).bind_or_null(9, row.source_ip);
+        a.bind(10, e.source_port).bind(11, row.destination_ip.empty() ? std::string() : e.destination_ip);
+        a.bind(12, e.destination_port).bind(13, e.user_name).bind(14, rec.rule_name_vi);
+        if (a.step() != SQLITE_DONE) return fail();
+        a.reset();
+      }
+      std::string keys = search::sqlite_keys(row.source_ip, row.destination_ip, row.user_name);
+      if (!row.text.empty() || !keys.empty()) texts.push_back(Text{id, std::move(row.text), std::move(keys)});
     }
-    std::sort(texts.begin(), texts.end(), [](const auto& lhs, const auto& rhs) { return lhs.first < rhs.first; });
-    for (const auto& [id, text] : texts) {
-      t.bind(1, id).bind(2, text);
+    std::sort(texts.begin(), texts.end(), [](const Text& lhs, const Text& rhs) { return lhs.id < rhs.id; });
+    for (const auto& [id, text, keys] : texts) {
+      t.bind(1, id).bind(2, text).bind(3, keys);
       if (t.step() != SQLITE_DONE) return fail();
       t.reset();
     }
     return added;
   }
 
+  // A statement of the write path prepared once (mutex_ held).
+  Stmt& cached(std::unique_ptr<Stmt>& slot, const char* sql) {
+    if (!slot) slot = std::make_unique<Stmt>(db_, sql);
+    return *slot;
+  }
+
   Result<StoredCounts> counts(const std::string& agent_id) override {
     std::lock_guard lock(mutex_);
-    Stmt s(db_, "SELECT COUNT(*), COALESCE(SUM(kind = 'alert'), 0) FROM records WHERE agent_id = ?");
+    Stmt s(db_,
+           "SELECT (SELECT COUNT(*) FROM events WHERE agent_id = ?1),"
+           " (SELECT COUNT(*) FROM alerts WHERE agent_id = ?1)");
     s.bind(1, agent_id);
     if (s.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
     return StoredCounts{static_cast<uint64_t>(s.integer(0)), static_cast<uint64_t>(s.integer(1))};
@@ -469,24 +483,35 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       };
     };
 
-    // The search index's rows of the records `doomed` selects (agent_id, epoch, seq), with their
-    // full text: the text of a contentless index is taken out by giving it back, read from the
-    // record it came from. Run before the records go.
-    auto purge_index = [&](const std::string& doomed, auto&& bind) -> Result<void> {
-      const std::string text =
-          "INSERT INTO event_text(event_text, rowid, original) SELECT 'delete', s.id, vigil_fold(CASE WHEN"
-          " json_type(r.body, '$.event.original') = 'text' AND json_extract(r.body, '$.event.original') != ''"
-          " THEN json_extract(r.body, '$.event.original') ELSE json_extract(r.body, '$.message') END)"
-          " FROM event_search s JOIN records r ON r.agent_id = s.agent_id AND r.epoch = s.epoch AND r.seq = s.seq"
-          " WHERE s.has_text = 1 AND (s.agent_id, s.epoch, s.seq) IN (" + doomed + ")";
-      const std::string rows = "DELETE FROM event_search WHERE (agent_id, epoch, seq) IN (" + doomed + ")";
-      for (const std::string* sql : {&text, &rows}) {
-        Stmt st(db_, sql->c_str());
-        bind(st);
-        if (auto d = done(st); !d) return d;
+    // The events whose ids temp.doomed holds go: their full-text rows (a contentless index's row
+    // is taken out by giving back what it was given: the folded text, read again from the body as
+    // ingest read it, and the key tokens from the row's columns), bodies and rows.
+    auto purge_doomed = [&]() -> Result<int64_t> {
+      static const char* const kSteps[] = {
+          "INSERT INTO event_fts(event_fts, rowid, original, keys) SELECT 'delete', e.id, CASE WHEN e.has_text = 1"
+          " THEN vigil_fold(CASE WHEN json_type(b.body, '$.event.original') = 'text' AND"
+          " json_extract(b.body, '$.event.original') != '' THEN json_extract(b.body, '$.event.original')"
+          " ELSE json_extract(b.body, '$.message') END) ELSE '' END, vigil_keys(e.source_ip, e.destination_ip,"
+          " e.user_name) FROM events e JOIN event_bodies b ON b.id = e.id WHERE e.id IN (SELECT id FROM temp.doomed)"
+          " AND (e.has_text = 1 OR e.source_ip IS NOT NULL OR e.destination_ip IS NOT NULL OR e.user_name IS NOT NULL)"
+          " ORDER BY e.id",
+          "DELETE FROM event_bodies WHERE id IN (SELECT id FROM temp.doomed)",
+          "DELETE FROM events WHERE id IN (SELECT id FROM temp.doomed)",
+      };
+      int64_t n = 0;
+      for (const char* sql : kSteps) {
+        Stmt st(db_, sql);
+        if (auto d = done(st); !d) return make_error(d.error());
+        n = sqlite3_changes(db_);
       }
-      return {};
+      if (auto r = exec("DELETE FROM temp.doomed"); !r) return make_error(r.error());
+      return n;
     };
+    {
+      std::lock_guard lock(mutex_);
+      if (auto r = exec("CREATE TEMP TABLE IF NOT EXISTS doomed(id INTEGER PRIMARY KEY)"); !r) return make_error(r.error());
+      if (auto r = exec("DELETE FROM temp.doomed"); !r) return make_error(r.error());
+    }
 
     if (req.alerts_before.ns > 0) {
       // The same chunk (oldest first, ties by id) three times within one write transaction:
@@ -495,43 +520,43 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
         constexpr const char* kDoomed = "SELECT id FROM alerts WHERE ts < ?1 ORDER BY ts, id LIMIT ?2";
         static const std::string history = std::string("DELETE FROM alert_history WHERE alert_id IN (") + kDoomed + ")";
         static const std::string records =
-            "DELETE FROM records WHERE (agent_id, epoch, seq) IN (SELECT agent_id, epoch, seq FROM alerts WHERE id IN (" +
-            std::string(kDoomed) + "))";
+            "INSERT OR IGNORE INTO temp.doomed(id) SELECT e.id FROM alerts a JOIN events e ON e.agent_id = a.agent_id"
+            " AND e.epoch = a.epoch AND e.seq = a.seq WHERE a.id IN (" + std::string(kDoomed) + ")";
         static const std::string alerts = std::string("DELETE FROM alerts WHERE id IN (") + kDoomed + ")";
         auto h = deleter(history.c_str(), req.alerts_before)();
         if (!h) return h;
-        auto x = purge_index("SELECT agent_id, epoch, seq FROM alerts WHERE id IN (" + std::string(kDoomed) + ")",
-                             [&](Stmt& st) { st.bind(1, req.alerts_before.ns).bind(2, chunk); });
-        if (!x) return make_error(x.error());
         out.alert_history += static_cast<uint64_t>(*h);
         if (auto r = deleter(records.c_str(), req.alerts_before)(); !r) return r;
+        if (auto r = purge_doomed(); !r) return r;
         return deleter(alerts.c_str(), req.alerts_before)();
       };
       if (auto r = drain(out.alerts, step); !r) return make_error(r.error());
     }
 
-    if (req.events_before.ns > 0 || req.health_before.ns > 0) {
-      auto kinds = record_kinds();
-      if (!kinds) return make_error(kinds.error());
-      for (const auto& kind : *kinds) {
-        if (kind == "alert") continue;  // an alert's record goes with the alert
-        const bool health = kind == "metric";
-        Timestamp before = health ? req.health_before : req.events_before;
-        if (before.ns <= 0) continue;
-        auto step = [&]() -> Result<int64_t> {
-          auto x = purge_index("SELECT agent_id, epoch, seq FROM records WHERE kind = ?1 AND ts < ?2 LIMIT ?3",
-                               [&](Stmt& st) { st.bind(1, kind).bind(2, before.ns).bind(3, chunk); });
-          if (!x) return make_error(x.error());
-          Stmt s(db_,
-                 "DELETE FROM records WHERE (agent_id, epoch, seq) IN (SELECT agent_id, epoch, seq FROM records"
-                 " WHERE kind = ?1 AND ts < ?2 LIMIT ?3)");
-          s.bind(1, kind).bind(2, before.ns).bind(3, chunk);
-          if (auto d = done(s); !d) return make_error(d.error());
-          return static_cast<int64_t>(sqlite3_changes(db_));
-        };
-        if (auto r = drain(health ? out.health : out.events, step); !r) return make_error(r.error());
-      }
-    }
+    // Events by id, which is their time: what is older than its cutoff and not an alert's record
+    // (that goes with its alert). Health records (metric) have their own cutoff and a partial
+    // index of their own (a few per agent a minute). A cursor walks the ids, so the rows kept
+    // below a cutoff are read once per purge, not once per chunk.
+    auto purge_events = [&](bool health, Timestamp before, uint64_t& counter) -> Result<void> {
+      if (before.ns <= 0) return {};
+      int64_t cursor = -1;
+      const int64_t cut = search::sqlite_first_id(before);
+      auto step = [&]() -> Result<int64_t> {
+        Stmt pick(db_, health ? "INSERT INTO temp.doomed(id) SELECT id FROM events INDEXED BY events_metric"
+                                " WHERE kind = 'metric' AND id > ?1 AND id < ?2 ORDER BY id LIMIT ?3"
+                              : "INSERT INTO temp.doomed(id) SELECT id FROM events WHERE id > ?1 AND id < ?2"
+                                " AND kind NOT IN ('alert', 'metric') ORDER BY id LIMIT ?3");
+        pick.bind(1, cursor).bind(2, cut).bind(3, chunk);
+        if (auto d = done(pick); !d) return make_error(d.error());
+        Stmt last(db_, "SELECT COALESCE(MAX(id), -1) FROM temp.doomed");
+        if (last.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+        cursor = std::max(cursor, last.integer(0));
+        return purge_doomed();
+      };
+      return drain(counter, step);
+    };
+    if (auto r = purge_events(false, req.events_before, out.events); !r) return make_error(r.error());
+    if (auto r = purge_events(true, req.health_before, out.health); !r) return make_error(r.error());
 
     if (req.compliance_history_before.ns > 0) {
       // A change goes once a later change of the same check is older than the cutoff too: the
@@ -673,21 +698,6 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
 
 
  private:
-  // The distinct kinds of stored records, one index seek each (a loose scan of records_kind_ts).
-  Result<std::vector<std::string>> record_kinds() {
-    std::lock_guard lock(mutex_);
-    Stmt s(db_,
-           "WITH RECURSIVE k(kind) AS (SELECT (SELECT MIN(kind) FROM records) UNION ALL"
-           " SELECT (SELECT MIN(kind) FROM records WHERE kind > k.kind) FROM k WHERE k.kind IS NOT NULL)"
-           " SELECT kind FROM k WHERE kind IS NOT NULL");
-    if (!s.ok()) return make_error("sqlite: " + s.error());
-    std::vector<std::string> out;
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) out.push_back(s.text(0));
-    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
-    return out;
-  }
-
   // The list (or count) query for the filters `f` uses, prepared once per combination: a
   // filter not in use is not in the SQL, so the planner can take the index that serves the
   // ones that are. Parameters keep their numbers (?1..?10) whichever are present; binding one
@@ -752,7 +762,8 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
       " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name,"
       " a.rule_name_vi, r.body FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
-      " LEFT JOIN records r ON r.agent_id = a.agent_id AND r.epoch = a.epoch AND r.seq = a.seq";
+      " LEFT JOIN events e ON e.agent_id = a.agent_id AND e.epoch = a.epoch AND e.seq = a.seq"
+      " LEFT JOIN event_bodies r ON r.id = e.id";
 
   static AlertRecord alert_row(const Stmt& s, bool with_evidence) {
     AlertRecord a;
@@ -786,6 +797,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   // Prepared list and count queries by the filters they serve (sqlite3_close_v2 lets the
   // database go once these are finalised).
   std::map<unsigned, std::unique_ptr<Stmt>> alert_queries_;
+  std::unique_ptr<Stmt> event_insert_, body_insert_, alert_insert_, fts_insert_;  // the write path's
   std::mutex mutex_;  // one writer; SQLite serialises anyway, this keeps statements tidy
   sqlite3* reader_ = nullptr;  // searches' connection (none for an in-memory database)
   uint64_t id_counter_ = 0;    // low bits of the search index's ids
@@ -832,6 +844,21 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
         std::string folded = search::fold_diacritics(
             std::string_view(reinterpret_cast<const char*>(text), static_cast<size_t>(sqlite3_value_bytes(argv[0]))));
         sqlite3_result_text(ctx, folded.data(), static_cast<int>(folded.size()), SQLITE_TRANSIENT);
+      },
+      nullptr, nullptr, nullptr);
+  // The key tokens of an event's full-text row from its columns (search::sqlite_keys), for the
+  // same purpose and for filling the table in migration 17.
+  sqlite3_create_function_v2(
+      db, "vigil_keys", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+      [](sqlite3_context* ctx, int, sqlite3_value** argv) {
+        auto arg = [&](int i) {
+          const auto* text = sqlite3_value_text(argv[i]);
+          return text ? std::string_view(reinterpret_cast<const char*>(text),
+                                         static_cast<size_t>(sqlite3_value_bytes(argv[i])))
+                      : std::string_view();
+        };
+        std::string keys = search::sqlite_keys(arg(0), arg(1), arg(2));
+        sqlite3_result_text(ctx, keys.data(), static_cast<int>(keys.size()), SQLITE_TRANSIENT);
       },
       nullptr, nullptr, nullptr);
   auto store = std::make_unique<SqliteStore>(db);

@@ -157,17 +157,46 @@ TEST(SearchQuery, SqlCarriesValuesOnlyAsParameters) {
     EXPECT_EQ(c.sql.find("a'b"), std::string::npos) << c.sql;
     EXPECT_FALSE(c.params.empty());
   }
-  EXPECT_EQ(sql("user.name:root"), "s.user_name = ?5");
+  // SQLite: the user name's key token narrows to candidates in the window, the column decides.
+  EXPECT_EQ(sql("user.name:root"),
+            "(s.id IN (SELECT rowid FROM event_fts WHERE event_fts MATCH ?5 AND rowid BETWEEN ?3 AND ?4) AND "
+            "s.user_name = ?6)");
   EXPECT_EQ(sql("user.name:root", Dialect::postgres), "s.user_name = $5");
   EXPECT_EQ(sql("url.domain:x"), "json_extract(r.body, '$.url.domain') = ?5");
   EXPECT_EQ(sql("url.domain:x", Dialect::postgres), "(r.body::json #>> '{url,domain}') COLLATE \"C\" = $5");
   EXPECT_EQ(sql("a OR NOT user.name:b"),
-            "(s.id IN (SELECT rowid FROM event_text WHERE event_text MATCH ?5 AND rowid BETWEEN ?3 AND ?4) OR NOT "
-            "(s.user_name = ?6))");
+            "(s.id IN (SELECT rowid FROM event_fts WHERE event_fts MATCH ?5 AND rowid BETWEEN ?3 AND ?4) OR NOT "
+            "((s.id IN (SELECT rowid FROM event_fts WHERE event_fts MATCH ?6 AND rowid BETWEEN ?3 AND ?4) AND "
+            "s.user_name = ?7)))");
   EXPECT_EQ(fts5_query(ok("say \"hi\"").children[1]), "\"hi\"");
   Node quoted = ok("\"say \\\"hi\\\"\"");
   EXPECT_EQ(fts5_query(quoted), "\"say \"\"hi\"\"\"");
   EXPECT_EQ(tsquery_prefix("it's"), "'it''s':*");
+}
+
+// SQLite's key tokens: one token per address or user name, whatever the tokenizer would split; a
+// block becomes at most eight prefixes of whole hex digits.
+TEST(SearchQuery, KeyTokens) {
+  const std::string v4 = "00000000000000000000ffff";
+  EXPECT_EQ(sqlite_keys(v4 + "0a000001", "", "Nguyen.Van-A"),
+            "s" + v4 + "0a000001 u4e677579656e2e56616e2d41");
+  EXPECT_EQ(sqlite_keys("", v4 + "c0a80001", ""), "d" + v4 + "c0a80001");
+  EXPECT_EQ(sqlite_keys("", "", ""), "");
+  EXPECT_EQ(user_key_token(std::string(100, 'a')).size(), 1 + 2 * kUserKeyBytes);
+  auto keys = [](const char* q) { return keys_query(ok(q)); };
+  EXPECT_EQ(keys("source.ip:10.0.0.1"), "keys : s" + v4 + "0a000001");
+  EXPECT_EQ(keys("destination.ip:10.1.0.0/16"), "keys : d" + v4 + "0a01*");
+  EXPECT_EQ(keys("source.ip:10.0.0.0/8"), "keys : s" + v4 + "0a*");
+  // /9: the third digit's first bit fixed (0-7); /11: three bits (8-9 of 10.128.0.0/11 is 8, 9).
+  EXPECT_EQ(keys("source.ip:10.0.0.0/9"), "keys : (s" + v4 + "0a0* OR s" + v4 + "0a1* OR s" + v4 + "0a2* OR s" + v4 +
+                                              "0a3* OR s" + v4 + "0a4* OR s" + v4 + "0a5* OR s" + v4 + "0a6* OR s" +
+                                              v4 + "0a7*)");
+  EXPECT_EQ(keys("source.ip:10.128.0.0/11"), "keys : (s" + v4 + "0a8* OR s" + v4 + "0a9*)");
+  EXPECT_EQ(keys("source.ip:2001:db8::/32"), "keys : s20010db8*");
+  EXPECT_EQ(keys("user.name:Admin"), "keys : u41646d696e");
+  EXPECT_EQ(keys("user.name:adm*"), "keys : u61646d*");
+  EXPECT_EQ(keys("url.domain:x"), std::nullopt);
+  EXPECT_EQ(keys("failed"), std::nullopt);
 }
 
 }  // namespace

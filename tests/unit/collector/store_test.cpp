@@ -1,4 +1,5 @@
 // The Store contract. Written against the interface so every implementation runs the same suite.
+#include "collector/search/search_sql.h"
 #include "collector/store/migrations.h"
 #include "collector/store/store.h"
 
@@ -1572,6 +1573,58 @@ TEST_P(StoreTest, SearchFindsByFieldTextAndAgency) {
   EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()).size(), 21u);
 }
 
+// Addresses and user names are found exactly, whatever a tokenizer would make of them (SQLite
+// keeps them as key tokens and re-checks the column), and a word never meets a key token.
+TEST_P(StoreTest, SearchKeysAreExact) {
+  using search_test::log_event;
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store_->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
+  std::vector<IncomingRecord> batch;
+  batch.push_back(log_event(1, at(1), "10.0.0.1", "nguyen.van-a", "login one"));
+  batch.push_back(log_event(2, at(2), "10.0.0.2", "Admin", "login two"));
+  batch.push_back(log_event(3, at(3), "10.0.0.3", "admin", "login three"));
+  batch.push_back(log_event(4, at(4), "10.0.1.4", "nguyễn", "login four"));
+  batch.push_back(log_event(5, at(5), "10.128.0.5", std::string(80, 'x') + "a", "login five"));
+  batch.push_back(log_event(6, at(6), "10.160.0.6", std::string(80, 'x') + "b", "login six"));
+  ASSERT_TRUE(store_->store_batch("agt-1", "e1", batch));
+  auto seqs = [&](const std::string& q) {
+    auto parsed = search::parse(q);
+    EXPECT_TRUE(std::holds_alternative<search::Node>(parsed)) << q;
+    EventQuery query;
+    query.query = &std::get<search::Node>(parsed);
+    query.since = at(0);
+    query.until = at(100);
+    query.limit = 100;
+    auto page = store_->search_events(query);
+    EXPECT_TRUE(page) << q << ": " << page.error();
+    std::set<int64_t> out;
+    if (page) {
+      for (const auto& h : page->hits) out.insert(nlohmann::json::parse(h.json)["source"]["port"].get<int64_t>() - 40000);
+    }
+    return out;
+  };
+  using S = std::set<int64_t>;
+  EXPECT_EQ(seqs("user.name:nguyen.van-a"), S{1});
+  EXPECT_EQ(seqs("user.name:nguyen"), S{});
+  EXPECT_EQ(seqs("user.name:nguyen*"), S{1});
+  EXPECT_EQ(seqs("user.name:Admin"), S{2});
+  EXPECT_EQ(seqs("user.name:admin"), S{3});
+  EXPECT_EQ(seqs("user.name:nguyễn"), (S{4}));
+  // Names longer than the token's 64 bytes: the column tells them apart.
+  EXPECT_EQ(seqs("user.name:" + std::string(80, 'x') + "b"), S{6});
+  EXPECT_EQ(seqs("user.name:" + std::string(70, 'x') + "*"), (S{5, 6}));
+  EXPECT_EQ(seqs("source.ip:10.0.0.0/24"), (S{1, 2, 3}));
+  EXPECT_EQ(seqs("source.ip:10.0.0.0/23"), (S{1, 2, 3, 4}));
+  EXPECT_EQ(seqs("source.ip:10.128.0.0/11"), (S{5}));  // .128-.159: not .160
+  EXPECT_EQ(seqs("source.ip:10.128.0.0/10"), (S{5, 6}));
+  EXPECT_EQ(seqs("NOT source.ip:10.0.0.0/24"), (S{4, 5, 6}));
+  EXPECT_EQ(seqs("source.ip:10.0.0.2 OR user.name:admin"), (S{2, 3}));
+  // A key token typed as a word is a word: nothing has it as text.
+  EXPECT_EQ(seqs("s" + *search::ip_key("10.0.0.1")), S{});
+  EXPECT_EQ(seqs(search::user_key_token("admin")), S{});
+  EXPECT_EQ(seqs("login"), (S{1, 2, 3, 4, 5, 6}));
+}
+
 TEST_P(StoreTest, SearchIndexGoesWithItsRecords) {
   using search_test::log_event;
   ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
@@ -1624,11 +1677,17 @@ TEST_P(StoreTest, SearchIndexGoesWithItsRecords) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_.path() / "vigil.db").c_str(), &db), SQLITE_OK);
     sqlite3_stmt* st = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM event_text WHERE event_text MATCH 'marker'", -1, &st, nullptr),
-              SQLITE_OK);
-    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-    EXPECT_EQ(sqlite3_column_int(st, 0), 21);
-    sqlite3_finalize(st);
+    auto fts_count = [&](const std::string& match) {
+      std::string sql = "SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH '" + match + "'";
+      EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK);
+      EXPECT_EQ(sqlite3_step(st), SQLITE_ROW);
+      int n = sqlite3_column_int(st, 0);
+      sqlite3_finalize(st);
+      return n;
+    };
+    EXPECT_EQ(fts_count("original : marker"), 21);
+    // And the purged rows' address tokens (10.0.0.1's events that went).
+    EXPECT_EQ(fts_count("keys : s" + *search::ip_key("10.0.0.1")), 21);
     sqlite3_close(db);
   }
   req = PurgeRequest{};
@@ -1668,6 +1727,102 @@ TEST_P(StoreTest, SearchOverItsCostCapIsRefused) {
   auto after = store_->search_events(q);
   ASSERT_TRUE(after) << after.error();
   EXPECT_TRUE(after->refused.empty());
+}
+
+// Migration 17 (SQLite): a database of the schema before it (records, event_search, event_text)
+// keeps every record, its search hits (words, addresses, user names), alerts' evidence, and a
+// record from before the search index; the full-text rows it moved can be taken out again.
+TEST(SqliteMigration, EventsWrittenOnceKeepWhatWasStored) {
+  vigil::test::TempDir dir;
+  const std::string path = (dir.path() / "old.db").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  auto exec = [&](const std::string& sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "") << "\n" << sql.substr(0, 200);
+    sqlite3_free(err);
+  };
+  exec("CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+  for (const auto& m : migrations()) {
+    if (m.version > 16) break;
+    exec(m.sqlite);
+    exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+  }
+  const std::string v4 = *search::ip_key("10.9.9.9");
+  auto ns = [](Timestamp t) { return std::to_string(t.ns); };
+  const int64_t id1 = search::sqlite_id(at(10), 7), id2 = search::sqlite_id(at(11), 8);
+  // An event with text, address and user; an alert with its alert row; a record the search index
+  // never had (stored before it existed).
+  exec("INSERT INTO records VALUES ('agt-1', 'e1', 1, 'event', 'sshd', " + ns(at(10)) +
+       ", '{\"event\":{\"original\":\"Failed password for root\"},\"source\":{\"ip\":\"10.9.9.9\"}}')");
+  exec("INSERT INTO records VALUES ('agt-1', 'e1', 2, 'alert', 'sshd', " + ns(at(11)) + ", '{\"rule\":{\"id\":\"R1\"}}')");
+  exec("INSERT INTO records VALUES ('agt-1', 'e0', 9, 'event', 'sshd', " + ns(at(5)) + ", '{\"message\":\"old\"}')");
+  exec("INSERT INTO event_search(id, agent_id, epoch, seq, ts, kind, dataset, source_ip, user_name, has_text) VALUES (" +
+       std::to_string(id1) + ", 'agt-1', 'e1', 1, " + ns(at(10)) + ", 'event', 'sshd', '" + v4 + "', 'root', 1)");
+  exec("INSERT INTO event_search(id, agent_id, epoch, seq, ts, kind, dataset, has_text) VALUES (" + std::to_string(id2) +
+       ", 'agt-1', 'e1', 2, " + ns(at(11)) + ", 'alert', 'sshd', 0)");
+  exec("INSERT INTO event_text(rowid, original) VALUES (" + std::to_string(id1) + ", 'Failed password for root')");
+  exec("INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts) VALUES ('agt-1', 'e1', 2, 'R1', 'r', 3, " +
+       ns(at(11)) + ")");
+  sqlite3_close(db);
+
+  auto opened = open_sqlite_store(path);
+  ASSERT_TRUE(opened) << opened.error();
+  auto& store = *opened;
+  EXPECT_EQ(*store->schema_version(), 17);
+  ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
+  auto hits = [&](const std::string& q) {
+    auto parsed = search::parse(q);
+    EventQuery query;
+    query.query = &std::get<search::Node>(parsed);
+    query.since = at(0);
+    query.until = at(100);
+    auto page = store->search_events(query);
+    EXPECT_TRUE(page) << page.error();
+    return page ? page->hits.size() : 0u;
+  };
+  EXPECT_EQ(hits("password"), 1u);
+  EXPECT_EQ(hits("source.ip:10.9.9.9"), 1u);
+  EXPECT_EQ(hits("source.ip:10.9.0.0/16"), 1u);
+  EXPECT_EQ(hits("user.name:root"), 1u);
+  EXPECT_EQ(hits(""), 3u);
+  EXPECT_EQ(store->counts("agt-1")->records, 3u);
+  auto alerts = store->list_alerts(AlertFilter{});
+  ASSERT_TRUE(alerts);
+  ASSERT_EQ(alerts->size(), 1u);
+  auto alert = store->get_alert((*alerts)[0].id);
+  ASSERT_TRUE(alert && *alert);
+  EXPECT_EQ((**alert).evidence, "{\"rule\":{\"id\":\"R1\"}}");
+  // New events go on being stored beside the moved ones, and a redelivered one is not stored twice.
+  ASSERT_TRUE(store->store_batch("agt-1", "e1", {search_test::log_event(3, at(12), "10.9.9.9", "root", "password again")}));
+  ASSERT_EQ(*store->store_batch("agt-1", "e1", {search_test::log_event(3, at(12), "10.9.9.9", "root", "x")}), 0u);
+  EXPECT_EQ(hits("password"), 2u);
+  PurgeRequest req;
+  req.events_before = at(1000);
+  req.alerts_before = at(1000);
+  auto purged = store->purge(req);
+  ASSERT_TRUE(purged) << purged.error();
+  EXPECT_EQ(purged->events, 3u);
+  EXPECT_EQ(purged->alerts, 1u);
+  EXPECT_EQ(store->counts("agt-1")->records, 0u);
+  store.reset();
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  auto one = [&](const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    return n;
+  };
+  // The index lost every moved and new row's words and keys.
+  EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'original : password'"), 0);
+  EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'keys : s" + v4 + "'"), 0);
+  EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'keys : " + search::user_key_token("root") + "'"), 0);
+  EXPECT_EQ(one("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('event_search', 'event_text')"), 0);
+  EXPECT_EQ(one("SELECT COUNT(*) FROM records"), 0);
+  sqlite3_close(db);
 }
 
 }  // namespace
