@@ -19,11 +19,13 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <memory>
 #include <string>
 #include <variant>
 
+#include "collector/ingest/batch_parser.h"
 #include "collector/ingest/group_commit.h"
 #include "collector/store/store.h"
 #include "common/net/http_types.h"
@@ -79,8 +81,13 @@ class AgentsApi {
   net::HttpResponse enroll(const net::HttpRequest& request);
   net::HttpResponse batches(const net::HttpRequest& request, const AgentRecord& agent);
   // A parsed batch, checked: what to store, or the answer refusing it (also for an empty batch).
+  // `parsed`: the body parsed already for this agent (its id and host), else it is parsed here.
   std::variant<BatchWrite, net::HttpResponse> prepare_batch(const net::HttpRequest& request, const AgentRecord& agent,
-                                                            uint64_t& last_seq);
+                                                            uint64_t& last_seq, ParsedBatch* parsed = nullptr);
+  // The host an agent was last authorized with (parsing a batch needs it, to write agent.*), so
+  // the listener's threads parse and the store's writer only checks who sent it.
+  std::optional<std::string> known_host(const std::string& agent_id);
+  void remember_host(const AgentRecord& agent);
   // The answer once `written` is stored (`stored`: what it added).
   net::HttpResponse batch_stored(const AgentRecord& agent, const BatchWrite& written, const StoredBatch& stored,
                                  uint64_t last_seq);
@@ -103,6 +110,9 @@ class AgentsApi {
   std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> versions_;
   // The envelope last served per group, by version: a push to many agents reads the store once.
   std::map<std::string, std::pair<int64_t, std::shared_ptr<const std::string>>> envelopes_;
+  std::mutex hosts_mutex_;
+  std::unordered_map<std::string, std::string> hosts_;  // agent id -> host; cleared at kMaxKnownHosts
+  static constexpr size_t kMaxKnownHosts = 200'000;
   GroupCommit commit_;  // last: its writers stop before what they use goes
 };
 
