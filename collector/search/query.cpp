@@ -637,6 +637,36 @@ std::optional<std::string> keys_query(const Node& n) {
   return out + ")";
 }
 
+std::optional<std::string> fts_match(const Node& n) {
+  switch (n.kind) {
+    case Node::Kind::negate:
+      return std::nullopt;
+    case Node::Kind::all_of:
+    case Node::Kind::any_of: {
+      if (n.children.empty()) return std::nullopt;
+      std::string out = "(";
+      for (size_t i = 0; i < n.children.size(); ++i) {
+        auto part = fts_match(n.children[i]);
+        if (!part) return std::nullopt;
+        if (i) out += n.kind == Node::Kind::all_of ? " AND " : " OR ";
+        out += *part;
+      }
+      return out + ")";
+    }
+    case Node::Kind::term:
+      break;
+  }
+  if (!n.field) return "(original : " + fts5_query(n) + ")";
+  // A user name's token holds its first kUserKeyBytes: longer ones need the column.
+  if (n.field->column == "user_name" &&
+      (n.op == Node::Op::prefix ? n.value.size() > kUserKeyBytes : n.value.size() >= kUserKeyBytes)) {
+    return std::nullopt;
+  }
+  auto keys = keys_query(n);
+  if (!keys) return std::nullopt;
+  return "(" + *keys + ")";
+}
+
 std::string tsquery_prefix(std::string_view value) {
   std::string out = "'";
   for (char c : fold_diacritics(value)) {

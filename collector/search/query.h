@@ -108,5 +108,10 @@ std::string sqlite_keys(std::string_view source_key, std::string_view destinatio
 // The FTS5 query of the keys a term on one of those fields needs (an address, a CIDR block as at
 // most eight prefixes, a user name or its prefix); nullopt for any other term.
 std::optional<std::string> keys_query(const Node& term);
+// The whole query as one FTS5 expression, when the full-text table answers every term of it
+// exactly (words and phrases; addresses and blocks; user names and prefixes within the token's
+// bytes), combined by AND and OR; nullopt otherwise (NOT, other fields, long user names). Such a
+// query's hits and histogram read the full-text table alone.
+std::optional<std::string> fts_match(const Node& query);
 
 }  // namespace vigil::collector::search

@@ -197,6 +197,16 @@ TEST(SearchQuery, KeyTokens) {
   EXPECT_EQ(keys("user.name:adm*"), "keys : u61646d*");
   EXPECT_EQ(keys("url.domain:x"), std::nullopt);
   EXPECT_EQ(keys("failed"), std::nullopt);
+  // The whole query in the full-text table, when it answers every term exactly.
+  auto match = [](const char* q) { return fts_match(ok(q)); };
+  EXPECT_EQ(match("failed"), "(original : \"failed\")");
+  EXPECT_EQ(match("source.ip:10.0.0.1 pass*"), "((keys : s" + v4 + "0a000001) AND (original : \"pass\" *))");
+  EXPECT_EQ(match("user.name:root OR user.name:adm*"), "((keys : u726f6f74) OR (keys : u61646d*))");
+  EXPECT_EQ(match("NOT failed"), std::nullopt);
+  EXPECT_EQ(match("failed AND url.domain:x"), std::nullopt);
+  EXPECT_EQ(match("event.dataset:sshd"), std::nullopt);
+  EXPECT_EQ(match(("user.name:" + std::string(64, 'x')).c_str()), std::nullopt);  // the token holds 64 bytes
+  EXPECT_NE(match(("user.name:" + std::string(64, 'x') + "*").c_str()), std::nullopt);
 }
 
 }  // namespace
