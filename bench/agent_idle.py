@@ -5,13 +5,15 @@ the shipped rules and policies (with their Vietnamese texts), and the time and p
 
 Idle: a collector made with `init` (SQLite) and one agent of BUILD_DIR enrolled with it, as
 tests/integration/vigil_harness.py starts them, loading every shipped detection rule
-(rules/detection) and policy (rules/policies, run: internal, so the daemon parses and holds them
-and scans once at start), tailing one empty log, capturing nothing. After SETTLE seconds (its first
-scan delivered) the agent's VmRSS is sampled every second for SAMPLE seconds; the median is the
-idle figure, with its parts: RssAnon (the agent's own memory) and RssFile (pages of the program
-and its shared libraries mapped in; on kernels that map page-cache folios whole this is most of
-a library's text, shared with every other process using it), the proportional share (Pss), and
-VmHWM (its peak over the whole run, the first scan included).
+(rules/detection) and policy (rules/policies, run: internal: the daemon has them checked and
+scanned once at start by a child process of its own, `vigil-agent scheduled-scan`, and keeps only
+what it reported), tailing one empty log, capturing nothing. After SETTLE seconds (its first scan
+delivered) the agent's VmRSS is sampled every second for SAMPLE seconds; the median is the idle
+figure, with its parts: RssAnon (the agent's own memory) and RssFile (pages of the program and
+its shared libraries mapped in; on kernels that map page-cache folios whole this is most of a
+library's text, shared with every other process using it), the proportional share (Pss), and
+VmHWM (its peak over the whole run, the first scan's child not included). Below them, the largest
+mappings by Rss (the program, each library, the heap), so that a change shows where it landed.
 
 Scan: `vigil-agent scan --policy rules/policies/debian-baseline.yaml --format json` on this host's
 root, RUNS times under /usr/bin/time: median wall time and peak RSS. As a floor, `/bin/true` under
@@ -69,6 +71,20 @@ def timed(cmd):
     return secs, (int(words[-1]) / 1024 if words and words[-1].isdigit() else float("nan")), p.returncode
 
 
+def largest_mappings(pid, n=8):
+    """[(name, Rss KiB)] of the n largest objects in /proc/PID/smaps: a library's or the program's
+    mappings summed, [heap], [anon]..."""
+    rss, name = {}, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if parts and "-" in parts[0] and not parts[0].endswith(":"):
+                name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+            elif parts and parts[0] == "Rss:" and name is not None:
+                rss[name] = rss.get(name, 0) + int(parts[1])
+    return sorted(rss.items(), key=lambda kv: -kv[1])[:n]
+
+
 def verdict(ok):
     return "PASS" if ok else "MISS"
 
@@ -109,6 +125,7 @@ def main():
             time.sleep(1)
         idle = statistics.median(samples)
         hwm = proc_status(pid, "VmHWM")
+        objects = largest_mappings(pid)
         stored = h.stored("dataset = 'compliance.check'")[0]
     finally:
         h.close()
@@ -121,8 +138,9 @@ def main():
     print(f"  {'  of which its own memory (RssAnon, MiB)':44s} {statistics.median(anon):10.1f}")
     print(f"  {'  of which mapped files: program, libraries':44s} {statistics.median(file):10.1f}")
     print(f"  {'  proportional share (Pss, MiB)':44s} {statistics.median(pss):10.1f}")
-    print(f"  {'  its peak over the run, first scan in (MiB)':44s} {hwm:10.1f} {'':>10s}")
+    print(f"  {'  its peak over the run (MiB)':44s} {hwm:10.1f} {'':>10s}")
     print(f"  {'  compliance results it delivered':44s} {stored:10d}")
+    print("    largest mappings (Rss, MiB): " + ", ".join(f"{n} {kb / 1024:.1f}" for n, kb in objects))
     print(f"  {'scan wall time, median of ' + str(a.runs) + ' (s)':44s} {med(scans, 0):10.3f} {SCAN_TARGET_S:10.3f}  "
           f"{verdict(med(scans, 0) <= SCAN_TARGET_S)}")
     print(f"  {'scan peak RSS (MiB)':44s} {max(s[1] for s in scans):10.1f} {SCAN_TARGET_MIB:10.1f}  "

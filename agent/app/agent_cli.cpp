@@ -19,6 +19,7 @@
 
 #include "agent/checks/policy_loader.h"
 #include "agent/checks/compliance_runner.h"
+#include "agent/checks/scheduled_scans.h"
 #include "agent/checks/scanner.h"
 #include "agent/fim/command.h"
 #include "agent/config/agent_config.h"
@@ -505,6 +506,19 @@ int agent_main(int argc, char** argv) {
   scan_cmd->add_option("--frameworks", scan_args.frameworks,
                        "Control catalogues (files or directories; default: <policy dir>/../frameworks)");
 
+  // The daemon's compliance scan in a child process (agent/checks/scheduled_scans.h): started by
+  // the agent itself, so it is left out of --help.
+  checks::ScheduledScanArgs scheduled_args;
+  auto* scheduled_cmd = app.add_subcommand(
+      "scheduled-scan", "The running agent's compliance scan: every policy under --path, one event per line.");
+  scheduled_cmd->group("");
+  scheduled_cmd->add_option("--path", scheduled_args.paths, "Policies and catalogues (files or directories)");
+  scheduled_cmd->add_option("--root", scheduled_args.root, "Evaluate every path under this directory");
+  scheduled_cmd->add_flag("--check", scheduled_args.check, "Only load the policies and print what they hold");
+  scheduled_cmd->add_option("--copy-to", scheduled_args.copy_to, "With --check: copy the policy files under DIR");
+  scheduled_cmd->add_flag("--drop-ambient", scheduled_args.drop_ambient,
+                          "Clear the ambient capabilities the agent raised for this process");
+
   // File integrity, one shot: `fim baseline` records trees, `fim check` reports what changed.
   fim::CommandArgs fim_args;
   auto* fim_cmd = app.add_subcommand("fim", "File integrity: record trees (baseline) and report what changed (check).");
@@ -581,6 +595,9 @@ int agent_main(int argc, char** argv) {
       return run_agent(loaded->config, config_path);
     }
     if (scan_cmd->parsed()) return scan(scan_args);
+    if (scheduled_cmd->parsed()) {
+      return checks::run_scheduled_scan(scheduled_args);
+    }
     if (fim_baseline_cmd->parsed()) return fim::baseline_command(fim_args);
     if (fim_check_cmd->parsed()) return fim::check_command(fim_args);
     if (check->parsed()) return check_config(config_path);

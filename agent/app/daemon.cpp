@@ -2,7 +2,6 @@
 
 #include <malloc.h>
 #include <poll.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,6 +10,7 @@
 #include <utility>
 
 #include "agent/app/privileges.h"
+#include "agent/app/systemd_notify.h"
 #include "agent/capture/pcap_live_source.h"
 #include "agent/checks/compliance_runner.h"
 #include "agent/checks/scheduled_scans.h"
@@ -254,7 +254,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   shipper.start();
   log->info("vigil-agent {} running as {} (agent {}), spool epoch {}", kVersion, host, identity->agent_id,
             spool.epoch());
-  sd_notify(0, "READY=1");
+  notify_systemd("READY=1");
 
   // SIGHUP: agent.yaml again. An invalid file changes nothing (its problems are logged with
   // file:line:column); otherwise what can change in flight changes, and what cannot is named.
@@ -404,11 +404,11 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
     if (stopping) break;
     if (auto staged = bundles.take_staged()) apply_bundle(*staged);
     if (signals::take_reload_request()) {
-      sd_notify(0, "RELOADING=1");
+      notify_systemd("RELOADING=1");
       reload();
-      sd_notify(0, "READY=1");
+      notify_systemd("READY=1");
     }
-    sd_notify(0, "WATCHDOG=1");
+    notify_systemd("WATCHDOG=1");
     if (n > 0 || packets > 0) trim_due = true;
     if (n == 0 && packets == 0) {
       if (trim_due && now >= next_trim) {
@@ -433,7 +433,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
       if (logs.take_new_files()) next_discover = std::chrono::steady_clock::now();  // a file appeared
     }
   }
-  sd_notify(0, "STOPPING=1");
+  notify_systemd("STOPPING=1");
   scans.wait();
   if (fim) fim->stop();  // its baseline written when what it reported is in the spool
   log->info("stopping: delivering what is spooled (up to 5 s)");

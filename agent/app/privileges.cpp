@@ -58,6 +58,12 @@ Result<std::string> drop_privileges(const std::string& user, const std::vector<s
                     CAP_DAC_READ_SEARCH, -1) != 0) {
     return make_error("cannot prepare the capability set");
   }
+  // CAP_DAC_READ_SEARCH inheritable too (it gives nothing by itself across execve): it lets the
+  // daemon raise it as an ambient capability for its compliance scan's child alone
+  // (agent/checks/scheduled_scans.cpp). It has to be set before the bounding set is cleared.
+  if (capng_update(CAPNG_ADD, CAPNG_INHERITABLE, CAP_DAC_READ_SEARCH) != 0) {
+    return make_error("cannot prepare the capability set");
+  }
   int rc = capng_change_id(static_cast<int>(uid), static_cast<int>(gid),
                            static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
   if (rc != 0) return make_error(fmt::format("cannot switch to user '{}' (libcap-ng error {})", user, rc));

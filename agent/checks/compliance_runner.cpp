@@ -16,8 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string reported_state(const CheckResult& r) {
-  return fmt::format("{}\x1f{}", outcome_name(r.outcome), pki::sha256_hex(r.evidence).substr(0, 16));
+// "outcome\x1fevidence digest": what the state file remembers of a reported result.
+std::string reported_state(std::string_view outcome, const std::string& evidence) {
+  return fmt::format("{}\x1f{}", outcome, pki::sha256_hex(evidence).substr(0, 16));
 }
 
 }  // namespace
@@ -53,6 +54,8 @@ Result<PolicySet> load_policy_set(const std::vector<std::string>& paths) {
 
   PolicySet out;
   out.diagnostics = std::move(missing);
+  out.files = policy_files;
+  out.files.insert(out.files.end(), framework_files.begin(), framework_files.end());
   auto fws = load_frameworks(framework_files);
   if (!fws) return make_error(fws.error());
   out.frameworks = std::move(fws.value());
@@ -105,16 +108,34 @@ bool ComplianceTracker::full_due(Timestamp at) const {
 
 ComplianceTracker::Report ComplianceTracker::report(const Policy& policy, const std::vector<CheckResult>& results,
                                                     const std::string& host_name, Timestamp at) {
+  std::vector<Event> events;
+  events.reserve(results.size());
+  for (const auto& r : results) events.push_back(to_event(policy, r, host_name, at));
+  return report(std::move(events), host_name, at);
+}
+
+ComplianceTracker::Report ComplianceTracker::report(std::vector<Event> events, const std::string& host_name,
+                                                    Timestamp at, size_t* skipped) {
   Report out;
   out.full = full_due(at);
-  for (const auto& r : results) {
-    std::string key = policy.id + '\x1f' + r.check->id;
-    std::string now = reported_state(r);
+  static const std::string kNoEvidence;
+  for (auto& e : events) {
+    const std::string* policy = e.get_string(fields::policy_id);
+    const std::string* check = e.get_string(fields::rule_id);
+    const std::string* result = e.get_string(fields::check_result);
+    if (!policy || !check || !result) {
+      if (skipped) ++*skipped;
+      continue;
+    }
+    const std::string* evidence = e.get_string(fields::check_evidence);
+    std::string key = *policy + '\x1f' + *check;
+    std::string now = reported_state(*result, evidence ? *evidence : kNoEvidence);
     auto it = last_.find(key);
     bool changed = it == last_.end() || it->second != now;
     if (changed) ++out.changed;
     if (!changed && !out.full) continue;
-    Event e = to_event(policy, r, host_name, at);
+    e.set(fields::timestamp, at);
+    if (!host_name.empty()) e.set(fields::host_name, host_name);
     e.set(field("vigil.scan.report"), std::string(out.full ? "full" : "change"));
     if (it != last_.end() && changed) {
       e.set(field("vigil.check.previous_result"), it->second.substr(0, it->second.find('\x1f')));

@@ -20,6 +20,7 @@ struct PolicySet {
   LoadedFrameworks frameworks;
   std::vector<Policy> policies;
   config::Diagnostics diagnostics;  // warnings
+  std::vector<std::string> files;   // every policy and catalogue file loaded, as found
 };
 
 // Every policy file (top-level `policy:`) under `paths` (files, or directories searched
@@ -43,6 +44,10 @@ class ComplianceTracker {
   };
   Report report(const Policy& policy, const std::vector<CheckResult>& results, const std::string& host_name,
                 Timestamp at);
+  // The same for results that are already compliance.check events (a scheduled scan's child
+  // prints them): keyed by vigil.policy.id and rule.id, stamped `at` and `host_name` (when not
+  // empty). Events without a policy, check or result are not reported; `skipped` counts them.
+  Report report(std::vector<Event> events, const std::string& host_name, Timestamp at, size_t* skipped = nullptr);
   // Marks a full report as done at `at` (after all the policies of one scan were reported).
   void full_done(Timestamp at);
   bool full_due(Timestamp at) const;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -236,6 +237,13 @@ int compare_debian_versions(std::string_view a, std::string_view b) {
 
 // ---- commands ----------------------------------------------------------------------------------
 
+namespace {
+std::atomic<pid_t> g_command_group{0};
+static_assert(std::atomic<pid_t>::is_always_lock_free);
+}  // namespace
+
+int running_command_group() { return g_command_group.load(); }
+
 Result<CommandOutput> run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   if (argv.empty()) return make_error("empty command");
   int pipefd[2];
@@ -261,6 +269,7 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, std::chr
     ::close(pipefd[0]);
     return make_error(fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
   }
+  g_command_group.store(pid);
   CommandOutput out;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[4096];
@@ -287,6 +296,7 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, std::chr
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  g_command_group.store(0);
   if (WIFEXITED(status)) out.exit_code = WEXITSTATUS(status);
   return out;
 }

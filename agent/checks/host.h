@@ -56,6 +56,9 @@ struct CommandOutput {
 };
 // Runs argv (no shell) with stdin from /dev/null, stderr discarded, killed after `timeout`.
 Result<CommandOutput> run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+// The process group of the command run_command is waiting for, 0 when none: a scan ended by a
+// signal kills it from the handler (async-signal-safe).
+int running_command_group();
 
 std::string_view trim(std::string_view s);
 std::vector<std::string_view> split_lines(std::string_view text);

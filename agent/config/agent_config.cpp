@@ -1,7 +1,6 @@
 #include "agent/config/agent_config.h"
 
 #include <glob.h>
-#include <pcap/pcap.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -9,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/capture/pcap_api.h"
 #include "agent/fim/content.h"
 
 namespace vigil::agent {
@@ -393,15 +393,18 @@ Result<ConfigOverlay> load_config_overlay(const std::string& name, const std::st
         std::string bpf;
         if (auto b = m.get("bpf"); b && r.read(b, bpf, m.path("bpf"))) {
           // Compiled here, as at the push: a filter libpcap refuses would stop the agent at its start.
-          pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
+          const std::string& missing = capture::load_pcap();
+          pcap_t* dead = missing.empty() ? capture::libpcap().open_dead(DLT_EN10MB, 65535) : nullptr;
           bpf_program prog{};
-          if (dead && pcap_compile(dead, &prog, bpf.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-            r.error(b, fmt::format("capture.bpf: {}", pcap_geterr(dead)));
+          if (!missing.empty()) {
+            r.error(b, fmt::format("capture.bpf: {}", missing));
+          } else if (dead && capture::libpcap().compile(dead, &prog, bpf.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            r.error(b, fmt::format("capture.bpf: {}", capture::libpcap().geterr(dead)));
           } else {
-            pcap_freecode(&prog);
+            capture::libpcap().freecode(&prog);
             out.capture_bpf = bpf;
           }
-          if (dead) pcap_close(dead);
+          if (dead) capture::libpcap().close(dead);
         }
         m.finish();
       } else {

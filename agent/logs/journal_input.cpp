@@ -1,10 +1,12 @@
 #include "agent/logs/journal_input.h"
 
+#include <dlfcn.h>
 #include <systemd/sd-journal.h>
 
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -16,11 +18,79 @@ namespace vigil::logs {
 
 namespace {
 
+// libsystemd's journal reader, opened (dlopen) with the first journal input: an agent without one
+// never maps libsystemd and the libraries it pulls in (issue 22). Debian's package: libsystemd0.
+struct JournalApi {
+  decltype(&::sd_journal_add_disjunction) add_disjunction = nullptr;
+  decltype(&::sd_journal_add_match) add_match = nullptr;
+  decltype(&::sd_journal_close) close = nullptr;
+  decltype(&::sd_journal_get_cursor) get_cursor = nullptr;
+  decltype(&::sd_journal_get_data) get_data = nullptr;
+  decltype(&::sd_journal_get_fd) get_fd = nullptr;
+  decltype(&::sd_journal_get_realtime_usec) get_realtime_usec = nullptr;
+  decltype(&::sd_journal_next) next = nullptr;
+  decltype(&::sd_journal_open) open = nullptr;
+  decltype(&::sd_journal_open_directory) open_directory = nullptr;
+  decltype(&::sd_journal_previous) previous = nullptr;
+  decltype(&::sd_journal_process) process = nullptr;
+  decltype(&::sd_journal_seek_cursor) seek_cursor = nullptr;
+  decltype(&::sd_journal_seek_tail) seek_tail = nullptr;
+  decltype(&::sd_journal_test_cursor) test_cursor = nullptr;
+};
+
+struct LoadedJournalApi {
+  JournalApi api;
+  std::string error;  // why it could not be loaded; empty when loaded
+};
+
+const LoadedJournalApi& load_journal_api() {
+  static const LoadedJournalApi loaded = [] {
+    LoadedJournalApi l;
+    void* lib = ::dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      const char* why = ::dlerror();
+      l.error = fmt::format("cannot load libsystemd.so.0 (install libsystemd0): {}", why ? why : "not found");
+      return l;
+    }
+    JournalApi& api = l.api;
+    const char* missing = nullptr;
+    auto load = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
+      if (fn == nullptr) missing = name;
+      return fn != nullptr;
+    };
+    if (!(
+        load(api.add_disjunction, "sd_journal_add_disjunction") &&
+        load(api.add_match, "sd_journal_add_match") &&
+        load(api.close, "sd_journal_close") &&
+        load(api.get_cursor, "sd_journal_get_cursor") &&
+        load(api.get_data, "sd_journal_get_data") &&
+        load(api.get_fd, "sd_journal_get_fd") &&
+        load(api.get_realtime_usec, "sd_journal_get_realtime_usec") &&
+        load(api.next, "sd_journal_next") &&
+        load(api.open, "sd_journal_open") &&
+        load(api.open_directory, "sd_journal_open_directory") &&
+        load(api.previous, "sd_journal_previous") &&
+        load(api.process, "sd_journal_process") &&
+        load(api.seek_cursor, "sd_journal_seek_cursor") &&
+        load(api.seek_tail, "sd_journal_seek_tail") &&
+        load(api.test_cursor, "sd_journal_test_cursor") &&
+        true)) {
+      l.error = fmt::format("libsystemd.so.0 has no {}", missing);
+    }
+    return l;
+  }();
+  return loaded;
+}
+
+// Called only once open() found the library loaded.
+const JournalApi& journal_api() { return load_journal_api().api; }
+
 // The value of FIELD in the current entry, or empty.
 std::string_view entry_field(sd_journal* j, const char* name) {
   const void* data = nullptr;
   size_t len = 0;
-  if (sd_journal_get_data(j, name, &data, &len) < 0) return {};
+  if (journal_api().get_data(j, name, &data, &len) < 0) return {};
   std::string_view kv(static_cast<const char*>(data), len);
   size_t eq = kv.find('=');
   return eq == std::string_view::npos ? std::string_view{} : kv.substr(eq + 1);
@@ -36,20 +106,24 @@ JournalInput::JournalInput(JournalOptions options, std::string host_name)
 }
 
 JournalInput::~JournalInput() {
-  if (j_) sd_journal_close(j_);
+  if (j_) journal_api().close(j_);
 }
 
 Result<std::unique_ptr<JournalInput>> JournalInput::open(JournalOptions options, std::string host_name) {
+  if (const auto& lib = load_journal_api(); !lib.error.empty()) {
+    return make_error(fmt::format("{}: {}", options.directory.empty() ? "journal" : "journal:" + options.directory,
+                                  lib.error));
+  }
   std::unique_ptr<JournalInput> in(new JournalInput(std::move(options), std::move(host_name)));
   const auto& o = in->options_;
-  int r = o.directory.empty() ? sd_journal_open(&in->j_, SD_JOURNAL_LOCAL_ONLY)
-                              : sd_journal_open_directory(&in->j_, o.directory.c_str(), 0);
+  int r = o.directory.empty() ? journal_api().open(&in->j_, SD_JOURNAL_LOCAL_ONLY)
+                              : journal_api().open_directory(&in->j_, o.directory.c_str(), 0);
   if (r < 0) return make_error(fmt::format("{}: cannot open the journal: {}", in->name_, errno_text(r)));
   for (size_t i = 0; i < o.match.size(); ++i) {
-    if (i > 0 && (r = sd_journal_add_disjunction(in->j_)) < 0) {
+    if (i > 0 && (r = journal_api().add_disjunction(in->j_)) < 0) {
       return make_error(fmt::format("{}: {}", in->name_, errno_text(r)));
     }
-    if ((r = sd_journal_add_match(in->j_, o.match[i].data(), o.match[i].size())) < 0) {
+    if ((r = journal_api().add_match(in->j_, o.match[i].data(), o.match[i].size())) < 0) {
       return make_error(fmt::format("{}: bad match '{}': {}", in->name_, o.match[i], errno_text(r)));
     }
   }
@@ -60,35 +134,35 @@ Result<std::unique_ptr<JournalInput>> JournalInput::open(JournalOptions options,
     while (!cursor.empty() && (cursor.back() == '\n' || cursor.back() == '\r')) cursor.pop_back();
   }
   bool positioned = false;
-  if (!cursor.empty() && sd_journal_seek_cursor(in->j_, cursor.c_str()) >= 0) {
+  if (!cursor.empty() && journal_api().seek_cursor(in->j_, cursor.c_str()) >= 0) {
     // seek_cursor lands on the entry (or the nearest one if it was vacuumed); step onto it and
     // skip it when it is the committed entry itself.
-    if (sd_journal_next(in->j_) > 0) {
-      if (sd_journal_test_cursor(in->j_, cursor.c_str()) <= 0) sd_journal_previous(in->j_);
+    if (journal_api().next(in->j_) > 0) {
+      if (journal_api().test_cursor(in->j_, cursor.c_str()) <= 0) journal_api().previous(in->j_);
     }
     in->committed_cursor_ = in->last_cursor_ = cursor;
     positioned = true;
   }
   if (!positioned) {
-    sd_journal_seek_tail(in->j_);
+    journal_api().seek_tail(in->j_);
     // Onto the last entry, so next() gives the first new one; its cursor is committed at the
     // first commit(), so entries written while a restarted agent was down are not skipped.
-    if (sd_journal_previous(in->j_) > 0) {
+    if (journal_api().previous(in->j_) > 0) {
       char* c = nullptr;
-      if (sd_journal_get_cursor(in->j_, &c) >= 0) {
+      if (journal_api().get_cursor(in->j_, &c) >= 0) {
         in->last_cursor_ = c;
         free(c);
       }
     }
   }
-  in->fd_ = sd_journal_get_fd(in->j_);
+  in->fd_ = journal_api().get_fd(in->j_);
   return in;
 }
 
 bool JournalInput::entry_event(Event& out) {
   const LogFields& lf = LogFields::get();
   uint64_t usec = 0;
-  if (sd_journal_get_realtime_usec(j_, &usec) < 0) return false;
+  if (journal_api().get_realtime_usec(j_, &usec) < 0) return false;
   Timestamp ts{static_cast<int64_t>(usec) * 1000};
   std::string_view message = entry_field(j_, "MESSAGE");
   std::string_view ident = entry_field(j_, "SYSLOG_IDENTIFIER");
@@ -132,10 +206,10 @@ bool JournalInput::entry_event(Event& out) {
 }
 
 size_t JournalInput::poll(const std::function<void(Event&&)>& on_event, size_t max_entries) {
-  sd_journal_process(j_);  // take in rotated and new files; clears the fd's readiness
+  journal_api().process(j_);  // take in rotated and new files; clears the fd's readiness
   size_t n = 0;
   while (n < max_entries) {
-    int r = sd_journal_next(j_);
+    int r = journal_api().next(j_);
     if (r == 0) break;
     if (r < 0) {
       ++counters_.read_errors;
@@ -143,7 +217,7 @@ size_t JournalInput::poll(const std::function<void(Event&&)>& on_event, size_t m
     }
     ++counters_.entries;
     char* cursor = nullptr;
-    if (sd_journal_get_cursor(j_, &cursor) >= 0) {
+    if (journal_api().get_cursor(j_, &cursor) >= 0) {
       last_cursor_ = cursor;
       free(cursor);
     }

@@ -1,15 +1,21 @@
 #include "common/log/logging.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
 #include <unistd.h>
 
+#include <array>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/sinks/systemd_sink.h>
 
 namespace vigil::logging {
 
@@ -17,7 +23,73 @@ namespace {
 std::mutex g_mutex;
 std::vector<spdlog::sink_ptr> g_sinks;
 spdlog::level::level_enum g_level = spdlog::level::info;
+
+// The journal's native protocol (systemd.journal-fields(7), "Native Journal Protocol"): one
+// datagram per entry, FIELD=value lines, a value holding a newline as FIELD\n<64-bit LE
+// length><bytes>\n. The fields are sd_journal_send's through spdlog's systemd sink: MESSAGE,
+// PRIORITY, SYSLOG_IDENTIFIER; without linking libsystemd (issue 22). An entry the socket refuses
+// (too large for a datagram, or no journal) goes to stderr, which systemd connects to the journal.
+class JournalSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  JournalSink(std::string identifier, std::string socket_path)
+      : identifier_(std::move(identifier)), fd_(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
+    addr_.sun_family = AF_UNIX;
+    std::strncpy(addr_.sun_path, socket_path.c_str(), sizeof(addr_.sun_path) - 1);
+  }
+  ~JournalSink() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  JournalSink(const JournalSink&) = delete;
+  JournalSink& operator=(const JournalSink&) = delete;
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    static constexpr std::array<int, 7> kPriority{LOG_DEBUG, LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT, LOG_INFO};
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    buf_.clear();
+    field("MESSAGE", payload);
+    field("PRIORITY", std::to_string(kPriority.at(static_cast<size_t>(msg.level))));
+    field("SYSLOG_IDENTIFIER", identifier_.empty() ? std::string_view(msg.logger_name.data(), msg.logger_name.size())
+                                                   : std::string_view(identifier_));
+    ssize_t n = fd_ < 0 ? -1
+                        : ::sendto(fd_, buf_.data(), buf_.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr_),
+                                   sizeof(addr_));
+    if (n != static_cast<ssize_t>(buf_.size())) {
+      std::string line(1, '<');
+      line += std::to_string(kPriority.at(static_cast<size_t>(msg.level)));
+      line += '>';
+      line.append(payload);
+      line += '\n';
+      [[maybe_unused]] auto w = ::write(STDERR_FILENO, line.data(), line.size());
+    }
+  }
+  void flush_() override {}
+
+ private:
+  void field(std::string_view name, std::string_view value) {
+    buf_.append(name);
+    if (value.find('\n') == std::string_view::npos) {
+      buf_ += '=';
+    } else {
+      buf_ += '\n';
+      uint64_t len = value.size();
+      for (int i = 0; i < 8; ++i) buf_ += static_cast<char>((len >> (8 * i)) & 0xff);
+    }
+    buf_.append(value);
+    buf_ += '\n';
+  }
+
+  std::string identifier_;
+  int fd_;
+  sockaddr_un addr_{};
+  std::string buf_;
+};
+
 }  // namespace
+
+spdlog::sink_ptr journal_sink(std::string identifier, std::string socket_path) {
+  return std::make_shared<JournalSink>(std::move(identifier), std::move(socket_path));
+}
 
 std::optional<spdlog::level::level_enum> parse_level(std::string_view name) {
   if (name == "trace") return spdlog::level::trace;
@@ -45,7 +117,7 @@ void setup(std::string_view program, spdlog::level::level_enum level) {
   g_level = level;
   if (g_sinks.empty()) {
     if (stderr_is_journal()) {
-      g_sinks.push_back(std::make_shared<spdlog::sinks::systemd_sink_mt>(std::string(program)));
+      g_sinks.push_back(journal_sink(std::string(program)));
     } else {
       auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
       sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ [%n] %v");

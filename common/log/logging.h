@@ -20,6 +20,10 @@ void setup(std::string_view program, spdlog::level::level_enum level = spdlog::l
 // True when stderr is the systemd journal (JOURNAL_STREAM names our stderr).
 bool stderr_is_journal();
 
+// The journal sink setup() uses when stderr is the journal: entries sent to the journal's native
+// socket (`socket_path`; a test names its own), with SYSLOG_IDENTIFIER `identifier`.
+spdlog::sink_ptr journal_sink(std::string identifier, std::string socket_path = "/run/systemd/journal/socket");
+
 // The logger of one component ("capture", "spool", "ingest", ...), sharing the process sinks.
 std::shared_ptr<spdlog::logger> get(const std::string& component);
 

@@ -4,7 +4,9 @@ test prepares: the first scan reports every result, a rescan (SIGUSR1) reports o
 that changed with its previous result, an unchanged rescan and a restart report nothing, a due
 full report sends every result again, and the collector's latest results follow. Policies are
 found by shape under a directory that also holds a detection-rule file; a policy that breaks on
-reload (SIGHUP) is reported with file:line:column and the previous policies keep running.
+reload (SIGHUP) is reported with file:line:column and the previous policies keep running. The
+scans run in a child process: a hung command probe is killed at its timeout (an error result), and
+stopping the agent during a scan ends the scan and its probe.
 
 Usage: compliance_scans.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
@@ -12,6 +14,7 @@ import json
 import os
 import signal
 import sqlite3
+import time
 
 from vigil_harness import Harness
 
@@ -148,7 +151,96 @@ checks:
         latest = dict(conn.execute("SELECT check_id, result FROM compliance_latest").fetchall())
     if latest != {"root-login": "pass", "forwarding": "pass"}:
         h.fail(f"latest results {latest}")
+
+    # 7. The scan runs in a child process (the daemon never holds the parsed policies): a hung
+    # command probe is killed at its timeout and its check reported as an error; the daemon keeps
+    # no thread or child once it is done, and its memory never held the scan.
+    marker = "7.25"  # an argument of sleep no other process uses
+    with open(f"{pol}/policies/p.yaml", "w") as f:
+        f.write(policy_text.replace('version: "1"}', 'version: "1", allow_commands: true}') +
+                f"""  - id: hung
+    title: A command that hangs
+    rationale: r
+    remediation: m
+    level: 1
+    compliance: {{fw: [ssh]}}
+    condition:
+      command: {{run: [/bin/sleep, "{marker}"], exit: 0, timeout: 1s}}
+""")
+
+    def sleeping(arg):
+        out = []
+        for pid in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f.read().split(b"\0")[:2] == [b"/bin/sleep", arg.encode()]:
+                        out.append(pid)
+            except OSError:
+                pass
+        return out
+
+    # Commands run only against the running system: this part scans / (the other checks' results
+    # on this host do not matter here).
+    with open(f"{agent}/agent.yaml") as f:
+        cfg = f.read()
+    with open(f"{agent}/agent.yaml", "w") as f:
+        f.write(cfg.replace(f'root: "{root}"', 'root: "/"'))
+    h.agents[agent].send_signal(signal.SIGHUP)
+    h.wait_for(30, lambda: h.log_text(agent_log).count("compliance policies loaded (3 checks)") >= 1,
+               "the policy with the hung command loaded")
+    h.agents[agent].send_signal(signal.SIGUSR1)
+    h.wait_for(30, lambda: any(c[0] == "hung" for c in checks_stored()), "the hung check's result")
+    hung = [c for c in checks_stored() if c[0] == "hung"]
+    if hung[0][1] != "error":
+        h.fail(f"a command that hangs past its timeout gave {hung}")
+    with sqlite3.connect(h.db, timeout=10) as conn:
+        evidence = [json.loads(b)["vigil"]["check"]["evidence"] for (b,) in conn.execute(
+            "SELECT body FROM records WHERE dataset = 'compliance.check' AND body LIKE '%\"hung\"%'")]
+    if "timed out after 1000 ms" not in evidence[0]:
+        h.fail(f"hung check evidence: {evidence}")
+    h.wait_for(10, lambda: not sleeping(marker), "the hung probe killed")
+    pid = h.agents[agent].pid
+    kids = [t for t in os.listdir(f"/proc/{pid}/task")
+            if open(f"/proc/{pid}/task/{t}/children").read().split()]
+    if kids:
+        h.fail("the agent keeps a child process after its scan")
+
+    # 8. Stopping during a scan ends it at once, the command probe it waits for included.
+    marker = "31.25"
+    with open(f"{pol}/policies/p.yaml", "w") as f:
+        f.write(policy_text.replace('version: "1"}', 'version: "1", allow_commands: true}') +
+                f"""  - id: hung
+    title: A command that hangs
+    rationale: r
+    remediation: m
+    level: 1
+    compliance: {{fw: [ssh]}}
+    condition:
+      command: {{run: [/bin/sleep, "{marker}"], exit: 0, timeout: 60s}}
+""")
+    h.agents[agent].send_signal(signal.SIGHUP)
+    h.wait_for(30, lambda: h.log_text(agent_log).count("compliance policies loaded (3 checks)") >= 2,
+               "the policy with the long command loaded")
+    h.agents[agent].send_signal(signal.SIGUSR1)
+    h.wait_for(30, lambda: sleeping(marker), "the long probe running")
+    if os.geteuid() == 0:
+        # Started as root, the agent runs as nobody with CAP_DAC_READ_SEARCH (bit 2): its scan's
+        # child has it too (an ambient capability raised for it alone), the probes it runs do not.
+        def caps(pid):
+            with open(f"/proc/{pid}/status") as f:
+                return int(next(line for line in f if line.startswith("CapEff:")).split()[1], 16)
+        scan_pid = open(f"/proc/{sleeping(marker)[0]}/status").read().split("PPid:")[1].split()[0]
+        if not caps(scan_pid) & 4:
+            h.fail(f"the scan's child lacks CAP_DAC_READ_SEARCH: CapEff {caps(scan_pid):x}")
+        if caps(sleeping(marker)[0]) != 0:
+            h.fail(f"a command probe runs with capabilities {caps(sleeping(marker)[0]):x}")
+    started = time.time()
+    h.stop_agent(agent)
+    if time.time() - started > 10:
+        h.fail(f"stopping during a scan took {time.time() - started:.1f} s")
+    h.wait_for(5, lambda: not sleeping(marker), "the long probe ended with the agent")
     print("compliance scans: first full report, one change with its previous result, quiet rescans and "
-          "restart, reload error kept the old policies, full report again")
+          "restart, reload error kept the old policies, full report again, a hung probe killed at its timeout, "
+          "a scan ended with the agent")
 finally:
     h.close()

@@ -6,11 +6,18 @@ reported as needing a restart. The first input is then removed: its new lines ar
 Last, agent.yaml is broken: on SIGHUP the agent logs the error's file:line:column and keeps
 running and delivering on the configuration it had.
 
+Throughout, the agent tells systemd how it is (sd_notify's protocol, written without libsystemd):
+$NOTIFY_SOCKET names a datagram socket this test reads; READY=1 once running, RELOADING=1 then
+READY=1 around each SIGHUP, WATCHDOG=1 while it runs, STOPPING=1 as it stops. An abstract socket
+name (a leading '@') works too.
+
 Usage: reload.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
 import os
 import signal
+import socket
 import sqlite3
+import threading
 import time
 
 from vigil_harness import Harness
@@ -24,6 +31,39 @@ RULE = """- id: TEST-RELOAD-0001
 """
 
 h = Harness("vigil-reload.")
+
+
+class Notifications:
+    """The datagrams sent to a NOTIFY_SOCKET, in order, read by a thread."""
+
+    def __init__(self, name):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(name.replace("@", "\0", 1) if name.startswith("@") else name)
+        if not name.startswith("@"):
+            os.chmod(name, 0o666)  # the agent started as root writes to it as agent.user, as to systemd's
+        self.sock.settimeout(0.2)
+        self.got = []
+        self.done = False
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self):
+        while not self.done:
+            try:
+                self.got.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+
+    def states(self):
+        """What was sent, WATCHDOG=1 left out."""
+        return [m for m in list(self.got) if m != "WATCHDOG=1"]
+
+    def close(self):
+        self.done = True
+        self.thread.join()
+        self.sock.close()
+
+
 try:
     h.init_collector()
     h.start_collector()
@@ -35,8 +75,13 @@ try:
     cfg_path = f"{agent}/agent.yaml"
     with open(cfg_path) as f:
         original = f.read()
+    notify = Notifications(f"{h.tmp}/notify.sock")
+    os.environ["NOTIFY_SOCKET"] = f"{h.tmp}/notify.sock"
     h.start_agent(agent)
+    del os.environ["NOTIFY_SOCKET"]
     agent_log = f"{os.path.basename(agent)}-agent.log"
+    h.wait_for(20, lambda: notify.states() == ["READY=1"], "READY=1 on the notify socket")
+    h.wait_for(5, lambda: "WATCHDOG=1" in notify.got, "WATCHDOG=1 on the notify socket")
 
     def append(path, lines):
         with open(path, "a") as f:
@@ -111,7 +156,24 @@ try:
     if h.agents[agent].poll() is not None:
         h.fail("the agent stopped")
     h.stop_agent(agent)
+    if notify.states() != ["READY=1"] + ["RELOADING=1", "READY=1"] * 3 + ["STOPPING=1"]:
+        h.fail(f"notifications: {notify.states()}")
+    notify.close()
+
+    # An abstract NOTIFY_SOCKET name.
+    with open(cfg_path, "w") as f:
+        f.write(removed)
+    name = f"@vigil-reload-test-{os.getpid()}"
+    notify = Notifications(name)
+    os.environ["NOTIFY_SOCKET"] = name
+    h.start_agent(agent)
+    del os.environ["NOTIFY_SOCKET"]
+    h.wait_for(20, lambda: notify.states() == ["READY=1"], "READY=1 on the abstract notify socket")
+    h.stop_agent(agent)
+    h.wait_for(5, lambda: notify.states() == ["READY=1", "STOPPING=1"], "STOPPING=1 on the abstract socket")
+    notify.close()
     print("reload: a new input and rule applied, a removed input stopped, a spool change left for a restart, "
-          "a broken file refused with its position")
+          "a broken file refused with its position; READY, RELOADING, WATCHDOG and STOPPING sent to "
+          "NOTIFY_SOCKET (a path and an abstract name)")
 finally:
     h.close()

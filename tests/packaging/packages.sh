@@ -111,13 +111,28 @@ if [ "$inner" = 0 ]; then
     || fail "vigil-agent synopsis: $(field "$agent_deb" Description | head -1)"
   [ "$(field "$collector_deb" Description | head -1)" = "Vigil collector and vigilctl" ] \
     || fail "vigil-collector synopsis: $(field "$collector_deb" Description | head -1)"
-  for dep in libc6 libssl3 adduser libpcap0.8 libcap-ng0 libsystemd0 libre2; do
+  for dep in libc6 libssl3 adduser libpcap0.8 libcap-ng0 libsystemd0; do
     field "$agent_deb" Depends | grep -q "$dep" || fail "vigil-agent does not depend on $dep: $(field "$agent_deb" Depends)"
   done
   for dep in libc6 libssl3 adduser libsqlite3-0; do
     field "$collector_deb" Depends | grep -q "$dep" || fail "vigil-collector does not depend on $dep"
   done
   ok "control: names, versions, dependencies ($(field "$agent_deb" Depends))"
+  # libpcap and libsystemd are opened when a capture or a journal input needs them: the agent
+  # does not load them (nor libdbus, which libpcap pulls in) at its start.
+  dpkg-deb -x "$agent_deb" "$work/agent-files"
+  needed=$(readelf -d "$work/agent-files/usr/bin/vigil-agent" | awk '/NEEDED/ {print $NF}')
+  for lib in libsystemd libpcap libdbus; do
+    if grep -q "$lib" <<<"$needed"; then fail "vigil-agent links $lib at start: $(tr '\n' ' ' <<<"$needed")"; fi
+  done
+  ok "vigil-agent loads no libsystemd, libpcap or libdbus at start ($(tr '\n' ' ' <<<"$needed"))"
+  # re2, yaml-cpp and libstdc++ are linked into the agent (VIGIL_AGENT_STATIC_CXX, the default)
+  # or shared, and then depended on.
+  for lib in libre2:libre2 libyaml-cpp:libyaml-cpp libstdc++:libstdc++6; do
+    if grep -q "${lib%%:*}" <<<"$needed"; then
+      field "$agent_deb" Depends | grep -q "${lib#*:}" || fail "vigil-agent links ${lib%%:*} but does not depend on it"
+    fi
+  done
 
   dpkg-deb -c "$agent_deb" | awk '{print $6}' >"$work/agent.list"
   dpkg-deb -c "$collector_deb" | awk '{print $6}' >"$work/collector.list"
