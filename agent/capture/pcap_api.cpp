@@ -1,10 +1,6 @@
 #include "agent/capture/pcap_api.h"
 
-#include <dlfcn.h>
-
-#include <type_traits>
-
-#include <fmt/format.h>
+#include "common/util/shared_library.h"
 
 namespace vigil::agent::capture {
 
@@ -19,19 +15,8 @@ const Loaded& loaded() {
   static const Loaded once = [] {
     Loaded l;
     // libpcap.so.0.8 is Debian's name for libpcap 1.x (its soname since 0.8).
-    void* lib = ::dlopen("libpcap.so.0.8", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) lib = ::dlopen("libpcap.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
-      const char* why = ::dlerror();
-      l.error = fmt::format("cannot load libpcap (install libpcap0.8): {}", why ? why : "not found");
-      return l;
-    }
-    const char* missing = nullptr;
-    auto load = [&](auto& fn, const char* name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
-      if (fn == nullptr) missing = name;
-      return fn != nullptr;
-    };
+    util::SharedLibrary lib({"libpcap.so.0.8", "libpcap.so.1"}, "libpcap0.8");
+    auto load = [&](auto& fn, const char* name) { return lib.get(fn, name); };
     if (!(
         load(l.api.activate, "pcap_activate") &&
         load(l.api.close, "pcap_close") &&
@@ -56,7 +41,7 @@ const Loaded& loaded() {
         load(l.api.stats, "pcap_stats") &&
         load(l.api.statustostr, "pcap_statustostr") &&
         true)) {
-      l.error = fmt::format("libpcap has no {}", missing);
+      l.error = lib.error();
     }
     return l;
   }();

@@ -64,7 +64,9 @@ Result<void> copy_files(const std::vector<std::string>& files, const fs::path& d
 // daemon has it (permitted and inheritable, after drop_privileges) but not already as ambient
 // (systemd's AmbientCapabilities= set it for the whole service, children included).
 bool raise_ambient_read_search() {
-  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_DAC_READ_SEARCH, 0, 0) != 0) return false;  // set, or no ambient support
+  const int is_set = ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_DAC_READ_SEARCH, 0, 0);
+  if (is_set == 1) return true;  // systemd's AmbientCapabilities= (the child keeps it, and drops it before probes)
+  if (is_set != 0) return false;  // no ambient capabilities on this kernel
   // Trying is the test: the raise fails unless the capability is permitted and inheritable; it is
   // undone right away, and the forked child raises it for itself.
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH, 0, 0) != 0) return false;
@@ -104,16 +106,26 @@ ChildRun run_child(const std::string& program, std::vector<std::string> args, st
     return f;
   }
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
     // Only async-signal-safe calls until execve.
     if (null_fd >= 0) ::dup2(null_fd, 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
+    // Nothing else of the daemon's: libraries open some files without close-on-exec (libpcap's
+    // packet sockets, Asio's connection to the collector), which the scan's probes must not hold.
+    ::close_range(3, ~0U, 0);
+    // The child ends with the daemon, whatever ends it.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
+    // Of the service's ambient capabilities (systemd gives CAP_NET_RAW too) only the one the scan
+    // reads with; the child drops it before its probes (--drop-ambient).
+    ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     if (ambient) ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH, 0, 0);
     ::execve(program.c_str(), argv.data(), environ);
     ::_exit(127);
@@ -247,7 +259,9 @@ bool ScheduledScans::load() {
   // Checked and copied by a child too: parsing them here would leave the daemon's heap as large
   // as the policies parsed (issue 22).
   const std::atomic<bool> no_cancel{false};
-  ChildRun run = run_child(program_, std::move(args), std::chrono::minutes(1), no_cancel);
+  copy_pending_ = false;  // a copy this check may have begun is not to be used
+  // 20 s: the daemon's loop waits for it, and systemd's watchdog (60 s) for the loop.
+  ChildRun run = run_child(program_, std::move(args), std::chrono::seconds(20), no_cancel);
   nlohmann::json summary = nlohmann::json::parse(run.out, nullptr, false);
   if (run.error.empty() && (summary.is_discarded() || !summary.is_object())) run.error = "its answer is malformed";
   if (!run.error.empty()) {
@@ -355,6 +369,13 @@ int run_scheduled_scan(const ScheduledScanArgs& a) {
     if (!a.copy_to.empty()) {
       if (auto copied = copy_files(set->files, a.copy_to); !copied) {
         std::fprintf(stderr, "%s\n", copied.error().c_str());
+        return 1;
+      }
+      // What scans will read is the copy: it is what is checked (a file edited since it was read
+      // above would otherwise pass unchecked).
+      set = load_policy_set({a.copy_to});
+      if (!set) {
+        std::fputs(set.error().c_str(), stderr);
         return 1;
       }
     }

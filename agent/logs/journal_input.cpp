@@ -1,17 +1,16 @@
 #include "agent/logs/journal_input.h"
 
-#include <dlfcn.h>
 #include <systemd/sd-journal.h>
 
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <type_traits>
 
 #include <fmt/format.h>
 
 #include "agent/logs/log_fields.h"
 #include "agent/logs/program_messages.h"
+#include "common/util/shared_library.h"
 #include "common/pki/pki.h"
 
 namespace vigil::logs {
@@ -46,19 +45,9 @@ struct LoadedJournalApi {
 const LoadedJournalApi& load_journal_api() {
   static const LoadedJournalApi loaded = [] {
     LoadedJournalApi l;
-    void* lib = ::dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
-      const char* why = ::dlerror();
-      l.error = fmt::format("cannot load libsystemd.so.0 (install libsystemd0): {}", why ? why : "not found");
-      return l;
-    }
+    util::SharedLibrary lib({"libsystemd.so.0"}, "libsystemd0");
     JournalApi& api = l.api;
-    const char* missing = nullptr;
-    auto load = [&](auto& fn, const char* name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
-      if (fn == nullptr) missing = name;
-      return fn != nullptr;
-    };
+    auto load = [&](auto& fn, const char* name) { return lib.get(fn, name); };
     if (!(
         load(api.add_disjunction, "sd_journal_add_disjunction") &&
         load(api.add_match, "sd_journal_add_match") &&
@@ -76,7 +65,7 @@ const LoadedJournalApi& load_journal_api() {
         load(api.seek_tail, "sd_journal_seek_tail") &&
         load(api.test_cursor, "sd_journal_test_cursor") &&
         true)) {
-      l.error = fmt::format("libsystemd.so.0 has no {}", missing);
+      l.error = lib.error();
     }
     return l;
   }();

@@ -58,7 +58,9 @@ class JournalSink final : public spdlog::sinks::base_sink<std::mutex> {
       std::string line(1, '<');
       line += std::to_string(kPriority.at(static_cast<size_t>(msg.level)));
       line += '>';
-      line.append(payload);
+      // One line: journald reads stderr line by line, each with its own <N> priority, so the text
+      // (it may relay a child's or a peer's words) must not start lines of its own.
+      for (char c : payload) line += c == '\n' || c == '\r' ? ' ' : c;
       line += '\n';
       [[maybe_unused]] auto w = ::write(STDERR_FILENO, line.data(), line.size());
     }

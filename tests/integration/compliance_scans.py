@@ -223,6 +223,12 @@ checks:
                "the policy with the long command loaded")
     h.agents[agent].send_signal(signal.SIGUSR1)
     h.wait_for(30, lambda: sleeping(marker), "the long probe running")
+    # A probe holds nothing of the agent's but its standard streams (libraries open some files
+    # without close-on-exec: the collector's connection, capture sockets).
+    probe_fds = sorted(os.listdir(f"/proc/{sleeping(marker)[0]}/fd"), key=int)
+    if probe_fds != ["0", "1", "2"]:
+        h.fail(f"a command probe holds the agent's files: {probe_fds} " +
+               str([os.readlink(f"/proc/{sleeping(marker)[0]}/fd/{fd}") for fd in probe_fds[3:]]))
     if os.geteuid() == 0:
         # Started as root, the agent runs as nobody with CAP_DAC_READ_SEARCH (bit 2): its scan's
         # child has it too (an ambient capability raised for it alone), the probes it runs do not.
