@@ -152,21 +152,25 @@ checks:
     if latest != {"root-login": "pass", "forwarding": "pass"}:
         h.fail(f"latest results {latest}")
 
-    # 7. The scan runs in a child process (the daemon never holds the parsed policies): a hung
-    # command probe is killed at its timeout and its check reported as an error; the daemon keeps
-    # no thread or child once it is done, and its memory never held the scan.
-    marker = "7.25"  # an argument of sleep no other process uses
-    with open(f"{pol}/policies/p.yaml", "w") as f:
-        f.write(policy_text.replace('version: "1"}', 'version: "1", allow_commands: true}') +
-                f"""  - id: hung
+    def write_hung_policy(marker, timeout):
+        """The policy with a check whose command (sleep MARKER, unique to this test) hangs."""
+        with open(f"{pol}/policies/p.yaml", "w") as f:
+            f.write(policy_text.replace('version: "1"}', 'version: "1", allow_commands: true}') +
+                    f"""  - id: hung
     title: A command that hangs
     rationale: r
     remediation: m
     level: 1
     compliance: {{fw: [ssh]}}
     condition:
-      command: {{run: [/bin/sleep, "{marker}"], exit: 0, timeout: 1s}}
+      command: {{run: [/bin/sleep, "{marker}"], exit: 0, timeout: {timeout}}}
 """)
+
+    # 7. The scan runs in a child process (the daemon never holds the parsed policies): a hung
+    # command probe is killed at its timeout and its check reported as an error; the daemon keeps
+    # no thread or child once it is done, and its memory never held the scan.
+    marker = "7.25"  # an argument of sleep no other process uses
+    write_hung_policy(marker, "1s")
 
     def sleeping(arg):
         out = []
@@ -207,17 +211,7 @@ checks:
 
     # 8. Stopping during a scan ends it at once, the command probe it waits for included.
     marker = "31.25"
-    with open(f"{pol}/policies/p.yaml", "w") as f:
-        f.write(policy_text.replace('version: "1"}', 'version: "1", allow_commands: true}') +
-                f"""  - id: hung
-    title: A command that hangs
-    rationale: r
-    remediation: m
-    level: 1
-    compliance: {{fw: [ssh]}}
-    condition:
-      command: {{run: [/bin/sleep, "{marker}"], exit: 0, timeout: 60s}}
-""")
+    write_hung_policy(marker, "60s")
     h.agents[agent].send_signal(signal.SIGHUP)
     h.wait_for(30, lambda: h.log_text(agent_log).count("compliance policies loaded (3 checks)") >= 2,
                "the policy with the long command loaded")
