@@ -8,7 +8,8 @@ the shipped rules:
   live:     the agent tails a file that already holds every line; events/s from agent start to
             the last record stored (parse + rules + spool + TLS delivery + SQLite insert);
   catch-up: the same lines spooled while the collector was down, then delivered when it
-            starts; events/s of delivery and storage alone.
+            starts; events/s of delivery and storage alone, from the first record stored (the
+            agent's retry backoff before it is printed apart).
 Prints peak RSS of agent and collector (VmHWM) and the compression the batches got
 (bytes_raw/bytes_sent from the agent.health record the agent sends as it stops). Each figure is
 taken once per batch compression named in CODECS (default zstd,gzip: `collector.compression`).
@@ -117,12 +118,23 @@ def run(mode, codec):
             h.wait_for(600, all_spooled, "every line in the spool")
             h.start_collector()
             start = time.time()
-        # Polled once a second: counting is itself work for the database.
+        # The first record stored: in catch-up the agent's first try waits out the retry backoff it
+        # grew while the collector was down, which is no part of the rate (it is printed apart).
+        first = None
+        while first is None:
+            if query("SELECT 1 FROM records WHERE dataset = 'sshd' LIMIT 1"):
+                first = time.time()
+            elif time.time() - start > 900:
+                h.fail("nothing stored in 900 s")
+            else:
+                time.sleep(0.05)
+        # Then counted four times a second (counting is itself work for the database).
         while stored() < lines:
             if time.time() - start > 900:
                 h.fail(f"{lines} records not stored in 900 s")
-            time.sleep(1)
-        elapsed = time.time() - start
+            time.sleep(0.25)
+        waited = first - start
+        elapsed = time.time() - first
         agent_rss = peak_rss_mib(h.agents[agent].pid)
         collector_rss = peak_rss_mib(h.collector.pid)
         h.stop_agent(agent)  # its last agent.health record, with the byte counters, goes out as it stops
@@ -134,7 +146,8 @@ def run(mode, codec):
         h.wait_for(30, lambda: last_health().get("bytes_raw", 0) > 0, "the agent's last health record")
         ship = last_health()
         alerts = int(query("SELECT COUNT(*) FROM alerts"))
-        print(f"{'postgres' if db_name else 'sqlite'} {mode:9s} {codec:5s} {lines} events in {elapsed:6.2f} s = {lines / elapsed:9.0f} events/s; "
+        print(f"{'postgres' if db_name else 'sqlite'} {mode:9s} {codec:5s} {lines} events in {elapsed:6.2f} s = {lines / elapsed:9.0f} events/s "
+              f"from the first stored ({waited:.2f} s before it); "
               f"bytes_raw/bytes_sent {ship['bytes_raw'] / ship['bytes_sent']:5.2f} "
               f"({ship['bytes_raw'] / 1e6:.1f} MB -> {ship['bytes_sent'] / 1e6:.1f} MB); "
               f"peak RSS agent {agent_rss:.1f} MiB, collector {collector_rss:.1f} MiB; {alerts} alerts", flush=True)
