@@ -199,8 +199,7 @@ void run(const char* label, Store& store, uint64_t events, int days, int queries
       // Statistics, as autovacuum gathers them after a bulk of inserts (the planner needs them
       // to weigh a common word against the time window).
       PGconn* c = PQconnectdb(pg_dsn);
-      PQclear(PQexec(c, "ANALYZE vigil_search_bench.event_search"));
-      PQclear(PQexec(c, "ANALYZE vigil_search_bench.records"));
+      PQclear(PQexec(c, "ANALYZE vigil_search_bench.events"));
       PQfinish(c);
     }
     fmt::print("fill (ingest with the search index):  {:>10.0f} events/s   (collector-scale target: SQLite >= 100 k, PostgreSQL >= 50 k events/s)\n",

@@ -25,7 +25,7 @@ enum class FieldType { keyword, number, ip, text };
 struct Field {
   std::string_view name;    // as ECS names it: source.ip
   FieldType type;
-  std::string_view column;  // a column of event_search, empty when read from the event itself
+  std::string_view column;  // a column of the events table, empty when read from the event itself
 };
 
 // Every field a query may name (README lists them); nullptr when unknown.
@@ -77,8 +77,8 @@ struct SqlParam {
   int64_t number = 0;
 };
 
-// The condition a tree makes, over `s` (the search row: SQLite's events, PostgreSQL's
-// event_search) and `r` (the stored event: SQLite's event_bodies, PostgreSQL's records).
+// The condition a tree makes, over `s` (the events row) and `r` (the stored event: SQLite's
+// event_bodies, PostgreSQL's body column of the same row).
 // Placeholders continue from `params.size() + 1` ($N for PostgreSQL, ?N for SQLite).
 struct SqlCondition {
   std::string sql;

@@ -127,11 +127,11 @@ SearchStatements search_statements(const EventQuery& q, Dialect d) {
     if (auto match = fts_match(*q.query)) return fts_statements(q, *match);
   }
   SearchStatements out;
-  // SQLite: the events table and its bodies by id; PostgreSQL: its search index and the records.
-  const char* from = d == Dialect::sqlite ? " FROM events s" : " FROM event_search s";
-  const char* record_join = d == Dialect::sqlite
-                                ? " JOIN event_bodies r ON r.id = s.id"
-                                : " JOIN records r ON r.agent_id = s.agent_id AND r.epoch = s.epoch AND r.seq = s.seq";
+  // SQLite: the events table and its bodies by id; PostgreSQL: the events table, the body in the
+  // same row (named r as conditions on the body name it; the planner folds the subquery away).
+  const char* from = " FROM events s";
+  const char* record_join =
+      d == Dialect::sqlite ? " JOIN event_bodies r ON r.id = s.id" : " CROSS JOIN LATERAL (SELECT s.body) r(body)";
   const bool driven = d == Dialect::postgres && q.query && indexed_driver(*q.query) == Driver::range;
   {
     SqlCondition& h = out.hits;

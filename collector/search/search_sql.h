@@ -1,6 +1,6 @@
 // The statements of an event search, written once for both stores (collector/store): the page of
 // hits and the histogram, over the stored events (SQLite: events, event_bodies and event_fts;
-// PostgreSQL: event_search and records) and the agents.
+// PostgreSQL: events, partitioned by day, the body in the row) and the agents.
 #pragma once
 
 #include "collector/search/query.h"

@@ -677,6 +677,130 @@ CREATE VIEW records AS
      R"sql(
 SELECT 1;
 )sql"},
+    {18, "PostgreSQL: events written once into a table partitioned by time: a row per event with its body and search fields (records and event_search merged), alerts' evidence in a list partition of its own, the rest in daily partitions the collector creates ahead and retention drops whole; records stays as a view",
+     R"sql(
+SELECT 1;
+)sql",
+     // One heap and six indexes per event instead of two heaps and eight indexes; search reads
+     // one table. Layout (partition keys: kind, then ts in ns):
+     //   events               LIST (kind)
+     //     events_alerts      'alert': the evidence of alerts, purged row by row with its alert
+     //     events_main        DEFAULT, RANGE (ts)
+     //       events_pYYYYMMDD one UTC day each: created ahead by the collector, dropped whole
+     //       events_main_default  times that fall in no day created (a clock years off)
+     // Dedup: a unique key has to hold the partition keys, so it is (ts, agent_id, epoch, seq,
+     // kind); a record sent again carries the same time and kind. Its leading ts serves the time
+     // windows of search and retention too. PostgreSQL 15 has no identity on partitioned tables:
+     // ids come from a sequence (cached per session: ids order arrival only roughly, as they did
+     // with several connections).
+     R"sql(
+CREATE SEQUENCE events_id_seq AS BIGINT CACHE 1024;
+CREATE TABLE events(
+  id BIGINT NOT NULL DEFAULT nextval('events_id_seq'),
+  agent_id TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  kind TEXT COLLATE "C" NOT NULL,
+  dataset TEXT COLLATE "C" NOT NULL,
+  ts BIGINT NOT NULL,
+  body TEXT NOT NULL,
+  host_name TEXT COLLATE "C",
+  source_ip TEXT COLLATE "C",
+  source_port BIGINT,
+  destination_ip TEXT COLLATE "C",
+  destination_port BIGINT,
+  user_name TEXT COLLATE "C",
+  event_action TEXT COLLATE "C",
+  event_outcome TEXT COLLATE "C",
+  rule_id TEXT COLLATE "C",
+  severity BIGINT,
+  text_index TSVECTOR) PARTITION BY LIST (kind);
+ALTER SEQUENCE events_id_seq OWNED BY events.id;
+CREATE TABLE events_alerts PARTITION OF events FOR VALUES IN ('alert');
+CREATE TABLE events_main PARTITION OF events DEFAULT PARTITION BY RANGE (ts);
+CREATE TABLE events_main_default PARTITION OF events_main DEFAULT;
+CREATE UNIQUE INDEX events_record ON events(ts, agent_id, epoch, seq, kind);
+CREATE INDEX events_source ON events(source_ip, ts) WHERE source_ip IS NOT NULL;
+CREATE INDEX events_destination ON events(destination_ip, ts) WHERE destination_ip IS NOT NULL;
+CREATE INDEX events_user ON events(user_name, ts) WHERE user_name IS NOT NULL;
+CREATE INDEX events_text ON events USING GIN (text_index);
+-- Health records may be kept for another period than events: found without reading the events.
+CREATE INDEX events_metric ON events(ts) WHERE kind = 'metric';
+
+-- The partition of one UTC day (days since 1970), made when missing; true when this call made
+-- it. Collectors sharing the database take turns under a lock named after the schema. Rows the
+-- default partition holds for that day (they came before the day was made) move into it.
+CREATE FUNCTION vigil_events_partition(day BIGINT) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
+DECLARE
+  lo BIGINT := day * 86400000000000;
+  hi BIGINT := (day + 1) * 86400000000000;
+  name TEXT := 'events_p' || to_char(to_timestamp(day * 86400) AT TIME ZONE 'UTC', 'YYYYMMDD');
+BEGIN
+  IF to_regclass(quote_ident(name)) IS NOT NULL THEN RETURN FALSE; END IF;
+  -- A collector that waited here may still see the name as free (its catalogue cache is not
+  -- refreshed by an advisory lock): creating it then fails as a duplicate, which means made.
+  PERFORM pg_advisory_xact_lock(hashtextextended('vigil.partitions.' || current_schema(), 0));
+  IF EXISTS (SELECT 1 FROM events_main_default WHERE ts >= lo AND ts < hi) THEN
+    EXECUTE format('CREATE TABLE %I (LIKE events_main INCLUDING DEFAULTS)', name);
+    EXECUTE format('WITH m AS (DELETE FROM events_main_default WHERE ts >= $1 AND ts < $2 RETURNING *)'
+                   ' INSERT INTO %I SELECT * FROM m', name) USING lo, hi;
+    EXECUTE format('ALTER TABLE events_main ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)', name, lo, hi);
+  ELSE
+    EXECUTE format('CREATE TABLE %I PARTITION OF events_main FOR VALUES FROM (%s) TO (%s)', name, lo, hi);
+  END IF;
+  RETURN TRUE;
+EXCEPTION WHEN duplicate_table THEN
+  RETURN FALSE;
+END $$;
+
+-- The day partitions whose every row is older than `cutoff` (ns), oldest first.
+CREATE FUNCTION vigil_events_partitions_before(cutoff BIGINT) RETURNS SETOF TEXT LANGUAGE sql STABLE AS $$
+  SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+  WHERE i.inhparent = 'events_main'::regclass AND c.relname ~ '^events_p[0-9]{8}$'
+    AND (EXTRACT(EPOCH FROM to_date(substr(c.relname, 9), 'YYYYMMDD'))::BIGINT / 86400 + 1) * 86400000000000 <= cutoff
+  ORDER BY c.relname
+$$;
+
+-- Drops one day partition (as vigil_events_partitions_before names them); returns the rows it
+-- held and the health records among them. A large partition's total is the planner's estimate:
+-- counting a day of events row by row would cost more than dropping it.
+CREATE FUNCTION vigil_drop_events_partition(name TEXT, OUT total BIGINT, OUT health BIGINT) LANGUAGE plpgsql AS $$
+DECLARE
+  estimate REAL;
+BEGIN
+  total := 0;
+  health := 0;
+  IF name !~ '^events_p[0-9]{8}$' OR NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = 'events_main'::regclass
+                                                AND i.inhrelid = to_regclass(quote_ident(name))) THEN
+    RETURN;
+  END IF;
+  SELECT reltuples INTO estimate FROM pg_class WHERE oid = to_regclass(quote_ident(name));
+  EXECUTE format('SELECT COUNT(*) FROM %I WHERE kind = %L', name, 'metric') INTO health;
+  IF estimate >= 100000 THEN
+    total := estimate::BIGINT;
+  ELSE
+    EXECUTE format('SELECT COUNT(*) FROM %I', name) INTO total;
+  END IF;
+  EXECUTE format('DROP TABLE %I', name);
+END $$;
+
+-- The existing rows: ids kept (search pages by them); the days with events up to 400 days back
+-- get their partitions, older or stranger times go to the default partition.
+SELECT setval('events_id_seq', COALESCE((SELECT MAX(id) FROM event_search), 0) + 1, false);
+SELECT vigil_events_partition(d) FROM (
+  SELECT DISTINCT r.ts / 86400000000000 AS d FROM records r WHERE r.kind <> 'alert' AND r.ts >= 0) days
+  WHERE d BETWEEN FLOOR(EXTRACT(EPOCH FROM now()) / 86400)::BIGINT - 400 AND FLOOR(EXTRACT(EPOCH FROM now()) / 86400)::BIGINT + 7
+  ORDER BY d;
+INSERT INTO events(id, agent_id, epoch, seq, kind, dataset, ts, body, host_name, source_ip, source_port, destination_ip,
+                   destination_port, user_name, event_action, event_outcome, rule_id, severity, text_index)
+  SELECT COALESCE(s.id, nextval('events_id_seq')), r.agent_id, r.epoch, r.seq, r.kind, r.dataset, r.ts, r.body,
+         s.host_name, s.source_ip, s.source_port, s.destination_ip, s.destination_port, s.user_name, s.event_action,
+         s.event_outcome, s.rule_id, s.severity, s.text_index
+  FROM records r LEFT JOIN event_search s ON s.agent_id = r.agent_id AND s.epoch = r.epoch AND s.seq = r.seq;
+DROP TABLE event_search;
+DROP TABLE records;
+CREATE VIEW records AS SELECT agent_id, epoch, seq, kind, dataset, ts, body FROM events;
+)sql"},
 };
 
 }  // namespace

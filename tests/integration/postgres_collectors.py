@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Two collectors sharing one PostgreSQL database (real processes on 127.0.0.1), as behind a TCP
 load balancer: both start together on a database nobody has migrated (the advisory lock lets
-one migrate), an agent enrolled through the first delivers SSH password guessing, the first
+one migrate; both make the event day partitions, each made once), an agent enrolled through the
+first delivers SSH password guessing (stored in today's partition), the first
 collector stops and the agent fails over to the second, which sees what the first stored. Every
 log line is stored exactly once; the alerts are listed by vigilctl through either collector.
 
@@ -42,6 +43,11 @@ try:
     count, latest = psql(dsn, "SELECT COUNT(*), MAX(version) FROM schema_migrations").split("|")
     if count != latest or int(latest) < 7:
         h.fail("migrations not applied exactly once: " + psql(dsn, "SELECT version FROM schema_migrations"))
+    # Both made the event days (yesterday to a week ahead) at start, racing: each exists once.
+    days = psql(dsn, "SELECT COUNT(*), COUNT(DISTINCT c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                     "WHERE i.inhparent = 'events_main'::regclass AND c.relname LIKE 'events_p%'").split("|")
+    if days != ["9", "9"]:
+        h.fail(f"event day partitions after two collectors started together: {days} (want 9)")
     if "passfile" in h.log_text("collector.log") or "dbname=" in h.log_text("collector.log"):
         h.fail("the collector logged its connection string")
     if "store postgres postgres@127.0.0.1" not in h.log_text("collector.log"):
@@ -88,6 +94,10 @@ try:
     h.stop_agent(agent)
     if stored() != (60, 60):
         h.fail(f"records stored more than once: {stored()}")
+    # The lines are today's: in a day partition, none in the default one.
+    stray = psql(dsn, "SELECT COUNT(*) FROM events_main_default WHERE dataset = 'sshd'")
+    if stray != "0":
+        h.fail(f"{stray} lines of today landed in the default partition")
     print(f"postgres_collectors: {written} lines stored once through two collectors; alerts {sorted(rules)}")
 finally:
     if second is not None:

@@ -347,10 +347,17 @@ TEST_P(StoreTest, BatchesAreStoredOnceUnderAgentEpochSeq) {
   EXPECT_EQ(*store_->store_batch("agt-1", "e1", batch), 100u);
   // Redelivery after a crash: nothing new.
   EXPECT_EQ(*store_->store_batch("agt-1", "e1", batch), 0u);
-  // Overlap: 51..150, half new.
-  std::vector<IncomingRecord> overlap;
-  for (uint64_t i = 51; i <= 150; ++i) overlap.push_back(record(i, "event", at(0)));
+  // Overlap: 51..150, half new (51..100 sent again as they were: a redelivery carries the
+  // record's own time and kind, which PostgreSQL's partitioned key holds beside the seq).
+  std::vector<IncomingRecord> overlap(batch.begin() + 50, batch.end());
+  for (uint64_t i = 101; i <= 150; ++i) overlap.push_back(record(i, "event", at(0)));
   EXPECT_EQ(*store_->store_batch("agt-1", "e1", overlap), 50u);
+  if (GetParam() == Backend::sqlite) {
+    // SQLite keys a record by (agent, epoch, seq) alone: a seq sent again under another time or
+    // kind is still the record stored first. (PostgreSQL's partitioned key holds the time and
+    // kind beside it: there such a record is a second one, and its alert still one.)
+    EXPECT_EQ(*store_->store_batch("agt-1", "e1", {record(60, "alert", at(99))}), 0u);
+  }
   // A new spool epoch (the agent's spool was recreated) starts its own sequence.
   EXPECT_EQ(*store_->store_batch("agt-1", "e2", batch), 100u);
   auto c = store_->counts("agt-1");
@@ -1838,6 +1845,268 @@ TEST(SqliteMigration, EventsWrittenOnceKeepWhatWasStored) {
   EXPECT_EQ(one("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('event_search', 'event_text')"), 0);
   EXPECT_EQ(one("SELECT COUNT(*) FROM records"), 0);
   sqlite3_close(db);
+}
+
+// --- PostgreSQL: events partitioned by time (migration 18) ---------------------------------------
+
+// A plain connection to a test schema, for looking at the store's tables from outside.
+class PgAdmin {
+ public:
+  explicit PgAdmin(const std::string& schema) : c_(PQconnectdb(pg_dsn().c_str()), &PQfinish) {
+    if (PQstatus(c_.get()) != CONNECTION_OK) ADD_FAILURE() << PQerrorMessage(c_.get());
+    rows("SELECT set_config('search_path', $1, false)", {schema});
+  }
+  // Every row's columns as text; a statement without parameters may be several.
+  std::vector<std::vector<std::string>> rows(const std::string& sql, const std::vector<std::string>& params = {}) {
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p.c_str());
+    std::unique_ptr<PGresult, decltype(&PQclear)> r(
+        params.empty() ? PQexec(c_.get(), sql.c_str())
+                       : PQexecParams(c_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                                      nullptr, nullptr, 0),
+        &PQclear);
+    const auto status = PQresultStatus(r.get());
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      ADD_FAILURE() << sql << ": " << PQresultErrorMessage(r.get());
+      return {};
+    }
+    std::vector<std::vector<std::string>> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      out.emplace_back();
+      for (int c = 0; c < PQnfields(r.get()); ++c) out.back().emplace_back(PQgetvalue(r.get(), i, c));
+    }
+    return out;
+  }
+  std::string one(const std::string& sql, const std::vector<std::string>& params = {}) {
+    auto r = rows(sql, params);
+    return r.empty() || r[0].empty() ? "" : r[0][0];
+  }
+
+ private:
+  std::unique_ptr<PGconn, decltype(&PQfinish)> c_;
+};
+
+constexpr int64_t kDayNs = 86'400'000'000'000;
+int64_t today() { return Timestamp::now().ns / kDayNs; }
+Timestamp noon_of(int64_t day) { return Timestamp{day * kDayNs + kDayNs / 2}; }
+// The partition that holds `day` (none: "").
+std::string partition_of(PgAdmin& db, int64_t day) {
+  return db.one(
+      "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = "
+      "'events_main'::regclass AND c.relname = 'events_p' || to_char(to_timestamp($1::bigint * 86400) AT TIME ZONE "
+      "'UTC', 'YYYYMMDD')",
+      {std::to_string(day)});
+}
+
+TEST(PostgresStore, EventDaysArePartitionedAheadAndStrayTimesAreKept) {
+  VIGIL_REQUIRE_PG();
+  const std::string schema = fresh_schema();
+  {
+    auto store = open_postgres_store({pg_dsn(), schema, 2});
+    ASSERT_TRUE(store) << store.error();
+    PgAdmin db(schema);
+    // Yesterday to a week ahead exist as soon as the store is open.
+    for (int64_t d = today() - 1; d <= today() + 7; ++d) EXPECT_NE(partition_of(db, d), "") << "day " << d;
+    EXPECT_EQ(partition_of(db, today() + 8), "");
+
+    // Times no day was made for (a clock years off either way, the epoch itself) are stored too.
+    const Timestamp future{(today() + 3000) * kDayNs + 5};
+    std::vector<IncomingRecord> batch{
+        record(1, "event", Timestamp::now()), record(2, "event", Timestamp{(today() - 5000) * kDayNs}),
+        record(3, "event", future), record(4, "metric", Timestamp{0}), record(5, "alert", future)};
+    ASSERT_EQ(*(*store)->store_batch("agt-1", "e1", batch), 5u);
+    EXPECT_EQ(*(*store)->store_batch("agt-1", "e1", batch), 0u);
+    EXPECT_EQ(db.one("SELECT COUNT(*) FROM events_main_default"), "3");
+    EXPECT_EQ(db.one("SELECT COUNT(*) FROM events_alerts"), "1");
+    EventQuery q;
+    q.since = Timestamp{future.ns - 1000};
+    q.until = Timestamp{future.ns + 1000};
+    auto page = (*store)->search_events(q);
+    ASSERT_TRUE(page) << page.error();
+    EXPECT_EQ(page->hits.size(), 2u);  // the event and the alert
+
+    // Making that day later moves its row out of the default partition; dedup still holds.
+    EXPECT_EQ(db.one("SELECT vigil_events_partition($1)", {std::to_string(today() + 3000)}), "t");
+    EXPECT_EQ(db.one("SELECT COUNT(*) FROM events_main_default"), "2");
+    EXPECT_EQ(db.one("SELECT COUNT(*) FROM " + partition_of(db, today() + 3000)), "1");
+    EXPECT_EQ(*(*store)->store_batch("agt-1", "e1", batch), 0u);
+    EXPECT_EQ((*store)->counts("agt-1")->records, 5u);
+
+    // Several collectors making the same day at once: one makes it, none fails.
+    std::atomic<int> made{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&] {
+        PgAdmin other(schema);
+        auto r = other.one("SELECT vigil_events_partition($1)", {std::to_string(today() + 20)});
+        if (r == "t") {
+          ++made;
+        } else if (r != "f") {
+          ++failed;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(made.load(), 1);
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_NE(partition_of(db, today() + 20), "");
+    // A second collector starting on the database finds its days made.
+    auto second = open_postgres_store({pg_dsn(), schema, 1});
+    ASSERT_TRUE(second) << second.error();
+  }
+  ASSERT_TRUE(drop_postgres_schema(pg_dsn(), schema));
+}
+
+TEST(PostgresStore, RetentionDropsWholeDaysAndKeepsAlertEvidence) {
+  VIGIL_REQUIRE_PG();
+  const std::string schema = fresh_schema();
+  {
+    auto store = open_postgres_store({pg_dsn(), schema, 2});
+    ASSERT_TRUE(store) << store.error();
+    PgAdmin db(schema);
+    const int64_t old_day = today() - 40, next_day = today() - 39;
+    // Days a collector made back then.
+    for (int64_t d : {old_day, next_day}) db.one("SELECT vigil_events_partition($1)", {std::to_string(d)});
+    std::vector<IncomingRecord> old_batch;
+    for (uint64_t i = 1; i <= 5; ++i) old_batch.push_back(record(i, "event", noon_of(old_day)));
+    old_batch.push_back(record(6, "metric", noon_of(old_day)));
+    IncomingRecord alert = record(7, "alert", noon_of(old_day));
+    alert.json = "{\"evidence\":7}";
+    old_batch.push_back(alert);
+    ASSERT_EQ(*(*store)->store_batch("agt-1", "e1", old_batch), 7u);
+    ASSERT_EQ(*(*store)->store_batch("agt-1", "e1",
+                                     {record(8, "event", noon_of(next_day)), record(9, "event", noon_of(next_day))}),
+              2u);
+    ASSERT_EQ(*(*store)->store_batch("agt-1", "e1", {record(10, "event", Timestamp::now())}), 1u);
+    const std::string old_name = partition_of(db, old_day);
+    ASSERT_NE(old_name, "");
+
+    // The cutoff an hour into the next day: the old day goes whole, the next one stays.
+    PurgeRequest req;
+    req.events_before = Timestamp{next_day * kDayNs + 3'600'000'000'000};
+    req.health_before = req.events_before;
+    auto purged = (*store)->purge(req);
+    ASSERT_TRUE(purged) << purged.error();
+    EXPECT_EQ(purged->events, 5u);
+    EXPECT_EQ(purged->health, 1u);
+    EXPECT_EQ(purged->alerts, 0u);
+    EXPECT_EQ(db.one("SELECT to_regclass($1) IS NULL", {old_name}), "t");
+    EXPECT_NE(partition_of(db, next_day), "");
+    auto alerts = (*store)->list_alerts({});
+    ASSERT_TRUE(alerts && alerts->size() == 1u);
+    auto kept = (*store)->get_alert(alerts->front().id);
+    ASSERT_TRUE(kept && kept->has_value());
+    EXPECT_EQ((*kept)->evidence, "{\"evidence\":7}");   // the alert's own record outlives its day
+    EXPECT_EQ((*store)->counts("agt-1")->records, 4u);  // the alert's record, 8, 9, 10
+
+    // Later: the next day goes whole, then the alert with its record.
+    req.events_before = Timestamp{(next_day + 1) * kDayNs};
+    req.health_before = req.events_before;
+    purged = (*store)->purge(req);
+    ASSERT_TRUE(purged) << purged.error();
+    EXPECT_EQ(purged->events, 2u);
+    EXPECT_EQ(partition_of(db, next_day), "");
+    req.alerts_before = Timestamp::now();
+    purged = (*store)->purge(req);
+    ASSERT_TRUE(purged) << purged.error();
+    EXPECT_EQ(purged->alerts, 1u);
+    EXPECT_EQ((*store)->counts("agt-1")->records, 1u);
+    EXPECT_EQ(db.one("SELECT COUNT(*) FROM events_alerts"), "0");
+  }
+  ASSERT_TRUE(drop_postgres_schema(pg_dsn(), schema));
+}
+
+TEST(PostgresStore, MigrationMovesExistingRecordsIntoPartitionedEvents) {
+  VIGIL_REQUIRE_PG();
+  const std::string schema = fresh_schema();
+  {
+    // A database at version 17, with rows of every shape it may hold.
+    {
+      PgAdmin root("public");
+      root.rows("CREATE SCHEMA " + schema);
+      PgAdmin db(schema);
+      db.rows("CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)");
+      for (int v = 1; v <= 17; ++v) {
+        db.rows(migrations()[static_cast<size_t>(v - 1)].sql_for_postgres());
+        db.rows("INSERT INTO schema_migrations VALUES ($1, 0)", {std::to_string(v)});
+      }
+      const std::string recent = std::to_string(noon_of(today() - 2).ns);
+      db.rows("INSERT INTO records VALUES ('agt-1', 'e1', 1, 'event', 'sshd', $1, '{\"n\":1}')", {recent});
+      db.rows(
+          "INSERT INTO event_search(id, agent_id, epoch, seq, ts, kind, dataset, source_ip, text_index) OVERRIDING "
+          "SYSTEM VALUE VALUES (41, 'agt-1', 'e1', 1, $1, 'event', 'sshd', '010.001.000.003', "
+          "to_tsvector('simple', 'failed password'))",
+          {recent});
+      db.rows("INSERT INTO records VALUES ('agt-1', 'e1', 2, 'alert', 'sshd', $1, '{\"n\":2}')", {recent});
+      db.rows(
+          "INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts) VALUES "
+          "('agt-1', 'e1', 2, 'VGL-1', 'rule', 3, $1)",
+          {recent});
+      // Older than the search index (no row there), and older than any day made.
+      db.rows("INSERT INTO records VALUES ('agt-1', 'e1', 3, 'metric', 'agent.health', 946684800000000000, '{}')");
+    }
+    auto store = open_postgres_store({pg_dsn(), schema, 1});
+    ASSERT_TRUE(store) << store.error();
+    EXPECT_EQ(*(*store)->schema_version(), static_cast<int>(migrations().size()));
+    PgAdmin db(schema);
+    EXPECT_EQ(db.one("SELECT to_regclass('event_search') IS NULL"), "t");
+    EXPECT_NE(partition_of(db, today() - 2), "");
+    EXPECT_EQ(db.one("SELECT COUNT(*) FROM events_main_default"), "1");
+    EXPECT_EQ(db.one("SELECT COUNT(*) FROM records"), "3");
+    auto c = (*store)->counts("agt-1");
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->records, 3u);
+    EXPECT_EQ(c->alerts, 1u);
+    auto alerts = (*store)->list_alerts({});
+    ASSERT_TRUE(alerts && alerts->size() == 1u);
+    EXPECT_EQ((*(*store)->get_alert(alerts->front().id))->evidence, "{\"n\":2}");
+    // Search finds the moved row under its id; dedup holds for what was there.
+    auto parsed = search::parse("password");
+    ASSERT_TRUE(std::holds_alternative<search::Node>(parsed));
+    EventQuery q;
+    q.query = &std::get<search::Node>(parsed);
+    q.since = Timestamp{noon_of(today() - 3).ns};
+    q.until = Timestamp::now();
+    auto page = (*store)->search_events(q);
+    ASSERT_TRUE(page) << page.error();
+    ASSERT_EQ(page->hits.size(), 1u);
+    EXPECT_EQ(page->hits[0].id, 41);
+    EXPECT_EQ(page->hits[0].json, "{\"n\":1}");
+    EXPECT_EQ(*(*store)->store_batch("agt-1", "e1", {record(1, "event", noon_of(today() - 2))}), 0u);
+    // A new record gets an id past the migrated ones.
+    EXPECT_EQ(*(*store)->store_batch("agt-1", "e1", {record(4, "event", Timestamp::now())}), 1u);
+    EXPECT_GT(std::stoll(db.one("SELECT MAX(id) FROM events")), 41);
+  }
+  ASSERT_TRUE(drop_postgres_schema(pg_dsn(), schema));
+}
+
+// The dedup key holds the time: a seq sent again under another time (never a redelivery, which
+// carries its record as it was) is a second record, but its alert stays one, and the record
+// without an alert goes when the alerts of its time go.
+TEST(PostgresStore, ASeqSentAgainUnderAnotherTimeKeepsOneAlert) {
+  VIGIL_REQUIRE_PG();
+  const std::string schema = fresh_schema();
+  {
+    auto store = open_postgres_store({pg_dsn(), schema, 2});
+    ASSERT_TRUE(store) << store.error();
+    ASSERT_EQ(*(*store)->store_batch("agt-1", "e1", {record(1, "alert", at(10))}), 1u);
+    ASSERT_EQ(*(*store)->store_batch("agt-1", "e1", {record(1, "alert", at(20))}), 1u);
+    // Within one batch a seq counts once, its first record.
+    ASSERT_EQ(*(*store)->store_batch("agt-1", "e1", {record(2, "event", at(30)), record(2, "event", at(31))}), 1u);
+    auto c = (*store)->counts("agt-1");
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->records, 3u);
+    EXPECT_EQ(c->alerts, 2u);  // records of kind alert
+    EXPECT_EQ((*store)->list_alerts({})->size(), 1u);
+    PurgeRequest req;
+    req.alerts_before = at(25);
+    auto purged = (*store)->purge(req);
+    ASSERT_TRUE(purged) << purged.error();
+    EXPECT_EQ(purged->alerts, 1u);
+    EXPECT_EQ(purged->events, 1u);  // the second alert record, which never had an alert
+    EXPECT_EQ((*store)->counts("agt-1")->records, 1u);
+  }
+  ASSERT_TRUE(drop_postgres_schema(pg_dsn(), schema));
 }
 
 }  // namespace
