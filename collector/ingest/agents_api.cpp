@@ -79,6 +79,7 @@ void AgentsApi::handle_async(net::HttpRequest request, Reply reply) {
   job.prepare = [this, p]() -> std::optional<BatchWrite> {
     auto who = authorize(p->request);
     if (auto* refused = std::get_if<net::HttpResponse>(&who)) {
+      forget_host(p->request.peer->common_name);  // its next batches are not parsed before refusal
       p->reply(std::move(*refused));
       return std::nullopt;
     }
@@ -230,6 +231,11 @@ void AgentsApi::remember_host(const AgentRecord& agent) {
   // Past the bound the table starts again: batches are parsed on the writer until it refills.
   if (hosts_.size() >= kMaxKnownHosts && !hosts_.contains(agent.id)) hosts_.clear();
   hosts_[agent.id] = agent.host;
+}
+
+void AgentsApi::forget_host(const std::string& agent_id) {
+  std::lock_guard lock(hosts_mutex_);
+  hosts_.erase(agent_id);
 }
 
 std::variant<BatchWrite, net::HttpResponse> AgentsApi::prepare_batch(const net::HttpRequest& r,

@@ -88,6 +88,7 @@ class AgentsApi {
   // the listener's threads parse and the store's writer only checks who sent it.
   std::optional<std::string> known_host(const std::string& agent_id);
   void remember_host(const AgentRecord& agent);
+  void forget_host(const std::string& agent_id);
   // The answer once `written` is stored (`stored`: what it added).
   net::HttpResponse batch_stored(const AgentRecord& agent, const BatchWrite& written, const StoredBatch& stored,
                                  uint64_t last_seq);

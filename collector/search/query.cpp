@@ -604,37 +604,15 @@ std::string sqlite_keys(std::string_view source_key, std::string_view destinatio
 std::optional<std::string> keys_query(const Node& n) {
   if (n.kind != Node::Kind::term || !n.field) return std::nullopt;
   const auto col = n.field->column;
-  if (col == "user_name") {
-    if (n.op == Node::Op::eq) return "keys : " + user_key_token(n.value);
-    if (n.op == Node::Op::prefix) return "keys : " + user_key_token(n.value) + "*";
-    return std::nullopt;
+  // One value only. A block or a prefix would be a prefix query, which FTS5 answers by merging
+  // every matching token's postings over the whole table, outside the search's cost cap: those
+  // read the window's rows instead, where the cap counts them.
+  if (col == "user_name" && n.op == Node::Op::eq) return "keys : " + user_key_token(n.value);
+  if ((col == "source_ip" || col == "destination_ip") && n.op == Node::Op::range && n.value == n.value2 &&
+      n.value.size() == 32) {
+    return "keys : " + std::string(1, col == "source_ip" ? 's' : 'd') + n.value;
   }
-  if ((col != "source_ip" && col != "destination_ip") || n.op != Node::Op::range) return std::nullopt;
-  const char tag = col == "source_ip" ? 's' : 'd';
-  const std::string& lo = n.value;
-  const std::string& hi = n.value2;
-  if (lo.size() != 32 || hi.size() != 32) return std::nullopt;
-  if (lo == hi) return "keys : " + std::string(1, tag) + lo;
-  // A block: the digits both ends share, then one digit whose leading bits are fixed, then
-  // zeros (lo) and f's (hi); anything else is not a block and is left to the column.
-  size_t i = 0;
-  while (i < 32 && lo[i] == hi[i]) ++i;
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  const int l = nibble(lo[i]), h = nibble(hi[i]);
-  const int free_bits = l ^ h;
-  if ((free_bits & (free_bits + 1)) != 0 || (l & free_bits) != 0) return std::nullopt;
-  for (size_t j = i + 1; j < 32; ++j) {
-    if (lo[j] != '0' || hi[j] != 'f') return std::nullopt;
-  }
-  static const char* digits = "0123456789abcdef";
-  const std::string prefix = std::string(1, tag) + lo.substr(0, i);
-  if (free_bits == 15) return "keys : " + prefix + "*";
-  std::string out = "keys : (";
-  for (int v = l; v <= h; ++v) {
-    if (v != l) out += " OR ";
-    out += prefix + digits[v] + "*";
-  }
-  return out + ")";
+  return std::nullopt;
 }
 
 std::optional<std::string> fts_match(const Node& n) {
@@ -658,10 +636,7 @@ std::optional<std::string> fts_match(const Node& n) {
   }
   if (!n.field) return "(original : " + fts5_query(n) + ")";
   // A user name's token holds its first kUserKeyBytes: longer ones need the column.
-  if (n.field->column == "user_name" &&
-      (n.op == Node::Op::prefix ? n.value.size() > kUserKeyBytes : n.value.size() >= kUserKeyBytes)) {
-    return std::nullopt;
-  }
+  if (n.field->column == "user_name" && n.value.size() >= kUserKeyBytes) return std::nullopt;
   auto keys = keys_query(n);
   if (!keys) return std::nullopt;
   return "(" + *keys + ")";

@@ -105,12 +105,12 @@ std::string tsquery_prefix(std::string_view value);
 inline constexpr size_t kUserKeyBytes = 64;
 std::string user_key_token(std::string_view user_name);
 std::string sqlite_keys(std::string_view source_key, std::string_view destination_key, std::string_view user_name);
-// The FTS5 query of the keys a term on one of those fields needs (an address, a CIDR block as at
-// most eight prefixes, a user name or its prefix); nullopt for any other term.
+// The FTS5 query of the key a term naming one value of those fields needs (an address, a user
+// name); nullopt for any other term (blocks and prefixes read the window's rows).
 std::optional<std::string> keys_query(const Node& term);
 // The whole query as one FTS5 expression, when the full-text table answers every term of it
-// exactly (words and phrases; addresses and blocks; user names and prefixes within the token's
-// bytes), combined by AND and OR; nullopt otherwise (NOT, other fields, long user names). Such a
+// exactly (words and phrases; one address; one user name within the token's bytes), combined by
+// AND and OR; nullopt otherwise (NOT, other fields, long user names). Such a
 // query's hits and histogram read the full-text table alone.
 std::optional<std::string> fts_match(const Node& query);
 

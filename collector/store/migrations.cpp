@@ -615,7 +615,7 @@ ALTER TABLE incident_alerts ADD COLUMN rule_name_vi TEXT NOT NULL DEFAULT '';
      // inserts (the record key, two address indexes, the user index): a WAL page per index per
      // event. Events now append by id; only events_record (agent, epoch, seq: the dedup key and
      // the alerts' link to their evidence) takes one insert per event. The full text is given
-     // to the new table as ingest gives it (vigil_fold of event.original, or of message), the
+     // to the new table as ingest gives it (vigil_text: the batch parser's reading of the body), the
      // keys by vigil_keys (search::sqlite_keys). Records that predate the search index get ids
      // from their time and an upper counter half.
      R"sql(
@@ -652,7 +652,8 @@ INSERT INTO events(id, agent_id, epoch, seq, kind, dataset, ts, host_name, sourc
                                     AND r.seq = s.seq) ORDER BY s.id;
 INSERT INTO events(id, agent_id, epoch, seq, kind, dataset, ts)
   SELECT ((MIN(MAX(r.ts, 0) / 1000000, 4398046511103)) << 21) | 1048576 |
-         ((ROW_NUMBER() OVER (PARTITION BY MAX(r.ts, 0) / 1000000 ORDER BY r.agent_id, r.epoch, r.seq)) % 1048576),
+         ((ROW_NUMBER() OVER (PARTITION BY MIN(MAX(r.ts, 0) / 1000000, 4398046511103)
+                              ORDER BY r.agent_id, r.epoch, r.seq)) % 1048576),
          r.agent_id, r.epoch, r.seq, r.kind, r.dataset, r.ts
   FROM records r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.agent_id = r.agent_id AND e.epoch = r.epoch
                                    AND e.seq = r.seq);
@@ -660,9 +661,7 @@ INSERT INTO event_bodies(id, body)
   SELECT e.id, r.body FROM events e JOIN records r ON r.agent_id = e.agent_id AND r.epoch = e.epoch AND r.seq = e.seq
   ORDER BY e.id;
 INSERT INTO event_fts(rowid, original, keys)
-  SELECT e.id, CASE WHEN e.has_text = 1 THEN vigil_fold(CASE WHEN json_type(b.body, '$.event.original') = 'text'
-                    AND json_extract(b.body, '$.event.original') != '' THEN json_extract(b.body, '$.event.original')
-                    ELSE json_extract(b.body, '$.message') END) ELSE '' END,
+  SELECT e.id, CASE WHEN e.has_text = 1 THEN vigil_text(b.body) ELSE '' END,
          vigil_keys(e.source_ip, e.destination_ip, e.user_name)
   FROM events e JOIN event_bodies b ON b.id = e.id
   WHERE e.has_text = 1 OR e.source_ip IS NOT NULL OR e.destination_ip IS NOT NULL OR e.user_name IS NOT NULL
@@ -740,6 +739,9 @@ BEGIN
   -- A collector that waited here may still see the name as free (its catalogue cache is not
   -- refreshed by an advisory lock): creating it then fails as a duplicate, which means made.
   PERFORM pg_advisory_xact_lock(hashtextextended('vigil.partitions.' || current_schema(), 0));
+  -- No row of the day may reach the default partition between the look and the move (the new
+  -- partition's bound is checked against the default's rows): its writers wait a moment.
+  LOCK TABLE events_main_default IN SHARE ROW EXCLUSIVE MODE;
   IF EXISTS (SELECT 1 FROM events_main_default WHERE ts >= lo AND ts < hi) THEN
     EXECUTE format('CREATE TABLE %I (LIKE events_main INCLUDING DEFAULTS)', name);
     EXECUTE format('WITH m AS (DELETE FROM events_main_default WHERE ts >= $1 AND ts < $2 RETURNING *)'

@@ -904,25 +904,26 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
   }
 
   // Makes the day partitions from yesterday to kPartitionDaysAhead days ahead of `today` (days
-  // since 1970, UTC), in one transaction: a collector racing another waits on the function's
-  // lock, then finds them made. Creating a partition locks the events table, so it waits at most
-  // a moment for a search to finish rather than let ingest queue behind it.
+  // since 1970, UTC), a transaction each, so one day that cannot be made now does not undo the
+  // others: a collector racing another waits on the function's lock, then finds them made.
+  // Creating a partition locks the events table, so it waits at most a moment for a search to
+  // finish rather than let ingest queue behind it. The first failure is returned.
   static Result<void> make_partitions(Conn& c, int64_t today) {
-    Res begin = c.exec("BEGIN; SET LOCAL lock_timeout = '2s'");
-    if (!begin.ok()) return failed(c, begin);
-    Params p;
-    p.integer(today - 1).integer(today + kPartitionDaysAhead);
-    Res r = c.exec("SELECT vigil_events_partition(d) FROM generate_series($1::bigint, $2::bigint) d", p);
-    if (!r.ok()) {
-      rollback(c);
-      return failed(c, r);
+    Result<void> out;
+    for (int64_t day = today - 1; day <= today + kPartitionDaysAhead; ++day) {
+      Res begin = c.exec("BEGIN; SET LOCAL lock_timeout = '2s'");
+      if (!begin.ok()) return failed(c, begin);
+      Params p;
+      p.integer(day);
+      Res r = c.exec("SELECT vigil_events_partition($1::bigint)", p);
+      Res commit = r.ok() ? c.exec("COMMIT") : Res(nullptr);
+      if (!r.ok() || !commit.ok()) {
+        auto why = failed(c, r.ok() ? commit : r);
+        rollback(c);
+        if (out) out = why;
+      }
     }
-    Res commit = c.exec("COMMIT");
-    if (!commit.ok()) {
-      rollback(c);
-      return failed(c, commit);
-    }
-    return {};
+    return out;
   }
 
  public:

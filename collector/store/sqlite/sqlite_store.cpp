@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <variant>
 
@@ -27,6 +28,7 @@
 #include "collector/store/retention_sql.h"
 #include "collector/store/triage_sql.h"
 #include "collector/store/identity_sql.h"
+#include "collector/ingest/batch_parser.h"
 #include "collector/store/migrations.h"
 #include "collector/store/store.h"
 
@@ -265,7 +267,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
 
   Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
                                const std::vector<IncomingRecord>& records) override {
-    return write_transaction<uint64_t>([&] { return insert_records_locked(agent_id, epoch, records); });
+    return write_transaction<uint64_t>([&] { return insert_records_locked(agent_id, epoch, records, Timestamp::now()); });
   }
 
   // Group commit: every batch's quarantined records, records and the agent's last contact in one
@@ -284,7 +286,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
           done.quarantined = *q;
         }
         if (!b.records.empty()) {
-          auto added = insert_records_locked(b.agent_id, b.epoch, b.records);
+          auto added = insert_records_locked(b.agent_id, b.epoch, b.records, received);
           if (!added) return make_error(added.error());
           done.records = *added;
         }
@@ -303,7 +305,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   // to the caller. Each new event is a row of events (keyed by its time-ordered id, so rows
   // append), its body by the same id, and a full-text row of its text and key tokens.
   Result<uint64_t> insert_records_locked(const std::string& agent_id, const std::string& epoch,
-                                         const std::vector<IncomingRecord>& records) {
+                                         const std::vector<IncomingRecord>& records, Timestamp received) {
     // A record stored already (same agent, epoch and seq) is a redelivery: nothing changes. An id
     // taken (many events in one millisecond, or one stored before a restart) is not: it fails
     // on the primary key and takes the next counter value.
@@ -335,14 +337,24 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       x.bind_nonzero(11, row.destination_port).bind_or_null(12, row.user_name).bind_or_null(13, row.event_action);
       x.bind_or_null(14, row.event_outcome).bind_or_null(15, row.rule_id);
       x.bind_nonzero(16, row.severity).bind(17, int64_t{row.text.empty() ? 0 : 1});
-      int64_t id = 0;
+      // The id's time is the event's, or its arrival's when the event's cannot be an id's (none,
+      // before 1970, after 2109): such events do not all crowd one millisecond.
+      const Timestamp id_time =
+          rec.time.ns > 0 && rec.time.ns / 1'000'000 <= search::kIdMaxMillis ? rec.time : received;
+      int64_t id = search::sqlite_id(id_time, id_counter_++);
       for (int attempt = 0;; ++attempt) {
-        id = search::sqlite_id(rec.time, id_counter_++);
         x.bind(18, id);
         int rc = x.step();
         sqlite3_reset(x.get());
         if (rc == SQLITE_DONE) break;
         if (rc != SQLITE_CONSTRAINT || attempt == 64) return fail();
+        // Taken (ids stored before a restart, or a crowded millisecond): past the run of ids
+        // taken from there, into the next millisecond if this one is full.
+        Stmt& next = cached(next_id_, "SELECT COALESCE(MAX(id), ?1) + 1 FROM events WHERE id >= ?1 AND id < ?1 + 4194304");
+        next.bind(1, id);
+        if (next.step() != SQLITE_ROW) return fail();
+        id = next.integer(0);
+        next.reset();
       }
       x.reset();
       if (sqlite3_changes(db_) == 0) continue;  // stored already
@@ -489,10 +501,8 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     auto purge_doomed = [&]() -> Result<int64_t> {
       static const char* const kSteps[] = {
           "INSERT INTO event_fts(event_fts, rowid, original, keys) SELECT 'delete', e.id, CASE WHEN e.has_text = 1"
-          " THEN vigil_fold(CASE WHEN json_type(b.body, '$.event.original') = 'text' AND"
-          " json_extract(b.body, '$.event.original') != '' THEN json_extract(b.body, '$.event.original')"
-          " ELSE json_extract(b.body, '$.message') END) ELSE '' END, vigil_keys(e.source_ip, e.destination_ip,"
-          " e.user_name) FROM events e JOIN event_bodies b ON b.id = e.id WHERE e.id IN (SELECT id FROM temp.doomed)"
+          " THEN vigil_text(b.body) ELSE '' END, vigil_keys(e.source_ip, e.destination_ip, e.user_name)"
+          " FROM events e JOIN event_bodies b ON b.id = e.id WHERE e.id IN (SELECT id FROM temp.doomed)"
           " AND (e.has_text = 1 OR e.source_ip IS NOT NULL OR e.destination_ip IS NOT NULL OR e.user_name IS NOT NULL)"
           " ORDER BY e.id",
           "DELETE FROM event_bodies WHERE id IN (SELECT id FROM temp.doomed)",
@@ -797,10 +807,12 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   // Prepared list and count queries by the filters they serve (sqlite3_close_v2 lets the
   // database go once these are finalised).
   std::map<unsigned, std::unique_ptr<Stmt>> alert_queries_;
-  std::unique_ptr<Stmt> event_insert_, body_insert_, alert_insert_, fts_insert_;  // the write path's
+  std::unique_ptr<Stmt> event_insert_, body_insert_, alert_insert_, fts_insert_, next_id_;  // the write path's
   std::mutex mutex_;  // one writer; SQLite serialises anyway, this keeps statements tidy
   sqlite3* reader_ = nullptr;  // searches' connection (none for an in-memory database)
-  uint64_t id_counter_ = 0;    // low bits of the search index's ids
+  // Low bits of the events' ids; from a random start, so a restart does not walk the ids of the
+  // millisecond it stopped in.
+  uint64_t id_counter_ = std::random_device{}();
   std::mutex reader_mutex_;
   sqlite3* checkpoint_db_ = nullptr;  // the checkpointer's connection (none in memory)
   std::atomic<int> wal_pages_{0};     // pages in the WAL after the last commit
@@ -834,18 +846,19 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
     return make_error(fmt::format("cannot open database {}: {}", path, err));
   }
   sqlite3_busy_timeout(db, 5000);
-  // The full text as the index was given it (search::fold_diacritics), for taking it out again.
+  // The full text of a stored event exactly as ingest indexed it: the batch parser's own reading
+  // (event.original, else message; escapes, \u0000 and escaped keys as it reads them), folded. A
+  // contentless index given back other text than it took keeps the difference as ghosts.
   sqlite3_create_function_v2(
-      db, "vigil_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+      db, "vigil_text", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
       [](sqlite3_context* ctx, int, sqlite3_value** argv) {
-        const auto* text = sqlite3_value_text(argv[0]);
-        if (!text) {
-          sqlite3_result_null(ctx);
-          return;
-        }
-        std::string folded = search::fold_diacritics(
-            std::string_view(reinterpret_cast<const char*>(text), static_cast<size_t>(sqlite3_value_bytes(argv[0]))));
-        sqlite3_result_text(ctx, folded.data(), static_cast<int>(folded.size()), SQLITE_TRANSIENT);
+        const auto* body = sqlite3_value_text(argv[0]);
+        std::string line = "{\"epoch\":\"e\",\"seq\":1,\"event\":";
+        if (body) line.append(reinterpret_cast<const char*>(body), static_cast<size_t>(sqlite3_value_bytes(argv[0])));
+        line += "}\n";
+        auto parsed = parse_batch(line, 1, "a", "h");
+        std::string text = parsed.records.size() == 1 ? search::index_row(parsed.records.front().search).text : "";
+        sqlite3_result_text(ctx, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
       },
       nullptr, nullptr, nullptr);
   // The key tokens of an event's full-text row from its columns (search::sqlite_keys), for the

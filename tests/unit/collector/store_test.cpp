@@ -1,4 +1,5 @@
 // The Store contract. Written against the interface so every implementation runs the same suite.
+#include "collector/ingest/batch_parser.h"
 #include "collector/search/search_sql.h"
 #include "collector/store/migrations.h"
 #include "collector/store/store.h"
@@ -1749,6 +1750,55 @@ TEST_P(StoreTest, SearchOverItsCostCapIsRefused) {
   auto after = store_->search_events(q);
   ASSERT_TRUE(after) << after.error();
   EXPECT_TRUE(after->refused.empty());
+}
+
+// Retention gives the contentless full-text table back exactly what ingest gave it, also for
+// events SQL's JSON functions read otherwise than the batch parser (a \u0000 inside the text, an
+// escaped key): no word of a purged event is left to be found.
+TEST(SqliteStore, PurgedEventsLeaveNoWordBehind) {
+  vigil::test::TempDir dir;
+  auto opened = open_sqlite_store((dir.path() / "v.db").string());
+  ASSERT_TRUE(opened) << opened.error();
+  auto& store = *opened;
+  ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
+  const std::string ts = "\"@timestamp\":\"" + at(5).to_string() + "\"";
+  const std::string body =
+      "{\"epoch\":\"e1\",\"seq\":1,\"event\":{" + ts + ",\"event\":{\"kind\":\"event\",\"dataset\":\"x\","
+      "\"original\":\"abc\\u0000def ghi\"},\"source\":{\"ip\":\"10.9.9.9\"}}}\n"
+      "{\"epoch\":\"e1\",\"seq\":2,\"event\":{" + ts + ",\"event\":{\"kind\":\"event\",\"dataset\":\"x\","
+      "\"orig\\u0069nal\":\"xyz\"},\"message\":\"mmm\",\"user\":{\"name\":\"Bob\"}}}\n";
+  auto batch = parse_batch(body, 10, "agt-1", "web1");
+  ASSERT_EQ(batch.records.size(), 2u) << (batch.quarantined.empty() ? "" : batch.quarantined.front().reason);
+  ASSERT_TRUE(store->store_batch("agt-1", "e1", batch.records));
+  auto hits = [&](const std::string& q) {
+    auto parsed = search::parse(q);
+    EventQuery query;
+    query.query = &std::get<search::Node>(parsed);
+    query.since = at(0);
+    query.until = at(100);
+    auto page = store->search_events(query);
+    EXPECT_TRUE(page) << page.error();
+    return page ? page->hits.size() : 0u;
+  };
+  ASSERT_EQ(hits("ghi"), 1u);
+  ASSERT_EQ(hits("xyz"), 1u);
+  PurgeRequest req;
+  req.events_before = at(1000);
+  ASSERT_TRUE(store->purge(req));
+  for (const char* word : {"abc", "def", "ghi", "xyz", "mmm", "source.ip:10.9.9.9", "user.name:Bob"}) {
+    EXPECT_EQ(hits(word), 0u) << word;
+  }
+  store.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() / "v.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'def OR ghi OR xyz OR abc'",
+                               -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 // Migration 17 (SQLite): a database of the schema before it (records, event_search, event_text)
