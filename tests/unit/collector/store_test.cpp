@@ -1492,6 +1492,20 @@ IncomingRecord log_event(uint64_t seq, Timestamp t, const std::string& src, cons
   return r;
 }
 
+// How many events `store` finds for `q` in seconds 0-100 (the first page of 100).
+size_t hit_count(Store& store, const std::string& q) {
+  auto parsed = search::parse(q);
+  EXPECT_TRUE(std::holds_alternative<search::Node>(parsed)) << q;
+  if (!std::holds_alternative<search::Node>(parsed)) return 0;
+  EventQuery query;
+  query.query = &std::get<search::Node>(parsed);
+  query.since = at(0);
+  query.until = at(100);
+  auto page = store.search_events(query);
+  EXPECT_TRUE(page) << q << ": " << page.error();
+  return page ? page->hits.size() : 0u;
+}
+
 }  // namespace search_test
 
 TEST_P(StoreTest, SearchFindsByFieldTextAndAgency) {
@@ -1771,16 +1785,7 @@ TEST(SqliteStore, PurgedEventsLeaveNoWordBehind) {
   auto batch = parse_batch(body, 10, "agt-1", "web1");
   ASSERT_EQ(batch.records.size(), 2u) << (batch.quarantined.empty() ? "" : batch.quarantined.front().reason);
   ASSERT_TRUE(store->store_batch("agt-1", "e1", batch.records));
-  auto hits = [&](const std::string& q) {
-    auto parsed = search::parse(q);
-    EventQuery query;
-    query.query = &std::get<search::Node>(parsed);
-    query.since = at(0);
-    query.until = at(100);
-    auto page = store->search_events(query);
-    EXPECT_TRUE(page) << page.error();
-    return page ? page->hits.size() : 0u;
-  };
+  auto hits = [&](const std::string& q) { return search_test::hit_count(*store, q); };
   ASSERT_EQ(hits("ghi"), 1u);
   ASSERT_EQ(hits("xyz"), 1u);
   PurgeRequest req;
@@ -1845,16 +1850,7 @@ TEST(SqliteMigration, EventsWrittenOnceKeepWhatWasStored) {
   EXPECT_EQ(*store->schema_version(), static_cast<int>(migrations().size()));
   ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
   ASSERT_TRUE(store->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
-  auto hits = [&](const std::string& q) {
-    auto parsed = search::parse(q);
-    EventQuery query;
-    query.query = &std::get<search::Node>(parsed);
-    query.since = at(0);
-    query.until = at(100);
-    auto page = store->search_events(query);
-    EXPECT_TRUE(page) << page.error();
-    return page ? page->hits.size() : 0u;
-  };
+  auto hits = [&](const std::string& q) { return search_test::hit_count(*store, q); };
   EXPECT_EQ(hits("password"), 1u);
   EXPECT_EQ(hits("source.ip:10.9.9.9"), 1u);
   EXPECT_EQ(hits("source.ip:10.9.0.0/16"), 1u);
