@@ -1,7 +1,6 @@
 #include "agent/ship/shipper.h"
 
 #include <ctime>
-#include <future>
 #include <random>
 #include <tuple>
 
@@ -137,36 +136,15 @@ void Shipper::wake() {
   cv_.notify_all();
 }
 
-Result<Shipper::Prepared> Shipper::prepare(uint64_t after) {
-  auto batch = spool_.read(after, options_.batch_max_records, options_.batch_max_bytes);
-  if (!batch) return make_error(batch.error());
-  Prepared out;
-  out.after = after;
-  if (batch->empty()) return out;
-  out.last = batch->back().seq;
-  out.records = batch->size();
-  out.body.reserve(options_.batch_max_bytes + batch->size() * 64);
-  const std::string prefix = fmt::format("{{\"epoch\":\"{}\",\"seq\":", spool_.epoch());
-  for (const auto& rec : *batch) {
-    out.body += prefix;
-    out.body += std::to_string(rec.seq);
-    out.body += ",\"event\":";
-    out.body += rec.payload;
-    out.body += "}\n";
-  }
-  // Batches of JSON lines shrink 5-10x with the fastest levels of gzip and zstd; below 1 KiB the
-  // headers cost more than compression saves.
-  if (options_.compression != compress::Codec::none && out.body.size() >= 1024) {
-    out.packed = compress::encode(options_.compression, out.body);
-  }
-  return out;
-}
-
-bool Shipper::post(const Prepared& batch, uint64_t& acked) {
+bool Shipper::post(const std::string& body, uint64_t& acked) {
   if (options_.addresses.empty()) return false;
   connect_if_needed();
-  const std::string& body = batch.body;
-  const std::string& packed = batch.packed;
+  // Batches of JSON lines shrink 5-10x with the fastest levels of gzip and zstd; below 1 KiB the
+  // headers cost more than compression saves.
+  std::string packed;
+  if (options_.compression != compress::Codec::none && body.size() >= 1024) {
+    packed = compress::encode(options_.compression, body);
+  }
   std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/x-ndjson"}};
   if (!packed.empty()) headers.emplace_back("Content-Encoding", std::string(compress::content_encoding(options_.compression)));
   stats_.bytes_raw += body.size();
@@ -206,39 +184,37 @@ bool Shipper::post(const Prepared& batch, uint64_t& acked) {
 }
 
 bool Shipper::ship_once() {
-  const uint64_t from = spool_.acked();
-  Result<Prepared> batch = ahead_ && ahead_->after == from ? Result<Prepared>(std::move(*ahead_)) : prepare(from);
-  ahead_.reset();
+  auto batch = spool_.read(spool_.acked(), options_.batch_max_records, options_.batch_max_bytes);
   if (!batch) {
     log_->error("reading the spool failed: {}", batch.error());
     return false;
   }
-  if (batch->records == 0) return true;
-  std::future<Result<Prepared>> next;
-  if (spool_.last_seq() > batch->last) {
-    next = std::async(std::launch::async, [this, after = batch->last] { return prepare(after); });
+  if (batch->empty()) return true;
+  std::string body;
+  body.reserve(options_.batch_max_bytes + batch->size() * 64);
+  const std::string prefix = fmt::format("{{\"epoch\":\"{}\",\"seq\":", spool_.epoch());
+  for (const auto& rec : *batch) {
+    body += prefix;
+    body += std::to_string(rec.seq);
+    body += ",\"event\":";
+    body += rec.payload;
+    body += "}\n";
   }
   uint64_t acked = 0;
-  const bool posted = post(*batch, acked);
-  if (next.valid()) {
-    auto ready = next.get();
-    if (ready && posted && acked == batch->last) ahead_ = std::move(*ready);
-  }
-  if (!posted) {
+  if (!post(body, acked)) {
     ++stats_.failures;
     return false;
   }
-  if (acked < batch->last) {
-    log_->warn("the collector acknowledged {} of a batch ending at {}", acked, batch->last);
+  if (acked < batch->back().seq) {
+    log_->warn("the collector acknowledged {} of a batch ending at {}", acked, batch->back().seq);
   }
   auto a = spool_.ack(acked);
   if (!a) {
-    ahead_.reset();
     log_->error("recording the acknowledgement failed: {}", a.error());
     return false;
   }
   ++stats_.batches;
-  stats_.records += batch->records;
+  stats_.records += batch->size();
   stats_.acked = acked;
   return true;
 }

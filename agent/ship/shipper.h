@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -74,14 +73,7 @@ class Shipper {
 
  private:
   void run();
-  // A batch ready to post: the records after `after` up to `last`, as the body (and compressed).
-  struct Prepared {
-    uint64_t after = 0, last = 0;
-    size_t records = 0;
-    std::string body, packed;  // packed empty: sent as it is
-  };
-  Result<Prepared> prepare(uint64_t after);
-  bool post(const Prepared& batch, uint64_t& acked);
+  bool post(const std::string& body, uint64_t& acked);
   void connect_if_needed();
   // Renews the certificate when its time has come; on failure tries again a minute later.
   void maybe_renew();
@@ -93,10 +85,6 @@ class Shipper {
   std::shared_ptr<spdlog::logger> log_;
   size_t address_index_ = 0;
   std::unique_ptr<class ShipperConnection> conn_;
-  // With more waiting than one batch holds, the next batch is read and compressed while the one
-  // before it is in flight (a backlog is then bound by the collector, not by both sides in turn);
-  // it is used when the acknowledgement reaches the end of the one before, else dropped.
-  std::optional<Prepared> ahead_;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;
