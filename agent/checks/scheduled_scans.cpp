@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr size_t kMaxOutput = 64u << 20;  // a scan's events; 206 checks print about 0.3 MiB
+constexpr size_t kMaxOutput = 8u << 20;  // a scan's events; 206 checks print about 0.3 MiB
 constexpr size_t kMaxStderr = 64u << 10;
 
 // The sum of the command probes' timeouts of a condition tree.
@@ -141,6 +141,7 @@ ChildRun run_child(const std::string& program, std::vector<std::string> args, st
     return f;
   }
   bool out_open = true, err_open = true, killed = false;
+  size_t err_dropped = 0;  // stderr past kMaxStderr: counted and said, not kept
   char buf[65536];
   while (out_open || err_open) {
     if (cancel.load()) {
@@ -171,7 +172,9 @@ ChildRun run_child(const std::string& program, std::vector<std::string> args, st
       }
       std::string& into = i == 0 ? f.out : f.err;
       const size_t cap = i == 0 ? kMaxOutput : kMaxStderr;
-      into.append(buf, std::min(static_cast<size_t>(n), cap - std::min(cap, into.size())));
+      const size_t kept = std::min(static_cast<size_t>(n), cap - std::min(cap, into.size()));
+      into.append(buf, kept);
+      if (i == 1) err_dropped += static_cast<size_t>(n) - kept;
       if (i == 0 && f.out.size() >= kMaxOutput) {
         f.error = fmt::format("it printed more than {} MiB", kMaxOutput >> 20);
         killed = true;
@@ -197,6 +200,7 @@ ChildRun run_child(const std::string& program, std::vector<std::string> args, st
   }
   f.millis = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   while (!f.err.empty() && f.err.back() == '\n') f.err.pop_back();
+  if (err_dropped > 0) f.err += fmt::format("\n({} more bytes of its error output not shown)", err_dropped);
   if (killed) return f;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && f.out.empty() && f.err.empty()) {
     f.error = fmt::format("cannot run {}", program);

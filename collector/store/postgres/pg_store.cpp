@@ -88,17 +88,23 @@ class Res {
   PGresult* r_;
 };
 
-// Query parameters in text format. A NUL byte cannot travel in a text parameter (libpq would
-// cut the value there, and PostgreSQL text cannot hold one), so it is stored as U+FFFD.
+// PostgreSQL text cannot hold a NUL byte (and libpq would cut a text parameter there): one is
+// stored as U+FFFD, in parameters and in COPY alike.
+std::string without_nul(std::string_view v) {
+  std::string s;
+  s.reserve(v.size() + 8);
+  for (char c : v) s += c == '\0' ? std::string_view("\xEF\xBF\xBD") : std::string_view(&c, 1);
+  return s;
+}
+
+// Query parameters in text format.
 class Params {
  public:
   Params& text(std::string_view v) {
     if (v.find('\0') == std::string_view::npos) {
       values_.emplace_back(v);
     } else {
-      std::string s;
-      for (char c : v) s += c == '\0' ? std::string_view("\xEF\xBF\xBD") : std::string_view(&c, 1);
-      values_.push_back(std::move(s));
+      values_.push_back(without_nul(v));
     }
     nulls_.push_back(false);
     return *this;
@@ -183,15 +189,13 @@ class CopyRows {
     u32(8);
     for (int shift = 56; shift >= 0; shift -= 8) out_ += static_cast<char>((static_cast<uint64_t>(v) >> shift) & 0xff);
   }
-  // PostgreSQL text cannot hold a NUL: it becomes U+FFFD, as in parameters.
   void text(std::string_view v) {
     if (v.find('\0') == std::string_view::npos) {
       u32(static_cast<uint32_t>(v.size()));
       out_.append(v);
       return;
     }
-    std::string clean;
-    for (char ch : v) clean += ch == '\0' ? std::string_view("\xEF\xBF\xBD") : std::string_view(&ch, 1);
+    const std::string clean = without_nul(v);
     u32(static_cast<uint32_t>(clean.size()));
     out_.append(clean);
   }
