@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -589,33 +590,79 @@ std::string user_key_token(std::string_view user_name) {
   return out;
 }
 
-std::string sqlite_keys(std::string_view source_key, std::string_view destination_key, std::string_view user_name) {
+namespace {
+
+// IPv4 addresses are keyed as IPv4-mapped IPv6 (::ffff:a.b.c.d): these 24 hex digits first.
+constexpr std::string_view kMappedPrefix = "00000000000000000000ffff";
+// The lengths in hex digits of the block tokens of an IPv4 (/16, /24) and an IPv6 (/48, /64) key.
+constexpr size_t kV4Blocks[] = {28, 30};
+constexpr size_t kV6Blocks[] = {12, 16};
+
+bool is_mapped(std::string_view key) { return key.size() == 32 && key.substr(0, kMappedPrefix.size()) == kMappedPrefix; }
+
+}  // namespace
+
+std::string sqlite_keys(std::string_view source_key, std::string_view destination_key, std::string_view user_name,
+                        bool blocks) {
   std::string out;
-  auto token = [&](std::string t) {
+  auto token = [&](char side, std::string_view t) {
     if (!out.empty()) out += ' ';
+    out += side;
     out += t;
   };
-  if (!source_key.empty()) token("s" + std::string(source_key));
-  if (!destination_key.empty()) token("d" + std::string(destination_key));
-  if (!user_name.empty()) token(user_key_token(user_name));
+  auto address = [&](char side, std::string_view key) {
+    if (key.empty()) return;
+    token(side, key);
+    if (!blocks || key.size() != 32) return;
+    for (size_t n : is_mapped(key) ? std::span<const size_t>(kV4Blocks) : std::span<const size_t>(kV6Blocks)) {
+      token(side, key.substr(0, n));
+    }
+  };
+  address('s', source_key);
+  address('d', destination_key);
+  if (!user_name.empty()) {
+    if (!out.empty()) out += ' ';
+    out += user_key_token(user_name);
+  }
   return out;
 }
 
-std::optional<std::string> keys_query(const Node& n) {
+std::optional<std::string> keys_query(const Node& n, bool blocks, bool* exact) {
+  if (exact) *exact = true;
   if (n.kind != Node::Kind::term || !n.field) return std::nullopt;
   const auto col = n.field->column;
-  // One value only. A block or a prefix would be a prefix query, which FTS5 answers by merging
-  // every matching token's postings over the whole table, outside the search's cost cap: those
-  // read the window's rows instead, where the cap counts them.
+  // One value, or an indexed block. Any other block or a prefix would be a prefix query, which
+  // FTS5 answers by merging every matching token's postings over the whole table, outside the
+  // search's cost cap: those read the window's rows instead, where the cap counts them.
   if (col == "user_name" && n.op == Node::Op::eq) return "keys : " + user_key_token(n.value);
-  if ((col == "source_ip" || col == "destination_ip") && n.op == Node::Op::range && n.value == n.value2 &&
-      n.value.size() == 32) {
-    return "keys : " + std::string(1, col == "source_ip" ? 's' : 'd') + n.value;
+  if ((col != "source_ip" && col != "destination_ip") || n.op != Node::Op::range || n.value.size() != 32 ||
+      n.value2.size() != 32) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  const std::string side(1, col == "source_ip" ? 's' : 'd');
+  if (n.value == n.value2) return "keys : " + side + n.value;
+  if (!blocks) return std::nullopt;
+  // The block's prefix: the digits low and high share; below it low is all 0 and high all f
+  // (a CIDR block to the hex digit), else the block is not one.
+  size_t common = 0;
+  while (common < 32 && n.value[common] == n.value2[common]) ++common;
+  auto rest_is = [](std::string_view s, char c) { return s.find_first_not_of(c) == std::string_view::npos; };
+  bool aligned = rest_is(std::string_view(n.value).substr(common), '0') &&
+                 rest_is(std::string_view(n.value2).substr(common), 'f');
+  // The lengths that may serve: IPv4's inside the mapped range, IPv6's outside it (a block of
+  // IPv6 that holds IPv4-mapped addresses would miss them: those carry IPv4's lengths only).
+  const bool mapped = common >= kMappedPrefix.size() && is_mapped(n.value);
+  size_t best = 0;
+  for (size_t len : mapped ? std::span<const size_t>(kV4Blocks) : std::span<const size_t>(kV6Blocks)) {
+    if (len <= common) best = len;
+  }
+  if (best == 0) return std::nullopt;
+  if (!mapped && rest_is(std::string_view(n.value).substr(0, best), '0')) return std::nullopt;
+  if (exact) *exact = aligned && best == common;
+  return "keys : " + side + n.value.substr(0, best);
 }
 
-std::optional<std::string> fts_match(const Node& n) {
+std::optional<std::string> fts_match(const Node& n, bool blocks) {
   switch (n.kind) {
     case Node::Kind::negate:
       return std::nullopt;
@@ -624,7 +671,7 @@ std::optional<std::string> fts_match(const Node& n) {
       if (n.children.empty()) return std::nullopt;
       std::string out = "(";
       for (size_t i = 0; i < n.children.size(); ++i) {
-        auto part = fts_match(n.children[i]);
+        auto part = fts_match(n.children[i], blocks);
         if (!part) return std::nullopt;
         if (i) out += n.kind == Node::Kind::all_of ? " AND " : " OR ";
         out += *part;
@@ -637,8 +684,9 @@ std::optional<std::string> fts_match(const Node& n) {
   if (!n.field) return "(original : " + fts5_query(n) + ")";
   // A user name's token holds its first kUserKeyBytes: longer ones need the column.
   if (n.field->column == "user_name" && n.value.size() >= kUserKeyBytes) return std::nullopt;
-  auto keys = keys_query(n);
-  if (!keys) return std::nullopt;
+  bool exact = true;
+  auto keys = keys_query(n, blocks, &exact);
+  if (!keys || !exact) return std::nullopt;
   return "(" + *keys + ")";
 }
 
@@ -707,7 +755,7 @@ void to_sql(const Node& node, Dialect d, SqlCondition& out) {
     return;
   }
   // SQLite: the key tokens find the candidates in the window, the column decides.
-  std::optional<std::string> keys = d == Dialect::sqlite ? keys_query(node) : std::nullopt;
+  std::optional<std::string> keys = d == Dialect::sqlite ? keys_query(node, out.block_keys) : std::nullopt;
   if (keys) {
     out.sql += "(s.id IN (SELECT rowid FROM event_fts WHERE event_fts MATCH " + add(out, d, *keys) +
                " AND rowid BETWEEN ?3 AND ?4) AND ";

@@ -85,6 +85,8 @@ struct SqlCondition {
   std::vector<SqlParam> params;
   bool uses_record = false;  // reads the stored event (a field that has no column)
   bool uses_text = false;    // full text
+  // Given: SQLite, every event of the window carries the address block tokens (sqlite_keys).
+  bool block_keys = false;
 };
 void to_sql(const Node& node, Dialect dialect, SqlCondition& out);
 
@@ -102,16 +104,24 @@ std::string tsquery_prefix(std::string_view value);
 // the 32 hex digits of source.ip's and destination.ip's keys, `u` and the hex of user.name's
 // bytes (its first kUserKeyBytes). Hex makes each one token, whatever the tokenizer; a search
 // re-checks the column, so the tokens only narrow.
+//
+// With `blocks` (events stored from schema 19 on; the row's has_text bit 2 says so), each address
+// also gives the tokens of its blocks: an IPv4 address its /16 and /24 (the letter and the first
+// 28 and 30 hex digits of its key), an IPv6 address its /48 and /64 (12 and 16 digits). A search
+// for a block of those lengths or inside one reads its postings rather than the window's rows.
 inline constexpr size_t kUserKeyBytes = 64;
 std::string user_key_token(std::string_view user_name);
-std::string sqlite_keys(std::string_view source_key, std::string_view destination_key, std::string_view user_name);
-// The FTS5 query of the key a term naming one value of those fields needs (an address, a user
-// name); nullopt for any other term (blocks and prefixes read the window's rows).
-std::optional<std::string> keys_query(const Node& term);
+std::string sqlite_keys(std::string_view source_key, std::string_view destination_key, std::string_view user_name,
+                        bool blocks);
+// The FTS5 query of the key a term of those fields needs: one address or user name, or (with
+// `blocks`) the smallest indexed block holding an address block; nullopt for any other term
+// (other blocks and prefixes read the window's rows). `exact` is set when the token holds the
+// term's values and no others (every case but a block inside an indexed one).
+std::optional<std::string> keys_query(const Node& term, bool blocks, bool* exact = nullptr);
 // The whole query as one FTS5 expression, when the full-text table answers every term of it
-// exactly (words and phrases; one address; one user name within the token's bytes), combined by
-// AND and OR; nullopt otherwise (NOT, other fields, long user names). Such a
-// query's hits and histogram read the full-text table alone.
-std::optional<std::string> fts_match(const Node& query);
+// exactly (words and phrases; one address, or an indexed block with `blocks`; one user name within
+// the token's bytes), combined by AND and OR; nullopt otherwise (NOT, other fields, long user
+// names). Such a query's hits and histogram read the full-text table alone.
+std::optional<std::string> fts_match(const Node& query, bool blocks);
 
 }  // namespace vigil::collector::search

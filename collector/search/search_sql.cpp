@@ -9,7 +9,7 @@ namespace {
 int64_t millis_of(Timestamp t) { return std::clamp<int64_t>(t.ns / 1'000'000, 0, kIdMaxMillis); }
 
 // The conditions every statement of a search shares: the window, the caller's agencies, the query.
-void common_conditions(const EventQuery& q, Dialect d, SqlCondition& out, bool paged) {
+void common_conditions(const EventQuery& q, Dialect d, bool block_keys, SqlCondition& out, bool paged) {
   auto add = [&](SqlParam p) {
     out.params.push_back(std::move(p));
     return (d == Dialect::sqlite ? "?" : "$") + std::to_string(out.params.size());
@@ -42,6 +42,7 @@ void common_conditions(const EventQuery& q, Dialect d, SqlCondition& out, bool p
   }
   if (q.query) {
     out.sql += " AND ";
+    out.block_keys = block_keys;
     to_sql(*q.query, d, out);
   }
 }
@@ -122,9 +123,10 @@ SearchStatements fts_statements(const EventQuery& q, const std::string& match) {
 
 }  // namespace
 
-SearchStatements search_statements(const EventQuery& q, Dialect d) {
+SearchStatements search_statements(const EventQuery& q, Dialect d, bool block_keys) {
+  block_keys = block_keys && d == Dialect::sqlite;
   if (d == Dialect::sqlite && q.query && q.agencies_in.empty()) {
-    if (auto match = fts_match(*q.query)) return fts_statements(q, *match);
+    if (auto match = fts_match(*q.query, block_keys)) return fts_statements(q, *match);
   }
   SearchStatements out;
   // SQLite: the events table and its bodies by id; PostgreSQL: the events table, the body in the
@@ -136,7 +138,7 @@ SearchStatements search_statements(const EventQuery& q, Dialect d) {
   {
     SqlCondition& h = out.hits;
     base_params(d, q, h);
-    common_conditions(q, d, h, true);
+    common_conditions(q, d, block_keys, h, true);
     std::string where = std::move(h.sql);
     h.uses_record = true;
     std::string limit = (d == Dialect::sqlite ? "?" : "$") + std::to_string(h.params.size() + 1);
@@ -150,7 +152,7 @@ SearchStatements search_statements(const EventQuery& q, Dialect d) {
   if (q.buckets > 0 && q.until.ns > q.since.ns) {
     SqlCondition& g = out.histogram;
     base_params(d, q, g);
-    common_conditions(q, d, g, false);
+    common_conditions(q, d, block_keys, g, false);
     std::string where = std::move(g.sql);
     out.bucket_ns = std::max<int64_t>(1, (q.until.ns - q.since.ns + q.buckets - 1) / q.buckets);
     std::string bucket = (d == Dialect::sqlite ? "?" : "$") + std::to_string(g.params.size() + 1);

@@ -28,8 +28,9 @@ struct SearchStatements {
 };
 
 // Paging: SQLite orders by id (time to the millisecond, then arrival) and pages by `before_id`;
-// PostgreSQL orders by (time, id) and pages by both.
-SearchStatements search_statements(const EventQuery& query, Dialect dialect);
+// PostgreSQL orders by (time, id) and pages by both. `block_keys`: SQLite, every event of the
+// window carries its addresses' block tokens (search::sqlite_keys), so blocks may be read by them.
+SearchStatements search_statements(const EventQuery& query, Dialect dialect, bool block_keys = false);
 
 // PostgreSQL: whether an AND of the query holds a term one of the field indexes (source.ip,
 // destination.ip, user.name) serves: that index drives the search rather than a scan of the window; `value`

@@ -803,6 +803,17 @@ DROP TABLE event_search;
 DROP TABLE records;
 CREATE VIEW records AS SELECT agent_id, epoch, seq, kind, dataset, ts, body FROM events;
 )sql"},
+    {19, "SQLite: address blocks (IPv4 /16 and /24, IPv6 /48 and /64) as tokens of the full-text table beside the address, for events stored from here on; a search over a window of such events reads a block's postings instead of the window's rows",
+     // Events stored before keep their tokens (a contentless index is changed only by giving back
+     // what a row was given): the row's has_text bit 2 says which it has, and searches use
+     // blocks only in windows whose ids are all at or above this one.
+     R"sql(
+CREATE TABLE search_blocks_from(id INTEGER NOT NULL);
+INSERT INTO search_blocks_from(id) SELECT COALESCE(MAX(id) + 1, 0) FROM events;
+)sql",
+     R"sql(
+SELECT 1;
+)sql"},
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -247,6 +248,9 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       r = exec("COMMIT");
       if (!r) return r;
     }
+    Stmt from(db_, "SELECT id FROM search_blocks_from");
+    if (from.step() != SQLITE_ROW) return make_error(std::string("sqlite: search_blocks_from: ") + sqlite3_errmsg(db_));
+    blocks_from_ = from.integer(0);
     return {};
   }
 
@@ -336,7 +340,9 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       x.bind_nonzero(9, row.source_port).bind_or_null(10, row.destination_ip);
       x.bind_nonzero(11, row.destination_port).bind_or_null(12, row.user_name).bind_or_null(13, row.event_action);
       x.bind_or_null(14, row.event_outcome).bind_or_null(15, row.rule_id);
-      x.bind_nonzero(16, row.severity).bind(17, int64_t{row.text.empty() ? 0 : 1});
+      // has_text: bit 1 the text is in the full-text table, bit 2 the address blocks are (always
+      // from schema 19 on; rows stored before have not).
+      x.bind_nonzero(16, row.severity).bind(17, int64_t{row.text.empty() ? 2 : 3});
       // The id's time is the event's, or its arrival's when the event's cannot be an id's (none,
       // before 1970, after 2109): such events do not all crowd one millisecond.
       const Timestamp id_time =
@@ -377,7 +383,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
         if (a.step() != SQLITE_DONE) return fail();
         a.reset();
       }
-      std::string keys = search::sqlite_keys(row.source_ip, row.destination_ip, row.user_name);
+      std::string keys = search::sqlite_keys(row.source_ip, row.destination_ip, row.user_name, true);
       if (!row.text.empty() || !keys.empty()) texts.push_back(Text{id, std::move(row.text), std::move(keys)});
     }
     std::sort(texts.begin(), texts.end(), [](const Text& lhs, const Text& rhs) { return lhs.id < rhs.id; });
@@ -500,10 +506,10 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     // ingest read it, and the key tokens from the row's columns), bodies and rows.
     auto purge_doomed = [&]() -> Result<int64_t> {
       static const char* const kSteps[] = {
-          "INSERT INTO event_fts(event_fts, rowid, original, keys) SELECT 'delete', e.id, CASE WHEN e.has_text = 1"
-          " THEN vigil_text(b.body) ELSE '' END, vigil_keys(e.source_ip, e.destination_ip, e.user_name)"
+          "INSERT INTO event_fts(event_fts, rowid, original, keys) SELECT 'delete', e.id, CASE WHEN e.has_text & 1"
+          " THEN vigil_text(b.body) ELSE '' END, vigil_keys(e.source_ip, e.destination_ip, e.user_name, e.has_text & 2)"
           " FROM events e JOIN event_bodies b ON b.id = e.id WHERE e.id IN (SELECT id FROM temp.doomed)"
-          " AND (e.has_text = 1 OR e.source_ip IS NOT NULL OR e.destination_ip IS NOT NULL OR e.user_name IS NOT NULL)"
+          " AND (e.has_text & 1 OR e.source_ip IS NOT NULL OR e.destination_ip IS NOT NULL OR e.user_name IS NOT NULL)"
           " ORDER BY e.id",
           "DELETE FROM event_bodies WHERE id IN (SELECT id FROM temp.doomed)",
           "DELETE FROM events WHERE id IN (SELECT id FROM temp.doomed)",
@@ -631,7 +637,9 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     } reset{db};
     if (sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("begin");
     EventPage page;
-    const auto statements = search::search_statements(q, search::Dialect::sqlite);
+    // Address blocks are read by their tokens when every event of the window has them.
+    const auto statements = search::search_statements(
+        q, search::Dialect::sqlite, search::sqlite_first_id(q.since) >= blocks_from_.load(std::memory_order_relaxed));
     auto refused = [&](int rc) {
       if (rc != SQLITE_INTERRUPT) return false;
       page = EventPage{};
@@ -813,6 +821,8 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   // Low bits of the events' ids; from a random start, so a restart does not walk the ids of the
   // millisecond it stopped in.
   uint64_t id_counter_ = std::random_device{}();
+  // The first id from which every event carries its address blocks' tokens (schema 19).
+  std::atomic<int64_t> blocks_from_{std::numeric_limits<int64_t>::max()};
   std::mutex reader_mutex_;
   sqlite3* checkpoint_db_ = nullptr;  // the checkpointer's connection (none in memory)
   std::atomic<int> wal_pages_{0};     // pages in the WAL after the last commit
@@ -862,17 +872,23 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
       },
       nullptr, nullptr, nullptr);
   // The key tokens of an event's full-text row from its columns (search::sqlite_keys), for the
-  // same purpose and for filling the table in migration 17.
+  // same purpose and for filling the table in migration 17; a fourth argument, when true, adds
+  // the address blocks (rows whose has_text has bit 2).
   sqlite3_create_function_v2(
-      db, "vigil_keys", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
-      [](sqlite3_context* ctx, int, sqlite3_value** argv) {
+      db, "vigil_keys", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+      [](sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+        if (argc != 3 && argc != 4) {
+          sqlite3_result_error(ctx, "vigil_keys takes 3 or 4 arguments", -1);
+          return;
+        }
         auto arg = [&](int i) {
           const auto* text = sqlite3_value_text(argv[i]);
           return text ? std::string_view(reinterpret_cast<const char*>(text),
                                          static_cast<size_t>(sqlite3_value_bytes(argv[i])))
                       : std::string_view();
         };
-        std::string keys = search::sqlite_keys(arg(0), arg(1), arg(2));
+        const bool blocks = argc == 4 && sqlite3_value_int64(argv[3]) != 0;
+        std::string keys = search::sqlite_keys(arg(0), arg(1), arg(2), blocks);
         sqlite3_result_text(ctx, keys.data(), static_cast<int>(keys.size()), SQLITE_TRANSIENT);
       },
       nullptr, nullptr, nullptr);

@@ -174,19 +174,24 @@ TEST(SearchQuery, SqlCarriesValuesOnlyAsParameters) {
   EXPECT_EQ(tsquery_prefix("it's"), "'it''s':*");
 }
 
-// SQLite's key tokens: one token per address or user name, whatever the tokenizer would split; a
-// block becomes at most eight prefixes of whole hex digits.
+// SQLite's key tokens: one token per address or user name, whatever the tokenizer would split;
+// with blocks, an address's /16 and /24 (IPv4) or /48 and /64 (IPv6) beside it.
 TEST(SearchQuery, KeyTokens) {
   const std::string v4 = "00000000000000000000ffff";
-  EXPECT_EQ(sqlite_keys(v4 + "0a000001", "", "Nguyen.Van-A"),
+  EXPECT_EQ(sqlite_keys(v4 + "0a000001", "", "Nguyen.Van-A", false),
             "s" + v4 + "0a000001 u4e677579656e2e56616e2d41");
-  EXPECT_EQ(sqlite_keys("", v4 + "c0a80001", ""), "d" + v4 + "c0a80001");
-  EXPECT_EQ(sqlite_keys("", "", ""), "");
+  EXPECT_EQ(sqlite_keys("", v4 + "c0a80001", "", false), "d" + v4 + "c0a80001");
+  EXPECT_EQ(sqlite_keys("", "", "", true), "");
+  EXPECT_EQ(sqlite_keys(v4 + "0a000001", v4 + "c0a80001", "bob", true),
+            "s" + v4 + "0a000001 s" + v4 + "0a00 s" + v4 + "0a0000 d" + v4 + "c0a80001 d" + v4 + "c0a8 d" + v4 +
+                "c0a800 u626f62");
+  const std::string v6 = *ip_key("2001:db8:1:2::7");
+  EXPECT_EQ(sqlite_keys(v6, "", "", true), "s" + v6 + " s" + v6.substr(0, 12) + " s" + v6.substr(0, 16));
   EXPECT_EQ(user_key_token(std::string(100, 'a')).size(), 1 + 2 * kUserKeyBytes);
-  auto keys = [](const char* q) { return keys_query(ok(q)); };
+  auto keys = [](const char* q, bool blocks = false) { return keys_query(ok(q), blocks); };
   EXPECT_EQ(keys("source.ip:10.0.0.1"), "keys : s" + v4 + "0a000001");
-  // Blocks and prefixes read the window's rows: a prefix query would merge every matching
-  // token's postings of all time.
+  // Without block tokens, blocks and prefixes read the window's rows: a prefix query would merge
+  // every matching token's postings of all time.
   EXPECT_EQ(keys("destination.ip:10.1.0.0/16"), std::nullopt);
   EXPECT_EQ(keys("source.ip:2001:db8::/32"), std::nullopt);
   EXPECT_EQ(keys("destination.ip:10.1.2.3"), "keys : d" + v4 + "0a010203");
@@ -194,13 +199,40 @@ TEST(SearchQuery, KeyTokens) {
   EXPECT_EQ(keys("user.name:adm*"), std::nullopt);
   EXPECT_EQ(keys("url.domain:x"), std::nullopt);
   EXPECT_EQ(keys("failed"), std::nullopt);
+  // With them: the smallest indexed block holding the query's, exact or to be re-checked.
+  auto block = [](const char* q) -> std::pair<std::optional<std::string>, bool> {
+    bool exact = false;
+    auto k = keys_query(ok(q), true, &exact);
+    return {k, exact};
+  };
+  using B = std::pair<std::optional<std::string>, bool>;
+  EXPECT_EQ(block("destination.ip:10.1.0.0/16"), B("keys : d" + v4 + "0a01", true));
+  EXPECT_EQ(block("source.ip:10.1.2.0/24"), B("keys : s" + v4 + "0a0102", true));
+  EXPECT_EQ(block("source.ip:10.1.2.0/23"), B("keys : s" + v4 + "0a01", false));
+  EXPECT_EQ(block("source.ip:10.1.2.128/25"), B("keys : s" + v4 + "0a0102", false));
+  EXPECT_EQ(block("source.ip:10.1.0.0/18"), B("keys : s" + v4 + "0a01", false));
+  EXPECT_EQ(block("source.ip:10.1.2.3"), B("keys : s" + v4 + "0a010203", true));
+  EXPECT_EQ(block("source.ip:10.0.0.0/15").first, std::nullopt);
+  EXPECT_EQ(block("source.ip:10.0.0.0/8").first, std::nullopt);
+  EXPECT_EQ(block("source.ip:2001:db8:1::/48"), B("keys : s" + v6.substr(0, 12), true));
+  EXPECT_EQ(block("source.ip:2001:db8:1:2::/64"), B("keys : s" + v6.substr(0, 16), true));
+  EXPECT_EQ(block("source.ip:2001:db8:1:2::/96"), B("keys : s" + v6.substr(0, 16), false));
+  EXPECT_EQ(block("source.ip:2001:db8::/32").first, std::nullopt);
+  // IPv6 blocks that may hold IPv4-mapped addresses (which carry IPv4's blocks only) are read.
+  EXPECT_EQ(block("source.ip:::/64").first, std::nullopt);
+  EXPECT_EQ(block("source.ip:::ffff:0:0/96").first, std::nullopt);
+  EXPECT_EQ(block("source.ip:::ffff:10.1.0.0/112"), B("keys : s" + v4 + "0a01", true));
   // The whole query in the full-text table, when it answers every term exactly.
-  auto match = [](const char* q) { return fts_match(ok(q)); };
+  auto match = [](const char* q, bool blocks = false) { return fts_match(ok(q), blocks); };
   EXPECT_EQ(match("failed"), "(original : \"failed\")");
   EXPECT_EQ(match("source.ip:10.0.0.1 pass*"), "((keys : s" + v4 + "0a000001) AND (original : \"pass\" *))");
   EXPECT_EQ(match("user.name:root OR user.name:admin"), "((keys : u726f6f74) OR (keys : u61646d696e))");
   EXPECT_EQ(match("user.name:root OR user.name:adm*"), std::nullopt);
   EXPECT_EQ(match("source.ip:10.0.0.0/8 failed"), std::nullopt);
+  EXPECT_EQ(match("source.ip:10.0.0.0/8 failed", true), std::nullopt);
+  EXPECT_EQ(match("source.ip:10.1.0.0/16 failed"), std::nullopt);
+  EXPECT_EQ(match("source.ip:10.1.0.0/16 failed", true), "((keys : s" + v4 + "0a01) AND (original : \"failed\"))");
+  EXPECT_EQ(match("source.ip:10.1.0.0/17", true), std::nullopt);  // the /16's token holds more
   EXPECT_EQ(match("NOT failed"), std::nullopt);
   EXPECT_EQ(match("failed AND url.domain:x"), std::nullopt);
   EXPECT_EQ(match("event.dataset:sshd"), std::nullopt);

@@ -1662,6 +1662,67 @@ TEST_P(StoreTest, SearchKeysAreExact) {
   EXPECT_EQ(seqs("user.name:" + std::string(64, 'x')), S{});  // the token matches; the name does not
 }
 
+// Address blocks: SQLite reads an indexed block's token (/16, /24, /48, /64) or the one holding
+// a block (then the column decides); every block gives the hits a scan of the window gives.
+TEST_P(StoreTest, SearchBlocksOfAddresses) {
+  using search_test::log_event;
+  ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store_->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
+  std::vector<IncomingRecord> batch;
+  batch.push_back(log_event(1, at(1), "10.1.2.3", "a", "x"));
+  batch.push_back(log_event(2, at(2), "10.1.2.200", "a", "x"));
+  batch.push_back(log_event(3, at(3), "10.1.3.4", "a", "x"));
+  batch.push_back(log_event(4, at(4), "10.1.200.4", "b", "x"));
+  batch.push_back(log_event(5, at(5), "10.2.2.3", "b", "y"));
+  batch.push_back(log_event(6, at(6), "2001:db8:1:2::7", "b", "y"));
+  batch.push_back(log_event(7, at(7), "2001:db8:1:3::7", "c", "y"));
+  batch.push_back(log_event(8, at(8), "2001:db8:2::7", "c", "y"));
+  batch.push_back(log_event(9, at(9), "::ffff:10.1.2.9", "c", "y"));
+  ASSERT_TRUE(store_->store_batch("agt-1", "e1", batch));
+  auto seqs = [&](const std::string& q) {
+    auto parsed = search::parse(q);
+    EXPECT_TRUE(std::holds_alternative<search::Node>(parsed)) << q;
+    std::set<int64_t> out[2];
+    std::vector<uint64_t> histogram[2];
+    for (int scoped = 0; scoped < 2; ++scoped) {
+      EventQuery query;
+      query.query = &std::get<search::Node>(parsed);
+      query.since = at(0);
+      query.until = at(100);
+      query.limit = 100;
+      query.buckets = 10;
+      if (scoped) query.agencies_in = {"A"};
+      auto page = store_->search_events(query);
+      EXPECT_TRUE(page) << q << ": " << page.error();
+      if (!page) continue;
+      for (const auto& h : page->hits) {
+        out[scoped].insert(nlohmann::json::parse(h.json)["source"]["port"].get<int64_t>() - 40000);
+      }
+      histogram[scoped] = page->histogram;
+    }
+    EXPECT_EQ(out[0], out[1]) << q;
+    EXPECT_EQ(histogram[0], histogram[1]) << q;
+    return out[0];
+  };
+  using S = std::set<int64_t>;
+  EXPECT_EQ(seqs("source.ip:10.1.0.0/16"), (S{1, 2, 3, 4, 9}));
+  EXPECT_EQ(seqs("source.ip:10.1.2.0/24"), (S{1, 2, 9}));
+  EXPECT_EQ(seqs("source.ip:10.1.2.0/25"), (S{1, 9}));
+  EXPECT_EQ(seqs("source.ip:10.1.2.0/23"), (S{1, 2, 3, 9}));
+  EXPECT_EQ(seqs("source.ip:10.1.0.0/17"), (S{1, 2, 3, 9}));
+  EXPECT_EQ(seqs("source.ip:10.0.0.0/14"), (S{1, 2, 3, 4, 5, 9}));
+  EXPECT_EQ(seqs("source.ip:10.1.0.0/16 AND user.name:a"), (S{1, 2, 3}));
+  EXPECT_EQ(seqs("source.ip:10.1.0.0/16 AND y"), (S{9}));
+  EXPECT_EQ(seqs("source.ip:10.1.0.0/16 OR source.ip:2001:db8:1::/48"), (S{1, 2, 3, 4, 6, 7, 9}));
+  EXPECT_EQ(seqs("NOT source.ip:10.1.0.0/16"), (S{5, 6, 7, 8}));
+  EXPECT_EQ(seqs("destination.ip:10.1.0.0/16"), S{});
+  EXPECT_EQ(seqs("source.ip:2001:db8:1::/48"), (S{6, 7}));
+  EXPECT_EQ(seqs("source.ip:2001:db8:1:2::/64"), (S{6}));
+  EXPECT_EQ(seqs("source.ip:2001:db8:1:2::/80"), (S{6}));
+  EXPECT_EQ(seqs("source.ip:2001:db8::/32"), (S{6, 7, 8}));
+  EXPECT_EQ(seqs("source.ip:::/64"), (S{1, 2, 3, 4, 5, 9}));
+}
+
 TEST_P(StoreTest, SearchIndexGoesWithItsRecords) {
   using search_test::log_event;
   ASSERT_TRUE(store_->ensure_agency("A", "tcvn11930"));
@@ -1798,11 +1859,16 @@ TEST(SqliteStore, PurgedEventsLeaveNoWordBehind) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir.path() / "v.db").c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'def OR ghi OR xyz OR abc'",
-                               -1, &st, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 0);
-  sqlite3_finalize(st);
+  // Words, and the address's tokens with its blocks'.
+  const std::string key = *search::ip_key("10.9.9.9");
+  for (std::string match : {std::string("def OR ghi OR xyz OR abc"), "keys : s" + key, "keys : s" + key.substr(0, 28),
+                            "keys : s" + key.substr(0, 30), "keys : " + search::user_key_token("Bob")}) {
+    ASSERT_EQ(sqlite3_prepare_v2(db, ("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH '" + match + "'").c_str(),
+                                 -1, &st, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(st, 0), 0) << match;
+    sqlite3_finalize(st);
+  }
   sqlite3_close(db);
 }
 
@@ -1867,6 +1933,21 @@ TEST(SqliteMigration, EventsWrittenOnceKeepWhatWasStored) {
   ASSERT_TRUE(store->store_batch("agt-1", "e1", {search_test::log_event(3, at(12), "10.9.9.9", "root", "password again")}));
   ASSERT_EQ(*store->store_batch("agt-1", "e1", {search_test::log_event(3, at(12), "10.9.9.9", "root", "x")}), 0u);
   EXPECT_EQ(hits("password"), 2u);
+  // Blocks: the window holds events stored before migration 19, without block tokens, and one
+  // stored after, with them: both are found (the window is read); a window of new events only
+  // reads the block's token.
+  EXPECT_EQ(hits("source.ip:10.9.0.0/16"), 2u);
+  EXPECT_EQ(hits("source.ip:10.9.9.0/24 AND password"), 2u);
+  {
+    auto parsed = search::parse("source.ip:10.9.0.0/16");
+    EventQuery later;
+    later.query = &std::get<search::Node>(parsed);
+    later.since = at(12);
+    later.until = at(13);
+    auto page = store->search_events(later);
+    ASSERT_TRUE(page) << page.error();
+    EXPECT_EQ(page->hits.size(), 1u);
+  }
   PurgeRequest req;
   req.events_before = at(1000);
   req.alerts_before = at(1000);
@@ -1887,6 +1968,7 @@ TEST(SqliteMigration, EventsWrittenOnceKeepWhatWasStored) {
   // The index lost every moved and new row's words and keys.
   EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'original : password'"), 0);
   EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'keys : s" + v4 + "'"), 0);
+  EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'keys : s" + v4.substr(0, 28) + "'"), 0);
   EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'keys : " + search::user_key_token("root") + "'"), 0);
   EXPECT_EQ(one("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('event_search', 'event_text')"), 0);
   EXPECT_EQ(one("SELECT COUNT(*) FROM records"), 0);
