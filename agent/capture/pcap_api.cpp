@@ -27,6 +27,9 @@ const Loaded& loaded() {
         load(l.api.get_selectable_fd, "pcap_get_selectable_fd") &&
         load(l.api.get_tstamp_precision, "pcap_get_tstamp_precision") &&
         load(l.api.geterr, "pcap_geterr") &&
+        load(l.api.is_swapped, "pcap_is_swapped") &&
+        load(l.api.major_version, "pcap_major_version") &&
+        load(l.api.minor_version, "pcap_minor_version") &&
         load(l.api.next_ex, "pcap_next_ex") &&
         load(l.api.open_dead, "pcap_open_dead") &&
         load(l.api.open_offline_with_tstamp_precision, "pcap_open_offline_with_tstamp_precision") &&
@@ -38,6 +41,7 @@ const Loaded& loaded() {
         load(l.api.set_tstamp_precision, "pcap_set_tstamp_precision") &&
         load(l.api.setfilter, "pcap_setfilter") &&
         load(l.api.setnonblock, "pcap_setnonblock") &&
+        load(l.api.snapshot, "pcap_snapshot") &&
         load(l.api.stats, "pcap_stats") &&
         load(l.api.statustostr, "pcap_statustostr") &&
         true)) {

@@ -20,6 +20,9 @@ struct PcapApi {
   decltype(&::pcap_get_selectable_fd) get_selectable_fd = nullptr;
   decltype(&::pcap_get_tstamp_precision) get_tstamp_precision = nullptr;
   decltype(&::pcap_geterr) geterr = nullptr;
+  decltype(&::pcap_is_swapped) is_swapped = nullptr;
+  decltype(&::pcap_major_version) major_version = nullptr;
+  decltype(&::pcap_minor_version) minor_version = nullptr;
   decltype(&::pcap_next_ex) next_ex = nullptr;
   decltype(&::pcap_open_dead) open_dead = nullptr;
   decltype(&::pcap_open_offline_with_tstamp_precision) open_offline_with_tstamp_precision = nullptr;
@@ -31,6 +34,7 @@ struct PcapApi {
   decltype(&::pcap_set_tstamp_precision) set_tstamp_precision = nullptr;
   decltype(&::pcap_setfilter) setfilter = nullptr;
   decltype(&::pcap_setnonblock) setnonblock = nullptr;
+  decltype(&::pcap_snapshot) snapshot = nullptr;
   decltype(&::pcap_stats) stats = nullptr;
   decltype(&::pcap_statustostr) statustostr = nullptr;
 };

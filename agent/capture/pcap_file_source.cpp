@@ -1,17 +1,83 @@
 #include "agent/capture/pcap_file_source.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include "agent/capture/pcap_api.h"
 
 namespace vigil::agent::capture {
 
-Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& path) {
+namespace {
+
+// The classic format (pcap-savefile(5)): a 24-byte file header, then per packet a 16-byte record
+// header (seconds, microseconds or nanoseconds, captured length, length on the wire) and the
+// captured bytes.
+constexpr size_t kFileHeader = 24;
+constexpr size_t kRecordHeader = 16;
+constexpr uint32_t kMagicMicro = 0xa1b2c3d4;
+constexpr uint32_t kMagicNano = 0xa1b23c4d;
+// libpcap's largest captured length for the link types read here (MAXIMUM_SNAPLEN): a larger one
+// is a damaged file.
+constexpr uint32_t kMaxCaplen = 262144;
+// Read a buffer at a time; grown when one record needs more.
+constexpr size_t kReadSize = 256 << 10;
+
+// Link types (as libpcap maps them) whose records libpcap hands out as they are in the file, in
+// either byte order: no pseudo-header to swap or length to fix up (pcap_post_process). Linux
+// cooked captures only in the host's byte order (libpcap swaps CAN ids inside them otherwise).
+bool direct_link_type(int dlt, bool swapped) {
+  switch (dlt) {
+    case DLT_NULL:
+    case DLT_EN10MB:
+    case DLT_RAW:
+    case DLT_C_HDLC:
+    case DLT_LOOP:
+    case DLT_IPV4:
+    case DLT_IPV6:
+      return true;
+    case DLT_LINUX_SLL:
+    case DLT_LINUX_SLL2:
+      return !swapped;
+    default:
+      return false;
+  }
+}
+
+uint32_t load32(const uint8_t* p, bool swapped) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return swapped ? __builtin_bswap32(v) : v;
+}
+
+uint16_t load16(const uint8_t* p, bool swapped) {
+  uint16_t v;
+  std::memcpy(&v, p, sizeof v);
+  return swapped ? __builtin_bswap16(v) : v;
+}
+
+std::string printf_string(const char* format, auto... args) {
+  char buf[PCAP_ERRBUF_SIZE];
+  std::snprintf(buf, sizeof buf, format, args...);
+  return buf;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& path, bool direct) {
   if (const auto& missing = load_pcap(); !missing.empty()) {
     return make_error("cannot read capture file '" + path + "': " + missing);
   }
   char errbuf[PCAP_ERRBUF_SIZE] = {};
   pcap_t* handle = libpcap().open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
   if (!handle) return make_error("cannot read capture file '" + path + "': " + errbuf);
-  return std::unique_ptr<PcapFileSource>(new PcapFileSource(path, handle));
+  std::unique_ptr<PcapFileSource> source(new PcapFileSource(path, handle));
+  if (direct) source->read_directly();
+  return source;
 }
 
 PcapFileSource::PcapFileSource(std::string path, pcap* handle)
@@ -19,9 +85,129 @@ PcapFileSource::PcapFileSource(std::string path, pcap* handle)
 
 PcapFileSource::~PcapFileSource() {
   if (handle_) libpcap().close(handle_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void PcapFileSource::read_directly() {
+  if (path_ == "-") return;  // libpcap's name for the standard input
+  const bool pcap_swapped = libpcap().is_swapped(handle_) != 0;
+  const int snapshot = libpcap().snapshot(handle_);
+  if (libpcap().major_version(handle_) != 2 || libpcap().minor_version(handle_) != 4 || snapshot <= 0 ||
+      !direct_link_type(link_type_, pcap_swapped)) {
+    return;
+  }
+  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat st {};
+  uint8_t header[kFileHeader];
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            ::pread(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
+            ::lseek(fd, static_cast<off_t>(kFileHeader), SEEK_SET) == static_cast<off_t>(kFileHeader);
+  uint32_t magic = ok ? load32(header, false) : 0;
+  const bool swapped = magic == __builtin_bswap32(kMagicMicro) || magic == __builtin_bswap32(kMagicNano);
+  if (swapped) magic = __builtin_bswap32(magic);
+  // The same file libpcap read (not one put in its place since): classic, same order and version.
+  ok = ok && (magic == kMagicMicro || magic == kMagicNano) && swapped == pcap_swapped &&
+       load16(header + 4, swapped) == 2 && load16(header + 6, swapped) == 4;
+  if (!ok) {
+    ::close(fd);
+    return;
+  }
+  fd_ = fd;
+  swapped_ = swapped;
+  nanoseconds_ = magic == kMagicNano;
+  snapshot_ = static_cast<uint32_t>(snapshot);
+  buffer_.reset(new uint8_t[kReadSize]);
+  capacity_ = kReadSize;
+  libpcap().close(handle_);
+  handle_ = nullptr;
+}
+
+NextStatus PcapFileSource::fail(const std::string& message) {
+  error_ = path_ + ": " + message;
+  return NextStatus::error;
+}
+
+bool PcapFileSource::fill(size_t need) {
+  if (end_ - pos_ >= need) return true;
+  if (read_error_) return false;
+  if (pos_ > 0) {
+    std::memmove(buffer_.get(), buffer_.get() + pos_, end_ - pos_);
+    end_ -= pos_;
+    pos_ = 0;
+  }
+  if (need > capacity_) {
+    size_t bigger = capacity_;
+    while (bigger < need) bigger *= 2;
+    std::unique_ptr<uint8_t[]> grown(new uint8_t[bigger]);
+    std::memcpy(grown.get(), buffer_.get(), end_);
+    buffer_ = std::move(grown);
+    capacity_ = bigger;
+  }
+  while (end_ < need) {
+    ssize_t n = ::read(fd_, buffer_.get() + end_, capacity_ - end_);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      read_error_ = true;
+      error_ = path_ + ": error reading dump file: " + std::strerror(errno);
+      return false;
+    }
+    if (n == 0) return false;
+    end_ += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+NextStatus PcapFileSource::next_record(Packet& packet) {
+  // What libpcap's pcap_next_packet does, with its messages for a damaged file.
+  if (!fill(kRecordHeader)) {
+    if (read_error_) return NextStatus::error;
+    if (end_ == pos_) return NextStatus::end;
+    return fail(printf_string("truncated dump file; tried to read %zu header bytes, only got %zu", kRecordHeader,
+                              end_ - pos_));
+  }
+  const uint8_t* h = buffer_.get() + pos_;
+  // As libpcap 1.10 has them: signed 32-bit fields in the host's byte order, unsigned once its
+  // SWAPLONG has turned them round; microseconds scaled in 64 bits.
+  int64_t seconds = load32(h, swapped_);
+  int64_t fraction = load32(h + 4, swapped_);
+  if (!swapped_) {
+    seconds = static_cast<int32_t>(seconds);
+    fraction = static_cast<int32_t>(fraction);
+  }
+  if (!nanoseconds_) fraction *= 1000;
+  const uint32_t caplen = load32(h + 8, swapped_);
+  const uint32_t len = load32(h + 12, swapped_);
+  if (caplen > kMaxCaplen) {
+    if (caplen > snapshot_) {
+      return fail(printf_string("invalid packet capture length %u, bigger than snaplen of %d", caplen,
+                                static_cast<int>(snapshot_)));
+    }
+    return fail(printf_string("invalid packet capture length %u, bigger than maximum of %u", caplen, kMaxCaplen));
+  }
+  if (!fill(kRecordHeader + caplen)) {
+    if (read_error_) return NextStatus::error;
+    const size_t got = end_ - pos_ - kRecordHeader;
+    if (caplen > snapshot_ && got < snapshot_) {
+      return fail(printf_string("truncated dump file; tried to read %d captured bytes, only got %zu",
+                                static_cast<int>(snapshot_), got));
+    }
+    return fail(printf_string("truncated dump file; tried to read %u captured bytes, only got %zu", caplen, got));
+  }
+  packet.ts = Timestamp::from_seconds(seconds, fraction);
+  // A record longer than the snapshot length: libpcap hands out the snapshot length of it.
+  packet.caplen = caplen > snapshot_ ? snapshot_ : caplen;
+  packet.wire_len = len;
+  packet.link_type = link_type_;
+  packet.data = buffer_.get() + pos_ + kRecordHeader;
+  pos_ += kRecordHeader + caplen;
+  ++stats_.packets;
+  stats_.bytes += len;
+  return NextStatus::packet;
 }
 
 NextStatus PcapFileSource::next(Packet& packet) {
+  if (fd_ >= 0) return next_record(packet);
   pcap_pkthdr* header = nullptr;
   const u_char* data = nullptr;
   int rc = libpcap().next_ex(handle_, &header, &data);
@@ -29,7 +215,7 @@ NextStatus PcapFileSource::next(Packet& packet) {
     packet.ts = Timestamp::from_seconds(header->ts.tv_sec, header->ts.tv_usec);  // nanoseconds
     packet.caplen = header->caplen;
     packet.wire_len = header->len;
-    packet.link_type = libpcap().datalink(handle_);
+    packet.link_type = link_type_;
     packet.data = data;
     ++stats_.packets;
     stats_.bytes += header->len;
