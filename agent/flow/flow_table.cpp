@@ -228,8 +228,15 @@ void FlowTable::add(const decode::DecodedPacket& packet, Timestamp ts, uint32_t 
     one_way = ports.one_way;
   }
   Key key;
-  int cmp = std::memcmp(packet.src.bytes().data(), packet.dst.bytes().data(), 16);
-  uint8_t from = (cmp < 0 || (cmp == 0 && sport <= dport)) ? 0 : 1;
+  // The addresses in byte order (memcmp's), as two big-endian words each: no call per packet.
+  uint64_t a[2];
+  uint64_t b[2];
+  std::memcpy(a, packet.src.bytes().data(), 16);
+  std::memcpy(b, packet.dst.bytes().data(), 16);
+  const uint64_t a0 = __builtin_bswap64(a[0]), b0 = __builtin_bswap64(b[0]);
+  const uint64_t a1 = __builtin_bswap64(a[1]), b1 = __builtin_bswap64(b[1]);
+  const bool lower = a0 != b0 ? a0 < b0 : a1 != b1 ? a1 < b1 : sport <= dport;
+  uint8_t from = lower ? 0 : 1;
   key.lo_ip = from == 0 ? packet.src : packet.dst;
   key.hi_ip = from == 0 ? packet.dst : packet.src;
   key.lo_port = from == 0 ? sport : dport;

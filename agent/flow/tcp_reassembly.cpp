@@ -21,18 +21,36 @@ const uint64_t kHashSeed = std::random_device{}() | (uint64_t{std::random_device
 
 }  // namespace
 
-struct TcpReassembler::Stream {
-  StreamKey key;
-  Direction dir[2];
-  TcpHandshake handshake;            // sides: 0 client, 1 server
-  int64_t last_ns = 0;
-  bool closed = false;               // ended by FIN or RST; kept in closed_ for late packets
-  std::list<Stream*>::iterator lru;  // in lru_, or closed_ once closed
-};
-
 namespace {
 constexpr uint64_t kStreamOverhead = 320;  // state, table node, LRU node
+
+// Seeds of connection_hash(), per process.
+struct ConnectionSeeds {
+  uint64_t k[6];
+  ConnectionSeeds() {
+    std::random_device rd;
+    for (auto& x : k) x = (uint64_t{rd()} << 32) | rd() | 1;
+  }
+};
+const ConnectionSeeds kSeeds;
+
+// The 128-bit product folded to 64 bits (wyhash's mixing step).
+inline uint64_t mum(uint64_t a, uint64_t b) {
+  const auto r = static_cast<unsigned __int128>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
 }
+
+// Whether `a` is the connection of canonical key `k`, either way round.
+inline bool same_connection(const StreamKey& a, const StreamKey& k) {
+  if (a.vlan != k.vlan || a.tunnel != k.tunnel) return false;
+  if (a.client_port == k.client_port && a.server_port == k.server_port && a.client_ip == k.client_ip &&
+      a.server_ip == k.server_ip) {
+    return true;
+  }
+  return a.client_port == k.server_port && a.server_port == k.client_port && a.client_ip == k.server_ip &&
+         a.server_ip == k.client_ip;
+}
+}  // namespace
 
 bool likely_server_port(uint16_t port) {
   // Registered services above the well-known range, sorted.
@@ -81,32 +99,111 @@ size_t StreamKeyHash::operator()(const StreamKey& k) const {
   return static_cast<size_t>(h);
 }
 
+uint64_t connection_hash(const StreamKey& k) {
+  uint64_t a[2];
+  uint64_t b[2];
+  std::memcpy(a, k.client_ip.bytes().data(), 16);
+  std::memcpy(b, k.server_ip.bytes().data(), 16);
+  // canonical_order()'s order: the lower end first.
+  const bool in_order = a[0] != b[0] ? a[0] < b[0] : a[1] != b[1] ? a[1] < b[1] : k.client_port <= k.server_port;
+  const uint64_t* lo = in_order ? a : b;
+  const uint64_t* hi = in_order ? b : a;
+  const uint64_t ports = in_order ? (uint64_t{k.client_port} << 16) | k.server_port
+                                  : (uint64_t{k.server_port} << 16) | k.client_port;
+  uint64_t h = mum(lo[0] ^ kSeeds.k[0], lo[1] ^ kSeeds.k[1]);
+  h ^= mum(hi[0] ^ kSeeds.k[2], hi[1] ^ kSeeds.k[3]);
+  h ^= mum(((ports << 16) | k.vlan) ^ kSeeds.k[4], k.tunnel ^ kSeeds.k[5]);
+  return h;
+}
+
 TcpReassembler::TcpReassembler(StreamOptions options, StreamCallbacks callbacks)
-    : options_(options), cb_(std::move(callbacks)) {}
+    : options_(options), cb_(std::move(callbacks)) {
+  index_.assign(64, kNone);
+  index_mask_ = 63;
+}
 
 TcpReassembler::~TcpReassembler() = default;
 
-TcpReassembler::Stream* TcpReassembler::find_or_create(const decode::DecodedPacket& p, Timestamp ts, StreamDir& dir) {
+uint32_t TcpReassembler::find(const StreamKey& key, uint32_t hash) const {
+  for (uint32_t i = hash & index_mask_;; i = (i + 1) & index_mask_) {
+    const uint32_t e = index_[i];
+    if (e == kNone) return kNone;
+    if (pool_[e].hash == hash && same_connection(pool_[e].key, key)) return e;
+  }
+}
+
+void TcpReassembler::index_insert(uint32_t s) {
+  uint32_t i = pool_[s].hash & index_mask_;
+  while (index_[i] != kNone) i = (i + 1) & index_mask_;
+  index_[i] = s;
+  ++indexed_;
+}
+
+void TcpReassembler::index_erase(uint32_t s) {
+  uint32_t i = pool_[s].hash & index_mask_;
+  while (index_[i] != s) i = (i + 1) & index_mask_;
+  // Backward-shift deletion keeps every probe sequence unbroken without tombstones.
+  uint32_t j = i;
+  for (;;) {
+    j = (j + 1) & index_mask_;
+    if (index_[j] == kNone) break;
+    const uint32_t home = pool_[index_[j]].hash & index_mask_;
+    const bool movable = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
+    if (movable) {
+      index_[i] = index_[j];
+      i = j;
+    }
+  }
+  index_[i] = kNone;
+  --indexed_;
+}
+
+void TcpReassembler::grow_index() {
+  std::vector<uint32_t> bigger(index_.size() * 2, kNone);
+  index_.swap(bigger);
+  index_mask_ = static_cast<uint32_t>(index_.size() - 1);
+  indexed_ = 0;
+  for (uint32_t e : bigger) {
+    if (e != kNone) index_insert(e);
+  }
+}
+
+void TcpReassembler::list_push_back(List& l, uint32_t s) {
+  Stream& e = pool_[s];
+  e.prev = l.tail;
+  e.next = kNone;
+  if (l.tail != kNone) pool_[l.tail].next = s;
+  l.tail = s;
+  if (l.head == kNone) l.head = s;
+}
+
+void TcpReassembler::list_unlink(List& l, uint32_t s) {
+  Stream& e = pool_[s];
+  if (e.prev != kNone) pool_[e.prev].next = e.next; else l.head = e.next;
+  if (e.next != kNone) pool_[e.next].prev = e.prev; else l.tail = e.prev;
+  e.prev = e.next = kNone;
+}
+
+uint32_t TcpReassembler::find_or_create(const decode::DecodedPacket& p, Timestamp ts, StreamDir& dir) {
   const uint32_t tunnel = p.origin.identity;
-  StreamKey forward{p.src, p.dst, p.src_port, p.dst_port, p.vlan_id, tunnel};
-  StreamKey reverse{p.dst, p.src, p.dst_port, p.src_port, p.vlan_id, tunnel};
-  // One lookup for either direction: the table is keyed by the endpoints in a fixed order.
-  const bool forward_in_order = canonical_order(forward);
-  auto it = table_.find(forward_in_order ? forward : reverse);
-  if (it != table_.end()) {
-    Stream* found = it->second.get();
-    // The packet goes the stream's way when both keys sit the same way round in the table.
-    dir = forward_in_order == canonical_order(found->key) ? StreamDir::to_server : StreamDir::to_client;
-    if (!found->closed) return found;
-    if (!found->handshake.starts_new(static_cast<int>(dir), p.tcp_flags, p.tcp_seq, p.tcp_ack)) {
+  const StreamKey forward{p.src, p.dst, p.src_port, p.dst_port, p.vlan_id, tunnel};
+  // One lookup for either direction: the index is keyed by the connection.
+  const auto hash = static_cast<uint32_t>(connection_hash(forward));
+  uint32_t found = find(forward, hash);
+  if (found != kNone) {
+    Stream& s = pool_[found];
+    // The packet goes the stream's way when it comes from the stream's client end.
+    dir = s.key.client_port == p.src_port && s.key.client_ip == p.src ? StreamDir::to_server : StreamDir::to_client;
+    if (!s.closed) return found;
+    if (!s.handshake.starts_new(static_cast<int>(dir), p.tcp_flags, p.tcp_seq, p.tcp_ack)) {
       // A late packet of the ended connection: nothing more to deliver, and no new stream. The
       // linger runs from the end, not from the last late packet: a connection that carries on
       // after its RST is picked up again as a new stream once the linger is over.
       ++counters_.late_packets;
-      return nullptr;
+      return kNone;
     }
     ++counters_.reused;
-    end(it, StreamEnd::fin);  // the closed entry makes way for the new connection
+    end(found, StreamEnd::fin);  // the closed entry makes way for the new connection
   }
   // A stream starts with a SYN carrying data (Fast Open), a SYN-ACK, or data (picked up
   // mid-connection); a bare ACK or a RST of an unknown connection has nothing to reassemble.
@@ -114,34 +211,41 @@ TcpReassembler::Stream* TcpReassembler::find_or_create(const decode::DecodedPack
   // fill the table; the SYN-ACK carries both initial sequence numbers.
   const bool is_syn = (p.tcp_flags & syn) != 0;
   const bool syn_ack = is_syn && (p.tcp_flags & ack) != 0;
-  if (!is_syn && p.payload.empty()) return nullptr;
-  if (p.tcp_flags & rst) return nullptr;
-  if (is_syn && !syn_ack && p.payload.empty()) return nullptr;
+  if (!is_syn && p.payload.empty()) return kNone;
+  if (p.tcp_flags & rst) return kNone;
+  if (is_syn && !syn_ack && p.payload.empty()) return kNone;
   const bool sender_is_client = is_syn ? !syn_ack : !sender_looks_like_server(p.src_port, p.dst_port);
-  if (!make_room(kStreamOverhead)) return nullptr;
-  auto s = std::make_unique<Stream>();
-  s->key = sender_is_client ? forward : reverse;
-  s->last_ns = ts.ns;
-  lru_.push_back(s.get());
-  s->lru = std::prev(lru_.end());
-  Stream* raw = s.get();
-  table_.emplace(canonical(s->key), std::move(s));
+  if (!make_room(kStreamOverhead)) return kNone;
+  uint32_t idx;
+  if (!free_.empty()) {
+    idx = free_.back();
+    free_.pop_back();
+  } else {
+    idx = static_cast<uint32_t>(pool_.size());
+    pool_.emplace_back();
+  }
+  Stream& s = pool_[idx];
+  s.key = sender_is_client ? forward : StreamKey{p.dst, p.src, p.dst_port, p.src_port, p.vlan_id, tunnel};
+  s.hash = hash;
+  s.last_ns = ts.ns;
+  list_push_back(lru_, idx);
+  if ((indexed_ + 1) * 2 > index_.size()) grow_index();
+  index_insert(idx);
   counters_.memory += kStreamOverhead;
   ++counters_.streams_created;
   ++counters_.active;
   dir = sender_is_client ? StreamDir::to_server : StreamDir::to_client;
-  return raw;
+  return idx;
 }
 
 bool TcpReassembler::make_room(uint64_t bytes) {
   // Closed entries go first: they only hold back late packets.
-  while (counters_.memory + bytes > options_.memory_cap && !closed_.empty()) {
-    end(table_.find(canonical(closed_.front()->key)), StreamEnd::evicted);
+  while (counters_.memory + bytes > options_.memory_cap && closed_.head != kNone) {
+    end(closed_.head, StreamEnd::evicted);
   }
-  while (counters_.memory + bytes > options_.memory_cap && !lru_.empty()) {
-    auto it = table_.find(canonical(lru_.front()->key));
+  while (counters_.memory + bytes > options_.memory_cap && lru_.head != kNone) {
     ++counters_.streams_evicted;
-    end(it, StreamEnd::evicted);
+    end(lru_.head, StreamEnd::evicted);
   }
   return counters_.memory + bytes <= options_.memory_cap;
 }
@@ -150,10 +254,14 @@ void TcpReassembler::add(const decode::DecodedPacket& p, Timestamp ts) {
   if (p.transport != decode::Transport::tcp) return;
   advance(ts);
   StreamDir which = StreamDir::to_server;
-  Stream* s = find_or_create(p, ts, which);
-  if (!s) return;
+  const uint32_t idx = find_or_create(p, ts, which);
+  if (idx == kNone) return;
+  Stream* s = &pool_[idx];  // the pool does not grow before this packet is done
   s->last_ns = ts.ns;
-  lru_.splice(lru_.end(), lru_, s->lru);
+  if (lru_.tail != idx) {
+    list_unlink(lru_, idx);
+    list_push_back(lru_, idx);
+  }
   Direction& d = s->dir[static_cast<int>(which)];
 
   if (p.tcp_flags & rst) {
@@ -165,7 +273,7 @@ void TcpReassembler::add(const decode::DecodedPacket& p, Timestamp ts) {
       ++counters_.rst_ignored;
       return;
     }
-    close(table_.find(canonical(s->key)), StreamEnd::rst);
+    close(idx, StreamEnd::rst);
     return;
   }
   s->handshake.note(static_cast<int>(which), p.tcp_flags, p.tcp_seq, p.tcp_ack);
@@ -204,7 +312,7 @@ void TcpReassembler::add(const decode::DecodedPacket& p, Timestamp ts) {
   for (auto& x : s->dir) {
     if (x.fin && x.offset >= x.fin_offset) x.done = true;
   }
-  if (s->dir[0].done && s->dir[1].done) close(table_.find(canonical(s->key)), StreamEnd::fin);
+  if (s->dir[0].done && s->dir[1].done) close(idx, StreamEnd::fin);
 }
 
 void TcpReassembler::segment(Stream& s, StreamDir which, uint32_t seq, std::span<const uint8_t> data) {
@@ -252,8 +360,8 @@ void TcpReassembler::segment(Stream& s, StreamDir which, uint32_t seq, std::span
   uint64_t need = new_bytes + pieces.size() * kSegmentOverhead;
   bool window_full = d.held + new_bytes > options_.window;
   // Closed entries only hold back late packets: they make way before live data is given up.
-  while (counters_.memory + need > options_.memory_cap && !closed_.empty()) {
-    end(table_.find(canonical(closed_.front()->key)), StreamEnd::evicted);
+  while (counters_.memory + need > options_.memory_cap && closed_.head != kNone) {
+    end(closed_.head, StreamEnd::evicted);
   }
   bool memory_full = counters_.memory + need > options_.memory_cap;
   if (window_full || memory_full) {
@@ -324,9 +432,8 @@ bool TcpReassembler::skip_to_held(Stream& s, StreamDir which, Skip why) {
   return true;
 }
 
-void TcpReassembler::close(Table::iterator it, StreamEnd why) {
-  if (it == table_.end()) return;
-  Stream& s = *it->second;
+void TcpReassembler::close(uint32_t idx, StreamEnd why) {
+  Stream& s = pool_[idx];
   for (auto which : {StreamDir::to_server, StreamDir::to_client}) {
     while (skip_to_held(s, which, Skip::end)) {
     }
@@ -336,34 +443,35 @@ void TcpReassembler::close(Table::iterator it, StreamEnd why) {
   --counters_.active;
   // Nothing is held now: what stays is the entry, counted in memory as before.
   s.closed = true;
-  closed_.splice(closed_.end(), lru_, s.lru);
+  list_unlink(lru_, idx);
+  list_push_back(closed_, idx);
   ++counters_.closed;
 }
 
-void TcpReassembler::end(Table::iterator it, StreamEnd why) {
-  if (it == table_.end()) return;
-  Stream& s = *it->second;
-  if (!s.closed) close(it, why);
-  closed_.erase(s.lru);
+void TcpReassembler::end(uint32_t idx, StreamEnd why) {
+  if (!pool_[idx].closed) close(idx, why);
+  list_unlink(closed_, idx);
   --counters_.closed;
   counters_.memory -= kStreamOverhead;
-  table_.erase(it);
+  index_erase(idx);
+  pool_[idx] = Stream{};
+  free_.push_back(idx);
 }
 
 void TcpReassembler::advance(Timestamp now) {
   if (now.ns - last_sweep_ns_ < kSweepNs) return;
   last_sweep_ns_ = now.ns;
-  while (!closed_.empty() && closed_.front()->last_ns + options_.close_linger_ns < now.ns) {
-    end(table_.find(canonical(closed_.front()->key)), StreamEnd::fin);
+  while (closed_.head != kNone && pool_[closed_.head].last_ns + options_.close_linger_ns < now.ns) {
+    end(closed_.head, StreamEnd::fin);
   }
-  while (!lru_.empty() && lru_.front()->last_ns + options_.idle_timeout_ns < now.ns) {
-    end(table_.find(canonical(lru_.front()->key)), StreamEnd::idle_timeout);
+  while (lru_.head != kNone && pool_[lru_.head].last_ns + options_.idle_timeout_ns < now.ns) {
+    end(lru_.head, StreamEnd::idle_timeout);
   }
 }
 
 void TcpReassembler::flush() {
-  while (!lru_.empty()) end(table_.find(canonical(lru_.front()->key)), StreamEnd::flush);
-  while (!closed_.empty()) end(table_.find(canonical(closed_.front()->key)), StreamEnd::flush);
+  while (lru_.head != kNone) end(lru_.head, StreamEnd::flush);
+  while (closed_.head != kNone) end(closed_.head, StreamEnd::flush);
 }
 
 }  // namespace vigil::agent::flow

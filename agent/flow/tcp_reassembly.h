@@ -12,11 +12,8 @@
 
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <map>
-#include <memory>
 #include <span>
-#include <unordered_map>
 #include <vector>
 
 #include "agent/decode/decoder.h"
@@ -96,6 +93,8 @@ bool canonical_order(const StreamKey& k);
 struct StreamKeyHash {
   size_t operator()(const StreamKey& k) const;
 };
+// The same hash of canonical(k) (either direction of a connection alike), without building it.
+uint64_t connection_hash(const StreamKey& k);
 
 enum class StreamDir : uint8_t { to_server = 0, to_client = 1 };
 enum class StreamEnd : uint8_t { fin, rst, idle_timeout, evicted, flush };
@@ -159,26 +158,55 @@ class TcpReassembler {
     uint64_t held = 0;          // bytes in `segments`
     std::map<uint64_t, Segment> segments;  // out of order, by stream offset, not overlapping
   };
-  struct Stream;
-  using Table = std::unordered_map<StreamKey, std::unique_ptr<Stream>, StreamKeyHash>;
+  static constexpr uint32_t kNone = 0xffffffffu;
+  struct Stream {
+    StreamKey key;                     // client first
+    uint32_t hash = 0;                 // connection_hash(key)
+    uint32_t prev = kNone;             // in lru_, or closed_ once closed
+    uint32_t next = kNone;
+    Direction dir[2];
+    TcpHandshake handshake;            // sides: 0 client, 1 server
+    int64_t last_ns = 0;
+    bool closed = false;               // ended by FIN or RST; kept in closed_ for late packets
+  };
+  // Streams least recently seen first, linked through the pool.
+  struct List {
+    uint32_t head = kNone;
+    uint32_t tail = kNone;
+  };
 
-  Stream* find_or_create(const decode::DecodedPacket& p, Timestamp ts, StreamDir& dir);
+  // The stream of `p`'s connection (its index), made when `p` may start one; kNone otherwise.
+  uint32_t find_or_create(const decode::DecodedPacket& p, Timestamp ts, StreamDir& dir);
+  // The stream of `key`'s connection (`key` either way round), or kNone.
+  uint32_t find(const StreamKey& key, uint32_t hash) const;
+  void index_insert(uint32_t s);
+  void index_erase(uint32_t s);
+  void grow_index();
+  void list_push_back(List& l, uint32_t s);
+  void list_unlink(List& l, uint32_t s);
   void segment(Stream& s, StreamDir dir, uint32_t seq, std::span<const uint8_t> data);
   void deliver_held(Stream& s, StreamDir dir);
   // Skips to the first held segment (a gap) and delivers what follows it in order.
   enum class Skip : uint8_t { window, memory, end };
   bool skip_to_held(Stream& s, StreamDir dir, Skip why);
   // Delivers what is held, reports the end, and keeps a closed entry for late packets.
-  void close(Table::iterator it, StreamEnd why);
+  void close(uint32_t s, StreamEnd why);
   // Removes a stream; an open one is reported ended first.
-  void end(Table::iterator it, StreamEnd why);
+  void end(uint32_t s, StreamEnd why);
   bool make_room(uint64_t bytes);
 
   StreamOptions options_;
   StreamCallbacks cb_;
-  Table table_;  // keyed by canonical(): one lookup finds a stream from either direction
-  std::list<Stream*> lru_;     // open streams, least recently seen first
-  std::list<Stream*> closed_;  // closed entries, least recently seen first
+  // Streams in one pool (free entries reused), found through an open-addressing index keyed by
+  // the connection (one lookup finds a stream from either direction); nothing allocated per
+  // packet, nor per stream once the pool has grown.
+  std::vector<Stream> pool_;
+  std::vector<uint32_t> free_;
+  std::vector<uint32_t> index_;  // linear probing; pool indices or kNone
+  uint32_t index_mask_ = 0;
+  uint32_t indexed_ = 0;
+  List lru_;     // open streams
+  List closed_;  // closed entries
   StreamCounters counters_;
   int64_t last_sweep_ns_ = 0;
 };

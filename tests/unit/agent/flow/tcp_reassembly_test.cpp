@@ -78,6 +78,49 @@ void handshake(Collector& h, uint32_t client_isn = kC, uint32_t server_isn = kS)
   h.feed(c(ack, client_isn + 1));
 }
 
+TEST(TcpReassembly, ThousandsOfInterleavedConnectionsEachKeepTheirOwnBytes) {
+  // Enough connections to grow the stream index several times, fed interleaved, both ways; half
+  // end by FIN (their entries reused by the next round), the rest by the flush.
+  Collector h;
+  constexpr uint16_t kFirst = 20000;
+  constexpr int kCount = 3000;
+  for (int round = 0; round < 2; ++round) {
+    const uint32_t base = kC + static_cast<uint32_t>(round) * 100;
+    const int64_t t = kSec + round * 60 * kSec;
+    for (int i = 0; i < kCount; ++i) {
+      const auto port = static_cast<uint16_t>(kFirst + i);
+      h.feed(c(ack | psh, base, "q" + std::to_string(i) + ";", port), t);
+    }
+    for (int i = kCount - 1; i >= 0; --i) {
+      const auto port = static_cast<uint16_t>(kFirst + i);
+      h.feed(s(ack | psh, kS, "r" + std::to_string(i) + ";", port), t);
+    }
+    for (int i = 0; i < kCount; i += 2) {
+      const auto port = static_cast<uint16_t>(kFirst + i);
+      const auto q = static_cast<uint32_t>(("q" + std::to_string(i) + ";").size());
+      const auto r = static_cast<uint32_t>(("r" + std::to_string(i) + ";").size());
+      h.feed(c(fin | ack, base + q, {}, port), t);
+      h.feed(s(fin | ack, kS + r, {}, port), t);
+    }
+    // The closed entries go after their linger; the open ones stay through the idle timeout.
+    h.r.advance(Timestamp{t + StreamOptions{}.close_linger_ns + 2 * kSec});
+    EXPECT_EQ(h.r.counters().active, static_cast<uint64_t>(kCount / 2));
+    EXPECT_EQ(h.r.counters().closed, 0u);
+    h.r.flush();
+    EXPECT_EQ(h.r.counters().active, 0u);
+    EXPECT_EQ(h.r.counters().memory, 0u);
+  }
+  for (int i = 0; i < kCount; ++i) {
+    const auto port = static_cast<uint16_t>(kFirst + i);
+    const std::string q = "q" + std::to_string(i) + ";";
+    const std::string r = "r" + std::to_string(i) + ";";
+    ASSERT_EQ(h.to_server(port), q + q) << i;
+    ASSERT_EQ(h.to_client(port), r + r) << i;
+  }
+  EXPECT_EQ(h.ends.size(), 2u * kCount);
+  EXPECT_EQ(h.r.counters().streams_created, 2u * kCount);
+}
+
 TEST(TcpReassembly, InOrderBothDirectionsAndFinEndsTheStream) {
   Collector h;
   handshake(h);
