@@ -50,16 +50,36 @@ std::optional<Cidr> parse_cidr(std::string_view text) {
 
 namespace {
 
-// The text of a value as rules compare it, lower-cased unless `cased`. `buf` is reused.
-std::string_view text_of(const Value& v, bool cased, std::string& buf) {
-  const std::string* s = v.as_string();
-  if (s && cased) return *s;
-  buf = s ? *s : v.to_string();
-  if (!cased) {
-    for (auto& c : buf) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+// Lower case as std::tolower has it in the "C" locale, the only one the agent runs in: A-Z only.
+inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+bool has_upper(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+// The text of a value as rules compare it, lower-cased when `lower`; `buf` is reused. A string
+// already in lower case and an integer's digits are not copied nor formatted through a new string.
+std::string_view value_text(const Value& v, bool lower, std::string& buf) {
+  if (const std::string* s = v.as_string()) {
+    if (!lower || !has_upper(*s)) return *s;
+    buf = *s;
+  } else if (const int64_t* i = v.as_int()) {
+    buf.resize(24);
+    auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), *i);
+    (void)ec;
+    buf.resize(static_cast<size_t>(end - buf.data()));
+    return buf;  // digits and a sign: nothing to lower
+  } else {
+    buf = v.to_string();
+  }
+  if (lower) {
+    for (auto& c : buf) c = ascii_lower(c);
   }
   return buf;
 }
+
+// The text of a value as rules compare it, lower-cased unless `cased`. `buf` is reused.
+std::string_view text_of(const Value& v, bool cased, std::string& buf) { return value_text(v, !cased, buf); }
 
 std::optional<double> number_of(const Value& v) {
   if (const auto* i = v.as_int()) return static_cast<double>(*i);
@@ -303,15 +323,7 @@ std::vector<std::string> gate_patterns(const Condition& c) {
 }
 
 // The text of a value as an index sees it (lower-cased for the equality map).
-std::string_view gate_text(const Value& v, bool lower, std::string& buf) {
-  const std::string* s = v.as_string();
-  if (s && !lower) return *s;
-  buf = s ? *s : v.to_string();
-  if (lower) {
-    for (auto& ch : buf) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  }
-  return buf;
-}
+std::string_view gate_text(const Value& v, bool lower, std::string& buf) { return value_text(v, lower, buf); }
 
 // Appends a value's identity to an aggregation key without formatting it: strings as they
 // are, integers as digits, addresses as their 16 bytes (a tag byte keeps kinds apart).
@@ -442,7 +454,7 @@ void Engine::process(const Event& event, std::vector<Event>& alerts) {
   candidates_.clear();
   if (const auto* ds = event.get_string(fields::event_dataset)) {
     text_buf_.assign(*ds);
-    for (auto& c : text_buf_) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : text_buf_) c = ascii_lower(c);
     auto it = by_dataset_.find(text_buf_);
     if (it != by_dataset_.end()) candidates(it->second, event, candidates_);
   }

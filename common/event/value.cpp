@@ -20,22 +20,6 @@ IpAddress IpAddress::v4(uint32_t host_order) {
   return v4_bytes(b);
 }
 
-IpAddress IpAddress::v4_bytes(const uint8_t bytes[4]) {
-  IpAddress a;
-  a.bytes_[10] = 0xff;
-  a.bytes_[11] = 0xff;
-  std::memcpy(a.bytes_.data() + 12, bytes, 4);
-  a.v4_ = true;
-  return a;
-}
-
-IpAddress IpAddress::v6_bytes(const uint8_t bytes[16]) {
-  IpAddress a;
-  std::memcpy(a.bytes_.data(), bytes, 16);
-  a.v4_ = false;
-  return a;
-}
-
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   char buf[INET6_ADDRSTRLEN + 1];
   if (text.empty() || text.size() >= sizeof(buf)) return std::nullopt;

@@ -73,6 +73,24 @@ TEST(IpAddress, ParsesAndFormatsBothFamilies) {
   EXPECT_FALSE(IpAddress::parse(""));
 }
 
+TEST(IpAddress, FromPacketBytesIsTheMappedFormParseGives) {
+  const uint8_t v4[4] = {192, 0, 2, 7};
+  const auto a = IpAddress::v4_bytes(v4);
+  EXPECT_EQ(a, *IpAddress::parse("192.0.2.7"));
+  EXPECT_TRUE(a.is_v4());
+  const std::array<uint8_t, 16> mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7};
+  EXPECT_EQ(a.bytes(), mapped);
+  EXPECT_EQ(a.to_string(), "192.0.2.7");
+  const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  const auto b = IpAddress::v6_bytes(v6);
+  EXPECT_EQ(b, *IpAddress::parse("2001:db8::1"));
+  EXPECT_FALSE(b.is_v4());
+  // The IPv4-mapped bytes given as IPv6 stay an IPv6 address.
+  const auto c = IpAddress::v6_bytes(mapped.data());
+  EXPECT_FALSE(c.is_v4());
+  EXPECT_FALSE(c == a);
+}
+
 TEST(Timestamp, ParsesRfc3339WithZonesAndFractions) {
   auto t = Timestamp::parse("2024-02-29T23:59:59.123456Z");
   ASSERT_TRUE(t);
