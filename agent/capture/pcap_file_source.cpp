@@ -1,9 +1,11 @@
 #include "agent/capture/pcap_file_source.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -24,8 +26,8 @@ constexpr uint32_t kMagicNano = 0xa1b23c4d;
 // libpcap's largest captured length for the link types read here (MAXIMUM_SNAPLEN): a larger one
 // is a damaged file.
 constexpr uint32_t kMaxCaplen = 262144;
-// Read a buffer at a time; grown when one record needs more.
-constexpr size_t kReadSize = 256 << 10;
+// Mapped a window at a time (longer when one record needs more).
+constexpr size_t kWindow = 4 << 20;
 
 // Link types (as libpcap maps them) whose records libpcap hands out as they are in the file, in
 // either byte order: no pseudo-header to swap or length to fix up (pcap_post_process). Linux
@@ -85,6 +87,7 @@ PcapFileSource::PcapFileSource(std::string path, pcap* handle)
 
 PcapFileSource::~PcapFileSource() {
   if (handle_) libpcap().close(handle_);
+  if (map_) ::munmap(map_, map_len_);
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -101,8 +104,7 @@ void PcapFileSource::read_directly() {
   struct stat st {};
   uint8_t header[kFileHeader];
   bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-            ::pread(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
-            ::lseek(fd, static_cast<off_t>(kFileHeader), SEEK_SET) == static_cast<off_t>(kFileHeader);
+            ::pread(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header);
   uint32_t magic = ok ? load32(header, false) : 0;
   const bool swapped = magic == __builtin_bswap32(kMagicMicro) || magic == __builtin_bswap32(kMagicNano);
   if (swapped) magic = __builtin_bswap32(magic);
@@ -117,8 +119,17 @@ void PcapFileSource::read_directly() {
   swapped_ = swapped;
   nanoseconds_ = magic == kMagicNano;
   snapshot_ = static_cast<uint32_t>(snapshot);
-  buffer_.reset(new uint8_t[kReadSize]);
-  capacity_ = kReadSize;
+  file_size_ = static_cast<uint64_t>(st.st_size);
+  map_offset_ = kFileHeader;  // nothing mapped yet: the first window starts at the first record
+  fill(kRecordHeader);
+  if (read_error_) {
+    // Not mappable (a file system without mmap): libpcap reads it.
+    ::close(fd_);
+    fd_ = -1;
+    read_error_ = false;
+    error_.clear();
+    return;
+  }
   libpcap().close(handle_);
   handle_ = nullptr;
 }
@@ -131,31 +142,41 @@ NextStatus PcapFileSource::fail(const std::string& message) {
 bool PcapFileSource::fill(size_t need) {
   if (end_ - pos_ >= need) return true;
   if (read_error_) return false;
-  if (pos_ > 0) {
-    std::memmove(buffer_.get(), buffer_.get() + pos_, end_ - pos_);
-    end_ -= pos_;
-    pos_ = 0;
+  static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t at = map_offset_ + pos_;  // the next record's place in the file
+  if (map_offset_ + end_ >= file_size_) {
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0) file_size_ = static_cast<uint64_t>(st.st_size);  // it may have grown
   }
-  if (need > capacity_) {
-    size_t bigger = capacity_;
-    while (bigger < need) bigger *= 2;
-    std::unique_ptr<uint8_t[]> grown(new uint8_t[bigger]);
-    std::memcpy(grown.get(), buffer_.get(), end_);
-    buffer_ = std::move(grown);
-    capacity_ = bigger;
-  }
-  while (end_ < need) {
-    ssize_t n = ::read(fd_, buffer_.get() + end_, capacity_ - end_);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
+  const uint64_t left = file_size_ > at ? file_size_ - at : 0;
+  if (!map_ || end_ - pos_ < std::min<uint64_t>(need, left)) {
+    // A window from the page of the next record, as long as that record at least.
+    const uint64_t offset = at & ~(page - 1);
+    const uint64_t len = std::min<uint64_t>(std::max<uint64_t>(kWindow, at - offset + need), file_size_ - offset);
+    if (map_) ::munmap(map_, map_len_);
+    map_ = nullptr;
+    map_len_ = 0;
+    data_ = nullptr;
+    pos_ = end_ = 0;
+    map_offset_ = at;
+    if (at >= file_size_) return false;  // nothing left to map
+    void* m = ::mmap(nullptr, static_cast<size_t>(len), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd_,
+                     static_cast<off_t>(offset));
+    if (m == MAP_FAILED) {
       read_error_ = true;
       error_ = path_ + ": error reading dump file: " + std::strerror(errno);
       return false;
     }
-    if (n == 0) return false;
-    end_ += static_cast<size_t>(n);
+    map_ = m;
+    map_len_ = static_cast<size_t>(len);
+    map_offset_ = offset;
+    data_ = static_cast<const uint8_t*>(m);
+    pos_ = static_cast<size_t>(at - offset);
+    end_ = map_len_;
   }
-  return true;
+  // A file cut shorter than the window: only what it still holds counts.
+  if (end_ - pos_ > left) end_ = pos_ + static_cast<size_t>(left);
+  return end_ - pos_ >= need;
 }
 
 NextStatus PcapFileSource::next_record(Packet& packet) {
@@ -166,7 +187,7 @@ NextStatus PcapFileSource::next_record(Packet& packet) {
     return fail(printf_string("truncated dump file; tried to read %zu header bytes, only got %zu", kRecordHeader,
                               end_ - pos_));
   }
-  const uint8_t* h = buffer_.get() + pos_;
+  const uint8_t* h = data_ + pos_;
   // As libpcap 1.10 has them: signed 32-bit fields in the host's byte order, unsigned once its
   // SWAPLONG has turned them round; microseconds scaled in 64 bits.
   int64_t seconds = load32(h, swapped_);
@@ -199,7 +220,7 @@ NextStatus PcapFileSource::next_record(Packet& packet) {
   packet.caplen = caplen > snapshot_ ? snapshot_ : caplen;
   packet.wire_len = len;
   packet.link_type = link_type_;
-  packet.data = buffer_.get() + pos_ + kRecordHeader;
+  packet.data = data_ + pos_ + kRecordHeader;
   pos_ += kRecordHeader + caplen;
   ++stats_.packets;
   stats_.bytes += len;

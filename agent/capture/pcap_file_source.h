@@ -1,8 +1,10 @@
 // A pcap or pcapng file. libpcap opens every file (it checks the header and maps the link type);
-// a classic pcap file of a link type the decoder reads is then read here, a megabyte at a time,
-// instead of two stdio reads per packet (a quarter of replay's time went to libpcap's freads).
-// The packets, their lengths and times, and the errors for a damaged file are libpcap's own
-// (sf-pcap.c's pcap_next_packet); pcapng and the rare classic variants stay with libpcap.
+// a classic pcap file of a link type the decoder reads is then read here, mapped a window of a
+// few megabytes at a time (records handed out where they lie, no copy), instead of two stdio
+// reads per packet (a quarter of replay's time went to libpcap's freads and the kernel's copies). The packets, their lengths and times, and
+// the errors for a damaged file are libpcap's own (sf-pcap.c's pcap_next_packet); pcapng and the
+// rare classic variants stay with libpcap. A file that grows while it is read is read on; one cut
+// shorter under the mapped window ends the process (SIGBUS), as with any mapped file.
 #pragma once
 
 #include <cstddef>
@@ -39,8 +41,8 @@ class PcapFileSource final : public PacketSource {
   // Switches to reading the records here when the file allows it (closes the libpcap handle).
   void read_directly();
   NextStatus next_record(Packet& packet);
-  // At least `need` bytes from pos_ in the buffer, reading more; false at the end of the file
-  // (what is there stays) or on an error (error_ set).
+  // At least `need` bytes from pos_ in data_, mapping the next window; false at the end of the
+  // file (what is left of it is there) or on an error (error_ set).
   bool fill(size_t need);
   NextStatus fail(const std::string& message);
 
@@ -56,10 +58,15 @@ class PcapFileSource final : public PacketSource {
   bool nanoseconds_ = false;
   bool read_error_ = false;
   uint32_t snapshot_ = 0;
-  std::unique_ptr<uint8_t[]> buffer_;
-  size_t capacity_ = 0;
-  size_t pos_ = 0;  // next record
-  size_t end_ = 0;  // bytes read into buffer_
+  // The mapped window: where it is in the file, the next record in it, and the file's size as
+  // last seen.
+  void* map_ = nullptr;
+  size_t map_len_ = 0;
+  uint64_t map_offset_ = 0;
+  const uint8_t* data_ = nullptr;
+  size_t pos_ = 0;
+  size_t end_ = 0;
+  uint64_t file_size_ = 0;
 };
 
 }  // namespace vigil::agent::capture

@@ -184,6 +184,34 @@ TEST(PcapFileSource, ReadsClassicFilesAsLibpcapDoesEvenDamagedOnes) {
   EXPECT_EQ(read_all(jumbo.string(), true), read_all(jumbo.string(), false));
 }
 
+TEST(PcapFileSource, ReadsOnWhenTheFileGrowsAndAcrossMappedWindows) {
+  vigil::test::TempDir dir;
+  auto path = dir.path() / "growing.pcap";
+  // 3,000 records of 1,400 bytes: past the first mapped window.
+  std::vector<RawRecord> first(3000, RawRecord{1'700'000'000, 1, 1400, 1400, 1400});
+  std::ofstream(path, std::ios::binary) << raw_pcap(false, false, 65535, DLT_EN10MB, first);
+  auto source = PcapFileSource::open(path.string());
+  ASSERT_TRUE(source.ok()) << source.error();
+  EXPECT_TRUE((*source)->reads_directly());
+  Packet p;
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_EQ((*source)->next(p), NextStatus::packet) << i;
+    ASSERT_EQ(p.caplen, 1400u);
+    ASSERT_EQ(p.data[0], static_cast<uint8_t>(1 + i)) << i;
+  }
+  EXPECT_EQ((*source)->next(p), NextStatus::end);
+  // Records appended after the end was met are read on.
+  std::string more = raw_pcap(false, false, 65535, DLT_EN10MB, {{1'700'000'001, 5, 60, 60, 60}, {1'700'000'002, 6, 70, 80, 70}});
+  std::ofstream(path, std::ios::binary | std::ios::app) << more.substr(24);
+  ASSERT_EQ((*source)->next(p), NextStatus::packet);
+  EXPECT_EQ(p.ts, Timestamp{1'700'000'001'000'005'000});
+  EXPECT_EQ(p.caplen, 60u);
+  ASSERT_EQ((*source)->next(p), NextStatus::packet);
+  EXPECT_EQ(p.wire_len, 80u);
+  EXPECT_EQ((*source)->next(p), NextStatus::end);
+  EXPECT_EQ((*source)->stats().packets, 3002u);
+}
+
 TEST(PcapFileSource, LeavesPcapngAndOtherLinkTypesToLibpcap) {
   vigil::test::TempDir dir;
   auto usb = dir.path() / "usb.pcap";
