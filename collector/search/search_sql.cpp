@@ -16,15 +16,14 @@ void common_conditions(const EventQuery& q, Dialect d, bool block_keys, SqlCondi
   };
   // SQLite: the window is a range of ids, which the table (its rowid) and the full-text table
   // (rowid BETWEEN, for words and for the key tokens of addresses and user names) read directly.
-  // PostgreSQL: with a field index to drive, the window is checked row by row ('+ 0' keeps its
-  // index out); otherwise its ts index drives; one value's index (field, ts) seeks the value and
-  // the window together, in time order.
+  // PostgreSQL: the window names the day partitions to read (pruned at the executor's start); in
+  // each, the planner weighs the window's ts index against a field's index (field, ts), which
+  // seeks the value or the block and the window together, by the partition's statistics.
   if (d == Dialect::sqlite) {
     out.sql += " WHERE s.id BETWEEN ?3 AND ?4";
     if (paged && q.before_id != 0) out.sql += " AND s.id < " + add(q.before_id);
   } else {
-    const Driver driver = q.query ? indexed_driver(*q.query) : Driver::none;
-    out.sql += driver == Driver::range ? " WHERE s.ts + 0 >= $1 AND s.ts + 0 < $2" : " WHERE s.ts >= $1 AND s.ts < $2";
+    out.sql += " WHERE s.ts >= $1 AND s.ts < $2";
     if (paged && (q.before_ts != 0 || q.before_id != 0)) {
       std::string ts = add(q.before_ts);
       std::string id = add(q.before_id);
@@ -62,23 +61,6 @@ int64_t sqlite_first_id(Timestamp t) { return millis_of(t) << kIdCounterBits; }
 
 int64_t sqlite_id(Timestamp t, uint64_t counter) {
   return (millis_of(t) << kIdCounterBits) | static_cast<int64_t>(counter & ((uint64_t{1} << kIdCounterBits) - 1));
-}
-
-Driver indexed_driver(const Node& n) {
-  if (n.kind == Node::Kind::all_of) {
-    Driver best = Driver::none;
-    for (const auto& c : n.children) {
-      Driver d = indexed_driver(c);
-      if (d == Driver::value) return d;
-      if (d == Driver::range) best = d;
-    }
-    return best;
-  }
-  if (n.kind != Node::Kind::term || !n.field) return Driver::none;
-  const auto col = n.field->column;
-  if (col != "source_ip" && col != "destination_ip" && col != "user_name") return Driver::none;
-  if (n.op == Node::Op::eq || (n.op == Node::Op::range && n.value == n.value2)) return Driver::value;
-  return n.op == Node::Op::prefix || n.op == Node::Op::range ? Driver::range : Driver::none;
 }
 
 namespace {
@@ -134,7 +116,6 @@ SearchStatements search_statements(const EventQuery& q, Dialect d, bool block_ke
   const char* from = " FROM events s";
   const char* record_join =
       d == Dialect::sqlite ? " JOIN event_bodies r ON r.id = s.id" : " CROSS JOIN LATERAL (SELECT s.body) r(body)";
-  const bool driven = d == Dialect::postgres && q.query && indexed_driver(*q.query) == Driver::range;
   {
     SqlCondition& h = out.hits;
     base_params(d, q, h);
@@ -143,9 +124,7 @@ SearchStatements search_statements(const EventQuery& q, Dialect d, bool block_ke
     h.uses_record = true;
     std::string limit = (d == Dialect::sqlite ? "?" : "$") + std::to_string(h.params.size() + 1);
     h.params.push_back(static_cast<int64_t>(std::clamp(q.limit, 1, 1000) + 1));
-    const char* order = d == Dialect::sqlite ? " ORDER BY s.id DESC"
-                        : driven            ? " ORDER BY s.ts + 0 DESC, s.id DESC"
-                                            : " ORDER BY s.ts DESC, s.id DESC";
+    const char* order = d == Dialect::sqlite ? " ORDER BY s.id DESC" : " ORDER BY s.ts DESC, s.id DESC";
     h.sql = "SELECT s.id, s.ts, s.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), r.body" + std::string(from) +
             record_join + " LEFT JOIN agents g ON g.id = s.agent_id" + where + order + " LIMIT " + limit;
   }

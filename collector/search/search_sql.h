@@ -32,13 +32,6 @@ struct SearchStatements {
 // window carries its addresses' block tokens (search::sqlite_keys), so blocks may be read by them.
 SearchStatements search_statements(const EventQuery& query, Dialect dialect, bool block_keys = false);
 
-// PostgreSQL: whether an AND of the query holds a term one of the field indexes (source.ip,
-// destination.ip, user.name) serves: that index drives the search rather than a scan of the window; `value`
-// when the term names one value (the index seeks it and the window at once), `range` for a
-// prefix or a block.
-enum class Driver { none, value, range };
-Driver indexed_driver(const Node& node);
-
 // The fields the search index keeps of an event, read from it as stored (the ingest path and the
 // index's backfill use this one reader).
 struct IndexRow {
