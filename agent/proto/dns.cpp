@@ -454,7 +454,7 @@ bool second_level_suffix(std::string_view two) {
       "co.th",  "com.tw", "com.hk"};
   for (auto x : kSuffixes) {
     if (two.size() == x.size() && std::equal(two.begin(), two.end(), x.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == b;
+          return (a >= 'A' && a <= 'Z' ? static_cast<char>(a + ('a' - 'A')) : a) == b;  // the C locale's tolower
         })) {
       return true;
     }
@@ -465,13 +465,22 @@ bool second_level_suffix(std::string_view two) {
 // Shannon entropy, bits per character.
 double entropy(std::string_view s) {
   if (s.empty()) return 0;
-  size_t counts[256] = {};
-  for (char c : s) ++counts[static_cast<unsigned char>(c)];
+  // Counts of the bytes present only (set to zero before counting), summed in byte order.
+  uint32_t counts[256];
+  uint64_t present[4] = {0, 0, 0, 0};
+  for (char c : s) counts[static_cast<unsigned char>(c)] = 0;
+  for (char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    ++counts[b];
+    present[b >> 6] |= uint64_t{1} << (b & 63);
+  }
   double h = 0;
-  for (size_t n : counts) {
-    if (n == 0) continue;
-    const double p = static_cast<double>(n) / static_cast<double>(s.size());
-    h -= p * std::log2(p);
+  for (unsigned w = 0; w < 4; ++w) {
+    for (uint64_t bits = present[w]; bits != 0; bits &= bits - 1) {
+      const unsigned b = w * 64 + static_cast<unsigned>(__builtin_ctzll(bits));
+      const double p = static_cast<double>(counts[b]) / static_cast<double>(s.size());
+      h -= p * std::log2(p);
+    }
   }
   return std::round(h * 100) / 100;
 }
@@ -480,19 +489,24 @@ double entropy(std::string_view s) {
 // length, longest label, entropy of the subdomain) that tunnelling rules look at.
 void name_shape(const std::string& name, Event& e) {
   if (name.empty() || name == ".") return;
-  std::vector<std::string_view> labels;
+  // The labels counted, the longest, and where the last three start (no list of them built).
+  size_t count = 0;
   size_t longest = 0;
+  size_t starts[3] = {0, 0, 0};  // the last label's start in starts[2]
   for (size_t start = 0;;) {
     size_t dot = name.find('.', start);
-    auto label = std::string_view(name).substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    labels.push_back(label);
-    longest = std::max(longest, label.size());
+    const size_t len = (dot == std::string::npos ? name.size() : dot) - start;
+    starts[0] = starts[1];
+    starts[1] = starts[2];
+    starts[2] = start;
+    ++count;
+    longest = std::max(longest, len);
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
   size_t keep = 2;
-  if (labels.size() >= 3) {
-    auto last_two = std::string_view(name).substr(static_cast<size_t>(labels[labels.size() - 2].data() - name.data()));
+  if (count >= 3) {
+    auto last_two = std::string_view(name).substr(starts[1]);
     if (second_level_suffix(last_two)) keep = 3;
   }
   static const FieldId kRegistered = field("dns.question.registered_domain");
@@ -500,9 +514,8 @@ void name_shape(const std::string& name, Event& e) {
   static const FieldId kLength = field("vigil.dns.question.length");
   static const FieldId kLongest = field("vigil.dns.question.longest_label");
   static const FieldId kEntropy = field("vigil.dns.question.entropy");
-  if (labels.size() >= keep) {
-    const size_t first = labels.size() - keep;
-    const auto offset = static_cast<size_t>(labels[first].data() - name.data());
+  if (count >= keep) {
+    const size_t offset = starts[3 - keep];
     e.set(kRegistered, name.substr(offset));
     if (offset > 0) {
       std::string sub = name.substr(0, offset - 1);

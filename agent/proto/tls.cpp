@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <memory>
+
 #include <fmt/format.h>
 
 namespace vigil::agent::proto {
@@ -212,10 +214,20 @@ class TlsParser final : public StreamParser {
 std::string md5_hex(std::string_view text) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  EVP_Digest(text.data(), text.size(), md, &n, EVP_md5(), nullptr);
-  std::string out;
-  out.reserve(n * 2);
-  for (unsigned i = 0; i < n; ++i) out += fmt::format("{:02x}", md[i]);
+  // MD5 fetched once and one context per thread: OpenSSL 3 looks the algorithm up (under a lock)
+  // on every EVP_Digest call, which cost more than the hash of a JA3 or HASSH string.
+  static EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!md5 || !ctx || EVP_DigestInit_ex2(ctx.get(), md5, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), text.data(), text.size()) != 1 || EVP_DigestFinal_ex(ctx.get(), md, &n) != 1) {
+    EVP_Digest(text.data(), text.size(), md, &n, EVP_md5(), nullptr);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(size_t{n} * 2, '0');
+  for (unsigned i = 0; i < n; ++i) {
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 15];
+  }
   return out;
 }
 
