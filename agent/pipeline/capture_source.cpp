@@ -34,7 +34,9 @@ size_t CaptureSource::poll(Pipeline& out) {
     if (!has_packet_) return 0;
     ++packets_;
     bytes_ += packet_.wire_len;
-    out.packet(packet_, source_->name(), source_->stats().packets);
+    // The packet's number in its source: what this source has handed out (stats() of a live
+    // source asks the kernel, a system call per packet).
+    out.packet(packet_, source_->name(), packets_);
     fetch();
     return 1;
   }
@@ -46,7 +48,7 @@ size_t CaptureSource::poll(Pipeline& out) {
       ++n;
       ++packets_;
       bytes_ += packet.wire_len;
-      out.packet(packet, source_->name(), source_->stats().packets);
+      out.packet(packet, source_->name(), packets_);
       continue;
     }
     if (st == capture::NextStatus::error) {
