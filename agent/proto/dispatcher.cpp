@@ -34,19 +34,23 @@ bool sslv2_client_hello(std::string_view c) {
 Event protocol_event(const char* dataset, const char* protocol, const Endpoints& ends, Timestamp ts,
                      const std::string& host_name) {
   Event e;
-  e.set(fields::timestamp, ts);
-  e.set(fields::event_id, new_event_id());
-  e.set(fields::event_kind, "event");
-  e.set(fields::event_dataset, dataset);
-  if (!host_name.empty()) e.set(fields::host_name, host_name);
-  e.set(fields::source_ip, ends.client_ip);
-  e.set(fields::source_port, int64_t{ends.client_port});
-  e.set(fields::destination_ip, ends.server_ip);
-  e.set(fields::destination_port, int64_t{ends.server_port});
-  e.set(fields::network_transport, std::string(ends.ip_proto == 17 ? "udp" : "tcp"));
-  e.set(fields::network_protocol, std::string(protocol));
-  if (ends.vlan) e.set(fields::network_vlan_id, Value(uint32_t{ends.vlan}));
-  e.set(fields::network_community_id, flow::community_id_v1(ends.client_ip, ends.server_ip, ends.ip_proto,
+  // Room for the parsers' fields too (a DNS answer has some 30): the vector is not grown and its
+  // values moved four times per event.
+  e.reserve(32);
+  // Each field once, in a fresh event: add, not set (no search).
+  e.add(fields::timestamp, ts);
+  e.add(fields::event_id, new_event_id());
+  e.add(fields::event_kind, "event");
+  e.add(fields::event_dataset, dataset);
+  if (!host_name.empty()) e.add(fields::host_name, host_name);
+  e.add(fields::source_ip, ends.client_ip);
+  e.add(fields::source_port, int64_t{ends.client_port});
+  e.add(fields::destination_ip, ends.server_ip);
+  e.add(fields::destination_port, int64_t{ends.server_port});
+  e.add(fields::network_transport, std::string(ends.ip_proto == 17 ? "udp" : "tcp"));
+  e.add(fields::network_protocol, std::string(protocol));
+  if (ends.vlan) e.add(fields::network_vlan_id, Value(uint32_t{ends.vlan}));
+  e.add(fields::network_community_id, flow::community_id_v1(ends.client_ip, ends.server_ip, ends.ip_proto,
                                                             ends.client_port, ends.server_port));
   return e;
 }

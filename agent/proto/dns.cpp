@@ -562,11 +562,12 @@ Event dns_event(const DnsMessage& m, const Endpoints& ends, Timestamp ts, const 
     ValueList resolved;
     for (const auto& a : m.answers) {
       auto answer = std::make_shared<Event>();
-      answer->set(kName, a.name);
-      answer->set(kType, dns_type_name(a.type));
-      answer->set(kClass, dns_class_name(a.rclass));
-      answer->set(kTtl, int64_t{a.ttl});
-      answer->set(kData, a.data);
+      answer->reserve(5);
+      answer->add(kName, a.name);
+      answer->add(kType, dns_type_name(a.type));
+      answer->add(kClass, dns_class_name(a.rclass));
+      answer->add(kTtl, int64_t{a.ttl});
+      answer->add(kData, a.data);
       answers.emplace_back(EventPtr(std::move(answer)));
       if (a.address) resolved.emplace_back(*a.address);
     }
