@@ -28,6 +28,7 @@ constexpr uint32_t kMagicNano = 0xa1b23c4d;
 constexpr uint32_t kMaxCaplen = 262144;
 // Mapped a window at a time (longer when one record needs more).
 constexpr size_t kWindow = 4 << 20;
+constexpr size_t kPrefetchAhead = 1024;
 
 // Link types (as libpcap maps them) whose records libpcap hands out as they are in the file, in
 // either byte order: no pseudo-header to swap or length to fix up (pcap_post_process). Linux
@@ -222,6 +223,11 @@ NextStatus PcapFileSource::next_record(Packet& packet) {
   packet.link_type = link_type_;
   packet.data = data_ + pos_ + kRecordHeader;
   pos_ += kRecordHeader + caplen;
+  // The records ahead, from the page cache into the CPU's cache while this one is decoded: their
+  // headers were the first read of memory not yet cached (4% of replay). Two lines per record
+  // keep ahead of the average record (some 110 bytes); a prefetch past the window is dropped.
+  __builtin_prefetch(data_ + pos_ + kPrefetchAhead);
+  __builtin_prefetch(data_ + pos_ + kPrefetchAhead + 64);
   ++stats_.packets;
   stats_.bytes += len;
   return NextStatus::packet;
