@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -198,7 +199,78 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-void write_string(std::string& out, std::string_view s) {
+// Text gathered on the stack and appended to a string a few kilobytes at a time: an event's line
+// is tens of small pieces (names, values, quotes), and appending each to the string cost a call
+// and a capacity check apiece (issue 22).
+class Gather {
+ public:
+  explicit Gather(std::string& out) : out_(out) {}
+  ~Gather() { flush(); }
+  Gather(const Gather&) = delete;
+  Gather& operator=(const Gather&) = delete;
+
+  void put(const char* s, size_t n) {
+    if (n > kSize - len_) {
+      flush();
+      if (n > kSize) {
+        out_.append(s, n);
+        return;
+      }
+    }
+    std::memcpy(buf_ + len_, s, n);
+    len_ += n;
+  }
+  void put(char c) {
+    if (len_ == kSize) flush();
+    buf_[len_++] = c;
+  }
+  // `n` bytes of room (n <= kSize) to write into, then commit() what was written.
+  char* room(size_t n) {
+    if (n > kSize - len_) flush();
+    return buf_ + len_;
+  }
+  void commit(size_t n) { len_ += n; }
+  // The string itself, everything gathered so far appended (for what is written there directly).
+  std::string& out() {
+    flush();
+    return out_;
+  }
+
+ private:
+  void flush() {
+    out_.append(buf_, len_);
+    len_ = 0;
+  }
+  static constexpr size_t kSize = 4096;
+  std::string& out_;
+  size_t len_ = 0;
+  char buf_[kSize];
+};
+
+inline void put(std::string& out, const char* s, size_t n) { out.append(s, n); }
+inline void put(std::string& out, char c) { out += c; }
+inline std::string& string_of(std::string& out) { return out; }
+inline void put(Gather& out, const char* s, size_t n) { out.put(s, n); }
+inline void put(Gather& out, char c) { out.put(c); }
+inline std::string& string_of(Gather& out) { return out.out(); }
+
+template <typename Out>
+void write_string(Out& out, std::string_view s) {
+  // The common case first: printable ASCII with nothing to escape, copied as it is.
+  bool plain = true;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    put(out, '"');
+    put(out, s.data(), s.size());
+    put(out, '"');
+    return;
+  }
   bool ascii = true;
   for (char ch : s) {
     if (static_cast<unsigned char>(ch) >= 0x80) {
@@ -207,33 +279,33 @@ void write_string(std::string& out, std::string_view s) {
     }
   }
   if (!ascii && !valid_utf8(s)) {
-    out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    string_of(out) += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return;
   }
   static const char* kHex = "0123456789abcdef";
-  out += '"';
+  put(out, '"');
   size_t run = 0;  // start of the pending run of bytes copied as they are
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
+    put(out, s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
+      case '"': put(out, "\\\"", 2); break;
+      case '\\': put(out, "\\\\", 2); break;
+      case '\b': put(out, "\\b", 2); break;
+      case '\f': put(out, "\\f", 2); break;
+      case '\n': put(out, "\\n", 2); break;
+      case '\r': put(out, "\\r", 2); break;
+      case '\t': put(out, "\\t", 2); break;
+      default: {
+        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        put(out, u, 6);
+      }
     }
   }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
+  put(out, s.data() + run, s.size() - run);
+  put(out, '"');
 }
 
 void write_line(std::string& out, const Event& event);
@@ -246,43 +318,58 @@ void write_unescaped(std::string& out, const T& v) {
   out.append(buf, v.format(buf));
   out += '"';
 }
+template <typename T>
+void write_unescaped(Gather& out, const T& v) {
+  char* p = out.room(T::kTextMax + 2);
+  p[0] = '"';
+  const size_t n = v.format(p + 1);
+  p[n + 1] = '"';
+  out.commit(n + 2);
+}
 
-void write_value(std::string& out, const Value& value) {
+template <typename Out>
+void write_value(Out& out, const Value& value) {
   switch (value.type()) {
-    case Value::Type::null: out += "null"; return;
-    case Value::Type::boolean: out += *value.as_bool() ? "true" : "false"; return;
+    case Value::Type::null: put(out, "null", 4); return;
+    case Value::Type::boolean:
+      if (*value.as_bool()) {
+        put(out, "true", 4);
+      } else {
+        put(out, "false", 5);
+      }
+      return;
     case Value::Type::integer: {
       char buf[24];
       auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *value.as_int());
-      out.append(buf, static_cast<size_t>(end - buf));
+      put(out, buf, static_cast<size_t>(end - buf));
       return;
     }
-    case Value::Type::real: out += nlohmann::json(*value.as_real()).dump(); return;
+    case Value::Type::real: string_of(out) += nlohmann::json(*value.as_real()).dump(); return;
     case Value::Type::string: write_string(out, *value.as_string()); return;
     case Value::Type::ip: write_unescaped(out, *value.as_ip()); return;
     case Value::Type::timestamp: write_unescaped(out, *value.as_timestamp()); return;
     case Value::Type::list: {
-      out += '[';
+      put(out, '[');
       bool first = true;
       for (const auto& item : *value.as_list()) {
-        if (!first) out += ',';
+        if (!first) put(out, ',');
         first = false;
         write_value(out, item);
       }
-      out += ']';
+      put(out, ']');
       return;
     }
     case Value::Type::event: {
       const auto& e = *value.as_event();
       if (e) {
-        write_line(out, *e);
+        write_line(string_of(out), *e);
       } else {
-        out += "null";
+        put(out, "null", 4);
       }
       return;
     }
   }
-  out += "null";
+  put(out, "null", 4);
 }
 
 // Dotted names compared segment by segment (the order of the nested objects' keys): a dot sorts
@@ -433,11 +520,12 @@ bool write_fields(std::string& out, const Event& event) {
   }
   size_t n = 0;
   for (const auto& entry : event) v[n++] = &entry.second;
+  Gather g(out);
   for (size_t i = 0; i < shape.order.size(); ++i) {
-    out += shape.before[i];
-    write_value(out, *v[shape.order[i]]);
+    g.put(shape.before[i].data(), shape.before[i].size());
+    write_value(g, *v[shape.order[i]]);
   }
-  out += shape.after;
+  g.put(shape.after.data(), shape.after.size());
   return true;
 }
 
