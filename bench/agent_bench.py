@@ -39,6 +39,8 @@ Commands, each its own process, output thrown away:
            fail2ban-regex FILE200K sshd      the first 200,000 lines only (it is slow, ~10 k lines/s);
                                              its units/s are over those lines
 Each command runs RUNS times (default 3) and the median wall time counts, process start included;
+the median CPU time (user + system, from /usr/bin/time) is printed beside it, steadier than wall
+time on a machine shared with other work;
 a command whose first run takes longer than --slow seconds (default 20) runs that once. Peak RSS
 is the largest over the runs, from /usr/bin/time -f %M: the child of a small /usr/bin/time rather
 than of this script, since a child's ru_maxrss carries over the size of the process it was forked
@@ -54,7 +56,7 @@ ndpiReader (each traffic workload); log replay >= 1 M lines/s (with the shipped 
 shown too); peak RSS of either replay <= 40 MiB.
 
 Usage: bench/agent_bench.py BUILD_DIR [--packets N] [--lines N] [--runs 3] [--install-peers]
-           [--shared DIR] [--mix both|plain|flow-heavy] [--slow SECONDS]
+           [--shared DIR] [--mix both|plain|flow-heavy] [--workloads both|traffic|logs] [--slow SECONDS]
        (BUILD_DIR: a bench build with vigil-agent and vigil_pcap_loop, e.g. cmake --preset bench &&
        cmake --build --preset bench --target vigil-agent vigil_pcap_loop)
 """
@@ -95,6 +97,8 @@ def parse_args():
                    help="a command whose first run takes longer runs only once (20 s)")
     p.add_argument("--mix", choices=("both", "plain", "flow-heavy"), default="both",
                    help="which traffic mixes to run (both)")
+    p.add_argument("--workloads", choices=("both", "traffic", "logs"), default="both",
+                   help="traffic, logs or both (both)")
     p.add_argument("--shared", help="the shared folder holding data/ (default: shared/ beside the repository, "
                                     "then the parent of $VIGIL_SHARED_DATA, as the tests read it)")
     p.add_argument("--install-peers", action="store_true",
@@ -144,7 +148,7 @@ class Row:
         self.name, self.cmd, self.units, self.role, self.ok_codes = name, cmd, units, role, ok_codes
         self.pipe_stdout = pipe_stdout  # stdout to a pipe, not /dev/null (see run_once)
         self.missing = missing  # why it is not measured, or None
-        self.secs = self.rss = None
+        self.secs = self.rss = self.cpu = None
         self.runs = 0
         self.error = None
 
@@ -154,36 +158,48 @@ class Row:
 
 
 def run_once(cmd, pipe_stdout=False):
-    """(seconds, peak RSS MiB, exit code, stderr tail) of one child of /usr/bin/time. stdout goes to
+    """(seconds, peak RSS MiB, CPU seconds, exit code, stderr tail) of one child of /usr/bin/time. stdout goes to
     /dev/null, the cheapest sink, unless pipe_stdout: GNU grep stops at the first match when its
     output is /dev/null (it notices), so grep's must go elsewhere to read the whole file."""
     with tempfile.NamedTemporaryFile("r") as rss_file:
         start = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-o", rss_file.name, "-f", "%M"] + cmd,
+        p = subprocess.run(["/usr/bin/time", "-o", rss_file.name, "-f", "%M %U %S"] + cmd,
                            stdout=subprocess.PIPE if pipe_stdout else subprocess.DEVNULL, stderr=subprocess.PIPE)
         secs = time.perf_counter() - start
-        words = rss_file.read().split()
-        rss = int(words[-1]) / 1024 if words and words[-1].isdigit() else None
-        return secs, rss, p.returncode, p.stderr.decode(errors="replace").strip()[-300:]
+        # The last line is ours ("Command exited with non-zero status" may come before it).
+        lines = rss_file.read().strip().splitlines()
+        words = lines[-1].split() if lines else []
+        rss = cpu = None
+        if len(words) == 3 and words[0].isdigit():
+            rss = int(words[0]) / 1024
+            try:
+                cpu = float(words[1]) + float(words[2])
+            except ValueError:
+                cpu = None
+        return secs, rss, cpu, p.returncode, p.stderr.decode(errors="replace").strip()[-300:]
 
 
 def measure(row, runs, slow):
     if row.missing:
         return
-    times, rss = [], []
+    times, rss, cpus = [], [], []
     for i in range(runs):
-        secs, peak, code, err = run_once(row.cmd, row.pipe_stdout)
+        secs, peak, cpu, code, err = run_once(row.cmd, row.pipe_stdout)
         if code not in row.ok_codes:
             row.error = f"failed (exit {code}: {err.splitlines()[-1] if err else 'no message'})"
             return
         times.append(secs)
         if peak is not None:
             rss.append(peak)
+        if cpu is not None:
+            cpus.append(cpu)
         if i == 0 and secs > slow:
             break
     row.secs, row.runs = statistics.median(times), len(times)
     row.rss = max(rss) if rss else None
-    print(f"    {row.name}: {row.secs:.2f} s (median of {row.runs})", flush=True)
+    row.cpu = statistics.median(cpus) if cpus else None
+    cpu_text = f", CPU {row.cpu:.2f} s" if row.cpu is not None else ""
+    print(f"    {row.name}: {row.secs:.2f} s{cpu_text} (median of {row.runs})", flush=True)
 
 
 def fmt_rate(r):
@@ -200,7 +216,7 @@ def print_table(title, unit, rows, vigil):
     floor = next((r for r in rows if r.role == "floor" and r.rate), None)
     print(f"\n{title}")
     print(f"  {'tool':58s} {unit + '/s':>11s} {'x floor':>8s} {'vigil/peer':>10s} {'peak RSS MiB':>12s}"
-          f" {'median s':>9s} {'runs':>4s}")
+          f" {'median s':>9s} {'CPU s':>6s} {'runs':>4s}")
     for r in rows:
         if r.missing:
             print(f"  {r.name:58s} not measured ({r.missing})")
@@ -214,8 +230,9 @@ def print_table(title, unit, rows, vigil):
         else:
             vs = fmt_ratio(vigil.rate / r.rate) if vigil and vigil.rate else "-"
         rss = f"{r.rss:.1f}" if r.rss is not None else "-"
+        cpu = f"{r.cpu:.2f}" if r.cpu is not None else "-"
         print(f"  {r.name:58s} {fmt_rate(r.rate):>11s} {of_floor:>8s} {vs:>10s} {rss:>12s}"
-              f" {r.secs:9.2f} {r.runs:4d}")
+              f" {r.secs:9.2f} {cpu:>6s} {r.runs:4d}")
 
 
 def verdict(ok):
@@ -280,6 +297,8 @@ def main():
     results = []  # (kind, short name, title, rows)
     with tempfile.TemporaryDirectory(prefix="vigil-agent-bench.") as tmp:
         mixes = {"both": (False, True), "plain": (False,), "flow-heavy": (True,)}[args.mix]
+        if args.workloads == "logs":
+            mixes = ()
         for shifted in mixes:
             path = f"{tmp}/{'flows' if shifted else 'plain'}.pcap"
             print(f"writing the {'flow-heavy' if shifted else 'plain'} mix ...", flush=True)
@@ -295,8 +314,10 @@ def main():
             os.unlink(path)
 
         logs = [("generated sshd lines (as bench/logs_compare.py writes)", "logs, generated sshd", None)]
+        if args.workloads == "traffic":
+            logs = []
         openssh = os.path.join(shared, "data", "logs", "loghub", "OpenSSH", "OpenSSH_2k.log")
-        if os.path.exists(openssh):
+        if os.path.exists(openssh) and args.workloads != "traffic":
             logs.append(("loghub OpenSSH_2k.log (real sshd lines) repeated", "logs, loghub OpenSSH", openssh))
         for i, (what, short, source) in enumerate(logs):
             path, small = f"{tmp}/auth-{i}.log", f"{tmp}/auth-{i}-small.log"
