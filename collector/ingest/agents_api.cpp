@@ -60,6 +60,13 @@ void AgentsApi::handle_async(net::HttpRequest request, Reply reply) {
     std::optional<ParsedBatch> parsed;  // parsed here, for the agent's host as last authorized
     std::string parsed_host;
   };
+  // A full queue refuses before the batch is parsed: under overload the listener's threads do
+  // not parse what is then thrown away (the agent sends it again).
+  if (commit_.refuses(request.body.size() * 3)) {
+    log_->warn("{}: agent {}: batch refused: the collector is writing as fast as it can; the agent sends it again",
+               request.remote, request.peer->common_name);
+    return reply(json_error(503, "busy: try again"));
+  }
   auto p = std::make_shared<Pending>();
   p->request = std::move(request);
   p->reply = std::move(reply);

@@ -14,11 +14,22 @@ GroupCommit::GroupCommit(IngestStore& store, GroupCommitOptions options) : store
 
 GroupCommit::~GroupCommit() { stop(); }
 
+bool GroupCommit::refuses(size_t bytes) {
+  std::lock_guard lock(mutex_);
+  if (!full_locked(bytes)) return false;
+  ++stats_.refused_full;
+  return true;
+}
+
+bool GroupCommit::full_locked(size_t bytes) const {
+  return stopping_ || queue_.size() >= options_.max_queued ||
+         (!queue_.empty() && queued_bytes_ + bytes > options_.max_queued_bytes);
+}
+
 bool GroupCommit::submit(Job job) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || queue_.size() >= options_.max_queued ||
-        (!queue_.empty() && queued_bytes_ + job.bytes > options_.max_queued_bytes)) {
+    if (full_locked(job.bytes)) {
       ++stats_.refused_full;
       return false;
     }

@@ -57,6 +57,9 @@ class GroupCommit {
 
   // False when the queue is at its bound or the writers have stopped: the caller answers 503.
   bool submit(Job job);
+  // True (and counted as refused) when a job of `bytes` would be refused now: the caller answers
+  // 503 without doing the job's work first. False promises nothing; submit decides.
+  bool refuses(size_t bytes);
   // Writes what is queued, then stops the writers; later submissions are refused.
   void stop();
   const GroupCommitStats& stats() const { return stats_; }
@@ -64,6 +67,7 @@ class GroupCommit {
  private:
   void run();
   void write(std::vector<Job>& jobs);
+  bool full_locked(size_t bytes) const;  // mutex_ held
 
   IngestStore& store_;
   GroupCommitOptions options_;

@@ -114,9 +114,12 @@ TEST_F(GroupCommitTest, AFullQueueRefusesAtOnceAndStopWritesWhatWaits) {
   writing.get_future().wait();
   EXPECT_TRUE(commit.submit(job_of(1, false)));
   EXPECT_TRUE(commit.submit(job_of(2, false)));
+  EXPECT_FALSE(commit.refuses(10));  // room for one more
+  EXPECT_EQ(commit.stats().refused_full.load(), 0u);
   EXPECT_TRUE(commit.submit(job_of(3, false)));
+  EXPECT_TRUE(commit.refuses(10));  // asked before the work: refused and counted
   EXPECT_FALSE(commit.submit(job_of(3, false)));  // the bound: refused, not queued
-  EXPECT_EQ(commit.stats().refused_full.load(), 1u);
+  EXPECT_EQ(commit.stats().refused_full.load(), 2u);
   release.set_value();
   commit.stop();  // the three waiting are written and answered before it returns
   EXPECT_EQ(answered.load(), 4);
