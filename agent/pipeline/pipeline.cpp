@@ -25,18 +25,28 @@ traffic::PipelineOptions traffic_options(const PipelineOptions& o) {
 Pipeline::Pipeline(PipelineOptions options, Sink sink)
     : options_(std::move(options)),
       sink_(std::move(sink)),
-      traffic_(traffic_options(options_), [this](const Event& e) { event(e); }) {}
+      traffic_(traffic_options(options_), [this](Event& e) {
+        // Flows, anomalies and protocol events are the traffic pipeline's to give up.
+        if (options_.agent_id.empty() && e.has(fields::event_id) && e.has(fields::timestamp) &&
+            e.has(fields::host_name)) {
+          run_owned(e, {});
+        } else {
+          enrich_and_run(e, {});
+        }
+      }) {}
 
 void Pipeline::set_rules(std::shared_ptr<const rules::RuleSet> rules) {
   engine_ = rules ? std::make_unique<rules::Engine>(std::move(rules)) : nullptr;
 }
 
-void Pipeline::event(Event&& e, std::string_view origin) {
+void Pipeline::event(Event&& e, std::string_view origin) { enrich_and_run(e, origin); }
+
+void Pipeline::enrich_and_run(Event& e, std::string_view origin) {
   if (!e.has(fields::event_id)) e.set(fields::event_id, new_event_id());
   if (!e.has(fields::timestamp)) e.set(fields::timestamp, Timestamp::now());
   if (!e.has(fields::host_name)) e.set(fields::host_name, options_.host_name);
   if (!options_.agent_id.empty()) e.set(fields::agent_id, options_.agent_id);
-  run(e, origin);
+  run_owned(e, origin);
 }
 
 void Pipeline::event(const Event& e, std::string_view origin) {
@@ -45,6 +55,19 @@ void Pipeline::event(const Event& e, std::string_view origin) {
     return;
   }
   event(Event(e), origin);
+}
+
+void Pipeline::run_owned(Event& e, std::string_view origin) {
+  ++counters_.events;
+  alerts_.clear();
+  EventPtr kept;  // the event, once a rule has kept it
+  if (engine_) engine_->process_owned(e, alerts_, kept);
+  sink_(kept ? *kept : e, origin);
+  for (auto& a : alerts_) {
+    if (!options_.agent_id.empty()) a.set(fields::agent_id, options_.agent_id);
+    sink_(a, origin);
+  }
+  counters_.alerts += alerts_.size();
 }
 
 void Pipeline::run(const Event& e, std::string_view origin) {

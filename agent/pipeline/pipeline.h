@@ -65,6 +65,10 @@ class Pipeline {
 
  private:
   void run(const Event& e, std::string_view origin);
+  // The same for an event the pipeline owns: the rules keep it without a copy.
+  void run_owned(Event& e, std::string_view origin);
+  // Enriches an event the pipeline owns as event(Event&&) does, then runs it.
+  void enrich_and_run(Event& e, std::string_view origin);
 
   PipelineOptions options_;
   Sink sink_;

@@ -449,8 +449,19 @@ void Engine::candidates(const Bucket& bucket, const Event& event, std::vector<ui
 }
 
 void Engine::process(const Event& event, std::vector<Event>& alerts) {
-  ++stats_.events;
   EventPtr shared;  // one copy of the event for every rule that keeps it
+  process(event, nullptr, alerts, shared);
+}
+
+void Engine::process_owned(Event& event, std::vector<Event>& alerts, EventPtr& kept) {
+  kept.reset();
+  process(event, &event, alerts, kept);
+}
+
+// `owned`: the event itself when the caller gave it up (moved into `shared` by the first rule
+// that keeps it; read through `shared` from then on), else null (copied).
+void Engine::process(const Event& event, Event* owned, std::vector<Event>& alerts, EventPtr& shared) {
+  ++stats_.events;
   candidates_.clear();
   if (const auto* ds = event.get_string(fields::event_dataset)) {
     text_buf_.assign(*ds);
@@ -463,14 +474,20 @@ void Engine::process(const Event& event, std::vector<Event>& alerts) {
   std::sort(candidates_.begin(), candidates_.end());
   candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
   for (uint32_t i : candidates_) {
+    const Event& e = shared ? *shared : event;
     const Rule& rule = *set_->rules[i];
-    if (!matches(rule.when, event)) continue;
+    if (!matches(rule.when, e)) continue;
     ++stats_.matches;
-    if (on_match_) on_match_(rule, event);
+    if (on_match_) on_match_(rule, e);
+    // Every match keeps the event (as a hit, or through an alert's evidence).
+    if (!shared) {
+      shared = owned ? std::make_shared<const Event>(std::move(*owned)) : std::make_shared<const Event>(event);
+    }
+    const Event& held = *shared;
     const Value* distinct = rule.aggregation.kind == Aggregation::Kind::distinct
-                                ? event.get(rule.aggregation.distinct_field)
+                                ? held.get(rule.aggregation.distinct_field)
                                 : nullptr;
-    aggregate(rule, event, shared, group_key(i, rule.aggregation.group_by, event), distinct, 0, alerts, 0);
+    aggregate(rule, held, shared, group_key(i, rule.aggregation.group_by, held), distinct, 0, alerts, 0);
   }
 }
 

@@ -51,6 +51,9 @@ class Engine {
   // Evaluates one event. Alerts are appended to `alerts`. `on_match`, when set, sees every
   // (rule, event) match before aggregation.
   void process(const Event& event, std::vector<Event>& alerts);
+  // The same for an event the caller gives up: when a rule keeps it (aggregation, evidence), it
+  // is moved into `kept` instead of copied, and `event` is left empty; the event is then *kept.
+  void process_owned(Event& event, std::vector<Event>& alerts, EventPtr& kept);
   void set_match_callback(std::function<void(const Rule&, const Event&)> cb) { on_match_ = std::move(cb); }
 
   const EngineStats& stats() const { return stats_; }
@@ -131,6 +134,7 @@ class Engine {
 
   // Counts one hit of `rule` (a match, or for a correlation the firing of its input `input`);
   // when the rule fires, emits its alert and feeds the correlations built on it.
+  void process(const Event& event, Event* owned, std::vector<Event>& alerts, EventPtr& shared);
   void aggregate(const Rule& rule, const Event& event, EventPtr& shared, const std::string& key,
                  const Value* distinct_value, size_t input, std::vector<Event>& alerts, int depth);
   void fired(const Rule& rule, const Event& event, EventPtr& shared, std::vector<Event>& alerts, int depth);

@@ -89,7 +89,8 @@ PacketPipeline::PacketPipeline(PipelineOptions options, EventSink sink)
       decoder_(options_.decoder),
       flows_(options_.flows, [this](const flow::FlowRecord& record) {
         ++counters_.flow_events;
-        sink_(flow_event(record, options_.host_name, options_.community_id_seed));
+        Event e = flow_event(record, options_.host_name, options_.community_id_seed);
+        sink_(e);
       }),
       proto_(options_.proto, options_.host_name,
              [this](Event&& e) {

@@ -19,7 +19,8 @@
 
 namespace vigil::agent::traffic {
 
-using EventSink = std::function<void(const Event&)>;
+// Receives each event the traffic pipeline makes; it may take the event's contents (move from it).
+using EventSink = std::function<void(Event&)>;
 
 struct PipelineOptions {
   std::string host_name;  // host.name of the events

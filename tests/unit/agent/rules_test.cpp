@@ -238,6 +238,47 @@ TEST(RuleEngine, DistinctCountsDifferentValues) {
   EXPECT_EQ(alerts[0].get(fields::evidence_ids)->as_list()->size(), 20u);
 }
 
+TEST(RuleEngine, AnEventGivenUpIsKeptWithoutACopyAndAlertsAsIfCopied) {
+  vigil::test::TempDir dir;
+  auto l = load_text(dir, R"(- id: SCAN
+  title: scan
+  severity: medium
+  when: {event.dataset: network.flow}
+  distinct: {field: destination.port, count: 5, within: 10s, group_by: [source.ip]}
+- id: DNS
+  title: dns
+  severity: low
+  when: {event.dataset: network.dns}
+)");
+  ASSERT_NE(l.set, nullptr) << l.error;
+  Engine copied(l.set);
+  Engine owned(l.set);
+  std::vector<Event> alerts_copied;
+  std::vector<Event> alerts_owned;
+  std::vector<std::string> ids;
+  for (int p = 1; p <= 6; ++p) {
+    Event e = ev("network.flow", p, {{"source.ip", "198.51.100.2"}, {"destination.port", p}});
+    ids.push_back(*e.get_string(fields::event_id));
+    copied.process(e, alerts_copied);
+    EventPtr kept;
+    owned.process_owned(e, alerts_owned, kept);
+    // Kept by the scan rule: moved, not copied, and the same event.
+    ASSERT_NE(kept, nullptr);
+    EXPECT_TRUE(e.empty());
+    EXPECT_EQ(*kept->get_string(fields::event_id), ids.back());
+  }
+  // An event no rule keeps stays with the caller.
+  Event other = ev("network.http", 7, {{"source.ip", "198.51.100.2"}});
+  EventPtr kept;
+  owned.process_owned(other, alerts_owned, kept);
+  EXPECT_EQ(kept, nullptr);
+  EXPECT_FALSE(other.empty());
+  ASSERT_EQ(alerts_owned.size(), alerts_copied.size());
+  ASSERT_EQ(alerts_owned.size(), 1u);
+  EXPECT_EQ(*alerts_owned[0].get(fields::evidence_ids), *alerts_copied[0].get(fields::evidence_ids));
+  EXPECT_EQ(*alerts_owned[0].get(fields::evidence_events), *alerts_copied[0].get(fields::evidence_events));
+}
+
 TEST(RuleEngine, AggregationStateIsCappedAndEvictionCounted) {
   vigil::test::TempDir dir;
   auto l = load_text(dir, R"(- id: G
