@@ -61,6 +61,19 @@ size_t CaptureSource::poll(Pipeline& out) {
   return n;
 }
 
+size_t CaptureSource::poll_while(Pipeline& out, Timestamp limit, bool at_limit) {
+  if (!recorded_) return poll(out);
+  size_t n = 0;
+  while (has_packet_ && (packet_.ts < limit || (at_limit && packet_.ts == limit))) {
+    ++packets_;
+    bytes_ += packet_.wire_len;
+    out.packet(packet_, source_->name(), packets_);
+    fetch();
+    ++n;
+  }
+  return n;
+}
+
 std::optional<Timestamp> CaptureSource::next_time() const {
   if (!recorded_ || !has_packet_) return std::nullopt;
   return packet_.ts;

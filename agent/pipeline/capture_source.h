@@ -17,6 +17,7 @@ class CaptureSource : public Source {
   CaptureSource(std::unique_ptr<capture::PacketSource> source, bool recorded, size_t slice = 20000);
 
   size_t poll(Pipeline& out) override;
+  size_t poll_while(Pipeline& out, Timestamp limit, bool at_limit) override;
   std::optional<Timestamp> next_time() const override;
   void wake_fds(std::vector<pollfd>& fds) const override;
   // vigil.health.capture.* (kernel counters of live sources; read errors of both).

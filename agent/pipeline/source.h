@@ -34,6 +34,19 @@ class Source {
   // A recorded source: when its next unit happened; nullopt at its end. Live sources: nullopt.
   virtual std::optional<Timestamp> next_time() const { return std::nullopt; }
 
+  // A recorded source: reads units while the next one happened before `limit` (or at it, when
+  // `at_limit`), as replay's merge by time would hand them out one poll() at a time; returns the
+  // units read. A source may read a run of them without being asked each time (capture files).
+  virtual size_t poll_while(Pipeline& out, Timestamp limit, bool at_limit) {
+    size_t n = 0;
+    for (auto t = next_time(); t && (*t < limit || (at_limit && *t == limit)); t = next_time()) {
+      const size_t read = poll(out);
+      if (read == 0) break;
+      n += read;
+    }
+    return n;
+  }
+
   // Descriptors that become readable when there is something to read (none: read by the timer).
   virtual void wake_fds(std::vector<pollfd>& /*fds*/) const {}
 

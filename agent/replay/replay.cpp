@@ -1,6 +1,8 @@
 #include "agent/replay/replay.h"
 
+#include <limits>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -48,29 +50,40 @@ Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& si
   pipe.set_rules(options.rules);
 
   // Every input merged by time: the one whose next unit is earliest goes next (the first of
-  // those at equal times).
+  // those at equal times). It goes on as long as it would keep being chosen: while its next unit
+  // is before that of every input listed before it and not after that of any listed after it.
   ReplayStats stats;
-  bool first = true;
   constexpr size_t kNone = static_cast<size_t>(-1);
+  std::vector<std::optional<Timestamp>> times(sources.size());
   for (;;) {
     size_t next = kNone;
     Timestamp at{};
     for (size_t i = 0; i < sources.size(); ++i) {
-      auto t = sources[i]->next_time();
-      if (t && (next == kNone || *t < at)) {
+      times[i] = sources[i]->next_time();
+      if (times[i] && (next == kNone || *times[i] < at)) {
         next = i;
-        at = *t;
+        at = *times[i];
       }
     }
     if (next == kNone) break;
-    if (next >= logs.size()) {  // a packet
-      if (first) stats.first_packet = at;
-      first = false;
-      if (at > stats.last_packet) stats.last_packet = at;
+    Timestamp limit{std::numeric_limits<int64_t>::max()};
+    bool at_limit = true;
+    for (size_t i = 0; i < sources.size(); ++i) {
+      if (i == next || !times[i]) continue;
+      const bool inclusive = i > next;  // an input listed after it wins no tie
+      if (*times[i] < limit || (*times[i] == limit && !inclusive)) {
+        limit = *times[i];
+        at_limit = inclusive;
+      }
     }
-    sources[next]->poll(pipe);
+    sources[next]->poll_while(pipe, limit, at_limit);
   }
   pipe.flush(flow::EndReason::end_of_input);
+  // The packets' first and latest times, as the traffic pipeline saw them in merged order.
+  if (pipe.traffic().counters().packets > 0) {
+    stats.first_packet = pipe.traffic().counters().first_packet;
+    stats.last_packet = pipe.traffic().counters().last_packet;
+  }
 
   for (const auto& l : logs) {
     stats.log_lines += l->parser_counters().lines;
