@@ -61,8 +61,11 @@ void AgentsApi::handle_async(net::HttpRequest request, Reply reply) {
     std::string parsed_host;
   };
   // A full queue refuses before the batch is parsed: under overload the listener's threads do
-  // not parse what is then thrown away (the agent sends it again).
-  if (commit_.refuses(request.body.size() * 3)) {
+  // not parse what is then thrown away (the agent sends it again). Asked with the bytes the job
+  // will hold (parsed here, the records hold the events again, and their columns).
+  auto host = known_host(request.peer->common_name);
+  const size_t job_bytes = request.body.size() * (host ? 3 : 1);
+  if (commit_.refuses(job_bytes)) {
     log_->warn("{}: agent {}: batch refused: the collector is writing as fast as it can; the agent sends it again",
                request.remote, request.peer->common_name);
     return reply(json_error(503, "busy: try again"));
@@ -71,15 +74,14 @@ void AgentsApi::handle_async(net::HttpRequest request, Reply reply) {
   p->request = std::move(request);
   p->reply = std::move(reply);
   GroupCommit::Job job;
-  job.bytes = p->request.body.size();
+  job.bytes = job_bytes;
   // Parsing is most of a batch's work outside the store: done here, on the listener's thread, so
   // the one writer only checks the sender and stores. The agent's id is its certificate's name;
   // its host (written into agent.*) is the one it was last authorized with, checked again on
   // the writer; a batch parsed for another host (or an agent not seen yet) is parsed there.
-  if (auto host = known_host(p->request.peer->common_name)) {
+  if (host) {
     p->parsed = parse_batch(p->request.body, options_.max_records_per_batch, p->request.peer->common_name, *host);
     p->parsed_host = std::move(*host);
-    job.bytes += p->request.body.size() * 2;  // the records hold the events again, and their columns
   }
   // On the writer thread: who sent it (revocation is read as the batch is stored, not before it
   // waited), then its records.

@@ -720,9 +720,14 @@ void to_sql(const Node& node, Dialect d, SqlCondition& out) {
       return;
     }
     case Node::Kind::negate:
+      // No key tokens under a NOT: they would not narrow, and `id IN (…) AND column …` is
+      // false where the column is NULL, so its NOT would take events without the field, which the
+      // column alone leaves out.
+      ++out.negations;
       out.sql += "NOT (";
       to_sql(node.children.front(), d, out);
       out.sql += ')';
+      --out.negations;
       return;
     case Node::Kind::term:
       break;
@@ -755,7 +760,8 @@ void to_sql(const Node& node, Dialect d, SqlCondition& out) {
     return;
   }
   // SQLite: the key tokens find the candidates in the window, the column decides.
-  std::optional<std::string> keys = d == Dialect::sqlite ? keys_query(node, out.block_keys) : std::nullopt;
+  std::optional<std::string> keys =
+      d == Dialect::sqlite && out.negations == 0 ? keys_query(node, out.block_keys) : std::nullopt;
   if (keys) {
     out.sql += "(s.id IN (SELECT rowid FROM event_fts WHERE event_fts MATCH " + add(out, d, *keys) +
                " AND rowid BETWEEN ?3 AND ?4) AND ";

@@ -87,6 +87,7 @@ struct SqlCondition {
   bool uses_text = false;    // full text
   // Given: SQLite, every event of the window carries the address block tokens (sqlite_keys).
   bool block_keys = false;
+  int negations = 0;  // while writing: the NOTs around the term written
 };
 void to_sql(const Node& node, Dialect dialect, SqlCondition& out);
 

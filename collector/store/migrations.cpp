@@ -806,10 +806,28 @@ CREATE VIEW records AS SELECT agent_id, epoch, seq, kind, dataset, ts, body FROM
     {19, "SQLite: address blocks (IPv4 /16 and /24, IPv6 /48 and /64) as tokens of the full-text table beside the address, for events stored from here on; a search over a window of such events reads a block's postings instead of the window's rows",
      // Events stored before keep their tokens (a contentless index is changed only by giving back
      // what a row was given): the row's has_text bit 2 says which it has, and searches use
-     // blocks only in windows whose ids are all at or above this one.
+     // blocks only in windows whose ids are all at or above the one kept here: the first id after
+     // every stored event, or now's when an event is dated later (a clock ahead): those few are
+     // indexed again with their blocks, so that one such event does not hold the feature off.
      R"sql(
 CREATE TABLE search_blocks_from(id INTEGER NOT NULL);
-INSERT INTO search_blocks_from(id) SELECT COALESCE(MAX(id) + 1, 0) FROM events;
+INSERT INTO search_blocks_from(id)
+  SELECT MIN(COALESCE(MAX(id) + 1, 0), CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) << 21) FROM events;
+INSERT INTO event_fts(event_fts, rowid, original, keys)
+  SELECT 'delete', e.id, CASE WHEN e.has_text & 1 THEN vigil_text(b.body) ELSE '' END,
+         vigil_keys(e.source_ip, e.destination_ip, e.user_name)
+  FROM events e JOIN event_bodies b ON b.id = e.id
+  WHERE e.id >= (SELECT id FROM search_blocks_from)
+    AND (e.has_text & 1 OR e.source_ip IS NOT NULL OR e.destination_ip IS NOT NULL OR e.user_name IS NOT NULL)
+  ORDER BY e.id;
+INSERT INTO event_fts(rowid, original, keys)
+  SELECT e.id, CASE WHEN e.has_text & 1 THEN vigil_text(b.body) ELSE '' END,
+         vigil_keys(e.source_ip, e.destination_ip, e.user_name, 1)
+  FROM events e JOIN event_bodies b ON b.id = e.id
+  WHERE e.id >= (SELECT id FROM search_blocks_from)
+    AND (e.has_text & 1 OR e.source_ip IS NOT NULL OR e.destination_ip IS NOT NULL OR e.user_name IS NOT NULL)
+  ORDER BY e.id;
+UPDATE events SET has_text = has_text | 2 WHERE id >= (SELECT id FROM search_blocks_from);
 )sql",
      R"sql(
 SELECT 1;

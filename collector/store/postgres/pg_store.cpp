@@ -702,10 +702,10 @@ class PgStore final : public Store, public SqlAgentStore, public SqlIdentityStor
     auto statements = search::search_statements(q, search::Dialect::postgres);
     // No JIT: compiling a search's plan took a second of a one-second budget (a day's common word),
     // and each search is planned afresh. work_mem: a day's bitmap of a common word's rows stays
-    // exact (at the 4 MB default it turns lossy and every row of its pages is checked again); one
-    // search runs at a time per collector.
+    // exact (at the 4 MB default it turns lossy and every row of its pages is checked again). It
+    // bounds each plan node (a day partition's bitmap), and one search runs at a time per collector.
     Res begin = c.exec(fmt::format("BEGIN READ ONLY; SET LOCAL statement_timeout = {}; SET LOCAL jit = off;"
-                                   " SET LOCAL work_mem = '64MB'",
+                                   " SET LOCAL work_mem = '32MB'",
                                    q.timeout_ms > 0 ? q.timeout_ms : kSearchTimeoutMs)
                            .c_str());
     if (!begin.ok()) return failed(c, begin);

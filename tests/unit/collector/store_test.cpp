@@ -1678,6 +1678,7 @@ TEST_P(StoreTest, SearchBlocksOfAddresses) {
   batch.push_back(log_event(7, at(7), "2001:db8:1:3::7", "c", "y"));
   batch.push_back(log_event(8, at(8), "2001:db8:2::7", "c", "y"));
   batch.push_back(log_event(9, at(9), "::ffff:10.1.2.9", "c", "y"));
+  batch.push_back(log_event(10, at(10), "", "d", "z"));  // no source address
   ASSERT_TRUE(store_->store_batch("agt-1", "e1", batch));
   auto seqs = [&](const std::string& q) {
     auto parsed = search::parse(q);
@@ -1714,7 +1715,11 @@ TEST_P(StoreTest, SearchBlocksOfAddresses) {
   EXPECT_EQ(seqs("source.ip:10.1.0.0/16 AND user.name:a"), (S{1, 2, 3}));
   EXPECT_EQ(seqs("source.ip:10.1.0.0/16 AND y"), (S{9}));
   EXPECT_EQ(seqs("source.ip:10.1.0.0/16 OR source.ip:2001:db8:1::/48"), (S{1, 2, 3, 4, 6, 7, 9}));
+  // NOT leaves out events without the field, as the column does on both stores, tokens or not.
   EXPECT_EQ(seqs("NOT source.ip:10.1.0.0/16"), (S{5, 6, 7, 8}));
+  EXPECT_EQ(seqs("NOT source.ip:10.1.2.3"), (S{2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(seqs("NOT (source.ip:10.1.0.0/16 OR source.ip:2001:db8::/32)"), (S{5}));
+  EXPECT_EQ(seqs("NOT z"), (S{1, 2, 3, 4, 5, 6, 7, 8, 9}));
   EXPECT_EQ(seqs("destination.ip:10.1.0.0/16"), S{});
   EXPECT_EQ(seqs("source.ip:2001:db8:1::/48"), (S{6, 7}));
   EXPECT_EQ(seqs("source.ip:2001:db8:1:2::/64"), (S{6}));
@@ -1906,6 +1911,15 @@ TEST(SqliteMigration, EventsWrittenOnceKeepWhatWasStored) {
   exec("INSERT INTO event_search(id, agent_id, epoch, seq, ts, kind, dataset, has_text) VALUES (" + std::to_string(id2) +
        ", 'agt-1', 'e1', 2, " + ns(at(11)) + ", 'alert', 'sshd', 0)");
   exec("INSERT INTO event_text(rowid, original) VALUES (" + std::to_string(id1) + ", 'Failed password for root')");
+  // An event dated ahead (a clock years fast): the block tokens' first id stays now's, and this
+  // event is indexed again with its blocks.
+  const Timestamp ahead = Timestamp::from_seconds(4'102'444'800);  // 2100
+  const int64_t id3 = search::sqlite_id(ahead, 9);
+  exec("INSERT INTO records VALUES ('agt-1', 'e1', 4, 'event', 'sshd', " + ns(ahead) +
+       ", '{\"event\":{\"original\":\"ahead of time\"},\"source\":{\"ip\":\"10.9.9.9\"}}')");
+  exec("INSERT INTO event_search(id, agent_id, epoch, seq, ts, kind, dataset, source_ip, has_text) VALUES (" +
+       std::to_string(id3) + ", 'agt-1', 'e1', 4, " + ns(ahead) + ", 'event', 'sshd', '" + v4 + "', 1)");
+  exec("INSERT INTO event_text(rowid, original) VALUES (" + std::to_string(id3) + ", 'ahead of time')");
   exec("INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts) VALUES ('agt-1', 'e1', 2, 'R1', 'r', 3, " +
        ns(at(11)) + ")");
   sqlite3_close(db);
@@ -1922,7 +1936,17 @@ TEST(SqliteMigration, EventsWrittenOnceKeepWhatWasStored) {
   EXPECT_EQ(hits("source.ip:10.9.0.0/16"), 1u);
   EXPECT_EQ(hits("user.name:root"), 1u);
   EXPECT_EQ(hits(""), 3u);
-  EXPECT_EQ(store->counts("agt-1")->records, 3u);
+  EXPECT_EQ(store->counts("agt-1")->records, 4u);
+  {
+    auto parsed = search::parse("source.ip:10.9.0.0/16 AND ahead");
+    EventQuery q;
+    q.query = &std::get<search::Node>(parsed);
+    q.since = ahead;
+    q.until = Timestamp{ahead.ns + 1'000'000'000};
+    auto page = store->search_events(q);
+    ASSERT_TRUE(page) << page.error();
+    EXPECT_EQ(page->hits.size(), 1u);
+  }
   auto alerts = store->list_alerts(AlertFilter{});
   ASSERT_TRUE(alerts);
   ASSERT_EQ(alerts->size(), 1u);
@@ -1949,11 +1973,11 @@ TEST(SqliteMigration, EventsWrittenOnceKeepWhatWasStored) {
     EXPECT_EQ(page->hits.size(), 1u);
   }
   PurgeRequest req;
-  req.events_before = at(1000);
+  req.events_before = Timestamp{ahead.ns + 1'000'000'000};
   req.alerts_before = at(1000);
   auto purged = store->purge(req);
   ASSERT_TRUE(purged) << purged.error();
-  EXPECT_EQ(purged->events, 3u);
+  EXPECT_EQ(purged->events, 4u);
   EXPECT_EQ(purged->alerts, 1u);
   EXPECT_EQ(store->counts("agt-1")->records, 0u);
   store.reset();
@@ -1969,6 +1993,8 @@ TEST(SqliteMigration, EventsWrittenOnceKeepWhatWasStored) {
   EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'original : password'"), 0);
   EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'keys : s" + v4 + "'"), 0);
   EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'keys : s" + v4.substr(0, 28) + "'"), 0);
+  EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'keys : s" + v4.substr(0, 30) + "'"), 0);
+  EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'original : ahead'"), 0);
   EXPECT_EQ(one("SELECT COUNT(*) FROM event_fts WHERE event_fts MATCH 'keys : " + search::user_key_token("root") + "'"), 0);
   EXPECT_EQ(one("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('event_search', 'event_text')"), 0);
   EXPECT_EQ(one("SELECT COUNT(*) FROM records"), 0);
