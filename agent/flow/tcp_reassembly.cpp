@@ -229,7 +229,7 @@ uint32_t TcpReassembler::find_or_create(const decode::DecodedPacket& p, Timestam
   s.hash = hash;
   s.last_ns = ts.ns;
   list_push_back(lru_, idx);
-  if ((indexed_ + 1) * 2 > index_.size()) grow_index();
+  if ((size_t{indexed_} + 1) * 2 > index_.size()) grow_index();
   index_insert(idx);
   counters_.memory += kStreamOverhead;
   ++counters_.streams_created;
