@@ -1506,6 +1506,37 @@ size_t hit_count(Store& store, const std::string& q) {
   return page ? page->hits.size() : 0u;
 }
 
+// The seqs (source port - 40000) of agency A's events `store` finds for `q` in seconds 0-100, asked
+// twice: for a caller of every agency (SQLite answers a query the full-text table answers alone
+// from it) and for one scoped to the agency (through the events rows): the same hits and the same
+// histogram, or the test fails.
+std::set<int64_t> seqs_both_ways(Store& store, const std::string& q) {
+  auto parsed = search::parse(q);
+  EXPECT_TRUE(std::holds_alternative<search::Node>(parsed)) << q;
+  if (!std::holds_alternative<search::Node>(parsed)) return {};
+  std::set<int64_t> out[2];
+  std::vector<uint64_t> histogram[2];
+  for (int scoped = 0; scoped < 2; ++scoped) {
+    EventQuery query;
+    query.query = &std::get<search::Node>(parsed);
+    query.since = at(0);
+    query.until = at(100);
+    query.limit = 100;
+    query.buckets = 10;
+    if (scoped) query.agencies_in = {"A"};
+    auto page = store.search_events(query);
+    EXPECT_TRUE(page) << q << ": " << page.error();
+    if (!page) continue;
+    for (const auto& h : page->hits) {
+      out[scoped].insert(nlohmann::json::parse(h.json)["source"]["port"].get<int64_t>() - 40000);
+    }
+    histogram[scoped] = page->histogram;
+  }
+  EXPECT_EQ(out[0], out[1]) << q;
+  EXPECT_EQ(histogram[0], histogram[1]) << q;
+  return out[0];
+}
+
 }  // namespace search_test
 
 TEST_P(StoreTest, SearchFindsByFieldTextAndAgency) {
@@ -1609,34 +1640,7 @@ TEST_P(StoreTest, SearchKeysAreExact) {
   batch.push_back(log_event(5, at(5), "10.128.0.5", std::string(80, 'x') + "a", "login five"));
   batch.push_back(log_event(6, at(6), "10.160.0.6", std::string(80, 'x') + "b", "login six"));
   ASSERT_TRUE(store_->store_batch("agt-1", "e1", batch));
-  // Every query twice: for a caller of every agency (SQLite answers a query the full-text table
-  // answers alone from it) and for one scoped to the agency (through the events rows): the same
-  // hits and the same histogram.
-  auto seqs = [&](const std::string& q) {
-    auto parsed = search::parse(q);
-    EXPECT_TRUE(std::holds_alternative<search::Node>(parsed)) << q;
-    std::set<int64_t> out[2];
-    std::vector<uint64_t> histogram[2];
-    for (int scoped = 0; scoped < 2; ++scoped) {
-      EventQuery query;
-      query.query = &std::get<search::Node>(parsed);
-      query.since = at(0);
-      query.until = at(100);
-      query.limit = 100;
-      query.buckets = 10;
-      if (scoped) query.agencies_in = {"A"};
-      auto page = store_->search_events(query);
-      EXPECT_TRUE(page) << q << ": " << page.error();
-      if (!page) continue;
-      for (const auto& h : page->hits) {
-        out[scoped].insert(nlohmann::json::parse(h.json)["source"]["port"].get<int64_t>() - 40000);
-      }
-      histogram[scoped] = page->histogram;
-    }
-    EXPECT_EQ(out[0], out[1]) << q;
-    EXPECT_EQ(histogram[0], histogram[1]) << q;
-    return out[0];
-  };
+  auto seqs = [&](const std::string& q) { return search_test::seqs_both_ways(*store_, q); };
   using S = std::set<int64_t>;
   EXPECT_EQ(seqs("user.name:nguyen.van-a"), S{1});
   EXPECT_EQ(seqs("user.name:nguyen"), S{});
@@ -1680,31 +1684,7 @@ TEST_P(StoreTest, SearchBlocksOfAddresses) {
   batch.push_back(log_event(9, at(9), "::ffff:10.1.2.9", "c", "y"));
   batch.push_back(log_event(10, at(10), "", "d", "z"));  // no source address
   ASSERT_TRUE(store_->store_batch("agt-1", "e1", batch));
-  auto seqs = [&](const std::string& q) {
-    auto parsed = search::parse(q);
-    EXPECT_TRUE(std::holds_alternative<search::Node>(parsed)) << q;
-    std::set<int64_t> out[2];
-    std::vector<uint64_t> histogram[2];
-    for (int scoped = 0; scoped < 2; ++scoped) {
-      EventQuery query;
-      query.query = &std::get<search::Node>(parsed);
-      query.since = at(0);
-      query.until = at(100);
-      query.limit = 100;
-      query.buckets = 10;
-      if (scoped) query.agencies_in = {"A"};
-      auto page = store_->search_events(query);
-      EXPECT_TRUE(page) << q << ": " << page.error();
-      if (!page) continue;
-      for (const auto& h : page->hits) {
-        out[scoped].insert(nlohmann::json::parse(h.json)["source"]["port"].get<int64_t>() - 40000);
-      }
-      histogram[scoped] = page->histogram;
-    }
-    EXPECT_EQ(out[0], out[1]) << q;
-    EXPECT_EQ(histogram[0], histogram[1]) << q;
-    return out[0];
-  };
+  auto seqs = [&](const std::string& q) { return search_test::seqs_both_ways(*store_, q); };
   using S = std::set<int64_t>;
   EXPECT_EQ(seqs("source.ip:10.1.0.0/16"), (S{1, 2, 3, 4, 9}));
   EXPECT_EQ(seqs("source.ip:10.1.2.0/24"), (S{1, 2, 9}));
