@@ -1,7 +1,6 @@
 #include "agent/capture/pcap_file_source.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,7 +25,7 @@ constexpr uint32_t kMagicNano = 0xa1b23c4d;
 // libpcap's largest captured length for the link types read here (MAXIMUM_SNAPLEN): a larger one
 // is a damaged file.
 constexpr uint32_t kMaxCaplen = 262144;
-// Mapped a window at a time (longer when one record needs more).
+// Read a window at a time (longer when one record needs more).
 constexpr size_t kWindow = 4 << 20;
 constexpr size_t kPrefetchAhead = 1024;
 
@@ -88,7 +87,6 @@ PcapFileSource::PcapFileSource(std::string path, pcap* handle)
 
 PcapFileSource::~PcapFileSource() {
   if (handle_) libpcap().close(handle_);
-  if (map_) ::munmap(map_, map_len_);
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -124,7 +122,7 @@ void PcapFileSource::read_directly() {
   map_offset_ = kFileHeader;  // nothing mapped yet: the first window starts at the first record
   fill(kRecordHeader);
   if (read_error_) {
-    // Not mappable (a file system without mmap): libpcap reads it.
+    // Not readable so: libpcap reads it.
     ::close(fd_);
     fd_ = -1;
     read_error_ = false;
@@ -150,30 +148,34 @@ bool PcapFileSource::fill(size_t need) {
     if (::fstat(fd_, &st) == 0) file_size_ = static_cast<uint64_t>(st.st_size);  // it may have grown
   }
   const uint64_t left = file_size_ > at ? file_size_ - at : 0;
-  if (!map_ || end_ - pos_ < std::min<uint64_t>(need, left)) {
+  if (!have_window_ || end_ - pos_ < std::min<uint64_t>(need, left)) {
     // A window from the page of the next record, as long as that record at least.
     const uint64_t offset = at & ~(page - 1);
     const uint64_t len = std::min<uint64_t>(std::max<uint64_t>(kWindow, at - offset + need), file_size_ - offset);
-    if (map_) ::munmap(map_, map_len_);
-    map_ = nullptr;
-    map_len_ = 0;
+    have_window_ = false;
     data_ = nullptr;
     pos_ = end_ = 0;
     map_offset_ = at;
-    if (at >= file_size_) return false;  // nothing left to map
-    void* m = ::mmap(nullptr, static_cast<size_t>(len), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd_,
-                     static_cast<off_t>(offset));
-    if (m == MAP_FAILED) {
-      read_error_ = true;
-      error_ = path_ + ": error reading dump file: " + std::strerror(errno);
-      return false;
+    if (at >= file_size_) return false;  // nothing left to read
+    if (window_.size() < len) window_.resize(static_cast<size_t>(len));
+    size_t got = 0;
+    while (got < len) {
+      const ssize_t n = ::pread(fd_, window_.data() + got, static_cast<size_t>(len) - got,
+                                static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        read_error_ = true;
+        error_ = path_ + ": error reading dump file: " + std::strerror(errno);
+        return false;
+      }
+      if (n == 0) break;  // cut shorter since its size was read
+      got += static_cast<size_t>(n);
     }
-    map_ = m;
-    map_len_ = static_cast<size_t>(len);
+    have_window_ = true;
     map_offset_ = offset;
-    data_ = static_cast<const uint8_t*>(m);
+    data_ = window_.data();
     pos_ = static_cast<size_t>(at - offset);
-    end_ = map_len_;
+    end_ = std::max(got, pos_);
   }
   // A file cut shorter than the window: only what it still holds counts.
   if (end_ - pos_ > left) end_ = pos_ + static_cast<size_t>(left);

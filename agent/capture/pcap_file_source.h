@@ -1,15 +1,17 @@
 // A pcap or pcapng file. libpcap opens every file (it checks the header and maps the link type);
-// a classic pcap file of a link type the decoder reads is then read here, mapped a window of a
-// few megabytes at a time (records handed out where they lie, no copy), instead of two stdio
-// reads per packet (a quarter of replay's time went to libpcap's freads and the kernel's copies). The packets, their lengths and times, and
-// the errors for a damaged file are libpcap's own (sf-pcap.c's pcap_next_packet); pcapng and the
-// rare classic variants stay with libpcap. A file that grows while it is read is read on; one cut
-// shorter under the mapped window ends the process (SIGBUS), as with any mapped file.
+// a classic pcap file of a link type the decoder reads is then read here, a window of a few
+// megabytes at a time with one pread (records handed out where they lie in it), instead of two
+// stdio reads per packet (a quarter of replay's time went to libpcap's freads). The packets, their
+// lengths and times, and the errors for a damaged file are libpcap's own (sf-pcap.c's
+// pcap_next_packet); pcapng and the rare classic variants stay with libpcap. A file that grows
+// while it is read is read on; one cut shorter while read ends as a truncated file. (A mapped
+// window saved 5 % of replay's CPU, but a file cut under it would end the process with SIGBUS.)
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 #include <string>
 
 #include "agent/capture/packet_source.h"
@@ -41,7 +43,7 @@ class PcapFileSource final : public PacketSource {
   // Switches to reading the records here when the file allows it (closes the libpcap handle).
   void read_directly();
   NextStatus next_record(Packet& packet);
-  // At least `need` bytes from pos_ in data_, mapping the next window; false at the end of the
+  // At least `need` bytes from pos_ in data_, reading the next window; false at the end of the
   // file (what is left of it is there) or on an error (error_ set).
   bool fill(size_t need);
   NextStatus fail(const std::string& message);
@@ -58,10 +60,10 @@ class PcapFileSource final : public PacketSource {
   bool nanoseconds_ = false;
   bool read_error_ = false;
   uint32_t snapshot_ = 0;
-  // The mapped window: where it is in the file, the next record in it, and the file's size as
-  // last seen.
-  void* map_ = nullptr;
-  size_t map_len_ = 0;
+  // The window read: its bytes and where they are in the file, the next record in it, and the
+  // file's size as last seen.
+  std::vector<uint8_t> window_;
+  bool have_window_ = false;
   uint64_t map_offset_ = 0;
   const uint8_t* data_ = nullptr;
   size_t pos_ = 0;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "tests/support/test_support.h"
@@ -184,10 +185,10 @@ TEST(PcapFileSource, ReadsClassicFilesAsLibpcapDoesEvenDamagedOnes) {
   EXPECT_EQ(read_all(jumbo.string(), true), read_all(jumbo.string(), false));
 }
 
-TEST(PcapFileSource, ReadsOnWhenTheFileGrowsAndAcrossMappedWindows) {
+TEST(PcapFileSource, ReadsOnWhenTheFileGrowsAndAcrossWindows) {
   vigil::test::TempDir dir;
   auto path = dir.path() / "growing.pcap";
-  // 3,000 records of 1,400 bytes: past the first mapped window.
+  // 3,000 records of 1,400 bytes: past the first window.
   std::vector<RawRecord> first(3000, RawRecord{1'700'000'000, 1, 1400, 1400, 1400});
   std::ofstream(path, std::ios::binary) << raw_pcap(false, false, 65535, DLT_EN10MB, first);
   auto source = PcapFileSource::open(path.string());
@@ -210,6 +211,32 @@ TEST(PcapFileSource, ReadsOnWhenTheFileGrowsAndAcrossMappedWindows) {
   EXPECT_EQ(p.wire_len, 80u);
   EXPECT_EQ((*source)->next(p), NextStatus::end);
   EXPECT_EQ((*source)->stats().packets, 3002u);
+}
+
+// A file cut shorter by someone else while it is read (its window read before the cut, the
+// next one after): the records read stay, the cut one is a truncated file's error, the process
+// goes on (a mapped window would end it with SIGBUS).
+TEST(PcapFileSource, AFileCutWhileReadEndsAsTruncated) {
+  vigil::test::TempDir dir;
+  auto path = dir.path() / "cut-while-read.pcap";
+  std::vector<RawRecord> records(6000, RawRecord{1'700'000'000, 1, 1400, 1400, 1400});
+  std::ofstream(path, std::ios::binary) << raw_pcap(false, false, 65535, DLT_EN10MB, records);
+  auto source = PcapFileSource::open(path.string());
+  ASSERT_TRUE(source.ok()) << source.error();
+  ASSERT_TRUE((*source)->reads_directly());
+  Packet p;
+  ASSERT_EQ((*source)->next(p), NextStatus::packet);
+  // Cut inside the second window (read after the cut), mid-record.
+  std::filesystem::resize_file(path, 24 + 4000 * (16 + 1400) + 700);
+  size_t read = 1;
+  NextStatus st;
+  while ((st = (*source)->next(p)) == NextStatus::packet) {
+    ASSERT_EQ(p.caplen, 1400u);
+    ++read;
+  }
+  EXPECT_EQ(st, NextStatus::error);
+  EXPECT_NE((*source)->error().find("truncated dump file"), std::string::npos) << (*source)->error();
+  EXPECT_EQ(read, 4000u);
 }
 
 TEST(PcapFileSource, LeavesPcapngAndOtherLinkTypesToLibpcap) {
