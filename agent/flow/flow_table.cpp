@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <random>
 
 #include "agent/flow/community_id.h"
 
@@ -15,21 +14,7 @@ constexpr uint8_t kClosing = 2;
 constexpr uint8_t kBySynAck = 1;
 constexpr uint8_t kBySyn = 2;
 
-// Seeds of hash_key(), per process.
-struct KeySeeds {
-  uint64_t k[6];
-  KeySeeds() {
-    std::random_device rd;
-    for (auto& x : k) x = (uint64_t{rd()} << 32) | rd() | 1;
-  }
-};
-const KeySeeds kSeeds;
-
-// The 128-bit product folded to 64 bits.
-inline uint64_t mum(uint64_t a, uint64_t b) {
-  const auto r = static_cast<unsigned __int128>(a) * b;
-  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-}
+const HashSeeds kSeeds;  // of the hash, per process
 }  // namespace
 
 std::string_view end_reason_name(EndReason r) {
@@ -92,27 +77,11 @@ uint32_t FlowTable::find(const Key& key, uint32_t hash) const {
 }
 
 void FlowTable::index_insert(uint32_t entry) {
-  uint32_t i = pool_[entry].hash & index_mask_;
-  while (index_[i] != kNone) i = (i + 1) & index_mask_;
-  index_[i] = entry;
+  open_index_insert(index_, index_mask_, entry, pool_[entry].hash);
 }
 
 void FlowTable::index_erase(uint32_t entry) {
-  uint32_t i = pool_[entry].hash & index_mask_;
-  while (index_[i] != entry) i = (i + 1) & index_mask_;
-  // Backward-shift deletion keeps every probe sequence unbroken without tombstones.
-  uint32_t j = i;
-  for (;;) {
-    j = (j + 1) & index_mask_;
-    if (index_[j] == kNone) break;
-    uint32_t home = pool_[index_[j]].hash & index_mask_;
-    bool movable = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
-    if (movable) {
-      index_[i] = index_[j];
-      i = j;
-    }
-  }
-  index_[i] = kNone;
+  open_index_erase(index_, index_mask_, entry, pool_[entry].hash, [this](uint32_t e) { return pool_[e].hash; });
 }
 
 void FlowTable::grow_index() {

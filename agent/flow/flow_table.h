@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "agent/decode/decoder.h"
+#include "agent/flow/open_index.h"
 #include "agent/flow/tcp_reassembly.h"
 #include "common/event/value.h"
 
@@ -95,7 +96,7 @@ class FlowTable {
   size_t size() const { return static_cast<size_t>(counters_.active); }
 
  private:
-  static constexpr uint32_t kNone = 0xffffffffu;
+  static constexpr uint32_t kNone = kNoEntry;  // an empty slot of the index (open_index.h)
 
   struct Key {
     IpAddress lo_ip;

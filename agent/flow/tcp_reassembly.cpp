@@ -24,21 +24,7 @@ const uint64_t kHashSeed = std::random_device{}() | (uint64_t{std::random_device
 namespace {
 constexpr uint64_t kStreamOverhead = 320;  // state, table node, LRU node
 
-// Seeds of connection_hash(), per process.
-struct ConnectionSeeds {
-  uint64_t k[6];
-  ConnectionSeeds() {
-    std::random_device rd;
-    for (auto& x : k) x = (uint64_t{rd()} << 32) | rd() | 1;
-  }
-};
-const ConnectionSeeds kSeeds;
-
-// The 128-bit product folded to 64 bits (wyhash's mixing step).
-inline uint64_t mum(uint64_t a, uint64_t b) {
-  const auto r = static_cast<unsigned __int128>(a) * b;
-  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-}
+const HashSeeds kSeeds;  // of the hash, per process
 
 // Whether `a` is the connection of canonical key `k`, either way round.
 inline bool same_connection(const StreamKey& a, const StreamKey& k) {
@@ -133,28 +119,12 @@ uint32_t TcpReassembler::find(const StreamKey& key, uint32_t hash) const {
 }
 
 void TcpReassembler::index_insert(uint32_t s) {
-  uint32_t i = pool_[s].hash & index_mask_;
-  while (index_[i] != kNone) i = (i + 1) & index_mask_;
-  index_[i] = s;
+  open_index_insert(index_, index_mask_, s, pool_[s].hash);
   ++indexed_;
 }
 
 void TcpReassembler::index_erase(uint32_t s) {
-  uint32_t i = pool_[s].hash & index_mask_;
-  while (index_[i] != s) i = (i + 1) & index_mask_;
-  // Backward-shift deletion keeps every probe sequence unbroken without tombstones.
-  uint32_t j = i;
-  for (;;) {
-    j = (j + 1) & index_mask_;
-    if (index_[j] == kNone) break;
-    const uint32_t home = pool_[index_[j]].hash & index_mask_;
-    const bool movable = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
-    if (movable) {
-      index_[i] = index_[j];
-      i = j;
-    }
-  }
-  index_[i] = kNone;
+  open_index_erase(index_, index_mask_, s, pool_[s].hash, [this](uint32_t e) { return pool_[e].hash; });
   --indexed_;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "agent/decode/decoder.h"
+#include "agent/flow/open_index.h"
 #include "common/event/value.h"
 
 namespace vigil::agent::flow {
@@ -158,7 +159,7 @@ class TcpReassembler {
     uint64_t held = 0;          // bytes in `segments`
     std::map<uint64_t, Segment> segments;  // out of order, by stream offset, not overlapping
   };
-  static constexpr uint32_t kNone = 0xffffffffu;
+  static constexpr uint32_t kNone = kNoEntry;  // an empty slot of the index (open_index.h)
   struct Stream {
     StreamKey key;                     // client first
     uint32_t hash = 0;                 // connection_hash(key)
