@@ -23,6 +23,7 @@ const Loaded& loaded() {
         load(l.api.compile, "pcap_compile") &&
         load(l.api.create, "pcap_create") &&
         load(l.api.datalink, "pcap_datalink") &&
+        load(l.api.file, "pcap_file") &&
         load(l.api.freecode, "pcap_freecode") &&
         load(l.api.get_selectable_fd, "pcap_get_selectable_fd") &&
         load(l.api.get_tstamp_precision, "pcap_get_tstamp_precision") &&

@@ -16,6 +16,7 @@ struct PcapApi {
   decltype(&::pcap_compile) compile = nullptr;
   decltype(&::pcap_create) create = nullptr;
   decltype(&::pcap_datalink) datalink = nullptr;
+  decltype(&::pcap_file) file = nullptr;
   decltype(&::pcap_freecode) freecode = nullptr;
   decltype(&::pcap_get_selectable_fd) get_selectable_fd = nullptr;
   decltype(&::pcap_get_tstamp_precision) get_tstamp_precision = nullptr;

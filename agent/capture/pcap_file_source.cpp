@@ -25,8 +25,6 @@ constexpr uint32_t kMagicNano = 0xa1b23c4d;
 // libpcap's largest captured length for the link types read here (MAXIMUM_SNAPLEN): a larger one
 // is a damaged file.
 constexpr uint32_t kMaxCaplen = 262144;
-// Read a window at a time (longer when one record needs more).
-constexpr size_t kWindow = 4 << 20;
 constexpr size_t kPrefetchAhead = 1024;
 
 // Link types (as libpcap maps them) whose records libpcap hands out as they are in the file, in
@@ -70,7 +68,7 @@ std::string printf_string(const char* format, auto... args) {
 
 }  // namespace
 
-Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& path, bool direct) {
+Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& path, bool direct, size_t window) {
   if (const auto& missing = load_pcap(); !missing.empty()) {
     return make_error("cannot read capture file '" + path + "': " + missing);
   }
@@ -78,6 +76,7 @@ Result<std::unique_ptr<PcapFileSource>> PcapFileSource::open(const std::string& 
   pcap_t* handle = libpcap().open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
   if (!handle) return make_error("cannot read capture file '" + path + "': " + errbuf);
   std::unique_ptr<PcapFileSource> source(new PcapFileSource(path, handle));
+  source->window_bytes_ = std::max<size_t>(window, 64);
   if (direct) source->read_directly();
   return source;
 }
@@ -100,14 +99,17 @@ void PcapFileSource::read_directly() {
   }
   int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
-  struct stat st {};
+  struct stat st {}, theirs {};
   uint8_t header[kFileHeader];
-  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+  // The file libpcap opened, not one put in its place since (a rotation between the two opens).
+  FILE* pcap_stream = libpcap().file(handle_);
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && pcap_stream &&
+            ::fstat(::fileno(pcap_stream), &theirs) == 0 && theirs.st_dev == st.st_dev && theirs.st_ino == st.st_ino &&
             ::pread(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header);
   uint32_t magic = ok ? load32(header, false) : 0;
   const bool swapped = magic == __builtin_bswap32(kMagicMicro) || magic == __builtin_bswap32(kMagicNano);
   if (swapped) magic = __builtin_bswap32(magic);
-  // The same file libpcap read (not one put in its place since): classic, same order and version.
+  // As libpcap read it: classic, same order and version.
   ok = ok && (magic == kMagicMicro || magic == kMagicNano) && swapped == pcap_swapped &&
        load16(header + 4, swapped) == 2 && load16(header + 6, swapped) == 4;
   if (!ok) {
@@ -151,7 +153,7 @@ bool PcapFileSource::fill(size_t need) {
   if (!have_window_ || end_ - pos_ < std::min<uint64_t>(need, left)) {
     // A window from the page of the next record, as long as that record at least.
     const uint64_t offset = at & ~(page - 1);
-    const uint64_t len = std::min<uint64_t>(std::max<uint64_t>(kWindow, at - offset + need), file_size_ - offset);
+    const uint64_t len = std::min<uint64_t>(std::max<uint64_t>(window_bytes_, at - offset + need), file_size_ - offset);
     have_window_ = false;
     data_ = nullptr;
     pos_ = end_ = 0;
@@ -211,7 +213,7 @@ NextStatus PcapFileSource::next_record(Packet& packet) {
   }
   if (!fill(kRecordHeader + caplen)) {
     if (read_error_) return NextStatus::error;
-    const size_t got = end_ - pos_ - kRecordHeader;
+    const size_t got = end_ - pos_ > kRecordHeader ? end_ - pos_ - kRecordHeader : 0;
     if (caplen > snapshot_ && got < snapshot_) {
       return fail(printf_string("truncated dump file; tried to read %d captured bytes, only got %zu",
                                 static_cast<int>(snapshot_), got));
@@ -227,9 +229,11 @@ NextStatus PcapFileSource::next_record(Packet& packet) {
   pos_ += kRecordHeader + caplen;
   // The records ahead, from the page cache into the CPU's cache while this one is decoded: their
   // headers were the first read of memory not yet cached (4% of replay). Two lines per record
-  // keep ahead of the average record (some 110 bytes); a prefetch past the window is dropped.
-  __builtin_prefetch(data_ + pos_ + kPrefetchAhead);
-  __builtin_prefetch(data_ + pos_ + kPrefetchAhead + 64);
+  // keep ahead of the average record (some 110 bytes); none past the window.
+  if (end_ - pos_ >= kPrefetchAhead + 128) {
+    __builtin_prefetch(data_ + pos_ + kPrefetchAhead);
+    __builtin_prefetch(data_ + pos_ + kPrefetchAhead + 64);
+  }
   ++stats_.packets;
   stats_.bytes += len;
   return NextStatus::packet;

@@ -1,6 +1,6 @@
 // A pcap or pcapng file. libpcap opens every file (it checks the header and maps the link type);
-// a classic pcap file of a link type the decoder reads is then read here, a window of a few
-// megabytes at a time with one pread (records handed out where they lie in it), instead of two
+// a classic pcap file of a link type the decoder reads is then read here, a window of 256 KiB at
+// a time with one pread (records handed out where they lie in it), instead of two
 // stdio reads per packet (a quarter of replay's time went to libpcap's freads). The packets, their
 // lengths and times, and the errors for a damaged file are libpcap's own (sf-pcap.c's
 // pcap_next_packet); pcapng and the rare classic variants stay with libpcap. A file that grows
@@ -25,7 +25,11 @@ class PcapFileSource final : public PacketSource {
  public:
   // Opens `path`; the error names the file and libpcap's reason. `direct`: read the records here
   // when the file allows it (false: libpcap reads them all; tests compare the two).
-  static Result<std::unique_ptr<PcapFileSource>> open(const std::string& path, bool direct = true);
+  // `window`: the bytes read at a time (tests and the fuzz target make it small; a record longer
+  // than it is read whole).
+  static constexpr size_t kDefaultWindow = 256 << 10;
+  static Result<std::unique_ptr<PcapFileSource>> open(const std::string& path, bool direct = true,
+                                                      size_t window = kDefaultWindow);
   ~PcapFileSource() override;
 
   NextStatus next(Packet& packet) override;
@@ -63,6 +67,7 @@ class PcapFileSource final : public PacketSource {
   // The window read: its bytes and where they are in the file, the next record in it, and the
   // file's size as last seen.
   std::vector<uint8_t> window_;
+  size_t window_bytes_ = kDefaultWindow;
   bool have_window_ = false;
   uint64_t map_offset_ = 0;
   const uint8_t* data_ = nullptr;

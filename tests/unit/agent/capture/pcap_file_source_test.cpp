@@ -226,7 +226,7 @@ TEST(PcapFileSource, AFileCutWhileReadEndsAsTruncated) {
   ASSERT_TRUE((*source)->reads_directly());
   Packet p;
   ASSERT_EQ((*source)->next(p), NextStatus::packet);
-  // Cut inside the second window (read after the cut), mid-record.
+  // Cut mid-record, past the windows read so far (the later ones are read after the cut).
   std::filesystem::resize_file(path, 24 + 4000 * (16 + 1400) + 700);
   size_t read = 1;
   NextStatus st;
