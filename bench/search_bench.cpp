@@ -171,6 +171,17 @@ double fill(Store& store, Gen& gen, uint64_t count, int64_t from, int64_t span, 
   return static_cast<double>(added) / std::chrono::duration<double>(storing).count();
 }
 
+// PostgreSQL: the day partitions of days first..last (days since 1970), as the collector makes
+// each day's ahead of it (vigil_events_partition, migration 18).
+void make_partitions(const char* pg_dsn, int64_t first, int64_t last) {
+  PGconn* c = PQconnectdb(pg_dsn);
+  PQclear(PQexec(c, fmt::format("SET search_path = vigil_search_bench; SELECT vigil_events_partition(d) FROM "
+                                "generate_series({}, {}) d",
+                                first, last)
+                        .c_str()));
+  PQfinish(c);
+}
+
 struct Form {
   const char* name;
   bool text;
@@ -207,13 +218,7 @@ void run(const char* label, Store& store, uint64_t events, int days, int queries
     if (pg_dsn) {
       // The days' partitions, as a running collector makes each day's ahead of it (it makes
       // yesterday to a week ahead; these days are the bench's, not today's).
-      PGconn* c = PQconnectdb(pg_dsn);
-      const int64_t first = kStart / kDayNs;
-      PQclear(PQexec(c, fmt::format("SET search_path = vigil_search_bench; SELECT vigil_events_partition(d) FROM "
-                                    "generate_series({}, {}) d",
-                                    first, first + days)
-                            .c_str()));
-      PQfinish(c);
+      make_partitions(pg_dsn, kStart / kDayNs, kStart / kDayNs + days);
     }
     std::ofstream day0(day0_path, std::ios::trunc);
     double rate = fill(store, gen, events, kStart, span, seq, &day0);
@@ -295,14 +300,7 @@ void run(const char* label, Store& store, uint64_t events, int days, int queries
     std::ofstream(rounds, std::ios::trunc) << (round + 1) << '\n';
   }
   const int64_t later = kStart + span + round * 2 * kDayNs;
-  if (pg_dsn) {
-    PGconn* c = PQconnectdb(pg_dsn);
-    PQclear(PQexec(c, fmt::format("SET search_path = vigil_search_bench; SELECT vigil_events_partition(d) FROM "
-                                  "generate_series({}, {}) d",
-                                  later / kDayNs, later / kDayNs + 2)
-                          .c_str()));
-    PQfinish(c);
-  }
+  if (pg_dsn) make_partitions(pg_dsn, later / kDayNs, later / kDayNs + 2);
   double alone = fill(store, gen, extra, later, kDayNs, seq, nullptr, epoch);
   std::atomic<bool> stop{false};
   std::atomic<int> searches{0};

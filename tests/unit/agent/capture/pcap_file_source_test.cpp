@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/pcap_read_all.h"
 #include "tests/support/test_support.h"
 #include "tests/unit/agent/packet_builder.h"
 
@@ -116,24 +117,7 @@ std::string raw_pcap(bool swapped, bool nano, uint32_t snaplen, uint32_t link_ty
 
 // Everything a reader hands out, packet by packet, then how it stopped.
 std::vector<std::string> read_all(const std::string& path, bool direct, bool* read_directly = nullptr) {
-  std::vector<std::string> out;
-  auto source = PcapFileSource::open(path, direct);
-  if (!source.ok()) return {"open error: " + source.error()};
-  if (read_directly) *read_directly = (*source)->reads_directly();
-  Packet p;
-  for (;;) {
-    auto st = (*source)->next(p);
-    if (st != NextStatus::packet) {
-      out.push_back(st == NextStatus::end ? "end" : "error: " + (*source)->error());
-      break;
-    }
-    out.push_back(std::to_string(p.ts.ns) + " " + std::to_string(p.caplen) + "/" + std::to_string(p.wire_len) + " " +
-                  std::to_string(p.link_type) + " " +
-                  std::string(reinterpret_cast<const char*>(p.data), p.caplen));
-  }
-  auto stats = (*source)->stats();
-  out.push_back(std::to_string(stats.packets) + " packets, " + std::to_string(stats.bytes) + " bytes");
-  return out;
+  return vigil::test::pcap_read_all(path, direct, PcapFileSource::kDefaultWindow, read_directly);
 }
 
 TEST(PcapFileSource, ReadsClassicFilesAsLibpcapDoesEvenDamagedOnes) {
