@@ -835,6 +835,11 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, SqliteSync sync) {
+  // SQLite counts every allocation under one process-wide mutex unless told not to; the writer
+  // and a search on another thread then queue on it for each malloc. Only possible before the
+  // library's first use (it answers SQLITE_MISUSE after, and keeps counting).
+  static std::once_flag no_memstatus;
+  std::call_once(no_memstatus, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   // The database holds token hashes, sessions and every agency's records: owner only. SQLite
   // creates it (and its -wal and -shm, which take the database's mode) 0644 less the umask, so
   // the file is made first, and one found wider is narrowed.
