@@ -265,17 +265,15 @@ void Engine::Hit::drop_event() {
 void Engine::Group::drop_events() {
   for (auto& h : hits) h.drop_event();
   for (auto& d : distinct) d.second.drop_event();
-  for (auto& h : slots) h.drop_event();
 }
 
-void Engine::shed_evidence(const Group* keep) {
-  while (held_events_ > limits_.max_held_events && shed_from_ != lru_.end()) {
-    Group& g = (*shed_from_)->second;
-    if (&g == keep) break;  // the newest group: nothing older holds an event
+void Engine::shed_evidence(uint32_t keep) {
+  while (held_events_ > limits_.max_held_events && shed_from_ != groups_.kNone) {
+    if (shed_from_ == keep) break;  // the newest group: nothing older holds an event
     size_t before = held_events_;
-    g.drop_events();
+    groups_[shed_from_].drop_events();
     stats_.evidence_shed += before - held_events_;
-    ++shed_from_;
+    shed_from_ = groups_.next(shed_from_);
   }
 }
 
@@ -532,28 +530,23 @@ void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, c
     return;
   }
 
-  auto it = groups_.find(key);
-  if (it == groups_.end()) {
-    if (groups_.size() >= limits_.max_groups && !lru_.empty()) {
-      if (shed_from_ == lru_.begin()) ++shed_from_;
-      auto victim = groups_.find(lru_.front()->first);
-      lru_.pop_front();
+  const uint32_t hash = groups_.hash(key);
+  uint32_t id = groups_.find(key, hash);
+  if (id == groups_.kNone) {
+    if (groups_.size() >= limits_.max_groups && groups_.front() != groups_.kNone) {
+      const uint32_t victim = groups_.front();
+      if (shed_from_ == victim) shed_from_ = groups_.next(victim);
       groups_.erase(victim);
       ++stats_.groups_evicted;
     }
-    it = groups_.emplace(key, Group{}).first;
-    lru_.push_back(&*it);
-    it->second.lru = std::prev(lru_.end());
-    if (shed_from_ == lru_.end()) shed_from_ = it->second.lru;
-  } else {
-    if (std::next(it->second.lru) != lru_.end()) {
-      // To the back, behind where shedding resumes.
-      if (shed_from_ == it->second.lru) ++shed_from_;
-      lru_.splice(lru_.end(), lru_, it->second.lru);
-    }
-    if (shed_from_ == lru_.end()) shed_from_ = it->second.lru;
+    id = groups_.insert(key, hash);
+  } else if (groups_.next(id) != groups_.kNone) {
+    // To the back, behind where shedding resumes.
+    if (shed_from_ == id) shed_from_ = groups_.next(id);
+    groups_.touch(id);
   }
-  Group& g = it->second;
+  if (shed_from_ == groups_.kNone) shed_from_ = id;
+  Group& g = groups_[id];
   const int64_t window_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(rule.aggregation.within).count();
   const int64_t suppress_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(rule.suppress).count();
 
@@ -605,34 +598,35 @@ void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, c
     case Aggregation::Kind::temporal:
     case Aggregation::Kind::temporal_ordered: {
       const size_t n = rule.inputs.size();
-      g.slots.resize(n);
+      auto& slots = g.hits;  // a temporal group's hits: one slot per input
+      slots.resize(n);
       g.chain.resize(n, -1);
       for (size_t k = 0; k < n; ++k) {
-        if (g.slots[k].time.ns != 0 && now.ns - g.slots[k].time.ns > window_ns) g.slots[k] = Hit{};
+        if (slots[k].time.ns != 0 && now.ns - slots[k].time.ns > window_ns) slots[k] = Hit{};
         if (g.chain[k] >= 0 && now.ns - g.chain[k] > window_ns) g.chain[k] = -1;
       }
       if (rule.aggregation.kind == Aggregation::Kind::temporal) {
-        g.slots[input] = std::move(hit);
-        fire = std::all_of(g.slots.begin(), g.slots.end(), [](const Hit& h) { return h.time.ns != 0; });
+        slots[input] = std::move(hit);
+        fire = std::all_of(slots.begin(), slots.end(), [](const Hit& h) { return h.time.ns != 0; });
       } else {
         // In list order: input k extends the latest-starting chain through input k-1.
         if (input == 0) {
           g.chain[0] = now.ns;
-          g.slots[0] = std::move(hit);
+          slots[0] = std::move(hit);
         } else if (g.chain[input - 1] >= 0) {
           g.chain[input] = std::max(g.chain[input], g.chain[input - 1]);
-          g.slots[input] = std::move(hit);
+          slots[input] = std::move(hit);
         }
         fire = g.chain[n - 1] >= 0;
       }
       if (fire) {
         total = n;
-        for (const auto& h : g.slots) evidence.push_back(&h);
+        for (const auto& h : slots) evidence.push_back(&h);
       }
       break;
     }
   }
-  if (held_events_ > limits_.max_held_events) shed_evidence(&g);
+  if (held_events_ > limits_.max_held_events) shed_evidence(id);
   if (!fire) return;
   const bool suppressed = now.ns < g.suppressed_until.ns;
   if (suppressed) {
@@ -647,7 +641,6 @@ void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, c
   // Counting starts again after an alert (or a suppressed one).
   g.hits.clear();
   g.distinct.clear();
-  g.slots.clear();
   g.chain.clear();
   // Correlations built on this rule see its alerts, not the ones it suppressed.
   if (!suppressed) fired(rule, event, shared, alerts, depth);

@@ -5,7 +5,6 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -14,6 +13,7 @@
 
 #include <re2/set.h>
 
+#include "agent/rules/group_table.h"
 #include "agent/rules/rule.h"
 #include "agent/rules/rule_loader.h"
 
@@ -122,15 +122,12 @@ class Engine {
   void index_rule(Bucket& bucket, uint32_t rule_index);
   void candidates(const Bucket& bucket, const Event& event, std::vector<uint32_t>& out);
   struct Group {
-    std::vector<Hit> hits;                 // threshold: at most `count`, oldest first
+    std::vector<Hit> hits;  // threshold: at most `count`, oldest first; temporal: the latest hit of each input (time 0: none)
     std::vector<std::pair<std::string, Hit>> distinct;  // distinct: value -> latest hit
-    std::vector<Hit> slots;                // temporal: the latest hit of each input (time 0: none)
-    std::vector<int64_t> chain;            // temporal_ordered: start of the latest chain through input k
+    std::vector<int64_t> chain;  // temporal_ordered: start of the latest chain through input k
     Timestamp suppressed_until{};
-    std::list<std::pair<const std::string, Group>*>::iterator lru;
     void drop_events();
   };
-  using GroupEntry = std::pair<const std::string, Group>;
 
   // Counts one hit of `rule` (a match, or for a correlation the firing of its input `input`);
   // when the rule fires, emits its alert and feeds the correlations built on it.
@@ -143,7 +140,7 @@ class Engine {
   const std::string& group_key(size_t rule_index, const std::vector<FieldId>& group_by, const Event& event);
   // Drops the held events of the least recently used groups (not `keep`) until within
   // max_held_events.
-  void shed_evidence(const Group* keep);
+  void shed_evidence(uint32_t keep);
 
   std::shared_ptr<const RuleSet> set_;
   EngineLimits limits_;
@@ -154,13 +151,11 @@ class Engine {
   std::vector<int> set_hits_;         // reused per event
   std::string key_buf_;
   std::string text_buf_;
-  std::unordered_map<std::string, Group> groups_;
-  // The groups, least recently used first (the map's nodes stay where they are: no lookup to
-  // shed or evict).
-  std::list<GroupEntry*> lru_;
-  // Where shedding resumes: no group before it in lru_ holds an event (end(): none may).
-  std::list<GroupEntry*>::iterator shed_from_ = lru_.end();
+  // Before the groups: their hits count themselves out of it as they go, to the last.
   size_t held_events_ = 0;
+  GroupTable<Group> groups_;  // least recently used first
+  // Where shedding resumes: no group before it in the list holds an event (kNone: none may).
+  uint32_t shed_from_ = GroupTable<Group>::kNone;
   std::function<void(const Rule&, const Event&)> on_match_;
   FieldId tags_field_;
   FieldId count_field_;
