@@ -1,0 +1,110 @@
+// The rule engine's group table (agent/rules/group_table.h) against a plain map and list kept
+// beside it: every key found where it was put, the least-recently-used order, slots reused.
+#include "agent/rules/group_table.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <list>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace vigil::agent::rules {
+namespace {
+
+using Table = GroupTable<std::vector<int>>;
+
+std::vector<std::string> order_of(const Table& t) {
+  std::vector<std::string> keys;
+  for (uint32_t id = t.front(); id != Table::kNone; id = t.next(id)) keys.push_back(std::to_string(t[id].at(0)));
+  return keys;
+}
+
+TEST(GroupTable, FindsWhatItHoldsInLeastRecentlyUsedOrder) {
+  Table t;
+  std::map<std::string, uint32_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    const uint32_t id = t.insert(key, t.hash(key));
+    t[id].push_back(i);
+    ids[key] = id;
+  }
+  EXPECT_EQ(t.size(), 5u);
+  EXPECT_EQ(order_of(t), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+  t.touch(ids["k1"]);
+  t.touch(ids["k1"]);  // already the most recent: stays
+  EXPECT_EQ(order_of(t), (std::vector<std::string>{"0", "2", "3", "4", "1"}));
+  t.erase(ids["k0"]);
+  t.erase(ids["k3"]);
+  EXPECT_EQ(order_of(t), (std::vector<std::string>{"2", "4", "1"}));
+  EXPECT_EQ(t.find("k0", t.hash("k0")), Table::kNone);
+  EXPECT_EQ(t.find("k3", t.hash("k3")), Table::kNone);
+  EXPECT_EQ(t.find("k2", t.hash("k2")), ids["k2"]);
+  // A freed slot comes back empty.
+  const uint32_t again = t.insert("k9", t.hash("k9"));
+  EXPECT_TRUE(again == ids["k0"] || again == ids["k3"]);
+  EXPECT_TRUE(t[again].empty());
+  EXPECT_EQ(t.size(), 4u);
+}
+
+TEST(GroupTable, AgreesWithAMapThroughRandomInsertsErasesAndTouches) {
+  Table t;
+  std::map<std::string, uint32_t> model;  // key -> id
+  std::list<std::string> lru;              // least recently used first
+  std::mt19937 rng(7);
+  // Keys short (inline) and long (on the heap), some sharing their first 16 bytes.
+  auto key_of = [](uint32_t n) {
+    return n % 3 == 0 ? std::to_string(n) : std::string(n % 5 == 0 ? 40 : 17, 'x') + std::to_string(n);
+  };
+  for (int step = 0; step < 200'000; ++step) {
+    const std::string key = key_of(rng() % 5000);
+    const uint32_t hash = t.hash(key);
+    const uint32_t id = t.find(key, hash);
+    auto it = model.find(key);
+    ASSERT_EQ(id != Table::kNone, it != model.end()) << key;
+    if (it != model.end()) {
+      ASSERT_EQ(id, it->second);
+      ASSERT_EQ(t[id].at(0), static_cast<int>(std::hash<std::string>{}(key) & 0xffff));
+      if (rng() % 2) {
+        t.erase(id);
+        model.erase(it);
+        lru.remove(key);
+      } else {
+        t.touch(id);
+        lru.remove(key);
+        lru.push_back(key);
+      }
+    } else {
+      const uint32_t fresh = t.insert(key, hash);
+      ASSERT_TRUE(t[fresh].empty());
+      t[fresh].push_back(static_cast<int>(std::hash<std::string>{}(key) & 0xffff));
+      model[key] = fresh;
+      lru.push_back(key);
+    }
+    ASSERT_EQ(t.size(), model.size());
+  }
+  std::vector<uint32_t> walked;
+  for (uint32_t id = t.front(); id != Table::kNone; id = t.next(id)) walked.push_back(id);
+  std::vector<uint32_t> expected;
+  for (const auto& k : lru) expected.push_back(model.at(k));
+  EXPECT_EQ(walked, expected);
+  for (const auto& [k, id] : model) EXPECT_EQ(t.find(k, t.hash(k)), id);
+}
+
+TEST(GroupTable, HashesDependOnEveryByte) {
+  Table t;
+  const std::string base(40, 'a');
+  const uint32_t h = t.hash(base);
+  for (size_t i = 0; i < base.size(); ++i) {
+    std::string changed = base;
+    changed[i] = 'b';
+    EXPECT_NE(t.hash(changed), h) << i;
+  }
+  EXPECT_NE(t.hash(base.substr(0, 39)), h);
+  EXPECT_NE(t.hash(""), t.hash(std::string(1, '\0')));
+}
+
+}  // namespace
+}  // namespace vigil::agent::rules
