@@ -87,6 +87,7 @@ void Pipeline::put_health(Event& h) const {
   auto put = [&h](const char* name, uint64_t v) { h.set(field(name), static_cast<int64_t>(v)); };
   put("vigil.rules.alerts", engine_->stats().alerts);
   put("vigil.rules.groups_evicted", engine_->stats().groups_evicted);
+  put("vigil.rules.groups_expired", engine_->stats().groups_expired);
   put("vigil.rules.evidence_shed", engine_->stats().evidence_shed);
   put("vigil.rules.loaded", engine_->rule_set().rules.size());
   put("vigil.rules.rejected", engine_->rule_set().rejected);

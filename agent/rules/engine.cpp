@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 
 
@@ -277,6 +278,16 @@ void Engine::shed_evidence(uint32_t keep) {
   }
 }
 
+void Engine::expire_groups(uint32_t rule_index, int64_t horizon) {
+  for (int n = 0; n < 8; ++n) {
+    const uint32_t id = groups_.class_front(rule_index);
+    if (id == groups_.kNone || groups_[id].expires_ns >= horizon) return;
+    if (shed_from_ == id) shed_from_ = groups_.next(id);
+    groups_.erase(id);
+    ++stats_.groups_expired;
+  }
+}
+
 namespace {
 
 // The condition that gates a rule: a necessary condition (a child of the top-level `all`, or of
@@ -485,7 +496,7 @@ void Engine::process(const Event& event, Event* owned, std::vector<Event>& alert
     const Value* distinct = rule.aggregation.kind == Aggregation::Kind::distinct
                                 ? held.get(rule.aggregation.distinct_field)
                                 : nullptr;
-    aggregate(rule, held, shared, group_key(i, rule.aggregation.group_by, held), distinct, 0, alerts, 0);
+    aggregate(rule, i, held, shared, group_key(i, rule.aggregation.group_by, held), distinct, 0, alerts, 0);
   }
 }
 
@@ -509,12 +520,13 @@ void Engine::fired(const Rule& rule, const Event& event, EventPtr& shared, std::
     const Rule& corr = *set_->rules[feed.correlation];
     const CorrelationInput& in = corr.inputs[feed.input];
     const Value* distinct = corr.aggregation.kind == Aggregation::Kind::distinct ? event.get(in.value_field) : nullptr;
-    aggregate(corr, event, shared, group_key(feed.correlation, in.group_by, event), distinct, feed.input, alerts,
+    aggregate(corr, feed.correlation, event, shared, group_key(feed.correlation, in.group_by, event), distinct,
+              feed.input, alerts,
               depth + 1);
   }
 }
 
-void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, const std::string& key,
+void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event, EventPtr& shared, const std::string& key,
                        const Value* distinct_value, size_t input, std::vector<Event>& alerts, int depth) {
   const Timestamp now = event.time();
   if (!shared) shared = std::make_shared<const Event>(event);
@@ -533,13 +545,18 @@ void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, c
   const uint32_t hash = groups_.hash(key);
   uint32_t id = groups_.find(key, hash);
   if (id == groups_.kNone) {
+    // An event dated ahead of the clock (a host's bad clock, a forged line) must not age the
+    // groups: the horizon is the event's time, but never past the wall clock.
+    const int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+    expire_groups(rule_index, std::min(now.ns, wall));
     if (groups_.size() >= limits_.max_groups && groups_.front() != groups_.kNone) {
       const uint32_t victim = groups_.front();
       if (shed_from_ == victim) shed_from_ = groups_.next(victim);
       groups_.erase(victim);
       ++stats_.groups_evicted;
     }
-    id = groups_.insert(key, hash);
+    id = groups_.insert(key, hash, rule_index);
   } else if (groups_.next(id) != groups_.kNone) {
     // To the back, behind where shedding resumes.
     if (shed_from_ == id) shed_from_ = groups_.next(id);
@@ -626,6 +643,7 @@ void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, c
       break;
     }
   }
+  g.expires_ns = std::max(now.ns + window_ns, g.suppressed_until.ns);
   if (held_events_ > limits_.max_held_events) shed_evidence(id);
   if (!fire) return;
   const bool suppressed = now.ns < g.suppressed_until.ns;
@@ -637,6 +655,7 @@ void Engine::aggregate(const Rule& rule, const Event& event, EventPtr& shared, c
       ++stats_.alerts;
     }
     if (suppress_ns > 0) g.suppressed_until = Timestamp{now.ns + suppress_ns};
+    g.expires_ns = std::max(g.expires_ns, g.suppressed_until.ns);
   }
   // Counting starts again after an alert (or a suppressed one).
   g.hits.clear();

@@ -34,6 +34,7 @@ struct EngineStats {
   uint64_t alerts = 0;
   uint64_t suppressed = 0;
   uint64_t groups_evicted = 0;
+  uint64_t groups_expired = 0;  // dropped once nothing in them could count again (window and suppression past)
   uint64_t evidence_shed = 0;  // held events dropped (ids kept) to stay within max_held_events
   uint64_t gate_fallbacks = 0;  // a pattern index could not decide (RE2 out of memory): every rule checked
 };
@@ -126,13 +127,16 @@ class Engine {
     std::vector<std::pair<std::string, Hit>> distinct;  // distinct: value -> latest hit
     std::vector<int64_t> chain;  // temporal_ordered: start of the latest chain through input k
     Timestamp suppressed_until{};
+    // Event time after which the group can neither fire nor suppress: its newest hit out of the
+    // rule's window and its suppression over. Such a group is state for nothing.
+    int64_t expires_ns = 0;
     void drop_events();
   };
 
   // Counts one hit of `rule` (a match, or for a correlation the firing of its input `input`);
   // when the rule fires, emits its alert and feeds the correlations built on it.
   void process(const Event& event, Event* owned, std::vector<Event>& alerts, EventPtr& shared);
-  void aggregate(const Rule& rule, const Event& event, EventPtr& shared, const std::string& key,
+  void aggregate(const Rule& rule, uint32_t rule_index, const Event& event, EventPtr& shared, const std::string& key,
                  const Value* distinct_value, size_t input, std::vector<Event>& alerts, int depth);
   void fired(const Rule& rule, const Event& event, EventPtr& shared, std::vector<Event>& alerts, int depth);
   Event make_alert(const Rule& rule, const Event& last, const std::vector<const Hit*>& hits, size_t total) const;
@@ -141,6 +145,9 @@ class Engine {
   // Drops the held events of the least recently used groups (not `keep`) until within
   // max_held_events.
   void shed_evidence(uint32_t keep);
+  // Drops the least recently used groups of one rule while they have expired by `horizon` (a
+  // few per call: each new group pays for at most that many).
+  void expire_groups(uint32_t rule_index, int64_t horizon);
 
   std::shared_ptr<const RuleSet> set_;
   EngineLimits limits_;

@@ -1,8 +1,10 @@
 // The rule engine's aggregation groups: a pool of slots in fixed chunks (a slot never moves),
 // an open-addressing index over it keyed by a seeded hash of the group key
-// (agent/flow/open_index.h), and a least-recently-used list threaded through the slots. Against
-// a node-based hash map plus a linked list it makes no allocation per group beyond the payload's
-// own, and a lookup touches the index and one slot.
+// (agent/flow/open_index.h), and two least-recently-used lists threaded through the slots: one
+// over every group (eviction at the cap, shedding held events) and one per class (the engine's
+// rule: within one rule, least recently used is soonest expired). Against a node-based hash map
+// plus a linked list it makes no allocation per group beyond the payload's own, and a lookup
+// touches the index and one slot.
 #pragma once
 
 #include <cstdint>
@@ -57,8 +59,9 @@ class GroupTable {
     }
   }
 
-  // A new group with an empty payload, at the back of the list (most recently used).
-  uint32_t insert(std::string_view key, uint32_t hash) {
+  // A new group of class `cls` with an empty payload, at the back of both lists (most recently
+  // used).
+  uint32_t insert(std::string_view key, uint32_t hash, uint32_t cls) {
     uint32_t id;
     if (!free_.empty()) {
       id = free_.back();
@@ -70,7 +73,10 @@ class GroupTable {
     Slot& s = slot(id);
     s.key.assign(key);
     s.hash = hash;
+    s.cls = cls;
+    if (cls >= classes_.size()) classes_.resize(cls + 1);
     link_back(id);
+    class_link_back(id);
     ++size_;
     if (2 * size_ > index_.size()) grow();
     flow::open_index_insert(index_, mask_, id, hash);
@@ -81,6 +87,7 @@ class GroupTable {
     Slot& s = slot(id);
     flow::open_index_erase(index_, mask_, id, s.hash, [this](uint32_t e) { return slot(e).hash; });
     unlink(id);
+    class_unlink(id);
     s.value = T{};
     if (s.key.capacity() > 32) s.key = std::string();  // a long key's heap goes with it
     s.key.clear();
@@ -88,11 +95,16 @@ class GroupTable {
     --size_;
   }
 
-  // To the back of the list (most recently used).
+  // To the back of both lists (most recently used).
   void touch(uint32_t id) {
-    if (tail_ == id) return;
-    unlink(id);
-    link_back(id);
+    if (tail_ != id) {
+      unlink(id);
+      link_back(id);
+    }
+    if (classes_[slot(id).cls].tail != id) {
+      class_unlink(id);
+      class_link_back(id);
+    }
   }
 
   T& operator[](uint32_t id) { return slot(id).value; }
@@ -100,6 +112,8 @@ class GroupTable {
   size_t size() const { return size_; }
   uint32_t front() const { return head_; }              // least recently used, kNone when empty
   uint32_t next(uint32_t id) const { return slot(id).next; }  // towards the most recent; kNone after the last
+  // The least recently used group of class `cls`, kNone when it has none.
+  uint32_t class_front(uint32_t cls) const { return cls < classes_.size() ? classes_[cls].head : kNone; }
 
  private:
   static constexpr uint32_t kChunk = 1024;
@@ -108,7 +122,14 @@ class GroupTable {
     uint32_t hash = 0;
     uint32_t prev = kNone;
     uint32_t next = kNone;
+    uint32_t cls = 0;
+    uint32_t class_prev = kNone;
+    uint32_t class_next = kNone;
     T value{};
+  };
+  struct Ends {
+    uint32_t head = kNone;
+    uint32_t tail = kNone;
   };
   Slot& slot(uint32_t id) { return chunks_[id / kChunk][id % kChunk]; }
   const Slot& slot(uint32_t id) const { return chunks_[id / kChunk][id % kChunk]; }
@@ -126,6 +147,22 @@ class GroupTable {
     if (s.prev != kNone) slot(s.prev).next = s.next; else head_ = s.next;
     if (s.next != kNone) slot(s.next).prev = s.prev; else tail_ = s.prev;
     s.prev = s.next = kNone;
+  }
+  void class_link_back(uint32_t id) {
+    Slot& s = slot(id);
+    Ends& c = classes_[s.cls];
+    s.class_prev = c.tail;
+    s.class_next = kNone;
+    if (c.tail != kNone) slot(c.tail).class_next = id;
+    c.tail = id;
+    if (c.head == kNone) c.head = id;
+  }
+  void class_unlink(uint32_t id) {
+    Slot& s = slot(id);
+    Ends& c = classes_[s.cls];
+    if (s.class_prev != kNone) slot(s.class_prev).class_next = s.class_next; else c.head = s.class_next;
+    if (s.class_next != kNone) slot(s.class_next).class_prev = s.class_prev; else c.tail = s.class_prev;
+    s.class_prev = s.class_next = kNone;
   }
   void grow() {
     std::vector<uint32_t> bigger(index_.size() * 2, kNone);
@@ -145,6 +182,7 @@ class GroupTable {
   size_t size_ = 0;
   uint32_t head_ = kNone;
   uint32_t tail_ = kNone;
+  std::vector<Ends> classes_;
 };
 
 }  // namespace vigil::agent::rules

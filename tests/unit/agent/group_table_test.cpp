@@ -1,5 +1,6 @@
-// The rule engine's group table (agent/rules/group_table.h) against a plain map and list kept
-// beside it: every key found where it was put, the least-recently-used order, slots reused.
+// The rule engine's group table (agent/rules/group_table.h) against a plain map and lists kept
+// beside it: every key found where it was put, the least-recently-used orders (all groups and
+// per class), slots reused.
 #include "agent/rules/group_table.h"
 
 #include <gtest/gtest.h>
@@ -27,7 +28,7 @@ TEST(GroupTable, FindsWhatItHoldsInLeastRecentlyUsedOrder) {
   std::map<std::string, uint32_t> ids;
   for (int i = 0; i < 5; ++i) {
     const std::string key = "k" + std::to_string(i);
-    const uint32_t id = t.insert(key, t.hash(key));
+    const uint32_t id = t.insert(key, t.hash(key), 0);
     t[id].push_back(i);
     ids[key] = id;
   }
@@ -43,7 +44,7 @@ TEST(GroupTable, FindsWhatItHoldsInLeastRecentlyUsedOrder) {
   EXPECT_EQ(t.find("k3", t.hash("k3")), Table::kNone);
   EXPECT_EQ(t.find("k2", t.hash("k2")), ids["k2"]);
   // A freed slot comes back empty.
-  const uint32_t again = t.insert("k9", t.hash("k9"));
+  const uint32_t again = t.insert("k9", t.hash("k9"), 0);
   EXPECT_TRUE(again == ids["k0"] || again == ids["k3"]);
   EXPECT_TRUE(t[again].empty());
   EXPECT_EQ(t.size(), 4u);
@@ -55,6 +56,8 @@ TEST(GroupTable, AgreesWithAMapThroughRandomInsertsErasesAndTouches) {
   std::list<std::string> lru;              // least recently used first
   std::mt19937 rng(7);
   // Keys short (inline) and long (on the heap), some sharing their first 16 bytes.
+  auto cls_of = [](const std::string& key) { return static_cast<uint32_t>(key.size() % 4); };
+  std::map<uint32_t, std::list<std::string>> class_lru;  // per class, least recently used first
   auto key_of = [](uint32_t n) {
     return n % 3 == 0 ? std::to_string(n) : std::string(n % 5 == 0 ? 40 : 17, 'x') + std::to_string(n);
   };
@@ -71,17 +74,21 @@ TEST(GroupTable, AgreesWithAMapThroughRandomInsertsErasesAndTouches) {
         t.erase(id);
         model.erase(it);
         lru.remove(key);
+        class_lru[cls_of(key)].remove(key);
       } else {
         t.touch(id);
         lru.remove(key);
         lru.push_back(key);
+        class_lru[cls_of(key)].remove(key);
+        class_lru[cls_of(key)].push_back(key);
       }
     } else {
-      const uint32_t fresh = t.insert(key, hash);
+      const uint32_t fresh = t.insert(key, hash, cls_of(key));
       ASSERT_TRUE(t[fresh].empty());
       t[fresh].push_back(static_cast<int>(std::hash<std::string>{}(key) & 0xffff));
       model[key] = fresh;
       lru.push_back(key);
+      class_lru[cls_of(key)].push_back(key);
     }
     ASSERT_EQ(t.size(), model.size());
   }
@@ -91,6 +98,20 @@ TEST(GroupTable, AgreesWithAMapThroughRandomInsertsErasesAndTouches) {
   for (const auto& k : lru) expected.push_back(model.at(k));
   EXPECT_EQ(walked, expected);
   for (const auto& [k, id] : model) EXPECT_EQ(t.find(k, t.hash(k)), id);
+  // Each class's least recently used first: removing the class front each time walks its list.
+  for (uint32_t cls = 0; cls < 4; ++cls) {
+    std::vector<uint32_t> fronts;
+    while (t.class_front(cls) != Table::kNone) {
+      fronts.push_back(t.class_front(cls));
+      t.erase(t.class_front(cls));
+    }
+    std::vector<uint32_t> want;
+    for (const auto& k : class_lru[cls]) want.push_back(model.at(k));
+    EXPECT_EQ(fronts, want) << "class " << cls;
+  }
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.front(), Table::kNone);
+  EXPECT_EQ(t.class_front(7), Table::kNone);  // a class never used
 }
 
 TEST(GroupTable, HashesDependOnEveryByte) {

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 
 #include <fmt/format.h>
@@ -297,6 +298,71 @@ TEST(RuleEngine, AggregationStateIsCappedAndEvictionCounted) {
   }
   EXPECT_EQ(eng.group_count(), 100u);
   EXPECT_EQ(eng.stats().groups_evicted, 900u);
+}
+
+TEST(RuleEngine, GroupsPastTheirWindowAndSuppressionAreDropped) {
+  vigil::test::TempDir dir;
+  auto l = load_text(dir, R"(- id: G
+  title: t
+  severity: low
+  when: {event.dataset: sshd}
+  threshold: {count: 3, within: 10m, group_by: [source.ip]}
+- id: L
+  title: t
+  severity: low
+  when: {event.dataset: sshd}
+  threshold: {count: 50, within: 1h, group_by: [source.ip]}
+- id: S
+  title: t
+  severity: low
+  when: {event.dataset: su}
+  threshold: {count: 1, within: 1m, group_by: [source.ip]}
+  suppress: 1h
+)");
+  ASSERT_NE(l.set, nullptr) << l.error;
+  auto ip = [](int i) { return IpAddress::v4(0x0a000000u + static_cast<uint32_t>(i)); };
+  std::vector<Event> alerts;
+  {
+    // One failure a second from 3,000 addresses: each rule keeps its own window's groups, the
+    // ten-minute rule's expiring behind the hour-long one's.
+    Engine eng(l.set);
+    for (int i = 0; i < 3000; ++i) eng.process(ev("sshd", i, {{"source.ip", ip(i)}}), alerts);
+    EXPECT_GE(eng.group_count(), 3000u + 600u);
+    EXPECT_LE(eng.group_count(), 3000u + 601u + 8u);
+    EXPECT_GE(eng.stats().groups_expired, 2390u);
+    EXPECT_EQ(eng.stats().groups_evicted, 0u);
+    // A group still counting is kept: two more from the newest address fire G.
+    eng.process(ev("sshd", 3000, {{"source.ip", ip(2999)}}), alerts);
+    eng.process(ev("sshd", 3001, {{"source.ip", ip(2999)}}), alerts);
+    ASSERT_EQ(alerts.size(), 1u);
+    alerts.clear();
+  }
+  {
+    // A suppressing group outlives its window: the same address 30 minutes later stays
+    // suppressed while groups around it expire (S's own, suppressed too, wait behind it).
+    Engine sup(l.set);
+    sup.process(ev("su", 0, {{"source.ip", ip(1)}}), alerts);
+    ASSERT_EQ(alerts.size(), 1u);
+    for (int i = 0; i < 1800; ++i) {
+      sup.process(ev("sshd", i + 1, {{"source.ip", ip(100 + i)}}), alerts);
+      sup.process(ev("su", i + 1, {{"source.ip", ip(100 + i)}}), alerts);
+    }
+    EXPECT_GE(sup.stats().groups_expired, 1000u);
+    alerts.clear();
+    sup.process(ev("su", 1801, {{"source.ip", ip(1)}}), alerts);
+    EXPECT_EQ(alerts.size(), 0u);
+    EXPECT_GE(sup.stats().suppressed, 1u);
+  }
+  {
+    // An event dated far ahead of the clock does not age the others: the horizon stops at now.
+    Engine fut(l.set);
+    const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count() - 1'700'000'000;
+    fut.process(ev("sshd", now_s, {{"source.ip", ip(1)}}), alerts);
+    fut.process(ev("sshd", now_s + 100 * 365 * 86400LL, {{"source.ip", ip(2)}}), alerts);
+    EXPECT_EQ(fut.group_count(), 4u);
+    EXPECT_EQ(fut.stats().groups_expired, 0u);
+  }
 }
 
 TEST(RuleEngine, HeldEvidenceIsCappedLeastRecentlyUsedGroupsFirst) {
