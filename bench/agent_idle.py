@@ -15,6 +15,12 @@ library's text, shared with every other process using it), the proportional shar
 VmHWM (its peak over the whole run, the first scan's child not included). Below them, the largest
 mappings by Rss (the program, each library, the heap), so that a change shows where it landed.
 
+Spray: then SPRAY (default 200,000) failed sshd logins, each from an address of its own, 50 a
+second of syslog time ending now (bench_inputs.append_spray_log), are appended to the tailed log;
+once the collector has stored them all, the agent's peak RSS over the run (VmHWM) and its RSS then
+are the figures, with the rule engine's group counters from its health. Target <= 30 MiB (issue
+22, with the default caps).
+
 Scan: `vigil-agent scan --policy rules/policies/debian-baseline.yaml --format json` on this host's
 root, RUNS times under /usr/bin/time: median wall time and peak RSS. As a floor, `/bin/true` under
 the same /usr/bin/time (what starting a process costs here), and the check count of the policy.
@@ -23,7 +29,7 @@ Targets: idle <= 15 MiB (issue 22, with whatever ships); scan <= 0.2 s and <= 20
 Peers are not run here: Wazuh's agent and Lynis/OpenSCAP's CIS content do not install offline on
 Debian 12; the floor is what a process start costs.
 
-Usage: bench/agent_idle.py BUILD_DIR [--settle 15] [--sample 5] [--runs 5]
+Usage: bench/agent_idle.py BUILD_DIR [--settle 15] [--sample 5] [--runs 5] [--spray 200000]
        (BUILD_DIR: a release build with agent/vigil-agent, collector/vigil-collector and
        collector/vigilctl)
 """
@@ -40,6 +46,7 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDLE_TARGET_MIB = 15.0
 SCAN_TARGET_S = 0.2
 SCAN_TARGET_MIB = 20.0
+SPRAY_TARGET_MIB = 30.0
 
 
 def parse_args():
@@ -49,6 +56,8 @@ def parse_args():
                    help="seconds before sampling (default 15: the agent returns freed memory once idle 10 s)")
     p.add_argument("--sample", type=int, default=5, help="seconds of samples (default 5)")
     p.add_argument("--runs", type=int, default=5, help="scans timed (default 5)")
+    p.add_argument("--spray", type=int, default=200_000,
+                   help="failed logins from distinct addresses appended after the idle figure (default 200,000; 0: none)")
     return p.parse_args()
 
 
@@ -58,6 +67,9 @@ sys.argv = [sys.argv[0], f"{build}/agent/vigil-agent", f"{build}/collector/vigil
             f"{build}/collector/vigilctl", root]
 sys.path.insert(0, os.path.join(root, "tests", "integration"))
 from vigil_harness import Harness, proc_status  # noqa: E402
+
+sys.path.insert(0, os.path.join(root, "bench"))
+from bench_inputs import append_spray_log  # noqa: E402
 
 
 def timed(cmd):
@@ -112,7 +124,8 @@ def main():
     try:
         h.init_collector()
         h.start_collector()
-        d, _ = h.enroll_agent("idle", "syslog", policies=f'{{paths: ["{root}/rules/policies"], run: internal}}')
+        d, log_path = h.enroll_agent("idle", "syslog",
+                                     policies=f'{{paths: ["{root}/rules/policies"], run: internal}}')
         h.start_agent(d)
         pid = h.agents[d].pid
         time.sleep(a.settle)
@@ -127,6 +140,17 @@ def main():
         hwm = proc_status(pid, "VmHWM")
         objects = largest_mappings(pid)
         stored = h.stored("dataset = 'compliance.check'")[0]
+        spray = None
+        if a.spray > 0:
+            before = h.stored("dataset = 'sshd'")[0]
+            t0 = time.monotonic()
+            append_spray_log(log_path, a.spray)
+            got = before
+            while got - before < a.spray and time.monotonic() - t0 < 600:
+                time.sleep(1)
+                got = h.stored("dataset = 'sshd'")[0]
+            secs = time.monotonic() - t0
+            spray = (got - before, secs, proc_status(pid, "VmHWM"), proc_status(pid, "VmRSS"))
     finally:
         h.close()
 
@@ -141,6 +165,12 @@ def main():
     print(f"  {'  its peak over the run (MiB)':44s} {hwm:10.1f} {'':>10s}")
     print(f"  {'  compliance results it delivered':44s} {stored:10d}")
     print("    largest mappings (Rss, MiB): " + ", ".join(f"{n} {kb / 1024:.1f}" for n, kb in objects))
+    if spray:
+        n, secs, peak, after = spray
+        print(f"  {'peak RSS through a ' + format(a.spray, ',') + '-source spray (MiB)':44s} {peak:10.1f} "
+              f"{SPRAY_TARGET_MIB:10.1f}  {verdict(peak <= SPRAY_TARGET_MIB and n >= a.spray)}")
+        print(f"  {'  RSS once stored (MiB)':44s} {after:10.1f}")
+        print(f"  {'  lines stored by the collector, seconds':44s} {n:10,d} {secs:9.1f}s")
     print(f"  {'scan wall time, median of ' + str(a.runs) + ' (s)':44s} {med(scans, 0):10.3f} {SCAN_TARGET_S:10.3f}  "
           f"{verdict(med(scans, 0) <= SCAN_TARGET_S)}")
     print(f"  {'scan peak RSS (MiB)':44s} {max(s[1] for s in scans):10.1f} {SCAN_TARGET_MIB:10.1f}  "

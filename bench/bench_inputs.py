@@ -135,6 +135,21 @@ def write_sshd_log(path, n):
             f.write(f"{stamp} gov-web-1 sshd[{1000 + i % 30000}]: {msg}\n")
 
 
+def append_spray_log(path, n, per_second=50, host="gov-web-1"):
+    """Appends a password spray to path: n sshd 'Failed password' lines, each from an address of
+    its own (10.0.0.0/8 in order), user names from a short list, per_second lines a second of
+    syslog time ending now (so that a reader's clock is never behind the lines)."""
+    users = ["root", "admin", "oracle", "test", "ubuntu", "deploy", "postgres", "user"]
+    t0 = time.time() - n / per_second
+    with open(path, "a") as f:
+        for i in range(n):
+            stamp = time.strftime("%b %e %H:%M:%S", time.localtime(t0 + i / per_second))
+            a = i + 1
+            ip = f"10.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
+            f.write(f"{stamp} {host} sshd[{1000 + i % 30000}]: Failed password for {users[i % len(users)]} "
+                    f"from {ip} port {1024 + i % 60000} ssh2\n")
+
+
 def write_repeated(path, source, n):
     """The lines of source repeated to n lines (the last copy cut); the count written."""
     with open(source) as f:
