@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <limits>
 
 
 namespace vigil::agent::rules {
@@ -278,6 +279,18 @@ void Engine::shed_evidence(uint32_t keep) {
   }
 }
 
+namespace {
+
+// a + b, or INT64_MAX / INT64_MIN where it would overflow (a forged timestamp near the end of
+// time plus a window).
+int64_t saturating_add(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum)) return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  return sum;
+}
+
+}  // namespace
+
 void Engine::expire_groups(uint32_t rule_index, int64_t horizon) {
   for (int n = 0; n < 8; ++n) {
     const uint32_t id = groups_.class_front(rule_index);
@@ -471,6 +484,16 @@ void Engine::process_owned(Event& event, std::vector<Event>& alerts, EventPtr& k
 // that keeps it; read through `shared` from then on), else null (copied).
 void Engine::process(const Event& event, Event* owned, std::vector<Event>& alerts, EventPtr& shared) {
   ++stats_.events;
+  // The expiry horizon: the oldest event time of the last kHorizonEvents events or more, so that
+  // a source running behind the others (a backlog read after a restart, one file caught up
+  // while another is live) keeps the groups its events still count in.
+  const int64_t t = event.time().ns;
+  if (t != 0) recent_min_ns_ = std::min(recent_min_ns_, t);
+  if (++recent_events_ == kHorizonEvents) {
+    horizon_ns_ = recent_min_ns_;
+    recent_min_ns_ = std::numeric_limits<int64_t>::max();
+    recent_events_ = 0;
+  }
   candidates_.clear();
   if (const auto* ds = event.get_string(fields::event_dataset)) {
     text_buf_.assign(*ds);
@@ -546,10 +569,10 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
   uint32_t id = groups_.find(key, hash);
   if (id == groups_.kNone) {
     // An event dated ahead of the clock (a host's bad clock, a forged line) must not age the
-    // groups: the horizon is the event's time, but never past the wall clock.
+    // groups: the horizon never passes the wall clock.
     const int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
-    expire_groups(rule_index, std::min(now.ns, wall));
+    expire_groups(rule_index, std::min({horizon_ns_, recent_min_ns_, wall}));
     if (groups_.size() >= limits_.max_groups && groups_.front() != groups_.kNone) {
       const uint32_t victim = groups_.front();
       if (shed_from_ == victim) shed_from_ = groups_.next(victim);
@@ -643,7 +666,9 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
       break;
     }
   }
-  g.expires_ns = std::max(now.ns + window_ns, g.suppressed_until.ns);
+  // Only later: an event older than the group's newest hit (sources out of time order) must not
+  // shorten what its hits still count for.
+  g.expires_ns = std::max({g.expires_ns, saturating_add(now.ns, window_ns), g.suppressed_until.ns});
   if (held_events_ > limits_.max_held_events) shed_evidence(id);
   if (!fire) return;
   const bool suppressed = now.ns < g.suppressed_until.ns;
@@ -654,7 +679,7 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
       alerts.push_back(make_alert(rule, event, evidence, total));
       ++stats_.alerts;
     }
-    if (suppress_ns > 0) g.suppressed_until = Timestamp{now.ns + suppress_ns};
+    if (suppress_ns > 0) g.suppressed_until = Timestamp{saturating_add(now.ns, suppress_ns)};
     g.expires_ns = std::max(g.expires_ns, g.suppressed_until.ns);
   }
   // Counting starts again after an alert (or a suppressed one).

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -158,6 +159,12 @@ class Engine {
   std::vector<int> set_hits_;         // reused per event
   std::string key_buf_;
   std::string text_buf_;
+  // Expiry's horizon (process()): the oldest event time among the last kHorizonEvents events
+  // (horizon_ns_, none before) and among those since (recent_min_ns_).
+  static constexpr uint32_t kHorizonEvents = 1024;
+  int64_t horizon_ns_ = std::numeric_limits<int64_t>::min();
+  int64_t recent_min_ns_ = std::numeric_limits<int64_t>::max();
+  uint32_t recent_events_ = 0;
   // Before the groups: their hits count themselves out of it as they go, to the last.
   size_t held_events_ = 0;
   GroupTable<Group> groups_;  // least recently used first

@@ -116,14 +116,18 @@ TEST(GroupTable, AgreesWithAMapThroughRandomInsertsErasesAndTouches) {
 
 TEST(GroupTable, HashesDependOnEveryByte) {
   Table t;
-  const std::string base(40, 'a');
-  const uint32_t h = t.hash(base);
-  for (size_t i = 0; i < base.size(); ++i) {
-    std::string changed = base;
-    changed[i] = 'b';
-    EXPECT_NE(t.hash(changed), h) << i;
+  // Lengths ending in each branch: whole 16-byte blocks, a tail of up to 8, and of 9-15.
+  for (size_t len : {7u, 8u, 16u, 40u, 44u}) {
+    const std::string base(len, 'a');
+    const uint32_t h = t.hash(base);
+    for (size_t i = 0; i < base.size(); ++i) {
+      std::string changed = base;
+      changed[i] = 'b';
+      EXPECT_NE(t.hash(changed), h) << len << " " << i;
+    }
+    EXPECT_NE(t.hash(base.substr(0, len - 1)), h) << len;
   }
-  EXPECT_NE(t.hash(base.substr(0, 39)), h);
+  const std::string base(40, 'a');
   EXPECT_NE(t.hash(""), t.hash(std::string(1, '\0')));
 }
 
