@@ -295,10 +295,14 @@ void Engine::expire_groups(uint32_t rule_index, int64_t horizon) {
   for (int n = 0; n < 8; ++n) {
     const uint32_t id = groups_.class_front(rule_index);
     if (id == groups_.kNone || groups_[id].expires_ns >= horizon) return;
-    if (shed_from_ == id) shed_from_ = groups_.next(id);
-    groups_.erase(id);
+    drop_group(id);
     ++stats_.groups_expired;
   }
+}
+
+void Engine::drop_group(uint32_t id) {
+  if (shed_from_ == id) shed_from_ = groups_.next(id);
+  groups_.erase(id);
 }
 
 namespace {
@@ -490,7 +494,11 @@ void Engine::process(const Event& event, Event* owned, std::vector<Event>& alert
   const int64_t t = event.time().ns;
   if (t != 0) recent_min_ns_ = std::min(recent_min_ns_, t);
   if (++recent_events_ == kHorizonEvents) {
-    horizon_ns_ = recent_min_ns_;
+    // An event dated ahead of the clock (a host's bad clock, a forged line) must not age the
+    // groups: the horizon never passes the wall clock (read here, once per kHorizonEvents).
+    const int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+    horizon_ns_ = std::min(recent_min_ns_, wall);
     recent_min_ns_ = std::numeric_limits<int64_t>::max();
     recent_events_ = 0;
   }
@@ -568,15 +576,9 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
   const uint32_t hash = groups_.hash(key);
   uint32_t id = groups_.find(key, hash);
   if (id == groups_.kNone) {
-    // An event dated ahead of the clock (a host's bad clock, a forged line) must not age the
-    // groups: the horizon never passes the wall clock.
-    const int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
-    expire_groups(rule_index, std::min({horizon_ns_, recent_min_ns_, wall}));
+    expire_groups(rule_index, std::min(horizon_ns_, recent_min_ns_));
     if (groups_.size() >= limits_.max_groups && groups_.front() != groups_.kNone) {
-      const uint32_t victim = groups_.front();
-      if (shed_from_ == victim) shed_from_ = groups_.next(victim);
-      groups_.erase(victim);
+      drop_group(groups_.front());
       ++stats_.groups_evicted;
     }
     id = groups_.insert(key, hash, rule_index);

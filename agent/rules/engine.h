@@ -149,6 +149,8 @@ class Engine {
   // Drops the least recently used groups of one rule while they have expired by `horizon` (a
   // few per call: each new group pays for at most that many).
   void expire_groups(uint32_t rule_index, int64_t horizon);
+  // Removes a group, moving where shedding resumes past it first.
+  void drop_group(uint32_t id);
 
   std::shared_ptr<const RuleSet> set_;
   EngineLimits limits_;
@@ -159,8 +161,9 @@ class Engine {
   std::vector<int> set_hits_;         // reused per event
   std::string key_buf_;
   std::string text_buf_;
-  // Expiry's horizon (process()): the oldest event time among the last kHorizonEvents events
-  // (horizon_ns_, none before) and among those since (recent_min_ns_).
+  // Expiry's horizon (process()): the oldest event time among the last kHorizonEvents events,
+  // never past the wall clock then (horizon_ns_, none before), and among those since
+  // (recent_min_ns_).
   static constexpr uint32_t kHorizonEvents = 1024;
   int64_t horizon_ns_ = std::numeric_limits<int64_t>::min();
   int64_t recent_min_ns_ = std::numeric_limits<int64_t>::max();
