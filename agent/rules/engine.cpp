@@ -243,38 +243,18 @@ bool matches(const Condition& c, const Event& event) {
   return false;
 }
 
-std::string_view Engine::Hit::id() const {
-  if (event) {
-    const std::string* id = event->get_string(fields::event_id);
-    return id ? std::string_view(*id) : std::string_view();
-  }
-  if (kept_long) return *kept_long;
-  return {kept_small.data(), kept_len};
-}
-
-void Engine::Hit::drop_event() {
-  if (!event) return;
-  std::string_view v = id();
-  if (v.size() <= kept_small.size()) {
-    std::memcpy(kept_small.data(), v.data(), v.size());
-    kept_len = static_cast<uint8_t>(v.size());
-  } else {
-    kept_long = std::make_unique<std::string>(v);
-  }
-  event.reset();
-}
-
-void Engine::Group::drop_events() {
-  for (auto& h : hits) h.drop_event();
-  for (auto& d : distinct) d.second.drop_event();
+size_t Engine::Group::drop_events() {
+  size_t n = 0;
+  for (auto& h : hits) n += h.drop_event();
+  return n;
 }
 
 void Engine::shed_evidence(uint32_t keep) {
   while (held_events_ > limits_.max_held_events && shed_from_ != groups_.kNone) {
     if (shed_from_ == keep) break;  // the newest group: nothing older holds an event
-    size_t before = held_events_;
-    groups_[shed_from_].drop_events();
-    stats_.evidence_shed += before - held_events_;
+    const size_t dropped = groups_[shed_from_].drop_events();
+    held_events_ -= dropped;
+    stats_.evidence_shed += dropped;
     shed_from_ = groups_.next(shed_from_);
   }
 }
@@ -302,6 +282,7 @@ void Engine::expire_groups(uint32_t rule_index, int64_t horizon) {
 
 void Engine::drop_group(uint32_t id) {
   if (shed_from_ == id) shed_from_ = groups_.next(id);
+  held_events_ -= groups_[id].hits.held();
   groups_.erase(id);
 }
 
@@ -527,16 +508,12 @@ void Engine::process(const Event& event, Event* owned, std::vector<Event>& alert
     const Value* distinct = rule.aggregation.kind == Aggregation::Kind::distinct
                                 ? held.get(rule.aggregation.distinct_field)
                                 : nullptr;
-    aggregate(rule, i, held, shared, group_key(i, rule.aggregation.group_by, held), distinct, 0, alerts, 0);
+    aggregate(rule, i, held, shared, group_key(rule.aggregation.group_by, held), distinct, 0, alerts, 0);
   }
 }
 
-const std::string& Engine::group_key(size_t rule_index, const std::vector<FieldId>& group_by, const Event& event) {
+const std::string& Engine::group_key(const std::vector<FieldId>& group_by, const Event& event) {
   key_buf_.clear();
-  char num[24];
-  auto [end, ec] = std::to_chars(num, num + sizeof num, rule_index);
-  (void)ec;
-  key_buf_.append(num, end);
   for (FieldId f : group_by) {
     key_buf_ += '\x1f';
     if (const Value* v = event.get(f)) append_key(key_buf_, *v);
@@ -551,7 +528,7 @@ void Engine::fired(const Rule& rule, const Event& event, EventPtr& shared, std::
     const Rule& corr = *set_->rules[feed.correlation];
     const CorrelationInput& in = corr.inputs[feed.input];
     const Value* distinct = corr.aggregation.kind == Aggregation::Kind::distinct ? event.get(in.value_field) : nullptr;
-    aggregate(corr, feed.correlation, event, shared, group_key(feed.correlation, in.group_by, event), distinct,
+    aggregate(corr, feed.correlation, event, shared, group_key(in.group_by, event), distinct,
               feed.input, alerts,
               depth + 1);
   }
@@ -561,7 +538,7 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
                        const Value* distinct_value, size_t input, std::vector<Event>& alerts, int depth) {
   const Timestamp now = event.time();
   if (!shared) shared = std::make_shared<const Event>(event);
-  Hit hit{now, Held(shared, &held_events_), {}};
+  Hit hit{now, shared};
 
   const bool aggregated = rule.aggregation.kind != Aggregation::Kind::none;
   if (!aggregated && rule.suppress.count() == 0) {
@@ -573,8 +550,8 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
     return;
   }
 
-  const uint32_t hash = groups_.hash(key);
-  uint32_t id = groups_.find(key, hash);
+  const uint32_t hash = groups_.hash(key, rule_index);
+  uint32_t id = groups_.find(key, hash, rule_index);
   if (id == groups_.kNone) {
     expire_groups(rule_index, std::min(horizon_ns_, recent_min_ns_));
     if (groups_.size() >= limits_.max_groups && groups_.front() != groups_.kNone) {
@@ -589,6 +566,7 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
   }
   if (shed_from_ == groups_.kNone) shed_from_ = id;
   Group& g = groups_[id];
+  const size_t held_before = g.hits.held();
   const int64_t window_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(rule.aggregation.within).count();
   const int64_t suppress_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(rule.suppress).count();
 
@@ -602,10 +580,9 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
       break;
     case Aggregation::Kind::threshold: {
       auto& hits = g.hits;
-      hits.erase(std::remove_if(hits.begin(), hits.end(), [&](const Hit& h) { return now.ns - h.time.ns > window_ns; }),
-                 hits.end());
+      hits.truncate(std::remove_if(hits.begin(), hits.end(), [&](const Hit& h) { return now.ns - h.time.ns > window_ns; }));
       hits.push_back(std::move(hit));
-      if (hits.size() > rule.aggregation.count) hits.erase(hits.begin());
+      if (hits.size() > rule.aggregation.count) hits.erase_front();
       // Only the newest hits' events can become evidence: older ones keep their id and time.
       if (hits.size() > limits_.evidence_events) hits[hits.size() - limits_.evidence_events - 1].drop_event();
       if (hits.size() >= rule.aggregation.count) {
@@ -616,24 +593,36 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
       break;
     }
     case Aggregation::Kind::distinct: {
-      auto& d = g.distinct;
-      d.erase(std::remove_if(d.begin(), d.end(), [&](const auto& p) { return now.ns - p.second.time.ns > window_ns; }),
-              d.end());
+      auto& hits = g.hits;
+      if (!g.extra) g.extra = std::make_unique<GroupExtra>();
+      auto& values = g.extra->values;  // values[k] is the value of hits[k]
+      size_t kept = 0;
+      for (size_t k = 0; k < hits.size(); ++k) {
+        if (now.ns - hits[k].time.ns > window_ns) continue;
+        if (kept != k) {
+          hits[kept] = std::move(hits[k]);
+          values[kept] = std::move(values[k]);
+        }
+        ++kept;
+      }
+      hits.truncate(hits.begin() + kept);
+      values.resize(kept);
       if (!distinct_value || distinct_value->is_null()) break;
       std::string value;
       append_key(value, *distinct_value);
-      auto found = std::find_if(d.begin(), d.end(), [&](const auto& p) { return p.first == value; });
-      if (found != d.end()) {
-        found->second = std::move(hit);
+      auto found = std::find(values.begin(), values.end(), value);
+      if (found != values.end()) {
+        hits[static_cast<size_t>(found - values.begin())] = std::move(hit);
       } else {
-        d.emplace_back(std::move(value), std::move(hit));
+        values.push_back(std::move(value));
+        hits.push_back(std::move(hit));
         // Only the newest entries' events can become evidence: older ones keep their id and time.
-        if (d.size() > limits_.evidence_events) d[d.size() - limits_.evidence_events - 1].second.drop_event();
+        if (hits.size() > limits_.evidence_events) hits[hits.size() - limits_.evidence_events - 1].drop_event();
       }
-      if (d.size() >= rule.aggregation.count) {
+      if (hits.size() >= rule.aggregation.count) {
         fire = true;
-        total = d.size();
-        for (const auto& p : d) evidence.push_back(&p.second);
+        total = hits.size();
+        for (const auto& h : hits) evidence.push_back(&h);
       }
       break;
     }
@@ -642,24 +631,28 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
       const size_t n = rule.inputs.size();
       auto& slots = g.hits;  // a temporal group's hits: one slot per input
       slots.resize(n);
-      g.chain.resize(n, -1);
+      const bool ordered = rule.aggregation.kind == Aggregation::Kind::temporal_ordered;
+      if (ordered && !g.extra) g.extra = std::make_unique<GroupExtra>();
+      std::vector<int64_t>* chain = ordered ? &g.extra->chain : nullptr;
+      if (chain) chain->resize(n, -1);
       for (size_t k = 0; k < n; ++k) {
         if (slots[k].time.ns != 0 && now.ns - slots[k].time.ns > window_ns) slots[k] = Hit{};
-        if (g.chain[k] >= 0 && now.ns - g.chain[k] > window_ns) g.chain[k] = -1;
+        if (chain && (*chain)[k] >= 0 && now.ns - (*chain)[k] > window_ns) (*chain)[k] = -1;
       }
       if (rule.aggregation.kind == Aggregation::Kind::temporal) {
         slots[input] = std::move(hit);
         fire = std::all_of(slots.begin(), slots.end(), [](const Hit& h) { return h.time.ns != 0; });
       } else {
         // In list order: input k extends the latest-starting chain through input k-1.
+        auto& c = *chain;
         if (input == 0) {
-          g.chain[0] = now.ns;
+          c[0] = now.ns;
           slots[0] = std::move(hit);
-        } else if (g.chain[input - 1] >= 0) {
-          g.chain[input] = std::max(g.chain[input], g.chain[input - 1]);
+        } else if (c[input - 1] >= 0) {
+          c[input] = std::max(c[input], c[input - 1]);
           slots[input] = std::move(hit);
         }
-        fire = g.chain[n - 1] >= 0;
+        fire = c[n - 1] >= 0;
       }
       if (fire) {
         total = n;
@@ -671,6 +664,7 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
   // Only later: an event older than the group's newest hit (sources out of time order) must not
   // shorten what its hits still count for.
   g.expires_ns = std::max({g.expires_ns, saturating_add(now.ns, window_ns), g.suppressed_until.ns});
+  held_events_ = held_events_ - held_before + g.hits.held();
   if (held_events_ > limits_.max_held_events) shed_evidence(id);
   if (!fire) return;
   const bool suppressed = now.ns < g.suppressed_until.ns;
@@ -685,9 +679,9 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
     g.expires_ns = std::max(g.expires_ns, g.suppressed_until.ns);
   }
   // Counting starts again after an alert (or a suppressed one).
+  held_events_ -= g.hits.held();
   g.hits.clear();
-  g.distinct.clear();
-  g.chain.clear();
+  g.extra.reset();
   // Correlations built on this rule see its alerts, not the ones it suppressed.
   if (!suppressed) fired(rule, event, shared, alerts, depth);
 }
@@ -728,11 +722,12 @@ Event Engine::make_alert(const Rule& rule, const Event& last, const std::vector<
   a.set(count_field_, static_cast<int64_t>(total));
   ValueList ids, events;
   for (const Hit* h : hits) {
-    if (!h->id().empty()) ids.emplace_back(std::string(h->id()));
+    std::string id = h->id();
+    if (!id.empty()) ids.emplace_back(std::move(id));
   }
   size_t start = hits.size() > limits_.evidence_events ? hits.size() - limits_.evidence_events : 0;
   for (size_t i = start; i < hits.size(); ++i) {
-    if (hits[i]->event) events.emplace_back(hits[i]->event.ptr());
+    if (hits[i]->holds_event()) events.emplace_back(hits[i]->event());
   }
   a.set(fields::evidence_ids, std::move(ids));
   a.set(fields::evidence_events, std::move(events));

@@ -15,6 +15,7 @@
 #include <re2/set.h>
 
 #include "agent/rules/group_table.h"
+#include "agent/rules/hit.h"
 #include "agent/rules/rule.h"
 #include "agent/rules/rule_loader.h"
 
@@ -64,50 +65,6 @@ class Engine {
   const RuleSet& rule_set() const { return *set_; }
 
  private:
-  // An event held by a hit, counted in the engine's held_events_ while held.
-  class Held {
-   public:
-    Held() = default;
-    Held(EventPtr p, size_t* counter) : p_(std::move(p)), counter_(p_ ? counter : nullptr) {
-      if (counter_) ++*counter_;
-    }
-    Held(Held&& o) noexcept : p_(std::move(o.p_)), counter_(std::exchange(o.counter_, nullptr)) {}
-    Held& operator=(Held&& o) noexcept {
-      if (this != &o) {
-        reset();
-        p_ = std::move(o.p_);
-        counter_ = std::exchange(o.counter_, nullptr);
-      }
-      return *this;
-    }
-    Held(const Held&) = delete;
-    Held& operator=(const Held&) = delete;
-    ~Held() { reset(); }
-    void reset() {
-      if (counter_) --*counter_;
-      counter_ = nullptr;
-      p_.reset();
-    }
-    const EventPtr& ptr() const { return p_; }
-    const Event* operator->() const { return p_.get(); }
-    explicit operator bool() const { return static_cast<bool>(p_); }
-
-   private:
-    EventPtr p_;
-    size_t* counter_ = nullptr;
-  };
-
-  struct Hit {
-    Timestamp time;
-    Held event;  // shared by every rule the event met
-    // The event's id once `event` is dropped (older than the evidence kept): inline when it fits
-    // (the agent's ids are 26 characters), so dropping allocates nothing.
-    std::array<char, 31> kept_small{};
-    uint8_t kept_len = 0;
-    std::unique_ptr<std::string> kept_long{};  // a longer id
-    std::string_view id() const;
-    void drop_event();
-  };
   // Candidate rules by one field: equal values through a hash map, contains / startswith /
   // endswith / regex conditions through one RE2::Set over the field's text.
   struct Gate {
@@ -123,15 +80,22 @@ class Engine {
   };
   void index_rule(Bucket& bucket, uint32_t rule_index);
   void candidates(const Bucket& bucket, const Event& event, std::vector<uint32_t>& out);
-  struct Group {
-    std::vector<Hit> hits;  // threshold: at most `count`, oldest first; temporal: the latest hit of each input (time 0: none)
-    std::vector<std::pair<std::string, Hit>> distinct;  // distinct: value -> latest hit
+  // What only distinct and temporal_ordered groups need.
+  struct GroupExtra {
+    std::vector<std::string> values;  // distinct: the value of each hit, beside it
     std::vector<int64_t> chain;  // temporal_ordered: start of the latest chain through input k
+  };
+  struct Group {
+    // threshold: at most `count`, oldest first; distinct: the latest hit of each value;
+    // temporal: the latest hit of each input (time 0: none).
+    HitList hits;
+    std::unique_ptr<GroupExtra> extra;
     Timestamp suppressed_until{};
     // Event time after which the group can neither fire nor suppress: its newest hit out of the
     // rule's window and its suppression over. Such a group is state for nothing.
     int64_t expires_ns = 0;
-    void drop_events();
+    // Drops the held events (ids kept); returns how many.
+    size_t drop_events();
   };
 
   // Counts one hit of `rule` (a match, or for a correlation the firing of its input `input`);
@@ -141,8 +105,9 @@ class Engine {
                  const Value* distinct_value, size_t input, std::vector<Event>& alerts, int depth);
   void fired(const Rule& rule, const Event& event, EventPtr& shared, std::vector<Event>& alerts, int depth);
   Event make_alert(const Rule& rule, const Event& last, const std::vector<const Hit*>& hits, size_t total) const;
-  // The group key of an event for a rule, built in key_buf_ (no allocation per event).
-  const std::string& group_key(size_t rule_index, const std::vector<FieldId>& group_by, const Event& event);
+  // The group key of an event (its group_by values; the rule is the group's class), built in
+  // key_buf_ (no allocation per event).
+  const std::string& group_key(const std::vector<FieldId>& group_by, const Event& event);
   // Drops the held events of the least recently used groups (not `keep`) until within
   // max_held_events.
   void shed_evidence(uint32_t keep);
@@ -168,7 +133,8 @@ class Engine {
   int64_t horizon_ns_ = std::numeric_limits<int64_t>::min();
   int64_t recent_min_ns_ = std::numeric_limits<int64_t>::max();
   uint32_t recent_events_ = 0;
-  // Before the groups: their hits count themselves out of it as they go, to the last.
+  // Hits holding an event, over every group: counted where groups change (aggregate, shedding,
+  // removal).
   size_t held_events_ = 0;
   GroupTable<Group> groups_;  // least recently used first
   // Where shedding resumes: no group before it in the list holds an event (kNone: none may).

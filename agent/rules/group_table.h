@@ -1,10 +1,11 @@
 // The rule engine's aggregation groups: a pool of slots in fixed chunks (a slot never moves),
-// an open-addressing index over it keyed by a seeded hash of the group key
+// an open-addressing index over it keyed by a seeded hash of the class and the group key
 // (agent/flow/open_index.h), and two least-recently-used lists threaded through the slots: one
 // over every group (eviction at the cap, shedding held events) and one per class (the engine's
-// rule: within one rule, least recently used is soonest expired). Against a node-based hash map
-// plus a linked list it makes no allocation per group beyond the payload's own, and a lookup
-// touches the index and one slot.
+// rule: within one rule, least recently used is soonest expired). A group is its class and key:
+// the same key in two classes is two groups. Against a node-based hash map plus a linked list it
+// makes no allocation per group beyond the payload's own (keys up to 24 bytes, an address with
+// its tag, are kept in the slot), and a lookup touches the index and one slot.
 #pragma once
 
 #include <cstdint>
@@ -26,10 +27,10 @@ class GroupTable {
 
   GroupTable() : index_(64, kNone), mask_(63) {}
 
-  // The seeded hash of a key (the index's and the slot's).
-  uint32_t hash(std::string_view key) const {
+  // The seeded hash of a class and key (the index's and the slot's).
+  uint32_t hash(std::string_view key, uint32_t cls) const {
     using flow::mum;
-    uint64_t h = seeds_.k[0] ^ key.size();
+    uint64_t h = mum(seeds_.k[0] ^ key.size(), seeds_.k[1] ^ cls);
     size_t i = 0;
     for (; i + 16 <= key.size(); i += 16) {
       uint64_t a, b;
@@ -50,12 +51,12 @@ class GroupTable {
     return static_cast<uint32_t>(h ^ (h >> 32));
   }
 
-  uint32_t find(std::string_view key, uint32_t hash) const {
+  uint32_t find(std::string_view key, uint32_t hash, uint32_t cls) const {
     for (uint32_t i = hash & mask_;; i = (i + 1) & mask_) {
       const uint32_t e = index_[i];
       if (e == kNone) return kNone;
       const Slot& s = slot(e);
-      if (s.hash == hash && s.key == key) return e;
+      if (s.hash == hash && s.cls == cls && s.key() == key) return e;
     }
   }
 
@@ -71,7 +72,7 @@ class GroupTable {
       id = used_++;
     }
     Slot& s = slot(id);
-    s.key.assign(key);
+    s.set_key(key);
     s.hash = hash;
     s.cls = cls;
     if (cls >= classes_.size()) classes_.resize(cls + 1);
@@ -89,8 +90,7 @@ class GroupTable {
     unlink(id);
     class_unlink(id);
     s.value = T{};
-    if (s.key.capacity() > 32) s.key = std::string();  // a long key's heap goes with it
-    s.key.clear();
+    s.set_key({});
     free_.push_back(id);
     --size_;
   }
@@ -117,8 +117,25 @@ class GroupTable {
 
  private:
   static constexpr uint32_t kChunk = 1024;
+  static constexpr size_t kInlineKey = 24;
   struct Slot {
-    std::string key;
+    Slot() = default;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { set_key({}); }
+    std::string_view key() const { return {key_len > kInlineKey ? key_heap : key_inline, key_len}; }
+    void set_key(std::string_view k) {
+      if (key_len > kInlineKey) delete[] key_heap;
+      char* to = key_inline;
+      if (k.size() > kInlineKey) to = key_heap = new char[k.size()];
+      if (!k.empty()) std::memcpy(to, k.data(), k.size());
+      key_len = static_cast<uint32_t>(k.size());
+    }
+    union {
+      char key_inline[kInlineKey];
+      char* key_heap;
+    };
+    uint32_t key_len = 0;
     uint32_t hash = 0;
     uint32_t prev = kNone;
     uint32_t next = kNone;

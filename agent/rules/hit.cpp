@@ -1,0 +1,182 @@
+#include "agent/rules/hit.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <memory>
+
+#include "common/event/event.h"
+
+namespace vigil::agent::rules {
+
+namespace {
+
+constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+constexpr size_t kIdLength = 26;
+
+constexpr std::array<int8_t, 256> make_digits() {
+  std::array<int8_t, 256> d{};
+  for (auto& x : d) x = -1;
+  for (int i = 0; i < 32; ++i) d[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+  return d;
+}
+constexpr std::array<int8_t, 256> kDigits = make_digits();
+
+}  // namespace
+
+bool pack_event_id(std::string_view id, unsigned char out[16]) {
+  if (id.size() != kIdLength) return false;
+  unsigned __int128 v = 0;
+  for (size_t i = 0; i < kIdLength; ++i) {
+    const int d = kDigits[static_cast<unsigned char>(id[i])];
+    if (d < 0 || (i == 0 && d > 7)) return false;  // 3 + 25 * 5 bits: 128
+    v = (v << 5) | static_cast<unsigned>(d);
+  }
+  std::memcpy(out, &v, 16);
+  return true;
+}
+
+std::string unpack_event_id(const unsigned char in[16]) {
+  unsigned __int128 v;
+  std::memcpy(&v, in, 16);
+  std::string out(kIdLength, '0');
+  for (size_t i = kIdLength; i-- > 0;) {
+    out[i] = kAlphabet[static_cast<unsigned>(v & 31)];
+    v >>= 5;
+  }
+  return out;
+}
+
+std::string Hit::id() const {
+  switch (kind_) {
+    case Kind::event: {
+      const std::string* id = (*ev())->get_string(fields::event_id);
+      return id ? *id : std::string();
+    }
+    case Kind::packed:
+      return unpack_event_id(store_);
+    case Kind::long_id:
+      return *long_id();
+    case Kind::none:
+      break;
+  }
+  return {};
+}
+
+bool Hit::drop_event() {
+  if (kind_ != Kind::event) return false;
+  const std::string* id = (*ev())->get_string(fields::event_id);
+  unsigned char packed[16];
+  if (!id || id->empty()) {
+    reset();
+  } else if (pack_event_id(*id, packed)) {
+    reset();
+    std::memcpy(store_, packed, 16);
+    kind_ = Kind::packed;
+  } else {
+    auto copy = std::make_unique<std::string>(*id);
+    reset();
+    long_id() = copy.release();
+    kind_ = Kind::long_id;
+  }
+  return true;
+}
+
+void Hit::take(Hit& o) noexcept {
+  switch (o.kind_) {
+    case Kind::event:
+      new (store_) EventPtr(std::move(*o.ev()));
+      o.ev()->~EventPtr();
+      break;
+    case Kind::packed:
+    case Kind::long_id:
+      std::memcpy(store_, o.store_, 16);
+      break;
+    case Kind::none:
+      break;
+  }
+  kind_ = o.kind_;
+  o.kind_ = Kind::none;
+}
+
+void Hit::reset() noexcept {
+  if (kind_ == Kind::event) ev()->~EventPtr();
+  if (kind_ == Kind::long_id) delete long_id();
+  kind_ = Kind::none;
+}
+
+HitList::HitList(HitList&& o) noexcept { *this = std::move(o); }
+
+HitList& HitList::operator=(HitList&& o) noexcept {
+  if (this == &o) return *this;
+  release();
+  if (o.cap_ == 1) {
+    if (o.size_ == 1) new (inline_) Hit(std::move(o[0]));
+    size_ = o.size_;
+    o.clear();
+  } else {
+    heap_ = o.heap_;
+    cap_ = o.cap_;
+    size_ = o.size_;
+    o.cap_ = 1;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+void HitList::release() noexcept {
+  clear();
+  if (cap_ != 1) {
+    std::allocator<Hit>().deallocate(heap_, cap_);
+    cap_ = 1;
+  }
+}
+
+void HitList::reserve(size_t n) {
+  if (n <= cap_) return;
+  const size_t cap = std::max<size_t>(n, 2 * static_cast<size_t>(cap_));
+  Hit* fresh = std::allocator<Hit>().allocate(cap);
+  Hit* old = data();
+  for (uint32_t i = 0; i < size_; ++i) {
+    new (fresh + i) Hit(std::move(old[i]));
+    old[i].~Hit();
+  }
+  if (cap_ != 1) std::allocator<Hit>().deallocate(heap_, cap_);
+  heap_ = fresh;
+  cap_ = static_cast<uint32_t>(cap);
+}
+
+void HitList::push_back(Hit&& h) {
+  reserve(size_ + 1);
+  new (data() + size_) Hit(std::move(h));
+  ++size_;
+}
+
+void HitList::truncate(Hit* first) {
+  for (Hit* h = first; h != end(); ++h) h->~Hit();
+  size_ = static_cast<uint32_t>(first - begin());
+}
+
+void HitList::erase_front() {
+  if (size_ == 0) return;
+  std::move(begin() + 1, end(), begin());
+  truncate(end() - 1);
+}
+
+void HitList::resize(size_t n) {
+  if (n <= size_) {
+    truncate(begin() + n);
+    return;
+  }
+  reserve(n);
+  for (size_t i = size_; i < n; ++i) new (data() + i) Hit();
+  size_ = static_cast<uint32_t>(n);
+}
+
+size_t HitList::held() const {
+  size_t n = 0;
+  for (const Hit& h : *this) n += h.holds_event();
+  return n;
+}
+
+}  // namespace vigil::agent::rules
