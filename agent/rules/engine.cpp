@@ -663,11 +663,11 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
   }
   // Only later: an event older than the group's newest hit (sources out of time order) must not
   // shorten what its hits still count for.
-  g.expires_ns = std::max({g.expires_ns, saturating_add(now.ns, window_ns), g.suppressed_until.ns});
+  g.expires_ns = std::max(g.expires_ns, saturating_add(now.ns, window_ns));
   held_events_ = held_events_ - held_before + g.hits.held();
   if (held_events_ > limits_.max_held_events) shed_evidence(id);
   if (!fire) return;
-  const bool suppressed = now.ns < g.suppressed_until.ns;
+  const bool suppressed = now.ns < g.suppressed_until();
   if (suppressed) {
     ++stats_.suppressed;
   } else {
@@ -675,13 +675,23 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
       alerts.push_back(make_alert(rule, event, evidence, total));
       ++stats_.alerts;
     }
-    if (suppress_ns > 0) g.suppressed_until = Timestamp{saturating_add(now.ns, suppress_ns)};
-    g.expires_ns = std::max(g.expires_ns, g.suppressed_until.ns);
+    if (suppress_ns > 0) {
+      if (!g.extra) g.extra = std::make_unique<GroupExtra>();
+      g.extra->suppressed_until = Timestamp{saturating_add(now.ns, suppress_ns)};
+      g.expires_ns = std::max(g.expires_ns, g.extra->suppressed_until.ns);
+    }
   }
   // Counting starts again after an alert (or a suppressed one).
   held_events_ -= g.hits.held();
   g.hits.clear();
-  g.extra.reset();
+  if (g.extra) {
+    if (g.suppressed_until() != 0) {  // kept: a later line may be older than this one
+      g.extra->values = {};
+      g.extra->chain = {};
+    } else {
+      g.extra.reset();
+    }
+  }
   // Correlations built on this rule see its alerts, not the ones it suppressed.
   if (!suppressed) fired(rule, event, shared, alerts, depth);
 }

@@ -80,20 +80,22 @@ class Engine {
   };
   void index_rule(Bucket& bucket, uint32_t rule_index);
   void candidates(const Bucket& bucket, const Event& event, std::vector<uint32_t>& out);
-  // What only distinct and temporal_ordered groups need.
+  // What only distinct and temporal_ordered groups, and groups that fired under a suppression,
+  // need.
   struct GroupExtra {
     std::vector<std::string> values;  // distinct: the value of each hit, beside it
     std::vector<int64_t> chain;  // temporal_ordered: start of the latest chain through input k
+    Timestamp suppressed_until{};
   };
   struct Group {
     // threshold: at most `count`, oldest first; distinct: the latest hit of each value;
     // temporal: the latest hit of each input (time 0: none).
     HitList hits;
     std::unique_ptr<GroupExtra> extra;
-    Timestamp suppressed_until{};
     // Event time after which the group can neither fire nor suppress: its newest hit out of the
     // rule's window and its suppression over. Such a group is state for nothing.
     int64_t expires_ns = 0;
+    int64_t suppressed_until() const { return extra ? extra->suppressed_until.ns : 0; }
     // Drops the held events (ids kept); returns how many.
     size_t drop_events();
   };

@@ -4,7 +4,7 @@
 // over every group (eviction at the cap, shedding held events) and one per class (the engine's
 // rule: within one rule, least recently used is soonest expired). A group is its class and key:
 // the same key in two classes is two groups. Against a node-based hash map plus a linked list it
-// makes no allocation per group beyond the payload's own (keys up to 24 bytes, an address with
+// makes no allocation per group beyond the payload's own (keys up to 20 bytes, an address with
 // its tag, are kept in the slot), and a lookup touches the index and one slot.
 #pragma once
 
@@ -117,24 +117,31 @@ class GroupTable {
 
  private:
   static constexpr uint32_t kChunk = 1024;
-  static constexpr size_t kInlineKey = 24;
+  // A key of up to 20 bytes (an address with its tag and separator: 18) is kept in the slot; a
+  // longer one on the heap, its pointer in the same bytes.
+  static constexpr size_t kInlineKey = 20;
   struct Slot {
     Slot() = default;
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
     ~Slot() { set_key({}); }
-    std::string_view key() const { return {key_len > kInlineKey ? key_heap : key_inline, key_len}; }
+    const char* heap_key() const {
+      const char* p;
+      std::memcpy(&p, key_bytes, sizeof p);
+      return p;
+    }
+    std::string_view key() const { return {key_len > kInlineKey ? heap_key() : key_bytes, key_len}; }
     void set_key(std::string_view k) {
-      if (key_len > kInlineKey) delete[] key_heap;
-      char* to = key_inline;
-      if (k.size() > kInlineKey) to = key_heap = new char[k.size()];
+      if (key_len > kInlineKey) delete[] heap_key();
+      char* to = key_bytes;
+      if (k.size() > kInlineKey) {
+        to = new char[k.size()];
+        std::memcpy(key_bytes, &to, sizeof to);
+      }
       if (!k.empty()) std::memcpy(to, k.data(), k.size());
       key_len = static_cast<uint32_t>(k.size());
     }
-    union {
-      char key_inline[kInlineKey];
-      char* key_heap;
-    };
+    char key_bytes[kInlineKey];
     uint32_t key_len = 0;
     uint32_t hash = 0;
     uint32_t prev = kNone;

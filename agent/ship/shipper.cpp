@@ -136,7 +136,7 @@ void Shipper::wake() {
   cv_.notify_all();
 }
 
-bool Shipper::post(const std::string& body, uint64_t& acked) {
+bool Shipper::post(std::string body, uint64_t& acked) {
   if (options_.addresses.empty()) return false;
   connect_if_needed();
   // Batches of JSON lines shrink 5-10x with the fastest levels of gzip and zstd; below 1 KiB the
@@ -145,10 +145,12 @@ bool Shipper::post(const std::string& body, uint64_t& acked) {
   if (options_.compression != compress::Codec::none && body.size() >= 1024) {
     packed = compress::encode(options_.compression, body);
   }
+  const size_t raw_size = body.size();
   std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/x-ndjson"}};
   if (!packed.empty()) headers.emplace_back("Content-Encoding", std::string(compress::content_encoding(options_.compression)));
-  stats_.bytes_raw += body.size();
-  stats_.bytes_sent += packed.empty() ? body.size() : packed.size();
+  stats_.bytes_raw += raw_size;
+  stats_.bytes_sent += packed.empty() ? raw_size : packed.size();
+  if (!packed.empty()) body = std::string();  // not kept while the collector answers
   auto r = conn_->client().request("POST", "/v1/batches", packed.empty() ? body : packed, headers);
   if (!r) {
     log_->warn("delivery to {} failed: {}", conn_->endpoint().to_string(), r.error());
@@ -200,13 +202,17 @@ bool Shipper::ship_once() {
     body += rec.payload;
     body += "}\n";
   }
+  // The records are in the body now: not kept while it is sent.
+  const uint64_t last_seq = batch->back().seq;
+  const size_t records = batch->size();
+  *batch = {};
   uint64_t acked = 0;
-  if (!post(body, acked)) {
+  if (!post(std::move(body), acked)) {
     ++stats_.failures;
     return false;
   }
-  if (acked < batch->back().seq) {
-    log_->warn("the collector acknowledged {} of a batch ending at {}", acked, batch->back().seq);
+  if (acked < last_seq) {
+    log_->warn("the collector acknowledged {} of a batch ending at {}", acked, last_seq);
   }
   auto a = spool_.ack(acked);
   if (!a) {
@@ -214,7 +220,7 @@ bool Shipper::ship_once() {
     return false;
   }
   ++stats_.batches;
-  stats_.records += batch->size();
+  stats_.records += records;
   stats_.acked = acked;
   return true;
 }

@@ -73,7 +73,7 @@ class Shipper {
 
  private:
   void run();
-  bool post(const std::string& body, uint64_t& acked);
+  bool post(std::string body, uint64_t& acked);
   void connect_if_needed();
   // Renews the certificate when its time has come; on failure tries again a minute later.
   void maybe_renew();

@@ -44,12 +44,14 @@ std::string zstd(const std::string& in, int level) {
   // life held about 0.5 MiB in an idle agent (issue 22).
   std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
   if (!cctx) return {};
-  std::string out;
-  out.resize(ZSTD_compressBound(in.size()));
-  size_t n = ZSTD_compressCCtx(cctx.get(), out.data(), out.size(), in.data(), in.size(), level);
+  // Into a bound-sized buffer that is not filled first (its pages stay untouched beyond what zstd
+  // writes), then copied to a string of the compressed size: a std::string resized to the bound
+  // would zero a whole megabyte per batch and keep it as capacity while the batch is sent.
+  const size_t bound = ZSTD_compressBound(in.size());
+  std::unique_ptr<char[]> buf(new char[bound]);
+  size_t n = ZSTD_compressCCtx(cctx.get(), buf.get(), bound, in.data(), in.size(), level);
   if (ZSTD_isError(n)) return {};
-  out.resize(n);
-  return out;
+  return std::string(buf.get(), n);
 }
 
 std::string encode(Codec codec, const std::string& in) {

@@ -120,7 +120,7 @@ TEST(GroupTable, AgreesWithAMapThroughRandomInsertsErasesAndTouches) {
 
 TEST(GroupTable, TheSameKeyInTwoClassesIsTwoGroups) {
   Table t;
-  const std::string key(24, 'k');  // the longest kept in the slot
+  const std::string key(20, 'k');  // the longest kept in the slot
   const uint32_t a = t.insert(key, t.hash(key, 1), 1);
   t[a].push_back(1);
   EXPECT_EQ(t.find(key, t.hash(key, 2), 2), Table::kNone);
