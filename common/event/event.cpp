@@ -9,16 +9,20 @@
 namespace vigil {
 
 void Event::set(FieldId id, Value value) {
-  for (auto& entry : fields_) {
-    if (entry.first == id) {
-      entry.second = std::move(value);
-      return;
+  if (present_ & bit(id)) {
+    for (auto& entry : fields_) {
+      if (entry.first == id) {
+        entry.second = std::move(value);
+        return;
+      }
     }
   }
   fields_.emplace_back(id, std::move(value));
+  present_ |= bit(id);
 }
 
 const Value* Event::get(FieldId id) const {
+  if (!(present_ & bit(id))) return nullptr;
   for (const auto& entry : fields_) {
     if (entry.first == id) return &entry.second;
   }
@@ -29,6 +33,8 @@ bool Event::erase(FieldId id) {
   auto it = std::find_if(fields_.begin(), fields_.end(), [id](const Entry& e) { return e.first == id; });
   if (it == fields_.end()) return false;
   fields_.erase(it);
+  present_ = 0;
+  for (const auto& e : fields_) present_ |= bit(e.first);
   return true;
 }
 

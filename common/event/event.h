@@ -19,12 +19,18 @@ class Event {
   // Sets a field, replacing any earlier value of it.
   void set(FieldId id, Value value);
   // Adds a field the event does not carry (a fresh event being filled): no search.
-  void add(FieldId id, Value value) { fields_.emplace_back(id, std::move(value)); }
+  void add(FieldId id, Value value) {
+    fields_.emplace_back(id, std::move(value));
+    present_ |= bit(id);
+  }
   void reserve(size_t n) { fields_.reserve(n); }
   const Value* get(FieldId id) const;
   bool has(FieldId id) const { return get(id) != nullptr; }
   bool erase(FieldId id);
-  void clear() { fields_.clear(); }
+  void clear() {
+    fields_.clear();
+    present_ = 0;
+  }
 
   // Typed accessors; nullptr when absent or of another type.
   const std::string* get_string(FieldId id) const;
@@ -44,8 +50,12 @@ class Event {
   friend bool operator==(const Event& a, const Event& b);
 
  private:
+  static uint64_t bit(FieldId id) { return uint64_t{1} << (id.v & 63); }
   // Events carry tens of fields: a flat vector with linear search beats any hash table here.
   std::vector<Entry> fields_;
+  // A bit per field id modulo 64 for the fields present: most lookups of a field the event does
+  // not carry (the rules ask many) end here, without the search.
+  uint64_t present_ = 0;
 };
 
 // A fresh event id: 26 characters of Crockford base32 (48-bit millisecond time then 80 random
