@@ -5,6 +5,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <nlohmann/json.hpp>
 
 #include "common/ingest/bounded_json.h"
@@ -254,18 +258,31 @@ inline void put(Gather& out, const char* s, size_t n) { out.put(s, n); }
 inline void put(Gather& out, char c) { out.put(c); }
 inline std::string& string_of(Gather& out) { return out.out(); }
 
+// The length of the start of `s` that is printable ASCII other than '"' and '\\' (copied into
+// JSON as it is), sixteen bytes a step.
+size_t plain_prefix(std::string_view s) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  // As signed bytes, both the control characters and every byte from 0x80 are below 0x20.
+  const __m128i low = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    const __m128i bad =
+        _mm_or_si128(_mm_cmplt_epi8(v, low), _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+    if (const int mask = _mm_movemask_epi8(bad)) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+  }
+  return i;
+}
+
 template <typename Out>
 void write_string(Out& out, std::string_view s) {
   // The common case first: printable ASCII with nothing to escape, copied as it is.
-  bool plain = true;
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) {
+  if (plain_prefix(s) == s.size()) {
     put(out, '"');
     put(out, s.data(), s.size());
     put(out, '"');

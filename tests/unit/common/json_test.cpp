@@ -160,6 +160,24 @@ TEST(JsonLine, DirectWriterMatchesTheTreeWriter) {
   }
 }
 
+// Strings are scanned sixteen bytes at a time for what needs escaping: each kind of byte at every
+// place across the first blocks, and the tail, written as the tree writer writes it.
+TEST(JsonLine, EscapesFoundAtEveryPlaceOfALongString) {
+  const std::string specials[] = {"\"", "\\", "\n", std::string(1, '\x01'), "\x1f", "\x7f", "\xc3\xa9",
+                                  "\xe1\xbb\x85", "\xff"};
+  for (size_t len : {1u, 15u, 16u, 17u, 31u, 32u, 33u, 47u, 70u}) {
+    for (const auto& special : specials) {
+      for (size_t at = 0; at + special.size() <= len; ++at) {
+        std::string text(len, 'a');
+        text.replace(at, special.size(), special);
+        Event e;
+        e.set(fields::message, text);
+        ASSERT_EQ(to_json_line(e), reference_line(e)) << len << " " << at << " " << static_cast<int>(special[0]);
+      }
+    }
+  }
+}
+
 // The writer keeps a layout per sequence of field ids (a direct-mapped cache of 1,024 per thread):
 // thousands of shapes written in turn, colliding and replacing each other, the same field set in
 // another order, a shape met again after it was replaced: each line as the tree writer says.
