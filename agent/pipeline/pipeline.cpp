@@ -44,10 +44,12 @@ void Pipeline::event(Event&& e, std::string_view origin) { enrich_and_run(e, ori
 void Pipeline::enrich_and_run(Event& e, std::string_view origin) {
   // Room for what is added here, exactly: a rule may keep the event as evidence, and a field
   // vector grown by doubling would keep up to twice its size with it.
-  e.reserve(e.size() + 4);
-  if (!e.has(fields::event_id)) e.set(fields::event_id, new_event_id());
-  if (!e.has(fields::timestamp)) e.set(fields::timestamp, Timestamp::now());
-  if (!e.has(fields::host_name)) e.set(fields::host_name, options_.host_name);
+  const bool id = e.has(fields::event_id), time = e.has(fields::timestamp), host = e.has(fields::host_name);
+  const bool agent = !options_.agent_id.empty() && !e.has(fields::agent_id);
+  e.reserve(e.size() + !id + !time + !host + agent);
+  if (!id) e.add(fields::event_id, new_event_id());
+  if (!time) e.add(fields::timestamp, Timestamp::now());
+  if (!host) e.add(fields::host_name, options_.host_name);
   if (!options_.agent_id.empty()) e.set(fields::agent_id, options_.agent_id);
   run_owned(e, origin);
 }

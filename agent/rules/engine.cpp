@@ -566,7 +566,18 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
   }
   if (shed_from_ == groups_.kNone) shed_from_ = id;
   Group& g = groups_[id];
-  const size_t held_before = g.hits.held();
+  // held_events_ follows each change to the group's hits as it is made, so that it stays exact
+  // if an allocation fails midway (every step below either completes or changes nothing).
+  auto replace = [this](Hit& slot, Hit&& h) {
+    held_events_ -= slot.holds_event();
+    slot = std::move(h);
+    held_events_ += slot.holds_event();
+  };
+  auto append = [this](HitList& list, Hit&& h) {
+    list.push_back(std::move(h));
+    held_events_ += list[list.size() - 1].holds_event();
+  };
+  auto drop = [this](Hit& h) { held_events_ -= h.drop_event(); };
   const int64_t window_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(rule.aggregation.within).count();
   const int64_t suppress_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(rule.suppress).count();
 
@@ -580,11 +591,20 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
       break;
     case Aggregation::Kind::threshold: {
       auto& hits = g.hits;
-      hits.truncate(std::remove_if(hits.begin(), hits.end(), [&](const Hit& h) { return now.ns - h.time.ns > window_ns; }));
-      hits.push_back(std::move(hit));
-      if (hits.size() > rule.aggregation.count) hits.erase_front();
+      size_t gone_held = 0;  // the predicate sees each hit once, before any is moved
+      hits.truncate(std::remove_if(hits.begin(), hits.end(), [&](const Hit& h) {
+        const bool gone = now.ns - h.time.ns > window_ns;
+        gone_held += gone && h.holds_event();
+        return gone;
+      }));
+      held_events_ -= gone_held;
+      append(hits, std::move(hit));
+      if (hits.size() > rule.aggregation.count) {
+        held_events_ -= hits[0].holds_event();
+        hits.erase_front();
+      }
       // Only the newest hits' events can become evidence: older ones keep their id and time.
-      if (hits.size() > limits_.evidence_events) hits[hits.size() - limits_.evidence_events - 1].drop_event();
+      if (hits.size() > limits_.evidence_events) drop(hits[hits.size() - limits_.evidence_events - 1]);
       if (hits.size() >= rule.aggregation.count) {
         fire = true;
         total = hits.size();
@@ -598,7 +618,11 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
       auto& values = g.extra->values;  // values[k] is the value of hits[k]
       size_t kept = 0;
       for (size_t k = 0; k < hits.size(); ++k) {
-        if (now.ns - hits[k].time.ns > window_ns) continue;
+        if (now.ns - hits[k].time.ns > window_ns) {
+          held_events_ -= hits[k].holds_event();
+          hits[k] = Hit{};
+          continue;
+        }
         if (kept != k) {
           hits[kept] = std::move(hits[k]);
           values[kept] = std::move(values[k]);
@@ -612,12 +636,12 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
       append_key(value, *distinct_value);
       auto found = std::find(values.begin(), values.end(), value);
       if (found != values.end()) {
-        hits[static_cast<size_t>(found - values.begin())] = std::move(hit);
+        replace(hits[static_cast<size_t>(found - values.begin())], std::move(hit));
       } else {
         values.push_back(std::move(value));
-        hits.push_back(std::move(hit));
+        append(hits, std::move(hit));
         // Only the newest entries' events can become evidence: older ones keep their id and time.
-        if (hits.size() > limits_.evidence_events) hits[hits.size() - limits_.evidence_events - 1].drop_event();
+        if (hits.size() > limits_.evidence_events) drop(hits[hits.size() - limits_.evidence_events - 1]);
       }
       if (hits.size() >= rule.aggregation.count) {
         fire = true;
@@ -636,21 +660,21 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
       std::vector<int64_t>* chain = ordered ? &g.extra->chain : nullptr;
       if (chain) chain->resize(n, -1);
       for (size_t k = 0; k < n; ++k) {
-        if (slots[k].time.ns != 0 && now.ns - slots[k].time.ns > window_ns) slots[k] = Hit{};
+        if (slots[k].time.ns != 0 && now.ns - slots[k].time.ns > window_ns) replace(slots[k], Hit{});
         if (chain && (*chain)[k] >= 0 && now.ns - (*chain)[k] > window_ns) (*chain)[k] = -1;
       }
       if (rule.aggregation.kind == Aggregation::Kind::temporal) {
-        slots[input] = std::move(hit);
+        replace(slots[input], std::move(hit));
         fire = std::all_of(slots.begin(), slots.end(), [](const Hit& h) { return h.time.ns != 0; });
       } else {
         // In list order: input k extends the latest-starting chain through input k-1.
         auto& c = *chain;
         if (input == 0) {
           c[0] = now.ns;
-          slots[0] = std::move(hit);
+          replace(slots[0], std::move(hit));
         } else if (c[input - 1] >= 0) {
           c[input] = std::max(c[input], c[input - 1]);
-          slots[input] = std::move(hit);
+          replace(slots[input], std::move(hit));
         }
         fire = c[n - 1] >= 0;
       }
@@ -664,7 +688,6 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
   // Only later: an event older than the group's newest hit (sources out of time order) must not
   // shorten what its hits still count for.
   g.expires_ns = std::max(g.expires_ns, saturating_add(now.ns, window_ns));
-  held_events_ = held_events_ - held_before + g.hits.held();
   if (held_events_ > limits_.max_held_events) shed_evidence(id);
   if (!fire) return;
   const bool suppressed = now.ns < g.suppressed_until();

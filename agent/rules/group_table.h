@@ -132,12 +132,9 @@ class GroupTable {
     }
     std::string_view key() const { return {key_len > kInlineKey ? heap_key() : key_bytes, key_len}; }
     void set_key(std::string_view k) {
+      char* to = k.size() > kInlineKey ? new char[k.size()] : key_bytes;  // first: if it throws, nothing changed
       if (key_len > kInlineKey) delete[] heap_key();
-      char* to = key_bytes;
-      if (k.size() > kInlineKey) {
-        to = new char[k.size()];
-        std::memcpy(key_bytes, &to, sizeof to);
-      }
+      if (to != key_bytes) std::memcpy(key_bytes, &to, sizeof to);
       if (!k.empty()) std::memcpy(to, k.data(), k.size());
       key_len = static_cast<uint32_t>(k.size());
     }

@@ -63,7 +63,7 @@ std::string Hit::id() const {
   return {};
 }
 
-bool Hit::drop_event() {
+bool Hit::drop_event() noexcept {
   if (kind_ != Kind::event) return false;
   const std::string* id = (*ev())->get_string(fields::event_id);
   unsigned char packed[16];
@@ -74,9 +74,15 @@ bool Hit::drop_event() {
     std::memcpy(store_, packed, 16);
     kind_ = Kind::packed;
   } else {
-    auto copy = std::make_unique<std::string>(*id);
+    // The copy first: without memory for it the event stays held (counted so) and nothing changes.
+    std::string* copy = nullptr;
+    try {
+      copy = new std::string(*id);
+    } catch (const std::bad_alloc&) {
+      return false;
+    }
     reset();
-    long_id() = copy.release();
+    ::new (static_cast<void*>(store_)) std::string*(copy);
     kind_ = Kind::long_id;
   }
   return true;

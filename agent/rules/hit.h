@@ -47,8 +47,9 @@ class Hit {
   const EventPtr& event() const { return *ev(); }  // only while holds_event()
   // The event's id ("" when it had none).
   std::string id() const;
-  // Keeps only the event's id; true if an event was held.
-  bool drop_event();
+  // Keeps only the event's id; true if an event was held and is no longer (false also when there
+  // was no memory to keep a long id: the event stays).
+  bool drop_event() noexcept;
 
   Timestamp time{};
 
@@ -56,7 +57,6 @@ class Hit {
   enum class Kind : uint8_t { none, event, packed, long_id };
   EventPtr* ev() { return std::launder(reinterpret_cast<EventPtr*>(store_)); }
   const EventPtr* ev() const { return std::launder(reinterpret_cast<const EventPtr*>(store_)); }
-  std::string*& long_id() { return *std::launder(reinterpret_cast<std::string**>(store_)); }
   std::string* long_id() const { return *std::launder(reinterpret_cast<std::string* const*>(store_)); }
   void take(Hit& o) noexcept;
   void reset() noexcept;
@@ -82,8 +82,8 @@ class HitList {
   Hit* end() { return data() + size_; }
   const Hit* begin() const { return data(); }
   const Hit* end() const { return data() + size_; }
-  Hit& operator[](size_t i) { return data()[i]; }
-  const Hit& operator[](size_t i) const { return data()[i]; }
+  Hit& operator[](size_t i) { return *std::launder(data() + i); }
+  const Hit& operator[](size_t i) const { return *std::launder(data() + i); }
 
   void push_back(Hit&& h);
   // Removes the hits from `first` to the end.
@@ -96,8 +96,10 @@ class HitList {
   size_t held() const;
 
  private:
-  Hit* data() { return cap_ == 1 ? std::launder(reinterpret_cast<Hit*>(inline_)) : heap_; }
-  const Hit* data() const { return cap_ == 1 ? std::launder(reinterpret_cast<const Hit*>(inline_)) : heap_; }
+  // Where the hits are (an address only: there may be none; the elements are reached through it
+  // as objects constructed there).
+  Hit* data() { return cap_ == 1 ? reinterpret_cast<Hit*>(inline_) : heap_; }
+  const Hit* data() const { return cap_ == 1 ? reinterpret_cast<const Hit*>(inline_) : heap_; }
   void reserve(size_t n);
   void release() noexcept;
 

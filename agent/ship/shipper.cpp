@@ -205,7 +205,7 @@ bool Shipper::ship_once() {
   // The records are in the body now: not kept while it is sent.
   const uint64_t last_seq = batch->back().seq;
   const size_t records = batch->size();
-  *batch = {};
+  std::vector<SpoolRecord>().swap(*batch);
   uint64_t acked = 0;
   if (!post(std::move(body), acked)) {
     ++stats_.failures;
