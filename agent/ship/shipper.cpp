@@ -136,22 +136,14 @@ void Shipper::wake() {
   cv_.notify_all();
 }
 
-bool Shipper::post(std::string body, uint64_t& acked) {
+bool Shipper::post(const Batch& batch, uint64_t& acked) {
   if (options_.addresses.empty()) return false;
   connect_if_needed();
-  // Batches of JSON lines shrink 5-10x with the fastest levels of gzip and zstd; below 1 KiB the
-  // headers cost more than compression saves.
-  std::string packed;
-  if (options_.compression != compress::Codec::none && body.size() >= 1024) {
-    packed = compress::encode(options_.compression, body);
-  }
-  const size_t raw_size = body.size();
   std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/x-ndjson"}};
-  if (!packed.empty()) headers.emplace_back("Content-Encoding", std::string(compress::content_encoding(options_.compression)));
-  stats_.bytes_raw += raw_size;
-  stats_.bytes_sent += packed.empty() ? raw_size : packed.size();
-  if (!packed.empty()) body = std::string();  // not kept while the collector answers
-  auto r = conn_->client().request("POST", "/v1/batches", packed.empty() ? body : packed, headers);
+  if (batch.packed) headers.emplace_back("Content-Encoding", std::string(compress::content_encoding(options_.compression)));
+  stats_.bytes_raw += batch.raw_size;
+  stats_.bytes_sent += batch.body.size();
+  auto r = conn_->client().request("POST", "/v1/batches", batch.body, headers);
   if (!r) {
     log_->warn("delivery to {} failed: {}", conn_->endpoint().to_string(), r.error());
     conn_.reset();
@@ -185,34 +177,69 @@ bool Shipper::post(std::string body, uint64_t& acked) {
   return true;
 }
 
-bool Shipper::ship_once() {
-  auto batch = spool_.read(spool_.acked(), options_.batch_max_records, options_.batch_max_bytes);
-  if (!batch) {
-    log_->error("reading the spool failed: {}", batch.error());
-    return false;
+Shipper::Batch Shipper::prepare(uint64_t after) {
+  Batch out;
+  out.after = after;
+  out.epoch = spool_.epoch();
+  auto records = spool_.read(after, options_.batch_max_records, options_.batch_max_bytes);
+  if (!records) {
+    out.error = records.error();
+    return out;
   }
-  if (batch->empty()) return true;
+  if (records->empty()) return out;
   std::string body;
-  body.reserve(options_.batch_max_bytes + batch->size() * 64);
-  const std::string prefix = fmt::format("{{\"epoch\":\"{}\",\"seq\":", spool_.epoch());
-  for (const auto& rec : *batch) {
+  body.reserve(options_.batch_max_bytes + records->size() * 64);
+  const std::string prefix = fmt::format("{{\"epoch\":\"{}\",\"seq\":", out.epoch);
+  for (const auto& rec : *records) {
     body += prefix;
     body += std::to_string(rec.seq);
     body += ",\"event\":";
     body += rec.payload;
     body += "}\n";
   }
-  // The records are in the body now: not kept while it is sent.
-  const uint64_t last_seq = batch->back().seq;
-  const size_t records = batch->size();
-  std::vector<SpoolRecord>().swap(*batch);
+  out.last_seq = records->back().seq;
+  out.records = records->size();
+  std::vector<SpoolRecord>().swap(*records);  // in the body now: not kept while it is sent
+  out.raw_size = body.size();
+  // Batches of JSON lines shrink 5-10x with the fastest levels of gzip and zstd; below 1 KiB the
+  // headers cost more than compression saves.
+  if (options_.compression != compress::Codec::none && body.size() >= 1024) {
+    std::string packed = compress::encode(options_.compression, body);
+    if (!packed.empty()) {
+      out.body = std::move(packed);
+      out.packed = true;
+      return out;
+    }
+  }
+  out.body = std::move(body);
+  return out;
+}
+
+bool Shipper::ship_once() {
+  const uint64_t from = spool_.acked();
+  Batch batch;
+  if (next_.valid()) {
+    Batch ready = next_.get();
+    if (ready.after == from && ready.epoch == spool_.epoch() && ready.error.empty() && ready.records > 0) {
+      batch = std::move(ready);
+    }
+  }
+  if (batch.records == 0) batch = prepare(from);
+  if (!batch.error.empty()) {
+    log_->error("reading the spool failed: {}", batch.error);
+    return false;
+  }
+  if (batch.records == 0) return true;
+  if (spool_.last_seq() > batch.last_seq) {
+    next_ = std::async(std::launch::async, [this, after = batch.last_seq] { return prepare(after); });
+  }
   uint64_t acked = 0;
-  if (!post(std::move(body), acked)) {
+  if (!post(batch, acked)) {
     ++stats_.failures;
     return false;
   }
-  if (acked < last_seq) {
-    log_->warn("the collector acknowledged {} of a batch ending at {}", acked, last_seq);
+  if (acked < batch.last_seq) {
+    log_->warn("the collector acknowledged {} of a batch ending at {}", acked, batch.last_seq);
   }
   auto a = spool_.ack(acked);
   if (!a) {
@@ -220,7 +247,7 @@ bool Shipper::ship_once() {
     return false;
   }
   ++stats_.batches;
-  stats_.records += records;
+  stats_.records += batch.records;
   stats_.acked = acked;
   return true;
 }

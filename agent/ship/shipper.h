@@ -7,8 +7,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -34,8 +36,8 @@ struct ShipperOptions {
   size_t batch_max_bytes = 1 << 20;
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds retry_max_backoff{60'000};
-  std::chrono::milliseconds idle_poll{200};
-  compress::Codec compression = compress::Codec::zstd;  // batch bodies of 1 KiB and more  // how often to look for new records when idle
+  std::chrono::milliseconds idle_poll{200};  // how often to look for new records when idle
+  compress::Codec compression = compress::Codec::zstd;  // batch bodies of 1 KiB and more
   // Where the identity lives; the certificate is renewed there when a third of its life is left
   // (empty: no renewal).
   std::string state_dir;
@@ -72,8 +74,20 @@ class Shipper {
   bool ship_once();
 
  private:
+  // One batch read from the spool and encoded, ready to post.
+  struct Batch {
+    uint64_t after = 0;  // the seq it was read after
+    std::string epoch;   // the spool's, when it was read
+    uint64_t last_seq = 0;
+    size_t records = 0;
+    size_t raw_size = 0;  // the body's before compression
+    std::string body;     // as posted: compressed when `packed`
+    bool packed = false;
+    std::string error;  // reading the spool failed
+  };
+  Batch prepare(uint64_t after);
   void run();
-  bool post(std::string body, uint64_t& acked);
+  bool post(const Batch& batch, uint64_t& acked);
   void connect_if_needed();
   // Renews the certificate when its time has come; on failure tries again a minute later.
   void maybe_renew();
@@ -85,6 +99,10 @@ class Shipper {
   std::shared_ptr<spdlog::logger> log_;
   size_t address_index_ = 0;
   std::unique_ptr<class ShipperConnection> conn_;
+  // While a batch is posted, the next one is read and encoded here when the spool holds more (a
+  // backlog is then bound by the slower of the two, not their sum). Used only if it starts where
+  // the collector's acknowledgement left the spool.
+  std::future<Batch> next_;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;
