@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <random>
+#include <system_error>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -217,25 +218,43 @@ Shipper::Batch Shipper::prepare(uint64_t after) {
 
 bool Shipper::ship_once() {
   const uint64_t from = spool_.acked();
+  auto usable = [&](const Batch& b) {
+    return b.records > 0 && b.error.empty() && b.after == from && b.epoch == spool_.epoch();
+  };
   Batch batch;
   if (next_.valid()) {
     Batch ready = next_.get();
-    if (ready.after == from && ready.epoch == spool_.epoch() && ready.error.empty() && ready.records > 0) {
-      batch = std::move(ready);
-    }
+    if (usable(ready)) batch = std::move(ready);
   }
+  if (batch.records == 0 && usable(retry_)) batch = std::move(retry_);  // a failed post's, sent again
+  retry_ = Batch{};
   if (batch.records == 0) batch = prepare(from);
   if (!batch.error.empty()) {
     log_->error("reading the spool failed: {}", batch.error);
     return false;
   }
   if (batch.records == 0) return true;
-  if (spool_.last_seq() > batch.last_seq) {
-    next_ = std::async(std::launch::async, [this, after = batch.last_seq] { return prepare(after); });
+  // Read ahead only while deliveries succeed (a retry would throw it away), and never at the
+  // price of the delivery: without a thread or memory for it, there is simply no read-ahead.
+  if (last_post_ok_ && spool_.last_seq() > batch.last_seq) {
+    try {
+      next_ = std::async(std::launch::async, [this, after = batch.last_seq]() noexcept {
+        try {
+          return prepare(after);
+        } catch (const std::exception& e) {
+          Batch failed;
+          failed.error = e.what();
+          return failed;
+        }
+      });
+    } catch (const std::system_error&) {
+    }
   }
   uint64_t acked = 0;
-  if (!post(batch, acked)) {
+  last_post_ok_ = post(batch, acked);
+  if (!last_post_ok_) {
     ++stats_.failures;
+    retry_ = std::move(batch);
     return false;
   }
   if (acked < batch.last_seq) {

@@ -103,6 +103,8 @@ class Shipper {
   // backlog is then bound by the slower of the two, not their sum). Used only if it starts where
   // the collector's acknowledgement left the spool.
   std::future<Batch> next_;
+  Batch retry_;  // the batch whose post failed, sent again while it still starts at the acknowledged seq
+  bool last_post_ok_ = true;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;
