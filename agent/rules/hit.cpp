@@ -1,51 +1,12 @@
 #include "agent/rules/hit.h"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <memory>
 
 #include "common/event/event.h"
 
 namespace vigil::agent::rules {
-
-namespace {
-
-constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-constexpr size_t kIdLength = 26;
-
-constexpr std::array<int8_t, 256> make_digits() {
-  std::array<int8_t, 256> d{};
-  for (auto& x : d) x = -1;
-  for (int i = 0; i < 32; ++i) d[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
-  return d;
-}
-constexpr std::array<int8_t, 256> kDigits = make_digits();
-
-}  // namespace
-
-bool pack_event_id(std::string_view id, unsigned char out[16]) {
-  if (id.size() != kIdLength) return false;
-  unsigned __int128 v = 0;
-  for (size_t i = 0; i < kIdLength; ++i) {
-    const int d = kDigits[static_cast<unsigned char>(id[i])];
-    if (d < 0 || (i == 0 && d > 7)) return false;  // 3 + 25 * 5 bits: 128
-    v = (v << 5) | static_cast<unsigned>(d);
-  }
-  std::memcpy(out, &v, 16);
-  return true;
-}
-
-std::string unpack_event_id(const unsigned char in[16]) {
-  unsigned __int128 v;
-  std::memcpy(&v, in, 16);
-  std::string out(kIdLength, '0');
-  for (size_t i = kIdLength; i-- > 0;) {
-    out[i] = kAlphabet[static_cast<unsigned>(v & 31)];
-    v >>= 5;
-  }
-  return out;
-}
 
 std::string Hit::id() const {
   switch (kind_) {

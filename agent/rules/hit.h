@@ -16,11 +16,6 @@
 
 namespace vigil::agent::rules {
 
-// An id of the agent's form (new_event_id: 26 characters of Crockford base32, the first at most
-// '7') as 16 bytes; false for any other id.
-bool pack_event_id(std::string_view id, unsigned char out[16]);
-std::string unpack_event_id(const unsigned char in[16]);
-
 class Hit {
  public:
   Hit() = default;

@@ -181,7 +181,6 @@ bool Shipper::post(const Batch& batch, uint64_t& acked) {
 Shipper::Batch Shipper::prepare(uint64_t after) {
   Batch out;
   out.after = after;
-  out.epoch = spool_.epoch();
   auto records = spool_.read(after, options_.batch_max_records, options_.batch_max_bytes);
   if (!records) {
     out.error = records.error();
@@ -190,7 +189,7 @@ Shipper::Batch Shipper::prepare(uint64_t after) {
   if (records->empty()) return out;
   std::string body;
   body.reserve(options_.batch_max_bytes + records->size() * 64);
-  const std::string prefix = fmt::format("{{\"epoch\":\"{}\",\"seq\":", out.epoch);
+  const std::string prefix = fmt::format("{{\"epoch\":\"{}\",\"seq\":", spool_.epoch());
   for (const auto& rec : *records) {
     body += prefix;
     body += std::to_string(rec.seq);
@@ -219,7 +218,7 @@ Shipper::Batch Shipper::prepare(uint64_t after) {
 bool Shipper::ship_once() {
   const uint64_t from = spool_.acked();
   auto usable = [&](const Batch& b) {
-    return b.records > 0 && b.error.empty() && b.after == from && b.epoch == spool_.epoch();
+    return b.records > 0 && b.error.empty() && b.after == from;
   };
   Batch batch;
   if (next_.valid()) {

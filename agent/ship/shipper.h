@@ -77,7 +77,6 @@ class Shipper {
   // One batch read from the spool and encoded, ready to post.
   struct Batch {
     uint64_t after = 0;  // the seq it was read after
-    std::string epoch;   // the spool's, when it was read
     uint64_t last_seq = 0;
     size_t records = 0;
     size_t raw_size = 0;  // the body's before compression
@@ -101,7 +100,7 @@ class Shipper {
   std::unique_ptr<class ShipperConnection> conn_;
   // While a batch is posted, the next one is read and encoded here when the spool holds more (a
   // backlog is then bound by the slower of the two, not their sum). Used only if it starts where
-  // the collector's acknowledgement left the spool.
+  // the collector's acknowledgement left the spool (a spool keeps its epoch while open).
   std::future<Batch> next_;
   Batch retry_;  // the batch whose post failed, sent again while it still starts at the acknowledged seq
   bool last_post_ok_ = true;

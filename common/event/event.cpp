@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 
@@ -95,17 +96,28 @@ struct IdRandom {
   }
 };
 
+constexpr char kIdAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";  // Crockford base32
+constexpr size_t kIdLength = 26;
+
+constexpr std::array<int8_t, 256> make_id_digits() {
+  std::array<int8_t, 256> d{};
+  for (auto& x : d) x = -1;
+  for (int i = 0; i < 32; ++i) d[static_cast<unsigned char>(kIdAlphabet[i])] = static_cast<int8_t>(i);
+  return d;
+}
+constexpr std::array<int8_t, 256> kIdDigits = make_id_digits();
+
 }  // namespace
 
 std::string new_event_id() {
-  static constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  const auto& kAlphabet = kIdAlphabet;
   thread_local IdRandom rng;
   auto ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
   uint64_t r1 = rng.next();
   uint64_t r2 = rng.next();
-  std::string out(26, '0');
+  std::string out(kIdLength, '0');
   // 10 chars of time (50 bits, top 2 always zero), 16 chars of randomness (80 bits).
   for (int i = 9; i >= 0; --i) {
     out[static_cast<size_t>(i)] = kAlphabet[ms & 31];
@@ -118,6 +130,29 @@ std::string new_event_id() {
   for (int i = 0; i < 4; ++i) {
     out[static_cast<size_t>(22 + i)] = kAlphabet[r2 & 31];
     r2 >>= 5;
+  }
+  return out;
+}
+
+bool pack_event_id(std::string_view id, unsigned char out[16]) {
+  if (id.size() != kIdLength) return false;
+  unsigned __int128 v = 0;
+  for (size_t i = 0; i < kIdLength; ++i) {
+    const int d = kIdDigits[static_cast<unsigned char>(id[i])];
+    if (d < 0 || (i == 0 && d > 7)) return false;  // 3 + 25 * 5 bits: 128
+    v = (v << 5) | static_cast<unsigned>(d);
+  }
+  std::memcpy(out, &v, 16);
+  return true;
+}
+
+std::string unpack_event_id(const unsigned char in[16]) {
+  unsigned __int128 v;
+  std::memcpy(&v, in, 16);
+  std::string out(kIdLength, '0');
+  for (size_t i = kIdLength; i-- > 0;) {
+    out[i] = kIdAlphabet[static_cast<unsigned>(v & 31)];
+    v >>= 5;
   }
   return out;
 }

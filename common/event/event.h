@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -61,6 +62,11 @@ class Event {
 // A fresh event id: 26 characters of Crockford base32 (48-bit millisecond time then 80 random
 // bits), so ids sort by creation time and never collide in practice.
 std::string new_event_id();
+
+// An id of new_event_id's form (26 characters of its alphabet, the first at most '7') as 16
+// bytes, and back to the same text; false for any other id.
+bool pack_event_id(std::string_view id, unsigned char out[16]);
+std::string unpack_event_id(const unsigned char in[16]);
 
 // An HTTP request target as url.original, with url.path, url.query (without '?') and
 // url.extension (the last path segment's extension without the dot, as ECS defines it).

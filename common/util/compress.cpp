@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <memory>
+#include <new>
 
 namespace vigil::compress {
 
@@ -26,16 +27,21 @@ std::optional<Codec> codec_of_encoding(std::string_view encoding) {
 std::string gzip(const std::string& in, int level) {
   z_stream zs{};
   if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-  std::string out;
-  out.resize(deflateBound(&zs, static_cast<uLong>(in.size())));
+  // As zstd() below: into an uninitialised bound-sized buffer, copied out at the compressed size.
+  const uLong bound = deflateBound(&zs, static_cast<uLong>(in.size()));
+  std::unique_ptr<char[]> buf(new (std::nothrow) char[bound]);
+  if (!buf) {
+    deflateEnd(&zs);
+    return {};
+  }
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
+  zs.next_out = reinterpret_cast<Bytef*>(buf.get());
+  zs.avail_out = static_cast<uInt>(bound);
   int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
+  const size_t n = zs.total_out;
   deflateEnd(&zs);
-  return rc == Z_STREAM_END ? out : std::string();
+  return rc == Z_STREAM_END ? std::string(buf.get(), n) : std::string();
 }
 
 std::string zstd(const std::string& in, int level) {

@@ -184,5 +184,25 @@ TEST(EventId, IdsAreUniqueAndSortByTime) {
   }
 }
 
+TEST(EventId, PackedInSixteenBytesAndGivenBackExactly) {
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = new_event_id();
+    unsigned char packed[16];
+    ASSERT_TRUE(pack_event_id(id, packed)) << id;
+    EXPECT_EQ(unpack_event_id(packed), id);
+  }
+  // The extremes of the form.
+  unsigned char packed[16];
+  ASSERT_TRUE(pack_event_id("00000000000000000000000000", packed));
+  EXPECT_EQ(unpack_event_id(packed), "00000000000000000000000000");
+  ASSERT_TRUE(pack_event_id("7ZZZZZZZZZZZZZZZZZZZZZZZZZ", packed));
+  EXPECT_EQ(unpack_event_id(packed), "7ZZZZZZZZZZZZZZZZZZZZZZZZZ");
+  // Anything else is not packed: it would not come back the same.
+  for (const char* other : {"8ZZZZZZZZZZZZZZZZZZZZZZZZZ", "01hzzzzzzzzzzzzzzzzzzzzzzz", "0000000000000000000000000I",
+                            "0000000000000000000000000", "000000000000000000000000000", "", "evt-1"}) {
+    EXPECT_FALSE(pack_event_id(other, packed)) << other;
+  }
+}
+
 }  // namespace
 }  // namespace vigil
