@@ -271,7 +271,13 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
 
   Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
                                const std::vector<IncomingRecord>& records) override {
-    return write_transaction<uint64_t>([&] { return insert_records_locked(agent_id, epoch, records, Timestamp::now()); });
+    return write_transaction<uint64_t>([&]() -> Result<uint64_t> {
+      std::vector<TextRow> texts;
+      auto added = insert_records_locked(agent_id, epoch, records, Timestamp::now(), texts);
+      if (!added) return added;
+      if (auto t = insert_texts_locked(texts); !t) return make_error(t.error());
+      return added;
+    });
   }
 
   // Group commit: every batch's quarantined records, records and the agent's last contact in one
@@ -282,6 +288,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       Out out;
       out.reserve(batches.size());
       Stmt touch(db_, "UPDATE agents SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1");
+      std::vector<TextRow> texts;  // the whole group's, written last in one id order
       for (const auto& b : batches) {
         StoredBatch done;
         if (!b.quarantined.empty()) {
@@ -290,7 +297,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
           done.quarantined = *q;
         }
         if (!b.records.empty()) {
-          auto added = insert_records_locked(b.agent_id, b.epoch, b.records, received);
+          auto added = insert_records_locked(b.agent_id, b.epoch, b.records, received, texts);
           if (!added) return make_error(added.error());
           done.records = *added;
         }
@@ -301,15 +308,38 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
         }
         out.push_back(done);
       }
+      if (auto t = insert_texts_locked(texts); !t) return make_error(t.error());
       return out;
     });
+  }
+
+  // A new event's full-text row: its text and key tokens, under its id.
+  struct TextRow {
+    int64_t id;
+    std::string text, keys;
+  };
+
+  // The full-text rows of a transaction, in id order (mutex_ held). FTS5 writes out what it
+  // holds as a new segment whenever an id is not above the one before, so rows out of order
+  // (the batches of a group interleave in time: each agent's events are in their own order)
+  // would cost a segment each, and later merges; sorted, a group costs one.
+  Result<void> insert_texts_locked(std::vector<TextRow>& texts) {
+    Stmt& t = cached(fts_insert_, "INSERT INTO event_fts(rowid, original, keys) VALUES (?, ?, ?)");
+    std::sort(texts.begin(), texts.end(), [](const TextRow& lhs, const TextRow& rhs) { return lhs.id < rhs.id; });
+    for (const auto& [id, text, keys] : texts) {
+      t.bind(1, id).bind(2, text).bind(3, keys);
+      if (t.step() != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+      t.reset();
+    }
+    return {};
   }
 
   // A batch's records inside the caller's transaction (mutex_ held); an error leaves the rollback
   // to the caller. Each new event is a row of events (keyed by its time-ordered id, so rows
   // append), its body by the same id, and a full-text row of its text and key tokens.
   Result<uint64_t> insert_records_locked(const std::string& agent_id, const std::string& epoch,
-                                         const std::vector<IncomingRecord>& records, Timestamp received) {
+                                         const std::vector<IncomingRecord>& records, Timestamp received,
+                                         std::vector<TextRow>& texts) {
     // A record stored already (same agent, epoch and seq) is a redelivery: nothing changes. An id
     // taken (many events in one millisecond, or one stored before a restart) is not: it fails
     // on the primary key and takes the next counter value.
@@ -323,14 +353,6 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
                      "INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts, source_ip, source_key,"
                      " source_port, destination_ip, destination_port, user_name, rule_name_vi)"
                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    Stmt& t = cached(fts_insert_, "INSERT INTO event_fts(rowid, original, keys) VALUES (?, ?, ?)");
-    // Full text goes in id order at the end: FTS5 writes out what it holds whenever an id is not
-    // above the one before, so out-of-order ids would cost a flush each.
-    struct Text {
-      int64_t id;
-      std::string text, keys;
-    };
-    std::vector<Text> texts;
     uint64_t added = 0;
     auto fail = [&]() { return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_)); };
     for (const auto& rec : records) {
@@ -384,13 +406,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
         a.reset();
       }
       std::string keys = search::sqlite_keys(row.source_ip, row.destination_ip, row.user_name, true);
-      if (!row.text.empty() || !keys.empty()) texts.push_back(Text{id, std::move(row.text), std::move(keys)});
-    }
-    std::sort(texts.begin(), texts.end(), [](const Text& lhs, const Text& rhs) { return lhs.id < rhs.id; });
-    for (const auto& [id, text, keys] : texts) {
-      t.bind(1, id).bind(2, text).bind(3, keys);
-      if (t.step() != SQLITE_DONE) return fail();
-      t.reset();
+      if (!row.text.empty() || !keys.empty()) texts.push_back(TextRow{id, std::move(row.text), std::move(keys)});
     }
     return added;
   }

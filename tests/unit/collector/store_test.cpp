@@ -1857,6 +1857,54 @@ TEST(SqliteStore, PurgedEventsLeaveNoWordBehind) {
   sqlite3_close(db);
 }
 
+// A group's batches interleave in time (each agent's events are in their own order), and so do
+// their ids; their full-text rows go in one id order, so the group writes one FTS5 segment, not
+// one per batch (FTS5 writes out what it holds whenever an id is not above the one before).
+TEST(SqliteStore, AGroupOfInterleavedBatchesWritesOneFullTextSegment) {
+  vigil::test::TempDir dir;
+  const auto path = (dir.path() / "v.db").string();
+  auto opened = open_sqlite_store(path);
+  ASSERT_TRUE(opened) << opened.error();
+  auto& store = *opened;
+  ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
+  std::vector<BatchWrite> group(3);
+  for (int a = 0; a < 3; ++a) {
+    const std::string id = "agt-" + std::to_string(a);
+    ASSERT_TRUE(store->add_agent({id, "A", 2, "web" + std::to_string(a), "0.1", "s" + std::to_string(a), at(0), at(0)}));
+    std::string body;
+    for (int i = 1; i <= 4; ++i) {
+      // Agent a's i-th event at second 10*i + a: the three batches' times interleave.
+      body += "{\"epoch\":\"e1\",\"seq\":" + std::to_string(i) + ",\"event\":{\"@timestamp\":\"" +
+              at(10 * i + a).to_string() + "\",\"event\":{\"kind\":\"event\",\"dataset\":\"x\",\"original\":\"w" +
+              std::to_string(a) + "x" + std::to_string(i) + " shared\"}}}\n";
+    }
+    auto parsed = parse_batch(body, 10, id, "web" + std::to_string(a));
+    ASSERT_EQ(parsed.records.size(), 4u) << (parsed.quarantined.empty() ? "" : parsed.quarantined.front().reason);
+    group[a].agent_id = id;
+    group[a].epoch = "e1";
+    group[a].records = std::move(parsed.records);
+  }
+  auto stored = store->store_batches(group, at(100));
+  ASSERT_TRUE(stored) << stored.error();
+  for (const auto& b : *stored) EXPECT_EQ(b.records, 4u);
+  EXPECT_EQ(search_test::hit_count(*store, "shared"), 12u);
+  for (int a = 0; a < 3; ++a) {
+    for (int i = 1; i <= 4; ++i) {
+      const std::string word = "w" + std::to_string(a) + "x" + std::to_string(i);
+      EXPECT_EQ(search_test::hit_count(*store, word), 1u) << word;
+    }
+  }
+  store.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(DISTINCT segid) FROM event_fts_idx", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 1);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 // Migration 17 (SQLite): a database of the schema before it (records, event_search, event_text)
 // keeps every record, its search hits (words, addresses, user names), alerts' evidence, and a
 // record from before the search index; the full-text rows it moved can be taken out again.
