@@ -1905,6 +1905,45 @@ TEST(SqliteStore, AGroupOfInterleavedBatchesWritesOneFullTextSegment) {
   sqlite3_close(db);
 }
 
+// A new store is made with 16 KiB pages; a file made before with another size keeps it and works.
+TEST(SqliteStore, NewFilesHaveSixteenKibPagesAndOldOnesKeepTheirs) {
+  vigil::test::TempDir dir;
+  auto page_size = [](const std::string& path) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, nullptr), SQLITE_OK);
+    int size = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return size;
+  };
+  const auto fresh = (dir.path() / "new.db").string();
+  {
+    auto opened = open_sqlite_store(fresh);
+    ASSERT_TRUE(opened) << opened.error();
+  }
+  EXPECT_EQ(page_size(fresh), 16384);
+  const auto old = (dir.path() / "old.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(old.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t(x)", nullptr, nullptr,
+                           nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    auto opened = open_sqlite_store(old);
+    ASSERT_TRUE(opened) << opened.error();
+    auto& store = *opened;
+    ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
+    ASSERT_TRUE(store->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
+    ASSERT_TRUE(store->store_batch("agt-1", "e1", {record(1, "event", at(1)), record(2, "alert", at(2))}));
+    EXPECT_EQ(store->counts("agt-1")->records, 2u);
+  }
+  EXPECT_EQ(page_size(old), 4096);
+}
+
 // Migration 17 (SQLite): a database of the schema before it (records, event_search, event_text)
 // keeps every record, its search hits (words, addresses, user names), alerts' evidence, and a
 // record from before the search index; the full-text rows it moved can be taken out again.
