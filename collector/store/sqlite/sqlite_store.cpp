@@ -145,16 +145,23 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
 
   // Checkpoints (copying the WAL into the database, and its sync) run on a thread and connection
   // of their own every 200 ms, so a commit (and the agents' answers waiting on it) never carries
-  // one. Should that fall far behind, the writer checkpoints itself past kWriterCheckpointPages,
-  // as SQLite's own auto-checkpoint would at 1000.
-  static constexpr int kWriterCheckpointPages = 4'000;
+  // one. Should that fall far behind, the writer checkpoints itself once the WAL holds
+  // kWriterCheckpointBytes (4,000 pages of 4 KiB, 1,000 of the 16 KiB a new file has), as
+  // SQLite's own auto-checkpoint would at 1,000 pages.
+  static constexpr int64_t kWriterCheckpointBytes = int64_t{16} << 20;
   void start_checkpointer(sqlite3* conn) {
     checkpoint_db_ = conn;
+    Stmt size(db_, "PRAGMA page_size");
+    const int64_t page = size.step() == SQLITE_ROW ? size.integer(0) : 0;
+    writer_checkpoint_pages_ = static_cast<int>(kWriterCheckpointBytes / (page > 0 ? page : 4096));
     sqlite3_wal_hook(
         db_,
-        [](void* self, sqlite3* db, const char*, int pages) -> int {
-          static_cast<SqliteStore*>(self)->wal_pages_ = pages;
-          if (pages >= kWriterCheckpointPages) sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        [](void* p, sqlite3* db, const char*, int pages) -> int {
+          auto* self = static_cast<SqliteStore*>(p);
+          self->wal_pages_ = pages;
+          if (pages >= self->writer_checkpoint_pages_) {
+            sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+          }
           return SQLITE_OK;
         },
         this);
@@ -288,7 +295,8 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       Out out;
       out.reserve(batches.size());
       Stmt touch(db_, "UPDATE agents SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1");
-      std::vector<TextRow> texts;  // the whole group's, written last in one id order
+      std::vector<TextRow> texts;  // the group's, in one id order, at most kPendingTextBytes at a time
+      size_t text_bytes = 0;
       for (const auto& b : batches) {
         StoredBatch done;
         if (!b.quarantined.empty()) {
@@ -297,9 +305,16 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
           done.quarantined = *q;
         }
         if (!b.records.empty()) {
+          const size_t before = texts.size();
           auto added = insert_records_locked(b.agent_id, b.epoch, b.records, received, texts);
           if (!added) return make_error(added.error());
           done.records = *added;
+          for (size_t i = before; i < texts.size(); ++i) text_bytes += texts[i].text.size() + texts[i].keys.size();
+          if (text_bytes >= kPendingTextBytes) {
+            if (auto t = insert_texts_locked(texts); !t) return make_error(t.error());
+            texts.clear();
+            text_bytes = 0;
+          }
         }
         if (!b.records.empty() || !b.quarantined.empty()) {
           touch.bind(1, received.ns).bind(2, b.agent_id);
@@ -320,9 +335,11 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   };
 
   // The full-text rows of a transaction, in id order (mutex_ held). FTS5 writes out what it
-  // holds as a new segment whenever an id is not above the one before, so rows out of order
-  // (the batches of a group interleave in time: each agent's events are in their own order)
-  // would cost a segment each, and later merges; sorted, a group costs one.
+  // holds as a new segment whenever an id is not above the one before (and whenever its pending
+  // data passes 1 MiB), so rows in batch order (a group's batches interleave in time: each
+  // agent's events are in their own order) would cost a segment at every batch, and merges
+  // later. A group's rows are held up to kPendingTextBytes, then sorted and written.
+  static constexpr size_t kPendingTextBytes = size_t{16} << 20;
   Result<void> insert_texts_locked(std::vector<TextRow>& texts) {
     Stmt& t = cached(fts_insert_, "INSERT INTO event_fts(rowid, original, keys) VALUES (?, ?, ?)");
     std::sort(texts.begin(), texts.end(), [](const TextRow& lhs, const TextRow& rhs) { return lhs.id < rhs.id; });
@@ -841,6 +858,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   std::atomic<int64_t> blocks_from_{std::numeric_limits<int64_t>::max()};
   std::mutex reader_mutex_;
   sqlite3* checkpoint_db_ = nullptr;  // the checkpointer's connection (none in memory)
+  int writer_checkpoint_pages_ = 4'000;  // kWriterCheckpointBytes in this file's pages
   std::atomic<int> wal_pages_{0};     // pages in the WAL after the last commit
   std::mutex checkpoint_mutex_;
   std::condition_variable checkpoint_wake_;
@@ -916,9 +934,10 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
   auto store = std::make_unique<SqliteStore>(db);
   // page_size=16384, for a new file only (an existing one keeps the size it was made with, as
   // SQLite does outside VACUUM): ingest appends rows of bodies of 600 bytes and more, and the WAL
-  // takes a write per page and frame. Measured on one 2-core machine, in alternating runs against
-  // 4 KiB pages: one agent's 300,000-line backlog 41,400-43,600 events/s against 31,200-31,600
-  // (bench/ingest.py catch-up); 100 agents 68,600-71,800 against 58,400 (agents_scale.py burst).
+  // takes a write per page and frame. Measured on one 2-core machine against 4 KiB pages: one
+  // agent's 300,000-line backlog 37,500-43,600 events/s against 31,200-31,600 (bench/ingest.py
+  // catch-up); 100 agents 68,600 and 71,800 against 58,400 and 58,400 in alternating pairs
+  // (agents_scale.py burst).
   // synchronous=FULL: WAL is synced at every commit, so a batch acknowledged to an agent (which
   // then drops it) survives power loss, not only a crash of the process.
   for (const char* pragma : {"PRAGMA page_size=16384", "PRAGMA journal_mode=WAL",

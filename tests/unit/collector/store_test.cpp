@@ -1905,6 +1905,45 @@ TEST(SqliteStore, AGroupOfInterleavedBatchesWritesOneFullTextSegment) {
   sqlite3_close(db);
 }
 
+// A group whose full text passes what the writer holds at once (16 MiB) is written in sorted
+// pieces: every row is there, and nothing twice.
+TEST(SqliteStore, AGroupOfMuchTextIsIndexedWhole) {
+  vigil::test::TempDir dir;
+  auto opened = open_sqlite_store((dir.path() / "v.db").string());
+  ASSERT_TRUE(opened) << opened.error();
+  auto& store = *opened;
+  ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
+  const std::string filler = [] {
+    std::string f;
+    while (f.size() < 6'000) f += "filler ";
+    return f;
+  }();
+  std::vector<BatchWrite> group(3);
+  for (int a = 0; a < 3; ++a) {
+    const std::string id = "agt-" + std::to_string(a);
+    ASSERT_TRUE(store->add_agent({id, "A", 2, "web" + std::to_string(a), "0.1", "s" + std::to_string(a), at(0), at(0)}));
+    const int n = a == 2 ? 10 : 1'500;  // 9 MiB of text in each of the first two batches
+    std::string body;
+    for (int i = 1; i <= n; ++i) {
+      body += "{\"epoch\":\"e1\",\"seq\":" + std::to_string(i) + ",\"event\":{\"@timestamp\":\"" +
+              at(1 + i % 50).to_string() + "\",\"event\":{\"kind\":\"event\",\"dataset\":\"x\",\"original\":\"q" +
+              std::to_string(a) + "x" + std::to_string(i) + " " + filler + "\"}}}\n";
+    }
+    auto parsed = parse_batch(body, 2'000, id, "web" + std::to_string(a));
+    ASSERT_EQ(parsed.records.size(), static_cast<size_t>(n));
+    group[a].agent_id = id;
+    group[a].epoch = "e1";
+    group[a].records = std::move(parsed.records);
+  }
+  auto stored = store->store_batches(group, at(100));
+  ASSERT_TRUE(stored) << stored.error();
+  EXPECT_EQ((*stored)[0].records, 1'500u);
+  EXPECT_EQ((*stored)[2].records, 10u);
+  for (const char* word : {"q0x1", "q0x1500", "q1x1", "q1x777", "q1x1500", "q2x1", "q2x10"}) {
+    EXPECT_EQ(search_test::hit_count(*store, word), 1u) << word;
+  }
+}
+
 // A new store is made with 16 KiB pages; a file made before with another size keeps it and works.
 TEST(SqliteStore, NewFilesHaveSixteenKibPagesAndOldOnesKeepTheirs) {
   vigil::test::TempDir dir;
