@@ -12,6 +12,7 @@ The store is SQLite, or PostgreSQL when VIGIL_BENCH_PG_DSN names a server (a dat
 and dropped per scenario). One agent catching up a backlog is bench/ingest.py's catch-up figure.
 
 Usage: bench/agents_scale.py BUILD_DIR [fleet,burst] [AGENTS] [SECONDS]
+VIGIL_BENCH_KEEP=1 keeps the work directory (collector folders and stores) for a look after.
 Needs RLIMIT_NOFILE above AGENTS in its hard limit (the collector and the simulator each raise
 their own); identities are cached under the work directory between scenarios of one run only.
 """
@@ -127,7 +128,10 @@ try:
                        f"collector CPU {r['collector_cpu_run_s']:.1f} s over {r['steady_seconds']:.0f} s; "
                        f"Wazuh's manager is documented to drop above ~10,000 events/s per core")
 finally:
-    shutil.rmtree(work, ignore_errors=True)
+    if os.environ.get("VIGIL_BENCH_KEEP"):
+        print(f"kept {work} (VIGIL_BENCH_KEEP)")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 print()
 for line in results:
     print(line)

@@ -42,7 +42,6 @@ import os
 import random
 import re
 import secrets
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -83,7 +82,7 @@ build = os.path.abspath(a.build)
 sys.argv = [sys.argv[0], f"{build}/agent/vigil-agent", f"{build}/collector/vigil-collector",
             f"{build}/collector/vigilctl", root]
 sys.path.insert(0, os.path.join(root, "tests", "integration"))
-from vigil_harness import Harness, proc_status  # noqa: E402
+from vigil_harness import Harness, proc_status, sqlite_connect  # noqa: E402
 
 
 def cpu_seconds(pid):
@@ -190,7 +189,7 @@ def main():
         spool = SpoolTail(f"{agent}/state/spool")
         for _ in spool.poll():  # what the start put there (health, nothing of file integrity)
             pass
-        db = sqlite3.connect(h.db, timeout=10)
+        db = sqlite_connect(h.db, timeout=10)
         db_seq = [0]      # every seq up to this one seen
         db_seen = set()   # seqs seen above it
         early = db.execute("SELECT COUNT(*) FROM records WHERE dataset = 'file.integrity'").fetchone()[0]

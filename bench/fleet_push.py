@@ -66,7 +66,6 @@ import resource
 import shutil
 import signal
 import socket
-import sqlite3
 import ssl
 import statistics
 import subprocess
@@ -114,7 +113,7 @@ for b in binaries:
 # The shared harness takes its binaries from the command line (as the integration tests do).
 sys.argv = [sys.argv[0]] + binaries + [root]
 sys.path.insert(0, os.path.join(root, "tests", "integration"))
-from vigil_harness import Harness  # noqa: E402
+from vigil_harness import Harness, sqlite_connect  # noqa: E402
 
 HB = args.heartbeat
 HB_TEXT = f"{int(round(HB * 1000))}ms"
@@ -298,7 +297,7 @@ def main(h):
             if p.poll() is not None:
                 h.fail(f"agent {os.path.basename(d)} exited with status {p.returncode}")
         try:
-            with sqlite3.connect(h.db, timeout=10) as conn:
+            with sqlite_connect(h.db, timeout=10) as conn:
                 n = conn.execute("SELECT COUNT(DISTINCT agent_id) FROM records "
                                  "WHERE dataset = 'agent.health'").fetchone()[0]
         except Exception:

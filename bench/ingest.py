@@ -20,7 +20,6 @@ Usage: bench/ingest.py BUILD_DIR [LINES] [CODECS] [MODES]   (BUILD_DIR e.g. buil
 import json
 import os
 import secrets
-import sqlite3
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ codecs = sys.argv[3].split(",") if len(sys.argv) > 3 else ["zstd", "gzip"]
 modes = sys.argv[4].split(",") if len(sys.argv) > 4 else ["live", "catch-up"]
 sys.argv = [sys.argv[0], os.environ.get("VIGIL_BENCH_AGENT", f"{build}/agent/vigil-agent"), f"{build}/collector/vigil-collector",
             f"{build}/collector/vigilctl", root]
-from vigil_harness import Harness  # noqa: E402
+from vigil_harness import Harness, sqlite_connect  # noqa: E402
 
 
 def peak_rss_mib(pid):
@@ -69,7 +68,7 @@ def run(mode, codec):
         def query(sql):
             if db_name:
                 return psql(f"{pg_dsn} dbname={db_name}", sql)
-            with sqlite3.connect(h.db, timeout=30) as conn:
+            with sqlite_connect(h.db, timeout=30) as conn:
                 row = conn.execute(sql).fetchone()
             return row[0] if row else None
 

@@ -75,12 +75,14 @@ void AgentsApi::handle_async(net::HttpRequest request, Reply reply) {
   p->reply = std::move(reply);
   GroupCommit::Job job;
   job.bytes = job_bytes;
-  // Parsing is most of a batch's work outside the store: done here, on the listener's thread, so
-  // the one writer only checks the sender and stores. The agent's id is its certificate's name;
+  // Parsing (and the store's packing: SQLite compresses the bodies) is most of a batch's work
+  // outside the store: done here, on the listener's thread, so the one writer only checks the
+  // sender and stores. The agent's id is its certificate's name;
   // its host (written into agent.*) is the one it was last authorized with, checked again on
   // the writer; a batch parsed for another host (or an agent not seen yet) is parsed there.
   if (host) {
     p->parsed = parse_batch(p->request.body, options_.max_records_per_batch, p->request.peer->common_name, *host);
+    store_.pack(p->parsed->records);
     p->parsed_host = std::move(*host);
   }
   // On the writer thread: who sent it (revocation is read as the batch is stored, not before it

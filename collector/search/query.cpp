@@ -440,7 +440,7 @@ std::string operand(const Field& f, Dialect d, SqlCondition& out) {
   out.uses_record = true;
   std::string path;
   if (d == Dialect::sqlite) {
-    std::string expr = "json_extract(r.body, '$." + std::string(f.name) + "')";
+    std::string expr = "json_extract(" + std::string(kSqliteBody) + ", '$." + std::string(f.name) + "')";
     return f.type == FieldType::number ? "CAST(" + expr + " AS INTEGER)" : expr;
   }
   std::string parts;

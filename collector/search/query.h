@@ -77,8 +77,15 @@ struct SqlParam {
   int64_t number = 0;
 };
 
-// The condition a tree makes, over `s` (the events row) and `r` (the stored event: SQLite's
-// event_bodies, PostgreSQL's body column of the same row).
+// SQLite: the stored event of the events row `s`, from the joins of kSqliteBodyJoins: in its
+// block of bodies (collector/store/sqlite/body_blocks.h), or in event_bodies for events stored
+// before schema 20.
+inline constexpr const char* kSqliteBodyJoins =
+    " LEFT JOIN event_bodies sb ON sb.id = s.id LEFT JOIN event_blocks sk ON sk.id = s.body_at >> 16";
+inline constexpr const char* kSqliteBody = "COALESCE(sb.body, vigil_body(sk.id, sk.data, s.body_at & 65535))";
+
+// The condition a tree makes, over `s` (the events row) and the stored event (SQLite's
+// kSqliteBody, PostgreSQL's body column of the same row, `r`).
 // Placeholders continue from `params.size() + 1` ($N for PostgreSQL, ?N for SQLite).
 struct SqlCondition {
   std::string sql;

@@ -85,8 +85,8 @@ SearchStatements fts_statements(const EventQuery& q, const std::string& match) {
     ids += " ORDER BY rowid DESC LIMIT " + limit;
     h.uses_record = true;
     h.uses_text = true;
-    h.sql = "SELECT s.id, s.ts, s.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), r.body FROM events s"
-            " JOIN event_bodies r ON r.id = s.id LEFT JOIN agents g ON g.id = s.agent_id WHERE s.id IN (" + ids +
+    h.sql = "SELECT s.id, s.ts, s.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), " + std::string(kSqliteBody) +
+            " FROM events s" + kSqliteBodyJoins + " LEFT JOIN agents g ON g.id = s.agent_id WHERE s.id IN (" + ids +
             ") ORDER BY s.id DESC LIMIT " + limit;
   }
   if (q.buckets > 0 && q.until.ns > q.since.ns) {
@@ -111,11 +111,11 @@ SearchStatements search_statements(const EventQuery& q, Dialect d, bool block_ke
     if (auto match = fts_match(*q.query, block_keys)) return fts_statements(q, *match);
   }
   SearchStatements out;
-  // SQLite: the events table and its bodies by id; PostgreSQL: the events table, the body in the
-  // same row (named r as conditions on the body name it; the planner folds the subquery away).
+  // SQLite: the events table and its bodies (kSqliteBody); PostgreSQL: the events table, the body
+  // in the same row (named r as conditions on the body name it; the planner folds the subquery away).
   const char* from = " FROM events s";
-  const char* record_join =
-      d == Dialect::sqlite ? " JOIN event_bodies r ON r.id = s.id" : " CROSS JOIN LATERAL (SELECT s.body) r(body)";
+  const char* record_join = d == Dialect::sqlite ? kSqliteBodyJoins : " CROSS JOIN LATERAL (SELECT s.body) r(body)";
+  const std::string body = d == Dialect::sqlite ? kSqliteBody : "r.body";
   {
     SqlCondition& h = out.hits;
     base_params(d, q, h);
@@ -125,7 +125,7 @@ SearchStatements search_statements(const EventQuery& q, Dialect d, bool block_ke
     std::string limit = (d == Dialect::sqlite ? "?" : "$") + std::to_string(h.params.size() + 1);
     h.params.push_back(static_cast<int64_t>(std::clamp(q.limit, 1, 1000) + 1));
     const char* order = d == Dialect::sqlite ? " ORDER BY s.id DESC" : " ORDER BY s.ts DESC, s.id DESC";
-    h.sql = "SELECT s.id, s.ts, s.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), r.body" + std::string(from) +
+    h.sql = "SELECT s.id, s.ts, s.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), " + body + from +
             record_join + " LEFT JOIN agents g ON g.id = s.agent_id" + where + order + " LIMIT " + limit;
   }
   if (q.buckets > 0 && q.until.ns > q.since.ns) {

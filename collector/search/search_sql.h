@@ -1,5 +1,5 @@
 // The statements of an event search, written once for both stores (collector/store): the page of
-// hits and the histogram, over the stored events (SQLite: events, event_bodies and event_fts;
+// hits and the histogram, over the stored events (SQLite: events, their bodies and event_fts;
 // PostgreSQL: events, partitioned by day, the body in the row) and the agents.
 #pragma once
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,10 @@ struct IncomingRecord {
     std::string remediation_vi{};
   };
   std::optional<Check> check;
+  // Set by IngestStore::pack where a store keeps bodies in blocks (SQLite): the block this
+  // record's JSON is in (shared by the records of the block) and its slot there.
+  std::shared_ptr<const std::string> body_block{};
+  uint32_t body_slot = 0;
 };
 
 // A record the collector did not store, kept with why (shared/DESIGN.md "Hostile input"): the
@@ -103,6 +108,10 @@ class IngestStore {
   // none of them may be acknowledged (some may be stored: redelivery is harmless).
   virtual Result<std::vector<StoredBatch>> store_batches(const std::vector<BatchWrite>& batches,
                                                          Timestamp received) = 0;
+  // What the store may do to a batch's records before its writer stores them, on the caller's
+  // thread (ingest calls it where it parses, off the one writer): SQLite compresses the bodies
+  // in blocks. Storing records that were not packed is the same, with the work on the writer.
+  virtual void pack(std::vector<IncomingRecord>& /*records*/) const {}
   virtual Result<StoredCounts> counts(const std::string& agent_id) = 0;
   // Records refused at ingest, with their reason. One row per (agent, epoch, seq), so redelivery
   // adds none; returns how many were new. Retention drops them with the events.

@@ -832,6 +832,21 @@ UPDATE events SET has_text = has_text | 2 WHERE id >= (SELECT id FROM search_blo
      R"sql(
 SELECT 1;
 )sql"},
+    {20, "SQLite: event bodies compressed in blocks of a batch's consecutive records, each events row pointing at its block and slot (body_at); bodies stored before stay in event_bodies",
+     // Bodies were about a third of the writer's bytes and time. A block's live count is how
+     // many events rows point at it: retention lowers it and drops the block at 0.
+     R"sql(
+CREATE TABLE event_blocks(id INTEGER PRIMARY KEY, live INTEGER NOT NULL, data BLOB NOT NULL);
+ALTER TABLE events ADD COLUMN body_at INTEGER;
+DROP VIEW records;
+CREATE VIEW records AS
+  SELECT s.agent_id, s.epoch, s.seq, s.kind, s.dataset, s.ts,
+         COALESCE(sb.body, vigil_body(sk.id, sk.data, s.body_at & 65535)) AS body
+  FROM events s LEFT JOIN event_bodies sb ON sb.id = s.id LEFT JOIN event_blocks sk ON sk.id = s.body_at >> 16;
+)sql",
+     R"sql(
+SELECT 1;
+)sql"},
 };
 
 }  // namespace

@@ -11,14 +11,14 @@ import json
 import os
 import sqlite3
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 h = Harness("vigil-inbox.")
 
 
 def stored(sql):
     try:
-        with sqlite3.connect(h.db, timeout=10) as conn:
+        with sqlite_connect(h.db, timeout=10) as conn:
             return conn.execute(sql).fetchall()
     except sqlite3.Error:
         return []

@@ -19,11 +19,10 @@ import os
 import re
 import resource
 import shutil
-import sqlite3
 import subprocess
 import sys
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 AGENTS = 200
 AGENCY = "agents-sim"
@@ -57,7 +56,7 @@ def sim(seconds, rate, nofile=None, expect_ok=True):
 
 
 def query(sql, *args):
-    with sqlite3.connect(h.db, timeout=10) as conn:
+    with sqlite_connect(h.db, timeout=10) as conn:
         return conn.execute(sql, args).fetchall()
 
 

@@ -16,7 +16,7 @@ import signal
 import sqlite3
 import time
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 h = Harness("vigil-compliance.")
 
@@ -24,7 +24,7 @@ h = Harness("vigil-compliance.")
 def checks_stored():
     """[(check id, result, report kind, previous result)] of the stored compliance.check records."""
     try:
-        with sqlite3.connect(h.db, timeout=10) as conn:
+        with sqlite_connect(h.db, timeout=10) as conn:
             rows = conn.execute("SELECT body FROM records WHERE dataset = 'compliance.check' "
                                 "ORDER BY seq").fetchall()
     except sqlite3.Error:
@@ -147,7 +147,7 @@ checks:
         h.fail(f"full report stored {last}")
 
     # The collector's latest results follow the reports.
-    with sqlite3.connect(h.db, timeout=10) as conn:
+    with sqlite_connect(h.db, timeout=10) as conn:
         latest = dict(conn.execute("SELECT check_id, result FROM compliance_latest").fetchall())
     if latest != {"root-login": "pass", "forwarding": "pass"}:
         h.fail(f"latest results {latest}")
@@ -197,7 +197,7 @@ checks:
     hung = [c for c in checks_stored() if c[0] == "hung"]
     if hung[0][1] != "error":
         h.fail(f"a command that hangs past its timeout gave {hung}")
-    with sqlite3.connect(h.db, timeout=10) as conn:
+    with sqlite_connect(h.db, timeout=10) as conn:
         evidence = [json.loads(b)["vigil"]["check"]["evidence"] for (b,) in conn.execute(
             "SELECT body FROM records WHERE dataset = 'compliance.check' AND body LIKE '%\"hung\"%'")]
     if "timed out after 1000 ms" not in evidence[0]:

@@ -8,9 +8,8 @@ large.
 Usage: compression.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
 import json
-import sqlite3
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 LINES = 2000
 h = Harness("vigil-compression.")
@@ -39,7 +38,7 @@ try:
         h.stop_agent(d)  # its last agent.health record goes out as it stops
 
     def health(name):
-        with sqlite3.connect(h.db, timeout=10) as conn:
+        with sqlite_connect(h.db, timeout=10) as conn:
             row = conn.execute("SELECT body FROM records WHERE dataset = 'agent.health' AND "
                                f"json_extract(body, '$.host.name') = '{name}' ORDER BY seq DESC LIMIT 1").fetchone()
         if not row:

@@ -12,12 +12,11 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import ssl
 import threading
 import time
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 
 class SyslogReceiver:
@@ -141,7 +140,7 @@ exports:
                             f"from 203.0.113.{a} port {40000 + i} ssh2\n")
 
     def stored(min_severity=1):
-        with sqlite3.connect(h.db, timeout=10) as conn:
+        with sqlite_connect(h.db, timeout=10) as conn:
             return sorted(r[0] for r in conn.execute("SELECT id FROM alerts WHERE severity >= ?", (min_severity,)))
 
     def archived():

@@ -26,7 +26,7 @@ import signal
 import sqlite3
 import time
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 
 def write(path, text, mode=0o644):
@@ -96,7 +96,7 @@ try:
 
     def events():
         try:
-            with sqlite3.connect(h.db, timeout=10) as conn:
+            with sqlite_connect(h.db, timeout=10) as conn:
                 rows = conn.execute("SELECT body FROM records WHERE kind = 'event' AND "
                                     "json_extract(body, '$.event.dataset') = 'file.integrity' ORDER BY seq").fetchall()
         except sqlite3.Error:
@@ -105,7 +105,7 @@ try:
 
     def alerts(rule):
         try:
-            with sqlite3.connect(h.db, timeout=10) as conn:
+            with sqlite_connect(h.db, timeout=10) as conn:
                 return [json.loads(b) for (b,) in conn.execute(
                     "SELECT body FROM records WHERE kind = 'alert' AND json_extract(body, '$.rule.id') = ?",
                     (rule,)).fetchall()]
@@ -302,7 +302,7 @@ try:
     h.stop_agent(agent)
 
     def health():
-        with sqlite3.connect(h.db, timeout=10) as conn:
+        with sqlite_connect(h.db, timeout=10) as conn:
             rows = conn.execute("SELECT body FROM records WHERE json_extract(body, '$.event.dataset') = "
                                 "'agent.health' ORDER BY seq").fetchall()
         return [json.loads(b)["vigil"]["health"].get("fim", {}) for (b,) in rows]

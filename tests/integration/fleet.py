@@ -32,7 +32,7 @@ import sqlite3
 import subprocess
 import time
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 HEALTH = "agent.health"
 
@@ -71,7 +71,7 @@ def ctl_json(*args):
 
 def query(sql, params=()):
     try:
-        with sqlite3.connect(h.db, timeout=10) as conn:
+        with sqlite_connect(h.db, timeout=10) as conn:
             return conn.execute(sql, params).fetchall()
     except sqlite3.Error:
         return []
@@ -378,7 +378,7 @@ try:
     altered = text[:i] + new + text[i + 1:]
     if isinstance(content, bytes):
         altered = altered.encode("latin-1")
-    with sqlite3.connect(h.db, timeout=10) as conn:
+    with sqlite_connect(h.db, timeout=10) as conn:
         changed = conn.execute("UPDATE bundles SET content = ? WHERE group_name = ? AND version = ?",
                                (altered, "web", v4)).rowcount
     if changed != 1:

@@ -24,12 +24,11 @@ import os
 import re
 import shutil
 import socket
-import sqlite3
 import ssl
 import subprocess
 import time
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 h = Harness("vigil-hostile-agent.")
 fail = h.fail
@@ -127,7 +126,7 @@ try:
         return status, reply
 
     def quarantined_rows():
-        with sqlite3.connect(h.db, timeout=10) as conn:
+        with sqlite_connect(h.db, timeout=10) as conn:
             return conn.execute("SELECT seq, reason FROM quarantined ORDER BY id").fetchall()
 
     # 1. 100,000 nested arrays between two good records: the collector stays up, stores the two,

@@ -12,12 +12,11 @@ import gzip
 import shutil
 import subprocess
 import socket
-import sqlite3
 import ssl
 import time
 import warnings
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # TLS 1.1 is named on purpose
 
@@ -195,11 +194,11 @@ try:
     if b" 401 " not in reply.split(b"\r\n")[0] and b" 403 " not in reply.split(b"\r\n")[0]:
         fail(f"a batch without a client certificate answered {reply[:80]!r}")
     s.close()
-    with sqlite3.connect(db, timeout=5) as conn:
+    with sqlite_connect(db, timeout=5) as conn:
         evil = conn.execute("SELECT COUNT(*) FROM records WHERE epoch IN ('e', 'other')").fetchone()[0]
     if evil != 1:
         fail(f"malformed batches stored {evil} records, not the one good line")
-    with sqlite3.connect(db, timeout=5) as conn:
+    with sqlite_connect(db, timeout=5) as conn:
         quarantined = conn.execute("SELECT COUNT(*) FROM quarantined").fetchone()[0]
     if quarantined != 5:
         fail(f"{quarantined} records quarantined, not 5")

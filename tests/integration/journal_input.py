@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 REMOTE = next((p for p in ("/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote")
                if os.path.exists(p)), None)
@@ -69,7 +69,7 @@ try:
 
     def events():
         try:
-            with sqlite3.connect(h.db, timeout=10) as conn:
+            with sqlite_connect(h.db, timeout=10) as conn:
                 rows = conn.execute("SELECT body FROM records WHERE kind = 'event' AND dataset IN "
                                     "('sshd', 'sudo', 'journal', 'syslog', 'cron') ORDER BY seq").fetchall()
         except sqlite3.Error:

@@ -32,7 +32,7 @@ except ImportError:  # Debian's python3-aiosmtpd under another interpreter of th
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 # aiosmtpd's own chatter (deprecations inside it, its AUTH-without-STARTTLS note for implicit TLS).
 warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
@@ -180,7 +180,7 @@ notify:
     def alerts(min_severity=1):
         """{id: (host, agency, rule_id, rule name in Vietnamese (else English), source_ip)} of the stored alerts."""
         try:
-            with sqlite3.connect(h.db, timeout=10) as conn:
+            with sqlite_connect(h.db, timeout=10) as conn:
                 return {r[0]: r[1:] for r in conn.execute(
                     "SELECT a.id, g.host, g.agency, a.rule_id,"
                     " CASE WHEN a.rule_name_vi != '' THEN a.rule_name_vi ELSE a.rule_name END, a.source_ip FROM alerts a "

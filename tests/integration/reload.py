@@ -16,11 +16,10 @@ Usage: reload.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 import os
 import signal
 import socket
-import sqlite3
 import threading
 import time
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 RULE = """- id: TEST-RELOAD-0001
   title: Reload marker in a raw log
@@ -92,7 +91,7 @@ try:
         return h.stored(f"json_extract(body, '$.log.file.path') LIKE '%logs/{name}'")[0]
 
     def alerts(rule):
-        with sqlite3.connect(h.db, timeout=10) as conn:
+        with sqlite_connect(h.db, timeout=10) as conn:
             return conn.execute("SELECT COUNT(*) FROM records WHERE kind = 'alert' AND "
                                 f"json_extract(body, '$.rule.id') = '{rule}'").fetchone()[0]
 

@@ -8,12 +8,11 @@ Usage: renewal.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
 import shutil
 import socket
-import sqlite3
 import ssl
 import subprocess
 import time
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 h = Harness("vigil-renewal.")
 try:
@@ -24,7 +23,7 @@ try:
     shutil.copy(f"{agent}/state/agent.crt", old_crt)
     shutil.copy(f"{agent}/state/agent.key", old_key)
     agent_id = open(f"{agent}/state/agent-id").read().strip()
-    with sqlite3.connect(h.db) as conn:
+    with sqlite_connect(h.db) as conn:
         first_serial = conn.execute("SELECT cert_serial FROM agents WHERE id = ?", (agent_id,)).fetchone()[0]
     h.start_agent(agent)
     ca = f"{h.tmp}/c/pki/ca.crt"
@@ -83,7 +82,7 @@ try:
     if not rogue.startswith("tls:") and " 401 " not in rogue + " ":
         h.fail(f"a certificate from another CA was accepted: {rogue}")
 
-    with sqlite3.connect(h.db) as conn:
+    with sqlite_connect(h.db) as conn:
         serial = conn.execute("SELECT cert_serial FROM agents WHERE id = ?", (agent_id,)).fetchone()[0]
     if serial == first_serial:
         h.fail("the collector still holds the first certificate's serial")

@@ -10,11 +10,10 @@ five user names from another (user enumeration), an accepted login, lines no rea
 Usage: replay_live.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
 import json
-import sqlite3
 import subprocess
 import time
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 # Set by one side and not the other, or per run: the ids, who sent it, where a tail stood.
 PER_RUN = ("event.id", "agent.id", "agent.name", "vigil.tail.position", "vigil.evidence.ids")
@@ -88,7 +87,7 @@ def main():
         h.wait_for(60, lambda: delivered() >= want_lines, f"{want_lines} log events delivered")
         time.sleep(1.5)  # the alerts of the last lines follow them in the same batch or the next
         h.stop_agent(d)
-        with sqlite3.connect(h.db, timeout=10) as conn:
+        with sqlite_connect(h.db, timeout=10) as conn:
             bodies = [json.loads(r[0]) for r in conn.execute("SELECT body FROM records ORDER BY epoch, seq")]
         live = [e for e in bodies if e.get("event", {}).get("dataset") != "agent.health"]
 

@@ -9,12 +9,11 @@ event times in the past (ingest itself is covered by the transport tests).
 Usage: retention.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
 import re
-import sqlite3
 import ssl
 import time
 import urllib.request
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 DAY = 86400 * 10**9
 
@@ -22,7 +21,7 @@ DAY = 86400 * 10**9
 def seed(h, epoch, now):
     """Per epoch: an event 40 days old (goes), one 1 day old (stays), health 40 days old (goes),
     an alert 40 days old with its record (stays), an audit entry 800 days old (goes)."""
-    with sqlite3.connect(h.db, timeout=10) as db:
+    with sqlite_connect(h.db, timeout=10) as db:
         rows = [(1, "event", now - 40 * DAY), (2, "event", now - DAY), (3, "metric", now - 40 * DAY),
                 (4, "alert", now - 40 * DAY)]
         for seq, kind, ts in rows:
@@ -39,7 +38,7 @@ def seed(h, epoch, now):
 
 
 def left(h):
-    with sqlite3.connect(h.db, timeout=10) as db:
+    with sqlite_connect(h.db, timeout=10) as db:
         return (db.execute("SELECT epoch, seq FROM records ORDER BY epoch, seq").fetchall(),
                 db.execute("SELECT COUNT(*) FROM audit WHERE ts < ?", (int(time.time() * 1e9) - 730 * DAY,)).fetchone()[0])
 
@@ -66,7 +65,7 @@ def main():
         seed(h, "e2", now)
         expected += [("e2", 2), ("e2", 4)]
         h.wait_for(20, lambda: left(h) == (expected, 0), "the periodic purge")
-        with sqlite3.connect(h.db, timeout=10) as db:
+        with sqlite_connect(h.db, timeout=10) as db:
             if db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] != 2:
                 h.fail("an alert younger than retention.alerts was purged")
         m = metrics(h)

@@ -18,12 +18,11 @@ import http.client
 import json
 import os
 import re
-import sqlite3
 import ssl
 import subprocess
 import time
 
-from vigil_harness import Harness
+from vigil_harness import Harness, sqlite_connect
 
 PASSWORDS = {"alice": "alice-Secret-0001", "bob": "bob-Secret-000002", "carol": "carol-Secret-00003",
              "dave": "dave-Secret-000004"}
@@ -74,7 +73,7 @@ def ctl(h, *args, stdin=None, ok=True):
 def seed(h):
     """One agent and two alerts in each of agencies A and B; returns {agency: [alert ids]}."""
     now = int(time.time() * 1e9)
-    with sqlite3.connect(h.db, timeout=10) as db:
+    with sqlite_connect(h.db, timeout=10) as db:
         for agency in ("A", "B"):
             db.execute("INSERT INTO agents(id, agency, level, host, version, cert_serial, enrolled_at, last_seen, status)"
                        " VALUES (?, ?, 2, ?, '1', ?, ?, ?, 'active')",

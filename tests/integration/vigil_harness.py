@@ -1,6 +1,9 @@
 """Real Vigil processes on 127.0.0.1 for integration tests: a collector made with `init`, agents
 enrolled with a token, their logs kept for the failure report. Scripts take the same arguments:
 VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR."""
+import ctypes
+import ctypes.util
+import functools
 import os
 import random
 import re
@@ -15,6 +18,45 @@ import sys
 import tempfile
 import time
 
+
+
+_zstd = ctypes.CDLL(ctypes.util.find_library("zstd") or "libzstd.so.1")
+_zstd.ZSTD_getFrameContentSize.restype = ctypes.c_ulonglong
+_zstd.ZSTD_getFrameContentSize.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_zstd.ZSTD_decompress.restype = ctypes.c_size_t
+_zstd.ZSTD_decompress.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+
+
+@functools.lru_cache(maxsize=256)
+def _body_block(data):
+    """A block of event bodies (collector/store/sqlite/body_blocks.h): one zstd frame of the slot
+    count, each slot's end (little-endian 32-bit) and the bodies; returns (bodies, ends)."""
+    size = _zstd.ZSTD_getFrameContentSize(data, len(data))
+    if size >= 2**63:
+        raise ValueError("not a block of event bodies")
+    out = ctypes.create_string_buffer(max(size, 1))
+    n = _zstd.ZSTD_decompress(out, size, data, len(data))
+    if n != size:
+        raise ValueError("a block of event bodies that does not decompress")
+    payload = out.raw[:n]
+    count = int.from_bytes(payload[:4], "little")
+    ends = [int.from_bytes(payload[4 + 4 * i:8 + 4 * i], "little") for i in range(count)]
+    return payload[4 + 4 * count:], ends
+
+
+def _vigil_body(_block_id, data, slot):
+    if data is None:
+        return None
+    bodies, ends = _body_block(bytes(data))
+    return bodies[ends[slot - 1] if slot else 0:ends[slot]].decode()
+
+
+def sqlite_connect(path, **kwargs):
+    """sqlite3.connect to a collector's database, with what its records view reads bodies by
+    (vigil_body: bodies are stored compressed in blocks, as the collector registers it)."""
+    conn = sqlite3.connect(path, **kwargs)
+    conn.create_function("vigil_body", 3, _vigil_body, deterministic=True)
+    return conn
 
 
 def psql(dsn, sql):
@@ -190,7 +232,7 @@ class Harness:
     def stored(self, where):
         """(records, distinct event.original) of the records matching the SQL condition `where`."""
         try:
-            with sqlite3.connect(self.db, timeout=10) as conn:
+            with sqlite_connect(self.db, timeout=10) as conn:
                 return conn.execute("SELECT COUNT(*), COUNT(DISTINCT json_extract(body, '$.event.original')) "
                                     f"FROM records WHERE {where}").fetchone()
         except sqlite3.Error:

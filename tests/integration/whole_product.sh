@@ -37,9 +37,11 @@ console_port=$(free_port) || fail "no free port"
 [ "$agents_port" != "$console_port" ] || console_port=$(free_port)
 
 db="$tmp/c/vigil.db"
-stored_sshd() { sqlite3 "$db" "SELECT COUNT(*) FROM records WHERE dataset = 'sshd' AND kind = 'event'"; }
+# The store's records view reads bodies compressed in blocks: through the test harness's connection.
+db_query() { python3 "$src/tests/integration/sqlite_query.py" "$db" "$1"; }
+stored_sshd() { db_query "SELECT COUNT(*) FROM records WHERE dataset = 'sshd' AND kind = 'event'"; }
 distinct_sshd() {
-  sqlite3 "$db" "SELECT COUNT(DISTINCT json_extract(body, '\$.event.original')) FROM records WHERE dataset = 'sshd' AND kind = 'event'"
+  db_query "SELECT COUNT(DISTINCT json_extract(body, '\$.event.original')) FROM records WHERE dataset = 'sshd' AND kind = 'event'"
 }
 
 start_collector() {
@@ -164,12 +166,12 @@ if [ "$(id -u)" = 0 ]; then
   wait_for 20 'VGL-NET-0001' "$ctl_bin" -c "$tmp/c/vigilctl.yaml" alerts list || fail "no port-scan alert from the live capture"
   # The alert comes at the 20th port; the last flows of the sweep may still be on their way.
   for _ in $(seq 100); do
-    flows=$(sqlite3 "$db" "SELECT COUNT(*) FROM records WHERE dataset = 'network.flow'")
+    flows=$(db_query "SELECT COUNT(*) FROM records WHERE dataset = 'network.flow'")
     [ "$flows" -ge 30 ] && break
     sleep 0.2
   done
   [ "$flows" -ge 30 ] || fail "only $flows flows stored for a 30-port sweep"
-  bad=$(sqlite3 "$db" "SELECT COUNT(*) FROM records WHERE dataset = 'network.flow' AND ((json_extract(body, '\$.destination.port') NOT BETWEEN $sweep_base AND $((sweep_base + 40)) AND json_extract(body, '\$.source.port') NOT BETWEEN $sweep_base AND $((sweep_base + 40))) OR json_extract(body, '\$.network.transport') != 'tcp')")
+  bad=$(db_query "SELECT COUNT(*) FROM records WHERE dataset = 'network.flow' AND ((json_extract(body, '\$.destination.port') NOT BETWEEN $sweep_base AND $((sweep_base + 40)) AND json_extract(body, '\$.source.port') NOT BETWEEN $sweep_base AND $((sweep_base + 40))) OR json_extract(body, '\$.network.transport') != 'tcp')")
   # The filter names a port range: any other loopback connection whose ephemeral port falls in it
   # matches too, so only flows with neither port in the range are wrong.
   [ "$bad" = 0 ] || fail "$bad flows outside the sweep passed the BPF filter"
@@ -386,7 +388,7 @@ sleep 2
 [ "$(stored_sshd)" = "$want" ] || fail "a restart re-sent lines: $(stored_sshd)"
 
 # Batches travel compressed (zstd by default): the agent's own counters say how much it saved.
-ratio=$(sqlite3 "$db" "SELECT json_extract(body, '\$.vigil.ship.bytes_raw') * 1.0 / json_extract(body, '\$.vigil.ship.bytes_sent') FROM records WHERE dataset = 'agent.health' AND json_extract(body, '\$.vigil.ship.bytes_sent') > 0 ORDER BY ts DESC LIMIT 1")
+ratio=$(db_query "SELECT json_extract(body, '\$.vigil.ship.bytes_raw') * 1.0 / json_extract(body, '\$.vigil.ship.bytes_sent') FROM records WHERE dataset = 'agent.health' AND json_extract(body, '\$.vigil.ship.bytes_sent') > 0 ORDER BY ts DESC LIMIT 1")
 python3 -c "import sys; r = float(sys.argv[1] or 0); sys.exit(0 if r > 2 else 1)" "$ratio" || fail "batches not compressed (raw/sent = '$ratio')"
 
 # --- 5. refusals at the agents listener ---------------------------------------------------

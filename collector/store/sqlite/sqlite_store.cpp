@@ -31,6 +31,7 @@
 #include "collector/store/identity_sql.h"
 #include "collector/ingest/batch_parser.h"
 #include "collector/store/migrations.h"
+#include "collector/store/sqlite/body_blocks.h"
 #include "collector/store/store.h"
 
 namespace vigil::collector {
@@ -351,9 +352,23 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     return {};
   }
 
+  void pack(std::vector<IncomingRecord>& records) const override { body_blocks::pack_records(records); }
+
+  // A block of bodies into event_blocks (mutex_ held), with how many events rows point at it.
+  Result<void> insert_block_locked(int64_t id, const std::string& data, int64_t live) {
+    Stmt& k = cached(block_insert_, "INSERT INTO event_blocks(id, live, data) VALUES (?, ?, ?)");
+    k.bind(1, id).bind(2, live);
+    sqlite3_bind_blob(k.get(), 3, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
+    const int rc = k.step();
+    k.reset();
+    if (rc != SQLITE_DONE) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return {};
+  }
+
   // A batch's records inside the caller's transaction (mutex_ held); an error leaves the rollback
   // to the caller. Each new event is a row of events (keyed by its time-ordered id, so rows
-  // append), its body by the same id, and a full-text row of its text and key tokens.
+  // append) that points at its body in a block of the batch's bodies (body_blocks.h), and a
+  // full-text row of its text and key tokens. Records the caller did not pack are packed here.
   Result<uint64_t> insert_records_locked(const std::string& agent_id, const std::string& epoch,
                                          const std::vector<IncomingRecord>& records, Timestamp received,
                                          std::vector<TextRow>& texts) {
@@ -363,16 +378,39 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     Stmt& x = cached(event_insert_,
                      "INSERT INTO events(agent_id, epoch, seq, ts, kind, dataset, host_name, source_ip, source_port,"
                      " destination_ip, destination_port, user_name, event_action, event_outcome, rule_id, severity,"
-                     " has_text, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                     " has_text, body_at, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                      " ON CONFLICT(agent_id, epoch, seq) DO NOTHING");
-    Stmt& body = cached(body_insert_, "INSERT INTO event_bodies(id, body) VALUES (?, ?)");
     Stmt& a = cached(alert_insert_,
                      "INSERT INTO alerts(agent_id, epoch, seq, rule_id, rule_name, severity, ts, source_ip, source_key,"
                      " source_port, destination_ip, destination_port, user_name, rule_name_vi)"
                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     uint64_t added = 0;
     auto fail = [&]() { return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_)); };
-    for (const auto& rec : records) {
+    std::vector<body_blocks::Ref> packed;  // when the caller did not pack
+    if (std::any_of(records.begin(), records.end(), [](const IncomingRecord& r) { return !r.body_block; })) {
+      packed = body_blocks::pack(records);
+    }
+    if (next_block_id_ == 0) {
+      Stmt last(db_, "SELECT COALESCE(MAX(id), 0) + 1 FROM event_blocks");
+      if (last.step() != SQLITE_ROW) return fail();
+      next_block_id_ = last.integer(0);
+    }
+    // The block being filled: its data, id and the new events in it; written once its last
+    // record is (a block whose records were all stored before is not written: its id is skipped).
+    const std::string* block = nullptr;
+    int64_t block_id = 0, block_live = 0;
+    for (size_t i = 0; i < records.size(); ++i) {
+      const IncomingRecord& rec = records[i];
+      const std::string* data = packed.empty() ? rec.body_block.get() : packed[i].block.get();
+      const uint32_t slot = packed.empty() ? rec.body_slot : packed[i].slot;
+      if (data != block) {
+        if (block_live > 0) {
+          if (auto w = insert_block_locked(block_id, *block, block_live); !w) return make_error(w.error());
+        }
+        block = data;
+        block_id = next_block_id_++;
+        block_live = 0;
+      }
       auto row = search::index_row(rec.search);
       x.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.time.ns);
       x.bind(5, rec.kind).bind(6, rec.dataset).bind_or_null(7, row.host_name).bind_or_null(8, row.source_ip);
@@ -382,13 +420,14 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       // has_text: bit 1 the text is in the full-text table, bit 2 the address blocks are (always
       // from schema 19 on; rows stored before have not).
       x.bind_nonzero(16, row.severity).bind(17, int64_t{row.text.empty() ? 2 : 3});
+      x.bind(18, block_id << body_blocks::kSlotBits | slot);
       // The id's time is the event's, or its arrival's when the event's cannot be an id's (none,
       // before 1970, after 2109): such events do not all crowd one millisecond.
       const Timestamp id_time =
           rec.time.ns > 0 && rec.time.ns / 1'000'000 <= search::kIdMaxMillis ? rec.time : received;
       int64_t id = search::sqlite_id(id_time, id_counter_++);
       for (int attempt = 0;; ++attempt) {
-        x.bind(18, id);
+        x.bind(19, id);
         int rc = x.step();
         sqlite3_reset(x.get());
         if (rc == SQLITE_DONE) break;
@@ -404,9 +443,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       x.reset();
       if (sqlite3_changes(db_) == 0) continue;  // stored already
       ++added;
-      body.bind(1, id).bind(2, rec.json);
-      if (body.step() != SQLITE_DONE) return fail();
-      body.reset();
+      ++block_live;
       if (rec.check) {
         SqliteConnection conn(db_);
         auto c = store_compliance_result(conn, agent_id, rec);
@@ -424,6 +461,9 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       }
       std::string keys = search::sqlite_keys(row.source_ip, row.destination_ip, row.user_name, true);
       if (!row.text.empty() || !keys.empty()) texts.push_back(TextRow{id, std::move(row.text), std::move(keys)});
+    }
+    if (block_live > 0) {
+      if (auto w = insert_block_locked(block_id, *block, block_live); !w) return make_error(w.error());
     }
     return added;
   }
@@ -536,20 +576,26 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
 
     // The events whose ids temp.doomed holds go: their full-text rows (a contentless index's row
     // is taken out by giving back what it was given: the folded text, read again from the body as
-    // ingest read it, and the key tokens from the row's columns), bodies and rows.
+    // ingest read it, and the key tokens from the row's columns), bodies and rows. A block of
+    // bodies goes with the last events row that points at it (its live count).
     auto purge_doomed = [&]() -> Result<int64_t> {
-      static const char* const kSteps[] = {
-          "INSERT INTO event_fts(event_fts, rowid, original, keys) SELECT 'delete', e.id, CASE WHEN e.has_text & 1"
-          " THEN vigil_text(b.body) ELSE '' END, vigil_keys(e.source_ip, e.destination_ip, e.user_name, e.has_text & 2)"
-          " FROM events e JOIN event_bodies b ON b.id = e.id WHERE e.id IN (SELECT id FROM temp.doomed)"
-          " AND (e.has_text & 1 OR e.source_ip IS NOT NULL OR e.destination_ip IS NOT NULL OR e.user_name IS NOT NULL)"
-          " ORDER BY e.id",
+      static const std::string kSteps[] = {
+          std::string("INSERT INTO event_fts(event_fts, rowid, original, keys) SELECT 'delete', s.id, CASE WHEN s.has_text & 1"
+          " THEN vigil_text(") + search::kSqliteBody + ") ELSE '' END,"
+          " vigil_keys(s.source_ip, s.destination_ip, s.user_name, s.has_text & 2) FROM events s" + search::kSqliteBodyJoins +
+          " WHERE s.id IN (SELECT id FROM temp.doomed)"
+          " AND (s.has_text & 1 OR s.source_ip IS NOT NULL OR s.destination_ip IS NOT NULL OR s.user_name IS NOT NULL)"
+          " ORDER BY s.id",
+          "UPDATE event_blocks SET live = live - d.n FROM (SELECT body_at >> 16 AS block, COUNT(*) AS n FROM events"
+          " WHERE id IN (SELECT id FROM temp.doomed) AND body_at IS NOT NULL GROUP BY 1) d WHERE event_blocks.id = d.block",
+          "DELETE FROM event_blocks WHERE live <= 0 AND id IN (SELECT body_at >> 16 FROM events"
+          " WHERE id IN (SELECT id FROM temp.doomed) AND body_at IS NOT NULL)",
           "DELETE FROM event_bodies WHERE id IN (SELECT id FROM temp.doomed)",
           "DELETE FROM events WHERE id IN (SELECT id FROM temp.doomed)",
       };
       int64_t n = 0;
-      for (const char* sql : kSteps) {
-        Stmt st(db_, sql);
+      for (const auto& sql : kSteps) {
+        Stmt st(db_, sql.c_str());
         if (auto d = done(st); !d) return make_error(d.error());
         n = sqlite3_changes(db_);
       }
@@ -812,9 +858,10 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   static constexpr const char* kAlertSelect =
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
       " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name,"
-      " a.rule_name_vi, r.body FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
+      " a.rule_name_vi, COALESCE(r.body, vigil_body(k.id, k.data, e.body_at & 65535))"
+      " FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
       " LEFT JOIN events e ON e.agent_id = a.agent_id AND e.epoch = a.epoch AND e.seq = a.seq"
-      " LEFT JOIN event_bodies r ON r.id = e.id";
+      " LEFT JOIN event_bodies r ON r.id = e.id LEFT JOIN event_blocks k ON k.id = e.body_at >> 16";
 
   static AlertRecord alert_row(const Stmt& s, bool with_evidence) {
     AlertRecord a;
@@ -848,12 +895,16 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   // Prepared list and count queries by the filters they serve (sqlite3_close_v2 lets the
   // database go once these are finalised).
   std::map<unsigned, std::unique_ptr<Stmt>> alert_queries_;
-  std::unique_ptr<Stmt> event_insert_, body_insert_, alert_insert_, fts_insert_, next_id_;  // the write path's
+  std::unique_ptr<Stmt> event_insert_, block_insert_, alert_insert_, fts_insert_, next_id_;  // the write path's
   std::mutex mutex_;  // one writer; SQLite serialises anyway, this keeps statements tidy
   sqlite3* reader_ = nullptr;  // searches' connection (none for an in-memory database)
   // Low bits of the events' ids; from a random start, so a restart does not walk the ids of the
   // millisecond it stopped in.
   uint64_t id_counter_ = std::random_device{}();
+  // The next block of bodies' id (0: read from the table at the first write). Only this writer
+  // adds blocks, and ids only grow while it runs, so a reader's cache of blocks by id
+  // (body_blocks::Reader, which also checks the bytes) never mistakes one for another.
+  int64_t next_block_id_ = 0;
   // The first id from which every event carries its address blocks' tokens (schema 19).
   std::atomic<int64_t> blocks_from_{std::numeric_limits<int64_t>::max()};
   std::mutex reader_mutex_;
@@ -895,6 +946,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
     return make_error(fmt::format("cannot open database {}: {}", path, err));
   }
   sqlite3_busy_timeout(db, 5000);
+  body_blocks::add_sql_function(db);
   // The full text of a stored event exactly as ingest indexed it: the batch parser's own reading
   // (event.original, else message; escapes, \u0000 and escaped keys as it reads them), folded. A
   // contentless index given back other text than it took keeps the difference as ghosts.
@@ -970,6 +1022,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
     auto reader = side_connection(SQLITE_OPEN_READONLY, 5000, "searches");
     if (!reader) return make_error(reader.error());
     sqlite3_exec(*reader, "PRAGMA cache_size=-65536", nullptr, nullptr, nullptr);
+    body_blocks::add_sql_function(*reader);
     store->set_reader(*reader);
     auto checkpointer = side_connection(SQLITE_OPEN_READWRITE, 1000, "checkpoints");
     if (!checkpointer) return make_error(checkpointer.error());

@@ -162,7 +162,7 @@ TEST(SearchQuery, SqlCarriesValuesOnlyAsParameters) {
             "(s.id IN (SELECT rowid FROM event_fts WHERE event_fts MATCH ?5 AND rowid BETWEEN ?3 AND ?4) AND "
             "s.user_name = ?6)");
   EXPECT_EQ(sql("user.name:root", Dialect::postgres), "s.user_name = $5");
-  EXPECT_EQ(sql("url.domain:x"), "json_extract(r.body, '$.url.domain') = ?5");
+  EXPECT_EQ(sql("url.domain:x"), "json_extract(" + std::string(search::kSqliteBody) + ", '$.url.domain') = ?5");
   EXPECT_EQ(sql("url.domain:x", Dialect::postgres), "(r.body::json #>> '{url,domain}') COLLATE \"C\" = $5");
   // Under NOT the column alone: a key token would not narrow, and would take events without the
   // field into the NOT.

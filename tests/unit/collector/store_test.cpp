@@ -2,6 +2,7 @@
 #include "collector/ingest/batch_parser.h"
 #include "collector/search/search_sql.h"
 #include "collector/store/migrations.h"
+#include "collector/store/sqlite/body_blocks.h"
 #include "collector/store/store.h"
 
 #include <algorithm>
@@ -1983,6 +1984,111 @@ TEST(SqliteStore, NewFilesHaveSixteenKibPagesAndOldOnesKeepTheirs) {
   EXPECT_EQ(page_size(old), 4096);
 }
 
+// Bodies are stored compressed in blocks of a batch's consecutive records (body_blocks.h), packed
+// by the writer or before it (IngestStore::pack): read back whole by search, the alerts' evidence
+// and the records view; a redelivery adds no block; a block goes with the last event in it.
+TEST(SqliteStore, BodiesInBlocksReadBackAndGoWithTheirLastEvent) {
+  vigil::test::TempDir dir;
+  const auto path = (dir.path() / "v.db").string();
+  auto opened = open_sqlite_store(path);
+  ASSERT_TRUE(opened) << opened.error();
+  auto& store = *opened;
+  ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
+  ASSERT_TRUE(store->add_agent({"agt-2", "A", 2, "web2", "0.1", "s2", at(0), at(0)}));
+  // agt-1: 100 events at seconds 1-100 in one batch (blocks of 64 and 36), the 50th an alert.
+  std::vector<IncomingRecord> first;
+  for (int i = 1; i <= 100; ++i) {
+    first.push_back(search_test::log_event(static_cast<uint64_t>(i), at(i), "10.1.1." + std::to_string(i),
+                                           "u" + std::to_string(i), "word" + std::to_string(i) + " shared"));
+  }
+  first[49].kind = "alert";
+  first[49].rule_id = "R1";
+  first[49].rule_name = "rule one";
+  first[49].severity = 3;
+  ASSERT_EQ(*store->store_batch("agt-1", "e1", first), 100u);
+  // agt-2: 10 events packed before the writer, as ingest does.
+  std::vector<BatchWrite> group(1);
+  group[0].agent_id = "agt-2";
+  group[0].epoch = "e1";
+  for (int i = 1; i <= 10; ++i) {
+    group[0].records.push_back(search_test::log_event(static_cast<uint64_t>(i), at(i), "10.2.2.2", "v",
+                                                      "other" + std::to_string(i)));
+  }
+  store->pack(group[0].records);
+  ASSERT_TRUE(group[0].records.front().body_block);
+  auto stored = store->store_batches(group, at(200));
+  ASSERT_TRUE(stored) << stored.error();
+  EXPECT_EQ((*stored)[0].records, 10u);
+  // Sent again, with one new record: only that one is added, in a block of its own.
+  first.push_back(search_test::log_event(101, at(99), "10.1.1.101", "u101", "word101 shared"));
+  ASSERT_EQ(*store->store_batch("agt-1", "e1", first), 1u);
+
+  EXPECT_EQ(search_test::hit_count(*store, "shared"), 100u);  // the page holds 100
+  EXPECT_EQ(search_test::hit_count(*store, "other7"), 1u);
+  {
+    auto parsed = search::parse("user.name:u77 OR url.domain:nowhere");
+    EventQuery q;
+    q.query = &std::get<search::Node>(parsed);
+    q.since = at(0);
+    q.until = at(200);
+    auto page = store->search_events(q);
+    ASSERT_TRUE(page) << page.error();
+    ASSERT_EQ(page->hits.size(), 1u);
+    EXPECT_EQ(page->hits[0].json, first[76].json);
+  }
+  auto alerts = store->list_alerts(AlertFilter{});
+  ASSERT_TRUE(alerts);
+  ASSERT_EQ(alerts->size(), 1u);
+  auto alert = store->get_alert((*alerts)[0].id);
+  ASSERT_TRUE(alert && *alert);
+  EXPECT_EQ((**alert).evidence, first[49].json);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  body_blocks::add_sql_function(db);
+  auto rows = [&](const std::string& sql) {
+    std::vector<std::string> out;
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql << ": " << sqlite3_errmsg(db);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const auto* t = sqlite3_column_text(st, 0);
+      out.emplace_back(t ? reinterpret_cast<const char*>(t) : "NULL");
+    }
+    sqlite3_finalize(st);
+    return out;
+  };
+  EXPECT_EQ(rows("SELECT COUNT(*) FROM event_bodies"), std::vector<std::string>{"0"});
+  EXPECT_EQ(rows("SELECT live FROM event_blocks ORDER BY id"), (std::vector<std::string>{"64", "36", "10", "1"}));
+  // Compressed: the blocks hold far fewer bytes than the bodies.
+  const auto sizes = rows("SELECT (SELECT SUM(length(data)) FROM event_blocks) * 3 < SUM(length(body)) FROM records");
+  EXPECT_EQ(sizes, std::vector<std::string>{"1"});
+  auto bodies = rows("SELECT body FROM records WHERE agent_id = 'agt-1' ORDER BY seq");
+  ASSERT_EQ(bodies.size(), 101u);
+  for (size_t i = 0; i < bodies.size(); ++i) EXPECT_EQ(bodies[i], first[i].json) << i;
+
+  // Events before second 51 go, but not the alert's record (it goes with its alert): the first
+  // block keeps seqs 50-64, the second all, agt-2's goes.
+  PurgeRequest req;
+  req.events_before = at(51);
+  auto purged = store->purge(req);
+  ASSERT_TRUE(purged) << purged.error();
+  EXPECT_EQ(purged->events, 49u + 10u);
+  EXPECT_EQ(rows("SELECT live FROM event_blocks ORDER BY id"), (std::vector<std::string>{"15", "36", "1"}));
+  bodies = rows("SELECT body FROM records WHERE agent_id = 'agt-1' ORDER BY seq");
+  ASSERT_EQ(bodies.size(), 52u);
+  for (size_t i = 0; i < bodies.size(); ++i) EXPECT_EQ(bodies[i], first[i + 49].json) << i;
+  EXPECT_EQ(search_test::hit_count(*store, "other7"), 0u);
+  EXPECT_EQ(search_test::hit_count(*store, "word64"), 1u);
+  EXPECT_EQ(search_test::hit_count(*store, "word49"), 0u);
+  req.events_before = at(1000);
+  req.alerts_before = at(1000);
+  ASSERT_TRUE(store->purge(req));
+  EXPECT_EQ(rows("SELECT COUNT(*) FROM event_blocks"), std::vector<std::string>{"0"});
+  EXPECT_EQ(search_test::hit_count(*store, "shared"), 0u);
+  sqlite3_close(db);
+}
+
 // Migration 17 (SQLite): a database of the schema before it (records, event_search, event_text)
 // keeps every record, its search hits (words, addresses, user names), alerts' evidence, and a
 // record from before the search index; the full-text rows it moved can be taken out again.
@@ -2088,6 +2194,7 @@ TEST(SqliteMigration, EventsWrittenOnceKeepWhatWasStored) {
   EXPECT_EQ(store->counts("agt-1")->records, 0u);
   store.reset();
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  body_blocks::add_sql_function(db);  // the records view reads bodies in blocks
   auto one = [&](const std::string& sql) {
     sqlite3_stmt* st = nullptr;
     EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;

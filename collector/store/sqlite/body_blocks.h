@@ -1,0 +1,72 @@
+// Event bodies compressed in blocks (SQLite): the JSON of consecutive records of one batch, up to
+// kBlockRecords of them or about kBlockBytes, in one zstd frame stored as one row of
+// event_blocks. Each events row points at its block and its slot there (body_at: block id << 16 |
+// slot). Bodies are most of what ingest writes; a block of them shrinks about 5-7x where one body
+// alone shrinks less than 2x (shared field names, hosts, agents), as search engines keep their
+// stored documents. Blocks are made off the one writer (IngestStore::pack, on the thread that
+// parsed the batch); the writer only inserts them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "collector/store/ingest_store.h"
+
+struct sqlite3;
+
+namespace vigil::collector::body_blocks {
+
+inline constexpr size_t kBlockRecords = 64;
+inline constexpr size_t kBlockBytes = 16 * 1024;
+// A block read back is refused above this many bytes once decompressed (a body is bounded by a
+// batch's, far below).
+inline constexpr size_t kMaxBlockBytes = size_t{256} << 20;
+// body_at's low bits: the slot.
+inline constexpr int kSlotBits = 16;
+
+// Where a record's body goes: its block (shared by the records of the block) and its slot there.
+struct Ref {
+  std::shared_ptr<const std::string> block;
+  uint32_t slot = 0;
+};
+
+// The records' bodies packed into blocks of consecutive records; one Ref per record, in order.
+std::vector<Ref> pack(const std::vector<IncomingRecord>& records);
+
+// Sets each record's body_block and body_slot from pack().
+void pack_records(std::vector<IncomingRecord>& records);
+
+// Reads blocks back. Keeps the last blocks it decompressed (a page of search hits, or a scan in
+// id order over the interleaved batches of many agents, reads a block many times), each checked
+// against the stored bytes, so it never answers for other data under the same id. One per
+// connection: not shared between threads.
+class Reader {
+ public:
+  // The body at `slot` of the block stored as `data` under `id`; false (with `error` set) when
+  // `data` is not a block or has no such slot.
+  bool read(int64_t id, std::string_view data, size_t slot, std::string_view& body, std::string& error);
+
+ private:
+  struct Entry {
+    int64_t id = 0;
+    uint64_t used = 0;
+    std::string stored;                 // the compressed bytes, to check a hit against
+    std::string payload;                // decompressed
+    std::vector<uint32_t> ends;         // each slot's end within the bodies
+    size_t bodies_at = 0;               // where the bodies begin in payload
+  };
+  static constexpr size_t kEntries = 128;
+  std::vector<Entry> entries_;
+  uint64_t clock_ = 0;
+};
+
+// Registers vigil_body(block id, block data, slot) on a connection: an event's body from its
+// block (NULL data: NULL), for search, the alerts' evidence, retention and the records view. Each
+// connection has its own Reader, freed with it.
+void add_sql_function(sqlite3* db);
+
+}  // namespace vigil::collector::body_blocks
