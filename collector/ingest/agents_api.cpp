@@ -300,6 +300,7 @@ net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const AgentRecor
   if (auto* answer = std::get_if<net::HttpResponse>(&prepared)) return std::move(*answer);
   std::vector<BatchWrite> one;
   one.push_back(std::move(std::get<BatchWrite>(prepared)));
+  store_.pack(one.front().records);  // here, not under the store's writer
   auto stored = store_.store_batches(one, Timestamp::now());
   if (!stored) {
     log_->error("agent {}: storing a batch failed: {}", agent.id, stored.error());

@@ -44,18 +44,23 @@ def _body_block(data):
     return payload[4 + 4 * count:], ends
 
 
-def _vigil_body(_block_id, data, slot):
+def _vigil_body(_block_id, data, slot, lenient=0):
     if data is None:
         return None
-    bodies, ends = _body_block(bytes(data))
-    return bodies[ends[slot - 1] if slot else 0:ends[slot]].decode()
+    try:
+        bodies, ends = _body_block(bytes(data))
+        return bodies[ends[slot - 1] if slot else 0:ends[slot]].decode()
+    except (ValueError, IndexError):
+        if lenient:
+            return None
+        raise
 
 
 def sqlite_connect(path, **kwargs):
     """sqlite3.connect to a collector's database, with what its records view reads bodies by
     (vigil_body: bodies are stored compressed in blocks, as the collector registers it)."""
     conn = sqlite3.connect(path, **kwargs)
-    conn.create_function("vigil_body", 3, _vigil_body, deterministic=True)
+    conn.create_function("vigil_body", -1, _vigil_body, deterministic=True)
     return conn
 
 

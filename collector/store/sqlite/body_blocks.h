@@ -54,18 +54,24 @@ class Reader {
   struct Entry {
     int64_t id = 0;
     uint64_t used = 0;
-    std::string stored;                 // the compressed bytes, to check a hit against
-    std::string payload;                // decompressed
-    std::vector<uint32_t> ends;         // each slot's end within the bodies
-    size_t bodies_at = 0;               // where the bodies begin in payload
+    std::string stored;          // the compressed bytes, to check a hit against
+    std::string payload;         // decompressed
+    std::vector<uint32_t> ends;  // each slot's end within the bodies; empty: not a block
+    size_t bodies_at = 0;        // where the bodies begin in payload
   };
+  static bool decode(std::string_view data, size_t size, Entry& e, std::string& error);
+  // At most kEntries blocks of at most kKeptBlockBytes each are kept (8 MiB); a larger one is
+  // read into scratch_ and let go at the next read.
   static constexpr size_t kEntries = 128;
+  static constexpr size_t kKeptBlockBytes = 4 * kBlockBytes;
   std::vector<Entry> entries_;
+  Entry scratch_;
   uint64_t clock_ = 0;
 };
 
-// Registers vigil_body(block id, block data, slot) on a connection: an event's body from its
-// block (NULL data: NULL), for search, the alerts' evidence, retention and the records view. Each
+// Registers vigil_body(block id, block data, slot[, lenient]) on a connection: an event's body
+// from its block (NULL data: NULL), for search, the alerts' evidence, retention and the records
+// view; an error for a block that cannot be read, or NULL when lenient is true (retention). Each
 // connection has its own Reader, freed with it.
 void add_sql_function(sqlite3* db);
 

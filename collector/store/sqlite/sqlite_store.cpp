@@ -353,6 +353,9 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   }
 
   void pack(std::vector<IncomingRecord>& records) const override { body_blocks::pack_records(records); }
+  // The SQL here and in search (search::kSqliteBody, migration 20) reads body_at's slot as its
+  // low 16 bits.
+  static_assert(body_blocks::kSlotBits == 16 && body_blocks::kBlockRecords <= 65536);
 
   // A block of bodies into event_blocks (mutex_ held), with how many events rows point at it.
   Result<void> insert_block_locked(int64_t id, const std::string& data, int64_t live) {
@@ -389,27 +392,35 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     std::vector<body_blocks::Ref> packed;  // when the caller did not pack
     if (std::any_of(records.begin(), records.end(), [](const IncomingRecord& r) { return !r.body_block; })) {
       packed = body_blocks::pack(records);
+      if (std::any_of(packed.begin(), packed.end(), [](const body_blocks::Ref& r) { return !r.block; })) {
+        return make_error("cannot compress the batch's event bodies");
+      }
     }
-    if (next_block_id_ == 0) {
+    // The batch's blocks: each one's data, id (numbered from the table's highest, read in this
+    // write transaction, so another writer of the file before it never collides) and how many
+    // new events point at it; written after the records (a block whose records were all stored
+    // before is not: its id is skipped).
+    struct Block {
+      const std::string* data;
+      int64_t id;
+      int64_t live;
+    };
+    std::vector<Block> blocks;
+    int64_t next_block = 0;
+    {
       Stmt last(db_, "SELECT COALESCE(MAX(id), 0) + 1 FROM event_blocks");
       if (last.step() != SQLITE_ROW) return fail();
-      next_block_id_ = last.integer(0);
+      next_block = last.integer(0);
     }
-    // The block being filled: its data, id and the new events in it; written once its last
-    // record is (a block whose records were all stored before is not written: its id is skipped).
-    const std::string* block = nullptr;
-    int64_t block_id = 0, block_live = 0;
     for (size_t i = 0; i < records.size(); ++i) {
       const IncomingRecord& rec = records[i];
       const std::string* data = packed.empty() ? rec.body_block.get() : packed[i].block.get();
       const uint32_t slot = packed.empty() ? rec.body_slot : packed[i].slot;
-      if (data != block) {
-        if (block_live > 0) {
-          if (auto w = insert_block_locked(block_id, *block, block_live); !w) return make_error(w.error());
-        }
-        block = data;
-        block_id = next_block_id_++;
-        block_live = 0;
+      // A batch has a few blocks (one per 64 records and retention class): the last one first.
+      auto block = std::find_if(blocks.rbegin(), blocks.rend(), [&](const Block& b) { return b.data == data; });
+      if (block == blocks.rend()) {
+        blocks.push_back(Block{data, next_block++, 0});
+        block = blocks.rbegin();
       }
       auto row = search::index_row(rec.search);
       x.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.time.ns);
@@ -420,7 +431,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       // has_text: bit 1 the text is in the full-text table, bit 2 the address blocks are (always
       // from schema 19 on; rows stored before have not).
       x.bind_nonzero(16, row.severity).bind(17, int64_t{row.text.empty() ? 2 : 3});
-      x.bind(18, block_id << body_blocks::kSlotBits | slot);
+      x.bind(18, block->id << body_blocks::kSlotBits | slot);
       // The id's time is the event's, or its arrival's when the event's cannot be an id's (none,
       // before 1970, after 2109): such events do not all crowd one millisecond.
       const Timestamp id_time =
@@ -443,7 +454,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       x.reset();
       if (sqlite3_changes(db_) == 0) continue;  // stored already
       ++added;
-      ++block_live;
+      ++block->live;
       if (rec.check) {
         SqliteConnection conn(db_);
         auto c = store_compliance_result(conn, agent_id, rec);
@@ -462,8 +473,9 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       std::string keys = search::sqlite_keys(row.source_ip, row.destination_ip, row.user_name, true);
       if (!row.text.empty() || !keys.empty()) texts.push_back(TextRow{id, std::move(row.text), std::move(keys)});
     }
-    if (block_live > 0) {
-      if (auto w = insert_block_locked(block_id, *block, block_live); !w) return make_error(w.error());
+    for (const auto& b : blocks) {
+      if (b.live == 0) continue;
+      if (auto w = insert_block_locked(b.id, *b.data, b.live); !w) return make_error(w.error());
     }
     return added;
   }
@@ -580,9 +592,11 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     // bodies goes with the last events row that points at it (its live count).
     auto purge_doomed = [&]() -> Result<int64_t> {
       static const std::string kSteps[] = {
+          // The body read leniently: a block that cannot be read leaves its words in the index
+          // (hits for events that are gone, which searches drop) rather than stopping retention.
           std::string("INSERT INTO event_fts(event_fts, rowid, original, keys) SELECT 'delete', s.id, CASE WHEN s.has_text & 1"
-          " THEN vigil_text(") + search::kSqliteBody + ") ELSE '' END,"
-          " vigil_keys(s.source_ip, s.destination_ip, s.user_name, s.has_text & 2) FROM events s" + search::kSqliteBodyJoins +
+          " THEN vigil_text(COALESCE(sb.body, vigil_body(sk.id, sk.data, s.body_at & 65535, 1))) ELSE '' END,"
+          " vigil_keys(s.source_ip, s.destination_ip, s.user_name, s.has_text & 2) FROM events s") + search::kSqliteBodyJoins +
           " WHERE s.id IN (SELECT id FROM temp.doomed)"
           " AND (s.has_text & 1 OR s.source_ip IS NOT NULL OR s.destination_ip IS NOT NULL OR s.user_name IS NOT NULL)"
           " ORDER BY s.id",
@@ -901,10 +915,6 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   // Low bits of the events' ids; from a random start, so a restart does not walk the ids of the
   // millisecond it stopped in.
   uint64_t id_counter_ = std::random_device{}();
-  // The next block of bodies' id (0: read from the table at the first write). Only this writer
-  // adds blocks, and ids only grow while it runs, so a reader's cache of blocks by id
-  // (body_blocks::Reader, which also checks the bytes) never mistakes one for another.
-  int64_t next_block_id_ = 0;
   // The first id from which every event carries its address blocks' tokens (schema 19).
   std::atomic<int64_t> blocks_from_{std::numeric_limits<int64_t>::max()};
   std::mutex reader_mutex_;

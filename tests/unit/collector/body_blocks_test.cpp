@@ -94,11 +94,39 @@ TEST(BodyBlocks, ABadBlockIsAnErrorNotACrash) {
   EXPECT_TRUE(refused(frame_of(u32(1'000'000) + "ab"), 0));    // more slots than it holds
   EXPECT_TRUE(refused(frame_of(u32(2) + u32(4) + u32(3) + "abcde"), 0));  // ends going back
   EXPECT_TRUE(refused(frame_of(u32(1) + u32(99) + "abcde"), 0));          // an end past the bodies
+  EXPECT_TRUE(refused("", 0));  // after failures: nothing of them is taken for a block
   std::string error;
   ASSERT_TRUE(reader.read(7, good, 1, body, error)) << error;
   EXPECT_EQ(body, "de");
   ASSERT_TRUE(reader.read(7, good, 0, body, error)) << error;
   EXPECT_EQ(body, "abc");
+}
+
+// A block holds records of one retention class (alerts' records, health records, the other
+// events), so a record kept longer does not keep the others' bodies; each class in its order.
+TEST(BodyBlocks, ABlockHoldsOneRetentionClass) {
+  std::vector<IncomingRecord> records;
+  const char* kinds[] = {"event", "alert", "metric", "state", "event", "alert"};
+  for (int i = 0; i < 12; ++i) {
+    records.push_back(with_body("{\"n\":" + std::to_string(i) + "}"));
+    records.back().kind = kinds[i % 6];
+  }
+  const auto refs = body_blocks::pack(records);
+  auto cls = [](const std::string& kind) { return kind == "alert" ? 0 : kind == "metric" ? 1 : 2; };
+  std::map<const std::string*, std::vector<size_t>> members;
+  for (size_t i = 0; i < refs.size(); ++i) members[refs[i].block.get()].push_back(i);
+  EXPECT_EQ(members.size(), 3u);
+  body_blocks::Reader reader;
+  for (const auto& [block, in] : members) {
+    for (size_t k = 0; k < in.size(); ++k) {
+      EXPECT_EQ(cls(records[in[k]].kind), cls(records[in.front()].kind));
+      EXPECT_EQ(refs[in[k]].slot, k);  // in the records' order
+      std::string_view body;
+      std::string error;
+      ASSERT_TRUE(reader.read(1 + static_cast<int64_t>(in.front()), *block, refs[in[k]].slot, body, error)) << error;
+      EXPECT_EQ(body, records[in[k]].json);
+    }
+  }
 }
 
 // A block kept by id is checked against the stored bytes: other data under the same id (a

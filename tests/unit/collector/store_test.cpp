@@ -1984,9 +1984,10 @@ TEST(SqliteStore, NewFilesHaveSixteenKibPagesAndOldOnesKeepTheirs) {
   EXPECT_EQ(page_size(old), 4096);
 }
 
-// Bodies are stored compressed in blocks of a batch's consecutive records (body_blocks.h), packed
-// by the writer or before it (IngestStore::pack): read back whole by search, the alerts' evidence
-// and the records view; a redelivery adds no block; a block goes with the last event in it.
+// Bodies are stored compressed in blocks of a batch's records of one retention class
+// (body_blocks.h), packed by the writer or before it (IngestStore::pack): read back whole by
+// search, the alerts' evidence and the records view; a redelivery adds no block; a block goes with
+// the last event in it, and an alert kept longer keeps only its own.
 TEST(SqliteStore, BodiesInBlocksReadBackAndGoWithTheirLastEvent) {
   vigil::test::TempDir dir;
   const auto path = (dir.path() / "v.db").string();
@@ -1996,7 +1997,8 @@ TEST(SqliteStore, BodiesInBlocksReadBackAndGoWithTheirLastEvent) {
   ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
   ASSERT_TRUE(store->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
   ASSERT_TRUE(store->add_agent({"agt-2", "A", 2, "web2", "0.1", "s2", at(0), at(0)}));
-  // agt-1: 100 events at seconds 1-100 in one batch (blocks of 64 and 36), the 50th an alert.
+  // agt-1: 100 events at seconds 1-100 in one batch, the 50th an alert: blocks of 64 events
+  // (1-65 but 50), of the alert, and of 35 events (66-100).
   std::vector<IncomingRecord> first;
   for (int i = 1; i <= 100; ++i) {
     first.push_back(search_test::log_event(static_cast<uint64_t>(i), at(i), "10.1.1." + std::to_string(i),
@@ -2059,7 +2061,7 @@ TEST(SqliteStore, BodiesInBlocksReadBackAndGoWithTheirLastEvent) {
     return out;
   };
   EXPECT_EQ(rows("SELECT COUNT(*) FROM event_bodies"), std::vector<std::string>{"0"});
-  EXPECT_EQ(rows("SELECT live FROM event_blocks ORDER BY id"), (std::vector<std::string>{"64", "36", "10", "1"}));
+  EXPECT_EQ(rows("SELECT live FROM event_blocks ORDER BY id"), (std::vector<std::string>{"64", "1", "35", "10", "1"}));
   // Compressed: the blocks hold far fewer bytes than the bodies.
   const auto sizes = rows("SELECT (SELECT SUM(length(data)) FROM event_blocks) * 3 < SUM(length(body)) FROM records");
   EXPECT_EQ(sizes, std::vector<std::string>{"1"});
@@ -2068,20 +2070,24 @@ TEST(SqliteStore, BodiesInBlocksReadBackAndGoWithTheirLastEvent) {
   for (size_t i = 0; i < bodies.size(); ++i) EXPECT_EQ(bodies[i], first[i].json) << i;
 
   // Events before second 51 go, but not the alert's record (it goes with its alert): the first
-  // block keeps seqs 50-64, the second all, agt-2's goes.
+  // block keeps seqs 51-65, agt-2's goes.
   PurgeRequest req;
   req.events_before = at(51);
   auto purged = store->purge(req);
   ASSERT_TRUE(purged) << purged.error();
   EXPECT_EQ(purged->events, 49u + 10u);
-  EXPECT_EQ(rows("SELECT live FROM event_blocks ORDER BY id"), (std::vector<std::string>{"15", "36", "1"}));
+  EXPECT_EQ(rows("SELECT live FROM event_blocks ORDER BY id"), (std::vector<std::string>{"15", "1", "35", "1"}));
   bodies = rows("SELECT body FROM records WHERE agent_id = 'agt-1' ORDER BY seq");
   ASSERT_EQ(bodies.size(), 52u);
   for (size_t i = 0; i < bodies.size(); ++i) EXPECT_EQ(bodies[i], first[i + 49].json) << i;
   EXPECT_EQ(search_test::hit_count(*store, "other7"), 0u);
   EXPECT_EQ(search_test::hit_count(*store, "word64"), 1u);
   EXPECT_EQ(search_test::hit_count(*store, "word49"), 0u);
+  // Every event goes; the alert's record keeps its own block only.
   req.events_before = at(1000);
+  ASSERT_TRUE(store->purge(req));
+  EXPECT_EQ(rows("SELECT live FROM event_blocks"), std::vector<std::string>{"1"});
+  EXPECT_EQ(rows("SELECT body FROM records"), std::vector<std::string>{first[49].json});
   req.alerts_before = at(1000);
   ASSERT_TRUE(store->purge(req));
   EXPECT_EQ(rows("SELECT COUNT(*) FROM event_blocks"), std::vector<std::string>{"0"});
