@@ -53,10 +53,9 @@ struct IncomingRecord {
     std::string remediation_vi{};
   };
   std::optional<Check> check;
-  // Set by IngestStore::pack where a store keeps bodies in blocks (SQLite): the block this
-  // record's JSON is in (shared by the records of the block) and its slot there.
-  std::shared_ptr<const std::string> body_block{};
-  uint32_t body_slot = 0;
+  // What IngestStore::pack prepared for the store's writer, off it (the store's own type; SQLite:
+  // the body's compressed block and slot, the search row and its key tokens); null until packed.
+  std::shared_ptr<const void> prepared{};
 };
 
 // A record the collector did not store, kept with why (shared/DESIGN.md "Hostile input"): the

@@ -71,14 +71,6 @@ std::vector<Ref> pack(const std::vector<IncomingRecord>& records) {
   return refs;
 }
 
-void pack_records(std::vector<IncomingRecord>& records) {
-  auto refs = pack(records);
-  for (size_t i = 0; i < records.size(); ++i) {
-    records[i].body_block = std::move(refs[i].block);
-    records[i].body_slot = refs[i].slot;
-  }
-}
-
 bool Reader::read(int64_t id, std::string_view data, size_t slot, std::string_view& body, std::string& error) {
   std::string().swap(scratch_.payload);  // a large block read last is not kept
   scratch_.ends.clear();

@@ -37,9 +37,6 @@ struct Ref {
 // The records' bodies packed into blocks of consecutive records; one Ref per record, in order.
 std::vector<Ref> pack(const std::vector<IncomingRecord>& records);
 
-// Sets each record's body_block and body_slot from pack().
-void pack_records(std::vector<IncomingRecord>& records);
-
 // Reads blocks back. Keeps the last blocks it decompressed (a page of search hits, or a scan in
 // id order over the interleaved batches of many agents, reads a block many times), each checked
 // against the stored bytes, so it never answers for other data under the same id. One per

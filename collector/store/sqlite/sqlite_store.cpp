@@ -352,7 +352,30 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     return {};
   }
 
-  void pack(std::vector<IncomingRecord>& records) const override { body_blocks::pack_records(records); }
+  // What the writer stores of a record besides what it carries: its body's block and slot, its
+  // search row and its full-text row's key tokens. Made by pack on ingest's thread, or by the
+  // writer for records that were not.
+  struct Prepared {
+    body_blocks::Ref body;
+    search::IndexRow row;
+    std::string keys;
+  };
+  static std::vector<Prepared> prepare(const std::vector<IncomingRecord>& records) {
+    auto refs = body_blocks::pack(records);
+    std::vector<Prepared> out(records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      out[i].body = std::move(refs[i]);
+      out[i].row = search::index_row(records[i].search);
+      out[i].keys = search::sqlite_keys(out[i].row.source_ip, out[i].row.destination_ip, out[i].row.user_name, true);
+    }
+    return out;
+  }
+  void pack(std::vector<IncomingRecord>& records) const override {
+    auto prepared = prepare(records);
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (prepared[i].body.block) records[i].prepared = std::make_shared<const Prepared>(std::move(prepared[i]));
+    }
+  }
   // The SQL here and in search (search::kSqliteBody, migration 20) reads body_at's slot as its
   // low 16 bits.
   static_assert(body_blocks::kSlotBits == 16 && body_blocks::kBlockRecords <= 65536);
@@ -389,10 +412,10 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     uint64_t added = 0;
     auto fail = [&]() { return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_)); };
-    std::vector<body_blocks::Ref> packed;  // when the caller did not pack
-    if (std::any_of(records.begin(), records.end(), [](const IncomingRecord& r) { return !r.body_block; })) {
-      packed = body_blocks::pack(records);
-      if (std::any_of(packed.begin(), packed.end(), [](const body_blocks::Ref& r) { return !r.block; })) {
+    std::vector<Prepared> local;  // when the caller did not pack
+    if (std::any_of(records.begin(), records.end(), [](const IncomingRecord& r) { return !r.prepared; })) {
+      local = prepare(records);
+      if (std::any_of(local.begin(), local.end(), [](const Prepared& p) { return !p.body.block; })) {
         return make_error("cannot compress the batch's event bodies");
       }
     }
@@ -414,15 +437,16 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     }
     for (size_t i = 0; i < records.size(); ++i) {
       const IncomingRecord& rec = records[i];
-      const std::string* data = packed.empty() ? rec.body_block.get() : packed[i].block.get();
-      const uint32_t slot = packed.empty() ? rec.body_slot : packed[i].slot;
+      const Prepared& p = local.empty() ? *static_cast<const Prepared*>(rec.prepared.get()) : local[i];
+      const search::IndexRow& row = p.row;
+      const std::string* data = p.body.block.get();
+      const uint32_t slot = p.body.slot;
       // A batch has a few blocks (one per 64 records and retention class): the last one first.
       auto block = std::find_if(blocks.rbegin(), blocks.rend(), [&](const Block& b) { return b.data == data; });
       if (block == blocks.rend()) {
         blocks.push_back(Block{data, next_block++, 0});
         block = blocks.rbegin();
       }
-      auto row = search::index_row(rec.search);
       x.bind(1, agent_id).bind(2, epoch).bind(3, static_cast<int64_t>(rec.seq)).bind(4, rec.time.ns);
       x.bind(5, rec.kind).bind(6, rec.dataset).bind_or_null(7, row.host_name).bind_or_null(8, row.source_ip);
       x.bind_nonzero(9, row.source_port).bind_or_null(10, row.destination_ip);
@@ -470,8 +494,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
         if (a.step() != SQLITE_DONE) return fail();
         a.reset();
       }
-      std::string keys = search::sqlite_keys(row.source_ip, row.destination_ip, row.user_name, true);
-      if (!row.text.empty() || !keys.empty()) texts.push_back(TextRow{id, std::move(row.text), std::move(keys)});
+      if (!row.text.empty() || !p.keys.empty()) texts.push_back(TextRow{id, row.text, p.keys});
     }
     for (const auto& b : blocks) {
       if (b.live == 0) continue;

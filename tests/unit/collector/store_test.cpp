@@ -2018,7 +2018,7 @@ TEST(SqliteStore, BodiesInBlocksReadBackAndGoWithTheirLastEvent) {
                                                       "other" + std::to_string(i)));
   }
   store->pack(group[0].records);
-  ASSERT_TRUE(group[0].records.front().body_block);
+  ASSERT_TRUE(group[0].records.front().prepared);
   auto stored = store->store_batches(group, at(200));
   ASSERT_TRUE(stored) << stored.error();
   EXPECT_EQ((*stored)[0].records, 10u);
