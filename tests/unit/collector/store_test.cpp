@@ -1493,6 +1493,17 @@ IncomingRecord log_event(uint64_t seq, Timestamp t, const std::string& src, cons
   return r;
 }
 
+// The first page `store` finds for `q` between `since` and `until`.
+Result<EventPage> page_of(Store& store, const std::string& q, Timestamp since, Timestamp until) {
+  auto parsed = search::parse(q);
+  if (!std::holds_alternative<search::Node>(parsed)) return make_error("not a query: " + q);
+  EventQuery query;
+  query.query = &std::get<search::Node>(parsed);
+  query.since = since;
+  query.until = until;
+  return store.search_events(query);
+}
+
 // How many events `store` finds for `q` in seconds 0-100 (the first page of 100).
 size_t hit_count(Store& store, const std::string& q) {
   auto parsed = search::parse(q);
@@ -2029,12 +2040,7 @@ TEST(SqliteStore, BodiesInBlocksReadBackAndGoWithTheirLastEvent) {
   EXPECT_EQ(search_test::hit_count(*store, "shared"), 100u);  // the page holds 100
   EXPECT_EQ(search_test::hit_count(*store, "other7"), 1u);
   {
-    auto parsed = search::parse("user.name:u77 OR url.domain:nowhere");
-    EventQuery q;
-    q.query = &std::get<search::Node>(parsed);
-    q.since = at(0);
-    q.until = at(200);
-    auto page = store->search_events(q);
+    auto page = search_test::page_of(*store, "user.name:u77 OR url.domain:nowhere", at(0), at(200));
     ASSERT_TRUE(page) << page.error();
     ASSERT_EQ(page->hits.size(), 1u);
     EXPECT_EQ(page->hits[0].json, first[76].json);
