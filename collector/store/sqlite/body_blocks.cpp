@@ -98,6 +98,7 @@ bool Reader::read(int64_t id, std::string_view data, size_t slot, std::string_vi
       hit = &*std::min_element(entries_.begin(), entries_.end(),
                                [](const Entry& a, const Entry& b) { return a.used < b.used; });
     }
+    decoded_bytes_ += size;
     if (!decode(data, static_cast<size_t>(size), *hit, error)) {
       hit->stored.clear();
       hit->payload.clear();
@@ -139,7 +140,7 @@ bool Reader::decode(std::string_view data, size_t size, Entry& e, std::string& e
   return true;
 }
 
-void add_sql_function(sqlite3* db) {
+Reader* add_sql_function(sqlite3* db) {
   // vigil_body(id, data, slot[, lenient]): lenient (retention) answers NULL for a block that
   // cannot be read, so one damaged block does not hold retention back for good.
   auto body = [](sqlite3_context* ctx, int argc, sqlite3_value** argv) {
@@ -163,9 +164,10 @@ void add_sql_function(sqlite3* db) {
     sqlite3_result_error(ctx, error.c_str(), -1);
   };
   // INNOCUOUS: the records view calls it, which SQLite allows with trusted_schema off only then.
-  sqlite3_create_function_v2(db, "vigil_body", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                             new Reader, body, nullptr, nullptr,
-                             [](void* reader) { delete static_cast<Reader*>(reader); });
+  auto* reader = new Reader;
+  sqlite3_create_function_v2(db, "vigil_body", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, reader, body,
+                             nullptr, nullptr, [](void* r) { delete static_cast<Reader*>(r); });
+  return reader;
 }
 
 }  // namespace vigil::collector::body_blocks

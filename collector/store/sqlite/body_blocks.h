@@ -46,6 +46,8 @@ class Reader {
   // The body at `slot` of the block stored as `data` under `id`; false (with `error` set) when
   // `data` is not a block or has no such slot.
   bool read(int64_t id, std::string_view data, size_t slot, std::string_view& body, std::string& error);
+  // Bytes decompressed so far (blocks not found kept): a search's cost cap counts them.
+  uint64_t decoded_bytes() const { return decoded_bytes_; }
 
  private:
   struct Entry {
@@ -64,12 +66,13 @@ class Reader {
   std::vector<Entry> entries_;
   Entry scratch_;
   uint64_t clock_ = 0;
+  uint64_t decoded_bytes_ = 0;
 };
 
 // Registers vigil_body(block id, block data, slot[, lenient]) on a connection: an event's body
 // from its block (NULL data: NULL), for search, the alerts' evidence, retention and the records
 // view; an error for a block that cannot be read, or NULL when lenient is true (retention). Each
-// connection has its own Reader, freed with it.
-void add_sql_function(sqlite3* db);
+// connection has its own Reader, freed with it; returned for its counts.
+Reader* add_sql_function(sqlite3* db);
 
 }  // namespace vigil::collector::body_blocks

@@ -738,12 +738,25 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     auto fail = [&](const char* what) {
       return make_error(fmt::format("sqlite: {}: {}", what, sqlite3_errmsg(db)));
     };
-    // The cost cap: virtual machine steps, counted by the progress handler, across the statements.
+    // The cost cap: virtual machine steps, counted by the progress handler, across the statements,
+    // and the bodies decompressed from their blocks (a miss of the block reader's cache), a step
+    // per kBodyBytesPerStep bytes: a 16 KiB block costs about what 2,000 steps do.
+    const body_blocks::Reader* bodies = reader_ ? reader_bodies_ : writer_bodies_;
     struct Budget {
       int64_t left;
-    } budget{(q.max_sqlite_steps > 0 ? q.max_sqlite_steps : kSearchMaxSqliteSteps) / 1000};
+      const body_blocks::Reader* bodies;
+      uint64_t decoded_before;
+    } budget{(q.max_sqlite_steps > 0 ? q.max_sqlite_steps : kSearchMaxSqliteSteps) / 1000, bodies,
+             bodies ? bodies->decoded_bytes() : 0};
     sqlite3_progress_handler(
-        db, 1000, [](void* b) { return --static_cast<Budget*>(b)->left < 0 ? 1 : 0; }, &budget);
+        db, 1000,
+        [](void* p) {
+          auto* b = static_cast<Budget*>(p);
+          const int64_t decoded =
+              b->bodies ? static_cast<int64_t>(b->bodies->decoded_bytes() - b->decoded_before) : 0;
+          return --b->left - decoded / (kBodyBytesPerStep * 1000) < 0 ? 1 : 0;
+        },
+        &budget);
     struct Reset {
       sqlite3* db;
       ~Reset() {
@@ -805,7 +818,11 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   }
 
   // The connection searches read on (the store owns it from here).
-  void set_reader(sqlite3* reader) { reader_ = reader; }
+  void set_reader(sqlite3* reader, const body_blocks::Reader* bodies) {
+    reader_ = reader;
+    reader_bodies_ = bodies;
+  }
+  void set_writer_bodies(const body_blocks::Reader* bodies) { writer_bodies_ = bodies; }
 
   Result<uint64_t> count_alerts(const AlertFilter& f) override {
     std::lock_guard lock(mutex_);
@@ -935,6 +952,10 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   std::unique_ptr<Stmt> event_insert_, block_insert_, alert_insert_, fts_insert_, next_id_;  // the write path's
   std::mutex mutex_;  // one writer; SQLite serialises anyway, this keeps statements tidy
   sqlite3* reader_ = nullptr;  // searches' connection (none for an in-memory database)
+  // The block readers of the searches' and the writer's connections (their counts).
+  const body_blocks::Reader* reader_bodies_ = nullptr;
+  const body_blocks::Reader* writer_bodies_ = nullptr;
+  static constexpr int64_t kBodyBytesPerStep = 8;
   // Low bits of the events' ids; from a random start, so a restart does not walk the ids of the
   // millisecond it stopped in.
   uint64_t id_counter_ = std::random_device{}();
@@ -979,7 +1000,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
     return make_error(fmt::format("cannot open database {}: {}", path, err));
   }
   sqlite3_busy_timeout(db, 5000);
-  body_blocks::add_sql_function(db);
+  const body_blocks::Reader* writer_bodies = body_blocks::add_sql_function(db);
   // The full text of a stored event exactly as ingest indexed it: the batch parser's own reading
   // (event.original, else message; escapes, \u0000 and escaped keys as it reads them), folded. A
   // contentless index given back other text than it took keeps the difference as ghosts.
@@ -1017,6 +1038,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
       },
       nullptr, nullptr, nullptr);
   auto store = std::make_unique<SqliteStore>(db);
+  store->set_writer_bodies(writer_bodies);
   // page_size=16384, for a new file only (an existing one keeps the size it was made with, as
   // SQLite does outside VACUUM): ingest appends rows of bodies of 600 bytes and more, and the WAL
   // takes a write per page and frame. Measured on one 2-core machine against 4 KiB pages: one
@@ -1055,8 +1077,8 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
     auto reader = side_connection(SQLITE_OPEN_READONLY, 5000, "searches");
     if (!reader) return make_error(reader.error());
     sqlite3_exec(*reader, "PRAGMA cache_size=-65536", nullptr, nullptr, nullptr);
-    body_blocks::add_sql_function(*reader);
-    store->set_reader(*reader);
+    const body_blocks::Reader* reader_bodies = body_blocks::add_sql_function(*reader);
+    store->set_reader(*reader, reader_bodies);
     auto checkpointer = side_connection(SQLITE_OPEN_READWRITE, 1000, "checkpoints");
     if (!checkpointer) return make_error(checkpointer.error());
     // A connection that has read nothing has not opened the WAL yet, and would checkpoint nothing.

@@ -1824,6 +1824,47 @@ TEST_P(StoreTest, SearchOverItsCostCapIsRefused) {
   EXPECT_TRUE(after->refused.empty());
 }
 
+// SQLite's cost cap counts the bodies a search decompresses, not only its steps: a field read from
+// the bodies over a window whose rows, in id order, come from blocks in turn (each a miss of the
+// reader's kept blocks) is refused under a cap its steps alone fit in.
+TEST(SqliteStore, DecompressedBodiesCountAgainstTheSearchCap) {
+  vigil::test::TempDir dir;
+  auto opened = open_sqlite_store((dir.path() / "v.db").string());
+  ASSERT_TRUE(opened) << opened.error();
+  auto& store = *opened;
+  ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
+  ASSERT_TRUE(store->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
+  std::vector<IncomingRecord> batch;
+  for (uint64_t i = 1; i <= 20000; ++i) {
+    // Second i % 90: in id order, consecutive rows are 90 records apart, in other blocks.
+    batch.push_back(search_test::log_event(i, at(static_cast<int64_t>(i % 90)), "10.0.0.1", "u",
+                                           "line " + std::to_string(i) + " " + std::string(150, 'x'), "d.example"));
+  }
+  ASSERT_TRUE(store->store_batch("agt-1", "e1", batch));
+  auto parsed = search::parse("url.domain:nothing.example");
+  EventQuery q;
+  q.query = &std::get<search::Node>(parsed);
+  q.since = at(0);
+  q.until = at(100);
+  // A column-only scan of the same window fits in the cap: the steps alone do.
+  auto column = search::parse("host.name:nothing");
+  EventQuery steps_only = q;
+  steps_only.query = &std::get<search::Node>(column);
+  steps_only.max_sqlite_steps = 10'000'000;
+  auto fits = store->search_events(steps_only);
+  ASSERT_TRUE(fits) << fits.error();
+  EXPECT_TRUE(fits->refused.empty()) << fits->refused;
+  q.max_sqlite_steps = 10'000'000;
+  auto capped = store->search_events(q);
+  ASSERT_TRUE(capped) << capped.error();
+  EXPECT_NE(capped->refused.find("narrow the time window"), std::string::npos);
+  q.max_sqlite_steps = 0;  // the default cap: answered
+  auto full = store->search_events(q);
+  ASSERT_TRUE(full) << full.error();
+  EXPECT_TRUE(full->refused.empty()) << full->refused;
+  EXPECT_TRUE(full->hits.empty());
+}
+
 // Retention gives the contentless full-text table back exactly what ingest gave it, also for
 // events SQL's JSON functions read otherwise than the batch parser (a \u0000 inside the text, an
 // escaped key): no word of a purged event is left to be found.
