@@ -83,6 +83,8 @@ struct SqlParam {
 inline constexpr const char* kSqliteBodyJoins =
     " LEFT JOIN event_bodies sb ON sb.id = s.id LEFT JOIN event_blocks sk ON sk.id = s.body_at >> 16";
 inline constexpr const char* kSqliteBody = "COALESCE(sb.body, vigil_body(sk.id, sk.data, s.body_at & 65535))";
+// The same for retention: NULL where a block cannot be read, rather than an error.
+inline constexpr const char* kSqliteBodyLenient = "COALESCE(sb.body, vigil_body(sk.id, sk.data, s.body_at & 65535, 1))";
 
 // The condition a tree makes, over `s` (the events row) and the stored event (SQLite's
 // kSqliteBody, PostgreSQL's body column of the same row, `r`).

@@ -72,24 +72,27 @@ std::vector<Ref> pack(const std::vector<IncomingRecord>& records) {
 }
 
 bool Reader::read(int64_t id, std::string_view data, size_t slot, std::string_view& body, std::string& error) {
-  std::string().swap(scratch_.payload);  // a large block read last is not kept
-  scratch_.ends.clear();
-  Entry* hit = nullptr;
+  auto holds = [&](const Entry& e) {
+    return e.id == id && !e.ends.empty() && e.stored.size() == data.size() &&
+           std::memcmp(e.stored.data(), data.data(), data.size()) == 0;
+  };
+  Entry* hit = holds(scratch_) ? &scratch_ : nullptr;
   for (auto& e : entries_) {
-    if (e.id == id && !e.ends.empty() && e.stored.size() == data.size() &&
-        std::memcmp(e.stored.data(), data.data(), data.size()) == 0) {
-      hit = &e;
-      break;
-    }
+    if (hit) break;
+    if (holds(e)) hit = &e;
   }
   if (!hit) {
+    std::string().swap(scratch_.payload);  // a large block read last goes at the next miss
+    std::string().swap(scratch_.stored);
+    scratch_.ends.clear();
     const unsigned long long size = ZSTD_getFrameContentSize(data.data(), data.size());
     if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size < 4 || size > kMaxBlockBytes) {
       error = "not a block of event bodies";
       return false;
     }
-    // A large block (one large body) is read into the scratch entry, never kept; the others into
-    // the least recently used entry, or a new one while there are fewer than kEntries.
+    // A large block (one large body) is read into the scratch entry, kept until the next miss;
+    // the others into the least recently used entry, or a new one while there are fewer than
+    // kEntries.
     if (size > kKeptBlockBytes) {
       hit = &scratch_;
     } else if (entries_.size() < kEntries) {
@@ -98,15 +101,18 @@ bool Reader::read(int64_t id, std::string_view data, size_t slot, std::string_vi
       hit = &*std::min_element(entries_.begin(), entries_.end(),
                                [](const Entry& a, const Entry& b) { return a.used < b.used; });
     }
+    // Emptied first, named last: an entry whose filling failed (or ran out of memory) is never a hit.
+    hit->id = 0;
+    hit->stored.clear();
+    hit->ends.clear();
     decoded_bytes_ += size;
     if (!decode(data, static_cast<size_t>(size), *hit, error)) {
-      hit->stored.clear();
       hit->payload.clear();
-      hit->ends.clear();  // an entry without slots is never a hit
+      hit->ends.clear();
       return false;
     }
+    hit->stored.assign(data);
     hit->id = id;
-    if (hit != &scratch_) hit->stored.assign(data);
   }
   hit->used = ++clock_;
   if (slot >= hit->ends.size()) {
@@ -165,9 +171,10 @@ Reader* add_sql_function(sqlite3* db) {
   };
   // INNOCUOUS: the records view calls it, which SQLite allows with trusted_schema off only then.
   auto* reader = new Reader;
-  sqlite3_create_function_v2(db, "vigil_body", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, reader, body,
-                             nullptr, nullptr, [](void* r) { delete static_cast<Reader*>(r); });
-  return reader;
+  // On failure SQLite has called the destructor already: no reader to count with.
+  const int rc = sqlite3_create_function_v2(db, "vigil_body", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                            reader, body, nullptr, nullptr, [](void* r) { delete static_cast<Reader*>(r); });
+  return rc == SQLITE_OK ? reader : nullptr;
 }
 
 }  // namespace vigil::collector::body_blocks

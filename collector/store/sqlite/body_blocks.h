@@ -1,6 +1,6 @@
-// Event bodies compressed in blocks (SQLite): the JSON of consecutive records of one batch, up to
-// kBlockRecords of them or about kBlockBytes, in one zstd frame stored as one row of
-// event_blocks. Each events row points at its block and its slot there (body_at: block id << 16 |
+// Event bodies compressed in blocks (SQLite): the JSON of records of one batch and one retention
+// class (alerts' records, health records, other events), in their order, up to kBlockRecords of
+// them or about kBlockBytes, in one zstd frame stored as one row of event_blocks. Each events row points at its block and its slot there (body_at: block id << 16 |
 // slot). Bodies are most of what ingest writes; a block of them shrinks about 5-7x where one body
 // alone shrinks less than 2x (shared field names, hosts, agents), as search engines keep their
 // stored documents. Blocks are made off the one writer (IngestStore::pack, on the thread that
@@ -34,7 +34,8 @@ struct Ref {
   uint32_t slot = 0;
 };
 
-// The records' bodies packed into blocks of consecutive records; one Ref per record, in order.
+// The records' bodies packed into blocks (one retention class each, in the records' order); one
+// Ref per record, in order; a Ref without a block where compressing failed.
 std::vector<Ref> pack(const std::vector<IncomingRecord>& records);
 
 // Reads blocks back. Keeps the last blocks it decompressed (a page of search hits, or a scan in
@@ -44,7 +45,7 @@ std::vector<Ref> pack(const std::vector<IncomingRecord>& records);
 class Reader {
  public:
   // The body at `slot` of the block stored as `data` under `id`; false (with `error` set) when
-  // `data` is not a block or has no such slot.
+  // `data` is not a block or has no such slot. `body` is valid until the next read.
   bool read(int64_t id, std::string_view data, size_t slot, std::string_view& body, std::string& error);
   // Bytes decompressed so far (blocks not found kept): a search's cost cap counts them.
   uint64_t decoded_bytes() const { return decoded_bytes_; }
@@ -59,8 +60,9 @@ class Reader {
     size_t bodies_at = 0;        // where the bodies begin in payload
   };
   static bool decode(std::string_view data, size_t size, Entry& e, std::string& error);
-  // At most kEntries blocks of at most kKeptBlockBytes each are kept (8 MiB); a larger one is
-  // read into scratch_ and let go at the next read.
+  // At most kEntries blocks of at most kKeptBlockBytes each are kept (8 MiB decompressed, with
+  // their compressed bytes beside), per connection; a larger one is read into scratch_ and let
+  // go at the next miss.
   static constexpr size_t kEntries = 128;
   static constexpr size_t kKeptBlockBytes = 4 * kBlockBytes;
   std::vector<Entry> entries_;

@@ -370,10 +370,14 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     }
     return out;
   }
+  // Prepared records let go of their full text (the prepared row holds it folded): a queued
+  // batch holds it once.
   void pack(std::vector<IncomingRecord>& records) const override {
     auto prepared = prepare(records);
     for (size_t i = 0; i < records.size(); ++i) {
-      if (prepared[i].body.block) records[i].prepared = std::make_shared<const Prepared>(std::move(prepared[i]));
+      if (!prepared[i].body.block) continue;
+      records[i].prepared = std::make_shared<const Prepared>(std::move(prepared[i]));
+      std::string().swap(records[i].search.text);
     }
   }
   // The SQL here and in search (search::kSqliteBody, migration 20) reads body_at's slot as its
@@ -431,9 +435,10 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     std::vector<Block> blocks;
     int64_t next_block = 0;
     {
-      Stmt last(db_, "SELECT COALESCE(MAX(id), 0) + 1 FROM event_blocks");
+      Stmt& last = cached(next_block_, "SELECT COALESCE(MAX(id), 0) + 1 FROM event_blocks");
       if (last.step() != SQLITE_ROW) return fail();
       next_block = last.integer(0);
+      last.reset();
     }
     for (size_t i = 0; i < records.size(); ++i) {
       const IncomingRecord& rec = records[i];
@@ -618,8 +623,8 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
           // The body read leniently: a block that cannot be read leaves its words in the index
           // (hits for events that are gone, which searches drop) rather than stopping retention.
           std::string("INSERT INTO event_fts(event_fts, rowid, original, keys) SELECT 'delete', s.id, CASE WHEN s.has_text & 1"
-          " THEN vigil_text(COALESCE(sb.body, vigil_body(sk.id, sk.data, s.body_at & 65535, 1))) ELSE '' END,"
-          " vigil_keys(s.source_ip, s.destination_ip, s.user_name, s.has_text & 2) FROM events s") + search::kSqliteBodyJoins +
+                      " THEN vigil_text(") + search::kSqliteBodyLenient + ") ELSE '' END,"
+          " vigil_keys(s.source_ip, s.destination_ip, s.user_name, s.has_text & 2) FROM events s" + search::kSqliteBodyJoins +
           " WHERE s.id IN (SELECT id FROM temp.doomed)"
           " AND (s.has_text & 1 OR s.source_ip IS NOT NULL OR s.destination_ip IS NOT NULL OR s.user_name IS NOT NULL)"
           " ORDER BY s.id",
@@ -949,7 +954,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   // Prepared list and count queries by the filters they serve (sqlite3_close_v2 lets the
   // database go once these are finalised).
   std::map<unsigned, std::unique_ptr<Stmt>> alert_queries_;
-  std::unique_ptr<Stmt> event_insert_, block_insert_, alert_insert_, fts_insert_, next_id_;  // the write path's
+  std::unique_ptr<Stmt> event_insert_, block_insert_, next_block_, alert_insert_, fts_insert_, next_id_;  // the write path's
   std::mutex mutex_;  // one writer; SQLite serialises anyway, this keeps statements tidy
   sqlite3* reader_ = nullptr;  // searches' connection (none for an in-memory database)
   // The block readers of the searches' and the writer's connections (their counts).
@@ -1001,6 +1006,10 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
   }
   sqlite3_busy_timeout(db, 5000);
   const body_blocks::Reader* writer_bodies = body_blocks::add_sql_function(db);
+  if (!writer_bodies) {
+    sqlite3_close_v2(db);
+    return make_error(fmt::format("cannot open database {}: cannot register vigil_body", path));
+  }
   // The full text of a stored event exactly as ingest indexed it: the batch parser's own reading
   // (event.original, else message; escapes, \u0000 and escaped keys as it reads them), folded. A
   // contentless index given back other text than it took keeps the difference as ghosts.
@@ -1078,6 +1087,10 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
     if (!reader) return make_error(reader.error());
     sqlite3_exec(*reader, "PRAGMA cache_size=-65536", nullptr, nullptr, nullptr);
     const body_blocks::Reader* reader_bodies = body_blocks::add_sql_function(*reader);
+    if (!reader_bodies) {
+      sqlite3_close_v2(*reader);
+      return make_error(fmt::format("cannot open database {} for searches: cannot register vigil_body", path));
+    }
     store->set_reader(*reader, reader_bodies);
     auto checkpointer = side_connection(SQLITE_OPEN_READWRITE, 1000, "checkpoints");
     if (!checkpointer) return make_error(checkpointer.error());

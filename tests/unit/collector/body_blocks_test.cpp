@@ -145,5 +145,36 @@ TEST(BodyBlocks, AKeptBlockIsCheckedAgainstTheStoredBytes) {
   }
 }
 
+// A block larger than the reader keeps (one large body) is kept until the next miss: the rows
+// of one statement that read it again and again, between hits, decompress it once.
+TEST(BodyBlocks, ALargeBlockIsKeptUntilTheNextMiss) {
+  const std::string large = "{\"big\":\"" + std::string(100'000, 'b') + "\"}";
+  std::vector<IncomingRecord> records{with_body(large)};
+  const auto big = body_blocks::pack(records);
+  records = {with_body("{\"small\":1}")};
+  const auto small = body_blocks::pack(records);
+  ASSERT_TRUE(big[0].block && small[0].block);
+  body_blocks::Reader reader;
+  std::string_view body;
+  std::string error;
+  ASSERT_TRUE(reader.read(1, *big[0].block, 0, body, error)) << error;
+  EXPECT_EQ(body, large);
+  const uint64_t once = reader.decoded_bytes();
+  EXPECT_GT(once, 100'000u);
+  ASSERT_TRUE(reader.read(1, *big[0].block, 0, body, error)) << error;
+  EXPECT_EQ(body, large);
+  EXPECT_EQ(reader.decoded_bytes(), once);  // kept
+  const uint64_t small_bytes = 4 + 4 + 11;  // count, end, body
+  ASSERT_TRUE(reader.read(2, *small[0].block, 0, body, error)) << error;  // a miss: the large one goes
+  EXPECT_EQ(body, "{\"small\":1}");
+  ASSERT_TRUE(reader.read(1, *big[0].block, 0, body, error)) << error;
+  EXPECT_EQ(body, large);
+  EXPECT_EQ(reader.decoded_bytes(), 2 * once + small_bytes);
+  ASSERT_TRUE(reader.read(2, *small[0].block, 0, body, error)) << error;  // a hit: the large one stays
+  ASSERT_TRUE(reader.read(1, *big[0].block, 0, body, error)) << error;
+  EXPECT_EQ(body, large);
+  EXPECT_EQ(reader.decoded_bytes(), 2 * once + small_bytes);
+}
+
 }  // namespace
 }  // namespace vigil::collector
