@@ -832,9 +832,10 @@ UPDATE events SET has_text = has_text | 2 WHERE id >= (SELECT id FROM search_blo
      R"sql(
 SELECT 1;
 )sql"},
-    {20, "SQLite: event bodies compressed in blocks of a batch's consecutive records, each events row pointing at its block and slot (body_at); bodies stored before stay in event_bodies",
-     // Bodies were about a third of the writer's bytes and time. A block's live count is how
-     // many events rows point at it: retention lowers it and drops the block at 0.
+    {20, "SQLite: event bodies compressed in blocks of a batch's records of one retention class, each events row pointing at its block and slot (body_at); bodies stored before stay in event_bodies",
+     // Storing bodies was a quarter to a third of the writer's time. A block's live count is how
+     // many events rows point at it: retention lowers it and drops the block at 0. The view reads
+     // bodies as search::kSqliteBody does (written out: a migration does not change later).
      R"sql(
 CREATE TABLE event_blocks(id INTEGER PRIMARY KEY, live INTEGER NOT NULL, data BLOB NOT NULL);
 ALTER TABLE events ADD COLUMN body_at INTEGER;

@@ -843,7 +843,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
 
   Result<std::optional<AlertRecord>> get_alert(int64_t id) override {
     std::lock_guard lock(mutex_);
-    static const std::string sql = std::string(kAlertSelect) + " WHERE a.id = ?";
+    static const std::string sql = alert_select() + " WHERE a.id = ?";
     Stmt s(db_, sql.c_str());
     s.bind(1, id);
     int rc = s.step();
@@ -865,7 +865,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
                     (list && f.before_id ? 256u : 0u) | (list ? 512u : 0u) | (f.source ? 1024u : 0u);
     auto& slot = alert_queries_[mask];
     if (slot) return slot.get();
-    std::string sql = list ? kAlertList : "SELECT COUNT(*) FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
+    std::string sql = std::string(list ? kAlertColumns : "SELECT COUNT(*)") + kAlertFrom;
     sql += " WHERE 1";
     // One index drives the query, chosen here rather than left to the planner (it has no
     // statistics, and sampled ones misled it): the most selective filter given, in the order
@@ -909,18 +909,18 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     if (f.source) s.bind(11, f.source->lo).bind(12, f.source->hi);
   }
 
-  static constexpr const char* kAlertList =
+  static constexpr const char* kAlertColumns =
       "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
       " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name,"
-      " a.rule_name_vi FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
+      " a.rule_name_vi";
+  static constexpr const char* kAlertFrom = " FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id";
 
-  static constexpr const char* kAlertSelect =
-      "SELECT a.id, a.agent_id, COALESCE(g.agency, ''), COALESCE(g.host, ''), a.rule_id, a.rule_name, a.severity,"
-      " a.ts, a.status, a.assignee, a.source_ip, a.source_port, a.destination_ip, a.destination_port, a.user_name,"
-      " a.rule_name_vi, COALESCE(r.body, vigil_body(k.id, k.data, e.body_at & 65535))"
-      " FROM alerts a LEFT JOIN agents g ON g.id = a.agent_id"
-      " LEFT JOIN events e ON e.agent_id = a.agent_id AND e.epoch = a.epoch AND e.seq = a.seq"
-      " LEFT JOIN event_bodies r ON r.id = e.id LEFT JOIN event_blocks k ON k.id = e.body_at >> 16";
+  // An alert with its record's body (its evidence), read as search reads bodies.
+  static std::string alert_select() {
+    return std::string(kAlertColumns) + ", " + search::kSqliteBody + kAlertFrom +
+           " LEFT JOIN events s ON s.agent_id = a.agent_id AND s.epoch = a.epoch AND s.seq = a.seq" +
+           search::kSqliteBodyJoins;
+  }
 
   static AlertRecord alert_row(const Stmt& s, bool with_evidence) {
     AlertRecord a;

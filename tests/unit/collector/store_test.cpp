@@ -1824,16 +1824,31 @@ TEST_P(StoreTest, SearchOverItsCostCapIsRefused) {
   EXPECT_TRUE(after->refused.empty());
 }
 
+// A SQLite store at `path` with agency A and agents agt-1 .. agt-N (host webN); null (and a
+// failure) when any of it fails.
+std::unique_ptr<Store> sqlite_with_agents(const std::string& path, int agents) {
+  auto opened = open_sqlite_store(path);
+  if (!opened) {
+    ADD_FAILURE() << opened.error();
+    return nullptr;
+  }
+  auto store = std::move(*opened);
+  bool ok = static_cast<bool>(store->ensure_agency("A", "tcvn11930"));
+  for (int i = 1; i <= agents && ok; ++i) {
+    const std::string n = std::to_string(i);
+    ok = static_cast<bool>(store->add_agent({"agt-" + n, "A", 2, "web" + n, "0.1", "s" + n, at(0), at(0)}));
+  }
+  if (!ok) ADD_FAILURE() << "cannot add agency A or its agents";
+  return ok ? std::move(store) : nullptr;
+}
+
 // SQLite's cost cap counts the bodies a search decompresses, not only its steps: a field read from
 // the bodies over a window whose rows, in id order, come from blocks in turn (each a miss of the
 // reader's kept blocks) is refused under a cap its steps alone fit in.
 TEST(SqliteStore, DecompressedBodiesCountAgainstTheSearchCap) {
   vigil::test::TempDir dir;
-  auto opened = open_sqlite_store((dir.path() / "v.db").string());
-  ASSERT_TRUE(opened) << opened.error();
-  auto& store = *opened;
-  ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
-  ASSERT_TRUE(store->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
+  auto store = sqlite_with_agents((dir.path() / "v.db").string(), 1);
+  ASSERT_TRUE(store);
   std::vector<IncomingRecord> batch;
   for (uint64_t i = 1; i <= 20000; ++i) {
     // Second i % 90: in id order, consecutive rows are 90 records apart, in other blocks.
@@ -1870,11 +1885,8 @@ TEST(SqliteStore, DecompressedBodiesCountAgainstTheSearchCap) {
 // escaped key): no word of a purged event is left to be found.
 TEST(SqliteStore, PurgedEventsLeaveNoWordBehind) {
   vigil::test::TempDir dir;
-  auto opened = open_sqlite_store((dir.path() / "v.db").string());
-  ASSERT_TRUE(opened) << opened.error();
-  auto& store = *opened;
-  ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
-  ASSERT_TRUE(store->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
+  auto store = sqlite_with_agents((dir.path() / "v.db").string(), 1);
+  ASSERT_TRUE(store);
   const std::string ts = "\"@timestamp\":\"" + at(5).to_string() + "\"";
   const std::string body =
       "{\"epoch\":\"e1\",\"seq\":1,\"event\":{" + ts + ",\"event\":{\"kind\":\"event\",\"dataset\":\"x\","
@@ -1962,10 +1974,8 @@ TEST(SqliteStore, AGroupOfInterleavedBatchesWritesOneFullTextSegment) {
 // pieces: every row is there, and nothing twice.
 TEST(SqliteStore, AGroupOfMuchTextIsIndexedWhole) {
   vigil::test::TempDir dir;
-  auto opened = open_sqlite_store((dir.path() / "v.db").string());
-  ASSERT_TRUE(opened) << opened.error();
-  auto& store = *opened;
-  ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
+  auto store = sqlite_with_agents((dir.path() / "v.db").string(), 0);
+  ASSERT_TRUE(store);
   const std::string filler = [] {
     std::string f;
     while (f.size() < 6'000) f += "filler ";
@@ -2043,12 +2053,8 @@ TEST(SqliteStore, NewFilesHaveSixteenKibPagesAndOldOnesKeepTheirs) {
 TEST(SqliteStore, BodiesInBlocksReadBackAndGoWithTheirLastEvent) {
   vigil::test::TempDir dir;
   const auto path = (dir.path() / "v.db").string();
-  auto opened = open_sqlite_store(path);
-  ASSERT_TRUE(opened) << opened.error();
-  auto& store = *opened;
-  ASSERT_TRUE(store->ensure_agency("A", "tcvn11930"));
-  ASSERT_TRUE(store->add_agent({"agt-1", "A", 2, "web1", "0.1", "s1", at(0), at(0)}));
-  ASSERT_TRUE(store->add_agent({"agt-2", "A", 2, "web2", "0.1", "s2", at(0), at(0)}));
+  auto store = sqlite_with_agents(path, 2);
+  ASSERT_TRUE(store);
   // agt-1: 100 events at seconds 1-100 in one batch, the 50th an alert: blocks of 64 events
   // (1-65 but 50), of the alert, and of 35 events (66-100).
   std::vector<IncomingRecord> first;
