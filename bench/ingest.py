@@ -16,6 +16,7 @@ taken once per batch compression named in CODECS (default zstd,gzip: `collector.
 
 Usage: bench/ingest.py BUILD_DIR [LINES] [CODECS] [MODES]   (BUILD_DIR e.g. build/release;
        CODECS e.g. zstd,gzip,none; MODES e.g. live,catch-up)
+Environment: VIGIL_BENCH_IN_FLIGHT sets the agent's collector.batches_in_flight (default: its own).
 """
 import json
 import os
@@ -82,8 +83,10 @@ def run(mode, codec):
                 f.write(cfg.replace("storage: {driver: sqlite}",
                                     f'storage: {{driver: postgres, dsn: "{pg_dsn} dbname={db_name}"}}'))
         h.start_collector()
+        in_flight = os.environ.get("VIGIL_BENCH_IN_FLIGHT", "")
         agent, log_path = h.enroll_agent("bench", "syslog", collector_extra=", batch_max_records: 5000, "
-                                         f"batch_max_bytes: 4MiB, compression: {codec}")
+                                         f"batch_max_bytes: 4MiB, compression: {codec}" +
+                                         (f", batches_in_flight: {in_flight}" if in_flight else ""))
         # A whole 5000-record batch must fit in one request time, also on a debug build.
         with open(f"{agent}/agent.yaml") as f:
             cfg = f.read()

@@ -90,6 +90,7 @@ Event health_event(const pipeline::SpoolSink& sink, const Shipper& shipper,
   put("vigil.ship.bytes_sent", shipper.stats().bytes_sent.load());
   put("vigil.ship.renewals", shipper.stats().renewals.load());
   put("vigil.ship.renewal_failures", shipper.stats().renewal_failures.load());
+  put("vigil.ship.in_flight_peak", shipper.stats().in_flight_peak.load());
   for (const auto* s : sources) s->put_health(h);
   if (capturing) {
     p.traffic().put_health(h);
@@ -245,6 +246,7 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   sh.addresses = cfg.collector.addresses;
   sh.batch_max_records = cfg.collector.batch_max_records;
   sh.batch_max_bytes = cfg.collector.batch_max_bytes;
+  sh.batches_in_flight = cfg.collector.batches_in_flight;
   sh.connect_timeout = cfg.collector.connect_timeout;
   sh.retry_max_backoff = cfg.collector.retry_max_backoff;
   sh.compression = cfg.collector.compression;

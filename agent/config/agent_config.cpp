@@ -49,6 +49,7 @@ void read_collector_section(YamlReader& r, const YAML::Node& n, CollectorSection
   if (auto v = m.get("connect_timeout")) r.read_duration(v, out.connect_timeout, m.path("connect_timeout"), 100ms, 5min);
   if (auto v = m.get("batch_max_records")) r.read(v, out.batch_max_records, m.path("batch_max_records"), 1, 100'000);
   if (auto v = m.get("batch_max_bytes")) r.read_size(v, out.batch_max_bytes, m.path("batch_max_bytes"), 4096, 64 * kMiB);
+  if (auto v = m.get("batches_in_flight")) r.read(v, out.batches_in_flight, m.path("batches_in_flight"), 1, 8);
   if (auto v = m.get("retry_max_backoff")) {
     r.read_duration(v, out.retry_max_backoff, m.path("retry_max_backoff"), 1s, 1h);
   }
@@ -442,7 +443,8 @@ bool same_collector(const CollectorSection& a, const CollectorSection& b) {
   auto same_endpoints = std::equal(a.addresses.begin(), a.addresses.end(), b.addresses.begin(), b.addresses.end(),
                                    [](const Endpoint& x, const Endpoint& y) { return x.host == y.host && x.port == y.port; });
   return same_endpoints && a.connect_timeout == b.connect_timeout && a.batch_max_records == b.batch_max_records &&
-         a.batch_max_bytes == b.batch_max_bytes && a.retry_max_backoff == b.retry_max_backoff &&
+         a.batch_max_bytes == b.batch_max_bytes && a.batches_in_flight == b.batches_in_flight &&
+         a.retry_max_backoff == b.retry_max_backoff &&
          a.compression == b.compression;
 }
 }  // namespace

@@ -36,6 +36,7 @@ struct CollectorSection {
   std::chrono::milliseconds connect_timeout = 10s;
   uint32_t batch_max_records = 1000;
   uint64_t batch_max_bytes = 1ULL << 20;
+  uint32_t batches_in_flight = 2;  // posted at once, each on its own connection, while a backlog is delivered
   std::chrono::milliseconds retry_max_backoff = 60s;
   // Batch bodies: zstd (smallest and fastest), gzip (collectors before zstd), none.
   compress::Codec compression = compress::Codec::zstd;

@@ -1,5 +1,6 @@
 #include "agent/ship/shipper.h"
 
+#include <algorithm>
 #include <ctime>
 #include <random>
 #include <system_error>
@@ -38,16 +39,19 @@ class ShipperConnection {
 
 Shipper::Shipper(Spool& spool, Identity identity, ShipperOptions options)
     : spool_(spool), identity_(std::move(identity)), options_(std::move(options)), log_(logging::get("shipper")) {
+  options_.batches_in_flight = std::max<size_t>(1, options_.batches_in_flight);
+  conns_.resize(options_.batches_in_flight);
   if (auto cert = pki::cert_from_pem(identity_.tls.cert_pem)) {
     if (auto v = pki::validity(*cert)) std::tie(cert_not_before_, cert_not_after_) = *v;
   }
 }
 
-void Shipper::connect_if_needed() {
-  if (!conn_) {
-    conn_ = std::make_unique<ShipperConnection>(options_.addresses[address_index_ % options_.addresses.size()],
-                                                identity_, options_.connect_timeout);
+ShipperConnection& Shipper::connection(size_t slot) {
+  if (!conns_[slot]) {
+    conns_[slot] = std::make_unique<ShipperConnection>(options_.addresses[address_index_ % options_.addresses.size()],
+                                                       identity_, options_.connect_timeout);
   }
+  return *conns_[slot];
 }
 
 void Shipper::maybe_renew() {
@@ -68,16 +72,16 @@ void Shipper::maybe_renew() {
   auto csr_pem = pki::to_pem(*csr);
   auto key_pem = pki::to_pem(*key);
   if (!csr_pem || !key_pem) return fail("cannot encode the new key or CSR");
-  connect_if_needed();
-  auto r = conn_->client().request("POST", "/v1/renew", nlohmann::json{{"csr", *csr_pem}}.dump(),
+  settle();  // the batches in flight land first: every connection is closed after renewal
+  auto r = connection(0).client().request("POST", "/v1/renew", nlohmann::json{{"csr", *csr_pem}}.dump(),
                                    {{"Content-Type", "application/json"}});
   if (!r) {
-    conn_.reset();
+    conns_[0].reset();
     return fail(r.error());
   }
   auto j = nlohmann::json::parse(r->body, nullptr, false);
   if (r->status != 200 || !j.is_object() || !j.contains("certificate") || !j["certificate"].is_string()) {
-    conn_.reset();
+    conns_[0].reset();
     return fail(fmt::format("the collector answered {}: {}", r->status, r->body.substr(0, 200)));
   }
   std::string cert_pem = j["certificate"].get<std::string>();
@@ -99,7 +103,7 @@ void Shipper::maybe_renew() {
   identity_.tls.key_pem = *key_pem;
   identity_.tls.cert_pem = cert_pem;
   std::tie(cert_not_before_, cert_not_after_) = *v;
-  conn_.reset();  // the next request presents the new certificate
+  for (auto& c : conns_) c.reset();  // the next requests present the new certificate
   next_renew_try_ = {};
   ++stats_.renewals;
   log_->info("certificate renewed (serial {}), valid for {} s more", pki::serial_hex(*cert), cert_not_after_ - now);
@@ -137,39 +141,51 @@ void Shipper::wake() {
   cv_.notify_all();
 }
 
-bool Shipper::post(const Batch& batch, uint64_t& acked) {
-  if (options_.addresses.empty()) return false;
-  connect_if_needed();
+// Any thread: touches only its connection.
+Shipper::Posted Shipper::send(ShipperConnection& conn, const Batch& batch, compress::Codec codec) {
   std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/x-ndjson"}};
-  if (batch.packed) headers.emplace_back("Content-Encoding", std::string(compress::content_encoding(options_.compression)));
-  stats_.bytes_raw += batch.raw_size;
-  stats_.bytes_sent += batch.body.size();
-  auto r = conn_->client().request("POST", "/v1/batches", batch.body, headers);
+  if (batch.packed) headers.emplace_back("Content-Encoding", std::string(compress::content_encoding(codec)));
+  Posted out;
+  auto r = conn.client().request("POST", "/v1/batches", batch.body, headers);
   if (!r) {
-    log_->warn("delivery to {} failed: {}", conn_->endpoint().to_string(), r.error());
-    conn_.reset();
+    out.transport_failed = true;
+    out.error = r.error();
+    return out;
+  }
+  out.status = r->status;
+  out.body = std::move(r->body);
+  return out;
+}
+
+bool Shipper::landed(const Flight& f, Posted& p, uint64_t& acked) {
+  const std::string where = conns_[f.slot] ? conns_[f.slot]->endpoint().to_string() : "the collector";
+  auto drop = [&] {
+    conns_[f.slot].reset();
+    return false;
+  };
+  if (p.transport_failed) {
+    log_->warn("delivery to {} failed: {}", where, p.error);
     ++address_index_;  // fail over to the next address
-    return false;
+    return drop();
   }
-  if (r->status != 200) {
+  if (p.status != 200) {
     ++stats_.refused;
-    log_->warn("the collector at {} refused a batch ({}): {}", conn_->endpoint().to_string(), r->status, r->body);
-    conn_.reset();
-    return false;
+    log_->warn("the collector at {} refused a batch ({}): {}", where, p.status, p.body);
+    return drop();
   }
-  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  auto j = nlohmann::json::parse(p.body, nullptr, false);
   if (j.is_discarded() || !j.contains("acked") || !j["acked"].is_number_unsigned()) {
-    log_->warn("the collector's answer is malformed: {}", r->body.substr(0, 200));
-    conn_.reset();
-    return false;
+    log_->warn("the collector's answer is malformed: {}", p.body.substr(0, 200));
+    return drop();
   }
   acked = j["acked"].get<uint64_t>();
   if (options_.on_answer) {
-    options_.on_answer(r->body, [this](const std::string& target) -> Result<std::pair<int, std::string>> {
-      if (!conn_) connect_if_needed();
-      auto got = conn_->client().request("GET", target, "", {});
+    // Over the connection that brought the answer: no post of this shipper is using it now.
+    const size_t slot = f.slot;
+    options_.on_answer(p.body, [this, slot](const std::string& target) -> Result<std::pair<int, std::string>> {
+      auto got = connection(slot).client().request("GET", target, "", {});
       if (!got) {
-        conn_.reset();
+        conns_[slot].reset();
         return make_error(got.error());
       }
       return std::pair<int, std::string>{got->status, std::move(got->body)};
@@ -215,11 +231,8 @@ Shipper::Batch Shipper::prepare(uint64_t after) {
   return out;
 }
 
-bool Shipper::ship_once() {
-  const uint64_t from = spool_.acked();
-  auto usable = [&](const Batch& b) {
-    return b.records > 0 && b.error.empty() && b.after == from;
-  };
+Shipper::Batch Shipper::next_batch(uint64_t after) {
+  auto usable = [&](const Batch& b) { return b.records > 0 && b.error.empty() && b.after == after; };
   Batch batch;
   if (next_.valid()) {
     Batch ready = next_.get();
@@ -227,17 +240,50 @@ bool Shipper::ship_once() {
   }
   if (batch.records == 0 && usable(retry_)) batch = std::move(retry_);  // a failed post's, sent again
   retry_ = Batch{};
-  if (batch.records == 0) batch = prepare(from);
-  if (!batch.error.empty()) {
-    log_->error("reading the spool failed: {}", batch.error);
-    return false;
+  if (batch.records == 0) batch = prepare(after);
+  return batch;
+}
+
+bool Shipper::fill(uint64_t from) {
+  // After a failure one batch goes alone until the collector answers again.
+  const size_t depth = last_post_ok_ ? options_.batches_in_flight : 1;
+  while (flights_.size() < depth) {
+    const uint64_t after = flights_.empty() ? from : flights_.back().batch->last_seq;
+    if (!flights_.empty() && spool_.last_seq() <= after) break;
+    Batch batch = next_batch(after);
+    if (!batch.error.empty()) {
+      log_->error("reading the spool failed: {}", batch.error);
+      if (flights_.empty()) return false;
+      break;
+    }
+    if (batch.records == 0) break;
+    std::vector<bool> used(conns_.size());
+    for (const auto& f : flights_) used[f.slot] = true;
+    const size_t slot = static_cast<size_t>(std::find(used.begin(), used.end(), false) - used.begin());
+    Flight f{std::make_shared<const Batch>(std::move(batch)), slot, {}};
+    stats_.bytes_raw += f.batch->raw_size;
+    stats_.bytes_sent += f.batch->body.size();
+    auto post = [&conn = connection(slot), batch = f.batch, codec = options_.compression] {
+      return send(conn, *batch, codec);
+    };
+    // One at a time the post runs here when it is landed; several each on a thread of its own
+    // (here too when no thread can be had).
+    if (options_.batches_in_flight > 1) {
+      try {
+        f.posted = std::async(std::launch::async, post);
+      } catch (const std::system_error&) {
+      }
+    }
+    if (!f.posted.valid()) f.posted = std::async(std::launch::deferred, post);
+    flights_.push_back(std::move(f));
+    if (flights_.size() > stats_.in_flight_peak) stats_.in_flight_peak = flights_.size();
   }
-  if (batch.records == 0) return true;
-  // Read ahead only while deliveries succeed (a retry would throw it away), and never at the
-  // price of the delivery: without a thread or memory for it, there is simply no read-ahead.
-  if (last_post_ok_ && spool_.last_seq() > batch.last_seq) {
+  // While they are posted, the batch after them is read and encoded. Only while deliveries
+  // succeed (a retry would throw it away), and never at the price of the delivery: without a
+  // thread or memory for it, there is simply no read-ahead.
+  if (last_post_ok_ && !flights_.empty() && !next_.valid() && spool_.last_seq() > flights_.back().batch->last_seq) {
     try {
-      next_ = std::async(std::launch::async, [this, after = batch.last_seq]() noexcept {
+      next_ = std::async(std::launch::async, [this, after = flights_.back().batch->last_seq]() noexcept {
         try {
           return prepare(after);
         } catch (const std::exception& e) {
@@ -249,25 +295,56 @@ bool Shipper::ship_once() {
     } catch (const std::system_error&) {
     }
   }
+  return true;
+}
+
+bool Shipper::land_oldest() {
+  Flight f = std::move(flights_.front());
+  flights_.pop_front();
+  Posted p = f.posted.get();
   uint64_t acked = 0;
-  last_post_ok_ = post(batch, acked);
+  last_post_ok_ = landed(f, p, acked);
   if (!last_post_ok_) {
     ++stats_.failures;
-    retry_ = std::move(batch);
+    retry_ = *f.batch;
+    let_go();
     return false;
   }
+  const Batch& batch = *f.batch;
   if (acked < batch.last_seq) {
     log_->warn("the collector acknowledged {} of a batch ending at {}", acked, batch.last_seq);
   }
   auto a = spool_.ack(acked);
   if (!a) {
     log_->error("recording the acknowledgement failed: {}", a.error());
+    let_go();
     return false;
   }
   ++stats_.batches;
   stats_.records += batch.records;
   stats_.acked = acked;
+  // Acknowledged short of the batch's end: the posts behind it no longer follow.
+  if (!flights_.empty() && flights_.front().batch->after != spool_.acked()) let_go();
   return true;
+}
+
+void Shipper::let_go() {
+  for (auto& f : flights_) {
+    Posted p = f.posted.get();
+    if (p.transport_failed || p.status != 200) conns_[f.slot].reset();
+  }
+  flights_.clear();
+}
+
+void Shipper::settle() {
+  while (!flights_.empty() && land_oldest()) {
+  }
+}
+
+bool Shipper::ship_once() {
+  if (options_.addresses.empty() || !fill(spool_.acked())) return false;
+  if (flights_.empty()) return true;
+  return land_oldest();
 }
 
 void Shipper::run() {
@@ -277,9 +354,9 @@ void Shipper::run() {
   while (true) {
     {
       std::lock_guard lock(mutex_);
-      if (stop_) return;
+      if (stop_) break;
       if (draining_ && (std::chrono::steady_clock::now() >= drain_deadline_ || spool_.acked() >= spool_.last_seq())) {
-        return;
+        break;
       }
     }
     maybe_renew();
@@ -306,6 +383,7 @@ void Shipper::run() {
     cv_.wait_for(lock, wait, [this] { return stop_ || woken_; });
     woken_ = false;
   }
+  settle();  // what the collector stored of the batches in flight is not sent again
 }
 
 }  // namespace vigil::agent

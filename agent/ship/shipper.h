@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <future>
 #include <memory>
@@ -38,6 +39,9 @@ struct ShipperOptions {
   std::chrono::milliseconds retry_max_backoff{60'000};
   std::chrono::milliseconds idle_poll{200};  // how often to look for new records when idle
   compress::Codec compression = compress::Codec::zstd;  // batch bodies of 1 KiB and more
+  // Batches posted at once while a backlog is delivered, each on its own connection; they are
+  // acknowledged in the spool in order (1: one batch at a time).
+  size_t batches_in_flight = 2;
   // Where the identity lives; the certificate is renewed there when a third of its life is left
   // (empty: no renewal).
   std::string state_dir;
@@ -56,6 +60,7 @@ struct ShipperStats {
   std::atomic<uint64_t> bytes_sent{0};  // as posted
   std::atomic<uint64_t> renewals{0};
   std::atomic<uint64_t> renewal_failures{0};
+  std::atomic<uint64_t> in_flight_peak{0};  // most batches posted at once
 };
 
 class Shipper {
@@ -63,14 +68,14 @@ class Shipper {
   Shipper(Spool& spool, Identity identity, ShipperOptions options);
   ~Shipper();
   void start();
-  // Stops after the batch in flight; with `drain_for` > 0, first keeps delivering until the
+  // Stops after the batches in flight; with `drain_for` > 0, first keeps delivering until the
   // spool is empty or the time is up.
   void stop(std::chrono::milliseconds drain_for = std::chrono::milliseconds(0));
   void wake();
   const ShipperStats& stats() const { return stats_; }
 
-  // One delivery attempt of up to one batch; true when the collector acknowledged it (or there
-  // was nothing to send). Used by the thread and by tests.
+  // Posts what the spool holds, up to batches_in_flight batches, and lands the oldest one; true
+  // when the collector acknowledged it (or there was nothing to send). Used by the thread.
   bool ship_once();
 
  private:
@@ -84,10 +89,39 @@ class Shipper {
     bool packed = false;
     std::string error;  // reading the spool failed
   };
+  // What a post got back.
+  struct Posted {
+    bool transport_failed = false;  // no answer: `error` says why
+    int status = 0;
+    std::string body;  // the answer
+    std::string error;
+  };
+  // A batch posted and not yet landed. The post runs on its own thread while more are posted;
+  // only the shipper's thread touches the connections' slots, logs the outcome and acknowledges.
+  struct Flight {
+    std::shared_ptr<const Batch> batch;
+    size_t slot = 0;  // its connection
+    std::future<Posted> posted;
+  };
   Batch prepare(uint64_t after);
+  // The batch after `after`: read ahead, the failed one again, or read now.
+  Batch next_batch(uint64_t after);
   void run();
-  bool post(const Batch& batch, uint64_t& acked);
-  void connect_if_needed();
+  // Posts batches until batches_in_flight are in flight (one alone after a failure) or the spool
+  // has no more; false when reading it failed with nothing in flight.
+  bool fill(uint64_t from);
+  // Waits for the oldest post and acknowledges what the collector acknowledged. On failure the
+  // batch is kept to be sent again and the posts behind it are let go (what they stored comes
+  // again and is recognised by its seq).
+  bool land_oldest();
+  // The outcome of one post (the shipper's thread): false when it failed.
+  bool landed(const Flight& f, Posted& p, uint64_t& acked);
+  // Waits for every post in flight and forgets them.
+  void let_go();
+  // Lands every post in flight, in order, until one fails.
+  void settle();
+  static Posted send(class ShipperConnection& conn, const Batch& batch, compress::Codec codec);
+  class ShipperConnection& connection(size_t slot);
   // Renews the certificate when its time has come; on failure tries again a minute later.
   void maybe_renew();
 
@@ -97,13 +131,15 @@ class Shipper {
   ShipperStats stats_;
   std::shared_ptr<spdlog::logger> log_;
   size_t address_index_ = 0;
-  std::unique_ptr<class ShipperConnection> conn_;
+  // One connection per batch in flight; slot 0 also renews the certificate.
+  std::vector<std::unique_ptr<class ShipperConnection>> conns_;
   // While a batch is posted, the next one is read and encoded here when the spool holds more (a
   // backlog is then bound by the slower of the two, not their sum). Used only if it starts where
   // the collector's acknowledgement left the spool (a spool keeps its epoch while open).
   std::future<Batch> next_;
   Batch retry_;  // the batch whose post failed, sent again while it still starts at the acknowledged seq
   bool last_post_ok_ = true;
+  std::deque<Flight> flights_;  // oldest first
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;
