@@ -73,6 +73,7 @@ void Shipper::maybe_renew() {
   auto key_pem = pki::to_pem(*key);
   if (!csr_pem || !key_pem) return fail("cannot encode the new key or CSR");
   settle();  // the batches in flight land first: every connection is closed after renewal
+  if (!last_post_ok_) return;  // the collector failed a post just now: delivery backs off first
   auto r = connection(0).client().request("POST", "/v1/renew", nlohmann::json{{"csr", *csr_pem}}.dump(),
                                    {{"Content-Type", "application/json"}});
   if (!r) {
@@ -141,12 +142,19 @@ void Shipper::wake() {
   cv_.notify_all();
 }
 
-// Any thread: touches only its connection.
-Shipper::Posted Shipper::send(ShipperConnection& conn, const Batch& batch, compress::Codec codec) {
+// Any thread: touches only its connection and atomic counters.
+Shipper::Posted Shipper::send(ShipperConnection& conn, const Batch& batch) {
   std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/x-ndjson"}};
-  if (batch.packed) headers.emplace_back("Content-Encoding", std::string(compress::content_encoding(codec)));
+  if (batch.packed) {
+    headers.emplace_back("Content-Encoding", std::string(compress::content_encoding(options_.compression)));
+  }
   Posted out;
+  const uint64_t now = ++posting_;
+  uint64_t peak = stats_.in_flight_peak.load();
+  while (now > peak && !stats_.in_flight_peak.compare_exchange_weak(peak, now)) {
+  }
   auto r = conn.client().request("POST", "/v1/batches", batch.body, headers);
+  --posting_;
   if (!r) {
     out.transport_failed = true;
     out.error = r.error();
@@ -165,7 +173,13 @@ bool Shipper::landed(const Flight& f, Posted& p, uint64_t& acked) {
   };
   if (p.transport_failed) {
     log_->warn("delivery to {} failed: {}", where, p.error);
-    ++address_index_;  // fail over to the next address
+    if (f.slot == 0) {
+      ++address_index_;  // fail over to the next address
+    } else {
+      // An extra connection: the collector may be at its connection bound, which is no reason to
+      // leave it; one batch at a time for a minute.
+      one_at_a_time_until_ = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    }
     return drop();
   }
   if (p.status != 200) {
@@ -231,41 +245,40 @@ Shipper::Batch Shipper::prepare(uint64_t after) {
   return out;
 }
 
-Shipper::Batch Shipper::next_batch(uint64_t after) {
+std::shared_ptr<const Shipper::Batch> Shipper::next_batch(uint64_t after) {
   auto usable = [&](const Batch& b) { return b.records > 0 && b.error.empty() && b.after == after; };
-  Batch batch;
+  std::shared_ptr<const Batch> batch;
   if (next_.valid()) {
     Batch ready = next_.get();
-    if (usable(ready)) batch = std::move(ready);
+    if (usable(ready)) batch = std::make_shared<const Batch>(std::move(ready));
   }
-  if (batch.records == 0 && usable(retry_)) batch = std::move(retry_);  // a failed post's, sent again
-  retry_ = Batch{};
-  if (batch.records == 0) batch = prepare(after);
+  if (!batch && retry_ && usable(*retry_)) batch = retry_;  // a failed post's, sent again
+  retry_.reset();
+  if (!batch) batch = std::make_shared<const Batch>(prepare(after));
   return batch;
 }
 
 bool Shipper::fill(uint64_t from) {
   // After a failure one batch goes alone until the collector answers again.
-  const size_t depth = last_post_ok_ ? options_.batches_in_flight : 1;
+  const size_t depth =
+      last_post_ok_ && std::chrono::steady_clock::now() >= one_at_a_time_until_ ? options_.batches_in_flight : 1;
   while (flights_.size() < depth) {
     const uint64_t after = flights_.empty() ? from : flights_.back().batch->last_seq;
     if (!flights_.empty() && spool_.last_seq() <= after) break;
-    Batch batch = next_batch(after);
-    if (!batch.error.empty()) {
-      log_->error("reading the spool failed: {}", batch.error);
+    auto batch = next_batch(after);
+    if (!batch->error.empty()) {
+      log_->error("reading the spool failed: {}", batch->error);
       if (flights_.empty()) return false;
       break;
     }
-    if (batch.records == 0) break;
+    if (batch->records == 0) break;
     std::vector<bool> used(conns_.size());
     for (const auto& f : flights_) used[f.slot] = true;
     const size_t slot = static_cast<size_t>(std::find(used.begin(), used.end(), false) - used.begin());
-    Flight f{std::make_shared<const Batch>(std::move(batch)), slot, {}};
+    Flight f{std::move(batch), slot, {}};
     stats_.bytes_raw += f.batch->raw_size;
     stats_.bytes_sent += f.batch->body.size();
-    auto post = [&conn = connection(slot), batch = f.batch, codec = options_.compression] {
-      return send(conn, *batch, codec);
-    };
+    auto post = [this, &conn = connection(slot), batch = f.batch] { return send(conn, *batch); };
     // One at a time the post runs here when it is landed; several each on a thread of its own
     // (here too when no thread can be had).
     if (options_.batches_in_flight > 1) {
@@ -276,7 +289,6 @@ bool Shipper::fill(uint64_t from) {
     }
     if (!f.posted.valid()) f.posted = std::async(std::launch::deferred, post);
     flights_.push_back(std::move(f));
-    if (flights_.size() > stats_.in_flight_peak) stats_.in_flight_peak = flights_.size();
   }
   // While they are posted, the batch after them is read and encoded. Only while deliveries
   // succeed (a retry would throw it away), and never at the price of the delivery: without a
@@ -303,11 +315,16 @@ bool Shipper::land_oldest() {
   flights_.pop_front();
   Posted p = f.posted.get();
   uint64_t acked = 0;
+  const size_t address = address_index_;
   last_post_ok_ = landed(f, p, acked);
   if (!last_post_ok_) {
     ++stats_.failures;
-    retry_ = *f.batch;
+    retry_ = f.batch;
     let_go();
+    // Failed over: every connection goes to the next address.
+    if (address_index_ != address) {
+      for (auto& c : conns_) c.reset();
+    }
     return false;
   }
   const Batch& batch = *f.batch;
@@ -330,6 +347,8 @@ bool Shipper::land_oldest() {
 
 void Shipper::let_go() {
   for (auto& f : flights_) {
+    // Not begun (no thread could be had): it is not sent at all.
+    if (f.posted.wait_for(std::chrono::seconds(0)) == std::future_status::deferred) continue;
     Posted p = f.posted.get();
     if (p.transport_failed || p.status != 200) conns_[f.slot].reset();
   }

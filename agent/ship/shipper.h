@@ -60,7 +60,7 @@ struct ShipperStats {
   std::atomic<uint64_t> bytes_sent{0};  // as posted
   std::atomic<uint64_t> renewals{0};
   std::atomic<uint64_t> renewal_failures{0};
-  std::atomic<uint64_t> in_flight_peak{0};  // most batches posted at once
+  std::atomic<uint64_t> in_flight_peak{0};  // most posts under way at the same moment
 };
 
 class Shipper {
@@ -105,7 +105,7 @@ class Shipper {
   };
   Batch prepare(uint64_t after);
   // The batch after `after`: read ahead, the failed one again, or read now.
-  Batch next_batch(uint64_t after);
+  std::shared_ptr<const Batch> next_batch(uint64_t after);
   void run();
   // Posts batches until batches_in_flight are in flight (one alone after a failure) or the spool
   // has no more; false when reading it failed with nothing in flight.
@@ -120,7 +120,7 @@ class Shipper {
   void let_go();
   // Lands every post in flight, in order, until one fails.
   void settle();
-  static Posted send(class ShipperConnection& conn, const Batch& batch, compress::Codec codec);
+  Posted send(class ShipperConnection& conn, const Batch& batch);  // any thread
   class ShipperConnection& connection(size_t slot);
   // Renews the certificate when its time has come; on failure tries again a minute later.
   void maybe_renew();
@@ -137,9 +137,16 @@ class Shipper {
   // backlog is then bound by the slower of the two, not their sum). Used only if it starts where
   // the collector's acknowledgement left the spool (a spool keeps its epoch while open).
   std::future<Batch> next_;
-  Batch retry_;  // the batch whose post failed, sent again while it still starts at the acknowledged seq
+  // The batch whose post failed, sent again while it still starts at the acknowledged seq.
+  std::shared_ptr<const Batch> retry_;
   bool last_post_ok_ = true;
-  std::deque<Flight> flights_;  // oldest first
+  // Oldest first. Declared after conns_: destroyed first, each future waiting for its post,
+  // which uses a connection, to end.
+  std::deque<Flight> flights_;
+  // After a post on an extra connection failed to get through (the collector at its connection
+  // bound, say), one batch at a time until then.
+  std::chrono::steady_clock::time_point one_at_a_time_until_{};
+  std::atomic<uint64_t> posting_{0};  // posts under way now
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;

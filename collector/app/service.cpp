@@ -268,6 +268,8 @@ int run_collector(const CollectorConfig& config_in) {
     counter("vigil_retention_failures_total", "Retention purges that failed.", t.failures.load());
     counter("vigil_retention_skipped_total", "Retention rounds another collector sharing the database took.",
             t.skipped.load());
+    counter("vigil_retention_unreadable_bodies_total",
+            "Purged events whose body could not be read back (a damaged block of bodies).", t.unreadable_bodies.load());
     return m;
   });
 

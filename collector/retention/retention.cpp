@@ -125,6 +125,12 @@ Result<PurgeCounts> Retention::run_once(Timestamp now) {
   totals_.health += r->health;
   totals_.compliance_history += r->compliance_history;
   totals_.audit += r->audit;
+  totals_.unreadable_bodies += r->unreadable_bodies;
+  if (r->unreadable_bodies > 0) {
+    log->warn("retention: {} purged events had a body that could not be read (a damaged block); their words stay "
+              "in the full-text index",
+              r->unreadable_bodies);
+  }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   auto level = r->total() > 0 ? spdlog::level::info : spdlog::level::debug;
   log->log(level,

@@ -49,6 +49,7 @@ class Retention {
     std::atomic<uint64_t> events{0}, alerts{0}, alert_history{0}, health{0}, compliance_history{0}, audit{0};
     std::atomic<uint64_t> runs{0}, failures{0};
     std::atomic<uint64_t> skipped{0};  // rounds another collector sharing the database took
+    std::atomic<uint64_t> unreadable_bodies{0};  // purged events whose body could not be read
   };
 
   // `need` (may be empty) tells each round what the systems' levels require of events retention.

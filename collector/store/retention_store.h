@@ -31,6 +31,9 @@ struct PurgeCounts {
   uint64_t compliance_history = 0;
   uint64_t audit = 0;
   uint64_t quarantined = 0;  // records quarantined at ingest (they go with the events' cutoff)
+  // Not rows: purged events whose body could not be read back (a damaged block), so their words
+  // stay in the full-text index (hits for events that are gone, which searches drop).
+  uint64_t unreadable_bodies = 0;
   uint64_t total() const {
     return events + alerts + alert_history + health + compliance_history + audit + quarantined;
   }

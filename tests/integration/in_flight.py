@@ -2,8 +2,8 @@
 """Batches in flight (real processes on 127.0.0.1): two agents build a backlog while the collector
 is down, one with `collector.batches_in_flight: 2` (the default), one with 1. When the collector
 comes back each delivers every line exactly once, the first with two batches posted at once and
-the second with one (the agent.health record each sends as it stops says how many were posted at
-once), and the collector is stopped once more in the middle of their deliveries.
+the second with one (the agent.health record each sends as it stops says how many posts were
+under way at the same moment), and the collector is stopped once more during their deliveries.
 
 Usage: in_flight.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
@@ -35,6 +35,7 @@ try:
     h.start_collector()
     h.wait_for(60, lambda: stored("two")[0] >= LINES // 4, "a quarter of the lines of the agent with two in flight")
     h.stop_collector()  # posts in flight fail, or were stored and are sent again
+    mid_delivery = stored("two")[0] < LINES
     time.sleep(0.5)
     h.start_collector()
     for name in agents:
@@ -57,7 +58,7 @@ try:
             h.fail(f"{name}: {ship['batches']} batches acknowledged for {LINES} lines of 100 per batch")
     if peaks != {"two": 2, "one": 1}:
         h.fail(f"batches posted at once: {peaks}, expected two: 2, one: 1")
-    print(f"in flight: {LINES} lines stored once from each agent across a collector restart; "
-          f"batches posted at once {peaks}")
+    print(f"in flight: {LINES} lines stored once from each agent across a collector restart "
+          f"({'in the middle of' if mid_delivery else 'after'} the deliveries); posts under way at once {peaks}")
 finally:
     h.close()

@@ -158,15 +158,18 @@ Reader* add_sql_function(sqlite3* db) {
     const bool lenient = argc == 4 && sqlite3_value_int64(argv[3]) != 0;
     std::string_view out;
     std::string error = "no such slot in a block of event bodies";
+    auto* reader = static_cast<Reader*>(sqlite3_user_data(ctx));
     try {
-      auto* reader = static_cast<Reader*>(sqlite3_user_data(ctx));
       if (slot >= 0 && reader->read(sqlite3_value_int64(argv[0]), block, static_cast<size_t>(slot), out, error)) {
         return sqlite3_result_text(ctx, out.data(), static_cast<int>(out.size()), SQLITE_TRANSIENT);
       }
     } catch (const std::exception& e) {  // out of memory
       error = e.what();
     }
-    if (lenient) return sqlite3_result_null(ctx);
+    if (lenient) {
+      reader->count_unreadable();
+      return sqlite3_result_null(ctx);
+    }
     sqlite3_result_error(ctx, error.c_str(), -1);
   };
   // INNOCUOUS: the records view calls it, which SQLite allows with trusted_schema off only then.

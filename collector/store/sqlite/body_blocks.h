@@ -49,6 +49,9 @@ class Reader {
   bool read(int64_t id, std::string_view data, size_t slot, std::string_view& body, std::string& error);
   // Bytes decompressed so far (blocks not found kept): a search's cost cap counts them.
   uint64_t decoded_bytes() const { return decoded_bytes_; }
+  // Bodies read leniently (retention) whose block could not be read: answered NULL.
+  uint64_t unreadable() const { return unreadable_; }
+  void count_unreadable() { ++unreadable_; }
 
  private:
   struct Entry {
@@ -69,6 +72,7 @@ class Reader {
   Entry scratch_;
   uint64_t clock_ = 0;
   uint64_t decoded_bytes_ = 0;
+  uint64_t unreadable_ = 0;
 };
 
 // Registers vigil_body(block id, block data, slot[, lenient]) on a connection: an event's body

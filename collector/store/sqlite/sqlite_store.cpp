@@ -581,6 +581,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
 
   Result<PurgeCounts> purge(const PurgeRequest& req) override {
     PurgeCounts out;
+    const uint64_t unreadable_before = writer_bodies_ ? writer_bodies_->unreadable() : 0;
     const int64_t chunk = std::clamp(req.chunk_rows, 1, 1'000'000);
     // Runs `step` (one chunk, in its own transaction, under the lock) until a chunk comes back
     // short or the caller cancels; the lock is let go between chunks so ingest gets its turn.
@@ -620,14 +621,21 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     // bodies goes with the last events row that points at it (its live count).
     auto purge_doomed = [&]() -> Result<int64_t> {
       static const std::string kSteps[] = {
+          "DELETE FROM temp.doomed_text",
+          // The texts read in the order of their blocks (ids interleave many agents' batches, so
+          // in id order nearly every body would be a block decompressed again), then given back
+          // to the index in id order (FTS5 writes out what it holds whenever a rowid goes back).
           // The body read leniently: a block that cannot be read leaves its words in the index
           // (hits for events that are gone, which searches drop) rather than stopping retention.
-          std::string("INSERT INTO event_fts(event_fts, rowid, original, keys) SELECT 'delete', s.id, CASE WHEN s.has_text & 1"
+          std::string("INSERT INTO temp.doomed_text(id, original, keys) SELECT s.id, CASE WHEN s.has_text & 1"
                       " THEN vigil_text(") + search::kSqliteBodyLenient + ") ELSE '' END,"
           " vigil_keys(s.source_ip, s.destination_ip, s.user_name, s.has_text & 2) FROM events s" + search::kSqliteBodyJoins +
           " WHERE s.id IN (SELECT id FROM temp.doomed)"
           " AND (s.has_text & 1 OR s.source_ip IS NOT NULL OR s.destination_ip IS NOT NULL OR s.user_name IS NOT NULL)"
-          " ORDER BY s.id",
+          " ORDER BY s.body_at",
+          "INSERT INTO event_fts(event_fts, rowid, original, keys) SELECT 'delete', id, original, keys"
+          " FROM temp.doomed_text ORDER BY id",
+          "DELETE FROM temp.doomed_text",
           "UPDATE event_blocks SET live = live - d.n FROM (SELECT body_at >> 16 AS block, COUNT(*) AS n FROM events"
           " WHERE id IN (SELECT id FROM temp.doomed) AND body_at IS NOT NULL GROUP BY 1) d WHERE event_blocks.id = d.block",
           "DELETE FROM event_blocks WHERE live <= 0 AND id IN (SELECT body_at >> 16 FROM events"
@@ -647,6 +655,9 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     {
       std::lock_guard lock(mutex_);
       if (auto r = exec("CREATE TEMP TABLE IF NOT EXISTS doomed(id INTEGER PRIMARY KEY)"); !r) return make_error(r.error());
+      if (auto r = exec("CREATE TEMP TABLE IF NOT EXISTS doomed_text(id INTEGER PRIMARY KEY, original TEXT, keys TEXT)"); !r) {
+        return make_error(r.error());
+      }
       if (auto r = exec("DELETE FROM temp.doomed"); !r) return make_error(r.error());
     }
 
@@ -718,6 +729,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
           req.events_before);
       if (auto r = drain(out.quarantined, step); !r) return make_error(r.error());
     }
+    if (writer_bodies_) out.unreadable_bodies = writer_bodies_->unreadable() - unreadable_before;
     return out;
   }
 

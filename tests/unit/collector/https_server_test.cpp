@@ -93,7 +93,9 @@ TEST(HttpsServer, OutOfDescriptorsItBacksOffInsteadOfSpinning) {
   // Out of descriptors the sanitizers' own checks fail too (UBSan's vptr check opens a pipe to
   // probe memory): so one connection is served first, warming every check on the accept path,
   // and the listener's log lines, which format nothing else under test, are kept quiet.
-  logging::get("https")->set_level(spdlog::level::err);
+  auto https_log = logging::get("https");
+  const auto level = https_log->level();
+  https_log->set_level(spdlog::level::err);
   int warm = connect_to(server.port());
   wait_until([&] { return server.stats().open.load() >= 1; });
   ::close(warm);
@@ -106,6 +108,17 @@ TEST(HttpsServer, OutOfDescriptorsItBacksOffInsteadOfSpinning) {
   ASSERT_EQ(std::count(clients.begin(), clients.end(), -1), 0);
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // The limit and the log level come back however the test ends: the tests after it may run in
+  // this process (sharded runs).
+  struct Restore {
+    rlimit limit;
+    std::shared_ptr<spdlog::logger> log;
+    spdlog::level::level_enum level;
+    ~Restore() {
+      ::setrlimit(RLIMIT_NOFILE, &limit);
+      log->set_level(level);
+    }
+  } restore{saved, https_log, level};
   rlimit low = saved;
   low.rlim_cur = open_descriptors() + 2;
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);

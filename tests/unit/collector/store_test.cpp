@@ -2148,6 +2148,45 @@ TEST(SqliteStore, BodiesInBlocksReadBackAndGoWithTheirLastEvent) {
   sqlite3_close(db);
 }
 
+// A block of bodies that cannot be read does not stop retention: its events go, and how many
+// had a body that could not be read back is counted (their words stay in the full-text index as
+// hits whose events are gone, which searches drop).
+TEST(SqliteStore, RetentionCountsBodiesItCouldNotRead) {
+  vigil::test::TempDir dir;
+  const auto path = (dir.path() / "v.db").string();
+  auto store = sqlite_with_agents(path, 1);
+  ASSERT_TRUE(store);
+  std::vector<IncomingRecord> batch;
+  for (int i = 1; i <= 10; ++i) {
+    batch.push_back(search_test::log_event(static_cast<uint64_t>(i), at(i), "10.1.1.1", "u", "damaged" + std::to_string(i)));
+  }
+  ASSERT_EQ(*store->store_batch("agt-1", "e1", batch), 10u);
+  for (int i = 11; i <= 15; ++i) {
+    batch.push_back(search_test::log_event(static_cast<uint64_t>(i), at(i), "10.1.1.1", "u", "sound" + std::to_string(i)));
+  }
+  ASSERT_EQ(*store->store_batch("agt-1", "e1", batch), 5u);  // the 5 new ones, in a second block
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE event_blocks SET data = x'28b52ffd00' WHERE id = (SELECT MIN(id) FROM event_blocks)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+
+  PurgeRequest req;
+  req.events_before = at(1000);
+  auto purged = store->purge(req);
+  ASSERT_TRUE(purged) << purged.error();
+  EXPECT_EQ(purged->events, 15u);
+  EXPECT_EQ(purged->unreadable_bodies, 10u);
+  EXPECT_EQ(search_test::hit_count(*store, "damaged3"), 0u);
+  EXPECT_EQ(search_test::hit_count(*store, "sound12"), 0u);
+  // Nothing left to purge, nothing unreadable counted again.
+  purged = store->purge(req);
+  ASSERT_TRUE(purged) << purged.error();
+  EXPECT_EQ(purged->events, 0u);
+  EXPECT_EQ(purged->unreadable_bodies, 0u);
+}
+
 // Migration 17 (SQLite): a database of the schema before it (records, event_search, event_text)
 // keeps every record, its search hits (words, addresses, user names), alerts' evidence, and a
 // record from before the search index; the full-text rows it moved can be taken out again.
