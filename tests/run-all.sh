@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need, builds Vigil (release, then ASan+UBSan) and runs the whole suite.
+# Installs what the tests need, builds Vigil (ASan+UBSan, then release beside the sanitized tests)
+# and runs the whole suite in each.
 # Usage: tests/run-all.sh            (from any directory; runs as root or with sudo)
 # Environment: VIGIL_SKIP_ASAN=1 skips the sanitizer build; VIGIL_JOBS sets build parallelism;
 # VIGIL_FUZZ_BUILD=1 also builds the libFuzzer targets with clang (build/fuzz, not run:
@@ -26,26 +27,39 @@ ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 jobs=${VIGIL_JOBS:-$(nproc)}
 
 status=0
+configure() {  # preset, further cmake arguments
+  cmake --preset "$@" >/dev/null
+}
 # The release suite runs twice as many tests at once as there are cores: half its time is spent
 # waiting (on sockets, child processes, timers). Sanitized tests are busy on the CPU: one per core.
-# Further arguments go to cmake.
-run_preset() {
-  local preset=$1 test_jobs=$2
-  shift 2
-  echo "== build ($preset)"
-  cmake --preset "$preset" "$@" >/dev/null
-  cmake --build --preset "$preset" -j "$jobs"
-  echo "== test ($preset)"
-  (cd "build/$preset" && ctest --output-on-failure -j "$test_jobs" --timeout 600) || status=1
+run_tests() {  # preset, tests at once
+  echo "== test ($1)"
+  (cd "build/$1" && ctest --output-on-failure -j "$2" --timeout 600) || status=1
 }
 
 if [ "${VIGIL_SKIP_ASAN:-0}" != "1" ]; then
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
-  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  echo "== build (asan)"
   # Each GoogleTest program in 4 processes, not one per test: a sanitized process takes half a
   # second to start. Here every service and file the tests need is present, so a skip fails.
-  run_preset asan "$jobs" -DVIGIL_TEST_SHARDS=4
-  unset ASAN_OPTIONS UBSAN_OPTIONS
+  configure asan -DVIGIL_TEST_SHARDS=4
+  cmake --build --preset asan -j "$jobs"
+  # The release build runs beside the sanitized tests at the lowest priority: those tests keep
+  # about one core busy, and the build takes what they leave. Its output follows theirs.
+  configure release
+  nice -n 19 cmake --build --preset release -j "$jobs" > build/release-build.log 2>&1 &
+  release_build=$!
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_tests asan "$jobs"
+  echo "== build (release, beside the sanitized tests)"
+  if ! wait "$release_build"; then
+    cat build/release-build.log
+    exit 1
+  fi
+  tail -n 3 build/release-build.log
+else
+  echo "== build (release)"
+  configure release
+  cmake --build --preset release -j "$jobs"
 fi
 # Only the *_fuzzer targets, so that clang keeps compiling what the fuzzers reach (before the
 # release run, so that the output still ends with ctest's summary).
@@ -53,6 +67,6 @@ if [ "${VIGIL_FUZZ_BUILD:-0}" = "1" ]; then
   VIGIL_JOBS=$jobs bench/fuzz.sh --build-only || status=1
   cd "$root"
 fi
-run_preset release $((jobs * 2))
+run_tests release $((jobs * 2))
 cd "$root"
 exit $status
