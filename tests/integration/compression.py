@@ -7,9 +7,7 @@ large.
 
 Usage: compression.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
-import json
-
-from vigil_harness import Harness, sqlite_connect
+from vigil_harness import Harness
 
 LINES = 2000
 h = Harness("vigil-compression.")
@@ -38,12 +36,7 @@ try:
         h.stop_agent(d)  # its last agent.health record goes out as it stops
 
     def health(name):
-        with sqlite_connect(h.db, timeout=10) as conn:
-            row = conn.execute("SELECT body FROM records WHERE dataset = 'agent.health' AND "
-                               f"json_extract(body, '$.host.name') = '{name}' ORDER BY seq DESC LIMIT 1").fetchone()
-        if not row:
-            h.fail(f"no agent.health record from the {name} agent")
-        ship = json.loads(row[0])["vigil"]["ship"]
+        ship = h.last_health(name)["vigil"]["ship"]
         return ship["bytes_raw"], ship["bytes_sent"]
 
     report = []

@@ -7,10 +7,9 @@ under way at the same moment), and the collector is stopped once more during the
 
 Usage: in_flight.py VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR
 """
-import json
 import time
 
-from vigil_harness import Harness, sqlite_connect
+from vigil_harness import Harness
 
 LINES = 10_000
 h = Harness("vigil-inflight.")
@@ -47,12 +46,7 @@ try:
         if (count, distinct) != (LINES, LINES):
             h.fail(f"{name}: stored {count} records ({distinct} distinct) of {LINES} lines")
         h.stop_agent(d)  # its last agent.health record goes out as it stops
-        with sqlite_connect(h.db, timeout=10) as conn:
-            row = conn.execute("SELECT body FROM records WHERE dataset = 'agent.health' AND "
-                               f"json_extract(body, '$.host.name') = '{name}' ORDER BY seq DESC LIMIT 1").fetchone()
-        if not row:
-            h.fail(f"no agent.health record from the agent '{name}'")
-        ship = json.loads(row[0])["vigil"]["ship"]
+        ship = h.last_health(name)["vigil"]["ship"]
         peaks[name] = ship["in_flight_peak"]
         if ship["batches"] < LINES // 100:
             h.fail(f"{name}: {ship['batches']} batches acknowledged for {LINES} lines of 100 per batch")

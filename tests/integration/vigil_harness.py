@@ -4,6 +4,7 @@ VIGIL_AGENT VIGIL_COLLECTOR VIGILCTL SOURCE_DIR."""
 import ctypes
 import ctypes.util
 import functools
+import json
 import os
 import random
 import re
@@ -242,6 +243,15 @@ class Harness:
                                     f"FROM records WHERE {where}").fetchone()
         except sqlite3.Error:
             return (0, 0)
+
+    def last_health(self, name):
+        """The body (parsed) of the last agent.health record the agent `name` sent."""
+        with sqlite_connect(self.db, timeout=10) as conn:
+            row = conn.execute("SELECT body FROM records WHERE dataset = 'agent.health' AND "
+                               "json_extract(body, '$.host.name') = ? ORDER BY seq DESC LIMIT 1", (name,)).fetchone()
+        if not row:
+            self.fail(f"no agent.health record from the agent '{name}'")
+        return json.loads(row[0])
 
     # --- agents -----------------------------------------------------------------------------
     def enroll_agent(self, name, log_format, collector_extra="", top_extra="", policies=None, token_via="option",
