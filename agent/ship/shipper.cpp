@@ -166,13 +166,14 @@ Shipper::Posted Shipper::send(ShipperConnection& conn, const Batch& batch) {
 }
 
 bool Shipper::landed(const Flight& f, Posted& p, uint64_t& acked) {
-  const std::string where = conns_[f.slot] ? conns_[f.slot]->endpoint().to_string() : "the collector";
+  // Named only when something went wrong.
+  auto where = [&] { return conns_[f.slot] ? conns_[f.slot]->endpoint().to_string() : std::string("the collector"); };
   auto drop = [&] {
     conns_[f.slot].reset();
     return false;
   };
   if (p.transport_failed) {
-    log_->warn("delivery to {} failed: {}", where, p.error);
+    log_->warn("delivery to {} failed: {}", where(), p.error);
     if (f.slot == 0) {
       ++address_index_;  // fail over to the next address
     } else {
@@ -184,7 +185,7 @@ bool Shipper::landed(const Flight& f, Posted& p, uint64_t& acked) {
   }
   if (p.status != 200) {
     ++stats_.refused;
-    log_->warn("the collector at {} refused a batch ({}): {}", where, p.status, p.body);
+    log_->warn("the collector at {} refused a batch ({}): {}", where(), p.status, p.body);
     return drop();
   }
   auto j = nlohmann::json::parse(p.body, nullptr, false);

@@ -621,7 +621,6 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     // bodies goes with the last events row that points at it (its live count).
     auto purge_doomed = [&]() -> Result<int64_t> {
       static const std::string kSteps[] = {
-          "DELETE FROM temp.doomed_text",
           // The texts read in the order of their blocks (ids interleave many agents' batches, so
           // in id order nearly every body would be a block decompressed again), then given back
           // to the index in id order (FTS5 writes out what it holds whenever a rowid goes back).
@@ -635,7 +634,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
           " ORDER BY s.body_at",
           "INSERT INTO event_fts(event_fts, rowid, original, keys) SELECT 'delete', id, original, keys"
           " FROM temp.doomed_text ORDER BY id",
-          "DELETE FROM temp.doomed_text",
+          "DELETE FROM temp.doomed_text",  // empty again for the next chunk (a rollback empties it too)
           "UPDATE event_blocks SET live = live - d.n FROM (SELECT body_at >> 16 AS block, COUNT(*) AS n FROM events"
           " WHERE id IN (SELECT id FROM temp.doomed) AND body_at IS NOT NULL GROUP BY 1) d WHERE event_blocks.id = d.block",
           "DELETE FROM event_blocks WHERE live <= 0 AND id IN (SELECT body_at >> 16 FROM events"
