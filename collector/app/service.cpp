@@ -205,6 +205,7 @@ int run_collector(const CollectorConfig& config_in) {
     m += fmt::format("# HELP vigil_ingest_largest_group Batches in the largest transaction so far.\n"
                      "# TYPE vigil_ingest_largest_group gauge\nvigil_ingest_largest_group {}\n",
                      g.largest_group.load());
+    m += (*store)->metrics_text();
     m += "# HELP vigil_export_delivered_total Alerts an export delivered.\n# TYPE vigil_export_delivered_total counter\n";
     for (size_t i = 0; i < exporter.size(); ++i) {
       m += fmt::format("vigil_export_delivered_total{{export=\"{}\"}} {}\n", exporter.name(i),

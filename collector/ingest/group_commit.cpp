@@ -50,6 +50,7 @@ void GroupCommit::stop() {
   wake_.notify_all();
   for (auto& t : writers_) t.join();
   writers_.clear();
+  store_.wait_durable();  // every answer given
 }
 
 void GroupCommit::run() {
@@ -86,10 +87,24 @@ void answer(GroupCommit::Job& job, const Result<StoredBatch>& stored, const Batc
 }  // namespace
 
 void GroupCommit::write(std::vector<Job>& jobs) {
-  std::vector<BatchWrite> batches;
-  std::vector<Job*> owners;  // the job of each batch
-  batches.reserve(jobs.size());
-  for (auto& job : jobs) {
+  // Each batch's answer, given once what the group stored is durable and searchable
+  // (IngestStore::after_durable); a failure's at once.
+  struct Answers {
+    std::vector<Job> jobs;
+    std::vector<BatchWrite> batches;
+    std::vector<size_t> owners;  // the job of each batch
+    std::vector<Result<StoredBatch>> stored;
+    void give() {
+      for (size_t i = 0; i < stored.size(); ++i) answer(jobs[owners[i]], stored[i], batches[i]);
+    }
+  };
+  auto a = std::make_shared<Answers>();
+  a->jobs = std::move(jobs);
+  auto& batches = a->batches;
+  auto& owners = a->owners;
+  batches.reserve(a->jobs.size());
+  for (size_t j = 0; j < a->jobs.size(); ++j) {
+    auto& job = a->jobs[j];
     std::optional<BatchWrite> b;
     try {
       b = job.prepare();
@@ -102,7 +117,7 @@ void GroupCommit::write(std::vector<Job>& jobs) {
     }
     if (!b) continue;
     batches.push_back(std::move(*b));
-    owners.push_back(&job);
+    owners.push_back(j);
   }
   if (batches.empty()) return;
   auto stored = store_.store_batches(batches, Timestamp::now());
@@ -118,23 +133,23 @@ void GroupCommit::write(std::vector<Job>& jobs) {
       if (r) {
         ++stats_.batches;
         ++stats_.groups;
-        answer(*owners[i], r->front(), batches[i]);
+        a->stored.push_back(r->front());
       } else {
         ++stats_.failed;
-        answer(*owners[i], make_error(r.error()), batches[i]);
+        a->stored.push_back(make_error(r.error()));
       }
     }
-    return;
-  }
-  if (!stored) {
+  } else if (!stored) {
     ++stats_.failed;
-    answer(*owners.front(), make_error(stored.error()), batches.front());
+    answer(a->jobs[owners.front()], make_error(stored.error()), batches.front());
     return;
+  } else {
+    ++stats_.groups;
+    stats_.batches += batches.size();
+    if (batches.size() > stats_.largest_group.load()) stats_.largest_group = batches.size();
+    a->stored.assign(stored->begin(), stored->end());
   }
-  ++stats_.groups;
-  stats_.batches += batches.size();
-  if (batches.size() > stats_.largest_group.load()) stats_.largest_group = batches.size();
-  for (size_t i = 0; i < batches.size(); ++i) answer(*owners[i], (*stored)[i], batches[i]);
+  store_.after_durable([a] { a->give(); });
 }
 
 }  // namespace vigil::collector

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -111,6 +112,14 @@ class IngestStore {
   // thread (ingest calls it where it parses, off the one writer): SQLite compresses the bodies
   // in blocks. Storing records that were not packed is the same, with the work on the writer.
   virtual void pack(std::vector<IncomingRecord>& /*records*/) const {}
+  // Runs `then` once everything stored before the call is durable and searchable: at once where
+  // both hold when a store call returns; SQLite, once its full-text index (written beside the
+  // store's writer) has it too, on that index's thread. Group commit answers agents so.
+  virtual void after_durable(std::function<void()> then) { then(); }
+  // Returns once every after_durable given before has run.
+  virtual void wait_durable() {}
+  // The store's own figures for /metrics, in Prometheus' text format ("" when it has none).
+  virtual std::string metrics_text() const { return {}; }
   virtual Result<StoredCounts> counts(const std::string& agent_id) = 0;
   // Records refused at ingest, with their reason. One row per (agent, epoch, seq), so redelivery
   // adds none; returns how many were new. Retention drops them with the events.

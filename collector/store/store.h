@@ -43,8 +43,12 @@ class Store : public virtual AgentStore,
 // exists for the store benchmark to show what `full` costs.
 enum class SqliteSync { full, normal };
 
-// Opens (creating, 0600) an SQLite database in WAL mode and migrates it.
+// Opens (creating, 0600) an SQLite database in WAL mode and migrates it. Its full-text index is a
+// second database file beside it, sqlite_fts_path(path), written by a thread of its own
+// (collector/store/sqlite/fts_indexer.h): a copy or backup of the store takes both files.
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, SqliteSync sync = SqliteSync::full);
+// The full-text index's file of the SQLite database at `path`: PATH-fts.
+std::string sqlite_fts_path(const std::string& path);
 
 struct PostgresOptions {
   std::string dsn;  // libpq connection string; may hold a password, so it is never logged

@@ -32,6 +32,8 @@
 #include "collector/ingest/batch_parser.h"
 #include "collector/store/migrations.h"
 #include "collector/store/sqlite/body_blocks.h"
+#include "collector/store/sqlite/fts_indexer.h"
+#include "common/log/logging.h"
 #include "collector/store/store.h"
 
 namespace vigil::collector {
@@ -133,6 +135,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
+    indexer_.reset();  // writes what is queued (its answers may still use the store)
     {
       std::lock_guard lock(checkpoint_mutex_);
       stopping_ = true;
@@ -161,7 +164,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
           auto* self = static_cast<SqliteStore*>(p);
           self->wal_pages_ = pages;
           if (pages >= self->writer_checkpoint_pages_) {
-            sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
           }
           return SQLITE_OK;
         },
@@ -188,6 +191,19 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     return {};
   }
 
+  // A write transaction holding the store's file's write lock from its start (as BEGIN IMMEDIATE,
+  // with the busy timeout), but not the full-text index's: BEGIN IMMEDIATE would take the write
+  // lock of every attached database, and the index's own writer would wait for it. A statement
+  // here that writes the index takes that lock as it starts.
+  Result<void> begin_write() {
+    if (auto r = exec("BEGIN"); !r) return r;
+    if (auto r = exec("UPDATE search_blocks_from SET id = id WHERE 0"); !r) {
+      (void)exec("ROLLBACK");
+      return r;
+    }
+    return {};
+  }
+
   SqlDatabase& database() override { return *this; }
 
   Result<void> with_connection(const char*, const Work& work) override {
@@ -198,7 +214,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
 
   Result<void> in_transaction(const char*, const Work& work) override {
     std::lock_guard lock(mutex_);
-    auto r = exec("BEGIN IMMEDIATE");
+    auto r = begin_write();
     if (!r) return r;
     SqliteConnection c(db_);
     r = work(c);
@@ -262,41 +278,172 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     return {};
   }
 
-  // `work` in one write transaction (mutex_ held): committed when it succeeds, rolled back when not.
-  template <typename T, typename F>
-  Result<T> write_transaction(F&& work) {
+  // The full-text index in its file, attached to the writer's connection as `fts` (after the
+  // migrations, which made it in the store's own file before it had one): moved there from the
+  // store's file, made again from the events' bodies if its file is missing, and brought up to
+  // date with the events a stop left unindexed (fts_indexer.h). Then, for a store in a file,
+  // its indexer, on `path` (empty: in memory, the writer indexes in its own transactions).
+  Result<void> open_fts(const std::string& path, bool full_sync) {
     std::lock_guard lock(mutex_);
+    auto log = logging::get("store");
+    auto count = [&](const std::string& sql) -> Result<int64_t> {
+      Stmt st(db_, sql.c_str());
+      if (!st.ok()) return make_error("sqlite: " + st.error());
+      if (st.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+      return st.integer(0);
+    };
+    // The rows of every event as ingest indexed them (the same reading as retention's, which
+    // gives them back to the index), in id order; `where` narrows the events.
+    auto index = [&](const std::string& where) -> Result<int64_t> {
+      const std::string sql =
+          std::string("INSERT INTO fts.event_fts(rowid, original, keys) SELECT s.id, CASE WHEN s.has_text & 1"
+                      " THEN vigil_text(") + search::kSqliteBodyLenient + ") ELSE '' END,"
+          " vigil_keys(s.source_ip, s.destination_ip, s.user_name, s.has_text & 2) FROM events s" +
+          search::kSqliteBodyJoins +
+          " WHERE (s.has_text & 1 OR s.source_ip IS NOT NULL OR s.destination_ip IS NOT NULL OR s.user_name IS NOT NULL)" +
+          where + " ORDER BY s.id";
+      Stmt st(db_, sql.c_str());
+      if (!st.ok()) return make_error("sqlite: " + st.error());
+      if (auto d = done(st); !d) return make_error(d.error());
+      return static_cast<int64_t>(sqlite3_changes(db_));
+    };
     auto r = exec("BEGIN IMMEDIATE");
+    if (!r) return r;
+    auto step = [&]() -> Result<void> {
+      // Asked under the write lock: another store may be opening the same file.
+      auto in_main = count("SELECT COUNT(*) FROM main.sqlite_master WHERE name = 'event_fts'");
+      if (!in_main) return make_error(in_main.error());
+      auto in_file = count("SELECT COUNT(*) FROM fts.sqlite_master WHERE name = 'event_fts'");
+      if (!in_file) return make_error(in_file.error());
+      if (auto c = fts::create_tables(db_, "fts"); !c) return c;
+      auto top = count("SELECT COALESCE(MAX(id), 0) FROM event_blocks");
+      if (!top) return make_error(top.error());
+      auto mark = count("SELECT indexed_block FROM fts.fts_state");
+      if (!mark) return make_error(mark.error());
+      int64_t n = 0;
+      if (*in_main > 0 || *in_file == 0) {
+        if (auto e = exec("INSERT INTO fts.event_fts(event_fts) VALUES ('delete-all')"); !e) return e;
+        auto i = index("");
+        if (!i) return make_error(i.error());
+        n = *i;
+        if (*in_main > 0) {
+          if (auto e = exec("DROP TABLE main.event_fts"); !e) return e;
+          if (n > 0) log->info("the full-text index moved into a file of its own ({}): {} events indexed", path, n);
+        } else if (n > 0) {
+          log->warn("the full-text index was missing ({}): made again from {} events' bodies", path, n);
+        }
+      } else if (*top > *mark) {
+        auto i = index(" AND s.body_at >= " + std::to_string((*mark + 1) << body_blocks::kSlotBits));
+        if (!i) return make_error(i.error());
+        n = *i;
+        log->warn("{} events stored before the last stop were not in the full-text index yet: indexed now", n);
+      }
+      Stmt set(db_, "UPDATE fts.fts_state SET indexed_block = ?1");
+      set.bind(1, *top);
+      return done(set);
+    };
+    if (auto e = step(); !e) {
+      (void)exec("ROLLBACK");
+      return make_error("the full-text index: " + e.error());
+    }
+    if (r = exec("COMMIT"); !r) {
+      (void)exec("ROLLBACK");
+      return r;
+    }
+    if (!path.empty()) {
+      auto indexer = fts::Indexer::open(path, full_sync, &wal_pages_);
+      if (!indexer) return make_error(indexer.error());
+      indexer_ = std::move(*indexer);
+    }
+    return {};
+  }
+  std::string metrics_text() const override {
+    if (!indexer_) return {};
+    const auto& st = indexer_->stats();
+    std::string m;
+    auto metric = [&](const char* name, const char* type, const char* help, uint64_t v) {
+      m += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, v);
+    };
+    metric("vigil_fts_rows_total", "counter", "Full-text rows the index's own writer wrote.", st.rows.load());
+    metric("vigil_fts_transactions_total", "counter", "Transactions of the full-text index's writer.",
+           st.transactions.load());
+    metric("vigil_fts_failures_total", "counter", "Full-text index transactions that failed (tried again).",
+           st.failures.load());
+    metric("vigil_fts_waits_total", "counter",
+           "Times the store's writer waited for the full-text index (its queue at its bound).", st.waits.load());
+    metric("vigil_fts_queued_bytes", "gauge", "Text waiting for the full-text index.", st.queued_bytes.load());
+    return m;
+  }
+
+  // `work` in one write transaction (mutex_ held): committed when it succeeds, rolled back when
+  // not; `committed` runs after a commit, still under the lock.
+  template <typename T, typename F>
+  Result<T> write_transaction(F&& work, const std::function<void()>& committed = {}) {
+    std::lock_guard lock(mutex_);
+    auto r = begin_write();
     if (!r) return make_error(r.error());
     Result<T> out = work();
     if (out) r = exec("COMMIT");
     if (!out || !r) {
       (void)exec("ROLLBACK");
       if (out) return make_error(r.error());
+      return out;
     }
+    if (committed) committed();
     return out;
+  }
+
+  // A write transaction of new events: their full-text rows go to the indexer once it commits
+  // (in commit order: handed over under the lock), or into the index inside it when the store
+  // has no indexer (in memory).
+  template <typename T, typename F>
+  Result<T> events_transaction(F&& work) {
+    if (indexer_) indexer_->wait_room();
+    std::vector<TextRow> texts;
+    int64_t hi_block = 0;
+    return write_transaction<T>(
+        [&]() -> Result<T> {
+          auto out = work(texts, hi_block);
+          if (out && !indexer_) {
+            if (auto t = insert_texts_locked(texts); !t) return make_error(t.error());
+          }
+          return out;
+        },
+        [&] {
+          if (indexer_ && (!texts.empty() || hi_block > 0)) indexer_->add(std::move(texts), hi_block, {});
+        });
   }
 
   Result<uint64_t> store_batch(const std::string& agent_id, const std::string& epoch,
                                const std::vector<IncomingRecord>& records) override {
-    return write_transaction<uint64_t>([&]() -> Result<uint64_t> {
-      std::vector<TextRow> texts;
-      auto added = insert_records_locked(agent_id, epoch, records, Timestamp::now(), texts);
-      if (!added) return added;
-      if (auto t = insert_texts_locked(texts); !t) return make_error(t.error());
-      return added;
+    auto added = events_transaction<uint64_t>([&](std::vector<TextRow>& texts, int64_t& hi_block) {
+      return insert_records_locked(agent_id, epoch, records, Timestamp::now(), texts, hi_block);
     });
+    if (added) wait_durable();  // searchable when this returns
+    return added;
+  }
+
+  void after_durable(std::function<void()> then) override {
+    if (indexer_) {
+      indexer_->add({}, 0, std::move(then));
+    } else {
+      then();
+    }
+  }
+  void wait_durable() override {
+    if (indexer_) indexer_->barrier();
   }
 
   // Group commit: every batch's quarantined records, records and the agent's last contact in one
   // transaction, so one sync covers them all.
   Result<std::vector<StoredBatch>> store_batches(const std::vector<BatchWrite>& batches, Timestamp received) override {
     using Out = std::vector<StoredBatch>;
-    return write_transaction<Out>([&]() -> Result<Out> {
+    return events_transaction<Out>([&](std::vector<TextRow>& texts, int64_t& hi_block) -> Result<Out> {
       Out out;
       out.reserve(batches.size());
       Stmt touch(db_, "UPDATE agents SET last_seen = ?1 WHERE id = ?2 AND last_seen < ?1");
-      std::vector<TextRow> texts;  // the group's, in one id order, at most kPendingTextBytes at a time
+      // Without an indexer the group's rows go into the index here, at most kPendingTextBytes at
+      // a time, each time in one id order.
       size_t text_bytes = 0;
       for (const auto& b : batches) {
         StoredBatch done;
@@ -307,11 +454,11 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
         }
         if (!b.records.empty()) {
           const size_t before = texts.size();
-          auto added = insert_records_locked(b.agent_id, b.epoch, b.records, received, texts);
+          auto added = insert_records_locked(b.agent_id, b.epoch, b.records, received, texts, hi_block);
           if (!added) return make_error(added.error());
           done.records = *added;
           for (size_t i = before; i < texts.size(); ++i) text_bytes += texts[i].text.size() + texts[i].keys.size();
-          if (text_bytes >= kPendingTextBytes) {
+          if (!indexer_ && text_bytes >= kPendingTextBytes) {
             if (auto t = insert_texts_locked(texts); !t) return make_error(t.error());
             texts.clear();
             text_bytes = 0;
@@ -324,22 +471,18 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
         }
         out.push_back(done);
       }
-      if (auto t = insert_texts_locked(texts); !t) return make_error(t.error());
       return out;
     });
   }
 
-  // A new event's full-text row: its text and key tokens, under its id.
-  struct TextRow {
-    int64_t id;
-    std::string text, keys;
-  };
+  using TextRow = fts::TextRow;
 
-  // The full-text rows of a transaction, in id order (mutex_ held). FTS5 writes out what it
-  // holds as a new segment whenever an id is not above the one before (and whenever its pending
-  // data passes 1 MiB), so rows in batch order (a group's batches interleave in time: each
-  // agent's events are in their own order) would cost a segment at every batch, and merges
-  // later. A group's rows are held up to kPendingTextBytes, then sorted and written.
+  // The full-text rows of a transaction, in id order (mutex_ held), for a store without an
+  // indexer. FTS5 writes out what it holds as a new segment whenever an id is not above the one
+  // before (and whenever its pending data passes 1 MiB), so rows in batch order (a group's
+  // batches interleave in time: each agent's events are in their own order) would cost a
+  // segment at every batch, and merges later. A group's rows are held up to kPendingTextBytes,
+  // then sorted and written.
   static constexpr size_t kPendingTextBytes = size_t{16} << 20;
   Result<void> insert_texts_locked(std::vector<TextRow>& texts) {
     Stmt& t = cached(fts_insert_, "INSERT INTO event_fts(rowid, original, keys) VALUES (?, ?, ?)");
@@ -401,7 +544,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   // full-text row of its text and key tokens. Records the caller did not pack are packed here.
   Result<uint64_t> insert_records_locked(const std::string& agent_id, const std::string& epoch,
                                          const std::vector<IncomingRecord>& records, Timestamp received,
-                                         std::vector<TextRow>& texts) {
+                                         std::vector<TextRow>& texts, int64_t& hi_block) {
     // A record stored already (same agent, epoch and seq) is a redelivery: nothing changes. An id
     // taken (many events in one millisecond, or one stored before a restart) is not: it fails
     // on the primary key and takes the next counter value.
@@ -504,6 +647,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     for (const auto& b : blocks) {
       if (b.live == 0) continue;
       if (auto w = insert_block_locked(b.id, *b.data, b.live); !w) return make_error(w.error());
+      hi_block = std::max(hi_block, b.id);
     }
     return added;
   }
@@ -587,8 +731,17 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     // short or the caller cancels; the lock is let go between chunks so ingest gets its turn.
     auto drain = [&](uint64_t& counter, auto&& step) -> Result<void> {
       while (!(req.cancelled && req.cancelled())) {
-        std::lock_guard lock(mutex_);
-        auto r = exec("BEGIN IMMEDIATE");
+        std::unique_lock lock(mutex_);
+        // Rows on their way to the full-text index must be in it before retention may take
+        // them out (a contentless index told to delete a row it does not hold keeps ghosts).
+        // The indexer is waited for outside the lock: what runs after it may take the lock.
+        for (int tries = 0; indexer_ && indexer_->rows_pending(); ++tries) {
+          if (tries == 100) return make_error("retention: the full-text index does not catch up with ingest");
+          lock.unlock();
+          indexer_->barrier();
+          lock.lock();
+        }
+        auto r = begin_write();
         if (!r) return r;
         auto n = step();
         if (!n) {
@@ -966,6 +1119,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   // database go once these are finalised).
   std::map<unsigned, std::unique_ptr<Stmt>> alert_queries_;
   std::unique_ptr<Stmt> event_insert_, block_insert_, next_block_, alert_insert_, fts_insert_, next_id_;  // the write path's
+  std::unique_ptr<fts::Indexer> indexer_;  // the full-text index's writer (none in memory)
   std::mutex mutex_;  // one writer; SQLite serialises anyway, this keeps statements tidy
   sqlite3* reader_ = nullptr;  // searches' connection (none for an in-memory database)
   // The block readers of the searches' and the writer's connections (their counts).
@@ -989,6 +1143,13 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
 
 }  // namespace
 
+std::string sqlite_fts_path(const std::string& path) {
+  if (path.rfind("file:", 0) != 0) return path + "-fts";
+  // A URI: its parameters stay at the end.
+  const size_t q = path.find('?');
+  return q == std::string::npos ? path + "-fts" : path.substr(0, q) + "-fts" + path.substr(q);
+}
+
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, SqliteSync sync) {
   // SQLite counts every allocation under one process-wide mutex unless told not to; the writer
   // and a search on another thread then queue on it for each malloc. Only possible before the
@@ -998,12 +1159,17 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
   // The database holds token hashes, sessions and every agency's records: owner only. SQLite
   // creates it (and its -wal and -shm, which take the database's mode) 0644 less the umask, so
   // the file is made first, and one found wider is narrowed.
+  // The full-text index's file beside the database (fts_indexer.h); none for one in memory.
+  const bool in_memory = path == ":memory:" || path.find("mode=memory") != std::string::npos;
+  const std::string fts_path = in_memory ? std::string() : sqlite_fts_path(path);
   if (path != ":memory:" && path.rfind("file:", 0) != 0) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return make_error(fmt::format("cannot open database {}: {}", path, std::strerror(errno)));
-    ::fchmod(fd, 0600);
-    ::close(fd);
-    for (const char* suffix : {"-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
+    for (const std::string& file : {path, fts_path}) {
+      int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) return make_error(fmt::format("cannot open database {}: {}", file, std::strerror(errno)));
+      ::fchmod(fd, 0600);
+      ::close(fd);
+      for (const char* suffix : {"-wal", "-shm"}) ::chmod((file + suffix).c_str(), 0600);
+    }
   }
   sqlite3* db = nullptr;
   // NOMUTEX: every use of the writer's connection holds the store's own mutex_ (and each side
@@ -1082,7 +1248,26 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
   }
   auto m = store->migrate();
   if (!m) return make_error(m.error());
-  if (path != ":memory:" && path.find("mode=memory") == std::string::npos) {
+  // The full-text index's file, attached as `fts`: its pages and WAL as the store's (a new file
+  // takes the page size; the WAL and sync apply from here on).
+  auto attach = [&](sqlite3* conn, const std::string& file) -> Result<void> {
+    Stmt a(conn, "ATTACH DATABASE ?1 AS fts");
+    a.bind(1, file.empty() ? std::string(":memory:") : file);
+    if (a.step() != SQLITE_DONE) return make_error(fmt::format("cannot attach the full-text index {}: {}", file, sqlite3_errmsg(conn)));
+    return {};
+  };
+  if (auto a = attach(db, fts_path); !a) return make_error(a.error());
+  for (const char* pragma : {"PRAGMA fts.page_size=16384", "PRAGMA fts.journal_mode=WAL",
+                             sync == SqliteSync::full ? "PRAGMA fts.synchronous=FULL" : "PRAGMA fts.synchronous=NORMAL"}) {
+    auto r = store->exec(pragma);
+    for (int tries = 0; !r && r.error().find("database is locked") != std::string::npos && tries < 250; ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      r = store->exec(pragma);
+    }
+    if (!r) return make_error(r.error());
+  }
+  if (auto f = store->open_fts(fts_path, sync == SqliteSync::full); !f) return make_error(f.error());
+  if (!in_memory) {
     // A connection of its own beside the writer's, for `purpose` (named in the error).
     auto side_connection = [&](int flags, int busy_ms, const char* purpose) -> Result<sqlite3*> {
       sqlite3* conn = nullptr;
@@ -1102,11 +1287,21 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, Sqlite
       sqlite3_close_v2(*reader);
       return make_error(fmt::format("cannot open database {} for searches: cannot register vigil_body", path));
     }
+    if (auto a = attach(*reader, fts_path); !a) {
+      sqlite3_close_v2(*reader);
+      return make_error(a.error());
+    }
     store->set_reader(*reader, reader_bodies);
     auto checkpointer = side_connection(SQLITE_OPEN_READWRITE, 1000, "checkpoints");
     if (!checkpointer) return make_error(checkpointer.error());
+    // It checkpoints the full-text index's file too (every attached database).
+    if (auto a = attach(*checkpointer, fts_path); !a) {
+      sqlite3_close_v2(*checkpointer);
+      return make_error(a.error());
+    }
     // A connection that has read nothing has not opened the WAL yet, and would checkpoint nothing.
-    sqlite3_exec(*checkpointer, "SELECT COUNT(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+    sqlite3_exec(*checkpointer, "SELECT (SELECT COUNT(*) FROM main.sqlite_master) + (SELECT COUNT(*) FROM fts.sqlite_master)",
+                 nullptr, nullptr, nullptr);
     store->start_checkpointer(*checkpointer);
   }
   return std::unique_ptr<Store>(std::move(store));
