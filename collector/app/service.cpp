@@ -202,6 +202,10 @@ int run_collector(const CollectorConfig& config_in) {
     m += fmt::format("# HELP vigil_ingest_queue Batches waiting to be written.\n# TYPE vigil_ingest_queue gauge\n"
                      "vigil_ingest_queue {}\n",
                      g.queued.load());
+    m += fmt::format("# HELP vigil_ingest_awaiting_durable Batches stored whose answers wait for the store's "
+                     "durability (SQLite: its full-text index).\n# TYPE vigil_ingest_awaiting_durable gauge\n"
+                     "vigil_ingest_awaiting_durable {}\n",
+                     g.awaiting.load());
     m += fmt::format("# HELP vigil_ingest_largest_group Batches in the largest transaction so far.\n"
                      "# TYPE vigil_ingest_largest_group gauge\nvigil_ingest_largest_group {}\n",
                      g.largest_group.load());

@@ -306,6 +306,7 @@ net::HttpResponse AgentsApi::batches(const net::HttpRequest& r, const AgentRecor
     log_->error("agent {}: storing a batch failed: {}", agent.id, stored.error());
     return json_error(503, "store unavailable");
   }
+  store_.wait_durable();  // answered once findable too (SQLite's full-text index)
   return batch_stored(agent, one.front(), stored->front(), last_seq);
 }
 

@@ -68,7 +68,8 @@ class AgentsApi {
   // Every endpoint, answered before it returns (a batch is stored on its own).
   net::HttpResponse handle(const net::HttpRequest& request);
   // The listener's entry: a batch goes to group commit (collector/ingest/group_commit.h) and is
-  // answered from a writer thread once stored; the rest as handle() answers them.
+  // answered once stored and durable (from a writer thread, or SQLite's full-text indexer); the
+  // rest as handle() answers them.
   void handle_async(net::HttpRequest request, Reply reply);
   // Stores what is queued and answers it; batches after this are answered 503.
   void stop() { commit_.stop(); }

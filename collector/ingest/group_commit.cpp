@@ -94,11 +94,14 @@ void GroupCommit::write(std::vector<Job>& jobs) {
     std::vector<BatchWrite> batches;
     std::vector<size_t> owners;  // the job of each batch
     std::vector<Result<StoredBatch>> stored;
+    GroupCommitStats* stats = nullptr;
     void give() {
       for (size_t i = 0; i < stored.size(); ++i) answer(jobs[owners[i]], stored[i], batches[i]);
+      stats->awaiting -= stored.size();
     }
   };
   auto a = std::make_shared<Answers>();
+  a->stats = &stats_;
   a->jobs = std::move(jobs);
   auto& batches = a->batches;
   auto& owners = a->owners;
@@ -149,6 +152,7 @@ void GroupCommit::write(std::vector<Job>& jobs) {
     if (batches.size() > stats_.largest_group.load()) stats_.largest_group = batches.size();
     a->stored.assign(stored->begin(), stored->end());
   }
+  stats_.awaiting += a->stored.size();
   store_.after_durable([a] { a->give(); });
 }
 

@@ -36,6 +36,9 @@ struct GroupCommitStats {
   std::atomic<uint64_t> refused_full{0};   // refused: the queue was at its bound
   std::atomic<uint64_t> failed{0};         // batches whose write failed (answered 503)
   std::atomic<uint64_t> queued{0};         // waiting now
+  // Stored, their answers waiting for the store's durability (IngestStore::after_durable; bounded
+  // by what the store holds back: SQLite's full-text indexer's queue).
+  std::atomic<uint64_t> awaiting{0};
 };
 
 class GroupCommit {

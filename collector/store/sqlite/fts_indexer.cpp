@@ -134,23 +134,26 @@ void Indexer::run() {
         queue_.pop_front();
       }
     }
-    // A failed transaction (a full disk, a lock held past the busy timeout) is tried again
-    // until it succeeds: its agents wait for their answers meanwhile, and the writer for room.
-    // Stopping gives up: the mark stays below these rows' blocks, so the next open indexes them.
-    for (int attempt = 0;; ++attempt) {
+    // A failed transaction (a full disk, a lock held past the busy timeout) is tried again every
+    // second: its agents wait for their answers meanwhile, and the writer for room (so agents
+    // are told to come back). After kAttempts (or twice when stopping) it gives up, and then
+    // writes nothing more until the collector starts again; what is queued is still answered
+    // (the events are stored) and nothing waits for ever. The mark stays below every unwritten
+    // row's block, so the next open indexes them all.
+    for (int attempt = 1; !gave_up_; ++attempt) {
       auto r = write(work);
       if (r) break;
       ++stats_.failures;
-      log->error("writing the full-text index failed (attempt {}): {}", attempt + 1, r.error());
+      log->error("writing the full-text index failed (attempt {}): {}", attempt, r.error());
       std::unique_lock lock(mutex_);
-      if (stopping_) break;
-      wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
-      if (stopping_) {
-        lock.unlock();
-        if (write(work)) break;
-        log->error("stopping with full-text rows unwritten: they are indexed from their bodies at the next start");
+      if (attempt >= kAttempts || (stopping_ && attempt >= 2)) {
+        log->error("the full-text index is not written any more: new events are stored, and indexed from their "
+                   "bodies when the collector starts again (restart it once the cause above is mended)");
+        gave_up_ = true;
+        stats_.gave_up = 1;
         break;
       }
+      if (!stopping_) wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
     }
     size_t bytes = 0, rows = 0;
     for (auto& w : work) {
@@ -183,6 +186,7 @@ Result<void> Indexer::write(std::vector<Work>& work) {
     for (const auto& r : w.rows) rows.push_back(&r);
     hi_block = std::max(hi_block, w.hi_block);
   }
+  if (rows.empty() && hi_block == 0) return {};  // only answers waiting: nothing to commit
   std::sort(rows.begin(), rows.end(), [](const TextRow* a, const TextRow* b) { return a->id < b->id; });
   if (auto r = exec(db_, "BEGIN IMMEDIATE"); !r) return r;
   sqlite3_stmt* insert = nullptr;

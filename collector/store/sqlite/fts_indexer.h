@@ -46,6 +46,7 @@ struct IndexerStats {
   std::atomic<uint64_t> waits{0};         // times the writer waited for room in the queue
   std::atomic<uint64_t> failures{0};      // transactions that failed (tried again)
   std::atomic<uint64_t> queued_bytes{0};  // the texts waiting now
+  std::atomic<uint64_t> gave_up{0};       // 1 once it stopped writing after failures
 };
 
 class Indexer {
@@ -59,6 +60,8 @@ class Indexer {
   // that fall far behind, a commit checkpoints once the WAL passes kSelfCheckpointBytes.
   static Result<std::unique_ptr<Indexer>> open(const std::string& path, bool full_sync, std::atomic<int>* wal_pages);
   static constexpr int64_t kSelfCheckpointBytes = int64_t{64} << 20;
+  // Failed attempts at one transaction, a second apart, before the indexer gives up.
+  static constexpr int kAttempts = 60;
   // Writes what is queued, then stops.
   ~Indexer();
   Indexer(const Indexer&) = delete;
@@ -99,6 +102,7 @@ class Indexer {
   size_t queued_bytes_ = 0;
   size_t pending_rows_ = 0;  // rows queued or being written
   bool stopping_ = false;
+  bool gave_up_ = false;  // the indexer's thread alone: a write failed at stop
   std::thread thread_;
 };
 

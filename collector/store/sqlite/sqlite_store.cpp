@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <variant>
@@ -351,6 +352,9 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       return r;
     }
     if (!path.empty()) {
+      Stmt top(db_, "SELECT MAX((SELECT COALESCE(MAX(id), 0) FROM event_blocks), (SELECT indexed_block FROM fts.fts_state))");
+      if (top.step() != SQLITE_ROW) return make_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+      block_floor_ = top.integer(0);
       auto indexer = fts::Indexer::open(path, full_sync, &wal_pages_);
       if (!indexer) return make_error(indexer.error());
       indexer_ = std::move(*indexer);
@@ -372,6 +376,9 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     metric("vigil_fts_waits_total", "counter",
            "Times the store's writer waited for the full-text index (its queue at its bound).", st.waits.load());
     metric("vigil_fts_queued_bytes", "gauge", "Text waiting for the full-text index.", st.queued_bytes.load());
+    metric("vigil_fts_stopped", "gauge",
+           "1 once the full-text index stopped being written after failures (new events indexed at the next start).",
+           st.gave_up.load());
     return m;
   }
 
@@ -398,7 +405,12 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   // has no indexer (in memory).
   template <typename T, typename F>
   Result<T> events_transaction(F&& work) {
-    if (indexer_) indexer_->wait_room();
+    if (indexer_) {
+      std::unique_lock gate(gate_mutex_);
+      gate_cv_.wait(gate, [&] { return !gate_closed_; });
+      gate.unlock();
+      indexer_->wait_room();
+    }
     std::vector<TextRow> texts;
     int64_t hi_block = 0;
     return write_transaction<T>(
@@ -580,7 +592,10 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     {
       Stmt& last = cached(next_block_, "SELECT COALESCE(MAX(id), 0) + 1 FROM event_blocks");
       if (last.step() != SQLITE_ROW) return fail();
-      next_block = last.integer(0);
+      // Above any block id this process gave out or the index's mark covers: retention may have
+      // removed the newest blocks, and an id given again at or below the mark would not be
+      // indexed again after a stop between the two commits.
+      next_block = std::max(last.integer(0), block_floor_ + 1);
       last.reset();
     }
     for (size_t i = 0; i < records.size(); ++i) {
@@ -649,6 +664,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
       if (auto w = insert_block_locked(b.id, *b.data, b.live); !w) return make_error(w.error());
       hi_block = std::max(hi_block, b.id);
     }
+    block_floor_ = std::max(block_floor_, next_block - 1);
     return added;
   }
 
@@ -731,10 +747,27 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     // short or the caller cancels; the lock is let go between chunks so ingest gets its turn.
     auto drain = [&](uint64_t& counter, auto&& step) -> Result<void> {
       while (!(req.cancelled && req.cancelled())) {
-        std::unique_lock lock(mutex_);
         // Rows on their way to the full-text index must be in it before retention may take
         // them out (a contentless index told to delete a row it does not hold keeps ghosts).
-        // The indexer is waited for outside the lock: what runs after it may take the lock.
+        // New events wait at the gate for the chunk; the indexer is waited for outside the
+        // lock (what runs after it may take the lock), again if a writer was already past it.
+        struct Gate {
+          SqliteStore& s;
+          explicit Gate(SqliteStore& store) : s(store) {
+            std::lock_guard g(s.gate_mutex_);
+            s.gate_closed_ = true;
+          }
+          ~Gate() {
+            {
+              std::lock_guard g(s.gate_mutex_);
+              s.gate_closed_ = false;
+            }
+            s.gate_cv_.notify_all();
+          }
+        };
+        std::optional<Gate> gate;
+        if (indexer_) gate.emplace(*this);
+        std::unique_lock lock(mutex_);
         for (int tries = 0; indexer_ && indexer_->rows_pending(); ++tries) {
           if (tries == 100) return make_error("retention: the full-text index does not catch up with ingest");
           lock.unlock();
@@ -1120,6 +1153,11 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
   std::map<unsigned, std::unique_ptr<Stmt>> alert_queries_;
   std::unique_ptr<Stmt> event_insert_, block_insert_, next_block_, alert_insert_, fts_insert_, next_id_;  // the write path's
   std::unique_ptr<fts::Indexer> indexer_;  // the full-text index's writer (none in memory)
+  int64_t block_floor_ = 0;                // the highest block id given out or indexed (mutex_)
+  // Retention's gate: closed for a chunk, new events' transactions wait before it.
+  std::mutex gate_mutex_;
+  std::condition_variable gate_cv_;
+  bool gate_closed_ = false;
   std::mutex mutex_;  // one writer; SQLite serialises anyway, this keeps statements tidy
   sqlite3* reader_ = nullptr;  // searches' connection (none for an in-memory database)
   // The block readers of the searches' and the writer's connections (their counts).

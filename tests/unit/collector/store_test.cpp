@@ -2010,12 +2010,13 @@ TEST(SqliteStore, AGroupOfMuchTextIsIndexedWhole) {
 }
 
 // The full-text index is a file of its own, written after the store's (fts_indexer.h). One that
-// fell behind (a stop between the two commits: its rows lost, its mark below the blocks) or went
-// missing is made whole from the events' bodies when the store opens, each row once; and what
-// after_durable runs finds the group it follows.
+// fell behind (a stop between the two commits: the index as it was before the last batch, its
+// mark below that batch's block) or went missing is made whole from the events' bodies when the
+// store opens; and what after_durable runs finds the group it follows.
 TEST(SqliteStore, TheFullTextIndexCatchesUpWhenItsFileFellBehindOrWentMissing) {
   vigil::test::TempDir dir;
   const auto path = (dir.path() / "v.db").string();
+  const auto fts = sqlite_fts_path(path);
   auto batch = [](int from) {
     std::string body;
     for (int i = from; i < from + 5; ++i) {
@@ -2036,6 +2037,14 @@ TEST(SqliteStore, TheFullTextIndexCatchesUpWhenItsFileFellBehindOrWentMissing) {
     ASSERT_TRUE((*store)->ensure_agency("A", "tcvn11930"));
     ASSERT_TRUE((*store)->add_agent({"agt-1", "A", 2, "web", "0.1", "s", at(0), at(0)}));
     ASSERT_TRUE((*store)->store_batch("agt-1", "e1", batch(1).records));
+    all_found(**store, 5);
+  }
+  // The index as it stood after the first batch (closing checkpointed its WAL into the file).
+  ASSERT_FALSE(std::filesystem::exists(fts + "-wal"));
+  std::filesystem::copy_file(fts, fts + ".before");
+  {
+    auto store = open_sqlite_store(path);
+    ASSERT_TRUE(store) << store.error();
     std::vector<BatchWrite> group(1);
     group[0].agent_id = "agt-1";
     group[0].epoch = "e1";
@@ -2047,19 +2056,14 @@ TEST(SqliteStore, TheFullTextIndexCatchesUpWhenItsFileFellBehindOrWentMissing) {
     EXPECT_EQ(found.load(), 10u);
     all_found(**store, 10);
   }
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(sqlite_fts_path(path).c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "INSERT INTO event_fts(event_fts) VALUES ('delete-all'); UPDATE fts_state SET indexed_block = 0",
-                           nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-  }
+  // Behind: the second batch's rows are not in the index, and its mark is the first batch's.
+  std::filesystem::rename(fts + ".before", fts);
   {
     auto store = open_sqlite_store(path);
     ASSERT_TRUE(store) << store.error();
     all_found(**store, 10);
   }
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(sqlite_fts_path(path) + suffix);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(fts + suffix);
   {
     auto store = open_sqlite_store(path);
     ASSERT_TRUE(store) << store.error();
@@ -2207,6 +2211,43 @@ TEST(SqliteStore, BodiesInBlocksReadBackAndGoWithTheirLastEvent) {
   EXPECT_EQ(rows("SELECT COUNT(*) FROM event_blocks"), std::vector<std::string>{"0"});
   EXPECT_EQ(search_test::hit_count(*store, "shared"), 0u);
   sqlite3_close(db);
+}
+
+// Retention can take the newest blocks of bodies (events of old times arrive late); block ids
+// are not given again, so a new batch's block is above the full-text index's mark, and indexed
+// again after a stop between the two commits.
+TEST(SqliteStore, BlockIdsAreNotGivenAgainAfterRetention) {
+  vigil::test::TempDir dir;
+  const auto path = (dir.path() / "v.db").string();
+  auto max_block = [&]() {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(sqlite_fts_path(path).c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT indexed_block FROM fts_state", -1, &st, nullptr), SQLITE_OK);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+  };
+  auto store = sqlite_with_agents(path, 1);
+  ASSERT_TRUE(store);
+  std::vector<IncomingRecord> batch;
+  for (int i = 1; i <= 3; ++i) batch.push_back(search_test::log_event(static_cast<uint64_t>(i), at(i), "10.1.1.1", "u", "old"));
+  ASSERT_EQ(*store->store_batch("agt-1", "e1", batch), 3u);
+  const int64_t first = max_block();
+  EXPECT_GT(first, 0);
+  PurgeRequest req;
+  req.events_before = at(1000);
+  ASSERT_TRUE(store->purge(req));
+  batch.clear();
+  batch.push_back(search_test::log_event(4, at(2000), "10.1.1.1", "u", "fresh"));
+  ASSERT_EQ(*store->store_batch("agt-1", "e1", batch), 1u);
+  EXPECT_GT(max_block(), first);
+  auto page = search_test::page_of(*store, "fresh", at(1990), at(2010));
+  ASSERT_TRUE(page) << page.error();
+  EXPECT_EQ(page->hits.size(), 1u);
+  store.reset();
+  EXPECT_GT(max_block(), first);
 }
 
 // A block of bodies that cannot be read does not stop retention: its events go, and how many
