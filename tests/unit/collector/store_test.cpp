@@ -1824,6 +1824,18 @@ TEST_P(StoreTest, SearchOverItsCostCapIsRefused) {
   EXPECT_TRUE(after->refused.empty());
 }
 
+// The integer `sql` answers first in the SQLite file `file` (-1 when it answers none).
+int64_t sqlite_integer(const std::string& file, const char* sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, nullptr), SQLITE_OK) << sql;
+  const int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
 // A SQLite store at `path` with agency A and agents agt-1 .. agt-N (host webN); null (and a
 // failure) when any of it fails.
 std::unique_ptr<Store> sqlite_with_agents(const std::string& path, int agents) {
@@ -2074,16 +2086,7 @@ TEST(SqliteStore, TheFullTextIndexCatchesUpWhenItsFileFellBehindOrWentMissing) {
 // A new store is made with 16 KiB pages; a file made before with another size keeps it and works.
 TEST(SqliteStore, NewFilesHaveSixteenKibPagesAndOldOnesKeepTheirs) {
   vigil::test::TempDir dir;
-  auto page_size = [](const std::string& path) {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, nullptr), SQLITE_OK);
-    int size = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return size;
-  };
+  auto page_size = [](const std::string& path) { return sqlite_integer(path, "PRAGMA page_size"); };
   const auto fresh = (dir.path() / "new.db").string();
   {
     auto opened = open_sqlite_store(fresh);
@@ -2219,16 +2222,7 @@ TEST(SqliteStore, BodiesInBlocksReadBackAndGoWithTheirLastEvent) {
 TEST(SqliteStore, BlockIdsAreNotGivenAgainAfterRetention) {
   vigil::test::TempDir dir;
   const auto path = (dir.path() / "v.db").string();
-  auto max_block = [&]() {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open(sqlite_fts_path(path).c_str(), &db), SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT indexed_block FROM fts_state", -1, &st, nullptr), SQLITE_OK);
-    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-  };
+  auto max_block = [&]() { return sqlite_integer(sqlite_fts_path(path), "SELECT indexed_block FROM fts_state"); };
   auto store = sqlite_with_agents(path, 1);
   ASSERT_TRUE(store);
   std::vector<IncomingRecord> batch;
