@@ -279,6 +279,18 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     return {};
   }
 
+  // The full-text rows of events (`s`) exactly as ingest gave them to the index (id, folded text,
+  // key tokens), read again from their bodies and columns: a contentless index is given back
+  // what it took to delete a row, and made again from these. The body is read leniently: a
+  // block that cannot be read gives no text (retention still goes on; its words stay as hits
+  // whose events are gone, which searches drop). The caller adds "AND ..." and an order.
+  static std::string full_text_rows() {
+    return std::string("SELECT s.id, CASE WHEN s.has_text & 1 THEN vigil_text(") + search::kSqliteBodyLenient +
+           ") ELSE '' END, vigil_keys(s.source_ip, s.destination_ip, s.user_name, s.has_text & 2) FROM events s" +
+           search::kSqliteBodyJoins +
+           " WHERE (s.has_text & 1 OR s.source_ip IS NOT NULL OR s.destination_ip IS NOT NULL OR s.user_name IS NOT NULL)";
+  }
+
   // The full-text index in its file, attached to the writer's connection as `fts` (after the
   // migrations, which made it in the store's own file before it had one): moved there from the
   // store's file, made again from the events' bodies if its file is missing, and brought up to
@@ -297,12 +309,7 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
     // gives them back to the index), in id order; `where` narrows the events.
     auto index = [&](const std::string& where) -> Result<int64_t> {
       const std::string sql =
-          std::string("INSERT INTO fts.event_fts(rowid, original, keys) SELECT s.id, CASE WHEN s.has_text & 1"
-                      " THEN vigil_text(") + search::kSqliteBodyLenient + ") ELSE '' END,"
-          " vigil_keys(s.source_ip, s.destination_ip, s.user_name, s.has_text & 2) FROM events s" +
-          search::kSqliteBodyJoins +
-          " WHERE (s.has_text & 1 OR s.source_ip IS NOT NULL OR s.destination_ip IS NOT NULL OR s.user_name IS NOT NULL)" +
-          where + " ORDER BY s.id";
+          "INSERT INTO fts.event_fts(rowid, original, keys) " + full_text_rows() + where + " ORDER BY s.id";
       Stmt st(db_, sql.c_str());
       if (!st.ok()) return make_error("sqlite: " + st.error());
       if (auto d = done(st); !d) return make_error(d.error());
@@ -810,14 +817,8 @@ class SqliteStore final : public Store, public SqlAgentStore, public SqlIdentity
           // The texts read in the order of their blocks (ids interleave many agents' batches, so
           // in id order nearly every body would be a block decompressed again), then given back
           // to the index in id order (FTS5 writes out what it holds whenever a rowid goes back).
-          // The body read leniently: a block that cannot be read leaves its words in the index
-          // (hits for events that are gone, which searches drop) rather than stopping retention.
-          std::string("INSERT INTO temp.doomed_text(id, original, keys) SELECT s.id, CASE WHEN s.has_text & 1"
-                      " THEN vigil_text(") + search::kSqliteBodyLenient + ") ELSE '' END,"
-          " vigil_keys(s.source_ip, s.destination_ip, s.user_name, s.has_text & 2) FROM events s" + search::kSqliteBodyJoins +
-          " WHERE s.id IN (SELECT id FROM temp.doomed)"
-          " AND (s.has_text & 1 OR s.source_ip IS NOT NULL OR s.destination_ip IS NOT NULL OR s.user_name IS NOT NULL)"
-          " ORDER BY s.body_at",
+          "INSERT INTO temp.doomed_text(id, original, keys) " + full_text_rows() +
+              " AND s.id IN (SELECT id FROM temp.doomed) ORDER BY s.body_at",
           "INSERT INTO event_fts(event_fts, rowid, original, keys) SELECT 'delete', id, original, keys"
           " FROM temp.doomed_text ORDER BY id",
           "DELETE FROM temp.doomed_text",  // empty again for the next chunk (a rollback empties it too)
