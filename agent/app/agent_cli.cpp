@@ -167,7 +167,7 @@ int run_capture_command(const CaptureArgs& args) {
   po.traffic.flows = flow_options(FlowSection{});
   uint64_t events = 0;
   std::string line;
-  pipeline::Pipeline pipe(po, [&](const Event& e, std::string_view) {
+  pipeline::Pipeline pipe(po, [&](const Event& e, std::string_view, const std::string*) {
     line.clear();
     append_json_line(line, e);
     line += '\n';
@@ -260,8 +260,12 @@ int run_replay_command(const ReplayArgs& args) {
   // Lines gathered in one buffer written by blocks: no allocation nor stdio call per event.
   std::string lines;
   lines.reserve(1 << 17);
-  auto stats = replay::run_replay(options, [&](const Event& event) {
-    append_json_line(lines, event);
+  auto stats = replay::run_replay(options, [&](const Event& event, const std::string* json) {
+    if (json) {
+      lines += *json;
+    } else {
+      append_json_line(lines, event);
+    }
     lines += '\n';
     if (lines.size() >= (1 << 16)) {
       std::fwrite(lines.data(), 1, lines.size(), out);

@@ -195,7 +195,9 @@ int run_agent(const AgentConfig& initial, const std::string& config_path) {
   po.host_name = host;
   po.agent_id = identity->agent_id;
   po.traffic.flows = flow_options(cfg.flows);
-  pipeline::Pipeline pipe(po, [&sink](const Event& e, std::string_view origin) { sink(e, origin); });
+  pipeline::Pipeline pipe(po, [&sink](const Event& e, std::string_view origin, const std::string* json) {
+    sink(e, origin, json);
+  });
   if (!load_rules(pipe, cfg, bundles, *log)) return 1;
   pipeline::LogInputs logs(cfg.logs, cfg.agent.state_dir, spool, host);
   logs.open_journals();

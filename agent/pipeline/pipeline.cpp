@@ -29,7 +29,7 @@ Pipeline::Pipeline(PipelineOptions options, Sink sink)
         // Flows, anomalies and protocol events are the traffic pipeline's to give up.
         if (options_.agent_id.empty() && e.has(fields::event_id) && e.has(fields::timestamp) &&
             e.has(fields::host_name)) {
-          run_owned(e, {});
+          run(e, {});
         } else {
           enrich_and_run(e, {});
         }
@@ -42,8 +42,7 @@ void Pipeline::set_rules(std::shared_ptr<const rules::RuleSet> rules) {
 void Pipeline::event(Event&& e, std::string_view origin) { enrich_and_run(e, origin); }
 
 void Pipeline::enrich_and_run(Event& e, std::string_view origin) {
-  // Room for what is added here, exactly: a rule may keep the event as evidence, and a field
-  // vector grown by doubling would keep up to twice its size with it.
+  // Room for what is added here, exactly: one allocation at most.
   const bool id = e.has(fields::event_id), time = e.has(fields::timestamp), host = e.has(fields::host_name);
   const bool agent = !options_.agent_id.empty() && !e.has(fields::agent_id);
   e.reserve(e.size() + !id + !time + !host + agent);
@@ -51,7 +50,7 @@ void Pipeline::enrich_and_run(Event& e, std::string_view origin) {
   if (!time) e.add(fields::timestamp, Timestamp::now());
   if (!host) e.add(fields::host_name, options_.host_name);
   if (!options_.agent_id.empty()) e.set(fields::agent_id, options_.agent_id);
-  run_owned(e, origin);
+  run(e, origin);
 }
 
 void Pipeline::event(const Event& e, std::string_view origin) {
@@ -62,27 +61,14 @@ void Pipeline::event(const Event& e, std::string_view origin) {
   event(Event(e), origin);
 }
 
-void Pipeline::run_owned(Event& e, std::string_view origin) {
-  ++counters_.events;
-  alerts_.clear();
-  EventPtr kept;  // the event, once a rule has kept it
-  if (engine_) engine_->process_owned(e, alerts_, kept);
-  sink_(kept ? *kept : e, origin);
-  for (auto& a : alerts_) {
-    if (!options_.agent_id.empty()) a.set(fields::agent_id, options_.agent_id);
-    sink_(a, origin);
-  }
-  counters_.alerts += alerts_.size();
-}
-
 void Pipeline::run(const Event& e, std::string_view origin) {
   ++counters_.events;
   alerts_.clear();
   if (engine_) engine_->process(e, alerts_);
-  sink_(e, origin);
+  sink_(e, origin, engine_ ? engine_->kept_json() : nullptr);
   for (auto& a : alerts_) {
     if (!options_.agent_id.empty()) a.set(fields::agent_id, options_.agent_id);
-    sink_(a, origin);
+    sink_(a, origin, nullptr);
   }
   counters_.alerts += alerts_.size();
 }

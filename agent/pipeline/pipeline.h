@@ -30,8 +30,10 @@ struct PipelineCounters {
 class Pipeline {
  public:
   // Where events and their alerts go; `origin` (file:line) names where an event came from, when
-  // there is such a place, for the sink's messages about it.
-  using Sink = std::function<void(const Event&, std::string_view origin)>;
+  // there is such a place, for the sink's messages about it. `json`, when not null, is the
+  // event's JSON line (append_json_line's) already written: by the rules, which keep the event
+  // as evidence in that form; the sink writes it as it is rather than again.
+  using Sink = std::function<void(const Event&, std::string_view origin, const std::string* json)>;
 
   Pipeline(PipelineOptions options, Sink sink);
   Pipeline(const Pipeline&) = delete;
@@ -65,8 +67,6 @@ class Pipeline {
 
  private:
   void run(const Event& e, std::string_view origin);
-  // The same for an event the pipeline owns: the rules keep it without a copy.
-  void run_owned(Event& e, std::string_view origin);
   // Enriches an event the pipeline owns as event(Event&&) does, then runs it.
   void enrich_and_run(Event& e, std::string_view origin);
 

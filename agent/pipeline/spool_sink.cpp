@@ -6,7 +6,7 @@
 
 namespace vigil::agent::pipeline {
 
-void SpoolSink::operator()(const Event& e, std::string_view origin) {
+void SpoolSink::operator()(const Event& e, std::string_view origin, const std::string* json) {
   if (auto why = spool_refuse_reason(e)) {
     ++refused_;
     if (refused_ <= 10) {
@@ -21,9 +21,11 @@ void SpoolSink::operator()(const Event& e, std::string_view origin) {
   if (kind && *kind == "alert") prio = SpoolPriority::alert;
   if (kind && *kind == "state") prio = SpoolPriority::state;
   ++appended_;
-  line_.clear();
-  append_json_line(line_, e);
-  auto r = spool_.append(line_, prio);
+  if (!json) {
+    line_.clear();
+    append_json_line(line_, e);
+  }
+  auto r = spool_.append(json ? *json : line_, prio);
   if (!r) {
     ++errors_;
     if (errors_ <= 10) logging::get("agent")->error("{}", r.error());

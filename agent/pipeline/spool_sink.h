@@ -17,7 +17,8 @@ class SpoolSink {
  public:
   explicit SpoolSink(Spool& spool) : spool_(spool) {}
 
-  void operator()(const Event& e, std::string_view origin);
+  // `json`: the event's JSON line when already written (Pipeline::Sink), spooled as it is.
+  void operator()(const Event& e, std::string_view origin, const std::string* json = nullptr);
   // Records appended since the last call.
   size_t take_appended() { return std::exchange(appended_, 0); }
   // vigil.spool.* into an agent.health event.

@@ -15,6 +15,10 @@
 namespace vigil::agent::replay {
 
 Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& sink) {
+  return run_replay(options, [&sink](const Event& e, const std::string*) { sink(e); });
+}
+
+Result<ReplayStats> run_replay(const ReplayOptions& options, const JsonSink& sink) {
   if (options.pcaps.empty() && options.logs.empty()) {
     return make_error("no input: give at least one --pcap FILE or --log FORMAT:FILE");
   }
@@ -46,7 +50,7 @@ Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& si
   po.traffic.anomaly_events_per_kind = options.anomaly_events_per_kind;
   po.traffic.community_id_seed = options.community_id_seed;
   po.traffic.protocols = options.protocols;
-  pipeline::Pipeline pipe(po, [&sink](const Event& e, std::string_view) { sink(e); });
+  pipeline::Pipeline pipe(po, [&sink](const Event& e, std::string_view, const std::string* json) { sink(e, json); });
   pipe.set_rules(options.rules);
 
   // Every input merged by time: the one whose next unit is earliest goes next (the first of
@@ -113,7 +117,7 @@ Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& si
   for (const auto* s : sources) s->put_health(health);
   traffic.put_health(health);
   pipe.put_health(health);
-  sink(health);
+  sink(health, nullptr);
   return stats;
 }
 

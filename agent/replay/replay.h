@@ -54,6 +54,8 @@ struct ReplayStats {
 };
 
 using EventSink = std::function<void(const Event&)>;
+// The same with the event's JSON line when the rules already wrote it (pipeline::Pipeline::Sink).
+using JsonSink = std::function<void(const Event&, const std::string* json)>;
 
 using traffic::flow_event;
 
@@ -62,6 +64,7 @@ using traffic::flow_event;
 // each event to `sink`: log events, network.flow and network.anomaly events, each followed by the
 // alerts it raised (their evidence ids name the events' event.id), then the agent.health event
 // last. Fails before any event when an input cannot be opened.
+Result<ReplayStats> run_replay(const ReplayOptions& options, const JsonSink& sink);
 Result<ReplayStats> run_replay(const ReplayOptions& options, const EventSink& sink);
 
 }  // namespace vigil::agent::replay

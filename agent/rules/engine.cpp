@@ -5,7 +5,10 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <string>
 
+#include "common/event/json.h"
 
 namespace vigil::agent::rules {
 
@@ -456,19 +459,8 @@ void Engine::candidates(const Bucket& bucket, const Event& event, std::vector<ui
 }
 
 void Engine::process(const Event& event, std::vector<Event>& alerts) {
-  EventPtr shared;  // one copy of the event for every rule that keeps it
-  process(event, nullptr, alerts, shared);
-}
-
-void Engine::process_owned(Event& event, std::vector<Event>& alerts, EventPtr& kept) {
-  kept.reset();
-  process(event, &event, alerts, kept);
-}
-
-// `owned`: the event itself when the caller gave it up (moved into `shared` by the first rule
-// that keeps it; read through `shared` from then on), else null (copied).
-void Engine::process(const Event& event, Event* owned, std::vector<Event>& alerts, EventPtr& shared) {
   ++stats_.events;
+  kept_.reset();
   // The expiry horizon: the oldest event time of the last kHorizonEvents events or more, so that
   // a source running behind the others (a backlog read after a restart, one file caught up
   // while another is live) keeps the groups its events still count in.
@@ -495,21 +487,25 @@ void Engine::process(const Event& event, Event* owned, std::vector<Event>& alert
   std::sort(candidates_.begin(), candidates_.end());
   candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
   for (uint32_t i : candidates_) {
-    const Event& e = shared ? *shared : event;
     const Rule& rule = *set_->rules[i];
-    if (!matches(rule.when, e)) continue;
+    if (!matches(rule.when, event)) continue;
     ++stats_.matches;
-    if (on_match_) on_match_(rule, e);
-    // Every match keeps the event (as a hit, or through an alert's evidence).
-    if (!shared) {
-      shared = owned ? std::make_shared<const Event>(std::move(*owned)) : std::make_shared<const Event>(event);
-    }
-    const Event& held = *shared;
+    if (on_match_) on_match_(rule, event);
     const Value* distinct = rule.aggregation.kind == Aggregation::Kind::distinct
-                                ? held.get(rule.aggregation.distinct_field)
+                                ? event.get(rule.aggregation.distinct_field)
                                 : nullptr;
-    aggregate(rule, i, held, shared, group_key(rule.aggregation.group_by, held), distinct, 0, alerts, 0);
+    aggregate(rule, i, event, group_key(rule.aggregation.group_by, event), distinct, 0, alerts, 0);
   }
+}
+
+const KeptPtr& Engine::keep(const Event& event) {
+  if (!kept_) {
+    std::string line;
+    append_json_line(line, event);
+    const std::string* id = event.get_string(fields::event_id);
+    kept_ = KeptEvent::make(std::move(line), id ? std::string_view(*id) : std::string_view());
+  }
+  return kept_;
 }
 
 const std::string& Engine::group_key(const std::vector<FieldId>& group_by, const Event& event) {
@@ -521,24 +517,24 @@ const std::string& Engine::group_key(const std::vector<FieldId>& group_by, const
   return key_buf_;
 }
 
-void Engine::fired(const Rule& rule, const Event& event, EventPtr& shared, std::vector<Event>& alerts, int depth) {
+void Engine::fired(const Rule& rule, const Event& event, std::vector<Event>& alerts, int depth) {
   // Correlations chain at most as deep as the rule set; the bound guards against a cycle.
   if (depth > 16) return;
   for (const Feed& feed : rule.feeds) {
     const Rule& corr = *set_->rules[feed.correlation];
     const CorrelationInput& in = corr.inputs[feed.input];
     const Value* distinct = corr.aggregation.kind == Aggregation::Kind::distinct ? event.get(in.value_field) : nullptr;
-    aggregate(corr, feed.correlation, event, shared, group_key(in.group_by, event), distinct,
+    aggregate(corr, feed.correlation, event, group_key(in.group_by, event), distinct,
               feed.input, alerts,
               depth + 1);
   }
 }
 
-void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event, EventPtr& shared, const std::string& key,
+void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event, const std::string& key,
                        const Value* distinct_value, size_t input, std::vector<Event>& alerts, int depth) {
   const Timestamp now = event.time();
-  if (!shared) shared = std::make_shared<const Event>(event);
-  Hit hit{now, shared};
+  // Every match keeps the event (as a hit, or through an alert's evidence).
+  Hit hit{now, keep(event)};
 
   const bool aggregated = rule.aggregation.kind != Aggregation::Kind::none;
   if (!aggregated && rule.suppress.count() == 0) {
@@ -546,7 +542,7 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
       alerts.push_back(make_alert(rule, event, {&hit}, 1));
       ++stats_.alerts;
     }
-    fired(rule, event, shared, alerts, depth);
+    fired(rule, event, alerts, depth);
     return;
   }
 
@@ -716,7 +712,7 @@ void Engine::aggregate(const Rule& rule, uint32_t rule_index, const Event& event
     }
   }
   // Correlations built on this rule see its alerts, not the ones it suppressed.
-  if (!suppressed) fired(rule, event, shared, alerts, depth);
+  if (!suppressed) fired(rule, event, alerts, depth);
 }
 
 Event Engine::make_alert(const Rule& rule, const Event& last, const std::vector<const Hit*>& hits, size_t total) const {
@@ -760,7 +756,7 @@ Event Engine::make_alert(const Rule& rule, const Event& last, const std::vector<
   }
   size_t start = hits.size() > limits_.evidence_events ? hits.size() - limits_.evidence_events : 0;
   for (size_t i = start; i < hits.size(); ++i) {
-    if (hits[i]->holds_event()) events.emplace_back(hits[i]->event());
+    if (hits[i]->holds_event()) events.emplace_back(RawJson{hits[i]->evidence()});
   }
   a.set(fields::evidence_ids, std::move(ids));
   a.set(fields::evidence_events, std::move(events));

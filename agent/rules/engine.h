@@ -54,9 +54,10 @@ class Engine {
   // Evaluates one event. Alerts are appended to `alerts`. `on_match`, when set, sees every
   // (rule, event) match before aggregation.
   void process(const Event& event, std::vector<Event>& alerts);
-  // The same for an event the caller gives up: when a rule keeps it (aggregation, evidence), it
-  // is moved into `kept` instead of copied, and `event` is left empty; the event is then *kept.
-  void process_owned(Event& event, std::vector<Event>& alerts, EventPtr& kept);
+  // The JSON line (append_json_line's) of the event last processed, when a rule kept it as
+  // evidence: written once, for the hits and alerts citing it and for the caller to write as it
+  // is; null when no rule kept it.
+  const std::string* kept_json() const { return kept_ ? &kept_->json : nullptr; }
   void set_match_callback(std::function<void(const Rule&, const Event&)> cb) { on_match_ = std::move(cb); }
 
   const EngineStats& stats() const { return stats_; }
@@ -102,10 +103,11 @@ class Engine {
 
   // Counts one hit of `rule` (a match, or for a correlation the firing of its input `input`);
   // when the rule fires, emits its alert and feeds the correlations built on it.
-  void process(const Event& event, Event* owned, std::vector<Event>& alerts, EventPtr& shared);
-  void aggregate(const Rule& rule, uint32_t rule_index, const Event& event, EventPtr& shared, const std::string& key,
+  void aggregate(const Rule& rule, uint32_t rule_index, const Event& event, const std::string& key,
                  const Value* distinct_value, size_t input, std::vector<Event>& alerts, int depth);
-  void fired(const Rule& rule, const Event& event, EventPtr& shared, std::vector<Event>& alerts, int depth);
+  void fired(const Rule& rule, const Event& event, std::vector<Event>& alerts, int depth);
+  // The event as evidence, written at its first match (kept_).
+  const KeptPtr& keep(const Event& event);
   Event make_alert(const Rule& rule, const Event& last, const std::vector<const Hit*>& hits, size_t total) const;
   // The group key of an event (its group_by values; the rule is the group's class), built in
   // key_buf_ (no allocation per event).
@@ -128,6 +130,7 @@ class Engine {
   std::vector<int> set_hits_;         // reused per event
   std::string key_buf_;
   std::string text_buf_;
+  KeptPtr kept_;  // the event being processed, once a rule kept it
   // Expiry's horizon (process()): the oldest event time among the last kHorizonEvents events,
   // never past the wall clock then (horizon_ns_, none before), and among those since
   // (recent_min_ns_).

@@ -8,11 +8,19 @@
 
 namespace vigil::agent::rules {
 
+KeptPtr KeptEvent::make(std::string json, std::string_view id) {
+  auto k = std::make_shared<KeptEvent>();
+  k->json = std::move(json);
+  k->id_packed = !id.empty() && pack_event_id(id, k->packed_id);
+  if (!k->id_packed) k->id = id;
+  return k;
+}
+
 std::string Hit::id() const {
   switch (kind_) {
     case Kind::event: {
-      const std::string* id = (*ev())->get_string(fields::event_id);
-      return id ? *id : std::string();
+      const KeptEvent& k = **ev();
+      return k.id_packed ? unpack_event_id(k.packed_id) : k.id;
     }
     case Kind::packed:
       return unpack_event_id(store_);
@@ -26,19 +34,20 @@ std::string Hit::id() const {
 
 bool Hit::drop_event() noexcept {
   if (kind_ != Kind::event) return false;
-  const std::string* id = (*ev())->get_string(fields::event_id);
-  unsigned char packed[16];
-  if (!id || id->empty()) {
-    reset();
-  } else if (pack_event_id(*id, packed)) {
+  const KeptEvent& k = **ev();
+  if (k.id_packed) {
+    unsigned char packed[16];
+    std::memcpy(packed, k.packed_id, 16);
     reset();
     std::memcpy(store_, packed, 16);
     kind_ = Kind::packed;
+  } else if (k.id.empty()) {
+    reset();
   } else {
     // The copy first: without memory for it the event stays held (counted so) and nothing changes.
     std::string* copy = nullptr;
     try {
-      copy = new std::string(*id);
+      copy = new std::string(k.id);
     } catch (const std::bad_alloc&) {
       return false;
     }
@@ -52,8 +61,8 @@ bool Hit::drop_event() noexcept {
 void Hit::take(Hit& o) noexcept {
   switch (o.kind_) {
     case Kind::event:
-      new (store_) EventPtr(std::move(*o.ev()));
-      o.ev()->~EventPtr();
+      new (store_) KeptPtr(std::move(*o.ev()));
+      o.ev()->~KeptPtr();
       break;
     case Kind::packed:
     case Kind::long_id:
@@ -67,7 +76,7 @@ void Hit::take(Hit& o) noexcept {
 }
 
 void Hit::reset() noexcept {
-  if (kind_ == Kind::event) ev()->~EventPtr();
+  if (kind_ == Kind::event) ev()->~KeptPtr();
   if (kind_ == Kind::long_id) delete long_id();
   kind_ = Kind::none;
 }

@@ -1,12 +1,18 @@
 // One counted hit of an aggregation group, and a group's list of them. A group lives for its
 // rule's window (a password spray leaves one group per address and rule), so both are kept
-// small: a hit is 32 bytes (its time and either the event, while it may still become evidence,
-// or only the event's id, packed in 16 bytes when it has the agent's form), and a list keeps its
-// first hit inline, so a group with one hit allocates nothing.
+// small: a hit is 32 bytes (its time and either the kept event, while it may still become
+// evidence, or only the event's id, packed in 16 bytes when it has the agent's form), and a list
+// keeps its first hit inline, so a group with one hit allocates nothing.
+//
+// A kept event is its JSON line, written once when a rule first keeps it and shared by every hit
+// and alert citing it (an alert copies the text as it is), with its id beside it: letting a hit's
+// evidence go reads the id from the block whose count it drops anyway, and nothing of the event
+// itself, long gone by then.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -16,12 +22,23 @@
 
 namespace vigil::agent::rules {
 
+// An event a rule keeps: its JSON line (append_json_line's) and its id, packed when it has the
+// agent's form (common/event/event.h), else as text.
+struct KeptEvent {
+  std::string json;
+  unsigned char packed_id[16]{};
+  bool id_packed = false;
+  std::string id;  // when not packed ("" when the event has none)
+  static std::shared_ptr<const KeptEvent> make(std::string json, std::string_view id);
+};
+using KeptPtr = std::shared_ptr<const KeptEvent>;
+
 class Hit {
  public:
   Hit() = default;
-  Hit(Timestamp t, EventPtr e) : time(t) {
+  Hit(Timestamp t, KeptPtr e) : time(t) {
     if (e) {
-      new (store_) EventPtr(std::move(e));
+      new (store_) KeptPtr(std::move(e));
       kind_ = Kind::event;
     }
   }
@@ -39,7 +56,8 @@ class Hit {
   ~Hit() { reset(); }
 
   bool holds_event() const { return kind_ == Kind::event; }
-  const EventPtr& event() const { return *ev(); }  // only while holds_event()
+  // The event's JSON line, sharing the kept event's ownership; only while holds_event().
+  std::shared_ptr<const std::string> evidence() const { return {*ev(), &(*ev())->json}; }
   // The event's id ("" when it had none).
   std::string id() const;
   // Keeps only the event's id; true if an event was held and is no longer (false also when there
@@ -50,8 +68,8 @@ class Hit {
 
  private:
   enum class Kind : uint8_t { none, event, packed, long_id };
-  EventPtr* ev() { return std::launder(reinterpret_cast<EventPtr*>(store_)); }
-  const EventPtr* ev() const { return std::launder(reinterpret_cast<const EventPtr*>(store_)); }
+  KeptPtr* ev() { return std::launder(reinterpret_cast<KeptPtr*>(store_)); }
+  const KeptPtr* ev() const { return std::launder(reinterpret_cast<const KeptPtr*>(store_)); }
   std::string* long_id() const { return *std::launder(reinterpret_cast<std::string* const*>(store_)); }
   void take(Hit& o) noexcept;
   void reset() noexcept;
@@ -59,7 +77,7 @@ class Hit {
   alignas(8) unsigned char store_[16];
   Kind kind_ = Kind::none;
 };
-static_assert(sizeof(EventPtr) <= 16 && sizeof(Hit) == 32);
+static_assert(sizeof(KeptPtr) <= 16 && sizeof(Hit) == 32);
 
 // A group's hits, oldest first: the first inline, more on the heap.
 class HitList {
@@ -87,7 +105,7 @@ class HitList {
   // Grows with empty hits, or shrinks.
   void resize(size_t n);
   void clear() { truncate(begin()); }
-  // Hits holding an event.
+  // Hits holding their kept event.
   size_t held() const;
 
  private:

@@ -35,6 +35,12 @@ nlohmann::json value_to_json(const Value& value) {
       const auto& e = *value.as_event();
       return e ? to_json(*e) : nlohmann::json(nullptr);
     }
+    case Value::Type::json: {
+      const auto& text = value.as_json()->text;
+      if (!text) return nullptr;
+      auto parsed = nlohmann::json::parse(*text, nullptr, false);
+      return parsed.is_discarded() ? nlohmann::json(nullptr) : parsed;
+    }
   }
   return nullptr;
 }
@@ -380,6 +386,15 @@ void write_value(Out& out, const Value& value) {
       const auto& e = *value.as_event();
       if (e) {
         write_line(string_of(out), *e);
+      } else {
+        put(out, "null", 4);
+      }
+      return;
+    }
+    case Value::Type::json: {
+      const auto& text = value.as_json()->text;
+      if (text && !text->empty()) {
+        put(out, text->data(), text->size());
       } else {
         put(out, "null", 4);
       }

@@ -230,7 +230,8 @@ std::string Value::to_string() const {
       }
       return out;
     }
-    case Type::event: return {};
+    case Type::event:
+    case Type::json: return {};
   }
   return {};
 }
@@ -256,6 +257,7 @@ std::string_view type_name(Value::Type t) {
     case Value::Type::timestamp: return "timestamp";
     case Value::Type::list: return "list";
     case Value::Type::event: return "event";
+    case Value::Type::json: return "json";
   }
   return "?";
 }

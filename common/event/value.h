@@ -94,12 +94,21 @@ struct Value;
 using ValueList = std::vector<Value>;
 using EventPtr = std::shared_ptr<const Event>;
 
+// A value already written as JSON (compact, one line), written out as it is: the rule engine
+// writes an event it keeps as evidence once, and each alert citing it copies that text.
+struct RawJson {
+  std::shared_ptr<const std::string> text;
+  friend bool operator==(const RawJson& a, const RawJson& b) {
+    return a.text == b.text || (a.text && b.text && *a.text == *b.text);
+  }
+};
+
 // One field value. The index order of the variant is part of the type tag below.
 struct Value {
-  enum class Type : uint8_t { null, boolean, integer, real, string, ip, timestamp, list, event };
+  enum class Type : uint8_t { null, boolean, integer, real, string, ip, timestamp, list, event, json };
 
   std::variant<std::monostate, bool, int64_t, double, std::string, IpAddress, Timestamp, ValueList,
-               EventPtr>
+               EventPtr, RawJson>
       v;
 
   Value() = default;
@@ -116,6 +125,7 @@ struct Value {
   Value(Timestamp t) : v(t) {}                              // NOLINT
   Value(ValueList l) : v(std::move(l)) {}                   // NOLINT
   Value(EventPtr e) : v(std::move(e)) {}                    // NOLINT
+  Value(RawJson j) : v(std::move(j)) {}                     // NOLINT
 
   Type type() const { return static_cast<Type>(v.index()); }
   bool is_null() const { return v.index() == 0; }
@@ -128,6 +138,7 @@ struct Value {
   const Timestamp* as_timestamp() const { return std::get_if<Timestamp>(&v); }
   const ValueList* as_list() const { return std::get_if<ValueList>(&v); }
   const EventPtr* as_event() const { return std::get_if<EventPtr>(&v); }
+  const RawJson* as_json() const { return std::get_if<RawJson>(&v); }
 
   // The value as text, as a rule compares it (IPs and timestamps in their canonical form).
   std::string to_string() const;

@@ -1,5 +1,5 @@
-// A group's hits (agent/rules/hit.h): events dropped to their ids (packed: common/event/event.h),
-// and the list against a std::vector kept beside it.
+// A group's hits (agent/rules/hit.h): kept events dropped to their ids (packed:
+// common/event/event.h), and the list against a std::vector kept beside it.
 #include "agent/rules/hit.h"
 
 #include <gtest/gtest.h>
@@ -14,18 +14,20 @@
 namespace vigil::agent::rules {
 namespace {
 
-EventPtr event_with_id(const std::string& id) {
-  auto e = std::make_shared<Event>();
-  if (!id.empty()) e->set(fields::event_id, id);
-  return e;
+// An event as the engine keeps it: its JSON line and its id.
+KeptPtr event_with_id(const std::string& id) {
+  return KeptEvent::make("{\"event\":{\"id\":\"" + id + "\"}}", id);
 }
 
 TEST(Hit, DroppingTheEventKeepsItsId) {
   const std::string agent_id = new_event_id();
+  EXPECT_TRUE(event_with_id(agent_id)->id_packed);  // the agent's ids take 16 bytes
+  EXPECT_FALSE(event_with_id("a-longer-id-from-another-tool-0123456789")->id_packed);
   for (const std::string& id : {agent_id, std::string("a-longer-id-from-another-tool-0123456789"), std::string("x"),
                                 std::string()}) {
     Hit h(Timestamp{5}, event_with_id(id));
     ASSERT_TRUE(h.holds_event());
+    EXPECT_EQ(*h.evidence(), "{\"event\":{\"id\":\"" + id + "\"}}");
     EXPECT_EQ(h.id(), id);
     EXPECT_TRUE(h.drop_event());
     EXPECT_FALSE(h.holds_event());
@@ -39,11 +41,16 @@ TEST(Hit, DroppingTheEventKeepsItsId) {
     assigned = std::move(moved);
     EXPECT_EQ(assigned.id(), id);
   }
-  // The event itself is released when dropped.
+  // The kept event is released when dropped; its JSON, handed to an alert, shares its ownership.
   auto e = event_with_id(agent_id);
   Hit h(Timestamp{1}, e);
   EXPECT_EQ(e.use_count(), 2);
+  auto json = h.evidence();
+  EXPECT_EQ(e.use_count(), 3);
   h.drop_event();
+  EXPECT_EQ(e.use_count(), 2);
+  EXPECT_EQ(h.id(), agent_id);
+  json.reset();
   EXPECT_EQ(e.use_count(), 1);
   EXPECT_FALSE(Hit(Timestamp{1}, nullptr).holds_event());
 }

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 #include <limits>
 #include <set>
 
@@ -8,6 +10,7 @@
 
 #include "agent/rules/engine.h"
 #include "agent/rules/rule_loader.h"
+#include "common/event/json.h"
 #include "tests/support/test_support.h"
 
 namespace vigil::agent::rules {
@@ -240,45 +243,62 @@ TEST(RuleEngine, DistinctCountsDifferentValues) {
   EXPECT_EQ(alerts[0].get(fields::evidence_ids)->as_list()->size(), 20u);
 }
 
-TEST(RuleEngine, AnEventGivenUpIsKeptWithoutACopyAndAlertsAsIfCopied) {
+TEST(RuleEngine, EvidenceIsTheEventsJsonWrittenOnceAndCitedAsItIs) {
   vigil::test::TempDir dir;
   auto l = load_text(dir, R"(- id: SCAN
   title: scan
   severity: medium
   when: {event.dataset: network.flow}
   distinct: {field: destination.port, count: 5, within: 10s, group_by: [source.ip]}
-- id: DNS
-  title: dns
+- id: FLOW
+  title: any flow
   severity: low
-  when: {event.dataset: network.dns}
+  when: {event.dataset: network.flow}
 )");
   ASSERT_NE(l.set, nullptr) << l.error;
-  Engine copied(l.set);
-  Engine owned(l.set);
-  std::vector<Event> alerts_copied;
-  std::vector<Event> alerts_owned;
-  std::vector<std::string> ids;
-  for (int p = 1; p <= 6; ++p) {
+  Engine eng(l.set);
+  std::vector<Event> alerts;
+  std::vector<const std::string*> kept;
+  std::vector<std::string> lines;
+  for (int p = 1; p <= 5; ++p) {
     Event e = ev("network.flow", p, {{"source.ip", "198.51.100.2"}, {"destination.port", p}});
-    ids.push_back(*e.get_string(fields::event_id));
-    copied.process(e, alerts_copied);
-    EventPtr kept;
-    owned.process_owned(e, alerts_owned, kept);
-    // Kept by the scan rule: moved, not copied, and the same event.
-    ASSERT_NE(kept, nullptr);
-    EXPECT_TRUE(e.empty());
-    EXPECT_EQ(*kept->get_string(fields::event_id), ids.back());
+    eng.process(e, alerts);
+    // Two rules keep the event: one text, the event's own JSON line.
+    ASSERT_NE(eng.kept_json(), nullptr);
+    EXPECT_EQ(*eng.kept_json(), to_json_line(e));
+    kept.push_back(eng.kept_json());  // alive as long as a hit or an alert holds it
+    lines.push_back(to_json_line(e));
   }
-  // An event no rule keeps stays with the caller.
-  Event other = ev("network.http", 7, {{"source.ip", "198.51.100.2"}});
-  EventPtr kept;
-  owned.process_owned(other, alerts_owned, kept);
-  EXPECT_EQ(kept, nullptr);
-  EXPECT_FALSE(other.empty());
-  ASSERT_EQ(alerts_owned.size(), alerts_copied.size());
-  ASSERT_EQ(alerts_owned.size(), 1u);
-  EXPECT_EQ(*alerts_owned[0].get(fields::evidence_ids), *alerts_copied[0].get(fields::evidence_ids));
-  EXPECT_EQ(*alerts_owned[0].get(fields::evidence_events), *alerts_copied[0].get(fields::evidence_events));
+  // An event no rule keeps has no text written for it.
+  eng.process(ev("network.http", 7, {{"source.ip", "198.51.100.2"}}), alerts);
+  EXPECT_EQ(eng.kept_json(), nullptr);
+  // FLOW's five alerts and SCAN's: its evidence cites the texts written at each match.
+  ASSERT_EQ(alerts.size(), 6u);
+  auto scan_at = std::find_if(alerts.begin(), alerts.end(),
+                              [](const Event& a) { return *a.get_string(fields::rule_id) == "SCAN"; });
+  ASSERT_NE(scan_at, alerts.end());
+  const Event& scan = *scan_at;
+  const ValueList& events = *scan.get(fields::evidence_events)->as_list();
+  ASSERT_EQ(events.size(), 5u);
+  for (size_t i = 0; i < events.size(); ++i) {
+    ASSERT_NE(events[i].as_json(), nullptr);
+    EXPECT_EQ(events[i].as_json()->text.get(), kept[i]) << i;  // the same text, not a copy
+  }
+  // Written out, the alert embeds each event as the event's own line: valid JSON, read back as
+  // the events themselves.
+  const std::string alert_line = to_json_line(scan);
+  for (const std::string& line : lines) EXPECT_NE(alert_line.find(line), std::string::npos);
+  auto back = event_from_json_line(alert_line);
+  ASSERT_TRUE(back) << back.error();
+  const ValueList& read = *back->get(fields::evidence_events)->as_list();
+  ASSERT_EQ(read.size(), 5u);
+  for (size_t i = 0; i < read.size(); ++i) {
+    ASSERT_NE(read[i].as_event(), nullptr);
+    EXPECT_EQ(to_json_line(**read[i].as_event()), lines[i]);
+  }
+  // The single-event rule cites its event the same way.
+  ASSERT_NE(alerts[0].get(fields::evidence_events)->as_list()->at(0).as_json(), nullptr);
+  EXPECT_EQ(alerts[0].get(fields::evidence_events)->as_list()->at(0).as_json()->text.get(), kept[0]);
 }
 
 TEST(RuleEngine, AggregationStateIsCappedAndEvictionCounted) {

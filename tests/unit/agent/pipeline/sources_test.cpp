@@ -38,7 +38,11 @@ PipelineOptions options(const std::string& agent_id = {}) {
 }
 
 Pipeline::Sink collect(Out& out) {
-  return [&out](const Event& e, std::string_view origin) {
+  return [&out](const Event& e, std::string_view origin, const std::string* json) {
+    // The text the rules wrote for an event they keep is the event's own line.
+    if (json) {
+      EXPECT_EQ(*json, to_json_line(e));
+    }
     out.events.push_back(e);
     out.origins.emplace_back(origin);
   };
@@ -271,7 +275,7 @@ TEST(LogInputs, AFileResumesAfterWhatTheSpoolHoldsWhenItsCommitWasLost) {
     auto spool = Spool::open(dir.path() / "spool", SpoolOptions{});
     ASSERT_TRUE(spool.ok()) << spool.error();
     SpoolSink sink(**spool);
-    Pipeline p(options("a1"), [&sink](const Event& e, std::string_view o) { sink(e, o); });
+    Pipeline p(options("a1"), [&sink](const Event& e, std::string_view o, const std::string* json) { sink(e, o, json); });
     LogInputs logs(inputs, dir.path() / "state", **spool, "h");
     logs.discover();
     EXPECT_EQ(logs.poll(p), 2u);
