@@ -26,7 +26,8 @@ Pipeline::Pipeline(PipelineOptions options, Sink sink)
     : options_(std::move(options)),
       sink_(std::move(sink)),
       traffic_(traffic_options(options_), [this](Event& e) {
-        // Flows, anomalies and protocol events are the traffic pipeline's to give up.
+        // Flows, anomalies and protocol events carry their id, time and host: run as they are
+        // unless there is an agent id to add.
         if (options_.agent_id.empty() && e.has(fields::event_id) && e.has(fields::timestamp) &&
             e.has(fields::host_name)) {
           run(e, {});

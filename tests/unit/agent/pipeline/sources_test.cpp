@@ -28,6 +28,7 @@ namespace fs = std::filesystem;
 struct Out {
   std::vector<Event> events;
   std::vector<std::string> origins;
+  std::vector<bool> written;  // the sink was given the event's JSON line, written by the rules
 };
 
 PipelineOptions options(const std::string& agent_id = {}) {
@@ -43,6 +44,7 @@ Pipeline::Sink collect(Out& out) {
     if (json) {
       EXPECT_EQ(*json, to_json_line(e));
     }
+    out.written.push_back(json != nullptr);
     out.events.push_back(e);
     out.origins.emplace_back(origin);
   };
@@ -94,6 +96,15 @@ TEST(Pipeline, EnrichesEventsAndAlertsAndAlertsNameTheirEvidence) {
   const Event& alert = out.events[3];
   EXPECT_EQ(*str(alert, fields::event_kind), "alert");
   EXPECT_EQ(*str(alert, fields::agent_id), "agent-7");
+  // The rule kept each event as its JSON line: handed to the sink with it, and cited as it is in
+  // the alert's evidence (an alert is written by the sink).
+  ASSERT_EQ(out.written.size(), 4u);
+  const std::string alert_line = to_json_line(alert);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(out.written[i]) << i;
+    EXPECT_NE(alert_line.find(to_json_line(out.events[i])), std::string::npos) << i;
+  }
+  EXPECT_FALSE(out.written[3]);
   const auto* evidence = alert.get(fields::evidence_ids);
   ASSERT_TRUE(evidence && evidence->as_list());
   ASSERT_EQ(evidence->as_list()->size(), 3u);
@@ -262,6 +273,26 @@ TEST(SpoolSink, WhatTheCollectorWouldRefuseIsCountedNotSpooled) {
   sink.put_health(h);
   EXPECT_EQ(*h.get_int(field("vigil.spool.refused")), 1);
   EXPECT_EQ((*spool)->stats().pending, 1u);
+}
+
+// An event's JSON line written by the rules is spooled as it is (not written again); without
+// one the sink writes the event.
+TEST(SpoolSink, TheTextGivenIsSpooledAsItIs) {
+  vigil::test::TempDir dir;
+  auto spool = Spool::open(dir.path() / "spool", SpoolOptions{});
+  ASSERT_TRUE(spool.ok()) << spool.error();
+  SpoolSink sink(**spool);
+  Event e;
+  e.set(fields::event_kind, "event");
+  e.set(fields::event_dataset, "x");
+  const std::string given = R"({"event":{"dataset":"x","kind":"event"},"given":true})";
+  sink(e, {}, &given);
+  sink(e, {});
+  auto records = (*spool)->read(0, 10, 1 << 20);
+  ASSERT_TRUE(records.ok()) << records.error();
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_EQ((*records)[0].payload, given);
+  EXPECT_EQ((*records)[1].payload, to_json_line(e));
 }
 
 // The agent stopped after its spool synced and before the tail committed: the lines the spool
