@@ -130,7 +130,8 @@ class Engine {
   std::vector<int> set_hits_;         // reused per event
   std::string key_buf_;
   std::string text_buf_;
-  KeptPtr kept_;  // the event being processed, once a rule kept it
+  KeptPtr kept_;           // the event being processed, once a rule kept it
+  std::string json_buf_;  // where keep() writes it
   // Expiry's horizon (process()): the oldest event time among the last kHorizonEvents events,
   // never past the wall clock then (horizon_ns_, none before), and among those since
   // (recent_min_ns_).

@@ -8,9 +8,9 @@
 
 namespace vigil::agent::rules {
 
-KeptPtr KeptEvent::make(std::string json, std::string_view id) {
+KeptPtr KeptEvent::make(std::string_view json, std::string_view id) {
   auto k = std::make_shared<KeptEvent>();
-  k->json = std::move(json);
+  k->json.assign(json.data(), json.size());
   k->id_packed = !id.empty() && pack_event_id(id, k->packed_id);
   if (!k->id_packed) k->id = id;
   return k;

@@ -29,7 +29,7 @@ struct KeptEvent {
   unsigned char packed_id[16]{};
   bool id_packed = false;
   std::string id;  // when not packed ("" when the event has none)
-  static std::shared_ptr<const KeptEvent> make(std::string json, std::string_view id);
+  static std::shared_ptr<const KeptEvent> make(std::string_view json, std::string_view id);
 };
 using KeptPtr = std::shared_ptr<const KeptEvent>;
 

@@ -102,7 +102,7 @@ class Indexer {
   size_t queued_bytes_ = 0;
   size_t pending_rows_ = 0;  // rows queued or being written
   bool stopping_ = false;
-  bool gave_up_ = false;  // the indexer's thread alone: a write failed at stop
+  bool gave_up_ = false;  // the indexer's thread alone: set after kAttempts failures (2 at stop)
   std::thread thread_;
 };
 

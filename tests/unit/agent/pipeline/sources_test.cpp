@@ -254,17 +254,21 @@ TEST(CaptureSource, ACaptureFileGivesOnePacketPerPollInTimeOrder) {
   EXPECT_EQ(src.packets(), 2u);
 }
 
+// An event of `kind` in dataset x, as a source hands it on.
+Event spooled_event(const char* kind) {
+  Event e;
+  e.set(fields::event_kind, kind);
+  e.set(fields::event_dataset, "x");
+  return e;
+}
+
 TEST(SpoolSink, WhatTheCollectorWouldRefuseIsCountedNotSpooled) {
   vigil::test::TempDir dir;
   auto spool = Spool::open(dir.path() / "spool", SpoolOptions{});
   ASSERT_TRUE(spool.ok()) << spool.error();
   SpoolSink sink(**spool);
-  Event bad;
-  bad.set(fields::event_kind, "alert");  // an alert without rule.id
-  bad.set(fields::event_dataset, "x");
-  Event good;
-  good.set(fields::event_kind, "event");
-  good.set(fields::event_dataset, "x");
+  const Event bad = spooled_event("alert");  // an alert without rule.id
+  const Event good = spooled_event("event");
   sink(bad, "f:1");
   sink(good, {});
   EXPECT_EQ(sink.take_appended(), 1u);
@@ -282,9 +286,7 @@ TEST(SpoolSink, TheTextGivenIsSpooledAsItIs) {
   auto spool = Spool::open(dir.path() / "spool", SpoolOptions{});
   ASSERT_TRUE(spool.ok()) << spool.error();
   SpoolSink sink(**spool);
-  Event e;
-  e.set(fields::event_kind, "event");
-  e.set(fields::event_dataset, "x");
+  const Event e = spooled_event("event");
   const std::string given = R"({"event":{"dataset":"x","kind":"event"},"given":true})";
   sink(e, {}, &given);
   sink(e, {});
